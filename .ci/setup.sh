@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up of a Debian machine for Dispatcher: the system libraries Qt and
+# QtWebEngine need, Mosquitto and PostgreSQL (used by the tests and the embedded broker), and
+# the virtualenv in .venv with the package installed in editable mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(
+  python3 python3-venv python3-pip
+  libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
+  libnss3 libnspr4 libasound2 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1
+  libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+  libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 xvfb fonts-dejavu-core
+  mosquitto mosquitto-clients postgresql
+)
+
+missing=()
+for pkg in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packages start system-wide services; the tests start their own on loopback.
+  $SUDO systemctl disable --now mosquitto postgresql >/dev/null 2>&1 || true
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test]"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+echo "setup: ready (.venv)"

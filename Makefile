@@ -1,0 +1,15 @@
+# The two commands of the README: `make demo` and `make test`. Both set up a fresh Debian
+# machine first (system packages, .venv); see .ci/setup.sh.
+.PHONY: setup demo test bench
+
+setup:
+	bash .ci/setup.sh
+
+demo: setup
+	.venv/bin/dispatcher demo
+
+test:
+	bash .ci/test.sh
+
+bench: setup
+	.venv/bin/python bench/planning.py --quick

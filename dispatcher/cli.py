@@ -1,0 +1,180 @@
+"""The command line: parser and the headless subcommands.
+
+The GUI subcommands (``dispatcher`` and ``dispatcher demo``) are started by ``main.py``, which
+imports Qt lazily; everything here runs without a display. Each command returns an exit code:
+0 success, 1 a problem the person must fix (message on stderr, never a traceback), 2 invalid
+input data (e.g. ``decode`` rejected the payload, ``import`` skipped bad rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from dispatcher import __version__
+from dispatcher.config import Settings
+from dispatcher.errors import DispatcherError
+
+GUI_COMMANDS = (None, "demo")
+DEFAULT_TIMEZONE = "Europe/Berlin"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dispatcher",
+        description="Dispatch console for last-mile delivery fleets. Without a command, opens "
+        "the console on the configured database and broker.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_global_options(parser)
+    # Global options are accepted after the command too ("dispatcher demo --db x"): each
+    # subparser gets a copy whose defaults are suppressed so they never mask the main ones.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    _add_global_options(common)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_sub_parser(common))
+
+    demo = sub.add_parser("demo", help="open the console on a fresh demo database and fleet")
+    demo.add_argument("--seed", type=int, default=7, help="demo scenario seed (default 7)")
+    demo.add_argument(
+        "--speed", type=float, default=10.0, help="simulated time speed-up (default 10x)"
+    )
+    demo.add_argument("--no-simulator", action="store_true", help="do not drive the demo fleet")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="apply all migrations")
+    down = db_sub.add_parser("downgrade", help="revert migrations down to REVISION")
+    down.add_argument("revision", help="target revision, e.g. -1 or base")
+    db_sub.add_parser("current", help="print the schema revision of the database")
+
+    imp = sub.add_parser("import", help="import data from files")
+    imp_sub = imp.add_subparsers(dest="import_what", metavar="WHAT", required=True)
+    orders = imp_sub.add_parser("orders", help="import a day's orders from CSV (docs/import.md)")
+    orders.add_argument("file", type=Path, help="CSV file (UTF-8, ',' or ';')")
+    orders.add_argument(
+        "--date", help="service date for rows without one (YYYY-MM-DD, default today)"
+    )
+    orders.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="zone of HH:MM windows")
+    orders.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
+    return parser
+
+
+def _sub_parser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
+    class SubParser(argparse.ArgumentParser):
+        def __init__(self, **kwargs: object) -> None:
+            kwargs.setdefault("parents", [common])
+            super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    return SubParser
+
+
+def _add_global_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("global options")
+    g.add_argument("--db", metavar="URL", help="SQLite path or postgresql+psycopg://... URL")
+    g.add_argument("--config", metavar="FILE", type=Path, help="TOML configuration file")
+    g.add_argument("--broker", metavar="URL", help="MQTT broker, mqtt://host:port or mqtts://")
+    g.add_argument(
+        "--embedded-broker",
+        action="store_true",
+        default=None,
+        help="start a broker owned by the app on loopback",
+    )
+    g.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        type=Path,
+        help="render the main window to PNG after --quit-after seconds, then exit",
+    )
+    g.add_argument(
+        "--quit-after",
+        metavar="SECONDS",
+        type=float,
+        help="quit after SECONDS (with --screenshot: take it first)",
+    )
+    g.add_argument("-v", "--verbose", action="count", help="more log output")
+
+
+def settings_overrides(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "database_url": args.db,
+        "broker.url": args.broker,
+        "embedded_broker": args.embedded_broker,
+    }
+
+
+def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
+    """Run a subcommand that needs no display."""
+    out = out or sys.stdout
+    handlers: dict[str, Callable[[argparse.Namespace, Settings, TextIO], int]] = {
+        "db": _cmd_db,
+        "import": _cmd_import,
+    }
+    handler = handlers.get(args.command)
+    if handler is None:
+        raise DispatcherError(f"unknown command {args.command!r}")
+    return handler(args, settings, out)
+
+
+def _cmd_db(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from dispatcher.persistence import database
+
+    db = database.Database(settings.database_url, migrate=False)
+    try:
+        if args.db_command == "upgrade":
+            database.upgrade(db.engine)
+            print(
+                f"{db.display_name}: at revision {database.current_revision(db.engine)}", file=out
+            )
+        elif args.db_command == "downgrade":
+            database.downgrade(db.engine, args.revision)
+            rev = database.current_revision(db.engine) or "base (empty)"
+            print(f"{db.display_name}: at revision {rev}", file=out)
+        else:
+            rev = database.current_revision(db.engine) or "none (not initialised)"
+            print(
+                f"{db.display_name}: revision {rev}, code expects "
+                f"{database.head_revision(db.engine)}",
+                file=out,
+            )
+    finally:
+        db.dispose()
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from dispatcher.importing.service import import_orders
+    from dispatcher.persistence.database import Database
+
+    tz = args.timezone
+    try:
+        ZoneInfo(tz)
+    except (KeyError, ValueError):
+        raise DispatcherError(f"unknown time zone {tz!r}") from None
+    try:
+        day = (
+            datetime.fromisoformat(args.date).date()
+            if args.date
+            else datetime.now(ZoneInfo(tz)).date()
+        )
+    except ValueError:
+        raise DispatcherError(f"--date {args.date!r} is not YYYY-MM-DD") from None
+    db = Database(settings.database_url)
+    try:
+        report = import_orders(db, args.file, default_date=day, timezone=tz, dry_run=args.dry_run)
+    finally:
+        db.dispose()
+    for error in report.errors:
+        print(f"{args.file}: {error}", file=out)
+    print(report.summary(), file=out)
+    return 2 if report.errors else 0
+
+
+def emit_json(obj: object, out: TextIO) -> None:
+    json.dump(obj, out, indent=2, default=str, ensure_ascii=False)
+    out.write("\n")

@@ -1,0 +1,91 @@
+"""The one clock of the core.
+
+Every rule, ETA and retry asks a :class:`Clock` for the time instead of calling
+``datetime.now()``, so tests can run a whole day in milliseconds with :class:`FakeClock`
+and the simulator can run faster than real time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Source of the current time (always timezone-aware UTC)."""
+
+    def now(self) -> datetime:
+        """Return the current time as an aware UTC datetime."""
+        ...
+
+    def monotonic(self) -> float:
+        """Return seconds from an arbitrary origin that never go backwards."""
+        ...
+
+
+class SystemClock:
+    """The wall clock of this machine."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class FakeClock:
+    """A clock that only moves when told to; thread-safe so paho threads may read it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
+        if self._now.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+        self._origin = self._now
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return (self._now - self._origin).total_seconds()
+
+    def advance(self, seconds: float = 0.0, **kwargs: float) -> datetime:
+        """Move the clock forward by ``seconds`` (and/or timedelta keyword arguments)."""
+        delta = timedelta(seconds=seconds, **kwargs)
+        if delta < timedelta(0):
+            raise ValueError("time does not go backwards")
+        with self._lock:
+            self._now += delta
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        """Jump to ``when`` (forward only)."""
+        with self._lock:
+            if when < self._now:
+                raise ValueError("time does not go backwards")
+            self._now = when
+
+
+class ScaledClock:
+    """Wall time running ``speed`` times faster from a start instant (simulator, demo)."""
+
+    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._start = start
+        self._speed = speed
+        self._t0 = time.monotonic()
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self._speed)
+
+    def monotonic(self) -> float:
+        return (time.monotonic() - self._t0) * self._speed

@@ -1,0 +1,46 @@
+"""A small typed publish/subscribe bus: the core's one way to announce changes.
+
+Publishers do not know who listens (the UI's Qt models, the map bridge, alert rules, the
+MQTT sync). Handlers run synchronously in the publisher's thread; the core publishes from the
+GUI thread's tick, so Qt adapters may touch widgets directly. A failing handler is logged and
+does not stop the others: one broken view must not break ingest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E")
+Handler = Callable[[Any], None]
+
+
+class EventBus:
+    """Dispatch events to handlers registered for the event's class (or a base class)."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type, list[Handler]] = defaultdict(list)
+
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> Callable[[], None]:
+        """Call ``handler`` for every published ``event_type``; returns an unsubscribe function."""
+        self._handlers[event_type].append(handler)
+
+        def unsubscribe() -> None:
+            handlers = self._handlers.get(event_type, [])
+            if handler in handlers:
+                handlers.remove(handler)
+
+        return unsubscribe
+
+    def publish(self, event: object) -> None:
+        """Deliver ``event`` to the handlers of its class and of its base classes."""
+        for cls in type(event).__mro__:
+            for handler in list(self._handlers.get(cls, ())):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("event handler %r failed on %s", handler, type(event).__name__)

@@ -1,0 +1,1 @@
+"""Importers that turn files people have (CSV exports from shop systems) into records."""

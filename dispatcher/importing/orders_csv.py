@@ -1,0 +1,259 @@
+"""Parse a day's orders from CSV: header-driven, forgiving about format, strict about data.
+
+Accepted: UTF-8 with or without BOM, ``;`` or ``,`` as delimiter, column names in any order and
+case, with a few common aliases (``latitude`` for ``lat``...). Every bad row is reported with its
+line number and the reason; the good rows are returned so that one broken line never costs the
+rest of the day. Storing (one transaction, skipping known order ids) is the repository's job.
+
+Columns (see docs/import.md): ``order_id`` (required), ``lat``, ``lon`` (required),
+``customer_id``, ``customer_name``, ``phone``, ``email``, ``address``, ``date``,
+``window_start``, ``window_end`` (``HH:MM`` on the date, or ISO 8601), ``service_min``,
+``demand``, ``kind`` (delivery/pickup), ``vehicle``, ``notes``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dispatcher.errors import ImportFileError
+from dispatcher.scenario.records import CustomerRecord, OrderRecord
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "order_id": ("order_id", "order", "order_ref", "reference", "ref", "id"),
+    "lat": ("lat", "latitude"),
+    "lon": ("lon", "lng", "long", "longitude"),
+    "customer_id": ("customer_id", "customer_ref"),
+    "customer_name": ("customer_name", "customer", "name", "recipient"),
+    "phone": ("phone", "mobile", "tel", "telephone"),
+    "email": ("email", "e-mail", "mail"),
+    "address": ("address", "street"),
+    "date": ("date", "service_date", "delivery_date"),
+    "window_start": ("window_start", "tw_start", "from", "earliest"),
+    "window_end": ("window_end", "tw_end", "to", "latest"),
+    "service_min": ("service_min", "service_minutes", "service"),
+    "demand": ("demand", "quantity", "qty", "parcels", "load"),
+    "kind": ("kind", "type"),
+    "vehicle": ("vehicle", "vehicle_id"),
+    "notes": ("notes", "note", "comment", "comments"),
+}
+REQUIRED = ("order_id", "lat", "lon")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class ParseResult:
+    orders: list[OrderRecord] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    #: line number of each good order, for messages after storage
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+class _RowRejected(Exception):
+    pass
+
+
+def read_orders_file(
+    path: Path, *, default_date: date, timezone: str, known_vehicles: set[str] | None = None
+) -> ParseResult:
+    """Read and parse ``path``; a file that cannot be read at all is an ImportFileError."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ImportFileError(f"{path} is larger than {MAX_FILE_BYTES // 2**20} MB.")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImportFileError(f"{path} does not exist.") from None
+    except OSError as exc:
+        raise ImportFileError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    return parse_orders(
+        data, default_date=default_date, timezone=timezone, known_vehicles=known_vehicles
+    )
+
+
+def parse_orders(
+    data: bytes, *, default_date: date, timezone: str, known_vehicles: set[str] | None = None
+) -> ParseResult:
+    """Parse CSV bytes into orders and per-line errors (see module docstring)."""
+    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    if not text.strip():
+        raise ImportFileError("The file is empty.")
+    first_line = text.splitlines()[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader)
+    columns = _map_header(header)
+    tz = ZoneInfo(timezone)
+    result = ParseResult()
+    seen: dict[str, int] = {}
+    for line, row in _rows_with_lines(reader):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            order = _parse_row(row, columns, default_date, tz, known_vehicles)
+        except _RowRejected as exc:
+            result.errors.append(RowError(line, str(exc)))
+            continue
+        if order.order_ref in seen:
+            result.errors.append(
+                RowError(
+                    line,
+                    f"duplicate order id {order.order_ref!r} (first on line "
+                    f"{seen[order.order_ref]})",
+                )
+            )
+            continue
+        seen[order.order_ref] = line
+        result.lines[order.order_ref] = line
+        result.orders.append(order)
+    return result
+
+
+def _rows_with_lines(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """Yield rows with the (1-based) file line they start on; csv.reader counts line ends."""
+    start = 2
+    try:
+        for row in reader:
+            yield start, row
+            start = reader.line_num + 1  # type: ignore[attr-defined]
+    except csv.Error as exc:
+        raise ImportFileError(f"line {start}: the CSV structure is broken ({exc}).") from None
+
+
+def _map_header(header: list[str]) -> dict[str, int]:
+    normalized = [h.strip().lower().replace(" ", "_") for h in header]
+    columns: dict[str, int] = {}
+    for name, aliases in ALIASES.items():
+        for alias in aliases:
+            if alias in normalized:
+                columns[name] = normalized.index(alias)
+                break
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise ImportFileError(
+            "The header has no column for "
+            + ", ".join(missing)
+            + f" (found: {', '.join(h.strip() for h in header)})."
+        )
+    return columns
+
+
+def _parse_row(
+    row: list[str],
+    columns: dict[str, int],
+    default_date: date,
+    tz: ZoneInfo,
+    known_vehicles: set[str] | None,
+) -> OrderRecord:
+    def get(name: str) -> str:
+        idx = columns.get(name)
+        value = row[idx].strip() if idx is not None and idx < len(row) else ""
+        if any("\udc80" <= ch <= "\udcff" for ch in value):
+            raise _RowRejected(f"{name} is not valid UTF-8")
+        return value
+
+    ref = get("order_id")
+    if not ref:
+        raise _RowRejected("order id is missing")
+    lat, lon = _coordinate(get("lat"), "lat", 90.0), _coordinate(get("lon"), "lon", 180.0)
+    if lat == 0.0 and lon == 0.0:
+        raise _RowRejected("coordinates are 0,0 (not geocoded)")
+    day = _date(get("date")) if get("date") else default_date
+    start, end = _when(get("window_start"), day, tz), _when(get("window_end"), day, tz)
+    if start and end and end <= start:
+        raise _RowRejected(
+            f"time window ends ({get('window_end')}) before it starts ({get('window_start')})"
+        )
+    vehicle = get("vehicle") or None
+    if vehicle and known_vehicles is not None and vehicle not in known_vehicles:
+        raise _RowRejected(f"unknown vehicle {vehicle!r}")
+    kind = (get("kind") or "delivery").lower()
+    if kind in ("return", "returns"):
+        kind = "pickup"
+    if kind not in ("delivery", "pickup"):
+        raise _RowRejected(f"kind must be delivery or pickup, not {kind!r}")
+    name = get("customer_name")
+    customer = CustomerRecord(
+        ref=get("customer_id") or _customer_ref(name, get("phone"), get("email"), ref),
+        name=name or ref,
+        phone=get("phone"),
+        email=get("email"),
+        preferred_channel="email" if get("email") and not get("phone") else "sms",
+    )
+    return OrderRecord(
+        order_ref=ref,
+        service_date=day,
+        customer=customer,
+        address=get("address"),
+        lat=lat,
+        lon=lon,
+        window_start=start,
+        window_end=end,
+        service_s=round(_number(get("service_min") or "5", "service_min", 0, 24 * 60) * 60),
+        demand=int(_number(get("demand") or "1", "demand", -1000, 100000)),
+        kind=kind,
+        vehicle_id=vehicle,
+        notes=get("notes"),
+    )
+
+
+def _number(text: str, name: str, low: float, high: float) -> float:
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        raise _RowRejected(f"{name} {text!r} is not a number") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise _RowRejected(f"{name} {text!r} is out of range ({low:g} to {high:g})")
+    return value
+
+
+def _coordinate(text: str, name: str, limit: float) -> float:
+    if not text:
+        raise _RowRejected(f"{name} is missing")
+    return _number(text, name, -limit, limit)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _RowRejected(f"date {text!r} is not YYYY-MM-DD") from None
+
+
+_HHMM = re.compile(r"^(\d{1,2})[:.h](\d{2})$")
+
+
+def _when(text: str, day: date, tz: ZoneInfo) -> datetime | None:
+    if not text:
+        return None
+    match = _HHMM.match(text)
+    try:
+        if match:
+            local = datetime.combine(day, time(int(match[1]), int(match[2])), tz)
+        else:
+            local = datetime.fromisoformat(text)
+            if local.tzinfo is None:
+                local = local.replace(tzinfo=tz)
+    except ValueError:
+        raise _RowRejected(f"time {text!r} is not HH:MM or ISO 8601") from None
+    return local.astimezone(UTC)
+
+
+def _customer_ref(name: str, phone: str, email: str, order_ref: str) -> str:
+    key = re.sub(r"\D", "", phone) or email.lower() or name.lower() or order_ref
+    return f"csv:{key}"[:80]

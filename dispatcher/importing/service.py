@@ -1,0 +1,51 @@
+"""Import a CSV of orders into the database: parse, then store the good rows in one transaction.
+
+Shared by ``dispatcher import orders`` and File > Import in the console, so both report the
+same lines and reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from dispatcher.importing.orders_csv import RowError, read_orders_file
+from dispatcher.persistence import fleet_repo
+from dispatcher.persistence.database import Database
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    path: Path
+    valid: int
+    inserted: int
+    errors: list[RowError] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def already_known(self) -> int:
+        return 0 if self.dry_run else self.valid - self.inserted
+
+    def summary(self) -> str:
+        verb = "would import" if self.dry_run else "imported"
+        count = self.valid if self.dry_run else self.inserted
+        return (
+            f"{verb} {count} orders, {self.already_known} already known, "
+            f"{len(self.errors)} rows rejected"
+        )
+
+
+def import_orders(
+    db: Database, path: Path, *, default_date: date, timezone: str, dry_run: bool = False
+) -> ImportReport:
+    """Parse ``path`` and insert its new orders in one transaction (nothing on dry run)."""
+    with db.session() as session:
+        result = read_orders_file(
+            path,
+            default_date=default_date,
+            timezone=timezone,
+            known_vehicles=fleet_repo.vehicle_ids(session),
+        )
+        inserted = 0 if dry_run else fleet_repo.insert_orders(session, result.orders)
+    return ImportReport(path, len(result.orders), inserted, result.errors, dry_run)

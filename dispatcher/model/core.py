@@ -1,0 +1,120 @@
+"""The core value objects. See :mod:`dispatcher.model`."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class StopKind(enum.StrEnum):
+    """What happens at a stop."""
+
+    DELIVERY = "delivery"
+    PICKUP = "pickup"
+
+
+class StopStatus(enum.StrEnum):
+    """Where a stop is in its day. ``DONE``/``FAILED``/``SKIPPED`` are final for the day."""
+
+    PENDING = "pending"
+    NEXT = "next"
+    ARRIVED = "arrived"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (StopStatus.DONE, StopStatus.FAILED, StopStatus.SKIPPED)
+
+
+class VehicleState(enum.StrEnum):
+    """Live status of a vehicle as the fleet state derives it."""
+
+    UNKNOWN = "unknown"
+    MOVING = "moving"
+    STOPPED = "stopped"
+    IDLE = "idle"
+    STALE = "stale"
+    OFFLINE = "offline"
+
+
+class DeliveryEventKind(enum.StrEnum):
+    """Delivery events reported by a vehicle (native topic ``.../event``)."""
+
+    ARRIVED = "arrived"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    PICKED_UP = "picked_up"
+    POD = "pod"
+    ISSUE = "issue"
+    DEPARTED = "departed"
+
+
+@dataclass(frozen=True, slots=True)
+class GeoPoint:
+    """A WGS84 coordinate in decimal degrees."""
+
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """An earliest/latest arrival pair; either end may be open (``None``)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    """One normalized position from any device format.
+
+    Units are fixed whatever the device sent: speed in km/h, heading in degrees clockwise
+    from north, accuracy in metres, battery in percent (0-100), ``ts`` aware UTC.
+    """
+
+    vehicle_id: str
+    ts: datetime
+    lat: float
+    lon: float
+    speed_kmh: float | None = None
+    heading_deg: float | None = None
+    accuracy_m: float | None = None
+    altitude_m: float | None = None
+    battery_pct: float | None = None
+    device_id: str | None = None
+    source: str = "native"
+
+
+@dataclass(frozen=True, slots=True)
+class EventReport:
+    """One normalized delivery event (arrived, delivered, failed + reason, ...)."""
+
+    vehicle_id: str
+    ts: datetime
+    kind: DeliveryEventKind
+    event_id: str
+    stop_id: str | None = None
+    reason: str | None = None
+    pod_ref: str | None = None
+    note: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    device_id: str | None = None
+    source: str = "native"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """A vehicle's online/offline announcement (retained status, last will, OwnTracks lwt)."""
+
+    vehicle_id: str
+    ts: datetime
+    online: bool
+    device_id: str | None = None
+    source: str = "native"

@@ -1,0 +1,205 @@
+"""Opening a database: engine, session factory, migrations, and human-readable failures.
+
+One place turns driver errors into :class:`~dispatcher.errors.DatabaseError` subclasses with a
+message a person can act on ("cannot reach PostgreSQL at host:5432", "the database was created
+by a newer Dispatcher"), so neither the CLI nor the UI ever shows a traceback for them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatcher.errors import (
+    DatabaseError,
+    DatabaseLocked,
+    DatabaseTooNew,
+    DatabaseUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for status bars and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
+
+
+def create_db_engine(
+    url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any
+) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUnavailable(f"'{url}' is not a database URL or SQLite path.") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            folder = Path(database).expanduser().parent
+            if not folder.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"timeout": busy_timeout_ms / 1000})
+        engine = create_engine(url, **kwargs)
+
+        def pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            try:
+                cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+            finally:
+                cur.close()
+
+        event.listen(engine, "connect", pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("connect_args", {"connect_timeout": 5})
+    try:
+        return create_engine(url, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise DatabaseUnavailable(f"Cannot use database {describe_url(url)}: {exc}") from None
+
+
+def translate_error(exc: SQLAlchemyError, url: str) -> DatabaseError:
+    """Map a driver error to the message a person can act on."""
+    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else ""
+    where = describe_url(url)
+    if "database is locked" in text or "database table is locked" in text:
+        return DatabaseLocked(
+            f"The database {where} is locked by another program. Close the other program "
+            "(or wait for it to finish) and try again."
+        )
+    if "file is not a database" in text or "file is encrypted" in text:
+        return DatabaseUnavailable(f"{where} is not a SQLite database file.")
+    if isinstance(exc, OperationalError):
+        return DatabaseUnavailable(f"Cannot open the database {where}: {text}")
+    return DatabaseError(f"Database error on {where}: {text}")
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str:
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    assert head is not None, "migrations folder has no revisions"
+    return head
+
+
+def check_not_newer(engine: Engine) -> None:
+    """Refuse a database that a newer Dispatcher migrated (we do not know its schema)."""
+    current = current_revision(engine)
+    if current is None:
+        return
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    try:
+        script.get_revision(current)
+    except Exception:
+        raise DatabaseTooNew(
+            f"The database {describe_url(str(engine.url))} was upgraded by a newer version of "
+            f"Dispatcher (schema revision {current}). Install that version; this one will not "
+            "touch the data."
+        ) from None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (used at start-up and by ``dispatcher db upgrade``)."""
+    url = str(engine.url)
+    try:
+        check_not_newer(engine)
+        with engine.begin() as conn:
+            cfg = alembic_config(engine)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except SQLAlchemyError as exc:
+        raise translate_error(exc, url) from None
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    url = str(engine.url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(engine)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+    except SQLAlchemyError as exc:
+        raise translate_error(exc, url) from None
+
+
+class Database:
+    """An opened, migrated database: the one place sessions come from."""
+
+    def __init__(self, url: str, *, migrate: bool = True, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = create_db_engine(url, **engine_kwargs)
+        try:
+            with self.engine.connect():
+                pass
+        except SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise translate_error(exc, url) from None
+        if migrate:
+            try:
+                upgrade(self.engine)
+            except BaseException:
+                self.engine.dispose()
+                raise
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.url.get_backend_name()
+
+    @property
+    def display_name(self) -> str:
+        return describe_url(self.url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on error, always closes."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            if isinstance(exc, OperationalError):
+                raise translate_error(exc, self.url) from exc
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Plain descriptions of a day's fleet and orders (demo data, CSV imports) before storage."""

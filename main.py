@@ -1,0 +1,40 @@
+"""Dispatcher's composition root: parse the command line, load settings, start the program.
+
+``python main.py`` and the ``dispatcher`` console script are the same program. Qt is imported
+only for the commands that open a window, so every other command (and ``dispatcher/``) works
+on a machine without a display.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dispatcher.cli import GUI_COMMANDS, build_parser, run_headless, settings_overrides
+    from dispatcher.config import load_settings
+    from dispatcher.errors import DispatcherError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose or 0, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(args.config, overrides=settings_overrides(args))
+        if args.command in GUI_COMMANDS:
+            from ui.app import run_console
+
+            return run_console(args, settings)
+        return run_headless(args, settings)
+    except DispatcherError as exc:
+        print(f"dispatcher: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

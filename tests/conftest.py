@@ -1,0 +1,94 @@
+"""Shared fixtures: isolated user dirs, databases on SQLite and PostgreSQL, Qt marking.
+
+PostgreSQL tests use the server named by ``DISPATCHER_TEST_PG_URL`` (``.ci/services.sh``
+starts one); each test gets a database of its own, dropped afterwards. Without the variable
+they are skipped locally but fail in CI, so a broken CI set-up cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ENV = "DISPATCHER_TEST_PG_URL"
+MQTT_ENV = "DISPATCHER_TEST_MQTT_URL"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that touches Qt as ``gui`` so ``-m "not gui"`` runs headless."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if {"qtbot", "qapp", "qtmodeltester"} & set(fixtures):
+            item.add_marker(pytest.mark.gui)
+        if "pg_url" in fixtures or "postgres" in item.nodeid:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Config, data and QSettings go to a temporary home, never the developer's."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    for var in ("DISPATCHER_DB", "DISPATCHER_BROKER", "DISPATCHER_CONFIG", "DISPATCHER_THEME"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+def _require(env: str) -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    if os.environ.get("CI"):
+        pytest.fail(f"{env} is not set: .ci/services.sh must start the service in CI")
+    pytest.skip(f"{env} not set (run the suite with `make test` to start the service)")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(_require(PG_ENV))
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[object]:
+    from dispatcher.persistence.database import Database
+
+    db = Database(db_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def mqtt_url() -> str:
+    return _require(MQTT_ENV)

@@ -1,0 +1,117 @@
+"""The main window shows the demo routes, keeps its layout across restarts, and the headless
+screenshot mode writes a PNG."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from dispatcher.config import Settings
+from dispatcher.core import Core
+from dispatcher.persistence import fleet_repo
+from dispatcher.scenario.demo import demo_scenario
+from ui.main_window import MainWindow
+from ui.routes_model import Role, RoutesModel
+
+
+@pytest.fixture
+def core(sqlite_url: str) -> Core:
+    c = Core(Settings(database_url=sqlite_url))
+    with c.db.session() as session:
+        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+    yield c  # type: ignore[misc]
+    c.close()
+
+
+def ini(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+
+
+def test_routes_model_passes_the_model_tester(qtmodeltester, core: Core) -> None:  # type: ignore[no-untyped-def]
+    model = RoutesModel()
+    model.set_routes(core.load_routes())
+    qtmodeltester.check(model)
+    assert model.rowCount() == 12
+    first = model.index(0, 0)
+    assert model.rowCount(first) == len(core.load_routes()[0].stops)
+    assert model.index(0, 0, first).data(Role.VEHICLE_ID) == "V01"
+
+
+def test_main_window_lists_the_demo_routes_and_stops(qtbot, core: Core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    window = MainWindow(core, ini(tmp_path))
+    qtbot.addWidget(window)
+    assert window.routes_model.route_count() == 12
+    assert window.routes_model.stop_count() == 250
+    assert set(window.docks) == {"map", "routes", "exceptions", "messages", "kpis"}
+    assert "250 stops" in window.stats_label.text()
+    assert "sqlite" in window.db_label.text()
+
+
+def test_filter_finds_a_stop_by_customer(qtbot, core: Core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    window = MainWindow(core, ini(tmp_path))
+    qtbot.addWidget(window)
+    name = core.load_routes()[3].stops[2].customer_name
+    window.route_filter.setText(name)
+    proxy = window.routes_proxy
+    matches = [
+        proxy.index(r, 0, proxy.index(v, 0)).data(Role.STOP_ID)
+        for v in range(proxy.rowCount())
+        for r in range(proxy.rowCount(proxy.index(v, 0)))
+    ]
+    assert matches and len(matches) < 250
+
+
+def test_layout_is_restored_on_the_next_start(qtbot, core: Core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    window = MainWindow(core, ini(tmp_path))
+    qtbot.addWidget(window)
+    window.docks["kpis"].hide()
+    window.save_layout()
+    again = MainWindow(core, ini(tmp_path))
+    qtbot.addWidget(again)
+    assert again.docks["kpis"].isHidden()
+    assert not again.docks["routes"].isHidden()
+
+
+def test_file_import_runs_in_the_background_and_reloads(qtbot, core: Core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    window = MainWindow(core, ini(tmp_path))
+    qtbot.addWidget(window)
+    csv = tmp_path / "more.csv"
+    csv.write_text("order_id,lat,lon,customer_name\nNEW-1,52.5,13.4,Zoë\nNEW-2,95,13.4,Bad\n")
+    window.run_import(csv)
+    qtbot.waitUntil(lambda: window.last_import_report is not None, timeout=10000)
+    assert window.routes_model.stop_count() == 251
+    report = window.last_import_report
+    assert report.inserted == 1 and len(report.errors) == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_demo_screenshot_command_writes_a_png(tmp_path: Path, isolated_user_dirs: Path) -> None:
+    shot = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "main.py",
+            "demo",
+            "--no-simulator",
+            "--screenshot",
+            str(shot),
+            "--quit-after",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr
+    assert shot.stat().st_size > 10_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

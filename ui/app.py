@@ -1,0 +1,75 @@
+"""Start the console: QApplication, theme, the core, the main window.
+
+Errors that stop the start (no database, a corrupt config) are shown once, as a dialog — or,
+in headless screenshot runs, as one line on stderr — and the exit code is non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from dispatcher.config import Settings, user_data_dir
+from dispatcher.errors import DispatcherError
+
+log = logging.getLogger(__name__)
+
+
+def demo_database_url(args: argparse.Namespace) -> str:
+    """A fresh SQLite file for each demo run, unless ``--db`` names another database."""
+    if args.db:
+        return str(Settings(database_url=args.db).database_url)
+    path = user_data_dir() / "demo.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.exists():
+            candidate.unlink()
+    return f"sqlite:///{path}"
+
+
+def run_console(args: argparse.Namespace, settings: Settings) -> int:
+    if args.screenshot and "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import QCoreApplication, QSettings
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from dispatcher.config import normalize_database_url
+    from dispatcher.core import Core
+    from ui.main_window import MainWindow, schedule_screenshot
+    from ui.themes import apply_theme
+
+    QCoreApplication.setOrganizationName("dispatcher")
+    QCoreApplication.setApplicationName("Dispatcher")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    qsettings = QSettings()
+    apply_theme(app, str(qsettings.value("ui/theme", settings.ui.theme)))
+    headless = bool(args.screenshot or args.quit_after)
+    if args.command == "demo":
+        settings.database_url = normalize_database_url(demo_database_url(args))
+    try:
+        core = Core(settings)
+        if args.command == "demo":
+            core.seed_demo_if_empty(seed=args.seed)
+    except DispatcherError as exc:
+        if headless:
+            print(f"dispatcher: {exc}", file=sys.stderr)
+        else:
+            QMessageBox.critical(None, "Dispatcher cannot start", str(exc))
+        return 1
+    window = MainWindow(core, qsettings)
+    window.show()
+    if args.screenshot:
+        schedule_screenshot(window, args.screenshot, args.quit_after or 3.0)
+    elif args.quit_after:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(int(args.quit_after * 1000), app.quit)
+    try:
+        return int(app.exec())
+    finally:
+        window.save_layout()
+        core.close()

@@ -1,0 +1,49 @@
+"""File > Import orders: run the import off the GUI thread, then show what happened."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from PySide6.QtWidgets import QMessageBox
+
+from dispatcher.importing.service import ImportReport, import_orders
+from ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+TIMEZONE = "Europe/Berlin"
+
+
+def start_import(window: MainWindow, path: Path) -> None:
+    window.statusBar().showMessage(f"Importing {path.name}…")
+    day = window.service_day or datetime.now(ZoneInfo(TIMEZONE)).date()
+    db = window.core.db
+
+    def work() -> ImportReport:
+        return import_orders(db, path, default_date=day, timezone=TIMEZONE)
+
+    def done(report: ImportReport) -> None:
+        window.statusBar().showMessage(f"{path.name}: {report.summary()}", 15000)
+        window.reload_routes()
+        box = QMessageBox(window)
+        box.setWindowTitle("Import orders")
+        box.setIcon(QMessageBox.Icon.Warning if report.errors else QMessageBox.Icon.Information)
+        box.setText(f"{path.name}: {report.summary()}.")
+        if report.errors:
+            box.setInformativeText(
+                "The rejected rows were not imported; fix them and import "
+                "the file again (known orders are skipped)."
+            )
+            box.setDetailedText("\n".join(str(e) for e in report.errors))
+        box.open()
+        window.last_import_report = report
+
+    def failed(exc: Exception) -> None:
+        window.statusBar().showMessage(f"Import failed: {exc}", 15000)
+        QMessageBox.critical(window, "Import orders", f"The import failed:\n{exc}")
+
+    run_in_background(work, done, failed)

@@ -1,0 +1,321 @@
+"""The main window: docks for Map, Exceptions, Routes, Messages and KPIs, menus, status bar.
+
+The window holds no business rules: it asks the :class:`~dispatcher.core.Core` for data and
+shows it. Its layout (geometry, dock positions, theme) is saved with QSettings on close and
+restored on the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dispatcher.core import Core
+from dispatcher.errors import DispatcherError
+from ui.routes_model import Column, Role, RoutesModel
+from ui.themes import THEMES, apply_theme
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDERS = {
+    "map": (
+        "Live map",
+        "Every vehicle's live position reported over MQTT, coloured by state (on time, at "
+        "risk, late, idle, offline), the selected route with numbered stops, depots and "
+        "geofences, and open exceptions marked where they happen.",
+    ),
+    "exceptions": (
+        "Exceptions",
+        "The exception queue: late and at-risk stops, failed deliveries, vehicles offline or "
+        "idle, route deviations — sorted by priority, to acknowledge, assign, escalate and "
+        "resolve with an audit trail.",
+    ),
+    "messages": (
+        "Messages",
+        "Customer messages (running late, arriving soon, missed you, delivered) with their "
+        "templates and the outbox: what was sent to whom, when, and whether it arrived.",
+    ),
+    "kpis": (
+        "KPIs",
+        "Live key figures for the day: on-time %, first-attempt success, OTIF, stops done vs "
+        "planned, late stops by hour, open exceptions by age.",
+    ),
+}
+
+
+def placeholder(title: str, text: str) -> QWidget:
+    """A dock body that says what will appear there, instead of an empty grey box."""
+    label = QLabel(f"<h3>{title}</h3><p>{text}</p>")
+    label.setObjectName("placeholder")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    return label
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, core: Core, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.core = core
+        self.qsettings = settings or QSettings()
+        self.setWindowTitle(f"Dispatcher — {core.db.display_name}")
+        self.setObjectName("MainWindow")
+        self.setDockNestingEnabled(True)
+        self.routes_model = RoutesModel(parent=self)
+        self.docks: dict[str, QDockWidget] = {}
+        self.last_import_report: object = None
+        #: The day the route list shows; rows of an import without a date land on it.
+        self.service_day: date | None = None
+        self._build_docks()
+        self._build_status_bar()
+        self._build_menus()
+        self.resize(1600, 950)
+        self.restore_layout()
+        self.reload_routes()
+
+    # --- construction ---------------------------------------------------------------------
+    def _build_docks(self) -> None:
+        central = placeholder(*PLACEHOLDERS["map"])
+        self.map_dock = self._add_dock("map", "Map", central, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._add_dock(
+            "routes", "Routes", self._routes_panel(), Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self._add_dock(
+            "exceptions",
+            "Exceptions",
+            placeholder(*PLACEHOLDERS["exceptions"]),
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+        )
+        self._add_dock(
+            "messages",
+            "Messages",
+            placeholder(*PLACEHOLDERS["messages"]),
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+        )
+        self._add_dock(
+            "kpis",
+            "KPIs",
+            placeholder(*PLACEHOLDERS["kpis"]),
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+        )
+        self.tabifyDockWidget(self.docks["exceptions"], self.docks["messages"])
+        self.tabifyDockWidget(self.docks["messages"], self.docks["kpis"])
+        self.docks["exceptions"].raise_()
+        self.splitDockWidget(self.docks["map"], self.docks["routes"], Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.docks["map"], self.docks["routes"]], [700, 900], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            [self.docks["map"], self.docks["exceptions"]], [650, 260], Qt.Orientation.Vertical
+        )
+
+    def _add_dock(
+        self, key: str, title: str, body: QWidget, area: Qt.DockWidgetArea
+    ) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(body)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        return dock
+
+    def _routes_panel(self) -> QWidget:
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.route_filter = QLineEdit(placeholderText="Filter stops (customer, address, order)…")
+        self.route_filter.setClearButtonEnabled(True)
+        self.routes_view = QTreeView()
+        self.routes_view.setObjectName("routesView")
+        self.routes_view.setAlternatingRowColors(True)
+        self.routes_view.setUniformRowHeights(True)
+        from PySide6.QtCore import QSortFilterProxyModel
+
+        self.routes_proxy = QSortFilterProxyModel(self)
+        self.routes_proxy.setSourceModel(self.routes_model)
+        self.routes_proxy.setRecursiveFilteringEnabled(True)
+        self.routes_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.routes_proxy.setFilterKeyColumn(-1)
+        self.routes_view.setModel(self.routes_proxy)
+        self.route_filter.textChanged.connect(self._filter_routes)
+        header = self.routes_view.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, width in (
+            (Column.NAME, 200),
+            (Column.CUSTOMER, 170),
+            (Column.ADDRESS, 260),
+            (Column.WINDOW, 95),
+            (Column.DEMAND, 60),
+            (Column.KIND, 70),
+        ):
+            header.resizeSection(col, width)
+        layout.addWidget(self.route_filter)
+        layout.addWidget(self.routes_view)
+        return panel
+
+    def _filter_routes(self, text: str) -> None:
+        self.routes_proxy.setFilterFixedString(text)
+        if text:
+            self.routes_view.expandAll()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.db_label = QLabel(f"Database: {self.core.db.backend} ✓")
+        self.db_label.setToolTip(self.core.db.display_name)
+        self.broker_label = QLabel(f"Broker: {self.core.settings.broker.url} — not connected")
+        self.stats_label = QLabel("")
+        bar.addPermanentWidget(self.stats_label)
+        bar.addPermanentWidget(self.broker_label)
+        bar.addPermanentWidget(self.db_label)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Import orders…", self.import_orders, "Ctrl+I")
+        self._action(file_menu, "&Reload", self.reload_routes, QKeySequence.StandardKey.Refresh)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        view = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        theme_menu = view.addMenu("&Theme")
+        for name in THEMES:
+            self._action(theme_menu, name.capitalize(), lambda n=name: self.set_theme(n))
+        self._action(view, "Reset &layout", self.reset_layout)
+        self._action(view, "&Find stop", self.route_filter.setFocus, QKeySequence.StandardKey.Find)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
+        self._action(help_menu, "&About Dispatcher", self.show_about)
+
+    def _action(self, menu: object, text: str, slot: object, shortcut: object = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))  # type: ignore[call-overload]
+        action.triggered.connect(slot)
+        menu.addAction(action)  # type: ignore[attr-defined]
+        return action
+
+    # --- behaviour ------------------------------------------------------------------------
+    def reload_routes(self) -> None:
+        try:
+            routes = self.core.load_routes()
+        except DispatcherError as exc:
+            self.statusBar().showMessage(f"Could not load routes: {exc}", 10000)
+            return
+        expanded = self._expanded_vehicles()
+        self.routes_model.set_routes(routes)
+        if routes and routes[0].stops:
+            self.service_day = routes[0].stops[0].service_date
+        for row in range(self.routes_proxy.rowCount()):
+            index = self.routes_proxy.index(row, 0)
+            vehicle = index.data(Role.VEHICLE_ID)
+            if vehicle in expanded or (not expanded and row == 0):
+                self.routes_view.expand(index)
+        self.stats_label.setText(
+            f"{self.routes_model.route_count()} routes · {self.routes_model.stop_count()} stops"
+        )
+
+    def _expanded_vehicles(self) -> set[str]:
+        return {
+            self.routes_proxy.index(row, 0).data(Role.VEHICLE_ID)
+            for row in range(self.routes_proxy.rowCount())
+            if self.routes_view.isExpanded(self.routes_proxy.index(row, 0))
+        }
+
+    def import_orders(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import orders", "", "CSV files (*.csv)")
+        if path:
+            self.run_import(Path(path))
+
+    def run_import(self, path: Path) -> None:
+        from ui.import_dialog import start_import
+
+        start_import(self, path)
+
+    def set_theme(self, name: str) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            applied = apply_theme(app, name)
+            self.qsettings.setValue("ui/theme", applied)
+
+    def reset_layout(self) -> None:
+        default = self.property("defaultState")
+        if isinstance(default, QByteArray):
+            self.restoreState(default)
+        for dock in self.docks.values():
+            dock.show()
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(
+            f"<tr><td><b>{key}</b></td><td>{what}</td></tr>"
+            for key, what in (
+                ("Ctrl+I", "Import orders from CSV"),
+                ("F5", "Reload"),
+                ("Ctrl+F", "Find stop"),
+                ("F1", "This help"),
+                ("Ctrl+Q", "Quit"),
+            )
+        )
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+
+    def show_about(self) -> None:
+        from dispatcher import __version__
+
+        QMessageBox.about(
+            self,
+            "About Dispatcher",
+            f"<b>Dispatcher {__version__}</b><p>Open-source dispatch console for "
+            "last-mile delivery fleets.</p>",
+        )
+
+    # --- layout persistence ---------------------------------------------------------------
+    def restore_layout(self) -> None:
+        self.setProperty("defaultState", self.saveState())
+        geometry = self.qsettings.value("window/geometry")
+        state = self.qsettings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def save_layout(self) -> None:
+        self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue("window/state", self.saveState())
+        self.qsettings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        super().closeEvent(event)
+
+
+def schedule_screenshot(window: MainWindow, path: Path, after_s: float) -> None:
+    """Render ``window`` to ``path`` after ``after_s`` seconds and quit (headless checks)."""
+
+    def shoot() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(path)):
+            log.error("could not write screenshot %s", path)
+            QApplication.exit(1)
+            return
+        print(f"screenshot written to {path}")
+        QApplication.exit(0)
+
+    QTimer.singleShot(int(after_s * 1000), shoot)

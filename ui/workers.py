@@ -1,0 +1,65 @@
+"""The one way to run work off the GUI thread: a QRunnable whose result comes back by signal.
+
+Database batches, imports, solver runs and network sends go through :func:`run_in_background`
+so the GUI thread never waits on them; the callbacks run on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger(__name__)
+
+
+class _Signals(QObject):
+    done = Signal(object)
+    failed = Signal(object)
+
+
+class _Job(QRunnable):
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.signals = _Signals()
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except Exception as exc:
+            log.debug("background job failed", exc_info=True)
+            self.signals.failed.emit(exc)
+        else:
+            self.signals.done.emit(result)
+
+
+_live_jobs: set[_Signals] = set()
+
+
+def run_in_background(
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[Exception], None],
+    pool: QThreadPool | None = None,
+) -> None:
+    """Run ``fn`` in the thread pool; call ``on_done(result)`` or ``on_error(exc)`` on the GUI
+    thread."""
+    job = _Job(fn)
+    signals = job.signals
+    _live_jobs.add(signals)  # keep the QObject alive until a signal has been delivered
+
+    def finished_ok(result: Any) -> None:
+        _live_jobs.discard(signals)
+        on_done(result)
+
+    def finished_err(exc: Any) -> None:
+        _live_jobs.discard(signals)
+        on_error(exc)
+
+    signals.done.connect(finished_ok)
+    signals.failed.connect(finished_err)
+    (pool or QThreadPool.globalInstance()).start(job)
