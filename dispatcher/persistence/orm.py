@@ -26,6 +26,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -224,36 +225,60 @@ class VehicleEventRow(Base):
 
 
 class AlertRow(Base):
+    """One exception. At most one open row per (kind, subject): a partial unique index."""
+
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_kind_subject", "kind", "subject"),)
+    __table_args__ = (
+        Index("ix_alerts_kind_subject", "kind", "subject", "id"),
+        Index(
+            "uq_alerts_open_key",
+            "kind",
+            "subject",
+            unique=True,
+            sqlite_where=text("status NOT IN ('resolved', 'dismissed')"),
+            postgresql_where=text("status NOT IN ('resolved', 'dismissed')"),
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
     severity: Mapped[int] = mapped_column(Integer, default=2)
     title: Mapped[str] = mapped_column(String(300), default="")
-    vehicle_id: Mapped[str | None] = mapped_column(String(40))
-    stop_ref: Mapped[str | None] = mapped_column(String(80))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    count: Mapped[int] = mapped_column(Integer, default=1)
-    first_seen: Mapped[datetime] = mapped_column(default=_utcnow)
-    last_seen: Mapped[datetime] = mapped_column(default=_utcnow)
+    vehicle_id: Mapped[str | None] = mapped_column(String(40))
+    stop_id: Mapped[str | None] = mapped_column(String(80))
     sla_deadline: Mapped[datetime | None]
-    assignee: Mapped[str | None] = mapped_column(String(80))
+    first_seen: Mapped[datetime] = mapped_column(default=_utcnow)
+    opened_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=_utcnow)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    cause_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_occurrence: Mapped[str | None] = mapped_column(String(120))
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(80))
+    assignee: Mapped[str | None] = mapped_column(String(80))
+    assigned_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
+    escalated_by: Mapped[str | None] = mapped_column(String(80))
+    snoozed_until: Mapped[datetime | None]
+    status_before_snooze: Mapped[str | None] = mapped_column(String(16))
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(80))
     resolution_code: Mapped[str | None] = mapped_column(String(40))
     resolution_note: Mapped[str] = mapped_column(Text, default="")
     auto_resolved: Mapped[bool] = mapped_column(Boolean, default=False)
-    snoozed_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    updated_by: Mapped[str | None] = mapped_column(String(80))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class OutboxRow(Base):
     __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_provider_id", "provider_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
@@ -265,10 +290,11 @@ class OutboxRow(Base):
     address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    not_before: Mapped[datetime | None]
-    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    not_before: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
     last_error: Mapped[str] = mapped_column(Text, default="")
     provider_id: Mapped[str] = mapped_column(String(200), default="")
     claimed_by: Mapped[str | None] = mapped_column(String(80))
