@@ -1,0 +1,93 @@
+"""The exception queue: detection rules, dedupe/auto-resolve, workflow, audit, figures.
+
+Wiring, once per tick (GUI thread, after the fleet state and ETAs are updated)::
+
+    conditions = engine.evaluate(snapshot)                  # facts -> conditions
+    service.wake_due()                                      # snoozes that ran out
+    service.reconcile(conditions, engine.healthy_kinds)     # conditions -> alerts + audit
+
+and a person's action: ``service.acknowledge(alert_id, user, expected_version)`` etc.
+See docs/exceptions.md for the rules, the workflow and the permissions.
+"""
+
+from dispatcher.alerts.engine import RuleEngine, default_rules
+from dispatcher.alerts.facts import (
+    EventKind,
+    FenceKind,
+    Geofence,
+    IssueReason,
+    Snapshot,
+    StopFacts,
+    VehicleEventFact,
+    VehicleFacts,
+)
+from dispatcher.alerts.listing import alert_to_dict, format_alerts, parse_status_filter
+from dispatcher.alerts.model import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    SYSTEM_ACTOR,
+    Alert,
+    AlertChanged,
+    AlertKind,
+    AlertStatus,
+    AuditEntry,
+    Condition,
+    ResolutionCode,
+    Role,
+    Severity,
+    User,
+)
+from dispatcher.alerts.permissions import can_see, check_permission
+from dispatcher.alerts.priority import priority_key, urgency_minutes
+from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
+from dispatcher.alerts.stats import SupervisorStats, compute_stats, write_stats_csv
+from dispatcher.alerts.store import AlertFilter, AlertStore, InMemoryAlertStore
+from dispatcher.alerts.thresholds import ReconcileSettings, Thresholds
+from dispatcher.alerts.transitions import TRANSITIONS, Action
+from dispatcher.alerts.workflow import AlertService
+
+__all__ = [
+    "CLOSED_STATUSES",
+    "OPEN_STATUSES",
+    "SYSTEM_ACTOR",
+    "TRANSITIONS",
+    "Action",
+    "Alert",
+    "AlertChanged",
+    "AlertFilter",
+    "AlertKind",
+    "AlertService",
+    "AlertStatus",
+    "AlertStore",
+    "AuditEntry",
+    "Condition",
+    "EventKind",
+    "FenceKind",
+    "Geofence",
+    "InMemoryAlertStore",
+    "IssueReason",
+    "ReconcileResult",
+    "ReconcileSettings",
+    "Reconciler",
+    "ResolutionCode",
+    "Role",
+    "RuleEngine",
+    "Severity",
+    "Snapshot",
+    "StopFacts",
+    "SupervisorStats",
+    "Thresholds",
+    "User",
+    "VehicleEventFact",
+    "VehicleFacts",
+    "alert_to_dict",
+    "can_see",
+    "check_permission",
+    "compute_stats",
+    "default_rules",
+    "format_alerts",
+    "parse_status_filter",
+    "priority_key",
+    "urgency_minutes",
+    "write_stats_csv",
+]
