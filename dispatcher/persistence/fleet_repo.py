@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from dispatcher.persistence.orm import Customer, Depot, Driver, Route, Stop, Vehicle
+from dispatcher.persistence.orm import (
+    Customer,
+    Depot,
+    DeviceBinding,
+    Driver,
+    Route,
+    Stop,
+    Vehicle,
+)
 from dispatcher.scenario.records import CustomerRecord, OrderRecord, Scenario
 
 
@@ -229,3 +237,46 @@ def load_unassigned(session: Session, day: date) -> list[StopView]:
         .order_by(Stop.order_ref)
     )
     return [_stop_view(s) for s in stops]
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleView:
+    id: str
+    name: str
+    capacity: int
+    shift_start: time
+    shift_end: time
+    driver_name: str
+    depot_lat: float | None
+    depot_lon: float | None
+
+
+def load_vehicles(session: Session) -> list[VehicleView]:
+    vehicles = session.scalars(
+        select(Vehicle)
+        .where(Vehicle.active.is_(True))
+        .options(selectinload(Vehicle.driver), selectinload(Vehicle.depot))
+        .order_by(Vehicle.id)
+    )
+    return [
+        VehicleView(
+            v.id,
+            v.name,
+            v.capacity,
+            v.shift_start,
+            v.shift_end,
+            v.driver.name if v.driver else "",
+            v.depot.lat if v.depot else None,
+            v.depot.lon if v.depot else None,
+        )
+        for v in vehicles
+    ]
+
+
+def device_bindings(session: Session) -> dict[str, str]:
+    """The device key → vehicle id table the telemetry adapters resolve devices with."""
+    return {b.device_key: b.vehicle_id for b in session.scalars(select(DeviceBinding))}
+
+
+def bind_device(session: Session, device_key: str, vehicle_id: str) -> None:
+    session.merge(DeviceBinding(device_key=device_key, vehicle_id=vehicle_id))

@@ -1,0 +1,326 @@
+"""An MQTT broker owned by the app, for standalone use (one laptop, phones on the LAN).
+
+Mosquitto is preferred when installed: the configuration, password file (hashed with
+``mosquitto_passwd -U``, so no password ever appears on a command line) and ACL are generated in
+a private temporary directory. The ACL lets each device user publish only under its own
+topics, ``<prefix>/vehicles/<user>/#`` and ``owntracks/<user>/#``, which is how "a vehicle may
+only speak for the vehicle id in its own topic" is enforced. Without Mosquitto, amqtt (pure
+Python) runs in a background thread; it serves anonymous clients only.
+
+The broker listens on loopback unless told otherwise, and stops with the app (context
+manager, or :meth:`EmbeddedBroker.stop`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from dispatcher.errors import ConfigError, DispatcherError
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["auto", "mosquitto", "amqtt"]
+_MOSQUITTO_PATHS = (
+    "/usr/sbin/mosquitto",
+    "/usr/local/sbin/mosquitto",
+    "/opt/homebrew/sbin/mosquitto",
+)
+
+
+_ANONYMOUS_PLUGIN = "amqtt.plugins.authentication.AnonymousAuthPlugin"
+
+
+class BrokerError(DispatcherError):
+    """The embedded broker could not be started."""
+
+
+def find_mosquitto() -> str | None:
+    """Path of the mosquitto executable, or ``None``."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return next((p for p in _MOSQUITTO_PATHS if os.access(p, os.X_OK)), None)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float = 5.0) -> bool:
+    """True as soon as something accepts TCP connections on ``host:port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+class EmbeddedBroker:
+    """Start/stop an MQTT broker on ``host:port`` (``port=0`` picks a free one).
+
+    Args:
+        host: listen address; loopback by default, ``0.0.0.0`` to let phones on the LAN in.
+        port: TCP port, 0 for any free port (kept across :meth:`start` after :meth:`kill`).
+        users: username → password of devices and consoles; without users the broker is
+            anonymous (acceptable on loopback only).
+        console_users: users allowed everywhere (the consoles); others are device users.
+        prefix: the native fleet prefix, for the device ACL.
+        prefer: ``"auto"`` (Mosquitto if installed, else amqtt), ``"mosquitto"`` or ``"amqtt"``.
+        persistence_dir: Mosquitto persistence (sessions, retained and queued messages survive
+            a restart); ``None`` keeps everything in memory.
+        extra_config: raw Mosquitto configuration lines (tuning, e.g. in the benchmark).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        users: Mapping[str, str] | None = None,
+        console_users: Sequence[str] = (),
+        prefix: str = "fleet",
+        prefer: Backend = "auto",
+        persistence_dir: Path | None = None,
+        extra_config: Sequence[str] = (),
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._users = dict(users or {})
+        self._consoles = tuple(console_users)
+        self._prefix = prefix
+        self._prefer = prefer
+        self._persistence = persistence_dir
+        self._extra = tuple(extra_config)
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._amqtt: _AmqttThread | None = None
+        self.backend: str | None = None
+
+    @property
+    def url(self) -> str:
+        """``mqtt://host:port`` of the running broker."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"mqtt://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """True while the broker process/thread is alive."""
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return self._amqtt is not None and self._amqtt.is_alive()
+
+    def start(self) -> EmbeddedBroker:
+        """Start the broker and wait until it accepts connections."""
+        if self.running:
+            return self
+        if self.port == 0:
+            self.port = free_port(self.host or "127.0.0.1")
+        mosquitto = find_mosquitto()
+        if self._prefer == "mosquitto" and mosquitto is None:
+            raise BrokerError("mosquitto is not installed")
+        if mosquitto is not None and self._prefer != "amqtt":
+            self._start_mosquitto(mosquitto)
+        else:
+            if self._users:
+                raise ConfigError("per-device credentials need Mosquitto; please install it")
+            self._amqtt = _AmqttThread(self.host, self.port)
+            self._amqtt.start_and_wait()
+            self.backend = "amqtt"
+        return self
+
+    def stop(self) -> None:
+        """Stop the broker (gracefully, then forcefully) and remove its temporary files."""
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+            self._reap()
+        if self._amqtt is not None:
+            self._amqtt.stop()
+            self._amqtt = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def kill(self) -> None:
+        """Crash the broker (SIGKILL, no goodbye): for tests of reconnection."""
+        if self._proc is None:
+            raise BrokerError("only a Mosquitto broker can be killed")
+        self._proc.send_signal(signal.SIGKILL)
+        self._proc.wait(5)
+        self._reap()
+
+    def _reap(self) -> None:
+        if self._proc is not None and self._proc.stderr is not None:
+            self._proc.stderr.close()
+        self._proc = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- mosquitto ------------------------------------------------------------------------
+    def _start_mosquitto(self, exe: str) -> None:
+        if self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="dispatcher-broker-")
+        work = Path(self._dir.name)
+        conf = work / "mosquitto.conf"
+        conf.write_text("\n".join(self._config_lines(work)) + "\n", encoding="utf-8")
+        log_file = work / "mosquitto.log"
+        self._proc = subprocess.Popen(
+            [exe, "-c", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        if not wait_for_port(self.host or "127.0.0.1", self.port) or self._proc.poll() is not None:
+            detail = _tail(log_file) or self._stderr()
+            self.stop()
+            raise BrokerError(f"mosquitto did not start on {self.host}:{self.port}: {detail}")
+        self.backend = "mosquitto"
+        log.info("embedded mosquitto listening on %s", self.url)
+
+    def _config_lines(self, work: Path) -> list[str]:
+        lines = [
+            f"listener {self.port} {self.host}",
+            f"user {getpass.getuser()}",
+            f"log_dest file {work / 'mosquitto.log'}",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
+        if self._users:
+            _write_passwords(work / "passwd", self._users)
+            (work / "acl").write_text(self._acl(), encoding="utf-8")
+            lines += [
+                "allow_anonymous false",
+                f"password_file {work / 'passwd'}",
+                f"acl_file {work / 'acl'}",
+            ]
+        else:
+            lines.append("allow_anonymous true")
+        if self._persistence is not None:
+            self._persistence.mkdir(parents=True, exist_ok=True)
+            lines += [
+                "persistence true",
+                f"persistence_location {self._persistence}/",
+                "autosave_on_changes true",
+                "autosave_interval 1",
+            ]
+        return lines + list(self._extra)
+
+    def _acl(self) -> str:
+        """Consoles read and write everything; a device only its own subtrees."""
+        lines = [
+            f"pattern readwrite {self._prefix}/vehicles/%u/#",
+            "pattern readwrite owntracks/%u/#",
+            "",
+        ]
+        for console in self._consoles:
+            lines += [f"user {console}", "topic readwrite #", ""]
+        return "\n".join(lines)
+
+    def _stderr(self) -> str:
+        if self._proc is None or self._proc.stderr is None or self._proc.poll() is None:
+            return ""
+        return self._proc.stderr.read().decode("utf-8", "replace")[-500:]
+
+
+def _write_passwords(path: Path, users: Mapping[str, str]) -> None:
+    """Write ``user:password`` lines, then hash them in place with ``mosquitto_passwd -U``."""
+    for name, password in users.items():
+        if ":" in name or "\n" in name or "\n" in password:
+            raise ConfigError(f"MQTT user name {name!r} or its password has a forbidden character")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.writelines(f"{name}:{password}\n" for name, password in users.items())
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    done = subprocess.run([tool, "-U", str(path)], capture_output=True, check=False, timeout=30)
+    if done.returncode != 0:
+        raise BrokerError(f"mosquitto_passwd failed: {done.stderr.decode(errors='replace')}")
+
+
+def _tail(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-500:]
+    except OSError:
+        return ""
+
+
+class _AmqttThread(threading.Thread):
+    """amqtt's asyncio broker in a daemon thread with its own event loop."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(name="embedded-amqtt", daemon=True)
+        self._host = host
+        self._port = port
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stopped: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    def start_and_wait(self, timeout: float = 10.0) -> None:
+        self.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            raise BrokerError(f"amqtt did not start: {self._error!r}")
+
+    def run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        from amqtt.broker import Broker
+
+        config: dict[str, Any] = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self._host}:{self._port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+        self._stopped = asyncio.Event()
+        try:
+            broker = Broker(config)
+            await broker.start()
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        await self._stopped.wait()
+        await broker.shutdown()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        stopped = self._stopped
+        if stopped is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(stopped.set)
+        self.join(timeout)

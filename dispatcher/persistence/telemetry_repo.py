@@ -1,0 +1,113 @@
+"""The SQL side of telemetry: batched position history and idempotent delivery events.
+
+Implements :class:`dispatcher.telemetry.sink.TelemetrySink`. One call is one transaction. A
+redelivered QoS 1 event (same ``event_id``) is ignored by the unique index, so the broker may
+deliver again after a crash without duplicating anything. Events also move their stop along
+(arrived → actual arrival; delivered/picked up → done; failed → failed with the reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dispatcher.errors import DatabaseError
+from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
+from dispatcher.persistence.database import Database
+from dispatcher.persistence.orm import PositionRow, Stop, VehicleEventRow
+
+_FINAL = {
+    DeliveryEventKind.DELIVERED: "done",
+    DeliveryEventKind.PICKED_UP: "done",
+    DeliveryEventKind.FAILED: "failed",
+}
+
+
+class SqlTelemetrySink:
+    """Writes telemetry batches with SQLAlchemy Core inserts (fast paths on both backends)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def write_positions(self, batch: Sequence[PositionReport]) -> None:
+        if not batch:
+            return
+        rows = [
+            {
+                "vehicle_id": p.vehicle_id,
+                "ts": p.ts,
+                "lat": p.lat,
+                "lon": p.lon,
+                "speed_kmh": p.speed_kmh,
+                "heading_deg": p.heading_deg,
+                "accuracy_m": p.accuracy_m,
+                "battery_pct": p.battery_pct,
+                "source": p.source[:16],
+                "out_of_order": False,
+            }
+            for p in batch
+        ]
+        self._run(lambda session: session.execute(insert(PositionRow), rows))
+
+    def write_events(self, batch: Sequence[EventReport]) -> None:
+        if not batch:
+            return
+
+        def work(session: Any) -> None:
+            dialect = session.bind.dialect.name
+            for event in batch:
+                stmt = _insert_ignore(dialect).values(
+                    event_id=event.event_id,
+                    vehicle_id=event.vehicle_id,
+                    kind=event.kind.value,
+                    ts=event.ts,
+                    stop_ref=event.stop_id,
+                    reason=(event.reason or "")[:200],
+                    pod_ref=(event.pod_ref or "")[:200],
+                    note=event.note or "",
+                    lat=event.lat,
+                    lon=event.lon,
+                    source=event.source[:16],
+                )
+                if session.execute(stmt).rowcount and event.stop_id:
+                    _apply_to_stop(session, event)
+
+        self._run(work)
+
+    def _run(self, work: Any) -> None:
+        """One transaction; driver trouble surfaces as DatabaseError (the writer retries)."""
+        with self._db.session() as session:
+            work(session)
+
+
+def _insert_ignore(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(VehicleEventRow).on_conflict_do_nothing(
+            index_elements=["event_id"]
+        )
+    if dialect == "sqlite":
+        return sqlite.insert(VehicleEventRow).on_conflict_do_nothing(index_elements=["event_id"])
+    raise DatabaseError(f"unsupported database backend {dialect}")
+
+
+def _apply_to_stop(session: Any, event: EventReport) -> None:
+    stop = select(Stop.id).where(Stop.order_ref == event.stop_id).scalar_subquery()
+    values: dict[str, Any]
+    if event.kind is DeliveryEventKind.ARRIVED:
+        values = {"actual_arrival": event.ts, "status": "arrived"}
+    elif event.kind in _FINAL:
+        values = {
+            "status": _FINAL[event.kind],
+            "completed_at": event.ts,
+            "attempts": Stop.attempts + 1,
+        }
+        if event.kind is DeliveryEventKind.FAILED:
+            values["failure_reason"] = (event.reason or "")[:200]
+    elif event.kind is DeliveryEventKind.POD:
+        values = {"pod_ref": (event.pod_ref or "")[:200]}
+    else:
+        return
+    session.execute(update(Stop).where(Stop.id == stop).values(**values))

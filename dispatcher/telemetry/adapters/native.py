@@ -1,0 +1,193 @@
+"""The native protocol: ``<prefix>/vehicles/<vehicle_id>/{position,event,status}``.
+
+Documented with JSON Schemas in ``docs/mqtt.md``. Every payload carries ``"v": 1``; the
+vehicle id comes from the topic (the broker's ACL makes sure a device may only publish under
+its own id), and a payload that names another vehicle is rejected rather than trusted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
+from dispatcher.telemetry.adapters.base import ParseResult, Report, unexpected
+from dispatcher.telemetry.fields import (
+    MS_KMH,
+    battery_from_fraction,
+    build_position,
+    load_object,
+    opt_number,
+    opt_text,
+    req_number,
+    text,
+    timestamp,
+)
+from dispatcher.telemetry.rejection import PayloadError, RejectReason
+
+PROTOCOL_VERSION = 1
+MAX_ID = 64
+TELEMETRY_KINDS = ("position", "event", "status")
+CONSOLE_KINDS = ("route", "cmd")
+_EVENT_KINDS = {kind.value: kind for kind in DeliveryEventKind}
+
+
+def valid_id(value: str) -> bool:
+    """A vehicle id usable as one topic level: no wildcards, separators or blanks."""
+    if not 0 < len(value) <= MAX_ID or value.strip() != value:
+        return False
+    return not any(c in value for c in "/+#\x00")
+
+
+class NativeAdapter:
+    """Parses the console's own protocol under one configurable prefix."""
+
+    name = "native"
+
+    def __init__(self, prefix: str = "fleet") -> None:
+        self._prefix = prefix
+        self._head = f"{prefix}/vehicles/"
+        self._valid_ids: set[str] = set()  # ids repeat on every message: check each once
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """Positions and status at QoS 0; delivery events at QoS 1 (acked after commit)."""
+        base = f"{self._prefix}/vehicles/+"
+        return [(f"{base}/position", 0), (f"{base}/event", 1), (f"{base}/status", 0)]
+
+    def accepts(self, topic: str) -> bool:
+        return topic.startswith(self._head)
+
+    def parse(self, topic: str, payload: bytes, received_at: datetime) -> ParseResult:
+        try:
+            return self._parse(topic, payload, received_at)
+        except PayloadError as exc:
+            return exc.rejection()
+        except Exception as exc:
+            return unexpected(self.name, topic, exc)
+
+    def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
+        vehicle_id, _, kind = topic[len(self._head) :].partition("/")
+        if vehicle_id not in self._valid_ids and valid_id(vehicle_id):
+            if len(self._valid_ids) > 100_000:
+                self._valid_ids.clear()
+            self._valid_ids.add(vehicle_id)
+        if vehicle_id not in self._valid_ids or kind not in TELEMETRY_KINDS:
+            if kind in CONSOLE_KINDS:
+                raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"{kind} is console output")
+            raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected vehicles/<id>/<kind>")
+        obj = load_object(payload)
+        _check_version(obj)
+        named = obj.get("vehicle_id")
+        if named is not None and named != vehicle_id:
+            raise PayloadError(
+                RejectReason.VEHICLE_MISMATCH, "payload names another vehicle than the topic"
+            )
+        if kind == "position":
+            return _position(vehicle_id, obj)
+        if kind == "event":
+            return _event(vehicle_id, obj)
+        return _status(vehicle_id, obj, received_at)
+
+
+def _check_version(obj: dict[str, Any]) -> None:
+    version = obj.get("v")
+    if version is None:
+        raise PayloadError(RejectReason.MISSING_FIELD, "v (protocol version) is required")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise PayloadError(RejectReason.WRONG_TYPE, "v must be an integer")
+    if version != PROTOCOL_VERSION:
+        raise PayloadError(RejectReason.UNSUPPORTED_VERSION, f"protocol version {version}")
+
+
+def _ts(obj: dict[str, Any]) -> datetime:
+    value = obj.get("ts")
+    if value is None:
+        raise PayloadError(RejectReason.MISSING_FIELD, "ts is required")
+    return timestamp(value, "ts")
+
+
+def _position(vehicle_id: str, obj: dict[str, Any]) -> Report:
+    lat, lon = obj.get("lat"), obj.get("lon")
+    # Hot path: plain finite floats need no helper call (x - x is 0.0 only when finite).
+    if type(lat) is not float or lat - lat != 0.0:
+        lat = req_number(obj, "lat")
+    if type(lon) is not float or lon - lon != 0.0:
+        lon = req_number(obj, "lon")
+    speed = opt_number(obj, "speed_kmh")
+    if speed is None:
+        speed_ms = opt_number(obj, "speed_ms")
+        speed = None if speed_ms is None else speed_ms * MS_KMH
+    battery = opt_number(obj, "battery_pct")
+    if battery is None:
+        fraction = opt_number(obj, "battery")
+        battery = None if fraction is None else battery_from_fraction(fraction)
+    return build_position(
+        vehicle_id,
+        _ts(obj),
+        lat,
+        lon,
+        speed_kmh=speed,
+        heading_deg=opt_number(obj, "heading_deg"),
+        accuracy_m=opt_number(obj, "accuracy_m"),
+        altitude_m=opt_number(obj, "altitude_m"),
+        battery_pct=battery,
+        device_id=opt_text(obj, "device_id", max_len=MAX_ID),
+        source="native",
+    )
+
+
+def _event(vehicle_id: str, obj: dict[str, Any]) -> Report:
+    raw_kind = obj.get("kind")
+    if raw_kind is None:
+        raise PayloadError(RejectReason.MISSING_FIELD, "kind is required")
+    if not isinstance(raw_kind, str):
+        raise PayloadError(RejectReason.WRONG_TYPE, "kind must be a string")
+    kind = _EVENT_KINDS.get(raw_kind)
+    if kind is None:
+        raise PayloadError(RejectReason.BAD_VALUE, f"unknown event kind {raw_kind[:40]!r}")
+    event_id = obj.get("event_id")
+    if event_id is None:
+        raise PayloadError(RejectReason.MISSING_FIELD, "event_id is required")
+    reason = opt_text(obj, "reason")
+    if kind is DeliveryEventKind.FAILED and reason is None:
+        raise PayloadError(RejectReason.MISSING_FIELD, "a failed delivery needs a reason")
+    pod_ref = opt_text(obj, "pod_ref")
+    if kind is DeliveryEventKind.POD and pod_ref is None:
+        raise PayloadError(RejectReason.MISSING_FIELD, "a pod event needs pod_ref")
+    lat, lon = opt_number(obj, "lat"), opt_number(obj, "lon")
+    if (lat is None) != (lon is None):
+        raise PayloadError(RejectReason.MISSING_FIELD, "lat and lon come together")
+    if lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise PayloadError(RejectReason.OUT_OF_RANGE, "lat/lon out of range")
+    return EventReport(
+        vehicle_id=vehicle_id,
+        ts=_ts(obj),
+        kind=kind,
+        event_id=text(event_id, "event_id", max_len=128),
+        stop_id=opt_text(obj, "stop_id", max_len=MAX_ID),
+        reason=reason,
+        pod_ref=pod_ref,
+        note=opt_text(obj, "note", max_len=1000),
+        lat=lat,
+        lon=lon,
+        device_id=opt_text(obj, "device_id", max_len=MAX_ID),
+        source="native",
+    )
+
+
+def _status(vehicle_id: str, obj: dict[str, Any], received_at: datetime) -> Report:
+    state = obj.get("state")
+    if state not in ("online", "offline"):
+        if state is None:
+            raise PayloadError(RejectReason.MISSING_FIELD, "state is required")
+        raise PayloadError(RejectReason.BAD_VALUE, "state must be online or offline")
+    # A last will is composed at connect time, so it may carry no (or a stale) timestamp:
+    # what matters is when the broker announced it.
+    ts = received_at if obj.get("ts") is None or state == "offline" else min(_ts(obj), received_at)
+    return StatusReport(
+        vehicle_id=vehicle_id,
+        ts=ts,
+        online=state == "online",
+        device_id=opt_text(obj, "device_id", max_len=MAX_ID),
+        source="native",
+    )

@@ -1,0 +1,202 @@
+"""From topic and bytes to an accepted report or a counted, quarantined rejection.
+
+:class:`Decoder` is what the paho thread calls for every message: size check, the adapter
+that owns the topic, stateless policy checks, then the stateful position filter. It is also
+what ``dispatcher decode`` runs on one payload (:func:`run_decode`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, TextIO
+
+from dispatcher.clock import Clock, SystemClock
+from dispatcher.model.core import PositionReport
+from dispatcher.telemetry.adapters import (
+    Adapter,
+    HomeAssistantAdapter,
+    NativeAdapter,
+    OwnTracksAdapter,
+    Report,
+    TraccarAdapter,
+)
+from dispatcher.telemetry.bindings import DeviceBindings
+from dispatcher.telemetry.filters import FilterConfig, Policy, PositionFilter, Quarantine
+from dispatcher.telemetry.rejection import Rejection, RejectReason
+
+EXIT_OK = 0
+EXIT_REJECTED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A report the console uses; ``out_of_order`` ones go to history, not the live map."""
+
+    report: Report
+    adapter: str
+    out_of_order: bool = False
+
+
+def default_adapters(
+    bindings: DeviceBindings,
+    *,
+    prefix: str = "fleet",
+    owntracks_root: str = "owntracks",
+    traccar_topics: tuple[str, ...] = ("traccar/positions",),
+    homeassistant_root: str = "location",
+) -> list[Adapter]:
+    """The adapters the console ships with, native first (it carries most traffic)."""
+    return [
+        NativeAdapter(prefix),
+        OwnTracksAdapter(bindings, owntracks_root),
+        TraccarAdapter(bindings, traccar_topics),
+        HomeAssistantAdapter(bindings, homeassistant_root),
+    ]
+
+
+class Decoder:
+    """Adapters + filters + quarantine. Call :meth:`decode` from one thread only.
+
+    Args:
+        adapters: tried in order; the first that accepts the topic parses the message.
+        config: filter thresholds.
+        clock: stamps receive times when the caller gives none.
+        quarantine: where rejections are counted and kept (a fresh one by default).
+        stateful: ``False`` skips duplicate/jump/out-of-order memory (one-shot decoding).
+    """
+
+    def __init__(
+        self,
+        adapters: Sequence[Adapter],
+        *,
+        config: FilterConfig | None = None,
+        clock: Clock | None = None,
+        quarantine: Quarantine | None = None,
+        stateful: bool = True,
+    ) -> None:
+        self._adapters = list(adapters)
+        self.config = config or FilterConfig()
+        self._clock: Clock = clock or SystemClock()
+        self.quarantine = quarantine or Quarantine(
+            self.config.quarantine_size, self.config.quarantine_payload_bytes
+        )
+        self._policy = Policy(self.config)
+        self._filter = PositionFilter(self.config) if stateful else None
+        self.accepted = 0
+
+    @property
+    def adapters(self) -> list[Adapter]:
+        """The adapters in matching order."""
+        return list(self._adapters)
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """Every ``(topic filter, qos)`` the adapters need, for the MQTT client."""
+        subs: list[tuple[str, int]] = []
+        for adapter in self._adapters:
+            spec = getattr(adapter, "subscriptions", None)
+            if spec is not None:
+                subs.extend(spec())
+        return subs
+
+    def decode(
+        self, topic: str, payload: bytes, received_at: datetime | None = None
+    ) -> Accepted | Rejection:
+        """Normalize and filter one message; rejections are counted and quarantined."""
+        now = received_at or self._clock.now()
+        result = self._decode(topic, payload, now)
+        if type(result) is Rejection:
+            self.quarantine.add(topic, payload, result, now)
+        else:
+            self.accepted += 1
+        return result
+
+    def _decode(self, topic: str, payload: bytes, now: datetime) -> Accepted | Rejection:
+        if len(payload) > self.config.max_payload_bytes:
+            return Rejection(RejectReason.OVERSIZED, f"{len(payload)} bytes")
+        for adapter in self._adapters:
+            if adapter.accepts(topic):
+                break
+        else:
+            return Rejection(RejectReason.UNKNOWN_TOPIC, "no adapter for this topic")
+        report = adapter.parse(topic, payload, now)
+        if type(report) is Rejection:
+            return report
+        assert not isinstance(report, Rejection)
+        rejection = self._policy.check(report, now)
+        if rejection is not None:
+            return rejection
+        if self._filter is not None and type(report) is PositionReport:
+            rejection, out_of_order = self._filter.check(report)
+            if rejection is not None:
+                return rejection
+            return Accepted(report, adapter.name, out_of_order)
+        return Accepted(report, adapter.name)
+
+
+def build_decoder(
+    *,
+    prefix: str = "fleet",
+    bindings: DeviceBindings | None = None,
+    config: FilterConfig | None = None,
+    clock: Clock | None = None,
+    stateful: bool = True,
+) -> Decoder:
+    """A decoder with the default adapters (bindings default to an empty table)."""
+    clock = clock or SystemClock()
+    bindings = bindings if bindings is not None else DeviceBindings(clock=clock)
+    adapters = default_adapters(bindings, prefix=prefix)
+    return Decoder(adapters, config=config, clock=clock, stateful=stateful)
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """A JSON-ready dict of any report (datetimes as ISO 8601, enums as their value)."""
+    out: dict[str, Any] = {"type": type(report).__name__}
+    for field in fields(report):
+        value = getattr(report, field.name)
+        out[field.name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def decode(
+    topic: str,
+    payload: bytes,
+    *,
+    prefix: str = "fleet",
+    bindings: DeviceBindings | None = None,
+    config: FilterConfig | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    """What the console makes of one message, as a JSON-ready dict.
+
+    Without ``bindings`` every device resolves to its own key (``"owntracks:alice/phone"``),
+    so a payload can be checked before the device is bound.
+    """
+    clock = clock or SystemClock()
+    if bindings is None:
+        bindings = DeviceBindings(clock=clock, passthrough=True)
+    decoder = build_decoder(
+        prefix=prefix, bindings=bindings, config=config, clock=clock, stateful=False
+    )
+    result = decoder.decode(topic, payload)
+    if isinstance(result, Rejection):
+        return {"accepted": False, "reason": result.reason.value, "detail": result.detail}
+    return {
+        "accepted": True,
+        "adapter": result.adapter,
+        "binding": "preview (device key as vehicle id)" if bindings.passthrough else "table",
+        "report": report_to_dict(result.report),
+    }
+
+
+def run_decode(topic: str, payload: bytes, out: TextIO, **options: Any) -> int:
+    """``dispatcher decode --topic TOPIC``: print the decoded JSON; exit 2 when rejected.
+
+    ``options`` are passed to :func:`decode` (``prefix``, ``bindings``, ``config``, ``clock``).
+    """
+    result = decode(topic, payload, **options)
+    json.dump(result, out, indent=2, sort_keys=True, default=str)
+    out.write("\n")
+    return EXIT_OK if result["accepted"] else EXIT_REJECTED

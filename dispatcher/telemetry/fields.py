@@ -1,0 +1,188 @@
+"""Field readers and unit conversions shared by the payload adapters.
+
+Devices disagree on everything: numbers arrive as strings (old OwnTracks apps), speeds in
+km/h, m/s or knots, timestamps in seconds, milliseconds or ISO 8601, battery as 0-1 or percent.
+These helpers read one field, check its type strictly (``true`` is not a number) and convert it
+to the units of :class:`~dispatcher.model.core.PositionReport`, raising :class:`PayloadError`
+with a precise reason otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from dispatcher.model.core import PositionReport
+from dispatcher.telemetry.rejection import PayloadError, RejectReason
+
+KNOT_KMH = 1.852
+MS_KMH = 3.6
+#: Epoch values above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
+MS_THRESHOLD = 1e11
+MAX_TEXT = 256
+
+
+def load_object(payload: bytes) -> dict[str, Any]:
+    """Decode UTF-8 JSON that must be an object; every failure becomes a reason code."""
+    if not payload:
+        raise PayloadError(RejectReason.EMPTY, "empty payload")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(RejectReason.BAD_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError(RejectReason.MALFORMED_JSON, str(exc)[:120]) from None
+    if not isinstance(obj, dict):
+        raise PayloadError(RejectReason.NOT_AN_OBJECT, f"JSON {type(obj).__name__}, not object")
+    return obj
+
+
+def number(value: object, name: str, *, strings: bool = False) -> float:
+    """A finite number; ``strings`` also accepts numeric strings such as ``"48.85"``."""
+    kind = type(value)
+    if kind is float or kind is int:  # the hot path: plain JSON numbers
+        try:
+            result = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            raise PayloadError(RejectReason.NOT_FINITE, f"{name} is too large") from None
+    elif isinstance(value, str) and not isinstance(value, bool):
+        if not strings:
+            raise PayloadError(RejectReason.WRONG_TYPE, f"{name} must be a number, not a string")
+        try:
+            result = float(value.strip()) if len(value) <= 64 else math.nan
+        except ValueError:
+            raise PayloadError(RejectReason.WRONG_TYPE, f"{name} is not a number") from None
+    else:
+        raise PayloadError(RejectReason.WRONG_TYPE, f"{name} must be a number")
+    if result - result != 0.0:  # NaN or infinite, faster than math.isfinite
+        raise PayloadError(RejectReason.NOT_FINITE, f"{name} is not finite")
+    return result
+
+
+def opt_number(obj: dict[str, Any], key: str, *, strings: bool = False) -> float | None:
+    """``obj[key]`` as a number, or ``None`` when absent or null."""
+    value = obj.get(key)
+    return None if value is None else number(value, key, strings=strings)
+
+
+def req_number(obj: dict[str, Any], key: str, *, strings: bool = False) -> float:
+    """``obj[key]`` as a number; absence is a rejection."""
+    value = obj.get(key)
+    if value is None:
+        raise PayloadError(RejectReason.MISSING_FIELD, f"{key} is required")
+    return number(value, key, strings=strings)
+
+
+def text(value: object, name: str, *, max_len: int = MAX_TEXT) -> str:
+    """A non-empty string that can be stored (UTF-8 encodable, bounded length)."""
+    if not isinstance(value, str):
+        raise PayloadError(RejectReason.WRONG_TYPE, f"{name} must be a string")
+    if not value or len(value) > max_len:
+        raise PayloadError(RejectReason.OUT_OF_RANGE, f"{name} must be 1..{max_len} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError(RejectReason.BAD_UTF8, f"{name} holds a lone surrogate") from None
+    return value
+
+
+def opt_text(obj: dict[str, Any], key: str, *, max_len: int = MAX_TEXT) -> str | None:
+    """``obj[key]`` as text, or ``None`` when absent, null or empty."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    return text(value, key, max_len=max_len)
+
+
+def timestamp(value: object, name: str, *, strings: bool = False) -> datetime:
+    """An aware UTC datetime from epoch seconds, epoch milliseconds or ISO 8601.
+
+    Epoch values above :data:`MS_THRESHOLD` are read as milliseconds. ISO strings without an
+    offset are taken as UTC (what Traccar and most trackers send).
+    """
+    if isinstance(value, str) and not _looks_numeric(value, strings):
+        return _iso(value, name)
+    seconds = number(value, name, strings=strings)
+    if seconds > MS_THRESHOLD:
+        seconds /= 1000.0
+    if seconds < 0:
+        raise PayloadError(RejectReason.BAD_TIMESTAMP, f"{name} is before 1970")
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise PayloadError(RejectReason.BAD_TIMESTAMP, f"{name} is out of range") from None
+
+
+def _looks_numeric(value: str, strings: bool) -> bool:
+    return strings and value.strip().lstrip("-").replace(".", "", 1).isdigit()
+
+
+def _iso(value: str, name: str) -> datetime:
+    if len(value) > 40:
+        raise PayloadError(RejectReason.BAD_TIMESTAMP, f"{name} is too long for a timestamp")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PayloadError(RejectReason.BAD_TIMESTAMP, f"{name} is not ISO 8601") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise PayloadError(RejectReason.BAD_TIMESTAMP, f"{name} is out of range") from None
+
+
+def battery_from_fraction(fraction: float) -> float:
+    """0-1 (OsmAnd, Traccar Client) to percent."""
+    if fraction > 1.0:
+        raise PayloadError(RejectReason.OUT_OF_RANGE, "battery fraction must be 0..1")
+    return fraction * 100.0
+
+
+def build_position(
+    vehicle_id: str,
+    ts: datetime,
+    lat: float,
+    lon: float,
+    *,
+    speed_kmh: float | None = None,
+    heading_deg: float | None = None,
+    accuracy_m: float | None = None,
+    altitude_m: float | None = None,
+    battery_pct: float | None = None,
+    device_id: str | None = None,
+    source: str = "native",
+) -> PositionReport:
+    """Check ranges that are wrong whatever the configuration, then build the report.
+
+    Negative speed, heading, accuracy or battery are the "unknown" markers of iOS and some
+    trackers (``-1``), so they become ``None`` instead of rejecting a good fix.
+    """
+    if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
+        raise PayloadError(RejectReason.OUT_OF_RANGE, f"lat/lon ({lat}, {lon}) out of range")
+    if abs(lat) < 1e-7 and abs(lon) < 1e-7:
+        raise PayloadError(RejectReason.NULL_ISLAND, "position (0, 0) is a missing fix")
+    if battery_pct is not None:
+        if battery_pct > 100.0:
+            raise PayloadError(RejectReason.OUT_OF_RANGE, f"battery {battery_pct}% above 100")
+        if battery_pct < 0:
+            battery_pct = None
+    if heading_deg is not None:
+        heading_deg = None if heading_deg < 0 else heading_deg % 360.0
+    return PositionReport(
+        vehicle_id=vehicle_id,
+        ts=ts,
+        lat=lat,
+        lon=lon,
+        speed_kmh=None if speed_kmh is None or speed_kmh < 0 else speed_kmh,
+        heading_deg=heading_deg,
+        accuracy_m=None if accuracy_m is None or accuracy_m < 0 else accuracy_m,
+        altitude_m=altitude_m,
+        battery_pct=battery_pct,
+        device_id=device_id,
+        source=source,
+    )

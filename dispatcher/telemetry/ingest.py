@@ -1,0 +1,235 @@
+"""Ingest: paho thread → bounded queue → one drain per tick → fleet state → one event per tick.
+
+:meth:`IngestPipeline.on_message` runs on the paho network thread: it decodes and filters the
+message, hands accepted reports to the :class:`~dispatcher.telemetry.sink.BatchWriter` (storage)
+and to a bounded queue (live view). Under overload the queue drops its *oldest positions*
+(counted; the newer fix supersedes them) and never drops events or status changes.
+
+:meth:`IngestPipeline.drain` runs on the GUI thread's ~200 ms timer (or the headless loop):
+it applies everything queued to the :class:`~dispatcher.fleet.FleetState` in arrival order and
+publishes at most one :class:`~dispatcher.fleet.FleetChanged` and one
+:class:`DeliveryEventsReceived` per tick, whatever the message rate.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from operator import itemgetter
+
+from dispatcher.clock import Clock
+from dispatcher.events import EventBus
+from dispatcher.fleet.state import FleetChanged, FleetState
+from dispatcher.model.core import EventReport, PositionReport, StatusReport
+from dispatcher.telemetry.decoder import Accepted, Decoder
+from dispatcher.telemetry.rejection import Rejection
+from dispatcher.telemetry.sink import BatchWriter
+
+Ack = Callable[[], None]
+_Item = tuple[int, PositionReport | EventReport | StatusReport, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryEventsReceived:
+    """Published once per tick with the new delivery events (QoS 1 redeliveries removed)."""
+
+    events: tuple[EventReport, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DrainResult:
+    """What one tick applied (for the headless loop, logs and tests)."""
+
+    positions: int
+    events: tuple[EventReport, ...]
+    statuses: int
+    changed: frozenset[str]
+    state_changed: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    """Counters since start, for the status bar."""
+
+    received: int
+    accepted: int
+    rejected: int
+    dropped_positions: int
+    queued: int
+
+
+class IngestQueue:
+    """Bounded hand-over between the paho thread and the drain; drop-oldest for positions."""
+
+    def __init__(self, max_positions: int = 100_000) -> None:
+        self._positions: deque[_Item] = deque()
+        self._others: deque[_Item] = deque()
+        self._max = max_positions
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def put(self, report: PositionReport | EventReport | StatusReport, flag: bool = False) -> None:
+        """Queue a report; positions beyond the bound push out the oldest position."""
+        with self._lock:
+            item = (next(self._seq), report, flag)
+            if type(report) is PositionReport:
+                if len(self._positions) >= self._max:
+                    self._positions.popleft()
+                    self.dropped += 1
+                self._positions.append(item)
+            else:
+                self._others.append(item)
+
+    def take_all(self) -> list[_Item]:
+        """Everything queued, in arrival order."""
+        with self._lock:
+            positions, self._positions = self._positions, deque()
+            others, self._others = self._others, deque()
+        if not others:
+            return list(positions)
+        return list(heapq.merge(positions, others, key=itemgetter(0)))
+
+    def __len__(self) -> int:
+        return len(self._positions) + len(self._others)
+
+
+class IngestPipeline:
+    """The live telemetry path of the console.
+
+    Args:
+        decoder: adapters + filters + quarantine (paho thread only).
+        fleet: the live state (drain thread only).
+        bus: where ``FleetChanged`` / ``DeliveryEventsReceived`` are published (drain thread).
+        clock: receive times and tick times.
+        writer: storage; without one, QoS 1 messages are acknowledged at once.
+        max_queued_positions: bound of the live queue.
+        event_memory: how many event ids are remembered to drop redeliveries from the view.
+    """
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        fleet: FleetState,
+        bus: EventBus,
+        clock: Clock,
+        *,
+        writer: BatchWriter | None = None,
+        max_queued_positions: int = 100_000,
+        event_memory: int = 10_000,
+    ) -> None:
+        self.decoder = decoder
+        self.fleet = fleet
+        self._bus = bus
+        self._clock = clock
+        self._writer = writer
+        self.queue = IngestQueue(max_queued_positions)
+        self._seen_events: OrderedDict[str, None] = OrderedDict()
+        self._event_memory = event_memory
+        self._received = 0
+
+    # -- paho thread ----------------------------------------------------------------------
+    def on_message(
+        self, topic: str, payload: bytes, ack: Ack | None = None
+    ) -> Accepted | Rejection:
+        """Decode one message and hand it on. ``ack`` sends the PUBACK of a QoS 1 message.
+
+        The ack of an event runs after its commit; any other ack is queued behind the events
+        before it, so acknowledgements leave in the order the messages came.
+        """
+        self._received += 1
+        now = self._clock.now()
+        result = self.decoder.decode(topic, payload, now)
+        writer = self._writer
+        if type(result) is Rejection:
+            self._ack_in_order(ack)
+            return result
+        assert isinstance(result, Accepted)
+        report = result.report
+        self.queue.put(report, result.out_of_order)
+        if type(report) is EventReport:
+            if writer is not None:
+                writer.submit_event(report, ack)
+            elif ack is not None:
+                ack()
+            return result
+        if writer is not None and type(report) is PositionReport:
+            writer.submit_position(report)
+        self._ack_in_order(ack)
+        return result
+
+    def _ack_in_order(self, ack: Ack | None) -> None:
+        if ack is None:
+            return
+        if self._writer is None:
+            ack()
+        else:
+            self._writer.submit_ack(ack)
+
+    # -- drain thread (GUI tick / headless loop) ------------------------------------------
+    def drain(self, now: datetime | None = None) -> DrainResult:
+        """Apply everything queued to the fleet and publish one batched change event."""
+        now = now or self._clock.now()
+        fleet = self.fleet
+        changed: set[str] = set()
+        state_changed: set[str] = set()
+        events: list[EventReport] = []
+        positions = statuses = 0
+        for _, report, flag in self.queue.take_all():
+            vid = report.vehicle_id
+            changed.add(vid)
+            if type(report) is PositionReport:
+                positions += 1
+                moved = fleet.apply_position(report, now, out_of_order=flag)
+            elif type(report) is EventReport:
+                moved = fleet.apply_event(report, now)
+                if self._first_time(report.event_id):
+                    events.append(report)
+            else:
+                assert isinstance(report, StatusReport)
+                statuses += 1
+                moved = fleet.apply_status(report, now)
+            if moved:
+                state_changed.add(vid)
+        swept = fleet.sweep(now)
+        changed |= swept
+        state_changed |= swept
+        result = DrainResult(
+            positions, tuple(events), statuses, frozenset(changed), frozenset(state_changed)
+        )
+        if changed:
+            self._bus.publish(FleetChanged(result.changed, result.state_changed))
+        if events:
+            self._bus.publish(DeliveryEventsReceived(result.events))
+        return result
+
+    def run(self, stop: threading.Event, interval_s: float = 0.2) -> None:
+        """Headless loop: drain every ``interval_s`` until ``stop`` is set (then once more)."""
+        while not stop.wait(interval_s):
+            self.drain()
+        self.drain()
+
+    @property
+    def stats(self) -> IngestStats:
+        """Counters since start."""
+        return IngestStats(
+            received=self._received,
+            accepted=self.decoder.accepted,
+            rejected=self.decoder.quarantine.total,
+            dropped_positions=self.queue.dropped,
+            queued=len(self.queue),
+        )
+
+    def _first_time(self, event_id: str) -> bool:
+        seen = self._seen_events
+        if event_id in seen:
+            return False
+        seen[event_id] = None
+        if len(seen) > self._event_memory:
+            seen.popitem(last=False)
+        return True
