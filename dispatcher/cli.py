@@ -62,6 +62,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     orders.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="zone of HH:MM windows")
     orders.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
+
+    dec = sub.add_parser("decode", help="decode one MQTT payload from stdin (device check)")
+    dec.add_argument("--topic", required=True, help="the topic the device publishes on")
+
+    serve = sub.add_parser("serve", help="headless recorder: ingest and store telemetry")
+    serve.add_argument(
+        "--duration", type=float, help="stop after SECONDS (default: run until interrupted)"
+    )
+
+    sim = sub.add_parser("simulate", help="drive the day's routes over MQTT (simulated fleet)")
+    sim.add_argument("--speed", type=float, default=1.0, help="time speed-up (default 1)")
+    sim.add_argument("--seed", type=int, default=7, help="trouble and traffic seed")
+    sim.add_argument("--duration", type=float, help="stop after SECONDS of wall time")
+
+    solve = sub.add_parser("solve", help="solve a Solomon VRPTW instance with the planner")
+    solve.add_argument("instance", type=Path, help="Solomon-format instance file")
+    solve.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
+    solve.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -114,6 +132,10 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
     handlers: dict[str, Callable[[argparse.Namespace, Settings, TextIO], int]] = {
         "db": _cmd_db,
         "import": _cmd_import,
+        "decode": _cmd_decode,
+        "serve": _cmd_serve,
+        "simulate": _cmd_simulate,
+        "solve": _cmd_solve,
     }
     handler = handlers.get(args.command)
     if handler is None:
@@ -173,6 +195,106 @@ def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
         print(f"{args.file}: {error}", file=out)
     print(report.summary(), file=out)
     return 2 if report.errors else 0
+
+
+def _cmd_decode(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from dispatcher.telemetry.decoder import run_decode
+
+    payload = sys.stdin.buffer.read(1024 * 1024 + 1)
+    return run_decode(args.topic, payload, out, prefix=settings.broker.prefix)
+
+
+def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from dispatcher.planning.solomon import run_solve
+
+    return run_solve(args.instance, args.time_limit, args.json, out)
+
+
+def _run_for(duration: float | None, tick: Callable[[], object], interval_s: float = 0.2) -> None:
+    """Call ``tick`` every ``interval_s`` until ``duration`` elapses or Ctrl+C."""
+    import time
+
+    deadline = None if duration is None else time.monotonic() + duration
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            tick()
+            time.sleep(interval_s)
+    except KeyboardInterrupt:
+        pass
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from dispatcher.core import Core
+
+    core = Core(settings)
+    try:
+        live = core.start_live(embedded_broker=bool(settings.embedded_broker))
+        print(
+            f"recording from {live.stats().broker_url} into {core.db.display_name} "
+            "(Ctrl+C to stop)",
+            file=out,
+            flush=True,
+        )
+        _run_for(args.duration, live.tick)
+        stats = live.stats()
+        print(
+            f"received {stats.received}, rejected {stats.rejected}, {stats.vehicles} vehicles",
+            file=out,
+        )
+    finally:
+        core.close()
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from datetime import UTC
+
+    from dispatcher.clock import ScaledClock
+    from dispatcher.persistence.database import Database
+    from dispatcher.simulator.from_db import load_simulated_fleet
+    from dispatcher.simulator.runner import FleetSimulator
+    from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
+
+    db = Database(settings.database_url)
+    try:
+        vehicles, scripts = load_simulated_fleet(db, args.seed)
+    finally:
+        db.dispose()
+    if not vehicles:
+        raise DispatcherError("the database has no routes to drive (try `dispatcher demo`)")
+    client = TelemetryClient(
+        MqttSettings(
+            url=settings.broker.url,
+            console_id="simulator",
+            clean_session=True,
+            prefix=settings.broker.prefix,
+            username=settings.broker.username or None,
+        ),
+        lambda *_: None,
+    )
+    client.start()
+    if not client.wait_connected(10):
+        client.stop()
+        raise DispatcherError(f"cannot reach the MQTT broker at {settings.broker.url}")
+    sim = FleetSimulator(
+        vehicles,
+        scripts,
+        client.publish,
+        ScaledClock(datetime.now(UTC), args.speed),
+        prefix=settings.broker.prefix,
+    )
+    sim.start()
+    print(
+        f"driving {len(vehicles)} vehicles on {settings.broker.url} at {args.speed:g}x "
+        "(Ctrl+C to stop)",
+        file=out,
+        flush=True,
+    )
+    _run_for(args.duration, lambda: None, 0.5)
+    sim.stop()
+    client.stop()
+    print(f"published {sim.published} messages", file=out)
+    return 0
 
 
 def emit_json(obj: object, out: TextIO) -> None:

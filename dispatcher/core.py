@@ -8,6 +8,7 @@ reference and adapts it, ``dispatcher serve`` runs it without a window. Later ca
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.config import Settings
@@ -15,6 +16,9 @@ from dispatcher.events import EventBus
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.scenario.demo import demo_scenario
+
+if TYPE_CHECKING:
+    from dispatcher.live import LiveTelemetry
 
 
 class Core:
@@ -25,10 +29,27 @@ class Core:
         self.clock: Clock = clock or SystemClock()
         self.bus = EventBus()
         self.db = Database(settings.database_url)
+        self.live: LiveTelemetry | None = None
+
+    def start_live(
+        self, *, embedded_broker: bool = False, simulate_seed: int | None = None
+    ) -> LiveTelemetry:
+        """Connect to the broker (or start one) and, for the demo, drive the simulated fleet."""
+        from dispatcher.live import LiveTelemetry
+
+        self.live = LiveTelemetry(self.settings, self.db, self.bus, self.clock)
+        self.live.start(embedded_broker=embedded_broker)
+        if simulate_seed is not None:
+            self.live.start_simulator(simulate_seed)
+        return self.live
 
     def load_routes(self, day: date | None = None) -> list[fleet_repo.RouteView]:
         with self.db.session() as session:
             return fleet_repo.load_routes(session, day)
+
+    def vehicle_names(self) -> dict[str, str]:
+        with self.db.session() as session:
+            return {v.id: v.name for v in fleet_repo.load_vehicles(session)}
 
     def seed_demo_if_empty(self, seed: int = 7) -> bool:
         """Fill an empty database with the demo day; returns whether it did."""
@@ -39,4 +60,7 @@ class Core:
         return True
 
     def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
         self.db.dispose()

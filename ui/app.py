@@ -10,11 +10,15 @@ import argparse
 import logging
 import os
 import sys
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
+from dispatcher.clock import Clock, ScaledClock
 from dispatcher.config import Settings, user_data_dir
 from dispatcher.errors import DispatcherError
 
 log = logging.getLogger(__name__)
+DEMO_TZ = "Europe/Berlin"
 
 
 def demo_database_url(args: argparse.Namespace) -> str:
@@ -28,6 +32,12 @@ def demo_database_url(args: argparse.Namespace) -> str:
         if candidate.exists():
             candidate.unlink()
     return f"sqlite:///{path}"
+
+
+def demo_clock(args: argparse.Namespace) -> Clock:
+    """The demo day starts at 09:30 in Berlin and runs ``--speed`` times faster."""
+    start = datetime.combine(datetime.now(ZoneInfo(DEMO_TZ)).date(), time(9, 30), ZoneInfo(DEMO_TZ))
+    return ScaledClock(start, args.speed)
 
 
 def run_console(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,16 +61,21 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "demo":
         settings.database_url = normalize_database_url(demo_database_url(args))
     try:
-        core = Core(settings)
+        core = Core(settings, clock=demo_clock(args) if args.command == "demo" else None)
         if args.command == "demo":
             core.seed_demo_if_empty(seed=args.seed)
+            simulate = None if args.no_simulator else args.seed
+            core.start_live(embedded_broker=not args.broker, simulate_seed=simulate)
+        else:
+            core.start_live(embedded_broker=bool(settings.embedded_broker))
     except DispatcherError as exc:
         if headless:
             print(f"dispatcher: {exc}", file=sys.stderr)
         else:
             QMessageBox.critical(None, "Dispatcher cannot start", str(exc))
         return 1
-    window = MainWindow(core, qsettings)
+    # Headless runs show the default layout at full size, whatever the last session saved.
+    window = MainWindow(core, qsettings, restore=not headless)
     window.show()
     if args.screenshot:
         schedule_screenshot(window, args.screenshot, args.quit_after or 3.0)
@@ -71,5 +86,6 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return int(app.exec())
     finally:
-        window.save_layout()
+        if not headless:
+            window.save_layout()
         core.close()

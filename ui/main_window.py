@@ -69,8 +69,14 @@ def placeholder(title: str, text: str) -> QWidget:
     return label
 
 
+#: Bump when docks are added or renamed: an older saved layout is then ignored, not half-applied.
+LAYOUT_VERSION = 2
+
+
 class MainWindow(QMainWindow):
-    def __init__(self, core: Core, settings: QSettings | None = None) -> None:
+    def __init__(
+        self, core: Core, settings: QSettings | None = None, *, restore: bool = True
+    ) -> None:
         super().__init__()
         self.core = core
         self.qsettings = settings or QSettings()
@@ -86,38 +92,48 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self.resize(1600, 950)
-        self.restore_layout()
+        self.setProperty("defaultState", self.saveState(LAYOUT_VERSION))
+        if restore:
+            self.restore_layout()
         self.reload_routes()
+        self._tick_timer = QTimer(self)
+        self._tick_timer.timeout.connect(self.tick)
+        if core.live is not None:
+            self._tick_timer.start(core.settings.ui.tick_ms)
+
+    def tick(self) -> None:
+        """Once per UI tick: apply live telemetry (one batched update) and refresh the bar."""
+        live = self.core.live
+        if live is None:
+            return
+        live.tick()
+        stats = live.stats()
+        state = stats.state.value
+        self.broker_label.setText(
+            f"Broker: {state} · {stats.messages_per_s:.0f} msg/s · {stats.vehicles} vehicles"
+        )
+        self.broker_label.setToolTip(
+            f"{stats.broker_url}\n{stats.reason}\n"
+            f"{stats.received} received, {stats.rejected} rejected"
+        )
+        now = self.core.clock.now().astimezone(self.routes_model.timezone)
+        self.clock_label.setText(now.strftime("%H:%M:%S"))
 
     # --- construction ---------------------------------------------------------------------
     def _build_docks(self) -> None:
-        central = placeholder(*PLACEHOLDERS["map"])
-        self.map_dock = self._add_dock("map", "Map", central, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._add_dock(
-            "routes", "Routes", self._routes_panel(), Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self._add_dock(
-            "exceptions",
-            "Exceptions",
-            placeholder(*PLACEHOLDERS["exceptions"]),
-            Qt.DockWidgetArea.BottomDockWidgetArea,
-        )
-        self._add_dock(
-            "messages",
-            "Messages",
-            placeholder(*PLACEHOLDERS["messages"]),
-            Qt.DockWidgetArea.BottomDockWidgetArea,
-        )
-        self._add_dock(
-            "kpis",
-            "KPIs",
-            placeholder(*PLACEHOLDERS["kpis"]),
-            Qt.DockWidgetArea.BottomDockWidgetArea,
-        )
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.map_dock = self._add_dock("map", "Map", placeholder(*PLACEHOLDERS["map"]), left)
+        self._add_dock("routes", "Routes", self._routes_panel(), right)
+        for key in ("exceptions", "messages", "kpis"):
+            self._add_dock(key, PLACEHOLDERS[key][0], placeholder(*PLACEHOLDERS[key]), bottom)
+        self.splitDockWidget(self.docks["map"], self.docks["routes"], Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.docks["exceptions"], self.docks["messages"])
         self.tabifyDockWidget(self.docks["messages"], self.docks["kpis"])
         self.docks["exceptions"].raise_()
-        self.splitDockWidget(self.docks["map"], self.docks["routes"], Qt.Orientation.Horizontal)
+        self._add_dock("fleet", "Fleet", self._fleet_panel(), left)
+        self.tabifyDockWidget(self.docks["map"], self.docks["fleet"])
+        self.docks["fleet"].raise_()
         self.resizeDocks(
             [self.docks["map"], self.docks["routes"]], [700, 900], Qt.Orientation.Horizontal
         )
@@ -134,6 +150,33 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         self.docks[key] = dock
         return dock
+
+    def _fleet_panel(self) -> QWidget:
+        from PySide6.QtCore import QSortFilterProxyModel
+        from PySide6.QtWidgets import QTableView
+
+        from dispatcher.fleet.state import FleetChanged, FleetState
+        from ui.fleet_model import FleetModel
+
+        live = self.core.live
+        fleet = live.fleet if live is not None else FleetState()
+        self.fleet_model = FleetModel(fleet, self.core.vehicle_names(), parent=self)
+        self.core.bus.subscribe(FleetChanged, self.fleet_model.on_fleet_changed)
+        proxy = QSortFilterProxyModel(self)
+        proxy.setSourceModel(self.fleet_model)
+        self.fleet_view = QTableView()
+        self.fleet_view.setModel(proxy)
+        self.fleet_view.setSortingEnabled(True)
+        self.fleet_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.fleet_view.setAlternatingRowColors(True)
+        self.fleet_view.verticalHeader().hide()
+        self.fleet_view.horizontalHeader().setStretchLastSection(True)
+        self.fleet_view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.fleet_view.setWordWrap(False)
+        self.fleet_view.verticalHeader().setDefaultSectionSize(22)
+        for col, width in enumerate((160, 70, 50, 75, 150, 60)):
+            self.fleet_view.setColumnWidth(col, width)
+        return self.fleet_view
 
     def _routes_panel(self) -> QWidget:
         panel = QWidget()
@@ -180,7 +223,10 @@ class MainWindow(QMainWindow):
         self.db_label.setToolTip(self.core.db.display_name)
         self.broker_label = QLabel(f"Broker: {self.core.settings.broker.url} — not connected")
         self.stats_label = QLabel("")
+        self.clock_label = QLabel("")
+        self.clock_label.setToolTip("Console clock (the demo day runs faster than real time)")
         bar.addPermanentWidget(self.stats_label)
+        bar.addPermanentWidget(self.clock_label)
         bar.addPermanentWidget(self.broker_label)
         bar.addPermanentWidget(self.db_label)
 
@@ -259,7 +305,7 @@ class MainWindow(QMainWindow):
     def reset_layout(self) -> None:
         default = self.property("defaultState")
         if isinstance(default, QByteArray):
-            self.restoreState(default)
+            self.restoreState(default, LAYOUT_VERSION)
         for dock in self.docks.values():
             dock.show()
 
@@ -288,20 +334,20 @@ class MainWindow(QMainWindow):
 
     # --- layout persistence ---------------------------------------------------------------
     def restore_layout(self) -> None:
-        self.setProperty("defaultState", self.saveState())
         geometry = self.qsettings.value("window/geometry")
         state = self.qsettings.value("window/state")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
-            self.restoreState(state)
+            self.restoreState(state, LAYOUT_VERSION)
 
     def save_layout(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())
-        self.qsettings.setValue("window/state", self.saveState())
+        self.qsettings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.qsettings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._tick_timer.stop()
         self.save_layout()
         super().closeEvent(event)
 

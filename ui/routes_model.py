@@ -55,6 +55,10 @@ class RoutesModel(QAbstractItemModel):
         self._routes: list[RouteView] = []
         self._tz = ZoneInfo(timezone)
 
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self._tz
+
     def set_routes(self, routes: list[RouteView]) -> None:
         self.beginResetModel()
         self._routes = list(routes)

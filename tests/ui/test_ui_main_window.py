@@ -48,7 +48,7 @@ def test_main_window_lists_the_demo_routes_and_stops(qtbot, core: Core, tmp_path
     qtbot.addWidget(window)
     assert window.routes_model.route_count() == 12
     assert window.routes_model.stop_count() == 250
-    assert set(window.docks) == {"map", "routes", "exceptions", "messages", "kpis"}
+    assert set(window.docks) == {"map", "fleet", "routes", "exceptions", "messages", "kpis"}
     assert "250 stops" in window.stats_label.text()
     assert "sqlite" in window.db_label.text()
 

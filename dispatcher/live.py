@@ -1,0 +1,183 @@
+"""The live telemetry service: broker connection, ingest, fleet state, batched storage.
+
+Composes the telemetry room's pieces for both front ends: the console calls :meth:`tick`
+from a GUI timer, ``dispatcher serve`` from a headless loop. Optionally it owns an embedded
+broker (standalone use) and the simulated fleet (the demo).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dispatcher.broker import EmbeddedBroker
+from dispatcher.clock import Clock
+from dispatcher.config import Settings
+from dispatcher.events import EventBus
+from dispatcher.fleet.state import FleetState
+from dispatcher.persistence import fleet_repo
+from dispatcher.persistence.database import Database
+from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
+from dispatcher.simulator.from_db import load_simulated_fleet
+from dispatcher.simulator.runner import FleetSimulator
+from dispatcher.telemetry.bindings import DeviceBindings
+from dispatcher.telemetry.decoder import build_decoder
+from dispatcher.telemetry.ingest import DrainResult, IngestPipeline
+from dispatcher.telemetry.mqtt_client import ConnectionState, MqttSettings, TelemetryClient
+from dispatcher.telemetry.sink import BatchWriter
+
+log = logging.getLogger(__name__)
+
+StateListener = Callable[[ConnectionState, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStats:
+    """What the status bar shows about the live feed."""
+
+    state: ConnectionState
+    reason: str
+    broker_url: str
+    messages_per_s: float
+    received: int
+    rejected: int
+    vehicles: int
+
+
+class LiveTelemetry:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        bus: EventBus,
+        clock: Clock,
+        *,
+        console_id: str = "console",
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._clock = clock
+        self.broker: EmbeddedBroker | None = None
+        self.simulator: FleetSimulator | None = None
+        self._sim_client: TelemetryClient | None = None
+        with db.session() as session:
+            table = fleet_repo.device_bindings(session)
+        self.bindings = DeviceBindings(table, clock=clock)
+        self.decoder = build_decoder(
+            prefix=settings.broker.prefix, bindings=self.bindings, clock=clock
+        )
+        self.fleet = FleetState()
+        self.writer = BatchWriter(SqlTelemetrySink(db))
+        self.pipeline = IngestPipeline(self.decoder, self.fleet, bus, clock, writer=self.writer)
+        self.client: TelemetryClient | None = None
+        self._console_id = console_id
+        self._state = ConnectionState.STOPPED
+        self._reason = "not started"
+        self._listeners: list[StateListener] = []
+        self._rate: deque[tuple[float, int]] = deque(maxlen=25)
+        self._lock = threading.Lock()
+
+    def on_state(self, listener: StateListener) -> None:
+        """Call ``listener(state, reason)`` on connection changes (from the paho thread)."""
+        self._listeners.append(listener)
+
+    def start(self, *, embedded_broker: bool = False) -> None:
+        """Start the writer, the broker (if embedded) and the MQTT connection (non-blocking)."""
+        self.writer.start()
+        url = self._settings.broker.url
+        if embedded_broker:
+            self.broker = EmbeddedBroker(prefix=self._settings.broker.prefix).start()
+            url = self.broker.url
+            log.info("embedded %s broker on %s", self.broker.backend, url)
+        b = self._settings.broker
+        self.client = TelemetryClient(
+            MqttSettings(
+                url=url,
+                console_id=self._console_id,
+                client_id=b.client_id,
+                username=b.username or None,
+                password_env=b.password_env,
+                ca_file=b.ca_file or None,
+                cert_file=b.cert_file or None,
+                key_file=b.key_file or None,
+                keepalive_s=b.keepalive,
+                prefix=b.prefix,
+            ),
+            self.pipeline.on_message,
+            subscriptions=self.decoder.subscriptions(),
+            on_state=self._state_changed,
+        )
+        self.client.start()
+
+    def start_simulator(self, seed: int) -> int:
+        """Drive the day's routes over MQTT (demo); returns the number of vehicles driven."""
+        assert self.client is not None, "start() first"
+        vehicles, scripts = load_simulated_fleet(self._db, seed)
+        with self._db.session() as session:
+            self.bindings.replace(fleet_repo.device_bindings(session))
+        sim_client = TelemetryClient(
+            MqttSettings(
+                url=self.client.settings.url,
+                console_id=f"{self._console_id}-sim",
+                clean_session=True,
+                prefix=self._settings.broker.prefix,
+            ),
+            lambda *_: None,
+        )
+        sim_client.start()
+        self._sim_client = sim_client
+        self.simulator = FleetSimulator(
+            vehicles, scripts, sim_client.publish, self._clock, prefix=self._settings.broker.prefix
+        )
+        self.simulator.start()
+        return len(vehicles)
+
+    def tick(self) -> DrainResult:
+        """Apply what arrived since the last tick (GUI timer or headless loop)."""
+        result = self.pipeline.drain()
+        with self._lock:
+            self._rate.append((time.monotonic(), self.pipeline.stats.received))
+        return result
+
+    def stats(self) -> LiveStats:
+        with self._lock:
+            rate = 0.0
+            if len(self._rate) >= 2:
+                (t0, n0), (t1, n1) = self._rate[0], self._rate[-1]
+                rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+        s = self.pipeline.stats
+        url = self.client.settings.url if self.client else self._settings.broker.url
+        return LiveStats(
+            self._state,
+            self._reason,
+            url,
+            rate,
+            s.received,
+            s.rejected,
+            len(self.fleet.vehicle_ids()),
+        )
+
+    def _state_changed(self, state: ConnectionState, reason: str) -> None:
+        self._state, self._reason = state, reason
+        for listener in list(self._listeners):
+            try:
+                listener(state, reason)
+            except Exception:
+                log.exception("connection state listener failed")
+
+    def stop(self) -> None:
+        """Stop everything in reverse order; queued telemetry is flushed to the database."""
+        if self.simulator:
+            self.simulator.stop()
+        if self._sim_client:
+            self._sim_client.stop()
+        if self.client:
+            self.client.stop()
+        self.pipeline.drain()
+        self.writer.stop()
+        if self.broker:
+            self.broker.stop()

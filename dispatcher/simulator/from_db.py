@@ -1,0 +1,52 @@
+"""Build the simulated fleet from the day's routes in the database."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from dispatcher.persistence import fleet_repo
+from dispatcher.persistence.database import Database
+from dispatcher.simulator.runner import SimVehicle, build_scripts
+from dispatcher.simulator.script import SimStop, VehicleScript
+
+#: Every third vehicle reports as an OwnTracks phone, like a small fleet without trackers.
+OWNTRACKS_EVERY = 3
+
+
+def owntracks_identity(driver_name: str, vehicle_id: str) -> tuple[str, str]:
+    first = driver_name.split(" ", maxsplit=1)[0] if driver_name else vehicle_id
+    user = unicodedata.normalize("NFKD", first).encode("ascii", "ignore").decode().lower()
+    return user or vehicle_id.lower(), "phone"
+
+
+def load_simulated_fleet(
+    db: Database, seed: int, timezone: str = "Europe/Berlin"
+) -> tuple[list[SimVehicle], dict[str, VehicleScript]]:
+    """Vehicles with their stops (in route order) and their scripted day.
+
+    OwnTracks vehicles get a device binding (``owntracks:<user>/phone``) so their positions are
+    accepted — the dispatcher would have bound the phones the same way.
+    """
+    with db.session() as session:
+        routes = [r for r in fleet_repo.load_routes(session) if r.vehicle_id]
+        vehicles = {v.id: v for v in fleet_repo.load_vehicles(session)}
+        sims: list[SimVehicle] = []
+        for i, route in enumerate(routes):
+            info = vehicles[route.vehicle_id]
+            owntracks = None
+            if i % OWNTRACKS_EVERY == OWNTRACKS_EVERY - 1:
+                owntracks = owntracks_identity(info.driver_name, info.id)
+                fleet_repo.bind_device(session, f"owntracks:{owntracks[0]}/{owntracks[1]}", info.id)
+            stops = tuple(
+                SimStop(s.order_ref, s.lat, s.lon, s.service_s)
+                for s in route.stops
+                if s.status in ("pending", "next")
+            )
+            pickups = frozenset(s.order_ref for s in route.stops if s.kind == "pickup")
+            sims.append(SimVehicle(info.id, info.shift_start, stops, pickups, owntracks))
+        day = next((s.service_date for r in routes for s in r.stops), None)
+    if day is None or not sims:
+        return [], {}
+    first = next(iter(vehicles.values()))
+    depot = (first.depot_lat or routes[0].stops[0].lat, first.depot_lon or routes[0].stops[0].lon)
+    return sims, build_scripts(sims, depot, day, timezone, seed)

@@ -1,0 +1,185 @@
+"""Drive the scripted fleet: publish positions, delivery events and status over MQTT.
+
+The runner knows nothing of paho: it is handed a ``publish(topic, payload, qos, retain)``
+function (the telemetry client's), so the simulator speaks exactly the protocol documented in
+docs/mqtt.md and a real broker carries it. Some vehicles report as OwnTracks phones, the way a
+small fleet without trackers would run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from dispatcher.clock import Clock
+from dispatcher.simulator.script import (
+    SimEvent,
+    SimStop,
+    VehicleScript,
+    build_script,
+    choose_trouble,
+)
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, bytes, int, bool], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SimVehicle:
+    vehicle_id: str
+    shift_start: time
+    stops: tuple[SimStop, ...]
+    pickups: frozenset[str] = frozenset()
+    #: ``(user, device)`` when this vehicle reports as an OwnTracks phone.
+    owntracks: tuple[str, str] | None = None
+
+
+def build_scripts(
+    vehicles: list[SimVehicle],
+    depot: tuple[float, float],
+    day: date,
+    timezone: str,
+    seed: int,
+) -> dict[str, VehicleScript]:
+    rng = random.Random(seed)
+    tz = ZoneInfo(timezone)
+    trouble = choose_trouble(rng, {v.vehicle_id: list(v.stops) for v in vehicles})
+    return {
+        v.vehicle_id: build_script(
+            v.vehicle_id,
+            depot,
+            list(v.stops),
+            datetime.combine(day, v.shift_start, tz),
+            random.Random(f"{seed}:{v.vehicle_id}"),
+            trouble,
+            v.pickups,
+        )
+        for v in vehicles
+    }
+
+
+class FleetSimulator:
+    """Publishes every vehicle's position ``rate_hz`` times per wall-clock second."""
+
+    def __init__(
+        self,
+        vehicles: list[SimVehicle],
+        scripts: dict[str, VehicleScript],
+        publish: Publish,
+        clock: Clock,
+        *,
+        prefix: str = "fleet",
+        rate_hz: float = 1.0,
+    ) -> None:
+        self._vehicles = {v.vehicle_id: v for v in vehicles}
+        self._scripts = scripts
+        self._publish = publish
+        self._clock = clock
+        self._prefix = prefix
+        self._period = 1.0 / rate_hz
+        self._last: datetime | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._event_seq = 0
+        self.published = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="fleet-simulator", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step(self._clock.now())
+            except Exception:  # a publish failure must not kill the demo fleet
+                log.exception("simulator step failed")
+            self._stop.wait(self._period)
+
+    def step(self, now: datetime) -> None:
+        """Publish positions at ``now`` and every event since the previous step."""
+        first = self._last is None
+        since = self._last or now
+        self._last = now
+        for vid, script in self._scripts.items():
+            if first:
+                self._status(vid, online=True, ts=now)
+            for event in script.events_between(since, now) if not first else ():
+                self._event(vid, event)
+            pos = script.position_at(now)
+            if pos is not None:
+                self._position(vid, now, *pos)
+
+    def _position(
+        self, vid: str, ts: datetime, lat: float, lon: float, speed: float, heading: float
+    ) -> None:
+        vehicle = self._vehicles[vid]
+        if vehicle.owntracks:
+            user, device = vehicle.owntracks
+            payload: dict[str, object] = {
+                "_type": "location",
+                "tid": vid[-2:],
+                "tst": int(ts.timestamp()),
+                "lat": round(lat, 6),
+                "lon": round(lon, 6),
+                "acc": 12,
+                "batt": 80,
+            }
+            if speed > 0:  # OwnTracks leaves out fields that are zero
+                payload.update(vel=round(speed), cog=round(heading))
+            self._send(f"owntracks/{user}/{device}", payload, 0, retain=False)
+            return
+        self._send(
+            f"{self._prefix}/vehicles/{vid}/position",
+            {
+                "v": 1,
+                "ts": ts.isoformat(),
+                "lat": round(lat, 6),
+                "lon": round(lon, 6),
+                "speed_kmh": round(speed, 1),
+                "heading_deg": round(heading),
+                "accuracy_m": 8,
+                "battery_pct": 90,
+            },
+            0,
+            retain=False,
+        )
+
+    def _event(self, vid: str, event: SimEvent) -> None:
+        if event.kind.startswith("status_"):
+            self._status(vid, online=event.kind == "status_online", ts=event.ts)
+            return
+        self._event_seq += 1
+        payload: dict[str, object] = {
+            "v": 1,
+            "ts": event.ts.isoformat(),
+            "kind": event.kind,
+            "event_id": f"sim-{vid}-{event.order_ref}-{event.kind}",
+            "stop_id": event.order_ref,
+        }
+        if event.reason:
+            payload["reason"] = event.reason
+        self._send(f"{self._prefix}/vehicles/{vid}/event", payload, 1, retain=False)
+
+    def _status(self, vid: str, *, online: bool, ts: datetime) -> None:
+        self._send(
+            f"{self._prefix}/vehicles/{vid}/status",
+            {"v": 1, "state": "online" if online else "offline", "ts": ts.isoformat()},
+            1,
+            retain=True,
+        )
+
+    def _send(self, topic: str, payload: dict[str, object], qos: int, *, retain: bool) -> None:
+        self._publish(topic, json.dumps(payload, separators=(",", ":")).encode(), qos, retain)
+        self.published += 1

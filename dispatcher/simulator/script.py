@@ -1,0 +1,190 @@
+"""What each simulated vehicle does all day, computed up front from its route and a seed.
+
+A :class:`VehicleScript` is a timeline of segments (drive, serve, idle, offline) built once;
+asking where a vehicle is at time ``t`` is then a lookup plus a linear interpolation, so the
+simulator can run far faster than real time. Trouble is part of the script, chosen by the
+seed: traffic slowdowns on some legs, a failed delivery, a vehicle going offline for a while,
+and one idling away from its stop. The same seed always gives the same day.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from dispatcher.fleet.geo import haversine_m
+
+CIRCUITY = 1.3
+CITY_SPEED_KMH = 24.0
+FAIL_REASONS = ("customer not at home", "address not found", "customer refused")
+
+
+@dataclass(frozen=True, slots=True)
+class SimStop:
+    order_ref: str
+    lat: float
+    lon: float
+    service_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """From ``start`` to ``end`` the vehicle goes from point a to point b (equal when still)."""
+
+    kind: str  # "drive" | "serve" | "idle" | "offline" | "parked"
+    start: datetime
+    end: datetime
+    a: tuple[float, float]
+    b: tuple[float, float]
+    order_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimEvent:
+    ts: datetime
+    kind: str  # arrived | delivered | failed | picked_up | status_offline | status_online
+    order_ref: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class VehicleScript:
+    vehicle_id: str
+    segments: list[Segment] = field(default_factory=list)
+    events: list[SimEvent] = field(default_factory=list)
+
+    def segment_at(self, t: datetime) -> Segment | None:
+        lo, hi = 0, len(self.segments)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.segments[mid].end <= t:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(self.segments) and self.segments[lo].start <= t:
+            return self.segments[lo]
+        return None
+
+    def position_at(self, t: datetime) -> tuple[float, float, float, float] | None:
+        """``(lat, lon, speed_kmh, heading_deg)`` at ``t``; ``None`` when silent (offline,
+        before the shift or after the day)."""
+        seg = self.segment_at(t)
+        if seg is None or seg.kind == "offline":
+            return None
+        if seg.kind != "drive" or seg.a == seg.b:
+            return seg.a[0], seg.a[1], 0.0, 0.0
+        span = (seg.end - seg.start).total_seconds()
+        f = min(1.0, max(0.0, (t - seg.start).total_seconds() / span)) if span > 0 else 1.0
+        lat = seg.a[0] + (seg.b[0] - seg.a[0]) * f
+        lon = seg.a[1] + (seg.b[1] - seg.a[1]) * f
+        speed = haversine_m(*seg.a, *seg.b) / span * 3.6 * CIRCUITY if span > 0 else 0.0
+        return lat, lon, speed, _bearing(seg.a, seg.b)
+
+    def events_between(self, t0: datetime, t1: datetime) -> list[SimEvent]:
+        return [e for e in self.events if t0 < e.ts <= t1]
+
+
+def _bearing(a: tuple[float, float], b: tuple[float, float]) -> float:
+    la1, la2 = math.radians(a[0]), math.radians(b[0])
+    dl = math.radians(b[1] - a[1])
+    x = math.sin(dl) * math.cos(la2)
+    y = math.cos(la1) * math.sin(la2) - math.sin(la1) * math.cos(la2) * math.cos(dl)
+    return (math.degrees(math.atan2(x, y)) + 360.0) % 360.0
+
+
+def drive_seconds(a: tuple[float, float], b: tuple[float, float], factor: float = 1.0) -> float:
+    return haversine_m(*a, *b) * CIRCUITY / (CITY_SPEED_KMH / 3.6) * factor
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """Which vehicles get which trouble (chosen by the seed unless given)."""
+
+    failed_stops: frozenset[str] = frozenset()
+    offline_vehicle: str | None = None
+    idle_vehicle: str | None = None
+    slow_vehicles: frozenset[str] = frozenset()
+
+
+def choose_trouble(rng: random.Random, routes: dict[str, list[SimStop]]) -> Trouble:
+    vehicles = sorted(v for v, stops in routes.items() if len(stops) >= 4)
+    if not vehicles:
+        return Trouble()
+    picked = rng.sample(vehicles, k=min(len(vehicles), 4))
+    failed = {routes[v][rng.randrange(1, len(routes[v]))].order_ref for v in picked[:2]}
+    return Trouble(
+        failed_stops=frozenset(failed),
+        offline_vehicle=picked[2 % len(picked)],
+        idle_vehicle=picked[3 % len(picked)],
+        slow_vehicles=frozenset(picked[:2]),
+    )
+
+
+def build_script(
+    vehicle_id: str,
+    depot: tuple[float, float],
+    stops: list[SimStop],
+    shift_start: datetime,
+    rng: random.Random,
+    trouble: Trouble,
+    pickups: frozenset[str] = frozenset(),
+) -> VehicleScript:
+    """Drive ``stops`` in order from ``depot`` starting at ``shift_start``, then return."""
+    script = VehicleScript(vehicle_id)
+    t = shift_start + timedelta(minutes=rng.uniform(5, 15))  # loading at the depot
+    script.segments.append(Segment("parked", shift_start, t, depot, depot))
+    here = depot
+    idle_at = len(stops) // 2 if vehicle_id == trouble.idle_vehicle else -1
+    offline_at = len(stops) // 3 if vehicle_id == trouble.offline_vehicle else -1
+    for i, stop in enumerate(stops):
+        factor = rng.lognormvariate(0.05, 0.15)
+        if vehicle_id in trouble.slow_vehicles:
+            factor *= 1.6  # stuck in traffic all day
+        if i == idle_at:
+            t = _idle_detour(script, here, t, rng)
+        if i == offline_at:
+            t = _offline_gap(script, here, t, rng)
+        target = (stop.lat, stop.lon)
+        arrive = t + timedelta(seconds=drive_seconds(here, target, factor))
+        script.segments.append(Segment("drive", t, arrive, here, target))
+        script.events.append(SimEvent(arrive, "arrived", stop.order_ref))
+        service = timedelta(seconds=stop.service_s * rng.uniform(0.7, 1.3))
+        done = arrive + service
+        script.segments.append(Segment("serve", arrive, done, target, target, stop.order_ref))
+        if stop.order_ref in trouble.failed_stops:
+            script.events.append(SimEvent(done, "failed", stop.order_ref, rng.choice(FAIL_REASONS)))
+        else:
+            kind = "picked_up" if stop.order_ref in pickups else "delivered"
+            script.events.append(SimEvent(done, kind, stop.order_ref))
+        here, t = target, done
+    back = t + timedelta(seconds=drive_seconds(here, depot))
+    script.segments.append(Segment("drive", t, back, here, depot))
+    script.segments.append(Segment("parked", back, back + timedelta(hours=2), depot, depot))
+    return script
+
+
+def _idle_detour(
+    script: VehicleScript, here: tuple[float, float], t: datetime, rng: random.Random
+) -> datetime:
+    """Drive ~700 m off the route and stand there for 25 minutes (lunch in the van?)."""
+    spot = (here[0] + 0.0045, here[1] - 0.006)
+    arrive = t + timedelta(seconds=drive_seconds(here, spot))
+    script.segments.append(Segment("drive", t, arrive, here, spot))
+    leave = arrive + timedelta(minutes=25 + rng.uniform(0, 5))
+    script.segments.append(Segment("idle", arrive, leave, spot, spot))
+    back = leave + timedelta(seconds=drive_seconds(spot, here))
+    script.segments.append(Segment("drive", leave, back, spot, here))
+    return back
+
+
+def _offline_gap(
+    script: VehicleScript, here: tuple[float, float], t: datetime, rng: random.Random
+) -> datetime:
+    """The tracker loses power: an offline announcement, 20 silent minutes, then back."""
+    script.events.append(SimEvent(t, "status_offline"))
+    back = t + timedelta(minutes=20 + rng.uniform(0, 5))
+    script.segments.append(Segment("offline", t, back, here, here))
+    script.events.append(SimEvent(back, "status_online"))
+    return back

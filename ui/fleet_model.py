@@ -1,0 +1,119 @@
+"""A table of the live fleet: one row per vehicle, updated once per tick from the core.
+
+Adapter only: it subscribes to :class:`dispatcher.fleet.state.FleetChanged` and re-reads the
+snapshots of the vehicles that changed; it never derives a status itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from dispatcher.fleet.state import FleetChanged, FleetState, VehicleSnapshot
+from dispatcher.model import VehicleState
+from ui.themes import STATUS_COLOURS
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class FleetColumn(enum.IntEnum):
+    VEHICLE = 0
+    STATE = 1
+    SPEED = 2
+    LAST_SEEN = 3
+    POSITION = 4
+    BATTERY = 5
+    SOURCE = 6
+
+
+HEADERS = ("Vehicle", "State", "km/h", "Last seen", "Position", "Battery", "Device")
+STATE_COLOURS = {
+    VehicleState.MOVING: STATUS_COLOURS["on_time"],
+    VehicleState.STOPPED: STATUS_COLOURS["done"],
+    VehicleState.IDLE: STATUS_COLOURS["idle"],
+    VehicleState.STALE: STATUS_COLOURS["at_risk"],
+    VehicleState.OFFLINE: STATUS_COLOURS["offline"],
+}
+
+
+class FleetModel(QAbstractTableModel):
+    def __init__(
+        self,
+        fleet: FleetState,
+        names: dict[str, str] | None = None,
+        timezone: str = "Europe/Berlin",
+        parent: Any = None,
+    ) -> None:
+        super().__init__(parent)
+        self._fleet = fleet
+        self._names = dict(names or {})
+        self._rows: list[VehicleSnapshot] = []
+        self._row_of: dict[str, int] = {}
+        self._tz = ZoneInfo(timezone)
+
+    def on_fleet_changed(self, event: FleetChanged) -> None:
+        """Bus handler (GUI thread): insert new vehicles, refresh changed rows."""
+        for snap in self._fleet.snapshots(event.vehicle_ids):
+            row = self._row_of.get(snap.vehicle_id)
+            if row is None:
+                row = len(self._rows)
+                self.beginInsertRows(QModelIndex(), row, row)
+                self._rows.append(snap)
+                self._row_of[snap.vehicle_id] = row
+                self.endInsertRows()
+            else:
+                self._rows[row] = snap
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(HEADERS) - 1))
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(HEADERS)
+        ):
+            return HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        snap = self._rows[index.row()]
+        col = FleetColumn(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(snap, col)
+        if role == Qt.ItemDataRole.ForegroundRole and col == FleetColumn.STATE:
+            colour = STATE_COLOURS.get(snap.state)
+            return QBrush(QColor(colour)) if colour else None
+        if role == Qt.ItemDataRole.UserRole:
+            return snap.vehicle_id
+        return None
+
+    def _text(self, s: VehicleSnapshot, col: FleetColumn) -> str:
+        if col == FleetColumn.VEHICLE:
+            name = self._names.get(s.vehicle_id)
+            return f"{name} ({s.vehicle_id})" if name else s.vehicle_id
+        if col == FleetColumn.STATE:
+            return s.state.value
+        if col == FleetColumn.SPEED:
+            return "" if s.speed_kmh is None else f"{s.speed_kmh:.0f}"
+        if col == FleetColumn.LAST_SEEN:
+            return self._time(s.last_seen)
+        if col == FleetColumn.POSITION:
+            return "" if s.lat is None or s.lon is None else f"{s.lat:.5f}, {s.lon:.5f}"
+        if col == FleetColumn.BATTERY:
+            return "" if s.battery_pct is None else f"{s.battery_pct:.0f} %"
+        return s.source or ""
+
+    def _time(self, when: datetime | None) -> str:
+        return "" if when is None else when.astimezone(self._tz).strftime("%H:%M:%S")
