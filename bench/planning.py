@@ -1,0 +1,209 @@
+"""Planning benchmark: Solomon fleet quality vs PyVRP, route resequencing, evaluation speed.
+
+Usage::
+
+    python bench/planning.py                 # full: 9 instances at 5 s and 30 s (~20 min)
+    python bench/planning.py --quick         # C101, R101, RC101, RC201 at 5 s
+    python bench/planning.py --time-limits 5 10 --instances C101 R101
+
+Figures only; the baseline (PyVRP, the peer solver) runs in the same script on the same
+instances with the same time limit, and resequencing is compared with our own 10-s result.
+Gaps are against the best-known solutions (vehicles first, then distance) in ``bks.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dispatcher.eta import EuclideanProvider  # noqa: E402
+from dispatcher.planning.evaluate import evaluate_route  # noqa: E402
+from dispatcher.planning.model import Plan, PlanMatrix, PlanStop, PlanVehicle  # noqa: E402
+from dispatcher.planning.optimize import OptimizeOptions, optimize  # noqa: E402
+from dispatcher.planning.solomon import SolomonInstance, read_solomon  # noqa: E402
+from dispatcher.planning.vrptw import solve_vrptw  # noqa: E402
+
+DATA = Path("/work/shared/data/vrptw")
+ALL = ["C101", "R101", "RC101", "C201", "R201", "RC201", "c1_2_1", "r1_2_1", "rc1_2_1"]
+QUICK = ["C101", "R101", "RC101", "RC201"]
+
+
+def pyvrp_solve(inst: SolomonInstance, seconds: float) -> list[list[int]] | None:
+    """PyVRP on the same instance, distances x1000 rounded, fixed vehicle cost like ours."""
+    from pyvrp import Model
+    from pyvrp.stop import MaxRuntime
+
+    s = 1000
+    m = Model()
+    locs = [m.add_location(float(x), float(y)) for x, y in zip(inst.x, inst.y, strict=True)]
+    depot = m.add_depot(locs[0], tw_early=0, tw_late=int(inst.due[0] * s))
+    d = inst.distance_matrix()
+    m.add_vehicle_type(
+        inst.vehicles,
+        capacity=inst.capacity,
+        start_depot=depot,
+        end_depot=depot,
+        fixed_cost=int(2 * d[0].max() * 2 * s),
+        tw_late=int(inst.due[0] * s),
+    )
+    for c in range(1, inst.customers + 1):
+        m.add_client(
+            locs[c],
+            delivery=int(inst.demand[c]),
+            service_duration=int(inst.service[c] * s),
+            tw_early=int(inst.ready[c] * s),
+            tw_late=int(inst.due[c] * s),
+        )
+    for i, a in enumerate(locs):
+        for j, b in enumerate(locs):
+            dij = int(np.ceil(d[i, j] * s - 1e-6))
+            m.add_edge(a, b, distance=round(d[i, j] * s), duration=dij)
+    res = m.solve(MaxRuntime(seconds), seed=1, display=False)
+    if not res.best.is_feasible():
+        return None
+    # Activities of a route: depots and clients; client idx counts clients from 0.
+    return [[int(a.idx) + 1 for a in r if a.is_client()] for r in res.best.routes()]
+
+
+def fleet_table(names: list[str], limits: list[float], with_pyvrp: bool) -> None:
+    bks = json.loads((DATA / "bks.json").read_text())
+    print("\n## Fleet (Solomon / Gehring-Homberger), gap vs BKS distance")
+    head = "instance  BKS(v/dist)     " + "".join(
+        f"| ours {t:>3g}s v  gap%  " + (f"| PyVRP {t:>3g}s v  gap%  " if with_pyvrp else "")
+        for t in limits
+    )
+    print(head)
+    gaps: dict[str, list[float]] = {}
+    vok: dict[str, list[bool]] = {}
+    for name in names:
+        inst = read_solomon(DATA / f"{name}.txt")
+        b = bks[name]
+        row = f"{name:<9} {b['vehicles']:>3} {b['distance']:>9.2f}  "
+        for t in limits:
+            runs = [("ours", lambda t=t, inst=inst: solve_vrptw(inst, t).routes)]
+            if with_pyvrp:
+                runs.append(("pyvrp", lambda t=t, inst=inst: pyvrp_solve(inst, t)))
+            for who, run in runs:
+                routes = run()
+                key = f"{who}@{t:g}"
+                if not routes or inst.check([r for r in routes if r]):
+                    row += "|  infeasible        "
+                    gaps.setdefault(key, []).append(float("nan"))
+                    continue
+                routes = [r for r in routes if r]
+                gap = 100 * (inst.route_distance(routes) / b["distance"] - 1)
+                gaps.setdefault(key, []).append(gap)
+                vok.setdefault(key, []).append(len(routes) <= b["vehicles"])
+                row += f"| {len(routes):>10} {gap:>6.2f}  "
+        print(row, flush=True)
+    for key, g in gaps.items():
+        print(
+            f"mean gap {key}: {np.nanmean(g):.2f}%  BKS vehicles on "
+            f"{sum(vok.get(key, []))}/{len(g)}  infeasible {int(np.isnan(g).sum())}"
+        )
+
+
+def single_route(n: int, seed: int) -> Plan:
+    """One vehicle, ``n`` stops with 1-2 h windows around a feasible tour, 1-2 pinned stops.
+
+    The current route is that tour disturbed by ``n/4`` random swaps (pins stay in place), so
+    a feasible order with the pins exists and the start is late at several stops.
+    """
+    rng = random.Random(seed)
+    pts = [(rng.uniform(0, 10_000), rng.uniform(0, 10_000)) for _ in range(n)]
+    order = sorted(range(n), key=lambda i: np.arctan2(pts[i][1] - 5000, pts[i][0] - 5000))
+    speed, t, here = 8.0, 8 * 3600.0, (5000.0, 5000.0)
+    service = 90.0 if n <= 100 else 45.0
+    stops = []
+    for i in order:
+        t += float(np.hypot(pts[i][0] - here[0], pts[i][1] - here[1])) / speed
+        w = rng.uniform(3600, 7200)
+        start = max(8 * 3600.0, t - rng.uniform(0, w))
+        stops.append(PlanStop(f"s{i}", pts[i], start, start + w, service, 1))
+        t += service
+        here = pts[i]
+    ids = [s.id for s in stops]
+    pins = set(rng.sample(range(n), rng.randint(1, 2)))
+    free = [k for k in range(n) if k not in pins]
+    current = ids[:]
+    for _ in range(n // 4):  # the dispatcher's route: the good tour, disturbed by swaps
+        a, b = rng.sample(free, 2)
+        current[a], current[b] = current[b], current[a]
+    v = PlanVehicle(
+        "v",
+        n,
+        8 * 3600.0,
+        8 * 3600.0 + 2 * (t - 8 * 3600.0) + 3600,
+        (5000.0, 5000.0),
+        (5000.0, 5000.0),
+    )
+    plan = Plan.build([v], stops, {"v": current})
+    for k in pins:
+        plan.stops[current[k]] = replace(plan.stops[current[k]], pinned=True)
+    return plan
+
+
+def reseq_table(sizes: list[int], steps: list[float], best_limit: float) -> None:
+    print(f"\n## Resequencing one route (windows, 1-2 pins); gap vs our own {best_limit:g}-s run")
+    print("stops | " + " | ".join(f"{s:>5g}s gap% (late)" for s in steps) + " | eval median µs")
+    for n in sizes:
+        plan = single_route(n, n)
+        pm = PlanMatrix.build(plan, EuclideanProvider(speed=8.0))
+        opts = OptimizeOptions(vehicle_ids=("v",), scale=10.0)
+        best = optimize(plan, pm, replace(opts, time_limit_s=best_limit))
+        ref = best.after.distance
+        cells = []
+        for s in steps:
+            t0 = time.perf_counter()
+            r = optimize(plan, pm, replace(opts, time_limit_s=s))
+            took = time.perf_counter() - t0
+            ok = "" if r.honours_locks else " LOCKS!"
+            cells.append(
+                f"{100 * (r.after.distance / ref - 1):>6.2f} ({r.after.late_stops}) "
+                f"{took:4.2f}s{ok}"
+            )
+        route = best.routes["v"]
+        v = plan.vehicles["v"]
+        ts = []
+        for _ in range(2000):
+            t0 = time.perf_counter()
+            evaluate_route(pm, v, route)
+            ts.append(time.perf_counter() - t0)
+        cells.append(f"{statistics.median(ts) * 1e6:6.1f}")
+        print(f"{n:>5} | " + " | ".join(cells), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="4 instances at 5 s, short reseq")
+    ap.add_argument("--time-limits", type=float, nargs="+", help="fleet time limits (s)")
+    ap.add_argument("--instances", nargs="+", help="instance names (default: all)")
+    ap.add_argument("--no-pyvrp", action="store_true", help="skip the PyVRP baseline")
+    ap.add_argument("--skip-fleet", action="store_true")
+    ap.add_argument("--skip-reseq", action="store_true")
+    args = ap.parse_args()
+    limits = args.time_limits or ([5.0] if args.quick else [5.0, 30.0])
+    names = args.instances or (QUICK if args.quick else ALL)
+    if not args.skip_reseq:
+        reseq_table(
+            [25, 50, 100, 200],
+            [0.1, 0.2, 0.5, 1.0] if not args.quick else [0.2, 1.0],
+            3.0 if args.quick else 10.0,
+        )
+    if not args.skip_fleet:
+        fleet_table(names, limits, not args.no_pyvrp)
+
+
+if __name__ == "__main__":
+    main()

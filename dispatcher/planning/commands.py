@@ -1,0 +1,296 @@
+"""Route edits as command objects with undo/redo (no Qt: the UI's QUndoStack can wrap these).
+
+Every command validates before touching the plan, so a rejected drag leaves it unchanged.
+Rules: done and in-progress stops are a fixed prefix and cannot be moved, nor can anything be
+placed before them. Locks (pins, order groups) bind the optimizer, not the dispatcher's own hand;
+a stop dragged to another vehicle gets ``keep_vehicle`` so the optimizer leaves it there.
+
+Each edit bumps the version of every route it touches, undo included (an undo is a new write
+for the database). ``expected_versions`` lets the persistence layer reject stale edits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from dispatcher.errors import ConflictError, ValidationError
+from dispatcher.planning.model import Plan, PlanStop
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    routes: dict[str, list[str]]
+    unassigned: list[str]
+    stops: dict[str, PlanStop]
+
+
+class RouteCommand:
+    """Base of the route edits: snapshot what is touched, apply, bump versions; undo restores."""
+
+    description = "edit routes"
+
+    def __init__(self, expected_versions: Mapping[str, int] | None = None) -> None:
+        self.expected_versions = dict(expected_versions or {})
+        self._snapshot: _Snapshot | None = None
+
+    def touched(self, plan: Plan) -> set[str]:
+        """Vehicle ids whose routes this command changes."""
+        raise NotImplementedError
+
+    def validate(self, plan: Plan) -> None:
+        """Raise :class:`ValidationError` when the edit is not allowed."""
+        raise NotImplementedError
+
+    def apply(self, plan: Plan) -> None:
+        """Change the plan (validation already passed)."""
+        raise NotImplementedError
+
+    def do(self, plan: Plan) -> None:
+        """Validate and apply; on error the plan is unchanged."""
+        for vid, expected in self.expected_versions.items():
+            if plan.versions.get(vid, 0) != expected:
+                raise ConflictError(f"route of {vid} was changed meanwhile; reload it")
+        self.validate(plan)
+        vids = self.touched(plan)
+        self._snapshot = _Snapshot(
+            {v: list(plan.routes[v]) for v in vids}, list(plan.unassigned), dict(plan.stops)
+        )
+        self.apply(plan)
+        _bump(plan, vids)
+        self.expected_versions = {}  # checked once; a redo follows our own undo
+
+    def undo(self, plan: Plan) -> None:
+        """Restore the routes, unassigned list and stop locks as they were before :meth:`do`."""
+        if self._snapshot is None:
+            raise ValidationError("nothing to undo: the command was never applied")
+        snap, self._snapshot = self._snapshot, None
+        plan.routes.update({v: list(r) for v, r in snap.routes.items()})
+        plan.unassigned[:] = snap.unassigned
+        plan.stops.clear()
+        plan.stops.update(snap.stops)
+        _bump(plan, set(snap.routes))
+
+
+def _bump(plan: Plan, vids: Iterable[str]) -> None:
+    for v in vids:
+        plan.versions[v] = plan.versions.get(v, 0) + 1
+
+
+def _check_movable(plan: Plan, stop_ids: Sequence[str]) -> None:
+    if not stop_ids:
+        raise ValidationError("no stops to move")
+    if len(set(stop_ids)) != len(stop_ids):
+        raise ValidationError("a stop is listed twice")
+    for sid in stop_ids:
+        stop = plan.stops.get(sid)
+        if stop is None:
+            raise ValidationError(f"unknown stop {sid}")
+        if stop.is_fixed:
+            raise ValidationError(f"stop {sid} is done or in progress and cannot be moved")
+
+
+def _fixed_prefix(plan: Plan, route: Sequence[str]) -> int:
+    n = 0
+    while n < len(route) and plan.stops[route[n]].is_fixed:
+        n += 1
+    return n
+
+
+def _check_vehicle(plan: Plan, vehicle_id: str) -> None:
+    if vehicle_id not in plan.vehicles:
+        raise ValidationError(f"unknown vehicle {vehicle_id}")
+
+
+def _check_index(plan: Plan, rest: Sequence[str], index: int) -> None:
+    if not 0 <= index <= len(rest):
+        raise ValidationError(f"position {index} is outside the route (0..{len(rest)})")
+    if index < _fixed_prefix(plan, rest):
+        raise ValidationError("stops cannot be placed before done or in-progress stops")
+
+
+class MoveWithinRoute(RouteCommand):
+    """Move one or several stops of a route, as a block, to ``index``.
+
+    ``index`` counts positions in the route *without* the moved stops (what a drop indicator
+    shows), and the moved stops keep the order given in ``stop_ids``.
+    """
+
+    description = "reorder stops"
+
+    def __init__(
+        self,
+        vehicle_id: str,
+        stop_ids: Sequence[str],
+        index: int,
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(expected_versions)
+        self.vehicle_id, self.stop_ids, self.index = vehicle_id, tuple(stop_ids), index
+
+    def touched(self, plan: Plan) -> set[str]:
+        return {self.vehicle_id}
+
+    def validate(self, plan: Plan) -> None:
+        _check_vehicle(plan, self.vehicle_id)
+        _check_movable(plan, self.stop_ids)
+        route = plan.routes[self.vehicle_id]
+        if any(s not in route for s in self.stop_ids):
+            raise ValidationError(f"a stop is not on the route of {self.vehicle_id}")
+        _check_index(plan, [s for s in route if s not in self.stop_ids], self.index)
+
+    def apply(self, plan: Plan) -> None:
+        moved = set(self.stop_ids)
+        rest = [s for s in plan.routes[self.vehicle_id] if s not in moved]
+        rest[self.index : self.index] = self.stop_ids
+        plan.routes[self.vehicle_id] = rest
+
+
+class MoveToVehicle(RouteCommand):
+    """Move stops (from any routes or the unassigned pool) into ``vehicle_id``'s route.
+
+    The moved stops get ``keep_vehicle=True``: the dispatcher decided, the optimizer obeys.
+    """
+
+    description = "move stops to another vehicle"
+
+    def __init__(
+        self,
+        stop_ids: Sequence[str],
+        vehicle_id: str,
+        index: int,
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(expected_versions)
+        self.stop_ids, self.vehicle_id, self.index = tuple(stop_ids), vehicle_id, index
+
+    def touched(self, plan: Plan) -> set[str]:
+        vids = {plan.vehicle_of(s) for s in self.stop_ids}
+        return {v for v in vids if v is not None} | {self.vehicle_id}
+
+    def validate(self, plan: Plan) -> None:
+        _check_vehicle(plan, self.vehicle_id)
+        _check_movable(plan, self.stop_ids)
+        moved = set(self.stop_ids)
+        rest = [s for s in plan.routes[self.vehicle_id] if s not in moved]
+        _check_index(plan, rest, self.index)
+
+    def apply(self, plan: Plan) -> None:
+        moved = set(self.stop_ids)
+        for vid in self.touched(plan):
+            plan.routes[vid] = [s for s in plan.routes[vid] if s not in moved]
+        plan.unassigned[:] = [s for s in plan.unassigned if s not in moved]
+        plan.routes[self.vehicle_id][self.index : self.index] = self.stop_ids
+        for sid in self.stop_ids:
+            plan.stops[sid] = replace(plan.stops[sid], keep_vehicle=True)
+
+
+class Unassign(RouteCommand):
+    """Take stops off their routes into the unassigned pool."""
+
+    description = "unassign stops"
+
+    def __init__(
+        self, stop_ids: Sequence[str], expected_versions: Mapping[str, int] | None = None
+    ) -> None:
+        super().__init__(expected_versions)
+        self.stop_ids = tuple(stop_ids)
+
+    def touched(self, plan: Plan) -> set[str]:
+        return {v for v in (plan.vehicle_of(s) for s in self.stop_ids) if v is not None}
+
+    def validate(self, plan: Plan) -> None:
+        _check_movable(plan, self.stop_ids)
+
+    def apply(self, plan: Plan) -> None:
+        moved = set(self.stop_ids)
+        for vid in self.touched(plan):
+            plan.routes[vid] = [s for s in plan.routes[vid] if s not in moved]
+        plan.unassigned.extend(s for s in self.stop_ids if s not in plan.unassigned)
+
+
+class ReplaceRoutes(RouteCommand):
+    """Apply an optimizer result (or any new routes) as one undoable step.
+
+    The new routes must keep every fixed prefix and hold the same stops overall.
+    """
+
+    description = "apply optimized routes"
+
+    def __init__(
+        self,
+        routes: Mapping[str, Sequence[str]],
+        unassigned: Sequence[str] = (),
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(expected_versions)
+        self.routes = {k: list(v) for k, v in routes.items()}
+        self.unassigned = list(unassigned)
+
+    def touched(self, plan: Plan) -> set[str]:
+        return set(self.routes)
+
+    def validate(self, plan: Plan) -> None:
+        for vid, route in self.routes.items():
+            _check_vehicle(plan, vid)
+            old = plan.routes[vid]
+            k = _fixed_prefix(plan, old)
+            if route[:k] != old[:k]:
+                raise ValidationError(f"new route of {vid} changes its done stops")
+        trial = plan.copy()
+        trial.routes.update(self.routes)
+        trial.unassigned = list(self.unassigned)
+        trial.validate()
+
+    def apply(self, plan: Plan) -> None:
+        plan.routes.update({k: list(v) for k, v in self.routes.items()})
+        plan.unassigned[:] = self.unassigned
+
+
+@dataclass(slots=True)
+class UndoStack:
+    """Linear undo/redo history over one plan.
+
+    Args:
+        plan: The plan every command edits (the single source of truth).
+        limit: Oldest commands are forgotten beyond this many.
+    """
+
+    plan: Plan
+    limit: int = 200
+    _done: list[RouteCommand] = field(default_factory=list)
+    _undone: list[RouteCommand] = field(default_factory=list)
+
+    def push(self, command: RouteCommand) -> None:
+        """Execute ``command``; on success it becomes undoable and the redo list is cleared."""
+        command.do(self.plan)
+        self._done.append(command)
+        del self._done[: -self.limit]
+        self._undone.clear()
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._done)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._undone)
+
+    def undo(self) -> RouteCommand:
+        """Undo the last command and return it (for the status line)."""
+        if not self._done:
+            raise ValidationError("nothing to undo")
+        cmd = self._done.pop()
+        cmd.undo(self.plan)
+        self._undone.append(cmd)
+        return cmd
+
+    def redo(self) -> RouteCommand:
+        """Redo the last undone command (re-validated: the plan may have moved on)."""
+        if not self._undone:
+            raise ValidationError("nothing to redo")
+        cmd = self._undone[-1]
+        cmd.do(self.plan)
+        self._undone.pop()
+        self._done.append(cmd)
+        return cmd

@@ -1,0 +1,87 @@
+"""Urgent orders: where could this new stop go, and what would it cost?
+
+Cheapest insertion with the evaluator: every (vehicle, position) is evaluated exactly
+(time-dependent travel, windows, load), then ranked: no new lateness/overtime/overload first,
+then least added lateness, then least added time. Positions that would shift a pinned stop or
+go before the fixed prefix are not offered, and a delivery is not offered to a vehicle already
+on the road (its goods are at the depot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dispatcher.errors import ValidationError
+from dispatcher.model.core import StopKind
+from dispatcher.planning.evaluate import RouteEvaluation, evaluate_route
+from dispatcher.planning.model import Plan, PlanMatrix
+
+
+@dataclass(frozen=True, slots=True)
+class InsertionSuggestion:
+    """Putting the stop at ``index`` of ``vehicle_id``'s route (full route, done stops included)."""
+
+    vehicle_id: str
+    index: int
+    added_duration: float
+    added_distance: float
+    added_lateness: float
+    added_late_stops: int
+    keeps_feasibility: bool
+    evaluation: RouteEvaluation
+
+    @property
+    def rank_key(self) -> tuple[bool, float, float]:
+        return (not self.keeps_feasibility, self.added_lateness, self.added_duration)
+
+
+def _first_free_index(plan: Plan, route: Sequence[str]) -> int:
+    k = 0
+    for i, sid in enumerate(route):
+        stop = plan.stops[sid]
+        if stop.is_fixed or stop.pinned:
+            k = i + 1
+    return k
+
+
+def suggest_insertions(
+    plan: Plan,
+    pm: PlanMatrix,
+    stop_id: str,
+    limit: int = 5,
+    vehicle_ids: Sequence[str] | None = None,
+) -> list[InsertionSuggestion]:
+    """Best ``limit`` places for ``stop_id`` (which must be in ``plan.stops`` and ``pm``)."""
+    if stop_id not in plan.stops or stop_id not in pm.stop_node:
+        raise ValidationError(f"unknown stop {stop_id}; add it to the plan and matrix first")
+    stop = plan.stops[stop_id]
+    out: list[InsertionSuggestion] = []
+    for vid in vehicle_ids if vehicle_ids is not None else plan.vehicles:
+        vehicle = plan.vehicles[vid]
+        if stop.kind is StopKind.DELIVERY and vehicle.on_road:
+            continue
+        route = [s for s in plan.routes[vid] if s != stop_id]
+        base = evaluate_route(pm, vehicle, route, plan)
+        for index in range(_first_free_index(plan, route), len(route) + 1):
+            trial = [*route[:index], stop_id, *route[index:]]
+            ev = evaluate_route(pm, vehicle, trial, plan)
+            worse = (
+                ev.late_stops > base.late_stops
+                or ev.overtime > base.overtime + 1e-9
+                or ev.overload > base.overload
+            )
+            out.append(
+                InsertionSuggestion(
+                    vid,
+                    index,
+                    ev.duration - base.duration,
+                    ev.distance - base.distance,
+                    ev.total_lateness - base.total_lateness,
+                    ev.late_stops - base.late_stops,
+                    not worse,
+                    ev,
+                )
+            )
+    out.sort(key=lambda s: s.rank_key)
+    return out[:limit]

@@ -1,0 +1,267 @@
+"""Planning domain types: stops, vehicles, the plan, and the matrix index over them.
+
+Time convention: every time is a float number of seconds since the plan's origin, the local
+midnight of the planning day (so ``t % 86400`` is the time of day the speed profile needs).
+:func:`to_plan_seconds` / :func:`from_plan_seconds` map datetimes from the database.
+
+These types are deliberately independent of the ORM: the persistence layer maps its rows onto
+them, and the planner, evaluator and commands never see a session.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from dispatcher.errors import ValidationError
+from dispatcher.eta.travel import Location, TravelMatrix, TravelTimeProvider, build_matrix
+from dispatcher.model.core import StopKind, StopStatus
+
+INF = math.inf
+
+
+def to_plan_seconds(when: datetime, origin: datetime) -> float:
+    """Seconds from ``origin`` (local midnight of the plan day) to ``when``."""
+    return (when - origin).total_seconds()
+
+
+def from_plan_seconds(t_s: float, origin: datetime) -> datetime:
+    """Inverse of :func:`to_plan_seconds`."""
+    return origin + timedelta(seconds=t_s)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStop:
+    """A stop as the planner sees it.
+
+    Attributes:
+        id: Stable identifier (the stop's database id as a string).
+        location: ``(lat, lon)`` or ``(x, y)`` depending on the travel provider.
+        window_start: Earliest service start (plan seconds); arriving earlier means waiting.
+        window_end: Latest service start; later is "late" (soft in evaluation).
+        service_s: Time spent at the stop.
+        demand: Units delivered (``DELIVERY``) or picked up (``PICKUP``), >= 0.
+        kind: Delivery (loaded at the depot) or pickup (carried back to the depot).
+        status: Done/failed/skipped stops and the in-progress (``ARRIVED``) stop are fixed.
+        pinned: Keep this exact position (index) in its route.
+        order_group: Stops sharing a group stay on one vehicle in their current relative order.
+        keep_vehicle: Stay on the current vehicle (position free).
+    """
+
+    id: str
+    location: Location
+    window_start: float = 0.0
+    window_end: float = INF
+    service_s: float = 0.0
+    demand: int = 0
+    kind: StopKind = StopKind.DELIVERY
+    status: StopStatus = StopStatus.PENDING
+    pinned: bool = False
+    order_group: str | None = None
+    keep_vehicle: bool = False
+
+    def __post_init__(self) -> None:
+        if self.window_end < self.window_start:
+            raise ValidationError(f"stop {self.id}: time window ends before it starts")
+        if self.service_s < 0 or self.demand < 0:
+            raise ValidationError(f"stop {self.id}: negative service time or demand")
+
+    @property
+    def is_fixed(self) -> bool:
+        """Done or in progress: part of the route's fixed prefix, never moved by anyone."""
+        return self.status.is_final or self.status is StopStatus.ARRIVED
+
+    @property
+    def load_delta(self) -> int:
+        """Change of the on-board load when the stop is served."""
+        return self.demand if self.kind is StopKind.PICKUP else -self.demand
+
+
+@dataclass(frozen=True, slots=True)
+class PlanVehicle:
+    """A vehicle, its shift and where it is now.
+
+    Attributes:
+        id: Vehicle id.
+        capacity: Maximum on-board load.
+        shift_start: Earliest departure (plan seconds).
+        shift_end: End of the driver's shift; later is overtime.
+        start: Live position, or the depot before departure.
+        end: Depot to return to; ``None`` for an open route ending at the last stop.
+        start_time: "Now" for a vehicle on the road; ``None`` means it leaves at shift start.
+        current_load: Load on board now for a vehicle on the road; ``None`` means it is at the
+            depot and will load every delivery of its route.
+    """
+
+    id: str
+    capacity: int
+    shift_start: float
+    shift_end: float
+    start: Location
+    end: Location | None = None
+    start_time: float | None = None
+    current_load: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.shift_end < self.shift_start:
+            raise ValidationError(f"vehicle {self.id}: shift ends before it starts")
+        if self.capacity < 0:
+            raise ValidationError(f"vehicle {self.id}: negative capacity")
+
+    @property
+    def departure(self) -> float:
+        """When the remaining route starts: now if on the road, else shift start."""
+        if self.start_time is None:
+            return self.shift_start
+        return max(self.start_time, self.shift_start)
+
+    @property
+    def on_road(self) -> bool:
+        """Has left the depot: its deliveries are on board and cannot change vehicle."""
+        return self.current_load is not None
+
+
+@dataclass(slots=True)
+class Plan:
+    """Vehicles, stops and the ordered stop ids of each vehicle's route.
+
+    ``versions`` counts edits per route for optimistic locking: every command bumps the
+    version of each route it touches; the persistence layer compares and stores it.
+    """
+
+    vehicles: dict[str, PlanVehicle]
+    stops: dict[str, PlanStop]
+    routes: dict[str, list[str]]
+    unassigned: list[str] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        vehicles: Iterable[PlanVehicle],
+        stops: Iterable[PlanStop],
+        routes: dict[str, Sequence[str]],
+        unassigned: Sequence[str] = (),
+    ) -> Plan:
+        """Create and validate a plan (every stop on exactly one route or unassigned)."""
+        plan = cls(
+            {v.id: v for v in vehicles},
+            {s.id: s for s in stops},
+            {k: list(v) for k, v in routes.items()},
+            list(unassigned),
+        )
+        for vid in plan.vehicles:
+            plan.routes.setdefault(vid, [])
+            plan.versions.setdefault(vid, 0)
+        plan.validate()
+        return plan
+
+    def validate(self) -> None:
+        """Raise :class:`ValidationError` if the plan is not a partition of its stops."""
+        seen: set[str] = set()
+        for vid, route in self.routes.items():
+            if vid not in self.vehicles:
+                raise ValidationError(f"route for unknown vehicle {vid}")
+            for sid in route:
+                self._check_new(sid, seen)
+            fixed = [self.stops[s].is_fixed for s in route]
+            if fixed != sorted(fixed, reverse=True):
+                raise ValidationError(f"vehicle {vid}: done stops must come first in the route")
+        for sid in self.unassigned:
+            self._check_new(sid, seen)
+            if self.stops[sid].is_fixed:
+                raise ValidationError(f"stop {sid} is done or in progress but on no route")
+        if seen != set(self.stops):
+            missing = sorted(set(self.stops) - seen)[:5]
+            raise ValidationError(f"stops on no route and not unassigned: {missing}")
+
+    def _check_new(self, sid: str, seen: set[str]) -> None:
+        if sid not in self.stops:
+            raise ValidationError(f"unknown stop {sid}")
+        if sid in seen:
+            raise ValidationError(f"stop {sid} appears twice in the plan")
+        seen.add(sid)
+
+    def vehicle_of(self, stop_id: str) -> str | None:
+        """The vehicle whose route holds the stop, ``None`` if unassigned."""
+        for vid, route in self.routes.items():
+            if stop_id in route:
+                return vid
+        return None
+
+    def copy(self) -> Plan:
+        """An independent copy (routes and versions; stops/vehicles are immutable)."""
+        return Plan(
+            dict(self.vehicles),
+            dict(self.stops),
+            {k: list(v) for k, v in self.routes.items()},
+            list(self.unassigned),
+            dict(self.versions),
+        )
+
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanMatrix:
+    """The travel matrix of a plan and per-node arrays, built once, shared by all drags.
+
+    Node numbering: vehicle starts, then vehicle ends (for vehicles with a depot), then stops.
+    Rebuild when a live position or the set of stops changes, not when a route is edited.
+    """
+
+    matrix: TravelMatrix
+    stop_node: dict[str, int]
+    start_node: dict[str, int]
+    end_node: dict[str, int]
+    window_start: FloatArray
+    window_end: FloatArray
+    service: FloatArray
+    load_delta: FloatArray
+    delivery: FloatArray
+
+    @classmethod
+    def build(cls, plan: Plan, provider: TravelTimeProvider) -> PlanMatrix:
+        """Ask ``provider`` for the matrix over every start, end and stop of ``plan``."""
+        locs: list[Location] = []
+        start_node: dict[str, int] = {}
+        end_node: dict[str, int] = {}
+        for v in plan.vehicles.values():
+            start_node[v.id] = len(locs)
+            locs.append(v.start)
+        for v in plan.vehicles.values():
+            if v.end is not None:
+                end_node[v.id] = len(locs)
+                locs.append(v.end)
+        stop_node: dict[str, int] = {}
+        for s in plan.stops.values():
+            stop_node[s.id] = len(locs)
+            locs.append(s.location)
+        return cls.from_matrix(build_matrix(provider, locs), plan, stop_node, start_node, end_node)
+
+    @classmethod
+    def from_matrix(
+        cls,
+        matrix: TravelMatrix,
+        plan: Plan,
+        stop_node: dict[str, int],
+        start_node: dict[str, int],
+        end_node: dict[str, int],
+    ) -> PlanMatrix:
+        """Wrap an existing matrix (e.g. Solomon's) with the per-node stop arrays."""
+        n = matrix.size
+        ws, we = np.zeros(n), np.full(n, INF)
+        svc, delta, deliv = np.zeros(n), np.zeros(n), np.zeros(n)
+        for sid, node in stop_node.items():
+            s = plan.stops[sid]
+            ws[node], we[node], svc[node] = s.window_start, s.window_end, s.service_s
+            delta[node] = s.load_delta
+            deliv[node] = s.demand if s.kind is StopKind.DELIVERY else 0
+        return cls(matrix, stop_node, start_node, end_node, ws, we, svc, delta, deliv)

@@ -1,0 +1,350 @@
+"""Optimize one route or the whole fleet, honouring every lock, as a previewable result.
+
+The dispatcher never gets routes applied behind their back: :func:`optimize` returns an
+:class:`OptimizationResult` with before/after evaluations, the stops that moved and its own
+validation (locks + feasibility). Applying it is an undoable :class:`ReplaceRoutes` command.
+
+Model: each vehicle starts at its live position at the current time with its current load;
+the fixed prefix (done stops) is left out and an in-progress stop is forced first. Deliveries
+are loaded at the depot, pickups carried back (see :mod:`dispatcher.planning.routing`).
+Windows and shift ends are hard first; if that is infeasible (a live day that already went
+wrong), they become soft with a lateness cost, and as the last resort stops may be left
+unassigned at a high penalty, so the dispatcher always gets a plan and a reason.
+
+Travel times in the solver use the speed profile's mean factor over the vehicles' shifts
+(OR-Tools matrices cannot depend on time); the preview's "after" figures come from the exact
+time-dependent evaluator.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dispatcher.errors import ValidationError
+from dispatcher.model.core import StopKind, StopStatus
+from dispatcher.planning.commands import ReplaceRoutes
+from dispatcher.planning.evaluate import EvaluationDiff, PlanEvaluation, diff, evaluate_plan
+from dispatcher.planning.initial import initial_routes
+from dispatcher.planning.locks import group_members, lock_violations
+from dispatcher.planning.model import Plan, PlanMatrix, PlanVehicle
+from dispatcher.planning.routing import (
+    ProgressCallback,
+    RoutingOutcome,
+    RoutingProblem,
+    SearchParams,
+    solve_routing,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizeOptions:
+    """What to optimize and how hard.
+
+    Attributes:
+        time_limit_s: Wall-clock budget of the whole call.
+        vehicle_ids: Routes to optimize (one for "resequence this route"); ``None`` = fleet.
+        include_unassigned: Also plan the unassigned stops (fleet optimization).
+        scale: Solver units per second and per metre (integer arcs).
+        vehicle_fixed_cost: Cost of using a vehicle, in distance units.
+        late_cost_per_s: Distance-equivalent cost of one second late in the soft fallback.
+        drop_cost: Distance-equivalent cost of leaving a stop unassigned (last resort).
+    """
+
+    time_limit_s: float = 5.0
+    vehicle_ids: tuple[str, ...] | None = None
+    include_unassigned: bool = True
+    scale: float = 10.0
+    vehicle_fixed_cost: float = 0.0
+    late_cost_per_s: float = 100.0
+    drop_cost: float = 1e7
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizationResult:
+    """A preview: proposed routes, before/after, what moved, and whether it is sound."""
+
+    routes: dict[str, list[str]]
+    unassigned: list[str]
+    before: PlanEvaluation
+    after: PlanEvaluation
+    moved: list[str]
+    changed_vehicle: list[str]
+    mode: str
+    cancelled: bool
+    elapsed_s: float
+    lock_problems: list[str] = field(default_factory=list)
+    base_versions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def diff(self) -> EvaluationDiff:
+        """Totals after minus before."""
+        return diff(self.before, self.after)
+
+    @property
+    def honours_locks(self) -> bool:
+        return not self.lock_problems
+
+    @property
+    def feasible(self) -> bool:
+        """Every lock honoured, every stop planned, no lateness, overtime or overload."""
+        return self.honours_locks and self.after.feasible
+
+    def problems(self) -> list[str]:
+        """Reasons this preview is not clean (empty when :attr:`feasible`)."""
+        out = list(self.lock_problems)
+        if self.unassigned:
+            out.append(f"{len(self.unassigned)} stops left unassigned")
+        for vid, ev in self.after.routes.items():
+            if ev.late_stops:
+                out.append(f"{vid}: {ev.late_stops} late stops")
+            if ev.overtime > 1e-9:
+                out.append(f"{vid}: {ev.overtime / 60:.0f} min overtime")
+            if ev.overload > 0:
+                out.append(f"{vid}: overloaded by {ev.overload:g}")
+            if ev.shortfall > 0:
+                out.append(f"{vid}: delivers {ev.shortfall:g} more than it has on board")
+        return out
+
+    def summary(self) -> str:
+        """One line for the preview dialog."""
+        return f"{len(self.moved)} stops moved; {self.diff.summary()}"
+
+    def command(self) -> ReplaceRoutes:
+        """The undoable command that applies this preview (stale if a route changed since)."""
+        return ReplaceRoutes(self.routes, self.unassigned, self.base_versions)
+
+
+@dataclass(slots=True)
+class _Build:
+    problem: RoutingProblem
+    vehicle_ids: list[str]
+    node_stop: dict[int, str]
+    prefixes: dict[str, list[str]]
+    initial: list[list[int]]
+    free_unassigned: list[str]
+
+
+def _selected(plan: Plan, options: OptimizeOptions) -> list[str]:
+    vids = list(options.vehicle_ids) if options.vehicle_ids is not None else list(plan.vehicles)
+    for v in vids:
+        if v not in plan.vehicles:
+            raise ValidationError(f"unknown vehicle {v}")
+    if not vids:
+        raise ValidationError("no vehicle to optimize")
+    return vids
+
+
+def _build(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> _Build:
+    vids = _selected(plan, options)
+    vehicles = [plan.vehicles[v] for v in vids]
+    prefixes = {v: [s for s in plan.routes[v] if plan.stops[s].status.is_final] for v in vids}
+    pending = {v: [s for s in plan.routes[v] if not plan.stops[s].status.is_final] for v in vids}
+    extra = (
+        list(plan.unassigned) if options.include_unassigned and options.vehicle_ids is None else []
+    )
+    stops = [s for v in vids for s in pending[v]] + extra
+    nv = len(vids)
+    src = (
+        [pm.start_node[v] for v in vids]
+        + [pm.end_node.get(v, -1) for v in vids]
+        + [pm.stop_node[s] for s in stops]
+    )
+    node_stop = {2 * nv + i: s for i, s in enumerate(stops)}
+    idx = np.asarray(src, dtype=np.int64)
+    dist = pm.matrix.distance[np.ix_(idx, idx)].copy()
+    t_lo = min(v.departure for v in vehicles)
+    t_hi = max(v.shift_end for v in vehicles)
+    dur = pm.matrix.duration[np.ix_(idx, idx)] * pm.matrix.profile.mean_factor(t_lo, t_hi)
+    open_end = idx < 0
+    dist[:, open_end] = 0.0
+    dur[:, open_end] = 0.0
+    dist[open_end, :] = 0.0
+    dur[open_end, :] = 0.0
+    sc = options.scale
+    svc = np.array([0.0] * (2 * nv) + [plan.stops[s].service_s for s in stops])
+    travel = np.ceil(dur * sc - 1e-6).astype(np.int64) + np.rint(svc * sc).astype(np.int64)[:, None]
+    finite_we = [plan.stops[s].window_end for s in stops if np.isfinite(plan.stops[s].window_end)]
+    horizon_t = max([t_hi, *finite_we]) + 86_400.0
+    lo = np.zeros(len(src))
+    hi = np.full(len(src), horizon_t)
+    for k, v in enumerate(vehicles):
+        lo[k], hi[k] = v.departure, max(v.shift_end, v.departure)
+        lo[nv + k], hi[nv + k] = v.departure, max(v.shift_end, v.departure)
+    for node, s in node_stop.items():
+        st = plan.stops[s]
+        lo[node] = st.window_start
+        hi[node] = min(st.window_end, horizon_t)
+    lo = np.maximum(lo - t_lo, 0.0)
+    hi = np.maximum(hi - t_lo, 0.0)
+    stop_of = [plan.stops[s] for s in stops]
+    demand = np.array(
+        [0] * (2 * nv) + [s.demand if s.kind is StopKind.DELIVERY else 0 for s in stop_of]
+    )
+    pickup = np.array(
+        [0] * (2 * nv) + [s.demand if s.kind is StopKind.PICKUP else 0 for s in stop_of]
+    )
+    general = bool(pickup.any()) or any(v.on_road for v in vehicles)
+    problem = RoutingProblem(
+        cost=np.rint(dist * sc).astype(np.int64),
+        travel=travel,
+        starts=list(range(nv)),
+        ends=list(range(nv, 2 * nv)),
+        window_lo=np.ceil(lo * sc - 1e-9).astype(np.int64),
+        window_hi=np.floor(hi * sc).astype(np.int64),
+        capacities=[v.capacity for v in vehicles],
+        demand=demand.astype(np.int64),
+        pickup=pickup.astype(np.int64) if general else None,
+        start_load=[_start_load(plan, v, pending[v.id]) for v in vehicles],
+        fixed_cost=int(options.vehicle_fixed_cost * sc),
+        horizon=int(np.ceil((horizon_t - t_lo) * sc)),
+    )
+    _add_locks(plan, problem, vids, pending, node_stop)
+    node_of = {s: n for n, s in node_stop.items()}
+    initial = [[node_of[s] for s in pending[v]] for v in vids]
+    return _Build(problem, vids, node_stop, prefixes, initial, extra)
+
+
+def _start_load(plan: Plan, vehicle: PlanVehicle, pending: list[str]) -> int | None:
+    """Live load, raised to the deliveries still on the route if the report is too low.
+
+    A vehicle cannot deliver what it does not carry; a reported load below that is a
+    miscount, and trusting it would make every plan infeasible.
+    """
+    if vehicle.current_load is None:
+        return None
+    owed = sum(plan.stops[s].demand for s in pending if plan.stops[s].kind is StopKind.DELIVERY)
+    return max(vehicle.current_load, owed)
+
+
+def _add_locks(
+    plan: Plan,
+    problem: RoutingProblem,
+    vids: list[str],
+    pending: dict[str, list[str]],
+    node_stop: dict[int, str],
+) -> None:
+    node_of = {s: n for n, s in node_stop.items()}
+    on_road = [k for k, v in enumerate(vids) if plan.vehicles[v].on_road]
+    everyone = list(range(len(vids)))
+    for k, v in enumerate(vids):
+        for pos, sid in enumerate(pending[v]):
+            stop, node = plan.stops[sid], node_of[sid]
+            on_board = plan.vehicles[v].on_road and stop.kind is StopKind.DELIVERY
+            if stop.status is StopStatus.ARRIVED:
+                problem.first[k] = node
+                problem.allowed[node] = [k]
+            elif stop.pinned:
+                problem.allowed[node] = [k]
+                problem.ranks[node] = pos + 1
+            elif stop.keep_vehicle or on_board:
+                problem.allowed[node] = [k]
+    if on_road:
+        not_on_road = [k for k in everyone if k not in on_road]
+        for node, sid in node_stop.items():
+            if plan.stops[sid].kind is StopKind.DELIVERY and node not in problem.allowed:
+                problem.allowed[node] = not_on_road
+    for members in group_members(plan).values():
+        nodes = [node_of[s] for s in members if s in node_of]
+        if len(nodes) > 1:
+            problem.groups.append(nodes)
+    for node, allowed in problem.allowed.items():
+        if not allowed:
+            raise ValidationError(f"stop {node_stop[node]} has no vehicle it may go on")
+
+
+def optimize(
+    plan: Plan,
+    pm: PlanMatrix,
+    options: OptimizeOptions | None = None,
+    cancel: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
+) -> OptimizationResult:
+    """Propose better routes for ``options.vehicle_ids`` (or the fleet) within the time limit.
+
+    Args:
+        plan: Current plan (not modified).
+        pm: Its travel matrix (see :meth:`PlanMatrix.build`).
+        options: Scope, time limit, costs.
+        cancel: Set it from the UI thread to stop early; the best routes so far are returned.
+        progress: Called with ``(best_objective, elapsed_s)`` on every improvement.
+    """
+    opts = options or OptimizeOptions()
+    build = _build(plan, pm, opts)
+    late = max(1, int(opts.late_cost_per_s))
+    drop = int(opts.drop_cost * opts.scale)
+    start = initial_routes(plan, pm, build.vehicle_ids, build.free_unassigned)
+    if start is None:  # many unassigned: the solver's construction heuristic
+        initial = None
+        attempts = [("hard", None, None), ("soft", late, None), ("soft+drop", late, drop)]
+    else:
+        node_of = {s: n for n, s in build.node_stop.items()}
+        routes, on_time = start
+        initial = [
+            [node_of[s] for s in routes[v] if not plan.stops[s].status.is_final]
+            for v in build.vehicle_ids
+        ]
+        attempts = [("hard", None, None)] if on_time else []
+        attempts += [("soft", late, None), ("soft+drop", late, drop)]
+    outcome: RoutingOutcome | None = None
+    mode, elapsed = "unchanged", 0.0
+    for name, late_penalty, drop_penalty in attempts:
+        build.problem.late_penalty = late_penalty
+        build.problem.drop_penalty = drop_penalty
+        budget = max(0.05, opts.time_limit_s - elapsed)
+        out = solve_routing(build.problem, SearchParams(budget), initial, cancel, progress)
+        elapsed += out.elapsed_s
+        if out.routes is not None or out.cancelled:
+            outcome, mode = out, name
+            break
+    return _result(plan, pm, build, outcome, mode=mode, elapsed=elapsed)
+
+
+def _result(
+    plan: Plan,
+    pm: PlanMatrix,
+    build: _Build,
+    outcome: RoutingOutcome | None,
+    *,
+    mode: str,
+    elapsed: float,
+) -> OptimizationResult:
+    vids = build.vehicle_ids
+    if outcome is None or outcome.routes is None:
+        routes = {v: list(plan.routes[v]) for v in vids}
+        mode = "unchanged"
+    else:
+        routes = {
+            v: build.prefixes[v] + [build.node_stop[n] for n in outcome.routes[k]]
+            for k, v in enumerate(vids)
+        }
+    planned = {s for r in routes.values() for s in r}
+    scope = [s for v in vids for s in plan.routes[v]]
+    unassigned = [s for s in plan.unassigned if s not in planned]
+    unassigned += [s for s in scope if s not in planned]
+    after_plan = plan.copy()
+    after_plan.routes.update(routes)
+    after_plan.unassigned = unassigned
+    before = _subset(evaluate_plan(pm, plan), vids, len(plan.unassigned))
+    after = _subset(evaluate_plan(pm, after_plan), vids, len(unassigned))
+    old_pos = {s: (v, i) for v in vids for i, s in enumerate(plan.routes[v])}
+    new_pos = {s: (v, i) for v, r in routes.items() for i, s in enumerate(r)}
+    return OptimizationResult(
+        routes=routes,
+        unassigned=unassigned,
+        before=before,
+        after=after,
+        moved=[s for s in new_pos if old_pos.get(s) != new_pos[s]],
+        changed_vehicle=[s for s in new_pos if old_pos.get(s, ("", 0))[0] != new_pos[s][0]],
+        mode=mode,
+        cancelled=outcome is not None and outcome.cancelled,
+        elapsed_s=elapsed,
+        lock_problems=lock_violations(plan, routes, unassigned),
+        base_versions={v: plan.versions.get(v, 0) for v in vids},
+    )
+
+
+def _subset(ev: PlanEvaluation, vids: list[str], unassigned: int) -> PlanEvaluation:
+    return PlanEvaluation({v: ev.routes[v] for v in vids}, unassigned)

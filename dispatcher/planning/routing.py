@@ -1,0 +1,252 @@
+"""The one place that talks to OR-Tools: an array-level routing problem and its solve.
+
+Both the dispatcher's optimizer (:mod:`dispatcher.planning.optimize`) and the Solomon solver
+(:mod:`dispatcher.planning.vrptw`) translate their world into a :class:`RoutingProblem` in
+integer solver units; this module builds the OR-Tools model with matrices registered through
+``RegisterTransitMatrix`` (no Python callbacks in the hot loop) and runs the search.
+
+Cancellation: OR-Tools holds the GIL while it searches, so another thread cannot interrupt it;
+the cancel event is checked in the at-solution callback, which guided local search calls many
+times per second, and the search is then stopped with ``CancelSearch``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+IntArray = npt.NDArray[np.int64]
+ProgressCallback = Callable[[float, float], None]
+"""``progress(best_objective, elapsed_s)``, called on every improving solution."""
+
+FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
+METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
+
+
+@dataclass(slots=True)
+class RoutingProblem:
+    """A vehicle routing problem in integer solver units.
+
+    Node ``starts[v]``/``ends[v]`` are vehicle ``v``'s start and end; every other node is a
+    stop. ``travel[i, j]`` is the time from *starting service* at ``i`` to arriving at ``j``
+    (service time of ``i`` included). Windows bound the service start.
+    """
+
+    cost: IntArray
+    travel: IntArray
+    starts: list[int]
+    ends: list[int]
+    window_lo: IntArray
+    window_hi: IntArray
+    capacities: list[int]
+    demand: IntArray
+    pickup: IntArray | None = None
+    start_load: list[int | None] = field(default_factory=list)
+    late_penalty: int | None = None
+    fixed_cost: int = 0
+    allowed: dict[int, list[int]] = field(default_factory=dict)
+    first: dict[int, int] = field(default_factory=dict)
+    ranks: dict[int, int] = field(default_factory=dict)
+    groups: list[list[int]] = field(default_factory=list)
+    drop_penalty: int | None = None
+    horizon: int | None = None
+
+    @property
+    def n_vehicles(self) -> int:
+        return len(self.starts)
+
+    @property
+    def stops(self) -> list[int]:
+        """Node numbers that are stops (neither a start nor an end)."""
+        special = set(self.starts) | set(self.ends)
+        return [i for i in range(len(self.cost)) if i not in special]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParams:
+    """How long and how to search."""
+
+    time_limit_s: float = 5.0
+    first_solution: int = FIRST_SOLUTION.PARALLEL_CHEAPEST_INSERTION
+    metaheuristic: int = METAHEURISTIC.GUIDED_LOCAL_SEARCH
+    neighbors_ratio: float = 1.0
+    min_neighbors: int = 1
+    gls_lambda: float = 0.1
+    log: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingOutcome:
+    """Routes (stop nodes per vehicle, start/end excluded) and how the search went."""
+
+    routes: list[list[int]] | None
+    objective: float
+    cancelled: bool
+    elapsed_s: float
+
+
+class _Model:
+    """Builds the OR-Tools model of a :class:`RoutingProblem`."""
+
+    def __init__(self, p: RoutingProblem) -> None:
+        self.p = p
+        n = len(p.cost)
+        self.manager = pywrapcp.RoutingIndexManager(n, p.n_vehicles, p.starts, p.ends)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        r = self.routing
+        cost_cb = r.RegisterTransitMatrix(p.cost.tolist())
+        r.SetArcCostEvaluatorOfAllVehicles(cost_cb)
+        if p.fixed_cost:
+            r.SetFixedCostOfAllVehicles(int(p.fixed_cost))
+        self._time()
+        self._load()
+        self._locks()
+        if p.drop_penalty is not None:
+            locked = set(p.ranks) | set(p.first.values())
+            for node in p.stops:
+                if node in locked:  # pinned / in-progress stops are never dropped
+                    continue
+                r.AddDisjunction([self.manager.NodeToIndex(node)], int(p.drop_penalty))
+
+    def idx(self, node: int) -> int:
+        return int(self.manager.NodeToIndex(node))
+
+    def _time(self) -> None:
+        p, r = self.p, self.routing
+        horizon = int(p.horizon) if p.horizon is not None else int(max(p.window_hi.max(), 1))
+        cb = r.RegisterTransitMatrix(p.travel.tolist())
+        r.AddDimension(cb, horizon, horizon, False, "time")
+        self.time = r.GetDimensionOrDie("time")
+        for node in p.stops:
+            var = self.time.CumulVar(self.idx(node))
+            lo, hi = int(p.window_lo[node]), int(p.window_hi[node])
+            if p.late_penalty is None:
+                var.SetRange(lo, hi)
+            else:
+                var.SetMin(lo)
+                self.time.SetCumulVarSoftUpperBound(self.idx(node), hi, int(p.late_penalty))
+        for v in range(p.n_vehicles):
+            start, end = r.Start(v), r.End(v)
+            self.time.CumulVar(start).SetRange(
+                int(p.window_lo[p.starts[v]]), int(p.window_hi[p.starts[v]])
+            )
+            hi_end = int(p.window_hi[p.ends[v]])
+            if p.late_penalty is None:
+                self.time.CumulVar(end).SetMax(hi_end)
+            else:
+                self.time.SetCumulVarSoftUpperBound(end, hi_end, int(p.late_penalty))
+            r.AddVariableMinimizedByFinalizer(self.time.CumulVar(start))
+            r.AddVariableMinimizedByFinalizer(self.time.CumulVar(end))
+
+    def _load(self) -> None:
+        p, r = self.p, self.routing
+        caps = [int(c) for c in p.capacities]
+        if p.pickup is None and not any(s is not None for s in p.start_load):
+            cb = r.RegisterUnaryTransitVector(p.demand.tolist())
+            r.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "load")
+            return
+        # Deliveries are loaded at the start, pickups carried to the end: the on-board load
+        # starts at (deliveries on the route) or the live load, and changes by -d / +p.
+        pickup = p.pickup if p.pickup is not None else np.zeros_like(p.demand)
+        delta = (pickup - p.demand).tolist()
+        load_cb = r.RegisterUnaryTransitVector(delta)
+        r.AddDimensionWithVehicleCapacity(load_cb, 0, caps, False, "load")
+        picked_cb = r.RegisterUnaryTransitVector(pickup.tolist())
+        r.AddDimensionWithVehicleCapacity(
+            picked_cb, 0, [sum(pickup.tolist())] * len(caps), True, "picked"
+        )
+        load, picked = r.GetDimensionOrDie("load"), r.GetDimensionOrDie("picked")
+        solver = r.solver()
+        for v in range(p.n_vehicles):
+            start_load = p.start_load[v] if v < len(p.start_load) else None
+            if start_load is not None:
+                load.CumulVar(r.Start(v)).SetValue(int(start_load))
+            else:
+                solver.Add(load.CumulVar(r.End(v)) == picked.CumulVar(r.End(v)))
+
+    def _locks(self) -> None:
+        p, r = self.p, self.routing
+        solver = r.solver()
+        # WORKAROUND: SetAllowedVehiclesForIndex rejects every Python sequence in 9.15 (SWIG
+        # absl::Span binding); restricting the vehicle variable's domain is equivalent.
+        for node, vehicles in p.allowed.items():
+            values = [int(v) for v in vehicles] + ([-1] if p.drop_penalty is not None else [])
+            r.VehicleVar(self.idx(node)).SetValues(values)
+        for v, node in p.first.items():
+            solver.Add(r.NextVar(r.Start(v)) == self.idx(node))
+        if not (p.ranks or p.groups):
+            return
+        ones = [1] * len(p.cost)
+        rank_cb = r.RegisterUnaryTransitVector(ones)
+        r.AddDimension(rank_cb, 0, len(p.cost) + 1, True, "rank")
+        rank = r.GetDimensionOrDie("rank")
+        for node, k in p.ranks.items():
+            rank.CumulVar(self.idx(node)).SetValue(int(k))
+        for group in p.groups:
+            for a, b in itertools.pairwise(group):
+                ia, ib = self.idx(a), self.idx(b)
+                solver.Add(r.VehicleVar(ia) == r.VehicleVar(ib))
+                solver.Add(rank.CumulVar(ia) < rank.CumulVar(ib))
+
+    def routes_of(self, assignment: pywrapcp.Assignment) -> list[list[int]]:
+        r, out = self.routing, []
+        for v in range(self.p.n_vehicles):
+            route, i = [], assignment.Value(r.NextVar(r.Start(v)))
+            while not r.IsEnd(i):
+                route.append(int(self.manager.IndexToNode(i)))
+                i = assignment.Value(r.NextVar(i))
+            out.append(route)
+        return out
+
+
+def solve_routing(
+    problem: RoutingProblem,
+    params: SearchParams,
+    initial: list[list[int]] | None = None,
+    cancel: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
+) -> RoutingOutcome:
+    """Solve ``problem``, warm-started from ``initial`` routes (stop nodes) when they fit."""
+    t0 = time.monotonic()
+    model = _Model(problem)
+    r = model.routing
+    cancelled = False
+
+    def at_solution() -> None:
+        nonlocal cancelled
+        if progress is not None:
+            progress(float(r.CostVar().Value()), time.monotonic() - t0)
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            r.CancelSearch()
+
+    r.AddAtSolutionCallback(at_solution)
+    sp = pywrapcp.DefaultRoutingSearchParameters()
+    sp.first_solution_strategy = params.first_solution
+    sp.local_search_metaheuristic = params.metaheuristic
+    sp.log_search = params.log
+    sp.ls_operator_neighbors_ratio = params.neighbors_ratio
+    sp.ls_operator_min_neighbors = params.min_neighbors
+    sp.guided_local_search_lambda_coefficient = params.gls_lambda
+    remaining = max(0.01, params.time_limit_s - (time.monotonic() - t0))
+    sp.time_limit.FromMilliseconds(int(remaining * 1000))
+    start = None
+    if initial is not None:
+        start = r.ReadAssignmentFromRoutes([[model.idx(n) for n in rt] for rt in initial], True)
+    if cancel is not None and cancel.is_set():
+        return RoutingOutcome(None, float("inf"), True, time.monotonic() - t0)
+    if start is not None:
+        sol = r.SolveFromAssignmentWithParameters(start, sp)
+    else:
+        sol = r.SolveWithParameters(sp)
+    elapsed = time.monotonic() - t0
+    if sol is None:
+        return RoutingOutcome(None, float("inf"), cancelled, elapsed)
+    return RoutingOutcome(model.routes_of(sol), float(sol.ObjectiveValue()), cancelled, elapsed)

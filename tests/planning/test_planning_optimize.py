@@ -1,0 +1,144 @@
+"""The optimizer's output is feasible and honours every lock; it can be cancelled."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from planning_builders import random_plan
+
+from dispatcher.errors import ConflictError
+from dispatcher.eta import EuclideanProvider
+from dispatcher.model.core import StopKind, StopStatus
+from dispatcher.planning.commands import MoveWithinRoute, UndoStack
+from dispatcher.planning.evaluate import evaluate_route
+from dispatcher.planning.locks import lock_violations
+from dispatcher.planning.model import Plan, PlanMatrix
+from dispatcher.planning.optimize import OptimizeOptions, optimize
+
+QUICK = OptimizeOptions(time_limit_s=0.3)
+
+
+@st.composite
+def locked_plans(draw: st.DrawFn) -> Plan:
+    """Small feasible-by-construction fleets with a random mix of every kind of lock."""
+    seed = draw(st.integers(0, 100_000))
+    plan = random_plan(
+        seed, draw(st.integers(2, 12)), draw(st.integers(1, 3)), done=draw(st.integers(0, 2))
+    )
+    for vid, route in plan.routes.items():
+        pending = [s for s in route if not plan.stops[s].is_fixed]
+        on_board = sum(
+            plan.stops[s].demand for s in pending if plan.stops[s].kind is StopKind.DELIVERY
+        )
+        if pending and draw(st.booleans()):
+            plan.stops[pending[0]] = replace(plan.stops[pending[0]], status=StopStatus.ARRIVED)
+            pending = pending[1:]
+        for sid in pending:
+            lock = draw(st.sampled_from(["none", "none", "pin", "group", "keep"]))
+            if lock == "pin":
+                plan.stops[sid] = replace(plan.stops[sid], pinned=True)
+            elif lock == "group":
+                plan.stops[sid] = replace(plan.stops[sid], order_group=f"g-{vid}")
+            elif lock == "keep":
+                plan.stops[sid] = replace(plan.stops[sid], keep_vehicle=True)
+        if draw(st.booleans()):
+            v = plan.vehicles[vid]
+            plan.vehicles[vid] = replace(
+                v, start=(20.0, 80.0), start_time=50.0, current_load=on_board
+            )
+    plan.validate()
+    return plan
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(locked_plans())
+def test_every_optimized_plan_honours_every_lock(plan: Plan):
+    pm = PlanMatrix.build(plan, EuclideanProvider())
+    result = optimize(plan, pm, QUICK)
+    assert lock_violations(plan, result.routes, result.unassigned) == []
+    assert result.honours_locks
+    if result.mode == "hard":
+        assert result.feasible, result.problems()
+    for vid, route in result.routes.items():
+        ev = evaluate_route(pm, plan.vehicles[vid], route, plan)
+        assert ev.overload == 0 or result.mode != "hard"
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 10_000))
+def test_generous_instances_are_solved_feasibly(seed: int):
+    plan = random_plan(seed, 15, 2)
+    result = optimize(plan, PlanMatrix.build(plan, EuclideanProvider()), QUICK)
+    assert result.mode == "hard"
+    assert result.feasible, result.problems()
+    assert result.after.distance <= result.before.distance + 1e-6
+
+
+def test_pinned_stop_stays_in_place_when_resequencing():
+    plan = random_plan(11, 12, 1, done=1)
+    pinned = plan.routes["v0"][4]
+    plan.stops[pinned] = replace(plan.stops[pinned], pinned=True)
+    result = optimize(
+        plan,
+        PlanMatrix.build(plan, EuclideanProvider()),
+        OptimizeOptions(time_limit_s=0.5, vehicle_ids=("v0",)),
+    )
+    assert result.routes["v0"][4] == pinned
+    assert result.routes["v0"][0] == plan.routes["v0"][0], "done stop stays first"
+    assert result.moved, "a random order can always be improved"
+
+
+def test_unassigned_stops_are_planned_by_fleet_optimization():
+    plan = random_plan(12, 10, 2)
+    plan.routes["v0"].remove("s0")
+    plan.unassigned.append("s0")
+    result = optimize(plan, PlanMatrix.build(plan, EuclideanProvider()), QUICK)
+    assert result.unassigned == []
+    assert any("s0" in r for r in result.routes.values())
+
+
+def test_cancel_returns_promptly_with_the_best_so_far():
+    plan = random_plan(13, 60, 4)
+    cancel = threading.Event()
+    seen: list[float] = []
+
+    def progress(best: float, elapsed: float) -> None:
+        seen.append(best)
+        if len(seen) >= 3:
+            cancel.set()
+
+    result = optimize(
+        plan,
+        PlanMatrix.build(plan, EuclideanProvider()),
+        OptimizeOptions(time_limit_s=20),
+        cancel,
+        progress,
+    )
+    assert result.cancelled
+    assert result.elapsed_s < 5
+    assert result.honours_locks
+    assert seen == sorted(seen, reverse=True) or len(set(seen)) > 1
+
+
+def test_applying_a_stale_preview_is_a_conflict():
+    plan = random_plan(14, 8, 2)
+    result = optimize(plan, PlanMatrix.build(plan, EuclideanProvider()), QUICK)
+    stack = UndoStack(plan)
+    stack.push(MoveWithinRoute("v0", [plan.routes["v0"][0]], 1))
+    with pytest.raises(ConflictError):
+        stack.push(result.command())
+
+
+def test_applied_preview_undoes():
+    plan = random_plan(15, 8, 2)
+    before = {k: list(v) for k, v in plan.routes.items()}
+    result = optimize(plan, PlanMatrix.build(plan, EuclideanProvider()), QUICK)
+    stack = UndoStack(plan)
+    stack.push(result.command())
+    assert plan.routes == result.routes
+    stack.undo()
+    assert plan.routes == before
