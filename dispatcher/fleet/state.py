@@ -105,6 +105,10 @@ class FleetState:
         self._idle_after = timedelta(seconds=self.config.idle_after_s)
         self._stale_after = timedelta(seconds=self.config.stale_after_s)
         self._last_sweep: datetime | None = None
+        # Cut-offs derived from the current tick's "now" (the drain passes the same object
+        # for a whole batch, so they are computed once per tick, not once per fix).
+        self._now: datetime | None = None
+        self._stale_cut = self._idle_cut = datetime.min
 
     # -- updates --------------------------------------------------------------------------
     def apply_position(
@@ -114,29 +118,63 @@ class FleetState:
 
         Returns True when the vehicle's state (status) changed.
         """
-        v = self._vehicle(report.vehicle_id)
-        v.last_seen = now
-        v.offline = False
-        t = report.ts.timestamp()
-        if out_of_order or (v.report is not None and t <= v.fix_t):
-            return self._restate(v, now)
-        speed = report.speed_kmh
-        if speed is None and v.report is not None and t > v.fix_t:
-            speed = haversine_m(v.lat, v.lon, report.lat, report.lon) / (t - v.fix_t) * 3.6
-        v.moving = speed is not None and speed >= self.config.moving_kmh
-        if v.moving:
-            v.stopped_since = None
-        elif v.stopped_since is None:
-            v.stopped_since = min(report.ts, now)
-        v.report = report
-        v.lat, v.lon, v.fix_t = report.lat, report.lon, t
-        v.speed = speed
-        if report.heading_deg is not None:
-            v.heading = report.heading_deg
-        if report.battery_pct is not None:
-            v.battery = report.battery_pct
-        v.trail.append(t, report.lat, report.lon)
-        return self._restate(v, now)
+        _, state_changed = self.apply_positions(((report, out_of_order),), now)
+        return bool(state_changed)
+
+    def apply_positions(
+        self, fixes: Iterable[tuple[PositionReport, bool]], now: datetime
+    ) -> tuple[set[str], set[str]]:
+        """Take a tick's worth of ``(fix, out_of_order)``; returns (changed, state changed).
+
+        The per-fix work of the ingest drain lives here, in one loop with local names: it
+        runs for every message the console receives.
+        """
+        vehicles = self._vehicles
+        moving_kmh = self.config.moving_kmh
+        self._cutoffs(now)
+        idle_cut = self._idle_cut
+        changed: set[str] = set()
+        state_changed: set[str] = set()
+        for report, out_of_order in fixes:
+            vid = report.vehicle_id
+            changed.add(vid)
+            v = vehicles.get(vid)
+            if v is None:
+                v = vehicles[vid] = _Vehicle(self.config.trail_length)
+            v.last_seen = now
+            v.offline = False
+            t = report.ts.timestamp()
+            last = v.report
+            if out_of_order or (last is not None and t <= v.fix_t):
+                if self._restate(v, now):  # alive again (stale/offline → a live state)
+                    state_changed.add(vid)
+                continue
+            speed = report.speed_kmh
+            if speed is None and last is not None:
+                speed = haversine_m(v.lat, v.lon, report.lat, report.lon) / (t - v.fix_t) * 3.6
+            moving = speed is not None and speed >= moving_kmh
+            v.moving = moving
+            if moving:
+                v.stopped_since = None
+                state = VehicleState.MOVING
+            else:
+                if v.stopped_since is None:
+                    v.stopped_since = min(report.ts, now)
+                state = VehicleState.IDLE if v.stopped_since < idle_cut else VehicleState.STOPPED
+            v.report = report
+            v.lat = report.lat
+            v.lon = report.lon
+            v.fix_t = t
+            v.speed = speed
+            if report.heading_deg is not None:
+                v.heading = report.heading_deg
+            if report.battery_pct is not None:
+                v.battery = report.battery_pct
+            v.trail.append(t, report.lat, report.lon)
+            if state is not v.state:
+                v.state = state
+                state_changed.add(vid)
+        return changed, state_changed
 
     def apply_status(self, report: StatusReport, now: datetime) -> bool:
         """Online/offline announcement (last will); returns True when the status changed."""
@@ -211,23 +249,30 @@ class FleetState:
             v = self._vehicles[vehicle_id] = _Vehicle(self.config.trail_length)
         return v
 
+    def _cutoffs(self, now: datetime) -> None:
+        if now is not self._now:
+            self._now = now
+            self._stale_cut = now - self._stale_after
+            self._idle_cut = now - self._idle_after
+
     def _restate(self, v: _Vehicle, now: datetime) -> bool:
-        state = self._derive(v, now)
+        self._cutoffs(now)
+        state = self._derive(v)
         if state is v.state:
             return False
         v.state = state
         return True
 
-    def _derive(self, v: _Vehicle, now: datetime) -> VehicleState:
+    def _derive(self, v: _Vehicle) -> VehicleState:
         if v.offline:
             return VehicleState.OFFLINE
-        if v.last_seen is not None and now - v.last_seen > self._stale_after:
+        if v.last_seen is not None and v.last_seen < self._stale_cut:
             return VehicleState.STALE
         if v.report is None:
             return VehicleState.UNKNOWN
         if v.moving:
             return VehicleState.MOVING
-        if v.stopped_since is not None and now - v.stopped_since > self._idle_after:
+        if v.stopped_since is not None and v.stopped_since < self._idle_cut:
             return VehicleState.IDLE
         return VehicleState.STOPPED
 

@@ -17,21 +17,24 @@ import heapq
 import itertools
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
+from typing import TypeVar
 
 from dispatcher.clock import Clock
 from dispatcher.events import EventBus
 from dispatcher.fleet.state import FleetChanged, FleetState
 from dispatcher.model.core import EventReport, PositionReport, StatusReport
-from dispatcher.telemetry.decoder import Accepted, Decoder
+from dispatcher.telemetry.decoder import Decoder
 from dispatcher.telemetry.rejection import Rejection
 from dispatcher.telemetry.sink import BatchWriter
 
 Ack = Callable[[], None]
+_T = TypeVar("_T")
 _Item = tuple[int, PositionReport | EventReport | StatusReport, bool]
+_Fix = tuple[int, PositionReport, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,39 +67,54 @@ class IngestStats:
 
 
 class IngestQueue:
-    """Bounded hand-over between the paho thread and the drain; drop-oldest for positions."""
+    """Bounded hand-over between the paho thread and the drain; drop-oldest for positions.
+
+    Lock-free on purpose (it is on the per-message path): ``deque.append`` and ``popleft``
+    are atomic, the producer only appends (and pops the oldest on overflow), the consumer
+    only pops. Designed for one producer thread (paho's) and one consumer (the drain).
+    """
 
     def __init__(self, max_positions: int = 100_000) -> None:
-        self._positions: deque[_Item] = deque()
+        self._positions: deque[_Fix] = deque()
         self._others: deque[_Item] = deque()
         self._max = max_positions
-        self._seq = itertools.count()
-        self._lock = threading.Lock()
+        self._next_seq = itertools.count().__next__
         self.dropped = 0
 
     def put(self, report: PositionReport | EventReport | StatusReport, flag: bool = False) -> None:
         """Queue a report; positions beyond the bound push out the oldest position."""
-        with self._lock:
-            item = (next(self._seq), report, flag)
-            if type(report) is PositionReport:
-                if len(self._positions) >= self._max:
-                    self._positions.popleft()
+        seq = self._next_seq()
+        if type(report) is PositionReport:
+            positions = self._positions
+            if len(positions) >= self._max:
+                try:
+                    positions.popleft()
                     self.dropped += 1
-                self._positions.append(item)
-            else:
-                self._others.append(item)
+                except IndexError:  # the drain emptied it meanwhile
+                    pass
+            positions.append((seq, report, flag))
+        else:
+            self._others.append((seq, report, flag))
 
     def take_all(self) -> list[_Item]:
-        """Everything queued, in arrival order."""
-        with self._lock:
-            positions, self._positions = self._positions, deque()
-            others, self._others = self._others, deque()
-        if not others:
-            return list(positions)
+        """Everything queued so far, in arrival order."""
+        positions, others = self.take()
         return list(heapq.merge(positions, others, key=itemgetter(0)))
+
+    def take(self) -> tuple[list[_Fix], list[_Item]]:
+        """Everything queued so far as (positions, others), each in arrival order."""
+        return _pop_all(self._positions), _pop_all(self._others)
 
     def __len__(self) -> int:
         return len(self._positions) + len(self._others)
+
+
+def _pop_all(queue: deque[_T]) -> list[_T]:
+    out: list[_T] = []
+    pop = queue.popleft
+    for _ in range(len(queue)):
+        out.append(pop())
+    return out
 
 
 class IngestPipeline:
@@ -134,34 +152,33 @@ class IngestPipeline:
         self._received = 0
 
     # -- paho thread ----------------------------------------------------------------------
-    def on_message(
-        self, topic: str, payload: bytes, ack: Ack | None = None
-    ) -> Accepted | Rejection:
-        """Decode one message and hand it on. ``ack`` sends the PUBACK of a QoS 1 message.
+    def on_message(self, topic: str, payload: bytes, ack: Ack | None = None) -> Rejection | None:
+        """Decode one message and hand it on; returns the rejection, or ``None`` if accepted.
 
-        The ack of an event runs after its commit; any other ack is queued behind the events
-        before it, so acknowledgements leave in the order the messages came.
+        ``ack`` sends the PUBACK of a QoS 1 message. The ack of an event runs after its commit;
+        any other ack is queued behind the events before it, so acknowledgements leave in the
+        order the messages came.
         """
         self._received += 1
-        now = self._clock.now()
-        result = self.decoder.decode(topic, payload, now)
-        writer = self._writer
-        if type(result) is Rejection:
+        result = self.decoder.decode_fast(topic, payload, self._clock.now())
+        if isinstance(result, Rejection):
             self._ack_in_order(ack)
             return result
-        assert isinstance(result, Accepted)
-        report = result.report
-        self.queue.put(report, result.out_of_order)
-        if type(report) is EventReport:
+        report, _, out_of_order = result
+        self.queue.put(report, out_of_order)
+        writer = self._writer
+        if type(report) is PositionReport:
+            if writer is not None:
+                writer.submit_position(report)
+        elif type(report) is EventReport:
             if writer is not None:
                 writer.submit_event(report, ack)
             elif ack is not None:
                 ack()
-            return result
-        if writer is not None and type(report) is PositionReport:
-            writer.submit_position(report)
-        self._ack_in_order(ack)
-        return result
+            return None
+        if ack is not None:
+            self._ack_in_order(ack)
+        return None
 
     def _ack_in_order(self, ack: Ack | None) -> None:
         if ack is None:
@@ -175,16 +192,43 @@ class IngestPipeline:
     def drain(self, now: datetime | None = None) -> DrainResult:
         """Apply everything queued to the fleet and publish one batched change event."""
         now = now or self._clock.now()
+        positions, others = self.queue.take()
+        events: list[EventReport] = []
+        statuses = 0
+        if others:  # rare: events and status changes interleave with fixes in arrival order
+            changed, state_changed, statuses = self._apply_in_order(positions, others, now, events)
+        else:  # the common tick: fixes only, applied in one tight loop
+            fixes = ((report, flag) for _, report, flag in positions)
+            changed, state_changed = self.fleet.apply_positions(fixes, now)
+        swept = self.fleet.sweep(now)
+        changed |= swept
+        state_changed |= swept
+        result = DrainResult(
+            len(positions),
+            tuple(events),
+            statuses,
+            frozenset(changed),
+            frozenset(state_changed),
+        )
+        if changed:
+            self._bus.publish(FleetChanged(result.changed, result.state_changed))
+        if events:
+            self._bus.publish(DeliveryEventsReceived(result.events))
+        return result
+
+    def _apply_in_order(
+        self, positions: list[_Fix], others: list[_Item], now: datetime, events: list[EventReport]
+    ) -> tuple[set[str], set[str], int]:
+        """Apply a mixed tick in arrival order; new events are appended to ``events``."""
         fleet = self.fleet
         changed: set[str] = set()
         state_changed: set[str] = set()
-        events: list[EventReport] = []
-        positions = statuses = 0
-        for _, report, flag in self.queue.take_all():
+        statuses = 0
+        merged: Iterable[_Item] = heapq.merge(positions, others, key=itemgetter(0))
+        for _, report, flag in merged:
             vid = report.vehicle_id
             changed.add(vid)
             if type(report) is PositionReport:
-                positions += 1
                 moved = fleet.apply_position(report, now, out_of_order=flag)
             elif type(report) is EventReport:
                 moved = fleet.apply_event(report, now)
@@ -196,17 +240,7 @@ class IngestPipeline:
                 moved = fleet.apply_status(report, now)
             if moved:
                 state_changed.add(vid)
-        swept = fleet.sweep(now)
-        changed |= swept
-        state_changed |= swept
-        result = DrainResult(
-            positions, tuple(events), statuses, frozenset(changed), frozenset(state_changed)
-        )
-        if changed:
-            self._bus.publish(FleetChanged(result.changed, result.state_changed))
-        if events:
-            self._bus.publish(DeliveryEventsReceived(result.events))
-        return result
+        return changed, state_changed, statuses
 
     def run(self, stop: threading.Event, interval_s: float = 0.2) -> None:
         """Headless loop: drain every ``interval_s`` until ``stop`` is set (then once more)."""

@@ -123,13 +123,19 @@ class BatchWriter:
 
     # -- producers (any thread) -----------------------------------------------------------
     def submit_position(self, report: PositionReport) -> None:
-        """Queue a fix; drops the oldest queued fix when the queue is full."""
-        with self._cond:
-            if len(self._positions) >= self._max_positions:
-                self._positions.popleft()
+        """Queue a fix; drops the oldest queued fix when the queue is full.
+
+        Lock-free and without a wake-up (this is on the per-message path): the worker
+        collects positions every ``linger_s``. Meant for one producer thread.
+        """
+        positions = self._positions
+        if len(positions) >= self._max_positions:
+            try:
+                positions.popleft()
                 self._dropped += 1
-            self._positions.append(report)
-            self._cond.notify()
+            except IndexError:  # the worker took them meanwhile
+                pass
+        positions.append(report)
 
     def submit_event(self, report: EventReport, on_committed: Completion | None = None) -> None:
         """Queue a delivery event; ``on_committed`` runs after its transaction committed."""
@@ -197,20 +203,19 @@ class BatchWriter:
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
-                self._cond.wait_for(
-                    lambda: bool(self._positions or self._events or self._stop.is_set())
-                )
                 if not self._positions and not self._events:
-                    return
+                    if self._stop.is_set():
+                        return
+                    self._cond.wait(self._linger)  # events and stop() wake us at once
+                    continue
                 linger = not self._events and len(self._positions) < self._max_batch
             if linger and not self._stop.is_set():
-                self._stop.wait(self._linger)
+                self._stop.wait(self._linger)  # let a stream of fixes make one big batch
             with self._cond:
-                events = [
-                    self._events.popleft() for _ in range(min(len(self._events), self._max_batch))
-                ]
-                count = min(len(self._positions), self._max_batch)
-                positions = [self._positions.popleft() for _ in range(count)]
+                n_events = min(len(self._events), self._max_batch)
+                events = [self._events.popleft() for _ in range(n_events)]
+                pop = self._positions.popleft
+                positions = [pop() for _ in range(min(len(self._positions), self._max_batch))]
                 self._busy = True
             if events and not self._write_events(events):
                 return

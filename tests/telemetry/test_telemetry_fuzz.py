@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatcher.model.core import EventReport, PositionReport, StatusReport
+from dispatcher.telemetry import fields
 from dispatcher.telemetry.adapters import (
     HomeAssistantAdapter,
     NativeAdapter,
@@ -22,7 +23,7 @@ from dispatcher.telemetry.adapters import (
 )
 from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.decoder import Accepted, build_decoder
-from dispatcher.telemetry.rejection import Rejection, RejectReason
+from dispatcher.telemetry.rejection import PayloadError, Rejection, RejectReason
 
 NOW = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 BINDINGS = DeviceBindings(passthrough=True)
@@ -169,3 +170,52 @@ def test_deeply_nested_json_is_malformed_not_a_crash() -> None:
     payload = b"[" * 10_000 + b"]" * 10_000
     result = NativeAdapter().parse("fleet/vehicles/V1/position", payload, NOW)
     assert isinstance(result, Rejection)
+
+
+def _outcome(load: object, payload: bytes) -> object:
+    try:
+        return ("ok", load(payload))  # type: ignore[operator]
+    except PayloadError as exc:
+        return ("rejected", exc.reason)
+
+
+def _reference_load(payload: bytes) -> dict[str, object]:
+    """load_object as it would be without the optional orjson accelerator."""
+    if not payload:
+        raise PayloadError(RejectReason.EMPTY)
+    obj = fields._stdlib_loads(payload)
+    if type(obj) is not dict:
+        raise PayloadError(RejectReason.NOT_AN_OBJECT)
+    return obj
+
+
+@given(
+    payload=st.one_of(
+        st.binary(max_size=200),
+        JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+        OBJECTS.map(lambda o: json.dumps(o).encode()),
+        st.text(max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    )
+)
+@settings(max_examples=400)
+def test_the_json_accelerator_changes_no_outcome(payload: bytes) -> None:
+    fast, slow = _outcome(fields.load_object, payload), _outcome(_reference_load, payload)
+    if fast[0] == "ok" and slow[0] == "ok":
+        # orjson reads integers beyond 64 bits as floats; every reader converts to float anyway
+        assert json.dumps(fast[1], sort_keys=True, default=str) == json.dumps(
+            slow[1], sort_keys=True, default=str
+        ) or _only_big_ints_differ(fast[1], slow[1])
+    else:
+        assert fast == slow
+
+
+def _only_big_ints_differ(a: object, b: object) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_only_big_ints_differ(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(
+            _only_big_ints_differ(x, y) for x, y in zip(a, b, strict=True)
+        )
+    if isinstance(b, int) and not isinstance(b, bool) and isinstance(a, float):
+        return float(b) == a
+    return a == b

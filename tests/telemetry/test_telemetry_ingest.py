@@ -87,7 +87,8 @@ def test_status_and_positions_apply_in_arrival_order(
     pipeline.on_message(*pos(clock, "V1", dt=-2))
     pipeline.on_message("fleet/vehicles/V1/status", offline)
     pipeline.on_message(*pos(clock, "V1", dt=-1, lat=52.0001))  # back online
-    pipeline.drain()
+    result = pipeline.drain()
+    assert (result.positions, result.statuses) == (2, 1)
     snap = pipeline.fleet.get("V1")
     assert snap is not None and snap.state is not VehicleState.OFFLINE
     pipeline.on_message("fleet/vehicles/V1/status", offline)

@@ -7,19 +7,20 @@ its own id), and a payload that names another vehicle is rejected rather than tr
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
 from dispatcher.telemetry.adapters.base import ParseResult, Report, unexpected
 from dispatcher.telemetry.fields import (
     MS_KMH,
+    MS_THRESHOLD,
     battery_from_fraction,
     build_position,
     load_object,
+    number,
     opt_number,
     opt_text,
-    req_number,
     text,
     timestamp,
 )
@@ -76,7 +77,9 @@ class NativeAdapter:
                 raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"{kind} is console output")
             raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected vehicles/<id>/<kind>")
         obj = load_object(payload)
-        _check_version(obj)
+        version = obj.get("v")
+        if version != PROTOCOL_VERSION or type(version) is not int:
+            _check_version(obj)
         named = obj.get("vehicle_id")
         if named is not None and named != vehicle_id:
             raise PayloadError(
@@ -106,32 +109,51 @@ def _ts(obj: dict[str, Any]) -> datetime:
     return timestamp(value, "ts")
 
 
+def _num(obj: dict[str, Any], key: str) -> float | None:
+    """``opt_number`` with the common case (a finite float or int) handled inline."""
+    value: Any = obj.get(key)
+    kind = type(value)
+    if kind is float:
+        if value - value == 0.0:  # finite (NaN and infinities give NaN)
+            return float(value)
+    elif kind is int and -(2**53) < value < 2**53:
+        return float(value)
+    elif value is None:
+        return None
+    return number(value, key)
+
+
 def _position(vehicle_id: str, obj: dict[str, Any]) -> Report:
-    lat, lon = obj.get("lat"), obj.get("lon")
-    # Hot path: plain finite floats need no helper call (x - x is 0.0 only when finite).
-    if type(lat) is not float or lat - lat != 0.0:
-        lat = req_number(obj, "lat")
-    if type(lon) is not float or lon - lon != 0.0:
-        lon = req_number(obj, "lon")
-    speed = opt_number(obj, "speed_kmh")
+    lat, lon = _num(obj, "lat"), _num(obj, "lon")
+    if lat is None or lon is None:
+        raise PayloadError(RejectReason.MISSING_FIELD, "lat and lon are required")
+    speed = _num(obj, "speed_kmh")
     if speed is None:
-        speed_ms = opt_number(obj, "speed_ms")
+        speed_ms = _num(obj, "speed_ms")
         speed = None if speed_ms is None else speed_ms * MS_KMH
-    battery = opt_number(obj, "battery_pct")
+    battery = _num(obj, "battery_pct")
     if battery is None:
-        fraction = opt_number(obj, "battery")
+        fraction = _num(obj, "battery")
         battery = None if fraction is None else battery_from_fraction(fraction)
+    stamp = obj.get("ts")
+    if type(stamp) is float and 0.0 < stamp < MS_THRESHOLD:
+        ts = datetime.fromtimestamp(stamp, UTC)  # the common case, inline
+    elif stamp is None:
+        raise PayloadError(RejectReason.MISSING_FIELD, "ts is required")
+    else:
+        ts = timestamp(stamp, "ts")
+    device = obj.get("device_id")
     return build_position(
         vehicle_id,
-        _ts(obj),
+        ts,
         lat,
         lon,
         speed_kmh=speed,
-        heading_deg=opt_number(obj, "heading_deg"),
-        accuracy_m=opt_number(obj, "accuracy_m"),
-        altitude_m=opt_number(obj, "altitude_m"),
+        heading_deg=_num(obj, "heading_deg"),
+        accuracy_m=_num(obj, "accuracy_m"),
+        altitude_m=_num(obj, "altitude_m"),
         battery_pct=battery,
-        device_id=opt_text(obj, "device_id", max_len=MAX_ID),
+        device_id=None if device is None else opt_text(obj, "device_id", max_len=MAX_ID),
         source="native",
     )
 
