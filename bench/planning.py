@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/planning.py                 # full: 9 instances at 5 s and 30 s (~20 min)
+    python bench/planning.py                 # full: 9 instances at 5 s and 30 s (~13 min)
     python bench/planning.py --quick         # C101, R101, RC101, RC201 at 5 s
     python bench/planning.py --time-limits 5 10 --instances C101 R101
 
@@ -19,7 +19,9 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +88,7 @@ def fleet_table(names: list[str], limits: list[float], with_pyvrp: bool) -> None
     print(head)
     gaps: dict[str, list[float]] = {}
     vok: dict[str, list[bool]] = {}
+    used: dict[str, list[int]] = {}
     for name in names:
         inst = read_solomon(DATA / f"{name}.txt")
         b = bks[name]
@@ -100,11 +103,13 @@ def fleet_table(names: list[str], limits: list[float], with_pyvrp: bool) -> None
                 if not routes or inst.check([r for r in routes if r]):
                     row += "|  infeasible        "
                     gaps.setdefault(key, []).append(float("nan"))
+                    used.setdefault(key, []).append(-1)
                     continue
                 routes = [r for r in routes if r]
                 gap = 100 * (inst.route_distance(routes) / b["distance"] - 1)
                 gaps.setdefault(key, []).append(gap)
                 vok.setdefault(key, []).append(len(routes) <= b["vehicles"])
+                used.setdefault(key, []).append(len(routes))
                 row += f"| {len(routes):>10} {gap:>6.2f}  "
         print(row, flush=True)
     for key, g in gaps.items():
@@ -112,6 +117,18 @@ def fleet_table(names: list[str], limits: list[float], with_pyvrp: bool) -> None
             f"mean gap {key}: {np.nanmean(g):.2f}%  BKS vehicles on "
             f"{sum(vok.get(key, []))}/{len(g)}  infeasible {int(np.isnan(g).sum())}"
         )
+    for t in limits if with_pyvrp else []:
+        ours, peer = f"ours@{t:g}", f"pyvrp@{t:g}"
+        same = [
+            i for i, (a, b) in enumerate(zip(used[ours], used[peer], strict=True)) if a == b > 0
+        ]
+        if same:
+            delta = np.mean([gaps[ours][i] - gaps[peer][i] for i in same])
+            print(
+                f"at {t:g}s: ours - PyVRP = {delta:+.2f} points of gap on the {len(same)} "
+                f"instances with equal vehicle counts; vehicles ours {sum(used[ours])} "
+                f"vs PyVRP {sum(used[peer])}"
+            )
 
 
 def single_route(n: int, seed: int) -> Plan:
@@ -184,6 +201,50 @@ def reseq_table(sizes: list[int], steps: list[float], best_limit: float) -> None
         print(f"{n:>5} | " + " | ".join(cells), flush=True)
 
 
+def eval_table(sizes: list[int]) -> None:
+    """Median time of one evaluate_route call (what a drag costs), flat vs rush-hour profile."""
+    from dispatcher.eta import HaversineProvider, SpeedProfile
+
+    print("\n## Evaluation (one route, city coordinates, 07:00 start), median of 3000 calls")
+    print("stops | flat profile µs | rush-hour profile µs | loop reference µs")
+    for n in sizes:
+        rng = random.Random(n)
+        stops = []
+        for i in range(n):
+            a = 7 * 3600 + i * (11 * 3600 / n)
+            loc = (48.85 + rng.uniform(-0.01, 0.01), 2.35 + rng.uniform(-0.015, 0.015))
+            stops.append(PlanStop(f"s{i}", loc, a, a + 3600, 60.0, 1))
+        v = PlanVehicle("v", n, 7 * 3600.0, 19 * 3600.0, (48.85, 2.35), (48.85, 2.35))
+        plan = Plan.build([v], stops, {"v": [s.id for s in stops]})
+        cells = []
+        for prof in (SpeedProfile.flat(), SpeedProfile.urban_rush_hours()):
+            pm = PlanMatrix.build(plan, HaversineProvider(speed_kmh=25, profile=prof))
+            cells.append(_median_us(partial(evaluate_route, pm, v, plan.routes["v"])))
+        cells.append(_median_us(partial(_loop_eval, pm, v, plan), 300))
+        print(f"{n:>5} | " + " | ".join(f"{c:8.1f}" for c in cells), flush=True)
+
+
+def _median_us(fn: Callable[[], object], reps: int = 3000) -> float:
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1e6
+
+
+def _loop_eval(pm: PlanMatrix, v: PlanVehicle, plan: Plan) -> float:
+    """The straightforward per-leg loop, as the baseline for the vectorized evaluator."""
+    prof = pm.matrix.profile
+    t, here = v.departure, pm.start_node[v.id]
+    for sid in plan.routes[v.id]:
+        node, st = pm.stop_node[sid], plan.stops[sid]
+        t += pm.matrix.duration[here, node] * prof.factor_at_scalar(t)
+        t = max(t, st.window_start) + st.service_s
+        here = node
+    return t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="4 instances at 5 s, short reseq")
@@ -196,6 +257,7 @@ def main() -> None:
     limits = args.time_limits or ([5.0] if args.quick else [5.0, 30.0])
     names = args.instances or (QUICK if args.quick else ALL)
     if not args.skip_reseq:
+        eval_table([50, 100, 200])
         reseq_table(
             [25, 50, 100, 200],
             [0.1, 0.2, 0.5, 1.0] if not args.quick else [0.2, 1.0],

@@ -11,6 +11,7 @@ matrices cannot depend on time). Keeping the two apart lets one matrix serve a w
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,14 @@ class SpeedProfile:
             if b <= tod:
                 i = k
         return self.factors[i]
+
+    def period_at(self, t_s: float) -> tuple[float, float]:
+        """Factor at plan time ``t_s`` and the plan time at which the next period starts."""
+        day0 = t_s - t_s % DAY_S
+        tod = t_s - day0
+        i = bisect.bisect_right(self.boundaries_s, tod) - 1
+        nxt = self.boundaries_s[i + 1] if i + 1 < len(self.boundaries_s) else DAY_S
+        return self.factors[i], day0 + nxt
 
     def mean_factor(self, start_s: float, end_s: float, samples: int = 97) -> float:
         """Time-averaged factor over ``[start_s, end_s]``: what the optimizer's matrix uses."""

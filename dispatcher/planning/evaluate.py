@@ -20,8 +20,6 @@ import numpy as np
 from dispatcher.eta.travel import SpeedProfile
 from dispatcher.planning.model import FloatArray, Plan, PlanMatrix, PlanVehicle
 
-_MAX_PASSES = 6
-
 
 @dataclass(frozen=True, slots=True)
 class RouteEvaluation:
@@ -111,11 +109,13 @@ def _schedule(
     ``legs[k]`` is the travel into node ``k`` (stops, then the end depot if any); ``service``
     and ``ws`` have one entry per node (the end depot has 0 / 0).
     """
-    pre = np.empty_like(legs)
-    pre[0] = 0.0
-    np.cumsum(service[:-1], out=pre[1:])
-    c = t0 + np.cumsum(legs) + pre
-    wait = np.maximum.accumulate(np.maximum(ws - c, 0.0))
+    x = legs.copy()
+    x[1:] += service[:-1]
+    c = np.cumsum(x)
+    c += t0
+    gap = ws - c
+    np.maximum(gap, 0.0, out=gap)
+    wait = np.maximum.accumulate(gap)
     return c, wait
 
 
@@ -191,30 +191,29 @@ def evaluate_route(
 def _profiled_schedule(
     t0: float, free: FloatArray, svc: FloatArray, ws: FloatArray, profile: SpeedProfile
 ) -> tuple[FloatArray, FloatArray]:
-    factors = profile.factor_at(np.asarray([t0]))[0] * np.ones_like(free)
-    for _ in range(_MAX_PASSES):
-        c, wait = _schedule(t0, free * factors, svc, ws)
-        dep = np.concatenate(([t0], (c + wait + svc)[:-1]))
-        new = profile.factor_at(dep)
-        if np.array_equal(new, factors):
-            return c, wait
-        factors = new
-    return _loop_schedule(t0, free, svc, ws, profile)
+    """Schedule with time-of-day factors, one vectorized pass per speed period crossed.
 
-
-def _loop_schedule(
-    t0: float, free: FloatArray, svc: FloatArray, ws: FloatArray, profile: SpeedProfile
-) -> tuple[FloatArray, FloatArray]:
-    """Sequential fallback; returns the same ``(c, wait)`` decomposition as :func:`_schedule`."""
+    Departures never go backwards along a route, so all legs departing before the next
+    period boundary share one factor: solve the rest of the route with it, keep the nodes
+    reached by those legs, and restart from the first leg that departs in the next period.
+    Returns the same ``(c, cumulative wait)`` decomposition as :func:`_schedule`.
+    """
     n = len(free)
-    arrive, begin = np.empty(n), np.empty(n)
-    dep = t0
-    for k in range(n):
-        arrive[k] = dep + free[k] * profile.factor_at_scalar(dep)
-        begin[k] = max(arrive[k], ws[k])
-        dep = begin[k] + svc[k]
-    wait = np.cumsum(begin - arrive)  # cumulative, as in _schedule
-    return begin - wait, wait
+    c, wait = np.empty(n), np.empty(n)
+    start, dep, waited = 0, t0, 0.0
+    while start < n:
+        factor, boundary = profile.period_at(dep)
+        cs, ww = _schedule(dep, free[start:] * factor, svc[start:], ws[start:])
+        leave = cs + ww + svc[start:]
+        keep = int(np.searchsorted(leave, boundary, side="left")) + 1
+        end = min(n, start + keep)
+        m = end - start
+        c[start:end] = cs[:m] - waited
+        wait[start:end] = ww[:m] + waited
+        waited += float(ww[m - 1])
+        dep = float(leave[m - 1])
+        start = end
+    return c, wait
 
 
 def evaluate_plan(pm: PlanMatrix, plan: Plan) -> PlanEvaluation:

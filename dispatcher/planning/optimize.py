@@ -7,9 +7,11 @@ validation (locks + feasibility). Applying it is an undoable :class:`ReplaceRout
 Model: each vehicle starts at its live position at the current time with its current load;
 the fixed prefix (done stops) is left out and an in-progress stop is forced first. Deliveries
 are loaded at the depot, pickups carried back (see :mod:`dispatcher.planning.routing`).
-Windows and shift ends are hard first; if that is infeasible (a live day that already went
-wrong), they become soft with a lateness cost, and as the last resort stops may be left
-unassigned at a high penalty, so the dispatcher always gets a plan and a reason.
+The search is warm-started from :func:`~dispatcher.planning.initial.initial_routes`. Windows
+and shift ends are hard when that start is on time; otherwise (a live day that already went
+wrong, or a badly ordered route) they are soft with a lateness cost, and as the last resort
+stops may be left unassigned at a high penalty, so the dispatcher always gets a plan and the
+reasons it is not clean (:meth:`OptimizationResult.problems`).
 
 Travel times in the solver use the speed profile's mean factor over the vehicles' shifts
 (OR-Tools matrices cannot depend on time); the preview's "after" figures come from the exact
@@ -18,10 +20,10 @@ time-dependent evaluator.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind, StopStatus
@@ -29,8 +31,9 @@ from dispatcher.planning.commands import ReplaceRoutes
 from dispatcher.planning.evaluate import EvaluationDiff, PlanEvaluation, diff, evaluate_plan
 from dispatcher.planning.initial import initial_routes
 from dispatcher.planning.locks import group_members, lock_violations
-from dispatcher.planning.model import Plan, PlanMatrix, PlanVehicle
+from dispatcher.planning.model import FloatArray, Plan, PlanMatrix, PlanVehicle
 from dispatcher.planning.routing import (
+    CancelToken,
     ProgressCallback,
     RoutingOutcome,
     RoutingProblem,
@@ -154,29 +157,14 @@ def _build(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> _Build:
     )
     node_stop = {2 * nv + i: s for i, s in enumerate(stops)}
     idx = np.asarray(src, dtype=np.int64)
-    dist = pm.matrix.distance[np.ix_(idx, idx)].copy()
     t_lo = min(v.departure for v in vehicles)
     t_hi = max(v.shift_end for v in vehicles)
-    dur = pm.matrix.duration[np.ix_(idx, idx)] * pm.matrix.profile.mean_factor(t_lo, t_hi)
-    open_end = idx < 0
-    dist[:, open_end] = 0.0
-    dur[:, open_end] = 0.0
-    dist[open_end, :] = 0.0
-    dur[open_end, :] = 0.0
     sc = options.scale
     svc = np.array([0.0] * (2 * nv) + [plan.stops[s].service_s for s in stops])
-    travel = np.ceil(dur * sc - 1e-6).astype(np.int64) + np.rint(svc * sc).astype(np.int64)[:, None]
+    cost, travel = _arcs(pm, idx, svc, pm.matrix.profile.mean_factor(t_lo, t_hi), sc)
     finite_we = [plan.stops[s].window_end for s in stops if np.isfinite(plan.stops[s].window_end)]
     horizon_t = max([t_hi, *finite_we]) + 86_400.0
-    lo = np.zeros(len(src))
-    hi = np.full(len(src), horizon_t)
-    for k, v in enumerate(vehicles):
-        lo[k], hi[k] = v.departure, max(v.shift_end, v.departure)
-        lo[nv + k], hi[nv + k] = v.departure, max(v.shift_end, v.departure)
-    for node, s in node_stop.items():
-        st = plan.stops[s]
-        lo[node] = st.window_start
-        hi[node] = min(st.window_end, horizon_t)
+    lo, hi = _windows(plan, vehicles, node_stop, len(src), horizon_t)
     lo = np.maximum(lo - t_lo, 0.0)
     hi = np.maximum(hi - t_lo, 0.0)
     stop_of = [plan.stops[s] for s in stops]
@@ -188,7 +176,7 @@ def _build(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> _Build:
     )
     general = bool(pickup.any()) or any(v.on_road for v in vehicles)
     problem = RoutingProblem(
-        cost=np.rint(dist * sc).astype(np.int64),
+        cost=cost,
         travel=travel,
         starts=list(range(nv)),
         ends=list(range(nv, 2 * nv)),
@@ -205,6 +193,43 @@ def _build(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> _Build:
     node_of = {s: n for n, s in node_stop.items()}
     initial = [[node_of[s] for s in pending[v]] for v in vids]
     return _Build(problem, vids, node_stop, prefixes, initial, extra)
+
+
+def _arcs(
+    pm: PlanMatrix, idx: npt.NDArray[np.int64], svc: FloatArray, factor: float, sc: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Integer cost (distance) and travel (time incl. service at the origin) matrices.
+
+    ``idx`` maps model nodes to matrix nodes; ``-1`` is an open route's dummy end, free to
+    reach. Travel times are rounded up so the solver never promises what exact time breaks.
+    """
+    dist = pm.matrix.distance[np.ix_(idx, idx)].copy()
+    dur = pm.matrix.duration[np.ix_(idx, idx)] * factor
+    open_end = idx < 0
+    for m in (dist, dur):
+        m[:, open_end] = 0.0
+        m[open_end, :] = 0.0
+    travel = np.ceil(dur * sc - 1e-6).astype(np.int64) + np.rint(svc * sc).astype(np.int64)[:, None]
+    return np.rint(dist * sc).astype(np.int64), travel
+
+
+def _windows(
+    plan: Plan,
+    vehicles: list[PlanVehicle],
+    node_stop: dict[int, str],
+    n: int,
+    horizon_t: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Plan-time bounds per node: departure..shift end for starts/ends, windows for stops."""
+    nv = len(vehicles)
+    lo, hi = np.zeros(n), np.full(n, horizon_t)
+    for k, v in enumerate(vehicles):
+        for node in (k, nv + k):
+            lo[node], hi[node] = v.departure, max(v.shift_end, v.departure)
+    for node, sid in node_stop.items():
+        lo[node] = plan.stops[sid].window_start
+        hi[node] = min(plan.stops[sid].window_end, horizon_t)
+    return lo, hi
 
 
 def _start_load(plan: Plan, vehicle: PlanVehicle, pending: list[str]) -> int | None:
@@ -259,7 +284,7 @@ def optimize(
     plan: Plan,
     pm: PlanMatrix,
     options: OptimizeOptions | None = None,
-    cancel: threading.Event | None = None,
+    cancel: CancelToken | None = None,
     progress: ProgressCallback | None = None,
 ) -> OptimizationResult:
     """Propose better routes for ``options.vehicle_ids`` (or the fleet) within the time limit.

@@ -13,10 +13,10 @@ times per second, and the search is then stopped with ``CancelSearch``.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,15 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 IntArray = npt.NDArray[np.int64]
 ProgressCallback = Callable[[float, float], None]
-"""``progress(best_objective, elapsed_s)``, called on every improving solution."""
+"""``progress(best_objective, elapsed_s)``, called on every improving solution (objective in
+solver units: scaled distance plus penalties)."""
+
+
+class CancelToken(Protocol):
+    """``threading.Event`` or ``multiprocessing.Event``: anything with ``is_set()``."""
+
+    def is_set(self) -> bool: ...
+
 
 FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
 METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
@@ -210,7 +218,7 @@ def solve_routing(
     problem: RoutingProblem,
     params: SearchParams,
     initial: list[list[int]] | None = None,
-    cancel: threading.Event | None = None,
+    cancel: CancelToken | None = None,
     progress: ProgressCallback | None = None,
 ) -> RoutingOutcome:
     """Solve ``problem``, warm-started from ``initial`` routes (stop nodes) when they fit."""

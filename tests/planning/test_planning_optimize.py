@@ -142,3 +142,24 @@ def test_applied_preview_undoes():
     assert plan.routes == result.routes
     stack.undo()
     assert plan.routes == before
+
+
+def test_open_routes_end_at_the_last_stop():
+    plan = random_plan(16, 10, 2)
+    for vid, v in list(plan.vehicles.items()):
+        plan.vehicles[vid] = replace(v, end=None)
+    result = optimize(plan, PlanMatrix.build(plan, EuclideanProvider()), QUICK)
+    assert result.feasible, result.problems()
+    for vid, ev in result.after.routes.items():
+        if ev.stop_ids:
+            assert ev.end_time == ev.departure[-1], f"{vid} drives home although it need not"
+
+
+def test_pickups_and_deliveries_respect_capacity_at_every_stop():
+    """A tight van: deliveries leave from the depot, pickups ride back; load never exceeds 12."""
+    plan = random_plan(17, 12, 3, pickups=True)
+    for vid, v in list(plan.vehicles.items()):
+        plan.vehicles[vid] = replace(v, capacity=12)
+    result = optimize(plan, PlanMatrix.build(plan, EuclideanProvider()), QUICK)
+    if result.mode == "hard":
+        assert all(ev.max_load <= 12 for ev in result.after.routes.values())

@@ -113,3 +113,25 @@ def test_solve_text_output_on_a_tiny_instance(tmp_path: Path):
     assert run_solve(write_instance(tmp_path, table), 0.2, False, out) == 0
     text = out.getvalue()
     assert "vehicles 1" in text and "route 1:" in text
+
+
+@needs_data
+def test_vrptw_solver_reports_progress_and_stops_on_cancel():
+    import threading
+    import time
+
+    from dispatcher.planning.vrptw import solve_vrptw
+
+    inst = read_solomon(DATA / "R101.txt")
+    cancel = threading.Event()
+    seen: list[float] = []
+
+    def progress(best: float, elapsed: float) -> None:
+        seen.append(best)
+        cancel.set()
+
+    t0 = time.monotonic()
+    result = solve_vrptw(inst, 30.0, cancel=cancel, progress=progress)
+    assert time.monotonic() - t0 < 10
+    assert seen
+    assert result.routes == [] or inst.check(result.routes) == []
