@@ -11,19 +11,14 @@ import itertools
 import math
 from collections.abc import Sequence
 
+from dispatcher import geo
 from dispatcher.alerts.facts import Geofence, LatLon
-
-EARTH_RADIUS_M = 6_371_008.8
+from dispatcher.geo import EARTH_RADIUS_M
 
 
 def haversine_m(a: LatLon, b: LatLon) -> float:
-    """Great-circle distance between two points, in metres."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    """Great-circle distance between two ``(lat, lon)`` points, in metres."""
+    return geo.haversine_m(a[0], a[1], b[0], b[1])
 
 
 def _project(origin: LatLon, p: LatLon) -> tuple[float, float]:

@@ -21,13 +21,13 @@ import numpy as np
 import numpy.typing as npt
 
 from dispatcher.errors import ValidationError
+from dispatcher.geo import EARTH_RADIUS_M
 
 FloatArray = npt.NDArray[np.float64]
 Location = tuple[float, float]
 """``(lat, lon)`` in decimal degrees for geographic providers, ``(x, y)`` for Euclidean ones."""
 
 DAY_S = 86_400.0
-EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True, slots=True)

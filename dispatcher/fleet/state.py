@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dispatcher.fleet.geo import haversine_m
 from dispatcher.fleet.trail import Trail
+from dispatcher.geo import haversine_m
 from dispatcher.model.core import EventReport, PositionReport, StatusReport, VehicleState
 
 

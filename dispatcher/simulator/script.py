@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from dispatcher.fleet.geo import haversine_m
+from dispatcher.geo import haversine_m
 
 CIRCUITY = 1.3
 CITY_SPEED_KMH = 24.0

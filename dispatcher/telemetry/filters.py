@@ -15,7 +15,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dispatcher.fleet.geo import haversine_m
+from dispatcher.geo import haversine_m
 from dispatcher.model.core import EventReport, PositionReport, StatusReport
 from dispatcher.telemetry.rejection import Rejection, RejectReason
 

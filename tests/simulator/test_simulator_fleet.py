@@ -84,7 +84,7 @@ def test_positions_move_continuously(fleet_db: Database) -> None:
     _, scripts = load_simulated_fleet(fleet_db, 7)
     script = scripts["V02"]
     t = datetime(2026, 11, 20, 9, 0, tzinfo=TZ)
-    from dispatcher.fleet.geo import haversine_m
+    from dispatcher.geo import haversine_m
 
     prev = script.position_at(t)
     for _ in range(600):

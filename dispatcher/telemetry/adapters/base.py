@@ -10,6 +10,7 @@ quarantined.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -45,6 +46,17 @@ class SubscriptionSpec(Protocol):
     def subscriptions(self) -> list[tuple[str, int]]:
         """``(topic filter, qos)`` pairs; QoS 1 only where the payload must not be lost."""
         ...
+
+
+def guarded(adapter: str, topic: str, parse: Callable[[], Report]) -> ParseResult:
+    """Run an adapter's parser: a PayloadError becomes its rejection, any other exception an
+    ``unexpected`` one, so no device payload can raise past the adapter."""
+    try:
+        return parse()
+    except PayloadError as exc:
+        return exc.rejection()
+    except Exception as exc:
+        return unexpected(adapter, topic, exc)
 
 
 def unexpected(adapter: str, topic: str, exc: Exception) -> Rejection:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dispatcher.telemetry.adapters.base import ParseResult, Report, unexpected
+from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded
 from dispatcher.telemetry.bindings import DeviceBindings, device_key
 from dispatcher.telemetry.fields import build_position, load_object, opt_number, req_number
 from dispatcher.telemetry.rejection import PayloadError, RejectReason
@@ -33,12 +33,7 @@ class HomeAssistantAdapter:
         return topic.startswith(self._head)
 
     def parse(self, topic: str, payload: bytes, received_at: datetime) -> ParseResult:
-        try:
-            return self._parse(topic, payload, received_at)
-        except PayloadError as exc:
-            return exc.rejection()
-        except Exception as exc:
-            return unexpected(self.name, topic, exc)
+        return guarded(self.name, topic, lambda: self._parse(topic, payload, received_at))
 
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
         dev_id = topic[len(self._head) :]

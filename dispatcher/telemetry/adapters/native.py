@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
-from dispatcher.telemetry.adapters.base import ParseResult, Report, unexpected
+from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded
 from dispatcher.telemetry.fields import (
     MS_KMH,
     MS_THRESHOLD,
@@ -59,12 +59,7 @@ class NativeAdapter:
         return topic.startswith(self._head)
 
     def parse(self, topic: str, payload: bytes, received_at: datetime) -> ParseResult:
-        try:
-            return self._parse(topic, payload, received_at)
-        except PayloadError as exc:
-            return exc.rejection()
-        except Exception as exc:
-            return unexpected(self.name, topic, exc)
+        return guarded(self.name, topic, lambda: self._parse(topic, payload, received_at))
 
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
         vehicle_id, _, kind = topic[len(self._head) :].partition("/")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dispatcher.telemetry.adapters.base import ParseResult, Report, unexpected
+from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded
 from dispatcher.telemetry.bindings import DeviceBindings, device_key
 from dispatcher.telemetry.fields import (
     KNOT_KMH,
@@ -43,12 +43,7 @@ class TraccarAdapter:
         return topic in self._topics
 
     def parse(self, topic: str, payload: bytes, received_at: datetime) -> ParseResult:
-        try:
-            return self._parse(payload)
-        except PayloadError as exc:
-            return exc.rejection()
-        except Exception as exc:
-            return unexpected(self.name, topic, exc)
+        return guarded(self.name, topic, lambda: self._parse(payload))
 
     def _parse(self, payload: bytes) -> Report:
         obj = load_object(payload)

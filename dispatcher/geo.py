@@ -1,4 +1,5 @@
-"""Great-circle distance, the one geometry the live fleet and the ingest filters share."""
+"""Great-circle distance: the one formula the core's rooms share (fleet, filters, rules,
+simulator, travel times), so they never disagree on how far apart two points are."""
 
 from __future__ import annotations
 
