@@ -235,7 +235,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             file=out,
             flush=True,
         )
-        _run_for(args.duration, live.tick)
+        _run_for(args.duration, core.tick)
         stats = live.stats()
         print(
             f"received {stats.received}, rejected {stats.rejected}, {stats.vehicles} vehicles",

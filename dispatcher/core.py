@@ -7,6 +7,7 @@ reference and adapts it, ``dispatcher serve`` runs it without a window. Later ca
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -16,13 +17,16 @@ from dispatcher.events import EventBus
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.scenario.demo import demo_scenario
+from dispatcher.services import Service
 
 if TYPE_CHECKING:
     from dispatcher.live import LiveTelemetry
 
+log = logging.getLogger(__name__)
+
 
 class Core:
-    """Settings, clock, event bus and the opened database."""
+    """Settings, clock, event bus, the opened database and the services ticking on it."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -30,6 +34,22 @@ class Core:
         self.bus = EventBus()
         self.db = Database(settings.database_url)
         self.live: LiveTelemetry | None = None
+        self.services: list[Service] = []
+
+    def add_service(self, service: Service) -> Service:
+        """Run ``service`` on every :meth:`tick`; it is stopped by :meth:`close`."""
+        self.services.append(service)
+        return service
+
+    def tick(self) -> None:
+        """Apply live telemetry, then let each service do what is due (GUI timer or serve)."""
+        if self.live is not None:
+            self.live.tick()
+        for service in self.services:
+            try:
+                service.tick()
+            except Exception:
+                log.exception("service %s failed on tick", service.name)
 
     def start_live(
         self, *, embedded_broker: bool = False, simulate_seed: int | None = None
@@ -60,6 +80,12 @@ class Core:
         return True
 
     def close(self) -> None:
+        for service in reversed(self.services):
+            try:
+                service.stop()
+            except Exception:
+                log.exception("service %s failed to stop", service.name)
+        self.services.clear()
         if self.live is not None:
             self.live.stop()
             self.live = None

@@ -8,6 +8,7 @@ restored on the next start.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QTreeView,
     QVBoxLayout,
@@ -29,7 +31,12 @@ from PySide6.QtWidgets import (
 
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
+from ui.exceptions import dock as exceptions_dock
+from ui.kpi import dock as kpi_dock
+from ui.map import dock as map_dock
+from ui.messages import dock as messages_dock
 from ui.routes_model import Column, Role, RoutesModel
+from ui.selection import SelectionModel
 from ui.themes import THEMES, apply_theme
 
 log = logging.getLogger(__name__)
@@ -73,6 +80,15 @@ def placeholder(title: str, text: str) -> QWidget:
 LAYOUT_VERSION = 2
 
 
+#: Each room's dock module: ``build(window)`` gives the body, ``install(window)`` adds the rest.
+ROOM_DOCKS = {
+    "map": map_dock,
+    "exceptions": exceptions_dock,
+    "messages": messages_dock,
+    "kpis": kpi_dock,
+}
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self, core: Core, settings: QSettings | None = None, *, restore: bool = True
@@ -84,6 +100,18 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self.setDockNestingEnabled(True)
         self.routes_model = RoutesModel(parent=self)
+        #: The app's one selection (vehicle, stop, exception), shared by every view.
+        self.selection = SelectionModel(self)
+        #: Called once per UI tick after the core's tick (views refresh from the core here).
+        self.tick_hooks: list[Callable[[], None]] = []
+        #: (keys, what) rows for Help > Keyboard shortcuts; rooms append theirs in install().
+        self.shortcut_help: list[tuple[str, str]] = [
+            ("Ctrl+I", "Import orders from CSV"),
+            ("F5", "Reload"),
+            ("Ctrl+F", "Find stop"),
+            ("F1", "This help"),
+            ("Ctrl+Q", "Quit"),
+        ]
         self.docks: dict[str, QDockWidget] = {}
         self.last_import_report: object = None
         #: The day the route list shows; rows of an import without a date land on it.
@@ -91,6 +119,8 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
+        for room in ROOM_DOCKS.values():
+            room.install(self)
         self.resize(1600, 950)
         self.setProperty("defaultState", self.saveState(LAYOUT_VERSION))
         if restore:
@@ -102,11 +132,16 @@ class MainWindow(QMainWindow):
             self._tick_timer.start(core.settings.ui.tick_ms)
 
     def tick(self) -> None:
-        """Once per UI tick: apply live telemetry (one batched update) and refresh the bar."""
+        """Once per UI tick: the core's tick (telemetry, services), then views and the bar."""
+        self.core.tick()
+        for hook in self.tick_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("tick hook %r failed", hook)
         live = self.core.live
         if live is None:
             return
-        live.tick()
         stats = live.stats()
         state = stats.state.value
         self.broker_label.setText(
@@ -123,10 +158,10 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        self.map_dock = self._add_dock("map", "Map", placeholder(*PLACEHOLDERS["map"]), left)
+        self.map_dock = self._add_dock("map", "Map", map_dock.build(self), left)
         self._add_dock("routes", "Routes", self._routes_panel(), right)
         for key in ("exceptions", "messages", "kpis"):
-            self._add_dock(key, PLACEHOLDERS[key][0], placeholder(*PLACEHOLDERS[key]), bottom)
+            self._add_dock(key, PLACEHOLDERS[key][0], ROOM_DOCKS[key].build(self), bottom)
         self.splitDockWidget(self.docks["map"], self.docks["routes"], Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.docks["exceptions"], self.docks["messages"])
         self.tabifyDockWidget(self.docks["messages"], self.docks["kpis"])
@@ -251,6 +286,23 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About Dispatcher", self.show_about)
 
+    def menu(self, title: str) -> QMenu:
+        """The top-level menu called ``title`` (e.g. "&Route"), created before Help if new."""
+        bar = self.menuBar()
+        help_action = None
+        for action in bar.actions():
+            menu = action.menu()
+            if action.text() == title and isinstance(menu, QMenu):
+                return menu
+            if action.text() == "&Help":
+                help_action = action
+        created = QMenu(title, self)
+        if help_action is None:
+            bar.addMenu(created)
+        else:
+            bar.insertMenu(help_action, created)
+        return created
+
     def _action(self, menu: object, text: str, slot: object, shortcut: object = None) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
@@ -311,14 +363,7 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         rows = "".join(
-            f"<tr><td><b>{key}</b></td><td>{what}</td></tr>"
-            for key, what in (
-                ("Ctrl+I", "Import orders from CSV"),
-                ("F5", "Reload"),
-                ("Ctrl+F", "Find stop"),
-                ("F1", "This help"),
-                ("Ctrl+Q", "Quit"),
-            )
+            f"<tr><td><b>{key}</b></td><td>{what}</td></tr>" for key, what in self.shortcut_help
         )
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
 

@@ -1,0 +1,1 @@
+"""The Exceptions dock: the alert queue, its detail pane and actions."""

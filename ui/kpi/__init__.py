@@ -1,0 +1,1 @@
+"""The KPIs dock: live key figures and the route timeline (pyqtgraph)."""

@@ -1,0 +1,1 @@
+"""The live map dock (Leaflet in a QWebEngineView, built with folium)."""

@@ -1,0 +1,1 @@
+"""The Messages dock: outbox, history, templates and one-click sending."""
