@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--speed", type=float, default=1.0, help="time speed-up (default 1)")
     sim.add_argument("--seed", type=int, default=7, help="trouble and traffic seed")
     sim.add_argument("--duration", type=float, help="stop after SECONDS of wall time")
+    sim.add_argument(
+        "--start", help="simulated time of day to start at, HH:MM (default: now)", metavar="HH:MM"
+    )
+    sim.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="zone of the routes' day")
 
     solve = sub.add_parser("solve", help="solve a Solomon VRPTW instance with the planner")
     solve.add_argument("instance", type=Path, help="Solomon-format instance file")
@@ -212,13 +216,13 @@ def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
 def _run_for(duration: float | None, tick: Callable[[], object], interval_s: float = 0.2) -> None:
     """Call ``tick`` every ``interval_s`` until ``duration`` elapses or Ctrl+C."""
-    import time
+    from time import monotonic, sleep
 
-    deadline = None if duration is None else time.monotonic() + duration
+    deadline = None if duration is None else monotonic() + duration
     try:
-        while deadline is None or time.monotonic() < deadline:
+        while deadline is None or monotonic() < deadline:
             tick()
-            time.sleep(interval_s)
+            sleep(interval_s)
     except KeyboardInterrupt:
         pass
 
@@ -251,17 +255,22 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
 
     from dispatcher.clock import ScaledClock
     from dispatcher.persistence.database import Database
-    from dispatcher.simulator.from_db import load_simulated_fleet
-    from dispatcher.simulator.runner import FleetSimulator
+    from dispatcher.simulator.from_db import load_simulated_fleet, route_day
+    from dispatcher.simulator.runner import FleetSimulator, wall_clock_stamp
     from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
 
+    tz = _zone(args.timezone)
     db = Database(settings.database_url)
     try:
-        vehicles, scripts = load_simulated_fleet(db, args.seed)
+        vehicles, scripts = load_simulated_fleet(db, args.seed, args.timezone)
+        day = route_day(db)
     finally:
         db.dispose()
-    if not vehicles:
+    if not vehicles or day is None:
         raise DispatcherError("the database has no routes to drive (try `dispatcher demo`)")
+    sim_start = datetime.combine(day, _time_of_day(args.start, tz), tz)
+    if args.speed <= 0:
+        raise DispatcherError("--speed must be positive")
     client = TelemetryClient(
         MqttSettings(
             url=settings.broker.url,
@@ -280,12 +289,14 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
         vehicles,
         scripts,
         client.publish,
-        ScaledClock(datetime.now(UTC), args.speed),
+        ScaledClock(sim_start, args.speed),
         prefix=settings.broker.prefix,
+        stamp=wall_clock_stamp(sim_start, datetime.now(UTC), args.speed),
     )
     sim.start()
     print(
-        f"driving {len(vehicles)} vehicles on {settings.broker.url} at {args.speed:g}x "
+        f"driving {len(vehicles)} vehicles on {settings.broker.url} from "
+        f"{sim_start:%Y-%m-%d %H:%M} at {args.speed:g}x "
         "(Ctrl+C to stop)",
         file=out,
         flush=True,
@@ -295,6 +306,23 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     client.stop()
     print(f"published {sim.published} messages", file=out)
     return 0
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        raise DispatcherError(f"unknown time zone {name!r}") from None
+
+
+def _time_of_day(text: str | None, tz: ZoneInfo) -> time:
+    """``HH:MM`` as a time of day; ``None`` means the current time in ``tz``."""
+    if text is None:
+        return datetime.now(tz).time().replace(microsecond=0)
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise DispatcherError(f"--start {text!r} is not HH:MM") from None
 
 
 def emit_json(obj: object, out: TextIO) -> None:

@@ -35,6 +35,58 @@ log = logging.getLogger(__name__)
 StateListener = Callable[[ConnectionState, str], None]
 
 
+class BindingsRefresher:
+    """Reloads the device-binding table from the database in its own thread.
+
+    A dispatcher binds a phone on another workstation (or ``dispatcher simulate`` binds its
+    phones) while this console runs: the table is reloaded every ``interval_s`` seconds, and
+    at once (at most every ``min_gap_s``) when an unbound device speaks, so its next message
+    is accepted. Neither the paho thread nor the GUI thread ever waits on the database.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        bindings: DeviceBindings,
+        *,
+        interval_s: float = 15.0,
+        min_gap_s: float = 2.0,
+    ) -> None:
+        self._db = db
+        self._bindings = bindings
+        self._interval = interval_s
+        self._min_gap = min_gap_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bindings-refresh", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request(self, _key: str = "") -> None:
+        """Ask for a reload soon (called from the paho thread on an unknown device)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._interval)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            try:
+                with self._db.session() as session:
+                    self._bindings.replace(fleet_repo.device_bindings(session))
+            except Exception as exc:  # the database may be briefly unreachable: try again later
+                log.warning("could not reload device bindings: %s", exc)
+            self._stop.wait(self._min_gap)
+
+
 @dataclass(frozen=True, slots=True)
 class LiveStats:
     """What the status bar shows about the live feed."""
@@ -66,7 +118,8 @@ class LiveTelemetry:
         self._sim_client: TelemetryClient | None = None
         with db.session() as session:
             table = fleet_repo.device_bindings(session)
-        self.bindings = DeviceBindings(table, clock=clock)
+        self.bindings = DeviceBindings(table, clock=clock, on_unknown=self._unknown_device)
+        self._refresher = BindingsRefresher(db, self.bindings)
         self.decoder = build_decoder(
             prefix=settings.broker.prefix, bindings=self.bindings, clock=clock
         )
@@ -88,6 +141,7 @@ class LiveTelemetry:
     def start(self, *, embedded_broker: bool = False) -> None:
         """Start the writer, the broker (if embedded) and the MQTT connection (non-blocking)."""
         self.writer.start()
+        self._refresher.start()
         url = self._settings.broker.url
         if embedded_broker:
             self.broker = EmbeddedBroker(prefix=self._settings.broker.prefix).start()
@@ -161,6 +215,12 @@ class LiveTelemetry:
             len(self.fleet.vehicle_ids()),
         )
 
+    def _unknown_device(self, key: str) -> None:
+        # Set in __init__ before the refresher exists; messages only flow after start().
+        refresher = getattr(self, "_refresher", None)
+        if refresher is not None:
+            refresher.request(key)
+
     def _state_changed(self, state: ConnectionState, reason: str) -> None:
         self._state, self._reason = state, reason
         for listener in list(self._listeners):
@@ -179,5 +239,6 @@ class LiveTelemetry:
             self.client.stop()
         self.pipeline.drain()
         self.writer.stop()
+        self._refresher.stop()
         if self.broker:
             self.broker.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import date
 
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
@@ -50,3 +51,10 @@ def load_simulated_fleet(
     first = next(iter(vehicles.values()))
     depot = (first.depot_lat or routes[0].stops[0].lat, first.depot_lon or routes[0].stops[0].lon)
     return sims, build_scripts(sims, depot, day, timezone, seed)
+
+
+def route_day(db: Database) -> date | None:
+    """The service day of the stored routes (the day the simulator drives), if any."""
+    with db.session() as session:
+        routes = fleet_repo.load_routes(session)
+    return next((s.service_date for r in routes for s in r.stops), None)

@@ -29,6 +29,22 @@ from dispatcher.simulator.script import (
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes, int, bool], None]
+#: Maps the script's (simulated) time to the timestamp a message carries.
+Stamp = Callable[[datetime], datetime]
+
+
+def wall_clock_stamp(sim_start: datetime, wall_start: datetime, speed: float) -> Stamp:
+    """Stamp messages with wall-clock time while the script runs ``speed`` times faster.
+
+    A console running on real time rejects fixes dated in the future; a time-lapse simulation
+    (``dispatcher simulate --speed 10``) therefore maps simulated instants onto the wall clock,
+    keeping their order and spacing (divided by ``speed``).
+    """
+
+    def stamp(ts: datetime) -> datetime:
+        return wall_start + (ts - sim_start) / speed
+
+    return stamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +93,9 @@ class FleetSimulator:
         *,
         prefix: str = "fleet",
         rate_hz: float = 1.0,
+        stamp: Stamp | None = None,
     ) -> None:
+        self._stamp: Stamp = stamp or (lambda ts: ts)
         self._vehicles = {v.vehicle_id: v for v in vehicles}
         self._scripts = scripts
         self._publish = publish
@@ -125,6 +143,7 @@ class FleetSimulator:
         self, vid: str, ts: datetime, lat: float, lon: float, speed: float, heading: float
     ) -> None:
         vehicle = self._vehicles[vid]
+        ts = self._stamp(ts)
         if vehicle.owntracks:
             user, device = vehicle.owntracks
             payload: dict[str, object] = {
@@ -163,7 +182,7 @@ class FleetSimulator:
         self._event_seq += 1
         payload: dict[str, object] = {
             "v": 1,
-            "ts": event.ts.isoformat(),
+            "ts": self._stamp(event.ts).isoformat(),
             "kind": event.kind,
             "event_id": f"sim-{vid}-{event.order_ref}-{event.kind}",
             "stop_id": event.order_ref,
@@ -175,7 +194,11 @@ class FleetSimulator:
     def _status(self, vid: str, *, online: bool, ts: datetime) -> None:
         self._send(
             f"{self._prefix}/vehicles/{vid}/status",
-            {"v": 1, "state": "online" if online else "offline", "ts": ts.isoformat()},
+            {
+                "v": 1,
+                "state": "online" if online else "offline",
+                "ts": self._stamp(ts).isoformat(),
+            },
             1,
             retain=True,
         )

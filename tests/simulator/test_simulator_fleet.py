@@ -14,7 +14,7 @@ from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.scenario.demo import demo_scenario
 from dispatcher.simulator.from_db import load_simulated_fleet
-from dispatcher.simulator.runner import FleetSimulator
+from dispatcher.simulator.runner import FleetSimulator, wall_clock_stamp
 from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.decoder import Accepted, Decoder, default_adapters
 
@@ -93,3 +93,33 @@ def test_positions_move_continuously(fleet_db: Database) -> None:
         if pos and prev:
             assert haversine_m(prev[0], prev[1], pos[0], pos[1]) < 5 * 30 / 3.6 * 2
         prev = pos
+
+
+def test_time_lapse_stamps_wall_clock_so_a_real_time_console_accepts_it(
+    fleet_db: Database,
+) -> None:
+    """`simulate --speed 10`: two simulated hours in 12 wall minutes, every fix accepted."""
+    vehicles, scripts = load_simulated_fleet(fleet_db, 7)
+    with fleet_db.session() as session:
+        bindings = DeviceBindings(fleet_repo.device_bindings(session))
+    sim_start = datetime(2026, 11, 20, 9, 30, tzinfo=TZ)
+    wall_start = datetime(2026, 11, 21, 18, 0, tzinfo=TZ)  # the console's real clock
+    sim_clock, wall_clock = FakeClock(sim_start), FakeClock(wall_start)
+    decoder = Decoder(default_adapters(bindings), clock=wall_clock)
+    results: list[object] = []
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        results.append(decoder.decode(topic, payload, wall_clock.now()))
+
+    stamp = wall_clock_stamp(sim_start, wall_start, 10.0)
+    sim = FleetSimulator(vehicles, scripts, publish, sim_clock, stamp=stamp)
+    for _ in range(720):  # one wall second per step = ten simulated seconds
+        sim.step(sim_clock.now())
+        sim_clock.advance(10)
+        wall_clock.advance(1)
+    rejected = [r for r in results if not isinstance(r, Accepted)]
+    assert not rejected, rejected[:3]
+    stamps = [r.report.ts for r in results if isinstance(r, Accepted)]
+    assert min(stamps) >= wall_start - timedelta(minutes=1)
+    assert max(stamps) <= wall_clock.now()
+    assert stamp(sim_start + timedelta(hours=2)) == wall_start + timedelta(minutes=12)
