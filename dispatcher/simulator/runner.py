@@ -132,12 +132,29 @@ class FleetSimulator:
         self._last = now
         for vid, script in self._scripts.items():
             if first:
-                self._status(vid, online=True, ts=now)
-            for event in script.events_between(since, now) if not first else ():
+                self._catch_up(vid, script, now)
+                continue
+            for event in script.events_between(since, now):
                 self._event(vid, event)
             pos = script.position_at(now)
             if pos is not None:
                 self._position(vid, now, *pos)
+
+    def _catch_up(self, vid: str, script: VehicleScript, now: datetime) -> None:
+        """Start mid-day like a real console would find it: what already happened is reported.
+
+        The demo starts at 09:30 while shifts start at 07:00; the morning's deliveries, failures
+        and status changes are sent first (with their own times, in order), so the day's
+        figures and the route boards begin where the drivers really are.
+        """
+        past = [e for e in script.events if e.ts <= now]
+        for event in past:
+            self._event(vid, event)
+        if not any(e.kind.startswith("status_") for e in past):
+            self._status(vid, online=True, ts=now)
+        pos = script.position_at(now)
+        if pos is not None:
+            self._position(vid, now, *pos)
 
     def _position(
         self, vid: str, ts: datetime, lat: float, lon: float, speed: float, heading: float
