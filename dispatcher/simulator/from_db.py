@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
@@ -21,7 +21,10 @@ def owntracks_identity(driver_name: str, vehicle_id: str) -> tuple[str, str]:
 
 
 def load_simulated_fleet(
-    db: Database, seed: int, timezone: str = "Europe/Berlin"
+    db: Database,
+    seed: int,
+    timezone: str = "Europe/Berlin",
+    trouble_from: datetime | None = None,
 ) -> tuple[list[SimVehicle], dict[str, VehicleScript]]:
     """Vehicles with their stops (in route order) and their scripted day.
 
@@ -50,7 +53,7 @@ def load_simulated_fleet(
         return [], {}
     first = next(iter(vehicles.values()))
     depot = (first.depot_lat or routes[0].stops[0].lat, first.depot_lon or routes[0].stops[0].lon)
-    return sims, build_scripts(sims, depot, day, timezone, seed)
+    return sims, build_scripts(sims, depot, day, timezone, seed, trouble_from)
 
 
 def route_day(db: Database) -> date | None:

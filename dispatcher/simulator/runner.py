@@ -63,10 +63,12 @@ def build_scripts(
     day: date,
     timezone: str,
     seed: int,
+    trouble_from: datetime | None = None,
 ) -> dict[str, VehicleScript]:
+    """Each vehicle's scripted day; ``trouble_from`` anchors the trouble (see ``Trouble``)."""
     rng = random.Random(seed)
     tz = ZoneInfo(timezone)
-    trouble = choose_trouble(rng, {v.vehicle_id: list(v.stops) for v in vehicles})
+    trouble = choose_trouble(rng, {v.vehicle_id: list(v.stops) for v in vehicles}, trouble_from)
     return {
         v.vehicle_id: build_script(
             v.vehicle_id,

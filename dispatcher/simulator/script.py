@@ -106,9 +106,16 @@ class Trouble:
     offline_vehicle: str | None = None
     idle_vehicle: str | None = None
     slow_vehicles: frozenset[str] = frozenset()
+    #: When set, the idle detour, the offline gap and one failed stop on each ``failed_vehicles``
+    #: happen soon after this instant (the demo's start) instead of at fixed stop indexes, so a
+    #: console opened mid-day sees every kind of trouble within minutes.
+    anchor: datetime | None = None
+    failed_vehicles: frozenset[str] = frozenset()
 
 
-def choose_trouble(rng: random.Random, routes: dict[str, list[SimStop]]) -> Trouble:
+def choose_trouble(
+    rng: random.Random, routes: dict[str, list[SimStop]], anchor: datetime | None = None
+) -> Trouble:
     vehicles = sorted(v for v, stops in routes.items() if len(stops) >= 4)
     if not vehicles:
         return Trouble()
@@ -119,6 +126,8 @@ def choose_trouble(rng: random.Random, routes: dict[str, list[SimStop]]) -> Trou
         offline_vehicle=picked[2 % len(picked)],
         idle_vehicle=picked[3 % len(picked)],
         slow_vehicles=frozenset(picked[:2]),
+        anchor=anchor,
+        failed_vehicles=frozenset(picked[:2]) if anchor is not None else frozenset(),
     )
 
 
@@ -136,15 +145,14 @@ def build_script(
     t = shift_start + timedelta(minutes=rng.uniform(5, 15))  # loading at the depot
     script.segments.append(Segment("parked", shift_start, t, depot, depot))
     here = depot
-    idle_at = len(stops) // 2 if vehicle_id == trouble.idle_vehicle else -1
-    offline_at = len(stops) // 3 if vehicle_id == trouble.offline_vehicle else -1
+    due = _TroubleClock(vehicle_id, len(stops), trouble)
     for i, stop in enumerate(stops):
         factor = rng.lognormvariate(0.05, 0.15)
         if vehicle_id in trouble.slow_vehicles:
             factor *= 1.6  # stuck in traffic all day
-        if i == idle_at:
+        if due.idle(i, t):
             t = _idle_detour(script, here, t, rng)
-        if i == offline_at:
+        if due.offline(i, t):
             t = _offline_gap(script, here, t, rng)
         target = (stop.lat, stop.lon)
         arrive = t + timedelta(seconds=drive_seconds(here, target, factor))
@@ -153,7 +161,7 @@ def build_script(
         service = timedelta(seconds=stop.service_s * rng.uniform(0.7, 1.3))
         done = arrive + service
         script.segments.append(Segment("serve", arrive, done, target, target, stop.order_ref))
-        if stop.order_ref in trouble.failed_stops:
+        if stop.order_ref in trouble.failed_stops or due.fails(done):
             script.events.append(SimEvent(done, "failed", stop.order_ref, rng.choice(FAIL_REASONS)))
         else:
             kind = "picked_up" if stop.order_ref in pickups else "delivered"
@@ -163,6 +171,41 @@ def build_script(
     script.segments.append(Segment("drive", t, back, here, depot))
     script.segments.append(Segment("parked", back, back + timedelta(hours=2), depot, depot))
     return script
+
+
+class _TroubleClock:
+    """When one vehicle's scripted trouble happens: at fixed stop indexes, or just after the
+    trouble anchor (each kind once)."""
+
+    def __init__(self, vehicle_id: str, n_stops: int, trouble: Trouble) -> None:
+        self._anchor = trouble.anchor
+        self._idle = vehicle_id == trouble.idle_vehicle
+        self._offline = vehicle_id == trouble.offline_vehicle
+        self._fails = vehicle_id in trouble.failed_vehicles
+        self._idle_at = n_stops // 2
+        self._offline_at = n_stops // 3
+
+    def idle(self, index: int, t: datetime) -> bool:
+        if not self._idle:
+            return False
+        if self._anchor is None:
+            return index == self._idle_at
+        self._idle = t < self._anchor
+        return not self._idle
+
+    def offline(self, index: int, t: datetime) -> bool:
+        if not self._offline:
+            return False
+        if self._anchor is None:
+            return index == self._offline_at
+        self._offline = t < self._anchor + timedelta(minutes=2)
+        return not self._offline
+
+    def fails(self, done: datetime) -> bool:
+        if not self._fails or self._anchor is None:
+            return False
+        self._fails = done < self._anchor + timedelta(minutes=1)
+        return not self._fails
 
 
 def _idle_detour(

@@ -150,3 +150,17 @@ def test_starting_mid_day_reports_the_morning_first(fleet_db: Database) -> None:
     assert all(datetime.fromisoformat(str(m["ts"])) <= start for m in delivered)
     positions = {m["topic"] for m in sent if str(m["topic"]).endswith("/position")}
     assert len(positions) >= len(vehicles) - 4  # OwnTracks phones publish on their own topics
+
+
+def test_anchored_trouble_happens_soon_after_the_start(fleet_db: Database) -> None:
+    """The demo opens at 09:30: idle, offline and a failure all begin within minutes."""
+    start = datetime(2026, 11, 20, 9, 30, tzinfo=TZ)
+    _, scripts = load_simulated_fleet(fleet_db, 7, trouble_from=start)
+    events = [e for s in scripts.values() for e in s.events]
+    failed = sorted(e.ts for e in events if e.kind == "failed" and e.ts >= start)
+    offline = [e.ts for e in events if e.kind == "status_offline"]
+    idle = [g.start for s in scripts.values() for g in s.segments if g.kind == "idle"]
+    assert len(offline) == len(idle) == 1
+    assert start + timedelta(minutes=2) <= offline[0] <= start + timedelta(minutes=30)
+    assert start <= idle[0] <= start + timedelta(minutes=30)
+    assert failed and failed[0] <= start + timedelta(minutes=30)
