@@ -1,24 +1,84 @@
-"""The KPIs dock: live key figures and the route timeline (pyqtgraph).
+"""The KPIs dock and the Timeline dock: live key figures and the route timeline (pyqtgraph).
 
-``build(window)`` returns the dock's body; ``install(window)`` runs once the window's menus
-exist (menu actions, shortcuts, tick hooks, selection wiring).
+``build(window)`` returns the KPI dock's body; ``install(window)`` adds the Timeline dock
+(tabified with the KPIs), its View menu entry and shortcut, and the tick hook that refreshes
+both from one background load every few seconds (see :mod:`ui.kpi.feed`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
+
+from ui.kpi.bool_refs import protect_bools
+from ui.kpi.feed import KpiFeed
+from ui.kpi.panel import KpiPanel
+from ui.kpi.timeline import TimelineView
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
+TIMELINE_SHORTCUT = "Ctrl+Shift+T"
+
 
 def build(window: MainWindow) -> QWidget:
-    from ui.main_window import PLACEHOLDERS, placeholder
-
-    return placeholder(*PLACEHOLDERS["kpis"])
+    protect_bools()  # before the first chart emits a signal (see ui/kpi/bool_refs.py)
+    return KpiPanel()
 
 
 def install(window: MainWindow) -> None:
-    """Nothing to add to the window yet."""
+    """Add the Timeline dock, wire both views to one feed and to the window's tick."""
+    panel = window.docks["kpis"].widget()
+    assert isinstance(panel, KpiPanel)
+    timeline = TimelineView(window.selection)
+    dock = window._add_dock(
+        "timeline", "Timeline", timeline, Qt.DockWidgetArea.BottomDockWidgetArea
+    )
+    window.tabifyDockWidget(window.docks["kpis"], dock)
+    window.docks["exceptions"].raise_()
+    _add_view_actions(window, dock.toggleViewAction())
+
+    feed = KpiFeed(window, wanted=lambda: panel.isVisible() or timeline.isVisible())
+    feed.loaded.connect(panel.show_snapshot)
+    feed.loaded.connect(timeline.show_snapshot)
+    feed.failed.connect(panel.show_error)
+    panel.feed = feed
+
+    def on_tick() -> None:
+        if timeline.isVisible() and timeline.timeline is not None:
+            now = window.core.clock.now()
+            timeline.set_now((now - timeline.timeline.origin).total_seconds())
+        feed.tick()
+
+    def on_visibility(visible: bool) -> None:
+        # A slot must return None: PySide6 6.12 drops a reference too many on a returned bool.
+        if visible:
+            feed.tick()
+
+    window.tick_hooks.append(on_tick)
+    for shown in (window.docks["kpis"], dock):
+        shown.visibilityChanged.connect(on_visibility)
+    window.shortcut_help.append((TIMELINE_SHORTCUT, "Show the route timeline"))
+
+
+def _add_view_actions(window: MainWindow, toggle: QAction) -> None:
+    """Put the Timeline toggle next to the other docks' and a "show" action with a shortcut."""
+    view = window.menu("&View")
+    show = QAction("Show &timeline", window)
+    show.setShortcut(QKeySequence(TIMELINE_SHORTCUT))
+    show.triggered.connect(lambda: show_timeline(window))
+    first_separator = next((a for a in view.actions() if a.isSeparator()), None)
+    for action in (toggle, show):
+        if first_separator is None:
+            view.addAction(action)
+        else:
+            view.insertAction(first_separator, action)
+
+
+def show_timeline(window: MainWindow) -> None:
+    dock = window.docks["timeline"]
+    dock.show()
+    dock.raise_()

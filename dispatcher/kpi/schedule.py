@@ -1,0 +1,142 @@
+"""Planned and predicted arrivals from the planning evaluator, for the charts and the timeline.
+
+*Planned* is what the plan promised: the stop's stored planned arrival, or — when none was
+stored — the evaluation of the vehicle's whole route from its depot at shift start.
+*Predicted* is what will happen now: the evaluation of the stops not yet reached from the
+vehicle's live position at ``now``. Times go through plan seconds (seconds since local
+midnight of the service day), the planning package's convention.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, time
+
+from dispatcher.errors import DispatcherError
+from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
+from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord, by_vehicle
+from dispatcher.model.core import StopKind
+from dispatcher.planning import (
+    Plan,
+    PlanMatrix,
+    PlanStop,
+    PlanVehicle,
+    evaluate_route,
+    from_plan_seconds,
+    to_plan_seconds,
+)
+from dispatcher.planning.model import INF
+
+log = logging.getLogger(__name__)
+
+LatLon = tuple[float, float]
+
+
+def planned_arrivals(
+    records: DayRecords, provider: TravelTimeProvider | None = None
+) -> dict[int, datetime]:
+    """Arrival per stop id as the plan has it (stored, else evaluated from the depot)."""
+    provider = provider or HaversineProvider()
+    origin = records.midnight()
+    vehicles = {v.id: v for v in records.vehicles}
+    found: dict[int, datetime] = {}
+    for vehicle_id, stops in by_vehicle(records.stops).items():
+        found.update({s.id: s.planned_arrival for s in stops if s.planned_arrival is not None})
+        if all(s.planned_arrival is not None for s in stops) or vehicle_id not in vehicles:
+            continue
+        vehicle = vehicles[vehicle_id]
+        start = _depot(vehicle) or (stops[0].lat, stops[0].lon)
+        plan_vehicle = PlanVehicle(
+            id=vehicle_id,
+            capacity=vehicle.capacity,
+            shift_start=_seconds(vehicle.shift_start),
+            shift_end=max(_seconds(vehicle.shift_end), _seconds(vehicle.shift_start)),
+            start=start,
+            end=_depot(vehicle),
+        )
+        evaluated = _evaluate(plan_vehicle, stops, origin, provider)
+        for stop_id, when in evaluated.items():
+            found.setdefault(stop_id, when)
+    return found
+
+
+def predicted_arrivals(
+    records: DayRecords,
+    positions: Mapping[str, LatLon],
+    now: datetime,
+    provider: TravelTimeProvider | None = None,
+) -> dict[int, datetime]:
+    """Arrival per not-yet-reached stop of each vehicle with a live position.
+
+    A stop is not yet reached when it has no arrival and is not final. Vehicles without a
+    live position get no prediction (the timeline then shows the planned arrival).
+    """
+    provider = provider or HaversineProvider()
+    origin = records.midnight()
+    vehicles = {v.id: v for v in records.vehicles}
+    found: dict[int, datetime] = {}
+    for vehicle_id, stops in by_vehicle(records.stops).items():
+        position = positions.get(vehicle_id)
+        ahead = [s for s in stops if s.arrival is None and not s.is_final]
+        if position is None or not ahead:
+            continue
+        vehicle = vehicles.get(vehicle_id)
+        shift_end = _seconds(vehicle.shift_end) if vehicle else INF
+        now_s = to_plan_seconds(now, origin)
+        plan_vehicle = PlanVehicle(
+            id=vehicle_id,
+            capacity=vehicle.capacity if vehicle else 0,
+            shift_start=min(now_s, shift_end),
+            shift_end=shift_end,
+            start=position,
+            start_time=now_s,
+        )
+        found.update(_evaluate(plan_vehicle, ahead, origin, provider))
+    return found
+
+
+def _evaluate(
+    vehicle: PlanVehicle,
+    stops: Sequence[StopRecord],
+    origin: datetime,
+    provider: TravelTimeProvider,
+) -> dict[int, datetime]:
+    """Evaluate ``stops`` in order for ``vehicle``; a bad route is logged and left out."""
+    try:
+        plan_stops = [_plan_stop(s, origin) for s in stops]
+        plan = Plan.build([vehicle], plan_stops, {vehicle.id: [p.id for p in plan_stops]})
+        evaluation = evaluate_route(
+            PlanMatrix.build(plan, provider), vehicle, plan.routes[vehicle.id]
+        )
+    except DispatcherError as exc:
+        log.warning("cannot evaluate the route of %s: %s", vehicle.id, exc)
+        return {}
+    return {
+        int(stop_id): from_plan_seconds(float(t), origin)
+        for stop_id, t in zip(evaluation.stop_ids, evaluation.arrival, strict=True)
+    }
+
+
+def _plan_stop(stop: StopRecord, origin: datetime) -> PlanStop:
+    start = to_plan_seconds(stop.window_start, origin) if stop.window_start else 0.0
+    end = to_plan_seconds(stop.window_end, origin) if stop.window_end else INF
+    return PlanStop(
+        id=str(stop.id),
+        location=(stop.lat, stop.lon),
+        window_start=min(start, end),
+        window_end=end,
+        service_s=max(float(stop.service_s), 0.0),
+        demand=max(stop.demand, 0),
+        kind=StopKind.PICKUP if stop.kind == "pickup" else StopKind.DELIVERY,
+    )
+
+
+def _depot(vehicle: VehicleRecord) -> LatLon | None:
+    if vehicle.depot_lat is None or vehicle.depot_lon is None:
+        return None
+    return (vehicle.depot_lat, vehicle.depot_lon)
+
+
+def _seconds(t: time) -> float:
+    return float(t.hour * 3600 + t.minute * 60 + t.second)

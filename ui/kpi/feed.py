@@ -1,0 +1,100 @@
+"""Feeds the KPI dock and the timeline: one background load of the day every few seconds.
+
+The GUI thread only copies the live positions (the fleet state is not thread-safe) and
+starts :func:`dispatcher.kpi.snapshot.load_snapshot` with :func:`ui.workers.run_in_background`;
+it never waits on the database. At most one load runs at a time, and none while neither view
+is on screen.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from dispatcher.kpi.schedule import LatLon
+from dispatcher.kpi.snapshot import KpiSnapshot, load_snapshot
+from dispatcher.model.core import VehicleState
+from ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+#: Seconds of wall time between two loads (the demo clock may run faster; the DB does not).
+REFRESH_S = 5.0
+
+
+class KpiFeed(QObject):
+    """Loads :class:`KpiSnapshot` objects off the GUI thread and announces them."""
+
+    #: A fresh :class:`KpiSnapshot`.
+    loaded = Signal(object)
+    #: A message a person can read when a load failed (the previous figures stay shown).
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        window: MainWindow,
+        *,
+        interval_s: float = REFRESH_S,
+        wanted: Callable[[], bool] | None = None,
+    ) -> None:
+        super().__init__(window)
+        self._window = window
+        self._interval = interval_s
+        self._wanted = wanted or (lambda: True)
+        self._busy = False
+        self._last = -float("inf")
+        self.latest: KpiSnapshot | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def tick(self) -> None:
+        """The window's tick hook: start a load when one is due and someone looks."""
+        if time.monotonic() - self._last >= self._interval and self._wanted():
+            self.refresh()
+
+    def refresh(self) -> bool:
+        """Start a load now unless one is running; returns whether one was started."""
+        if self._busy:
+            return False
+        self._busy = True
+        self._last = time.monotonic()
+        core = self._window.core
+        tz = self._window.routes_model.timezone
+        now = core.clock.now()
+        positions = self._positions()
+        day = self._window.service_day
+        run_in_background(
+            lambda: load_snapshot(core.db, tz, now, positions, day=day),
+            self._done,
+            self._error,
+        )
+        return True
+
+    def _positions(self) -> dict[str, LatLon]:
+        live = self._window.core.live
+        if live is None:
+            return {}
+        return {
+            s.vehicle_id: (s.lat, s.lon)
+            for s in live.fleet.snapshots()
+            if s.lat is not None and s.lon is not None and s.state is not VehicleState.OFFLINE
+        }
+
+    def _done(self, snapshot: KpiSnapshot) -> None:
+        self._busy = False
+        self.latest = snapshot
+        self.loaded.emit(snapshot)
+
+    def _error(self, exc: Exception) -> None:
+        self._busy = False
+        log.warning("KPI refresh failed: %s", exc)
+        self.failed.emit(f"Could not refresh the figures: {exc}")
