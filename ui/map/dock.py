@@ -1,24 +1,109 @@
 """The live map dock (Leaflet in a QWebEngineView, built with folium).
 
 ``build(window)`` returns the dock's body; ``install(window)`` runs once the window's menus
-exist (menu actions, shortcuts, tick hooks, selection wiring).
+exist (menu actions, shortcuts, tick hook) and raises the map over the Fleet tab: the map is
+where the dispatcher's eyes rest.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
+
+from ui.map.controller import MapController
+from ui.map.view import MapView
+from ui.workers import run_in_background
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
+log = logging.getLogger(__name__)
+
 
 def build(window: MainWindow) -> QWidget:
-    from ui.main_window import PLACEHOLDERS, placeholder
-
-    return placeholder(*PLACEHOLDERS["map"])
+    body = QWidget()
+    layout = QVBoxLayout(body)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    view = MapView(body)
+    controller = MapController(window, view)
+    window.map_controller = controller  # type: ignore[attr-defined]
+    if controller.problems:
+        note = QLabel(" · ".join(controller.problems))
+        note.setObjectName("mapProblems")
+        note.setWordWrap(True)
+        layout.addWidget(note)
+    layout.addWidget(view, 1)
+    return body
 
 
 def install(window: MainWindow) -> None:
-    """Nothing to add to the window yet."""
+    controller: MapController = window.map_controller  # type: ignore[attr-defined]
+    window.tick_hooks.append(controller.tick)
+    menu = window.menu("&Map")
+    _action(window, menu, "&Fit to fleet", controller.fit_fleet, "Ctrl+Shift+F")
+    _action(window, menu, "Follow &selected vehicle", controller.toggle_follow, "Ctrl+Shift+L")
+    _action(window, menu, "Show selected &route", controller.fit_route, "Ctrl+Shift+R")
+    file_menu = window.menu("&File")
+    export = QAction("Export &map as HTML…", window)
+    export.triggered.connect(lambda: export_dialog(window))
+    actions = file_menu.actions()
+    quit_at = next((i for i, a in enumerate(actions) if a.text() == "&Quit"), None)
+    if quit_at is None:
+        file_menu.addAction(export)
+    else:  # before the separator above Quit
+        file_menu.insertAction(actions[max(quit_at - 1, 0)], export)
+    window.shortcut_help.extend(
+        [
+            ("Ctrl+Shift+F", "Map: fit to fleet"),
+            ("Ctrl+Shift+L", "Map: follow the selected vehicle"),
+            ("Ctrl+Shift+R", "Map: show the selected route"),
+        ]
+    )
+    window.docks["map"].raise_()
+
+
+def _action(window: MainWindow, menu: object, text: str, slot: object, keys: str) -> QAction:
+    action = QAction(text, window)
+    action.setShortcut(QKeySequence(keys))
+    action.triggered.connect(slot)
+    menu.addAction(action)  # type: ignore[attr-defined]
+    return action
+
+
+def export_dialog(window: MainWindow) -> None:
+    path, _ = QFileDialog.getSaveFileName(
+        window, "Export map as HTML", "routes.html", "HTML files (*.html)"
+    )
+    if path:
+        export_to(window, Path(path))
+
+
+def export_to(window: MainWindow, path: Path) -> None:
+    """Export the day's routes to ``path`` off the GUI thread; the status bar says how it went.
+
+    The fleet's last positions are taken here (the fleet state lives on the GUI thread); the
+    routes are read and the file is written in a worker.
+    """
+    from ui.map.export import export_day
+
+    controller: MapController = window.map_controller  # type: ignore[attr-defined]
+    snapshots = controller.fleet.snapshots()
+    core, tz = window.core, window.routes_model.timezone
+    window.statusBar().showMessage(f"Exporting the map to {path}…")
+
+    def work() -> int:
+        return export_day(core.load_routes(), snapshots, path, tz)
+
+    def done(stops: int) -> None:
+        window.statusBar().showMessage(f"Map with {stops} stops exported to {path}", 10000)
+
+    def failed(exc: Exception) -> None:  # a failed export is reported, never a crash
+        log.warning("map export failed: %s", exc)
+        window.statusBar().showMessage(f"Could not export the map: {exc}", 10000)
+
+    run_in_background(work, done, failed)

@@ -1,0 +1,630 @@
+/* The live map's page side: vehicles, trails, clusters, the selected route, depots.
+ *
+ * Python (ui/map) builds the page with folium and then calls DispatcherMap.apply(batch) once
+ * per UI tick with only what changed (see dispatcher/maps/feed.py for the batch format).
+ * In replay (dispatcher/maps/replay.py) the same rows draw the fleet of the past under a
+ * "REPLAY hh:mm:ss" banner; "reset" drops every vehicle shown before a batch applies.
+ * Clicks go back through the QWebChannel object "bridge". Every string that came from a
+ * device or the database reaches the DOM through textContent or canvas fillText — never
+ * innerHTML — so a vehicle named "</script><img onerror=alert(1)>" is just a name.
+ */
+(function () {
+  "use strict";
+
+  const DM = {
+    map: null,
+    opts: null,
+    renderer: null,
+    bridge: null,
+    vehicles: new Map(), // id -> {m: marker, row: last row, trail: [[t, lat, lon]], line}
+    info: new Map(), // id -> [label, driver, next stop, eta, [exception titles]]
+    selected: null,
+    stopMarkers: new Map(),
+    follow: false,
+    clustered: false,
+    lastCluster: 0,
+    applied: 0,
+    replay: null, // the banner's time while a replay is shown, else null
+    lastT: 0,
+  };
+  window.DispatcherMap = DM;
+
+  const STATE_RANK = ["late", "at_risk", "offline", "stale", "idle", "on_time", "unknown"];
+
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function colour(state) {
+    const entry = DM.opts.palette[state] || DM.opts.palette.unknown;
+    return entry[0];
+  }
+
+  // --- canvas drawing: a vehicle is a dot with a heading wedge and, zoomed in, a label ---
+  const VehicleMarker = L.CircleMarker.extend({
+    _updatePath: function () {
+      this._renderer._updateVehicle(this);
+    },
+  });
+  const ClusterMarker = L.CircleMarker.extend({
+    _updatePath: function () {
+      this._renderer._updateCluster(this);
+    },
+  });
+
+  L.Canvas.include({
+    _updateVehicle: function (layer) {
+      if (!this._drawing || layer._empty()) return;
+      const p = layer._point;
+      const ctx = this._ctx;
+      const o = layer.options;
+      const r = Math.max(Math.round(layer._radius), 1);
+      if (o.heading !== null && o.heading !== undefined && r >= 5) {
+        const a = ((o.heading - 90) * Math.PI) / 180;
+        ctx.beginPath();
+        ctx.moveTo(p.x + Math.cos(a) * (r + 9), p.y + Math.sin(a) * (r + 9));
+        ctx.lineTo(p.x + Math.cos(a + 2.5) * r, p.y + Math.sin(a + 2.5) * r);
+        ctx.lineTo(p.x + Math.cos(a - 2.5) * r, p.y + Math.sin(a - 2.5) * r);
+        ctx.closePath();
+        ctx.globalAlpha = 1;
+        ctx.fillStyle = "#263238";
+        ctx.fill();
+      }
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, r, 0, Math.PI * 2, false);
+      this._fillStroke(ctx, layer);
+      if (o.alert) {
+        ctx.beginPath();
+        ctx.arc(p.x, p.y, r + 4, 0, Math.PI * 2, false);
+        ctx.globalAlpha = 0.9;
+        ctx.lineWidth = 2;
+        ctx.setLineDash([3, 2]);
+        ctx.strokeStyle = "#d50000";
+        ctx.stroke();
+        ctx.setLineDash([]);
+      }
+      if (o.label) {
+        ctx.globalAlpha = 1;
+        ctx.font = "bold 11px sans-serif";
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = "rgba(255,255,255,0.9)";
+        ctx.strokeText(o.label, p.x + r + 5, p.y + 4);
+        ctx.fillStyle = "#212121";
+        ctx.fillText(o.label, p.x + r + 5, p.y + 4);
+      }
+    },
+    _updateCluster: function (layer) {
+      if (!this._drawing || layer._empty()) return;
+      const p = layer._point;
+      const ctx = this._ctx;
+      const r = Math.max(Math.round(layer._radius), 1);
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, r, 0, Math.PI * 2, false);
+      this._fillStroke(ctx, layer);
+      ctx.globalAlpha = 1;
+      ctx.font = "bold 11px sans-serif";
+      ctx.textAlign = "center";
+      ctx.fillStyle = "#ffffff";
+      ctx.fillText(String(layer.options.count), p.x, p.y + 4);
+      ctx.textAlign = "start";
+    },
+  });
+
+  // --- the "no tiles" background: a light grid, so an offline map is never a blank page ---
+  const GridLayer = L.GridLayer.extend({
+    createTile: function (coords) {
+      const tile = document.createElement("canvas");
+      const size = this.getTileSize();
+      tile.width = size.x;
+      tile.height = size.y;
+      const ctx = tile.getContext("2d");
+      ctx.fillStyle = "#f3f1ec";
+      ctx.fillRect(0, 0, size.x, size.y);
+      ctx.strokeStyle = "#d9d5cc";
+      ctx.lineWidth = 1;
+      ctx.strokeRect(0.5, 0.5, size.x, size.y);
+      return tile;
+    },
+  });
+
+  // --- init ---------------------------------------------------------------------------
+  DM.init = function (map, opts) {
+    DM.map = map;
+    DM.opts = opts;
+    DM.renderer = L.canvas({ padding: 0.1, tolerance: 4 });
+    new GridLayer({ zIndex: 0, pane: "tilePane" }).addTo(map);
+    DM.vehicleLayer = L.layerGroup().addTo(map);
+    DM.trailLayer = L.layerGroup().addTo(map);
+    DM.clusterLayer = L.layerGroup().addTo(map);
+    DM.staticLayer = L.layerGroup().addTo(map);
+    DM.routeLayer = L.layerGroup().addTo(map);
+    DM.tooltip = L.tooltip({ direction: "top", offset: [0, -8], className: "dm-tip" });
+    addControls(map);
+    DM.banner = el("div", "dm-replay");
+    DM.banner.hidden = true;
+    map.getContainer().appendChild(DM.banner);
+    setStatic(opts.depots || [], opts.geofences || []);
+    map.on("zoomend", onZoom);
+    map.on("moveend", function () {
+      if (DM.clustered) recluster(true);
+    });
+    map.on("dragstart", function () {
+      setFollow(false);
+    });
+    // Until the dispatcher touches the map, keep the whole fleet in view as vehicles report in.
+    DM.autoFit = !!opts.autoFit;
+    DM.fittedCount = 0;
+    const container = map.getContainer();
+    for (const type of ["mousedown", "wheel", "keydown", "touchstart"]) {
+      container.addEventListener(type, function () { DM.autoFit = false; }, { passive: true });
+    }
+    onZoom();
+    connectBridge();
+  };
+
+  function connectBridge() {
+    if (typeof QWebChannel === "undefined" || !window.qt || !qt.webChannelTransport) {
+      DM.ready = true;
+      return;
+    }
+    new QWebChannel(qt.webChannelTransport, function (channel) {
+      DM.bridge = channel.objects.bridge;
+      DM.ready = true;
+      DM.bridge.pageReady();
+    });
+  }
+
+  function addControls(map) {
+    const Buttons = L.Control.extend({
+      options: { position: "topleft" },
+      onAdd: function () {
+        const box = el("div", "leaflet-bar dm-buttons");
+        const fit = el("a", "dm-btn", "⤢");
+        fit.title = "Fit to fleet (Ctrl+Shift+F)";
+        fit.href = "#";
+        const follow = el("a", "dm-btn", "◎");
+        follow.title = "Follow the selected vehicle";
+        follow.href = "#";
+        DM.followButton = follow;
+        L.DomEvent.on(fit, "click", function (e) {
+          L.DomEvent.preventDefault(e);
+          DM.fitFleet();
+        });
+        L.DomEvent.on(follow, "click", function (e) {
+          L.DomEvent.preventDefault(e);
+          setFollow(!DM.follow);
+        });
+        box.appendChild(fit);
+        box.appendChild(follow);
+        L.DomEvent.disableClickPropagation(box);
+        return box;
+      },
+    });
+    new Buttons().addTo(map);
+    const Legend = L.Control.extend({
+      options: { position: "bottomright" },
+      onAdd: function () {
+        const box = el("div", "dm-legend");
+        for (const state of STATE_RANK) {
+          const entry = DM.opts.palette[state];
+          if (!entry || state === "unknown") continue;
+          const row = el("div", "dm-legend-row");
+          const dot = el("span", "dm-dot");
+          dot.style.background = entry[0];
+          row.appendChild(dot);
+          row.appendChild(el("span", null, entry[1]));
+          box.appendChild(row);
+        }
+        DM.countBox = el("div", "dm-legend-count", "");
+        box.appendChild(DM.countBox);
+        return box;
+      },
+    });
+    new Legend().addTo(map);
+  }
+
+  function setStatic(depots, fences) {
+    DM.staticLayer.clearLayers();
+    for (const d of depots) {
+      L.circle([d[0], d[1]], {
+        radius: 250, color: "#37474f", weight: 2, dashArray: "6 4", fill: false,
+      }).addTo(DM.staticLayer);
+      const icon = L.divIcon({ className: "dm-depot", html: el("div", "dm-depot-box", "D"),
+        iconSize: [20, 20] });
+      L.marker([d[0], d[1]], { icon: icon, keyboard: false })
+        .bindTooltip(el("span", null, d[2]))
+        .addTo(DM.staticLayer);
+    }
+    for (const f of fences) {
+      const style = { color: "#1565c0", weight: 2, dashArray: "4 4", fillOpacity: 0.05 };
+      const shape = f.p ? L.polygon(f.p, style) : L.circle(f.c, Object.assign({ radius: f.r }, style));
+      shape.bindTooltip(el("span", null, f.name)).addTo(DM.staticLayer);
+    }
+  }
+
+  // --- per-tick batch -------------------------------------------------------------------
+  DM.apply = function (batch) {
+    const t0 = performance.now();
+    if (batch.reset) clearVehicles();
+    if (batch.replay !== undefined) setReplay(batch.replay);
+    if (DM.replay && batch.t && (batch.t < DM.lastT || batch.t - DM.lastT > 60)) clearTrails();
+    if (batch.t) DM.lastT = batch.t;
+    if (batch.i) {
+      for (const id in batch.i) {
+        DM.info.set(id, batch.i[id]);
+        const v = DM.vehicles.get(id);
+        if (v) styleMarker(id, v);
+      }
+    }
+    if (batch.v) {
+      for (const row of batch.v) upsert(row, batch.t);
+    }
+    if (batch.rm) {
+      for (const id of batch.rm) remove(id);
+    }
+    if (batch.depots || batch.fences) setStatic(batch.depots || [], batch.fences || []);
+    if (batch.centre) DM.autoFit = false;
+    if (batch.sel !== undefined) DM.select(batch.sel, !!batch.centre && batch.route === undefined);
+    if (batch.route !== undefined) {
+      setRoute(batch.route);
+      if (batch.centre && batch.route) fitRoute(batch.route);
+    }
+    if (batch.focus !== undefined) focusStop(batch.focus);
+    if (batch.t) trimTrails(batch.t);
+    if (DM.autoFit && DM.vehicles.size !== DM.fittedCount && !batch.centre) {
+      DM.fittedCount = DM.vehicles.size;
+      DM.fitFleet();
+    }
+    if (DM.clustered) recluster(false);
+    if (DM.countBox) {
+      DM.countBox.textContent = DM.vehicles.size + " vehicles" +
+        (DM.replay ? " · replay: green = reporting" : "");
+    }
+    DM.applied += 1;
+    return performance.now() - t0; // the page's own share of the round trip, in ms
+  };
+
+  function trailsOn(id) {
+    return DM.opts.trailMinutes > 0 &&
+      (DM.vehicles.size <= DM.opts.trailAllMax || id === DM.selected);
+  }
+
+  function upsert(row, t) {
+    const id = row[0];
+    let v = DM.vehicles.get(id);
+    const ll = [row[1], row[2]];
+    if (!v) {
+      const m = new VehicleMarker(ll, {
+        renderer: DM.renderer, radius: radiusFor(DM.map.getZoom()), weight: 1.5,
+        color: "#ffffff", fillOpacity: 0.95, opacity: 1, heading: row[3],
+      });
+      v = { m: m, row: row, trail: [], line: null };
+      m.on("click", function () { onVehicleClick(id); });
+      m.on("mouseover", function () { showTip(id); });
+      m.on("mouseout", function () { DM.map.closeTooltip(DM.tooltip); });
+      DM.vehicles.set(id, v);
+      v.row = row;
+      styleMarker(id, v);
+      if (!DM.clustered) m.addTo(DM.vehicleLayer);
+    } else {
+      const restyle = v.row[4] !== row[4] || v.row[7] !== row[7];
+      v.row = row;
+      v.m.options.heading = row[3];
+      if (restyle) styleMarker(id, v, true);
+      v.m.setLatLng(ll); // one redraw for position, heading and style together
+    }
+    if (trailsOn(id)) {
+      v.trail.push([t || 0, row[1], row[2]]);
+      drawTrail(id, v);
+    }
+    if (id === DM.selected) {
+      placeSelection(v);
+      if (DM.follow) DM.map.panTo(ll, { animate: false });
+    }
+    if (DM.tipFor === id) showTip(id);
+  }
+
+  function styleMarker(id, v, deferRedraw) {
+    const o = v.m.options;
+    if (id === DM.selected && DM.selBox) DM.selBox.style.background = colour(v.row[4]);
+    const row = v.row;
+    o.fillColor = colour(row[4]);
+    o.alert = row[7] === 1;
+    const selected = id === DM.selected;
+    o.color = selected ? "#000000" : "#ffffff";
+    o.weight = selected ? 3 : 1.5;
+    const zoom = DM.map.getZoom();
+    const info = DM.info.get(id);
+    o.label = zoom >= DM.opts.labelZoom || selected ? (info ? info[0] : id) : "";
+    const r = radiusFor(zoom) + (selected ? 3 : 0);
+    if (v.m._radius !== r) v.m.setRadius(r);
+    else if (!deferRedraw) v.m.redraw();
+  }
+
+  function radiusFor(zoom) {
+    return zoom >= 15 ? 9 : zoom >= 13 ? 7 : zoom >= 11 ? 6 : zoom >= 9 ? 4 : 3;
+  }
+
+  function drawTrail(id, v) {
+    if (v.trail.length < 2) return;
+    const pts = v.trail.map(function (p) { return [p[1], p[2]]; });
+    if (!v.line) {
+      v.line = L.polyline(pts, {
+        renderer: DM.renderer, color: colour(v.row[4]), weight: 2, opacity: 0.5,
+        interactive: false,
+      }).addTo(DM.trailLayer);
+    } else {
+      v.line.setStyle({ color: colour(v.row[4]) });
+      v.line.setLatLngs(pts);
+    }
+  }
+
+  function trimTrails(t) {
+    const cut = t - DM.opts.trailMinutes * 60;
+    for (const [id, v] of DM.vehicles) {
+      if (!v.trail.length) continue;
+      if (!trailsOn(id)) {
+        v.trail = [];
+        if (v.line) { DM.trailLayer.removeLayer(v.line); v.line = null; }
+        continue;
+      }
+      let k = 0;
+      while (k < v.trail.length && v.trail[k][0] < cut) k++;
+      if (k) { v.trail.splice(0, k); drawTrail(id, v); }
+    }
+  }
+
+  function remove(id) {
+    const v = DM.vehicles.get(id);
+    if (!v) return;
+    DM.vehicleLayer.removeLayer(v.m);
+    if (v.line) DM.trailLayer.removeLayer(v.line);
+    DM.vehicles.delete(id);
+    if (!DM.replay) DM.info.delete(id); // a replayed vehicle keeps its live name
+    if (DM.tipFor === id) { DM.map.closeTooltip(DM.tooltip); DM.tipFor = null; }
+  }
+
+  // --- replay: the same markers show the past; entering and leaving redraw everything ------
+  function clearVehicles() {
+    DM.vehicleLayer.clearLayers();
+    DM.trailLayer.clearLayers();
+    DM.clusterLayer.clearLayers();
+    DM.vehicles.clear();
+    DM.map.closeTooltip(DM.tooltip);
+    DM.tipFor = null;
+    DM.fittedCount = 0;
+    DM.lastT = 0;
+    if (DM.selMarker) DM.selMarker.remove();
+  }
+
+  function clearTrails() { // a jump in replay time: old trails would draw a false path
+    for (const v of DM.vehicles.values()) {
+      v.trail = [];
+      if (v.line) { DM.trailLayer.removeLayer(v.line); v.line = null; }
+    }
+  }
+
+  function setReplay(text) {
+    DM.replay = text || null;
+    DM.banner.textContent = DM.replay ? "REPLAY " + DM.replay : "";
+    DM.banner.hidden = !DM.replay;
+    DM.map.getContainer().classList.toggle("dm-replaying", !!DM.replay);
+  }
+
+  // --- tooltips: built from text nodes only ----------------------------------------------
+  function tipContent(id) {
+    const v = DM.vehicles.get(id);
+    const info = DM.info.get(id) || [id, "", "", "", []];
+    const box = el("div", "dm-tip-body");
+    box.appendChild(el("div", "dm-tip-title", info[0]));
+    if (DM.replay) { // the past: where and how fast, not today's next stop or exceptions
+      box.appendChild(el("div", "dm-tip-state", "Replay · position of " + v.row[6]));
+      if (info[1]) box.appendChild(el("div", null, "Driver: " + info[1]));
+      const kmh = v.row[5] === null ? "—" : v.row[5] + " km/h";
+      box.appendChild(el("div", null, "Speed: " + kmh));
+      return box;
+    }
+    const state = DM.opts.palette[v.row[4]];
+    box.appendChild(el("div", "dm-tip-state", state ? state[1] : v.row[4]));
+    if (info[1]) box.appendChild(el("div", null, "Driver: " + info[1]));
+    const speed = v.row[5] === null ? "—" : v.row[5] + " km/h";
+    box.appendChild(el("div", null, "Speed: " + speed + " · last seen " + v.row[6]));
+    if (info[2]) {
+      box.appendChild(el("div", null, "Next: " + info[2] + (info[3] ? " · ETA " + info[3] : "")));
+    }
+    for (const title of info[4] || []) box.appendChild(el("div", "dm-tip-alert", "⚠ " + title));
+    return box;
+  }
+
+  function showTip(id) {
+    const v = DM.vehicles.get(id);
+    if (!v) return;
+    DM.tipFor = id;
+    DM.tooltip.setLatLng(v.m.getLatLng()).setContent(tipContent(id));
+    if (!DM.map.hasLayer(DM.tooltip)) DM.map.openTooltip(DM.tooltip);
+  }
+  DM.showTip = showTip;
+
+  // --- selection, follow, fit ------------------------------------------------------------
+  function onVehicleClick(id) {
+    DM.select(id, false);
+    if (DM.bridge) DM.bridge.vehicleClicked(id);
+  }
+
+  // The selected vehicle also gets a DOM marker above the route's stop badges (the canvas
+  // lies below the marker pane), so it is never hidden under its own next stop.
+  function placeSelection(v) {
+    if (!v) {
+      if (DM.selMarker) DM.selMarker.remove();
+      return;
+    }
+    if (!DM.selMarker) {
+      DM.selBox = el("div", "dm-sel");
+      DM.selMarker = L.marker(v.m.getLatLng(), {
+        icon: L.divIcon({ className: "dm-sel-icon", html: DM.selBox, iconSize: [22, 22] }),
+        zIndexOffset: 1000, interactive: false, keyboard: false,
+      });
+    }
+    DM.selBox.style.background = colour(v.row[4]);
+    DM.selMarker.setLatLng(v.m.getLatLng());
+    if (!DM.map.hasLayer(DM.selMarker)) DM.selMarker.addTo(DM.map);
+  }
+
+  DM.select = function (id, centre) {
+    const before = DM.selected;
+    DM.selected = id || null;
+    placeSelection(DM.selected ? DM.vehicles.get(DM.selected) : null);
+    for (const key of [before, DM.selected]) {
+      const v = key ? DM.vehicles.get(key) : null;
+      if (v) { styleMarker(key, v); v.m.bringToFront(); }
+    }
+    const v = DM.selected ? DM.vehicles.get(DM.selected) : null;
+    if (v && centre) DM.map.panTo(v.m.getLatLng());
+    if (!DM.selected) setFollow(false);
+  };
+
+  function setFollow(on) {
+    DM.follow = !!on && !!DM.selected;
+    if (DM.followButton) DM.followButton.classList.toggle("dm-on", DM.follow);
+    const v = DM.follow ? DM.vehicles.get(DM.selected) : null;
+    if (v) DM.map.panTo(v.m.getLatLng());
+  }
+  DM.setFollow = setFollow;
+
+  DM.fitFleet = function () {
+    const pts = [];
+    for (const v of DM.vehicles.values()) pts.push(v.m.getLatLng());
+    if (pts.length) DM.map.fitBounds(L.latLngBounds(pts), { padding: [30, 30], maxZoom: 16 });
+  };
+
+  DM.fitBounds = function (b) {
+    if (b) DM.map.fitBounds(b, { padding: [30, 30], maxZoom: 16 });
+  };
+
+  // --- the selected route: remaining path and numbered stops -----------------------------
+  function fitRoute(route) {
+    // the vehicle and what it still has to do, so a selection made elsewhere shows the story
+    const pts = route.path.length ? route.path.slice() : route.stops.map(function (s) {
+      return [s[2], s[3]];
+    });
+    const v = DM.vehicles.get(route.vehicle);
+    if (v) pts.push(v.m.getLatLng());
+    if (pts.length) DM.map.fitBounds(L.latLngBounds(pts), { padding: [30, 30], maxZoom: 15 });
+  }
+
+  function focusStop(stopId) {
+    const marker = DM.stopMarkers.get(stopId);
+    if (!marker) return;
+    DM.map.panTo(marker.getLatLng());
+    marker.openTooltip();
+  }
+
+  function setRoute(route) {
+    DM.routeLayer.clearLayers();
+    DM.stopMarkers = new Map();
+    if (!route) return;
+    if (route.path.length > 1) {
+      L.polyline(route.path, { color: "#1e88e5", weight: 4, opacity: 0.8, dashArray: "8 6",
+        interactive: false }).addTo(DM.routeLayer);
+    }
+    for (const s of route.stops) {
+      const badge = el("div", "dm-stop dm-stop-" + s[4] + (s[10] ? " dm-stop-flag" : ""), s[1]);
+      const icon = L.divIcon({ className: "dm-stop-icon", html: badge, iconSize: [22, 22] });
+      const marker = L.marker([s[2], s[3]], { icon: icon, riseOnHover: true,
+        zIndexOffset: s[4] === "done" ? -100 : 100 });
+      const tip = el("div", "dm-tip-body");
+      tip.appendChild(el("div", "dm-tip-title", "#" + s[1] + " " + s[5]));
+      tip.appendChild(el("div", null, s[6]));
+      if (s[7]) tip.appendChild(el("div", null, "Window " + s[7]));
+      if (s[8]) tip.appendChild(el("div", null, "ETA " + s[8]));
+      tip.appendChild(el("div", "dm-tip-state", s[4]));
+      marker.bindTooltip(tip, { direction: "top", offset: [0, -10] });
+      marker.on("click", function () {
+        if (DM.bridge) DM.bridge.stopClicked(s[0], route.vehicle);
+      });
+      marker.addTo(DM.routeLayer);
+      DM.stopMarkers.set(s[0], marker);
+    }
+  }
+
+  // --- zoom: declutter (labels, radius) and clustering for big fleets ---------------------
+  function onZoom() {
+    const zoom = DM.map.getZoom();
+    const cluster = zoom < DM.opts.clusterZoom && DM.vehicles.size > DM.opts.clusterMin;
+    if (cluster !== DM.clustered) {
+      DM.clustered = cluster;
+      if (cluster) {
+        DM.map.removeLayer(DM.vehicleLayer);
+        DM.map.removeLayer(DM.trailLayer);
+      } else {
+        DM.clusterLayer.clearLayers();
+        DM.vehicleLayer.clearLayers();
+        for (const v of DM.vehicles.values()) v.m.addTo(DM.vehicleLayer);
+        DM.vehicleLayer.addTo(DM.map);
+        DM.trailLayer.addTo(DM.map);
+      }
+    }
+    if (DM.clustered) recluster(true);
+    else for (const [id, v] of DM.vehicles) styleMarker(id, v);
+  }
+
+  function recluster(force) {
+    const now = performance.now();
+    if (!force && now - DM.lastCluster < 1000) return;
+    DM.lastCluster = now;
+    const cell = 56;
+    const cells = new Map();
+    const map = DM.map;
+    for (const v of DM.vehicles.values()) {
+      const p = map.latLngToLayerPoint(v.m.getLatLng());
+      const key = Math.floor(p.x / cell) + ":" + Math.floor(p.y / cell);
+      let c = cells.get(key);
+      if (!c) { c = { n: 0, lat: 0, lng: 0, worst: 6 }; cells.set(key, c); }
+      const ll = v.m.getLatLng();
+      c.n += 1; c.lat += ll.lat; c.lng += ll.lng;
+      const rank = STATE_RANK.indexOf(v.row[4]);
+      if (rank >= 0 && rank < c.worst) c.worst = rank;
+    }
+    DM.clusterLayer.clearLayers();
+    for (const c of cells.values()) {
+      const ll = [c.lat / c.n, c.lng / c.n];
+      const m = new ClusterMarker(ll, {
+        renderer: DM.renderer, radius: Math.min(10 + Math.sqrt(c.n) * 1.6, 26), count: c.n,
+        fillColor: colour(STATE_RANK[c.worst]), fillOpacity: 0.85, color: "#ffffff", weight: 2,
+      });
+      m.on("click", function () { map.setView(ll, Math.min(map.getZoom() + 2, 18)); });
+      m.addTo(DM.clusterLayer);
+    }
+  }
+
+  // --- for tests and the benchmark ------------------------------------------------------
+  DM.stats = function () {
+    return {
+      markers: DM.clustered ? 0 : DM.vehicleLayer.getLayers().length,
+      vehicles: DM.vehicles.size,
+      clusters: DM.clusterLayer.getLayers().length,
+      stops: DM.routeLayer.getLayers().length,
+      applied: DM.applied,
+      zoom: DM.map.getZoom(),
+      selected: DM.selected,
+      replay: DM.replay,
+      banner: DM.banner.hidden ? "" : DM.banner.textContent,
+    };
+  };
+  DM.markerLatLng = function (id) {
+    const v = DM.vehicles.get(id);
+    if (!v) return null;
+    const ll = v.m.getLatLng();
+    return [ll.lat, ll.lng];
+  };
+  DM.markerPoint = function (id) {
+    const v = DM.vehicles.get(id);
+    if (!v) return null;
+    const p = DM.map.latLngToContainerPoint(v.m.getLatLng());
+    const r = DM.map.getContainer().getBoundingClientRect();
+    return [p.x + r.left, p.y + r.top];
+  };
+})();

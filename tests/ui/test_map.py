@@ -1,0 +1,503 @@
+"""The live map in a real QtWebEngine page, offscreen and with no network.
+
+Each test drives the core (fleet state, selection, settings) and looks at what the page has —
+markers, their positions, the route's stops — through the page's own ``DispatcherMap.stats``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtTest import QTest
+
+from dispatcher.config import Settings
+from dispatcher.core import Core
+from dispatcher.fleet.state import FleetChanged
+from dispatcher.maps.mbtiles import write_mbtiles
+from dispatcher.model.core import PositionReport
+from dispatcher.persistence import fleet_repo
+from dispatcher.scenario.demo import demo_scenario
+from ui.main_window import MainWindow
+from ui.map.controller import MapController
+from ui.map.dock import export_to
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+HOSTILE = '</script><img src=x onerror="window.__pwned=1">\'); drop'
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99"
+    b"=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+@pytest.fixture
+def core(sqlite_url: str) -> Iterator[Core]:
+    c = Core(Settings(database_url=sqlite_url))
+    with c.db.session() as session:
+        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+    yield c
+    c.close()
+
+
+def open_window(qtbot: Any, core: Core, tmp_path: Path) -> tuple[MainWindow, MapController]:
+    window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    controller: MapController = window.map_controller  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)
+    return window, controller
+
+
+def js(qtbot: Any, controller: MapController, source: str) -> Any:
+    """Evaluate ``source`` in the page and return its (JSON-able) value."""
+    box: list[Any] = []
+    controller.view.page().runJavaScript(source, 0, box.append)
+    qtbot.waitUntil(lambda: bool(box), timeout=10000)
+    return box[0]
+
+
+def drive(
+    core: Core, controller: MapController, fixes: list[tuple[str, float, float]], t: datetime
+) -> None:
+    """Feed positions to the fleet as the ingest drain would, then tick the map."""
+    reports = [
+        (PositionReport(vid, t, lat, lon, speed_kmh=25.0, heading_deg=45.0), False)
+        for vid, lat, lon in fixes
+    ]
+    changed, state_changed = controller.fleet.apply_positions(reports, t)
+    core.bus.publish(FleetChanged(frozenset(changed), frozenset(state_changed)))
+
+
+def tick_until(qtbot: Any, controller: MapController, check: Any) -> None:
+    def done() -> bool:
+        controller.tick()
+        return bool(check())
+
+    qtbot.waitUntil(done, timeout=15000)
+
+
+def stats(qtbot: Any, controller: MapController) -> dict[str, Any]:
+    return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.stats())"))  # type: ignore[no-any-return]
+
+
+def test_page_loads_with_no_network_and_shows_scale_grid_and_depot(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    _, controller = open_window(qtbot, core, tmp_path)
+    assert js(qtbot, controller, "document.querySelectorAll('.leaflet-control-scale').length") == 1
+    assert js(qtbot, controller, "document.querySelectorAll('canvas.leaflet-tile').length") > 0
+    assert js(qtbot, controller, "document.querySelectorAll('.dm-depot-box').length") == 1
+    assert js(qtbot, controller, "typeof L.version") == "string"  # Leaflet came from the app
+    assert not controller.view.map_page.errors
+
+
+def test_marker_count_equals_the_fleet_and_a_move_moves_the_marker(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    _, controller = open_window(qtbot, core, tmp_path)
+    fixes = [(f"V{i:02d}", 52.45 + i * 0.005, 13.35 + i * 0.004) for i in range(1, 13)]
+    drive(core, controller, fixes, T0)
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 12)
+    assert stats(qtbot, controller)["vehicles"] == len(controller.fleet)
+    route = core.load_routes()[0]
+
+    def tip() -> str:  # names, drivers and next stops come with the routes, read off-thread
+        js(qtbot, controller, "DispatcherMap.showTip('V01'); 1")
+        return str(js(qtbot, controller, "document.querySelector('.dm-tip-body').innerText"))
+
+    tick_until(qtbot, controller, lambda: route.vehicle_name in tip())
+    text = tip()
+    assert route.vehicle_name in text and f"Driver: {route.driver_name}" in text
+    assert "Speed: 25 km/h" in text and f"Next: {route.stops[0].customer_name} · ETA" in text
+
+    drive(core, controller, [("V05", 52.531, 13.411)], T0 + timedelta(seconds=2))
+    tick_until(
+        qtbot,
+        controller,
+        lambda: (
+            js(qtbot, controller, "String(DispatcherMap.markerLatLng('V05'))") == "52.531,13.411"
+        ),
+    )
+    assert stats(qtbot, controller)["markers"] == 12
+    assert not controller.view.map_page.errors
+
+
+def test_click_on_a_marker_selects_the_vehicle_and_shows_its_route(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    window, controller = open_window(qtbot, core, tmp_path)
+    drive(core, controller, [("V03", 52.52, 13.405)], T0)
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 1)
+    js(qtbot, controller, "DispatcherMap.map.setView([52.52, 13.405], 14, {animate: false}); 1")
+    x, y = json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.markerPoint('V03'))"))
+    target = controller.view.focusProxy()
+    point = QPoint(round(x), round(y))
+    assert target.rect().contains(point)
+    with qtbot.waitSignal(window.selection.changed, timeout=10000) as blocker:
+        QTest.mouseMove(target, point)
+        QTest.mouseClick(target, Qt.MouseButton.LeftButton, pos=point)
+    assert blocker.args[0].vehicle_id == "V03"
+    assert blocker.args[0].source == "map"
+    stops = len(core.load_routes()[2].stops)
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["stops"] >= stops)
+    assert js(qtbot, controller, "document.querySelectorAll('.dm-stop').length") == stops
+
+
+def test_click_on_a_numbered_stop_selects_the_stop(qtbot: Any, core: Core, tmp_path: Path) -> None:
+    window, controller = open_window(qtbot, core, tmp_path)
+    drive(core, controller, [("V02", 52.52, 13.405)], T0)
+    window.selection.select_vehicle("V02", source="routes")
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["stops"] > 0)
+    first = core.load_routes()[1].stops[0]
+    with qtbot.waitSignal(window.selection.changed, timeout=10000) as blocker:
+        js(qtbot, controller, f"DispatcherMap.stopMarkers.get({first.id}).fire('click'); 1")
+    assert (blocker.args[0].stop_id, blocker.args[0].vehicle_id) == (first.id, "V02")
+
+
+def test_selection_elsewhere_highlights_the_vehicle_on_the_map(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    window, controller = open_window(qtbot, core, tmp_path)
+    drive(core, controller, [("V01", 52.5, 13.4), ("V02", 52.51, 13.41)], T0)
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 2)
+    window.selection.select_vehicle("V02", source="routes")
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["selected"] == "V02")
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["stops"] > 0)
+
+
+def test_selecting_an_exception_elsewhere_opens_its_stop_on_the_map(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    window, controller = open_window(qtbot, core, tmp_path)
+    drive(core, controller, [("V05", 52.52, 13.405)], T0)
+    stop = core.load_routes()[4].stops[3]
+    window.selection.select_alert(7, stop_id=stop.id, source="exceptions")
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["selected"] == "V05")
+    title = "Array.from(document.querySelectorAll('.leaflet-tooltip .dm-tip-title'))"
+    shown = f"{title}.map(e => e.textContent).join('|')"
+    qtbot.waitUntil(lambda: f"#4 {stop.customer_name}" in js(qtbot, controller, shown))
+
+
+def test_hostile_strings_render_as_text(qtbot: Any, core: Core, tmp_path: Path) -> None:
+    _, controller = open_window(qtbot, core, tmp_path)
+    controller.feed.set_vehicles({HOSTILE: (HOSTILE, HOSTILE)})
+    drive(core, controller, [(HOSTILE, 52.5, 13.4)], T0)
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 1)
+    js(qtbot, controller, f"DispatcherMap.showTip({_literal(HOSTILE)}); 1")
+    text = js(qtbot, controller, "document.querySelector('.dm-tip-body').textContent")
+    assert HOSTILE in text
+    assert js(qtbot, controller, "document.querySelectorAll('img[src=x]').length") == 0
+    assert js(qtbot, controller, "typeof window.__pwned") == "undefined"
+    assert not controller.view.map_page.errors
+
+
+def test_mbtiles_source_serves_a_tile(qtbot: Any, sqlite_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "berlin.mbtiles"
+    write_mbtiles(path, {(12, 2200, 1343): PNG}, {"name": "Berlin", "format": "png"})
+    settings = Settings(database_url=sqlite_url, sections={"map": {"mbtiles": str(path)}})
+    c = Core(settings)
+    with c.db.session() as session:
+        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+    try:
+        _, controller = open_window(qtbot, c, tmp_path)
+        key = next(iter(k for k in _handler().mbtiles if k.startswith("mbtiles-")))
+        js(
+            qtbot,
+            controller,
+            "const img = new Image(); img.onload = () => { window.__tile = img.naturalWidth; };"
+            f"img.src = 'dmap://tiles/{key}/12/2200/1343.png'; 1",
+        )
+        qtbot.waitUntil(lambda: js(qtbot, controller, "window.__tile || 0") == 1)
+        assert js(qtbot, controller, "document.querySelectorAll('.leaflet-control-layers').length")
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def tile_server() -> Iterator[tuple[str, list[str]]]:
+    """A local XYZ tile server (the "internet"); yields its URL template and the paths asked."""
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Tiles(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(PNG)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{{z}}/{{x}}/{{y}}.png", asked
+    server.shutdown()
+    server.server_close()
+
+
+def test_online_tiles_are_cached_on_disk_and_served_when_offline(
+    qtbot: Any, sqlite_url: str, tmp_path: Path, tile_server: tuple[str, list[str]]
+) -> None:
+    url, asked = tile_server
+    cache = tmp_path / "tiles"
+    section = {"tiles": url, "attribution": "Local tiles", "cache_dir": str(cache)}
+    c = Core(Settings(database_url=sqlite_url, sections={"map": section}))
+    with c.db.session() as session:
+        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+    try:
+        _, controller = open_window(qtbot, c, tmp_path)
+        key = controller.settings.source.key  # type: ignore[union-attr]
+        load = (
+            "window.__tile = 0; const img = new Image();"
+            " img.onload = () => { window.__tile = img.naturalWidth; };"
+            f" img.src = 'dmap://tiles/{key}/3/4/2.png?' + Math.random(); 1"
+        )
+        js(qtbot, controller, load)
+        qtbot.waitUntil(lambda: js(qtbot, controller, "window.__tile") == 1, timeout=10000)
+        assert "/3/4/2.png" in asked
+        assert (cache / key / "3" / "4" / "2").read_bytes() == PNG
+        asked.clear()
+        js(qtbot, controller, load)  # again: from disk, the server is not asked
+        qtbot.waitUntil(lambda: js(qtbot, controller, "window.__tile") == 1, timeout=10000)
+        assert "/3/4/2.png" not in asked
+    finally:
+        c.close()
+
+
+def test_export_writes_the_days_routes_with_escaped_names(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    window, _ = open_window(qtbot, core, tmp_path)
+    out = tmp_path / "day.html"
+    export_to(window, out)  # in a worker: the status bar says when it is done
+    qtbot.waitUntil(lambda: "exported" in window.statusBar().currentMessage(), timeout=30000)
+    html = out.read_text(encoding="utf-8")
+    assert "L.map(" in html and "cdn." not in html.split("<body>")[0]
+    assert html.count("L.marker(") == 250
+    assert "exported" in window.statusBar().currentMessage()
+
+
+def test_exported_file_shows_hostile_names_as_text(qtbot: Any, tmp_path: Path) -> None:
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    from PySide6.QtCore import QUrl
+    from PySide6.QtWebEngineWidgets import QWebEngineView
+
+    from dispatcher.fleet.state import FleetState
+    from ui.map.export import export_day
+
+    evil = HOSTILE + " ${window.__pwned=2} `x` \\u0041"
+    route = fleet_repo.RouteView(1, "V1", evil, evil, 10, 1, ())
+    stops = [_stop_view(i, evil) for i in range(3)]
+    route = replace(route, stops=tuple(stops))
+    fleet = FleetState()
+    fleet.apply_positions([(PositionReport(evil, T0, 52.5, 13.4), False)], T0)
+    out = tmp_path / "evil.html"
+    assert export_day([route], fleet.snapshots(), out, ZoneInfo("Europe/Berlin")) == 3
+    view = QWebEngineView()
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.loadFinished, timeout=30000):
+        view.load(QUrl.fromLocalFile(str(out)))
+    box: list[Any] = []
+    probe = (
+        "[typeof window.__pwned, document.querySelectorAll('img[src=x]').length,"
+        " document.querySelectorAll('.leaflet-marker-icon').length].join(',')"
+    )
+    view.page().runJavaScript(probe, 0, box.append)
+    qtbot.waitUntil(lambda: bool(box))
+    assert box[0] == "undefined,0,3"
+
+
+def _stop_view(i: int, name: str) -> fleet_repo.StopView:
+    return fleet_repo.StopView(
+        id=i,
+        order_ref=f"O{i}",
+        service_date=date(2026, 11, 20),
+        sequence=i,
+        kind="delivery",
+        status="pending",
+        customer_name=name,
+        address=name,
+        lat=52.5 + i / 100,
+        lon=13.4,
+        window_start=None,
+        window_end=None,
+        service_s=0,
+        demand=1,
+        pinned=False,
+        planned_arrival=None,
+    )
+
+
+def _literal(text: str) -> str:
+    from dispatcher.maps.jsbridge import to_js
+
+    return to_js(text)
+
+
+def _handler() -> Any:
+    from ui.map.web import scheme_handler
+
+    return scheme_handler()
+
+
+# --- replay ------------------------------------------------------------------------------
+def _frame(at: datetime, *fixes: tuple[str, float, float]) -> Any:
+    from dispatcher.history.replay import ReplayFrame, ReplayPosition
+
+    return ReplayFrame(
+        at, [ReplayPosition(vid, lat, lon, 90.0, 30.0, 4.0) for vid, lat, lon in fixes]
+    )
+
+
+def latlng(qtbot: Any, controller: MapController, vid: str) -> str:
+    return str(js(qtbot, controller, f"String(DispatcherMap.markerLatLng({_literal(vid)}))"))
+
+
+def test_a_replay_frame_moves_the_markers_and_end_replay_brings_back_live(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    _, controller = open_window(qtbot, core, tmp_path)
+    drive(core, controller, [("V01", 52.5, 13.4), ("V02", 52.51, 13.41)], T0)
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 2)
+    batches = controller.view.batches
+
+    # 09:00 UTC is 10:00 in Berlin, the console's zone: V01 elsewhere, V02 not yet out, V09 is
+    controller.show_replay(_frame(T0, ("V01", 52.44, 13.3), ("V09", 52.45, 13.31)))
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["replay"] == "10:00:00")
+    assert controller.view.batches == batches + 1  # one bridge call per frame
+    shown = stats(qtbot, controller)
+    assert shown["banner"] == "REPLAY 10:00:00" and shown["markers"] == 2
+    banner = "getComputedStyle(document.querySelector('.dm-replay')).display"
+    assert js(qtbot, controller, banner) != "none"
+    assert latlng(qtbot, controller, "V01") == "52.44,13.3"
+    assert latlng(qtbot, controller, "V02") == "null"
+    js(qtbot, controller, "DispatcherMap.showTip('V01'); 1")
+    tip = js(qtbot, controller, "document.querySelector('.dm-tip-body').innerText")
+    assert "Replay · position of 09:59:56" in tip and "Next:" not in tip
+
+    controller.show_replay(_frame(T0 + timedelta(seconds=6), ("V01", 52.445, 13.305)))
+    tick_until(qtbot, controller, lambda: latlng(qtbot, controller, "V01") == "52.445,13.305")
+    assert latlng(qtbot, controller, "V09") == "null"  # not in this frame: gone
+    assert stats(qtbot, controller)["banner"] == "REPLAY 10:00:06"
+
+    # live fixes keep arriving but are not drawn while replaying
+    drive(core, controller, [("V02", 52.52, 13.42)], T0 + timedelta(seconds=2))
+    for _ in range(3):
+        controller.tick()
+    assert latlng(qtbot, controller, "V02") == "null"
+
+    controller.end_replay()
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["replay"] is None)
+    tick_until(qtbot, controller, lambda: latlng(qtbot, controller, "V01") == "52.5,13.4")
+    assert latlng(qtbot, controller, "V02") == "52.52,13.42"
+    assert stats(qtbot, controller)["markers"] == 2 and stats(qtbot, controller)["banner"] == ""
+    assert js(qtbot, controller, banner) == "none"
+    assert not controller.view.map_page.errors
+
+
+def test_replay_through_the_history_room_reaches_the_real_map(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    from ui.history import dock as history_dock
+
+    window, controller = open_window(qtbot, core, tmp_path)
+    history_dock.show_frame(window, _frame(T0, ("V03", 52.5, 13.4)))
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["replay"] == "10:00:00")
+    history_dock.leave_replay(window)
+    assert not controller.replaying
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["replay"] is None)
+
+
+# --- reads off the GUI thread -----------------------------------------------------------
+def test_routes_and_exceptions_are_read_off_the_gui_thread(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    import threading
+
+    from dispatcher.alerts.events import AlertsChanged
+    from dispatcher.alerts.model import Alert, AlertKind, Severity
+    from dispatcher.persistence.alert_repo import alert_store
+
+    _, controller = open_window(qtbot, core, tmp_path)
+    threads: list[bool] = []
+    for load in (controller.routes_load, controller.alerts_load):
+        fetch = load.fetch
+
+        def recorded(fetch: Any = fetch) -> Any:
+            threads.append(threading.current_thread() is threading.main_thread())
+            return fetch()
+
+        load.fetch = recorded
+    expected = {r.vehicle_id for r in core.load_routes()}
+    qtbot.waitUntil(lambda: set(controller.routes) == expected, timeout=15000)  # the first load
+    drive(core, controller, [("V04", 52.5, 13.4)], T0)
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 1)
+    with alert_store(core.db) as store:
+        store.insert(
+            Alert(AlertKind.LATE, "stop:1", Severity.HIGH, "V04 late", T0, T0, T0, vehicle_id="V04")
+        )
+    core.bus.publish(AlertsChanged())
+    state = "DispatcherMap.vehicles.get('V04').row[4]"
+    tick_until(qtbot, controller, lambda: js(qtbot, controller, state) == "late")
+    assert threads and not any(threads)  # every read ran in a worker
+
+
+def test_a_failing_read_says_so_in_the_status_bar_and_the_map_goes_on(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    from dispatcher.errors import DispatcherError
+
+    window, controller = open_window(qtbot, core, tmp_path)
+    qtbot.waitUntil(lambda: controller.alerts_load.applied >= 1, timeout=15000)
+
+    def broken() -> Any:
+        raise DispatcherError("the database is unreachable")
+
+    controller.alerts_load.fetch = broken
+    controller.alerts_load.request()
+    qtbot.waitUntil(lambda: controller.alerts_load.failed == 1, timeout=10000)
+    message = window.statusBar().currentMessage()
+    assert "could not read the open exceptions" in message and "unreachable" in message
+    drive(core, controller, [("V06", 52.5, 13.4)], T0)  # the map still works
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 1)
+
+
+def test_one_load_in_flight_and_a_superseded_result_is_dropped(qtbot: Any) -> None:
+    import threading
+
+    from ui.map.loader import LatestLoad
+
+    gate = threading.Event()
+    calls: list[int] = []
+    applied: list[int] = []
+    errors: list[str] = []
+
+    def fetch() -> int:
+        calls.append(len(calls))
+        gate.wait(10)
+        return len(calls)
+
+    load = LatestLoad("test", fetch, applied.append, lambda what, exc: errors.append(what))
+    load.request()
+    qtbot.waitUntil(lambda: len(calls) == 1)
+    load.request()  # newer requests while the first is in flight: one follow-up load
+    load.request()
+    assert load.in_flight and len(calls) == 1
+    gate.set()
+    qtbot.waitUntil(lambda: not load.in_flight and bool(applied), timeout=10000)
+    assert calls == [0, 1] and applied == [2]  # the first (stale) result never applied
+    assert load.dropped == 1 and load.applied == 1 and not errors
