@@ -1,0 +1,283 @@
+"""What one-click messaging knows about a stop: contact, route, fresh ETA, and what to say.
+
+The UI's "Message customer" button and the bulk "notify whose ETA moved" both start here. The
+persistence layer fills a :class:`StopContact` (plain values, no session); this module works
+out the stop's fresh ETA from the vehicle's live position along the rest of its route, picks
+the situation the stop's state calls for, and builds the :class:`MessageRequest` for the
+:class:`~dispatcher.messaging.compose.Messenger`. Everything here is pure and takes ``now``, so
+it is tested with literals and a fake clock.
+
+The ETA is the planner's evaluation of the rest of the route from the van's live position,
+with the house's default travel model (:class:`~dispatcher.eta.travel.HaversineProvider`) --
+the same prediction the exception queue's late / at-risk rules read, so the time in the
+message is the time behind the exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
+
+from dispatcher.errors import ValidationError
+from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
+from dispatcher.messaging.compose import EtaChange, MessageFacts, MessageRequest
+from dispatcher.messaging.contacts import CustomerPreferences, zone
+from dispatcher.messaging.situations import Situation, choose_situation
+from dispatcher.model.core import StopStatus
+from dispatcher.planning.evaluate import evaluate_route
+from dispatcher.planning.model import INF, Plan, PlanMatrix, PlanStop, PlanVehicle
+
+#: How close an on-time stop must be before "arriving soon" is worth saying.
+ARRIVING_SOON_WITHIN = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStop:
+    """One stop of the vehicle's route, as the ETA walk needs it."""
+
+    stop_id: int
+    lat: float
+    lon: float
+    service_s: int
+    status: StopStatus
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    planned_arrival: datetime | None = None
+    customer_id: int | None = None
+    order_ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StopContact:
+    """A stop with its customer and its vehicle's route (filled by the persistence layer).
+
+    ``route`` is the whole route of the stop's vehicle in sequence (done stops included);
+    ``depot``/``shift_start`` let the ETA start from the depot before the van has left.
+    """
+
+    stop_id: int
+    order_ref: str
+    status: StopStatus
+    customer: CustomerPreferences
+    address: str = ""
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    planned_arrival: datetime | None = None
+    pod_ref: str = ""
+    failure_reason: str = ""
+    completed_at: datetime | None = None
+    vehicle_id: str | None = None
+    driver_name: str = ""
+    shift_start: datetime | None = None
+    shift_end: datetime | None = None
+    depot: tuple[float, float] | None = None
+    route: tuple[RouteStop, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleFix:
+    """Where the vehicle is now (the fleet state's last good position)."""
+
+    lat: float
+    lon: float
+    at: datetime
+
+
+def route_etas(
+    contact: StopContact,
+    now: datetime,
+    fix: VehicleFix | None,
+    tz: str = "UTC",
+    provider: TravelTimeProvider | None = None,
+) -> dict[int, datetime]:
+    """Predicted arrival at every unfinished stop of the contact's route.
+
+    The same prediction as the exception queue's: a one-vehicle plan evaluated by
+    :func:`dispatcher.planning.evaluate.evaluate_route`, starting from the live position
+    "now", or from the depot (now, or at shift start if that is later) before a first fix.
+    Stop ids are the database ids. Empty when there is nothing to walk (no depot, no route).
+    """
+    if contact.depot is None or contact.shift_start is None or not contact.route:
+        return {}
+    local_zone = zone(tz)
+    day = contact.shift_start.astimezone(local_zone).date()
+    origin = datetime.combine(day, time(0), local_zone)
+    ahead = sorted(
+        (s for s in contact.route if not s.status.is_final),
+        key=lambda s: s.status is not StopStatus.ARRIVED,
+    )
+    stops = [p for p in (_plan_stop(s, origin) for s in ahead) if p is not None]
+    if not stops:
+        return {}
+    shift_start = _secs(contact.shift_start, origin)
+    shift_end = _secs(contact.shift_end, origin) if contact.shift_end else shift_start + 43200
+    now_s = _secs(now, origin)
+    vehicle = PlanVehicle(
+        contact.vehicle_id or "vehicle",
+        10**9,
+        shift_start,
+        max(shift_start, shift_end),
+        (fix.lat, fix.lon) if fix is not None else contact.depot,
+        end=contact.depot,
+        start_time=now_s if fix is not None or now_s > shift_start else None,
+    )
+    ids = [p.id for p in stops]
+    try:
+        plan = Plan.build([vehicle], stops, {vehicle.id: ids})
+        matrix = PlanMatrix.build(plan, provider or HaversineProvider())
+        result = evaluate_route(matrix, vehicle, ids, plan)
+    except ValidationError:
+        return {}
+    return {
+        int(sid): origin + timedelta(seconds=float(t))
+        for sid, t in zip(result.stop_ids, result.arrival, strict=True)
+    }
+
+
+def _secs(when: datetime, origin: datetime) -> float:
+    return (when - origin).total_seconds()
+
+
+def _plan_stop(stop: RouteStop, origin: datetime) -> PlanStop | None:
+    try:
+        return PlanStop(
+            id=str(stop.stop_id),
+            location=(stop.lat, stop.lon),
+            window_start=_secs(stop.window_start, origin) if stop.window_start else 0.0,
+            window_end=_secs(stop.window_end, origin) if stop.window_end else INF,
+            service_s=float(max(0, stop.service_s)),
+            status=stop.status,
+        )
+    except ValidationError:
+        return None  # a window ending before it starts: left out of the walk, not a crash
+
+
+def fresh_eta(
+    contact: StopContact,
+    now: datetime,
+    fix: VehicleFix | None,
+    tz: str = "UTC",
+    provider: TravelTimeProvider | None = None,
+) -> datetime | None:
+    """The stop's ETA now (see :func:`route_etas`); the stored planned arrival as a fallback.
+
+    ``None`` when the stop is finished or nothing is known.
+    """
+    if contact.status.is_final:
+        return None
+    return route_etas(contact, now, fix, tz, provider).get(contact.stop_id, contact.planned_arrival)
+
+
+def is_late(contact: StopContact, eta: datetime | None) -> bool:
+    """The ETA falls after the end of the customer's window."""
+    return eta is not None and contact.window_end is not None and eta > contact.window_end
+
+
+def situation_for(contact: StopContact, eta: datetime | None, now: datetime) -> Situation:
+    """What the stop's state calls for when the dispatcher did not say.
+
+    Failed/skipped -> missed you; done -> delivered; on its way and past the window ->
+    running late; next/arrived or due within half an hour -> arriving soon.
+
+    Raises:
+        ValidationError: nothing to tell yet (a pending stop, on time, hours away).
+    """
+    if contact.status.is_final or contact.status in (StopStatus.NEXT, StopStatus.ARRIVED):
+        if contact.status is StopStatus.NEXT and is_late(contact, eta):
+            return Situation.RUNNING_LATE
+        return choose_situation(contact.status)
+    if is_late(contact, eta):
+        return Situation.RUNNING_LATE
+    if eta is not None and eta - now <= ARRIVING_SOON_WITHIN:
+        return Situation.ARRIVING_SOON
+    raise ValidationError(
+        f"nothing to tell the customer of {contact.order_ref} yet: the stop is on time"
+    )
+
+
+def parse_situation(name: str | None) -> Situation | None:
+    """The caller's situation word (``"at_risk"``, ``"late"``, ``"failed"``...), or ``None``."""
+    if name is None or not name.strip():
+        return None
+    return choose_situation(name)
+
+
+def facts_for(contact: StopContact, eta: datetime | None, now: datetime) -> MessageFacts:
+    """The raw facts a template may use, from the stop and its fresh ETA."""
+    delay = None
+    if eta is not None and contact.window_end is not None and eta > contact.window_end:
+        delay = int((eta - contact.window_end).total_seconds() // 60)
+    minutes_away = None
+    if eta is not None and eta >= now:
+        minutes_away = int((eta - now).total_seconds() // 60)
+    return MessageFacts(
+        order_ref=contact.order_ref or None,
+        eta=eta,
+        window_start=contact.window_start,
+        window_end=contact.window_end,
+        delivered_at=contact.completed_at if contact.status is StopStatus.DONE else None,
+        pod_ref=contact.pod_ref or None,
+        reason=contact.failure_reason or None,
+        driver_name=contact.driver_name or None,
+        address=contact.address or None,
+        delay_minutes=delay,
+        minutes_away=minutes_away,
+    )
+
+
+def request_for(
+    contact: StopContact,
+    situation: Situation,
+    eta: datetime | None,
+    now: datetime,
+    created_by: str,
+    *,
+    reschedule_url: str | None = None,
+    reschedule_phone: str | None = None,
+) -> MessageRequest:
+    """The outbox request for this stop; ``stop_ref`` is the order reference (stable, unique)."""
+    facts = facts_for(contact, eta, now)
+    if situation is Situation.MISSED_YOU:
+        facts = _with_reschedule(facts, reschedule_url, reschedule_phone)
+    return MessageRequest(
+        customer=contact.customer,
+        situation=situation,
+        stop_ref=contact.order_ref,
+        facts=facts,
+        created_by=created_by,
+    )
+
+
+def _with_reschedule(facts: MessageFacts, url: str | None, phone: str | None) -> MessageFacts:
+    return replace(facts, reschedule_url=url or None, reschedule_phone=phone or None)
+
+
+def eta_changes(
+    route: Sequence[RouteStop], baseline: dict[int, datetime], fresh: dict[int, datetime]
+) -> list[EtaChange]:
+    """Pair each stop's baseline ETA (the plan) with its fresh one, for :func:`eta_moved`."""
+    return [
+        EtaChange(
+            stop_ref=str(stop.stop_id),
+            customer_id=stop.customer_id,
+            old_eta=stop.planned_arrival or baseline.get(stop.stop_id),
+            new_eta=fresh.get(stop.stop_id),
+            status=stop.status,
+            extra={"order_ref": stop.order_ref},
+        )
+        for stop in route
+    ]
+
+
+def planned_etas(
+    contact: StopContact, tz: str = "UTC", provider: TravelTimeProvider | None = None
+) -> dict[int, datetime]:
+    """The morning plan's arrival times: every stop pending, leaving the depot at shift start.
+
+    The baseline for "whose ETA moved" when the stops carry no stored planned arrival.
+    """
+    if contact.shift_start is None:
+        return {}
+    pending = tuple(replace(s, status=StopStatus.PENDING) for s in contact.route)
+    return route_etas(replace(contact, route=pending), contact.shift_start, None, tz, provider)
