@@ -7,10 +7,15 @@ Wiring, once per tick (GUI thread, after the fleet state and ETAs are updated)::
     service.reconcile(conditions, engine.healthy_kinds)     # conditions -> alerts + audit
 
 and a person's action: ``service.acknowledge(alert_id, user, expected_version)`` etc.
+The running system does this in :mod:`dispatcher.alerts.runner` (facts from
+:mod:`~dispatcher.alerts.live_facts`, wiring in :mod:`~dispatcher.alerts.wiring`, several
+workstations in :mod:`~dispatcher.alerts.sync`, front ends through
+:mod:`~dispatcher.alerts.desk`); every change is announced as :class:`AlertsChanged`.
 See docs/exceptions.md for the rules, the workflow and the permissions.
 """
 
 from dispatcher.alerts.engine import RuleEngine, default_rules
+from dispatcher.alerts.events import AlertsChanged, ChangeSource
 from dispatcher.alerts.facts import (
     EventKind,
     FenceKind,
@@ -59,7 +64,9 @@ __all__ = [
     "AlertService",
     "AlertStatus",
     "AlertStore",
+    "AlertsChanged",
     "AuditEntry",
+    "ChangeSource",
     "Condition",
     "EventKind",
     "FenceKind",

@@ -34,6 +34,8 @@ class AlertKind(enum.StrEnum):
     SHIFT_OVERRUN = "shift_overrun"
     PLAN_INFEASIBLE = "plan_infeasible"
     CAPACITY_EXCEEDED = "capacity_exceeded"
+    #: A customer message the outbox gave up on (raised by the relay, not by a rule).
+    MESSAGE_FAILED = "message_failed"
 
     @property
     def latched(self) -> bool:
@@ -51,8 +53,13 @@ _LATCHED = frozenset(
         AlertKind.DRIVER_ISSUE,
         AlertKind.GEOFENCE_ENTER,
         AlertKind.GEOFENCE_EXIT,
+        AlertKind.MESSAGE_FAILED,
     }
 )
+
+#: Kinds no rule evaluates: raised by another part of the core (the outbox relay), so the
+#: rule runner's reconciliation never auto-resolves them.
+RAISED_OUTSIDE_RULES = frozenset({AlertKind.MESSAGE_FAILED})
 
 
 class Severity(enum.IntEnum):

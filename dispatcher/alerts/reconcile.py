@@ -21,10 +21,11 @@ snapshot for some kinds) never resolves alerts it did not look at.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from dispatcher.alerts.model import (
     CLOSED_STATUSES,
@@ -42,6 +43,9 @@ from dispatcher.alerts.store import AlertFilter, AlertStore, by_key
 from dispatcher.alerts.thresholds import ReconcileSettings
 from dispatcher.alerts.transitions import Action, target_status
 from dispatcher.errors import ConflictError
+
+ETA_HISTORY_MAX = 20
+"""How many changes of a stop's predicted arrival an alert keeps (``details["eta_history"]``)."""
 
 SUPERSEDED_BY: dict[AlertKind, AlertKind] = {
     AlertKind.AT_RISK: AlertKind.LATE,
@@ -182,7 +186,7 @@ class Reconciler:
             alert,
             severity=cond.severity,
             title=cond.title,
-            details=dict(cond.details),
+            details=_details(alert.details, cond, now),
             sla_deadline=cond.sla_deadline,
             last_seen=now,
             last_occurrence=cond.occurrence or alert.last_occurrence,
@@ -201,7 +205,7 @@ class Reconciler:
                 first_seen=now,
                 opened_at=now,
                 last_seen=now,
-                details=dict(cond.details),
+                details=_details(None, cond, now),
                 vehicle_id=cond.vehicle_id,
                 stop_id=cond.stop_id,
                 sla_deadline=cond.sla_deadline,
@@ -288,3 +292,20 @@ class Reconciler:
                 after=audit_view(after),
             )
         )
+
+
+def _details(old: Mapping[str, Any] | None, cond: Condition, now: datetime) -> dict[str, Any]:
+    """The condition's details, plus the history of its predicted arrival.
+
+    Each written change of ``predicted_arrival`` is appended as ``[written at, predicted]``
+    to ``eta_history`` (the last :data:`ETA_HISTORY_MAX`), so the detail pane can show how the
+    ETA drifted before the alert was raised and while it was worked on.
+    """
+    details = dict(cond.details)
+    history = [list(h) for h in (old or {}).get("eta_history", ()) if len(h) == 2]
+    predicted = details.get("predicted_arrival")
+    if predicted and (not history or history[-1][1] != predicted):
+        history.append([now.isoformat(), predicted])
+    if history:
+        details["eta_history"] = history[-ETA_HISTORY_MAX:]
+    return details

@@ -35,6 +35,11 @@ def _event_subject(event: VehicleEventFact) -> str:
     return stop_subject(event.stop_id) if event.stop_id else vehicle_subject(event.vehicle_id)
 
 
+def _customer(snapshot: Snapshot, event: VehicleEventFact) -> str:
+    stop = snapshot.stop(event.stop_id) if event.stop_id else None
+    return stop.customer_name if stop is not None else ""
+
+
 def _where(snapshot: Snapshot, event: VehicleEventFact) -> str:
     stop = snapshot.stop(event.stop_id) if event.stop_id else None
     if stop is not None:
@@ -60,7 +65,12 @@ class FailedDeliveryRule:
                 subject=_event_subject(e),
                 severity=Severity.HIGH,
                 title=f"Delivery failed at {_where(snapshot, e)}: {reason}",
-                details={"reason": reason, "note": e.note, "event_ts": e.ts.isoformat()},
+                details={
+                    "reason": reason,
+                    "note": e.note,
+                    "event_ts": e.ts.isoformat(),
+                    "customer": _customer(snapshot, e),
+                },
                 sla_deadline=e.ts + timedelta(minutes=self._t.failed_delivery_sla_min),
                 vehicle_id=e.vehicle_id,
                 stop_id=e.stop_id,
@@ -94,6 +104,7 @@ class DriverIssueRule:
                     "reported": e.reason,
                     "note": e.note,
                     "event_ts": e.ts.isoformat(),
+                    "customer": _customer(snapshot, e),
                 },
                 sla_deadline=e.ts + timedelta(minutes=self._t.issue_sla_min),
                 vehicle_id=e.vehicle_id,

@@ -21,12 +21,15 @@ the write runs as is.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, Table, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,13 +39,18 @@ from dispatcher.alerts.model import (
     AlertStatus,
     AuditEntry,
     ResolutionCode,
+    Role,
     Severity,
+    User,
 )
 from dispatcher.alerts.store import AlertFilter
 from dispatcher.errors import ConflictError, NotFoundError, ValidationError
 from dispatcher.persistence.database import Database
-from dispatcher.persistence.orm import AlertRow
+from dispatcher.persistence.orm import AlertRow, Stop, VehicleEventRow
 from dispatcher.persistence.orm import AuditEntry as AuditRow
+from dispatcher.persistence.orm import User as UserRow
+
+log = logging.getLogger(__name__)
 
 _A: Table = AlertRow.__table__  # type: ignore[assignment]
 _L: Table = AuditRow.__table__  # type: ignore[assignment]
@@ -231,3 +239,118 @@ def _to_entry(row: Row[Any]) -> AuditEntry:
         after=mapping["after"] if mapping["after"] is not None else {},
         id=mapping["id"],
     )
+
+
+# -- what the rule runner reads besides alerts ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A stored vehicle event the alert rules care about (failed delivery, driver issue)."""
+
+    id: int
+    event_id: str
+    vehicle_id: str
+    kind: str
+    ts: datetime
+    stop_ref: str | None
+    reason: str
+    note: str
+
+
+def vehicle_events_after(
+    session: Session, after_id: int, kinds: Sequence[str], limit: int = 500
+) -> list[EventRecord]:
+    """Events of ``kinds`` stored after row ``after_id``, oldest first (at most ``limit``)."""
+    rows = session.scalars(
+        select(VehicleEventRow)
+        .where(VehicleEventRow.id > after_id, VehicleEventRow.kind.in_(list(kinds)))
+        .order_by(VehicleEventRow.id)
+        .limit(limit)
+    )
+    return [
+        EventRecord(r.id, r.event_id, r.vehicle_id, r.kind, r.ts, r.stop_ref, r.reason, r.note)
+        for r in rows
+    ]
+
+
+def event_watermark(session: Session) -> int:
+    """The highest event row already turned into an alert (0 if none).
+
+    A restarted runner starts after it, so events handled before the restart are not fed
+    again (an event is an edge: fed twice it would count as a repeat of itself).
+    """
+    known = select(_A.c.last_occurrence).where(_A.c.last_occurrence.is_not(None))
+    found = session.scalar(
+        select(func.max(VehicleEventRow.id)).where(VehicleEventRow.event_id.in_(known))
+    )
+    return int(found or 0)
+
+
+def last_event_id(session: Session) -> int:
+    """The highest stored event row (0 if none)."""
+    return int(session.scalar(select(func.max(VehicleEventRow.id))) or 0)
+
+
+def actual_arrivals(session: Session, day: date) -> dict[int, datetime]:
+    """Stop id -> actual arrival, for the stops of ``day`` that have one."""
+    rows = session.execute(
+        select(Stop.id, Stop.actual_arrival).where(
+            Stop.service_date == day, Stop.actual_arrival.is_not(None)
+        )
+    )
+    return {int(sid): ts for sid, ts in rows if ts is not None}
+
+
+# -- who is at the keyboard --------------------------------------------------------------
+
+
+def user_for_os_account(session: Session, os_user: str) -> User:
+    """The queue's user for an OS account, created as a dispatcher on first use.
+
+    Mapping: the ``users`` row whose ``os_user`` (or, failing that, ``username``) is the OS
+    account. A missing row is created with the dispatcher role, so a new desk works at once;
+    a supervisor is made by changing the ``role`` column (docs/exceptions.md). An inactive
+    user, or a role this version does not know, gets the viewer role: least privilege,
+    never a crash.
+    """
+    name = os_user.strip() or "unknown"
+    row = session.scalar(select(UserRow).where(UserRow.os_user == name))
+    if row is None:
+        row = session.scalar(select(UserRow).where(UserRow.username == name))
+    if row is None:
+        row = UserRow(username=name, display_name=name, role=Role.DISPATCHER.value, os_user=name)
+        session.add(row)
+        session.flush()
+    try:
+        role = Role(row.role) if row.active else Role.VIEWER
+    except ValueError:
+        log.warning("user %s has unknown role %r; treated as viewer", row.username, row.role)
+        role = Role.VIEWER
+    return User(row.username, role, row.display_name or row.username)
+
+
+def get_user(session: Session, username: str) -> User | None:
+    """A known user by username (for assigning to someone else), or None."""
+    row = session.scalar(select(UserRow).where(UserRow.username == username))
+    if row is None:
+        return None
+    try:
+        role = Role(row.role) if row.active else Role.VIEWER
+    except ValueError:
+        role = Role.VIEWER
+    return User(row.username, role, row.display_name or row.username)
+
+
+def list_users(session: Session) -> list[User]:
+    """Every active user, by username (the supervisor's "assign to" list)."""
+    rows = session.scalars(
+        select(UserRow).where(UserRow.active.is_(True)).order_by(UserRow.username)
+    )
+    found = []
+    for row in rows:
+        try:
+            found.append(User(row.username, Role(row.role), row.display_name or row.username))
+        except ValueError:
+            continue
+    return found

@@ -1,24 +1,156 @@
 """The Exceptions dock: the alert queue, its detail pane and actions.
 
 ``build(window)`` returns the dock's body; ``install(window)`` runs once the window's menus
-exist (menu actions, shortcuts, tick hooks, selection wiring).
+exist: it adds the rule runner to the core's services (it runs only while no ``dispatcher
+serve`` or better-placed console holds the rules' lease, see docs/exceptions.md), the
+Exceptions menu (supervisor view, mute), the per-tick refresh, and the title counts.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
+
+from dispatcher.alerts.desk import AlertDesk
+from dispatcher.alerts.model import Role, User
+from dispatcher.alerts.runner import RunnerSettings
+from dispatcher.errors import DispatcherError
+from ui.exceptions.panel import ACTIONS, ExceptionsPanel
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
+log = logging.getLogger(__name__)
+MUTE_KEY = "exceptions/muted"
+
+
+def _settings(window: MainWindow) -> RunnerSettings:
+    try:
+        return RunnerSettings.from_mapping(window.core.settings.sections.get("alerts", {}))
+    except DispatcherError as exc:
+        log.error("[alerts] configuration ignored: %s", exc)
+        return RunnerSettings()
+
 
 def build(window: MainWindow) -> QWidget:
-    from ui.main_window import PLACEHOLDERS, placeholder
-
-    return placeholder(*PLACEHOLDERS["exceptions"])
+    """The queue for the user at the keyboard (OS account → users table)."""
+    settings = _settings(window)
+    core = window.core
+    desk = AlertDesk(core.db, core.clock, core.bus, timezone=settings.timezone)
+    try:
+        user = desk.login()
+    except DispatcherError as exc:  # a read-only or unreachable database: look, don't touch
+        log.error("cannot identify the user: %s", exc)
+        user = User("unknown", Role.VIEWER, "unknown")
+    panel = ExceptionsPanel(window, desk, user)
+    window.exceptions_panel = panel  # type: ignore[attr-defined]
+    return panel
 
 
 def install(window: MainWindow) -> None:
-    """Nothing to add to the window yet."""
+    panel: ExceptionsPanel = window.exceptions_panel  # type: ignore[attr-defined]
+    core = window.core
+    if not any(getattr(s, "name", "") == "alert rules" for s in core.services):
+        from dispatcher.alerts.wiring import add_alert_services
+
+        try:
+            window.alert_runner = add_alert_services(core)  # type: ignore[attr-defined]
+        except DispatcherError as exc:
+            panel.show_message(f"Alert rules not started: {exc}", error=True)
+    menu = window.menu("E&xceptions")
+    for action in panel.actions_by_key.values():
+        menu.addAction(action)
+    menu.addSeparator()
+    window._action(menu, "&Supervisor view…", lambda: open_supervisor(window), "Ctrl+Shift+E")
+    window._action(menu, "Sort by &priority", panel.sort_by_priority)
+    window._action(menu, "&Focus the queue", panel.view.setFocus, "F6")
+    mute = window._action(menu, "&Mute new-critical sound", lambda: None)
+    mute.setCheckable(True)
+    mute.setChecked(str(window.qsettings.value(MUTE_KEY, "false")).lower() == "true")
+    mute.toggled.connect(lambda on: window.qsettings.setValue(MUTE_KEY, "true" if on else "false"))
+    window.exceptions_mute = mute  # type: ignore[attr-defined]
+    window.shortcut_help += [(key, label.replace("&", "")) for _, label, key in ACTIONS]
+    window.shortcut_help += [
+        ("F6", "Focus the exception queue"),
+        ("Ctrl+Shift+E", "Supervisor view"),
+    ]
+    window.tick_hooks.append(panel.on_tick)
+    panel.counts_changed.connect(lambda n, crit, mine: _title(window, n, crit, mine))
+    panel.new_critical.connect(lambda ids: _ring(window, panel, ids))
+    # The queue is where dispatchers live: in front of its tab group once every room is in.
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, window, lambda: _raise(window))
+
+
+def _raise(window: MainWindow) -> None:
+    dock = window.docks.get("exceptions")
+    if dock is not None:
+        dock.raise_()
+
+
+def _title(window: MainWindow, total: int, critical: int, mine: int) -> None:
+    dock = window.docks.get("exceptions")
+    if dock is not None:
+        dock.setWindowTitle(f"Exceptions ({total} open · {critical} critical · {mine} mine)")
+
+
+def _ring(window: MainWindow, panel: ExceptionsPanel, ids: list[int]) -> None:
+    """New critical alerts: a sound (unless muted), a flash of the queue, the taskbar."""
+    mute = getattr(window, "exceptions_mute", None)
+    if mute is None or not mute.isChecked():
+        QApplication.beep()
+    QApplication.alert(window, 3000)
+    flash(panel)
+    panel.show_message(f"New critical exception(s): {', '.join(f'#{i}' for i in ids)}")
+
+
+def flash(panel: ExceptionsPanel, times: int = 6, period_ms: int = 300) -> None:
+    """Blink a red frame around the queue ``times`` times.
+
+    One timer owned by the view: it dies with the view, so a window closed mid-flash leaves
+    no callback behind that would touch a deleted widget.
+    """
+    from PySide6.QtCore import QTimer
+
+    style = "QTableView#exceptionsView { border: 2px solid #d32f2f; }"
+    view = panel.view
+    timer = QTimer(view)
+    timer.setInterval(period_ms)
+    state = {"left": times}
+
+    def step() -> None:
+        state["left"] -= 1
+        on = state["left"] > 0 and state["left"] % 2 == 1
+        view.setStyleSheet(style if on else "")
+        if state["left"] <= 0:
+            timer.stop()
+            timer.deleteLater()
+
+    view.setStyleSheet(style)
+    timer.timeout.connect(step)
+    timer.start()
+
+
+def open_supervisor(window: MainWindow) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from ui.exceptions.supervisor import SupervisorDialog
+
+    panel: ExceptionsPanel = window.exceptions_panel  # type: ignore[attr-defined]
+    if panel.user.role is not Role.SUPERVISOR:
+        QMessageBox.information(
+            window,
+            "Supervisor view",
+            f"{panel.user.id} is a {panel.user.role.value}: the supervisor view is for "
+            "supervisors (set the role in the users table, see docs/exceptions.md).",
+        )
+        return
+    try:
+        dialog = SupervisorDialog(panel.desk, window)
+    except DispatcherError as exc:
+        QMessageBox.warning(window, "Supervisor view", str(exc))
+        return
+    dialog.exec()

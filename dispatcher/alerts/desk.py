@@ -1,0 +1,152 @@
+"""The exception queue as a front end uses it: who I am, what to show, what I do to it.
+
+:class:`AlertDesk` wraps :class:`~dispatcher.alerts.workflow.AlertService` over the SQL store
+so that every command is one transaction (alert row + audit line) and is announced once on
+the bus as :class:`~dispatcher.alerts.events.AlertsChanged` (source ``user``), which the sync
+service forwards to the other workstations. Queries open a short read transaction each.
+
+The current user: the OS account mapped to a row of the ``users`` table
+(:func:`~dispatcher.persistence.alert_repo.user_for_os_account`, created as a dispatcher on
+first use).
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from dispatcher.alerts.events import AlertsChanged, ChangeSource
+from dispatcher.alerts.model import CLOSED_STATUSES, OPEN_STATUSES, Alert, AuditEntry, User
+from dispatcher.alerts.stats import SupervisorStats, compute_stats
+from dispatcher.alerts.store import AlertFilter
+from dispatcher.alerts.workflow import AlertService
+from dispatcher.clock import Clock
+from dispatcher.events import EventBus
+from dispatcher.persistence import alert_repo
+from dispatcher.persistence.alert_repo import SqlAlertStore
+from dispatcher.persistence.database import Database
+from dispatcher.persistence.orm import Stop
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StopInfo:
+    """What the detail pane shows about an alert's stop."""
+
+    id: int
+    order_ref: str
+    customer: str
+    address: str
+    status: str
+    window_start: datetime | None
+    window_end: datetime | None
+    planned_arrival: datetime | None
+    actual_arrival: datetime | None
+
+
+def os_account() -> str:
+    """The OS user running this process ("unknown" when the platform cannot say)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class AlertDesk:
+    """Queries and commands of the exception queue for one workstation."""
+
+    def __init__(
+        self, db: Database, clock: Clock, bus: EventBus, *, timezone: str = "Europe/Berlin"
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._bus = bus
+        self._tz = ZoneInfo(timezone)
+
+    # -- who ---------------------------------------------------------------------------
+
+    def login(self, os_user: str | None = None) -> User:
+        """The user for ``os_user`` (default: this process's OS account), created if new."""
+        with self._db.session() as session:
+            return alert_repo.user_for_os_account(session, os_user or os_account())
+
+    def users(self) -> list[User]:
+        with self._db.session() as session:
+            return alert_repo.list_users(session)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def queue(self, user: User, *, closed_within: timedelta | None = None) -> list[Alert]:
+        """Open alerts ``user`` may see, most urgent first; plus those closed recently."""
+        with self._db.session() as session:
+            service = AlertService(SqlAlertStore(session), self._clock)
+            alerts = service.list_alerts(user, AlertFilter(statuses=OPEN_STATUSES))
+            if closed_within is not None:
+                since = self._clock.now() - closed_within
+                closed = AlertFilter(statuses=CLOSED_STATUSES, resolved_since=since)
+                alerts += service.list_alerts(user, closed)
+        return alerts
+
+    def history(self, alert_id: int) -> list[AuditEntry]:
+        with self._db.session() as session:
+            return AlertService(SqlAlertStore(session), self._clock).history(alert_id)
+
+    def stop_info(self, stop_id: int) -> StopInfo | None:
+        with self._db.session() as session:
+            s = session.scalar(select(Stop).where(Stop.id == stop_id))
+            if s is None:
+                return None
+            return StopInfo(
+                s.id,
+                s.order_ref,
+                s.customer.name if s.customer else "",
+                s.address,
+                s.status,
+                s.window_start,
+                s.window_end,
+                s.planned_arrival,
+                s.actual_arrival,
+            )
+
+    def today_start(self) -> datetime:
+        """Local midnight of today (the supervisor's "today")."""
+        local = self._clock.now().astimezone(self._tz)
+        return datetime.combine(local.date(), time(0), self._tz)
+
+    def supervisor_stats(self) -> tuple[SupervisorStats, list[Alert]]:
+        """Today's figures, and today's escalations (open or closed)."""
+        since = self.today_start()
+        with self._db.session() as session:
+            store = SqlAlertStore(session)
+            alerts = store.list_alerts()
+            audit = [e for e in store.list_audit() if e.ts >= since]
+        stats = compute_stats(alerts, audit, self._clock.now(), self._tz)
+        escalated = [a for a in alerts if a.escalated_at is not None and a.escalated_at >= since]
+        return stats, escalated
+
+    # -- commands ------------------------------------------------------------------------
+
+    def run(self, command: Callable[[AlertService], T]) -> T:
+        """Run one command in one transaction and announce the change.
+
+        ``command`` receives the service, e.g. ``lambda s: s.acknowledge(7, me, 3)``; the
+        core's errors (conflict, permission, transition, validation) pass through unchanged
+        for the front end to show.
+        """
+        with self._db.session() as session:
+            result = command(AlertService(SqlAlertStore(session), self._clock))
+        alert_id = getattr(result, "id", None)
+        ids = frozenset({alert_id}) if isinstance(alert_id, int) else frozenset()
+        self._bus.publish(AlertsChanged(ids, frozenset(), ChangeSource.USER))
+        return result
+
+    def find_user(self, username: str) -> User | None:
+        with self._db.session() as session:
+            return alert_repo.get_user(session, username)

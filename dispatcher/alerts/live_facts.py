@@ -1,0 +1,364 @@
+"""Facts from the running system: live fleet, the day's routes, predicted arrivals, events.
+
+The rule runner asks :meth:`LiveFacts.capture` on the thread that owns the fleet state (the
+GUI thread): it copies the fleet's immutable vehicle snapshots and returns a thunk. The thunk
+runs on the runner's worker thread: it reads the day's routes and new vehicle events from the
+database, predicts arrivals with the planner's evaluation from each vehicle's live position,
+and returns the :class:`~dispatcher.alerts.facts.Snapshot` the rules read. Nothing slow runs
+on the GUI thread, and the fleet state is never touched from the worker.
+
+Predicted arrivals: one single-vehicle plan per route (live position, or the depot before
+departure; "now" in plan seconds since local midnight), evaluated by
+:func:`dispatcher.planning.evaluate_route` with the default straight-line travel model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import partial
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from dispatcher.alerts.facts import (
+    EventKind,
+    FenceKind,
+    Geofence,
+    LatLon,
+    Snapshot,
+    StopFacts,
+    VehicleEventFact,
+    VehicleFacts,
+)
+from dispatcher.errors import ValidationError
+from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
+from dispatcher.fleet.state import FleetState, VehicleSnapshot
+from dispatcher.model.core import StopKind, StopStatus, VehicleState
+from dispatcher.persistence import alert_repo, fleet_repo
+from dispatcher.persistence.database import Database
+from dispatcher.planning.evaluate import RouteEvaluation, evaluate_route
+from dispatcher.planning.model import INF, Plan, PlanMatrix, PlanStop, PlanVehicle
+
+log = logging.getLogger(__name__)
+
+EVENT_KINDS = {"failed": EventKind.FAILED, "issue": EventKind.ISSUE}
+"""Stored event kinds that raise alerts, and the rules' name for them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """One tick's snapshot, and what to call once its alerts are committed."""
+
+    snapshot: Snapshot
+    committed: Callable[[], None] = field(default=lambda: None)
+
+
+class FactsSource(Protocol):
+    """What the runner needs from a facts provider (the tests script their own)."""
+
+    def capture(self, now: datetime) -> Callable[[], Facts]:
+        """Cheap, on the owner thread: copy what must be copied; return the slow part."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """A route with what the facts need about its vehicle."""
+
+    view: fleet_repo.RouteView
+    vehicle: fleet_repo.VehicleView
+
+
+class LiveFacts:
+    """Facts from the core: fleet state (copied on capture) and the database (in the worker).
+
+    Args:
+        db: The database (routes, stops, events).
+        fleet: The live fleet, read only in :meth:`capture`; None without telemetry (then no
+            vehicle facts: nobody can say a vehicle is silent when nobody listens).
+        timezone: Zone of the service day and of the planner's time origin.
+        provider: Travel-time model for predictions (straight line x circuity by default).
+        started: When listening started; a vehicle never heard of is silent since then (or
+            since its shift started, whichever is later).
+        depot_radius_m: Radius of the depot geofence the idle rule excludes.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        fleet: FleetState | None,
+        *,
+        timezone: str = "Europe/Berlin",
+        provider: TravelTimeProvider | None = None,
+        started: datetime | None = None,
+        depot_radius_m: float = 200.0,
+    ) -> None:
+        self._db = db
+        self._fleet = fleet
+        self._tz: tzinfo = ZoneInfo(timezone)
+        self._provider = provider or HaversineProvider()
+        self._started = started
+        self._depot_radius_m = depot_radius_m
+        self._watermark: int | None = None
+
+    def capture(self, now: datetime) -> Callable[[], Facts]:
+        heard = None if self._fleet is None else tuple(self._fleet.snapshots())
+        if self._started is None:
+            self._started = now
+        return partial(self.build, heard, now)
+
+    # -- the worker's part ---------------------------------------------------------------
+
+    def build(self, heard: Sequence[VehicleSnapshot] | None, now: datetime) -> Facts:
+        """Read the database and assemble the snapshot at ``now``."""
+        day = now.astimezone(self._tz).date()
+        with self._db.session() as session:
+            routes = self._routes(session, day)
+            arrivals = alert_repo.actual_arrivals(session, day)
+            events, watermark = self._new_events(session, day)
+        fleet = {v.vehicle_id: v for v in heard or ()}
+        origin = datetime.combine(day, time(0), self._tz)
+        order_to_stop = {s.order_ref: str(s.id) for r in routes for s in r.view.stops}
+        stops: list[StopFacts] = []
+        vehicles: list[VehicleFacts] = []
+        for route in routes:
+            predicted = self._predict(route, fleet.get(route.view.vehicle_id), now, origin)
+            stops.extend(self._stop_facts(route, predicted, arrivals))
+            if heard is not None and route.view.vehicle_id:
+                vehicles.append(self._vehicle_facts(route, fleet, predicted, now, day))
+        facts = [self._event_fact(e, order_to_stop) for e in events]
+        snapshot = Snapshot(
+            vehicles=vehicles,
+            stops=stops,
+            events=[f for f in facts if f is not None],
+            geofences=self._depots(routes),
+        )
+        return Facts(snapshot, partial(self._advance, watermark))
+
+    def _routes(self, session: Session, day: date) -> list[_Route]:
+        vehicles = {v.id: v for v in fleet_repo.load_vehicles(session)}
+        found = []
+        for view in fleet_repo.load_routes(session, day):
+            vehicle = vehicles.get(view.vehicle_id)
+            if vehicle is None:  # the unassigned pseudo-route, or an inactive vehicle
+                vehicle = fleet_repo.VehicleView("", "", 0, time(0), time(23, 59), "", None, None)
+            found.append(_Route(view, vehicle))
+        return found
+
+    def _new_events(self, session: Session, day: date) -> tuple[list[alert_repo.EventRecord], int]:
+        if self._watermark is None:
+            self._watermark = alert_repo.event_watermark(session)
+        records = alert_repo.vehicle_events_after(session, self._watermark, list(EVENT_KINDS))
+        watermark = records[-1].id if records else self._watermark
+        midnight = datetime.combine(day, time(0), self._tz)
+        return [r for r in records if r.ts >= midnight], watermark
+
+    def _advance(self, watermark: int) -> None:
+        """The events up to ``watermark`` are in the alerts: never feed them again."""
+        self._watermark = max(self._watermark or 0, watermark)
+
+    # -- predictions ---------------------------------------------------------------------
+
+    def _predict(
+        self,
+        route: _Route,
+        live: VehicleSnapshot | None,
+        now: datetime,
+        origin: datetime,
+    ) -> tuple[dict[str, datetime], RouteEvaluation | None]:
+        """Predicted arrival per remaining stop id, and the evaluation (None if none)."""
+        v = route.vehicle
+        if not v.id or v.depot_lat is None or v.depot_lon is None:
+            return {}, None
+        depot = (v.depot_lat, v.depot_lon)
+        remaining = _remaining(route.view)
+        plan_stops = [p for p in (_plan_stop(s, origin) for s in remaining) if p is not None]
+        if not plan_stops:
+            return {}, None
+        shift_start = _secs(datetime.combine(origin.date(), v.shift_start, self._tz), origin)
+        shift_end = _secs(datetime.combine(origin.date(), v.shift_end, self._tz), origin)
+        position: LatLon | None = None
+        if live is not None and live.lat is not None and live.lon is not None:
+            position = (live.lat, live.lon)
+        now_s = _secs(now, origin)
+        vehicle = PlanVehicle(
+            v.id,
+            max(0, v.capacity),
+            shift_start,
+            max(shift_start, shift_end),
+            position or depot,
+            end=depot,
+            start_time=now_s if position is not None or now_s > shift_start else None,
+        )
+        ids = [p.id for p in plan_stops]
+        try:
+            plan = Plan.build([vehicle], plan_stops, {v.id: ids})
+            evaluation = evaluate_route(PlanMatrix.build(plan, self._provider), vehicle, ids, plan)
+        except ValidationError as exc:
+            log.warning("cannot predict route of %s: %s", v.id, exc)
+            return {}, None
+        arrivals = {
+            sid: origin + timedelta(seconds=float(t))
+            for sid, t in zip(evaluation.stop_ids, evaluation.arrival, strict=True)
+        }
+        return arrivals, evaluation
+
+    # -- facts ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _stop_facts(
+        route: _Route,
+        predicted: tuple[dict[str, datetime], RouteEvaluation | None],
+        arrivals: dict[int, datetime],
+    ) -> list[StopFacts]:
+        found = []
+        for s in route.view.stops:
+            sid = str(s.id)
+            try:
+                found.append(
+                    StopFacts(
+                        stop_id=sid,
+                        vehicle_id=route.view.vehicle_id or None,
+                        customer_name=s.customer_name,
+                        window_start=s.window_start,
+                        window_end=s.window_end,
+                        predicted_arrival=predicted[0].get(sid),
+                        actual_arrival=arrivals.get(s.id),
+                        status=s.status,
+                        lat=s.lat,
+                        lon=s.lon,
+                    )
+                )
+            except ValidationError as exc:
+                log.warning("stop %s left out of the alert rules: %s", s.order_ref, exc)
+        return found
+
+    def _vehicle_facts(
+        self,
+        route: _Route,
+        fleet: dict[str, VehicleSnapshot],
+        predicted: tuple[dict[str, datetime], RouteEvaluation | None],
+        now: datetime,
+        day: date,
+    ) -> VehicleFacts:
+        v, view = route.vehicle, route.view
+        live = fleet.get(view.vehicle_id)
+        shift_start = datetime.combine(day, v.shift_start, self._tz)
+        shift_end = datetime.combine(day, v.shift_end, self._tz)
+        remaining = _remaining(view)
+        evaluation = predicted[1]
+        origin = datetime.combine(day, time(0), self._tz)
+        silent_since = max(shift_start, self._started or now)
+        has_fix = live is not None and live.lat is not None and live.lon is not None
+        return VehicleFacts(
+            vehicle_id=view.vehicle_id,
+            label=view.vehicle_name,
+            online=live is None or live.state is not VehicleState.OFFLINE,
+            last_seen=live.last_seen if live is not None and live.last_seen else silent_since,
+            lat=live.lat if has_fix and live else None,
+            lon=live.lon if has_fix and live else None,
+            speed_kmh=live.speed_kmh if live else None,
+            stopped_since=live.stopped_since if live else None,
+            planned_path=self._planned_path(route, remaining),
+            shift_end=shift_end,
+            predicted_route_end=(
+                origin + timedelta(seconds=evaluation.end_time) if evaluation else None
+            ),
+            load=evaluation.max_load if evaluation else 0.0,
+            capacity=float(v.capacity) if v.capacity > 0 else None,
+            on_duty=now >= shift_start and (bool(remaining) or now <= shift_end),
+        )
+
+    @staticmethod
+    def _planned_path(route: _Route, remaining: list[fleet_repo.StopView]) -> list[LatLon]:
+        """From the last finished stop (or the depot) through what is left, back to the depot."""
+        v = route.vehicle
+        depot: list[LatLon] = []
+        if v.depot_lat is not None and v.depot_lon is not None:
+            depot.append((v.depot_lat, v.depot_lon))
+        done = [s for s in route.view.stops if s not in remaining]
+        start = [(done[-1].lat, done[-1].lon)] if done else list(depot)
+        return [*start, *((s.lat, s.lon) for s in remaining), *depot]
+
+    @staticmethod
+    def _event_fact(
+        e: alert_repo.EventRecord, order_to_stop: dict[str, str]
+    ) -> VehicleEventFact | None:
+        stop_id = order_to_stop.get(e.stop_ref) if e.stop_ref else None
+        try:
+            return VehicleEventFact(
+                event_id=e.event_id,
+                vehicle_id=e.vehicle_id,
+                ts=e.ts,
+                kind=EVENT_KINDS[e.kind],
+                reason=e.reason or None,
+                stop_id=stop_id,
+                note=e.note or (f"order {e.stop_ref}" if e.stop_ref and not stop_id else None),
+            )
+        except ValidationError as exc:
+            log.warning("vehicle event %s left out of the alert rules: %s", e.event_id, exc)
+            return None
+
+    def _depots(self, routes: list[_Route]) -> list[Geofence]:
+        """Depot circles: the idle rule does not count standing at a depot as idling."""
+        places = sorted(
+            {
+                (r.vehicle.depot_lat, r.vehicle.depot_lon)
+                for r in routes
+                if r.vehicle.depot_lat is not None and r.vehicle.depot_lon is not None
+            }
+        )
+        return [
+            Geofence(
+                fence_id=f"depot-{i + 1}",
+                name=f"Depot {i + 1}",
+                kind=FenceKind.DEPOT,
+                center=(lat, lon),
+                radius_m=self._depot_radius_m,
+                alert_on_enter=False,
+                alert_on_exit=False,
+            )
+            for i, (lat, lon) in enumerate(places)
+        ]
+
+
+def _remaining(view: fleet_repo.RouteView) -> list[fleet_repo.StopView]:
+    """Stops still to serve, the one in progress (arrived) first."""
+    left = [s for s in view.stops if not _status(s.status).is_final]
+    return sorted(left, key=lambda s: (s.status != StopStatus.ARRIVED.value, s.sequence or 0))
+
+
+def _status(text: str) -> StopStatus:
+    try:
+        return StopStatus(text)
+    except ValueError:
+        return StopStatus.PENDING
+
+
+def _secs(when: datetime, origin: datetime) -> float:
+    return (when - origin).total_seconds()
+
+
+def _plan_stop(s: fleet_repo.StopView, origin: datetime) -> PlanStop | None:
+    try:
+        kind = StopKind(s.kind)
+    except ValueError:
+        kind = StopKind.DELIVERY
+    try:
+        return PlanStop(
+            id=str(s.id),
+            location=(s.lat, s.lon),
+            window_start=_secs(s.window_start, origin) if s.window_start else 0.0,
+            window_end=_secs(s.window_end, origin) if s.window_end else INF,
+            service_s=float(max(0, s.service_s)),
+            demand=max(0, s.demand),
+            kind=kind,
+            status=_status(s.status),
+        )
+    except ValidationError as exc:
+        log.warning("stop %s left out of the prediction: %s", s.order_ref, exc)
+        return None

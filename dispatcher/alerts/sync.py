@@ -1,0 +1,334 @@
+"""Several workstations, one queue: change announcements and who runs the rules.
+
+Two things travel on the broker, next to the telemetry:
+
+* ``<prefix>/console/sync`` (QoS 1, not retained): after any alert change this process made
+  (its rules or a person at its keyboard) it announces ``{"v": 1, "console_id": <node>,
+  "entity": "alert", "id": "<alert id>" | "*", "version": n}``. Every other process turns
+  what it hears into one :class:`AlertsChanged` (source ``remote``) on its next tick, and its
+  views reload from the database: the message says *what* changed, never the change.
+* ``<prefix>/console/alerts/lease`` (QoS 1, **retained**): the process that evaluates the rules
+  renews ``{"v": 1, "owner": <node>, "priority": p, "ts": ...}`` every ``renew_s``. A
+  ``dispatcher serve`` has priority 1, a console 0. A process runs the rules unless a lease
+  renewed in the last ``lease_s`` (heard by this process) belongs to someone better: higher
+  priority, or equal priority and a smaller node id. So a serve, when one is alive, runs them
+  alone; otherwise one console does; when it closes it clears the lease and another console
+  takes over at once, when it crashes the others take over after ``lease_s``.
+
+The election only saves work: the database already refuses a second open alert per (kind,
+subject) (a unique index), so two runners for a few seconds never raise an alert twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from dispatcher.alerts.events import AlertsChanged, ChangeSource
+from dispatcher.events import EventBus
+
+log = logging.getLogger(__name__)
+
+CONSOLE_PRIORITY = 0
+SERVE_PRIORITY = 1
+MAX_IDS_PER_ANNOUNCEMENT = 50
+"""Above this many changed alerts one ``"id": "*"`` message says "reload everything"."""
+
+
+class Publish(Protocol):
+    def __call__(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
+
+
+def sync_topic(prefix: str) -> str:
+    return f"{prefix}/console/sync"
+
+
+def lease_topic(prefix: str) -> str:
+    return f"{prefix}/console/alerts/lease"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleNote:
+    """Another workstation's sync note about something other than alerts (e.g. a route).
+
+    Published on the core's bus from :meth:`AlertsSync.tick`, so every room reuses this one
+    sync connection (the route boards reload when ``entity == "route"``).
+    """
+
+    entity: str
+    id: str
+    version: int | None
+    console_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Lease:
+    priority: int
+    heard_at: float
+
+
+class Election:
+    """Who runs the rules, from the leases this process has heard (pure, clock injected).
+
+    Args:
+        node_id: This process's id (unique per process).
+        priority: ``SERVE_PRIORITY`` for ``dispatcher serve``, ``CONSOLE_PRIORITY`` otherwise.
+        lease_s: A lease not renewed for this long is dead.
+        grace_s: After start, wait this long before running (the retained lease of a live
+            owner arrives within it).
+        monotonic: Seconds that never go backwards.
+    """
+
+    def __init__(
+        self,
+        node_id: str,
+        priority: int,
+        *,
+        lease_s: float = 15.0,
+        grace_s: float = 2.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.node_id = node_id
+        self.priority = priority
+        self.lease_s = lease_s
+        self._monotonic = monotonic
+        self._start = monotonic()
+        self._grace_s = grace_s
+        self._leases: dict[str, _Lease] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, owner: str, priority: int) -> None:
+        """A lease renewal from ``owner`` was heard now."""
+        if owner == self.node_id:
+            return
+        with self._lock:
+            self._leases[owner] = _Lease(priority, self._monotonic())
+
+    def released(self, owner: str) -> None:
+        """``owner`` gave up its lease (closed cleanly)."""
+        with self._lock:
+            self._leases.pop(owner, None)
+
+    def leader(self) -> str:
+        """The node that runs the rules as far as this process knows (maybe itself)."""
+        best = self._better_than_me()
+        return best or self.node_id
+
+    def may_run(self) -> bool:
+        """True when no live lease of a better node was heard (after the start grace)."""
+        if self._monotonic() - self._start < self._grace_s:
+            return False
+        return self._better_than_me() is None
+
+    def _better_than_me(self) -> str | None:
+        now = self._monotonic()
+        mine = (-self.priority, self.node_id)
+        with self._lock:
+            alive = {o: le for o, le in self._leases.items() if now - le.heard_at < self.lease_s}
+        better = sorted((-le.priority, o) for o, le in alive.items() if (-le.priority, o) < mine)
+        return better[0][1] if better else None
+
+
+class AlertsSync:
+    """A core service: announce local alert changes, hear remote ones, hold the rules' lease.
+
+    Messages arrive on the MQTT network thread (:meth:`on_message` only queues them); the bus
+    event is published from :meth:`tick`, on the thread that owns the views.
+
+    Args:
+        bus: The core's bus (listens to and publishes :class:`AlertsChanged`).
+        election: This process's election.
+        publish: The MQTT client's ``publish(topic, payload, qos, retain)`` (or later, with
+            :meth:`attach`, when the client needs :meth:`on_message` first).
+        prefix: The fleet's topic prefix.
+        renew_s: How often the leader renews its lease.
+        close: Called by :meth:`stop` after the lease is released (closes the connection).
+    """
+
+    name = "alerts sync"
+
+    def __init__(
+        self,
+        bus: EventBus,
+        election: Election,
+        publish: Publish | None = None,
+        *,
+        prefix: str = "fleet",
+        renew_s: float = 5.0,
+        close: Callable[[], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._bus = bus
+        self.election = election
+        self._publish = publish
+        self._prefix = prefix
+        self._renew_s = renew_s
+        self._close = close
+        self._monotonic = monotonic
+        self._inbox: deque[tuple[str, bytes]] = deque(maxlen=10_000)
+        self._last_renew = float("-inf")
+        self._holding = False
+        self.heard = 0
+        self._unsubscribe = bus.subscribe(AlertsChanged, self._announce)
+
+    def attach(self, publish: Publish, close: Callable[[], None] | None = None) -> None:
+        """Set the connection once it exists (it needs :meth:`on_message` to be built)."""
+        self._publish, self._close = publish, close
+
+    @property
+    def subscriptions(self) -> list[tuple[str, int]]:
+        return [(sync_topic(self._prefix), 1), (lease_topic(self._prefix), 1)]
+
+    def on_message(self, topic: str, payload: bytes, ack: Callable[[], None] | None = None) -> None:
+        """Queue a message (MQTT network thread); acknowledged at once: a lost announcement
+        costs a reload at the next change, and the lease is renewed every few seconds."""
+        self._inbox.append((topic, payload))
+        if ack is not None:
+            ack()
+
+    def tick(self) -> None:
+        """Apply what was heard; renew (or give up) the lease."""
+        remote_ids: set[int] = set()
+        reload_all = False
+        while self._inbox:
+            topic, payload = self._inbox.popleft()
+            if topic == lease_topic(self._prefix):
+                self._on_lease(payload)
+                continue
+            found = self._on_sync(payload)
+            if found is None:
+                continue
+            reload_all |= not found
+            remote_ids |= found
+        if reload_all or remote_ids:
+            ids = frozenset() if reload_all else frozenset(remote_ids)
+            self._bus.publish(AlertsChanged(ids, frozenset(), ChangeSource.REMOTE))
+        self._keep_lease()
+
+    def stop(self) -> None:
+        """Give up the lease (others take over at once), then close the connection."""
+        self._unsubscribe()
+        if self._holding and self._publish is not None:
+            self._publish(lease_topic(self._prefix), b"", 1, True)
+            self._holding = False
+        if self._close is not None:
+            self._close()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _keep_lease(self) -> None:
+        if not self.election.may_run():
+            self._holding = False
+            return
+        now = self._monotonic()
+        if now - self._last_renew < self._renew_s:
+            return
+        self._last_renew = now
+        self._holding = True
+        if self._publish is None:
+            return
+        payload = {
+            "v": 1,
+            "owner": self.election.node_id,
+            "priority": self.election.priority,
+            "ts": datetime.now(UTC).isoformat(),
+        }
+        self._publish(lease_topic(self._prefix), _json(payload), 1, True)
+
+    def _on_lease(self, payload: bytes) -> None:
+        data = _parse(payload)
+        if data is None:  # an empty retained message: the lease was released
+            holder = self.election.leader()
+            if holder != self.election.node_id:
+                self.election.released(holder)
+            return
+        owner: object = data.get("owner")
+        priority: object = data.get("priority", CONSOLE_PRIORITY)
+        if not isinstance(owner, str) or not isinstance(priority, int):
+            return
+        if _age_s(data.get("ts")) > self.election.lease_s:
+            return  # the retained lease of an owner that died without clearing it
+        self.election.observe(owner, priority)
+
+    def _on_sync(self, payload: bytes) -> set[int] | None:
+        """Alert ids announced by another node; an empty set means "reload everything";
+        None for our own echo, other entities and garbage."""
+        data = _parse(payload)
+        if data is None or data.get("console_id") == self.election.node_id:
+            return None
+        if data.get("entity") != "alert":
+            self._bus.publish(_note(data))
+            return None
+        self.heard += 1
+        raw = str(data.get("id", "*"))
+        return {int(raw)} if raw.isdigit() else set()
+
+    def _announce(self, event: AlertsChanged) -> None:
+        if not event.is_local:
+            return
+        ids = sorted(event.alert_ids)
+        if not ids or len(ids) > MAX_IDS_PER_ANNOUNCEMENT:
+            self._send("*")
+            return
+        for alert_id in ids:
+            self._send(str(alert_id))
+
+    def _send(self, alert_id: str) -> None:
+        payload = {
+            "v": 1,
+            "console_id": self.election.node_id,
+            "entity": "alert",
+            "id": alert_id,
+            "ts": datetime.now(UTC).isoformat(),
+        }
+        if self._publish is None:
+            return
+        try:
+            self._publish(sync_topic(self._prefix), _json(payload), 1, False)
+        except Exception:  # the broker being away must not break the action that was taken
+            log.warning("could not announce alert change %s", alert_id, exc_info=True)
+
+
+def _note(data: dict[str, Any]) -> ConsoleNote:
+    version = data.get("version")
+    return ConsoleNote(
+        str(data.get("entity", "")),
+        str(data.get("id", "")),
+        version if isinstance(version, int) and not isinstance(version, bool) else None,
+        str(data.get("console_id", "")),
+    )
+
+
+def _json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _age_s(ts: object) -> float:
+    """Seconds since an ISO timestamp by this machine's clock; 0 when missing or bad."""
+    if not isinstance(ts, str):
+        return 0.0
+    try:
+        when = datetime.fromisoformat(ts)
+    except ValueError:
+        return 0.0
+    if when.tzinfo is None:
+        return 0.0
+    return (datetime.now(UTC) - when).total_seconds()
+
+
+def _parse(payload: bytes) -> dict[str, Any] | None:
+    if not payload:
+        return None
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        log.debug("ignored a malformed alerts sync message")
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,463 @@
+"""The Exceptions dock body: filters, the queue, the detail pane and the actions.
+
+Thin by design: every decision (who may do what, which transition is possible, the priority
+order) is the core's (:class:`~dispatcher.alerts.desk.AlertDesk`); this widget shows the queue,
+turns keys and menu entries into desk commands and the core's refusals into a sentence.
+Reloads run off the GUI thread (:func:`ui.workers.run_in_background`); a reload is asked for
+by :class:`~dispatcher.alerts.events.AlertsChanged` and coalesced to one in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QSplitter,
+    QTableView,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from dispatcher.alerts.desk import AlertDesk
+from dispatcher.alerts.events import AlertsChanged
+from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, Severity, User
+from dispatcher.alerts.workflow import AlertService
+from dispatcher.errors import DispatcherError
+from ui.exceptions.detail import detail_html
+from ui.exceptions.model import KIND_LABELS, AlertsFilter, AlertsModel, Column, Role
+from ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+SOURCE = "exceptions"
+#: (action key, label, shortcut) of the queue's keyboard actions.
+ACTIONS = (
+    ("acknowledge", "&Acknowledge", "A"),
+    ("take", "Assign to &me", "T"),
+    ("escalate", "&Escalate to supervisor", "E"),
+    ("resolve", "&Resolve…", "R"),
+    ("dismiss", "&Dismiss (supervisor)", "D"),
+    ("message", "Message &customer…", "C"),
+    ("map", "Show on &map", "M"),
+    ("route", "Open &route", "O"),
+)
+
+
+class ExceptionsPanel(QWidget):
+    """Queue + filters + detail pane for one user at one workstation."""
+
+    #: Emitted after every reload with (open, critical, mine) for the dock title.
+    counts_changed = Signal(int, int, int)
+    #: Emitted with the ids of critical alerts that appeared since the last reload.
+    new_critical = Signal(list)
+
+    def __init__(self, window: MainWindow, desk: AlertDesk, user: User) -> None:
+        super().__init__()
+        self.window_ = window
+        self.desk = desk
+        self.user = user
+        self.model = AlertsModel(window.core.clock.now, parent=self)
+        self.proxy = AlertsFilter(self)
+        self.proxy.user_id = user.id
+        self.proxy.setSourceModel(self.model)
+        self.actions_by_key: dict[str, QAction] = {}
+        self._loading = False
+        self._dirty = True
+        self._known: set[int] | None = None  # ids seen by the last reload (None: first)
+        self._detail_for: int | None = None
+        self.last_error = ""
+        self._build()
+        unsubscribe = window.core.bus.subscribe(AlertsChanged, self._on_changed)
+        window.selection.changed.connect(self._on_selection)
+        self.destroyed.connect(lambda *_: unsubscribe())
+        self._last_repaint = 0.0
+
+    # -- construction --------------------------------------------------------------------
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(self._filters())
+        self.view = QTableView()
+        self.view.setObjectName("exceptionsView")
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.proxy.sort(-1)
+        self.view.horizontalHeader().setSortIndicatorShown(False)
+        self.view.horizontalHeader().sortIndicatorChanged.connect(
+            lambda *_: self.view.horizontalHeader().setSortIndicatorShown(True)
+        )
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().hide()
+        self.view.verticalHeader().setDefaultSectionSize(22)
+        header = self.view.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, width in zip(Column, (70, 120, 95, 160, 50, 55, 95, 80), strict=False):
+            self.view.setColumnWidth(col, width)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.selectionModel().currentRowChanged.connect(self._on_current)
+        self.view.doubleClicked.connect(lambda *_: self.trigger("map"))
+        self.detail = QTextBrowser()
+        self.detail.setObjectName("exceptionDetail")
+        self.detail.setOpenLinks(False)
+        self.detail.setHtml("<p><i>Select an exception to see its vehicle, stop and history.</i>")
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.view)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        layout.addWidget(splitter, 1)
+        self.message = QLabel("")
+        self.message.setObjectName("exceptionsMessage")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        for key, label, shortcut in ACTIONS:
+            action = QAction(label, self)
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(lambda _=False, k=key: self.trigger(k))
+            self.view.addAction(action)
+            self.actions_by_key[key] = action
+
+    def _filters(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.mine_box = QCheckBox("Mine")
+        self.unassigned_box = QCheckBox("Unassigned")
+        self.escalated_box = QCheckBox("Escalated")
+        self.kind_box = QComboBox()
+        self.kind_box.addItem("All kinds", None)
+        for kind in AlertKind:
+            self.kind_box.addItem(KIND_LABELS[kind].capitalize(), kind)
+        self.severity_box = QComboBox()
+        self.severity_box.addItem("Any severity", None)
+        for sev in sorted(Severity, reverse=True):
+            self.severity_box.addItem(f"{sev.name.capitalize()}+", sev)
+        self.mine_box.toggled.connect(lambda on: self.proxy.set_filters(mine=on))
+        self.unassigned_box.toggled.connect(lambda on: self.proxy.set_filters(unassigned=on))
+        self.escalated_box.toggled.connect(lambda on: self.proxy.set_filters(escalated=on))
+        self.kind_box.currentIndexChanged.connect(
+            lambda _: self.proxy.set_filters(kind=self.kind_box.currentData())
+        )
+        self.severity_box.currentIndexChanged.connect(
+            lambda _: self.proxy.set_filters(min_severity=self.severity_box.currentData())
+        )
+        self.priority_button = QToolButton(text="Sort by priority")
+        self.priority_button.clicked.connect(self.sort_by_priority)
+        self.user_label = QLabel(f"{self.user.name} ({self.user.role.value})")
+        self.user_label.setToolTip("The OS account's user in the database (docs/exceptions.md)")
+        for w in (self.mine_box, self.unassigned_box, self.escalated_box):
+            row.addWidget(w)
+        row.addWidget(self.kind_box)
+        row.addWidget(self.severity_box)
+        row.addWidget(self.priority_button)
+        row.addStretch(1)
+        row.addWidget(self.user_label)
+        return row
+
+    # -- loading -------------------------------------------------------------------------
+
+    def request_reload(self) -> None:
+        self._dirty = True
+
+    def on_tick(self) -> None:
+        """Per UI tick: start a pending reload; repaint age and SLA about once a second."""
+        if self._dirty and not self._loading:
+            self.reload()
+        now = time.monotonic()
+        if now - self._last_repaint >= 1.0:
+            self._last_repaint = now
+            self.model.refresh_clock_columns()
+
+    def reload(self, *, background: bool = True) -> None:
+        """Read the queue from the database (off the GUI thread unless ``background=False``)."""
+        self._dirty = False
+        self._loading = True
+        user = self.user
+
+        def work() -> tuple[list[Alert], dict[str, str]]:
+            return self.desk.queue(user), self.window_.core.vehicle_names()
+
+        if not background:
+            self._loaded(work())
+            return
+        run_in_background(work, self._loaded, self._load_failed)
+
+    def _loaded(self, result: tuple[list[Alert], dict[str, str]]) -> None:
+        if not isValid(self):  # closed while the reload ran
+            return
+        self._loading = False
+        alerts, names = result
+        current = self.current_alert()
+        self.model.vehicle_names = names
+        self.model.set_alerts(alerts)
+        if current is not None and current.id is not None:
+            self.select_alert(current.id, announce=False)
+        ids = {a.id for a in alerts if a.id is not None}
+        if self._known is not None:
+            fresh = [
+                a.id
+                for a in alerts
+                if a.id not in self._known and a.severity is Severity.CRITICAL and a.is_open
+            ]
+            if fresh:
+                self.new_critical.emit(fresh)
+        self._known = ids
+        critical = sum(1 for a in alerts if a.severity is Severity.CRITICAL)
+        mine = sum(1 for a in alerts if a.assignee == self.user.id)
+        self.counts_changed.emit(len(alerts), critical, mine)
+        if self._detail_for is not None:
+            self._show_detail(self._detail_for)
+
+    def _load_failed(self, exc: Exception) -> None:
+        self._loading = False
+        self.show_message(f"Could not load the exceptions: {exc}")
+
+    def _on_changed(self, event: AlertsChanged) -> None:
+        self.request_reload()
+
+    # -- selection -----------------------------------------------------------------------
+
+    def current_alert(self) -> Alert | None:
+        index = self.view.currentIndex()
+        if not index.isValid():
+            return None
+        alert = index.data(Role.ALERT)
+        return alert if isinstance(alert, Alert) else None
+
+    def select_alert(self, alert_id: int, *, announce: bool = True) -> bool:
+        row = self.model.row_of(alert_id)
+        if row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        if not announce:
+            self.view.selectionModel().blockSignals(True)
+        self.view.selectionModel().setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        if not announce:
+            self.view.selectionModel().blockSignals(False)
+        return True
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        alert = current.data(Role.ALERT) if current.isValid() else None
+        if not isinstance(alert, Alert) or alert.id is None:
+            return
+        self.window_.selection.select_alert(
+            alert.id, vehicle_id=alert.vehicle_id, stop_id=_stop_int(alert), source=SOURCE
+        )
+        self._show_detail(alert.id)
+
+    def _on_selection(self, selection: Any) -> None:
+        if getattr(selection, "source", "") == SOURCE:
+            return
+        alert_id = getattr(selection, "alert_id", None)
+        if isinstance(alert_id, int):
+            self.select_alert(alert_id, announce=False)
+            self._show_detail(alert_id)
+
+    def _show_detail(self, alert_id: int) -> None:
+        self._detail_for = alert_id
+        row = self.model.row_of(alert_id)
+        alert = self.model.alert_at(row) if row is not None else None
+        if alert is None:
+            return
+        desk, stop_id = self.desk, _stop_int(alert)
+
+        def work() -> tuple[Any, Any]:
+            stop = desk.stop_info(stop_id) if stop_id is not None else None
+            return stop, desk.history(alert_id)
+
+        def done(result: tuple[Any, Any]) -> None:
+            if isValid(self) and self._detail_for == alert_id:
+                vehicle = self.model.vehicle_names.get(alert.vehicle_id or "", alert.vehicle_id)
+                self.detail.setHtml(
+                    detail_html(alert, vehicle, result[0], result[1], self.window_.core.clock.now())
+                )
+
+        run_in_background(work, done, lambda exc: self.show_message(f"Detail: {exc}"))
+
+    # -- actions -------------------------------------------------------------------------
+
+    def trigger(self, key: str) -> None:
+        """Run the action ``key`` (see :data:`ACTIONS`) on the current alert."""
+        alert = self.current_alert()
+        if alert is None or alert.id is None:
+            self.show_message("Select an exception first.")
+            return
+        handlers: dict[str, Callable[[Alert], None]] = {
+            "acknowledge": self._acknowledge,
+            "take": self._take,
+            "escalate": self._escalate,
+            "resolve": self._resolve,
+            "dismiss": self._dismiss,
+            "message": self._message,
+            "map": self._show_on_map,
+            "route": self._open_route,
+        }
+        handlers[key](alert)
+
+    def _command(self, alert: Alert, command: Callable[[AlertService], Alert]) -> bool:
+        """Run a desk command; a refusal becomes a message (and a reload on conflict)."""
+        try:
+            self.desk.run(command)
+        except DispatcherError as exc:
+            self.show_message(str(exc), error=True)
+            self.request_reload()
+            return False
+        self.show_message("")
+        self.reload(background=False)
+        return True
+
+    def _acknowledge(self, alert: Alert) -> None:
+        self._command(alert, lambda s: s.acknowledge(_id(alert), self.user, alert.version))
+
+    def _take(self, alert: Alert) -> None:
+        self._command(alert, lambda s: s.assign(_id(alert), self.user, self.user, alert.version))
+
+    def _escalate(self, alert: Alert) -> None:
+        from ui.exceptions.dialogs import ask_note
+
+        note = ask_note(self, "Escalate", f"Escalate “{alert.title}” to a supervisor. Why?")
+        if note is not None:
+            self._command(alert, lambda s: s.escalate(_id(alert), self.user, alert.version, note))
+
+    def _resolve(self, alert: Alert) -> None:
+        from ui.exceptions.dialogs import ask_resolution
+
+        answer = ask_resolution(self, alert)
+        if answer is not None:
+            code, note = answer
+            self._command(
+                alert, lambda s: s.resolve(_id(alert), self.user, alert.version, code, note)
+            )
+
+    def _dismiss(self, alert: Alert) -> None:
+        from ui.exceptions.dialogs import ask_note
+
+        note = ask_note(self, "Dismiss", f"Dismiss “{alert.title}”? Note (optional):")
+        if note is not None:
+            self._command(alert, lambda s: s.dismiss(_id(alert), self.user, alert.version, note))
+
+    def _message(self, alert: Alert) -> None:
+        stop_id = _stop_int(alert)
+        if stop_id is None:
+            self.show_message("This exception is not about a customer's stop.", error=True)
+            return
+        situation = {
+            AlertKind.LATE: "running_late",
+            AlertKind.AT_RISK: "running_late",
+            AlertKind.FAILED_DELIVERY: "missed_you",
+        }.get(alert.kind)
+        try:
+            from ui.messages.actions import message_customer
+        except ImportError:
+            self.show_message("Customer messaging is not available in this build.", error=True)
+            return
+        message_customer(self.window_, stop_id, situation)
+
+    def _show_on_map(self, alert: Alert) -> None:
+        self._select_target(alert)
+        dock = self.window_.docks.get("map")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+
+    def _open_route(self, alert: Alert) -> None:
+        self._select_target(alert)
+        dock = self.window_.docks.get("routes")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+
+    def _select_target(self, alert: Alert) -> None:
+        stop = _stop_int(alert)
+        if alert.id is not None:
+            self.window_.selection.select_alert(
+                alert.id, vehicle_id=alert.vehicle_id, stop_id=stop, source=SOURCE
+            )
+
+    def _context_menu(self, pos: QPoint) -> None:
+        if not self.view.indexAt(pos).isValid():
+            return
+        menu = QMenu(self)
+        for key, action in self.actions_by_key.items():
+            if key == "message":
+                menu.addSeparator()
+            menu.addAction(action)
+        alert = self.current_alert()
+        if alert is not None:
+            self._enable_actions(alert)
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+        for action in self.actions_by_key.values():  # keys stay live: the core decides
+            action.setEnabled(True)
+
+    def _enable_actions(self, alert: Alert) -> None:
+        """Grey out what the workflow cannot do now (the core still decides on trigger)."""
+        working = alert.status in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED, AlertStatus.ASSIGNED)
+        enabled = {
+            "acknowledge": alert.status is AlertStatus.NEW,
+            "take": working and alert.assignee != self.user.id,
+            "escalate": working,
+            "resolve": alert.is_open,
+            "dismiss": alert.is_open and self.user.role.value == "supervisor",
+            "message": alert.stop_id is not None,
+        }
+        for key, action in self.actions_by_key.items():
+            action.setEnabled(enabled.get(key, True))
+
+    # -- feedback ------------------------------------------------------------------------
+
+    def sort_by_priority(self) -> None:
+        self.proxy.sort(-1)
+        self.view.horizontalHeader().setSortIndicatorShown(False)
+
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        """One line under the queue (conflicts, refusals); cleared by the next success."""
+        self.last_error = text if error else ""
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #d32f2f;" if error and text else "")
+        if error and text:
+            QTimer.singleShot(15000, self, lambda: self._clear_message(text))  # dies with us
+
+    def _clear_message(self, text: str) -> None:
+        if self.message.text() == text:
+            self.show_message("")
+
+
+def _id(alert: Alert) -> int:
+    assert alert.id is not None
+    return alert.id
+
+
+def _stop_int(alert: Alert) -> int | None:
+    """The stop's database id (alerts carry it as text)."""
+    if alert.stop_id and alert.stop_id.isdigit():
+        return int(alert.stop_id)
+    return None
