@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from dispatcher.persistence.grid import cell_default
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -190,7 +192,10 @@ class Stop(Base):
 
 class PositionRow(Base):
     __tablename__ = "positions"
-    __table_args__ = (Index("ix_positions_vehicle_ts", "vehicle_id", "ts"),)
+    __table_args__ = (
+        Index("ix_positions_vehicle_ts", "vehicle_id", "ts"),
+        Index("ix_positions_cell_ts", "cell", "ts"),
+    )
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
@@ -204,6 +209,8 @@ class PositionRow(Base):
     battery_pct: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16), default="native")
     out_of_order: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Coarse grid cell of (lat, lon): the proof-of-visit index key (persistence/grid.py).
+    cell: Mapped[int | None] = mapped_column(Integer, default=cell_default)
 
 
 class VehicleEventRow(Base):

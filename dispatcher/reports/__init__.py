@@ -1,0 +1,1 @@
+"""Reports built from the day's record (stops, outbox, position history); plain Python."""

@@ -1,0 +1,1 @@
+"""History in the console: replay bar, proof-of-visit dialog, day report export."""

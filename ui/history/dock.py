@@ -1,0 +1,214 @@
+"""The history room in the window: the Replay dock, proof of visit, the day report export.
+
+``build(window)`` returns the replay bar; ``install(window)`` puts it in a dock of its own
+(hidden until a replay starts), adds the History menu and File > Export day report, and wires
+replay frames to the map. The map shows frames through two methods it is expected to offer on
+``window.map_controller``: ``show_replay(frame)`` (a
+:class:`~dispatcher.history.replay.ReplayFrame`) and ``end_replay()`` (back to live). While
+the map lacks them the replay still runs (the bar, slider and events work) and the status bar
+says that the map cannot draw it yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QWidget
+
+from dispatcher.errors import DispatcherError
+from dispatcher.history.replay import ReplayFrame
+from ui.history.replay_bar import ReplayBar
+from ui.history.visit_dialog import ProofOfVisitDialog
+from ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+#: How far around an exception "Replay around exception" looks, each way.
+AROUND = timedelta(minutes=30)
+
+
+def _tz(window: MainWindow) -> ZoneInfo:
+    return window.routes_model.timezone
+
+
+def build(window: MainWindow) -> QWidget:
+    bar = ReplayBar(window.core, _tz(window))
+    window.replay_bar = bar  # type: ignore[attr-defined]
+    bar.frame_ready.connect(lambda frame: show_frame(window, frame))
+    bar.left.connect(lambda: leave_replay(window))
+    bar.status.connect(lambda text: window.statusBar().showMessage(text, 10000))
+    return bar
+
+
+def install(window: MainWindow) -> None:
+    bar = getattr(window, "replay_bar", None) or build(window)
+    dock = QDockWidget("Replay", window)
+    dock.setObjectName("dock_history")
+    dock.setWidget(bar)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    window.docks["history"] = dock
+    if "kpis" in window.docks:
+        window.tabifyDockWidget(window.docks["kpis"], dock)
+    dock.hide()
+    menu = window.menu("Histor&y")
+    _action(window, menu, "&Replay…", lambda: open_replay(window), "Ctrl+Shift+Y")
+    _action(
+        window,
+        menu,
+        "Replay around selected &exception",
+        lambda: replay_around_selected_alert(window),
+        "Ctrl+Alt+Y",
+    )
+    _action(window, menu, "&Proof of visit…", lambda: open_proof_of_visit(window), "Ctrl+Shift+V")
+    _add_export_action(window)
+    window.shortcut_help.extend(
+        [
+            ("Ctrl+Shift+Y", "History: replay a time range"),
+            ("Ctrl+Alt+Y", "History: replay ±30 min around the selected exception"),
+            ("Ctrl+Shift+V", "History: proof of visit"),
+            ("Space", "Replay: play / pause (while the replay bar has focus)"),
+        ]
+    )
+
+
+def _action(window: MainWindow, menu: object, text: str, slot: object, keys: str) -> QAction:
+    action = QAction(text, window)
+    action.setShortcut(QKeySequence(keys))
+    action.triggered.connect(slot)
+    menu.addAction(action)  # type: ignore[attr-defined]
+    return action
+
+
+def _add_export_action(window: MainWindow) -> None:
+    file_menu = window.menu("&File")
+    export = QAction("Export &day report…", window)
+    export.triggered.connect(lambda: export_dialog(window))
+    actions = file_menu.actions()
+    quit_action = next((a for a in actions if a.text() == "&Quit"), None)
+    before = actions[actions.index(quit_action) - 1] if quit_action else None
+    file_menu.insertAction(before, export)
+
+
+# -- replay -------------------------------------------------------------------------------
+def open_replay(window: MainWindow) -> ReplayBar:
+    dock = window.docks["history"]
+    dock.show()
+    dock.raise_()
+    bar: ReplayBar = window.replay_bar  # type: ignore[attr-defined]
+    return bar
+
+
+def replay_around(window: MainWindow, at: datetime, around: timedelta = AROUND) -> ReplayBar:
+    """Open the replay on ``at`` ± ``around`` and load it (for exceptions and the timeline)."""
+    bar = open_replay(window)
+    bar.set_range(at - around, at + around)
+    bar.load()
+    return bar
+
+
+def replay_around_selected_alert(window: MainWindow) -> None:
+    alert_id = window.selection.current.alert_id
+    if alert_id is None:
+        window.statusBar().showMessage("Select an exception first, then replay around it.", 8000)
+        return
+    from dispatcher.persistence.alert_repo import alert_store
+
+    try:
+        with alert_store(window.core.db) as store:
+            at = store.get(alert_id).first_seen
+    except DispatcherError as exc:
+        window.statusBar().showMessage(f"Cannot replay this exception: {exc}", 10000)
+        return
+    replay_around(window, at)
+
+
+def show_frame(window: MainWindow, frame: ReplayFrame) -> None:
+    """Hand a frame to the map (if it can draw replays)."""
+    show = getattr(getattr(window, "map_controller", None), "show_replay", None)
+    if show is None:
+        if not getattr(window, "_replay_map_warned", False):
+            window._replay_map_warned = True  # type: ignore[attr-defined]
+            window.statusBar().showMessage("The map cannot draw replays yet.", 10000)
+        return
+    try:
+        show(frame)
+    except Exception:
+        log.exception("the map failed to draw a replay frame")
+
+
+def leave_replay(window: MainWindow) -> None:
+    end = getattr(getattr(window, "map_controller", None), "end_replay", None)
+    if end is not None:
+        try:
+            end()
+        except Exception:
+            log.exception("the map failed to leave replay")
+    window.docks["history"].hide()
+    window.statusBar().showMessage("Back to live.", 5000)
+
+
+# -- proof of visit -----------------------------------------------------------------------
+def selected_stop_point(window: MainWindow) -> tuple[float, float] | None:
+    """Where the selected stop is, from the routes the window shows."""
+    stop_id = window.selection.current.stop_id
+    if stop_id is None:
+        return None
+    try:
+        routes = window.core.load_routes(window.service_day)
+    except DispatcherError:
+        return None
+    for route in routes:
+        for stop in route.stops:
+            if stop.id == stop_id:
+                return stop.lat, stop.lon
+    return None
+
+
+def open_proof_of_visit(window: MainWindow) -> ProofOfVisitDialog:
+    dialog = ProofOfVisitDialog(
+        window.core, _tz(window), window, point_of_selection=lambda: selected_stop_point(window)
+    )
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    if window.selection.current.stop_id is not None:
+        dialog.use_selected_stop()
+    dialog.show()
+    return dialog
+
+
+# -- day report ---------------------------------------------------------------------------
+def report_day(window: MainWindow) -> date:
+    return window.service_day or window.core.clock.now().astimezone(_tz(window)).date()
+
+
+def export_dialog(window: MainWindow) -> None:
+    folder = QFileDialog.getExistingDirectory(window, "Export day report into folder")
+    if folder:
+        export_to(window, Path(folder))
+
+
+def export_to(window: MainWindow, folder: Path, day: date | None = None) -> None:
+    """Write the day's CSV and HTML map into ``folder`` off the GUI thread."""
+    from ui.history.report_map import export_day_report
+
+    day = day or report_day(window)
+    db, tz = window.core.db, str(_tz(window))
+    window.statusBar().showMessage(f"Exporting the day report of {day}…")
+
+    def done(paths: tuple[Path, Path]) -> None:
+        window.last_day_report = paths  # type: ignore[attr-defined]
+        window.statusBar().showMessage(f"Day report written: {paths[0]} and {paths[1].name}", 15000)
+
+    def failed(exc: Exception) -> None:
+        text = str(exc) if isinstance(exc, DispatcherError) else f"unexpected error: {exc}"
+        window.statusBar().showMessage(f"Could not export the day report: {text}", 15000)
+
+    run_in_background(lambda: export_day_report(db, day, tz, folder), done, failed)

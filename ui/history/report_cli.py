@@ -1,0 +1,31 @@
+"""``dispatcher report day``: the day report without a window (run by ``main.py``).
+
+Here rather than in ``dispatcher/cli.py`` because the HTML map is drawn with folium, which
+the core never imports; nothing here needs Qt or a display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from dispatcher.config import Settings
+from dispatcher.history.commands import parse_day, zone
+from dispatcher.persistence.database import Database
+from ui.history.report_map import export_day_report
+
+
+def run_report(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
+    """Write the CSV and the map of ``--date`` into ``--out``; prints both paths."""
+    out = out or sys.stdout
+    tz = zone(args.timezone)
+    day = parse_day(args.date, tz)
+    db = Database(settings.database_url)
+    try:
+        csv_path, map_path = export_day_report(db, day, args.timezone, args.out)
+    finally:
+        db.dispose()
+    print(f"wrote {csv_path}", file=out)
+    print(f"wrote {map_path}", file=out)
+    return 0

@@ -1,0 +1,110 @@
+"""The day report's HTML map (folium): every vehicle's actual track and its stops.
+
+Lives on the UI side because the core never imports folium; it needs no Qt, so the
+``dispatcher report day`` command uses it headless too. The page loads Leaflet from its CDN
+when opened (as every folium page does); the data itself is inside the file.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import folium
+
+from dispatcher.errors import DispatcherError
+from dispatcher.persistence.database import Database
+from dispatcher.reports.day import (
+    DayReport,
+    StopReportRow,
+    build_day_report,
+    default_names,
+    load_tracks,
+    write_csv,
+)
+
+#: Track colours, cycled per vehicle (colour-blind friendly Okabe-Ito, then Tableau).
+PALETTE = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#D55E00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+    "#4E79A7",
+    "#F28E2B",
+    "#59A14F",
+    "#B07AA1",
+)
+STATUS_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "arrived": "#1565c0"}
+
+
+def build_map(report: DayReport, tracks: dict[str, list[tuple[float, float]]]) -> folium.Map:
+    """A Leaflet map with one layer per vehicle: its track and its stops coloured by outcome."""
+    points = [p for track in tracks.values() for p in track]
+    points += [(r.stop.lat, r.stop.lon) for r in report.rows]
+    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True)
+    tz = ZoneInfo(report.timezone)
+    vehicles = sorted(set(tracks) | {r.stop.vehicle_id or "" for r in report.rows})
+    for i, vid in enumerate(vehicles):
+        colour = PALETTE[i % len(PALETTE)]
+        name = next((r.stop.vehicle_name for r in report.rows if r.stop.vehicle_id == vid), "")
+        layer = folium.FeatureGroup(name=html.escape(name or vid or "unassigned"))
+        track = tracks.get(vid, [])
+        if len(track) >= 2:
+            folium.PolyLine(track, color=colour, weight=3, opacity=0.8).add_to(layer)
+        for row in report.rows:
+            if (row.stop.vehicle_id or "") == vid:
+                _stop_marker(row, tz, colour).add_to(layer)
+        layer.add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    if points:
+        lats = [p[0] for p in points]
+        lons = [p[1] for p in points]
+        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
+    return fmap
+
+
+def _hhmm(value: datetime | None, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%H:%M") if value else "-"
+
+
+def _stop_marker(row: StopReportRow, tz: ZoneInfo, colour: str) -> folium.CircleMarker:
+    s = row.stop
+    popup = (
+        f"<b>{html.escape(s.order_ref)}</b> #{s.sequence if s.sequence is not None else '-'}"
+        f"<br>{html.escape(s.customer)}<br>{html.escape(s.address)}"
+        f"<br>status: {html.escape(s.status)}, attempts {s.attempts}"
+        f"<br>planned {_hhmm(s.planned_arrival, tz)} · actual {_hhmm(s.actual_arrival, tz)}"
+        + (f" · {row.lateness_min:g} min late" if row.lateness_min else "")
+    )
+    fill = STATUS_COLOURS.get(s.status, "#9e9e9e")
+    return folium.CircleMarker(
+        (s.lat, s.lon),
+        radius=6,
+        color=colour,
+        weight=2,
+        fill=True,
+        fill_color=fill,
+        fill_opacity=0.9,
+        popup=folium.Popup(popup, max_width=320),
+        tooltip=html.escape(f"{s.order_ref} · {s.status}"),
+    )
+
+
+def export_day_report(db: Database, day: date, timezone: str, out_dir: Path) -> tuple[Path, Path]:
+    """Write the CSV and the HTML map of ``day`` into ``out_dir``; returns both paths."""
+    report = build_day_report(db, day, timezone)
+    csv_name, map_name = default_names(day)
+    csv_path = write_csv(report, out_dir / csv_name)
+    fmap = build_map(report, load_tracks(db, day, timezone))
+    map_path = out_dir / map_name
+    try:
+        fmap.save(str(map_path))
+    except OSError as exc:
+        raise DispatcherError(f"cannot write {map_path}: {exc.strerror or exc}") from None
+    return csv_path, map_path
