@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
+from dispatcher.errors import ConflictError
 from dispatcher.persistence.orm import (
+    AuditEntry,
     Customer,
     Depot,
     DeviceBinding,
@@ -41,6 +44,9 @@ class StopView:
     demand: int
     pinned: bool
     planned_arrival: datetime | None
+    keep_on_vehicle: bool = False
+    lock_group: str | None = None
+    actual_arrival: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +227,9 @@ def _stop_view(s: Stop) -> StopView:
         demand=s.demand,
         pinned=s.pinned,
         planned_arrival=s.planned_arrival,
+        keep_on_vehicle=s.keep_on_vehicle,
+        lock_group=s.lock_group,
+        actual_arrival=s.actual_arrival,
     )
 
 
@@ -280,3 +289,136 @@ def device_bindings(session: Session) -> dict[str, str]:
 
 def bind_device(session: Session, device_key: str, vehicle_id: str) -> None:
     session.merge(DeviceBinding(device_key=device_key, vehicle_id=vehicle_id))
+
+
+# -- live progress of the day's stops (route board) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StopProgress:
+    """What the drivers' events changed on a stop: its status and when it was reached."""
+
+    status: str
+    actual_arrival: datetime | None
+
+
+def load_stop_progress(session: Session, day: date) -> dict[int, StopProgress]:
+    """Status and actual arrival of every stop of ``day`` (three columns, one indexed query).
+
+    The route board polls this off the GUI thread and merges what changed into its plan, so
+    delivery events recorded by any process show without a reload. Stops carry no change
+    stamp, so the whole day is read; it is a few milliseconds for a thousand stops.
+    """
+    rows = session.execute(
+        select(Stop.id, Stop.status, Stop.actual_arrival).where(Stop.service_date == day)
+    )
+    return {sid: StopProgress(status, arrival) for sid, status, arrival in rows}
+
+
+# -- saving edited routes (route board) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StopWrite:
+    """A stop's place in a saved route, with the dispatcher's locks on it."""
+
+    id: int
+    pinned: bool = False
+    keep_on_vehicle: bool = False
+    lock_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteWrite:
+    """The new stop order of one vehicle's route, and the version it was edited from.
+
+    ``expected_version`` 0 means "this vehicle had no route row for the day".
+    """
+
+    vehicle_id: str
+    expected_version: int
+    stops: tuple[StopWrite, ...]
+
+
+def save_routes(
+    session: Session,
+    day: date,
+    routes: Iterable[RouteWrite],
+    unassigned: Iterable[StopWrite] = (),
+    *,
+    actor: str = "dispatcher",
+) -> dict[str, tuple[int, int]]:
+    """Store edited routes with optimistic locking; returns each route's (id, new version).
+
+    Raises :class:`~dispatcher.errors.ConflictError` (and changes nothing: the caller's
+    unit of work rolls back) when a route was changed by someone else since it was read, or
+    a stop is on a route this save did not read. Every save writes one audit entry per route.
+    """
+    routes = list(routes)
+    rows = {w.vehicle_id: _route_to_write(session, day, w) for w in routes}
+    ours = {r.id for r in rows.values()}
+    stops = _stops_by_id(
+        session, [s.id for w in routes for s in w.stops] + [s.id for s in unassigned]
+    )
+    for w in routes:
+        route = rows[w.vehicle_id]
+        before = [s.id for s in route.stops]
+        for seq, item in enumerate(w.stops, start=1):
+            stop = _stop_for_write(stops, item, ours)
+            stop.route_id, stop.sequence = route.id, seq
+        route.updated_by = actor
+        route.updated_at = datetime.now(UTC)
+        session.add(
+            AuditEntry(
+                actor=actor,
+                action="route.edit",
+                entity="route",
+                entity_id=str(route.id),
+                before={"stops": before},
+                after={"stops": [s.id for s in w.stops]},
+            )
+        )
+    for item in unassigned:
+        stop = _stop_for_write(stops, item, ours)
+        stop.route_id, stop.sequence = None, None
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise ConflictError("a route was changed by another workstation meanwhile") from exc
+    return {vid: (route.id, route.version) for vid, route in rows.items()}
+
+
+def _route_to_write(session: Session, day: date, write: RouteWrite) -> Route:
+    route = session.scalar(
+        select(Route).where(Route.vehicle_id == write.vehicle_id, Route.service_date == day)
+    )
+    current = 0 if route is None else route.version
+    if current != write.expected_version:
+        raise ConflictError(
+            f"the route of {write.vehicle_id} was changed by another workstation "
+            f"(version {current}, yours {write.expected_version})"
+        )
+    if route is None:
+        if session.get(Vehicle, write.vehicle_id) is None:
+            raise ConflictError(f"vehicle {write.vehicle_id} no longer exists")
+        route = _route_for(session, write.vehicle_id, day)
+    return route
+
+
+def _stops_by_id(session: Session, ids: list[int]) -> dict[int, Stop]:
+    found: dict[int, Stop] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        found.update((s.id, s) for s in session.scalars(select(Stop).where(Stop.id.in_(chunk))))
+    return found
+
+
+def _stop_for_write(stops: dict[int, Stop], item: StopWrite, ours: set[int]) -> Stop:
+    stop = stops.get(item.id)
+    if stop is None:
+        raise ConflictError(f"stop {item.id} was deleted meanwhile")
+    if stop.route_id is not None and stop.route_id not in ours:
+        raise ConflictError(f"stop {stop.order_ref} was moved to another route meanwhile")
+    stop.pinned, stop.keep_on_vehicle = item.pinned, item.keep_on_vehicle
+    stop.lock_group = item.lock_group
+    return stop

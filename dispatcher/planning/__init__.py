@@ -11,6 +11,7 @@ from dispatcher.planning.commands import (
     MoveWithinRoute,
     ReplaceRoutes,
     RouteCommand,
+    SetLocks,
     Unassign,
     UndoStack,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "ReplaceRoutes",
     "RouteCommand",
     "RouteEvaluation",
+    "SetLocks",
     "Unassign",
     "UndoStack",
     "diff",

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field, replace
 from dispatcher.errors import ConflictError, ValidationError
 from dispatcher.planning.model import Plan, PlanStop
 
+#: Sentinel for :class:`SetLocks`: leave each stop's order group as it is.
+KEEP_GROUP: object = object()
+
 
 @dataclass(slots=True)
 class _Snapshot:
     routes: dict[str, list[str]]
-    unassigned: list[str]
+    unassigned: list[str] | None  # None: the command left the pool as it was
     stops: dict[str, PlanStop]
 
 
@@ -33,6 +36,8 @@ class RouteCommand:
     def __init__(self, expected_versions: Mapping[str, int] | None = None) -> None:
         self.expected_versions = dict(expected_versions or {})
         self._snapshot: _Snapshot | None = None
+        #: Vehicles whose routes the last :meth:`do` changed (kept after an undo).
+        self.vehicles: frozenset[str] = frozenset()
 
     def touched(self, plan: Plan) -> set[str]:
         """Vehicle ids whose routes this command changes."""
@@ -58,18 +63,56 @@ class RouteCommand:
         )
         self.apply(plan)
         _bump(plan, vids)
+        self.vehicles = frozenset(vids)
+        snap = self._snapshot  # keep only what changed: an undo restores no more than that
+        snap.routes = {v: r for v, r in snap.routes.items() if plan.routes[v] != r}
+        if snap.unassigned == plan.unassigned:
+            snap.unassigned = None
+        snap.stops = {s: old for s, old in snap.stops.items() if plan.stops[s] != old}
         self.expected_versions = {}  # checked once; a redo follows our own undo
 
     def undo(self, plan: Plan) -> None:
-        """Restore the routes, unassigned list and stop locks as they were before :meth:`do`."""
-        if self._snapshot is None:
+        """Restore the routes, unassigned list and stop locks as they were before :meth:`do`.
+
+        Stop statuses are the drivers' (merged live while the history lives), not part of
+        the edit: they stay as they are now. An undo that would move a stop which is done or
+        in progress by now is refused, and the plan is left unchanged.
+        """
+        snap = self._snapshot
+        if snap is None:
             raise ValidationError("nothing to undo: the command was never applied")
-        snap, self._snapshot = self._snapshot, None
+        _check_fixed_stay(plan, snap.routes)
+        self._snapshot = None
         plan.routes.update({v: list(r) for v, r in snap.routes.items()})
-        plan.unassigned[:] = snap.unassigned
-        plan.stops.clear()
-        plan.stops.update(snap.stops)
-        _bump(plan, set(snap.routes))
+        if snap.unassigned is not None:
+            plan.unassigned[:] = snap.unassigned
+        for sid, old in snap.stops.items():
+            now = plan.stops.get(sid)
+            if now is not None and now != old:
+                plan.stops[sid] = replace(
+                    now,
+                    pinned=old.pinned,
+                    order_group=old.order_group,
+                    keep_vehicle=old.keep_vehicle,
+                )
+        _bump(plan, self.vehicles)
+
+
+def _check_fixed_stay(plan: Plan, restored: Mapping[str, Sequence[str]]) -> None:
+    """Refuse restoring ``restored`` routes if a now-fixed stop would change place."""
+    for vid, route in restored.items():
+        current = plan.routes.get(vid, [])
+        for i, sid in enumerate(route):
+            stop = plan.stops.get(sid)
+            if stop is not None and stop.is_fixed and (i >= len(current) or current[i] != sid):
+                raise ValidationError(
+                    f"stop {sid} is {stop.status.value} now; undoing would move it"
+                )
+        for i, sid in enumerate(current):
+            if plan.stops[sid].is_fixed and (i >= len(route) or route[i] != sid):
+                raise ValidationError(
+                    f"stop {sid} is {plan.stops[sid].status.value} now; undoing would move it"
+                )
 
 
 def _bump(plan: Plan, vids: Iterable[str]) -> None:
@@ -247,6 +290,54 @@ class ReplaceRoutes(RouteCommand):
         plan.unassigned[:] = self.unassigned
 
 
+class SetLocks(RouteCommand):
+    """Set or clear the dispatcher's locks on stops (pin, order group, keep on vehicle).
+
+    ``None`` leaves a lock as it is; for ``order_group`` pass :data:`KEEP_GROUP` to leave it
+    and ``None`` to clear it. Locks of done stops may be set too (harmless: they never move).
+    """
+
+    description = "change locks"
+
+    def __init__(
+        self,
+        stop_ids: Sequence[str],
+        *,
+        pinned: bool | None = None,
+        keep_vehicle: bool | None = None,
+        order_group: str | object | None = KEEP_GROUP,
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(expected_versions)
+        self.stop_ids = tuple(stop_ids)
+        self.pinned, self.keep_vehicle, self.order_group = pinned, keep_vehicle, order_group
+
+    def touched(self, plan: Plan) -> set[str]:
+        return {v for v in (plan.vehicle_of(s) for s in self.stop_ids) if v is not None}
+
+    def validate(self, plan: Plan) -> None:
+        if not self.stop_ids:
+            raise ValidationError("no stops selected")
+        unknown = [s for s in self.stop_ids if s not in plan.stops]
+        if unknown:
+            raise ValidationError(f"unknown stop {unknown[0]}")
+        if self.order_group is not KEEP_GROUP and self.order_group is not None:
+            vehicles = {plan.vehicle_of(s) for s in self.stop_ids}
+            if len(vehicles) != 1 or None in vehicles:
+                raise ValidationError("an order group must be stops of one route")
+
+    def apply(self, plan: Plan) -> None:
+        for sid in self.stop_ids:
+            stop = plan.stops[sid]
+            group = stop.order_group if self.order_group is KEEP_GROUP else self.order_group
+            plan.stops[sid] = replace(
+                stop,
+                pinned=stop.pinned if self.pinned is None else self.pinned,
+                keep_vehicle=stop.keep_vehicle if self.keep_vehicle is None else self.keep_vehicle,
+                order_group=group if isinstance(group, str) else None,
+            )
+
+
 @dataclass(slots=True)
 class UndoStack:
     """Linear undo/redo history over one plan.
@@ -276,12 +367,17 @@ class UndoStack:
     def can_redo(self) -> bool:
         return bool(self._undone)
 
+    def vehicles_in_history(self) -> set[str]:
+        """Vehicles whose routes some command in the undo or redo history changed."""
+        return {v for cmd in (*self._done, *self._undone) for v in cmd.vehicles}
+
     def undo(self) -> RouteCommand:
         """Undo the last command and return it (for the status line)."""
         if not self._done:
             raise ValidationError("nothing to undo")
-        cmd = self._done.pop()
-        cmd.undo(self.plan)
+        cmd = self._done[-1]
+        cmd.undo(self.plan)  # may refuse (a stop got done meanwhile): the history stays
+        self._done.pop()
         self._undone.append(cmd)
         return cmd
 

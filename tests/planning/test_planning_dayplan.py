@@ -1,0 +1,220 @@
+"""The board's day plan: stored routes in, repaired where needed; saves with optimistic locks.
+
+Runs on SQLite and PostgreSQL (``db_url``): two workstations editing one route must get a
+conflict, never a lost update, on both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+from planning_builders import random_plan
+
+from dispatcher.errors import ConflictError, ValidationError
+from dispatcher.model.core import DeliveryEventKind, EventReport, StopStatus
+from dispatcher.persistence import fleet_repo
+from dispatcher.persistence.database import Database
+from dispatcher.persistence.orm import AuditEntry
+from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
+from dispatcher.planning import MoveWithinRoute, SetLocks, Unassign, UndoStack
+from dispatcher.planning.dayplan import build_day_plan, route_message
+from dispatcher.scenario.demo import demo_scenario
+
+DAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def db(db_url: str) -> Database:
+    database = Database(db_url)
+    with database.session() as session:
+        fleet_repo.save_scenario(session, demo_scenario(DAY))
+    yield database  # type: ignore[misc]
+    database.dispose()
+
+
+def load(db: Database) -> tuple[list[fleet_repo.RouteView], list[fleet_repo.VehicleView]]:
+    with db.session() as session:
+        return fleet_repo.load_routes(session, DAY), fleet_repo.load_vehicles(session)
+
+
+def test_the_plan_holds_every_stored_route_in_order(db: Database) -> None:
+    routes, vehicles = load(db)
+    day = build_day_plan(routes, vehicles, "Europe/Berlin")
+    assert day.day == DAY and not day.problems
+    for r in routes:
+        assert day.plan.routes[r.vehicle_id] == [str(s.id) for s in r.stops]
+        assert day.db_versions[r.vehicle_id] == r.version
+    stop = next(s for r in routes for s in r.stops if s.window_start is not None)
+    assert stop.window_start is not None
+    assert day.clock_time(day.plan.stops[str(stop.id)].window_start) == stop.window_start
+
+
+def test_vehicles_start_live_once_on_the_road_with_what_they_loaded(db: Database) -> None:
+    day = build_day_plan(*load(db), "Europe/Berlin")
+    v = day.plan.vehicles["V01"]
+    noon = day.clock_time(12 * 3600.0)
+    day.place_vehicles({"V01": (52.5, 13.4)}, noon)
+    placed = day.plan.vehicles["V01"]
+    assert placed.start == (52.5, 13.4) and placed.start_time == 12 * 3600.0
+    assert placed.current_load == day.on_board["V01"] > 0
+    assert day.plan.vehicles["V02"].start == v.end and day.plan.vehicles["V02"].start_time is None
+    day.place_vehicles({}, noon)
+    assert day.plan.vehicles["V01"].start_time is None
+
+
+def test_bad_stored_data_is_repaired_and_reported(db: Database) -> None:
+    routes, vehicles = load(db)
+    r = routes[0]
+    stops = list(r.stops)
+    stops[3] = replace(stops[3], status="done")  # served out of order
+    stops[4] = replace(stops[4], window_end=stops[4].window_start.replace(hour=1))  # type: ignore[union-attr]
+    routes[0] = replace(r, stops=tuple(stops))
+    day = build_day_plan(routes, vehicles, "Europe/Berlin")
+    assert day.plan.routes[r.vehicle_id][0] == str(stops[3].id)
+    assert any("out of order" in p for p in day.problems)
+    assert any("window ends before it starts" in p for p in day.problems)
+
+
+def writes(day_route: list[str]) -> tuple[fleet_repo.StopWrite, ...]:
+    return tuple(fleet_repo.StopWrite(int(s)) for s in day_route)
+
+
+def test_saving_checks_the_version_and_stores_order_and_locks(db: Database) -> None:
+    day = build_day_plan(*load(db), "Europe/Berlin")
+    route = list(reversed(day.plan.routes["V03"]))
+    pinned = fleet_repo.StopWrite(int(route[0]), pinned=True, lock_group="g1")
+    with db.session() as session:
+        saved = fleet_repo.save_routes(
+            session,
+            DAY,
+            [fleet_repo.RouteWrite("V03", day.db_versions["V03"], (pinned, *writes(route[1:])))],
+        )
+    route_id, version = saved["V03"]
+    assert version > day.db_versions["V03"]
+    again = build_day_plan(*load(db), "Europe/Berlin")
+    assert again.plan.routes["V03"] == route
+    assert again.plan.stops[route[0]].pinned and again.plan.stops[route[0]].order_group == "g1"
+    with db.session() as session:
+        assert session.query(AuditEntry).filter_by(entity_id=str(route_id)).count() == 1
+    with pytest.raises(ConflictError, match="another workstation"), db.session() as session:
+        fleet_repo.save_routes(  # the old version: someone saved in between
+            session, DAY, [fleet_repo.RouteWrite("V03", day.db_versions["V03"], writes(route))]
+        )
+
+
+def test_taking_a_stop_from_a_route_not_read_is_a_conflict(db: Database) -> None:
+    day = build_day_plan(*load(db), "Europe/Berlin")
+    stolen = day.plan.routes["V02"][0]
+    with pytest.raises(ConflictError, match="moved to another route"), db.session() as session:
+        fleet_repo.save_routes(
+            session,
+            DAY,
+            [
+                fleet_repo.RouteWrite(
+                    "V01", day.db_versions["V01"], writes([stolen, *day.plan.routes["V01"]])
+                )
+            ],
+        )
+    assert build_day_plan(*load(db), "Europe/Berlin").plan.routes["V02"][0] == stolen
+
+
+def test_route_message_follows_the_protocol(db: Database) -> None:
+    day = build_day_plan(*load(db), "Europe/Berlin")
+    first = day.plan.routes["V01"][0]
+    day.plan.stops[first] = replace(day.plan.stops[first], status=StopStatus.DONE)
+    msg = route_message(day, "V01", 7, datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    assert msg["version"] == 7 and msg["ts"] == "2026-11-20T09:00:00Z"
+    stops = msg["stops"]
+    assert [s["seq"] for s in stops] == list(range(1, len(stops) + 1))
+    assert [s["status"] for s in stops[:3]] == ["done", "next", "pending"]
+    windowed = [s for s in stops if s["window"]["start"] is not None]
+    assert windowed and all(s["window"]["start"].endswith("Z") for s in windowed)
+    assert {"stop_id", "seq", "kind", "lat", "lon"} <= set(stops[0])
+
+
+def test_set_locks_is_undone_exactly_and_groups_stay_on_one_route() -> None:
+    plan = random_plan(3, n_stops=10)
+    stack = UndoStack(plan)
+    before = dict(plan.stops)
+    ids = plan.routes["v0"][:2]
+    stack.push(SetLocks(ids, pinned=True, order_group="a"))
+    assert all(plan.stops[s].pinned and plan.stops[s].order_group == "a" for s in ids)
+    stack.push(SetLocks(ids[:1], order_group=None))
+    assert plan.stops[ids[0]].order_group is None and plan.stops[ids[0]].pinned
+    stack.undo()
+    stack.undo()
+    assert plan.stops == before
+    with pytest.raises(ValidationError, match="one route"):
+        SetLocks([plan.routes["v0"][0], plan.routes["v1"][0]], order_group="b").do(plan)
+
+
+# -- drivers' progress merged live (route boards without F5) ------------------------------
+
+
+def report(vehicle_id: str, ref: str, kind: DeliveryEventKind, minute: int) -> EventReport:
+    ts = datetime(2026, 11, 20, 9, minute, tzinfo=UTC)
+    return EventReport(vehicle_id, ts, kind, f"{ref}-{kind}-{minute}", stop_id=ref)
+
+
+def test_a_delivery_recorded_by_telemetry_shows_in_place_and_undo_keeps_its_history(
+    db: Database,
+) -> None:
+    """Statuses are not route edits: they merge without a reload, and the one undo that
+    would move a stop delivered meanwhile is refused while the others still work."""
+    day = build_day_plan(*load(db), "Europe/Berlin")
+    stack = UndoStack(day.plan)
+    route = list(day.plan.routes["V04"])
+    stack.push(MoveWithinRoute("V04", [route[2]], 0))  # the dispatcher moves the 3rd stop first
+    stack.push(MoveWithinRoute("V04", [route[5]], 4))
+    day.place_vehicles({"V04": (52.5, 13.4)}, day.clock_time(10 * 3600.0))  # on the road
+    loaded = day.on_board["V04"]
+    served = day.stops[route[3]]  # the driver serves another stop, out of the plan's order
+    SqlTelemetrySink(db).write_events(
+        [
+            report("V04", served.order_ref, DeliveryEventKind.ARRIVED, 5),
+            report("V04", served.order_ref, DeliveryEventKind.DELIVERED, 9),
+        ]
+    )
+    with db.session() as session:
+        progress = fleet_repo.load_stop_progress(session, DAY)
+
+    merge = day.merge_progress(progress)
+
+    sid = str(served.id)
+    assert merge.changed == [sid] and merge.reordered == {"V04"}
+    assert day.plan.stops[sid].status is StopStatus.DONE
+    assert day.stops[sid].actual_arrival == datetime(2026, 11, 20, 9, 5, tzinfo=UTC)
+    assert day.plan.routes["V04"][0] == sid  # done stops first
+    assert day.on_board["V04"] == loaded - served.demand
+    assert day.plan.vehicles["V04"].current_load == day.on_board["V04"]  # ETAs use it at once
+    day.plan.validate()
+    assert day.merge_progress(progress).changed == []  # nothing new the second time
+    with pytest.raises(ValidationError, match="done now; undoing would move it"):
+        stack.undo()
+    assert stack.can_undo and day.plan.stops[sid].status is StopStatus.DONE
+
+
+def test_undo_restores_locks_but_never_a_drivers_status(db: Database) -> None:
+    day = build_day_plan(*load(db), "Europe/Berlin")
+    stack = UndoStack(day.plan)
+    last = day.plan.routes["V06"][-1]
+    stack.push(SetLocks([last], pinned=True))
+    day.merge_progress({int(last): fleet_repo.StopProgress("failed", None)})
+    assert day.plan.routes["V06"][0] == last  # a failed attempt is final: it leads the route
+    stack.undo()  # the pin goes; the failure stays (the stop did not move)
+    stop = day.plan.stops[last]
+    assert not stop.pinned and stop.status is StopStatus.FAILED
+
+
+def test_a_stop_reported_served_on_no_route_is_listed_not_merged(db: Database) -> None:
+    routes, vehicles = load(db)
+    day = build_day_plan(routes, vehicles, "Europe/Berlin")
+    stack = UndoStack(day.plan)
+    sid = day.plan.routes["V02"][4]
+    stack.push(Unassign([sid]))
+    merge = day.merge_progress({int(sid): fleet_repo.StopProgress("done", None), 10**9: None})  # type: ignore[dict-item]
+    assert merge.not_on_route == [sid] and not merge.changed
+    assert day.plan.stops[sid].status is StopStatus.PENDING
+    day.plan.validate()

@@ -1,0 +1,328 @@
+"""Route boards stay current without F5: drivers' progress, other workstations, lost databases.
+
+The boards run in the real main window over the demo day. Drivers' events are written by the
+real telemetry sink, another workstation is a second MQTT client on the real broker saving
+through the same repository, and a database "goes away" by being dropped under the console.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from PySide6.QtCore import QSettings, QThreadPool
+from sqlalchemy.engine import make_url
+
+from dispatcher.alerts.sync import AlertsSync, ConsoleNote, Election, sync_topic
+from dispatcher.config import Settings
+from dispatcher.core import Core
+from dispatcher.events import EventBus
+from dispatcher.model.core import DeliveryEventKind, EventReport, StopStatus
+from dispatcher.persistence import fleet_repo
+from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
+from dispatcher.scenario.demo import demo_scenario
+from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
+from ui.main_window import MainWindow
+from ui.routes.board_model import Column
+from ui.routes.panel import RoutesPanel
+
+DAY = date(2026, 11, 20)
+WAIT = {"timeout": 15000}
+
+
+def open_core(url: str, mqtt_url: str | None = None) -> Core:
+    settings = Settings(database_url=url)
+    if mqtt_url is not None:
+        settings.broker.url, settings.broker.prefix = mqtt_url, f"t{uuid.uuid4().hex[:8]}"
+        settings.broker.client_id = f"c-{uuid.uuid4().hex[:8]}"
+    core = Core(settings)
+    with core.db.session() as session:
+        if not fleet_repo.count_stops(session):
+            fleet_repo.save_scenario(session, demo_scenario(DAY))
+    if mqtt_url is not None:
+        live = core.start_live()
+        assert live.client is not None and live.client.wait_connected(10)
+    return core
+
+
+@pytest.fixture
+def core(sqlite_url: str) -> Iterator[Core]:
+    c = open_core(sqlite_url)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def window(qtbot, core: Core, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+    w = open_window(qtbot, core, tmp_path)
+    yield w
+    close_window(qtbot, w)
+    drain(qtbot)  # the views' background reads answer while the window exists
+
+
+def open_window(qtbot, core: Core, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
+    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    return w
+
+
+def shut(qtbot, window: MainWindow | None, core: Core) -> None:  # type: ignore[no-untyped-def]
+    """Close the window (its tick stops) and the core, then let every background read the
+    views started answer while the window still exists (qtbot deletes it after the test)."""
+    if window is not None:
+        close_window(qtbot, window)
+    core.close()
+    drain(qtbot)
+
+
+def close_window(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """Close the window; its views stop reading in the background (``close_hooks``)."""
+    window.close()
+
+
+def drain(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no background read runs and every answer was delivered (a view may start
+    another read from an answer, so repeat until the pool stays idle)."""
+    pool = QThreadPool.globalInstance()
+    for _ in range(20):
+        pool.waitForDone(10000)
+        qtbot.wait(20)
+        if pool.activeThreadCount() == 0:
+            return
+
+
+def panel_of(window: MainWindow) -> RoutesPanel:
+    panel = window.routes_panel
+    assert isinstance(panel, RoutesPanel)
+    return panel
+
+
+def delivered(core: Core, vehicle_id: str, order_ref: str) -> None:
+    """What the telemetry writer stores when a driver's app reports arrival and delivery."""
+    events = [
+        EventReport(
+            vehicle_id,
+            datetime(2026, 11, 20, 9, minute, tzinfo=UTC),
+            kind,
+            f"{order_ref}-{kind}",
+            stop_id=order_ref,
+        )
+        for minute, kind in ((12, DeliveryEventKind.ARRIVED), (15, DeliveryEventKind.DELIVERED))
+    ]
+    SqlTelemetrySink(core.db).write_events(events)
+
+
+def test_a_delivery_in_the_database_shows_after_a_tick_and_the_undo_history_stays(
+    qtbot,  # type: ignore[no-untyped-def]
+    core: Core,
+    window: MainWindow,
+) -> None:
+    panel = panel_of(window)
+    c = panel.controller
+    assert c.day is not None and c.undo_stack is not None
+    route = list(c.day.plan.routes["V04"])
+    assert c.move([route[5]], "V04", 0)  # the dispatcher sends the driver there first
+    assert c.move([route[8]], "V04", 3)
+    generation = c.generation
+    board = panel.boards["V04"]
+    sid = route[5]
+    panel.live.progress_every_s = 0.0
+
+    delivered(core, "V04", c.day.stops[sid].order_ref)  # ... and the driver did it
+    with qtbot.waitSignal(c.progressed, timeout=10000) as got:
+        window.tick()
+
+    assert got.args == [[sid]]
+    assert c.generation == generation  # merged in place, not reloaded
+    row = board.model.row_of(sid)
+    assert board.model.index(row, Column.STATUS).data() == "done"
+    assert board.model.index(row, Column.ETA).data() == "10:12"  # actual arrival, Berlin time
+    assert board.model.index(row + 1, Column.STATUS).data() == "next"
+    c.undo()  # the second move does not touch the delivered stop: undone as usual
+    assert c.day.plan.routes["V04"].index(route[8]) != 3
+    c.undo()  # the first would move the delivered stop back: refused, history kept
+    text = panel.change_label.text()
+    assert f"stop {c.day.stops[sid].order_ref} is done now; undoing would move it" in text
+    assert c.undo_stack.can_undo and c.day.plan.routes["V04"][0] == sid
+    assert c.day.plan.stops[sid].status is StopStatus.DONE
+
+
+def test_an_unreachable_database_gives_messages_and_takes_the_edit_back(
+    qtbot,  # type: ignore[no-untyped-def]
+    pg_url: str,
+    tmp_path: Path,
+) -> None:
+    core = open_core(pg_url)
+    window = None
+    try:
+        window = open_window(qtbot, core, tmp_path)
+        panel = panel_of(window)
+        c = panel.controller
+        assert c.day is not None and c.undo_stack is not None
+        route = list(c.day.plan.routes["V02"])
+        drop_database(pg_url)  # the server loses the database under the running console
+
+        assert not c.move([route[4]], "V02", 0)
+
+        text = panel.change_label.text()
+        assert text.startswith("Not saved — Cannot open the database")
+        assert "taken back; Redo (Ctrl+Shift+Z) tries again" in text
+        assert c.day.plan.routes["V02"] == route  # the boards show what is stored
+        assert panel.boards["V02"].model.stop_id(0) == route[0]
+        assert c.undo_stack.can_redo and not c.undo_stack.can_undo
+        assert not c.redo()  # still away: taken back again, nothing lost, no crash
+        assert c.day.plan.routes["V02"] == route
+        with qtbot.waitSignal(c.message, timeout=10000) as got:
+            panel.live.poll_progress(force=True)
+        assert got.args[0].startswith("Live stop status paused — the database cannot be reached")
+        assert not c.load()  # F5
+        assert "Routes not loaded" in panel.change_label.text()
+        assert c.day.plan.routes["V02"] == route
+    finally:
+        shut(qtbot, window, core)
+
+
+def drop_database(url: str) -> None:
+    u = make_url(url)
+    admin = u.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{u.database}" WITH (FORCE)')
+
+
+# -- other workstations -------------------------------------------------------------------
+
+
+def test_a_route_note_reaches_the_bus_unless_it_is_our_own() -> None:
+    """The alerts sync is the one listener of the sync topic; it hands route notes on."""
+    bus = EventBus()
+    heard: list[ConsoleNote] = []
+    bus.subscribe(ConsoleNote, heard.append)
+    sync = AlertsSync(bus, Election("console-me", 0), prefix="fleet")
+    note = {"v": 1, "entity": "route", "id": "7", "version": 4}
+    sync.on_message(sync_topic("fleet"), json.dumps(note | {"console_id": "console-me"}).encode())
+    sync.on_message(sync_topic("fleet"), json.dumps(note | {"console_id": "desk-2"}).encode())
+    sync.tick()
+    assert heard == [ConsoleNote("route", "7", 4, "desk-2")]
+
+
+def test_notes_for_versions_already_shown_do_not_reload(core: Core, window: MainWindow) -> None:
+    c = panel_of(window).controller
+    assert c.day is not None and c.undo_stack is not None
+    assert c.move([c.day.plan.routes["V03"][4]], "V03", 1)
+    generation = c.generation
+    route_id, version = c.day.route_ids["V03"], c.day.db_versions["V03"]
+    core.bus.publish(ConsoleNote("route", str(route_id), version, "desk-2"))  # e.g. our echo
+    core.bus.publish(ConsoleNote("alert", str(route_id), version + 5, "desk-2"))
+    assert c.generation == generation and c.undo_stack.can_undo
+
+
+class Desk2:
+    """Another workstation: saves through the repository, then announces it on the broker."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        live = core.live
+        assert live is not None and live.client is not None
+        base = live.client.settings
+        self.client = TelemetryClient(
+            MqttSettings(url=base.url, console_id="desk-2", clean_session=True, prefix=base.prefix),
+            lambda *_: None,
+        )
+        self.client.start()
+        assert self.client.wait_connected(10)
+
+    def reverse(self, vehicle_id: str) -> list[str]:
+        with self.core.db.session() as session:
+            route = {r.vehicle_id: r for r in fleet_repo.load_routes(session, DAY)}[vehicle_id]
+            ids = [s.id for s in reversed(route.stops)]
+            saved = fleet_repo.save_routes(
+                session,
+                DAY,
+                [
+                    fleet_repo.RouteWrite(
+                        vehicle_id, route.version, tuple(fleet_repo.StopWrite(s) for s in ids)
+                    )
+                ],
+            )
+        route_id, version = saved[vehicle_id]
+        note = {"entity": "route", "id": str(route_id), "version": version}
+        self.client.publish_sync(note).wait_for_publish(5)
+        return [str(s) for s in ids]
+
+
+def test_another_consoles_route_change_reloads_the_boards_with_a_warning(
+    qtbot,  # type: ignore[no-untyped-def]
+    sqlite_url: str,
+    mqtt_url: str,
+    tmp_path: Path,
+) -> None:
+    core = open_core(sqlite_url, mqtt_url)
+    desk2 = Desk2(core)
+    probe = Probe(core)
+    window = None
+    try:
+        window = open_window(qtbot, core, tmp_path)
+        panel = panel_of(window)
+        c = panel.controller
+        assert c.day is not None
+        assert c.move([c.day.plan.routes["V05"][6]], "V05", 2)  # our history now holds V05
+        own = probe.wait_for(str(c.day.route_ids["V05"]))
+        assert own["console_id"] == c.console_id()  # so our own sync connection drops it
+
+        kept = c.day.plan.routes["V05"][9]
+        panel.boards["V05"].select_stops([kept])
+
+        theirs = desk2.reverse("V05")
+
+        qtbot.waitUntil(lambda: c.day is not None and c.day.plan.routes["V05"] == theirs, **WAIT)
+        text = panel.change_label.text()
+        assert text.startswith("desk-2 changed the route of V05; the boards were reloaded")
+        assert "undo history on V05 is gone" in text
+        assert panel.boards["V05"].model.stop_id(0) == theirs[0]
+        assert panel.boards["V05"].selected_stop_ids() == [kept]  # the selection stays
+    finally:
+        probe.close()
+        desk2.client.stop()
+        shut(qtbot, window, core)
+
+
+class Probe:
+    """Listens on the sync topic like any workstation, to see what this console announced."""
+
+    def __init__(self, core: Core) -> None:
+        live = core.live
+        assert live is not None and live.client is not None
+        base = live.client.settings
+        self.notes: list[dict[str, object]] = []
+        self.arrived = threading.Condition()
+        self.client = TelemetryClient(
+            MqttSettings(url=base.url, console_id="probe", clean_session=True, prefix=base.prefix),
+            self._on_message,
+            subscriptions=[(sync_topic(base.prefix), 1)],
+        )
+        self.client.start()
+        assert self.client.wait_connected(10)
+
+    def _on_message(self, topic: str, payload: bytes, ack: object = None) -> None:
+        with self.arrived:
+            self.notes.append(json.loads(payload))
+            self.arrived.notify_all()
+        if callable(ack):
+            ack()
+
+    def wait_for(self, route_id: str) -> dict[str, object]:
+        with self.arrived:
+            ok = self.arrived.wait_for(
+                lambda: any(n.get("id") == route_id for n in self.notes), timeout=10
+            )
+        assert ok, f"no sync note for route {route_id}"
+        return next(n for n in self.notes if n.get("id") == route_id)
+
+    def close(self) -> None:
+        self.client.stop()

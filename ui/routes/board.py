@@ -1,0 +1,176 @@
+"""One vehicle's board: a header with the route's totals above a drag-and-drop stop table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QFocusEvent
+from PySide6.QtWidgets import QAbstractItemView, QFrame, QLabel, QTableView, QVBoxLayout
+
+from dispatcher.planning.dayplan import UNASSIGNED
+from ui.routes.board_model import Column, Role, VehicleBoardModel
+from ui.routes.controller import BoardController
+
+BOARD_WIDTH = 612
+COLUMN_WIDTHS = {
+    Column.SEQ: 28,
+    Column.CUSTOMER: 100,
+    Column.ADDRESS: 104,
+    Column.WINDOW: 92,
+    Column.ETA: 42,
+    Column.SLACK: 60,
+    Column.LOAD: 36,
+    Column.STATUS: 62,
+    Column.LOCKS: 50,
+}
+
+
+class BoardTable(QTableView):
+    """The stop table; tells its board when it gets the focus (keyboard actions follow)."""
+
+    focused = Signal()
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        self.focused.emit()
+        super().focusInEvent(event)
+
+
+class VehicleBoard(QFrame):
+    """Header (vehicle, driver, totals) and the table of its stops."""
+
+    #: Emitted with (vehicle_id, stop_id) when the dispatcher selects a stop here.
+    stop_selected = Signal(str, str)
+    activated = Signal(object)
+
+    def __init__(self, controller: BoardController, vehicle_id: str) -> None:
+        super().__init__()
+        self.controller = controller
+        self.vehicle_id = vehicle_id
+        self.setObjectName(f"board_{vehicle_id or 'unassigned'}")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFixedWidth(BOARD_WIDTH)
+        self.header = QLabel()
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)
+        self.model = VehicleBoardModel(controller, vehicle_id, self)
+        self.table = BoardTable()
+        self.table.setObjectName(f"boardTable_{vehicle_id or 'unassigned'}")
+        self._setup_table()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(3, 3, 3, 3)
+        layout.addWidget(self.header)
+        layout.addWidget(self.table)
+        controller.routes_changed.connect(self._refresh_header)
+        controller.times_changed.connect(self._refresh_header)
+        # A reload or a live update resets the model: the dispatcher keeps the selection.
+        self._kept: list[str] = []
+        self._restoring = False
+        self.model.modelAboutToBeReset.connect(self._keep_selection)
+        self.model.modelReset.connect(self._restore_selection)
+        self._refresh_header()
+
+    def _setup_table(self) -> None:
+        t = self.table
+        t.setModel(self.model)
+        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        t.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        t.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        t.setDefaultDropAction(Qt.DropAction.MoveAction)
+        t.setDragDropOverwriteMode(False)
+        t.setDropIndicatorShown(True)
+        t.setAlternatingRowColors(True)
+        t.setWordWrap(False)
+        t.verticalHeader().hide()
+        t.verticalHeader().setDefaultSectionSize(21)
+        t.horizontalHeader().setStretchLastSection(True)
+        t.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        for col, width in COLUMN_WIDTHS.items():
+            t.setColumnWidth(col, width)
+        t.selectionModel().selectionChanged.connect(self._on_selection)
+        t.focused.connect(lambda: self.activated.emit(self))
+
+    # --- what is shown --------------------------------------------------------------------
+    def _refresh_header(self, *_: object) -> None:
+        day = self.controller.day
+        if self.vehicle_id == UNASSIGNED:
+            n = len(self.controller.route(UNASSIGNED))
+            self.header.setText(f"<b>Unassigned</b> · {n} stops — drag onto a vehicle")
+            return
+        info = day.vehicles.get(self.vehicle_id) if day is not None else None
+        name = info.name if info is not None else self.vehicle_id
+        driver = f" · {info.driver_name}" if info is not None and info.driver_name else ""
+        self.header.setText(f"<b>{name}</b> ({self.vehicle_id}){driver}<br>{self.totals_text()}")
+
+    def totals_text(self) -> str:
+        """Distance, duration, late stops, overtime and load problems of this route."""
+        ev = self.controller.route_evaluation(self.vehicle_id)
+        n = len(self.controller.route(self.vehicle_id))
+        if ev is None:
+            return f"{n} stops"
+        hours, minutes = divmod(round(ev.duration / 60), 60)
+        late = ev.late_stops
+        late_text = f"<span style='color:#e04646'><b>{late} late</b></span>" if late else "0 late"
+        parts = [
+            f"{n} stops",
+            f"{ev.distance / 1000:.1f} km",
+            f"{hours} h {minutes:02d}",
+            late_text,
+        ]
+        if ev.overtime > 0:
+            parts.append(f"<span style='color:#e04646'>{ev.overtime / 60:.0f} min overtime</span>")
+        if ev.overload > 0:
+            parts.append(f"<span style='color:#e04646'>over capacity by {ev.overload:g}</span>")
+        if ev.shortfall > 0:
+            parts.append(f"<span style='color:#e04646'>{ev.shortfall:g} not on board</span>")
+        return " · ".join(parts)
+
+    # --- selection ------------------------------------------------------------------------
+    def selected_stop_ids(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.model.stop_id(r) for r in rows if r < self.model.rowCount()]
+
+    def select_stops(self, stop_ids: list[str], *, scroll: bool = True) -> None:
+        """Select these stops (those on this board); the first one is made visible."""
+        sel = QItemSelection()
+        rows = [r for r in (self.model.row_of(s) for s in stop_ids) if r >= 0]
+        for r in rows:
+            sel.select(self.model.index(r, 0), self.model.index(r, len(Column) - 1))
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
+        self.table.selectionModel().select(sel, flags)
+        if rows:
+            first = self.model.index(rows[0], 0)
+            self.table.selectionModel().setCurrentIndex(
+                first, QItemSelectionModel.SelectionFlag.NoUpdate
+            )
+            if scroll:
+                self.table.scrollTo(first)
+
+    def _keep_selection(self) -> None:
+        self._kept = self.selected_stop_ids()
+
+    def _restore_selection(self) -> None:
+        kept, self._kept = self._kept, []
+        if kept:
+            self._restoring = True
+            try:
+                self.select_stops(kept, scroll=False)
+            finally:
+                self._restoring = False
+
+    def _on_selection(self, *_: object) -> None:
+        if self._restoring:
+            return
+        ids = self.selected_stop_ids()
+        if ids:
+            self.activated.emit(self)
+            self.stop_selected.emit(self.vehicle_id, ids[0])
+
+    def apply_filter(self, matches: Callable[[str], bool]) -> int:
+        """Hide the rows whose stop does not match; returns how many are shown."""
+        shown = 0
+        for row in range(self.model.rowCount()):
+            ok = matches(self.model.index(row, 0).data(Role.STOP_ID))
+            self.table.setRowHidden(row, not ok)
+            shown += ok
+        return shown

@@ -1,0 +1,92 @@
+"""Urgent order insertion: the best vehicles and positions for one stop, one click to accept.
+
+Suggestions come from :func:`dispatcher.planning.suggest_insertions` (ranked by "keeps the day
+on time", then added lateness, then added time); accepting one is a core
+:class:`~dispatcher.planning.MoveToVehicle` command, undoable like any drag.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QTableWidget, QVBoxLayout
+
+from dispatcher.errors import ValidationError
+from dispatcher.planning import InsertionSuggestion, MoveToVehicle
+
+if TYPE_CHECKING:
+    from ui.routes.panel import RoutesPanel
+
+
+class InsertDialog(QDialog):
+    """A table of suggestions with an Accept button on each row."""
+
+    def __init__(self, panel: RoutesPanel, stop_id: str) -> None:
+        super().__init__(panel)
+        self.panel = panel
+        self.stop_id = stop_id
+        self.accepted_suggestion: InsertionSuggestion | None = None
+        day = panel.controller.day
+        ref = day.stops[stop_id].order_ref if day is not None else stop_id
+        self.setWindowTitle(f"Best place for {ref}")
+        self.setMinimumWidth(620)
+        try:
+            self.suggestions = panel.controller.suggestions(stop_id)
+        except ValidationError as exc:
+            self.suggestions = []
+            self.note = QLabel(str(exc))
+        else:
+            self.note = QLabel(
+                f"{len(self.suggestions)} best places for {ref}, best first"
+                if self.suggestions
+                else "No vehicle can take this stop (vehicles on the road cannot take "
+                "deliveries, and pinned stops keep their places)."
+            )
+        self.table = QTableWidget(len(self.suggestions), 6)
+        self.table.setHorizontalHeaderLabels(
+            ["Vehicle", "Position", "Added time", "Added km", "Lateness", ""]
+        )
+        self.table.verticalHeader().hide()
+        for row, s in enumerate(self.suggestions):
+            self._fill_row(row, s)
+        self.table.resizeColumnsToContents()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.note)
+        layout.addWidget(self.table)
+
+    def _fill_row(self, row: int, s: InsertionSuggestion) -> None:
+        from PySide6.QtWidgets import QTableWidgetItem
+
+        late = (
+            "keeps the day on time"
+            if s.keeps_feasibility and s.added_lateness <= 0
+            else f"+{s.added_lateness / 60:.0f} min late, {s.added_late_stops:+d} late stops"
+        )
+        cells = [
+            self.panel._vehicle_label(s.vehicle_id),
+            str(s.index + 1),
+            f"+{s.added_duration / 60:.0f} min",
+            f"+{s.added_distance / 1000:.1f}",
+            late,
+        ]
+        for col, text in enumerate(cells):
+            self.table.setItem(row, col, QTableWidgetItem(text))
+        button = QPushButton("Accept")
+        button.clicked.connect(lambda _=False, sug=s: self.accept_suggestion(sug))
+        self.table.setCellWidget(row, 5, button)
+
+    def accept_suggestion(self, suggestion: InsertionSuggestion) -> bool:
+        """Put the stop there (undoable, saved, sent to the vehicle) and close."""
+        command = MoveToVehicle([self.stop_id], suggestion.vehicle_id, suggestion.index)
+        if self.panel.controller.execute(command, f"Inserted on {suggestion.vehicle_id}"):
+            self.accepted_suggestion = suggestion
+            self.accept()
+            return True
+        return False
+
+
+def show_suggestions(panel: RoutesPanel, stop_id: str) -> InsertDialog:
+    dialog = InsertDialog(panel, stop_id)
+    panel.last_insert_dialog = dialog
+    dialog.show()
+    return dialog

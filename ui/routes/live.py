@@ -1,0 +1,206 @@
+"""Keeping the route boards current without F5: drivers' progress and other workstations.
+
+Two things change the day behind the dispatcher's back:
+
+* **Drivers' events** (delivered, failed, arrived) are written to the database by whichever
+  process records telemetry. Every ``progress_every_s`` the stops' status and actual arrival
+  are read off the GUI thread (:func:`~dispatcher.persistence.fleet_repo.load_stop_progress`)
+  and merged into the plan in place: statuses are not route edits, so the undo history stays
+  (an undo that would move a stop done meanwhile is refused by the command itself).
+* **Another workstation saved a route**: its note on the console sync topic reaches the bus
+  as a :class:`~dispatcher.alerts.sync.ConsoleNote` (the alerts sync's connection, the one
+  listener of that topic). A note for a version these boards already have (their own save)
+  is ignored; otherwise the day is read off the GUI thread and, if a route really changed,
+  the boards reload and the status bar says whose change it was and whether undo history
+  was lost.
+
+A database that cannot be reached pauses both, with one message, and never blocks the GUI.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject
+
+from dispatcher.alerts.sync import ConsoleNote
+from dispatcher.persistence import fleet_repo
+from ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from ui.routes.controller import BoardController
+
+log = logging.getLogger(__name__)
+
+#: Seconds of wall time between two reads of the stops' progress.
+PROGRESS_EVERY_S = 3.0
+
+
+class LiveBoardUpdates(QObject):
+    """Polls the stops' progress and reloads on other workstations' route notes."""
+
+    def __init__(self, controller: BoardController) -> None:
+        super().__init__(controller)
+        self.controller = controller
+        self.progress_every_s = PROGRESS_EVERY_S
+        self.progress_ms = 0.0  # duration of the last progress read (worker thread)
+        self._last_poll = time.monotonic()
+        self._progress_busy = False
+        self._reload_busy = False
+        self._reload_again = False
+        self._notes: list[ConsoleNote] = []
+        self._trouble = ""
+        core = controller.core
+        self._alive = True  # a worker may answer after the window closed: then nobody listens
+        unsubscribe = core.bus.subscribe(ConsoleNote, self.on_note)
+
+        def closed(*_: object) -> None:
+            self._alive = False
+            unsubscribe()
+
+        self.destroyed.connect(closed)
+
+    def tick(self) -> None:
+        """Per UI tick: ETAs from live positions, and the stops' progress when due."""
+        self.controller.refresh_times()
+        self.poll_progress()
+
+    # --- drivers' progress ------------------------------------------------------------------
+    def poll_progress(self, *, force: bool = False) -> bool:
+        """Start a background read of the stops' progress (at most one at a time)."""
+        day = self.controller.day
+        if day is None or self._progress_busy:
+            return False
+        now = time.monotonic()
+        if not force and now - self._last_poll < self.progress_every_s:
+            return False
+        self._last_poll = now
+        self._progress_busy = True
+        generation, service_day, db = self.controller.generation, day.day, self.controller.core.db
+
+        def read() -> dict[int, fleet_repo.StopProgress]:
+            started = time.perf_counter()
+            with db.session() as session:
+                progress = fleet_repo.load_stop_progress(session, service_day)
+            self.progress_ms = (time.perf_counter() - started) * 1000
+            return progress
+
+        run_in_background(read, lambda p: self._on_progress(generation, p), self._on_progress_error)
+        return True
+
+    def _on_progress(self, generation: int, progress: dict[int, fleet_repo.StopProgress]) -> None:
+        if not self._alive:
+            return
+        self._progress_busy = False
+        if self._reachable() and self._notes:
+            self.reload()  # a note heard while the database was away
+        if generation == self.controller.generation:
+            self.controller.merge_progress(progress)
+
+    def _on_progress_error(self, exc: Exception) -> None:
+        if not self._alive:
+            return
+        self._progress_busy = False
+        self._unreachable("Live stop status paused", exc)
+
+    # --- other workstations -------------------------------------------------------------------
+    def on_note(self, note: ConsoleNote) -> None:
+        """A sync note from another process (bus, GUI thread): reload if it is news to us."""
+        day = self.controller.day
+        if note.entity != "route" or day is None:
+            return
+        vid = next((v for v, rid in day.route_ids.items() if rid and str(rid) == note.id), None)
+        if vid is not None and note.version is not None and note.version <= day.db_versions[vid]:
+            return  # our own save, or a version these boards already show
+        self._notes.append(note)
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the day off the GUI thread; show it if a route changed (one read at a time)."""
+        if self._reload_busy:
+            self._reload_again = True
+            return
+        self._reload_busy = True
+        day = self.controller.day
+        service_day = None if day is None else day.day
+        db, generation = self.controller.core.db, self.controller.generation
+
+        def read() -> tuple[list[fleet_repo.RouteView], list[fleet_repo.VehicleView]]:
+            with db.session() as session:
+                return (
+                    fleet_repo.load_routes(session, service_day),
+                    fleet_repo.load_vehicles(session),
+                )
+
+        run_in_background(read, lambda r: self._on_day(generation, *r), self._on_reload_error)
+
+    def _on_day(
+        self,
+        generation: int,
+        routes: list[fleet_repo.RouteView],
+        vehicles: list[fleet_repo.VehicleView],
+    ) -> None:
+        if not self._alive:
+            return
+        self._reload_busy = False
+        self._reachable()
+        c = self.controller
+        if generation == c.generation and c.day is not None:
+            stored = {r.vehicle_id: r.version for r in routes if r.vehicle_id}
+            changed = sorted(v for v, ver in stored.items() if ver != c.day.db_versions.get(v, 0))
+            if changed:
+                self._show_reload(routes, vehicles, changed)
+        if self._reload_again:
+            self._reload_again = False
+            self.reload()
+        else:
+            self._notes.clear()
+
+    def _show_reload(
+        self,
+        routes: list[fleet_repo.RouteView],
+        vehicles: list[fleet_repo.VehicleView],
+        changed: list[str],
+    ) -> None:
+        c = self.controller
+        stack = c.undo_stack
+        history = set() if stack is None else stack.vehicles_in_history()
+        lost = [v for v in changed if v in history]
+        who = ", ".join(sorted({n.console_id for n in self._notes if n.console_id})) or "Another"
+        self._notes.clear()
+        if not c.load(routes, vehicles):
+            return
+        text = f"{who} changed the route of {', '.join(changed)}; the boards were reloaded"
+        if lost:
+            text += (
+                f". Your undo history on {', '.join(lost)} is gone"
+                " (your changes were saved; theirs are shown)"
+            )
+        elif history:
+            text += " and the undo history was cleared"
+        c.message.emit(text)
+
+    def _on_reload_error(self, exc: Exception) -> None:
+        if not self._alive:
+            return
+        self._reload_busy = False
+        self._reload_again = False
+        self._unreachable("Another workstation's route change is not shown yet", exc)
+
+    # --- database trouble ---------------------------------------------------------------------
+    def _unreachable(self, what: str, exc: Any) -> None:
+        text = f"{what} — the database cannot be reached: {exc}"
+        if text != self._trouble:  # say it once, not every poll
+            self._trouble = text
+            log.warning("%s", text)
+            self.controller.message.emit(text)
+
+    def _reachable(self) -> bool:
+        """Clear a trouble message; True when there was one (the database came back)."""
+        if not self._trouble:
+            return False
+        self._trouble = ""
+        self.controller.message.emit("The database is reachable again; boards are live")
+        return True

@@ -1,0 +1,194 @@
+"""Optimize a route or the fleet without freezing the window, then preview before applying.
+
+OR-Tools keeps the GIL during a search, so the solve runs in a child process
+(:func:`~dispatcher.planning.worker.optimize_in_subprocess`) waited on by a pool thread
+(:func:`ui.workers.run_in_background`). Progress crosses back by a queued signal; Cancel sets
+an event the child checks at every solution. The result is only a preview: the dispatcher
+applies it (one undoable command, saved and sent to the vehicles) or discards it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from dispatcher.planning.optimize import OptimizationResult
+    from ui.routes.panel import RoutesPanel
+
+ROUTE_TIME_LIMIT_S = 2.0
+FLEET_TIME_LIMIT_S = 10.0
+
+
+class _Progress(QObject):
+    """Carries the solver's progress from the pool thread to the GUI thread."""
+
+    reported = Signal(float, float)
+
+
+class OptimizeDialog(QDialog):
+    """Progress with Cancel while solving; then before/after, moved stops, Apply/Discard."""
+
+    def __init__(self, panel: RoutesPanel, vehicle_id: str | None, time_limit_s: float) -> None:
+        super().__init__(panel)
+        self.panel = panel
+        self.vehicle_id = vehicle_id
+        self.time_limit_s = time_limit_s
+        self.cancel_event = threading.Event()
+        self.result: OptimizationResult | None = None
+        self.error: Exception | None = None
+        self.applied = False
+        what = f"route of {vehicle_id}" if vehicle_id else "whole fleet"
+        self.setWindowTitle(f"Optimize {what}")
+        self.setMinimumWidth(560)
+        self.status = QLabel(f"Optimizing the {what}…")
+        self.status.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 100)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Vehicle", "km", "duration", "late", "overtime"])
+        self.table.verticalHeader().hide()
+        self.table.hide()
+        self.moved = QLabel("")
+        self.moved.setWordWrap(True)
+        self.buttons = QDialogButtonBox()
+        self.cancel_button = self.buttons.addButton(
+            "Cancel", QDialogButtonBox.ButtonRole.RejectRole
+        )
+        self.apply_button: QPushButton = self.buttons.addButton(
+            "Apply", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.apply_button.hide()
+        self.cancel_button.clicked.connect(self._cancel_or_discard)
+        self.apply_button.clicked.connect(self.apply)
+        layout = QVBoxLayout(self)
+        for w in (self.status, self.bar, self.table, self.moved, self.buttons):
+            layout.addWidget(w)
+        self._progress = _Progress(self)
+        self._progress.reported.connect(self._on_progress)
+        self._started = time.monotonic()
+
+    # --- running --------------------------------------------------------------------------
+    def start(self) -> None:
+        from dispatcher.planning.optimize import OptimizeOptions
+        from dispatcher.planning.worker import optimize_in_subprocess
+
+        c = self.panel.controller
+        if c.day is None or c.pm is None:
+            self.status.setText("Nothing to optimize: no routes are loaded.")
+            return
+        plan, pm = c.day.plan.copy(), c.pm
+        ids = (self.vehicle_id,) if self.vehicle_id else None
+        options = OptimizeOptions(time_limit_s=self.time_limit_s, vehicle_ids=ids)
+        emit = self._progress.reported.emit
+
+        def solve() -> OptimizationResult:
+            return optimize_in_subprocess(plan, pm, options, self.cancel_event, emit)
+
+        self._started = time.monotonic()
+        run_in_background(solve, self._on_done, self._on_error)
+
+    def _on_progress(self, best: float, elapsed: float) -> None:
+        share = min(99, int(100 * elapsed / max(self.time_limit_s, 0.1)))
+        self.bar.setValue(share)
+        self.status.setText(f"Optimizing… best plan so far costs {best:,.0f} ({elapsed:.1f} s)")
+
+    def _on_error(self, exc: Exception) -> None:
+        self.error = exc
+        self.bar.hide()
+        self.status.setText(f"The optimizer failed: {exc}")
+        self.cancel_button.setText("Close")
+
+    def _on_done(self, result: OptimizationResult) -> None:
+        self.result = result
+        self.bar.setValue(100)
+        self.bar.hide()
+        stopped = " (cancelled: best plan found so far)" if result.cancelled else ""
+        self.status.setText(f"<b>{result.summary()}</b>{stopped}")
+        problems = result.problems()
+        moved = ", ".join(self._ref(s) for s in result.moved[:30]) or "none"
+        more = f" and {len(result.moved) - 30} more" if len(result.moved) > 30 else ""
+        text = f"Stops that move: {moved}{more}"
+        if problems:
+            text += "<br><span style='color:#e04646'>" + "; ".join(problems[:6]) + "</span>"
+        self.moved.setText(text)
+        self._fill_table(result)
+        self.apply_button.setVisible(bool(result.moved) and result.honours_locks)
+        self.cancel_button.setText("Discard")
+
+    def _fill_table(self, result: OptimizationResult) -> None:
+        vids = [v for v in result.after.routes if v in result.routes]
+        self.table.setRowCount(len(vids))
+        for row, vid in enumerate(vids):
+            b, a = result.before.routes[vid], result.after.routes[vid]
+            cells = [
+                vid,
+                f"{b.distance / 1000:.1f} → {a.distance / 1000:.1f}",
+                f"{b.duration / 60:.0f} → {a.duration / 60:.0f} min",
+                f"{b.late_stops} → {a.late_stops}",
+                f"{b.overtime / 60:.0f} → {a.overtime / 60:.0f} min",
+            ]
+            for col, text in enumerate(cells):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        self.table.show()
+
+    def _ref(self, sid: str) -> str:
+        day = self.panel.controller.day
+        return day.stops[sid].order_ref if day is not None and sid in day.stops else sid
+
+    # --- the dispatcher's choice ------------------------------------------------------------
+    def apply(self) -> None:
+        """Apply the preview as one undoable change (saved, sent to the vehicles)."""
+        if self.result is None:
+            return
+        self.applied = self.panel.controller.execute(self.result.command(), "Optimized")
+        if self.applied:
+            self.accept()
+        else:
+            self.status.setText(
+                "Not applied: the routes changed while optimizing. Close and optimize again."
+            )
+            self.apply_button.hide()
+
+    def _cancel_or_discard(self) -> None:
+        if self.result is None and self.error is None:
+            self.cancel_event.set()
+            self.status.setText("Cancelling…")
+            return
+        self.reject()
+
+    def reject(self) -> None:
+        self.cancel_event.set()
+        super().reject()
+
+
+def start_optimization(panel: RoutesPanel, vehicle_id: str | None) -> OptimizeDialog:
+    """Open the dialog and start solving; the window stays responsive meanwhile."""
+    limits: Any = panel.controller.core.settings.sections.get("planning", {})
+    key = "route_time_limit_s" if vehicle_id else "fleet_time_limit_s"
+    default = ROUTE_TIME_LIMIT_S if vehicle_id else FLEET_TIME_LIMIT_S
+    try:
+        limit = float(limits.get(key, default))
+    except (TypeError, ValueError, AttributeError):
+        limit = default
+    dialog = OptimizeDialog(panel, vehicle_id, limit if limit > 0 else default)
+    panel.last_optimize_dialog = dialog
+    dialog.show()
+    dialog.start()
+    return dialog

@@ -1,0 +1,316 @@
+"""The Routes dock body: every vehicle's board side by side, a filter and the last change.
+
+Boards sit in a horizontally scrolling row so a dispatcher sees two (or more) vehicles at once
+and drags between them. Keyboard and context-menu actions act on the board that last had the
+focus. Selecting a stop here sets the window's one selection; a selection made elsewhere
+(map, exception queue) scrolls to the stop's board and selects it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dispatcher.planning.dayplan import UNASSIGNED
+from ui.routes.board import VehicleBoard
+from ui.routes.controller import BoardController
+from ui.routes.live import LiveBoardUpdates
+from ui.selection import Selection
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+    from ui.routes.insert_dialog import InsertDialog
+    from ui.routes.optimize_dialog import OptimizeDialog
+
+SOURCE = "routes"
+
+
+class RoutesPanel(QWidget):
+    """Boards, filter and feedback line; owns the :class:`BoardController`."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__()
+        self.window_ = window
+        self.controller = BoardController(window.core, window.routes_model.timezone, self)
+        #: Drivers' progress and other workstations' route changes, without F5.
+        self.live = LiveBoardUpdates(self.controller)
+        self.boards: dict[str, VehicleBoard] = {}
+        #: Vehicles whose boards are shown (None: all); chosen with the "Boards" button.
+        self.shown_vehicles: set[str] | None = None
+        self.active_board: VehicleBoard | None = None
+        self.last_optimize_dialog: OptimizeDialog | None = None
+        self.last_insert_dialog: InsertDialog | None = None
+        self.filter = QLineEdit(placeholderText="Filter stops (customer, address, order)…")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.apply_filter)
+        self.change_label = QLabel("")
+        self.change_label.setObjectName("routeChange")
+        self.optimize_route_button = QPushButton("Optimize route…")
+        self.optimize_fleet_button = QPushButton("Optimize fleet…")
+        self.optimize_route_button.clicked.connect(lambda: self.optimize(fleet=False))
+        self.optimize_fleet_button.clicked.connect(lambda: self.optimize(fleet=True))
+        self._row = QHBoxLayout()
+        self._row.setContentsMargins(0, 0, 0, 0)
+        self._row.setSpacing(6)
+        self._row.addStretch(1)
+        strip = QWidget()
+        strip.setLayout(self._row)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(strip)
+        self.boards_button = QToolButton(text="Boards")
+        self.boards_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.boards_button.setMenu(QMenu(self.boards_button))
+        self.boards_button.menu().aboutToShow.connect(self._fill_boards_menu)
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 2)
+        top.addWidget(self.boards_button)
+        top.addWidget(self.optimize_route_button)
+        top.addWidget(self.optimize_fleet_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.change_label)
+        layout.addWidget(self.scroll, 1)
+        c = self.controller
+        c.routes_changed.connect(self._on_routes_changed)
+        c.focus_stops.connect(self.focus_stops)
+        c.message.connect(self._show_message)
+        c.reloaded.connect(window.routes_model.set_routes)
+        window.selection.changed.connect(self._on_selection)
+
+    # --- boards ---------------------------------------------------------------------------
+    def _on_routes_changed(self, vids: frozenset[str] | None) -> None:
+        if vids is None:
+            self._rebuild_boards()
+        self.apply_filter(self.filter.text())
+
+    def _rebuild_boards(self) -> None:
+        wanted = [UNASSIGNED, *self.controller.vehicle_ids()]
+        if list(self.boards) == wanted:
+            return
+        for board in self.boards.values():
+            board.setParent(None)
+            board.deleteLater()
+        self.boards.clear()
+        self.active_board = None
+        for vid in wanted:
+            board = VehicleBoard(self.controller, vid)
+            board.stop_selected.connect(self._on_board_selection)
+            board.activated.connect(self._set_active)
+            board.table.customContextMenuRequested.connect(
+                lambda pos, b=board: self._context_menu(b, pos)
+            )
+            self._row.insertWidget(self._row.count() - 1, board)
+            self.boards[vid] = board
+
+    def _set_active(self, board: VehicleBoard) -> None:
+        self.active_board = board
+
+    def board_of(self, stop_id: str) -> VehicleBoard | None:
+        day = self.controller.day
+        if day is None:
+            return None
+        vid = day.plan.vehicle_of(stop_id)
+        return self.boards.get(UNASSIGNED if vid is None else vid)
+
+    def focus_stops(self, stop_ids: list[str]) -> None:
+        """Select moved stops where they are now (the dispatcher's eyes follow them)."""
+        if not stop_ids:
+            return
+        board = self.board_of(stop_ids[0])
+        if board is not None:
+            board.select_stops(stop_ids)
+            self.active_board = board
+            self.scroll.ensureWidgetVisible(board, 10, 0)
+
+    def apply_filter(self, text: str) -> None:
+        day = self.controller.day
+        needle = text.strip().casefold()
+
+        def matches(sid: str) -> bool:
+            if not needle or day is None:
+                return True
+            v = day.stops[sid]
+            return any(needle in f.casefold() for f in (v.customer_name, v.address, v.order_ref))
+
+        chosen = self.shown_vehicles
+        for board in self.boards.values():
+            shown = board.apply_filter(matches)
+            if board.vehicle_id == UNASSIGNED:
+                board.setVisible(bool(self.controller.route(UNASSIGNED)) and shown > 0)
+            else:
+                wanted = chosen is None or board.vehicle_id in chosen
+                board.setVisible(wanted and (shown > 0 or not needle))
+
+    def show_only(self, vehicle_ids: set[str] | None) -> None:
+        """Show the boards of these vehicles side by side (None: every vehicle)."""
+        self.shown_vehicles = None if vehicle_ids is None else set(vehicle_ids)
+        self.apply_filter(self.filter.text())
+
+    def _fill_boards_menu(self) -> None:
+        menu = self.boards_button.menu()
+        menu.clear()
+        menu.addAction("All vehicles", lambda: self.show_only(None))
+        menu.addSeparator()
+        for vid in self.controller.vehicle_ids():
+            action = menu.addAction(self._vehicle_label(vid))
+            action.setCheckable(True)
+            action.setChecked(self.shown_vehicles is None or vid in self.shown_vehicles)
+            action.toggled.connect(lambda on, v=vid: self._toggle_board(v, on))
+
+    def _toggle_board(self, vehicle_id: str, on: bool) -> None:
+        shown = (
+            set(self.controller.vehicle_ids())
+            if self.shown_vehicles is None
+            else set(self.shown_vehicles)
+        )
+        if on:
+            shown.add(vehicle_id)
+        else:
+            shown.discard(vehicle_id)
+        self.show_only(shown)
+
+    def _show_message(self, text: str) -> None:
+        self.change_label.setText(text)
+        self.window_.statusBar().showMessage(text, 15000)
+
+    # --- the window's one selection ---------------------------------------------------------
+    def _on_board_selection(self, vehicle_id: str, stop_id: str) -> None:
+        self.window_.selection.select_stop(int(stop_id), vehicle_id or None, source=SOURCE)
+
+    def _on_selection(self, sel: Selection) -> None:
+        if sel.source == SOURCE:
+            return
+        if sel.stop_id is not None:
+            self.focus_stops([str(sel.stop_id)])
+        elif sel.vehicle_id is not None and sel.vehicle_id in self.boards:
+            self.scroll.ensureWidgetVisible(self.boards[sel.vehicle_id], 10, 0)
+
+    # --- actions on the active board ------------------------------------------------------
+    def selected(self) -> list[str]:
+        return [] if self.active_board is None else self.active_board.selected_stop_ids()
+
+    def move_selected(self, delta: int) -> None:
+        ids = self.selected()
+        if ids:
+            self.controller.move_by(ids, delta)
+
+    def choose_vehicle_for_selected(self) -> None:
+        """Ask which vehicle gets the selected stops (the keyboard's "move to vehicle")."""
+        self.move_selected_to_vehicle(None)
+
+    def move_selected_to_vehicle(self, vehicle_id: str | None = None) -> None:
+        ids = self.selected()
+        if not ids:
+            self._show_message("Select stops first")
+            return
+        if vehicle_id is None:
+            choices = self.controller.vehicle_ids()
+            vehicle_id, ok = QInputDialog.getItem(
+                self, "Move to vehicle", "Vehicle:", choices, 0, False
+            )
+            if not ok:
+                return
+        self.controller.move(ids, vehicle_id, -1)
+
+    def toggle_pin(self) -> None:
+        self._toggle("pinned")
+
+    def toggle_keep(self) -> None:
+        self._toggle("keep_vehicle")
+
+    def _toggle(self, lock: str) -> None:
+        ids, day = self.selected(), self.controller.day
+        if ids and day is not None:
+            value = not getattr(day.plan.stops[ids[0]], lock)
+            self.controller.set_locks(ids, **{lock: value})
+
+    def lock_order(self, on: bool) -> None:
+        ids = self.selected()
+        if ids:
+            group = f"g{ids[0]}" if on else None
+            self.controller.set_locks(ids, order_group=group)
+
+    def optimize(self, *, fleet: bool) -> None:
+        from ui.routes.optimize_dialog import start_optimization
+
+        if fleet:
+            start_optimization(self, None)
+            return
+        board = self.active_board
+        if board is None or board.vehicle_id == UNASSIGNED:
+            self._show_message("Click a vehicle's board first, then optimize its route")
+            return
+        start_optimization(self, board.vehicle_id)
+
+    def suggest_place(self) -> None:
+        from ui.routes.insert_dialog import show_suggestions
+
+        ids = self.selected()
+        if len(ids) != 1:
+            self._show_message("Select one stop (e.g. an urgent order) to find its best place")
+            return
+        show_suggestions(self, ids[0])
+
+    def message_customer(self) -> None:
+        ids = self.selected()
+        if not ids:
+            return
+        from ui.messages.actions import message_customer
+
+        message_customer(self.window_, int(ids[0]))
+
+    def _context_menu(self, board: VehicleBoard, pos: QPoint) -> None:
+        self.active_board = board
+        if not board.selected_stop_ids():
+            return
+        menu = QMenu(self)
+        self._fill_menu(menu, board)
+        menu.popup(board.table.viewport().mapToGlobal(pos))
+
+    def _fill_menu(self, menu: QMenu, board: VehicleBoard) -> None:
+        day = self.controller.day
+        first = day.plan.stops[board.selected_stop_ids()[0]] if day is not None else None
+        menu.addAction("Move up\tAlt+Up", lambda: self.move_selected(-1))
+        menu.addAction("Move down\tAlt+Down", lambda: self.move_selected(1))
+        to = menu.addMenu("Move to vehicle")
+        for vid in self.controller.vehicle_ids():
+            if vid != board.vehicle_id:
+                label = self._vehicle_label(vid)
+                to.addAction(label, lambda v=vid: self.move_selected_to_vehicle(v))
+        if board.vehicle_id != UNASSIGNED:
+            menu.addAction("Unassign", lambda: self.move_selected_to_vehicle(UNASSIGNED))
+        menu.addSeparator()
+        pinned = first is not None and first.pinned
+        kept = first is not None and first.keep_vehicle
+        menu.addAction("Unpin" if pinned else "Pin to this position", self.toggle_pin)
+        keep_text = "Let it change vehicle" if kept else "Keep on this vehicle"
+        menu.addAction(keep_text, self.toggle_keep)
+        menu.addAction("Lock order of the selected stops", lambda: self.lock_order(True))
+        if first is not None and first.order_group:
+            menu.addAction("Unlock order", lambda: self.lock_order(False))
+        menu.addSeparator()
+        menu.addAction("Suggest best place…", self.suggest_place)
+        if board.vehicle_id != UNASSIGNED:
+            menu.addAction("Optimize this route…", lambda: self.optimize(fleet=False))
+        menu.addSeparator()
+        menu.addAction("Message customer…", self.message_customer)
+
+    def _vehicle_label(self, vid: str) -> str:
+        day = self.controller.day
+        info = day.vehicles.get(vid) if day is not None else None
+        return f"{info.name} ({vid})" if info is not None else vid
