@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
             from ui.app import run_console
 
             return run_console(args, settings)
+        if args.command == "report":  # its HTML map uses folium, kept out of dispatcher/
+            from ui.history.report_cli import run_report
+
+            return run_report(args, settings)
         return run_headless(args, settings)
     except DispatcherError as exc:
         print(f"dispatcher: {exc}", file=sys.stderr)

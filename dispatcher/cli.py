@@ -20,6 +20,10 @@ from zoneinfo import ZoneInfo
 from dispatcher import __version__
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
+from dispatcher.history.commands import add_parsers as add_history_parsers
+from dispatcher.history.commands import run_history
+from dispatcher.messaging.cli import add_parser as add_outbox_parser
+from dispatcher.messaging.cli import run_outbox
 
 GUI_COMMANDS = (None, "demo")
 DEFAULT_TIMEZONE = "Europe/Berlin"
@@ -84,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("instance", type=Path, help="Solomon-format instance file")
     solve.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
     solve.add_argument("--json", action="store_true", help="print one JSON object")
+
+    alerts = sub.add_parser("alerts", help="list exceptions from the database")
+    alerts.add_argument(
+        "--status", default="open", help="open, closed, all or a comma list (default open)"
+    )
+    alerts.add_argument("--json", action="store_true", help="print a JSON array")
+    add_outbox_parser(sub)
+    add_history_parsers(sub)
     return parser
 
 
@@ -140,6 +152,9 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "serve": _cmd_serve,
         "simulate": _cmd_simulate,
         "solve": _cmd_solve,
+        "alerts": _cmd_alerts,
+        "history": run_history,
+        "outbox": run_outbox,
     }
     handler = handlers.get(args.command)
     if handler is None:
@@ -232,7 +247,13 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
     core = Core(settings)
     try:
-        live = core.start_live(embedded_broker=bool(settings.embedded_broker))
+        live = core.start_live(embedded_broker=bool(settings.embedded_broker), role="serve")
+        from dispatcher.alerts.wiring import add_alert_services
+
+        add_alert_services(core, serve=True)  # serve raises the alerts (docs/exceptions.md)
+        from dispatcher.messaging.service import install_messaging
+
+        install_messaging(core)  # the outbox relay (docs/messaging.md)
         print(
             f"recording from {live.stats().broker_url} into {core.db.display_name} "
             "(Ctrl+C to stop)",
@@ -250,6 +271,12 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return 0
 
 
+def _cmd_alerts(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from dispatcher.alerts.cli import run_alerts
+
+    return run_alerts(settings, args.status, args.json, out)
+
+
 def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from datetime import UTC
 
@@ -262,13 +289,14 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     tz = _zone(args.timezone)
     db = Database(settings.database_url)
     try:
-        vehicles, scripts = load_simulated_fleet(db, args.seed, args.timezone)
         day = route_day(db)
+        start = None if day is None else datetime.combine(day, _time_of_day(args.start, tz), tz)
+        vehicles, scripts = load_simulated_fleet(db, args.seed, args.timezone, start)
     finally:
         db.dispose()
-    if not vehicles or day is None:
+    if not vehicles or start is None:
         raise DispatcherError("the database has no routes to drive (try `dispatcher demo`)")
-    sim_start = datetime.combine(day, _time_of_day(args.start, tz), tz)
+    sim_start = start
     if args.speed <= 0:
         raise DispatcherError("--speed must be positive")
     client = TelemetryClient(

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.config import Settings
 from dispatcher.events import EventBus
+from dispatcher.history.retention import RetentionService
+from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.scenario.demo import demo_scenario
@@ -32,9 +34,13 @@ class Core:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.bus = EventBus()
+        #: Thinning and retention of position history (the ``[history]`` config table);
+        #: read before the database opens, so a bad value leaves nothing open behind it.
+        self.history_settings = HistorySettings.from_settings(settings)
         self.db = Database(settings.database_url)
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []
+        self.add_service(RetentionService(self.db, self.clock, self.history_settings))
 
     def add_service(self, service: Service) -> Service:
         """Run ``service`` on every :meth:`tick`; it is stopped by :meth:`close`."""
@@ -52,12 +58,24 @@ class Core:
                 log.exception("service %s failed on tick", service.name)
 
     def start_live(
-        self, *, embedded_broker: bool = False, simulate_seed: int | None = None
+        self,
+        *,
+        embedded_broker: bool = False,
+        simulate_seed: int | None = None,
+        role: str = "console",
     ) -> LiveTelemetry:
-        """Connect to the broker (or start one) and, for the demo, drive the simulated fleet."""
-        from dispatcher.live import LiveTelemetry
+        """Connect to the broker (or start one) and, for the demo, drive the simulated fleet.
 
-        self.live = LiveTelemetry(self.settings, self.db, self.bus, self.clock)
+        ``role`` ("console" or "serve") and this machine and user name the MQTT session, so
+        two workstations (or a console next to ``dispatcher serve``) never share a client id
+        and kick each other off the broker, while one workstation keeps its session (and the
+        QoS 1 events queued for it) across restarts.
+        """
+        from dispatcher.live import LiveTelemetry, workstation_id
+
+        self.live = LiveTelemetry(
+            self.settings, self.db, self.bus, self.clock, console_id=workstation_id(role)
+        )
         self.live.start(embedded_broker=embedded_broker)
         if simulate_seed is not None:
             self.live.start_simulator(simulate_seed)

@@ -19,6 +19,8 @@ from dispatcher.clock import Clock
 from dispatcher.config import Settings
 from dispatcher.events import EventBus
 from dispatcher.fleet.state import FleetState
+from dispatcher.history.settings import HistorySettings
+from dispatcher.history.thinning import ThinningSink
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
@@ -33,6 +35,20 @@ from dispatcher.telemetry.sink import BatchWriter
 log = logging.getLogger(__name__)
 
 StateListener = Callable[[ConnectionState, str], None]
+
+
+def workstation_id(role: str = "console") -> str:
+    """``<role>-<host>-<user>`` with only characters safe in MQTT client ids and topics."""
+    import getpass
+    import re
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = "user"
+    raw = f"{role}-{socket.gethostname()}-{user}"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)[:64]
 
 
 class BindingsRefresher:
@@ -124,7 +140,11 @@ class LiveTelemetry:
             prefix=settings.broker.prefix, bindings=self.bindings, clock=clock
         )
         self.fleet = FleetState()
-        self.writer = BatchWriter(SqlTelemetrySink(db))
+        #: Positions are thinned on the writer thread before they reach SQL (docs/history.md).
+        self.thinning = ThinningSink(
+            SqlTelemetrySink(db), HistorySettings.from_settings(settings).thinning
+        )
+        self.writer = BatchWriter(self.thinning)
         self.pipeline = IngestPipeline(self.decoder, self.fleet, bus, clock, writer=self.writer)
         self.client: TelemetryClient | None = None
         self._console_id = console_id
@@ -170,7 +190,8 @@ class LiveTelemetry:
     def start_simulator(self, seed: int) -> int:
         """Drive the day's routes over MQTT (demo); returns the number of vehicles driven."""
         assert self.client is not None, "start() first"
-        vehicles, scripts = load_simulated_fleet(self._db, seed)
+        # Trouble right after the start, so a demo shows every kind of exception early.
+        vehicles, scripts = load_simulated_fleet(self._db, seed, trouble_from=self._clock.now())
         with self._db.session() as session:
             self.bindings.replace(fleet_repo.device_bindings(session))
         sim_client = TelemetryClient(

@@ -11,11 +11,16 @@ import logging
 import os
 import sys
 from datetime import datetime, time
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dispatcher.clock import Clock, ScaledClock
 from dispatcher.config import Settings, user_data_dir
 from dispatcher.errors import DispatcherError
+
+if TYPE_CHECKING:
+    from dispatcher.core import Core
+    from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 DEMO_TZ = "Europe/Berlin"
@@ -40,16 +45,61 @@ def demo_clock(args: argparse.Namespace) -> Clock:
     return ScaledClock(start, args.speed)
 
 
+#: The demo opens on the most urgent exception once the first ones are raised.
+DEMO_FOCUS_AFTER_MS = 8000
+
+
+def focus_most_urgent(window: MainWindow) -> None:
+    """Select the top exception of the queue (its vehicle, route and stop everywhere), unless
+    the dispatcher already selected something: a demo that shows where to look first."""
+    if window.selection.current.vehicle_id or window.selection.current.alert_id:
+        return
+    panel = getattr(window, "exceptions_panel", None)
+    if panel is None or panel.proxy.rowCount() == 0:
+        return
+    source = panel.proxy.mapToSource(panel.proxy.index(0, 0))
+    alert = panel.model.alert_at(source.row())
+    if alert is not None:
+        panel.select_alert(alert.id)
+
+
+def start_core(args: argparse.Namespace, settings: Settings) -> Core:
+    """The core with its live feed and services; the demo gets its own database and fleet."""
+    from dispatcher.config import normalize_database_url
+    from dispatcher.core import Core
+    from dispatcher.messaging.service import install_messaging
+    from dispatcher.messaging.settings import demo_settings
+
+    demo = args.command == "demo"
+    if demo:
+        settings.database_url = normalize_database_url(demo_database_url(args))
+    core = Core(settings, clock=demo_clock(args) if demo else None)
+    try:
+        if demo:
+            core.seed_demo_if_empty(seed=args.seed)
+            simulate = None if args.no_simulator else args.seed
+            core.start_live(embedded_broker=not args.broker, simulate_seed=simulate)
+        else:
+            core.start_live(embedded_broker=bool(settings.embedded_broker))
+        # The outbox relay; the demo's channels only write a capture file (user data dir).
+        install_messaging(core, configure=demo_settings if demo else None)
+    except BaseException:
+        core.close()
+        raise
+    return core
+
+
 def run_console(args: argparse.Namespace, settings: Settings) -> int:
     if args.screenshot and "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from dispatcher.config import normalize_database_url
-    from dispatcher.core import Core
+    from ui.bool_refs import protect_bools
     from ui.main_window import MainWindow, schedule_screenshot
     from ui.themes import apply_theme
+
+    protect_bools()  # before any signal is emitted: PySide6 6.12.0 on Python 3.11 (bool_refs.py)
 
     QCoreApplication.setOrganizationName("dispatcher")
     QCoreApplication.setApplicationName("Dispatcher")
@@ -58,16 +108,8 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
     qsettings = QSettings()
     apply_theme(app, str(qsettings.value("ui/theme", settings.ui.theme)))
     headless = bool(args.screenshot or args.quit_after)
-    if args.command == "demo":
-        settings.database_url = normalize_database_url(demo_database_url(args))
     try:
-        core = Core(settings, clock=demo_clock(args) if args.command == "demo" else None)
-        if args.command == "demo":
-            core.seed_demo_if_empty(seed=args.seed)
-            simulate = None if args.no_simulator else args.seed
-            core.start_live(embedded_broker=not args.broker, simulate_seed=simulate)
-        else:
-            core.start_live(embedded_broker=bool(settings.embedded_broker))
+        core = start_core(args, settings)
     except DispatcherError as exc:
         if headless:
             print(f"dispatcher: {exc}", file=sys.stderr)
@@ -77,6 +119,10 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
     # Headless runs show the default layout at full size, whatever the last session saved.
     window = MainWindow(core, qsettings, restore=not headless)
     window.show()
+    if args.command == "demo":
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(DEMO_FOCUS_AFTER_MS, window, lambda: focus_most_urgent(window))
     if args.screenshot:
         schedule_screenshot(window, args.screenshot, args.quit_after or 3.0)
     elif args.quit_after:

@@ -18,24 +18,22 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QTreeView,
-    QVBoxLayout,
     QWidget,
 )
 
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
 from ui.exceptions import dock as exceptions_dock
+from ui.history import dock as history_dock
 from ui.kpi import dock as kpi_dock
 from ui.map import dock as map_dock
 from ui.messages import dock as messages_dock
-from ui.routes_model import Column, Role, RoutesModel
+from ui.routes import dock as routes_dock
+from ui.routes_model import RoutesModel
 from ui.selection import SelectionModel
 from ui.themes import THEMES, apply_theme
 
@@ -77,7 +75,7 @@ def placeholder(title: str, text: str) -> QWidget:
 
 
 #: Bump when docks are added or renamed: an older saved layout is then ignored, not half-applied.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
 
 #: Each room's dock module: ``build(window)`` gives the body, ``install(window)`` adds the rest.
@@ -86,6 +84,8 @@ ROOM_DOCKS = {
     "exceptions": exceptions_dock,
     "messages": messages_dock,
     "kpis": kpi_dock,
+    "routes": routes_dock,
+    "history": history_dock,
 }
 
 
@@ -104,6 +104,9 @@ class MainWindow(QMainWindow):
         self.selection = SelectionModel(self)
         #: Called once per UI tick after the core's tick (views refresh from the core here).
         self.tick_hooks: list[Callable[[], None]] = []
+        #: Called when the window closes, before the core does: rooms stop their timers and
+        #: background loads here so nothing calls back into deleted widgets.
+        self.close_hooks: list[Callable[[], None]] = []
         #: (keys, what) rows for Help > Keyboard shortcuts; rooms append theirs in install().
         self.shortcut_help: list[tuple[str, str]] = [
             ("Ctrl+I", "Import orders from CSV"),
@@ -159,7 +162,7 @@ class MainWindow(QMainWindow):
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.map_dock = self._add_dock("map", "Map", map_dock.build(self), left)
-        self._add_dock("routes", "Routes", self._routes_panel(), right)
+        self._add_dock("routes", "Routes", routes_dock.build(self), right)
         for key in ("exceptions", "messages", "kpis"):
             self._add_dock(key, PLACEHOLDERS[key][0], ROOM_DOCKS[key].build(self), bottom)
         self.splitDockWidget(self.docks["map"], self.docks["routes"], Qt.Orientation.Horizontal)
@@ -212,45 +215,6 @@ class MainWindow(QMainWindow):
         for col, width in enumerate((160, 70, 50, 75, 150, 60)):
             self.fleet_view.setColumnWidth(col, width)
         return self.fleet_view
-
-    def _routes_panel(self) -> QWidget:
-        panel = QWidget()
-        layout = QVBoxLayout(panel)
-        layout.setContentsMargins(4, 4, 4, 4)
-        self.route_filter = QLineEdit(placeholderText="Filter stops (customer, address, order)…")
-        self.route_filter.setClearButtonEnabled(True)
-        self.routes_view = QTreeView()
-        self.routes_view.setObjectName("routesView")
-        self.routes_view.setAlternatingRowColors(True)
-        self.routes_view.setUniformRowHeights(True)
-        from PySide6.QtCore import QSortFilterProxyModel
-
-        self.routes_proxy = QSortFilterProxyModel(self)
-        self.routes_proxy.setSourceModel(self.routes_model)
-        self.routes_proxy.setRecursiveFilteringEnabled(True)
-        self.routes_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.routes_proxy.setFilterKeyColumn(-1)
-        self.routes_view.setModel(self.routes_proxy)
-        self.route_filter.textChanged.connect(self._filter_routes)
-        header = self.routes_view.header()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in (
-            (Column.NAME, 200),
-            (Column.CUSTOMER, 170),
-            (Column.ADDRESS, 260),
-            (Column.WINDOW, 95),
-            (Column.DEMAND, 60),
-            (Column.KIND, 70),
-        ):
-            header.resizeSection(col, width)
-        layout.addWidget(self.route_filter)
-        layout.addWidget(self.routes_view)
-        return panel
-
-    def _filter_routes(self, text: str) -> None:
-        self.routes_proxy.setFilterFixedString(text)
-        if text:
-            self.routes_view.expandAll()
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -318,25 +282,13 @@ class MainWindow(QMainWindow):
         except DispatcherError as exc:
             self.statusBar().showMessage(f"Could not load routes: {exc}", 10000)
             return
-        expanded = self._expanded_vehicles()
         self.routes_model.set_routes(routes)
         if routes and routes[0].stops:
             self.service_day = routes[0].stops[0].service_date
-        for row in range(self.routes_proxy.rowCount()):
-            index = self.routes_proxy.index(row, 0)
-            vehicle = index.data(Role.VEHICLE_ID)
-            if vehicle in expanded or (not expanded and row == 0):
-                self.routes_view.expand(index)
+        routes_dock.reload(self, routes)
         self.stats_label.setText(
             f"{self.routes_model.route_count()} routes · {self.routes_model.stop_count()} stops"
         )
-
-    def _expanded_vehicles(self) -> set[str]:
-        return {
-            self.routes_proxy.index(row, 0).data(Role.VEHICLE_ID)
-            for row in range(self.routes_proxy.rowCount())
-            if self.routes_view.isExpanded(self.routes_proxy.index(row, 0))
-        }
 
     def import_orders(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import orders", "", "CSV files (*.csv)")
@@ -393,6 +345,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._tick_timer.stop()
+        for hook in self.close_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("close hook %r failed", hook)
         self.save_layout()
         super().closeEvent(event)
 

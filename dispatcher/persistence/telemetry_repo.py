@@ -11,9 +11,9 @@ sink (:class:`dispatcher.history.thinning.ThinningSink`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dispatcher.errors import DatabaseError
@@ -58,7 +58,7 @@ class SqlTelemetrySink:
             }
             for p in batch
         ]
-        table = PositionRow.__table__
+        table = cast(Table, PositionRow.__table__)
         self._run(lambda session: session.connection().execute(table.insert(), rows))
 
     def write_events(self, batch: Sequence[EventReport]) -> None:

@@ -158,7 +158,7 @@ def _vehicle(i: int, rng: random.Random) -> VehicleRecord:
     kinds = (("Van", 140, ()), ("Van", 120, ("cooling",)), ("Cargo bike", 40, ("bike",)))
     label, capacity, skills = kinds[0] if i < 8 else kinds[1] if i < 10 else kinds[2]
     start = (time(7, 0), time(7, 30), time(8, 0), time(9, 0))[i % 4]
-    end = time(start.hour + 8 + (i % 2), start.minute)
+    end = time(start.hour + 9 + (i % 2), start.minute)
     return VehicleRecord(
         id=f"V{i + 1:02d}",
         name=f"{label} {i + 1:02d}",
@@ -215,9 +215,9 @@ def _window(
     if business:
         start_h, length_min = rng.choice((8, 9, 10)), 180
     elif roll < 0.40:
-        start_h, length_min = rng.randint(9, 16), 30
+        start_h, length_min = rng.randint(9, 15), 30
     else:
-        start_h, length_min = rng.randint(8, 16), 120
+        start_h, length_min = rng.randint(8, 14), 120
     start = datetime.combine(day, time(start_h, rng.choice((0, 30))), tz)
     return start.astimezone(ZoneInfo("UTC")), (start + timedelta(minutes=length_min)).astimezone(
         ZoneInfo("UTC")
@@ -242,7 +242,23 @@ def sweep_routes(scenario: Scenario) -> dict[str, list[str]]:
         share = round(len(orders) * v.capacity / total)
         chunk = orders[idx : idx + share] if v is not vehicles[-1] else orders[idx:]
         idx += len(chunk)
-        far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
-        chunk.sort(key=lambda o: (o.window_end or far, o.order_ref))
-        routes[v.id] = [o.order_ref for o in chunk]
+        routes[v.id] = [o.order_ref for o in _by_window(chunk, v, scenario.orders[0])]
     return routes
+
+
+def _by_window(
+    chunk: list[OrderRecord], vehicle: VehicleRecord, any_order: OrderRecord
+) -> list[OrderRecord]:
+    """Visit order within one vehicle's sector: by window end; stops without a window are
+    spread over the shift in sweep order (not all left for the evening)."""
+    tz = ZoneInfo("Europe/Berlin")
+    day = any_order.service_date
+    start = datetime.combine(day, vehicle.shift_start, tz)
+    span = datetime.combine(day, vehicle.shift_end, tz) - start
+    n = max(len(chunk), 1)
+
+    def key(pair: tuple[int, OrderRecord]) -> tuple[datetime, str]:
+        i, order = pair
+        return (order.window_end or start + span * (i + 0.5) / n, order.order_ref)
+
+    return [order for _, order in sorted(enumerate(chunk), key=key)]

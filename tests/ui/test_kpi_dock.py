@@ -16,7 +16,7 @@ from dispatcher.core import Core
 from dispatcher.kpi.records import Scope, ScopeKind
 from dispatcher.persistence import fleet_repo
 from dispatcher.scenario.demo import demo_scenario
-from ui.kpi.bool_refs import affected, protect_bools
+from ui.bool_refs import affected, protect_bools
 from ui.kpi.dock import show_timeline
 from ui.kpi.feed import KpiFeed
 from ui.kpi.panel import KpiPanel

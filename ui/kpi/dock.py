@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
-from ui.kpi.bool_refs import protect_bools
+from ui.bool_refs import protect_bools
 from ui.kpi.feed import KpiFeed
 from ui.kpi.panel import KpiPanel
 from ui.kpi.timeline import TimelineView
@@ -25,7 +25,7 @@ TIMELINE_SHORTCUT = "Ctrl+Shift+T"
 
 
 def build(window: MainWindow) -> QWidget:
-    protect_bools()  # before the first chart emits a signal (see ui/kpi/bool_refs.py)
+    protect_bools()  # before the first chart emits a signal (see ui/bool_refs.py)
     return KpiPanel()
 
 

@@ -44,6 +44,7 @@ def build(window: MainWindow) -> QWidget:
 def install(window: MainWindow) -> None:
     controller: MapController = window.map_controller  # type: ignore[attr-defined]
     window.tick_hooks.append(controller.tick)
+    window.close_hooks.append(controller.close)
     menu = window.menu("&Map")
     _action(window, menu, "&Fit to fleet", controller.fit_fleet, "Ctrl+Shift+F")
     _action(window, menu, "Follow &selected vehicle", controller.toggle_follow, "Ctrl+Shift+L")
