@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from dispatcher.alerts.desk import StopInfo
@@ -13,8 +13,8 @@ from dispatcher.alerts.priority import minutes_left
 from ui.exceptions.model import KIND_LABELS, SEVERITY_COLOURS, sla_text
 
 
-def _t(value: datetime | str | None) -> str:
-    """Local clock time of a datetime or ISO string, ``–`` for nothing."""
+def _t(value: datetime | str | None, tz: tzinfo | None = None) -> str:
+    """Clock time in the fleet's zone ``tz`` of a datetime or ISO string, ``–`` for nothing."""
     if value is None:
         return "–"
     if isinstance(value, str):
@@ -22,21 +22,21 @@ def _t(value: datetime | str | None) -> str:
             value = datetime.fromisoformat(value)
         except ValueError:
             return html.escape(value)
-    return value.astimezone().strftime("%H:%M")
+    return value.astimezone(tz).strftime("%H:%M")
 
 
 def _row(label: str, value: Any) -> str:
     return f"<tr><td><b>{html.escape(label)}</b></td><td>{value}</td></tr>"
 
 
-def _history(entries: Sequence[AuditEntry]) -> str:
+def _history(entries: Sequence[AuditEntry], tz: tzinfo | None) -> str:
     lines = []
     for e in entries:
         after = dict(e.after)
         note = f" — “{html.escape(str(after['note']))}”" if after.get("note") else ""
         status = html.escape(str(after.get("status", "")))
         lines.append(
-            f"<li>{e.ts.astimezone():%H:%M:%S} <b>{html.escape(e.actor)}</b> "
+            f"<li>{e.ts.astimezone(tz):%H:%M:%S} <b>{html.escape(e.actor)}</b> "
             f"{html.escape(e.action.replace('_', ' '))} → {status}{note}</li>"
         )
     return "<ul>" + "".join(lines) + "</ul>" if lines else "<p><i>No history yet.</i></p>"
@@ -48,8 +48,11 @@ def detail_html(
     stop: StopInfo | None,
     history: Sequence[AuditEntry],
     now: datetime,
+    tz: tzinfo | None = None,
 ) -> str:
-    """Everything a dispatcher needs to decide, on one pane."""
+    """Everything a dispatcher needs to decide, on one pane; times in ``tz`` (the fleet's
+    zone, as on the route boards), else in ``now``'s zone."""
+    tz = tz or now.tzinfo
     colour = SEVERITY_COLOURS[alert.severity]
     details = dict(alert.details)
     rows = [
@@ -60,24 +63,27 @@ def detail_html(
             html.escape(alert.status.value) + (f" · {alert.assignee}" if alert.assignee else ""),
         ),
         _row("Vehicle", html.escape(vehicle or "–")),
-        _row("Opened", f"{_t(alert.opened_at)} (seen {alert.count}×, last {_t(alert.last_seen)})"),
-        _row("SLA", f"{_t(alert.sla_deadline)} ({sla_text(minutes_left(alert, now))} left)"),
+        _row(
+            "Opened",
+            f"{_t(alert.opened_at, tz)} (seen {alert.count}×, last {_t(alert.last_seen, tz)})",
+        ),
+        _row("SLA", f"{_t(alert.sla_deadline, tz)} ({sla_text(minutes_left(alert, now))} left)"),
     ]
     if stop is not None:
         rows += [
             _row("Customer", html.escape(stop.customer or "–")),
             _row("Stop", f"{html.escape(stop.order_ref)} · {html.escape(stop.address)}"),
-            _row("Window", f"{_t(stop.window_start)}–{_t(stop.window_end)}"),
+            _row("Window", f"{_t(stop.window_start, tz)}–{_t(stop.window_end, tz)}"),
             _row("Stop status", html.escape(stop.status)),
             _row(
                 "ETA",
-                f"predicted {_t(details.get('predicted_arrival'))}, "
-                f"planned {_t(stop.planned_arrival)}, actual {_t(stop.actual_arrival)}",
+                f"predicted {_t(details.get('predicted_arrival'), tz)}, "
+                f"planned {_t(stop.planned_arrival, tz)}, actual {_t(stop.actual_arrival, tz)}",
             ),
         ]
     history_rows = details.get("eta_history") or []
     if history_rows:
-        drift = " → ".join(_t(str(h[1])) for h in history_rows[-8:] if len(h) == 2)
+        drift = " → ".join(_t(str(h[1]), tz) for h in history_rows[-8:] if len(h) == 2)
         rows.append(_row("ETA history", drift))
     skip = ("customer", "predicted_arrival", "eta_history")
     extra = {k: v for k, v in details.items() if k not in skip}
@@ -87,5 +93,5 @@ def detail_html(
         f"<table cellspacing='4'>{''.join(rows)}</table>"
         + (f"<p><small>{facts}</small></p>" if facts else "")
         + "<h4>History</h4>"
-        + _history(history)
+        + _history(history, tz)
     )

@@ -298,10 +298,22 @@ class ExceptionsPanel(QWidget):
             if isValid(self) and self._detail_for == alert_id:
                 vehicle = self.model.vehicle_names.get(alert.vehicle_id or "", alert.vehicle_id)
                 self.detail.setHtml(
-                    detail_html(alert, vehicle, result[0], result[1], self.window_.core.clock.now())
+                    detail_html(
+                        alert,
+                        vehicle,
+                        result[0],
+                        result[1],
+                        self.window_.core.clock.now(),
+                        self._display_tz(),
+                    )
                 )
 
         run_in_background(work, done, lambda exc: self.show_message(f"Detail: {exc}"))
+
+    def _display_tz(self) -> Any:
+        """The fleet's time zone, as the route boards show it (none: the clock's)."""
+        routes = getattr(self.window_, "routes_model", None)
+        return getattr(routes, "timezone", None)
 
     # -- actions -------------------------------------------------------------------------
 
