@@ -40,8 +40,10 @@ from dispatcher.fleet.state import FleetState, VehicleSnapshot
 from dispatcher.model.core import StopKind, StopStatus, VehicleState
 from dispatcher.persistence import alert_repo, fleet_repo
 from dispatcher.persistence.database import Database
-from dispatcher.planning.evaluate import RouteEvaluation, evaluate_route
-from dispatcher.planning.model import INF, Plan, PlanMatrix, PlanStop, PlanVehicle
+from dispatcher.planning.evaluate import RouteEvaluation
+from dispatcher.planning.live_eta import LiveVehicle, predict_route
+from dispatcher.planning.live_eta import arrivals as predicted_arrivals
+from dispatcher.planning.model import INF, PlanStop, to_plan_seconds
 
 log = logging.getLogger(__name__)
 
@@ -179,32 +181,23 @@ class LiveFacts:
         plan_stops = [p for p in (_plan_stop(s, origin) for s in remaining) if p is not None]
         if not plan_stops:
             return {}, None
-        shift_start = _secs(datetime.combine(origin.date(), v.shift_start, self._tz), origin)
-        shift_end = _secs(datetime.combine(origin.date(), v.shift_end, self._tz), origin)
         position: LatLon | None = None
         if live is not None and live.lat is not None and live.lon is not None:
             position = (live.lat, live.lon)
-        now_s = _secs(now, origin)
-        vehicle = PlanVehicle(
+        vehicle = LiveVehicle(
             v.id,
-            max(0, v.capacity),
-            shift_start,
-            max(shift_start, shift_end),
-            position or depot,
-            end=depot,
-            start_time=now_s if position is not None or now_s > shift_start else None,
+            v.capacity,
+            datetime.combine(origin.date(), v.shift_start, self._tz),
+            datetime.combine(origin.date(), v.shift_end, self._tz),
+            depot,
+            position,
         )
-        ids = [p.id for p in plan_stops]
         try:
-            plan = Plan.build([vehicle], plan_stops, {v.id: ids})
-            evaluation = evaluate_route(PlanMatrix.build(plan, self._provider), vehicle, ids, plan)
+            evaluation = predict_route(vehicle, plan_stops, now, origin, self._provider)
         except ValidationError as exc:
             log.warning("cannot predict route of %s: %s", v.id, exc)
             return {}, None
-        arrivals = {
-            sid: origin + timedelta(seconds=float(t))
-            for sid, t in zip(evaluation.stop_ids, evaluation.arrival, strict=True)
-        }
+        arrivals = predicted_arrivals(evaluation, origin)
         return arrivals, evaluation
 
     # -- facts ---------------------------------------------------------------------------
@@ -339,10 +332,6 @@ def _status(text: str) -> StopStatus:
         return StopStatus.PENDING
 
 
-def _secs(when: datetime, origin: datetime) -> float:
-    return (when - origin).total_seconds()
-
-
 def _plan_stop(s: fleet_repo.StopView, origin: datetime) -> PlanStop | None:
     try:
         kind = StopKind(s.kind)
@@ -352,8 +341,8 @@ def _plan_stop(s: fleet_repo.StopView, origin: datetime) -> PlanStop | None:
         return PlanStop(
             id=str(s.id),
             location=(s.lat, s.lon),
-            window_start=_secs(s.window_start, origin) if s.window_start else 0.0,
-            window_end=_secs(s.window_end, origin) if s.window_end else INF,
+            window_start=to_plan_seconds(s.window_start, origin) if s.window_start else 0.0,
+            window_end=to_plan_seconds(s.window_end, origin) if s.window_end else INF,
             service_s=float(max(0, s.service_s)),
             demand=max(0, s.demand),
             kind=kind,

@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time
+from datetime import datetime
 
 from dispatcher.errors import DispatcherError
 from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
 from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord, by_vehicle
 from dispatcher.model.core import StopKind
 from dispatcher.planning import (
-    Plan,
-    PlanMatrix,
     PlanStop,
-    PlanVehicle,
-    evaluate_route,
-    from_plan_seconds,
     to_plan_seconds,
 )
+from dispatcher.planning.live_eta import LiveVehicle, arrivals, predict_route
 from dispatcher.planning.model import INF
 
 log = logging.getLogger(__name__)
@@ -46,16 +42,10 @@ def planned_arrivals(
         if all(s.planned_arrival is not None for s in stops) or vehicle_id not in vehicles:
             continue
         vehicle = vehicles[vehicle_id]
-        start = _depot(vehicle) or (stops[0].lat, stops[0].lon)
-        plan_vehicle = PlanVehicle(
-            id=vehicle_id,
-            capacity=vehicle.capacity,
-            shift_start=_seconds(vehicle.shift_start),
-            shift_end=max(_seconds(vehicle.shift_end), _seconds(vehicle.shift_start)),
-            start=start,
-            end=_depot(vehicle),
-        )
-        evaluated = _evaluate(plan_vehicle, stops, origin, provider)
+        # From the depot at shift start: "now" is midnight, before any shift begins.
+        depot = _depot(vehicle) or (stops[0].lat, stops[0].lon)
+        live = _live(vehicle_id, vehicle, origin, depot, None)
+        evaluated = _evaluate(live, stops, origin, origin, provider)
         for stop_id, when in evaluated.items():
             found.setdefault(stop_id, when)
     return found
@@ -82,40 +72,48 @@ def predicted_arrivals(
         if position is None or not ahead:
             continue
         vehicle = vehicles.get(vehicle_id)
-        shift_end = _seconds(vehicle.shift_end) if vehicle else INF
-        now_s = to_plan_seconds(now, origin)
-        plan_vehicle = PlanVehicle(
-            id=vehicle_id,
-            capacity=vehicle.capacity if vehicle else 0,
-            shift_start=min(now_s, shift_end),
-            shift_end=shift_end,
-            start=position,
-            start_time=now_s,
-        )
-        found.update(_evaluate(plan_vehicle, ahead, origin, provider))
+        depot = _depot(vehicle) if vehicle else None
+        live = _live(vehicle_id, vehicle, origin, depot, position)
+        found.update(_evaluate(live, ahead, now, origin, provider))
     return found
 
 
+def _live(
+    vehicle_id: str,
+    vehicle: VehicleRecord | None,
+    origin: datetime,
+    depot: LatLon | None,
+    position: LatLon | None,
+) -> LiveVehicle:
+    """The prediction's view of a vehicle (an unknown one: a day-long shift from midnight)."""
+    if vehicle is None:
+        return LiveVehicle(vehicle_id, 0, origin, None, depot, position)
+    day, tz = origin.date(), origin.tzinfo
+    return LiveVehicle(
+        vehicle_id,
+        vehicle.capacity,
+        datetime.combine(day, vehicle.shift_start, tz),
+        datetime.combine(day, vehicle.shift_end, tz),
+        depot,
+        position,
+    )
+
+
 def _evaluate(
-    vehicle: PlanVehicle,
+    vehicle: LiveVehicle,
     stops: Sequence[StopRecord],
+    now: datetime,
     origin: datetime,
     provider: TravelTimeProvider,
 ) -> dict[int, datetime]:
-    """Evaluate ``stops`` in order for ``vehicle``; a bad route is logged and left out."""
+    """Predict ``stops`` in order for ``vehicle``; a bad route is logged and left out."""
     try:
         plan_stops = [_plan_stop(s, origin) for s in stops]
-        plan = Plan.build([vehicle], plan_stops, {vehicle.id: [p.id for p in plan_stops]})
-        evaluation = evaluate_route(
-            PlanMatrix.build(plan, provider), vehicle, plan.routes[vehicle.id]
-        )
+        evaluation = predict_route(vehicle, plan_stops, now, origin, provider)
     except DispatcherError as exc:
         log.warning("cannot evaluate the route of %s: %s", vehicle.id, exc)
         return {}
-    return {
-        int(stop_id): from_plan_seconds(float(t), origin)
-        for stop_id, t in zip(evaluation.stop_ids, evaluation.arrival, strict=True)
-    }
+    return {int(sid): when for sid, when in arrivals(evaluation, origin).items()}
 
 
 def _plan_stop(stop: StopRecord, origin: datetime) -> PlanStop:
@@ -136,7 +134,3 @@ def _depot(vehicle: VehicleRecord) -> LatLon | None:
     if vehicle.depot_lat is None or vehicle.depot_lon is None:
         return None
     return (vehicle.depot_lat, vehicle.depot_lon)
-
-
-def _seconds(t: time) -> float:
-    return float(t.hour * 3600 + t.minute * 60 + t.second)

@@ -25,8 +25,9 @@ from dispatcher.messaging.compose import EtaChange, MessageFacts, MessageRequest
 from dispatcher.messaging.contacts import CustomerPreferences, zone
 from dispatcher.messaging.situations import Situation, choose_situation
 from dispatcher.model.core import StopStatus
-from dispatcher.planning.evaluate import evaluate_route
-from dispatcher.planning.model import INF, Plan, PlanMatrix, PlanStop, PlanVehicle
+from dispatcher.planning.live_eta import LiveVehicle, predict_route
+from dispatcher.planning.live_eta import arrivals as predicted_arrivals
+from dispatcher.planning.model import INF, PlanStop, to_plan_seconds
 
 #: How close an on-time stop must be before "arriving soon" is worth saying.
 ARRIVING_SOON_WITHIN = timedelta(minutes=30)
@@ -110,33 +111,19 @@ def route_etas(
     stops = [p for p in (_plan_stop(s, origin) for s in ahead) if p is not None]
     if not stops:
         return {}
-    shift_start = _secs(contact.shift_start, origin)
-    shift_end = _secs(contact.shift_end, origin) if contact.shift_end else shift_start + 43200
-    now_s = _secs(now, origin)
-    vehicle = PlanVehicle(
+    vehicle = LiveVehicle(
         contact.vehicle_id or "vehicle",
         10**9,
-        shift_start,
-        max(shift_start, shift_end),
-        (fix.lat, fix.lon) if fix is not None else contact.depot,
-        end=contact.depot,
-        start_time=now_s if fix is not None or now_s > shift_start else None,
+        contact.shift_start,
+        contact.shift_end,
+        contact.depot,
+        (fix.lat, fix.lon) if fix is not None else None,
     )
-    ids = [p.id for p in stops]
     try:
-        plan = Plan.build([vehicle], stops, {vehicle.id: ids})
-        matrix = PlanMatrix.build(plan, provider or HaversineProvider())
-        result = evaluate_route(matrix, vehicle, ids, plan)
+        result = predict_route(vehicle, stops, now, origin, provider or HaversineProvider())
     except ValidationError:
         return {}
-    return {
-        int(sid): origin + timedelta(seconds=float(t))
-        for sid, t in zip(result.stop_ids, result.arrival, strict=True)
-    }
-
-
-def _secs(when: datetime, origin: datetime) -> float:
-    return (when - origin).total_seconds()
+    return {int(sid): when for sid, when in predicted_arrivals(result, origin).items()}
 
 
 def _plan_stop(stop: RouteStop, origin: datetime) -> PlanStop | None:
@@ -144,8 +131,8 @@ def _plan_stop(stop: RouteStop, origin: datetime) -> PlanStop | None:
         return PlanStop(
             id=str(stop.stop_id),
             location=(stop.lat, stop.lon),
-            window_start=_secs(stop.window_start, origin) if stop.window_start else 0.0,
-            window_end=_secs(stop.window_end, origin) if stop.window_end else INF,
+            window_start=to_plan_seconds(stop.window_start, origin) if stop.window_start else 0.0,
+            window_end=to_plan_seconds(stop.window_end, origin) if stop.window_end else INF,
             service_s=float(max(0, stop.service_s)),
             status=stop.status,
         )
