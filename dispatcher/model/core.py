@@ -69,12 +69,16 @@ class TimeWindow:
     end: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PositionReport:
     """One normalized position from any device format.
 
     Units are fixed whatever the device sent: speed in km/h, heading in degrees clockwise
     from north, accuracy in metres, battery in percent (0-100), ``ts`` aware UTC.
+
+    Read-only by convention, hashable by value. Not ``frozen``: one is built for every fix
+    on the ingest path, and a frozen dataclass's ``__init__`` (``object.__setattr__`` per
+    field) costs 1.4 µs against 0.3 µs for this one (``bench/ingest.py``).
     """
 
     vehicle_id: str

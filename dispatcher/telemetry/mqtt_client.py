@@ -28,6 +28,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from dispatcher.errors import ConfigError
+from dispatcher.telemetry.buffered import BufferedClient
 from dispatcher.telemetry.credentials import DEFAULT_ENV, DEFAULT_SERVICE, resolve_password
 from dispatcher.telemetry.topics import NativeTopics
 
@@ -211,7 +212,7 @@ class TelemetryClient:
     # -- paho plumbing --------------------------------------------------------------------
     def _make_client(self, password: str | None) -> mqtt.Client:
         s = self.settings
-        client = mqtt.Client(
+        client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             clean_session=s.clean_session,
