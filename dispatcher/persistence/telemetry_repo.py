@@ -38,10 +38,30 @@ class SqlTelemetrySink:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._newest: dict[str, float] = {}  # vehicle → newest fix stored by this sink
+
+    def _late_flags(self, batch: Sequence[PositionReport]) -> list[bool]:
+        """Whether each fix is older than one of its vehicle's stored before it.
+
+        Such rows are history (a device flushing its buffer after a tunnel), never the
+        live position; the flag lets history readers tell them apart. Memory is per
+        process: after a restart the first fix of each vehicle counts as in order.
+        """
+        newest = self._newest
+        flags = []
+        for p in batch:
+            t = p.ts.timestamp()
+            last = newest.get(p.vehicle_id)
+            late = last is not None and t < last
+            if not late:
+                newest[p.vehicle_id] = t
+            flags.append(late)
+        return flags
 
     def write_positions(self, batch: Sequence[PositionReport]) -> None:
         if not batch:
             return
+        late = self._late_flags(batch)
         rows = [
             {
                 "vehicle_id": p.vehicle_id,
@@ -53,10 +73,10 @@ class SqlTelemetrySink:
                 "accuracy_m": p.accuracy_m,
                 "battery_pct": p.battery_pct,
                 "source": p.source[:16],
-                "out_of_order": False,
+                "out_of_order": flag,
                 "cell": cell_of(p.lat, p.lon),
             }
-            for p in batch
+            for p, flag in zip(batch, late, strict=True)
         ]
         table = cast(Table, PositionRow.__table__)
         self._run(lambda session: session.connection().execute(table.insert(), rows))
