@@ -14,6 +14,7 @@ Gaps are against the best-known solutions (vehicles first, then distance) in ``b
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import statistics
@@ -34,7 +35,7 @@ from dispatcher.planning.evaluate import evaluate_route  # noqa: E402
 from dispatcher.planning.model import Plan, PlanMatrix, PlanStop, PlanVehicle  # noqa: E402
 from dispatcher.planning.optimize import OptimizeOptions, optimize  # noqa: E402
 from dispatcher.planning.solomon import SolomonInstance, read_solomon  # noqa: E402
-from dispatcher.planning.vrptw import solve_vrptw  # noqa: E402
+from dispatcher.planning.vrptw import DEFAULT_ENGINE, ENGINES, solve_vrptw  # noqa: E402
 
 DATA = Path("/work/shared/data/vrptw")
 ALL = ["C101", "R101", "RC101", "C201", "R201", "RC201", "c1_2_1", "r1_2_1", "rc1_2_1"]
@@ -78,11 +79,21 @@ def pyvrp_solve(inst: SolomonInstance, seconds: float) -> list[list[int]] | None
     return [[int(a.idx) + 1 for a in r if a.is_client()] for r in res.best.routes()]
 
 
-def fleet_table(names: list[str], limits: list[float], with_pyvrp: bool) -> None:
+def fleet_table(
+    names: list[str],
+    limits: list[float],
+    with_pyvrp: bool,
+    engines: tuple[str, ...] = (DEFAULT_ENGINE,),
+) -> None:
+    """Our solver (per engine: ``pyvrp`` = ours with PyVRP + vehicle reduction, ``ortools`` =
+    the tuned OR-Tools path) and plain PyVRP as the peer, same instances and limits."""
     bks = json.loads((DATA / "bks.json").read_text())
     print("\n## Fleet (Solomon / Gehring-Homberger), gap vs BKS distance")
+    print("ours = solve_vrptw(engine=pyvrp); ortools = solve_vrptw(engine=ortools); PyVRP = peer")
+    ours = [("ours" if e == "pyvrp" else e, e) for e in engines]
     head = "instance  BKS(v/dist)     " + "".join(
-        f"| ours {t:>3g}s v  gap%  " + (f"| PyVRP {t:>3g}s v  gap%  " if with_pyvrp else "")
+        "".join(f"| {who:<7}{t:>3g}s v gap% " for who, _ in ours)
+        + (f"| PyVRP {t:>3g}s v  gap% " if with_pyvrp else "")
         for t in limits
     )
     print(head)
@@ -94,7 +105,10 @@ def fleet_table(names: list[str], limits: list[float], with_pyvrp: bool) -> None
         b = bks[name]
         row = f"{name:<9} {b['vehicles']:>3} {b['distance']:>9.2f}  "
         for t in limits:
-            runs = [("ours", lambda t=t, inst=inst: solve_vrptw(inst, t).routes)]
+            runs = [
+                (who, lambda t=t, inst=inst, e=e: solve_vrptw(inst, t, engine=e).routes)
+                for who, e in ours
+            ]
             if with_pyvrp:
                 runs.append(("pyvrp", lambda t=t, inst=inst: pyvrp_solve(inst, t)))
             for who, run in runs:
@@ -117,16 +131,16 @@ def fleet_table(names: list[str], limits: list[float], with_pyvrp: bool) -> None
             f"mean gap {key}: {np.nanmean(g):.2f}%  BKS vehicles on "
             f"{sum(vok.get(key, []))}/{len(g)}  infeasible {int(np.isnan(g).sum())}"
         )
-    for t in limits if with_pyvrp else []:
-        ours, peer = f"ours@{t:g}", f"pyvrp@{t:g}"
+    for t, (who, _) in itertools.product(limits if with_pyvrp else [], ours):
+        mine, peer = f"{who}@{t:g}", f"pyvrp@{t:g}"
         same = [
-            i for i, (a, b) in enumerate(zip(used[ours], used[peer], strict=True)) if a == b > 0
+            i for i, (a, b) in enumerate(zip(used[mine], used[peer], strict=True)) if a == b > 0
         ]
         if same:
-            delta = np.mean([gaps[ours][i] - gaps[peer][i] for i in same])
+            delta = np.mean([gaps[mine][i] - gaps[peer][i] for i in same])
             print(
-                f"at {t:g}s: ours - PyVRP = {delta:+.2f} points of gap on the {len(same)} "
-                f"instances with equal vehicle counts; vehicles ours {sum(used[ours])} "
+                f"at {t:g}s: {who} - PyVRP = {delta:+.2f} points of gap on the {len(same)} "
+                f"instances with equal vehicle counts; vehicles {who} {sum(used[mine])} "
                 f"vs PyVRP {sum(used[peer])}"
             )
 
@@ -172,33 +186,54 @@ def single_route(n: int, seed: int) -> Plan:
 
 
 def reseq_table(sizes: list[int], steps: list[float], best_limit: float) -> None:
-    print(f"\n## Resequencing one route (windows, 1-2 pins); gap vs our own {best_limit:g}-s run")
-    print("stops | " + " | ".join(f"{s:>5g}s gap% (late)" for s in steps) + " | eval median µs")
+    """Our resequencing (own local search, then OR-Tools) and OR-Tools alone (``ort``).
+
+    Both rows of a size are compared with the same reference: the better of the two
+    ``best_limit`` runs (their distances in km in the last column, ours first).
+    """
+    import dispatcher.planning.optimize as optimize_module
+
+    print(f"\n## Resequencing one route (windows, 1-2 pins); gap vs best {best_limit:g}-s run")
+    print(
+        "stops      | "
+        + " | ".join(f"{s:>5g}s gap% (late)" for s in steps)
+        + f" | eval median µs | {best_limit:g}-s km (ort)"
+    )
     for n in sizes:
         plan = single_route(n, n)
         pm = PlanMatrix.build(plan, EuclideanProvider(speed=8.0))
         opts = OptimizeOptions(vehicle_ids=("v",), scale=10.0)
-        best = optimize(plan, pm, replace(opts, time_limit_s=best_limit))
-        ref = best.after.distance
-        cells = []
-        for s in steps:
-            t0 = time.perf_counter()
-            r = optimize(plan, pm, replace(opts, time_limit_s=s))
-            took = time.perf_counter() - t0
-            ok = "" if r.honours_locks else " LOCKS!"
-            cells.append(
-                f"{100 * (r.after.distance / ref - 1):>6.2f} ({r.after.late_stops}) "
-                f"{took:4.2f}s{ok}"
-            )
-        route = best.routes["v"]
-        v = plan.vehicles["v"]
-        ts = []
-        for _ in range(2000):
-            t0 = time.perf_counter()
-            evaluate_route(pm, v, route)
-            ts.append(time.perf_counter() - t0)
-        cells.append(f"{statistics.median(ts) * 1e6:6.1f}")
-        print(f"{n:>5} | " + " | ".join(cells), flush=True)
+        own = optimize_module.resequence
+        tens = {}
+        for label in ("", " ort"):
+            if label:  # the previous path: OR-Tools alone from the window-end order
+                optimize_module.resequence = lambda *a, **k: None
+            try:
+                tens[label] = optimize(plan, pm, replace(opts, time_limit_s=best_limit))
+            finally:
+                optimize_module.resequence = own
+        best = tens[""]
+        ref = min(r.after.distance for r in tens.values())
+        for label in ("", " ort"):
+            if label:
+                optimize_module.resequence = lambda *a, **k: None
+            try:
+                cells = [_reseq_cell(plan, pm, replace(opts, time_limit_s=s), ref) for s in steps]
+            finally:
+                optimize_module.resequence = own
+            if not label:
+                drag = partial(evaluate_route, pm, plan.vehicles["v"], best.routes["v"])
+                km = " ".join(f"{r.after.distance / 1000:.2f}" for r in tens.values())
+                cells += [f"{_median_us(drag, 2000):14.1f}", km]
+            print(f"{n:>5}{label:<5} | " + " | ".join(cells), flush=True)
+
+
+def _reseq_cell(plan: Plan, pm: PlanMatrix, opts: OptimizeOptions, ref: float) -> str:
+    t0 = time.perf_counter()
+    r = optimize(plan, pm, opts)
+    took = time.perf_counter() - t0
+    ok = "" if r.honours_locks else " LOCKS!"
+    return f"{100 * (r.after.distance / ref - 1):>6.2f} ({r.after.late_stops}) {took:4.2f}s{ok}"
 
 
 def eval_table(sizes: list[int]) -> None:
@@ -251,6 +286,13 @@ def main() -> None:
     ap.add_argument("--time-limits", type=float, nargs="+", help="fleet time limits (s)")
     ap.add_argument("--instances", nargs="+", help="instance names (default: all)")
     ap.add_argument("--no-pyvrp", action="store_true", help="skip the PyVRP baseline")
+    ap.add_argument(
+        "--engine",
+        nargs="+",
+        choices=ENGINES,
+        default=[DEFAULT_ENGINE],
+        help=f"our fleet engine(s) (default {DEFAULT_ENGINE}; 'ortools' = the old solver)",
+    )
     ap.add_argument("--skip-fleet", action="store_true")
     ap.add_argument("--skip-reseq", action="store_true")
     args = ap.parse_args()
@@ -264,7 +306,7 @@ def main() -> None:
             3.0 if args.quick else 10.0,
         )
     if not args.skip_fleet:
-        fleet_table(names, limits, not args.no_pyvrp)
+        fleet_table(names, limits, not args.no_pyvrp, tuple(args.engine))
 
 
 if __name__ == "__main__":

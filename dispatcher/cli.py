@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("instance", type=Path, help="Solomon-format instance file")
     solve.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
     solve.add_argument("--json", action="store_true", help="print one JSON object")
+    solve.add_argument(
+        "--engine",
+        choices=("pyvrp", "ortools"),
+        default="pyvrp",
+        help="pyvrp (default: fewest vehicles, then distance) or ortools (docs/planning.md)",
+    )
 
     alerts = sub.add_parser("alerts", help="list exceptions from the database")
     alerts.add_argument(
@@ -226,7 +232,7 @@ def _cmd_decode(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.planning.solomon import run_solve
 
-    return run_solve(args.instance, args.time_limit, args.json, out)
+    return run_solve(args.instance, args.time_limit, args.json, out, engine=args.engine)
 
 
 def _run_for(duration: float | None, tick: Callable[[], object], interval_s: float = 0.2) -> None:

@@ -20,7 +20,7 @@ time-dependent evaluator.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,7 @@ from dispatcher.planning.evaluate import EvaluationDiff, PlanEvaluation, diff, e
 from dispatcher.planning.initial import initial_routes
 from dispatcher.planning.locks import group_members, lock_violations
 from dispatcher.planning.model import FloatArray, Plan, PlanMatrix, PlanVehicle
+from dispatcher.planning.reseq import MIN_SOLVER_S, improves_on, resequence
 from dispatcher.planning.routing import (
     CancelToken,
     ProgressCallback,
@@ -54,6 +55,9 @@ class OptimizeOptions:
         vehicle_fixed_cost: Cost of using a vehicle, in distance units.
         late_cost_per_s: Distance-equivalent cost of one second late in the soft fallback.
         drop_cost: Distance-equivalent cost of leaving a stop unassigned (last resort).
+        engine: Fleet scope (several vehicles): ``"auto"`` = PyVRP where it can express the
+            locks, with OR-Tools as the fallback (:mod:`dispatcher.planning.fleet`);
+            ``"ortools"`` = OR-Tools only. One vehicle keeps the resequencing path.
     """
 
     time_limit_s: float = 5.0
@@ -63,6 +67,7 @@ class OptimizeOptions:
     vehicle_fixed_cost: float = 0.0
     late_cost_per_s: float = 100.0
     drop_cost: float = 1e7
+    engine: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,8 @@ class OptimizationResult:
     elapsed_s: float
     lock_problems: list[str] = field(default_factory=list)
     base_versions: dict[str, int] = field(default_factory=dict)
+    engine: str = "ortools"
+    """Whose plan this is: ``"pyvrp"``, ``"ortools"`` or ``"local"`` (one route's search)."""
 
     @property
     def diff(self) -> EvaluationDiff:
@@ -297,6 +304,11 @@ def optimize(
         progress: Called with ``(best_objective, elapsed_s)`` on every improvement.
     """
     opts = options or OptimizeOptions()
+    scope = opts.vehicle_ids if opts.vehicle_ids is not None else plan.vehicles
+    if opts.engine != "ortools" and len(scope) > 1:  # whole fleet: PyVRP, OR-Tools fallback
+        from dispatcher.planning.fleet import optimize_fleet
+
+        return optimize_fleet(plan, pm, opts, cancel, progress)
     build = _build(plan, pm, opts)
     late = max(1, int(opts.late_cost_per_s))
     drop = int(opts.drop_cost * opts.scale)
@@ -314,17 +326,30 @@ def optimize(
         attempts = [("hard", None, None)] if on_time else []
         attempts += [("soft", late, None), ("soft+drop", late, drop)]
     outcome: RoutingOutcome | None = None
-    mode, elapsed = "unchanged", 0.0
+    mode, elapsed, engine = "unchanged", 0.0, "ortools"
+    own = None
+    if initial is not None and len(build.vehicle_ids) == 1:  # resequencing one route
+        own = resequence(build.problem, initial[0], opts.time_limit_s, late, cancel, progress)
+    if own is not None:
+        elapsed = own.elapsed_s
+        outcome = RoutingOutcome([own.stops], own.objective, own.cancelled, own.elapsed_s)
+        mode, engine = ("hard" if own.on_time else "soft"), "local"
+        initial = [own.stops]  # OR-Tools only polishes what time is left (usually none)
+        attempts = [("hard", None, None)] if own.on_time else [("soft", late, None)]
+        if own.cancelled or opts.time_limit_s - elapsed < MIN_SOLVER_S:
+            attempts = []
     for name, late_penalty, drop_penalty in attempts:
         build.problem.late_penalty = late_penalty
         build.problem.drop_penalty = drop_penalty
         budget = max(0.05, opts.time_limit_s - elapsed)
         out = solve_routing(build.problem, SearchParams(budget), initial, cancel, progress)
         elapsed += out.elapsed_s
-        if out.routes is not None or out.cancelled:
-            outcome, mode = out, name
+        if out.routes is not None or (out.cancelled and outcome is None):
+            if own is None or (out.routes is not None and improves_on(own, build.problem, out)):
+                outcome, mode, engine = out, name, "ortools"
             break
-    return _result(plan, pm, build, outcome, mode=mode, elapsed=elapsed)
+    result = _result(plan, pm, build, outcome, mode=mode, elapsed=elapsed)
+    return replace(result, engine=engine)
 
 
 def _result(

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 import numpy as np
 
@@ -116,18 +116,20 @@ def _numbers(lines: list[str]) -> list[list[float]]:
     return [r for r in out if r and all(math.isfinite(v) for v in r)]
 
 
-def run_solve(path: Path, time_limit: float, as_json: bool, out: TextIO) -> int:
-    """``dispatcher solve INSTANCE --time-limit S [--json]``; returns the exit code.
+def run_solve(
+    path: Path, time_limit: float, as_json: bool, out: TextIO, engine: str = "pyvrp"
+) -> int:
+    """``dispatcher solve INSTANCE --time-limit S [--json] [--engine E]``; the exit code.
 
     Prints vehicles, total distance (unrounded Euclidean) and routes, or with ``as_json`` one
     object ``{"vehicles", "distance", "routes"}`` (customer numbers, depot omitted).
     """
-    from dispatcher.planning.vrptw import solve_vrptw
+    from dispatcher.planning.vrptw import Engine, solve_vrptw
 
     inst = read_solomon(path)
     if not time_limit > 0:
         raise ValidationError("the time limit must be positive")
-    result = solve_vrptw(inst, time_limit)
+    result = solve_vrptw(inst, time_limit, engine=cast("Engine", engine))  # it checks
     routes = [r for r in result.routes if r]
     distance = inst.route_distance(routes)
     if as_json:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+from hypothesis import strategies as st
+
 from dispatcher.eta import EuclideanProvider
 from dispatcher.model.core import StopKind, StopStatus
 from dispatcher.planning.model import Plan, PlanMatrix, PlanStop, PlanVehicle
@@ -53,3 +55,48 @@ def random_plan(
 def plane_matrix(plan: Plan) -> PlanMatrix:
     """Euclidean matrix (time = distance), as in Solomon instances."""
     return PlanMatrix.build(plan, EuclideanProvider())
+
+
+@st.composite
+def locked_plans(
+    draw: st.DrawFn,
+    locks: tuple[str, ...] = ("none", "none", "pin", "group", "keep"),
+    vehicles: tuple[int, int] = (1, 3),
+    max_stops: int = 12,
+    random_starts: bool = False,
+) -> Plan:
+    """Small feasible-by-construction fleets with a random mix of the given ``locks`` per
+    stop, an in-progress first stop and vehicles already on the road (live start and load)."""
+    seed = draw(st.integers(0, 100_000))
+    plan = random_plan(
+        seed,
+        draw(st.integers(2, max_stops)),
+        draw(st.integers(*vehicles)),
+        done=draw(st.integers(0, 2)),
+    )
+    for vid, route in plan.routes.items():
+        pending = [s for s in route if not plan.stops[s].is_fixed]
+        on_board = sum(
+            plan.stops[s].demand for s in pending if plan.stops[s].kind is StopKind.DELIVERY
+        )
+        if pending and draw(st.booleans()):
+            plan.stops[pending[0]] = replace(plan.stops[pending[0]], status=StopStatus.ARRIVED)
+            pending = pending[1:]
+        for sid in pending:
+            lock = draw(st.sampled_from(locks))
+            if lock == "pin":
+                plan.stops[sid] = replace(plan.stops[sid], pinned=True)
+            elif lock == "group":
+                plan.stops[sid] = replace(plan.stops[sid], order_group=f"g-{vid}")
+            elif lock == "keep":
+                plan.stops[sid] = replace(plan.stops[sid], keep_vehicle=True)
+        if draw(st.booleans()):
+            v = plan.vehicles[vid]
+            start = (
+                (draw(st.floats(0, 100)), draw(st.floats(0, 100)))
+                if random_starts
+                else (20.0, 80.0)
+            )
+            plan.vehicles[vid] = replace(v, start=start, start_time=50.0, current_load=on_board)
+    plan.validate()
+    return plan

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatcher.errors import ImportFileError
+from dispatcher.errors import ImportFileError, ValidationError
 from dispatcher.planning.solomon import SolomonInstance, read_solomon, run_solve
 
 DATA = Path("/work/shared/data/vrptw")
@@ -107,12 +107,19 @@ def test_solve_c101_json_visits_every_customer_once():
     assert result["distance"] == pytest.approx(inst.route_distance(result["routes"]))
 
 
-def test_solve_text_output_on_a_tiny_instance(tmp_path: Path):
+@pytest.mark.parametrize("engine", ["pyvrp", "ortools"])
+def test_solve_text_output_on_a_tiny_instance(tmp_path: Path, engine: str):
     table = [(0, 0, 0, 0, 0, 1000, 0), (1, 10, 0, 5, 0, 500, 1), (2, 0, 10, 5, 0, 500, 1)]
     out = io.StringIO()
-    assert run_solve(write_instance(tmp_path, table), 0.2, False, out) == 0
+    assert run_solve(write_instance(tmp_path, table), 0.2, False, out, engine=engine) == 0
     text = out.getvalue()
     assert "vehicles 1" in text and "route 1:" in text
+
+
+def test_solve_refuses_an_unknown_engine(tmp_path: Path):
+    table = [(0, 0, 0, 0, 0, 1000, 0), (1, 10, 0, 5, 0, 500, 1)]
+    with pytest.raises(ValidationError):
+        run_solve(write_instance(tmp_path, table), 0.2, False, io.StringIO(), engine="magic")
 
 
 @needs_data

@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 
 ROUTE_TIME_LIMIT_S = 2.0
 FLEET_TIME_LIMIT_S = 10.0
+ENGINE_NAMES = {
+    "pyvrp": "PyVRP",
+    "ortools": "OR-Tools",
+    "local": "route local search",
+}
+"""How the preview names the engine whose plan it shows (docs/planning.md)."""
 
 
 class _Progress(QObject):
@@ -119,7 +125,10 @@ class OptimizeDialog(QDialog):
         self.bar.setValue(100)
         self.bar.hide()
         stopped = " (cancelled: best plan found so far)" if result.cancelled else ""
-        self.status.setText(f"<b>{result.summary()}</b>{stopped}")
+        how = f"{ENGINE_NAMES.get(result.engine, result.engine)}, {result.elapsed_s:.1f} s"
+        self.status.setText(
+            f"<b>{result.summary()}</b>{stopped} <span style='color:#888'>· {how}</span>"
+        )
         problems = result.problems()
         moved = ", ".join(self._ref(s) for s in result.moved[:30]) or "none"
         more = f" and {len(result.moved) - 30} more" if len(result.moved) > 30 else ""

@@ -1,0 +1,368 @@
+"""The one place that talks to PyVRP: solve a :class:`RoutingProblem` with its iterated local
+search (the successor of its hybrid genetic search, HGS).
+
+Why a second engine: on whole-fleet VRPTW, OR-Tools (tuned: parallel cheapest insertion,
+guided local search, route elimination, ruin and recreate) stays 1-2 points of distance and
+often a vehicle behind PyVRP at equal time (figures in docs/planning.md). PyVRP searches
+through infeasible solutions with adaptive penalties, which is what finds the fewer-vehicle
+solutions of tight instances.
+
+What PyVRP can express of a :class:`RoutingProblem`, and how:
+
+- windows, capacities, service times, shift ends, per-vehicle starts and ends (every distinct
+  start or end node is a depot; identical vehicles share a vehicle type);
+- deliveries loaded at the start and pickups carried to the end (PyVRP's own load model);
+  a live start load as ``initial_load`` = start load minus the deliveries the vehicle must
+  make, which is exact only when those deliveries are fixed to it (see :func:`unsupported`);
+- vehicle restrictions (``allowed``): one travel profile per distinct restriction, in which
+  forbidden stops cannot be reached in time, so no feasible solution uses them;
+- the in-progress stop (``first``): the vehicle starts *at* that stop when its service
+  starts, with the stop's row of the matrices (its service time is in ``travel``);
+- drop penalties: optional clients with that prize.
+
+Not expressible: pinned ranks and order groups (PyVRP has no position or precedence
+constraints) and soft windows (PyVRP's time warp is a search penalty, never an accepted
+solution). :func:`unsupported` says so, and callers use OR-Tools for those problems.
+
+Service times are already in ``travel`` (time from starting service at ``i`` to arriving at
+``j``), so clients get a zero service duration: the schedule is the same.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from pyvrp import (
+    Client,
+    Depot,
+    IteratedLocalSearchCallbacks,
+    IteratedLocalSearchParams,
+    Location,
+    ProblemData,
+    Route,
+    Solution,
+    SolveParams,
+    VehicleType,
+    solve,
+)
+
+from dispatcher.planning.routing import (
+    CancelToken,
+    IntArray,
+    ProgressCallback,
+    RoutingOutcome,
+    RoutingProblem,
+)
+
+UNREACHABLE = 1 << 40
+"""Travel time and distance to a stop a vehicle may not serve (PyVRP's limit is 2**44)."""
+PROGRESS_EVERY_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class PyvrpSearch:
+    """How long and how PyVRP searches.
+
+    Attributes:
+        time_limit_s: Wall-clock budget.
+        seed: Random seed (runs repeat exactly with the same seed and limits).
+        stop_at_first_feasible: Stop as soon as a feasible solution is found (fleet reduction).
+        give_up_s: Stop if nothing feasible was found after this long (lets a caller fall back).
+    """
+
+    time_limit_s: float
+    seed: int = 1
+    stop_at_first_feasible: bool = False
+    give_up_s: float | None = None
+
+
+def unsupported(problem: RoutingProblem) -> str | None:
+    """Why PyVRP cannot solve ``problem`` exactly, ``None`` if it can."""
+    if problem.ranks:
+        return "pinned positions"
+    if problem.groups:
+        return "order groups"
+    if problem.late_penalty is not None:
+        return "soft time windows"
+    for v, load in enumerate(problem.start_load):
+        if load is not None and _free_deliveries(problem, v):
+            return "a vehicle on the road that could take deliveries it does not carry"
+    return None
+
+
+def _free_deliveries(problem: RoutingProblem, v: int) -> list[int]:
+    """Deliveries vehicle ``v`` may take that are not fixed to it."""
+    return [
+        n
+        for n in problem.stops
+        if problem.demand[n] > 0
+        and v in problem.allowed.get(n, [v])
+        and problem.allowed.get(n) != [v]
+    ]
+
+
+class _Translation:
+    """A :class:`RoutingProblem` as PyVRP ``ProblemData``, and the way back.
+
+    Locations: one per depot (distinct start/end nodes, plus a virtual start per vehicle that
+    is at its in-progress stop), then one per client (every other stop node).
+    """
+
+    def __init__(self, p: RoutingProblem) -> None:
+        self.p = p
+        firsts = set(p.first.values())
+        self.clients = [n for n in p.stops if n not in firsts]
+        self.depot_rows: list[int] = []  # matrix row (node) each depot location copies
+        self.depot_of_node: dict[int, int] = {}
+        self.start_depot: list[int] = []
+        self.end_depot: list[int] = []
+        for v in range(p.n_vehicles):
+            if v in p.first:  # starts at its in-progress stop: a depot of its own
+                self.start_depot.append(self._new_depot(p.first[v]))
+            else:
+                self.start_depot.append(self._depot(p.starts[v]))
+        for v in range(p.n_vehicles):
+            self.end_depot.append(self._depot(p.ends[v]))
+        self.type_vehicles: list[list[int]] = []
+        self.profile_of: list[int] = []
+        self.data = self._data()
+
+    def _depot(self, node: int) -> int:
+        if node not in self.depot_of_node:
+            self.depot_of_node[node] = self._new_depot(node)
+        return self.depot_of_node[node]
+
+    def _new_depot(self, node: int) -> int:
+        self.depot_rows.append(node)
+        return len(self.depot_rows) - 1
+
+    def _matrices(self) -> tuple[list[IntArray], list[IntArray], list[int]]:
+        """Distance and duration matrices per profile, and each vehicle's profile.
+
+        Profile 0 is always the unrestricted one (PyVRP may build its neighbourhoods from it).
+        """
+        p = self.p
+        idx = np.asarray(self.depot_rows + self.clients, dtype=np.int64)
+        dist = p.cost[np.ix_(idx, idx)].astype(np.int64)
+        dur = p.travel[np.ix_(idx, idx)].astype(np.int64)
+        np.fill_diagonal(dist, 0)
+        np.fill_diagonal(dur, 0)
+        nd = len(self.depot_rows)
+        dists, durs = [dist], [dur]
+        seen: dict[tuple[int, ...], int] = {(): 0}
+        profile_of = []
+        for v in range(p.n_vehicles):
+            banned = tuple(
+                nd + i
+                for i, n in enumerate(self.clients)
+                if n in p.allowed and v not in p.allowed[n]
+            )
+            if banned not in seen:
+                seen[banned] = len(dists)
+                d, t = dist.copy(), dur.copy()
+                for m in (d, t):
+                    m[:, list(banned)] = UNREACHABLE
+                    m[list(banned), :] = UNREACHABLE
+                    np.fill_diagonal(m, 0)
+                dists.append(d)
+                durs.append(t)
+            profile_of.append(seen[banned])
+        return dists, durs, profile_of
+
+    def _data(self) -> ProblemData:
+        p = self.p
+        dists, durs, profile_of = self._matrices()
+        horizon = int(p.horizon) if p.horizon is not None else int(max(p.window_hi.max(), 1))
+        locations = [Location(0.0, 0.0) for _ in range(len(self.depot_rows) + len(self.clients))]
+        depots = [Depot(i, tw_early=0, tw_late=horizon) for i in range(len(self.depot_rows))]
+        nd = len(depots)
+        clients = [
+            Client(
+                nd + i,
+                delivery=[int(p.demand[n])],
+                pickup=[int(p.pickup[n]) if p.pickup is not None else 0],
+                tw_early=int(p.window_lo[n]),
+                tw_late=int(p.window_hi[n]),
+                prize=int(p.drop_penalty or 0),
+                required=p.drop_penalty is None,
+            )
+            for i, n in enumerate(self.clients)
+        ]
+        self.profile_of = profile_of
+        types: dict[tuple[int, ...], list[int]] = {}
+        for v in range(p.n_vehicles):
+            types.setdefault(self._type_key(v), []).append(v)
+        vehicle_types = []
+        for members in types.values():
+            self.type_vehicles.append(members)
+            vehicle_types.append(self._vehicle_type(members[0], len(members)))
+        # pyvrp's stub spells the matrices ``np.ndarray[int]``, which numpy's typing rejects.
+        return ProblemData(locations, clients, depots, vehicle_types, dists, durs)  # type: ignore[arg-type]
+
+    def _type_key(self, v: int) -> tuple[int, ...]:
+        """Vehicles with equal keys are interchangeable: one PyVRP vehicle type."""
+        p = self.p
+        return (
+            self.start_depot[v],
+            self.end_depot[v],
+            int(p.capacities[v]),
+            *self._start_window(v),
+            int(p.window_hi[p.ends[v]]),
+            self.profile_of[v],
+            self._initial_load(v),
+        )
+
+    def _start_window(self, v: int) -> tuple[int, int]:
+        """Earliest and latest start; at an in-progress stop, when its service starts."""
+        p = self.p
+        lo, hi = int(p.window_lo[p.starts[v]]), int(p.window_hi[p.starts[v]])
+        if v not in p.first:
+            return lo, hi
+        f = p.first[v]
+        begin = max(lo + int(p.travel[p.starts[v], f]), int(p.window_lo[f]))
+        return begin, begin
+
+    def _initial_load(self, v: int) -> int:
+        """On-board load PyVRP carries besides the deliveries of the route (see module doc)."""
+        p = self.p
+        load = p.start_load[v] if v < len(p.start_load) else None
+        if load is None:
+            return 0
+        owed = sum(int(p.demand[n]) for n in self.clients if p.allowed.get(n) == [v])
+        if v in p.first:
+            f = p.first[v]
+            pickup = int(p.pickup[f]) if p.pickup is not None else 0
+            load += pickup - int(p.demand[f])
+        return max(0, load - owed)
+
+    def _vehicle_type(self, v: int, count: int) -> VehicleType:
+        p = self.p
+        early, start_late = self._start_window(v)
+        return VehicleType(
+            count,
+            capacity=[int(p.capacities[v])],
+            start_depot=self.start_depot[v],
+            end_depot=self.end_depot[v],
+            fixed_cost=int(p.fixed_cost),
+            tw_early=early,
+            start_late=start_late,
+            tw_late=max(int(p.window_hi[p.ends[v]]), early),
+            profile=self.profile_of[v],
+            initial_load=[self._initial_load(v)],
+        )
+
+    def solution(self, routes: list[list[int]]) -> Solution:
+        """Our routes (stop nodes per vehicle) as a PyVRP solution (may be infeasible)."""
+        col = {n: i for i, n in enumerate(self.clients)}
+        out = []
+        for t, members in enumerate(self.type_vehicles):
+            for v in members:
+                visits = [col[n] for n in routes[v] if n in col]
+                if visits:
+                    out.append(Route(self.data, visits, t))
+        return Solution(self.data, out)
+
+    def routes(self, sol: Solution) -> list[list[int]]:
+        """A PyVRP solution as stop nodes per vehicle, in-progress stops put back first."""
+        free = [list(m) for m in self.type_vehicles]
+        out: list[list[int]] = [[] for _ in range(self.p.n_vehicles)]
+        for route in sol.routes():
+            v = free[route.vehicle_type()].pop(0)
+            out[v] = [self.clients[int(a.idx)] for a in route if a.is_client()]
+        for v, f in self.p.first.items():
+            out[v].insert(0, f)
+        return out
+
+
+class _Stop:
+    """PyVRP stopping criterion: time, cancel, first feasible, give up (checked per iteration).
+
+    It also reports the best cost every :data:`PROGRESS_EVERY_S` (new bests are rare late in
+    a search, and the UI's progress bar moves with these reports).
+    """
+
+    def __init__(
+        self, search: PyvrpSearch, cancel: CancelToken | None, progress: ProgressCallback | None
+    ) -> None:
+        self.search, self.cancel, self.progress = search, cancel, progress
+        self.t0 = self.last = time.monotonic()
+        self.cancelled = False
+
+    def __call__(self, best_cost: float) -> bool:
+        now = time.monotonic()
+        elapsed = now - self.t0
+        feasible = best_cost < np.iinfo(np.int64).max
+        if self.progress is not None and feasible and now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            self.progress(float(best_cost), elapsed)
+        if self.cancel is not None and self.cancel.is_set():
+            self.cancelled = True
+            return True
+        if feasible and self.search.stop_at_first_feasible:
+            return True
+        give_up = self.search.give_up_s
+        if give_up is not None and not feasible and elapsed >= give_up:
+            return True
+        return elapsed >= self.search.time_limit_s
+
+
+class _Progress(IteratedLocalSearchCallbacks):
+    """Reports every new best feasible solution as ``progress(cost, elapsed_s)``."""
+
+    def __init__(self, progress: ProgressCallback, t0: float) -> None:
+        self.progress, self.t0 = progress, t0
+
+    def on_best(self, best: Solution) -> None:
+        if best.is_feasible():
+            cost = best.distance_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
+            self.progress(float(cost), time.monotonic() - self.t0)
+
+
+def solve_pyvrp(
+    problem: RoutingProblem,
+    search: PyvrpSearch,
+    initial: list[list[int]] | None = None,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback | None = None,
+) -> RoutingOutcome:
+    """Solve ``problem`` with PyVRP; ``routes`` is ``None`` if nothing feasible was found.
+
+    Raises:
+        ValueError: ``problem`` uses something PyVRP cannot express (:func:`unsupported`).
+    """
+    reason = unsupported(problem)
+    if reason is not None:
+        raise ValueError(f"PyVRP cannot express {reason}")
+    stop = _Stop(search, cancel, progress)
+    tr = _Translation(problem)
+    start = None
+    if initial is not None:
+        try:
+            start = tr.solution(initial)
+        except (ValueError, IndexError, RuntimeError):
+            start = None  # a warm start PyVRP refuses: let it construct its own
+    callbacks = (
+        _Progress(progress, stop.t0) if progress is not None else IteratedLocalSearchCallbacks()
+    )
+    params = SolveParams(ils=IteratedLocalSearchParams(callbacks=callbacks))
+    with warnings.catch_warnings():
+        # PyVRP warns when its penalties hit their bound on an infeasible problem; the
+        # caller learns that from the result (no feasible routes) and falls back.
+        warnings.simplefilter("ignore")
+        res = solve(
+            tr.data,
+            stop,
+            seed=search.seed,
+            collect_stats=False,
+            params=params,
+            initial_solution=start,
+        )
+    elapsed = time.monotonic() - stop.t0
+    best = res.best
+    if not best.is_feasible():
+        return RoutingOutcome(None, float("inf"), stop.cancelled, elapsed)
+    objective = best.distance_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
+    return RoutingOutcome(tr.routes(best), float(objective), stop.cancelled, elapsed)
