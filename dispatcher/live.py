@@ -28,7 +28,7 @@ from dispatcher.simulator.from_db import load_simulated_fleet
 from dispatcher.simulator.runner import FleetSimulator
 from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.decoder import build_decoder
-from dispatcher.telemetry.ingest import DrainResult, IngestPipeline
+from dispatcher.telemetry.ingest import DrainResult, IngestPipeline, tune_switch_interval
 from dispatcher.telemetry.mqtt_client import ConnectionState, MqttSettings, TelemetryClient
 from dispatcher.telemetry.sink import BatchWriter
 
@@ -160,6 +160,7 @@ class LiveTelemetry:
 
     def start(self, *, embedded_broker: bool = False) -> None:
         """Start the writer, the broker (if embedded) and the MQTT connection (non-blocking)."""
+        tune_switch_interval()
         self.writer.start()
         self._refresher.start()
         url = self._settings.broker.url
