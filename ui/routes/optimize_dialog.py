@@ -155,7 +155,12 @@ class OptimizeDialog(QDialog):
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
+        # Room for up to 8 vehicles without scrolling; the dialog grows to show them.
+        visible = min(len(vids), 8)
+        row_h = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(self.table.horizontalHeader().height() + visible * row_h + 4)
         self.table.show()
+        self.adjustSize()
 
     def _ref(self, sid: str) -> str:
         day = self.panel.controller.day
