@@ -258,15 +258,19 @@ class VehicleView:
     driver_name: str
     depot_lat: float | None
     depot_lon: float | None
+    driver_id: str | None = None
 
 
-def load_vehicles(session: Session) -> list[VehicleView]:
-    vehicles = session.scalars(
+def load_vehicles(session: Session, *, active_only: bool = True) -> list[VehicleView]:
+    """Vehicles by id with driver and depot (``active_only=False``: also retired ones, whose
+    past days still count in reports)."""
+    query = (
         select(Vehicle)
-        .where(Vehicle.active.is_(True))
         .options(selectinload(Vehicle.driver), selectinload(Vehicle.depot))
         .order_by(Vehicle.id)
     )
+    if active_only:
+        query = query.where(Vehicle.active.is_(True))
     return [
         VehicleView(
             v.id,
@@ -277,8 +281,9 @@ def load_vehicles(session: Session) -> list[VehicleView]:
             v.driver.name if v.driver else "",
             v.depot.lat if v.depot else None,
             v.depot.lon if v.depot else None,
+            v.driver_id,
         )
-        for v in vehicles
+        for v in session.scalars(query)
     ]
 
 

@@ -21,7 +21,7 @@ from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import AUDIT_ENTITY, SqlAlertStore
 from dispatcher.persistence.orm import AuditEntry as AuditRow
-from dispatcher.persistence.orm import Route, Stop, Vehicle, VehicleEventRow
+from dispatcher.persistence.orm import Route, Stop, VehicleEventRow
 
 _COMPLETING = ("delivered", "picked_up", "failed")
 _CHUNK = 500
@@ -41,24 +41,20 @@ def load_day(session: Session, tz: tzinfo, day: date | None = None) -> DayRecord
 
 
 def _vehicles(session: Session) -> list[VehicleRecord]:
-    rows = session.scalars(
-        select(Vehicle)
-        .options(selectinload(Vehicle.driver), selectinload(Vehicle.depot))
-        .order_by(Vehicle.id)
-    )
+    """Every vehicle, retired ones included: a past day's report still names them."""
     return [
         VehicleRecord(
             id=v.id,
             name=v.name,
             driver_id=v.driver_id,
-            driver_name=v.driver.name if v.driver else "",
+            driver_name=v.driver_name,
             capacity=v.capacity,
             shift_start=v.shift_start,
             shift_end=v.shift_end,
-            depot_lat=v.depot.lat if v.depot else None,
-            depot_lon=v.depot.lon if v.depot else None,
+            depot_lat=v.depot_lat,
+            depot_lon=v.depot_lon,
         )
-        for v in rows
+        for v in fleet_repo.load_vehicles(session, active_only=False)
     ]
 
 
