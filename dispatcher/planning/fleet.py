@@ -36,9 +36,9 @@ from dispatcher.planning.model import Plan, PlanMatrix
 from dispatcher.planning.optimize import (
     OptimizationResult,
     OptimizeOptions,
-    _build,
-    _result,
+    build_model,
     optimize,
+    preview_of,
 )
 from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp, unsupported
 from dispatcher.planning.routing import CancelToken, ProgressCallback
@@ -59,7 +59,7 @@ def optimize_fleet(
     """PyVRP when it can express the problem and its answer is sound, else OR-Tools."""
     t0 = time.monotonic()
     ortools = replace(options, engine="ortools")
-    build = _build(plan, pm, options)
+    build = build_model(plan, pm, options)
     if not build.problem.stops or unsupported(build.problem) is not None:
         return optimize(plan, pm, ortools, cancel, progress)  # nothing to plan, or locks
     start = initial_routes(plan, pm, build.vehicle_ids, build.free_unassigned)
@@ -73,7 +73,7 @@ def optimize_fleet(
     elapsed = time.monotonic() - t0
     candidate = None
     if out.routes is not None:
-        candidate = _result(plan, pm, build, out, mode="hard", elapsed=elapsed)
+        candidate = preview_of(plan, pm, build, out, mode="hard", elapsed=elapsed)
         candidate = replace(candidate, engine="pyvrp")
         if candidate.honours_locks and (candidate.feasible or out.cancelled):
             return candidate

@@ -128,7 +128,9 @@ class OptimizationResult:
 
 
 @dataclass(slots=True)
-class _Build:
+class SolverModel:
+    """A plan as solver nodes: the problem, node ↔ stop maps, done prefixes, warm start."""
+
     problem: RoutingProblem
     vehicle_ids: list[str]
     node_stop: dict[int, str]
@@ -147,7 +149,8 @@ def _selected(plan: Plan, options: OptimizeOptions) -> list[str]:
     return vids
 
 
-def _build(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> _Build:
+def build_model(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> SolverModel:
+    """The solver's view of ``plan`` in ``options``' scope (shared by both engines)."""
     vids = _selected(plan, options)
     vehicles = [plan.vehicles[v] for v in vids]
     prefixes = {v: [s for s in plan.routes[v] if plan.stops[s].status.is_final] for v in vids}
@@ -199,7 +202,7 @@ def _build(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> _Build:
     _add_locks(plan, problem, vids, pending, node_stop)
     node_of = {s: n for n, s in node_stop.items()}
     initial = [[node_of[s] for s in pending[v]] for v in vids]
-    return _Build(problem, vids, node_stop, prefixes, initial, extra)
+    return SolverModel(problem, vids, node_stop, prefixes, initial, extra)
 
 
 def _arcs(
@@ -309,7 +312,7 @@ def optimize(
         from dispatcher.planning.fleet import optimize_fleet
 
         return optimize_fleet(plan, pm, opts, cancel, progress)
-    build = _build(plan, pm, opts)
+    build = build_model(plan, pm, opts)
     late = max(1, int(opts.late_cost_per_s))
     drop = int(opts.drop_cost * opts.scale)
     start = initial_routes(plan, pm, build.vehicle_ids, build.free_unassigned)
@@ -348,19 +351,20 @@ def optimize(
             if own is None or (out.routes is not None and improves_on(own, build.problem, out)):
                 outcome, mode, engine = out, name, "ortools"
             break
-    result = _result(plan, pm, build, outcome, mode=mode, elapsed=elapsed)
+    result = preview_of(plan, pm, build, outcome, mode=mode, elapsed=elapsed)
     return replace(result, engine=engine)
 
 
-def _result(
+def preview_of(
     plan: Plan,
     pm: PlanMatrix,
-    build: _Build,
+    build: SolverModel,
     outcome: RoutingOutcome | None,
     *,
     mode: str,
     elapsed: float,
 ) -> OptimizationResult:
+    """The preview of ``outcome`` (the current routes when there is none), checked exactly."""
     vids = build.vehicle_ids
     if outcome is None or outcome.routes is None:
         routes = {v: list(plan.routes[v]) for v in vids}

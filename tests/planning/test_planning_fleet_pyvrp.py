@@ -18,7 +18,7 @@ from dispatcher.model.core import StopKind, StopStatus
 from dispatcher.planning import fleet
 from dispatcher.planning.locks import lock_violations
 from dispatcher.planning.model import Plan, PlanMatrix
-from dispatcher.planning.optimize import OptimizeOptions, _build, _result, optimize
+from dispatcher.planning.optimize import OptimizeOptions, build_model, optimize, preview_of
 from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp, unsupported
 from dispatcher.planning.routing import RoutingOutcome
 from dispatcher.planning.solomon import SolomonInstance
@@ -40,12 +40,12 @@ def pyvrp_plans() -> st.SearchStrategy[Plan]:
 def test_every_pyvrp_answer_is_feasible_and_honours_every_lock(plan: Plan):
     """The engine itself, not the fallback: whatever it returns is sound in exact time."""
     pm = PlanMatrix.build(plan, EuclideanProvider())
-    build = _build(plan, pm, QUICK)
+    build = build_model(plan, pm, QUICK)
     assert unsupported(build.problem) is None
     out = solve_pyvrp(build.problem, PyvrpSearch(0.2), build.initial)
     if out.routes is None:
         return  # nothing feasible found: the fleet path then falls back to OR-Tools
-    result = _result(plan, pm, build, out, mode="hard", elapsed=out.elapsed_s)
+    result = preview_of(plan, pm, build, out, mode="hard", elapsed=out.elapsed_s)
     assert lock_violations(plan, result.routes, result.unassigned) == []
     assert result.feasible, result.problems()
 
