@@ -78,7 +78,7 @@ class PositionReport:
 
     Read-only by convention, hashable by value. Not ``frozen``: one is built for every fix
     on the ingest path, and a frozen dataclass's ``__init__`` (``object.__setattr__`` per
-    field) costs 1.4 µs against 0.3 µs for this one (``bench/ingest.py``).
+    field) costs 1.4 µs against 0.3 µs for this one (timeit, 11 fields, Python 3.11).
     """
 
     vehicle_id: str
