@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
@@ -55,9 +57,16 @@ def test_one_read_delivers_every_buffered_message(wired):
 def test_large_payload_spanning_several_reads(wired):
     client, broker, got = wired
     big = bytes(range(256)) * (3 * READ_SIZE // 256)
-    broker.sendall(publish_packet("fleet/vehicles/V1/position", big))
-    while not got:
+    # The packet is larger than some kernels' socket-pair buffer: a writer thread sends it
+    # while the client reads, as a broker would (a plain sendall here can block for ever).
+    writer = threading.Thread(
+        target=broker.sendall, args=(publish_packet("fleet/vehicles/V1/position", big),)
+    )
+    writer.start()
+    deadline = time.monotonic() + 30
+    while not got and time.monotonic() < deadline:
         client.loop_read()
+    writer.join(timeout=5)
     assert got == [("fleet/vehicles/V1/position", big)]
 
 
