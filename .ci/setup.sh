@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One-time (idempotent) set-up of a Debian machine for Dispatcher: the system libraries Qt and
 # QtWebEngine need, Mosquitto and PostgreSQL (used by the tests and the embedded broker), and
-# the virtualenv in .venv with the package installed in editable mode.
+# the virtualenv in .venv with the package installed in editable mode (which compiles the route
+# search's Cython module, dispatcher/planning/_descent.pyx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(
-  python3 python3-venv python3-pip
+  python3 python3-venv python3-pip python3-dev gcc libc6-dev  # the compiled route search
   libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
   libnss3 libnspr4 libasound2 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
@@ -32,7 +33,8 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+# The stamp covers the compiled route search too: editing its .pyx rebuilds it here.
+stamp=.venv/.installed-$(cat pyproject.toml dispatcher/planning/*.pyx | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[test]"

@@ -221,3 +221,43 @@ def test_improve_never_trades_an_on_time_route_for_a_cheaper_late_one():
     assert route_cost(problem, [3, 2]) == (10.0, 27.0)
     assert improve(problem, [2, 3], time.monotonic() + 0.1) == [2, 3]
     assert improve(problem, [3, 2], time.monotonic() + 0.1) == [3, 2]
+
+
+def _pins_only(problem: RouteProblem) -> RouteProblem:
+    """``problem`` without the locks the compiled descent leaves to numpy (groups, loads)."""
+    return replace(problem, groups=[], load_delta=None, capacity=float("inf"))
+
+
+@SLOW
+@given(route_problems(), st.integers(2, 30), st.booleans())
+def test_the_compiled_descent_stops_where_no_numpy_move_improves(case, span, around):
+    """Same neighbourhood: the compiled local optimum is one for the numpy moves too.
+
+    Gains are checked by the objective recomputed with the plain-loop reference, and pins
+    must stay at their index.
+    """
+    problem, stops = case
+    problem = _pins_only(problem)
+    search = _Search(problem, stops, span, seed=0)
+    assert search.native
+    before = search.obj
+    search.descend(lambda: False, (1, 2) if around else None)
+    assert sorted(search.x) == sorted([problem.start, *stops, problem.end])
+    assert search.x[0] == problem.start and search.x[-1] == problem.end
+    assert all(search.x[i + 1] == node for node, i in problem.pinned.items())
+    assert abs(search.obj - search.objective(search.x)) < 1e-9
+    assert search.obj <= before + 1e-9
+    if not around:  # looked everywhere: a local optimum of the numpy neighbourhood too
+        assert search.candidates((1, len(search.x) - 1)) == []
+
+
+def test_the_compiled_descent_honours_its_deadline():
+    rng = np.random.default_rng(3)
+    size = 302
+    pts = rng.uniform(0, 1000, (size, 2))
+    cost = np.hypot(*(pts[:, None] - pts[None]).transpose(2, 0, 1))
+    problem = RouteProblem(cost, cost.copy(), np.zeros(size), np.full(size, 1e9), 0, 1)
+    search = _Search(problem, list(range(2, size)), 24, seed=0)
+    t0 = time.monotonic()
+    search.descend(lambda: False, deadline=t0 + 0.01)
+    assert time.monotonic() - t0 < 0.5  # a full descent of a random 300-stop order takes ~s
