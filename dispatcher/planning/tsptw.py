@@ -17,9 +17,10 @@ a blink. This module searches one route on its own:
   stretch of the best route a little (every stop moves a few places), descend near it, keep
   the best route.
 * Routes whose only locks are pins descend in compiled code instead
-  (:mod:`dispatcher.planning._descent`: the same moves scored one at a time, applied at
-  once, "don't look" bits), ~30x faster per descent at 200 stops; the numpy descent stays
-  for order groups and pickups, whose locks it checks per candidate.
+  (:mod:`dispatcher.planning._descent`: the same moves scored one position at a time, the
+  best applied at once, "don't look" bits): a kick and its re-descent take 1.9 ms at 200
+  stops instead of 38 ms. The numpy descent stays for order groups and pickups, whose locks
+  it checks per candidate.
 
 Locks: pinned stops keep their index (no move shifts them: relocations and reversals never
 span one, swaps may jump over one); order groups and order-dependent loads (pickups) are
