@@ -309,6 +309,13 @@ class _Stop:
         return elapsed >= self.search.time_limit_s
 
 
+def _objective(solution: Solution) -> float:
+    """What PyVRP minimises here: distance, fixed vehicle costs and dropped prizes."""
+    return float(
+        solution.distance_cost() + solution.fixed_vehicle_cost() + solution.uncollected_prizes()
+    )
+
+
 class _Progress(IteratedLocalSearchCallbacks):
     """Reports every new best feasible solution as ``progress(cost, elapsed_s)``."""
 
@@ -317,8 +324,7 @@ class _Progress(IteratedLocalSearchCallbacks):
 
     def on_best(self, best: Solution) -> None:
         if best.is_feasible():
-            cost = best.distance_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
-            self.progress(float(cost), time.monotonic() - self.t0)
+            self.progress(_objective(best), time.monotonic() - self.t0)
 
 
 def solve_pyvrp(
@@ -364,5 +370,4 @@ def solve_pyvrp(
     best = res.best
     if not best.is_feasible():
         return RoutingOutcome(None, float("inf"), stop.cancelled, elapsed)
-    objective = best.distance_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
-    return RoutingOutcome(tr.routes(best), float(objective), stop.cancelled, elapsed)
+    return RoutingOutcome(tr.routes(best), _objective(best), stop.cancelled, elapsed)
