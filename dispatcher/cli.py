@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from dispatcher import __version__
@@ -236,16 +236,31 @@ def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
 
 def _run_for(duration: float | None, tick: Callable[[], object], interval_s: float = 0.2) -> None:
-    """Call ``tick`` every ``interval_s`` until ``duration`` elapses or Ctrl+C."""
-    from time import monotonic, sleep
+    """Call ``tick`` every ``interval_s`` until ``duration`` elapses, SIGTERM or Ctrl+C.
 
+    SIGTERM (systemd, ``docker stop``) and SIGINT only set a flag that the loop reads between
+    ticks, so both end the same graceful way: the caller's ``finally`` stops intake, flushes
+    what was received and closes. Without this SIGTERM killed the process on the spot.
+    """
+    import signal
+    import threading
+    from time import monotonic
+
+    stop = threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
     deadline = None if duration is None else monotonic() + duration
     try:
-        while deadline is None or monotonic() < deadline:
+        while not stop.is_set() and (deadline is None or monotonic() < deadline):
             tick()
-            sleep(interval_s)
-    except KeyboardInterrupt:
+            stop.wait(interval_s)
+    except KeyboardInterrupt:  # a handler installed by someone else
         pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -268,8 +283,11 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         )
         _run_for(args.duration, core.tick)
         stats = live.stats()
+        counts = live.pipeline.decoder.quarantine.counts()
+        why = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
         print(
-            f"received {stats.received}, rejected {stats.rejected}, {stats.vehicles} vehicles",
+            f"received {stats.received}, rejected {stats.rejected}"
+            f"{f' ({why})' if why else ''}, {stats.vehicles} vehicles",
             file=out,
         )
     finally:

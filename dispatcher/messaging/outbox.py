@@ -12,7 +12,7 @@ the same contract (``tests/messaging/store_contract.py``).
 
 State machine::
 
-    queued --claim--> sending --mark_sent--> sent --mark_delivered--> delivered
+    queued --claim--> sending (--start_attempt-->) --mark_sent--> sent --mark_delivered--> delivered
       ^  |              |  |                   |
       |  cancel         |  +--mark_failed--+   +--mark_failed (negative receipt)--> failed
       |  v              |                  v
@@ -60,8 +60,10 @@ class OutboxMessage:
     ``id`` is ``None`` until the store has saved the row. ``not_before`` is when the message
     was first allowed to leave (undo window, quiet hours); ``next_attempt_at`` is when the
     relay may next try (equal to ``not_before`` at first, later moved by retries).
-    ``attempts`` counts claims, so a message that crashes the relay every time still reaches
-    the attempt limit. All datetimes are aware UTC.
+    ``attempts`` counts hand-overs to a channel (:meth:`OutboxStore.start_attempt`, just
+    before the channel is called), so a message that crashes the relay every time still
+    reaches the attempt limit, while a claim that a crash cut short before the channel was
+    called costs nothing. All datetimes are aware UTC.
     """
 
     idempotency_key: str
@@ -170,10 +172,19 @@ class OutboxStore(Protocol):
         Due means ``status=queued and next_attempt_at <= now``, or ``status=sending and
         claimed_at <= now - lease`` (the worker that claimed it died). Oldest
         ``next_attempt_at`` first, then lowest id. Each claimed row gets ``status=sending``,
-        ``claimed_by=worker_id``, ``claimed_at=now``, ``attempts += 1``; the updated rows
-        are returned. Two workers calling at once never get the same row (PostgreSQL:
-        ``SELECT ... FOR UPDATE SKIP LOCKED``; SQLite: one writer at a time).
+        ``claimed_by=worker_id``, ``claimed_at=now`` (``attempts`` unchanged: see
+        :meth:`start_attempt`); the updated rows are returned. Two workers calling at once
+        never get the same row (PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``; SQLite:
+        one writer at a time).
         ``limit <= 0`` claims nothing.
+        """
+        ...
+
+    def start_attempt(self, message_id: int, worker_id: str) -> OutboxMessage:
+        """``attempts += 1`` on a row ``worker_id`` holds, right before its channel is called.
+
+        Raises:
+            NotFoundError, ConflictError (other worker), InvalidTransition (not sending).
         """
         ...
 
@@ -300,11 +311,15 @@ class InMemoryOutboxStore:
                     status=OutboxStatus.SENDING,
                     claimed_by=worker_id,
                     claimed_at=now,
-                    attempts=row.attempts + 1,
                 )
                 self._rows[row.id or 0] = new
                 claimed.append(new)
             return claimed
+
+    def start_attempt(self, message_id: int, worker_id: str) -> OutboxMessage:
+        with self._lock:
+            row = self._owned(message_id, worker_id)
+            return self._put(replace(row, attempts=row.attempts + 1))
 
     def mark_sent(
         self, message_id: int, now: datetime, provider_id: str, worker_id: str

@@ -10,6 +10,11 @@ the process dies after the gateway accepted but before ``mark_sent``, the row's 
 another run claims it again and sends it with the *same* idempotency key, which a gateway that
 honours the key turns into a no-op. "At least once" towards the gateway, "exactly once" to the
 customer when the gateway deduplicates.
+
+Rows are claimed one at a time, each just before it is sent: a crash holds back only the one
+message in flight until its lease ends, never a batch of claimed-but-unsent rows. The attempt
+is counted when the row is handed to its channel (``start_attempt``), not at the claim, so a
+claim a crash cut short is not an attempt.
 """
 
 from __future__ import annotations
@@ -100,12 +105,24 @@ class Relay:
     def policy(self) -> RetryPolicy:
         return self._policy
 
-    def run_once(self, limit: int = 20) -> RelayReport:
-        """Claim up to ``limit`` due rows and make one attempt at each."""
+    def run_once(
+        self, limit: int = 20, should_stop: Callable[[], bool] | None = None
+    ) -> RelayReport:
+        """Make one attempt at each of up to ``limit`` due rows, claiming them one by one.
+
+        ``should_stop`` is asked before each claim, so a shutdown leaves no claimed row
+        behind (the rest stay ``queued`` for the next run).
+        """
         report = RelayReport()
-        now = self._clock.now()
-        for message in self._store.claim_due(now, limit, self._worker_id, self._lease):
+        for _ in range(max(limit, 0)):
+            if should_stop is not None and should_stop():
+                break
+            claimed = self._store.claim_due(self._clock.now(), 1, self._worker_id, self._lease)
+            if not claimed:
+                break
+            message = claimed[0]
             try:
+                message = self._store.start_attempt(message.id or 0, self._worker_id)
                 self._deliver(message, report)
             except (ConflictError, InvalidTransition) as exc:
                 # Our lease ran out mid-send and another worker took the row; it will

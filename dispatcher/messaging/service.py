@@ -151,7 +151,7 @@ class MessagingService:
 
     def run_relay_once(self) -> int:
         """One relay pass on the calling thread; returns how many rows it handled."""
-        report = self.relay.run_once(RELAY_BATCH)
+        report = self.relay.run_once(RELAY_BATCH, self._stopping.is_set)
         self._note_changed([*report.sent, *report.retried, *report.failed, *report.lost_claims])
         return report.handled
 

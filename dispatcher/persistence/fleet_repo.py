@@ -389,7 +389,9 @@ def save_routes(
     try:
         session.flush()
     except StaleDataError as exc:
-        raise ConflictError("a route was changed by another workstation meanwhile") from exc
+        raise ConflictError(
+            "a route or one of its stops was changed by another workstation meanwhile"
+        ) from exc
     return {vid: (route.id, route.version) for vid, route in rows.items()}
 
 

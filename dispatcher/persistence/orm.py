@@ -185,9 +185,14 @@ class Stop(Base):
     failure_reason: Mapped[str] = mapped_column(String(200), default="")
     pod_ref: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    #: Optimistic lock: two desks dropping the same stop onto two vans in one save window
+    #: must not both be told "ok" (the later UPDATE finds the version moved on).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     customer: Mapped[Customer | None] = relationship()
     route: Mapped[Route | None] = relationship(back_populates="stops", foreign_keys=[route_id])
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class PositionRow(Base):

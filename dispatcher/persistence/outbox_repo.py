@@ -160,7 +160,6 @@ class SqlOutboxStore:
             "status": OutboxStatus.SENDING.value,
             "claimed_by": worker_id,
             "claimed_at": now,
-            "attempts": _C.attempts + 1,
             "version": _C.version + 1,
         }
         due = select(_C.id).where(_due(now, lease)).order_by(_C.next_attempt_at, _C.id).limit(limit)
@@ -177,6 +176,9 @@ class SqlOutboxStore:
             rows = [_snapshot(r) for r in session.execute(stmt).mappings()]
         rows.sort(key=lambda r: (r.next_attempt_at, r.id or 0))
         return rows
+
+    def start_attempt(self, message_id: int, worker_id: str) -> OutboxMessage:
+        return self._owned_step(message_id, worker_id, {"attempts": _C.attempts + 1})
 
     def mark_sent(
         self, message_id: int, now: datetime, provider_id: str, worker_id: str

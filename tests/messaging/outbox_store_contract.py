@@ -109,7 +109,7 @@ def check_claim_takes_only_due_rows_oldest_first(make_store: StoreFactory) -> No
     assert [r.id for r in claimed] == [a.id, b.id]
     for row in claimed:
         assert row.status is OutboxStatus.SENDING
-        assert row.claimed_by == "w1" and row.claimed_at == T0 and row.attempts == 1
+        assert row.claimed_by == "w1" and row.claimed_at == T0 and row.attempts == 0
     assert store.get(_id(late)).status is OutboxStatus.QUEUED  # type: ignore[union-attr]
 
 
@@ -133,9 +133,13 @@ def check_an_expired_claim_is_taken_over(make_store: StoreFactory) -> None:
     store = make_store()
     row, _ = store.enqueue(draft("k1"))
     store.claim_due(T0, 10, "w1", LEASE)
+    store.start_attempt(_id(row), "w1")  # w1 handed it to its channel, then died
     taken = store.claim_due(T0 + LEASE, 10, "w2", LEASE)
     assert [r.id for r in taken] == [row.id]
-    assert taken[0].claimed_by == "w2" and taken[0].attempts == 2
+    assert taken[0].claimed_by == "w2" and taken[0].attempts == 1
+    with pytest.raises(ConflictError):
+        store.start_attempt(_id(row), "w1")
+    assert store.start_attempt(_id(row), "w2").attempts == 2
     with pytest.raises(ConflictError):
         store.mark_sent(_id(row), T0 + LEASE, "p", "w1")
     sent = store.mark_sent(_id(row), T0 + LEASE, "p", "w2")
@@ -162,6 +166,7 @@ def check_mark_retry_requeues_for_later(make_store: StoreFactory) -> None:
     store = make_store()
     row, _ = store.enqueue(draft("k1"))
     store.claim_due(T0, 10, "w1", LEASE)
+    store.start_attempt(_id(row), "w1")
     next_at = T0 + timedelta(seconds=30)
     retry = store.mark_retry(_id(row), T0, next_at, "gateway answered 500", "w1")
     assert retry.status is OutboxStatus.QUEUED
@@ -169,7 +174,19 @@ def check_mark_retry_requeues_for_later(make_store: StoreFactory) -> None:
     assert retry.attempts == 1 and retry.claimed_by is None
     assert store.claim_due(next_at - timedelta(seconds=1), 10, "w1", LEASE) == []
     again = store.claim_due(next_at, 10, "w1", LEASE)
-    assert [r.attempts for r in again] == [2]
+    assert [r.attempts for r in again] == [1]
+    assert store.start_attempt(_id(row), "w1").attempts == 2
+
+
+def check_a_claim_cut_short_is_not_an_attempt(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.enqueue(draft("k1"))
+    store.claim_due(T0, 10, "w1", LEASE)  # w1 dies before it reaches the channel
+    taken = store.claim_due(T0 + LEASE, 10, "w2", LEASE)
+    assert [r.attempts for r in taken] == [0]
+    other, _ = store.enqueue(draft("k2", due=T0 + timedelta(hours=1)))
+    with pytest.raises(InvalidTransition):
+        store.start_attempt(_id(other), "w2")  # queued, not claimed: nothing to count
 
 
 def check_mark_retry_needs_the_claim(make_store: StoreFactory) -> None:
@@ -301,6 +318,7 @@ CONTRACT_CHECKS: list[Callable[[StoreFactory], None]] = [
     check_an_expired_claim_is_taken_over,
     check_mark_sent,
     check_mark_retry_requeues_for_later,
+    check_a_claim_cut_short_is_not_an_attempt,
     check_mark_retry_needs_the_claim,
     check_mark_failed_by_the_relay,
     check_mark_failed_by_a_negative_receipt,
