@@ -18,13 +18,13 @@ import csv
 import io
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dispatcher.errors import DispatcherError, ImportFileError
+from dispatcher.errors import DispatcherError, ImportFileError, ValidationError
 from dispatcher.scenario.records import CustomerRecord, OrderRecord
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -234,6 +234,34 @@ def _parse_row(
         vehicle_id=vehicle,
         notes=get("notes"),
     )
+
+
+def parse_order_fields(
+    fields: Mapping[str, str],
+    *,
+    default_date: date,
+    timezone: str,
+    known_vehicles: set[str] | None = None,
+    locate: Locate | None = None,
+) -> OrderRecord:
+    """One order from named fields (the console's new-order form): the CSV's rules exactly.
+
+    ``fields`` uses the canonical column names (``order_id``, ``address``, ``lat``...).
+    Raises :class:`~dispatcher.errors.ValidationError` with the reason a row would get.
+    """
+    names = [name for name in ALIASES if name in fields]
+    columns = {name: i for i, name in enumerate(names)}
+    try:
+        return _parse_row(
+            [fields[n] for n in names],
+            columns,
+            default_date,
+            ZoneInfo(timezone),
+            known_vehicles,
+            locate,
+        )
+    except _RowRejected as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def _located(address: str, locate: Locate | None) -> tuple[float, float]:
