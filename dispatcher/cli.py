@@ -211,9 +211,18 @@ def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
         )
     except ValueError:
         raise DispatcherError(f"--date {args.date!r} is not YYYY-MM-DD") from None
+    from dispatcher.persistence.geocode_repo import database_geocoder
+
     db = Database(settings.database_url)
     try:
-        report = import_orders(db, args.file, default_date=day, timezone=tz, dry_run=args.dry_run)
+        report = import_orders(
+            db,
+            args.file,
+            default_date=day,
+            timezone=tz,
+            dry_run=args.dry_run,
+            geocoder=database_geocoder(settings, db),
+        )
     finally:
         db.dispose()
     for error in report.errors:

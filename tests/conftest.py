@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+#: Shared fakes of the outside world, with their fixtures (``provider``, ``closed_url``).
+pytest_plugins = ["fake_geocoder"]
+
 PG_ENV = "DISPATCHER_TEST_PG_URL"
 MQTT_ENV = "DISPATCHER_TEST_MQTT_URL"
 

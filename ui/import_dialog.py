@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtWidgets import QMessageBox
 
 from dispatcher.importing.service import ImportReport, import_orders
+from dispatcher.persistence.geocode_repo import database_geocoder
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -24,7 +25,8 @@ def start_import(window: MainWindow, path: Path) -> None:
     db = window.core.db
 
     def work() -> ImportReport:
-        return import_orders(db, path, default_date=day, timezone=TIMEZONE)
+        geocoder = database_geocoder(window.core.settings, db)
+        return import_orders(db, path, default_date=day, timezone=TIMEZONE, geocoder=geocoder)
 
     def done(report: ImportReport) -> None:
         window.statusBar().showMessage(f"{path.name}: {report.summary()}", 15000)

@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self.close_hooks: list[Callable[[], None]] = []
         #: (keys, what) rows for Help > Keyboard shortcuts; rooms append theirs in install().
         self.shortcut_help: list[tuple[str, str]] = [
+            ("Ctrl+N", "New order (urgent orders by phone)"),
             ("Ctrl+I", "Import orders from CSV"),
             ("F5", "Reload"),
             ("Ctrl+F", "Find stop"),
@@ -231,6 +232,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&New order…", self.new_order, "Ctrl+N")
         self._action(file_menu, "&Import orders…", self.import_orders, "Ctrl+I")
         self._action(file_menu, "&Reload", self.reload_routes, QKeySequence.StandardKey.Refresh)
         file_menu.addSeparator()
@@ -289,6 +291,11 @@ class MainWindow(QMainWindow):
         self.stats_label.setText(
             f"{self.routes_model.route_count()} routes · {self.routes_model.stop_count()} stops"
         )
+
+    def new_order(self) -> None:
+        from ui.orders.new_order_dialog import open_new_order
+
+        open_new_order(self, self.routes_model.timezone.key)
 
     def import_orders(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import orders", "", "CSV files (*.csv)")

@@ -5,7 +5,8 @@ case, with a few common aliases (``latitude`` for ``lat``...). Every bad row is 
 line number and the reason; the good rows are returned so that one broken line never costs the
 rest of the day. Storing (one transaction, skipping known order ids) is the repository's job.
 
-Columns (see docs/import.md): ``order_id`` (required), ``lat``, ``lon`` (required),
+Columns (see docs/import.md): ``order_id`` (required), ``lat``, ``lon`` (required unless the
+row has an ``address`` and a geocoder is given: then the address is placed by it),
 ``customer_id``, ``customer_name``, ``phone``, ``email``, ``address``, ``date``,
 ``window_start``, ``window_end`` (``HH:MM`` on the date, or ISO 8601), ``service_min``,
 ``demand``, ``kind`` (delivery/pickup), ``vehicle``, ``notes``.
@@ -17,13 +18,13 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dispatcher.errors import ImportFileError
+from dispatcher.errors import DispatcherError, ImportFileError, ValidationError
 from dispatcher.scenario.records import CustomerRecord, OrderRecord
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -69,8 +70,17 @@ class _RowRejected(Exception):
     pass
 
 
+#: Places an address: ``(lat, lon)``, or a DispatcherError whose text says why not.
+Locate = Callable[[str], tuple[float, float]]
+
+
 def read_orders_file(
-    path: Path, *, default_date: date, timezone: str, known_vehicles: set[str] | None = None
+    path: Path,
+    *,
+    default_date: date,
+    timezone: str,
+    known_vehicles: set[str] | None = None,
+    locate: Locate | None = None,
 ) -> ParseResult:
     """Read and parse ``path``; a file that cannot be read at all is an ImportFileError."""
     try:
@@ -82,12 +92,21 @@ def read_orders_file(
     except OSError as exc:
         raise ImportFileError(f"Cannot read {path}: {exc.strerror or exc}") from None
     return parse_orders(
-        data, default_date=default_date, timezone=timezone, known_vehicles=known_vehicles
+        data,
+        default_date=default_date,
+        timezone=timezone,
+        known_vehicles=known_vehicles,
+        locate=locate,
     )
 
 
 def parse_orders(
-    data: bytes, *, default_date: date, timezone: str, known_vehicles: set[str] | None = None
+    data: bytes,
+    *,
+    default_date: date,
+    timezone: str,
+    known_vehicles: set[str] | None = None,
+    locate: Locate | None = None,
 ) -> ParseResult:
     """Parse CSV bytes into orders and per-line errors (see module docstring)."""
     text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
@@ -105,7 +124,7 @@ def parse_orders(
         if not any(cell.strip() for cell in row):
             continue
         try:
-            order = _parse_row(row, columns, default_date, tz, known_vehicles)
+            order = _parse_row(row, columns, default_date, tz, known_vehicles, locate)
         except _RowRejected as exc:
             result.errors.append(RowError(line, str(exc)))
             continue
@@ -143,7 +162,8 @@ def _map_header(header: list[str]) -> dict[str, int]:
             if alias in normalized:
                 columns[name] = normalized.index(alias)
                 break
-    missing = [c for c in REQUIRED if c not in columns]
+    required = REQUIRED if "address" not in columns else ("order_id",)
+    missing = [c for c in required if c not in columns]
     if missing:
         raise ImportFileError(
             "The header has no column for "
@@ -159,6 +179,7 @@ def _parse_row(
     default_date: date,
     tz: ZoneInfo,
     known_vehicles: set[str] | None,
+    locate: Locate | None = None,
 ) -> OrderRecord:
     def get(name: str) -> str:
         idx = columns.get(name)
@@ -170,7 +191,10 @@ def _parse_row(
     ref = get("order_id")
     if not ref:
         raise _RowRejected("order id is missing")
-    lat, lon = _coordinate(get("lat"), "lat", 90.0), _coordinate(get("lon"), "lon", 180.0)
+    if not get("lat") and not get("lon") and get("address"):
+        lat, lon = _located(get("address"), locate)
+    else:
+        lat, lon = _coordinate(get("lat"), "lat", 90.0), _coordinate(get("lon"), "lon", 180.0)
     if lat == 0.0 and lon == 0.0:
         raise _RowRejected("coordinates are 0,0 (not geocoded)")
     day = _date(get("date")) if get("date") else default_date
@@ -210,6 +234,44 @@ def _parse_row(
         vehicle_id=vehicle,
         notes=get("notes"),
     )
+
+
+def parse_order_fields(
+    fields: Mapping[str, str],
+    *,
+    default_date: date,
+    timezone: str,
+    known_vehicles: set[str] | None = None,
+    locate: Locate | None = None,
+) -> OrderRecord:
+    """One order from named fields (the console's new-order form): the CSV's rules exactly.
+
+    ``fields`` uses the canonical column names (``order_id``, ``address``, ``lat``...).
+    Raises :class:`~dispatcher.errors.ValidationError` with the reason a row would get.
+    """
+    names = [name for name in ALIASES if name in fields]
+    columns = {name: i for i, name in enumerate(names)}
+    try:
+        return _parse_row(
+            [fields[n] for n in names],
+            columns,
+            default_date,
+            ZoneInfo(timezone),
+            known_vehicles,
+            locate,
+        )
+    except _RowRejected as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _located(address: str, locate: Locate | None) -> tuple[float, float]:
+    """A row with an address and no coordinates: ask the geocoder (docs/import.md)."""
+    if locate is None:
+        raise _RowRejected("no coordinates, and no geocoder to place the address")
+    try:
+        return locate(address)
+    except DispatcherError as exc:
+        raise _RowRejected(f"address not placed: {exc}") from None
 
 
 def _number(text: str, name: str, low: float, high: float) -> float:

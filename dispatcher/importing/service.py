@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from dispatcher.geocoding import Geocoder
 from dispatcher.importing.orders_csv import RowError, read_orders_file
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
@@ -22,6 +23,8 @@ class ImportReport:
     inserted: int
     errors: list[RowError] = field(default_factory=list)
     dry_run: bool = False
+    #: rows placed from their address by the geocoder (cache hits included)
+    geocoded: int = 0
 
     @property
     def already_known(self) -> int:
@@ -30,22 +33,47 @@ class ImportReport:
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
         count = self.valid if self.dry_run else self.inserted
+        placed = f" ({self.geocoded} placed from their address)" if self.geocoded else ""
         return (
-            f"{verb} {count} orders, {self.already_known} already known, "
+            f"{verb} {count} orders{placed}, {self.already_known} already known, "
             f"{len(self.errors)} rows rejected"
         )
 
 
 def import_orders(
-    db: Database, path: Path, *, default_date: date, timezone: str, dry_run: bool = False
+    db: Database,
+    path: Path,
+    *,
+    default_date: date,
+    timezone: str,
+    dry_run: bool = False,
+    geocoder: Geocoder | None = None,
 ) -> ImportReport:
-    """Parse ``path`` and insert its new orders in one transaction (nothing on dry run)."""
+    """Parse ``path`` and insert its new orders in one transaction (nothing on dry run).
+
+    Rows with an address and no coordinates are placed by ``geocoder`` while parsing; that
+    may take a second a row on a public provider, so no transaction is held open meanwhile.
+    """
     with db.session() as session:
-        result = read_orders_file(
-            path,
-            default_date=default_date,
-            timezone=timezone,
-            known_vehicles=fleet_repo.vehicle_ids(session),
-        )
-        inserted = 0 if dry_run else fleet_repo.insert_orders(session, result.orders)
-    return ImportReport(path, len(result.orders), inserted, result.errors, dry_run)
+        vehicles = fleet_repo.vehicle_ids(session)
+    placed = 0
+
+    def locate(address: str) -> tuple[float, float]:
+        nonlocal placed
+        assert geocoder is not None
+        hit = geocoder.geocode(address)
+        placed += 1
+        return hit.lat, hit.lon
+
+    result = read_orders_file(
+        path,
+        default_date=default_date,
+        timezone=timezone,
+        known_vehicles=vehicles,
+        locate=locate if geocoder is not None and geocoder.enabled else None,
+    )
+    inserted = 0
+    if not dry_run:
+        with db.session() as session:
+            inserted = fleet_repo.insert_orders(session, result.orders)
+    return ImportReport(path, len(result.orders), inserted, result.errors, dry_run, placed)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from dispatcher.errors import ConflictError
+from dispatcher.errors import ConflictError, ValidationError
 from dispatcher.persistence.orm import (
     AuditEntry,
     Customer,
@@ -155,6 +155,29 @@ def insert_orders(session: Session, orders: Iterable[OrderRecord]) -> int:
         session.flush()
         inserted += 1
     return inserted
+
+
+def create_order(session: Session, order: OrderRecord, actor: str) -> int:
+    """Store one new order typed in by ``actor``, audited; returns its stop id.
+
+    Raises ValidationError when the order id is taken (nothing is stored).
+    """
+    if existing_order_refs(session, [order.order_ref]):
+        raise ValidationError(f"order id {order.order_ref!r} is already taken")
+    insert_orders(session, [order])
+    stop_id = session.scalar(select(Stop.id).where(Stop.order_ref == order.order_ref))
+    assert stop_id is not None
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action="order.create",
+            entity="stop",
+            entity_id=str(stop_id),
+            before=None,
+            after={"order": order.order_ref, "vehicle": order.vehicle_id},
+        )
+    )
+    return int(stop_id)
 
 
 def _upsert_customer(session: Session, record: CustomerRecord) -> Customer:

@@ -340,3 +340,15 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="dispatcher")
     os_user: Mapped[str | None] = mapped_column(String(80), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class GeocodeCacheRow(Base):
+    """Addresses already placed by the geocoder (dispatcher/geocoding.py), by normalized text."""
+
+    __tablename__ = "geocode_cache"
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(500), default="")
+    provider: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
