@@ -27,7 +27,9 @@ from dispatcher.errors import (
     DatabaseLocked,
     DatabaseTooNew,
     DatabaseUnavailable,
+    DispatcherError,
 )
+from dispatcher.persistence.storage_errors import Fault, classify, refused
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,14 @@ def translate_error(exc: SQLAlchemyError, url: str) -> DatabaseError:
     if isinstance(exc, OperationalError):
         return DatabaseUnavailable(f"Cannot open the database {where}: {text}")
     return DatabaseError(f"Database error on {where}: {text}")
+
+
+def storage_error(exc: SQLAlchemyError, url: str) -> DispatcherError:
+    """A failed write as a core error: :class:`RecordRefused` when retrying cannot help
+    (see :mod:`dispatcher.persistence.storage_errors`), else the transient DatabaseError."""
+    if classify(exc) is Fault.POISON:
+        return refused(exc)
+    return translate_error(exc, url)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -193,7 +203,7 @@ class Database:
         except SQLAlchemyError as exc:
             session.rollback()
             if isinstance(exc, OperationalError):
-                raise translate_error(exc, self.url) from exc
+                raise storage_error(exc, self.url) from exc
             raise
         except BaseException:
             session.rollback()
