@@ -9,12 +9,13 @@ they cannot drift apart again.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Column, String
 
 from dispatcher import limits
+from dispatcher.importing.orders_csv import parse_orders
 from dispatcher.model.core import EventReport, PositionReport
 from dispatcher.persistence.orm import Base
 from dispatcher.telemetry.adapters import NativeAdapter
@@ -119,6 +120,29 @@ def test_a_nul_character_is_refused_at_the_door(field: str) -> None:
     fields = {"kind": "pod", "event_id": "e-1", "pod_ref": "p-1", field: "a\x00b"}
     rejection = rejected("event", "VAN-1", **fields)
     assert rejection.reason == "bad_value" and "NUL" in rejection.detail
+
+
+def test_the_importer_refuses_what_the_columns_cannot_hold() -> None:
+    rows = [
+        "order_id,lat,lon,customer_name,phone,email,address,notes",
+        f"{'O' * limits.ORDER_ID},52.1,4.1,{'n' * limits.NAME},,,,",
+        f"{'O' * (limits.ORDER_ID + 1)},52.1,4.1,,,,,",
+        f"O-2,52.1,4.1,{'n' * (limits.NAME + 1)},,,,",
+        f"O-3,52.1,4.1,,{'1' * (limits.PHONE + 1)},,,",
+        f"O-4,52.1,4.1,,,{'e' * (limits.EMAIL + 1)},,",
+        f"O-5,52.1,4.1,,,,{'a' * (limits.ADDRESS + 1)},",
+        f"O-6,52.1,4.1,,,,,{'t' * (limits.NOTE + 1)}",
+    ]
+    result = parse_orders("\n".join(rows).encode(), default_date=date(2026, 11, 20), timezone="UTC")
+    assert [o.order_ref for o in result.orders] == ["O" * limits.ORDER_ID]
+    assert [(e.line, e.field) for e in result.errors] == [
+        (3, "order_id"),
+        (4, "customer_name"),
+        (5, "phone"),
+        (6, "email"),
+        (7, "address"),
+        (8, "notes"),
+    ]
 
 
 def test_the_published_json_schemas_state_the_same_limits() -> None:
