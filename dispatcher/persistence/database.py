@@ -7,7 +7,9 @@ by a newer Dispatcher"), so neither the CLI nor the UI ever shows a traceback fo
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,10 +57,8 @@ def create_db_engine(
         raise DatabaseUnavailable(f"'{url}' is not a database URL or SQLite path.") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            folder = Path(database).expanduser().parent
-            if not folder.exists():
-                folder.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not parsed.query.get("uri"):
+            prepare_sqlite_file(Path(database).expanduser())
         kwargs.setdefault("connect_args", {"timeout": busy_timeout_ms / 1000})
         engine = create_engine(url, **kwargs)
 
@@ -81,6 +81,43 @@ def create_db_engine(
         return create_engine(url, **kwargs)
     except (ArgumentError, ImportError) as exc:
         raise DatabaseUnavailable(f"Cannot use database {describe_url(url)}: {exc}") from None
+
+
+_CANNOT_CREATE = {
+    errno.EROFS: "the file system is read-only",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EACCES: "no permission to write there",
+    errno.EPERM: "no permission to write there",
+    errno.ENOSPC: "the disk is full",
+    errno.ENOENT: "nothing can be created there",
+}
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Make sure a new SQLite database can be created at ``path``, or say why not.
+
+    SQLite itself would only answer "unable to open database file", and a missing folder
+    used to end in a traceback from ``mkdir``. The folder is created, then the (empty) file:
+    an empty file is a valid empty database, so nothing is left behind that SQLite would not
+    have made. An existing file is left alone.
+    """
+    if path.is_dir():
+        raise DatabaseUnavailable(f"Cannot use {path} as the database: it is a folder.")
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        if not path.parent.is_dir():  # mkdir met a file where a folder should be
+            raise DatabaseUnavailable(_cannot_create(path, errno.ENOTDIR, "")) from None
+    except OSError as exc:
+        raise DatabaseUnavailable(_cannot_create(path, exc.errno, exc.strerror)) from None
+
+
+def _cannot_create(path: Path, code: int | None, strerror: str | None) -> str:
+    why = _CANNOT_CREATE.get(code or 0) or (strerror or "unknown error").lower()
+    return f"Cannot create the database {path}: {why}."
 
 
 def translate_error(exc: SQLAlchemyError, url: str) -> DatabaseError:
