@@ -35,6 +35,20 @@ class ValidationError(DispatcherError):
     """Input data breaks a rule (bad coordinates, window end before start...)."""
 
 
+class RecordRefused(ValidationError):
+    """The database refuses this one record (a value too long, a NUL byte, a conflicting
+    row): retrying cannot help, so it is set aside with :attr:`reason` and the rest go on.
+
+    The opposite of a transient :class:`DatabaseError` (connection lost, lock timeout,
+    serialization failure), which is retried. ``dispatcher.persistence.storage_errors``
+    decides which is which.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The database refused the record: {reason}")
+        self.reason = reason
+
+
 class ImportFileError(DispatcherError):
     """An import file cannot be read at all (missing, wrong encoding, no header)."""
 

@@ -144,7 +144,8 @@ class LiveTelemetry:
         self.thinning = ThinningSink(
             SqlTelemetrySink(db), HistorySettings.from_settings(settings).thinning
         )
-        self.writer = BatchWriter(self.thinning)
+        #: Records the database refuses are kept with the rejected messages (docs/history.md).
+        self.writer = BatchWriter(self.thinning, quarantine=self.decoder.quarantine, clock=clock)
         self.pipeline = IngestPipeline(self.decoder, self.fleet, bus, clock, writer=self.writer)
         self.client: TelemetryClient | None = None
         self._console_id = console_id

@@ -116,8 +116,9 @@ class ThinningSink:
 
     The batch writer calls it from one thread; a lock still guards the thinner so a second
     caller (a test, a bench) cannot corrupt the anchors. A batch the inner sink fails to
-    write is not lost: the writer retries the whole batch, and the decision made for it is
-    remembered until it commits, so a retry stores the same fixes and no anchor moves twice.
+    write is not lost: the writer retries the whole batch (or its halves, when one record is
+    refused), and the decision made for it is remembered until it commits, so a retry stores
+    the same fixes and no anchor moves twice.
     """
 
     def __init__(self, inner: TelemetrySink, policy: ThinningPolicy) -> None:
@@ -128,16 +129,30 @@ class ThinningSink:
 
     def write_positions(self, batch: Sequence[PositionReport]) -> None:
         with self._lock:
-            pending = self._pending
-            if pending is not None and pending[0] is batch:
-                kept = pending[1]  # a retry of the batch whose write failed
-            else:
+            kept = self._decided(batch)
+            if kept is None:
                 kept = self.thinner.thin(batch)
                 self._pending = (batch, kept)
         if kept:
             self.inner.write_positions(kept)
         with self._lock:
-            self._pending = None
+            if self._pending is not None and self._pending[0] is batch:
+                self._pending = None
+
+    def _decided(self, batch: Sequence[PositionReport]) -> list[PositionReport] | None:
+        """The fixes kept of ``batch`` if it is the failed batch again, or a part of it (the
+        writer splits a batch the database refused, to set the bad record aside)."""
+        pending = self._pending
+        if pending is None:
+            return None
+        whole, kept = pending
+        if whole is batch:
+            return kept
+        members = {id(p) for p in whole}  # ``whole`` holds them: no id is reused meanwhile
+        if not all(id(p) in members for p in batch):
+            return None
+        chosen = {id(p) for p in kept}
+        return [p for p in batch if id(p) in chosen]
 
     def write_events(self, batch: Sequence[EventReport]) -> None:
         self.inner.write_events(batch)

@@ -2,8 +2,11 @@
 
 Accepted: UTF-8 with or without BOM, ``;`` or ``,`` as delimiter, column names in any order and
 case, with a few common aliases (``latitude`` for ``lat``...). Every bad row is reported with its
-line number and the reason; the good rows are returned so that one broken line never costs the
-rest of the day. Storing (one transaction, skipping known order ids) is the repository's job.
+line number, the field and the reason; the good rows are returned so that one broken line never
+costs the rest of the day. Text must fit the columns it is stored in (``dispatcher.limits``) and
+hold no NUL character. A quote that is never closed would make the rest of the file one field:
+such a row is reported and the lines after it are read again (see :func:`_records`). Storing
+(one transaction, skipping known order ids) is the repository's job.
 
 Columns (see docs/import.md): ``order_id`` (required), ``lat``, ``lon`` (required unless the
 row has an ``address`` and a geocoder is given: then the address is placed by it),
@@ -24,6 +27,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from dispatcher import limits
 from dispatcher.errors import DispatcherError, ImportFileError, ValidationError
 from dispatcher.scenario.records import CustomerRecord, OrderRecord
 
@@ -47,12 +51,27 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("order_id", "lat", "lon")
 MAX_FILE_BYTES = 50 * 1024 * 1024
+#: Longest value of each stored text column (the rest are parsed: dates, numbers, kinds).
+TEXT_LIMITS = {
+    "order_id": limits.ORDER_ID,
+    "customer_id": limits.CUSTOMER_REF,
+    "customer_name": limits.NAME,
+    "phone": limits.PHONE,
+    "email": limits.EMAIL,
+    "address": limits.ADDRESS,
+    "vehicle": limits.VEHICLE_ID,
+    "notes": limits.NOTE,
+}
+#: Longest value of a parsed column (an ISO 8601 time is 32): keeps messages readable.
+PARSED_LIMIT = 64
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
     line: int
     reason: str
+    #: The column at fault (our name, e.g. ``customer_name``), when one is.
+    field: str = ""
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
@@ -67,7 +86,9 @@ class ParseResult:
 
 
 class _RowRejected(Exception):
-    pass
+    def __init__(self, reason: str, field: str = "") -> None:
+        super().__init__(reason)
+        self.field = field
 
 
 #: Places an address: ``(lat, lon)``, or a DispatcherError whose text says why not.
@@ -114,19 +135,22 @@ def parse_orders(
         raise ImportFileError("The file is empty.")
     first_line = text.splitlines()[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader)
+    lines = io.StringIO(text, newline="").readlines()
+    header = next(csv.reader(lines[:1], delimiter=delimiter))
     columns = _map_header(header)
     tz = ZoneInfo(timezone)
     result = ParseResult()
     seen: dict[str, int] = {}
-    for line, row in _rows_with_lines(reader):
+    for line, row in _records(lines, delimiter, columns, header):
+        if isinstance(row, RowError):
+            result.errors.append(row)
+            continue
         if not any(cell.strip() for cell in row):
             continue
         try:
             order = _parse_row(row, columns, default_date, tz, known_vehicles, locate)
         except _RowRejected as exc:
-            result.errors.append(RowError(line, str(exc)))
+            result.errors.append(RowError(line, str(exc), exc.field))
             continue
         if order.order_ref in seen:
             result.errors.append(
@@ -134,6 +158,7 @@ def parse_orders(
                     line,
                     f"duplicate order id {order.order_ref!r} (first on line "
                     f"{seen[order.order_ref]})",
+                    "order_id",
                 )
             )
             continue
@@ -143,15 +168,86 @@ def parse_orders(
     return result
 
 
-def _rows_with_lines(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    """Yield rows with the (1-based) file line they start on; csv.reader counts line ends."""
-    start = 2
+def _records(
+    lines: list[str], delimiter: str, columns: dict[str, int], header: list[str]
+) -> Iterator[tuple[int, list[str] | RowError]]:
+    """Yield each row after the header with the (1-based) line it starts on, or the error of
+    a row whose quoting is broken.
+
+    A quote that is never closed makes the CSV reader run on through the following lines,
+    silently folding whole orders into one field. A row spanning several lines is taken as
+    broken when the file ends inside its quotes, or when one of its continuation lines reads
+    as an order on its own (an order id and numeric coordinates where the header puts them).
+    It is reported, and reading starts again on the line after it, so the orders it had
+    swallowed are imported. A row the reader cannot parse at all is reported the same way.
+    """
+    start = 1  # index in ``lines`` of the next row (0 is the header)
+    while start < len(lines):
+        reader = csv.reader(lines[start:], delimiter=delimiter)
+        consumed = 0
+        try:
+            for row in reader:
+                first, end = start + consumed, start + reader.line_num
+                consumed = reader.line_num
+                problem = _broken_quote(lines[first:end], row, delimiter, columns, header)
+                if problem is not None:
+                    yield first + 1, problem.at(first + 1)
+                    start = first + 1
+                    break
+                yield first + 1, row
+            else:
+                return
+        except csv.Error as exc:
+            first = start + consumed
+            yield first + 1, RowError(first + 1, f"the CSV structure is broken ({exc})")
+            start = first + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _QuoteProblem:
+    field: str
+    detail: str
+
+    def at(self, line: int) -> RowError:
+        return RowError(
+            line, f"unterminated quote in {self.field}: {self.detail} (close the quote)", self.field
+        )
+
+
+def _broken_quote(
+    raw: list[str], row: list[str], delimiter: str, columns: dict[str, int], header: list[str]
+) -> _QuoteProblem | None:
+    """Why the multi-line row ``raw`` looks like an unterminated quote, or None."""
+    if len(raw) < 2:
+        return None
+    index = next((i for i, cell in enumerate(row) if "\n" in cell or "\r" in cell), len(row) - 1)
+    field = _column_name(index, columns, header)
+    if "".join(raw).count('"') % 2:
+        return _QuoteProblem(field, "it runs to the end of the file")
+    for offset, text in enumerate(raw[1:], start=1):
+        if _looks_like_order(text, delimiter, columns):
+            return _QuoteProblem(field, f"line {offset} below it reads as an order of its own")
+    return None
+
+
+def _looks_like_order(text: str, delimiter: str, columns: dict[str, int]) -> bool:
+    cells = next(csv.reader([text], delimiter=delimiter), [])
+    needed = max(columns[c] for c in REQUIRED)
+    if len(cells) <= needed or not cells[columns["order_id"]].strip():
+        return False
     try:
-        for row in reader:
-            yield start, row
-            start = reader.line_num + 1  # type: ignore[attr-defined]
-    except csv.Error as exc:
-        raise ImportFileError(f"line {start}: the CSV structure is broken ({exc}).") from None
+        for name in ("lat", "lon"):
+            float(cells[columns[name]].strip().replace(",", "."))
+    except ValueError:
+        return False
+    return True
+
+
+def _column_name(index: int, columns: dict[str, int], header: list[str]) -> str:
+    for name, position in columns.items():
+        if position == index:
+            return name
+    return header[index].strip() if index < len(header) else f"column {index + 1}"
 
 
 def _map_header(header: list[str]) -> dict[str, int]:
@@ -185,32 +281,39 @@ def _parse_row(
         idx = columns.get(name)
         value = row[idx].strip() if idx is not None and idx < len(row) else ""
         if any("\udc80" <= ch <= "\udcff" for ch in value):
-            raise _RowRejected(f"{name} is not valid UTF-8")
+            raise _RowRejected(f"{name} is not valid UTF-8", name)
+        if "\x00" in value:
+            raise _RowRejected(f"{name} holds a NUL character", name)
+        limit = TEXT_LIMITS.get(name, PARSED_LIMIT)
+        if len(value) > limit:
+            raise _RowRejected(f"{name} is {len(value)} characters long (at most {limit})", name)
         return value
 
     ref = get("order_id")
     if not ref:
-        raise _RowRejected("order id is missing")
+        raise _RowRejected("order id is missing", "order_id")
     if not get("lat") and not get("lon") and get("address"):
         lat, lon = _located(get("address"), locate)
     else:
         lat, lon = _coordinate(get("lat"), "lat", 90.0), _coordinate(get("lon"), "lon", 180.0)
     if lat == 0.0 and lon == 0.0:
-        raise _RowRejected("coordinates are 0,0 (not geocoded)")
+        raise _RowRejected("coordinates are 0,0 (not geocoded)", "lat")
     day = _date(get("date")) if get("date") else default_date
-    start, end = _when(get("window_start"), day, tz), _when(get("window_end"), day, tz)
+    start = _when(get("window_start"), day, tz, "window_start")
+    end = _when(get("window_end"), day, tz, "window_end")
     if start and end and end <= start:
         raise _RowRejected(
-            f"time window ends ({get('window_end')}) before it starts ({get('window_start')})"
+            f"time window ends ({get('window_end')}) before it starts ({get('window_start')})",
+            "window_end",
         )
     vehicle = get("vehicle") or None
     if vehicle and known_vehicles is not None and vehicle not in known_vehicles:
-        raise _RowRejected(f"unknown vehicle {vehicle!r}")
+        raise _RowRejected(f"unknown vehicle {vehicle!r}", "vehicle")
     kind = (get("kind") or "delivery").lower()
     if kind in ("return", "returns"):
         kind = "pickup"
     if kind not in ("delivery", "pickup"):
-        raise _RowRejected(f"kind must be delivery or pickup, not {kind!r}")
+        raise _RowRejected(f"kind must be delivery or pickup, not {kind!r}", "kind")
     name = get("customer_name")
     customer = CustomerRecord(
         ref=get("customer_id") or _customer_ref(name, get("phone"), get("email"), ref),
@@ -267,26 +370,26 @@ def parse_order_fields(
 def _located(address: str, locate: Locate | None) -> tuple[float, float]:
     """A row with an address and no coordinates: ask the geocoder (docs/import.md)."""
     if locate is None:
-        raise _RowRejected("no coordinates, and no geocoder to place the address")
+        raise _RowRejected("no coordinates, and no geocoder to place the address", "address")
     try:
         return locate(address)
     except DispatcherError as exc:
-        raise _RowRejected(f"address not placed: {exc}") from None
+        raise _RowRejected(f"address not placed: {exc}", "address") from None
 
 
 def _number(text: str, name: str, low: float, high: float) -> float:
     try:
         value = float(text.replace(",", "."))
     except ValueError:
-        raise _RowRejected(f"{name} {text!r} is not a number") from None
+        raise _RowRejected(f"{name} {text!r} is not a number", name) from None
     if not math.isfinite(value) or not low <= value <= high:
-        raise _RowRejected(f"{name} {text!r} is out of range ({low:g} to {high:g})")
+        raise _RowRejected(f"{name} {text!r} is out of range ({low:g} to {high:g})", name)
     return value
 
 
 def _coordinate(text: str, name: str, limit: float) -> float:
     if not text:
-        raise _RowRejected(f"{name} is missing")
+        raise _RowRejected(f"{name} is missing", name)
     return _number(text, name, -limit, limit)
 
 
@@ -294,13 +397,13 @@ def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _RowRejected(f"date {text!r} is not YYYY-MM-DD") from None
+        raise _RowRejected(f"date {text!r} is not YYYY-MM-DD", "date") from None
 
 
 _HHMM = re.compile(r"^(\d{1,2})[:.h](\d{2})$")
 
 
-def _when(text: str, day: date, tz: ZoneInfo) -> datetime | None:
+def _when(text: str, day: date, tz: ZoneInfo, name: str) -> datetime | None:
     if not text:
         return None
     match = _HHMM.match(text)
@@ -312,10 +415,10 @@ def _when(text: str, day: date, tz: ZoneInfo) -> datetime | None:
             if local.tzinfo is None:
                 local = local.replace(tzinfo=tz)
     except ValueError:
-        raise _RowRejected(f"time {text!r} is not HH:MM or ISO 8601") from None
+        raise _RowRejected(f"time {text!r} is not HH:MM or ISO 8601", name) from None
     return local.astimezone(UTC)
 
 
 def _customer_ref(name: str, phone: str, email: str, order_ref: str) -> str:
     key = re.sub(r"\D", "", phone) or email.lower() or name.lower() or order_ref
-    return f"csv:{key}"[:80]
+    return limits.fit_key(f"csv:{key}", limits.CUSTOMER_REF)

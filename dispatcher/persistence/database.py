@@ -7,7 +7,9 @@ by a newer Dispatcher"), so neither the CLI nor the UI ever shows a traceback fo
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +29,9 @@ from dispatcher.errors import (
     DatabaseLocked,
     DatabaseTooNew,
     DatabaseUnavailable,
+    DispatcherError,
 )
+from dispatcher.persistence.storage_errors import Fault, classify, refused
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +57,8 @@ def create_db_engine(
         raise DatabaseUnavailable(f"'{url}' is not a database URL or SQLite path.") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            folder = Path(database).expanduser().parent
-            if not folder.exists():
-                folder.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not parsed.query.get("uri"):
+            prepare_sqlite_file(Path(database).expanduser())
         kwargs.setdefault("connect_args", {"timeout": busy_timeout_ms / 1000})
         engine = create_engine(url, **kwargs)
 
@@ -81,6 +83,43 @@ def create_db_engine(
         raise DatabaseUnavailable(f"Cannot use database {describe_url(url)}: {exc}") from None
 
 
+_CANNOT_CREATE = {
+    errno.EROFS: "the file system is read-only",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EACCES: "no permission to write there",
+    errno.EPERM: "no permission to write there",
+    errno.ENOSPC: "the disk is full",
+    errno.ENOENT: "nothing can be created there",
+}
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Make sure a new SQLite database can be created at ``path``, or say why not.
+
+    SQLite itself would only answer "unable to open database file", and a missing folder
+    used to end in a traceback from ``mkdir``. The folder is created, then the (empty) file:
+    an empty file is a valid empty database, so nothing is left behind that SQLite would not
+    have made. An existing file is left alone.
+    """
+    if path.is_dir():
+        raise DatabaseUnavailable(f"Cannot use {path} as the database: it is a folder.")
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        if not path.parent.is_dir():  # mkdir met a file where a folder should be
+            raise DatabaseUnavailable(_cannot_create(path, errno.ENOTDIR, "")) from None
+    except OSError as exc:
+        raise DatabaseUnavailable(_cannot_create(path, exc.errno, exc.strerror)) from None
+
+
+def _cannot_create(path: Path, code: int | None, strerror: str | None) -> str:
+    why = _CANNOT_CREATE.get(code or 0) or (strerror or "unknown error").lower()
+    return f"Cannot create the database {path}: {why}."
+
+
 def translate_error(exc: SQLAlchemyError, url: str) -> DatabaseError:
     """Map a driver error to the message a person can act on."""
     text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else ""
@@ -95,6 +134,14 @@ def translate_error(exc: SQLAlchemyError, url: str) -> DatabaseError:
     if isinstance(exc, OperationalError):
         return DatabaseUnavailable(f"Cannot open the database {where}: {text}")
     return DatabaseError(f"Database error on {where}: {text}")
+
+
+def storage_error(exc: SQLAlchemyError, url: str) -> DispatcherError:
+    """A failed write as a core error: :class:`RecordRefused` when retrying cannot help
+    (see :mod:`dispatcher.persistence.storage_errors`), else the transient DatabaseError."""
+    if classify(exc) is Fault.POISON:
+        return refused(exc)
+    return translate_error(exc, url)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -193,7 +240,7 @@ class Database:
         except SQLAlchemyError as exc:
             session.rollback()
             if isinstance(exc, OperationalError):
-                raise translate_error(exc, self.url) from exc
+                raise storage_error(exc, self.url) from exc
             raise
         except BaseException:
             session.rollback()

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from dispatcher import limits
 from dispatcher.persistence.grid import cell_default
 
 NAMING = {
@@ -78,24 +79,24 @@ def _utcnow() -> datetime:
 
 class Depot(Base):
     __tablename__ = "depots"
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    address: Mapped[str] = mapped_column(String(300), default="")
+    id: Mapped[str] = mapped_column(String(limits.FLEET_ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(limits.NAME))
+    address: Mapped[str] = mapped_column(String(limits.ADDRESS), default="")
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
 
 
 class Driver(Base):
     __tablename__ = "drivers"
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    phone: Mapped[str] = mapped_column(String(40), default="")
+    id: Mapped[str] = mapped_column(String(limits.FLEET_ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(limits.NAME))
+    phone: Mapped[str] = mapped_column(String(limits.PHONE), default="")
 
 
 class Vehicle(Base):
     __tablename__ = "vehicles"
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    id: Mapped[str] = mapped_column(String(limits.VEHICLE_ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(limits.NAME))
     plate: Mapped[str] = mapped_column(String(40), default="")
     depot_id: Mapped[str | None] = mapped_column(ForeignKey("depots.id"))
     driver_id: Mapped[str | None] = mapped_column(ForeignKey("drivers.id"))
@@ -113,7 +114,7 @@ class DeviceBinding(Base):
     """Which tracker or phone speaks for which vehicle (edited by the dispatcher)."""
 
     __tablename__ = "device_bindings"
-    device_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    device_key: Mapped[str] = mapped_column(String(limits.DEVICE_KEY), primary_key=True)
     vehicle_id: Mapped[str] = mapped_column(ForeignKey("vehicles.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
 
@@ -121,10 +122,10 @@ class DeviceBinding(Base):
 class Customer(Base):
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ref: Mapped[str] = mapped_column(String(80), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    phone: Mapped[str] = mapped_column(String(40), default="")
-    email: Mapped[str] = mapped_column(String(254), default="")
+    ref: Mapped[str] = mapped_column(String(limits.CUSTOMER_REF), unique=True)
+    name: Mapped[str] = mapped_column(String(limits.NAME))
+    phone: Mapped[str] = mapped_column(String(limits.PHONE), default="")
+    email: Mapped[str] = mapped_column(String(limits.EMAIL), default="")
     preferred_channel: Mapped[str] = mapped_column(String(16), default="sms")
     opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     quiet_start: Mapped[time | None] = mapped_column(Time)
@@ -143,7 +144,7 @@ class Route(Base):
     status: Mapped[str] = mapped_column(String(16), default="planned")
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
-    updated_by: Mapped[str] = mapped_column(String(80), default="")
+    updated_by: Mapped[str] = mapped_column(String(limits.USERNAME), default="")
 
     vehicle: Mapped[Vehicle] = relationship()
     stops: Mapped[list[Stop]] = relationship(
@@ -159,12 +160,12 @@ class Stop(Base):
     __tablename__ = "stops"
     __table_args__ = (Index("ix_stops_route_seq", "route_id", "sequence"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    order_ref: Mapped[str] = mapped_column(String(80), unique=True)
+    order_ref: Mapped[str] = mapped_column(String(limits.ORDER_ID), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     service_date: Mapped[date] = mapped_column(Date, index=True)
     kind: Mapped[str] = mapped_column(String(16), default="delivery")
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    address: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(limits.ADDRESS), default="")
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     window_start: Mapped[datetime | None]
@@ -182,8 +183,8 @@ class Stop(Base):
     actual_arrival: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    failure_reason: Mapped[str] = mapped_column(String(200), default="")
-    pod_ref: Mapped[str] = mapped_column(String(200), default="")
+    failure_reason: Mapped[str] = mapped_column(String(limits.REASON), default="")
+    pod_ref: Mapped[str] = mapped_column(String(limits.POD_REF), default="")
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
     #: Optimistic lock: two desks dropping the same stop onto two vans in one save window
     #: must not both be told "ok" (the later UPDATE finds the version moved on).
@@ -204,7 +205,7 @@ class PositionRow(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    vehicle_id: Mapped[str] = mapped_column(String(40))
+    vehicle_id: Mapped[str] = mapped_column(String(limits.VEHICLE_ID))
     ts: Mapped[datetime] = mapped_column(index=True)
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
@@ -222,13 +223,13 @@ class VehicleEventRow(Base):
     __tablename__ = "vehicle_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     #: The device's own id for the event: a redelivered QoS 1 message is stored once.
-    event_id: Mapped[str] = mapped_column(String(120), unique=True)
-    vehicle_id: Mapped[str] = mapped_column(String(40), index=True)
+    event_id: Mapped[str] = mapped_column(String(limits.EVENT_ID), unique=True)
+    vehicle_id: Mapped[str] = mapped_column(String(limits.VEHICLE_ID), index=True)
     kind: Mapped[str] = mapped_column(String(24))
     ts: Mapped[datetime] = mapped_column(index=True)
-    stop_ref: Mapped[str | None] = mapped_column(String(80))
-    reason: Mapped[str] = mapped_column(String(200), default="")
-    pod_ref: Mapped[str] = mapped_column(String(200), default="")
+    stop_ref: Mapped[str | None] = mapped_column(String(limits.ORDER_ID))
+    reason: Mapped[str] = mapped_column(String(limits.REASON), default="")
+    pod_ref: Mapped[str] = mapped_column(String(limits.POD_REF), default="")
     note: Mapped[str] = mapped_column(Text, default="")
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
@@ -253,20 +254,20 @@ class AlertRow(Base):
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
-    subject: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(limits.ALERT_KEY))
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
     severity: Mapped[int] = mapped_column(Integer, default=2)
     title: Mapped[str] = mapped_column(String(300), default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    vehicle_id: Mapped[str | None] = mapped_column(String(40))
-    stop_id: Mapped[str | None] = mapped_column(String(80))
+    vehicle_id: Mapped[str | None] = mapped_column(String(limits.VEHICLE_ID))
+    stop_id: Mapped[str | None] = mapped_column(String(limits.ORDER_ID))
     sla_deadline: Mapped[datetime | None]
     first_seen: Mapped[datetime] = mapped_column(default=_utcnow)
     opened_at: Mapped[datetime] = mapped_column(default=_utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=_utcnow)
     count: Mapped[int] = mapped_column(Integer, default=1)
     cause_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    last_occurrence: Mapped[str | None] = mapped_column(String(120))
+    last_occurrence: Mapped[str | None] = mapped_column(String(limits.ALERT_KEY))
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(80))
     assignee: Mapped[str | None] = mapped_column(String(80))
@@ -294,7 +295,7 @@ class OutboxRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    stop_ref: Mapped[str | None] = mapped_column(String(80), index=True)
+    stop_ref: Mapped[str | None] = mapped_column(String(limits.ORDER_ID), index=True)
     situation: Mapped[str] = mapped_column(String(40))
     template_id: Mapped[str] = mapped_column(String(80))
     template_version: Mapped[int] = mapped_column(Integer, default=1)

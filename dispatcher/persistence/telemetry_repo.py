@@ -15,10 +15,11 @@ from typing import Any, cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from dispatcher.errors import DatabaseError
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
-from dispatcher.persistence.database import Database
+from dispatcher.persistence.database import Database, storage_error
 from dispatcher.persistence.grid import cell_of
 from dispatcher.persistence.orm import PositionRow, Stop, VehicleEventRow
 
@@ -94,8 +95,8 @@ class SqlTelemetrySink:
                     kind=event.kind.value,
                     ts=event.ts,
                     stop_ref=event.stop_id,
-                    reason=(event.reason or "")[:200],
-                    pod_ref=(event.pod_ref or "")[:200],
+                    reason=event.reason or "",
+                    pod_ref=event.pod_ref or "",
                     note=event.note or "",
                     lat=event.lat,
                     lon=event.lon,
@@ -107,9 +108,14 @@ class SqlTelemetrySink:
         self._run(work)
 
     def _run(self, work: Any) -> None:
-        """One transaction; driver trouble surfaces as DatabaseError (the writer retries)."""
-        with self._db.session() as session:
-            work(session)
+        """One transaction. A failure surfaces classified: a transient DatabaseError (the
+        writer retries) or RecordRefused (the writer isolates the record the database
+        refuses and stores the others)."""
+        try:
+            with self._db.session() as session:
+                work(session)
+        except SQLAlchemyError as exc:
+            raise storage_error(exc, self._db.url) from exc
 
 
 def _insert_ignore(dialect: str) -> Any:
@@ -134,9 +140,9 @@ def _apply_to_stop(session: Any, event: EventReport) -> None:
             "attempts": Stop.attempts + 1,
         }
         if event.kind is DeliveryEventKind.FAILED:
-            values["failure_reason"] = (event.reason or "")[:200]
+            values["failure_reason"] = event.reason or ""
     elif event.kind is DeliveryEventKind.POD:
-        values = {"pod_ref": (event.pod_ref or "")[:200]}
+        values = {"pod_ref": event.pod_ref or ""}
     else:
         return
     session.execute(update(Stop).where(Stop.id == stop).values(**values))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from dispatcher.limits import storable
 from dispatcher.model.core import PositionReport
 from dispatcher.telemetry.rejection import PayloadError, RejectReason
 
@@ -31,6 +32,7 @@ KNOT_KMH = 1.852
 MS_KMH = 3.6
 #: Epoch values above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
 MS_THRESHOLD = 1e11
+#: Default longest text field (region names...); stored fields pass their own dispatcher.limits.
 MAX_TEXT = 256
 
 
@@ -104,15 +106,15 @@ def req_number(obj: dict[str, Any], key: str, *, strings: bool = False) -> float
 
 
 def text(value: object, name: str, *, max_len: int = MAX_TEXT) -> str:
-    """A non-empty string that can be stored (UTF-8 encodable, bounded length)."""
+    """A non-empty string that can be stored: bounded length, UTF-8 encodable, no NUL."""
     if not isinstance(value, str):
         raise PayloadError(RejectReason.WRONG_TYPE, f"{name} must be a string")
     if not value or len(value) > max_len:
         raise PayloadError(RejectReason.OUT_OF_RANGE, f"{name} must be 1..{max_len} characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PayloadError(RejectReason.BAD_UTF8, f"{name} holds a lone surrogate") from None
+    if not storable(value):
+        if "\x00" in value:
+            raise PayloadError(RejectReason.BAD_VALUE, f"{name} holds a NUL character")
+        raise PayloadError(RejectReason.BAD_UTF8, f"{name} holds a lone surrogate")
     return value
 
 

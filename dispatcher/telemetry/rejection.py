@@ -39,6 +39,8 @@ class RejectReason(enum.StrEnum):
     VEHICLE_MISMATCH = "vehicle_mismatch"
     UNKNOWN_DEVICE = "unknown_device"
     BAD_VALUE = "bad_value"
+    #: Accepted, but the database refuses to store it (see dispatcher/telemetry/sink.py).
+    STORAGE_REFUSED = "storage_refused"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,23 +6,46 @@ the database. Delivery events arrive at QoS 1 with manual acknowledgement: their
 callback (which sends the PUBACK) runs only after the batch holding them committed, so a crash
 before the commit means the broker delivers them again. Sinks must therefore write events
 idempotently (unique ``event_id``).
+
+A failed write is either transient (:class:`~dispatcher.errors.DatabaseError`: the database is
+away, locked, busy) and retried with backoff until it works, or poison (anything else, usually
+:class:`~dispatcher.errors.RecordRefused`: the database refuses a value). A poison batch is
+split in halves until each refused record stands alone; that record is quarantined with its
+reason (logged with its content, counted, kept in the decoder's quarantine as
+``storage_refused``) and the rest of the batch is stored. A quarantined event is acknowledged
+to the broker like a rejected message, or the broker would deliver it again forever and hold
+its in-flight slot; it is never counted as stored.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from dispatcher.errors import DatabaseError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_when_event_set,
+    wait_exponential,
+)
+
+from dispatcher.clock import Clock, SystemClock
+from dispatcher.errors import DatabaseError, RecordRefused
 from dispatcher.model.core import EventReport, PositionReport
+from dispatcher.telemetry.decoder import report_to_dict
+from dispatcher.telemetry.filters import Quarantine
+from dispatcher.telemetry.rejection import Rejection, RejectReason
 
 log = logging.getLogger(__name__)
 
 Completion = Callable[[], None]
+_R = TypeVar("_R", PositionReport, EventReport)
 
 
 class TelemetrySink(Protocol):
@@ -36,7 +59,9 @@ class TelemetrySink(Protocol):
         """Store a batch of delivery events; a known ``event_id`` must be ignored, not fail.
 
         Raise :class:`~dispatcher.errors.DatabaseError` for transient trouble (the batch is
-        retried); any other exception marks a poison event, which is isolated and dropped.
+        retried); any other exception (:class:`~dispatcher.errors.RecordRefused` above all)
+        marks a poison event, which is isolated and quarantined. The same holds for
+        :meth:`write_positions`.
         """
         ...
 
@@ -77,7 +102,8 @@ class WriterStats:
     positions_written: int
     events_written: int
     positions_dropped: int
-    events_failed: int
+    positions_quarantined: int
+    events_quarantined: int
     retries: int
     queued_positions: int
     queued_events: int
@@ -95,6 +121,9 @@ class BatchWriter:
         linger_s: when only a few positions are waiting, wait this long for more, so that a
             stream of messages makes a few large transactions instead of many tiny ones
             (events never linger: their acknowledgement waits on the commit).
+        quarantine: where records the database refuses are kept with their reason (the
+            decoder's, so the dispatcher sees them with the rejected messages).
+        clock: stamps quarantined records.
     """
 
     def __init__(
@@ -106,8 +135,12 @@ class BatchWriter:
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
         linger_s: float = 0.05,
+        quarantine: Quarantine | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._sink = sink
+        self._quarantine = quarantine
+        self._clock: Clock = clock or SystemClock()
         self._max_batch = max_batch
         self._positions: deque[PositionReport] = deque()
         self._max_positions = max_queued_positions
@@ -119,7 +152,8 @@ class BatchWriter:
         self._retry_max = retry_max_s
         self._linger = linger_s
         self._busy = False
-        self._written_p = self._written_e = self._dropped = self._failed_e = self._retries = 0
+        self._written_p = self._written_e = self._dropped = self._retries = 0
+        self._refused_p = self._refused_e = 0
 
     # -- producers (any thread) -----------------------------------------------------------
     def submit_position(self, report: PositionReport) -> None:
@@ -191,7 +225,8 @@ class BatchWriter:
                 self._written_p,
                 self._written_e,
                 self._dropped,
-                self._failed_e,
+                self._refused_p,
+                self._refused_e,
                 self._retries,
                 len(self._positions),
                 len(self._events),
@@ -224,7 +259,7 @@ class BatchWriter:
 
     def _write_events(self, items: list[tuple[EventReport | None, Completion | None]]) -> bool:
         batch = [report for report, _ in items if report is not None]
-        if batch and not self._retrying(lambda: self._events_or_isolate(batch)):
+        if batch and not self._store(batch, self._event_batch):
             with self._cond:  # stopping with the sink down: unacked, the broker resends
                 self._events.extendleft(reversed(items))
             return False
@@ -236,42 +271,83 @@ class BatchWriter:
                     log.exception("commit callback failed")
         return True
 
-    def _events_or_isolate(self, batch: list[EventReport]) -> None:
-        try:
-            self._sink.write_events(batch)
-        except DatabaseError:
-            raise
-        except Exception:
-            if len(batch) == 1:
-                log.exception("event %s cannot be stored; dropped", batch[0].event_id)
-                with self._cond:
-                    self._failed_e += 1
-                return
-            for event in batch:  # find the poison one, keep the others
-                self._events_or_isolate([event])
-            return
+    def _event_batch(self, batch: list[EventReport]) -> None:
+        self._sink.write_events(batch)
         with self._cond:
             self._written_e += len(batch)
 
     def _write_positions(self, batch: list[PositionReport]) -> bool:
-        def write() -> None:
-            self._sink.write_positions(batch)
-            with self._cond:
-                self._written_p += len(batch)
+        return self._store(batch, self._position_batch)
 
-        return self._retrying(write)
+    def _position_batch(self, batch: list[PositionReport]) -> None:
+        self._sink.write_positions(batch)
+        with self._cond:
+            self._written_p += len(batch)
+
+    def _store(self, batch: list[_R], write: Callable[[list[_R]], None]) -> bool:
+        """Write ``batch``, isolating poison records: True when every record is stored or
+        quarantined, False when the writer stopped while the database was away."""
+        try:
+            return self._retrying(lambda: write(batch))
+        except Exception as exc:  # not transient: retrying the same records cannot help
+            if len(batch) == 1:
+                self._set_aside(batch[0], exc)
+                return True
+        half = len(batch) // 2  # the good half commits; the other is split again
+        return self._store(batch[:half], write) and self._store(batch[half:], write)
+
+    def _set_aside(self, report: PositionReport | EventReport, exc: Exception) -> None:
+        """Quarantine one record the storage refuses: logged in full, counted, kept."""
+        kind = "event" if type(report) is EventReport else "position"
+        reason = exc.reason if isinstance(exc, RecordRefused) else f"{type(exc).__name__}: {exc}"
+        record = json.dumps(report_to_dict(report), default=str)
+        log.error(
+            "%s of %s refused by storage (%s), quarantined: %s",
+            kind,
+            report.vehicle_id,
+            reason,
+            record,
+        )
+        with self._cond:
+            if kind == "event":
+                self._refused_e += 1
+            else:
+                self._refused_p += 1
+        if self._quarantine is not None:
+            self._quarantine.add(
+                f"storage/{kind}/{report.vehicle_id}",
+                record.encode("utf-8", "backslashreplace"),
+                Rejection(RejectReason.STORAGE_REFUSED, reason),
+                self._clock.now(),
+            )
 
     def _retrying(self, action: Callable[[], None]) -> bool:
-        """Run ``action`` until it succeeds (True) or the writer stops while failing (False)."""
-        delay = self._retry_initial
-        while True:
-            try:
-                action()
-                return True
-            except Exception as exc:
-                log.warning("telemetry sink failed (%s); retrying in %.1f s", exc, delay)
-                with self._cond:
-                    self._retries += 1
-            if self._stop.wait(delay):
-                return False
-            delay = min(delay * 2, self._retry_max)
+        """Run ``action`` until it succeeds (True) or the writer stops while failing (False).
+
+        Only transient errors (:class:`DatabaseError`) are retried, with exponential backoff;
+        any other exception propagates at once (poison).
+        """
+        retrying = Retrying(
+            retry=retry_if_exception_type(DatabaseError),
+            wait=wait_exponential(multiplier=self._retry_initial, max=self._retry_max),
+            stop=stop_when_event_set(self._stop),
+            sleep=self._pause,
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+        try:
+            retrying(action)
+        except DatabaseError:
+            return False  # stopped while the database is still away
+        return True
+
+    def _pause(self, seconds: float) -> None:
+        self._stop.wait(seconds)  # stop() ends the wait at once
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning("telemetry sink failed (%s); retrying in %.1f s", exc, delay)
+        with self._cond:
+            self._retries += 1

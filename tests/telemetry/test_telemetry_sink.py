@@ -99,7 +99,7 @@ def test_a_poison_event_is_isolated_and_the_others_kept() -> None:
         assert writer.flush(5)
     assert sink.event_ids() == {"e-1", "e-3"}
     assert sorted(acks) == [1, 2, 3]  # the poison one too, or the broker would resend it forever
-    assert writer.stats.events_failed == 1
+    assert writer.stats.events_quarantined == 1
 
 
 def test_positions_beyond_the_bound_drop_the_oldest() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dispatcher import limits
 from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded
 from dispatcher.telemetry.bindings import DeviceBindings, device_key
 from dispatcher.telemetry.fields import build_position, load_object, opt_number, req_number
@@ -37,7 +38,7 @@ class HomeAssistantAdapter:
 
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
         dev_id = topic[len(self._head) :]
-        if not dev_id or "/" in dev_id or len(dev_id) > 64:
+        if not dev_id or "/" in dev_id or len(dev_id) > limits.DEVICE_ID:
             raise PayloadError(RejectReason.UNKNOWN_TOPIC, f"expected {self._root}/<dev_id>")
         obj = load_object(payload)
         vehicle = self._bindings.resolve(device_key(self.name, dev_id))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from dispatcher import limits
 from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
 from dispatcher.telemetry.adapters.base import ParseResult, Report, unexpected
 from dispatcher.telemetry.fields import (
@@ -27,7 +28,8 @@ from dispatcher.telemetry.fields import (
 from dispatcher.telemetry.rejection import PayloadError, RejectReason
 
 PROTOCOL_VERSION = 1
-MAX_ID = 64
+#: Longest vehicle id (one topic level); the columns that store it share the limit.
+MAX_ID = limits.VEHICLE_ID
 TELEMETRY_KINDS = ("position", "event", "status")
 CONSOLE_KINDS = ("route", "cmd")
 _EVENT_KINDS = {kind.value: kind for kind in DeliveryEventKind}
@@ -154,7 +156,7 @@ def _position(vehicle_id: str, obj: dict[str, Any]) -> Report:
         accuracy_m=_num(obj, "accuracy_m"),
         altitude_m=_num(obj, "altitude_m"),
         battery_pct=battery,
-        device_id=None if device is None else opt_text(obj, "device_id", max_len=MAX_ID),
+        device_id=None if device is None else opt_text(obj, "device_id", max_len=limits.DEVICE_ID),
         source="native",
     )
 
@@ -171,10 +173,10 @@ def _event(vehicle_id: str, obj: dict[str, Any]) -> Report:
     event_id = obj.get("event_id")
     if event_id is None:
         raise PayloadError(RejectReason.MISSING_FIELD, "event_id is required")
-    reason = opt_text(obj, "reason")
+    reason = opt_text(obj, "reason", max_len=limits.REASON)
     if kind is DeliveryEventKind.FAILED and reason is None:
         raise PayloadError(RejectReason.MISSING_FIELD, "a failed delivery needs a reason")
-    pod_ref = opt_text(obj, "pod_ref")
+    pod_ref = opt_text(obj, "pod_ref", max_len=limits.POD_REF)
     if kind is DeliveryEventKind.POD and pod_ref is None:
         raise PayloadError(RejectReason.MISSING_FIELD, "a pod event needs pod_ref")
     lat, lon = opt_number(obj, "lat"), opt_number(obj, "lon")
@@ -186,14 +188,14 @@ def _event(vehicle_id: str, obj: dict[str, Any]) -> Report:
         vehicle_id=vehicle_id,
         ts=_ts(obj),
         kind=kind,
-        event_id=text(event_id, "event_id", max_len=128),
-        stop_id=opt_text(obj, "stop_id", max_len=MAX_ID),
+        event_id=text(event_id, "event_id", max_len=limits.EVENT_ID),
+        stop_id=opt_text(obj, "stop_id", max_len=limits.ORDER_ID),
         reason=reason,
         pod_ref=pod_ref,
-        note=opt_text(obj, "note", max_len=1000),
+        note=opt_text(obj, "note", max_len=limits.NOTE),
         lat=lat,
         lon=lon,
-        device_id=opt_text(obj, "device_id", max_len=MAX_ID),
+        device_id=opt_text(obj, "device_id", max_len=limits.DEVICE_ID),
         source="native",
     )
 
@@ -211,6 +213,6 @@ def _status(vehicle_id: str, obj: dict[str, Any], received_at: datetime) -> Repo
         vehicle_id=vehicle_id,
         ts=ts,
         online=state == "online",
-        device_id=opt_text(obj, "device_id", max_len=MAX_ID),
+        device_id=opt_text(obj, "device_id", max_len=limits.DEVICE_ID),
         source="native",
     )

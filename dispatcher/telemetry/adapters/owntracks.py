@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from dispatcher import limits
 from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
 from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded
 from dispatcher.telemetry.bindings import DeviceBindings, device_key
@@ -51,7 +52,9 @@ class OwnTracksAdapter:
 
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
         levels = topic.split("/")
-        if len(levels) not in (3, 4) or not levels[1] or not levels[2]:
+        if len(levels) not in (3, 4) or not all(
+            0 < len(level) <= limits.DEVICE_ID for level in levels[1:3]
+        ):
             raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected owntracks/<user>/<device>")
         if len(levels) == 4 and levels[3] != "event":
             raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"sub-topic {levels[3][:40]!r}")
@@ -110,7 +113,9 @@ def _transition(obj: dict[str, Any], vehicle: str, device: str, received_at: dat
         ts=ts,
         kind=kind,
         # OwnTracks has no message id; this one is stable across QoS 1 redeliveries.
-        event_id=f"owntracks:{device}:{int(ts.timestamp())}:{event}:{region_key}"[:128],
+        event_id=limits.fit_key(
+            f"owntracks:{device}:{int(ts.timestamp())}:{event}:{region_key}", limits.EVENT_ID
+        ),
         lat=lat,
         lon=lon,
         note=f"{event} {region}" if region else None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from dispatcher import limits
 from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded
 from dispatcher.telemetry.bindings import DeviceBindings, device_key
 from dispatcher.telemetry.fields import (
@@ -53,7 +54,7 @@ class TraccarAdapter:
             raise PayloadError(RejectReason.MISSING_FIELD, "device.uniqueId is required")
         if isinstance(unique, int) and not isinstance(unique, bool):
             unique = str(unique)
-        ident = text(unique, "device.uniqueId", max_len=64)
+        ident = text(unique, "device.uniqueId", max_len=limits.DEVICE_ID)
         if position.get("valid") is False:
             raise PayloadError(RejectReason.INVALID_FIX, "Traccar marked the fix invalid")
         if position.get("outdated") is True:
