@@ -58,6 +58,7 @@ class TemplatesTab(QWidget):
         self.segments = QLabel()
         self.error = QLabel()
         self.error.setObjectName("templateError")
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # errors quote the template's text
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #d9534f")
         self.save = QPushButton("Save as new version")
