@@ -14,19 +14,25 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from dispatcher.config import user_config_dir
-from dispatcher.messaging.compose import MessageFacts
+from dispatcher.errors import DispatcherError
+from dispatcher.messaging.compose import Branding, MessageFacts, template_context
 from dispatcher.messaging.contacts import CustomerPreferences
 from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.templates import (
     DEFAULT_TEMPLATE_DIR,
+    PlainValue,
+    Rendered,
     TemplateError,
     TemplateLibrary,
     TemplateSpec,
+    render,
+    validate_spec,
 )
 
 log = logging.getLogger(__name__)
@@ -84,6 +90,46 @@ def save_override(spec: TemplateSpec, path: Path | None = None) -> Path:
         json.dump(entries, fh, ensure_ascii=False, indent=2)
     Path(tmp).replace(target)
     return target
+
+
+def trial_render(spec: TemplateSpec, context: Mapping[str, PlainValue]) -> Rendered:
+    """Check ``spec`` and render it with ``context`` within its channel's limits.
+
+    The editor's preview and the save both go through here, so a template that is refused
+    at send (too big, too slow, script in its HTML part) is refused while it is written.
+
+    Raises:
+        TemplateError: what is wrong, ``over_limit`` set when a limit was hit.
+    """
+    validate_spec(spec)
+    return render(spec, context)
+
+
+def save_template(
+    library: TemplateLibrary,
+    spec: TemplateSpec,
+    context: Mapping[str, PlainValue],
+    path: Path | None = None,
+) -> tuple[TemplateSpec, str | None]:
+    """Trial-render the edit, number it one up, install it and persist it.
+
+    Returns the installed spec and, when only the file could not be written (the edit then
+    holds for this session), why. Raises :class:`TemplateError` (nothing installed) when it
+    does not render within limits.
+    """
+    numbered = library.next_version(spec)
+    trial_render(numbered, context)
+    library.put(numbered)
+    try:
+        save_override(numbered, path)
+    except (OSError, DispatcherError) as exc:
+        return numbered, str(exc)
+    return numbered, None
+
+
+def sample_context(now: datetime, branding: Branding, timezone: str) -> dict[str, PlainValue]:
+    """The variables of :func:`sample_facts` as a template sees them (for preview and save)."""
+    return template_context(sample_facts(now), sample_customer(), branding, timezone)
 
 
 def _entry(spec: TemplateSpec) -> dict[str, Any]:
