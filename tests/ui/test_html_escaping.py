@@ -1,5 +1,8 @@
 """No text the product writes into HTML can run script: the one helper and every writer.
 
+Writers: the day report's map, File > Export map, the live map page, and the HTML part of
+customer emails (a template's ``html`` part, or the text made into HTML).
+
 Hostile strings (template-literal ``${}``, backticks, quotes, ``</script>``, ``<img onerror>``,
 U+2028/2029, NUL) go through :func:`dispatcher.maps.jsbridge.html_in_js` many times at the
 string level (the literal, parsed back, is the input as escaped text), then a handful of
@@ -13,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 from datetime import UTC, date, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatcher.maps.jsbridge import html_in_js, to_js
+from dispatcher.messaging.email_html import script_in_html
+from dispatcher.messaging.situations import ChannelKind, Situation
+from dispatcher.messaging.templates import TemplateSpec, render
 from dispatcher.model.core import PositionReport
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.history_repo import StopRecord
@@ -87,6 +94,34 @@ def test_a_lone_surrogate_still_makes_a_writable_literal() -> None:
     literal = html_in_js("{}", "a\ud800b")
     literal.encode("utf-8")  # a page holding it can be saved
     assert json.loads(literal) == "a\ud800b"
+
+
+def _email_parts(text: str) -> list[str]:
+    """The two ways an email's HTML part is written: the template's own, or from the text."""
+    situation, email = Situation("free_text"), ChannelKind.EMAIL
+    own = TemplateSpec(situation, email, "en", 1, "{{ text }}", "Hi", "<p>{{ text }}</p>")
+    made = TemplateSpec(situation, email, "en", 1, "Hello\n\n{{ text }}", "Hi")
+    return [render(spec, {"text": text}).html for spec in (own, made)]
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.tags.add(tag)
+
+
+@settings(max_examples=300)
+@given(HOSTILE.filter(lambda t: t.strip()))
+def test_email_html_holds_values_as_text(text: str) -> None:
+    own, made = _email_parts(text)
+    assert html.unescape(own.removeprefix("<p>").removesuffix("</p>")) == text
+    for part in (own, made):
+        parser = _Tags()
+        parser.feed(part)
+        assert parser.tags <= {"p", "br"} and script_in_html(part) is None
 
 
 # --- the writers, loaded in QtWebEngine ---------------------------------------------------
@@ -206,6 +241,10 @@ def test_the_exported_map_runs_no_stored_script(qtbot: Any, tmp_path: Path) -> N
     check()
 
 
+#: An offline tile file is data too: its name and credit reach the page's layer control.
+MBTILES_NAME = '<img src=x onerror="window.__pwned=5">${window.__pwned=6}</script>'
+
+
 def test_the_live_map_runs_no_script_from_vehicle_names(
     qtbot: Any, sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -214,8 +253,12 @@ def test_the_live_map_runs_no_script_from_vehicle_names(
     from dispatcher.config import Settings
     from dispatcher.core import Core
     from dispatcher.fleet.state import FleetChanged
+    from dispatcher.maps.mbtiles import write_mbtiles
 
-    core = Core(Settings(database_url=sqlite_url))
+    tiles = tmp_path / "area.mbtiles"
+    write_mbtiles(tiles, {}, {"name": MBTILES_NAME, "attribution": MBTILES_NAME, "format": "png"})
+    sections = {"map": {"mbtiles": str(tiles)}}
+    core = Core(Settings(database_url=sqlite_url, sections=sections))
     try:
         window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
         qtbot.addWidget(window)
@@ -224,6 +267,12 @@ def test_the_live_map_runs_no_script_from_vehicle_names(
         qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)
         page = controller.view.page()
         title = _js(qtbot, page, "document.title")
+        shown = (
+            "JSON.stringify([document.querySelector('.leaflet-control-layers').textContent,"
+            " document.querySelector('.leaflet-control-attribution').textContent])"
+        )
+        layers, credit = json.loads(_js(qtbot, page, shown))
+        assert f"Offline: {MBTILES_NAME}" in layers and MBTILES_NAME in credit
 
         @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
         @given(HOSTILE)
@@ -251,6 +300,27 @@ def test_the_live_map_runs_no_script_from_vehicle_names(
         assert not controller.view.map_page.errors
     finally:
         core.close()
+
+
+def test_email_html_runs_no_script_in_a_browser(qtbot: Any) -> None:
+    view = _browser(qtbot)
+
+    @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(HOSTILE.filter(lambda t: t.strip()))
+    def check(text: str) -> None:
+        for part in _email_parts(text):
+            page = f"<html><head><title>{TITLE}</title></head><body>{part}</body></html>"
+            with qtbot.waitSignal(view.loadFinished, timeout=30000):
+                view.setHtml(page)
+            probe = (
+                "JSON.stringify([document.title, typeof window.__pwned,"
+                " document.querySelectorAll('img, svg, script').length, document.body.textContent])"
+            )
+            title, pwned, injected, body = json.loads(_js(qtbot, view.page(), probe))
+            assert (title, pwned, injected) == (TITLE, "undefined", 0)
+            assert " ".join(_as_shown(text).split()) in " ".join(_as_shown(body).split())
+
+    check()
 
 
 def _title_element() -> Any:
