@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jinja2 import StrictUndefined
 from outbox_store_contract import draft
 
 from dispatcher.clock import FakeClock
@@ -24,7 +25,14 @@ from dispatcher.messaging.compose import Branding, MessageFacts, MessageRequest,
 from dispatcher.messaging.contacts import CustomerPreferences
 from dispatcher.messaging.outbox import OutboxStatus
 from dispatcher.messaging.relay import Relay
-from dispatcher.messaging.sandbox import CHANNEL_LIMITS, over_channel_limit
+from dispatcher.messaging.sandbox import (
+    CHANNEL_LIMITS,
+    LimitExceeded,
+    RenderLimits,
+    make_sandbox,
+    over_channel_limit,
+    render_bounded,
+)
 from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.template_store import (
     read_overrides,
@@ -210,3 +218,14 @@ def test_a_row_over_its_channel_limit_fails_in_the_outbox_with_the_reason(
     assert failed is not None and failed.status is OutboxStatus.FAILED
     assert failed.last_error == "message is 2,001 characters; the SMS limit is 2,000"
     assert over_channel_limit("sms", "x" * 2_000) is None
+
+
+def test_the_cpu_deadline_is_checked_while_rendering() -> None:
+    # A budget already spent (negative time): the first loop step or join says so. No clock
+    # is raced: the check itself is what is tested.
+    env = make_sandbox(autoescape=False, allowed_filters={"upper"}, undefined=StrictUndefined)
+    spent = RenderLimits("SMS", 2_000, max_seconds=-1.0)
+    for source in ("{% for c in 'abc' %}{{ c }}{% endfor %}", "{{ 'a' ~ 'b'|upper }}"):
+        with pytest.raises(LimitExceeded, match="took longer than the SMS limit of -1000 ms"):
+            render_bounded(env, source, {}, spent)
+    assert render_bounded(env, "{{ 'a' ~ 'b'|upper }}", {}, CHANNEL_LIMITS[ChannelKind.SMS]) == "aB"
