@@ -258,6 +258,9 @@ def test_the_live_map_runs_no_script_from_vehicle_names(
     tiles = tmp_path / "area.mbtiles"
     write_mbtiles(tiles, {}, {"name": MBTILES_NAME, "attribution": MBTILES_NAME, "format": "png"})
     sections = {"map": {"mbtiles": str(tiles)}}
+    from ui.map.web import scheme_handler
+
+    sources_before = set(scheme_handler().mbtiles)
     core = Core(Settings(database_url=sqlite_url, sections=sections))
     try:
         window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
@@ -300,6 +303,8 @@ def test_the_live_map_runs_no_script_from_vehicle_names(
         assert not controller.view.map_page.errors
     finally:
         core.close()
+        for key in set(scheme_handler().mbtiles) - sources_before:  # the handler is app-wide
+            scheme_handler().mbtiles.pop(key)
 
 
 def test_email_html_runs_no_script_in_a_browser(qtbot: Any) -> None:
