@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ from dispatcher.messaging.templates import (
 log = logging.getLogger(__name__)
 
 OVERRIDES_FILE = "message-templates.json"
+#: When the start-up check of saved edits pretends it is (the facts are relative to it).
+_SAMPLE_NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 
 def overrides_path() -> Path:
@@ -47,10 +49,16 @@ def overrides_path() -> Path:
 def load_templates(
     directory: Path = DEFAULT_TEMPLATE_DIR, overrides: Path | None = None
 ) -> TemplateLibrary:
-    """The shipped templates with the saved edits laid over them."""
+    """The shipped templates with the saved edits laid over them.
+
+    Each edit is trial-rendered as at save, so one saved by an older version that goes over
+    today's limits is ignored (with a warning) rather than failing every send.
+    """
     library = TemplateLibrary.from_directory(directory)
+    sample = sample_context(_SAMPLE_NOW, Branding("Sample company", "+44 20 7946 0000"), "UTC")
     for spec in read_overrides(overrides or overrides_path()):
         try:
+            trial_render(spec, sample)
             library.put(spec)
         except TemplateError as exc:
             log.warning("saved template %s ignored: %s", spec.template_id, exc)

@@ -35,8 +35,10 @@ from dispatcher.messaging.sandbox import (
 )
 from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.template_store import (
+    load_templates,
     read_overrides,
     sample_context,
+    save_override,
     save_template,
     trial_render,
 )
@@ -229,3 +231,16 @@ def test_the_cpu_deadline_is_checked_while_rendering() -> None:
         with pytest.raises(LimitExceeded, match="took longer than the SMS limit of -1000 ms"):
             render_bounded(env, source, {}, spent)
     assert render_bounded(env, "{{ 'a' ~ 'b'|upper }}", {}, CHANNEL_LIMITS[ChannelKind.SMS]) == "aB"
+
+
+def test_a_saved_edit_over_the_limits_is_ignored_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Written by a version without limits; the shipped default stays in force.
+    overrides = tmp_path / "message-templates.json"
+    save_override(replace(sms(DOUBLE_26), version=5), overrides)
+    with caplog.at_level("WARNING"):
+        library = load_templates(overrides=overrides)
+    assert library.get(Situation("free_text"), ChannelKind.SMS).version == 1
+    assert "saved template free_text/sms/en ignored" in caplog.text
+    assert "SMS limit of 2,000 characters" in caplog.text
