@@ -36,6 +36,7 @@ from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.messaging.email_html import script_in_html
 from dispatcher.messaging.sandbox import (
     CHANNEL_LIMITS,
+    MAX_SOURCE_CHARS,
     BoundedSandbox,
     LimitExceeded,
     make_sandbox,
@@ -173,6 +174,12 @@ def check_source(source: str, *, template_id: str = "") -> frozenset[str]:
     """
     if "__" in source:
         raise TemplateError("double underscores are not allowed", template_id=template_id)
+    if len(source) > MAX_SOURCE_CHARS:
+        raise TemplateError(
+            f"the template is longer than {MAX_SOURCE_CHARS:,} characters",
+            template_id=template_id,
+            over_limit=True,
+        )
     try:
         tree = _TEXT_ENV.parse(source)
     except jinja2.TemplateSyntaxError as exc:

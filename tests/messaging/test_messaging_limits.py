@@ -244,3 +244,9 @@ def test_a_saved_edit_over_the_limits_is_ignored_at_start_up(
     assert library.get(Situation("free_text"), ChannelKind.SMS).version == 1
     assert "saved template free_text/sms/en ignored" in caplog.text
     assert "SMS limit of 2,000 characters" in caplog.text
+
+
+def test_a_huge_template_text_is_refused_before_it_is_parsed() -> None:
+    with pytest.raises(TemplateError, match="longer than 50,000 characters") as err:
+        render(sms("{{ text }}" * 10_000), {"text": "x"})
+    assert err.value.over_limit
