@@ -4,8 +4,13 @@ Everything the page gets from Python goes through :func:`to_js`: a JSON literal 
 ``<``, ``>``, ``&``, quotes and the JavaScript line separators are ``\\uXXXX`` escapes, so a
 vehicle called ``</script><img onerror=alert(1)>`` or ``'); drop`` stays a string wherever
 the literal is pasted (inside ``runJavaScript`` code or a ``<script>`` block). The page then
-puts strings into the DOM with ``textContent`` only. :func:`escape_html` is for the rare
-place that must build HTML in Python (the exported map's popups).
+puts strings into the DOM with ``textContent`` only.
+
+Where HTML must be built in Python and handed to script (the day report's and the exported
+map's popups and tooltips, which Leaflet shows as markup), :func:`html_in_js` is the one way:
+values are HTML-escaped into trusted markup and the result becomes a :func:`to_js` literal.
+Never paste HTML into a library's JavaScript template literal (folium's ``Popup``/``Tooltip``
+do that: ``${...}`` in an order id would run); pass the literal instead.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import json
 from typing import Any
 
 import orjson
+from markupsafe import Markup
 
 _UNSAFE = {
     ord("<"): "\\u003c",
     ord(">"): "\\u003e",
     ord("&"): "\\u0026",
     ord("'"): "\\u0027",
+    ord("`"): "\\u0060",
+    ord("$"): "\\u0024",
     0x2028: "\\u2028",
     0x2029: "\\u2029",
 }
@@ -36,7 +44,9 @@ def to_js(value: Any) -> str:
     try:
         text = orjson.dumps(value).decode()
     except TypeError:
-        text = json.dumps(value, default=str, ensure_ascii=False)
+        # ASCII: a lone surrogate (which orjson refuses) becomes a \\uXXXX escape that any
+        # UTF-8 file can hold.
+        text = json.dumps(value, default=str, ensure_ascii=True)
     return text.translate(_UNSAFE)
 
 
@@ -52,10 +62,14 @@ def escape_html(text: object) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-def escape_html_in_template(text: object) -> str:
-    """Text for HTML that a library pastes inside a JavaScript template literal.
+def html_in_js(template: str, *values: object) -> str:
+    """A JavaScript string literal holding ``template`` with ``values`` filled in as text.
 
-    folium puts tooltip text into backtick literals: besides the HTML escaping, a backtick
-    would end the literal, ``${`` would run code and a backslash would start an escape.
+    ``template`` is trusted markup of ours with ``{}`` placeholders; each value is
+    HTML-escaped (``None`` becomes empty), so ``html_in_js("<b>{}</b>", order_ref)`` is the
+    markup ``<b>&lt;img…&gt;</b>`` as a literal that stays one string inside a ``<script>``
+    block, a quoted string or even a template literal (backticks, ``$``, ``<``, quotes and
+    line separators are ``\\u`` escapes). Leaflet's ``bindPopup``/``bindTooltip`` take it as is.
     """
-    return escape_html(text).replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+    markup = Markup(template).format(*("" if v is None else v for v in values))
+    return to_js(str(markup))

@@ -29,6 +29,7 @@ from dispatcher.clock import Clock
 from dispatcher.errors import ConflictError, DispatcherError, InvalidTransition
 from dispatcher.messaging.channels import Channel, SendResult
 from dispatcher.messaging.outbox import DEFAULT_LEASE, OutboxMessage, OutboxStatus, OutboxStore
+from dispatcher.messaging.sandbox import over_channel_limit
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,12 @@ class Relay:
     def _deliver(self, message: OutboxMessage, report: RelayReport) -> None:
         assert message.id is not None
         channel = self._channels.get(message.channel)
-        if channel is None:
+        too_big = over_channel_limit(
+            message.channel, message.body, message.subject, message.body_html
+        )
+        if too_big is not None:
+            result = SendResult.permanent(too_big)
+        elif channel is None:
             result = SendResult.permanent(f"no channel configured for '{message.channel}'")
         else:
             result = self._attempt(channel, message)

@@ -14,24 +14,32 @@ import json
 import logging
 import os
 import tempfile
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from dispatcher.config import user_config_dir
-from dispatcher.messaging.compose import MessageFacts
+from dispatcher.errors import DispatcherError
+from dispatcher.messaging.compose import Branding, MessageFacts, template_context
 from dispatcher.messaging.contacts import CustomerPreferences
 from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.templates import (
     DEFAULT_TEMPLATE_DIR,
+    PlainValue,
+    Rendered,
     TemplateError,
     TemplateLibrary,
     TemplateSpec,
+    render,
+    validate_spec,
 )
 
 log = logging.getLogger(__name__)
 
 OVERRIDES_FILE = "message-templates.json"
+#: When the start-up check of saved edits pretends it is (the facts are relative to it).
+_SAMPLE_NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 
 def overrides_path() -> Path:
@@ -41,10 +49,16 @@ def overrides_path() -> Path:
 def load_templates(
     directory: Path = DEFAULT_TEMPLATE_DIR, overrides: Path | None = None
 ) -> TemplateLibrary:
-    """The shipped templates with the saved edits laid over them."""
+    """The shipped templates with the saved edits laid over them.
+
+    Each edit is trial-rendered as at save, so one saved by an older version that goes over
+    today's limits is ignored (with a warning) rather than failing every send.
+    """
     library = TemplateLibrary.from_directory(directory)
+    sample = sample_context(_SAMPLE_NOW, Branding("Sample company", "+44 20 7946 0000"), "UTC")
     for spec in read_overrides(overrides or overrides_path()):
         try:
+            trial_render(spec, sample)
             library.put(spec)
         except TemplateError as exc:
             log.warning("saved template %s ignored: %s", spec.template_id, exc)
@@ -84,6 +98,46 @@ def save_override(spec: TemplateSpec, path: Path | None = None) -> Path:
         json.dump(entries, fh, ensure_ascii=False, indent=2)
     Path(tmp).replace(target)
     return target
+
+
+def trial_render(spec: TemplateSpec, context: Mapping[str, PlainValue]) -> Rendered:
+    """Check ``spec`` and render it with ``context`` within its channel's limits.
+
+    The editor's preview and the save both go through here, so a template that is refused
+    at send (too big, too slow, script in its HTML part) is refused while it is written.
+
+    Raises:
+        TemplateError: what is wrong, ``over_limit`` set when a limit was hit.
+    """
+    validate_spec(spec)
+    return render(spec, context)
+
+
+def save_template(
+    library: TemplateLibrary,
+    spec: TemplateSpec,
+    context: Mapping[str, PlainValue],
+    path: Path | None = None,
+) -> tuple[TemplateSpec, str | None]:
+    """Trial-render the edit, number it one up, install it and persist it.
+
+    Returns the installed spec and, when only the file could not be written (the edit then
+    holds for this session), why. Raises :class:`TemplateError` (nothing installed) when it
+    does not render within limits.
+    """
+    numbered = library.next_version(spec)
+    trial_render(numbered, context)
+    library.put(numbered)
+    try:
+        save_override(numbered, path)
+    except (OSError, DispatcherError) as exc:
+        return numbered, str(exc)
+    return numbered, None
+
+
+def sample_context(now: datetime, branding: Branding, timezone: str) -> dict[str, PlainValue]:
+    """The variables of :func:`sample_facts` as a template sees them (for preview and save)."""
+    return template_context(sample_facts(now), sample_customer(), branding, timezone)
 
 
 def _entry(spec: TemplateSpec) -> dict[str, Any]:

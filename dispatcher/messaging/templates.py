@@ -6,9 +6,11 @@ Supervisors edit templates, so a template is untrusted text. Three fences keep i
    ``if``/``for``/``set``: no attribute or item access (``''.__class__``), no calls, no
    ``attr`` filter, no ``import``/``include``, no dunder anywhere. The dispatcher gets a
    sentence saying what was refused instead of a stack trace.
-2. Rendering happens in :class:`jinja2.sandbox.ImmutableSandboxedEnvironment` with no globals
-   (no ``cycler``, ``range``, ``lipsum``...) and capped ``*``/``**`` so a template cannot
-   allocate gigabytes.
+2. Rendering happens in :class:`~dispatcher.messaging.sandbox.BoundedSandbox`, Jinja2's
+   immutable sandbox with no globals (no ``cycler``, ``range``, ``lipsum``...) and a budget
+   per channel (:data:`~dispatcher.messaging.sandbox.CHANNEL_LIMITS`: output size, CPU time,
+   loop iterations) checked while rendering, so a template can neither allocate gigabytes
+   nor spin. :func:`render` applies it at save (the editor's trial rendering) and at send.
 3. The context holds only ``str``/``int``/``float``/``bool``/``None``: dates are formatted
    beforehand, no object ever reaches the template.
 
@@ -28,10 +30,18 @@ from typing import Any
 import jinja2
 from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from dispatcher.errors import DispatcherError, NotFoundError
+from dispatcher.messaging.email_html import script_in_html
+from dispatcher.messaging.sandbox import (
+    CHANNEL_LIMITS,
+    MAX_SOURCE_CHARS,
+    BoundedSandbox,
+    LimitExceeded,
+    make_sandbox,
+    render_bounded,
+)
 from dispatcher.messaging.situations import ChannelKind, Situation, allowed_variables
 
 DEFAULT_LANG = "en"
@@ -72,19 +82,29 @@ _REFUSED_NODES: dict[type[nodes.Node], str] = {
     nodes.Macro: "macros",
     nodes.CallBlock: "call blocks",
 }
-_MAX_REPEAT = 2_000
-_MAX_EXPONENT = 64
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 
 
 class TemplateError(DispatcherError):
-    """A template cannot be saved or rendered; ``variable`` names the culprit when known."""
+    """A template cannot be saved or rendered; ``variable`` names the culprit when known.
 
-    def __init__(self, message: str, *, template_id: str = "", variable: str | None = None):
+    ``over_limit`` is set when the template went over its channel's budget (size, time,
+    loops): such a template is refused at save, and a message it would make is not sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        template_id: str = "",
+        variable: str | None = None,
+        over_limit: bool = False,
+    ):
         prefix = f"template {template_id}: " if template_id else ""
         super().__init__(prefix + message)
         self.template_id = template_id
         self.variable = variable
+        self.over_limit = over_limit
 
 
 class _GuardableUndefined(jinja2.StrictUndefined):
@@ -98,31 +118,10 @@ class _GuardableUndefined(jinja2.StrictUndefined):
         return False
 
 
-class _CappedSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with ``*`` and ``**`` checked so ``'x' * 10**9`` cannot exhaust memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
-            raise SecurityError("exponent too large")
-        if operator == "*":
-            sizes = [len(v) for v in (left, right) if isinstance(v, str | list | tuple)]
-            counts = [v for v in (left, right) if isinstance(v, int)]
-            if sizes and counts and max(sizes) * max(counts) > _MAX_REPEAT:
-                raise SecurityError("repetition too large")
-        return super().call_binop(context, operator, left, right)
-
-
-def _make_env(*, autoescape: bool) -> _CappedSandbox:
-    env = _CappedSandbox(
-        undefined=_GuardableUndefined,
-        autoescape=autoescape,
-        keep_trailing_newline=False,
+def _make_env(*, autoescape: bool) -> BoundedSandbox:
+    return make_sandbox(
+        autoescape=autoescape, allowed_filters=ALLOWED_FILTERS, undefined=_GuardableUndefined
     )
-    env.globals.clear()
-    env.filters = {name: f for name, f in env.filters.items() if name in ALLOWED_FILTERS}
-    return env
 
 
 _TEXT_ENV = _make_env(autoescape=False)
@@ -175,6 +174,12 @@ def check_source(source: str, *, template_id: str = "") -> frozenset[str]:
     """
     if "__" in source:
         raise TemplateError("double underscores are not allowed", template_id=template_id)
+    if len(source) > MAX_SOURCE_CHARS:
+        raise TemplateError(
+            f"the template is longer than {MAX_SOURCE_CHARS:,} characters",
+            template_id=template_id,
+            over_limit=True,
+        )
     try:
         tree = _TEXT_ENV.parse(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -243,9 +248,12 @@ def render(spec: TemplateSpec, context: Mapping[str, object]) -> Rendered:
     for name, source in spec.sources().items():
         check_source(source, template_id=spec.template_id)
         env = _HTML_ENV if name == "html" else _TEXT_ENV
-        parts[name] = _render_one(env, source, plain, spec.template_id)
+        parts[name] = _render_one(env, source, plain, spec)
     body = _tidy(parts["body"])
     html = parts.get("html", "")
+    found = script_in_html(html) if html else None
+    if found is not None:
+        raise TemplateError(f"the HTML part may not contain {found}", template_id=spec.template_id)
     if spec.channel is ChannelKind.EMAIL and not html:
         html = text_to_html(body)
     subject = " ".join(parts.get("subject", "").split())
@@ -253,10 +261,15 @@ def render(spec: TemplateSpec, context: Mapping[str, object]) -> Rendered:
 
 
 def _render_one(
-    env: _CappedSandbox, source: str, context: Mapping[str, PlainValue], template_id: str
+    env: BoundedSandbox, source: str, context: Mapping[str, PlainValue], spec: TemplateSpec
 ) -> str:
+    template_id = spec.template_id
     try:
-        return env.from_string(source).render(context)
+        return render_bounded(env, source, context, CHANNEL_LIMITS[spec.channel])
+    except LimitExceeded as exc:
+        raise TemplateError(
+            f"refused, over its limits: {exc}", template_id=template_id, over_limit=True
+        ) from None
     except jinja2.UndefinedError as exc:
         match = _UNDEFINED_NAME.search(str(exc))
         variable = match.group(1) if match else None

@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -23,6 +23,7 @@ from dispatcher.core import Core
 from dispatcher.messaging.outbox import OutboxStatus
 from dispatcher.messaging.service import MessagingService, install_messaging
 from dispatcher.messaging.settings import MessagingSettings
+from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
 from dispatcher.persistence.orm import Stop
 from dispatcher.scenario.demo import demo_scenario
@@ -152,23 +153,56 @@ def test_the_outbox_model_passes_the_model_tester(qtmodeltester, qtbot, window: 
     assert model.rowCount() == 1
 
 
-def test_template_editor_names_the_bad_variable_and_refuses_injection(window: MainWindow) -> None:
+def preview(qtbot, tab, body: str) -> str:  # type: ignore[no-untyped-def]
+    """Type ``body`` into the real editor; wait for the worker's preview; return the error."""
+    with qtbot.waitSignal(tab.previewed, timeout=10000, check_params_cb=lambda b: b == body):
+        tab.body.setPlainText(body)  # the debounce timer starts the rendering in a worker
+    return str(tab.error.text())
+
+
+def test_template_editor_names_the_bad_variable_and_refuses_injection(
+    qtbot, window: MainWindow
+) -> None:  # type: ignore[no-untyped-def]
     tab = window.messages_panel.templates  # type: ignore[attr-defined]
     tab.select("running_late/sms/en")
-    tab.body.setPlainText("Hi {{ reschedule_url }}")
-    tab.update_preview()
-    assert "reschedule_url" in tab.error.text() and not tab.save.isEnabled()
-    tab.body.setPlainText("{{ ''.__class__ }}")
-    tab.update_preview()
-    assert tab.error.text().startswith("Does not render")
-    tab.body.setPlainText("{{ company_name }}: late again, now {{ eta }}.")
-    tab.update_preview()
-    assert tab.error.text() == "" and "GSM-7" in tab.segments.text()
-    assert tab.save_current()
+    assert "reschedule_url" in preview(qtbot, tab, "Hi {{ reschedule_url }}")
+    assert not tab.save.isEnabled()
+    assert preview(qtbot, tab, "{{ ''.__class__ }}").startswith("Does not render")
+    assert preview(qtbot, tab, "{{ company_name }}: late again, now {{ eta }}.") == ""
+    assert "GSM-7" in tab.segments.text()
+    with qtbot.waitSignal(tab.save_finished, timeout=10000) as saved:
+        qtbot.mouseClick(tab.save, Qt.MouseButton.LeftButton)
+    assert saved.args == [True]
     svc = service(window)
     assert svc.templates.all() and any(
         s.template_id == "running_late/sms/en" and s.version == 2 for s in svc.templates.all()
     )
+
+
+HOSTILE_TEMPLATE = "{% set a = 'xxxxxxxx' %}" + "{% set a = a ~ a %}" * 26 + "{{ a }}"
+
+
+def test_template_editor_shows_the_limit_a_hostile_template_hits(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    tab = window.messages_panel.templates  # type: ignore[attr-defined]
+    tab.select("running_late/sms/en")
+    error = preview(qtbot, tab, HOSTILE_TEMPLATE)
+    assert error == (
+        "Too big to send — template running_late/sms/en: refused, over its limits: "
+        "the text would be longer than the SMS limit of 2,000 characters"
+    )
+    assert not tab.save.isEnabled() and tab.preview.text() == ""
+    # Save pressed before the preview caught up: the save's own check refuses it.
+    assert preview(qtbot, tab, "{{ company_name }}: late, now {{ eta }}.") == ""
+    tab.body.setPlainText(
+        "{% for i in 'x' * 1000 %}{% for j in 'x' * 1000 %}{% endfor %}{% endfor %}"
+    )
+    with qtbot.waitSignal(tab.save_finished, timeout=10000) as saved:
+        qtbot.mouseClick(tab.save, Qt.MouseButton.LeftButton)
+    assert saved.args == [False]
+    assert "loops ran more than 10,000 times" in tab.error.text()
+    assert (
+        service(window).templates.get(Situation.RUNNING_LATE, ChannelKind.SMS).version == 1
+    )  # nothing installed
 
 
 def test_per_stop_history_follows_the_selection(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]

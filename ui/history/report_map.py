@@ -1,13 +1,14 @@
 """The day report's HTML map (folium): every vehicle's actual track and its stops.
 
 Lives on the UI side because the core never imports folium; it needs no Qt, so the
-``dispatcher report day`` command uses it headless too. The page loads Leaflet from its CDN
-when opened (as every folium page does); the data itself is inside the file.
+``dispatcher report day`` command uses it headless too. The page carries Leaflet inline
+(:func:`ui.map.html_page.standalone`), so it opens offline; the basemap shows when online.
+Popups and tooltips are built by :mod:`ui.map.html_page`: order ids, names and addresses are
+escaped text inside a JavaScript string literal, never pasted into folium's template literals.
 """
 
 from __future__ import annotations
 
-import html
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from dispatcher.reports.day import (
     load_tracks,
     write_csv,
 )
+from ui.map.html_page import layer_name, popup, standalone, tooltip
 
 #: Track colours, cycled per vehicle (colour-blind friendly Okabe-Ito, then Tableau).
 PALETTE = (
@@ -47,13 +49,13 @@ def build_map(report: DayReport, tracks: dict[str, list[tuple[float, float]]]) -
     """A Leaflet map with one layer per vehicle: its track and its stops coloured by outcome."""
     points = [p for track in tracks.values() for p in track]
     points += [(r.stop.lat, r.stop.lon) for r in report.rows]
-    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True)
+    fmap = standalone(f"Day report {report.day.isoformat()}")
     tz = ZoneInfo(report.timezone)
     vehicles = sorted(set(tracks) | {r.stop.vehicle_id or "" for r in report.rows})
     for i, vid in enumerate(vehicles):
         colour = PALETTE[i % len(PALETTE)]
         name = next((r.stop.vehicle_name for r in report.rows if r.stop.vehicle_id == vid), "")
-        layer = folium.FeatureGroup(name=html.escape(name or vid or "unassigned"))
+        layer = folium.FeatureGroup(name=layer_name(name or vid or "unassigned"))
         track = tracks.get(vid, [])
         if len(track) >= 2:
             folium.PolyLine(track, color=colour, weight=3, opacity=0.8).add_to(layer)
@@ -75,15 +77,9 @@ def _hhmm(value: datetime | None, tz: ZoneInfo) -> str:
 
 def _stop_marker(row: StopReportRow, tz: ZoneInfo, colour: str) -> folium.CircleMarker:
     s = row.stop
-    popup = (
-        f"<b>{html.escape(s.order_ref)}</b> #{s.sequence if s.sequence is not None else '-'}"
-        f"<br>{html.escape(s.customer)}<br>{html.escape(s.address)}"
-        f"<br>status: {html.escape(s.status)}, attempts {s.attempts}"
-        f"<br>planned {_hhmm(s.planned_arrival, tz)} · actual {_hhmm(s.actual_arrival, tz)}"
-        + (f" · {row.lateness_min:g} min late" if row.lateness_min else "")
-    )
+    late = f" · {row.lateness_min:g} min late" if row.lateness_min else ""
     fill = STATUS_COLOURS.get(s.status, "#9e9e9e")
-    return folium.CircleMarker(
+    marker = folium.CircleMarker(
         (s.lat, s.lon),
         radius=6,
         color=colour,
@@ -91,9 +87,23 @@ def _stop_marker(row: StopReportRow, tz: ZoneInfo, colour: str) -> folium.Circle
         fill=True,
         fill_color=fill,
         fill_opacity=0.9,
-        popup=folium.Popup(popup, max_width=320),
-        tooltip=html.escape(f"{s.order_ref} · {s.status}"),
     )
+    marker.add_child(
+        popup(
+            "<b>{}</b> #{}<br>{}<br>{}<br>status: {}, attempts {}<br>planned {} · actual {}{}",
+            s.order_ref,
+            s.sequence if s.sequence is not None else "-",
+            s.customer,
+            s.address,
+            s.status,
+            s.attempts,
+            _hhmm(s.planned_arrival, tz),
+            _hhmm(s.actual_arrival, tz),
+            late,
+        )
+    )
+    marker.add_child(tooltip("{} · {}", s.order_ref, s.status))
+    return marker
 
 
 def export_day_report(db: Database, day: date, timezone: str, out_dir: Path) -> tuple[Path, Path]:

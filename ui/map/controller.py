@@ -25,7 +25,7 @@ from PySide6.QtCore import QObject
 from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.fleet.state import FleetChanged, FleetState
 from dispatcher.maps.feed import MapFeed
-from dispatcher.maps.jsbridge import to_js
+from dispatcher.maps.jsbridge import escape_html, to_js
 from dispatcher.maps.mbtiles import MBTilesReader
 from dispatcher.maps.replay import Frame, ReplayFeed
 from dispatcher.maps.routes import bounds, depots_payload, route_payload
@@ -117,7 +117,9 @@ class MapController(QObject):
             else:
                 lo, hi = reader.zoom_range
                 url = handler.add_mbtiles(f"mbtiles-{abs(hash(str(s.mbtiles))):x}", reader)
-                layers.append(BaseLayer(f"Offline: {reader.name}", url, reader.attribution, hi, lo))
+                # The file's metadata is data, not markup of ours: shown as text.
+                credit = escape_html(reader.attribution)
+                layers.append(BaseLayer(f"Offline: {reader.name}", url, credit, hi, lo))
         if s.source is not None:
             cache = TileCache(s.cache_dir, s.cache_max_bytes)
             url = handler.add_online(s.source, cache)

@@ -2,8 +2,8 @@
 
 The file opens in any browser, also offline: Leaflet is inlined from the installed
 ``xstatic-leaflet`` package instead of linked from a CDN; the OpenStreetMap basemap shows when
-the reader is online. Every name in a tooltip is HTML-escaped — folium puts tooltip text into
-the page as markup.
+the reader is online. Tooltips go through :mod:`ui.map.html_page`: names are escaped text in a
+JavaScript string literal, never pasted into folium's template literals.
 """
 
 from __future__ import annotations
@@ -13,15 +13,12 @@ from datetime import tzinfo
 from pathlib import Path
 
 import folium
-from branca.element import Element, Figure
 
 from dispatcher.fleet.state import VehicleSnapshot
-from dispatcher.maps.jsbridge import escape_html, escape_html_in_template
 from dispatcher.maps.routes import bounds, ordered, window_text
-from dispatcher.maps.settings import OSM_ATTRIBUTION, OSM_URL
 from dispatcher.maps.styling import PALETTE, DisplayState, stop_style
 from dispatcher.persistence.fleet_repo import RouteView
-from ui.map.scheme import LEAFLET_DIR
+from ui.map.html_page import layer_name, standalone, tooltip
 
 #: Distinct route colours (ColorBrewer Dark2 + Set1), cycled.
 ROUTE_COLOURS = (
@@ -42,31 +39,22 @@ def export_day(
     routes = [r for r in routes if r.vehicle_id and r.stops]
     points = [(s.lat, s.lon) for r in routes for s in r.stops]
     box = bounds(points)
-    fmap = folium.Map(tiles=None, control_scale=True, location=[52.52, 13.405], zoom_start=11)
-    fmap.default_js = []
-    fmap.default_css = []
-    root = fmap.get_root()
-    assert isinstance(root, Figure)
-    css = (LEAFLET_DIR / "leaflet.css").read_text(encoding="utf-8")
-    js = (LEAFLET_DIR / "leaflet.js").read_text(encoding="utf-8")
-    root.header.add_child(Element(f"<title>{escape_html(title)}</title>"))
-    root.header.add_child(Element(f"<style>{css}</style>"))
-    root.header.add_child(Element(f"<script>{js}</script>"))
-    folium.TileLayer(OSM_URL, attr=OSM_ATTRIBUTION, name="OpenStreetMap").add_to(fmap)
+    fmap = standalone(title, location=[52.52, 13.405], zoom_start=11)
     for i, route in enumerate(routes):
         _add_route(fmap, route, ROUTE_COLOURS[i % len(ROUTE_COLOURS)], tz)
     for snap in vehicles:
         if snap.lat is None or snap.lon is None:
             continue
-        folium.CircleMarker(
+        marker = folium.CircleMarker(
             [snap.lat, snap.lon],
             radius=6,
             color="#ffffff",
             fill=True,
             fill_color=PALETTE[DisplayState.ON_TIME][0],
             fill_opacity=0.95,
-            tooltip=escape_html_in_template(snap.vehicle_id),
-        ).add_to(fmap)
+        )
+        marker.add_child(tooltip("{}", snap.vehicle_id))
+        marker.add_to(fmap)
     if box is not None:
         fmap.fit_bounds(box)
     folium.LayerControl(collapsed=False).add_to(fmap)
@@ -75,7 +63,7 @@ def export_day(
 
 
 def _add_route(fmap: folium.Map, route: RouteView, colour: str, tz: tzinfo) -> None:
-    group = folium.FeatureGroup(name=escape_html(f"{route.vehicle_name} ({route.driver_name})"))
+    group = folium.FeatureGroup(name=layer_name(f"{route.vehicle_name} ({route.driver_name})"))
     stops = ordered(route.stops)
     line = folium.PolyLine(  # type: ignore[no-untyped-call]
         [(s.lat, s.lon) for s in stops], color=colour, weight=4, opacity=0.8
@@ -84,16 +72,15 @@ def _add_route(fmap: folium.Map, route: RouteView, colour: str, tz: tzinfo) -> N
     for number, stop in enumerate(stops, start=1):
         style = stop_style(stop.status, late=False).value
         fill = _STOP_FILL.get(style, colour)
-        tip = "<br>".join(
-            escape_html_in_template(part)
-            for part in (
-                f"#{number} {stop.customer_name}",
-                stop.address,
-                f"Window {window_text(stop, tz)}",
-                f"Status {stop.status}",
-            )
+        tip = tooltip(
+            "#{} {}<br>{}<br>Window {}<br>Status {}",
+            number,
+            stop.customer_name,
+            stop.address,
+            window_text(stop, tz),
+            stop.status,
         )
-        folium.Marker(
+        marker = folium.Marker(
             [stop.lat, stop.lon],
             icon=folium.DivIcon(
                 html=(
@@ -104,6 +91,7 @@ def _add_route(fmap: folium.Map, route: RouteView, colour: str, tz: tzinfo) -> N
                 icon_size=(20, 20),
                 icon_anchor=(10, 10),
             ),
-            tooltip=tip,
-        ).add_to(group)
+        )
+        marker.add_child(tip)
+        marker.add_to(group)
     group.add_to(fmap)

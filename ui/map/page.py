@@ -14,7 +14,7 @@ import folium
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
-from dispatcher.maps.jsbridge import to_js
+from dispatcher.maps.jsbridge import escape_html, to_js
 from dispatcher.maps.settings import OSM_ATTRIBUTION
 from dispatcher.maps.styling import PALETTE
 
@@ -32,6 +32,7 @@ class BaseLayer:
 
     name: str
     url: str
+    #: Markup (Leaflet shows it as HTML): escape what comes from a file, not from our config.
     attribution: str
     max_zoom: int = 19
     min_zoom: int = 0
@@ -86,7 +87,7 @@ def build_map(options: PageOptions) -> folium.Map:
         folium.TileLayer(
             tiles=layer.url,
             attr=layer.attribution or OSM_ATTRIBUTION,
-            name=layer.name,
+            name=escape_html(layer.name),  # Leaflet's layer control shows names as markup
             max_zoom=layer.max_zoom,
             min_zoom=layer.min_zoom,
             max_native_zoom=layer.max_zoom,

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from dispatcher.maps.jsbridge import escape_html
 from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
 from dispatcher.messaging.service import MessagingService, OutboxChanged, StopSend
 from dispatcher.persistence import messaging_repo
@@ -56,7 +57,9 @@ class SendBanner(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel()
         self.title.setObjectName("sendBannerTitle")
+        self.title.setTextFormat(Qt.TextFormat.RichText)  # callers escape what they put in
         self.text = QLabel()
+        self.text.setTextFormat(Qt.TextFormat.PlainText)  # a message body is never markup
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.undo = QPushButton("Undo")
@@ -82,13 +85,16 @@ class SendBanner(QFrame):
         preview = send.outcome.preview
         row = send.message
         what = send.situation.replace("_", " ").capitalize()
-        who = send.contact.customer.name or send.contact.order_ref
+        # The title is rich text: names, addresses and reasons are data, shown as text.
+        who = escape_html(send.contact.customer.name or send.contact.order_ref)
         if row is None:
             self._message_id = None
-            self.title.setText(f"<b>{what}</b> to {who} — not sent: {send.outcome.reason}")
+            reason = escape_html(send.outcome.reason)
+            self.title.setText(f"<b>{what}</b> to {who} — not sent: {reason}")
         else:
-            channel = row.channel.upper()
-            self.title.setText(f"<b>{what}</b> · {channel} to {who} ({row.address})")
+            channel = escape_html(row.channel.upper())
+            address = escape_html(row.address)
+            self.title.setText(f"<b>{what}</b> · {channel} to {who} ({address})")
         body = preview.rendered.body if preview else ""
         extra = f"  [{preview.segments.describe()}]" if preview and preview.segments else ""
         self.text.setText(body + extra)

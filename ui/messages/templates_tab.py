@@ -1,9 +1,12 @@
 """Messages dock > Templates: supervisors edit, preview and save the customer templates.
 
 The preview renders with sample facts as the editor types (debounced), shows the SMS segment
-count, and a template that does not render says which variable or construct is wrong. Saving
-checks the whole template (sandbox rules, the situation's variables), numbers it one version
-up and keeps it over the shipped defaults (see ``dispatcher.messaging.template_store``).
+count, and a template that does not render says which variable or construct is wrong — or
+which limit it went over (size, time, loops: ``dispatcher.messaging.sandbox``). Saving checks
+the whole template the same way (a trial rendering within the channel's limits), numbers it
+one version up and keeps it over the shipped defaults (see
+``dispatcher.messaging.template_store``). Both run in a worker (``ui.workers``): a hostile
+template costs the worker its time budget, never the GUI thread.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -25,13 +28,15 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
-from dispatcher.errors import DispatcherError
-from dispatcher.messaging.compose import Branding, template_context
+from dispatcher.maps.jsbridge import escape_html
+from dispatcher.messaging.compose import Branding
 from dispatcher.messaging.situations import ChannelKind, allowed_variables
 from dispatcher.messaging.sms_segments import count_segments
-from dispatcher.messaging.template_store import sample_customer, sample_facts, save_override
-from dispatcher.messaging.templates import TemplateError, TemplateSpec, render, validate_spec
+from dispatcher.messaging.template_store import sample_context, save_template, trial_render
+from dispatcher.messaging.templates import PlainValue, Rendered, TemplateError, TemplateSpec
+from ui.workers import run_in_background
 
 if TYPE_CHECKING:
     from dispatcher.messaging.service import MessagingService
@@ -40,9 +45,15 @@ if TYPE_CHECKING:
 class TemplatesTab(QWidget):
     """List of templates on the left; editor, preview and checks on the right."""
 
+    #: A preview (or the reason there is none) is on screen; carries the body it is for.
+    previewed = Signal(str)
+    #: A save finished: True when the edit was installed.
+    save_finished = Signal(bool)
+
     def __init__(self, service: MessagingService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._service = service
+        self._preview_generation = 0
         self._spec: TemplateSpec | None = None
         self.list = QListWidget()
         self.list.currentItemChanged.connect(self._pick)
@@ -58,6 +69,7 @@ class TemplatesTab(QWidget):
         self.segments = QLabel()
         self.error = QLabel()
         self.error.setObjectName("templateError")
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # errors quote the template's text
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #d9534f")
         self.save = QPushButton("Save as new version")
@@ -134,26 +146,30 @@ class TemplatesTab(QWidget):
             return None
         return replace(self._spec, subject=self.subject.text(), body=self.body.toPlainText())
 
+    def _sample(self) -> dict[str, PlainValue]:
+        settings = self._service.settings
+        branding = Branding(settings.company_name, settings.company_phone)
+        return sample_context(self._service.clock.now(), branding, settings.timezone)
+
     def update_preview(self) -> None:
-        """Check and render the edited text with sample facts; say what is wrong if it fails."""
+        """Render the edited text with sample facts in a worker; the newest edit wins."""
         spec = self.edited()
         if spec is None:
             return
-        settings = self._service.settings
-        context = template_context(
-            sample_facts(self._service.clock.now()),
-            sample_customer(),
-            Branding(settings.company_name, settings.company_phone),
-            settings.timezone,
+        self._preview_generation += 1
+        generation = self._preview_generation
+        context = self._sample()
+        run_in_background(
+            lambda: trial_render(spec, context),
+            lambda rendered: self._show_preview(generation, spec, rendered),
+            lambda exc: self._preview_failed(generation, spec, exc),
         )
-        try:
-            validate_spec(spec)
-            rendered = render(spec, context)
-        except TemplateError as exc:
-            self._show_error(exc)
-            return
-        subject = f"<b>{_escape(rendered.subject)}</b><br>" if rendered.subject else ""
-        self.preview.setText(subject + _escape(rendered.body).replace("\n", "<br>"))
+
+    def _show_preview(self, generation: int, spec: TemplateSpec, rendered: Rendered) -> None:
+        if not isValid(self) or generation != self._preview_generation:
+            return  # closed, or typed over meanwhile
+        subject = f"<b>{escape_html(rendered.subject)}</b><br>" if rendered.subject else ""
+        self.preview.setText(subject + escape_html(rendered.body).replace("\n", "<br>"))
         if spec.channel is ChannelKind.SMS:
             self.segments.setText(count_segments(rendered.body).describe())
         else:
@@ -161,35 +177,58 @@ class TemplatesTab(QWidget):
         self.error.clear()
         self.error.setStyleSheet("color: #d9534f")
         self.save.setEnabled(spec != self._spec)
+        self.previewed.emit(spec.body)
 
-    def _show_error(self, exc: TemplateError) -> None:
-        where = f"variable '{exc.variable}': " if exc.variable else ""
+    def _preview_failed(self, generation: int, spec: TemplateSpec, exc: Exception) -> None:
+        if not isValid(self) or generation != self._preview_generation:
+            return
+        self._show_error(exc)
+        self.previewed.emit(spec.body)
+
+    def _show_error(self, exc: Exception) -> None:
+        if isinstance(exc, TemplateError) and exc.over_limit:
+            text = f"Too big to send — {exc}"
+        elif isinstance(exc, TemplateError):
+            where = f"variable '{exc.variable}': " if exc.variable else ""
+            text = f"Does not render — {where}{exc}"
+        else:
+            text = f"Does not render — {exc}"
         self.error.setStyleSheet("color: #d9534f")
-        self.error.setText(f"Does not render — {where}{exc}")
+        self.error.setText(text)
         self.preview.clear()
         self.segments.clear()
         self.save.setEnabled(False)
 
-    def save_current(self) -> bool:
-        """Validate, number one up, install and persist the edit; ``False`` if refused."""
+    def save_current(self) -> None:
+        """Check within limits, number one up, install and persist the edit, in a worker.
+
+        ``save_finished`` says how it went; a refused edit shows why and is not installed.
+        """
         spec = self.edited()
         if spec is None:
-            return False
+            return
         library = self._service.templates
-        try:
-            saved = library.put(library.next_version(spec))
-            save_override(saved)
-        except TemplateError as exc:
-            self._show_error(exc)
-            return False
-        except (OSError, DispatcherError) as exc:
-            self.error.setText(f"Saved for this session only: {exc}")
+        context = self._sample()
+        self.save.setEnabled(False)
+        run_in_background(
+            lambda: save_template(library, spec, context), self._saved, self._save_failed
+        )
+
+    def _saved(self, result: tuple[TemplateSpec, str | None]) -> None:
+        saved, problem = result
+        if not isValid(self):
+            return
         self._spec = saved
         self.reload()
-        self.error.setText(f"Saved {saved.template_id} as version {saved.version}.")
-        self.error.setStyleSheet("color: #3fae5a")
-        return True
+        if problem:
+            self.error.setText(f"Saved for this session only: {problem}")
+        else:
+            self.error.setText(f"Saved {saved.template_id} as version {saved.version}.")
+            self.error.setStyleSheet("color: #3fae5a")
+        self.save_finished.emit(True)
 
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    def _save_failed(self, exc: Exception) -> None:
+        if not isValid(self):
+            return
+        self._show_error(exc)
+        self.save_finished.emit(False)

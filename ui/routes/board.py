@@ -8,6 +8,7 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QLabel, QTableView, QVBoxLayout
 
+from dispatcher.maps.jsbridge import escape_html
 from dispatcher.planning.dayplan import UNASSIGNED
 from ui.routes.board_model import Column, Role, VehicleBoardModel
 from ui.routes.controller import BoardController
@@ -98,9 +99,11 @@ class VehicleBoard(QFrame):
             self.header.setText(f"<b>Unassigned</b> · {n} stops — drag onto a vehicle")
             return
         info = day.vehicles.get(self.vehicle_id) if day is not None else None
-        name = info.name if info is not None else self.vehicle_id
-        driver = f" · {info.driver_name}" if info is not None and info.driver_name else ""
-        self.header.setText(f"<b>{name}</b> ({self.vehicle_id}){driver}<br>{self.totals_text()}")
+        # Rich text: names come from imports and devices, so they go in as escaped text.
+        name = escape_html(info.name if info is not None else self.vehicle_id)
+        driver = f" · {escape_html(info.driver_name)}" if info and info.driver_name else ""
+        vid = escape_html(self.vehicle_id)
+        self.header.setText(f"<b>{name}</b> ({vid}){driver}<br>{self.totals_text()}")
 
     def totals_text(self) -> str:
         """Distance, duration, late stops, overtime and load problems of this route."""
