@@ -52,7 +52,9 @@ class DeviceTopics:
 
 
 def _level(value: str, what: str, key: str) -> str:
-    if not valid_id(value):
+    # Control characters would also end a line of the ACL file: "\nuser console" must never
+    # get a device the console's rights.
+    if not valid_id(value) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise ValidationError(
             f"device key {key!r}: {what} {value!r} cannot be one MQTT topic level "
             "(1-64 characters, no '/', '+', '#', NUL or surrounding spaces)"

@@ -58,9 +58,9 @@ def run_devices(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 
     try:
         device_topics(args.device_key, settings.broker.prefix)
-        for path in (getattr(args, "qr", None),):
-            if path is not None and path.suffix.lower() not in (".png", ".svg"):
-                raise ValidationError(f"{path}: the QR code is written as .png or .svg")
+        qr = getattr(args, "qr", None)
+        if qr is not None and qr.suffix.lower() not in (".png", ".svg"):
+            raise ValidationError(f"{qr}: the QR code is written as .png or .svg")
     except ValidationError as exc:
         print(f"dispatcher devices: {exc}", file=out)
         return 2

@@ -120,6 +120,8 @@ def test_rotate_and_revoke(db_url: str, capsys: pytest.CaptureFixture[str]) -> N
         "owntracks:alice/#",
         "native:" + "V" * 65,
         "native:V\x0001",
+        "native:V01\nuser console\ntopic readwrite console",  # ACL injection
+        "native:V01\r",
         "gps:123",
         "x" * 300,
     ],
