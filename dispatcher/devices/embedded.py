@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between the two reload signals (longer than Mosquitto takes to reload).
 RELOAD_SETTLE_S = 0.5
+#: Above this size the broker's log is moved aside when the broker starts.
+LOG_MAX_BYTES = 5_000_000
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -154,6 +156,15 @@ class BrokerHome:
         log.info("broker %d reloaded its credentials", pid)
         return True
 
+    def rotate_log(self, max_bytes: int = LOG_MAX_BYTES) -> None:
+        """Keep one previous Mosquitto log: the directory outlives every run."""
+        log_file = self.dir / "mosquitto.log"
+        try:
+            if log_file.stat().st_size > max_bytes:
+                os.replace(log_file, self.dir / "mosquitto.log.1")
+        except OSError:
+            pass
+
     def tls(self, listen_host: str, public_host: str = "") -> TlsFiles:
         """The CA (made on first use) and a server certificate for this machine's names."""
         self._ensure_dir()
@@ -189,6 +200,7 @@ def start_app_broker(
     if user not in SYSTEM_USERS:
         raise ConfigError(f"unknown broker system user {user!r}")
     home.write_auth(db)
+    home.rotate_log()
     tls = None
     if settings.listen:
         host, port = parse_listen(settings.listen)

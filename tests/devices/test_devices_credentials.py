@@ -218,3 +218,12 @@ def test_settings_accept_the_listen_address(tmp_path: Path) -> None:
 def test_revoking_nothing_is_not_found(database: Database) -> None:
     with pytest.raises(NotFoundError):
         DeviceCredentials(database).revoke("native:V09", "ops")
+
+
+def test_a_large_broker_log_is_moved_aside(tmp_path: Path) -> None:
+    home = BrokerHome(tmp_path)
+    (tmp_path / "mosquitto.log").write_bytes(b"x" * 100)
+    home.rotate_log(max_bytes=50)
+    assert (tmp_path / "mosquitto.log.1").stat().st_size == 100
+    assert not (tmp_path / "mosquitto.log").exists()
+    home.rotate_log(max_bytes=50)  # nothing to move: fine
