@@ -95,9 +95,12 @@ class BrokerHome:
             raise ConfigError(f"cannot read {path}: {exc}") from None
         if not all(isinstance(data.get(u), dict) and data[u].get("hash") for u in SYSTEM_USERS):
             for user in SYSTEM_USERS:
-                if not isinstance(data.get(user), dict) or not data[user].get("password"):
+                entry = data.get(user)
+                if not isinstance(entry, dict) or not entry.get("password"):
                     secret = new_secret()
                     data[user] = {"password": secret, "hash": hash_secret(secret)}
+                elif not entry.get("hash"):
+                    entry["hash"] = hash_secret(entry["password"])
             write_private(path, json.dumps(data, indent=2).encode())
         return {u: data[u] for u in SYSTEM_USERS}
 
@@ -139,6 +142,8 @@ class BrokerHome:
         files, so a signal that arrives while it reloads for an earlier change is lost, and
         that reload may have read the files before this change. The second signal comes
         after any reload in progress has finished, and reads the files as they are now.
+        The process is checked through ``/proc`` (Linux); elsewhere the broker's owner
+        applies the change with its :class:`CredentialWatcher`.
         """
         try:
             pid = int(self.pid_file.read_text().strip())

@@ -198,6 +198,15 @@ def test_system_secrets_are_private_and_stable(tmp_path: Path) -> None:
     assert first == home.system_secret("console") != home.system_secret("recorder")
     assert stat.S_IMODE((tmp_path / "broker" / "secrets.json").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "broker").stat().st_mode) == 0o700
+    # A file edited by hand (hash lost) keeps its passwords and gets the hash back.
+    (tmp_path / "broker" / "secrets.json").write_text(
+        json.dumps({"console": {"password": "pw"}, "recorder": {"password": "pw2"}})
+    )
+    again = BrokerHome(tmp_path / "broker")
+    assert again.system_secret("console") == "pw"
+    assert verify_secret(
+        "pw2", json.loads((tmp_path / "broker" / "secrets.json").read_text())["recorder"]["hash"]
+    )
 
 
 def test_settings_accept_the_listen_address(tmp_path: Path) -> None:
