@@ -20,6 +20,7 @@ from typing import Any
 import segno
 
 from dispatcher.devices.credentials import IssuedCredential
+from dispatcher.devices.pki import write_private
 from dispatcher.errors import ValidationError
 
 MODE_MQTT = 0
@@ -80,8 +81,11 @@ def qr_png(config: dict[str, Any], *, scale: int = 6) -> bytes:
 
 
 def write_qr(config: dict[str, Any], path: Path) -> None:
-    """Save the QR code as PNG or SVG (by the file's suffix)."""
+    """Save the QR code as PNG or SVG (by the file's suffix), readable by this user only:
+    it holds the password."""
     kind = path.suffix.lower().lstrip(".")
     if kind not in ("png", "svg"):
         raise ValidationError(f"{path}: the QR code is written as .png or .svg")
-    segno.make(import_url(config), error="m").save(str(path), kind=kind, scale=6, border=4)
+    out = io.BytesIO()
+    segno.make(import_url(config), error="m").save(out, kind=kind, scale=6, border=4)
+    write_private(path, out.getvalue())

@@ -40,6 +40,7 @@ def test_credentials_writes_the_owntracks_file_and_qr(
     assert len(config["tid"]) == 2 and config["username"] == "alice.phone"
     assert f"password:  {config['password']}" in out
     assert qr.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert stat.S_IMODE(qr.stat().st_mode) == 0o600
     ca = BrokerHome().dir / "ca.crt"
     assert str(ca) in out and ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert stat.S_IMODE((BrokerHome().dir / "ca.key").stat().st_mode) == 0o600
