@@ -1,20 +1,25 @@
 """An MQTT broker owned by the app, for standalone use (one laptop, phones on the LAN).
 
-Mosquitto is preferred when installed: the configuration, password file (hashed with
-``mosquitto_passwd -U``, so no password ever appears on a command line) and ACL are generated in
-a private temporary directory. The ACL lets each device user publish only under its own
-topics, ``<prefix>/vehicles/<user>/#`` and ``owntracks/<user>/#``, which is how "a vehicle may
-only speak for the vehicle id in its own topic" is enforced. Without Mosquitto, amqtt (pure
-Python) runs in a background thread; it serves anonymous clients only.
+Mosquitto is preferred when installed. The app's broker (``dispatcher/devices/embedded.py``)
+hands it a password file and an ACL generated from the device credentials in the database
+(one user per device, each confined to its own topics) and, for phones on the LAN, a TLS
+listener; :meth:`EmbeddedBroker.reload` makes a running Mosquitto read them again (SIGHUP).
+Given plain ``users`` instead (tests, benchmarks), the password file is hashed with
+``mosquitto_passwd -U`` (no password on a command line) and the ACL confines each device user
+to ``<prefix>/vehicles/<user>/#`` and ``owntracks/<user>/#``.
 
-The broker listens on loopback unless told otherwise, and stops with the app (context
-manager, or :meth:`EmbeddedBroker.stop`).
+Without users or auth files the broker is anonymous, which is refused on anything but
+loopback. amqtt (pure Python, in a background thread) is the fallback when Mosquitto is not
+installed: anonymous, so loopback only, and never with credentials or TLS.
+
+The broker stops with the app (context manager, or :meth:`EmbeddedBroker.stop`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
+import ipaddress
 import logging
 import os
 import shutil
@@ -25,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -46,6 +52,35 @@ _ANONYMOUS_PLUGIN = "amqtt.plugins.authentication.AnonymousAuthPlugin"
 
 class BrokerError(DispatcherError):
     """The embedded broker could not be started."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAuth:
+    """Ready-made Mosquitto password file (``user:$7$...``) and ACL file."""
+
+    password_file: Path
+    acl_file: Path
+
+
+@dataclass(frozen=True, slots=True)
+class TlsListener:
+    """A second listener with TLS (phones on the LAN), next to the plain loopback one."""
+
+    host: str
+    port: int
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``127.x``, ``::1`` and ``localhost``: only this machine can connect."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def find_mosquitto() -> str | None:
@@ -81,14 +116,18 @@ class EmbeddedBroker:
     Args:
         host: listen address; loopback by default, ``0.0.0.0`` to let phones on the LAN in.
         port: TCP port, 0 for any free port (kept across :meth:`start` after :meth:`kill`).
-        users: username → password of devices and consoles; without users the broker is
-            anonymous (acceptable on loopback only).
+        users: username → password of devices and consoles; without users (or ``auth``)
+            the broker is anonymous, which is refused on anything but loopback.
         console_users: users allowed everywhere (the consoles); others are device users.
         prefix: the native fleet prefix, for the device ACL.
         prefer: ``"auto"`` (Mosquitto if installed, else amqtt), ``"mosquitto"`` or ``"amqtt"``.
         persistence_dir: Mosquitto persistence (sessions, retained and queued messages survive
             a restart); ``None`` keeps everything in memory.
         extra_config: raw Mosquitto configuration lines (tuning, e.g. in the benchmark).
+        auth: generated password and ACL files (the app's broker); replaces ``users``.
+        tls: an extra TLS listener (needs ``users`` or ``auth``).
+        workdir: where configuration, log and pid file go; default a private temporary
+            directory removed on stop.
     """
 
     def __init__(
@@ -102,7 +141,14 @@ class EmbeddedBroker:
         prefer: Backend = "auto",
         persistence_dir: Path | None = None,
         extra_config: Sequence[str] = (),
+        auth: BrokerAuth | None = None,
+        tls: TlsListener | None = None,
+        workdir: Path | None = None,
     ) -> None:
+        if not users and auth is None and (tls is not None or not is_loopback(host or "0.0.0.0")):
+            raise ConfigError(
+                f"an MQTT broker without users may only listen on loopback, not {host or '*'}"
+            )
         self.host = host
         self.port = port
         self._users = dict(users or {})
@@ -111,6 +157,9 @@ class EmbeddedBroker:
         self._prefer = prefer
         self._persistence = persistence_dir
         self._extra = tuple(extra_config)
+        self._auth = auth
+        self._tls = tls
+        self._workdir = workdir
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._amqtt: _AmqttThread | None = None
@@ -119,8 +168,7 @@ class EmbeddedBroker:
     @property
     def url(self) -> str:
         """``mqtt://host:port`` of the running broker."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"mqtt://{host}:{self.port}"
+        return f"mqtt://{_dial(self.host)}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -141,8 +189,10 @@ class EmbeddedBroker:
         if mosquitto is not None and self._prefer != "amqtt":
             self._start_mosquitto(mosquitto)
         else:
-            if self._users:
-                raise ConfigError("per-device credentials need Mosquitto; please install it")
+            if self._users or self._auth is not None or self._tls is not None:
+                raise ConfigError(
+                    "per-device credentials and TLS need Mosquitto; please install it"
+                )
             self._amqtt = _AmqttThread(self.host, self.port)
             self._amqtt.start_and_wait()
             self.backend = "amqtt"
@@ -158,12 +208,30 @@ class EmbeddedBroker:
                 self._proc.kill()
                 self._proc.wait(5)
             self._reap()
+            if self.pid_file is not None:
+                self.pid_file.unlink(missing_ok=True)
         if self._amqtt is not None:
             self._amqtt.stop()
             self._amqtt = None
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
+
+    def reload(self) -> bool:
+        """Make Mosquitto read its password file and ACL again (SIGHUP); False if not running.
+
+        Mosquitto re-checks the connected clients against the new files, so a revoked
+        device is disconnected, and refused when it tries again.
+        """
+        if self._proc is None or self._proc.poll() is not None:
+            return False
+        self._proc.send_signal(signal.SIGHUP)
+        return True
+
+    @property
+    def pid_file(self) -> Path | None:
+        """Where Mosquitto writes its process id (another process reloads it through this)."""
+        return None if self._workdir is None else self._workdir / "mosquitto.pid"
 
     def kill(self) -> None:
         """Crash the broker (SIGKILL, no goodbye): for tests of reconnection."""
@@ -188,9 +256,13 @@ class EmbeddedBroker:
 
     # -- mosquitto ------------------------------------------------------------------------
     def _start_mosquitto(self, exe: str) -> None:
-        if self._dir is None:
-            self._dir = tempfile.TemporaryDirectory(prefix="dispatcher-broker-")
-        work = Path(self._dir.name)
+        if self._workdir is not None:
+            work = self._workdir
+            work.mkdir(parents=True, exist_ok=True, mode=0o700)
+        else:
+            if self._dir is None:
+                self._dir = tempfile.TemporaryDirectory(prefix="dispatcher-broker-")
+            work = Path(self._dir.name)
         conf = work / "mosquitto.conf"
         conf.write_text("\n".join(self._config_lines(work)) + "\n", encoding="utf-8")
         log_file = work / "mosquitto.log"
@@ -200,7 +272,11 @@ class EmbeddedBroker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        if not wait_for_port(self.host or "127.0.0.1", self.port) or self._proc.poll() is not None:
+        ports = [(self.host or "127.0.0.1", self.port)]
+        if self._tls is not None:
+            ports.append((_dial(self._tls.host), self._tls.port))
+        up = all(wait_for_port(h, p) for h, p in ports)
+        if not up or self._proc.poll() is not None:
             detail = _tail(log_file) or self._stderr()
             self.stop()
             raise BrokerError(f"mosquitto did not start on {self.host}:{self.port}: {detail}")
@@ -216,7 +292,24 @@ class EmbeddedBroker:
             "log_type warning",
             "log_type notice",
         ]
-        if self._users:
+        if self.pid_file is not None:
+            lines.append(f"pid_file {self.pid_file}")
+        if self._tls is not None:
+            t = self._tls
+            lines += [
+                f"listener {t.port} {t.host}",
+                f"cafile {t.ca_file}",
+                f"certfile {t.cert_file}",
+                f"keyfile {t.key_file}",
+                "tls_version tlsv1.2",
+            ]
+        if self._auth is not None:
+            lines += [
+                "allow_anonymous false",
+                f"password_file {self._auth.password_file}",
+                f"acl_file {self._auth.acl_file}",
+            ]
+        elif self._users:
             _write_passwords(work / "passwd", self._users)
             (work / "acl").write_text(self._acl(), encoding="utf-8")
             lines += [
@@ -265,6 +358,11 @@ def _write_passwords(path: Path, users: Mapping[str, str]) -> None:
     done = subprocess.run([tool, "-U", str(path)], capture_output=True, check=False, timeout=30)
     if done.returncode != 0:
         raise BrokerError(f"mosquitto_passwd failed: {done.stderr.decode(errors='replace')}")
+
+
+def _dial(host: str) -> str:
+    """The address to test a listener on: a wildcard listener is reached on loopback."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
 def _tail(path: Path) -> str:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from dispatcher import __version__
 from dispatcher.config import Settings
+from dispatcher.devices import cli as devices_cli
 from dispatcher.errors import DispatcherError
 from dispatcher.history.commands import add_parsers as add_history_parsers
 from dispatcher.history.commands import run_history
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="print a JSON array")
     add_outbox_parser(sub)
     add_history_parsers(sub)
+    devices_cli.add_parser(sub)
     return parser
 
 
@@ -161,6 +163,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "alerts": _cmd_alerts,
         "history": run_history,
         "outbox": run_outbox,
+        "devices": devices_cli.run_devices,
     }
     handler = handlers.get(args.command)
     if handler is None:

@@ -55,6 +55,11 @@ class BrokerSettings:
     ca_file: str = ""
     cert_file: str = ""
     key_file: str = ""
+    #: The embedded broker's TLS listener for phones on the LAN, e.g. "0.0.0.0:8883";
+    #: empty: loopback only (docs/mqtt.md, "Phones over the LAN").
+    listen: str = ""
+    #: The name or address phones dial (put in their configuration and the certificate).
+    public_host: str = ""
 
 
 @dataclass

@@ -76,7 +76,10 @@ class Core:
         self.live = LiveTelemetry(
             self.settings, self.db, self.bus, self.clock, console_id=workstation_id(role)
         )
-        self.live.start(embedded_broker=embedded_broker)
+        self.live.start(
+            embedded_broker=embedded_broker,
+            broker_user="recorder" if role == "serve" else "console",
+        )
         if simulate_seed is not None:
             self.live.start_simulator(simulate_seed)
         return self.live

@@ -7,6 +7,7 @@ broker (standalone use) and the simulated fleet (the demo).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from dispatcher.broker import EmbeddedBroker
 from dispatcher.clock import Clock
 from dispatcher.config import Settings
+from dispatcher.devices.embedded import CredentialWatcher, start_app_broker
 from dispatcher.events import EventBus
 from dispatcher.fleet.state import FleetState
 from dispatcher.history.settings import HistorySettings
@@ -130,6 +132,10 @@ class LiveTelemetry:
         self._db = db
         self._clock = clock
         self.broker: EmbeddedBroker | None = None
+        self._watcher: CredentialWatcher | None = None
+        #: Password of this process's broker user on the embedded broker (never configured:
+        #: generated, see dispatcher/devices/embedded.py); None means env/keyring as usual.
+        self.client_password: str | None = None
         self.simulator: FleetSimulator | None = None
         self._sim_client: TelemetryClient | None = None
         with db.session() as session:
@@ -159,23 +165,31 @@ class LiveTelemetry:
         """Call ``listener(state, reason)`` on connection changes (from the paho thread)."""
         self._listeners.append(listener)
 
-    def start(self, *, embedded_broker: bool = False) -> None:
-        """Start the writer, the broker (if embedded) and the MQTT connection (non-blocking)."""
+    def start(self, *, embedded_broker: bool = False, broker_user: str = "console") -> None:
+        """Start the writer, the broker (if embedded) and the MQTT connection (non-blocking).
+
+        The embedded broker always authenticates: this process logs in as ``broker_user``
+        (``console``, or ``recorder`` for ``dispatcher serve``) with its generated password.
+        """
         tune_switch_interval()
         self.writer.start()
         self._refresher.start()
-        url = self._settings.broker.url
-        if embedded_broker:
-            self.broker = EmbeddedBroker(prefix=self._settings.broker.prefix).start()
-            url = self.broker.url
-            log.info("embedded %s broker on %s", self.broker.backend, url)
         b = self._settings.broker
+        url, username = b.url, b.username or None
+        if embedded_broker:
+            app = start_app_broker(b, self._db, user=broker_user)
+            self.broker = app.broker
+            url, username, self.client_password = self.broker.url, app.username, app.password
+            if app.username is not None:
+                self._watcher = CredentialWatcher(app, self._db)
+                self._watcher.start()
+            log.info("embedded %s broker on %s", self.broker.backend, url)
         self.client = TelemetryClient(
             MqttSettings(
                 url=url,
                 console_id=self._console_id,
                 client_id=b.client_id,
-                username=b.username or None,
+                username=username,
                 password_env=b.password_env,
                 ca_file=b.ca_file or None,
                 cert_file=b.cert_file or None,
@@ -186,6 +200,7 @@ class LiveTelemetry:
             self.pipeline.on_message,
             subscriptions=self.decoder.subscriptions(),
             on_state=self._state_changed,
+            password=self.client_password,
         )
         self.client.start()
 
@@ -197,13 +212,14 @@ class LiveTelemetry:
         with self._db.session() as session:
             self.bindings.replace(fleet_repo.device_bindings(session))
         sim_client = TelemetryClient(
-            MqttSettings(
-                url=self.client.settings.url,
+            dataclasses.replace(
+                self.client.settings,
                 console_id=f"{self._console_id}-sim",
+                client_id="",
                 clean_session=True,
-                prefix=self._settings.broker.prefix,
             ),
             lambda *_: None,
+            password=self.client_password,
         )
         sim_client.start()
         self._sim_client = sim_client
@@ -263,5 +279,7 @@ class LiveTelemetry:
         self.pipeline.drain()
         self.writer.stop()
         self._refresher.stop()
+        if self._watcher:
+            self._watcher.stop()
         if self.broker:
             self.broker.stop()

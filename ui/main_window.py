@@ -248,6 +248,9 @@ class MainWindow(QMainWindow):
         self._action(view, "Reset &layout", self.reset_layout)
         self._action(view, "&Find stop", self.route_filter.setFocus, QKeySequence.StandardKey.Find)
 
+        from ui.devices.phone_setup_dialog import add_phone_setup_action
+
+        add_phone_setup_action(self)  # Fleet > Set up a driver's phone…
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About Dispatcher", self.show_about)

@@ -63,7 +63,12 @@ def _start_sync(core: Core, *, serve: bool) -> Election:
         base, console_id=f"alerts-{me}", client_id="", clean_session=True
     )
     sync = AlertsSync(core.bus, election, prefix=base.prefix)
-    client = TelemetryClient(settings, sync.on_message, subscriptions=sync.subscriptions)
+    client = TelemetryClient(
+        settings,
+        sync.on_message,
+        subscriptions=sync.subscriptions,
+        password=live.client_password,  # the embedded broker's generated one, if any
+    )
     sync.attach(client.publish, client.stop)
     client.start()
     core.add_service(sync)

@@ -119,6 +119,40 @@ class DeviceBinding(Base):
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
 
 
+class DeviceCredential(Base):
+    """A broker user for one device key; only its PBKDF2 hash is kept (docs/mqtt.md).
+
+    At most one live (not revoked) credential per device key and per user name, enforced by
+    partial unique indexes so two desks creating one at once cannot both win.
+    """
+
+    __tablename__ = "device_credentials"
+    __table_args__ = (
+        Index(
+            "ux_device_credentials_live_key",
+            "device_key",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        Index(
+            "ux_device_credentials_live_user",
+            "username",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_key: Mapped[str] = mapped_column(String(200), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    created_by: Mapped[str] = mapped_column(String(80))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(80))
+
+
 class Customer(Base):
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

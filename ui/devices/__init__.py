@@ -1,0 +1,1 @@
+"""Console views for devices: setting up a driver's phone."""
