@@ -92,6 +92,12 @@ class PositionReport:
     battery_pct: float | None = None
     device_id: str | None = None
     source: str = "native"
+    #: Accuracy worse than the coarse threshold (a phone's cell/Wi-Fi fix): shown with its
+    #: accuracy circle and counted for "last seen", kept out of ETA and deviation rules.
+    coarse: bool = False
+    #: The device's own tracking mode when it says (OwnTracks ``m``: "significant", "move",
+    #: ...): it explains coarse fixes and tells the dispatcher what to switch.
+    tracking_mode: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

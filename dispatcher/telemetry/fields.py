@@ -182,16 +182,14 @@ def build_position(
     battery_pct: float | None = None,
     device_id: str | None = None,
     source: str = "native",
+    tracking_mode: str | None = None,
 ) -> PositionReport:
     """Check ranges that are wrong whatever the configuration, then build the report.
 
     Negative speed, heading, accuracy or battery are the "unknown" markers of iOS and some
     trackers (``-1``), so they become ``None`` instead of rejecting a good fix.
     """
-    if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
-        raise PayloadError(RejectReason.OUT_OF_RANGE, f"lat/lon ({lat}, {lon}) out of range")
-    if abs(lat) < 1e-7 and abs(lon) < 1e-7:
-        raise PayloadError(RejectReason.NULL_ISLAND, "position (0, 0) is a missing fix")
+    check_place(lat, lon)
     if battery_pct is not None:
         if battery_pct > 100.0:
             raise PayloadError(RejectReason.OUT_OF_RANGE, f"battery {battery_pct}% above 100")
@@ -211,4 +209,36 @@ def build_position(
         battery_pct,
         device_id,
         source,
+        False,
+        tracking_mode,
     )
+
+
+def check_place(lat: float, lon: float) -> None:
+    """Reject a place that is no place: out of range, or (0, 0) ("Null Island")."""
+    if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
+        raise PayloadError(RejectReason.OUT_OF_RANGE, f"lat/lon ({lat}, {lon}) out of range")
+    if abs(lat) < 1e-7 and abs(lon) < 1e-7:
+        raise PayloadError(RejectReason.NULL_ISLAND, "position (0, 0) is a missing fix")
+
+
+def event_place(
+    obj: dict[str, Any], lat_key: str, lon_key: str, extra: dict[str, Any]
+) -> tuple[float | None, float | None]:
+    """The optional place of an event, checked like a fix's.
+
+    An event is worth keeping without its place (a transition, a geofence exit), so a
+    missing, out-of-range or (0, 0) place is dropped, and why is noted in ``extra``
+    (``place_dropped``), instead of storing the event at Null Island or rejecting it.
+    """
+    raw_lat, raw_lon = obj.get(lat_key), obj.get(lon_key)
+    if raw_lat is None or raw_lon is None:
+        return None, None
+    try:
+        lat = number(raw_lat, lat_key, strings=True)
+        lon = number(raw_lon, lon_key, strings=True)
+        check_place(lat, lon)
+    except PayloadError as exc:
+        extra["place_dropped"] = exc.detail or str(exc.reason)
+        return None, None
+    return lat, lon

@@ -39,6 +39,7 @@ class RejectReason(enum.StrEnum):
     VEHICLE_MISMATCH = "vehicle_mismatch"
     UNKNOWN_DEVICE = "unknown_device"
     BAD_VALUE = "bad_value"
+    ENCRYPTED = "encrypted"
 
 
 @dataclass(frozen=True, slots=True)
