@@ -362,3 +362,32 @@ def test_bad_profiles_are_refused() -> None:
         DeviceProfile(battery="mAh")
     with pytest.raises(ValidationError):
         DeviceProfile(speed="mach")
+
+
+# -- coarse fixes ----------------------------------------------------------------------
+
+
+def test_iphone_significant_change_cell_fix_is_kept_as_coarse(decoder: Decoder) -> None:
+    fix = accepted(decoder.decode(OT, payload("owntracks_iphone_significant.json"))).report
+    assert isinstance(fix, PositionReport)
+    assert fix.coarse and fix.accuracy_m == 1414.0
+    assert fix.tracking_mode == "significant"
+
+
+def test_a_gps_fix_is_not_coarse_and_move_mode_is_read(decoder: Decoder) -> None:
+    raw = payload("owntracks_iphone_significant.json").replace(b'"acc":1414', b'"acc":8')
+    fix = accepted(decoder.decode(OT, raw.replace(b'"m":1', b'"m":2'))).report
+    assert isinstance(fix, PositionReport) and not fix.coarse
+    assert fix.tracking_mode == "move"
+
+
+def test_coarse_threshold_and_rejection_come_from_the_section(
+    clock: FakeClock, bindings: DeviceBindings
+) -> None:
+    telemetry = TelemetrySettings.from_mapping({"coarse_accuracy_m": 2000, "max_accuracy_m": 5000})
+    decoder = build_decoder(clock=clock, bindings=bindings, telemetry=telemetry)
+    raw = payload("owntracks_iphone_significant.json")
+    fix = accepted(decoder.decode(OT, raw)).report
+    assert isinstance(fix, PositionReport) and not fix.coarse  # 1414 m is below 2000 m
+    far = raw.replace(b'"acc":1414', b'"acc":6000').replace(b"1795157990", b"1795157991")
+    rejected(decoder.decode(OT, far), RejectReason.POOR_ACCURACY)

@@ -47,3 +47,16 @@ def test_a_stored_row_gone_bad_is_skipped_on_reload(database: Database) -> None:
             {"battery": "bogus", "speed": "kmh", "volts_empty": 1.0, "volts_full": 2.0},
         )
     assert load_device_profiles(database) == {"traccar:1": GREENWICH}
+
+
+def test_revision_devices_1_goes_down_and_up(database: Database) -> None:
+    from sqlalchemy import inspect
+
+    from dispatcher.persistence import database as dbmod
+
+    set_device_profile(database, "traccar:1", GREENWICH)
+    dbmod.downgrade(database.engine, "0002")
+    assert "device_profiles" not in inspect(database.engine).get_table_names()
+    dbmod.upgrade(database.engine)
+    assert "device_profiles" in inspect(database.engine).get_table_names()
+    assert load_device_profiles(database) == {}
