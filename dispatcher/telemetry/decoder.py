@@ -101,6 +101,7 @@ class Decoder:
         self._policy = Policy(self.config)
         self._max_payload = self.config.max_payload_bytes
         self._filter = PositionFilter(self.config) if stateful else None
+        self._read = ", ".join(topic for topic, _ in self.subscriptions())
         self.accepted = 0
 
     @property
@@ -151,7 +152,11 @@ class Decoder:
             if adapter.accepts(topic):
                 break
         else:
-            return Rejection(RejectReason.UNKNOWN_TOPIC, "no adapter for this topic")
+            return Rejection(
+                RejectReason.UNKNOWN_TOPIC,
+                f"no device format reads {topic[:120]!r}; the console reads {self._read} "
+                "(topics are set in [telemetry] and [broker] prefix)",
+            )
         report = adapter.parse(topic, payload, now)
         if isinstance(report, Rejection):
             return report

@@ -192,7 +192,11 @@ def build_position(
     check_place(lat, lon)
     if battery_pct is not None:
         if battery_pct > 100.0:
-            raise PayloadError(RejectReason.OUT_OF_RANGE, f"battery {battery_pct}% above 100")
+            raise PayloadError(
+                RejectReason.OUT_OF_RANGE,
+                f"battery {battery_pct:g}% above 100: if the device sends volts or millivolts, "
+                "set its profile's battery to volts",
+            )
         if battery_pct < 0:
             battery_pct = None
     if heading_deg is not None:
@@ -219,7 +223,9 @@ def check_place(lat: float, lon: float) -> None:
     if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
         raise PayloadError(RejectReason.OUT_OF_RANGE, f"lat/lon ({lat}, {lon}) out of range")
     if abs(lat) < 1e-7 and abs(lon) < 1e-7:
-        raise PayloadError(RejectReason.NULL_ISLAND, "position (0, 0) is a missing fix")
+        raise PayloadError(
+            RejectReason.NULL_ISLAND, "position (0, 0) is a missing fix: the device had no GPS fix"
+        )
 
 
 def event_place(

@@ -86,19 +86,37 @@ class Policy:
             return None
         ts = report.ts
         if ts - received_at > self._max_future:
-            return Rejection(RejectReason.IN_FUTURE, f"timestamp {ts.isoformat()} is in the future")
+            ahead = (ts - received_at).total_seconds()
+            return Rejection(
+                RejectReason.IN_FUTURE,
+                f"timestamp {ts.isoformat()} is {ahead:.0f} s ahead of the console: "
+                "set the device's clock (network time) or its time zone",
+            )
         if received_at - ts > self._max_age:
-            return Rejection(RejectReason.TOO_OLD, f"timestamp {ts.isoformat()} is too old")
+            hours = (received_at - ts).total_seconds() / 3600
+            return Rejection(
+                RejectReason.TOO_OLD,
+                f"timestamp {ts.isoformat()} is {hours:.0f} h old (limit max_age_s): a replayed "
+                "buffer, or a device clock that is wrong",
+            )
         if type(report) is PositionReport:
             acc = report.accuracy_m
             if acc is not None:
                 if self._max_accuracy is not None and acc > self._max_accuracy:
-                    return Rejection(RejectReason.POOR_ACCURACY, f"accuracy {acc:.0f} m")
+                    return Rejection(
+                        RejectReason.POOR_ACCURACY,
+                        f"accuracy {acc:.0f} m, worse than max_accuracy_m "
+                        f"{self._max_accuracy:.0f} m: the device has no GPS fix",
+                    )
                 if self._coarse is not None and acc > self._coarse:
                     report.coarse = True
             speed = report.speed_kmh
             if speed is not None and speed > self._max_speed:
-                return Rejection(RejectReason.OUT_OF_RANGE, f"reported speed {speed:.0f} km/h")
+                return Rejection(
+                    RejectReason.OUT_OF_RANGE,
+                    f"reported speed {speed:.0f} km/h: a broken sensor, or the device's speed "
+                    "unit is not its profile's (km/h, m/s, knots)",
+                )
         return None
 
 

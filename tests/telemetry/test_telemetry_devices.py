@@ -391,3 +391,61 @@ def test_coarse_threshold_and_rejection_come_from_the_section(
     assert isinstance(fix, PositionReport) and not fix.coarse  # 1414 m is below 2000 m
     far = raw.replace(b'"acc":1414', b'"acc":6000').replace(b"1795157990", b"1795157991")
     rejected(decoder.decode(OT, far), RejectReason.POOR_ACCURACY)
+
+
+# -- every rejection a device can cause says what arrived and what to change --------------
+
+
+@pytest.mark.parametrize(
+    ("topic", "raw", "reason", "words"),
+    [
+        (
+            "owntracks/stranger/phone",
+            payload("owntracks_iphone_significant.json"),
+            RejectReason.UNKNOWN_DEVICE,
+            ["owntracks:stranger/phone", "bind it"],
+        ),
+        (
+            "traccar/position",
+            payload("traccar_position.json"),
+            RejectReason.UNKNOWN_TOPIC,
+            ["'traccar/position'", "positions", "owntracks/+/+", "[telemetry]"],
+        ),
+        (
+            OT,
+            payload("owntracks_iphone_significant.json").replace(b"1795157990", b"1795167990"),
+            RejectReason.IN_FUTURE,
+            ["ahead of the console", "clock"],
+        ),
+        (
+            OT,
+            payload("owntracks_iphone_significant.json").replace(b"1795157990", b"1794157990"),
+            RejectReason.TOO_OLD,
+            ["h old", "clock"],
+        ),
+        (
+            OT,
+            payload("owntracks_iphone_significant.json").replace(b'"batt":54', b'"batt":412'),
+            RejectReason.OUT_OF_RANGE,
+            ["412%", "volts"],
+        ),
+        (
+            "positions",
+            payload("traccar_position.json").replace(b'"speed": 10.799', b'"speed": 300'),
+            RejectReason.OUT_OF_RANGE,
+            ["556 km/h", "speed unit"],
+        ),
+        (
+            OT,
+            b'{"_type":"location","lat":0,"lon":0,"tst":1795157990}',
+            RejectReason.NULL_ISLAND,
+            ["(0, 0)", "no GPS fix"],
+        ),
+    ],
+)
+def test_rejections_say_what_arrived_and_what_to_change(
+    decoder: Decoder, topic: str, raw: bytes, reason: RejectReason, words: list[str]
+) -> None:
+    result = rejected(decoder.decode(topic, raw), reason)
+    for word in words:
+        assert word in result.detail, (word, result.detail)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded
+from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded, not_bound
 from dispatcher.telemetry.bindings import DeviceBindings, device_key
 from dispatcher.telemetry.fields import build_position, load_object, opt_number, req_number
 from dispatcher.telemetry.profiles import ProfileBook
@@ -60,7 +60,7 @@ class HomeAssistantAdapter:
         key = device_key(self.name, dev_id)
         vehicle = self._bindings.resolve(key)
         if vehicle is None:
-            raise PayloadError(RejectReason.UNKNOWN_DEVICE, f"{key} is not bound")
+            raise not_bound(key)
         profile = self._profiles.get(self.name, key)
         try:
             battery = opt_number(obj, "battery_level", strings=True)

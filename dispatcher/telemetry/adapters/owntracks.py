@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
-from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded
+from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded, not_bound
 from dispatcher.telemetry.bindings import DeviceBindings, device_key
 from dispatcher.telemetry.fields import (
     build_position,
@@ -95,7 +95,7 @@ class OwnTracksAdapter:
         key = device_key(self.name, device)
         vehicle = self._bindings.resolve(key)
         if vehicle is None:
-            raise PayloadError(RejectReason.UNKNOWN_DEVICE, f"{key} is not bound")
+            raise not_bound(key)
         if kind == "location":
             return _location(obj, vehicle, device, self._profiles.get(self.name, key))
         if kind == "transition":

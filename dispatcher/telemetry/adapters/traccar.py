@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
-from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded
+from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded, not_bound
 from dispatcher.telemetry.bindings import DeviceBindings, device_key
 from dispatcher.telemetry.fields import (
     build_position,
@@ -93,7 +93,7 @@ class TraccarAdapter:
         key = device_key(self.name, ident)
         vehicle = self._bindings.resolve(key)
         if vehicle is None:
-            raise PayloadError(RejectReason.UNKNOWN_DEVICE, f"{key} is not bound")
+            raise not_bound(key)
         return ident, key, vehicle
 
     def _position(self, obj: dict[str, Any]) -> Report:
