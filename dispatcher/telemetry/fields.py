@@ -104,9 +104,15 @@ def req_number(obj: dict[str, Any], key: str, *, strings: bool = False) -> float
 
 
 def text(value: object, name: str, *, max_len: int = MAX_TEXT) -> str:
-    """A non-empty string that can be stored (UTF-8 encodable, bounded length)."""
+    """A non-empty string that can be stored (UTF-8 encodable, bounded length).
+
+    NUL characters are removed: PostgreSQL refuses them in text, and a region or geofence
+    name with one is still worth its event.
+    """
     if not isinstance(value, str):
         raise PayloadError(RejectReason.WRONG_TYPE, f"{name} must be a string")
+    if "\x00" in value:
+        value = value.replace("\x00", "")
     if not value or len(value) > max_len:
         raise PayloadError(RejectReason.OUT_OF_RANGE, f"{name} must be 1..{max_len} characters")
     try:

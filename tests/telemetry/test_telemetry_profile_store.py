@@ -1,12 +1,23 @@
-"""Per-device profiles stored by device key (SQLite and PostgreSQL), and the live reload."""
+"""Per-device profiles stored by device key, and device text stored, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import pytest
+import json
+from datetime import UTC, date, datetime
 
+import pytest
+from sqlalchemy import inspect, select
+
+from dispatcher.clock import FakeClock
 from dispatcher.errors import ValidationError
-from dispatcher.persistence import device_profile_repo
+from dispatcher.persistence import database as dbmod
+from dispatcher.persistence import device_profile_repo, fleet_repo
 from dispatcher.persistence.database import Database
+from dispatcher.persistence.orm import VehicleEventRow
+from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
+from dispatcher.scenario.demo import demo_scenario
+from dispatcher.telemetry.bindings import DeviceBindings
+from dispatcher.telemetry.decoder import Accepted, build_decoder
 from dispatcher.telemetry.profile_store import (
     device_profile,
     load_device_profiles,
@@ -50,13 +61,43 @@ def test_a_stored_row_gone_bad_is_skipped_on_reload(database: Database) -> None:
 
 
 def test_revision_devices_1_goes_down_and_up(database: Database) -> None:
-    from sqlalchemy import inspect
-
-    from dispatcher.persistence import database as dbmod
-
     set_device_profile(database, "traccar:1", GREENWICH)
     dbmod.downgrade(database.engine, "0002")
     assert "device_profiles" not in inspect(database.engine).get_table_names()
     dbmod.upgrade(database.engine)
     assert "device_profiles" in inspect(database.engine).get_table_names()
     assert load_device_profiles(database) == {}
+
+
+def test_hostile_names_in_device_events_are_stored_on_both_databases(database: Database) -> None:
+    """A NUL in a geofence or region name (PostgreSQL refuses it in text) loses no event."""
+    with database.session() as session:
+        fleet_repo.save_scenario(
+            session, demo_scenario(date(2026, 11, 20), n_orders=2, n_vehicles=1)
+        )
+    clock = FakeClock(datetime(2026, 11, 20, 7, 0, tzinfo=UTC))
+    bindings = DeviceBindings({"traccar:1": "V01", "owntracks:a/b": "V01"}, clock=clock)
+    decoder = build_decoder(clock=clock, bindings=bindings)
+    fence = {
+        "event": {"id": 9, "type": "geofenceEnter", "eventTime": "2026-11-20T06:59:00Z"},
+        "device": {"uniqueId": "1"},
+        "geofence": {"name": "Depot\u0000North"},
+        "position": {"latitude": 52.5, "longitude": 13.4},
+    }
+    transition = {
+        "_type": "transition",
+        "event": "leave",
+        "tst": 1795157900,
+        "desc": "Home\u0000",
+        "lat": "52.5",
+        "lon": "13.4",
+    }
+    reports = []
+    for topic, obj in (("events", fence), ("owntracks/a/b/event", transition)):
+        result = decoder.decode(topic, json.dumps(obj).encode())
+        assert isinstance(result, Accepted), result
+        reports.append(result.report)
+    SqlTelemetrySink(database).write_events(reports)  # type: ignore[arg-type]
+    with database.session() as session:
+        notes = sorted(session.scalars(select(VehicleEventRow.note)))
+    assert notes == ["geofenceEnter DepotNorth", "leave Home"]
