@@ -62,12 +62,14 @@ def default_adapters(
     telemetry = telemetry or TelemetrySettings()
     if profiles is None:
         profiles = ProfileBook(telemetry.profiles)
+    # Traccar's exact topics before the root-based formats, so a forward topic set under
+    # another format's root still reaches Traccar.
     return [
         NativeAdapter(prefix),
-        OwnTracksAdapter(bindings, telemetry.owntracks_root, profiles),
         TraccarAdapter(
             bindings, telemetry.traccar_topics, telemetry.traccar_event_topics, profiles
         ),
+        OwnTracksAdapter(bindings, telemetry.owntracks_root, profiles),
         HomeAssistantAdapter(bindings, telemetry.homeassistant_root, profiles),
     ]
 

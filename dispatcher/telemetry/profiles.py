@@ -34,7 +34,9 @@ class DeviceProfile:
     Attributes:
         battery: ``percent`` (0-100), ``volts`` (converted linearly between ``volts_empty``
             and ``volts_full``), ``fraction`` (0-1) or ``auto`` (percent, but a value with a
-            fractional part is a voltage: apps send whole percents, Greenwich trackers volts).
+            fractional part is a voltage: apps send whole percents, Greenwich trackers volts;
+            up to 5 V it is read as ``volts``, a 12 V or 24 V vehicle battery on the nominal
+            lead-acid range, see :func:`_auto_volts`).
         speed: unit of the speed field on the wire.
         volts_empty: voltage read as 0 % (default: a single Li-ion cell).
         volts_full: voltage read as 100 % (a 12 V vehicle battery: 11.8 and 12.7).
@@ -67,7 +69,9 @@ class DeviceProfile:
             return value
         unit = self.battery
         if unit == "auto":
-            unit = "volts" if value != int(value) else "percent"
+            if value == int(value):
+                return value  # apps send whole percents
+            return _auto_volts(value, self.volts_empty, self.volts_full)
         if unit == "percent":
             return value
         if unit == "fraction":
@@ -85,6 +89,21 @@ class DeviceProfile:
             "volts_empty": self.volts_empty,
             "volts_full": self.volts_full,
         }
+
+
+#: Resting voltage of an empty and a full lead-acid vehicle battery, 12 V and 24 V systems.
+_VEHICLE_VOLTS = ((16.0, 11.8, 12.7), (32.0, 23.6, 25.4))
+
+
+def _auto_volts(value: float, empty: float, full: float) -> float | None:
+    """A voltage of unknown kind: a cell (up to 5 V, the profile's range), else a 12/24 V
+    vehicle battery; anything else is no battery level we can tell (``None``)."""
+    if value > 5.0:
+        ranges = [(low, high) for top, low, high in _VEHICLE_VOLTS if value <= top]
+        if not ranges:
+            return None
+        empty, full = ranges[0]
+    return min(100.0, max(0.0, (value - empty) / (full - empty) * 100.0))
 
 
 #: What each format sends when nobody configured anything (the public formats' units).

@@ -94,6 +94,15 @@ def test_telemetry_section_topics_reach_the_decoder(
     }
 
 
+def test_a_traccar_topic_under_another_format_s_root_reaches_traccar(
+    clock: FakeClock, bindings: DeviceBindings
+) -> None:
+    telemetry = TelemetrySettings.from_mapping({"traccar_topics": ["owntracks/traccar/gps"]})
+    decoder = build_decoder(clock=clock, bindings=bindings, telemetry=telemetry)
+    result = accepted(decoder.decode("owntracks/traccar/gps", payload("traccar_position.json")))
+    assert result.adapter == "traccar"
+
+
 def test_telemetry_section_filter_limits_and_profiles() -> None:
     telemetry = TelemetrySettings.from_mapping(
         {
@@ -313,7 +322,8 @@ def test_a_device_profile_overrides_its_format(clock: FakeClock) -> None:
     decoder = build_decoder(clock=clock, bindings=bindings, profiles=book)
     raw = payload("greenwich_location.json").replace(b'"batt":"3.8"', b'"batt":"12.4"')
     fix = accepted(decoder.decode("owntracks/acme/van17", raw)).report
-    assert isinstance(fix, PositionReport) and fix.battery_pct == 100.0  # Li-ion range: full
+    assert isinstance(fix, PositionReport)
+    assert fix.battery_pct == pytest.approx(66.7, abs=0.1)  # a 12 V battery: 11.8-12.7 V
     book.set(
         "owntracks:acme/van17",
         DeviceProfile(battery="volts", speed="knots", volts_empty=11.8, volts_full=12.8),
@@ -349,12 +359,16 @@ def test_traccar_profile_reads_a_voltage_attribute(
         (DeviceProfile(battery="fraction"), 0.81, 81.0),
         (DeviceProfile(battery="auto"), 81.0, 81.0),
         (DeviceProfile(battery="auto"), 4.2, 100.0),
+        (DeviceProfile(battery="auto"), 3.8, 50.0),
+        (DeviceProfile(battery="auto"), 12.25, 50.0),
+        (DeviceProfile(battery="auto"), 24.5, 50.0),
+        (DeviceProfile(battery="auto"), 48.3, None),  # no battery level we can tell
         (DeviceProfile(battery="volts"), 3.0, 0.0),
         (DeviceProfile(battery="volts"), -1.0, -1.0),  # "unknown" stays unknown downstream
     ],
 )
-def test_battery_units(profile: DeviceProfile, value: float, expected: float) -> None:
-    assert profile.battery_pct(value) == pytest.approx(expected)
+def test_battery_units(profile: DeviceProfile, value: float, expected: float | None) -> None:
+    assert profile.battery_pct(value) == (None if expected is None else pytest.approx(expected))
 
 
 def test_bad_profiles_are_refused() -> None:
