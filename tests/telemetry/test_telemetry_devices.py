@@ -288,6 +288,9 @@ def test_owntracks_encrypted_payload_says_encryption_is_on(decoder: Decoder) -> 
         (f"{OT}/status", b'{"_type":"status","iOS":{}}', "'status'"),
         (f"{OT}/event", b'{"_type":"location","lat":1,"lon":2,"tst":3}', "sub-topic 'event'"),
         (OT, b'{"_type":"transition","event":"enter","tst":3}', "<user>/<device>/event"),
+        ("owntracks/acme/van17/voltage/batt", b"4.4", "Greenwich tracker's status topic"),
+        ("owntracks/acme/van17/hw", b"Cinterion,EGS5-X,REVISION 02.004", "'hw'"),
+        ("location/van3/attributes", b'{"latitude": 1, "longitude": 2}', "location/<dev_id>"),
     ],
 )
 def test_owntracks_other_messages_are_named(

@@ -50,7 +50,11 @@ class HomeAssistantAdapter:
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
         dev_id = topic[len(self._head) :]
         if not dev_id or "/" in dev_id or len(dev_id) > 64:
-            raise PayloadError(RejectReason.UNKNOWN_TOPIC, f"expected {self._root}/<dev_id>")
+            raise PayloadError(
+                RejectReason.UNKNOWN_TOPIC,
+                f"{topic[:120]!r}: the console reads {self._root}/<dev_id> (one level, at most "
+                "64 characters); publish the tracker's JSON there",
+            )
         try:
             obj = load_object(payload)
         except PayloadError as exc:

@@ -75,7 +75,7 @@ class OwnTracksAdapter:
         levels = topic.split("/")[self._depth :]
         if len(levels) < 2 or not all(levels):
             raise PayloadError(RejectReason.UNKNOWN_TOPIC, f"expected {self._root}/<user>/<device>")
-        obj = load_object(payload)
+        obj = _load(payload, levels)
         kind = obj.get("_type")
         if kind is None:
             raise PayloadError(RejectReason.MISSING_FIELD, "_type is required")
@@ -104,6 +104,22 @@ class OwnTracksAdapter:
         return StatusReport(
             vehicle_id=vehicle, ts=received_at, online=False, device_id=device, source=self.name
         )
+
+
+def _load(payload: bytes, levels: list[str]) -> dict[str, Any]:
+    """The JSON object; a plain value on a sub-topic is a Greenwich tracker's status topic."""
+    try:
+        return load_object(payload)
+    except PayloadError as exc:
+        plain = exc.reason in (RejectReason.MALFORMED_JSON, RejectReason.NOT_AN_OBJECT)
+        if not plain or len(levels) < 3:
+            raise
+        sub = "/".join(levels[2:])[:60]
+        raise PayloadError(
+            RejectReason.UNSUPPORTED_TYPE,
+            f"a plain value on sub-topic {sub!r} (a Greenwich tracker's status topic such as "
+            "voltage/batt or hw) carries no fix; not used",
+        ) from None
 
 
 def _misplaced(topic: str, levels: list[str], kind: str) -> str:
