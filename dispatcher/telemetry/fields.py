@@ -195,7 +195,13 @@ def build_position(
     Negative speed, heading, accuracy or battery are the "unknown" markers of iOS and some
     trackers (``-1``), so they become ``None`` instead of rejecting a good fix.
     """
-    check_place(lat, lon)
+    # check_place inlined: this runs for every fix, and the call costs.
+    if (
+        not (-90.0 <= lat <= 90.0)
+        or not (-180.0 <= lon <= 180.0)
+        or (abs(lat) < 1e-7 and abs(lon) < 1e-7)
+    ):
+        check_place(lat, lon)  # raises the precise reason
     if battery_pct is not None:
         if battery_pct > 100.0:
             raise PayloadError(
