@@ -40,9 +40,12 @@ def accuracy_text(metres: float | None) -> str:
 
 def position_note(snap: VehicleSnapshot) -> str:
     """The health line's word on the position: empty for a good fix, else what and why."""
-    if not snap.coarse:
-        return ""
-    hint = _MODE_HINTS.get(snap.tracking_mode or "", "the device reports no GPS fix")
-    acc = accuracy_text(snap.accuracy_m)
+    return coarse_note(snap.accuracy_m, snap.tracking_mode) if snap.coarse else ""
+
+
+def coarse_note(accuracy_m: float | None, tracking_mode: str | None) -> str:
+    """Why a fix is coarse and what to switch on the device (``dispatcher decode`` too)."""
+    hint = _MODE_HINTS.get(tracking_mode or "", "the device reports no GPS fix")
+    acc = accuracy_text(accuracy_m)
     head = f"{COARSE_STATE} ({acc})" if acc else COARSE_STATE
     return f"{head}: {hint}; not used for ETA or route deviation"

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from dispatcher.clock import Clock, SystemClock
+from dispatcher.fleet.health import coarse_note
 from dispatcher.model.core import PositionReport
 from dispatcher.telemetry.adapters import (
     Adapter,
@@ -235,12 +236,16 @@ def decode(
     result = decoder.decode(topic, payload)
     if isinstance(result, Rejection):
         return {"accepted": False, "reason": result.reason.value, "detail": result.detail}
-    return {
+    out = {
         "accepted": True,
         "adapter": result.adapter,
         "binding": "preview (device key as vehicle id)" if bindings.passthrough else "table",
         "report": report_to_dict(result.report),
     }
+    report = result.report
+    if type(report) is PositionReport and report.coarse:
+        out["note"] = coarse_note(report.accuracy_m, report.tracking_mode)
+    return out
 
 
 def run_decode(topic: str, payload: bytes, out: TextIO, **options: Any) -> int:

@@ -80,3 +80,23 @@ def test_cli_decode_bad_telemetry_section_is_an_error(tmp_path: Path) -> None:
     )
     assert code == 1
     assert "traccar_topics" in err and out == ""
+
+
+def test_cli_decode_says_why_a_fix_is_coarse(tmp_path: Path) -> None:
+    raw = json.dumps(
+        {
+            "_type": "location",
+            "acc": 1414,
+            "batt": 54,
+            "lat": 52.3561,
+            "lon": 4.9003,
+            "m": 1,
+            "tst": int(time.time()) - 5,
+            "vel": 0,
+        }
+    ).encode()
+    code, out, _ = run_cli(tmp_path, "", "owntracks/eric/phone", raw)
+    result = json.loads(out)
+    assert code == 0 and result["report"]["coarse"] is True
+    assert result["report"]["tracking_mode"] == "significant"
+    assert "switch it to Move mode" in result["note"]
