@@ -32,6 +32,8 @@ def set_device_profile(
 ) -> None:
     """Store (or with ``None`` forget) a device's own profile; ``book`` is updated at once.
 
+    Who may: whoever may bind the device; the bind step checks the role before calling.
+
     Raises:
         ValidationError: ``device_key`` is not ``<format>:<device>`` or too long.
     """
