@@ -236,9 +236,11 @@ def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 
 def _cmd_decode(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.telemetry.decoder import run_decode
+    from dispatcher.telemetry.settings import TelemetrySettings
 
     payload = sys.stdin.buffer.read(1024 * 1024 + 1)
-    return run_decode(args.topic, payload, out, prefix=settings.broker.prefix)
+    telemetry = TelemetrySettings.from_settings(settings)
+    return run_decode(args.topic, payload, out, prefix=settings.broker.prefix, telemetry=telemetry)
 
 
 def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -23,7 +23,7 @@ from dispatcher.events import EventBus
 from dispatcher.fleet.state import FleetState
 from dispatcher.history.settings import HistorySettings
 from dispatcher.history.thinning import ThinningSink
-from dispatcher.persistence import fleet_repo
+from dispatcher.persistence import device_profile_repo, fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 from dispatcher.simulator.from_db import load_simulated_fleet
@@ -32,6 +32,9 @@ from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.decoder import build_decoder
 from dispatcher.telemetry.ingest import DrainResult, IngestPipeline, tune_switch_interval
 from dispatcher.telemetry.mqtt_client import ConnectionState, MqttSettings, TelemetryClient
+from dispatcher.telemetry.profile_store import load_device_profiles, profiles_from_rows
+from dispatcher.telemetry.profiles import ProfileBook
+from dispatcher.telemetry.settings import TelemetrySettings
 from dispatcher.telemetry.sink import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -69,9 +72,11 @@ class BindingsRefresher:
         *,
         interval_s: float = 15.0,
         min_gap_s: float = 2.0,
+        profiles: ProfileBook | None = None,
     ) -> None:
         self._db = db
         self._bindings = bindings
+        self._profiles = profiles
         self._interval = interval_s
         self._min_gap = min_gap_s
         self._wake = threading.Event()
@@ -100,6 +105,9 @@ class BindingsRefresher:
             try:
                 with self._db.session() as session:
                     self._bindings.replace(fleet_repo.device_bindings(session))
+                    if self._profiles is not None:
+                        rows = device_profile_repo.device_profiles(session)
+                        self._profiles.replace(profiles_from_rows(rows))
             except Exception as exc:  # the database may be briefly unreachable: try again later
                 log.warning("could not reload device bindings: %s", exc)
             self._stop.wait(self._min_gap)
@@ -141,9 +149,16 @@ class LiveTelemetry:
         with db.session() as session:
             table = fleet_repo.device_bindings(session)
         self.bindings = DeviceBindings(table, clock=clock, on_unknown=self._unknown_device)
-        self._refresher = BindingsRefresher(db, self.bindings)
+        telemetry = TelemetrySettings.from_settings(settings)
+        #: Per-device profiles (battery/speed units); the bind step sets them.
+        self.profiles = ProfileBook(telemetry.profiles, load_device_profiles(db))
+        self._refresher = BindingsRefresher(db, self.bindings, profiles=self.profiles)
         self.decoder = build_decoder(
-            prefix=settings.broker.prefix, bindings=self.bindings, clock=clock
+            prefix=settings.broker.prefix,
+            bindings=self.bindings,
+            clock=clock,
+            telemetry=telemetry,
+            profiles=self.profiles,
         )
         self.fleet = FleetState()
         #: Positions are thinned on the writer thread before they reach SQL (docs/history.md).

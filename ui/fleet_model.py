@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from dispatcher.fleet.health import COARSE_STATE, accuracy_text, position_note
 from dispatcher.fleet.state import FleetChanged, FleetState, VehicleSnapshot
 from dispatcher.model import VehicleState
 from ui.themes import STATUS_COLOURS
@@ -92,7 +93,11 @@ class FleetModel(QAbstractTableModel):
         col = FleetColumn(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(snap, col)
+        if role == Qt.ItemDataRole.ToolTipRole and col in (FleetColumn.STATE, FleetColumn.POSITION):
+            return position_note(snap) or None
         if role == Qt.ItemDataRole.ForegroundRole and col == FleetColumn.STATE:
+            if snap.coarse:
+                return QBrush(QColor(STATUS_COLOURS["offline"]))
             colour = STATE_COLOURS.get(snap.state)
             return QBrush(QColor(colour)) if colour else None
         if role == Qt.ItemDataRole.UserRole:
@@ -104,13 +109,16 @@ class FleetModel(QAbstractTableModel):
             name = self._names.get(s.vehicle_id)
             return f"{name} ({s.vehicle_id})" if name else s.vehicle_id
         if col == FleetColumn.STATE:
-            return s.state.value
+            return COARSE_STATE if s.coarse else s.state.value
         if col == FleetColumn.SPEED:
             return "" if s.speed_kmh is None else f"{s.speed_kmh:.0f}"
         if col == FleetColumn.LAST_SEEN:
             return self._time(s.last_seen)
         if col == FleetColumn.POSITION:
-            return "" if s.lat is None or s.lon is None else f"{s.lat:.5f}, {s.lon:.5f}"
+            if s.lat is None or s.lon is None:
+                return ""
+            where = f"{s.lat:.5f}, {s.lon:.5f}"
+            return f"{where} ({accuracy_text(s.accuracy_m)})" if s.coarse else where
         if col == FleetColumn.BATTERY:
             return "" if s.battery_pct is None else f"{s.battery_pct:.0f} %"
         return s.source or ""

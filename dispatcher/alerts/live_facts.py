@@ -7,9 +7,10 @@ database, predicts arrivals with the planner's evaluation from each vehicle's li
 and returns the :class:`~dispatcher.alerts.facts.Snapshot` the rules read. Nothing slow runs
 on the GUI thread, and the fleet state is never touched from the worker.
 
-Predicted arrivals: one single-vehicle plan per route (live position, or the depot before
-departure; "now" in plan seconds since local midnight), evaluated by
-:func:`dispatcher.planning.evaluate_route` with the default straight-line travel model.
+Predicted arrivals: one single-vehicle plan per route (last precise position — a coarse
+fix is not used, docs/mqtt.md — or the depot before departure; "now" in plan seconds since
+local midnight), evaluated by :func:`dispatcher.planning.evaluate_route` with the default
+straight-line travel model.
 """
 
 from __future__ import annotations
@@ -181,9 +182,7 @@ class LiveFacts:
         plan_stops = [p for p in (_plan_stop(s, origin) for s in remaining) if p is not None]
         if not plan_stops:
             return {}, None
-        position: LatLon | None = None
-        if live is not None and live.lat is not None and live.lon is not None:
-            position = (live.lat, live.lon)
+        position = _precise(live)
         vehicle = LiveVehicle(
             v.id,
             v.capacity,
@@ -246,14 +245,14 @@ class LiveFacts:
         evaluation = predicted[1]
         origin = datetime.combine(day, time(0), self._tz)
         silent_since = max(shift_start, self._started or now)
-        has_fix = live is not None and live.lat is not None and live.lon is not None
+        fix = _precise(live)
         return VehicleFacts(
             vehicle_id=view.vehicle_id,
             label=view.vehicle_name,
             online=live is None or live.state is not VehicleState.OFFLINE,
             last_seen=live.last_seen if live is not None and live.last_seen else silent_since,
-            lat=live.lat if has_fix and live else None,
-            lon=live.lon if has_fix and live else None,
+            lat=fix[0] if fix else None,
+            lon=fix[1] if fix else None,
             speed_kmh=live.speed_kmh if live else None,
             stopped_since=live.stopped_since if live else None,
             planned_path=self._planned_path(route, remaining),
@@ -351,3 +350,11 @@ def _plan_stop(s: fleet_repo.StopView, origin: datetime) -> PlanStop | None:
     except ValidationError as exc:
         log.warning("stop %s left out of the prediction: %s", s.order_ref, exc)
         return None
+
+
+def _precise(live: VehicleSnapshot | None) -> LatLon | None:
+    """The last precise fix: a coarse one (a phone's cell fix) is kept out of ETAs and the
+    deviation rule, which then work from the last good fix."""
+    if live is None or live.precise_lat is None or live.precise_lon is None:
+        return None
+    return (live.precise_lat, live.precise_lon)

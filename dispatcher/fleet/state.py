@@ -10,6 +10,10 @@ status, and a short trail. Status rules:
 * ``idle`` — not moving for more than ``idle_after_s``; ``stopped`` before that;
 * ``unknown`` — heard of, but no position yet.
 
+A **coarse** fix (a phone's cell fix, see docs/mqtt.md) moves the vehicle and counts as
+heard, but never decides moving/stopped, never joins the trail, and leaves the last precise
+fix (``precise_lat``/``precise_lon``) for the ETA and deviation rules.
+
 Time-driven transitions (stopped → idle, → stale) are found by :meth:`FleetState.sweep`, which
 the ingest drain calls every tick and which walks the fleet at most every ``sweep_interval_s``.
 """
@@ -60,6 +64,13 @@ class VehicleSnapshot:
     last_seen: datetime | None
     stopped_since: datetime | None
     source: str | None
+    #: The newest fix is coarse (accuracy worse than the coarse threshold): ``lat``/``lon``
+    #: show it on the map, ``precise_lat``/``precise_lon`` are the last good fix that ETA
+    #: and deviation rules use (``None`` when there never was one).
+    coarse: bool = False
+    tracking_mode: str | None = None
+    precise_lat: float | None = None
+    precise_lon: float | None = None
 
 
 class _Vehicle:
@@ -74,6 +85,8 @@ class _Vehicle:
         "lon",
         "moving",
         "offline",
+        "plat",
+        "plon",
         "report",
         "speed",
         "state",
@@ -92,6 +105,8 @@ class _Vehicle:
         self.stopped_since: datetime | None = None
         self.moving = False
         self.offline = False
+        self.plat: float | None = None
+        self.plon: float | None = None
         self.state = VehicleState.UNKNOWN
         self.trail = Trail(trail_length)
 
@@ -150,9 +165,16 @@ class FleetState:
                     state_changed.add(vid)
                 continue
             speed = report.speed_kmh
-            if speed is None and last is not None:
-                speed = haversine_m(v.lat, v.lon, report.lat, report.lon) / (t - v.fix_t) * 3.6
-            moving = speed is not None and speed >= moving_kmh
+            coarse = report.coarse
+            if coarse:
+                # A cell fix kilometres wide says nothing about moving: keep what was known
+                # (a reported speed still counts), never derive a speed from its jumps.
+                moving = v.moving or (speed is not None and speed >= moving_kmh)
+            else:
+                if speed is None and last is not None and not last.coarse:
+                    speed = haversine_m(v.lat, v.lon, report.lat, report.lon) / (t - v.fix_t) * 3.6
+                moving = speed is not None and speed >= moving_kmh
+                v.plat, v.plon = report.lat, report.lon
             v.moving = moving
             if moving:
                 v.stopped_since = None
@@ -162,15 +184,15 @@ class FleetState:
                     v.stopped_since = min(report.ts, now)
                 state = VehicleState.IDLE if v.stopped_since < idle_cut else VehicleState.STOPPED
             v.report = report
-            v.lat = report.lat
-            v.lon = report.lon
+            v.lat, v.lon = report.lat, report.lon
             v.fix_t = t
             v.speed = speed
             if report.heading_deg is not None:
                 v.heading = report.heading_deg
             if report.battery_pct is not None:
                 v.battery = report.battery_pct
-            v.trail.append(t, report.lat, report.lon)
+            if not coarse:
+                v.trail.append(t, report.lat, report.lon)
             if state is not v.state:
                 v.state = state
                 state_changed.add(vid)
@@ -292,4 +314,8 @@ def _snapshot(vehicle_id: str, v: _Vehicle) -> VehicleSnapshot:
         last_seen=v.last_seen,
         stopped_since=v.stopped_since,
         source=None if r is None else r.source,
+        coarse=r is not None and r.coarse,
+        tracking_mode=None if r is None else r.tracking_mode,
+        precise_lat=v.plat,
+        precise_lon=v.plon,
     )

@@ -8,8 +8,10 @@ pays for.
 
 Payload keys:
 
-* ``v`` — changed vehicles ``[id, lat, lon, heading, state, speed_kmh, last_seen_hhmmss, alert]``
-  (``alert`` is 1 when the vehicle has an open exception);
+* ``v`` — changed vehicles ``[id, lat, lon, heading, state, speed_kmh, last_seen_hhmmss, alert,
+  accuracy_m, note]`` (``alert`` is 1 when the vehicle has an open exception; ``accuracy_m``
+  is the radius of the accuracy circle of a coarse fix, else 0, and ``note`` says why it is
+  coarse and what to switch on the device, else "");
 * ``i`` — changed tooltip facts ``{id: [label, driver, next stop, ETA, exception titles]}``;
 * ``rm`` — vehicles gone from the fleet;
 * ``t`` — the clock's time (epoch seconds) for trail trimming.
@@ -22,6 +24,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from dispatcher.alerts.model import Alert, AlertKind
+from dispatcher.fleet.health import position_note
 from dispatcher.fleet.state import FleetState, VehicleSnapshot
 from dispatcher.maps.routes import TravelGuess, next_stop
 from dispatcher.maps.styling import display_state
@@ -163,7 +166,10 @@ class MapFeed:
             return None
         vid = s.vehicle_id
         kinds = self._kinds.get(vid)
-        state = _PLAIN[s.state] if kinds is None else display_state(s.state, kinds).value
+        if s.coarse:
+            state = display_state(s.state, kinds or (), coarse=True).value
+        else:
+            state = _PLAIN[s.state] if kinds is None else display_state(s.state, kinds).value
         return (
             vid,
             round(s.lat, 5),
@@ -173,6 +179,8 @@ class MapFeed:
             None if s.speed_kmh is None else round(s.speed_kmh),
             self._clock_text(s.last_seen),
             0 if kinds is None else 1,
+            round(s.accuracy_m or 0) if s.coarse else 0,
+            position_note(s) if s.coarse else "",
         )
 
     def _clock_text(self, t: datetime | None) -> str:
@@ -218,8 +226,9 @@ class MapFeed:
         if stop is not None:
             next_text = stop.customer_name or stop.address or stop.order_ref
             snap = self._fleet.get(vehicle_id)
-            if snap is not None and snap.lat is not None and snap.lon is not None:
-                secs = self._travel.seconds(snap.lat, snap.lon, stop.lat, stop.lon)
+            # From the last precise fix: a coarse one (kilometres wide) makes no ETA.
+            if snap is not None and snap.precise_lat is not None and snap.precise_lon is not None:
+                secs = self._travel.seconds(snap.precise_lat, snap.precise_lon, stop.lat, stop.lon)
                 eta = datetime.fromtimestamp(now.timestamp() + secs, self._tz)
                 eta_text = eta.strftime("%H:%M")
         return (name, driver, next_text, eta_text, list(self._titles.get(vehicle_id, ())))

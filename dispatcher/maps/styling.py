@@ -1,7 +1,8 @@
 """How a vehicle looks on the map: one display state out of its live status and open alerts.
 
 The colour answers the dispatcher's first question — "is this one in trouble?" — so trouble
-wins over routine: ``late`` > ``at risk`` > ``offline`` > ``stale`` > ``idle`` > ``on time``.
+wins over routine: ``late`` > ``at risk`` > ``offline`` > ``stale`` > ``coarse position`` >
+``idle`` > ``on time``.
 A late vehicle that also went offline stays red (the customer is hurt either way); the open
 ``vehicle_offline`` alert still rings the marker. The page keeps the palette in one place
 (:data:`PALETTE`), and the legend is built from it.
@@ -24,6 +25,7 @@ class DisplayState(enum.StrEnum):
     OFFLINE = "offline"
     STALE = "stale"
     IDLE = "idle"
+    COARSE = "coarse"
     ON_TIME = "on_time"
     UNKNOWN = "unknown"
 
@@ -35,6 +37,7 @@ PALETTE: dict[DisplayState, tuple[str, str]] = {
     DisplayState.OFFLINE: ("#546e7a", "Offline"),
     DisplayState.STALE: ("#b0bec5", "No news"),
     DisplayState.IDLE: ("#8e24aa", "Idle"),
+    DisplayState.COARSE: ("#78909c", "Coarse position"),
     DisplayState.ON_TIME: ("#43a047", "On time"),
     DisplayState.UNKNOWN: ("#9e9e9e", "No position"),
 }
@@ -53,8 +56,14 @@ _RISK_KINDS = frozenset(
 )
 
 
-def display_state(state: VehicleState, alert_kinds: Iterable[AlertKind] = ()) -> DisplayState:
-    """The one display state of a vehicle with live ``state`` and these open alert kinds."""
+def display_state(
+    state: VehicleState, alert_kinds: Iterable[AlertKind] = (), *, coarse: bool = False
+) -> DisplayState:
+    """The one display state of a vehicle with live ``state`` and these open alert kinds.
+
+    ``coarse``: its newest fix is a coarse one (drawn with its accuracy circle); that says
+    less than any trouble, more than a routine state.
+    """
     kinds = set(alert_kinds)
     if kinds & _LATE_KINDS:
         return DisplayState.LATE
@@ -64,6 +73,8 @@ def display_state(state: VehicleState, alert_kinds: Iterable[AlertKind] = ()) ->
         return DisplayState.OFFLINE
     if state is VehicleState.STALE or AlertKind.VEHICLE_STALE in kinds:
         return DisplayState.STALE
+    if coarse:
+        return DisplayState.COARSE
     if state is VehicleState.IDLE or AlertKind.VEHICLE_IDLE in kinds:
         return DisplayState.IDLE
     if state is VehicleState.UNKNOWN:

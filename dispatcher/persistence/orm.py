@@ -153,6 +153,22 @@ class DeviceCredential(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(80))
 
 
+class DeviceProfileRow(Base):
+    """How to read one device's battery and speed, when it differs from its format's default.
+
+    Keyed by device key like the binding, but its own table: a profile may be chosen before
+    the device is bound, and survives a re-binding to another vehicle.
+    """
+
+    __tablename__ = "device_profiles"
+    device_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    battery: Mapped[str] = mapped_column(String(16))
+    speed: Mapped[str] = mapped_column(String(16))
+    volts_empty: Mapped[float] = mapped_column(Float)
+    volts_full: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
+
+
 class Customer(Base):
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from dispatcher.clock import Clock, SystemClock
+from dispatcher.fleet.health import coarse_note
 from dispatcher.model.core import PositionReport
 from dispatcher.telemetry.adapters import (
     Adapter,
@@ -25,7 +26,9 @@ from dispatcher.telemetry.adapters import (
 )
 from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.filters import FilterConfig, Policy, PositionFilter, Quarantine
+from dispatcher.telemetry.profiles import ProfileBook
 from dispatcher.telemetry.rejection import Rejection, RejectReason
+from dispatcher.telemetry.settings import TelemetrySettings
 
 EXIT_OK = 0
 EXIT_REJECTED = 2
@@ -48,16 +51,27 @@ def default_adapters(
     bindings: DeviceBindings,
     *,
     prefix: str = "fleet",
-    owntracks_root: str = "owntracks",
-    traccar_topics: tuple[str, ...] = ("traccar/positions",),
-    homeassistant_root: str = "location",
+    telemetry: TelemetrySettings | None = None,
+    profiles: ProfileBook | None = None,
 ) -> list[Adapter]:
-    """The adapters the console ships with, native first (it carries most traffic)."""
+    """The adapters the console ships with, native first (it carries most traffic).
+
+    Topics and per-format profiles come from ``telemetry`` (the ``[telemetry]`` section;
+    stock device defaults without one). ``profiles`` carries the per-device profiles; a
+    fresh book with ``telemetry``'s format defaults is made when none is given.
+    """
+    telemetry = telemetry or TelemetrySettings()
+    if profiles is None:
+        profiles = ProfileBook(telemetry.profiles)
+    # Traccar's exact topics before the root-based formats, so a forward topic set under
+    # another format's root still reaches Traccar.
     return [
         NativeAdapter(prefix),
-        OwnTracksAdapter(bindings, owntracks_root),
-        TraccarAdapter(bindings, traccar_topics),
-        HomeAssistantAdapter(bindings, homeassistant_root),
+        TraccarAdapter(
+            bindings, telemetry.traccar_topics, telemetry.traccar_event_topics, profiles
+        ),
+        OwnTracksAdapter(bindings, telemetry.owntracks_root, profiles),
+        HomeAssistantAdapter(bindings, telemetry.homeassistant_root, profiles),
     ]
 
 
@@ -90,6 +104,7 @@ class Decoder:
         self._policy = Policy(self.config)
         self._max_payload = self.config.max_payload_bytes
         self._filter = PositionFilter(self.config) if stateful else None
+        self._read = ", ".join(topic for topic, _ in self.subscriptions())
         self.accepted = 0
 
     @property
@@ -140,7 +155,11 @@ class Decoder:
             if adapter.accepts(topic):
                 break
         else:
-            return Rejection(RejectReason.UNKNOWN_TOPIC, "no adapter for this topic")
+            return Rejection(
+                RejectReason.UNKNOWN_TOPIC,
+                f"no device format reads {topic[:120]!r}; the console reads {self._read} "
+                "(topics are set in [telemetry] and [broker] prefix)",
+            )
         report = adapter.parse(topic, payload, now)
         if isinstance(report, Rejection):
             return report
@@ -162,11 +181,18 @@ def build_decoder(
     config: FilterConfig | None = None,
     clock: Clock | None = None,
     stateful: bool = True,
+    telemetry: TelemetrySettings | None = None,
+    profiles: ProfileBook | None = None,
 ) -> Decoder:
-    """A decoder with the default adapters (bindings default to an empty table)."""
+    """A decoder with the default adapters (bindings default to an empty table).
+
+    ``config`` defaults to ``telemetry``'s filter limits.
+    """
     clock = clock or SystemClock()
     bindings = bindings if bindings is not None else DeviceBindings(clock=clock)
-    adapters = default_adapters(bindings, prefix=prefix)
+    telemetry = telemetry or TelemetrySettings()
+    adapters = default_adapters(bindings, prefix=prefix, telemetry=telemetry, profiles=profiles)
+    config = config or telemetry.filters
     return Decoder(adapters, config=config, clock=clock, stateful=stateful)
 
 
@@ -187,6 +213,8 @@ def decode(
     bindings: DeviceBindings | None = None,
     config: FilterConfig | None = None,
     clock: Clock | None = None,
+    telemetry: TelemetrySettings | None = None,
+    profiles: ProfileBook | None = None,
 ) -> dict[str, Any]:
     """What the console makes of one message, as a JSON-ready dict.
 
@@ -197,23 +225,34 @@ def decode(
     if bindings is None:
         bindings = DeviceBindings(clock=clock, passthrough=True)
     decoder = build_decoder(
-        prefix=prefix, bindings=bindings, config=config, clock=clock, stateful=False
+        prefix=prefix,
+        bindings=bindings,
+        config=config,
+        clock=clock,
+        stateful=False,
+        telemetry=telemetry,
+        profiles=profiles,
     )
     result = decoder.decode(topic, payload)
     if isinstance(result, Rejection):
         return {"accepted": False, "reason": result.reason.value, "detail": result.detail}
-    return {
+    out = {
         "accepted": True,
         "adapter": result.adapter,
         "binding": "preview (device key as vehicle id)" if bindings.passthrough else "table",
         "report": report_to_dict(result.report),
     }
+    report = result.report
+    if type(report) is PositionReport and report.coarse:
+        out["note"] = coarse_note(report.accuracy_m, report.tracking_mode)
+    return out
 
 
 def run_decode(topic: str, payload: bytes, out: TextIO, **options: Any) -> int:
     """``dispatcher decode --topic TOPIC``: print the decoded JSON; exit 2 when rejected.
 
-    ``options`` are passed to :func:`decode` (``prefix``, ``bindings``, ``config``, ``clock``).
+    ``options`` are passed to :func:`decode` (``prefix``, ``bindings``, ``config``, ``clock``,
+    ``telemetry``, ``profiles``).
     """
     result = decode(topic, payload, **options)
     json.dump(result, out, indent=2, sort_keys=True, default=str)

@@ -105,10 +105,17 @@ def req_number(obj: dict[str, Any], key: str, *, strings: bool = False) -> float
     return number(value, key, strings=strings)
 
 
-def text(value: object, name: str, *, max_len: int = MAX_TEXT) -> str:
-    """A non-empty string that can be stored: bounded length, UTF-8 encodable, no NUL."""
+def text(value: object, name: str, *, max_len: int = MAX_TEXT, drop_nul: bool = False) -> str:
+    """A non-empty string that can be stored: bounded length, UTF-8 encodable, no NUL.
+
+    A NUL is refused (PostgreSQL cannot store it, and an id with one is not the id it looks
+    like), unless ``drop_nul``: a device's free-text name (a region, a geofence) with one is
+    still worth its event, so the NUL is removed instead.
+    """
     if not isinstance(value, str):
         raise PayloadError(RejectReason.WRONG_TYPE, f"{name} must be a string")
+    if drop_nul and "\x00" in value:
+        value = value.replace("\x00", "")
     if not value or len(value) > max_len:
         raise PayloadError(RejectReason.OUT_OF_RANGE, f"{name} must be 1..{max_len} characters")
     if not storable(value):
@@ -118,12 +125,14 @@ def text(value: object, name: str, *, max_len: int = MAX_TEXT) -> str:
     return value
 
 
-def opt_text(obj: dict[str, Any], key: str, *, max_len: int = MAX_TEXT) -> str | None:
+def opt_text(
+    obj: dict[str, Any], key: str, *, max_len: int = MAX_TEXT, drop_nul: bool = False
+) -> str | None:
     """``obj[key]`` as text, or ``None`` when absent, null or empty."""
     value = obj.get(key)
     if value is None or value == "":
         return None
-    return text(value, key, max_len=max_len)
+    return text(value, key, max_len=max_len, drop_nul=drop_nul)
 
 
 def timestamp(value: object, name: str, *, strings: bool = False) -> datetime:
@@ -184,19 +193,27 @@ def build_position(
     battery_pct: float | None = None,
     device_id: str | None = None,
     source: str = "native",
+    tracking_mode: str | None = None,
 ) -> PositionReport:
     """Check ranges that are wrong whatever the configuration, then build the report.
 
     Negative speed, heading, accuracy or battery are the "unknown" markers of iOS and some
     trackers (``-1``), so they become ``None`` instead of rejecting a good fix.
     """
-    if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
-        raise PayloadError(RejectReason.OUT_OF_RANGE, f"lat/lon ({lat}, {lon}) out of range")
-    if abs(lat) < 1e-7 and abs(lon) < 1e-7:
-        raise PayloadError(RejectReason.NULL_ISLAND, "position (0, 0) is a missing fix")
+    # check_place inlined: this runs for every fix, and the call costs.
+    if (
+        not (-90.0 <= lat <= 90.0)
+        or not (-180.0 <= lon <= 180.0)
+        or (abs(lat) < 1e-7 and abs(lon) < 1e-7)
+    ):
+        check_place(lat, lon)  # raises the precise reason
     if battery_pct is not None:
         if battery_pct > 100.0:
-            raise PayloadError(RejectReason.OUT_OF_RANGE, f"battery {battery_pct}% above 100")
+            raise PayloadError(
+                RejectReason.OUT_OF_RANGE,
+                f"battery {battery_pct:g}% above 100: if the device sends volts or millivolts, "
+                "set its profile's battery to volts",
+            )
         if battery_pct < 0:
             battery_pct = None
     if heading_deg is not None:
@@ -213,4 +230,38 @@ def build_position(
         battery_pct,
         device_id,
         source,
+        False,
+        tracking_mode,
     )
+
+
+def check_place(lat: float, lon: float) -> None:
+    """Reject a place that is no place: out of range, or (0, 0) ("Null Island")."""
+    if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
+        raise PayloadError(RejectReason.OUT_OF_RANGE, f"lat/lon ({lat}, {lon}) out of range")
+    if abs(lat) < 1e-7 and abs(lon) < 1e-7:
+        raise PayloadError(
+            RejectReason.NULL_ISLAND, "position (0, 0) is a missing fix: the device had no GPS fix"
+        )
+
+
+def event_place(
+    obj: dict[str, Any], lat_key: str, lon_key: str, extra: dict[str, Any]
+) -> tuple[float | None, float | None]:
+    """The optional place of an event, checked like a fix's.
+
+    An event is worth keeping without its place (a transition, a geofence exit), so a
+    missing, out-of-range or (0, 0) place is dropped, and why is noted in ``extra``
+    (``place_dropped``), instead of storing the event at Null Island or rejecting it.
+    """
+    raw_lat, raw_lon = obj.get(lat_key), obj.get(lon_key)
+    if raw_lat is None or raw_lon is None:
+        return None, None
+    try:
+        lat = number(raw_lat, lat_key, strings=True)
+        lon = number(raw_lon, lon_key, strings=True)
+        check_place(lat, lon)
+    except PayloadError as exc:
+        extra["place_dropped"] = exc.detail or str(exc.reason)
+        return None, None
+    return lat, lon

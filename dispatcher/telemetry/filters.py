@@ -29,7 +29,11 @@ class FilterConfig:
         max_future_s: a fix this far ahead of the receive time is a broken device clock.
         max_age_s: a fix older than this is rejected (phones replay buffered fixes; a day or
             two of backlog is still history worth storing).
-        max_accuracy_m: fixes with a worse horizontal accuracy are rejected (``None``: keep).
+        coarse_accuracy_m: fixes with a worse horizontal accuracy are kept but marked
+            coarse (``None``: never); they show where the phone roughly is, and are kept
+            out of ETA and deviation rules.
+        max_accuracy_m: fixes with a worse horizontal accuracy are rejected (``None``, the
+            default: keep them all as coarse).
         max_reported_speed_kmh: a reported speed above this is a broken sensor.
         max_implied_speed_kmh: moving faster than this between two fixes is a jump.
         min_jump_distance_m: shorter hops are GPS jitter, never jumps (tiny dt inflates speed).
@@ -43,7 +47,8 @@ class FilterConfig:
     max_payload_bytes: int = 16_384
     max_future_s: float = 300.0
     max_age_s: float = 48 * 3600.0
-    max_accuracy_m: float | None = 500.0
+    coarse_accuracy_m: float | None = 500.0
+    max_accuracy_m: float | None = None
     max_reported_speed_kmh: float = 400.0
     max_implied_speed_kmh: float = 250.0
     min_jump_distance_m: float = 250.0
@@ -63,30 +68,55 @@ class Policy:
     device's connection, and a last will is stamped with its receive time anyway.
     """
 
-    __slots__ = ("_max_accuracy", "_max_age", "_max_future", "_max_speed")
+    __slots__ = ("_coarse", "_max_accuracy", "_max_age", "_max_future", "_max_speed")
 
     def __init__(self, cfg: FilterConfig) -> None:
         self._max_future = timedelta(seconds=cfg.max_future_s)
         self._max_age = timedelta(seconds=cfg.max_age_s)
         self._max_accuracy = cfg.max_accuracy_m
+        self._coarse = cfg.coarse_accuracy_m
         self._max_speed = cfg.max_reported_speed_kmh
 
     def check(self, report: Report, received_at: datetime) -> Rejection | None:
-        """``None`` when the report passes, else the first broken rule."""
+        """``None`` when the report passes, else the first broken rule.
+
+        A fix less accurate than ``coarse_accuracy_m`` passes, marked ``coarse``.
+        """
         if type(report) is StatusReport:
             return None
         ts = report.ts
         if ts - received_at > self._max_future:
-            return Rejection(RejectReason.IN_FUTURE, f"timestamp {ts.isoformat()} is in the future")
+            ahead = (ts - received_at).total_seconds()
+            return Rejection(
+                RejectReason.IN_FUTURE,
+                f"timestamp {ts.isoformat()} is {ahead:.0f} s ahead of the console: "
+                "set the device's clock (network time) or its time zone",
+            )
         if received_at - ts > self._max_age:
-            return Rejection(RejectReason.TOO_OLD, f"timestamp {ts.isoformat()} is too old")
+            hours = (received_at - ts).total_seconds() / 3600
+            return Rejection(
+                RejectReason.TOO_OLD,
+                f"timestamp {ts.isoformat()} is {hours:.0f} h old (limit max_age_s): a replayed "
+                "buffer, or a device clock that is wrong",
+            )
         if type(report) is PositionReport:
             acc = report.accuracy_m
-            if self._max_accuracy is not None and acc is not None and acc > self._max_accuracy:
-                return Rejection(RejectReason.POOR_ACCURACY, f"accuracy {acc:.0f} m")
+            if acc is not None:
+                if self._max_accuracy is not None and acc > self._max_accuracy:
+                    return Rejection(
+                        RejectReason.POOR_ACCURACY,
+                        f"accuracy {acc:.0f} m, worse than max_accuracy_m "
+                        f"{self._max_accuracy:.0f} m: the device has no GPS fix",
+                    )
+                if self._coarse is not None and acc > self._coarse:
+                    report.coarse = True
             speed = report.speed_kmh
             if speed is not None and speed > self._max_speed:
-                return Rejection(RejectReason.OUT_OF_RANGE, f"reported speed {speed:.0f} km/h")
+                return Rejection(
+                    RejectReason.OUT_OF_RANGE,
+                    f"reported speed {speed:.0f} km/h: a broken sensor, or the device's speed "
+                    "unit is not its profile's (km/h, m/s, knots)",
+                )
         return None
 
 

@@ -41,6 +41,7 @@ class RejectReason(enum.StrEnum):
     BAD_VALUE = "bad_value"
     #: Accepted, but the database refuses to store it (see dispatcher/telemetry/sink.py).
     STORAGE_REFUSED = "storage_refused"
+    ENCRYPTED = "encrypted"
 
 
 @dataclass(frozen=True, slots=True)

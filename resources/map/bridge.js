@@ -29,7 +29,7 @@
   };
   window.DispatcherMap = DM;
 
-  const STATE_RANK = ["late", "at_risk", "offline", "stale", "idle", "on_time", "unknown"];
+  const STATE_RANK = ["late", "at_risk", "offline", "stale", "coarse", "idle", "on_time", "unknown"];
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -138,6 +138,7 @@
     new GridLayer({ zIndex: 0, pane: "tilePane" }).addTo(map);
     DM.vehicleLayer = L.layerGroup().addTo(map);
     DM.trailLayer = L.layerGroup().addTo(map);
+    DM.accuracyLayer = L.layerGroup().addTo(map); // circles of coarse fixes
     DM.clusterLayer = L.layerGroup().addTo(map);
     DM.staticLayer = L.layerGroup().addTo(map);
     DM.routeLayer = L.layerGroup().addTo(map);
@@ -316,7 +317,8 @@
       if (restyle) styleMarker(id, v, true);
       v.m.setLatLng(ll); // one redraw for position, heading and style together
     }
-    if (trailsOn(id)) {
+    drawAccuracy(v, ll, row[8]);
+    if (trailsOn(id) && !row[8]) {
       v.trail.push([t || 0, row[1], row[2]]);
       drawTrail(id, v);
     }
@@ -325,6 +327,21 @@
       if (DM.follow) DM.map.panTo(ll, { animate: false });
     }
     if (DM.tipFor === id) showTip(id);
+  }
+
+  // A coarse fix (row[8]: accuracy radius in metres, else 0) is drawn with its circle.
+  function drawAccuracy(v, ll, radius) {
+    if (!radius) {
+      if (v.acc) { DM.accuracyLayer.removeLayer(v.acc); v.acc = null; }
+      return;
+    }
+    if (!v.acc) {
+      v.acc = L.circle(ll, { radius: radius, color: "#78909c", weight: 1, dashArray: "4 4",
+        fillOpacity: 0.08, interactive: false }).addTo(DM.accuracyLayer);
+    } else {
+      v.acc.setLatLng(ll);
+      v.acc.setRadius(radius);
+    }
   }
 
   function styleMarker(id, v, deferRedraw) {
@@ -382,6 +399,7 @@
     if (!v) return;
     DM.vehicleLayer.removeLayer(v.m);
     if (v.line) DM.trailLayer.removeLayer(v.line);
+    if (v.acc) DM.accuracyLayer.removeLayer(v.acc);
     DM.vehicles.delete(id);
     if (!DM.replay) DM.info.delete(id); // a replayed vehicle keeps its live name
     if (DM.tipFor === id) { DM.map.closeTooltip(DM.tooltip); DM.tipFor = null; }
@@ -391,6 +409,7 @@
   function clearVehicles() {
     DM.vehicleLayer.clearLayers();
     DM.trailLayer.clearLayers();
+    DM.accuracyLayer.clearLayers();
     DM.clusterLayer.clearLayers();
     DM.vehicles.clear();
     DM.map.closeTooltip(DM.tooltip);
@@ -432,6 +451,7 @@
     if (info[1]) box.appendChild(el("div", null, "Driver: " + info[1]));
     const speed = v.row[5] === null ? "—" : v.row[5] + " km/h";
     box.appendChild(el("div", null, "Speed: " + speed + " · last seen " + v.row[6]));
+    if (v.row[9]) box.appendChild(el("div", "dm-tip-note", v.row[9]));
     if (info[2]) {
       box.appendChild(el("div", null, "Next: " + info[2] + (info[3] ? " · ETA " + info[3] : "")));
     }
@@ -606,6 +626,7 @@
       markers: DM.clustered ? 0 : DM.vehicleLayer.getLayers().length,
       vehicles: DM.vehicles.size,
       clusters: DM.clusterLayer.getLayers().length,
+      circles: DM.accuracyLayer.getLayers().length,
       stops: DM.routeLayer.getLayers().length,
       applied: DM.applied,
       zoom: DM.map.getZoom(),

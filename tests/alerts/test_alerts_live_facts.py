@@ -121,3 +121,21 @@ def test_the_runner_raises_the_day_s_alerts_in_the_database(
     with alert_store(db) as store:
         failed_alerts = store.list_alerts(AlertFilter(kinds=frozenset({AlertKind.FAILED_DELIVERY})))
     assert [a.count for a in failed_alerts] == [1]
+
+
+def test_a_coarse_fix_is_kept_out_of_etas_and_the_deviation_rule(
+    db: Database, clock: FakeClock, fleet: FleetState
+) -> None:
+    stops = store_day(db)
+    before = LiveFacts(db, fleet).capture(clock.now())().snapshot
+    # An iPhone in significant-change mode: a cell fix 20 km away, accuracy 3 km.
+    cell = PositionReport("V1", T_UTC + timedelta(seconds=30), NEAR[0] + 0.2, NEAR[1], None)
+    cell.accuracy_m, cell.coarse, cell.tracking_mode = 3000.0, True, "significant"
+    fleet.apply_position(cell, clock.now() + timedelta(seconds=30))
+    after = LiveFacts(db, fleet).capture(clock.now())().snapshot
+    v1 = next(v for v in after.vehicles if v.vehicle_id == "V1")
+    assert (v1.lat, v1.lon) == (NEAR[0] - 0.004, NEAR[1] - 0.004), "the last precise fix"
+    assert v1.last_seen == T_UTC + timedelta(seconds=30), "but it counts as heard"
+    stop = str(stops["O-NEAR"])
+    eta = {s.stop_id: s.predicted_arrival for s in before.stops}[stop]
+    assert {s.stop_id: s.predicted_arrival for s in after.stops}[stop] == eta

@@ -125,7 +125,7 @@ def test_unbound_device_is_rejected_and_remembered() -> None:
     ("topic", "payload", "reason"),
     [
         (TOPIC, b'{"_type":"waypoint","desc":"Home","tst":1}', RejectReason.UNSUPPORTED_TYPE),
-        (TOPIC, b'{"_type":"encrypted","data":"xyz"}', RejectReason.UNSUPPORTED_TYPE),
+        (TOPIC, b'{"_type":"encrypted","data":"xyz"}', RejectReason.ENCRYPTED),
         (TOPIC, b'{"lat":1,"lon":2,"tst":3}', RejectReason.MISSING_FIELD),
         (f"{TOPIC}/cmd", b'{"_type":"cmd"}', RejectReason.UNSUPPORTED_TYPE),
         ("owntracks/eric", b'{"_type":"location"}', RejectReason.UNKNOWN_TOPIC),

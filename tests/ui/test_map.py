@@ -501,3 +501,31 @@ def test_one_load_in_flight_and_a_superseded_result_is_dropped(qtbot: Any) -> No
     qtbot.waitUntil(lambda: not load.in_flight and bool(applied), timeout=10000)
     assert calls == [0, 1] and applied == [2]  # the first (stale) result never applied
     assert load.dropped == 1 and load.applied == 1 and not errors
+
+
+def test_a_coarse_fix_shows_its_circle_and_says_why(qtbot: Any, core: Core, tmp_path: Path) -> None:
+    window, controller = open_window(qtbot, core, tmp_path)
+    drive(core, controller, [("V01", 52.50, 13.40)], T0)
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 1)
+    assert stats(qtbot, controller)["circles"] == 0
+    cell = PositionReport("V01", T0 + timedelta(seconds=60), 52.52, 13.41, None, None, 1800.0)
+    cell.coarse, cell.tracking_mode = True, "significant"
+    changed, _ = controller.fleet.apply_positions([(cell, False)], T0 + timedelta(seconds=60))
+    core.bus.publish(FleetChanged(frozenset(changed)))
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["circles"] == 1)
+    js(qtbot, controller, "DispatcherMap.showTip('V01'); 1")
+    text = str(js(qtbot, controller, "document.querySelector('.dm-tip-body').innerText"))
+    assert "Coarse position" in text and "switch it to Move mode" in text
+    # the fleet table says it too (the window's own fleet when no live feed runs)
+    model = window.fleet_model
+    fleet = model._fleet
+    fleet.apply_positions([(cell, False)], T0 + timedelta(seconds=60))
+    model.on_fleet_changed(FleetChanged(frozenset({"V01"})))
+    index = model.index(0, 1)
+    assert model.data(index) == "coarse position"
+    assert "significant-changes mode" in model.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert model.data(model.index(0, 4)).endswith("(±1.8 km)")
+    # a precise fix again: circle gone
+    drive(core, controller, [("V01", 52.501, 13.40)], T0 + timedelta(seconds=90))
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["circles"] == 0)
+    assert not controller.view.map_page.errors

@@ -65,6 +65,14 @@ def unexpected(adapter: str, topic: str, exc: Exception) -> Rejection:
     return Rejection(RejectReason.BAD_VALUE, f"unexpected {type(exc).__name__}")
 
 
+def not_bound(key: str) -> PayloadError:
+    """The rejection of a device nobody bound to a vehicle (it is listed to be bound)."""
+    return PayloadError(
+        RejectReason.UNKNOWN_DEVICE,
+        f"{key} is not bound to a vehicle: bind it in the console's devices list",
+    )
+
+
 def split_topic(topic: str) -> list[str]:
     """Topic levels; an empty level (``a//b``) is kept so that it can be rejected."""
     return topic.split("/")
@@ -76,6 +84,7 @@ __all__ = [
     "PayloadError",
     "Report",
     "SubscriptionSpec",
+    "not_bound",
     "split_topic",
     "unexpected",
 ]

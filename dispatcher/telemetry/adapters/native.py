@@ -184,6 +184,11 @@ def _event(vehicle_id: str, obj: dict[str, Any]) -> Report:
         raise PayloadError(RejectReason.MISSING_FIELD, "lat and lon come together")
     if lat is not None and lon is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise PayloadError(RejectReason.OUT_OF_RANGE, "lat/lon out of range")
+    extra: dict[str, Any] = {}
+    if lat is not None and lon is not None and abs(lat) < 1e-7 and abs(lon) < 1e-7:
+        # A driver app without a fix sends (0, 0): keep the delivery, not Null Island.
+        lat = lon = None
+        extra["place_dropped"] = "position (0, 0) is a missing fix"
     return EventReport(
         vehicle_id=vehicle_id,
         ts=_ts(obj),
@@ -197,6 +202,7 @@ def _event(vehicle_id: str, obj: dict[str, Any]) -> Report:
         lon=lon,
         device_id=opt_text(obj, "device_id", max_len=limits.DEVICE_ID),
         source="native",
+        extra=extra,
     )
 
 

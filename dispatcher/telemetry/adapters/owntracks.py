@@ -3,8 +3,11 @@
 Topics ``owntracks/<user>/<device>`` (``_type`` location and lwt) and
 ``owntracks/<user>/<device>/event`` (``_type`` transition). Units per the OwnTracks booklet:
 ``vel`` km/h, ``tst`` epoch seconds, ``acc``/``alt`` metres, ``batt`` percent, ``cog``
-degrees. Old app versions send numbers as strings, and elements that are zero are left out, so
-every optional field may be absent.
+degrees. Old app versions and Greenwich trackers send numbers as strings, and elements that
+are zero are left out, so every optional field may be absent. Greenwich trackers send
+``batt`` as a voltage: the device's profile (:mod:`dispatcher.telemetry.profiles`) says how
+to read it. ``m`` is the app's monitoring mode; it travels with the fix because it explains
+coarse fixes (significant-change mode) and tells the dispatcher what to switch.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import Any
 
 from dispatcher import limits
 from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
-from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded
+from dispatcher.telemetry.adapters.base import ParseResult, Report, guarded, not_bound
 from dispatcher.telemetry.bindings import DeviceBindings, device_key
 from dispatcher.telemetry.fields import (
     build_position,
+    event_place,
     load_object,
     number,
     opt_number,
@@ -25,9 +29,20 @@ from dispatcher.telemetry.fields import (
     req_number,
     timestamp,
 )
+from dispatcher.telemetry.profiles import DeviceProfile, ProfileBook
 from dispatcher.telemetry.rejection import PayloadError, RejectReason
 
 _TRANSITIONS = {"enter": DeliveryEventKind.ARRIVED, "leave": DeliveryEventKind.DEPARTED}
+#: OwnTracks ``m`` (iOS and Android alike).
+MODES = {-1: "quiet", 0: "manual", 1: "significant", 2: "move"}
+#: Sub-topics the apps publish besides ``event``, none of which carries a fix we use.
+_SUB_TOPICS = frozenset(
+    {"cmd", "step", "steps", "beacon", "dump", "status", "waypoint", "waypoints", "info", "msg"}
+)
+_ENCRYPTED = (
+    "the phone has payload encryption on (OwnTracks: Settings > Encryption key); the console "
+    "cannot read encrypted payloads: clear the encryption key on the phone and use TLS instead"
+)
 
 
 class OwnTracksAdapter:
@@ -35,10 +50,17 @@ class OwnTracksAdapter:
 
     name = "owntracks"
 
-    def __init__(self, bindings: DeviceBindings, root: str = "owntracks") -> None:
+    def __init__(
+        self,
+        bindings: DeviceBindings,
+        root: str = "owntracks",
+        profiles: ProfileBook | None = None,
+    ) -> None:
         self._bindings = bindings
         self._root = root
         self._head = f"{root}/"
+        self._depth = root.count("/") + 1
+        self._profiles = profiles or ProfileBook()
 
     def subscriptions(self) -> list[tuple[str, int]]:
         """Locations and lwt at QoS 0 (a newer fix supersedes a lost one); transitions QoS 1."""
@@ -51,48 +73,93 @@ class OwnTracksAdapter:
         return guarded(self.name, topic, lambda: self._parse(topic, payload, received_at))
 
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
-        levels = topic.split("/")
-        if len(levels) not in (3, 4) or not all(
-            0 < len(level) <= limits.DEVICE_ID for level in levels[1:3]
-        ):
-            raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected owntracks/<user>/<device>")
-        if len(levels) == 4 and levels[3] != "event":
-            raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"sub-topic {levels[3][:40]!r}")
-        obj = load_object(payload)
+        levels = topic.split("/")[self._depth :]
+        if len(levels) < 2 or not all(0 < len(level) <= limits.DEVICE_ID for level in levels):
+            raise PayloadError(RejectReason.UNKNOWN_TOPIC, f"expected {self._root}/<user>/<device>")
+        obj = _load(payload, levels)
         kind = obj.get("_type")
         if kind is None:
             raise PayloadError(RejectReason.MISSING_FIELD, "_type is required")
+        if kind == "encrypted":
+            raise PayloadError(RejectReason.ENCRYPTED, _ENCRYPTED)
+        expected = levels[2:] == ["event"] if kind == "transition" else len(levels) == 2
+        if not expected and kind in ("location", "lwt", "transition"):
+            raise PayloadError(RejectReason.UNKNOWN_TOPIC, _misplaced(topic, levels, kind))
         if kind not in ("location", "transition", "lwt"):
             shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
-            raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"_type {shown!r} is not used")
-        device = f"{levels[1]}/{levels[2]}"
-        vehicle = self._bindings.resolve(device_key(self.name, device))
+            where = f" on sub-topic {levels[2][:40]!r}" if len(levels) > 2 else ""
+            raise PayloadError(
+                RejectReason.UNSUPPORTED_TYPE,
+                f"OwnTracks _type {shown!r}{where} carries no fix or transition; not used",
+            )
+        device = f"{levels[0]}/{levels[1]}"
+        key = device_key(self.name, device)
+        vehicle = self._bindings.resolve(key)
         if vehicle is None:
-            raise PayloadError(RejectReason.UNKNOWN_DEVICE, f"{self.name}:{device} is not bound")
-        build = {"location": _location, "transition": _transition, "lwt": _lwt}[kind]
-        return build(obj, vehicle, device, received_at)
+            raise not_bound(key)
+        if kind == "location":
+            return _location(obj, vehicle, device, self._profiles.get(self.name, key))
+        if kind == "transition":
+            return _transition(obj, vehicle, device)
+        # lwt's tst is when the app connected, not when it vanished: stamp it on receipt.
+        return StatusReport(
+            vehicle_id=vehicle, ts=received_at, online=False, device_id=device, source=self.name
+        )
 
 
-def _location(obj: dict[str, Any], vehicle: str, device: str, received_at: datetime) -> Report:
+def _load(payload: bytes, levels: list[str]) -> dict[str, Any]:
+    """The JSON object; a plain value on a sub-topic is a Greenwich tracker's status topic."""
+    try:
+        return load_object(payload)
+    except PayloadError as exc:
+        plain = exc.reason in (RejectReason.MALFORMED_JSON, RejectReason.NOT_AN_OBJECT)
+        if not plain or len(levels) < 3:
+            raise
+        sub = "/".join(levels[2:])[:60]
+        raise PayloadError(
+            RejectReason.UNSUPPORTED_TYPE,
+            f"a plain value on sub-topic {sub!r} (a Greenwich tracker's status topic such as "
+            "voltage/batt or hw) carries no fix; not used",
+        ) from None
+
+
+def _misplaced(topic: str, levels: list[str], kind: str) -> str:
+    """Why a location/lwt/transition on the wrong topic shape is refused, and the fix."""
+    shown = topic[:120]
+    if kind == "transition":
+        return f"an OwnTracks transition on {shown!r}: expected <user>/<device>/event"
+    if len(levels) == 3 and (levels[2] in _SUB_TOPICS or levels[2] == "event"):
+        return f"an OwnTracks {kind} on sub-topic {levels[2]!r}: expected <user>/<device>"
+    return (
+        f"an OwnTracks {kind} on {shown!r}: its user/device name has {len(levels)} levels, "
+        "the console reads owntracks/<user>/<device> (one level each, as the OwnTracks "
+        "recorder does); in the app set the User ID and Device ID without '/' "
+        f"(e.g. {'-'.join(levels[-2:])[:40]!r})"
+    )
+
+
+def _location(obj: dict[str, Any], vehicle: str, device: str, profile: DeviceProfile) -> Report:
     tst = obj.get("tst")
     if tst is None:
         raise PayloadError(RejectReason.MISSING_FIELD, "tst is required")
+    mode = obj.get("m")
     return build_position(
         vehicle,
         timestamp(tst, "tst", strings=True),
         req_number(obj, "lat", strings=True),
         req_number(obj, "lon", strings=True),
-        speed_kmh=opt_number(obj, "vel", strings=True),
+        speed_kmh=profile.speed_kmh(opt_number(obj, "vel", strings=True)),
         heading_deg=opt_number(obj, "cog", strings=True),
         accuracy_m=opt_number(obj, "acc", strings=True),
         altitude_m=opt_number(obj, "alt", strings=True),
-        battery_pct=opt_number(obj, "batt", strings=True),
+        battery_pct=profile.battery_pct(opt_number(obj, "batt", strings=True)),
         device_id=device,
         source="owntracks",
+        tracking_mode=MODES.get(mode) if type(mode) is int else None,
     )
 
 
-def _transition(obj: dict[str, Any], vehicle: str, device: str, received_at: datetime) -> Report:
+def _transition(obj: dict[str, Any], vehicle: str, device: str) -> Report:
     event = obj.get("event")
     kind = _TRANSITIONS.get(event) if isinstance(event, str) else None
     if kind is None:
@@ -101,13 +168,11 @@ def _transition(obj: dict[str, Any], vehicle: str, device: str, received_at: dat
     if tst is None:
         raise PayloadError(RejectReason.MISSING_FIELD, "tst is required")
     ts = timestamp(tst, "tst", strings=True)
-    lat, lon = opt_number(obj, "lat", strings=True), opt_number(obj, "lon", strings=True)
-    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        lat = lon = None
-    region = opt_text(obj, "desc")
+    region = opt_text(obj, "desc", drop_nul=True)
+    extra: dict[str, Any] = {"region": region} if region else {}
+    lat, lon = event_place(obj, "lat", "lon", extra)
     wtst = obj.get("wtst")
     region_key = region or (str(int(number(wtst, "wtst", strings=True))) if wtst else "")
-    extra: dict[str, Any] = {"region": region} if region else {}
     return EventReport(
         vehicle_id=vehicle,
         ts=ts,
@@ -122,11 +187,4 @@ def _transition(obj: dict[str, Any], vehicle: str, device: str, received_at: dat
         device_id=device,
         source="owntracks",
         extra=extra,
-    )
-
-
-def _lwt(obj: dict[str, Any], vehicle: str, device: str, received_at: datetime) -> Report:
-    # lwt's tst is when the app connected, not when it vanished: stamp it on receipt.
-    return StatusReport(
-        vehicle_id=vehicle, ts=received_at, online=False, device_id=device, source="owntracks"
     )
