@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from dispatcher import __version__
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
+from dispatcher.fleet import cli as fleet_cli
 from dispatcher.history.commands import add_parsers as add_history_parsers
 from dispatcher.history.commands import run_history
 from dispatcher.messaging.cli import add_parser as add_outbox_parser
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     orders.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="zone of HH:MM windows")
     orders.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
+    fleet_cli.add_import_parsers(imp_sub)
 
     dec = sub.add_parser("decode", help="decode one MQTT payload from stdin (device check)")
     dec.add_argument("--topic", required=True, help="the topic the device publishes on")
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="print a JSON array")
     add_outbox_parser(sub)
     add_history_parsers(sub)
+    fleet_cli.add_parsers(sub)
     return parser
 
 
@@ -161,6 +164,8 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "alerts": _cmd_alerts,
         "history": run_history,
         "outbox": run_outbox,
+        "fleet": lambda a, s, o: fleet_cli.run_fleet(a, s, o, DEFAULT_TIMEZONE),
+        "users": fleet_cli.run_users,
     }
     handler = handlers.get(args.command)
     if handler is None:
@@ -198,6 +203,8 @@ def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     from dispatcher.importing.service import import_orders
     from dispatcher.persistence.database import Database
 
+    if args.import_what != "orders":
+        return fleet_cli.run_fleet_import(args, settings, out)
     tz = args.timezone
     try:
         ZoneInfo(tz)

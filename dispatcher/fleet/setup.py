@@ -1,0 +1,74 @@
+"""The fleet setup desk: the one way front ends change depots, vehicles, drivers and days.
+
+Every command is one transaction: the actor's role is read and checked, the record is parsed
+and checked field by field (:mod:`dispatcher.fleet.setup_model`), stored with its audit row
+(:mod:`dispatcher.persistence.fleet_setup_repo`), or nothing is. The console's Fleet setup
+dialog and ``dispatcher fleet ...`` both call it, so they refuse the same things alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dispatcher.clock import Clock, SystemClock
+from dispatcher.fleet.setup_model import (
+    parse_assignment,
+    parse_depot,
+    parse_driver,
+    parse_vehicle,
+)
+from dispatcher.persistence import fleet_setup_repo as repo
+from dispatcher.persistence.database import Database
+
+Record = dict[str, Any]
+Fields = Mapping[str, object]
+
+ENTITIES = ("depot", "vehicle", "driver")
+
+
+class FleetSetupDesk:
+    """Commands and queries of the fleet setup for one actor at a time."""
+
+    def __init__(self, db: Database, timezone: ZoneInfo, clock: Clock | None = None) -> None:
+        self._db = db
+        self._tz = timezone
+        self._clock = clock or SystemClock()
+
+    def today(self) -> date:
+        """The fleet's local date ("on the road today")."""
+        now: datetime = self._clock.now()
+        return now.astimezone(self._tz).date()
+
+    def fleet(self, *, include_retired: bool = True) -> dict[str, list[Record]]:
+        with self._db.session() as session:
+            return repo.list_fleet(session, include_retired=include_retired)
+
+    def save(self, actor: str, entity: str, fields: Fields, *, new: bool) -> Record:
+        """Create or update a ``depot``, ``vehicle`` or ``driver`` from form/CSV text."""
+        with self._db.session() as session:
+            if entity == "depot":
+                return repo.save_depot(session, actor, parse_depot(fields), new=new)
+            if entity == "vehicle":
+                return repo.save_vehicle(session, actor, parse_vehicle(fields), new=new)
+            if entity == "driver":
+                return repo.save_driver(session, actor, parse_driver(fields), new=new)
+        raise ValueError(f"unknown entity {entity!r}")
+
+    def retire(self, actor: str, entity: str, entity_id: str) -> None:
+        with self._db.session() as session:
+            repo.retire(session, actor, entity, entity_id)
+
+    def delete_vehicle(self, actor: str, vehicle_id: str) -> None:
+        with self._db.session() as session:
+            repo.delete_vehicle(session, actor, vehicle_id, self.today())
+
+    def assign(self, actor: str, fields: Fields) -> Record:
+        with self._db.session() as session:
+            return repo.assign(session, actor, parse_assignment(fields))
+
+    def unassign(self, actor: str, vehicle_id: str, day: date) -> None:
+        with self._db.session() as session:
+            repo.unassign(session, actor, vehicle_id, day)
