@@ -202,6 +202,7 @@ def _cmd_db(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.importing.service import import_orders
     from dispatcher.persistence.database import Database
+    from dispatcher.users.desk import UserDesk
 
     if args.import_what != "orders":
         return fleet_cli.run_fleet_import(args, settings, out)
@@ -220,7 +221,10 @@ def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
         raise DispatcherError(f"--date {args.date!r} is not YYYY-MM-DD") from None
     db = Database(settings.database_url)
     try:
-        report = import_orders(db, args.file, default_date=day, timezone=tz, dry_run=args.dry_run)
+        actor = UserDesk(db).login().id
+        report = import_orders(
+            db, args.file, default_date=day, timezone=tz, actor=actor, dry_run=args.dry_run
+        )
     finally:
         db.dispose()
     for error in report.errors:

@@ -24,7 +24,8 @@ def start_import(window: MainWindow, path: Path) -> None:
     db = window.core.db
 
     def work() -> ImportReport:
-        return import_orders(db, path, default_date=day, timezone=TIMEZONE)
+        actor = window.core.user.id  # the core refuses a role that may not import
+        return import_orders(db, path, default_date=day, timezone=TIMEZONE, actor=actor)
 
     def done(report: ImportReport) -> None:
         window.statusBar().showMessage(f"{path.name}: {report.summary()}", 15000)

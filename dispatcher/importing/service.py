@@ -13,6 +13,8 @@ from pathlib import Path
 from dispatcher.importing.orders_csv import RowError, read_orders_file
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
+from dispatcher.persistence.users_repo import acting_user
+from dispatcher.users.model import Permission
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,20 @@ class ImportReport:
 
 
 def import_orders(
-    db: Database, path: Path, *, default_date: date, timezone: str, dry_run: bool = False
+    db: Database,
+    path: Path,
+    *,
+    default_date: date,
+    timezone: str,
+    actor: str,
+    dry_run: bool = False,
 ) -> ImportReport:
-    """Parse ``path`` and insert its new orders in one transaction (nothing on dry run)."""
+    """Parse ``path`` and insert its new orders in one transaction (nothing on dry run).
+
+    ``actor`` must be a user whose role may import orders (checked before the file is read).
+    """
     with db.session() as session:
+        acting_user(session, actor, Permission.IMPORT_ORDERS)
         result = read_orders_file(
             path,
             default_date=default_date,

@@ -21,7 +21,9 @@ from dispatcher.persistence.orm import (
     Stop,
     Vehicle,
 )
+from dispatcher.persistence.users_repo import acting_user
 from dispatcher.scenario.records import CustomerRecord, OrderRecord, Scenario
+from dispatcher.users.model import Permission
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,14 +353,16 @@ def save_routes(
     routes: Iterable[RouteWrite],
     unassigned: Iterable[StopWrite] = (),
     *,
-    actor: str = "dispatcher",
+    actor: str,
 ) -> dict[str, tuple[int, int]]:
     """Store edited routes with optimistic locking; returns each route's (id, new version).
 
     Raises :class:`~dispatcher.errors.ConflictError` (and changes nothing: the caller's
     unit of work rolls back) when a route was changed by someone else since it was read, or
-    a stop is on a route this save did not read. Every save writes one audit entry per route.
+    a stop is on a route this save did not read. Every save writes one audit entry per route,
+    with ``actor``, whose role must allow route edits (:class:`PermissionDenied` otherwise).
     """
+    acting_user(session, actor, Permission.EDIT_ROUTES)
     routes = list(routes)
     rows = {w.vehicle_id: _route_to_write(session, day, w) for w in routes}
     ours = {r.id for r in rows.values()}

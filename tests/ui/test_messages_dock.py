@@ -26,6 +26,7 @@ from dispatcher.messaging.settings import MessagingSettings
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
 from dispatcher.persistence.orm import Stop
 from dispatcher.scenario.demo import demo_scenario
+from dispatcher.users.desk import UserDesk
 from ui.main_window import MainWindow
 from ui.messages.actions import message_customer
 from ui.messages.outbox_model import Column, OutboxModel
@@ -43,6 +44,7 @@ def core(sqlite_url: str, tmp_path: Path) -> Iterator[Core]:
         clock=clock,
     )
     core.seed_demo_if_empty()
+    UserDesk(core.db).login("ann")  # first login: admin; sends as "ann" below
 
     def fast(settings: MessagingSettings) -> MessagingSettings:
         return replace(settings, undo_seconds=8.0, poll_seconds=0.1)

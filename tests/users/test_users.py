@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -99,3 +100,39 @@ def test_users_cli_add_list_set_role(db_url: str) -> None:
     assert code == 0 and rows == {me: "admin", "sue": "dispatcher"}
     code, out = cli(db_url, "users", "add", "bad name", "--role", "viewer")
     assert code == 2 and "username:" in out
+
+
+def test_route_saves_and_imports_are_refused_to_a_viewer_and_audited_with_the_actor(
+    db: Database, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from dispatcher.importing.service import import_orders
+    from dispatcher.persistence import fleet_repo
+    from dispatcher.scenario.demo import demo_scenario
+
+    scenario = demo_scenario()
+    with db.session() as session:
+        fleet_repo.save_scenario(session, scenario)
+    desk = UserDesk(db)
+    desk.login("alice")
+    desk.add("alice", "vic", "viewer")
+    day: date = scenario.service_date
+    with db.session() as session:
+        route = {r.vehicle_id: r for r in fleet_repo.load_routes(session, day)}["V01"]
+    write = fleet_repo.RouteWrite(
+        "V01", route.version, tuple(fleet_repo.StopWrite(s.id) for s in reversed(route.stops))
+    )
+    refused = pytest.raises(PermissionDenied, match="vic has the viewer role and cannot edit")
+    with refused, db.session() as session:
+        fleet_repo.save_routes(session, day, [write], actor="vic")
+    with db.session() as session:
+        fleet_repo.save_routes(session, day, [write], actor="alice")
+        edits = session.scalars(select(AuditEntry).where(AuditEntry.action == "route.edit"))
+        assert [a.actor for a in edits] == ["alice"], "the real actor, not 'dispatcher'"
+    orders = tmp_path / "o.csv"
+    orders.write_text("order_id,lat,lon\nX1,52.5,13.4\n", encoding="utf-8")
+    with pytest.raises(PermissionDenied, match="cannot import orders"):
+        import_orders(db, orders, default_date=day, timezone="UTC", actor="vic")
+    report = import_orders(db, orders, default_date=day, timezone="UTC", actor="alice")
+    assert report.inserted == 1
