@@ -45,7 +45,7 @@ from dispatcher.messaging.stop_facts import (
     situation_for,
 )
 from dispatcher.messaging.template_store import load_templates
-from dispatcher.messaging.templates import TemplateLibrary
+from dispatcher.messaging.templates import TemplateLibrary, TemplateSpec
 from dispatcher.persistence import messaging_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.outbox_repo import SqlOutboxStore
@@ -279,10 +279,19 @@ class MessagingService:
             self._flag(contact, outcome.reason)
         return StopSend(contact, situation, eta, outcome)
 
-    def _check(self, actor: str) -> None:
-        """Refuse an actor whose stored role may not send customer messages."""
+    def _check(self, actor: str, permission: Permission = Permission.SEND_MESSAGES) -> None:
+        """Refuse an actor whose stored role may not do ``permission``."""
         with self.db.session() as session:
-            acting_user(session, actor, Permission.SEND_MESSAGES)
+            acting_user(session, actor, permission)
+
+    def put_template(self, spec: TemplateSpec, actor: str) -> TemplateSpec:
+        """Install ``spec`` as its template's next version, if ``actor`` may edit templates.
+
+        Raises ``PermissionDenied`` before anything changes, or ``TemplateError`` when the
+        template does not render; persisting the override file is the caller's next step.
+        """
+        self._check(actor, Permission.EDIT_TEMPLATES)
+        return self.templates.put(self.templates.next_version(spec))
 
     def _flag(self, contact: StopContact, reason: str) -> None:
         customer = contact.customer.customer_id

@@ -20,6 +20,7 @@ from PySide6.QtCore import QSettings
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
+from dispatcher.errors import PermissionDenied
 from dispatcher.messaging.outbox import OutboxStatus
 from dispatcher.messaging.service import MessagingService, install_messaging
 from dispatcher.messaging.settings import MessagingSettings
@@ -44,7 +45,8 @@ def core(sqlite_url: str, tmp_path: Path) -> Iterator[Core]:
         clock=clock,
     )
     core.seed_demo_if_empty()
-    UserDesk(core.db).login("ann")  # first login: admin; sends as "ann" below
+    UserDesk(core.db).login()  # the OS login comes first: admin (it edits templates below)
+    UserDesk(core.db).login("ann")  # a dispatcher; sends as "ann" below
 
     def fast(settings: MessagingSettings) -> MessagingSettings:
         return replace(settings, undo_seconds=8.0, poll_seconds=0.1)
@@ -171,6 +173,14 @@ def test_template_editor_names_the_bad_variable_and_refuses_injection(window: Ma
     assert svc.templates.all() and any(
         s.template_id == "running_late/sms/en" and s.version == 2 for s in svc.templates.all()
     )
+
+
+def test_a_dispatcher_cannot_change_a_template(window: MainWindow) -> None:
+    svc = service(window)
+    spec = next(s for s in svc.templates.all() if s.template_id == "running_late/sms/en")
+    with pytest.raises(PermissionDenied, match="ann has the dispatcher role and cannot edit"):
+        svc.put_template(spec, "ann")
+    assert max(s.version for s in svc.templates.all() if s.template_id == spec.template_id) == 1
 
 
 def test_per_stop_history_follows_the_selection(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]

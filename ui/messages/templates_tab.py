@@ -8,6 +8,7 @@ up and keeps it over the shipped defaults (see ``dispatcher.messaging.template_s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dispatcher.errors import DispatcherError
+from dispatcher.errors import DispatcherError, PermissionDenied
 from dispatcher.messaging.compose import Branding, template_context
 from dispatcher.messaging.situations import ChannelKind, allowed_variables
 from dispatcher.messaging.sms_segments import count_segments
@@ -40,9 +41,16 @@ if TYPE_CHECKING:
 class TemplatesTab(QWidget):
     """List of templates on the left; editor, preview and checks on the right."""
 
-    def __init__(self, service: MessagingService, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        service: MessagingService,
+        actor: Callable[[], str],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._service = service
+        #: Who saves (the core checks that their role may edit templates).
+        self._actor = actor
         self._spec: TemplateSpec | None = None
         self.list = QListWidget()
         self.list.currentItemChanged.connect(self._pick)
@@ -175,13 +183,16 @@ class TemplatesTab(QWidget):
         spec = self.edited()
         if spec is None:
             return False
-        library = self._service.templates
         try:
-            saved = library.put(library.next_version(spec))
-            save_override(saved)
+            saved = self._service.put_template(spec, self._actor())
+        except PermissionDenied as exc:
+            self.error.setText(str(exc))
+            return False
         except TemplateError as exc:
             self._show_error(exc)
             return False
+        try:
+            save_override(saved)
         except (OSError, DispatcherError) as exc:
             self.error.setText(f"Saved for this session only: {exc}")
         self._spec = saved
