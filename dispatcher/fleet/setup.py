@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dispatcher.clock import Clock, SystemClock
+from dispatcher.errors import ValidationError
 from dispatcher.fleet.setup_model import (
     parse_assignment,
     parse_depot,
@@ -36,6 +37,42 @@ class FleetSetupDesk:
         self._db = db
         self._tz = timezone
         self._clock = clock or SystemClock()
+        #: How to take back the last change made through this desk (None: nothing to undo).
+        self._undo: tuple[str, str, Record | None] | None = None
+
+    @property
+    def can_undo(self) -> bool:
+        return self._undo is not None
+
+    def undo(self, actor: str) -> str:
+        """Take back the last save or retirement made through this desk; returns what it did.
+
+        An edit or retirement is undone by saving the record as it was before; a creation by
+        retiring the new record (deleting it, for a vehicle that never drove). The undo is a
+        new change: checked, stored and audited like any other.
+        """
+        if self._undo is None:
+            raise ValidationError("nothing to undo")
+        entity, entity_id, before = self._undo
+        if before is None and entity == "vehicle":
+            self.delete_vehicle(actor, entity_id)
+            done = f"deleted new vehicle {entity_id}"
+        elif before is None:
+            self.retire(actor, entity, entity_id)
+            done = f"retired new {entity} {entity_id}"
+        else:
+            fields = dict(before)
+            fields["skills"] = ",".join(fields.get("skills") or [])
+            self.save(actor, entity, fields, new=False)
+            done = f"restored {entity} {entity_id}"
+        self._undo = None
+        return done
+
+    def _before(self, entity: str, entity_id: str) -> Record | None:
+        for record in self.fleet()[f"{entity}s"]:
+            if record["id"] == entity_id:
+                return record
+        return None
 
     def today(self) -> date:
         """The fleet's local date ("on the road today")."""
@@ -48,22 +85,29 @@ class FleetSetupDesk:
 
     def save(self, actor: str, entity: str, fields: Fields, *, new: bool) -> Record:
         """Create or update a ``depot``, ``vehicle`` or ``driver`` from form/CSV text."""
+        before = None if new else self._before(entity, str(fields.get("id", "")).strip())
         with self._db.session() as session:
             if entity == "depot":
-                return repo.save_depot(session, actor, parse_depot(fields), new=new)
-            if entity == "vehicle":
-                return repo.save_vehicle(session, actor, parse_vehicle(fields), new=new)
-            if entity == "driver":
-                return repo.save_driver(session, actor, parse_driver(fields), new=new)
-        raise ValueError(f"unknown entity {entity!r}")
+                saved = repo.save_depot(session, actor, parse_depot(fields), new=new)
+            elif entity == "vehicle":
+                saved = repo.save_vehicle(session, actor, parse_vehicle(fields), new=new)
+            elif entity == "driver":
+                saved = repo.save_driver(session, actor, parse_driver(fields), new=new)
+            else:
+                raise ValueError(f"unknown entity {entity!r}")
+        self._undo = (entity, saved["id"], before)
+        return saved
 
     def retire(self, actor: str, entity: str, entity_id: str) -> None:
+        before = self._before(entity, entity_id)
         with self._db.session() as session:
             repo.retire(session, actor, entity, entity_id)
+        self._undo = (entity, entity_id, before)
 
     def delete_vehicle(self, actor: str, vehicle_id: str) -> None:
         with self._db.session() as session:
             repo.delete_vehicle(session, actor, vehicle_id, self.today())
+        self._undo = None
 
     def assign(self, actor: str, fields: Fields) -> Record:
         with self._db.session() as session:

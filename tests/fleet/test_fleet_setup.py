@@ -143,6 +143,20 @@ def test_a_vehicle_on_the_road_cannot_be_deleted_only_retired(
     assert [(v["id"], v["active"]) for v in vehicles] == [("V1", False)]
 
 
+def test_the_last_change_can_be_undone(desk: FleetSetupDesk) -> None:
+    desk.save("admin", "depot", HUB, new=True)
+    desk.save("admin", "depot", HUB | {"name": "Renamed"}, new=False)
+    assert desk.undo("admin") == "restored depot HUB"
+    assert desk.fleet()["depots"][0]["name"] == "Manchester hub"
+    desk.save("admin", "vehicle", VAN, new=True)
+    assert desk.undo("admin") == "deleted new vehicle V1"
+    desk.retire("admin", "depot", "HUB")
+    desk.undo("admin")
+    assert desk.fleet()["depots"][0]["active"] is True and desk.fleet()["vehicles"] == []
+    with pytest.raises(ValidationError, match="nothing to undo"):
+        desk.undo("admin")
+
+
 def test_a_dispatcher_or_viewer_cannot_change_the_fleet(desk: FleetSetupDesk, db: Database) -> None:
     users = UserDesk(db)
     users.login("dora")  # a later login: dispatcher
