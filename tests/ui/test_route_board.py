@@ -210,6 +210,23 @@ def test_a_concurrent_save_is_a_conflict_with_a_reload(window: MainWindow) -> No
     assert stored_route(window.core, "V05") == route[::-1]
 
 
+def test_a_viewer_drag_is_refused_by_the_core_and_taken_back(window: MainWindow) -> None:
+    from dispatcher.users.desk import UserDesk
+
+    panel = panel_of(window)
+    c = panel.controller
+    assert c.day is not None
+    me, users = window.core.user.id, UserDesk(window.core.db)
+    users.login("boss")
+    users.set_role(me, "boss", "admin")
+    users.set_role("boss", me, "viewer")  # taken away on another desk while the board is open
+    route = list(c.day.plan.routes["V02"])
+    assert not c.move(route[3:5], "V02", 0)
+    assert "viewer role and cannot edit routes" in panel.change_label.text()
+    assert c.day.plan.routes["V02"] == route, "the edit is taken back"
+    assert stored_route(window.core, "V02") == route
+
+
 def _write(sid: str) -> fleet_repo.StopWrite:
     return fleet_repo.StopWrite(int(sid))
 
