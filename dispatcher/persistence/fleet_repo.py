@@ -20,6 +20,7 @@ from dispatcher.persistence.orm import (
     Route,
     Stop,
     Vehicle,
+    VehicleAssignment,
 )
 from dispatcher.persistence.users_repo import acting_user
 from dispatcher.scenario.records import CustomerRecord, OrderRecord, Scenario
@@ -191,20 +192,33 @@ def load_routes(session: Session, day: date | None = None) -> list[RouteView]:
         )
         .order_by(Route.vehicle_id)
     )
-    views = [_route_view(r) for r in routes]
+    drivers = day_drivers(session, day)
+    views = [_route_view(r, drivers.get(r.vehicle_id)) for r in routes]
     unassigned = load_unassigned(session, day)
     if unassigned:
         views.append(RouteView(0, "", "Unassigned", "", 0, 0, tuple(unassigned)))
     return views
 
 
-def _route_view(route: Route) -> RouteView:
+def day_drivers(session: Session, day: date) -> dict[str, str]:
+    """Vehicle id -> name of the driver assigned to it for ``day`` (Fleet setup > Assignments)."""
+    rows = session.execute(
+        select(VehicleAssignment.vehicle_id, Driver.name)
+        .join(Driver, Driver.id == VehicleAssignment.driver_id)
+        .where(VehicleAssignment.service_date == day)
+    )
+    return {str(vehicle_id): str(name) for vehicle_id, name in rows}
+
+
+def _route_view(route: Route, day_driver: str | None = None) -> RouteView:
+    """The route as shown; the driver is the day's assignment, else the vehicle's usual one."""
     vehicle = route.vehicle
+    usual = vehicle.driver.name if vehicle.driver else ""
     return RouteView(
         id=route.id,
         vehicle_id=route.vehicle_id,
         vehicle_name=vehicle.name,
-        driver_name=vehicle.driver.name if vehicle.driver else "",
+        driver_name=day_driver or usual,
         capacity=vehicle.capacity,
         version=route.version,
         stops=tuple(_stop_view(s) for s in route.stops),

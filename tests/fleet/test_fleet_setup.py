@@ -114,6 +114,21 @@ def test_a_driver_on_two_vans_the_same_day_is_refused(desk: FleetSetupDesk) -> N
     assert len(desk.fleet()["assignments"]) == 2
 
 
+def test_the_route_list_names_the_driver_of_the_day(desk: FleetSetupDesk, db: Database) -> None:
+    desk.save("admin", "depot", HUB, new=True)
+    desk.save("admin", "driver", {"id": "ann", "name": "Ann"}, new=True)
+    desk.save("admin", "driver", {"id": "bob", "name": "Bob"}, new=True)
+    desk.save("admin", "vehicle", VAN | {"driver_id": "ann"}, new=True)
+    day = date(2026, 12, 5)
+    with db.session() as session:
+        session.add(Route(vehicle_id="V1", service_date=day))
+    desk.assign("admin", {"date": day.isoformat(), "vehicle_id": "V1", "driver_id": "bob"})
+    with db.session() as session:
+        assert [r.driver_name for r in fleet_repo.load_routes(session, day)] == ["Bob"]
+        other = fleet_repo.load_routes(session, date(2026, 12, 6))
+    assert other == [], "no stops that day"
+
+
 def test_a_vehicle_on_the_road_cannot_be_deleted_only_retired(
     desk: FleetSetupDesk, db: Database
 ) -> None:
