@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispatcher.errors import NotFoundError, PermissionDenied, ValidationError
@@ -74,8 +75,15 @@ def login(session: Session, os_user: str) -> User:
         first = not session.scalar(select(func.count()).select_from(UserRow))
         role = Role.ADMIN if first else Role.DISPATCHER
         row = UserRow(username=name, display_name=name, role=role.value, os_user=name)
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():  # another desk may create the same login meanwhile
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            row = session.scalar(select(UserRow).where(UserRow.os_user == name))
+            if row is None:
+                raise PermissionDenied(f"cannot map the login {name!r} to a user") from None
+            return _user(row)
         _audit(session, SYSTEM_LOGIN, "user.create", name, None, _snapshot(row))
     return _user(row)
 

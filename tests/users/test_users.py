@@ -136,3 +136,12 @@ def test_route_saves_and_imports_are_refused_to_a_viewer_and_audited_with_the_ac
         import_orders(db, orders, default_date=day, timezone="UTC", actor="vic")
     report = import_orders(db, orders, default_date=day, timezone="UTC", actor="alice")
     assert report.inserted == 1
+
+
+def test_a_login_taken_as_username_by_someone_else_maps_to_that_row(db: Database) -> None:
+    """``sue`` (OS login susan) exists; the OS login ``sue`` is then sue's row, not a new one."""
+    desk = UserDesk(db)
+    desk.login("alice")
+    desk.add("alice", "sue", "supervisor", os_user="susan")
+    assert desk.login("sue").id == "sue"
+    assert [u.username for u in desk.users()] == ["alice", "sue"]
