@@ -21,6 +21,7 @@ from dispatcher import __version__
 from dispatcher.config import Settings
 from dispatcher.devices import cli as devices_cli
 from dispatcher.errors import DispatcherError
+from dispatcher.fleet import cli as fleet_cli
 from dispatcher.history.commands import add_parsers as add_history_parsers
 from dispatcher.history.commands import run_history
 from dispatcher.messaging.cli import add_parser as add_outbox_parser
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     orders.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="zone of HH:MM windows")
     orders.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
+    fleet_cli.add_import_parsers(imp_sub)
 
     dec = sub.add_parser("decode", help="decode one MQTT payload from stdin (device check)")
     dec.add_argument("--topic", required=True, help="the topic the device publishes on")
@@ -104,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_outbox_parser(sub)
     add_history_parsers(sub)
     devices_cli.add_parser(sub)
+    fleet_cli.add_parsers(sub)
     return parser
 
 
@@ -164,6 +167,8 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "history": run_history,
         "outbox": run_outbox,
         "devices": devices_cli.run_devices,
+        "fleet": lambda a, s, o: fleet_cli.run_fleet(a, s, o, DEFAULT_TIMEZONE),
+        "users": fleet_cli.run_users,
     }
     handler = handlers.get(args.command)
     if handler is None:
@@ -200,7 +205,10 @@ def _cmd_db(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.importing.service import import_orders
     from dispatcher.persistence.database import Database
+    from dispatcher.users.desk import UserDesk
 
+    if args.import_what != "orders":
+        return fleet_cli.run_fleet_import(args, settings, out)
     tz = args.timezone
     try:
         ZoneInfo(tz)
@@ -218,11 +226,13 @@ def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 
     db = Database(settings.database_url)
     try:
+        actor = UserDesk(db).login().id
         report = import_orders(
             db,
             args.file,
             default_date=day,
             timezone=tz,
+            actor=actor,
             dry_run=args.dry_run,
             geocoder=database_geocoder(settings, db),
         )

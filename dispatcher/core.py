@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from dispatcher.clock import Clock, SystemClock
@@ -23,6 +24,7 @@ from dispatcher.services import Service
 
 if TYPE_CHECKING:
     from dispatcher.live import LiveTelemetry
+    from dispatcher.users.model import User
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,16 @@ class Core:
         if simulate_seed is not None:
             self.live.start_simulator(simulate_seed)
         return self.live
+
+    @cached_property
+    def user(self) -> User:
+        """Who is at this desk: the OS login mapped to a ``users`` row (docs/fleet-setup.md).
+
+        Writes name this user as actor; the core re-reads its role in each writing transaction.
+        """
+        from dispatcher.users.desk import UserDesk
+
+        return UserDesk(self.db).login()
 
     def load_routes(self, day: date | None = None) -> list[fleet_repo.RouteView]:
         with self.db.session() as session:

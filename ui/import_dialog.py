@@ -26,7 +26,10 @@ def start_import(window: MainWindow, path: Path) -> None:
 
     def work() -> ImportReport:
         geocoder = database_geocoder(window.core.settings, db)
-        return import_orders(db, path, default_date=day, timezone=TIMEZONE, geocoder=geocoder)
+        actor = window.core.user.id  # the core refuses a role that may not import
+        return import_orders(
+            db, path, default_date=day, timezone=TIMEZONE, actor=actor, geocoder=geocoder
+        )
 
     def done(report: ImportReport) -> None:
         window.statusBar().showMessage(f"{path.name}: {report.summary()}", 15000)

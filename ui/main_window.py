@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
 from ui.exceptions import dock as exceptions_dock
+from ui.fleet_setup import menu as fleet_setup_menu
 from ui.history import dock as history_dock
 from ui.kpi import dock as kpi_dock
 from ui.map import dock as map_dock
@@ -86,6 +87,7 @@ ROOM_DOCKS = {
     "kpis": kpi_dock,
     "routes": routes_dock,
     "history": history_dock,
+    "fleet_setup": fleet_setup_menu,  # a menu, no dock (Fleet > Fleet setup…)
 }
 
 

@@ -6,13 +6,12 @@ the bus as :class:`~dispatcher.alerts.events.AlertsChanged` (source ``user``), w
 service forwards to the other workstations. Queries open a short read transaction each.
 
 The current user: the OS account mapped to a row of the ``users`` table
-(:func:`~dispatcher.persistence.alert_repo.user_for_os_account`, created as a dispatcher on
-first use).
+(:func:`~dispatcher.persistence.users_repo.login`: created on first use, as admin on an
+empty database, as a dispatcher otherwise).
 """
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -32,6 +31,7 @@ from dispatcher.persistence import alert_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import Stop
+from dispatcher.users.desk import os_account
 
 T = TypeVar("T")
 
@@ -49,14 +49,6 @@ class StopInfo:
     window_end: datetime | None
     planned_arrival: datetime | None
     actual_arrival: datetime | None
-
-
-def os_account() -> str:
-    """The OS user running this process ("unknown" when the platform cannot say)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 class AlertDesk:

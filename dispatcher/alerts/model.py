@@ -14,8 +14,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-SYSTEM_ACTOR = "system"
-"""The actor recorded for what the rules do on their own (raise, auto-resolve, re-open, wake)."""
+# Role and User are the users room's (one table of people for every room); re-exported here
+# because the queue's code and tests name them from this module.
+from dispatcher.users.model import SYSTEM_ACTOR, Role, User
+
+__all__ = [
+    "CLOSED_STATUSES",
+    "OPEN_STATUSES",
+    "RAISED_OUTSIDE_RULES",
+    "SYSTEM_ACTOR",
+    "Alert",
+    "AlertChanged",
+    "AlertKey",
+    "AlertKind",
+    "AlertStatus",
+    "AuditEntry",
+    "Condition",
+    "ResolutionCode",
+    "Role",
+    "Severity",
+    "User",
+    "audit_view",
+    "fence_subject",
+    "stop_subject",
+    "vehicle_subject",
+]
 
 
 class AlertKind(enum.StrEnum):
@@ -108,23 +131,6 @@ class ResolutionCode(enum.StrEnum):
     @property
     def system_only(self) -> bool:
         return self in (ResolutionCode.CAUSE_CLEARED, ResolutionCode.SUPERSEDED)
-
-
-class Role(enum.StrEnum):
-    """What a person may do in the queue (see the permissions table in docs/exceptions.md)."""
-
-    VIEWER = "viewer"
-    DISPATCHER = "dispatcher"
-    SUPERVISOR = "supervisor"
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    """The person acting; ``id`` is what the audit log and ``assignee`` record."""
-
-    id: str
-    role: Role
-    name: str = ""
 
 
 AlertKey = tuple[AlertKind, str]

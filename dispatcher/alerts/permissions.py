@@ -11,7 +11,7 @@
 | dismiss              | no     | no                                       | yes        |
 
 Escalated alerts belong to supervisors: a dispatcher can no longer act on them, and sees
-only the ones they escalated themselves.
+only the ones they escalated themselves. An admin counts as a supervisor here.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ _OWNER_ONLY = frozenset({Action.ESCALATE, Action.RESOLVE, Action.SNOOZE, Action.
 
 def can_see(user: User, alert: Alert) -> bool:
     """Escalations are the supervisors' queue; everything else is visible to everybody."""
-    if alert.status is not AlertStatus.ESCALATED or user.role is Role.SUPERVISOR:
+    if alert.status is not AlertStatus.ESCALATED or user.is_supervisor:
         return True
     return alert.escalated_by == user.id
 
@@ -40,7 +40,7 @@ def check_permission(
         raise PermissionDenied(f"{user.id} has a viewer role and cannot change exceptions")
     if action is Action.ASSIGN:
         _check_assignee(assignee)
-    if user.role is Role.SUPERVISOR:
+    if user.is_supervisor:
         return
     _check_dispatcher(user, action, alert, assignee)
 

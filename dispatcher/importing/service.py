@@ -14,6 +14,8 @@ from dispatcher.geocoding import Geocoder
 from dispatcher.importing.orders_csv import RowError, read_orders_file
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
+from dispatcher.persistence.users_repo import acting_user
+from dispatcher.users.model import Permission
 
 
 @dataclass(frozen=True)
@@ -46,15 +48,18 @@ def import_orders(
     *,
     default_date: date,
     timezone: str,
+    actor: str,
     dry_run: bool = False,
     geocoder: Geocoder | None = None,
 ) -> ImportReport:
     """Parse ``path`` and insert its new orders in one transaction (nothing on dry run).
 
+    ``actor`` must be a user whose role may import orders (checked before the file is read).
     Rows with an address and no coordinates are placed by ``geocoder`` while parsing; that
     may take a second a row on a public provider, so no transaction is held open meanwhile.
     """
     with db.session() as session:
+        acting_user(session, actor, Permission.IMPORT_ORDERS)
         vehicles = fleet_repo.vehicle_ids(session)
     placed = 0
 
@@ -75,5 +80,6 @@ def import_orders(
     inserted = 0
     if not dry_run:
         with db.session() as session:
+            acting_user(session, actor, Permission.IMPORT_ORDERS)
             inserted = fleet_repo.insert_orders(session, result.orders)
     return ImportReport(path, len(result.orders), inserted, result.errors, dry_run, placed)

@@ -44,11 +44,13 @@ from dispatcher.messaging.stop_facts import (
     route_etas,
     situation_for,
 )
-from dispatcher.messaging.template_store import load_templates
-from dispatcher.messaging.templates import TemplateLibrary
+from dispatcher.messaging.template_store import load_templates, save_template
+from dispatcher.messaging.templates import PlainValue, TemplateLibrary, TemplateSpec
 from dispatcher.persistence import messaging_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.outbox_repo import SqlOutboxStore
+from dispatcher.persistence.users_repo import acting_user
+from dispatcher.users.model import Permission
 
 if TYPE_CHECKING:
     from dispatcher.core import Core
@@ -239,8 +241,10 @@ class MessagingService:
 
         A repeat (double click, a second workstation) returns the existing row. Opt-out or
         an unusable address come back in ``outcome.reason`` (the address problem is also
-        kept on the customer). A missing fact raises ``TemplateError`` naming it.
+        kept on the customer). A missing fact raises ``TemplateError`` naming it. ``actor``
+        must be a user whose role may send messages (``PermissionDenied`` otherwise).
         """
+        self._check(actor)
         contact = self.load_contact(stop_id)
         now = self.clock.now()
         fix = (fixes or {}).get(contact.vehicle_id or "")
@@ -275,6 +279,23 @@ class MessagingService:
             self._flag(contact, outcome.reason)
         return StopSend(contact, situation, eta, outcome)
 
+    def _check(self, actor: str, permission: Permission = Permission.SEND_MESSAGES) -> None:
+        """Refuse an actor whose stored role may not do ``permission``."""
+        with self.db.session() as session:
+            acting_user(session, actor, permission)
+
+    def put_template(
+        self, spec: TemplateSpec, actor: str, context: Mapping[str, PlainValue]
+    ) -> tuple[TemplateSpec, str | None]:
+        """Install ``spec`` as its template's next version, if ``actor`` may edit templates.
+
+        Raises ``PermissionDenied`` before anything changes, or ``TemplateError`` when the
+        template does not render within its limits with the sample ``context``. Returns the
+        installed spec and, when only the override file could not be written, why.
+        """
+        self._check(actor, Permission.EDIT_TEMPLATES)
+        return save_template(self.templates, spec, context)
+
     def _flag(self, contact: StopContact, reason: str) -> None:
         customer = contact.customer.customer_id
         if customer is not None and not contact.customer.opted_out:
@@ -282,6 +303,7 @@ class MessagingService:
 
     def undo(self, message_id: int, actor: str) -> bool:
         """Cancel a queued message (the undo window); ``False`` once it has left."""
+        self._check(actor)
         cancelled = self.messenger.undo(message_id)
         if cancelled:
             row = self.store.get(message_id)
@@ -302,6 +324,7 @@ class MessagingService:
         "Moved" compares the fresh ETA with the plan (the stop's stored planned arrival, or
         the morning plan from the depot at shift start); earlier counts as well as later.
         """
+        self._check(actor)
         ids = messaging_repo.route_stop_ids(self.db, vehicle_id)
         if not ids:
             raise DispatcherError(f"vehicle {vehicle_id} has no route to notify")

@@ -39,16 +39,15 @@ from dispatcher.alerts.model import (
     AlertStatus,
     AuditEntry,
     ResolutionCode,
-    Role,
     Severity,
     User,
 )
 from dispatcher.alerts.store import AlertFilter
 from dispatcher.errors import ConflictError, NotFoundError, ValidationError
+from dispatcher.persistence import users_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import AlertRow, Stop, VehicleEventRow
 from dispatcher.persistence.orm import AuditEntry as AuditRow
-from dispatcher.persistence.orm import User as UserRow
 
 log = logging.getLogger(__name__)
 
@@ -302,55 +301,19 @@ def actual_arrivals(session: Session, day: date) -> dict[int, datetime]:
     return {int(sid): ts for sid, ts in rows if ts is not None}
 
 
-# -- who is at the keyboard --------------------------------------------------------------
+# -- who is at the keyboard (the users room owns the table: persistence/users_repo.py) ------
 
 
 def user_for_os_account(session: Session, os_user: str) -> User:
-    """The queue's user for an OS account, created as a dispatcher on first use.
-
-    Mapping: the ``users`` row whose ``os_user`` (or, failing that, ``username``) is the OS
-    account. A missing row is created with the dispatcher role, so a new desk works at once;
-    a supervisor is made by changing the ``role`` column (docs/exceptions.md). An inactive
-    user, or a role this version does not know, gets the viewer role: least privilege,
-    never a crash.
-    """
-    name = os_user.strip() or "unknown"
-    row = session.scalar(select(UserRow).where(UserRow.os_user == name))
-    if row is None:
-        row = session.scalar(select(UserRow).where(UserRow.username == name))
-    if row is None:
-        row = UserRow(username=name, display_name=name, role=Role.DISPATCHER.value, os_user=name)
-        session.add(row)
-        session.flush()
-    try:
-        role = Role(row.role) if row.active else Role.VIEWER
-    except ValueError:
-        log.warning("user %s has unknown role %r; treated as viewer", row.username, row.role)
-        role = Role.VIEWER
-    return User(row.username, role, row.display_name or row.username)
+    """The user for an OS account, created on first use (see :func:`users_repo.login`)."""
+    return users_repo.login(session, os_user)
 
 
 def get_user(session: Session, username: str) -> User | None:
     """A known user by username (for assigning to someone else), or None."""
-    row = session.scalar(select(UserRow).where(UserRow.username == username))
-    if row is None:
-        return None
-    try:
-        role = Role(row.role) if row.active else Role.VIEWER
-    except ValueError:
-        role = Role.VIEWER
-    return User(row.username, role, row.display_name or row.username)
+    return users_repo.find(session, username)
 
 
 def list_users(session: Session) -> list[User]:
     """Every active user, by username (the supervisor's "assign to" list)."""
-    rows = session.scalars(
-        select(UserRow).where(UserRow.active.is_(True)).order_by(UserRow.username)
-    )
-    found = []
-    for row in rows:
-        try:
-            found.append(User(row.username, Role(row.role), row.display_name or row.username))
-        except ValueError:
-            continue
-    return found
+    return users_repo.active_users(session)

@@ -20,8 +20,11 @@ from dispatcher.persistence.orm import (
     Route,
     Stop,
     Vehicle,
+    VehicleAssignment,
 )
+from dispatcher.persistence.users_repo import acting_user
 from dispatcher.scenario.records import CustomerRecord, OrderRecord, Scenario
+from dispatcher.users.model import Permission
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +163,10 @@ def insert_orders(session: Session, orders: Iterable[OrderRecord]) -> int:
 def create_order(session: Session, order: OrderRecord, actor: str) -> int:
     """Store one new order typed in by ``actor``, audited; returns its stop id.
 
-    Raises ValidationError when the order id is taken (nothing is stored).
+    Raises PermissionDenied when ``actor`` may not add orders, ValidationError when the
+    order id is taken (nothing is stored).
     """
+    acting_user(session, actor, Permission.IMPORT_ORDERS)
     if existing_order_refs(session, [order.order_ref]):
         raise ValidationError(f"order id {order.order_ref!r} is already taken")
     insert_orders(session, [order])
@@ -212,20 +217,33 @@ def load_routes(session: Session, day: date | None = None) -> list[RouteView]:
         )
         .order_by(Route.vehicle_id)
     )
-    views = [_route_view(r) for r in routes]
+    drivers = day_drivers(session, day)
+    views = [_route_view(r, drivers.get(r.vehicle_id)) for r in routes]
     unassigned = load_unassigned(session, day)
     if unassigned:
         views.append(RouteView(0, "", "Unassigned", "", 0, 0, tuple(unassigned)))
     return views
 
 
-def _route_view(route: Route) -> RouteView:
+def day_drivers(session: Session, day: date) -> dict[str, str]:
+    """Vehicle id -> name of the driver assigned to it for ``day`` (Fleet setup > Assignments)."""
+    rows = session.execute(
+        select(VehicleAssignment.vehicle_id, Driver.name)
+        .join(Driver, Driver.id == VehicleAssignment.driver_id)
+        .where(VehicleAssignment.service_date == day)
+    )
+    return {str(vehicle_id): str(name) for vehicle_id, name in rows}
+
+
+def _route_view(route: Route, day_driver: str | None = None) -> RouteView:
+    """The route as shown; the driver is the day's assignment, else the vehicle's usual one."""
     vehicle = route.vehicle
+    usual = vehicle.driver.name if vehicle.driver else ""
     return RouteView(
         id=route.id,
         vehicle_id=route.vehicle_id,
         vehicle_name=vehicle.name,
-        driver_name=vehicle.driver.name if vehicle.driver else "",
+        driver_name=day_driver or usual,
         capacity=vehicle.capacity,
         version=route.version,
         stops=tuple(_stop_view(s) for s in route.stops),
@@ -374,14 +392,16 @@ def save_routes(
     routes: Iterable[RouteWrite],
     unassigned: Iterable[StopWrite] = (),
     *,
-    actor: str = "dispatcher",
+    actor: str,
 ) -> dict[str, tuple[int, int]]:
     """Store edited routes with optimistic locking; returns each route's (id, new version).
 
     Raises :class:`~dispatcher.errors.ConflictError` (and changes nothing: the caller's
     unit of work rolls back) when a route was changed by someone else since it was read, or
-    a stop is on a route this save did not read. Every save writes one audit entry per route.
+    a stop is on a route this save did not read. Every save writes one audit entry per route,
+    with ``actor``, whose role must allow route edits (:class:`PermissionDenied` otherwise).
     """
+    acting_user(session, actor, Permission.EDIT_ROUTES)
     routes = list(routes)
     rows = {w.vehicle_id: _route_to_write(session, day, w) for w in routes}
     ours = {r.id for r in rows.values()}

@@ -84,6 +84,10 @@ class Depot(Base):
     address: Mapped[str] = mapped_column(String(limits.ADDRESS), default="")
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
+    #: Opening hours (local time of the fleet); None: open whenever a vehicle is there.
+    opens_at: Mapped[time | None] = mapped_column(Time)
+    closes_at: Mapped[time | None] = mapped_column(Time)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Driver(Base):
@@ -91,6 +95,9 @@ class Driver(Base):
     id: Mapped[str] = mapped_column(String(limits.FLEET_ID), primary_key=True)
     name: Mapped[str] = mapped_column(String(limits.NAME))
     phone: Mapped[str] = mapped_column(String(limits.PHONE), default="")
+    #: The device key of the phone or tracker the driver carries ("" when none).
+    device_key: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Vehicle(Base):
@@ -105,9 +112,35 @@ class Vehicle(Base):
     shift_end: Mapped[time] = mapped_column(Time, default=time(17, 0))
     skills: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    vehicle_type: Mapped[str] = mapped_column(String(24), default="van")
+    cost_per_km: Mapped[float] = mapped_column(Float, default=0.0)
+    cost_per_hour: Mapped[float] = mapped_column(Float, default=0.0)
+    #: Where the day ends (None: back at ``depot_id``).
+    end_depot_id: Mapped[str | None] = mapped_column(ForeignKey("depots.id"))
+    #: Break rule: ``break_min`` minutes once ``break_after_min`` minutes of shift have passed.
+    break_after_min: Mapped[int | None] = mapped_column(Integer)
+    break_min: Mapped[int] = mapped_column(Integer, default=0)
 
-    depot: Mapped[Depot | None] = relationship()
+    depot: Mapped[Depot | None] = relationship(foreign_keys=[depot_id])
     driver: Mapped[Driver | None] = relationship()
+
+
+class VehicleAssignment(Base):
+    """Who drives which vehicle on a day (the vehicle's ``driver_id`` is the usual driver).
+
+    One driver per vehicle and one vehicle per driver a day: both unique keys are in the
+    database, so two workstations cannot put one driver on two vans.
+    """
+
+    __tablename__ = "vehicle_assignments"
+    __table_args__ = (
+        UniqueConstraint("service_date", "driver_id", name="uq_vehicle_assignments_driver_day"),
+        UniqueConstraint("service_date", "vehicle_id", name="uq_vehicle_assignments_vehicle_day"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_date: Mapped[date] = mapped_column(Date)
+    vehicle_id: Mapped[str] = mapped_column(ForeignKey("vehicles.id", ondelete="CASCADE"))
+    driver_id: Mapped[str] = mapped_column(ForeignKey("drivers.id", ondelete="CASCADE"))
 
 
 class DeviceBinding(Base):

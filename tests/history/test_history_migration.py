@@ -34,8 +34,8 @@ def test_0002_goes_down_and_up_and_fills_cells_of_old_history(db_url: str) -> No
                     ),
                     {"lat": lat, "lon": lon},
                 )
-        dbmod.upgrade(db.engine)
-        assert dbmod.current_revision(db.engine) == dbmod.head_revision(db.engine)
+        dbmod.upgrade(db.engine, "0002")  # later revisions are not this test's subject
+        assert dbmod.current_revision(db.engine) == "0002"
         with db.engine.connect() as conn:
             rows = conn.execute(text("SELECT lat, lon, cell FROM positions ORDER BY id")).all()
         assert [cell for _, _, cell in rows] == [cell_of(lat, lon) for lat, lon, _ in rows]

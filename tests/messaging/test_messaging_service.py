@@ -19,7 +19,7 @@ from messaging_fakes import FakeGateway
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.errors import ConfigError, DispatcherError, ValidationError
+from dispatcher.errors import ConfigError, DispatcherError, PermissionDenied, ValidationError
 from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
 from dispatcher.messaging.relay import RetryPolicy
 from dispatcher.messaging.service import (
@@ -38,6 +38,7 @@ from dispatcher.messaging.situations import Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
 from dispatcher.persistence.orm import AuditEntry, Customer, Stop
 from dispatcher.scenario.demo import demo_scenario
+from dispatcher.users.desk import UserDesk
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -52,6 +53,7 @@ def core(db_url: str, tmp_path: Path) -> Iterator[Core]:
     )
     core = Core(settings, clock=clock)
     core.seed_demo_if_empty()
+    UserDesk(core.db).login("ann")  # the first login: admin; "ann" sends the messages below
     yield core
     core.close()
 
@@ -95,6 +97,16 @@ def test_one_click_on_a_late_stop_queues_running_late_with_the_fresh_eta(core: C
     assert [(a.actor, a.action, a.entity_id) for a in audit] == [
         ("ann", "message_send", str(row.id))
     ]
+
+
+def test_a_viewer_cannot_message_a_customer_and_nothing_is_queued(core: Core) -> None:
+    service = service_of(core)
+    UserDesk(core.db).add("ann", "vic", "viewer")
+    with pytest.raises(PermissionDenied, match="vic has the viewer role"):
+        service.message_stop(late_stop(service), None, "vic")
+    with pytest.raises(PermissionDenied, match="'mallory' is not a user"):
+        service.notify_route("V01", timedelta(minutes=15), "mallory")
+    assert service.history() == []
 
 
 def test_double_click_gives_one_row_and_the_relay_sends_it_once(core: Core, tmp_path: Path) -> None:

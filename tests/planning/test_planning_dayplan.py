@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from planning_builders import random_plan
@@ -86,7 +87,7 @@ def test_saving_checks_the_version_and_stores_order_and_locks(db: Database) -> N
     route = list(reversed(day.plan.routes["V03"]))
     pinned = fleet_repo.StopWrite(int(route[0]), pinned=True, lock_group="g1")
     with db.session() as session:
-        saved = fleet_repo.save_routes(
+        saved = save_as_desk2(
             session,
             DAY,
             [fleet_repo.RouteWrite("V03", day.db_versions["V03"], (pinned, *writes(route[1:])))],
@@ -99,7 +100,7 @@ def test_saving_checks_the_version_and_stores_order_and_locks(db: Database) -> N
     with db.session() as session:
         assert session.query(AuditEntry).filter_by(entity_id=str(route_id)).count() == 1
     with pytest.raises(ConflictError, match="another workstation"), db.session() as session:
-        fleet_repo.save_routes(  # the old version: someone saved in between
+        save_as_desk2(  # the old version: someone saved in between
             session, DAY, [fleet_repo.RouteWrite("V03", day.db_versions["V03"], writes(route))]
         )
 
@@ -108,7 +109,7 @@ def test_taking_a_stop_from_a_route_not_read_is_a_conflict(db: Database) -> None
     day = build_day_plan(*load(db), "Europe/Berlin")
     stolen = day.plan.routes["V02"][0]
     with pytest.raises(ConflictError, match="moved to another route"), db.session() as session:
-        fleet_repo.save_routes(
+        save_as_desk2(
             session,
             DAY,
             [
@@ -218,3 +219,10 @@ def test_a_stop_reported_served_on_no_route_is_listed_not_merged(db: Database) -
     assert merge.not_on_route == [sid] and not merge.changed
     assert day.plan.stops[sid].status is StopStatus.PENDING
     day.plan.validate()
+
+
+def save_as_desk2(session: Any, *args: Any) -> dict[str, tuple[int, int]]:
+    """Save routes as another desk's user (the core checks the actor's role)."""
+    from dispatcher.persistence import users_repo
+
+    return fleet_repo.save_routes(session, *args, actor=users_repo.login(session, "desk2").id)

@@ -130,6 +130,7 @@ def panel(qtbot: Any, core: Core) -> ExceptionsPanel:
 
     window = SimpleNamespace(core=core, selection=SelectionModel(), docks={})
     desk = AlertDesk(core.db, core.clock, core.bus)
+    desk.login("admin")  # the first login on an empty database is the admin; alice comes next
     widget = ExceptionsPanel(window, desk, desk.login("alice"))  # type: ignore[arg-type]
     qtbot.addWidget(widget)
     widget.show()

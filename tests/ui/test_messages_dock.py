@@ -20,6 +20,7 @@ from PySide6.QtCore import QSettings, Qt
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
+from dispatcher.errors import PermissionDenied
 from dispatcher.messaging.outbox import OutboxStatus
 from dispatcher.messaging.service import MessagingService, install_messaging
 from dispatcher.messaging.settings import MessagingSettings
@@ -27,6 +28,7 @@ from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
 from dispatcher.persistence.orm import Stop
 from dispatcher.scenario.demo import demo_scenario
+from dispatcher.users.desk import UserDesk
 from ui.main_window import MainWindow
 from ui.messages.actions import message_customer
 from ui.messages.outbox_model import Column, OutboxModel
@@ -44,6 +46,8 @@ def core(sqlite_url: str, tmp_path: Path) -> Iterator[Core]:
         clock=clock,
     )
     core.seed_demo_if_empty()
+    UserDesk(core.db).login()  # the OS login comes first: admin (it edits templates below)
+    UserDesk(core.db).login("ann")  # a dispatcher; sends as "ann" below
 
     def fast(settings: MessagingSettings) -> MessagingSettings:
         return replace(settings, undo_seconds=8.0, poll_seconds=0.1)
@@ -203,6 +207,14 @@ def test_template_editor_shows_the_limit_a_hostile_template_hits(qtbot, window: 
     assert (
         service(window).templates.get(Situation.RUNNING_LATE, ChannelKind.SMS).version == 1
     )  # nothing installed
+
+
+def test_a_dispatcher_cannot_change_a_template(window: MainWindow) -> None:
+    svc = service(window)
+    spec = next(s for s in svc.templates.all() if s.template_id == "running_late/sms/en")
+    with pytest.raises(PermissionDenied, match="ann has the dispatcher role and cannot edit"):
+        svc.put_template(spec, "ann", {})
+    assert max(s.version for s in svc.templates.all() if s.template_id == spec.template_id) == 1
 
 
 def test_per_stop_history_follows_the_selection(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt
@@ -198,7 +199,7 @@ def test_a_concurrent_save_is_a_conflict_with_a_reload(window: MainWindow) -> No
     route = stored_route(window.core, "V05")
     with window.core.db.session() as session:  # another workstation reverses V05
         version = {r.vehicle_id: r.version for r in fleet_repo.load_routes(session, DAY)}["V05"]
-        fleet_repo.save_routes(
+        save_as_desk2(
             session,
             DAY,
             [fleet_repo.RouteWrite("V05", version, tuple(map(_write, reversed(route))))],
@@ -207,6 +208,23 @@ def test_a_concurrent_save_is_a_conflict_with_a_reload(window: MainWindow) -> No
     assert "another workstation" in panel.change_label.text()
     assert c.day.plan.routes["V05"] == route[::-1]  # reloaded: their change is shown
     assert stored_route(window.core, "V05") == route[::-1]
+
+
+def test_a_viewer_drag_is_refused_by_the_core_and_taken_back(window: MainWindow) -> None:
+    from dispatcher.users.desk import UserDesk
+
+    panel = panel_of(window)
+    c = panel.controller
+    assert c.day is not None
+    me, users = window.core.user.id, UserDesk(window.core.db)
+    users.login("boss")
+    users.set_role(me, "boss", "admin")
+    users.set_role("boss", me, "viewer")  # taken away on another desk while the board is open
+    route = list(c.day.plan.routes["V02"])
+    assert not c.move(route[3:5], "V02", 0)
+    assert "viewer role and cannot edit routes" in panel.change_label.text()
+    assert c.day.plan.routes["V02"] == route, "the edit is taken back"
+    assert stored_route(window.core, "V02") == route
 
 
 def _write(sid: str) -> fleet_repo.StopWrite:
@@ -264,3 +282,10 @@ def test_message_customer_is_offered_for_the_selected_stop(
     panel.boards["V08"].select_stops([sid])
     panel.message_customer()
     assert calls == [int(sid)]
+
+
+def save_as_desk2(session: Any, *args: Any) -> dict[str, tuple[int, int]]:
+    """Save routes as another desk's user (the core checks the actor's role)."""
+    from dispatcher.persistence import users_repo
+
+    return fleet_repo.save_routes(session, *args, actor=users_repo.login(session, "desk2").id)

@@ -140,7 +140,7 @@ def open_supervisor(window: MainWindow) -> None:
     from ui.exceptions.supervisor import SupervisorDialog
 
     panel: ExceptionsPanel = window.exceptions_panel  # type: ignore[attr-defined]
-    if panel.user.role is not Role.SUPERVISOR:
+    if not panel.user.is_supervisor:
         QMessageBox.information(
             window,
             "Supervisor view",

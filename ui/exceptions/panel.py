@@ -438,7 +438,7 @@ class ExceptionsPanel(QWidget):
             "take": working and alert.assignee != self.user.id,
             "escalate": working,
             "resolve": alert.is_open,
-            "dismiss": alert.is_open and self.user.role.value == "supervisor",
+            "dismiss": alert.is_open and self.user.is_supervisor,
             "message": alert.stop_id is not None,
         }
         for key, action in self.actions_by_key.items():

@@ -15,7 +15,6 @@ Callers import this module lazily inside their slot::
 
 from __future__ import annotations
 
-import getpass
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -47,15 +46,8 @@ def messaging_service(window: MainWindow) -> MessagingService:
 
 
 def current_actor(window: MainWindow) -> str:
-    """Who is clicking: the window's user if the app has one, else the OS login."""
-    user = getattr(window, "user", None)
-    user_id = getattr(user, "id", None)
-    if isinstance(user_id, str) and user_id:
-        return user_id
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "dispatcher"
+    """Who is clicking: the desk's user (OS login mapped to a users row; the core checks it)."""
+    return window.core.user.id
 
 
 def live_fixes(window: MainWindow) -> dict[str, VehicleFix]:

@@ -178,7 +178,7 @@ class MessagesPanel(QWidget):
         self.proxy.setSourceModel(self.model)
         self.tabs = QTabWidget()
         self.tabs.addTab(self._outbox_tab(), "Outbox")
-        self.templates = TemplatesTab(service)
+        self.templates = TemplatesTab(service, lambda: window.core.user.id)
         self.tabs.addTab(self.templates, "Templates")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

@@ -11,6 +11,7 @@ template costs the worker its time budget, never the GUI thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -30,11 +31,12 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from dispatcher.errors import PermissionDenied
 from dispatcher.maps.jsbridge import escape_html
 from dispatcher.messaging.compose import Branding
 from dispatcher.messaging.situations import ChannelKind, allowed_variables
 from dispatcher.messaging.sms_segments import count_segments
-from dispatcher.messaging.template_store import sample_context, save_template, trial_render
+from dispatcher.messaging.template_store import sample_context, trial_render
 from dispatcher.messaging.templates import PlainValue, Rendered, TemplateError, TemplateSpec
 from ui.workers import run_in_background
 
@@ -50,9 +52,16 @@ class TemplatesTab(QWidget):
     #: A save finished: True when the edit was installed.
     save_finished = Signal(bool)
 
-    def __init__(self, service: MessagingService, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        service: MessagingService,
+        actor: Callable[[], str],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._service = service
+        #: Who saves (the core checks that their role may edit templates).
+        self._actor = actor
         self._preview_generation = 0
         self._spec: TemplateSpec | None = None
         self.list = QListWidget()
@@ -207,11 +216,11 @@ class TemplatesTab(QWidget):
         spec = self.edited()
         if spec is None:
             return
-        library = self._service.templates
         context = self._sample()
+        actor = self._actor()
         self.save.setEnabled(False)
         run_in_background(
-            lambda: save_template(library, spec, context), self._saved, self._save_failed
+            lambda: self._service.put_template(spec, actor, context), self._saved, self._save_failed
         )
 
     def _saved(self, result: tuple[TemplateSpec, str | None]) -> None:
@@ -230,5 +239,10 @@ class TemplatesTab(QWidget):
     def _save_failed(self, exc: Exception) -> None:
         if not isValid(self):
             return
-        self._show_error(exc)
+        if isinstance(exc, PermissionDenied):
+            self.error.setStyleSheet("color: #d9534f")
+            self.error.setText(str(exc))
+            self.save.setEnabled(True)
+        else:
+            self._show_error(exc)
         self.save_finished.emit(False)

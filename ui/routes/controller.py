@@ -344,7 +344,11 @@ class BoardController(QObject):
         try:
             with self.core.db.session() as session:
                 saved = fleet_repo.save_routes(
-                    session, day.day, writes, [self._stop_write(s) for s in sorted(pool)]
+                    session,
+                    day.day,
+                    writes,
+                    [self._stop_write(s) for s in sorted(pool)],
+                    actor=self.core.user.id,
                 )
         except DispatcherError:
             raise

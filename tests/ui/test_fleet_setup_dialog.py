@@ -1,0 +1,160 @@
+"""Fleet > Fleet setup…, driven through the real dialog: type, click Save, see the row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit
+
+from dispatcher.config import Settings
+from dispatcher.core import Core
+from dispatcher.users.desk import UserDesk
+from dispatcher.users.model import Role, User
+from ui.fleet_setup.dialog import FleetSetupDialog
+from ui.fleet_setup.record_tab import RecordTab
+
+UTC = ZoneInfo("UTC")
+
+
+@pytest.fixture
+def core(sqlite_url: str) -> Iterator[Core]:
+    c = Core(Settings(database_url=sqlite_url))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def dialog(qtbot: Any, core: Core) -> FleetSetupDialog:
+    user = core.user  # the first login on an empty database: admin
+    assert user.role is Role.ADMIN
+    d = FleetSetupDialog(core, user, UTC)
+    qtbot.addWidget(d)
+    d.show()
+    qtbot.waitExposed(d)
+    qtbot.waitUntil(lambda: not any(t.busy for t in d.record_tabs.values()), timeout=10000)
+    return d
+
+
+def open_tab(dialog: FleetSetupDialog, key: str) -> RecordTab:
+    """Bring a tab to the front, as clicking its title does."""
+    tab = dialog.record_tabs[key]
+    dialog.tabs.setCurrentWidget(tab)
+    return tab
+
+
+def type_into(qtbot: Any, tab: RecordTab, **values: str) -> None:
+    for key, text in values.items():
+        widget = tab.inputs[key]
+        assert isinstance(widget, QLineEdit)
+        widget.clear()
+        qtbot.keyClicks(widget, text)
+
+
+def save(qtbot: Any, tab: RecordTab) -> None:
+    with qtbot.waitSignal(tab.idle, timeout=10000):
+        qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+
+
+def test_type_a_depot_click_save_and_see_the_row(qtbot: Any, dialog: FleetSetupDialog) -> None:
+    tab = open_tab(dialog, "depot")
+    type_into(qtbot, tab, id="HUB", name="Manchester hub", lat="53.48", lon="-2.24")
+    type_into(qtbot, tab, opens_at="06:00", closes_at="20:00")
+    save(qtbot, tab)
+    qtbot.waitUntil(lambda: tab.row_of("id", "HUB") >= 0, timeout=10000)
+    row = tab.row_of("id", "HUB")
+    assert tab.table.item(row, 1).text() == "Manchester hub"
+    assert tab.table.item(row, 5).text() == "06:00"
+    assert dialog.undo_button.isEnabled()
+
+
+def test_a_bad_value_shows_its_message_and_saves_nothing(
+    qtbot: Any, dialog: FleetSetupDialog, core: Core
+) -> None:
+    tab = open_tab(dialog, "vehicle")
+    type_into(qtbot, tab, id="V1", name="Van 1", capacity="lots", shift_start="18:00")
+    save(qtbot, tab)
+    assert tab.errors["capacity"].isVisible()
+    assert tab.errors["capacity"].text() == "'lots' is not a number"
+    assert tab.errors["shift_end"].text() == "must be after the shift start"
+    assert not tab.errors["name"].isVisible()
+    assert "Nothing was saved" in tab.message.text()
+    assert dialog.desk.fleet()["vehicles"] == []
+
+
+def test_import_csv_lists_the_rejected_lines_and_keeps_the_good_ones(
+    qtbot: Any, dialog: FleetSetupDialog, tmp_path: Path
+) -> None:
+    path = tmp_path / "drivers.csv"
+    path.write_text("name,phone\nAnn,+44 1\nBob,call me\n", encoding="utf-8")
+    tab = open_tab(dialog, "driver")
+    with qtbot.waitSignal(tab.idle, timeout=10000):
+        dialog.import_file("driver", path)
+    assert "line 3: phone: 'call me' is not a phone number" in tab.message.text()
+    assert tab.row_of("name", "Ann") >= 0 and tab.row_of("name", "Bob") == -1
+
+
+def test_retire_and_undo_the_last_change(qtbot: Any, dialog: FleetSetupDialog) -> None:
+    tab = open_tab(dialog, "driver")
+    type_into(qtbot, tab, id="ann", name="Ann")
+    save(qtbot, tab)
+    qtbot.waitUntil(lambda: tab.row_of("id", "ann") >= 0, timeout=10000)
+    tab.table.selectRow(tab.row_of("id", "ann"))
+    with qtbot.waitSignal(tab.idle, timeout=10000):
+        qtbot.mouseClick(tab.retire_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.table.item(tab.row_of("id", "ann"), 4).text() == "retired")
+    with qtbot.waitSignal(tab.idle, timeout=10000):
+        qtbot.mouseClick(dialog.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.table.item(tab.row_of("id", "ann"), 4).text() == "yes")
+    assert dialog.status.text() == "Undone: restored driver ann."
+
+
+def test_the_users_tab_is_for_admins_and_adds_a_supervisor(
+    qtbot: Any, dialog: FleetSetupDialog, core: Core
+) -> None:
+    titles = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
+    assert titles == ["Depots", "Vehicles", "Drivers", "Assignments", "Users"]
+    tab = open_tab(dialog, "user")
+    type_into(qtbot, tab, username="sue", display_name="Sue")
+    tab.inputs["role"].setCurrentText("supervisor")  # type: ignore[union-attr]
+    save(qtbot, tab)
+    qtbot.waitUntil(lambda: tab.row_of("username", "sue") >= 0, timeout=10000)
+    assert UserDesk(core.db).login("sue") == User("sue", Role.SUPERVISOR, "Sue")
+    dispatcher = FleetSetupDialog(core, User("dora", Role.DISPATCHER), UTC)
+    qtbot.addWidget(dispatcher)
+    assert "Users" not in [dispatcher.tabs.tabText(i) for i in range(dispatcher.tabs.count())]
+    assert "may look but not change" in dispatcher.status.text()
+
+
+def test_a_dispatcher_clicking_save_is_refused_by_the_core(qtbot: Any, core: Core) -> None:
+    core.user  # noqa: B018 - the admin logs in first
+    UserDesk(core.db).login("dora")
+    d = FleetSetupDialog(core, User("dora", Role.DISPATCHER), UTC)
+    qtbot.addWidget(d)
+    tab = d.record_tabs["depot"]
+    type_into(qtbot, tab, id="HUB", name="Hub", lat="53", lon="-2")
+    save(qtbot, tab)
+    assert "dora has the dispatcher role and cannot change the fleet setup" in tab.message.text()
+    assert d.desk.fleet()["depots"] == []
+
+
+def test_the_fleet_menu_opens_the_dialog(qtbot: Any, core: Core, tmp_path: Path) -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QAction
+
+    from ui.main_window import MainWindow
+
+    window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    action = window.findChild(QAction, "action_fleet_setup")
+    assert action is not None and action.text() == "Fleet &setup…"
+    action.trigger()
+    qtbot.waitUntil(lambda: getattr(window, "fleet_setup_dialog", None) is not None, timeout=10000)
+    dialog = window.fleet_setup_dialog  # type: ignore[attr-defined]
+    qtbot.waitUntil(dialog.isVisible, timeout=10000)
+    qtbot.waitUntil(lambda: not any(t.busy for t in dialog.record_tabs.values()), timeout=10000)
+    assert dialog.user.role is Role.ADMIN

@@ -1,0 +1,1 @@
+"""Fleet > Fleet setup…: depots, vehicles, drivers, assignments and users (docs/fleet-setup.md)."""

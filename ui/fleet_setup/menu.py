@@ -1,0 +1,35 @@
+"""The Fleet menu: Fleet setup… (the dialog opens once the desk's user is known)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dispatcher.users.model import User
+from ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+
+def install(window: MainWindow) -> None:
+    menu = window.menu("F&leet")
+    action = menu.addAction("Fleet &setup…")
+    action.setObjectName("action_fleet_setup")
+    action.triggered.connect(lambda: open_fleet_setup(window))
+
+
+def open_fleet_setup(window: MainWindow) -> None:
+    """Resolve who is at the desk off the GUI thread, then show the dialog."""
+    from ui.fleet_setup.dialog import FleetSetupDialog
+
+    core = window.core
+
+    def show(user: User) -> None:
+        dialog = FleetSetupDialog(core, user, window.routes_model.timezone, window)
+        window.fleet_setup_dialog = dialog  # type: ignore[attr-defined]
+        dialog.show()
+
+    def failed(exc: Exception) -> None:
+        window.statusBar().showMessage(f"Fleet setup: {exc}", 10000)
+
+    run_in_background(lambda: core.user, show, failed)
