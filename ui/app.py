@@ -135,6 +135,10 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
         from PySide6.QtCore import QTimer
 
         QTimer.singleShot(DEMO_FOCUS_AFTER_MS, window, lambda: focus_most_urgent(window))
+    else:
+        from ui.first_run import offer_first_run
+
+        offer_first_run(window, qsettings)  # an empty fleet opens the first-run assistant
     if args.screenshot:
         schedule_screenshot(window, args.screenshot, args.quit_after or 3.0)
     elif args.quit_after:

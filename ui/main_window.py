@@ -255,6 +255,7 @@ class MainWindow(QMainWindow):
         add_phone_setup_action(self)  # Fleet > Set up a driver's phone…
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
+        self._action(help_menu, "&First-run assistant…", self.first_run)
         self._action(help_menu, "&About Dispatcher", self.show_about)
 
     def menu(self, title: str) -> QMenu:
@@ -296,6 +297,11 @@ class MainWindow(QMainWindow):
         self.stats_label.setText(
             f"{self.routes_model.route_count()} routes · {self.routes_model.stop_count()} stops"
         )
+
+    def first_run(self) -> None:
+        from ui.first_run import open_first_run
+
+        open_first_run(self, self.qsettings)
 
     def new_order(self) -> None:
         from ui.orders.new_order_dialog import open_new_order

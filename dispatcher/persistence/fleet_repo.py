@@ -274,6 +274,12 @@ def _stop_view(s: Stop) -> StopView:
     )
 
 
+def count_fleet(session: Session) -> int:
+    """Depots and vehicles stored (0 on a fresh install: the first-run assistant's cue)."""
+    depots = session.scalar(select(func.count()).select_from(Depot)) or 0
+    return depots + (session.scalar(select(func.count()).select_from(Vehicle)) or 0)
+
+
 def count_stops(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Stop)) or 0
 
