@@ -63,16 +63,18 @@ class FirstRunWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, False)
         self.setButtonText(QWizard.WizardButton.CancelButton, "Skip for now")
         self.setButtonText(QWizard.WizardButton.FinishButton, "Set up my fleet")
+        self.setMinimumSize(640, 440)
         self.edits: dict[str, QLineEdit] = {}
-        self.addPage(self._company_page())
-        self.addPage(self._depot_page())
-        self.addPage(self._vans_page())
-        self.addPage(self._broker_page())
+        #: Why Finish did not set the fleet up (shown on the last page, where Finish is).
         self.status = QLabel("")
         self.status.setObjectName("firstRunStatus")
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.setSideWidget(self.status)
+        self.status.setStyleSheet("color: #d9534f")
+        self.addPage(self._company_page())
+        self.addPage(self._depot_page())
+        self.addPage(self._vans_page())
+        self.addPage(self._broker_page())
         self.rejected.connect(self._skipped)
 
     # -- pages -----------------------------------------------------------------------------
@@ -159,6 +161,8 @@ class FirstRunWizard(QWizard):
         )
         note.setWordWrap(True)
         layout.addWidget(note)
+        layout.addStretch(1)
+        layout.addWidget(self.status)
         return page
 
     # -- answers ---------------------------------------------------------------------------
@@ -189,6 +193,7 @@ class FirstRunWizard(QWizard):
         config = core.settings.source or default_config_path()
         actor = getattr(getattr(core, "user", None), "id", "") or getpass.getuser()
         self.button(QWizard.WizardButton.FinishButton).setEnabled(False)
+        self.status.setStyleSheet("")
         self.status.setText("Setting up: placing the depot, writing the settings…")
 
         def work() -> FirstRunResult:
@@ -210,6 +215,7 @@ class FirstRunWizard(QWizard):
 
     def _refused(self, exc: Exception) -> None:
         self.button(QWizard.WizardButton.FinishButton).setEnabled(True)
+        self.status.setStyleSheet("color: #d9534f")
         fields = getattr(exc, "fields", None)
         if isinstance(fields, dict) and fields:
             lines = [f"{name.replace('_', ' ')}: {why}" for name, why in fields.items()]
