@@ -17,6 +17,7 @@ from dispatcher.users.desk import UserDesk
 from dispatcher.users.model import Role, User
 from ui.fleet_setup.dialog import FleetSetupDialog
 from ui.fleet_setup.record_tab import RecordTab
+from ui.main_window import MainWindow  # before the QApplication: the map registers a scheme
 
 UTC = ZoneInfo("UTC")
 
@@ -56,6 +57,7 @@ def type_into(qtbot: Any, tab: RecordTab, **values: str) -> None:
 
 
 def save(qtbot: Any, tab: RecordTab) -> None:
+    qtbot.waitUntil(lambda: not tab.busy, timeout=10000)  # the tab's first load is done
     with qtbot.waitSignal(tab.idle, timeout=10000):
         qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
 
@@ -135,7 +137,9 @@ def test_a_dispatcher_clicking_save_is_refused_by_the_core(qtbot: Any, core: Cor
     UserDesk(core.db).login("dora")
     d = FleetSetupDialog(core, User("dora", Role.DISPATCHER), UTC)
     qtbot.addWidget(d)
-    tab = d.record_tabs["depot"]
+    d.show()
+    qtbot.waitExposed(d)
+    tab = open_tab(d, "depot")
     type_into(qtbot, tab, id="HUB", name="Hub", lat="53", lon="-2")
     save(qtbot, tab)
     assert "dora has the dispatcher role and cannot change the fleet setup" in tab.message.text()
@@ -145,8 +149,6 @@ def test_a_dispatcher_clicking_save_is_refused_by_the_core(qtbot: Any, core: Cor
 def test_the_fleet_menu_opens_the_dialog(qtbot: Any, core: Core, tmp_path: Path) -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtGui import QAction
-
-    from ui.main_window import MainWindow
 
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)

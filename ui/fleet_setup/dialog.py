@@ -26,7 +26,7 @@ from dispatcher.fleet.setup import FleetSetupDesk
 from dispatcher.importing.fleet_csv import FleetImportReport, import_fleet
 from dispatcher.users.desk import UserDesk
 from dispatcher.users.model import Permission, Role, User, allowed
-from ui.fleet_setup.record_tab import Field, RecordTab, TabActions
+from ui.fleet_setup.record_tab import Field, RecordTab, TabActions, alive
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -195,6 +195,8 @@ class FleetSetupDialog(QDialog):
         self.status.setText(f"Importing {path.name}…")
 
         def done(report: FleetImportReport) -> None:
+            if not alive(tab.table):
+                return
             lines = [str(e) for e in report.errors]
             text = f"{path.name}: {report.summary()}" + "".join(f"\n{line}" for line in lines)
             tab.message.setText(text)
@@ -203,6 +205,8 @@ class FleetSetupDialog(QDialog):
             tab.reload()
 
         def failed(exc: Exception) -> None:
+            if not alive(tab.table):
+                return
             tab.message.setText(f"{path.name}: {exc}")
             tab.busy = False
             tab.idle.emit()
@@ -213,6 +217,8 @@ class FleetSetupDialog(QDialog):
         actor = self.user.id
 
         def done(text: str) -> None:
+            if not alive(self.status):
+                return
             self.status.setText(f"Undone: {text}.")
             self.undo_button.setEnabled(self.desk.can_undo)
             for tab in self.record_tabs.values():

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -199,6 +200,8 @@ class RecordTab(QWidget):
             self.save_button.setEnabled(False)
 
         def finish(result: Any) -> None:
+            if not alive(self.table):  # the dialog was closed while the work ran
+                return
             self.busy = False
             if writing:
                 self.save_button.setEnabled(True)
@@ -208,6 +211,8 @@ class RecordTab(QWidget):
         run_in_background(work, finish, self._failed)
 
     def _failed(self, exc: Exception) -> None:
+        if not alive(self.table):
+            return
         self.busy = False
         self.save_button.setEnabled(True)
         if isinstance(exc, FieldErrors):
@@ -229,6 +234,11 @@ class RecordTab(QWidget):
             label.clear()
             label.hide()
         self.message.clear()
+
+
+def alive(widget: QWidget) -> bool:
+    """False once Qt has deleted ``widget`` (a late callback must not touch it)."""
+    return bool(shiboken6.isValid(widget))
 
 
 def _text(value: object) -> str:
