@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.config import Settings
 from dispatcher.events import EventBus
+from dispatcher.fleet_settings import FleetSettings
 from dispatcher.history.retention import RetentionService
 from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
@@ -37,6 +38,8 @@ class Core:
         #: Thinning and retention of position history (the ``[history]`` config table);
         #: read before the database opens, so a bad value leaves nothing open behind it.
         self.history_settings = HistorySettings.from_settings(settings)
+        #: The fleet's zone, locale and units (``[fleet]``): every time shown, parsed, planned.
+        self.fleet = FleetSettings.from_settings(settings)
         self.db = Database(settings.database_url)
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []
@@ -94,7 +97,10 @@ class Core:
         with self.db.session() as session:
             if fleet_repo.count_stops(session):
                 return False
-            fleet_repo.save_scenario(session, demo_scenario(seed=seed))
+            # The clock's day in the fleet's zone (the demo clock may not be the wall's).
+            day = self.fleet.today(self.clock.now())
+            scenario = demo_scenario(day, seed=seed, timezone=self.fleet.timezone)
+            fleet_repo.save_scenario(session, scenario)
         return True
 
     def close(self) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from PySide6.QtWidgets import QMessageBox
 
@@ -15,16 +13,15 @@ from ui.workers import run_in_background
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
-TIMEZONE = "Europe/Berlin"
-
 
 def start_import(window: MainWindow, path: Path) -> None:
     window.statusBar().showMessage(f"Importing {path.name}…")
-    day = window.service_day or datetime.now(ZoneInfo(TIMEZONE)).date()
+    fleet = window.core.fleet
+    day = window.service_day or fleet.today(window.core.clock.now())
     db = window.core.db
 
     def work() -> ImportReport:
-        return import_orders(db, path, default_date=day, timezone=TIMEZONE)
+        return import_orders(db, path, default_date=day, timezone=fleet.timezone)
 
     def done(report: ImportReport) -> None:
         window.statusBar().showMessage(f"{path.name}: {report.summary()}", 15000)

@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Dispatcher — {core.db.display_name}")
         self.setObjectName("MainWindow")
         self.setDockNestingEnabled(True)
-        self.routes_model = RoutesModel(parent=self)
+        self.routes_model = RoutesModel(core.fleet.timezone, parent=self)
         #: The app's one selection (vehicle, stop, exception), shared by every view.
         self.selection = SelectionModel(self)
         #: Called once per UI tick after the core's tick (views refresh from the core here).
@@ -198,7 +198,9 @@ class MainWindow(QMainWindow):
 
         live = self.core.live
         fleet = live.fleet if live is not None else FleetState()
-        self.fleet_model = FleetModel(fleet, self.core.vehicle_names(), parent=self)
+        self.fleet_model = FleetModel(
+            fleet, self.core.vehicle_names(), self.core.fleet.timezone, parent=self
+        )
         self.core.bus.subscribe(FleetChanged, self.fleet_model.on_fleet_changed)
         proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.fleet_model)

@@ -37,6 +37,7 @@ from dispatcher.alerts.facts import (
 from dispatcher.errors import ValidationError
 from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
 from dispatcher.fleet.state import FleetState, VehicleSnapshot
+from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.model.core import StopKind, StopStatus, VehicleState
 from dispatcher.persistence import alert_repo, fleet_repo
 from dispatcher.persistence.database import Database
@@ -94,14 +95,14 @@ class LiveFacts:
         db: Database,
         fleet: FleetState | None,
         *,
-        timezone: str = "Europe/Berlin",
+        timezone: str | None = None,
         provider: TravelTimeProvider | None = None,
         started: datetime | None = None,
         depot_radius_m: float = 200.0,
     ) -> None:
         self._db = db
         self._fleet = fleet
-        self._tz: tzinfo = ZoneInfo(timezone)
+        self._tz: tzinfo = ZoneInfo(timezone or machine_zone_name())
         self._provider = provider or HaversineProvider()
         self._started = started
         self._depot_radius_m = depot_radius_m

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date, datetime
 
+from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.simulator.runner import SimVehicle, build_scripts
@@ -23,7 +24,7 @@ def owntracks_identity(driver_name: str, vehicle_id: str) -> tuple[str, str]:
 def load_simulated_fleet(
     db: Database,
     seed: int,
-    timezone: str = "Europe/Berlin",
+    timezone: str | None = None,
     trouble_from: datetime | None = None,
 ) -> tuple[list[SimVehicle], dict[str, VehicleScript]]:
     """Vehicles with their stops (in route order) and their scripted day.
@@ -53,7 +54,8 @@ def load_simulated_fleet(
         return [], {}
     first = next(iter(vehicles.values()))
     depot = (first.depot_lat or routes[0].stops[0].lat, first.depot_lon or routes[0].stops[0].lon)
-    return sims, build_scripts(sims, depot, day, timezone, seed, trouble_from)
+    zone = timezone or machine_zone_name()  # the fleet's, when the caller knows it
+    return sims, build_scripts(sims, depot, day, zone, seed, trouble_from)
 
 
 def route_day(db: Database) -> date | None:

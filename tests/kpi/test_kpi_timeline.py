@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time
+
+from fleet_zone import DAY, TZ, local
 
 from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
 from dispatcher.kpi.schedule import planned_arrivals, predicted_arrivals
 from dispatcher.kpi.timeline import build_timeline
 
-TZ = ZoneInfo("Europe/Berlin")
-DAY = date(2026, 11, 20)
 DEPOT = (52.52, 13.40)
 
 
 def at(hh: int, mm: int = 0) -> datetime:
-    return datetime(2026, 11, 20, hh, mm, tzinfo=TZ).astimezone(UTC)
+    return local(hh, mm).astimezone(UTC)
 
 
 def secs(hh: int, mm: int = 0) -> float:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time
 
 import pytest
+from fleet_zone import DAY, TZ, local
 from PySide6.QtCore import QPoint, Qt
 
 from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
@@ -14,11 +14,9 @@ from ui.kpi.charts import LATE
 from ui.kpi.timeline import TimelineView
 from ui.selection import SelectionModel
 
-TZ = ZoneInfo("Europe/Berlin")
-
 
 def at(hh: int, mm: int = 0) -> datetime:
-    return datetime(2026, 11, 20, hh, mm, tzinfo=TZ).astimezone(UTC)
+    return local(hh, mm).astimezone(UTC)
 
 
 def small_timeline() -> Timeline:
@@ -60,7 +58,7 @@ def small_timeline() -> Timeline:
         StopRecord(4, "D", vehicle_id="V2", sequence=2, planned_arrival=at(13)),
     )
     vehicles = (VehicleRecord("V1", "Van 1", shift_start=time(8)), VehicleRecord("V2", "Van 2"))
-    records = DayRecords(date(2026, 11, 20), TZ, stops, vehicles)
+    records = DayRecords(DAY, TZ, stops, vehicles)
     return build_timeline(records, at(11, 45), {3: at(12, 20)})
 
 
