@@ -24,6 +24,8 @@ from dispatcher.history.commands import add_parsers as add_history_parsers
 from dispatcher.history.commands import run_history
 from dispatcher.messaging.cli import add_parser as add_outbox_parser
 from dispatcher.messaging.cli import run_outbox
+from dispatcher.planning.plan_cli import add_parser as add_plan_parser
+from dispatcher.planning.plan_cli import run_plan
 
 GUI_COMMANDS = (None, "demo")
 ZONE_HELP = "zone of HH:MM times (default: the fleet's, [fleet] timezone)"
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="print a JSON array")
     add_outbox_parser(sub)
     add_history_parsers(sub)
+    add_plan_parser(sub)
     return parser
 
 
@@ -161,6 +164,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "alerts": _cmd_alerts,
         "history": run_history,
         "outbox": run_outbox,
+        "plan": run_plan,
     }
     handler = handlers.get(args.command)
     if handler is None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, tzinfo
 from functools import partial
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -44,7 +44,7 @@ from dispatcher.persistence.database import Database
 from dispatcher.planning.evaluate import RouteEvaluation
 from dispatcher.planning.live_eta import LiveVehicle, predict_route
 from dispatcher.planning.live_eta import arrivals as predicted_arrivals
-from dispatcher.planning.model import INF, PlanStop, to_plan_seconds
+from dispatcher.planning.model import INF, PlanStop, from_plan_seconds, to_plan_seconds
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ class LiveFacts:
             planned_path=self._planned_path(route, remaining),
             shift_end=shift_end,
             predicted_route_end=(
-                origin + timedelta(seconds=evaluation.end_time) if evaluation else None
+                from_plan_seconds(evaluation.end_time, origin) if evaluation else None
             ),
             load=evaluation.max_load if evaluation else 0.0,
             capacity=float(v.capacity) if v.capacity > 0 else None,

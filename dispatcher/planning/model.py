@@ -2,7 +2,9 @@
 
 Time convention: every time is a float number of seconds since the plan's origin, the local
 midnight of the planning day (so ``t % 86400`` is the time of day the speed profile needs).
-:func:`to_plan_seconds` / :func:`from_plan_seconds` map datetimes from the database.
+:func:`to_plan_seconds` / :func:`from_plan_seconds` map datetimes from the database. They count
+real elapsed seconds (through UTC): Python subtracts two datetimes of the SAME zone by their
+wall clocks, which on a DST change day (23 or 25 hours) puts 08:00 an hour off.
 
 These types are deliberately independent of the ORM: the persistence layer maps its rows onto
 them, and the planner, evaluator and commands never see a session.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -26,13 +28,13 @@ INF = math.inf
 
 
 def to_plan_seconds(when: datetime, origin: datetime) -> float:
-    """Seconds from ``origin`` (local midnight of the plan day) to ``when``."""
-    return (when - origin).total_seconds()
+    """Elapsed seconds from ``origin`` (local midnight of the plan day) to ``when``."""
+    return (when.astimezone(UTC) - origin.astimezone(UTC)).total_seconds()
 
 
 def from_plan_seconds(t_s: float, origin: datetime) -> datetime:
-    """Inverse of :func:`to_plan_seconds`."""
-    return origin + timedelta(seconds=t_s)
+    """Inverse of :func:`to_plan_seconds`, in ``origin``'s zone."""
+    return (origin.astimezone(UTC) + timedelta(seconds=t_s)).astimezone(origin.tzinfo)
 
 
 @dataclass(frozen=True, slots=True)
