@@ -218,8 +218,7 @@ def _plan_stop(view: StopView, origin: datetime, problems: list[str]) -> PlanSto
 def _plan_vehicle(
     info: VehicleView, fallback_depot: tuple[float, float], origin: datetime
 ) -> PlanVehicle:
-    """The shift's wall-clock times on the origin's day, in elapsed seconds since midnight
-    (08:00 is 7 hours after midnight on a spring-forward day, 9 on a fall-back day)."""
+    """The shift's wall-clock times on the origin's day, in plan seconds (the clock's)."""
     day, tz = origin.date(), origin.tzinfo
     start_s = to_plan_seconds(datetime.combine(day, info.shift_start, tz), origin)
     end_s = to_plan_seconds(datetime.combine(day, info.shift_end, tz), origin)

@@ -2,9 +2,12 @@
 
 Time convention: every time is a float number of seconds since the plan's origin, the local
 midnight of the planning day (so ``t % 86400`` is the time of day the speed profile needs).
-:func:`to_plan_seconds` / :func:`from_plan_seconds` map datetimes from the database. They count
-real elapsed seconds (through UTC): Python subtracts two datetimes of the SAME zone by their
-wall clocks, which on a DST change day (23 or 25 hours) puts 08:00 an hour off.
+:func:`to_plan_seconds` / :func:`from_plan_seconds` map datetimes from the database. Plan
+seconds are the fleet's WALL clock (09:00 is 32 400 on every day, also on a 23- or 25-hour DST
+day), like shift times and the speed profile's periods: a UTC instant is first read on the
+fleet's clock. Mixing the two (instants from the database minus a local midnight, against
+shifts counted on the clock) put every window an hour off the shifts on a DST day. The price:
+a route driven across the night's change is an hour off, which a delivery day does not do.
 
 These types are deliberately independent of the ORM: the persistence layer maps its rows onto
 them, and the planner, evaluator and commands never see a session.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -28,13 +31,16 @@ INF = math.inf
 
 
 def to_plan_seconds(when: datetime, origin: datetime) -> float:
-    """Elapsed seconds from ``origin`` (local midnight of the plan day) to ``when``."""
-    return (when.astimezone(UTC) - origin.astimezone(UTC)).total_seconds()
+    """Wall-clock seconds from ``origin`` (local midnight of the plan day) to ``when``, read
+    on ``origin``'s clock (``when`` may be in any zone, e.g. UTC from the database)."""
+    local = when.astimezone(origin.tzinfo).replace(tzinfo=None)
+    return (local - origin.replace(tzinfo=None)).total_seconds()
 
 
 def from_plan_seconds(t_s: float, origin: datetime) -> datetime:
-    """Inverse of :func:`to_plan_seconds`, in ``origin``'s zone."""
-    return (origin.astimezone(UTC) + timedelta(seconds=t_s)).astimezone(origin.tzinfo)
+    """Inverse of :func:`to_plan_seconds`: the wall-clock time in ``origin``'s zone."""
+    wall = origin.replace(tzinfo=None) + timedelta(seconds=t_s)
+    return wall.replace(tzinfo=origin.tzinfo)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from fleet_zone import DAY, TZ, local
 from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
 from dispatcher.kpi.schedule import planned_arrivals, predicted_arrivals
 from dispatcher.kpi.timeline import build_timeline
+from dispatcher.planning.model import to_plan_seconds
 
 DEPOT = (52.52, 13.40)
 
@@ -18,7 +19,8 @@ def at(hh: int, mm: int = 0) -> datetime:
 
 
 def secs(hh: int, mm: int = 0) -> float:
-    return hh * 3600.0 + mm * 60.0
+    """Plan seconds of a wall-clock time (the fleet's clock, also on a DST day)."""
+    return to_plan_seconds(local(hh, mm), local(0))
 
 
 def day() -> DayRecords:
