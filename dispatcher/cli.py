@@ -298,7 +298,7 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     tz = _zone(zone_name)
     db = Database(settings.database_url)
     try:
-        day = route_day(db)
+        day = route_day(db, datetime.now(tz).date())
         start = None if day is None else datetime.combine(day, _time_of_day(args.start, tz), tz)
         vehicles, scripts = load_simulated_fleet(db, args.seed, zone_name, start)
     finally:

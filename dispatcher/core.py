@@ -84,9 +84,21 @@ class Core:
             self.live.start_simulator(simulate_seed)
         return self.live
 
-    def load_routes(self, day: date | None = None) -> list[fleet_repo.RouteView]:
+    def today(self) -> date:
+        """The fleet's calendar day on the core's clock (the demo clock is not the wall's)."""
+        return self.fleet.today(self.clock.now())
+
+    def default_day(self) -> date:
+        """The day to open on: today if it has stops, else the latest day that has some."""
         with self.db.session() as session:
-            return fleet_repo.load_routes(session, day)
+            return fleet_repo.day_to_show(session, self.today())
+
+    def load_routes(self, day: date | None = None) -> list[fleet_repo.RouteView]:
+        """The routes of ``day`` (default :meth:`default_day`), unassigned pool last."""
+        with self.db.session() as session:
+            return fleet_repo.load_routes(
+                session, day or fleet_repo.day_to_show(session, self.today())
+            )
 
     def vehicle_names(self) -> dict[str, str]:
         with self.db.session() as session:

@@ -47,6 +47,7 @@ def install(window: MainWindow) -> None:
     feed.loaded.connect(timeline.show_snapshot)
     feed.failed.connect(panel.show_error)
     panel.feed = feed
+    window.day_hooks.append(lambda _day: feed.refresh() and None)
 
     def on_tick() -> None:
         if timeline.isVisible() and timeline.timeline is not None:
