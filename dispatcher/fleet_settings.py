@@ -57,6 +57,13 @@ class FleetSettings:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def region(self) -> str | None:
+        """The locale's country (``en_GB`` -> ``GB``): how national phone numbers are read
+        unless ``[messaging] region`` says otherwise."""
+        parts = re.split(r"[_-]", self.locale)
+        return parts[1] if len(parts) > 1 and parts[1].isalpha() else None
+
     def today(self, now: datetime) -> date:
         """The fleet's calendar day at ``now`` (an aware instant): its service date."""
         return now.astimezone(self.zone).date()

@@ -52,6 +52,7 @@ from dispatcher.messaging.sms_http import (
     TwilioSmsChannel,
     WebhookConfig,
 )
+from dispatcher.scenario.demo import COMPANY as DEMO_COMPANY
 
 CAPTURE_FILE = "messages-capture.jsonl"
 DEFAULT_COMPANY = "Dispatcher"
@@ -217,7 +218,7 @@ def demo_settings(settings: MessagingSettings) -> MessagingSettings:
     capture.unlink(missing_ok=True)
     company = settings.company_name
     if company == DEFAULT_COMPANY:
-        company = "Berlin Parcels"
+        company = DEMO_COMPANY
     return dataclasses.replace(
         settings,
         sms=SmsGateway.CAPTURE,

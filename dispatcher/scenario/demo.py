@@ -22,6 +22,8 @@ from dispatcher.scenario.records import (
 )
 
 TIMEZONE = "Europe/Berlin"
+#: The demo's company name (its messages are signed with it).
+COMPANY = "Berlin Parcels"
 DEPOT = DepotRecord(
     id="D1",
     name="Tempelhof hub",

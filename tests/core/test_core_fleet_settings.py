@@ -28,6 +28,7 @@ def test_the_fleet_table_is_read_and_checked(tmp_path: Path) -> None:
     fleet = FleetSettings.from_settings(load_settings(cfg, env={}))
     assert (fleet.timezone, fleet.locale, fleet.units) == ("America/St_Johns", "en_CA", "mi")
     assert fleet.format_distance(16.09344) == "10.0 mi"
+    assert fleet.region == "CA"  # national phone numbers are read as Canadian
 
 
 @pytest.mark.parametrize(
@@ -91,3 +92,11 @@ def test_a_manchester_window_reads_as_it_was_written(db_url: str, tmp_path: Path
         assert stop.window_start.astimezone(zone).utcoffset().total_seconds() == 3600  # BST
     finally:
         core.close()
+
+
+def test_the_demo_defaults_to_its_citys_zone_not_the_machines() -> None:
+    from dispatcher.scenario.demo import TIMEZONE
+    from ui.app import demo_zone
+
+    assert demo_zone(Settings()) == TIMEZONE
+    assert demo_zone(Settings(sections={"fleet": {"timezone": "Asia/Kolkata"}})) == "Asia/Kolkata"
