@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fleet_zone import DAY, demo_day, local
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QDateTimeEdit
+from PySide6.QtWidgets import QApplication, QDateTimeEdit
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -109,3 +109,16 @@ def test_the_day_is_kept_across_restarts(qtbot, core: Core, tmp_path: Path) -> N
     again = open_window(qtbot, core, tmp_path)
     assert again.service_day == TOMORROW and again.day_bar.day == TOMORROW
     assert again.routes_model.stop_count() == 5
+
+
+def test_the_keyboard_shortcuts_step_through_days(qtbot, core: Core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    window = open_window(qtbot, core, tmp_path)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    assert ("Alt+Right", "Next day") in window.shortcut_help
+    qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert window.service_day == TOMORROW and window.routes_model.stop_count() == 5
+    qtbot.keyClick(window, Qt.Key.Key_Home, Qt.KeyboardModifier.AltModifier)
+    assert window.service_day == DAY
