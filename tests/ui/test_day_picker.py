@@ -75,6 +75,7 @@ def test_next_and_today_switch_every_room(qtbot, core: Core, tmp_path: Path) -> 
     click(qtbot, window, window.day_bar.previous_action)
     assert window.service_day == DAY - timedelta(days=1)
     assert window.routes_model.stop_count() == 0
+    assert board_day(window) == DAY - timedelta(days=1)  # an empty day, not today's boards
 
 
 def test_typing_a_date_in_the_picker_shows_that_day(qtbot, core: Core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
