@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fleet_zone import DAY, demo_day, local
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QThreadPool
 from PySide6.QtWidgets import QApplication, QDateTimeEdit
 
 from dispatcher.clock import FakeClock
@@ -22,9 +22,15 @@ from ui.main_window import MainWindow
 TOMORROW = DAY + timedelta(days=1)
 
 
+OPENED: list[MainWindow] = []
+
+
 @pytest.fixture
 def core(db_url: str) -> Iterator[Core]:
-    """Today (20 planned stops on 2 vans) and tomorrow (5 orders, not planned yet)."""
+    """Today (20 planned stops on 2 vans) and tomorrow (5 orders, not planned yet).
+
+    The windows close, and their background reads finish, before the database is closed:
+    a read started after that would open a connection nobody closes (PostgreSQL warns)."""
     c = Core(Settings(database_url=db_url), clock=FakeClock(local(11, 0)))
     with c.db.session() as session:
         fleet_repo.save_scenario(session, demo_day(DAY, n_orders=20, n_vehicles=2))
@@ -32,6 +38,9 @@ def core(db_url: str) -> Iterator[Core]:
         tomorrow.routes = {}
         fleet_repo.save_scenario(session, tomorrow)
     yield c
+    while OPENED:
+        OPENED.pop().close()
+    QThreadPool.globalInstance().waitForDone(30000)
     c.close()
 
 
@@ -42,6 +51,7 @@ def ini(tmp_path: Path) -> QSettings:
 def open_window(qtbot, core: Core, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)
+    OPENED.append(window)
     return window
 
 
