@@ -21,13 +21,26 @@ echo "== house rules"
 bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph', 'folium')); \
 sys.exit(f'core imported {bad}' if bad else 0)"
 
-echo "== tests"
-set +e
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
-rc=$?
-set -e
-if [ "$rc" -eq 5 ]; then
-  echo "pytest collected no tests: failing" >&2
-  rc=1
+run_suite() {
+  set +e
+  .venv/bin/python -m pytest -p no:cacheprovider "$@"
+  local code=$?
+  set -e
+  if [ "$code" -eq 5 ]; then
+    echo "pytest collected no tests: failing" >&2
+    code=1
+  fi
+  return "$code"
+}
+
+echo "== tests (fleet zone: the demo's, ${DISPATCHER_TEST_TZ:-Europe/Berlin})"
+rc=0
+run_suite "$@" || rc=$?
+# The whole suite again where the fleet is not the demo's: a half-hour offset (UTC-3:30) on
+# its fall-back day (25 hours). Kolkata (+5:30) and the spring-forward day are parametrized
+# in tests/planning/test_planning_zones.py. Set DISPATCHER_SECOND_ZONE=0 to skip this run.
+if [ "${DISPATCHER_SECOND_ZONE:-1}" != "0" ]; then
+  echo "== tests again: fleet zone America/St_Johns on 2026-11-01 (DST ends)"
+  DISPATCHER_TEST_TZ=America/St_Johns DISPATCHER_TEST_DAY=2026-11-01 run_suite "$@" || rc=$?
 fi
 exit "$rc"

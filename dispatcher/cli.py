@@ -26,9 +26,11 @@ from dispatcher.history.commands import add_parsers as add_history_parsers
 from dispatcher.history.commands import run_history
 from dispatcher.messaging.cli import add_parser as add_outbox_parser
 from dispatcher.messaging.cli import run_outbox
+from dispatcher.planning.plan_cli import add_parser as add_plan_parser
+from dispatcher.planning.plan_cli import run_plan
 
 GUI_COMMANDS = (None, "demo")
-DEFAULT_TIMEZONE = "Europe/Berlin"
+ZONE_HELP = "zone of HH:MM times (default: the fleet's, [fleet] timezone)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     orders.add_argument(
         "--date", help="service date for rows without one (YYYY-MM-DD, default today)"
     )
-    orders.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="zone of HH:MM windows")
+    orders.add_argument("--timezone", help=ZONE_HELP)
     orders.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
     fleet_cli.add_import_parsers(imp_sub)
 
@@ -85,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--start", help="simulated time of day to start at, HH:MM (default: now)", metavar="HH:MM"
     )
-    sim.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="zone of the routes' day")
+    sim.add_argument("--timezone", help=ZONE_HELP)
 
     solve = sub.add_parser("solve", help="solve a Solomon VRPTW instance with the planner")
     solve.add_argument("instance", type=Path, help="Solomon-format instance file")
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_parsers(sub)
     devices_cli.add_parser(sub)
     fleet_cli.add_parsers(sub)
+    add_plan_parser(sub)
     return parser
 
 
@@ -167,13 +170,20 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "history": run_history,
         "outbox": run_outbox,
         "devices": devices_cli.run_devices,
-        "fleet": lambda a, s, o: fleet_cli.run_fleet(a, s, o, DEFAULT_TIMEZONE),
+        "fleet": _cmd_fleet,
         "users": fleet_cli.run_users,
+        "plan": run_plan,
     }
     handler = handlers.get(args.command)
     if handler is None:
         raise DispatcherError(f"unknown command {args.command!r}")
     return handler(args, settings, out)
+
+
+def _cmd_fleet(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from dispatcher.fleet_settings import fleet_zone_name
+
+    return fleet_cli.run_fleet(args, settings, out, fleet_zone_name(settings))
 
 
 def _cmd_db(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -203,17 +213,14 @@ def _cmd_db(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from dispatcher.fleet_settings import fleet_zone_name
     from dispatcher.importing.service import import_orders
     from dispatcher.persistence.database import Database
     from dispatcher.users.desk import UserDesk
 
     if args.import_what != "orders":
         return fleet_cli.run_fleet_import(args, settings, out)
-    tz = args.timezone
-    try:
-        ZoneInfo(tz)
-    except (KeyError, ValueError):
-        raise DispatcherError(f"unknown time zone {tz!r}") from None
+    tz = fleet_zone_name(settings, args.timezone)
     try:
         day = (
             datetime.fromisoformat(args.date).date()
@@ -329,17 +336,19 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     from datetime import UTC
 
     from dispatcher.clock import ScaledClock
+    from dispatcher.fleet_settings import fleet_zone_name
     from dispatcher.persistence.database import Database
     from dispatcher.simulator.from_db import load_simulated_fleet, route_day
     from dispatcher.simulator.runner import FleetSimulator, wall_clock_stamp
     from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
 
-    tz = _zone(args.timezone)
+    zone_name = fleet_zone_name(settings, args.timezone)
+    tz = _zone(zone_name)
     db = Database(settings.database_url)
     try:
-        day = route_day(db)
+        day = route_day(db, datetime.now(tz).date())
         start = None if day is None else datetime.combine(day, _time_of_day(args.start, tz), tz)
-        vehicles, scripts = load_simulated_fleet(db, args.seed, args.timezone, start)
+        vehicles, scripts = load_simulated_fleet(db, args.seed, zone_name, start)
     finally:
         db.dispose()
     if not vehicles or start is None:

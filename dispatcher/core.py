@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.config import Settings
 from dispatcher.events import EventBus
+from dispatcher.fleet_settings import FleetSettings
 from dispatcher.history.retention import RetentionService
 from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
@@ -39,6 +40,8 @@ class Core:
         #: Thinning and retention of position history (the ``[history]`` config table);
         #: read before the database opens, so a bad value leaves nothing open behind it.
         self.history_settings = HistorySettings.from_settings(settings)
+        #: The fleet's zone, locale and units (``[fleet]``): every time shown, parsed, planned.
+        self.fleet = FleetSettings.from_settings(settings)
         self.db = Database(settings.database_url)
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []
@@ -96,9 +99,21 @@ class Core:
 
         return UserDesk(self.db).login()
 
-    def load_routes(self, day: date | None = None) -> list[fleet_repo.RouteView]:
+    def today(self) -> date:
+        """The fleet's calendar day on the core's clock (the demo clock is not the wall's)."""
+        return self.fleet.today(self.clock.now())
+
+    def default_day(self) -> date:
+        """The day to open on: today if it has stops, else the latest day that has some."""
         with self.db.session() as session:
-            return fleet_repo.load_routes(session, day)
+            return fleet_repo.day_to_show(session, self.today())
+
+    def load_routes(self, day: date | None = None) -> list[fleet_repo.RouteView]:
+        """The routes of ``day`` (default :meth:`default_day`), unassigned pool last."""
+        with self.db.session() as session:
+            return fleet_repo.load_routes(
+                session, day or fleet_repo.day_to_show(session, self.today())
+            )
 
     def vehicle_names(self) -> dict[str, str]:
         with self.db.session() as session:
@@ -109,7 +124,10 @@ class Core:
         with self.db.session() as session:
             if fleet_repo.count_stops(session):
                 return False
-            fleet_repo.save_scenario(session, demo_scenario(seed=seed))
+            # The clock's day in the fleet's zone (the demo clock may not be the wall's).
+            day = self.fleet.today(self.clock.now())
+            scenario = demo_scenario(day, seed=seed, timezone=self.fleet.timezone)
+            fleet_repo.save_scenario(session, scenario)
         return True
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from dispatcher.config import Settings
 from dispatcher.devices.embedded import CredentialWatcher, start_app_broker
 from dispatcher.events import EventBus
 from dispatcher.fleet.state import FleetState
+from dispatcher.fleet_settings import FleetSettings
 from dispatcher.history.settings import HistorySettings
 from dispatcher.history.thinning import ThinningSink
 from dispatcher.persistence import device_profile_repo, fleet_repo
@@ -223,7 +224,8 @@ class LiveTelemetry:
         """Drive the day's routes over MQTT (demo); returns the number of vehicles driven."""
         assert self.client is not None, "start() first"
         # Trouble right after the start, so a demo shows every kind of exception early.
-        vehicles, scripts = load_simulated_fleet(self._db, seed, trouble_from=self._clock.now())
+        zone = FleetSettings.from_settings(self._settings).timezone
+        vehicles, scripts = load_simulated_fleet(self._db, seed, zone, self._clock.now())
         with self._db.session() as session:
             self.bindings.replace(fleet_repo.device_bindings(session))
         sim_client = TelemetryClient(

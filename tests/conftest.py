@@ -8,17 +8,26 @@ they are skipped locally but fail in CI, so a broken CI set-up cannot pass silen
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from fleet_zone import DAY, TZ, TZ_NAME
 
 #: Shared fakes of the outside world, with their fixtures (``provider``, ``closed_url``).
 pytest_plugins = ["fake_geocoder"]
 
 PG_ENV = "DISPATCHER_TEST_PG_URL"
 MQTT_ENV = "DISPATCHER_TEST_MQTT_URL"
+
+# The machine's zone is the suite's (DISPATCHER_TEST_TZ): the fleet's default zone when
+# [fleet] names none, the one a bare ``astimezone()`` uses, and the one subprocesses inherit.
+os.environ["TZ"] = TZ_NAME
+time.tzset()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -43,6 +52,18 @@ def isolated_user_dirs(
     for var in ("DISPATCHER_DB", "DISPATCHER_BROKER", "DISPATCHER_CONFIG", "DISPATCHER_THEME"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+@pytest.fixture
+def fleet_tz() -> ZoneInfo:
+    """The fleet's zone for this run of the suite (see tests/fleet_zone.py)."""
+    return TZ
+
+
+@pytest.fixture
+def service_day() -> date:
+    """The service day for this run of the suite (see tests/fleet_zone.py)."""
+    return DAY
 
 
 def _require(env: str) -> str:

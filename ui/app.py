@@ -12,7 +12,6 @@ import os
 import sys
 from datetime import datetime, time
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from dispatcher.clock import Clock, ScaledClock
 from dispatcher.config import Settings, user_data_dir
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
-DEMO_TZ = "Europe/Berlin"
 
 
 def demo_database_url(args: argparse.Namespace) -> str:
@@ -39,10 +37,23 @@ def demo_database_url(args: argparse.Namespace) -> str:
     return f"sqlite:///{path}"
 
 
-def demo_clock(args: argparse.Namespace) -> Clock:
-    """The demo day starts at 09:30 in Berlin and runs ``--speed`` times faster."""
-    start = datetime.combine(datetime.now(ZoneInfo(DEMO_TZ)).date(), time(9, 30), ZoneInfo(DEMO_TZ))
+def demo_clock(args: argparse.Namespace, settings: Settings) -> Clock:
+    """The demo day starts at 09:30 in the fleet's zone and runs ``--speed`` times faster."""
+    from dispatcher.fleet_settings import check_zone
+
+    zone = check_zone(demo_zone(settings), "fleet.timezone")
+    start = datetime.combine(datetime.now(zone).date(), time(9, 30), zone)
     return ScaledClock(start, args.speed)
+
+
+def demo_zone(settings: Settings) -> str:
+    """The demo's fleet zone: ``[fleet] timezone`` if set, else the demo city's (its streets,
+    shifts and windows are that city's), not the machine's."""
+    from dispatcher.scenario.demo import TIMEZONE
+
+    fleet = settings.sections.setdefault("fleet", {})
+    fleet.setdefault("timezone", TIMEZONE)
+    return str(fleet["timezone"])
 
 
 #: The demo opens on the most urgent exception once the first ones are raised.
@@ -73,7 +84,7 @@ def start_core(args: argparse.Namespace, settings: Settings) -> Core:
     demo = args.command == "demo"
     if demo:
         settings.database_url = normalize_database_url(demo_database_url(args))
-    core = Core(settings, clock=demo_clock(args) if demo else None)
+    core = Core(settings, clock=demo_clock(args, settings) if demo else None)
     try:
         if demo:
             core.seed_demo_if_empty(seed=args.seed)

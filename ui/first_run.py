@@ -43,12 +43,9 @@ SKIPPED_KEY = "first_run/skipped"
 
 def local_zone() -> str:
     """This machine's zone, the likely answer (the owner's laptop is where the fleet is)."""
-    try:
-        import tzlocal
+    from dispatcher.fleet_settings import machine_zone_name
 
-        return str(tzlocal.get_localzone_name() or "UTC")
-    except Exception:  # no zone configured on the machine: UTC is a safe start
-        return "UTC"
+    return machine_zone_name()
 
 
 class FirstRunWizard(QWizard):

@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from dispatcher.fleet.health import COARSE_STATE, accuracy_text, position_note
 from dispatcher.fleet.state import FleetChanged, FleetState, VehicleSnapshot
+from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.model import VehicleState
 from ui.themes import STATUS_COLOURS
 
@@ -47,7 +48,7 @@ class FleetModel(QAbstractTableModel):
         self,
         fleet: FleetState,
         names: dict[str, str] | None = None,
-        timezone: str = "Europe/Berlin",
+        timezone: str | None = None,
         parent: Any = None,
     ) -> None:
         super().__init__(parent)
@@ -55,7 +56,7 @@ class FleetModel(QAbstractTableModel):
         self._names = dict(names or {})
         self._rows: list[VehicleSnapshot] = []
         self._row_of: dict[str, int] = {}
-        self._tz = ZoneInfo(timezone)
+        self._tz = ZoneInfo(timezone or machine_zone_name())
 
     def on_fleet_changed(self, event: FleetChanged) -> None:
         """Bus handler (GUI thread): insert new vehicles, refresh changed rows."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from PySide6.QtWidgets import QMessageBox
 
@@ -16,19 +14,18 @@ from ui.workers import run_in_background
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
-TIMEZONE = "Europe/Berlin"
-
 
 def start_import(window: MainWindow, path: Path) -> None:
     window.statusBar().showMessage(f"Importing {path.name}…")
-    day = window.service_day or datetime.now(ZoneInfo(TIMEZONE)).date()
+    fleet = window.core.fleet
+    day = window.service_day or fleet.today(window.core.clock.now())
     db = window.core.db
 
     def work() -> ImportReport:
         geocoder = database_geocoder(window.core.settings, db)
         actor = window.core.user.id  # the core refuses a role that may not import
         return import_orders(
-            db, path, default_date=day, timezone=TIMEZONE, actor=actor, geocoder=geocoder
+            db, path, default_date=day, timezone=fleet.timezone, actor=actor, geocoder=geocoder
         )
 
     def done(report: ImportReport) -> None:

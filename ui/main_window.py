@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
+from ui import day_picker
 from ui.exceptions import dock as exceptions_dock
 from ui.fleet_setup import menu as fleet_setup_menu
 from ui.history import dock as history_dock
@@ -101,7 +102,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Dispatcher — {core.db.display_name}")
         self.setObjectName("MainWindow")
         self.setDockNestingEnabled(True)
-        self.routes_model = RoutesModel(parent=self)
+        self.routes_model = RoutesModel(core.fleet.timezone, parent=self)
         #: The app's one selection (vehicle, stop, exception), shared by every view.
         self.selection = SelectionModel(self)
         #: Called once per UI tick after the core's tick (views refresh from the core here).
@@ -109,6 +110,8 @@ class MainWindow(QMainWindow):
         #: Called when the window closes, before the core does: rooms stop their timers and
         #: background loads here so nothing calls back into deleted widgets.
         self.close_hooks: list[Callable[[], None]] = []
+        #: Called with the new day when the day picker changes it (after the route reload).
+        self.day_hooks: list[Callable[[date], None]] = []
         #: (keys, what) rows for Help > Keyboard shortcuts; rooms append theirs in install().
         self.shortcut_help: list[tuple[str, str]] = [
             ("Ctrl+N", "New order (urgent orders by phone)"),
@@ -120,7 +123,7 @@ class MainWindow(QMainWindow):
         ]
         self.docks: dict[str, QDockWidget] = {}
         self.last_import_report: object = None
-        #: The day the route list shows; rows of an import without a date land on it.
+        #: The day every room shows (the day picker's); import rows without a date land on it.
         self.service_day: date | None = None
         self._build_docks()
         self._build_status_bar()
@@ -128,6 +131,7 @@ class MainWindow(QMainWindow):
         for room in ROOM_DOCKS.values():
             room.install(self)
         self.resize(1600, 950)
+        self.day_bar = day_picker.install(self)
         self.setProperty("defaultState", self.saveState(LAYOUT_VERSION))
         if restore:
             self.restore_layout()
@@ -201,7 +205,9 @@ class MainWindow(QMainWindow):
 
         live = self.core.live
         fleet = live.fleet if live is not None else FleetState()
-        self.fleet_model = FleetModel(fleet, self.core.vehicle_names(), parent=self)
+        self.fleet_model = FleetModel(
+            fleet, self.core.vehicle_names(), self.core.fleet.timezone, parent=self
+        )
         self.core.bus.subscribe(FleetChanged, self.fleet_model.on_fleet_changed)
         proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.fleet_model)
@@ -284,15 +290,25 @@ class MainWindow(QMainWindow):
         return action
 
     # --- behaviour ------------------------------------------------------------------------
+    def set_service_day(self, day: date) -> None:
+        """Show ``day`` in every room (the day picker calls this)."""
+        self.service_day = day
+        self.reload_routes()
+        for hook in self.day_hooks:
+            try:
+                hook(day)
+            except Exception:
+                log.exception("day hook %r failed", hook)
+
     def reload_routes(self) -> None:
         try:
-            routes = self.core.load_routes()
+            if self.service_day is None:
+                self.service_day = self.core.default_day()
+            routes = self.core.load_routes(self.service_day)
         except DispatcherError as exc:
             self.statusBar().showMessage(f"Could not load routes: {exc}", 10000)
             return
         self.routes_model.set_routes(routes)
-        if routes and routes[0].stops:
-            self.service_day = routes[0].stops[0].service_date
         routes_dock.reload(self, routes)
         self.stats_label.setText(
             f"{self.routes_model.route_count()} routes · {self.routes_model.stop_count()} stops"

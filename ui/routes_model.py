@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.persistence.fleet_repo import RouteView, StopView
 from ui.themes import STATUS_COLOURS
 
@@ -50,10 +51,11 @@ class Role(enum.IntEnum):
 class RoutesModel(QAbstractItemModel):
     """Two-level tree; a stop's internal id is its route's row, a route's is ``_NO_PARENT``."""
 
-    def __init__(self, timezone: str = "Europe/Berlin", parent: Any = None) -> None:
+    def __init__(self, timezone: str | None = None, parent: Any = None) -> None:
+        """``timezone``: the fleet's (``core.fleet.timezone``); the machine's when omitted."""
         super().__init__(parent)
         self._routes: list[RouteView] = []
-        self._tz = ZoneInfo(timezone)
+        self._tz = ZoneInfo(timezone or machine_zone_name())
 
     @property
     def timezone(self) -> ZoneInfo:

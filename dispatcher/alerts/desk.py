@@ -27,6 +27,7 @@ from dispatcher.alerts.store import AlertFilter
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import Clock
 from dispatcher.events import EventBus
+from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.persistence import alert_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore
 from dispatcher.persistence.database import Database
@@ -55,12 +56,18 @@ class AlertDesk:
     """Queries and commands of the exception queue for one workstation."""
 
     def __init__(
-        self, db: Database, clock: Clock, bus: EventBus, *, timezone: str = "Europe/Berlin"
+        self, db: Database, clock: Clock, bus: EventBus, *, timezone: str | None = None
     ) -> None:
+        """``timezone`` is the fleet's (``core.fleet.timezone``); the machine's when omitted."""
         self._db = db
         self._clock = clock
         self._bus = bus
-        self._tz = ZoneInfo(timezone)
+        self._tz = ZoneInfo(timezone or machine_zone_name())
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The fleet's zone: times on the queue and the supervisor's view are read in it."""
+        return self._tz
 
     # -- who ---------------------------------------------------------------------------
 

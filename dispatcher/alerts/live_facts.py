@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, tzinfo
 from functools import partial
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -38,13 +38,14 @@ from dispatcher.alerts.facts import (
 from dispatcher.errors import ValidationError
 from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
 from dispatcher.fleet.state import FleetState, VehicleSnapshot
+from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.model.core import StopKind, StopStatus, VehicleState
 from dispatcher.persistence import alert_repo, fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.planning.evaluate import RouteEvaluation
 from dispatcher.planning.live_eta import LiveVehicle, predict_route
 from dispatcher.planning.live_eta import arrivals as predicted_arrivals
-from dispatcher.planning.model import INF, PlanStop, to_plan_seconds
+from dispatcher.planning.model import INF, PlanStop, from_plan_seconds, to_plan_seconds
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +96,14 @@ class LiveFacts:
         db: Database,
         fleet: FleetState | None,
         *,
-        timezone: str = "Europe/Berlin",
+        timezone: str | None = None,
         provider: TravelTimeProvider | None = None,
         started: datetime | None = None,
         depot_radius_m: float = 200.0,
     ) -> None:
         self._db = db
         self._fleet = fleet
-        self._tz: tzinfo = ZoneInfo(timezone)
+        self._tz: tzinfo = ZoneInfo(timezone or machine_zone_name())
         self._provider = provider or HaversineProvider()
         self._started = started
         self._depot_radius_m = depot_radius_m
@@ -258,7 +259,7 @@ class LiveFacts:
             planned_path=self._planned_path(route, remaining),
             shift_end=shift_end,
             predicted_route_end=(
-                origin + timedelta(seconds=evaluation.end_time) if evaluation else None
+                from_plan_seconds(evaluation.end_time, origin) if evaluation else None
             ),
             load=evaluation.max_load if evaluation else 0.0,
             capacity=float(v.capacity) if v.capacity > 0 else None,

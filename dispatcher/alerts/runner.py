@@ -29,6 +29,7 @@ from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import Clock
 from dispatcher.errors import ValidationError
 from dispatcher.events import EventBus
+from dispatcher.fleet_settings import machine_zone_name
 
 log = logging.getLogger(__name__)
 
@@ -51,34 +52,34 @@ class RunnerSettings:
     Attributes:
         interval_s: Wall seconds between two evaluations. 5 s keeps the queue within a few
             seconds of the fleet while costing a fraction of a core for a few hundred stops.
-        timezone: Zone of the service day (local midnight is the planner's time origin).
+        timezone: Zone of the service day (local midnight is the planner's time origin): the
+            fleet's, ``[fleet] timezone``, filled in by the wiring; not a key of ``[alerts]``.
         thresholds: The rules' numbers (the other keys of the section).
         reconcile: Re-open window and refresh interval.
     """
 
     interval_s: float = 5.0
-    timezone: str = "Europe/Berlin"
+    timezone: str = field(default_factory=machine_zone_name)
     thresholds: Thresholds = field(default_factory=Thresholds)
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RunnerSettings:
-        """Read ``[alerts]``: ``interval_s``, ``timezone``, ``reopen_window_min``,
+        """Read ``[alerts]``: ``interval_s``, ``reopen_window_min``,
         ``refresh_interval_s`` and every threshold; unknown keys are refused."""
         rest = dict(values)
         interval = rest.pop("interval_s", 5.0)
-        tz = rest.pop("timezone", "Europe/Berlin")
+        if "timezone" in rest:
+            raise ValidationError("alerts.timezone: the zone is one setting now, [fleet] timezone")
         reconcile = {
             k: rest.pop(k) for k in ("reopen_window_min", "refresh_interval_s") if k in rest
         }
         if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
             raise ValidationError(f"alerts.interval_s must be a positive number, got {interval!r}")
-        if not isinstance(tz, str) or not tz:
-            raise ValidationError(f"alerts.timezone must be a time zone name, got {tz!r}")
         try:
             return cls(
                 float(interval),
-                tz,
+                machine_zone_name(),
                 Thresholds.from_mapping(rest),
                 ReconcileSettings(**reconcile),
             )

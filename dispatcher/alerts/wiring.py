@@ -34,6 +34,7 @@ def node_id(kind: str) -> str:
 def add_alert_services(core: Core, *, serve: bool = False) -> AlertRunner:
     """Add the rule runner (and, with a broker, the sync service) to ``core``'s services."""
     settings = RunnerSettings.from_mapping(core.settings.sections.get("alerts", {}))
+    settings = dataclasses.replace(settings, timezone=core.fleet.timezone)
     live = core.live
     leadership: Leadership | None = None
     if live is not None and live.client is not None:

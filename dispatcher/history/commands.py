@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
+from dispatcher.fleet_settings import fleet_zone_name
 
 if TYPE_CHECKING:
     from dispatcher.persistence.database import Database
 
-DEFAULT_TIMEZONE = "Europe/Berlin"
+ZONE_HELP = "zone of the times (default: the fleet's, [fleet] timezone)"
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,13 +35,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     visits.add_argument("--radius", type=float, default=100.0, help="metres (default 100)")
     visits.add_argument("--from", dest="start", required=True, help="start, YYYY-MM-DDTHH:MM")
     visits.add_argument("--to", dest="end", required=True, help="end, YYYY-MM-DDTHH:MM")
-    visits.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="zone of the times")
+    visits.add_argument("--timezone", help=ZONE_HELP)
 
     report = sub.add_parser("report", help="export reports")
     rep_sub = report.add_subparsers(dest="report_what", metavar="WHAT", required=True)
     day = rep_sub.add_parser("day", help="day report: CSV of stops and an HTML map of tracks")
     day.add_argument("--date", help="service date YYYY-MM-DD (default today)")
-    day.add_argument("--timezone", default=DEFAULT_TIMEZONE, help="local zone of the day")
+    day.add_argument("--timezone", help=ZONE_HELP)
     day.add_argument("--out", type=Path, required=True, help="folder to write the files into")
 
 
@@ -77,7 +78,7 @@ def run_history(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     try:
         if args.history_command == "prune":
             return _prune(db, settings, out)
-        return _visits(db, args, out)
+        return _visits(db, args, fleet_zone_name(settings, args.timezone), out)
     finally:
         db.dispose()
 
@@ -97,10 +98,10 @@ def _prune(db: Database, settings: Settings, out: TextIO) -> int:
     return 0
 
 
-def _visits(db: Database, args: argparse.Namespace, out: TextIO) -> int:
+def _visits(db: Database, args: argparse.Namespace, zone_name: str, out: TextIO) -> int:
     from dispatcher.history.visits import Circle, proof_of_visit
 
-    tz = zone(args.timezone)
+    tz = zone(zone_name)
     start = parse_local(args.start, tz, "--from")
     end = parse_local(args.end, tz, "--to")
     visits = proof_of_visit(db, Circle(args.lat, args.lon, args.radius), start, end)

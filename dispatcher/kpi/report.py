@@ -31,6 +31,7 @@ from dispatcher.kpi.records import (
     ScopedDay,
     scope_day,
 )
+from dispatcher.planning.model import to_plan_seconds
 
 #: Upper edges (minutes) of the open-exception age buckets; the last bucket is open-ended.
 AGE_EDGES_MIN = (15, 30, 60, 120)
@@ -119,7 +120,9 @@ def compute_report(
 
 
 def hours_since_midnight(when: datetime, midnight: datetime) -> float:
-    return (when - midnight).total_seconds() / 3600.0
+    """The hour on the fleet's clock (09:15 is 9.25), also on a 23- or 25-hour DST day, as
+    plan seconds count (:func:`~dispatcher.planning.model.to_plan_seconds`)."""
+    return to_plan_seconds(when, midnight) / 3600.0
 
 
 def done_vs_planned(part: ScopedDay, now: datetime) -> tuple[Series, Series]:

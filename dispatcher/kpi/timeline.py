@@ -14,6 +14,7 @@ from datetime import datetime
 
 from dispatcher.kpi.definitions import DEFAULT_RULES, KpiRules, Verdict, verdict
 from dispatcher.kpi.records import DayRecords, StopRecord, by_vehicle
+from dispatcher.planning.model import to_plan_seconds
 
 #: How long before its window end a predicted arrival makes a stop "at risk".
 AT_RISK_S = 10 * 60.0
@@ -135,7 +136,7 @@ def build_timeline(
         )
         label = names.get(vehicle_id, vehicle_id)
         rows.append(TimelineRow(vehicle_id, label, index, stops))
-    return Timeline(tuple(rows), origin, (now - origin).total_seconds())
+    return Timeline(tuple(rows), origin, to_plan_seconds(now, origin))
 
 
 def _stop(
@@ -176,4 +177,4 @@ def _stop(
 
 
 def _seconds(when: datetime | None, origin: datetime) -> float | None:
-    return None if when is None else (when - origin).total_seconds()
+    return None if when is None else to_plan_seconds(when, origin)

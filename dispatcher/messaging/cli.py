@@ -50,7 +50,7 @@ def add_parser(sub: Any) -> None:
     )
     outbox.add_argument("--stop", metavar="REF", help="only messages about this order / stop")
     outbox.add_argument("--limit", type=int, default=200, help="at most N rows (default 200)")
-    outbox.add_argument("--timezone", default="Europe/Berlin", help="zone for times in text")
+    outbox.add_argument("--timezone", help="zone for times in text (default: the fleet's)")
     outbox.add_argument("--json", action="store_true", help="print a JSON array")
 
 
@@ -73,7 +73,9 @@ def run_outbox(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         json.dump([as_dict(r) for r in rows], out, indent=2, ensure_ascii=False)
         out.write("\n")
         return 0
-    tz = args.timezone
+    from dispatcher.fleet_settings import fleet_zone_name
+
+    tz = fleet_zone_name(settings, args.timezone)
     for row in rows:
         print(format_row(row, tz), file=out)
     print(f"{len(rows)} message{'s' if len(rows) != 1 else ''}", file=out)

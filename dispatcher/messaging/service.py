@@ -14,6 +14,7 @@ GUI thread and shows the result.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -377,6 +378,10 @@ def install_messaging(
     if existing is not None:
         return existing
     settings = messaging_settings(core.settings.sections.get("messaging"))
+    settings = dataclasses.replace(settings, timezone=core.fleet.timezone)
+    section = core.settings.sections.get("messaging") or {}
+    if "region" not in section and core.fleet.region:
+        settings = dataclasses.replace(settings, region=core.fleet.region)
     if configure is not None:
         settings = configure(settings)
     if publish is None and core.live is not None and core.live.client is not None:

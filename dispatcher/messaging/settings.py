@@ -6,7 +6,6 @@ Example (secrets never here: env vars or the OS keyring, see docs/messaging.md):
     company_name = "Acme Parcels"
     company_phone = "+49 30 1234567"
     region = "DE"                  # how national phone numbers are read
-    timezone = "Europe/Berlin"     # the fleet's zone: times in messages, quiet hours
     undo_seconds = 8               # wall-clock seconds to undo a click
     sms = "webhook"                # capture | webhook | twilio | none
     email = "smtp"                 # capture | smtp | none
@@ -22,6 +21,9 @@ Example (secrets never here: env vars or the OS keyring, see docs/messaging.md):
     max_attempts = 6
     initial_s = 30
     max_delay_s = 3600
+
+Times in messages and quiet hours are in the fleet's zone (``[fleet] timezone``, see
+:mod:`dispatcher.fleet_settings`), filled in by :func:`install_messaging`.
 
 Without a section every channel is ``capture``: nothing leaves the machine, and the file shows
 what would have been sent (the demo runs like that).
@@ -40,6 +42,7 @@ from typing import Any
 from dispatcher.clock import Clock
 from dispatcher.config import user_data_dir
 from dispatcher.errors import ConfigError
+from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.messaging.channels import CaptureChannel, Channel, DriverChannel, PublishFn
 from dispatcher.messaging.email_smtp import SmtpConfig, SmtpEmailChannel, SmtpSecurity
 from dispatcher.messaging.relay import RetryPolicy
@@ -49,6 +52,7 @@ from dispatcher.messaging.sms_http import (
     TwilioSmsChannel,
     WebhookConfig,
 )
+from dispatcher.scenario.demo import COMPANY as DEMO_COMPANY
 
 CAPTURE_FILE = "messages-capture.jsonl"
 DEFAULT_COMPANY = "Dispatcher"
@@ -74,7 +78,8 @@ class MessagingSettings:
     company_name: str = DEFAULT_COMPANY
     company_phone: str = ""
     region: str = "DE"
-    timezone: str = "Europe/Berlin"
+    #: The fleet's zone (from ``[fleet]``, not from this table).
+    timezone: str = field(default_factory=machine_zone_name)
     undo_seconds: float = 8.0
     sms: SmsGateway = SmsGateway.CAPTURE
     email: EmailGateway = EmailGateway.CAPTURE
@@ -101,7 +106,6 @@ _SCALARS: dict[str, type] = {
     "company_name": str,
     "company_phone": str,
     "region": str,
-    "timezone": str,
     "undo_seconds": float,
     "capture_file": str,
     "reschedule_url": str,
@@ -127,6 +131,8 @@ def messaging_settings(section: Mapping[str, Any] | None) -> MessagingSettings:
             values[key] = dict(value)
         elif key == "retry":
             values[key] = _retry(value)
+        elif key == "timezone":
+            raise ConfigError("messaging.timezone: the zone is one setting now, [fleet] timezone")
         else:
             raise ConfigError(f"unknown setting '{where}'")
     if values.get("undo_seconds", 1.0) < 0 or values.get("poll_seconds", 1.0) <= 0:
@@ -212,7 +218,7 @@ def demo_settings(settings: MessagingSettings) -> MessagingSettings:
     capture.unlink(missing_ok=True)
     company = settings.company_name
     if company == DEFAULT_COMPANY:
-        company = "Berlin Parcels"
+        company = DEMO_COMPANY
     return dataclasses.replace(
         settings,
         sms=SmsGateway.CAPTURE,

@@ -180,7 +180,7 @@ def sample_facts(now: datetime) -> MessageFacts:
         reschedule_phone="+49 30 1234567",
         reason="nobody at home",
         driver_name="Sam",
-        address="Oranienstraße 12, Berlin",
+        address="12 Example Street",
         text="Please leave the parcel with the neighbour.",
         delay_minutes=20,
         minutes_away=12,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -201,6 +201,27 @@ def _upsert_customer(session: Session, record: CustomerRecord) -> Customer:
 
 def latest_service_date(session: Session) -> date | None:
     return session.scalar(select(func.max(Stop.service_date)))
+
+
+def day_to_show(session: Session, today: date) -> date:
+    """The day a console opens on: ``today`` when it has stops, else the latest day that
+    has some (a database of past days), else ``today``. Never simply the highest date: one
+    order imported for tomorrow must not hide today's routes."""
+    if session.scalar(select(Stop.id).where(Stop.service_date == today).limit(1)) is not None:
+        return today
+    return latest_service_date(session) or today
+
+
+def service_days(session: Session, around: date, span: int = 31) -> list[date]:
+    """Days within ``span`` days of ``around`` that have stops (the day picker's marks)."""
+    low, high = around - timedelta(days=span), around + timedelta(days=span)
+    rows = session.scalars(
+        select(Stop.service_date)
+        .where(Stop.service_date >= low, Stop.service_date <= high)
+        .distinct()
+        .order_by(Stop.service_date)
+    )
+    return list(rows)
 
 
 def load_routes(session: Session, day: date | None = None) -> list[RouteView]:

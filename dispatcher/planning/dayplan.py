@@ -22,7 +22,13 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind, StopStatus
-from dispatcher.planning.model import Plan, PlanStop, PlanVehicle
+from dispatcher.planning.model import (
+    Plan,
+    PlanStop,
+    PlanVehicle,
+    from_plan_seconds,
+    to_plan_seconds,
+)
 
 if TYPE_CHECKING:
     from dispatcher.persistence.fleet_repo import RouteView, StopProgress, StopView, VehicleView
@@ -62,11 +68,11 @@ class DayPlan:
 
     def clock_time(self, t_s: float) -> datetime:
         """Plan seconds → aware local datetime."""
-        return self.origin + timedelta(seconds=t_s)
+        return from_plan_seconds(t_s, self.origin)
 
     def plan_time(self, when: datetime) -> float:
         """Aware datetime → plan seconds."""
-        return (when - self.origin).total_seconds()
+        return to_plan_seconds(when, self.origin)
 
     def place_vehicles(self, positions: Mapping[str, tuple[float, float]], now: datetime) -> None:
         """Start each vehicle from its live position "now", or from its depot at shift start.
@@ -170,10 +176,6 @@ def _load_change(stop: PlanStop, status: StopStatus) -> int:
     return stop.demand * (int(aboard_after) - int(aboard_before))
 
 
-def _seconds(t: time) -> float:
-    return float(t.hour * 3600 + t.minute * 60 + t.second)
-
-
 def _status(text: str) -> StopStatus:
     try:
         return StopStatus(text)
@@ -189,8 +191,8 @@ def _kind(text: str) -> StopKind:
 
 
 def _plan_stop(view: StopView, origin: datetime, problems: list[str]) -> PlanStop:
-    start = 0.0 if view.window_start is None else (view.window_start - origin).total_seconds()
-    end = math.inf if view.window_end is None else (view.window_end - origin).total_seconds()
+    start = 0.0 if view.window_start is None else to_plan_seconds(view.window_start, origin)
+    end = math.inf if view.window_end is None else to_plan_seconds(view.window_end, origin)
     if end < start:
         problems.append(f"{view.order_ref}: window ends before it starts; its end is used")
         start = end
@@ -214,12 +216,16 @@ def _plan_stop(view: StopView, origin: datetime, problems: list[str]) -> PlanSto
 
 
 def _plan_vehicle(
-    info: VehicleView, fallback_depot: tuple[float, float], day_start: float
+    info: VehicleView, fallback_depot: tuple[float, float], origin: datetime
 ) -> PlanVehicle:
-    start_s = day_start + _seconds(info.shift_start)
-    end_s = day_start + _seconds(info.shift_end)
+    """The shift's wall-clock times on the origin's day, in plan seconds (the clock's)."""
+    day, tz = origin.date(), origin.tzinfo
+    start_s = to_plan_seconds(datetime.combine(day, info.shift_start, tz), origin)
+    end_s = to_plan_seconds(datetime.combine(day, info.shift_end, tz), origin)
     if end_s < start_s:  # a night shift ends the next day
-        end_s += 86400.0
+        end_s = to_plan_seconds(
+            datetime.combine(day + timedelta(days=1), info.shift_end, tz), origin
+        )
     depot = (
         (info.depot_lat, info.depot_lon)
         if info.depot_lat is not None and info.depot_lon is not None
@@ -229,7 +235,11 @@ def _plan_vehicle(
 
 
 def build_day_plan(
-    routes: Sequence[RouteView], vehicles: Sequence[VehicleView], timezone: str | ZoneInfo
+    routes: Sequence[RouteView],
+    vehicles: Sequence[VehicleView],
+    timezone: str | ZoneInfo,
+    *,
+    day: date | None = None,
 ) -> DayPlan:
     """Map the day's stored routes onto a plan (vehicles still at their depots).
 
@@ -238,10 +248,12 @@ def build_day_plan(
             an empty ``vehicle_id`` is the unassigned pool.
         vehicles: Active vehicles; each gets a route, empty if none is stored.
         timezone: Where the day's midnight is.
+        day: The service day; default the stops' (today's when there are none).
     """
     tz = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
     first = next((s for r in routes for s in r.stops), None)
-    day = first.service_date if first is not None else datetime.now(tz).date()
+    if day is None:
+        day = first.service_date if first is not None else datetime.now(tz).date()
     origin = datetime.combine(day, time(0), tz)
     problems: list[str] = []
     fallback: tuple[float, float] = next(
@@ -279,7 +291,7 @@ def build_day_plan(
         plan_routes[vid] = _fixed_first(vid, list(route_ids_), by_id, problems)
     kept = set(unassigned) | {s for r in plan_routes.values() for s in r}
     plan = Plan.build(
-        [_plan_vehicle(infos[vid], fallback, 0.0) for vid in infos],
+        [_plan_vehicle(infos[vid], fallback, origin) for vid in infos],
         [s for s in plan_stops if s.id in kept],
         plan_routes,
         unassigned,

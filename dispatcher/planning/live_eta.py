@@ -12,12 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from dispatcher.errors import ValidationError
 from dispatcher.eta.travel import Location, TravelTimeProvider
 from dispatcher.planning.evaluate import RouteEvaluation, evaluate_route
-from dispatcher.planning.model import Plan, PlanMatrix, PlanStop, PlanVehicle
+from dispatcher.planning.model import (
+    Plan,
+    PlanMatrix,
+    PlanStop,
+    PlanVehicle,
+    from_plan_seconds,
+    to_plan_seconds,
+)
 
 #: A shift without an end is taken as twelve hours long.
 DEFAULT_SHIFT_S = 12 * 3600.0
@@ -48,13 +55,13 @@ def predict_route(
     start = vehicle.position or vehicle.depot
     if start is None:
         raise ValidationError(f"vehicle {vehicle.id} has neither a position nor a depot")
-    shift_start = (vehicle.shift_start - origin).total_seconds()
+    shift_start = to_plan_seconds(vehicle.shift_start, origin)
     shift_end = (
-        (vehicle.shift_end - origin).total_seconds()
+        to_plan_seconds(vehicle.shift_end, origin)
         if vehicle.shift_end is not None
         else shift_start + DEFAULT_SHIFT_S
     )
-    now_s = (now - origin).total_seconds()
+    now_s = to_plan_seconds(now, origin)
     plan_vehicle = PlanVehicle(
         vehicle.id,
         max(0, vehicle.capacity),
@@ -72,6 +79,6 @@ def predict_route(
 def arrivals(evaluation: RouteEvaluation, origin: datetime) -> dict[str, datetime]:
     """Predicted arrival per stop id, as aware datetimes."""
     return {
-        sid: origin + timedelta(seconds=float(t))
+        sid: from_plan_seconds(float(t), origin)
         for sid, t in zip(evaluation.stop_ids, evaluation.arrival, strict=True)
     }

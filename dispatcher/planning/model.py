@@ -2,7 +2,12 @@
 
 Time convention: every time is a float number of seconds since the plan's origin, the local
 midnight of the planning day (so ``t % 86400`` is the time of day the speed profile needs).
-:func:`to_plan_seconds` / :func:`from_plan_seconds` map datetimes from the database.
+:func:`to_plan_seconds` / :func:`from_plan_seconds` map datetimes from the database. Plan
+seconds are the fleet's WALL clock (09:00 is 32 400 on every day, also on a 23- or 25-hour DST
+day), like shift times and the speed profile's periods: a UTC instant is first read on the
+fleet's clock. Mixing the two (instants from the database minus a local midnight, against
+shifts counted on the clock) put every window an hour off the shifts on a DST day. The price:
+a route driven across the night's change is an hour off, which a delivery day does not do.
 
 These types are deliberately independent of the ORM: the persistence layer maps its rows onto
 them, and the planner, evaluator and commands never see a session.
@@ -26,13 +31,16 @@ INF = math.inf
 
 
 def to_plan_seconds(when: datetime, origin: datetime) -> float:
-    """Seconds from ``origin`` (local midnight of the plan day) to ``when``."""
-    return (when - origin).total_seconds()
+    """Wall-clock seconds from ``origin`` (local midnight of the plan day) to ``when``, read
+    on ``origin``'s clock (``when`` may be in any zone, e.g. UTC from the database)."""
+    local = when.astimezone(origin.tzinfo).replace(tzinfo=None)
+    return (local - origin.replace(tzinfo=None)).total_seconds()
 
 
 def from_plan_seconds(t_s: float, origin: datetime) -> datetime:
-    """Inverse of :func:`to_plan_seconds`."""
-    return origin + timedelta(seconds=t_s)
+    """Inverse of :func:`to_plan_seconds`: the wall-clock time in ``origin``'s zone."""
+    wall = origin.replace(tzinfo=None) + timedelta(seconds=t_s)
+    return wall.replace(tzinfo=origin.tzinfo)
 
 
 @dataclass(frozen=True, slots=True)

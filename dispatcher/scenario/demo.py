@@ -22,6 +22,8 @@ from dispatcher.scenario.records import (
 )
 
 TIMEZONE = "Europe/Berlin"
+#: The demo's company name (its messages are signed with it).
+COMPANY = "Berlin Parcels"
 DEPOT = DepotRecord(
     id="D1",
     name="Tempelhof hub",
@@ -135,13 +137,21 @@ DRIVERS = (
 
 
 def demo_scenario(
-    service_date: date | None = None, seed: int = 7, n_orders: int = 250, n_vehicles: int = 12
+    service_date: date | None = None,
+    seed: int = 7,
+    n_orders: int = 250,
+    n_vehicles: int = 12,
+    timezone: str = TIMEZONE,
 ) -> Scenario:
-    """Build the demo day. ``service_date`` defaults to today in Berlin."""
-    tz = ZoneInfo(TIMEZONE)
+    """Build the demo day. ``service_date`` defaults to today in ``timezone``.
+
+    ``timezone`` is the fleet's: shifts and windows are wall-clock times of that zone, so the
+    same day can be built in Berlin, St. John's or Kolkata (the suite runs in several).
+    """
+    tz = ZoneInfo(timezone)
     day = service_date or datetime.now(tz).date()
     rng = random.Random(seed)
-    scenario = Scenario("Berlin parcels demo", day, TIMEZONE, depots=[DEPOT])
+    scenario = Scenario("Berlin parcels demo", day, timezone, depots=[DEPOT])
     for i in range(n_vehicles):
         scenario.drivers.append(
             DriverRecord(
@@ -242,17 +252,17 @@ def sweep_routes(scenario: Scenario) -> dict[str, list[str]]:
         share = round(len(orders) * v.capacity / total)
         chunk = orders[idx : idx + share] if v is not vehicles[-1] else orders[idx:]
         idx += len(chunk)
-        routes[v.id] = [o.order_ref for o in _by_window(chunk, v, scenario.orders[0])]
+        routes[v.id] = [o.order_ref for o in _by_window(chunk, v, scenario)]
     return routes
 
 
 def _by_window(
-    chunk: list[OrderRecord], vehicle: VehicleRecord, any_order: OrderRecord
+    chunk: list[OrderRecord], vehicle: VehicleRecord, scenario: Scenario
 ) -> list[OrderRecord]:
     """Visit order within one vehicle's sector: by window end; stops without a window are
     spread over the shift in sweep order (not all left for the evening)."""
-    tz = ZoneInfo("Europe/Berlin")
-    day = any_order.service_date
+    tz = ZoneInfo(scenario.timezone)
+    day = scenario.service_date
     start = datetime.combine(day, vehicle.shift_start, tz)
     span = datetime.combine(day, vehicle.shift_end, tz) - start
     n = max(len(chunk), 1)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
+from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.simulator.runner import SimVehicle, build_scripts
@@ -23,16 +25,21 @@ def owntracks_identity(driver_name: str, vehicle_id: str) -> tuple[str, str]:
 def load_simulated_fleet(
     db: Database,
     seed: int,
-    timezone: str = "Europe/Berlin",
+    timezone: str | None = None,
     trouble_from: datetime | None = None,
 ) -> tuple[list[SimVehicle], dict[str, VehicleScript]]:
     """Vehicles with their stops (in route order) and their scripted day.
 
     OwnTracks vehicles get a device binding (``owntracks:<user>/phone``) so their positions are
-    accepted — the dispatcher would have bound the phones the same way.
+    accepted — the dispatcher would have bound the phones the same way. The day driven is the
+    one ``trouble_from`` falls on in the fleet's zone (today), not the highest date stored:
+    tomorrow's planned routes are not driven today.
     """
+    zone = timezone or machine_zone_name()  # the fleet's, when the caller knows it
     with db.session() as session:
-        routes = [r for r in fleet_repo.load_routes(session) if r.vehicle_id]
+        today = trouble_from.astimezone(ZoneInfo(zone)).date() if trouble_from else None
+        shown = fleet_repo.day_to_show(session, today) if today else None
+        routes = [r for r in fleet_repo.load_routes(session, shown) if r.vehicle_id]
         vehicles = {v.id: v for v in fleet_repo.load_vehicles(session)}
         sims: list[SimVehicle] = []
         for i, route in enumerate(routes):
@@ -53,11 +60,12 @@ def load_simulated_fleet(
         return [], {}
     first = next(iter(vehicles.values()))
     depot = (first.depot_lat or routes[0].stops[0].lat, first.depot_lon or routes[0].stops[0].lon)
-    return sims, build_scripts(sims, depot, day, timezone, seed, trouble_from)
+    return sims, build_scripts(sims, depot, day, zone, seed, trouble_from)
 
 
-def route_day(db: Database) -> date | None:
-    """The service day of the stored routes (the day the simulator drives), if any."""
+def route_day(db: Database, today: date | None = None) -> date | None:
+    """The day the simulator drives: ``today`` if it has routes, else the latest day."""
     with db.session() as session:
-        routes = fleet_repo.load_routes(session)
+        shown = fleet_repo.day_to_show(session, today) if today else None
+        routes = fleet_repo.load_routes(session, shown)
     return next((s.service_date for r in routes for s in r.stops), None)

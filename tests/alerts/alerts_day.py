@@ -7,8 +7,9 @@ with two stops: a near one due 09:00-09:30 (reachable) and one 12 km away due by
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time
+
+from fleet_zone import DAY, TZ, TZ_NAME, local
 
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
@@ -21,9 +22,7 @@ from dispatcher.scenario.records import (
     VehicleRecord,
 )
 
-TZ = ZoneInfo("Europe/Berlin")
-DAY = date(2026, 11, 20)
-T_LOCAL = datetime(2026, 11, 20, 9, 0, tzinfo=TZ)
+T_LOCAL = local(9, 0)
 T_UTC = T_LOCAL.astimezone(UTC)
 DEPOT = (52.4650, 13.3900)
 NEAR = (52.4700, 13.3950)
@@ -51,7 +50,7 @@ def _order(
 
 
 def small_day() -> Scenario:
-    sc = Scenario("alerts day", DAY, "Europe/Berlin")
+    sc = Scenario("alerts day", DAY, TZ_NAME)
     sc.depots.append(DepotRecord("D1", "Hub", "Hub street", *DEPOT))
     sc.drivers.append(DriverRecord("DR1", "Dana", ""))
     for vid in ("V1", "V2"):

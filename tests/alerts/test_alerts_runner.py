@@ -225,10 +225,12 @@ def test_run_now_evaluates_on_the_calling_thread(
 
 def test_settings_read_the_alerts_section_and_refuse_typos() -> None:
     s = RunnerSettings.from_mapping(
-        {"interval_s": 2, "timezone": "UTC", "stale_after_min": 3, "reopen_window_min": 10}
+        {"interval_s": 2, "stale_after_min": 3, "reopen_window_min": 10}
     )
-    assert (s.interval_s, s.timezone, s.thresholds.stale_after_min) == (2.0, "UTC", 3)
+    assert (s.interval_s, s.thresholds.stale_after_min) == (2.0, 3)
     assert s.reconcile.reopen_window_min == 10
+    with pytest.raises(ValidationError, match=r"\[fleet\] timezone"):
+        RunnerSettings.from_mapping({"timezone": "UTC"})  # one zone for the fleet, not per room
     with pytest.raises(ValidationError, match="stale_afer_min"):
         RunnerSettings.from_mapping({"stale_afer_min": 3})
     with pytest.raises(ValidationError, match="interval_s"):

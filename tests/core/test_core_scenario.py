@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-from dispatcher.scenario.demo import demo_scenario
+from fleet_zone import demo_day
 
 
 def test_demo_is_deterministic_for_a_seed() -> None:
-    a, b = demo_scenario(date(2026, 11, 20)), demo_scenario(date(2026, 11, 20))
+    a, b = demo_day(), demo_day()
     assert a.orders == b.orders and a.routes == b.routes
-    assert demo_scenario(date(2026, 11, 20), seed=8).orders != a.orders
+    assert demo_day(seed=8).orders != a.orders
 
 
 def test_demo_has_the_fleet_and_mix_a_dispatcher_expects() -> None:
-    s = demo_scenario(date(2026, 11, 20))
+    s = demo_day()
     assert len(s.vehicles) == 12 and len(s.depots) >= 1
     assert 240 <= len(s.orders) <= 260
     assert all(52.40 < o.lat < 52.60 and 13.20 < o.lon < 13.60 for o in s.orders)

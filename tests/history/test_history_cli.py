@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fleet_zone import DAY, utc
 
 import main
 from dispatcher.model.core import PositionReport
@@ -24,7 +25,7 @@ def seed(url: str, fixes: list[PositionReport]) -> None:
 def test_visits_lists_the_vehicles_near_the_point(
     sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    t = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
+    t = utc(10, 0)  # 10:00 in the fleet's zone, the default of --timezone
     seed(
         sqlite_url,
         [
@@ -34,7 +35,7 @@ def test_visits_lists_the_vehicles_near_the_point(
         ],
     )
     argv = ["history", "visits", "--lat", "52.5", "--lon", "13.4", "--radius", "50"]
-    argv += ["--from", "2026-11-20T09:30", "--to", "2026-11-20T11:00", "--db", sqlite_url]
+    argv += ["--from", f"{DAY}T09:30", "--to", f"{DAY}T11:00", "--db", sqlite_url]
     assert main.main(argv) == 0
     out = capsys.readouterr().out
     assert "van1\t10:00:00-10:05:00\t2 fixes\tclosest 0 m" in out

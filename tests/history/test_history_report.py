@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from fleet_zone import DAY, TZ_NAME, local
 
 from dispatcher.errors import DispatcherError
 from dispatcher.model.core import PositionReport
@@ -17,13 +17,6 @@ from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import Customer, OutboxRow, Route, Stop, Vehicle
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 from dispatcher.reports.day import COLUMNS, build_day_report, write_csv
-
-DAY = date(2026, 11, 20)
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def local(hh: int, mm: int) -> datetime:
-    return datetime(2026, 11, 20, hh, mm, tzinfo=BERLIN).astimezone(UTC)
 
 
 def stop(ref: str, seq: int | None, **kw: object) -> Stop:
@@ -113,7 +106,7 @@ def day_db(database: Database) -> Database:
                     status="arrived",
                 ),
                 stop("o5", None),  # unassigned
-                stop("other-day", 1, service_date=date(2026, 11, 21)),
+                stop("other-day", 1, service_date=DAY + timedelta(days=1)),
             ]
         )
         s.add_all(
@@ -128,7 +121,7 @@ def day_db(database: Database) -> Database:
 
 
 def test_report_rows_judge_each_stop(day_db: Database) -> None:
-    report = build_day_report(day_db, DAY, "Europe/Berlin")
+    report = build_day_report(day_db, DAY, TZ_NAME)
     rows = {r.stop.order_ref: r for r in report.rows}
     assert [r.stop.order_ref for r in report.rows] == ["o1", "o2", "o3", "o4", "o6", "o5"]
     assert (rows["o1"].arrival_vs_plan_min, rows["o1"].lateness_min, rows["o1"].on_time) == (
@@ -150,18 +143,18 @@ def test_report_rows_judge_each_stop(day_db: Database) -> None:
     assert (rows["o6"].lateness_min, rows["o6"].on_time) == (0.0, True)
     assert [m[0] for m in rows["o2"].messages] == ["running_late", "missed_you"]
     assert rows["o1"].messages == []  # queued and failed messages never reached anyone
-    assert report.summary() == "2026-11-20: 6 stops, 4 arrived, 1 late, 2 messages sent"
+    assert report.summary() == f"{DAY}: 6 stops, 4 arrived, 1 late, 2 messages sent"
 
 
 def test_the_csv_has_the_documented_columns_in_local_time(day_db: Database, tmp_path: Path) -> None:
-    report = build_day_report(day_db, DAY, "Europe/Berlin")
+    report = build_day_report(day_db, DAY, TZ_NAME)
     path = write_csv(report, tmp_path / "out" / "day.csv")
     text = path.read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert tuple(rows[0]) == COLUMNS
     o1, o2 = rows[0], rows[1]
     assert o1["customer"] == "Ada Müller" and o1["vehicle"] == "Van 1"
-    assert o1["window_start"] == "2026-11-20 09:00" and o1["actual_arrival"] == "2026-11-20 09:35"
+    assert o1["window_start"] == f"{DAY} 09:00" and o1["actual_arrival"] == f"{DAY} 09:35"
     assert (o1["on_time"], o1["lateness_min"], o1["messages_sent"]) == ("yes", "0", "0")
     assert (o2["on_time"], o2["lateness_min"], o2["attempts"]) == ("no", "12", "2")
     assert o2["failure_reason"] == "nobody home"
@@ -195,13 +188,11 @@ def test_report_day_command_writes_the_csv_and_the_map(
     )
     db.dispose()
     out = tmp_path / "export"
-    code = main.main(
-        ["report", "day", "--date", "2026-11-20", "--out", str(out), "--db", sqlite_url]
-    )
+    code = main.main(["report", "day", "--date", str(DAY), "--out", str(out), "--db", sqlite_url])
     assert code == 0
-    page = (out / "day-map-2026-11-20.html").read_text()
+    page = (out / f"day-map-{DAY}.html").read_text()
     assert "L.polyline" in page and "o1" in page
-    assert (out / "day-report-2026-11-20.csv").read_text(encoding="utf-8-sig").count("\n") == 2
+    assert (out / f"day-report-{DAY}.csv").read_text(encoding="utf-8-sig").count("\n") == 2
     assert "wrote" in capsys.readouterr().out
 
 

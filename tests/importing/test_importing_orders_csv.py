@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-from datetime import date
 from pathlib import Path
 
 import pytest
+from fleet_zone import DAY, TZ_NAME, local
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +16,6 @@ from dispatcher.errors import ImportFileError
 from dispatcher.importing.orders_csv import parse_orders
 from main import main
 
-DAY = date(2026, 11, 20)
 HEADER = (
     "order_id,customer_name,phone,email,address,lat,lon,window_start,window_end,"
     "service_min,demand,kind,vehicle"
@@ -41,7 +40,7 @@ def parse(text: str | bytes, vehicles: set[str] | None = None):  # type: ignore[
     return parse_orders(
         data,
         default_date=DAY,
-        timezone="Europe/Berlin",
+        timezone=TZ_NAME,
         known_vehicles=vehicles if vehicles is not None else {"V01"},
     )
 
@@ -52,7 +51,7 @@ def test_good_rows_become_orders_with_utc_windows() -> None:
     order = result.orders[0]
     assert order.order_ref == "A00000"
     assert order.kind == "pickup"
-    assert order.window_start is not None and order.window_start.hour == 8  # 09:00 CET
+    assert order.window_start == local(9, 0)  # 09:00 in the fleet's zone, stored as UTC
     assert order.service_s == 300
 
 

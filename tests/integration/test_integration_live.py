@@ -10,10 +10,11 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fleet_zone import DAY, demo_day
 from sqlalchemy import func, select
 
 from dispatcher.clock import SystemClock
@@ -23,7 +24,6 @@ from dispatcher.live import LiveTelemetry
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import PositionRow, Stop, VehicleEventRow
-from dispatcher.scenario.demo import demo_scenario
 from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
 from dispatcher.telemetry.rejection import RejectReason
 
@@ -57,9 +57,7 @@ def test_published_position_and_event_reach_fleet_state_and_database(
 ) -> None:
     db = Database(db_url)
     with db.session() as session:
-        fleet_repo.save_scenario(
-            session, demo_scenario(date(2026, 11, 20), n_orders=20, n_vehicles=2)
-        )
+        fleet_repo.save_scenario(session, demo_day(n_orders=20, n_vehicles=2))
         ref = fleet_repo.load_routes(session)[0].stops[0].order_ref
     prefix = f"t{uuid.uuid4().hex[:8]}"
     settings = Settings(database_url=db_url)
@@ -177,9 +175,7 @@ def test_time_lapse_simulator_is_accepted_by_a_real_time_recorder(
     every vehicle's fixes (none dated in the future) and stores them."""
     db = Database(sqlite_url)
     with db.session() as session:
-        fleet_repo.save_scenario(
-            session, demo_scenario(date(2026, 11, 20), n_orders=30, n_vehicles=3)
-        )
+        fleet_repo.save_scenario(session, demo_day(n_orders=30, n_vehicles=3))
     prefix = f"s{uuid.uuid4().hex[:8]}"
     settings = Settings(database_url=sqlite_url)
     settings.broker.url, settings.broker.prefix = mqtt_url, prefix
@@ -201,7 +197,7 @@ def test_time_lapse_simulator_is_accepted_by_a_real_time_recorder(
             timeout=60,
         )
         assert sim.returncode == 0, sim.stderr
-        assert "from 2026-11-20 09:30 at 20x" in sim.stdout
+        assert f"from {DAY} 09:30 at 20x" in sim.stdout
 
         def positioned() -> int:
             snaps = [live.fleet.get(v) for v in live.fleet.vehicle_ids()]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
+
+from fleet_zone import DAY, TZ, local
 
 from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, AuditEntry, Severity
 from dispatcher.kpi.definitions import KpiRules, Verdict, first_attempt, on_time, otif, verdict
@@ -17,13 +18,10 @@ from dispatcher.kpi.records import (
 )
 from dispatcher.kpi.report import compute_report, open_by_age
 
-TZ = ZoneInfo("Europe/Berlin")
-DAY = date(2026, 11, 20)
-
 
 def at(hh: int, mm: int = 0) -> datetime:
     """A Berlin wall-clock time on the test day, as aware UTC (what the database holds)."""
-    return datetime(2026, 11, 20, hh, mm, tzinfo=TZ).astimezone(UTC)
+    return local(hh, mm).astimezone(UTC)
 
 
 NOW = at(14, 0)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
+from fleet_zone import DAY, TZ, demo_day, local
 from sqlalchemy import update
 
 from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, AuditEntry, Severity
@@ -16,14 +16,10 @@ from dispatcher.persistence.alert_repo import SqlAlertStore
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import Stop
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
-from dispatcher.scenario.demo import demo_scenario
-
-TZ = ZoneInfo("Europe/Berlin")
-DAY = date(2026, 11, 20)
 
 
 def at(hh: int, mm: int = 0) -> datetime:
-    return datetime(2026, 11, 20, hh, mm, tzinfo=TZ).astimezone(UTC)
+    return local(hh, mm).astimezone(UTC)
 
 
 def event(kind: DeliveryEventKind, ref: str, ts: datetime, n: int) -> EventReport:
@@ -33,7 +29,7 @@ def event(kind: DeliveryEventKind, ref: str, ts: datetime, n: int) -> EventRepor
 def seeded(url: str) -> tuple[Database, str]:
     db = Database(url)
     with db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(DAY))
+        fleet_repo.save_scenario(session, demo_day(DAY))
     routes = fleet_repo_routes(db)
     return db, routes[0].stops[0].order_ref
 

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time
+
+from fleet_zone import DAY, TZ, local
 
 from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
 from dispatcher.kpi.schedule import planned_arrivals, predicted_arrivals
 from dispatcher.kpi.timeline import build_timeline
+from dispatcher.planning.model import to_plan_seconds
 
-TZ = ZoneInfo("Europe/Berlin")
-DAY = date(2026, 11, 20)
 DEPOT = (52.52, 13.40)
 
 
 def at(hh: int, mm: int = 0) -> datetime:
-    return datetime(2026, 11, 20, hh, mm, tzinfo=TZ).astimezone(UTC)
+    return local(hh, mm).astimezone(UTC)
 
 
 def secs(hh: int, mm: int = 0) -> float:
-    return hh * 3600.0 + mm * 60.0
+    """Plan seconds of a wall-clock time (the fleet's clock, also on a DST day)."""
+    return to_plan_seconds(local(hh, mm), local(0))
 
 
 def day() -> DayRecords:

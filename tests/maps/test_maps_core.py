@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from fleet_zone import DAY, TZ, utc
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,8 +22,7 @@ from dispatcher.maps.styling import DisplayState, display_state
 from dispatcher.model.core import PositionReport, VehicleState
 from dispatcher.persistence.fleet_repo import RouteView, StopView, VehicleView
 
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-TZ = ZoneInfo("Europe/Berlin")
+T0 = utc(10, 0)
 HOSTILE = ["</script><img src=x onerror=alert(1)>", "'); drop table stops; --", "\u2028x\u2029"]
 
 
@@ -161,7 +160,7 @@ def test_changes_collected_over_several_ticks_go_out_once_with_the_latest_row() 
 
 # --- routes -----------------------------------------------------------------------------
 def _stop(i: int, status: str = "pending", end_h: int = 18) -> StopView:
-    day = date(2026, 11, 20)
+    day = DAY
     return StopView(
         id=100 + i,
         order_ref=f"O{i}",

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from fleet_zone import TZ, local
 from messaging_fakes import FakeGateway
 
 from dispatcher.clock import FakeClock
@@ -37,16 +37,12 @@ from dispatcher.messaging.settings import (
 from dispatcher.messaging.situations import Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
 from dispatcher.persistence.orm import AuditEntry, Customer, Stop
-from dispatcher.scenario.demo import demo_scenario
 from dispatcher.users.desk import UserDesk
-
-BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture
 def core(db_url: str, tmp_path: Path) -> Iterator[Core]:
-    day = demo_scenario().service_date
-    clock = FakeClock(datetime.combine(day, time(11, 0), BERLIN))
+    clock = FakeClock(local(11, 0))
     settings = Settings(
         database_url=db_url,
         sections={"messaging": {"capture_file": str(tmp_path / "capture.jsonl")}},
@@ -87,7 +83,7 @@ def test_one_click_on_a_late_stop_queues_running_late_with_the_fresh_eta(core: C
     row = send.message
     assert row is not None and row.status is OutboxStatus.QUEUED
     assert send.eta is not None
-    eta_text = send.eta.astimezone(BERLIN).strftime("%H:%M")
+    eta_text = send.eta.astimezone(TZ).strftime("%H:%M")
     assert eta_text in row.body
     assert row.created_by == "ann" and row.stop_ref == send.contact.order_ref
     # the undo window: not before 8 s from now

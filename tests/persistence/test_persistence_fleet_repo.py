@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from fleet_zone import demo_day
 
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
-from dispatcher.scenario.demo import demo_scenario
 
 
 def test_demo_scenario_round_trips_through_the_database(database: Database) -> None:
-    scenario = demo_scenario(date(2026, 11, 20))
+    scenario = demo_day()
     with database.session() as session:
         fleet_repo.save_scenario(session, scenario)
     with database.session() as session:
@@ -25,7 +24,7 @@ def test_demo_scenario_round_trips_through_the_database(database: Database) -> N
 
 
 def test_orders_without_a_vehicle_are_listed_as_unassigned(database: Database) -> None:
-    scenario = demo_scenario(date(2026, 11, 20), n_orders=10, n_vehicles=2)
+    scenario = demo_day(n_orders=10, n_vehicles=2)
     scenario.routes = {v.id: [] for v in scenario.vehicles}
     with database.session() as session:
         fleet_repo.save_scenario(session, scenario)

@@ -7,10 +7,10 @@ conflict, never a lost update, on both.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from fleet_zone import DAY, TZ_NAME, demo_day, utc
 from planning_builders import random_plan
 
 from dispatcher.errors import ConflictError, ValidationError
@@ -21,16 +21,13 @@ from dispatcher.persistence.orm import AuditEntry
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 from dispatcher.planning import MoveWithinRoute, SetLocks, Unassign, UndoStack
 from dispatcher.planning.dayplan import build_day_plan, route_message
-from dispatcher.scenario.demo import demo_scenario
-
-DAY = date(2026, 11, 20)
 
 
 @pytest.fixture
 def db(db_url: str) -> Database:
     database = Database(db_url)
     with database.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(DAY))
+        fleet_repo.save_scenario(session, demo_day(DAY))
     yield database  # type: ignore[misc]
     database.dispose()
 
@@ -42,7 +39,7 @@ def load(db: Database) -> tuple[list[fleet_repo.RouteView], list[fleet_repo.Vehi
 
 def test_the_plan_holds_every_stored_route_in_order(db: Database) -> None:
     routes, vehicles = load(db)
-    day = build_day_plan(routes, vehicles, "Europe/Berlin")
+    day = build_day_plan(routes, vehicles, TZ_NAME)
     assert day.day == DAY and not day.problems
     for r in routes:
         assert day.plan.routes[r.vehicle_id] == [str(s.id) for s in r.stops]
@@ -53,7 +50,7 @@ def test_the_plan_holds_every_stored_route_in_order(db: Database) -> None:
 
 
 def test_vehicles_start_live_once_on_the_road_with_what_they_loaded(db: Database) -> None:
-    day = build_day_plan(*load(db), "Europe/Berlin")
+    day = build_day_plan(*load(db), TZ_NAME)
     v = day.plan.vehicles["V01"]
     noon = day.clock_time(12 * 3600.0)
     day.place_vehicles({"V01": (52.5, 13.4)}, noon)
@@ -72,7 +69,7 @@ def test_bad_stored_data_is_repaired_and_reported(db: Database) -> None:
     stops[3] = replace(stops[3], status="done")  # served out of order
     stops[4] = replace(stops[4], window_end=stops[4].window_start.replace(hour=1))  # type: ignore[union-attr]
     routes[0] = replace(r, stops=tuple(stops))
-    day = build_day_plan(routes, vehicles, "Europe/Berlin")
+    day = build_day_plan(routes, vehicles, TZ_NAME)
     assert day.plan.routes[r.vehicle_id][0] == str(stops[3].id)
     assert any("out of order" in p for p in day.problems)
     assert any("window ends before it starts" in p for p in day.problems)
@@ -83,7 +80,7 @@ def writes(day_route: list[str]) -> tuple[fleet_repo.StopWrite, ...]:
 
 
 def test_saving_checks_the_version_and_stores_order_and_locks(db: Database) -> None:
-    day = build_day_plan(*load(db), "Europe/Berlin")
+    day = build_day_plan(*load(db), TZ_NAME)
     route = list(reversed(day.plan.routes["V03"]))
     pinned = fleet_repo.StopWrite(int(route[0]), pinned=True, lock_group="g1")
     with db.session() as session:
@@ -94,7 +91,7 @@ def test_saving_checks_the_version_and_stores_order_and_locks(db: Database) -> N
         )
     route_id, version = saved["V03"]
     assert version > day.db_versions["V03"]
-    again = build_day_plan(*load(db), "Europe/Berlin")
+    again = build_day_plan(*load(db), TZ_NAME)
     assert again.plan.routes["V03"] == route
     assert again.plan.stops[route[0]].pinned and again.plan.stops[route[0]].order_group == "g1"
     with db.session() as session:
@@ -106,7 +103,7 @@ def test_saving_checks_the_version_and_stores_order_and_locks(db: Database) -> N
 
 
 def test_taking_a_stop_from_a_route_not_read_is_a_conflict(db: Database) -> None:
-    day = build_day_plan(*load(db), "Europe/Berlin")
+    day = build_day_plan(*load(db), TZ_NAME)
     stolen = day.plan.routes["V02"][0]
     with pytest.raises(ConflictError, match="moved to another route"), db.session() as session:
         save_as_desk2(
@@ -118,15 +115,15 @@ def test_taking_a_stop_from_a_route_not_read_is_a_conflict(db: Database) -> None
                 )
             ],
         )
-    assert build_day_plan(*load(db), "Europe/Berlin").plan.routes["V02"][0] == stolen
+    assert build_day_plan(*load(db), TZ_NAME).plan.routes["V02"][0] == stolen
 
 
 def test_route_message_follows_the_protocol(db: Database) -> None:
-    day = build_day_plan(*load(db), "Europe/Berlin")
+    day = build_day_plan(*load(db), TZ_NAME)
     first = day.plan.routes["V01"][0]
     day.plan.stops[first] = replace(day.plan.stops[first], status=StopStatus.DONE)
-    msg = route_message(day, "V01", 7, datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
-    assert msg["version"] == 7 and msg["ts"] == "2026-11-20T09:00:00Z"
+    msg = route_message(day, "V01", 7, utc(10, 0))
+    assert msg["version"] == 7 and msg["ts"] == f"{utc(10, 0):%Y-%m-%dT%H:%M:%S}Z"
     stops = msg["stops"]
     assert [s["seq"] for s in stops] == list(range(1, len(stops) + 1))
     assert [s["status"] for s in stops[:3]] == ["done", "next", "pending"]
@@ -155,7 +152,7 @@ def test_set_locks_is_undone_exactly_and_groups_stay_on_one_route() -> None:
 
 
 def report(vehicle_id: str, ref: str, kind: DeliveryEventKind, minute: int) -> EventReport:
-    ts = datetime(2026, 11, 20, 9, minute, tzinfo=UTC)
+    ts = utc(10, minute)
     return EventReport(vehicle_id, ts, kind, f"{ref}-{kind}-{minute}", stop_id=ref)
 
 
@@ -164,7 +161,7 @@ def test_a_delivery_recorded_by_telemetry_shows_in_place_and_undo_keeps_its_hist
 ) -> None:
     """Statuses are not route edits: they merge without a reload, and the one undo that
     would move a stop delivered meanwhile is refused while the others still work."""
-    day = build_day_plan(*load(db), "Europe/Berlin")
+    day = build_day_plan(*load(db), TZ_NAME)
     stack = UndoStack(day.plan)
     route = list(day.plan.routes["V04"])
     stack.push(MoveWithinRoute("V04", [route[2]], 0))  # the dispatcher moves the 3rd stop first
@@ -186,7 +183,7 @@ def test_a_delivery_recorded_by_telemetry_shows_in_place_and_undo_keeps_its_hist
     sid = str(served.id)
     assert merge.changed == [sid] and merge.reordered == {"V04"}
     assert day.plan.stops[sid].status is StopStatus.DONE
-    assert day.stops[sid].actual_arrival == datetime(2026, 11, 20, 9, 5, tzinfo=UTC)
+    assert day.stops[sid].actual_arrival == utc(10, 5)
     assert day.plan.routes["V04"][0] == sid  # done stops first
     assert day.on_board["V04"] == loaded - served.demand
     assert day.plan.vehicles["V04"].current_load == day.on_board["V04"]  # ETAs use it at once
@@ -198,7 +195,7 @@ def test_a_delivery_recorded_by_telemetry_shows_in_place_and_undo_keeps_its_hist
 
 
 def test_undo_restores_locks_but_never_a_drivers_status(db: Database) -> None:
-    day = build_day_plan(*load(db), "Europe/Berlin")
+    day = build_day_plan(*load(db), TZ_NAME)
     stack = UndoStack(day.plan)
     last = day.plan.routes["V06"][-1]
     stack.push(SetLocks([last], pinned=True))
@@ -211,7 +208,7 @@ def test_undo_restores_locks_but_never_a_drivers_status(db: Database) -> None:
 
 def test_a_stop_reported_served_on_no_route_is_listed_not_merged(db: Database) -> None:
     routes, vehicles = load(db)
-    day = build_day_plan(routes, vehicles, "Europe/Berlin")
+    day = build_day_plan(routes, vehicles, TZ_NAME)
     stack = UndoStack(day.plan)
     sid = day.plan.routes["V02"][4]
     stack.push(Unassign([sid]))

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
+from fleet_zone import local
 
 from dispatcher.errors import ValidationError
 from dispatcher.eta.travel import HaversineProvider
 from dispatcher.planning.live_eta import LiveVehicle, arrivals, predict_route
 from dispatcher.planning.model import PlanStop
 
-TZ = ZoneInfo("Europe/Berlin")
-ORIGIN = datetime(2026, 11, 20, tzinfo=TZ)
+ORIGIN = local(0)
 DEPOT = (52.47, 13.40)
 STOPS = [PlanStop("a", (52.48, 13.41), service_s=300.0), PlanStop("b", (52.49, 13.42))]
 

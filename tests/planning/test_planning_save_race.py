@@ -20,8 +20,10 @@ from dispatcher.errors import ConflictError
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.scenario.demo import demo_scenario
+from dispatcher.users.desk import UserDesk
 
 DAY = date(2026, 11, 20)
+ACTOR = "ann"
 
 
 @pytest.fixture
@@ -29,6 +31,7 @@ def db(db_url: str) -> Database:
     database = Database(db_url)
     with database.session() as session:
         fleet_repo.save_scenario(session, demo_scenario(DAY))
+    UserDesk(database).login(ACTOR)  # the first login: may edit routes
     yield database  # type: ignore[misc]
     database.dispose()
 
@@ -56,6 +59,7 @@ def _an_unassigned_stop(db: Database) -> int:
             DAY,
             [fleet_repo.RouteWrite("V01", route.version, keep)],
             [fleet_repo.StopWrite(loose)],
+            actor=ACTOR,
         )
     return loose
 
@@ -76,7 +80,7 @@ def test_the_same_stop_dropped_on_two_vans_at_once_has_one_winner(db: Database) 
                     b_read.set()
                     a_committed.wait(timeout=30)
 
-                fleet_repo.save_routes(session, DAY, [_with_stop(routes["V03"], stop)])
+                fleet_repo.save_routes(session, DAY, [_with_stop(routes["V03"], stop)], actor=ACTOR)
             outcome["b"] = "ok"
         except ConflictError as exc:
             outcome["b"] = exc
@@ -85,7 +89,7 @@ def test_the_same_stop_dropped_on_two_vans_at_once_has_one_winner(db: Database) 
     thread.start()
     assert b_read.wait(timeout=30)
     with db.session() as session:  # desk A, while B sits between its reads and its write
-        fleet_repo.save_routes(session, DAY, [_with_stop(routes["V02"], stop)])
+        fleet_repo.save_routes(session, DAY, [_with_stop(routes["V02"], stop)], actor=ACTOR)
     a_committed.set()
     thread.join(timeout=60)
 

@@ -4,30 +4,26 @@ day is accepted by the console's own decoder, and the trouble it scripts really 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import pytest
+from fleet_zone import DAY, demo_day, local
 
 from dispatcher.clock import FakeClock
 from dispatcher.model import EventReport, PositionReport, StatusReport
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
-from dispatcher.scenario.demo import demo_scenario
 from dispatcher.simulator.from_db import load_simulated_fleet
 from dispatcher.simulator.runner import FleetSimulator, wall_clock_stamp
 from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.decoder import Accepted, Decoder, default_adapters
-
-DAY = date(2026, 11, 20)
-TZ = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture
 def fleet_db(sqlite_url: str) -> Database:
     db = Database(sqlite_url)
     with db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(DAY))
+        fleet_repo.save_scenario(session, demo_day(DAY))
     yield db  # type: ignore[misc]
     db.dispose()
 
@@ -36,7 +32,7 @@ def run_day(db: Database, seed: int = 7, step_s: int = 30):  # type: ignore[no-u
     vehicles, scripts = load_simulated_fleet(db, seed)
     with db.session() as session:
         bindings = DeviceBindings(fleet_repo.device_bindings(session))
-    clock = FakeClock(datetime(2026, 11, 20, 6, 55, tzinfo=TZ))
+    clock = FakeClock(local(6, 55))
     decoder = Decoder(default_adapters(bindings), clock=clock)
     results: list[Accepted | object] = []
 
@@ -44,7 +40,7 @@ def run_day(db: Database, seed: int = 7, step_s: int = 30):  # type: ignore[no-u
         results.append(decoder.decode(topic, payload, clock.now()))
 
     sim = FleetSimulator(vehicles, scripts, publish, clock)
-    while clock.now() < datetime(2026, 11, 20, 20, 0, tzinfo=TZ):
+    while clock.now() < local(20, 0):
         sim.step(clock.now())
         clock.advance(step_s)
     return vehicles, results
@@ -84,7 +80,7 @@ def test_same_seed_same_day(fleet_db: Database) -> None:
 def test_positions_move_continuously(fleet_db: Database) -> None:
     _, scripts = load_simulated_fleet(fleet_db, 7)
     script = scripts["V02"]
-    t = datetime(2026, 11, 20, 9, 0, tzinfo=TZ)
+    t = local(9, 0)
     from dispatcher.geo import haversine_m
 
     prev = script.position_at(t)
@@ -103,8 +99,8 @@ def test_time_lapse_stamps_wall_clock_so_a_real_time_console_accepts_it(
     vehicles, scripts = load_simulated_fleet(fleet_db, 7)
     with fleet_db.session() as session:
         bindings = DeviceBindings(fleet_repo.device_bindings(session))
-    sim_start = datetime(2026, 11, 20, 9, 30, tzinfo=TZ)
-    wall_start = datetime(2026, 11, 21, 18, 0, tzinfo=TZ)  # the console's real clock
+    sim_start = local(9, 30)
+    wall_start = local(18, 0, day=DAY + timedelta(days=1))  # the console's real clock
     sim_clock, wall_clock = FakeClock(sim_start), FakeClock(wall_start)
     decoder = Decoder(default_adapters(bindings), clock=wall_clock)
     results: list[object] = []
@@ -135,7 +131,7 @@ def test_time_lapse_stamps_wall_clock_so_a_real_time_console_accepts_it(
 def test_starting_mid_day_reports_the_morning_first(fleet_db: Database) -> None:
     """The demo starts at 09:30: the deliveries made since 07:00 arrive with their own times."""
     vehicles, scripts = load_simulated_fleet(fleet_db, 7)
-    start = datetime(2026, 11, 20, 11, 0, tzinfo=TZ)
+    start = local(11, 0)
     sent: list[dict[str, object]] = []
 
     def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
@@ -154,7 +150,7 @@ def test_starting_mid_day_reports_the_morning_first(fleet_db: Database) -> None:
 
 def test_anchored_trouble_happens_soon_after_the_start(fleet_db: Database) -> None:
     """The demo opens at 09:30: idle, offline and a failure all begin within minutes."""
-    start = datetime(2026, 11, 20, 9, 30, tzinfo=TZ)
+    start = local(9, 30)
     _, scripts = load_simulated_fleet(fleet_db, 7, trouble_from=start)
     events = [e for s in scripts.values() for e in s.events]
     failed = sorted(e.ts for e in events if e.kind == "failed" and e.ts >= start)

@@ -4,12 +4,13 @@ core's refusals reach the dispatcher as a sentence."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fleet_zone import demo_day, utc
 from PySide6.QtCore import QSettings, Qt
 
 from dispatcher.alerts.model import (
@@ -30,7 +31,7 @@ from ui.exceptions.panel import ExceptionsPanel
 from ui.main_window import MainWindow  # before the QApplication: the map registers a scheme
 from ui.selection import SelectionModel
 
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+T0 = utc(10, 0)
 
 
 def alert(i: int, kind: AlertKind, severity: Severity, **kw: Any) -> Alert:
@@ -240,10 +241,9 @@ def test_the_dock_in_the_main_window_counts_in_its_title_and_runs_the_rules(
     qtbot: Any, core: Core, tmp_path: Path
 ) -> None:
     from dispatcher.persistence import fleet_repo
-    from dispatcher.scenario.demo import demo_scenario
 
     with core.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(T0.date(), n_orders=20, n_vehicles=2))
+        fleet_repo.save_scenario(session, demo_day(T0.date(), n_orders=20, n_vehicles=2))
     raise_alerts(core, late(1, Severity.CRITICAL), late(2))
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)

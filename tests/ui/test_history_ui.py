@@ -4,11 +4,11 @@ answers in its dialog; File > Export day report writes the CSV and the map."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from fleet_zone import DAY, TZ, demo_day, utc
 from PySide6.QtCore import QSettings
 
 from dispatcher.clock import FakeClock
@@ -18,14 +18,12 @@ from dispatcher.history.replay import ReplayFrame, load_replay
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
-from dispatcher.scenario.demo import demo_scenario
 from ui.history import dock as history_dock
 from ui.history.replay_bar import ReplayBar
 from ui.history.visit_dialog import ProofOfVisitDialog, parse_corners
 from ui.main_window import MainWindow  # imported before the QApplication: the map needs it
 
-BERLIN = ZoneInfo("Europe/Berlin")
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+T0 = utc(10, 0)
 
 
 @pytest.fixture
@@ -47,7 +45,7 @@ def core(sqlite_url: str) -> Iterator[Core]:
 
 
 def test_replay_bar_plays_scrubs_and_leaves(qtbot, core: Core) -> None:  # type: ignore[no-untyped-def]
-    bar = ReplayBar(core, BERLIN)
+    bar = ReplayBar(core, TZ)
     qtbot.addWidget(bar)
     frames: list[ReplayFrame] = []
     bar.frame_ready.connect(frames.append)
@@ -73,7 +71,7 @@ def test_replay_bar_plays_scrubs_and_leaves(qtbot, core: Core) -> None:  # type:
 
 
 def test_a_bad_range_is_reported_not_raised(qtbot, core: Core) -> None:  # type: ignore[no-untyped-def]
-    bar = ReplayBar(core, BERLIN)
+    bar = ReplayBar(core, TZ)
     qtbot.addWidget(bar)
     bar.set_range(T0, T0 - timedelta(hours=1))
     with qtbot.waitSignal(bar.status, check_params_cb=lambda t: "Could not" in t, timeout=10000):
@@ -82,7 +80,7 @@ def test_a_bad_range_is_reported_not_raised(qtbot, core: Core) -> None:  # type:
 
 
 def test_proof_of_visit_dialog_lists_the_vehicles(qtbot, core: Core) -> None:  # type: ignore[no-untyped-def]
-    dialog = ProofOfVisitDialog(core, BERLIN, point_of_selection=lambda: (52.5, 13.4))
+    dialog = ProofOfVisitDialog(core, TZ, point_of_selection=lambda: (52.5, 13.4))
     qtbot.addWidget(dialog)
     dialog.use_selected_stop()
     dialog.radius.setValue(50)
@@ -94,7 +92,7 @@ def test_proof_of_visit_dialog_lists_the_vehicles(qtbot, core: Core) -> None:  #
 
 
 def test_proof_of_visit_dialog_explains_a_bad_zone(qtbot, core: Core) -> None:  # type: ignore[no-untyped-def]
-    dialog = ProofOfVisitDialog(core, BERLIN)
+    dialog = ProofOfVisitDialog(core, TZ)
     qtbot.addWidget(dialog)
     dialog.zone_radio.setChecked(True)
     dialog.corners.setText("52.5 13.4; 52.6, 13.4")
@@ -121,7 +119,7 @@ def test_the_window_routes_replay_to_the_map_and_exports_the_day(
     qtbot, core: Core, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     with core.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20), n_orders=20))
+        fleet_repo.save_scenario(session, demo_day(n_orders=20))
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     titles = [a.text() for a in window.menuBar().actions()]
@@ -137,7 +135,7 @@ def test_the_window_routes_replay_to_the_map_and_exports_the_day(
     bar.leave()
     assert fake.ended == 1 and window.docks["history"].isHidden()
 
-    history_dock.export_to(window, tmp_path / "report", date(2026, 11, 20))
+    history_dock.export_to(window, tmp_path / "report", DAY)
     qtbot.waitUntil(lambda: hasattr(window, "last_day_report"), timeout=20000)
     csv_path, map_path = window.last_day_report  # type: ignore[attr-defined]
     assert csv_path.exists() and map_path.exists()

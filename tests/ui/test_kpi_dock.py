@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from fleet_zone import DAY, demo_day, local
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from dispatcher.clock import FakeClock
@@ -15,7 +14,6 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.kpi.records import Scope, ScopeKind
 from dispatcher.persistence import fleet_repo
-from dispatcher.scenario.demo import demo_scenario
 from ui.bool_refs import affected, protect_bools
 from ui.kpi.dock import show_timeline
 from ui.kpi.feed import KpiFeed
@@ -23,15 +21,13 @@ from ui.kpi.panel import KpiPanel
 from ui.kpi.timeline import TimelineView
 from ui.main_window import MainWindow
 
-DAY = date(2026, 11, 20)
-
 
 @pytest.fixture
 def window(qtbot, sqlite_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    clock = FakeClock(datetime(2026, 11, 20, 11, 0, tzinfo=ZoneInfo("Europe/Berlin")))
+    clock = FakeClock(local(11, 0))
     core = Core(Settings(database_url=sqlite_url), clock=clock)
     with core.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(DAY))
+        fleet_repo.save_scenario(session, demo_day(DAY))
     win = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
     yield win

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fleet_zone import DAY, TZ, demo_day, utc
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 
@@ -22,12 +23,11 @@ from dispatcher.fleet.state import FleetChanged
 from dispatcher.maps.mbtiles import write_mbtiles
 from dispatcher.model.core import PositionReport
 from dispatcher.persistence import fleet_repo
-from dispatcher.scenario.demo import demo_scenario
 from ui.main_window import MainWindow
 from ui.map.controller import MapController
 from ui.map.dock import export_to
 
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+T0 = utc(10, 0)
 HOSTILE = '</script><img src=x onerror="window.__pwned=1">\'); drop'
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -40,7 +40,7 @@ PNG = (
 def core(sqlite_url: str) -> Iterator[Core]:
     c = Core(Settings(database_url=sqlite_url))
     with c.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+        fleet_repo.save_scenario(session, demo_day())
     yield c
     c.close()
 
@@ -204,7 +204,7 @@ def test_mbtiles_source_serves_a_tile(qtbot: Any, sqlite_url: str, tmp_path: Pat
     settings = Settings(database_url=sqlite_url, sections={"map": {"mbtiles": str(path)}})
     c = Core(settings)
     with c.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+        fleet_repo.save_scenario(session, demo_day())
     try:
         _, controller = open_window(qtbot, c, tmp_path)
         key = next(iter(k for k in _handler().mbtiles if k.startswith("mbtiles-")))
@@ -255,7 +255,7 @@ def test_online_tiles_are_cached_on_disk_and_served_when_offline(
     section = {"tiles": url, "attribution": "Local tiles", "cache_dir": str(cache)}
     c = Core(Settings(database_url=sqlite_url, sections={"map": section}))
     with c.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+        fleet_repo.save_scenario(session, demo_day())
     try:
         _, controller = open_window(qtbot, c, tmp_path)
         key = controller.settings.source.key  # type: ignore[union-attr]
@@ -291,7 +291,6 @@ def test_export_writes_the_days_routes_with_escaped_names(
 
 def test_exported_file_shows_hostile_names_as_text(qtbot: Any, tmp_path: Path) -> None:
     from dataclasses import replace
-    from zoneinfo import ZoneInfo
 
     from PySide6.QtCore import QUrl
     from PySide6.QtWebEngineWidgets import QWebEngineView
@@ -306,7 +305,7 @@ def test_exported_file_shows_hostile_names_as_text(qtbot: Any, tmp_path: Path) -
     fleet = FleetState()
     fleet.apply_positions([(PositionReport(evil, T0, 52.5, 13.4), False)], T0)
     out = tmp_path / "evil.html"
-    assert export_day([route], fleet.snapshots(), out, ZoneInfo("Europe/Berlin")) == 3
+    assert export_day([route], fleet.snapshots(), out, TZ) == 3
     view = QWebEngineView()
     qtbot.addWidget(view)
     with qtbot.waitSignal(view.loadFinished, timeout=30000):
@@ -325,7 +324,7 @@ def _stop_view(i: int, name: str) -> fleet_repo.StopView:
     return fleet_repo.StopView(
         id=i,
         order_ref=f"O{i}",
-        service_date=date(2026, 11, 20),
+        service_date=DAY,
         sequence=i,
         kind="delivery",
         status="pending",

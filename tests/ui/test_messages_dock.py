@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, time
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from fleet_zone import TZ, local
 from PySide6.QtCore import QSettings, Qt
 
 from dispatcher.clock import FakeClock
@@ -27,19 +27,15 @@ from dispatcher.messaging.settings import MessagingSettings
 from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
 from dispatcher.persistence.orm import Stop
-from dispatcher.scenario.demo import demo_scenario
 from dispatcher.users.desk import UserDesk
 from ui.main_window import MainWindow
 from ui.messages.actions import message_customer
 from ui.messages.outbox_model import Column, OutboxModel
 
-BERLIN = ZoneInfo("Europe/Berlin")
-
 
 @pytest.fixture
 def core(sqlite_url: str, tmp_path: Path) -> Iterator[Core]:
-    day = demo_scenario().service_date
-    clock = FakeClock(datetime.combine(day, time(11, 0), BERLIN))
+    clock = FakeClock(local(11, 0))
     capture = str(tmp_path / "capture.jsonl")
     core = Core(
         Settings(database_url=sqlite_url, sections={"messaging": {"capture_file": capture}}),
@@ -93,7 +89,7 @@ def test_one_click_on_a_late_stop_is_sent_with_the_right_eta(qtbot, window: Main
     message_customer(window, stop_id)
     qtbot.waitUntil(lambda: panel.banner.message_id is not None, timeout=10000)
     assert "Running late" in panel.banner.title.text()
-    eta_text = eta.astimezone(BERLIN).strftime("%H:%M")
+    eta_text = eta.astimezone(TZ).strftime("%H:%M")
     assert f"New estimated arrival: {eta_text}" in panel.banner.text.text()
     assert panel.banner.undo.isEnabled()
 

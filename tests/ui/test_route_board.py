@@ -10,11 +10,11 @@ import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fleet_zone import DAY, demo_day
 from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -23,20 +23,17 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.model.core import StopStatus
 from dispatcher.persistence import fleet_repo
-from dispatcher.scenario.demo import demo_scenario
 from ui.main_window import MainWindow
 from ui.routes.board import VehicleBoard
 from ui.routes.board_model import STOPS_MIME, Column, Role, VehicleBoardModel
 from ui.routes.panel import RoutesPanel
-
-DAY = date(2026, 11, 20)
 
 
 @pytest.fixture
 def core(sqlite_url: str) -> Iterator[Core]:
     c = Core(Settings(database_url=sqlite_url))
     with c.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(DAY))
+        fleet_repo.save_scenario(session, demo_day(DAY))
     yield c
     c.close()
 

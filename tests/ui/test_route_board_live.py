@@ -11,12 +11,12 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from fleet_zone import DAY, demo_day, utc
 from PySide6.QtCore import QSettings, QThreadPool
 from sqlalchemy.engine import make_url
 
@@ -27,13 +27,11 @@ from dispatcher.events import EventBus
 from dispatcher.model.core import DeliveryEventKind, EventReport, StopStatus
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
-from dispatcher.scenario.demo import demo_scenario
 from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
 from ui.main_window import MainWindow
 from ui.routes.board_model import Column
 from ui.routes.panel import RoutesPanel
 
-DAY = date(2026, 11, 20)
 WAIT = {"timeout": 15000}
 
 
@@ -45,7 +43,7 @@ def open_core(url: str, mqtt_url: str | None = None) -> Core:
     core = Core(settings)
     with core.db.session() as session:
         if not fleet_repo.count_stops(session):
-            fleet_repo.save_scenario(session, demo_scenario(DAY))
+            fleet_repo.save_scenario(session, demo_day(DAY))
     if mqtt_url is not None:
         live = core.start_live()
         assert live.client is not None and live.client.wait_connected(10)
@@ -109,7 +107,7 @@ def delivered(core: Core, vehicle_id: str, order_ref: str) -> None:
     events = [
         EventReport(
             vehicle_id,
-            datetime(2026, 11, 20, 9, minute, tzinfo=UTC),
+            utc(10, minute),
             kind,
             f"{order_ref}-{kind}",
             stop_id=order_ref,

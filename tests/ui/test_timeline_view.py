@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time
 
 import pytest
+from fleet_zone import DAY, TZ, local
 from PySide6.QtCore import QPoint, Qt
 
 from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
 from dispatcher.kpi.timeline import Timeline, build_timeline
+from dispatcher.planning.model import to_plan_seconds
 from ui.kpi.charts import LATE
 from ui.kpi.timeline import TimelineView
 from ui.selection import SelectionModel
 
-TZ = ZoneInfo("Europe/Berlin")
-
 
 def at(hh: int, mm: int = 0) -> datetime:
-    return datetime(2026, 11, 20, hh, mm, tzinfo=TZ).astimezone(UTC)
+    return local(hh, mm).astimezone(UTC)
+
+
+def secs(hh: int, mm: int = 0) -> float:
+    """Plan seconds of a wall-clock time (the fleet's clock, also on a DST day)."""
+    return to_plan_seconds(local(hh, mm), local(0))
 
 
 def small_timeline() -> Timeline:
@@ -60,7 +64,7 @@ def small_timeline() -> Timeline:
         StopRecord(4, "D", vehicle_id="V2", sequence=2, planned_arrival=at(13)),
     )
     vehicles = (VehicleRecord("V1", "Van 1", shift_start=time(8)), VehicleRecord("V2", "Van 2"))
-    records = DayRecords(date(2026, 11, 20), TZ, stops, vehicles)
+    records = DayRecords(DAY, TZ, stops, vehicles)
     return build_timeline(records, at(11, 45), {3: at(12, 20)})
 
 
@@ -88,13 +92,13 @@ def test_rows_and_marks_are_drawn(view: TimelineView) -> None:
     assert view.mark_count("planned") == 4
     assert len(view.marks["actual", LATE].data) == 1  # B arrived late: a red dot
     assert len(view.late_bands.opts["x0"]) == 2  # B arrived late, C predicted late
-    assert list(view.late_lines.xData) == [36000.0, 38400.0, 43200.0, 44400.0]
-    assert view.now_line.value() == 11 * 3600 + 45 * 60
+    assert list(view.late_lines.xData) == [secs(10), secs(10, 40), secs(12), secs(12, 20)]
+    assert view.now_line.value() == secs(11, 45)
 
 
 def test_clicking_a_stop_selects_it_everywhere(qtbot, view: TimelineView) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(view.selection.changed) as blocker:
-        click(qtbot, view, 10 * 3600 + 40 * 60, 0)  # B's actual arrival on Van 1's row
+        click(qtbot, view, secs(10, 40), 0)  # B's actual arrival on Van 1's row
     chosen = blocker.args[0]
     assert (chosen.stop_id, chosen.vehicle_id, chosen.source) == (2, "V1", "timeline")
     assert view.selected_stop_id() == 2
@@ -102,14 +106,14 @@ def test_clicking_a_stop_selects_it_everywhere(qtbot, view: TimelineView) -> Non
 
 def test_clicking_empty_space_keeps_the_selection(qtbot, view: TimelineView) -> None:  # type: ignore[no-untyped-def]
     view.selection.select_stop(1, "V1", source="routes")
-    click(qtbot, view, 15 * 3600, 0)  # nothing on Van 1 at 15:00
+    click(qtbot, view, secs(15), 0)  # nothing on Van 1 at 15:00
     assert view.selection.current.stop_id == 1
 
 
 def test_a_selection_made_elsewhere_highlights_the_stop_and_its_row(view: TimelineView) -> None:
     view.selection.select_stop(3, "V2", source="map")
     xs, ys = view.ring.getData()
-    assert sorted(xs) == [11 * 3600 + 30 * 60, 12 * 3600 + 20 * 60]  # planned and predicted
+    assert sorted(xs) == [secs(11, 30), secs(12, 20)]  # planned and predicted
     assert set(ys) == {1}
     assert view.row_band.isVisible() and view.row_band.getRegion() == (0.5, 1.5)
     assert view.selected_band.isVisible()
@@ -121,16 +125,16 @@ def test_a_selection_made_elsewhere_highlights_the_stop_and_its_row(view: Timeli
 
 
 def test_a_stop_selected_off_screen_is_panned_into_view(view: TimelineView) -> None:
-    view.view_box.setXRange(6 * 3600, 7 * 3600, padding=0)
+    view.view_box.setXRange(secs(6), secs(7), padding=0)
     view.selection.select_stop(4, "V2", source="routes")
     x0, x1 = view.view_box.viewRange()[0]
-    assert x0 <= 13 * 3600 <= x1
+    assert x0 <= secs(13) <= x1
     assert x1 - x0 == pytest.approx(3600)  # panned, not zoomed
 
 
 def test_a_new_timeline_keeps_the_users_zoom(view: TimelineView) -> None:
-    view.view_box.setXRange(9 * 3600, 10 * 3600, padding=0)
+    view.view_box.setXRange(secs(9), secs(10), padding=0)
     changed = small_timeline()
     view.set_timeline(Timeline(changed.rows[:2], changed.origin, changed.now + 60))
-    assert view.view_box.viewRange()[0] == pytest.approx([9 * 3600, 10 * 3600])
+    assert view.view_box.viewRange()[0] == pytest.approx([secs(9), secs(10)])
     assert view.now_line.value() == changed.now + 60

@@ -6,16 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
 import pytest
+from fleet_zone import demo_day
 from PySide6.QtCore import QSettings
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence import fleet_repo
-from dispatcher.scenario.demo import demo_scenario
 from ui.main_window import MainWindow
 from ui.routes_model import Role, RoutesModel
 
@@ -24,7 +23,7 @@ from ui.routes_model import Role, RoutesModel
 def core(sqlite_url: str) -> Core:
     c = Core(Settings(database_url=sqlite_url))
     with c.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+        fleet_repo.save_scenario(session, demo_day())
     yield c  # type: ignore[misc]
     c.close()
 

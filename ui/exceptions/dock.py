@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from dispatcher.alerts.desk import AlertDesk
 from dispatcher.alerts.model import Role, User
-from dispatcher.alerts.runner import RunnerSettings
 from dispatcher.errors import DispatcherError
 from ui.exceptions.panel import ACTIONS, ExceptionsPanel
 
@@ -26,19 +25,10 @@ log = logging.getLogger(__name__)
 MUTE_KEY = "exceptions/muted"
 
 
-def _settings(window: MainWindow) -> RunnerSettings:
-    try:
-        return RunnerSettings.from_mapping(window.core.settings.sections.get("alerts", {}))
-    except DispatcherError as exc:
-        log.error("[alerts] configuration ignored: %s", exc)
-        return RunnerSettings()
-
-
 def build(window: MainWindow) -> QWidget:
     """The queue for the user at the keyboard (OS account → users table)."""
-    settings = _settings(window)
     core = window.core
-    desk = AlertDesk(core.db, core.clock, core.bus, timezone=settings.timezone)
+    desk = AlertDesk(core.db, core.clock, core.bus, timezone=core.fleet.timezone)
     try:
         user = desk.login()
     except DispatcherError as exc:  # a read-only or unreachable database: look, don't touch

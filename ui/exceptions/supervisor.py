@@ -7,6 +7,7 @@ A dialog over :meth:`AlertDesk.supervisor_stats`; the figures are the core's
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import tzinfo
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -73,9 +74,9 @@ class SupervisorDialog(QDialog):
         layout.addWidget(buttons)
 
     def _fill(self) -> None:
-        s = self.stats
+        s, tz = self.stats, self.desk.timezone
         esc_rows = [
-            [a.id, a.kind.value, a.title, a.escalated_by or "", _clock(a), a.status.value]
+            [a.id, a.kind.value, a.title, a.escalated_by or "", _clock(a, tz), a.status.value]
             for a in self.escalated
         ]
         self.tabs.addTab(
@@ -112,5 +113,5 @@ class SupervisorDialog(QDialog):
         return path
 
 
-def _clock(alert: Alert) -> str:
-    return f"{alert.escalated_at.astimezone():%H:%M}" if alert.escalated_at else ""
+def _clock(alert: Alert, tz: tzinfo) -> str:
+    return f"{alert.escalated_at.astimezone(tz):%H:%M}" if alert.escalated_at else ""

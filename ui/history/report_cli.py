@@ -11,6 +11,7 @@ import sys
 from typing import TextIO
 
 from dispatcher.config import Settings
+from dispatcher.fleet_settings import fleet_zone_name
 from dispatcher.history.commands import parse_day, zone
 from dispatcher.persistence.database import Database
 from ui.history.report_map import export_day_report
@@ -19,11 +20,12 @@ from ui.history.report_map import export_day_report
 def run_report(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
     """Write the CSV and the map of ``--date`` into ``--out``; prints both paths."""
     out = out or sys.stdout
-    tz = zone(args.timezone)
+    zone_name = fleet_zone_name(settings, args.timezone)
+    tz = zone(zone_name)
     day = parse_day(args.date, tz)
     db = Database(settings.database_url)
     try:
-        csv_path, map_path = export_day_report(db, day, args.timezone, args.out)
+        csv_path, map_path = export_day_report(db, day, zone_name, args.out)
     finally:
         db.dispose()
     print(f"wrote {csv_path}", file=out)

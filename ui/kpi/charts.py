@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pyqtgraph as pg
+
+from dispatcher.planning.model import from_plan_seconds
 
 #: Tick steps (seconds) the clock axis picks from: whole minutes and hours only.
 _STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
@@ -24,11 +27,15 @@ class ClockAxis(pg.AxisItem):  # type: ignore[misc]
 
     Args:
         scale_s: Seconds per axis unit (1 for plan seconds, 3600 for hours).
+
+    :attr:`origin` set (the plan's local midnight) labels values as plan seconds of that day
+    (:func:`~dispatcher.planning.model.from_plan_seconds`); unset, as seconds of the day.
     """
 
     def __init__(self, orientation: str = "bottom", scale_s: float = 1.0, **kw: Any) -> None:
         super().__init__(orientation, **kw)
         self._scale = scale_s
+        self.origin: datetime | None = None
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
         span_s = max((maxVal - minVal) * self._scale, 1.0)
@@ -38,6 +45,9 @@ class ClockAxis(pg.AxisItem):  # type: ignore[misc]
         return [(major / self._scale, 0.0), (minor / self._scale, 0.0)]
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if self.origin is not None:
+            origin = self.origin
+            return [f"{from_plan_seconds(v * self._scale, origin):%H:%M}" for v in values]
         return [clock_label(v * self._scale) for v in values]
 
 

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from dispatcher.planning.model import to_plan_seconds
 from ui.bool_refs import protect_bools
 from ui.kpi.feed import KpiFeed
 from ui.kpi.panel import KpiPanel
@@ -46,11 +47,12 @@ def install(window: MainWindow) -> None:
     feed.loaded.connect(timeline.show_snapshot)
     feed.failed.connect(panel.show_error)
     panel.feed = feed
+    window.day_hooks.append(lambda _day: feed.refresh() and None)
 
     def on_tick() -> None:
         if timeline.isVisible() and timeline.timeline is not None:
             now = window.core.clock.now()
-            timeline.set_now((now - timeline.timeline.origin).total_seconds())
+            timeline.set_now(to_plan_seconds(now, timeline.timeline.origin))
         feed.tick()
 
     def on_visibility(visible: bool) -> None:

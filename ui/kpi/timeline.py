@@ -59,7 +59,8 @@ class TimelineView(QWidget):
         super().__init__(parent)
         self.selection = selection
         self.timeline: Timeline | None = None
-        self.plot = pg.PlotWidget(axisItems={"bottom": ClockAxis("bottom")})
+        self.axis = ClockAxis("bottom")
+        self.plot = pg.PlotWidget(axisItems={"bottom": self.axis})
         self.plot.setObjectName("timelinePlot")
         self.plot.showGrid(x=True, y=False, alpha=0.25)
         self.view_box = self.plot.getViewBox()
@@ -124,6 +125,7 @@ class TimelineView(QWidget):
         fit."""
         previous = self.timeline
         self.timeline = timeline
+        self.axis.origin = timeline.origin
         self.set_now(timeline.now)
         if previous is not None and previous.rows == timeline.rows:
             return

@@ -73,7 +73,7 @@ class MapController(QObject):
         self._selection_dirty = True
         self._centre = False
         self.routes_load = LatestLoad(
-            "routes", self.core.load_routes, self._apply_routes, self._load_failed
+            "routes", self._fetch_routes, self._apply_routes, self._load_failed
         )
         self.alerts_load = LatestLoad(
             "open exceptions", self._fetch_open_alerts, self._apply_alerts, self._load_failed
@@ -231,6 +231,14 @@ class MapController(QObject):
         if now_wall - self._alerts_at >= self.alerts_every_s:
             self._alerts_at = now_wall
             self.alerts_load.request()
+
+    def _fetch_routes(self) -> list[fleet_repo.RouteView]:
+        """The routes of the day the window shows (off the GUI thread)."""
+        return self.core.load_routes(self.window.service_day)
+
+    def show_day(self, _day: object) -> None:
+        """The day picker moved: read that day's routes now, not at the next refresh."""
+        self._routes_at = 0.0
 
     def _apply_routes(self, routes: list[fleet_repo.RouteView]) -> None:
         if not self.routes:

@@ -45,6 +45,7 @@ def install(window: MainWindow) -> None:
     controller: MapController = window.map_controller  # type: ignore[attr-defined]
     window.tick_hooks.append(controller.tick)
     window.close_hooks.append(controller.close)
+    window.day_hooks.append(controller.show_day)
     menu = window.menu("&Map")
     _action(window, menu, "&Fit to fleet", controller.fit_fleet, "Ctrl+Shift+F")
     _action(window, menu, "Follow &selected vehicle", controller.toggle_follow, "Ctrl+Shift+L")
@@ -98,7 +99,7 @@ def export_to(window: MainWindow, path: Path) -> None:
     window.statusBar().showMessage(f"Exporting the map to {path}…")
 
     def work() -> int:
-        return export_day(core.load_routes(), snapshots, path, tz)
+        return export_day(core.load_routes(window.service_day), snapshots, path, tz)
 
     def done(stops: int) -> None:
         window.statusBar().showMessage(f"Map with {stops} stops exported to {path}", 10000)

@@ -21,6 +21,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
 
 Index = QModelIndex | QPersistentModelIndex
@@ -77,11 +78,11 @@ STATUS_COLOURS = {
 class OutboxModel(QAbstractTableModel):
     """Outbox rows (snapshots) with the customer's name; read-only."""
 
-    def __init__(self, timezone: str = "Europe/Berlin", parent: Any = None) -> None:
+    def __init__(self, timezone: str | None = None, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[OutboxMessage] = []
         self._names: dict[int, str] = {}
-        self._tz = ZoneInfo(timezone)
+        self._tz = ZoneInfo(timezone or machine_zone_name())
 
     def set_rows(self, rows: list[OutboxMessage], names: dict[int, str]) -> None:
         """Replace the content (rows newest first, as the store lists them)."""

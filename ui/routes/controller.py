@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -89,16 +89,21 @@ class BoardController(QObject):
         self,
         routes: list[fleet_repo.RouteView] | None = None,
         vehicles: list[fleet_repo.VehicleView] | None = None,
+        day: date | None = None,
     ) -> bool:
         """(Re)read the day from the database; the undo history starts afresh.
+
+        ``day`` is the day the routes are of (the day picker's); default the day shown now,
+        so a reload after a conflict stays on it, even when it has no stops.
 
         An unreachable database leaves the boards as they were and says so (False).
         Every route counts as changed by a reload, so an optimizer preview computed before
         it is refused as stale rather than applied over someone else's change.
         """
+        day = day or (self.day.day if self.day is not None else None)
         try:
             if routes is None:
-                routes = self.core.load_routes()
+                routes = self.core.load_routes(day)
             if vehicles is None:
                 with self.core.db.session() as session:
                     vehicles = fleet_repo.load_vehicles(session)
@@ -109,7 +114,7 @@ class BoardController(QObject):
             self.message.emit("No vehicles or orders yet: import orders (Ctrl+I)")
             return False
         old = self.day.plan.versions if self.day is not None else {}
-        self.day = build_day_plan(routes, vehicles, self.timezone)
+        self.day = build_day_plan(routes, vehicles, self.timezone, day=day)
         for vid in self.day.plan.versions:
             self.day.plan.versions[vid] = old.get(vid, 0) + 1
         self.generation += 1

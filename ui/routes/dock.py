@@ -68,4 +68,4 @@ def install(window: MainWindow) -> None:
 
 def reload(window: MainWindow, routes: list[RouteView]) -> None:
     """Show freshly loaded routes on the boards (undo history starts afresh)."""
-    window.routes_panel.controller.load(routes)
+    window.routes_panel.controller.load(routes, day=window.service_day)
