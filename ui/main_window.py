@@ -35,6 +35,7 @@ from ui.messages import dock as messages_dock
 from ui.routes import dock as routes_dock
 from ui.routes_model import RoutesModel
 from ui.selection import SelectionModel
+from ui.shortcuts import KeySpec, ShortcutRegistry
 from ui.themes import THEMES, apply_theme
 
 log = logging.getLogger(__name__)
@@ -107,14 +108,8 @@ class MainWindow(QMainWindow):
         #: Called when the window closes, before the core does: rooms stop their timers and
         #: background loads here so nothing calls back into deleted widgets.
         self.close_hooks: list[Callable[[], None]] = []
-        #: (keys, what) rows for Help > Keyboard shortcuts; rooms append theirs in install().
-        self.shortcut_help: list[tuple[str, str]] = [
-            ("Ctrl+I", "Import orders from CSV"),
-            ("F5", "Reload"),
-            ("Ctrl+F", "Find stop"),
-            ("F1", "This help"),
-            ("Ctrl+Q", "Quit"),
-        ]
+        #: Every action and key of the window; a key bound twice raises while it is built.
+        self.shortcuts = ShortcutRegistry()
         self.docks: dict[str, QDockWidget] = {}
         self.last_import_report: object = None
         #: The day the route list shows; rows of an import without a date land on it.
@@ -231,24 +226,49 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&Import orders…", self.import_orders, "Ctrl+I")
+        self._action(
+            file_menu,
+            "&Import orders…",
+            self.import_orders,
+            "Ctrl+I",
+            help="Import orders from CSV",
+        )
         self._action(file_menu, "&Reload", self.reload_routes, QKeySequence.StandardKey.Refresh)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         view = self.menuBar().addMenu("&View")
-        for dock in self.docks.values():
-            view.addAction(dock.toggleViewAction())
+        for key in self.docks:
+            self.add_dock_toggle(view, key)
         view.addSeparator()
         theme_menu = view.addMenu("&Theme")
         for name in THEMES:
-            self._action(theme_menu, name.capitalize(), lambda n=name: self.set_theme(n))
+            self._action(
+                theme_menu,
+                name.capitalize(),
+                lambda n=name: self.set_theme(n),
+                name=f"theme {name}",
+            )
         self._action(view, "Reset &layout", self.reset_layout)
         self._action(view, "&Find stop", self.route_filter.setFocus, QKeySequence.StandardKey.Find)
 
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About Dispatcher", self.show_about)
+
+    def add_dock_toggle(self, menu: QMenu, key: str, before: QAction | None = None) -> QAction:
+        """Put dock ``key``'s show/hide action in ``menu`` (registered as "toggle KEY dock")."""
+        action = self.shortcuts.add(self.docks[key].toggleViewAction(), name=f"toggle {key} dock")
+        if before is None:
+            menu.addAction(action)
+        else:
+            menu.insertAction(before, action)
+        return action
+
+    @property
+    def shortcut_help(self) -> list[tuple[str, str]]:
+        """(keys, what) rows of Help > Keyboard shortcuts, generated from the registry."""
+        return self.shortcuts.help_rows()
 
     def menu(self, title: str) -> QMenu:
         """The top-level menu called ``title`` (e.g. "&Route"), created before Help if new."""
@@ -267,12 +287,19 @@ class MainWindow(QMainWindow):
             bar.insertMenu(help_action, created)
         return created
 
-    def _action(self, menu: object, text: str, slot: object, shortcut: object = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))  # type: ignore[call-overload]
-        action.triggered.connect(slot)
-        menu.addAction(action)  # type: ignore[attr-defined]
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[..., object],
+        shortcut: KeySpec = None,
+        *,
+        name: str | None = None,
+        help: str | None = None,
+    ) -> QAction:
+        """A menu action, registered (see ui/shortcuts.py): a key bound twice raises here."""
+        action = self.shortcuts.create(self, text, slot, shortcut, name=name, help=help)
+        menu.addAction(action)
         return action
 
     # --- behaviour ------------------------------------------------------------------------
@@ -314,10 +341,7 @@ class MainWindow(QMainWindow):
             dock.show()
 
     def show_shortcuts(self) -> None:
-        rows = "".join(
-            f"<tr><td><b>{key}</b></td><td>{what}</td></tr>" for key, what in self.shortcut_help
-        )
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+        QMessageBox.information(self, "Keyboard shortcuts", self.shortcuts.help_html())
 
     def show_about(self) -> None:
         from dispatcher import __version__

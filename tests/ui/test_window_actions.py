@@ -1,0 +1,132 @@
+"""Actions of the main window driven as a dispatcher drives them: keys and clicks on the real
+window over the demo day, real dialogs answered with ``answer_modal``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QDialogButtonBox
+
+from dispatcher.alerts.model import AlertKind, Condition, Severity
+from dispatcher.alerts.workflow import AlertService
+from dispatcher.clock import FakeClock
+from dispatcher.config import Settings
+from dispatcher.core import Core
+from dispatcher.persistence import fleet_repo
+from dispatcher.persistence.alert_repo import alert_store
+from dispatcher.scenario.demo import demo_scenario
+from ui.main_window import MainWindow
+from ui.shortcuts import WINDOW, DuplicateShortcut, ShortcutRegistry
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> Iterator[Core]:
+    c = Core(Settings(database_url=f"sqlite:///{tmp_path / 'w.sqlite3'}"), clock=FakeClock(T0))
+    with c.db.session() as session:
+        fleet_repo.save_scenario(session, demo_scenario(T0.date(), n_orders=40, n_vehicles=3))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def window(qtbot: Any, core: Core, tmp_path: Path) -> MainWindow:
+    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    return w
+
+
+def raise_late(core: Core, stop_id: int, vehicle_id: str) -> None:
+    cond = Condition(
+        AlertKind.LATE,
+        f"stop:{stop_id}",
+        Severity.HIGH,
+        f"Stop {stop_id} late",
+        sla_deadline=T0 + timedelta(minutes=30),
+        vehicle_id=vehicle_id,
+        stop_id=str(stop_id),
+    )
+    with alert_store(core.db) as store:
+        AlertService(store, core.clock).reconcile([cond], list(AlertKind))
+
+
+def test_a_key_bound_twice_in_one_context_fails_at_once(qapp: Any) -> None:
+    registry = ShortcutRegistry()
+    registry.create(qapp, "Move stops to &vehicle…", lambda: None, "Ctrl+Shift+M")
+    with pytest.raises(DuplicateShortcut, match="Ctrl\\+Shift\\+M is bound twice"):
+        registry.create(qapp, "Message &history", lambda: None, "Ctrl+Shift+M")
+    registry.add_key("replay bar", "play", "Space", "Play")
+    registry.add_key("exception queue", "pause", "Space", "Not the same widget: no clash")
+    with pytest.raises(DuplicateShortcut, match="Space"):
+        registry.create(qapp, "Anywhere", lambda: None, "Space", context=WINDOW)
+    with pytest.raises(DuplicateShortcut, match="registered as"):
+        registry.add_key("replay bar", "play", "P", "Same name twice")
+
+
+def test_every_menu_action_of_the_window_is_registered(window: MainWindow) -> None:
+    registered = {id(e.action) for e in window.shortcuts.entries if e.action is not None}
+    stack = list(window.menuBar().actions())
+    missing = []
+    while stack:
+        action = stack.pop()
+        if action.menu() is not None:
+            stack.extend(action.menu().actions())  # type: ignore[union-attr]
+        elif not action.isSeparator() and id(action) not in registered:
+            missing.append(action.text())
+    assert missing == []
+
+
+def test_ctrl_shift_m_moves_stops_and_help_lists_each_key_once(
+    qtbot: Any, window: MainWindow, answer_modal: Any
+) -> None:
+    board = window.routes_panel.boards["V01"]
+    first = board.model.stop_id(0)
+    board.table.setFocus()
+    board.select_stops([first])
+    cancel = QDialogButtonBox.StandardButton.Cancel
+    seen = answer_modal(
+        lambda d: qtbot.mouseClick(
+            d.findChild(QDialogButtonBox).button(cancel), Qt.MouseButton.LeftButton
+        )
+    )
+    qtbot.keyClick(board.table, Qt.Key.Key_M, CTRL_SHIFT)
+    qtbot.waitUntil(lambda: bool(seen))
+    assert seen[0].title == "Move to vehicle"
+
+    window.activateWindow()  # back from the modal
+    qtbot.waitUntil(window.isActiveWindow)
+    help_seen = answer_modal(lambda d: d.close())
+    qtbot.keyClick(board.table, Qt.Key.Key_F1)
+    qtbot.waitUntil(lambda: bool(help_seen))
+    keys = [k for k, _ in window.shortcut_help]
+    assert help_seen[0].title == "Keyboard shortcuts"
+    assert help_seen[0].text.count("Ctrl+Shift+M") == 1
+    assert len(keys) == len(set(keys)), "every key once in Help"
+
+
+def test_clicking_an_exception_keeps_it_selected_for_replay(
+    qtbot: Any, window: MainWindow, core: Core
+) -> None:
+    stop = core.load_routes()[1].stops[2]
+    raise_late(core, stop.id, "V02")
+    panel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel.reload(background=False)
+    rect = panel.view.visualRect(panel.proxy.index(0, 1))
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.routes_panel.boards["V02"].selected_stop_ids() == [str(stop.id)]
+    assert window.selection.current.alert_id == 1, "the board's echo kept the exception"
+    qtbot.keyClick(
+        window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+    )
+    assert "Select an exception first" not in window.statusBar().currentMessage()
+    assert window.docks["history"].isVisible()
