@@ -73,7 +73,7 @@ def parse_local(text: str, tz: ZoneInfo, option: str) -> datetime:
 def run_history(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.persistence.database import Database
 
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, must_exist=True)  # read-only: never create
     try:
         if args.history_command == "prune":
             return _prune(db, settings, out)

@@ -21,7 +21,7 @@ def run_report(args: argparse.Namespace, settings: Settings, out: TextIO | None 
     out = out or sys.stdout
     tz = zone(args.timezone)
     day = parse_day(args.date, tz)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, must_exist=True)  # read-only: never create
     try:
         csv_path, map_path = export_day_report(db, day, args.timezone, args.out)
     finally:
