@@ -242,11 +242,11 @@ class MainWindow(QMainWindow):
             self.add_dock_toggle(view, key)
         view.addSeparator()
         theme_menu = view.addMenu("&Theme")
-        for name in THEMES:
+        for name in THEMES:  # not triggered's "checked" as the name (that gave dark always)
             self._action(
                 theme_menu,
                 name.capitalize(),
-                lambda n=name: self.set_theme(n),
+                lambda _=False, n=name: self.set_theme(n),
                 name=f"theme {name}",
             )
         self._action(view, "Reset &layout", self.reset_layout)

@@ -73,19 +73,6 @@ def test_a_key_bound_twice_in_one_context_fails_at_once(qapp: Any) -> None:
         registry.add_key("replay bar", "play", "P", "Same name twice")
 
 
-def test_every_menu_action_of_the_window_is_registered(window: MainWindow) -> None:
-    registered = {id(e.action) for e in window.shortcuts.entries if e.action is not None}
-    stack = list(window.menuBar().actions())
-    missing = []
-    while stack:
-        action = stack.pop()
-        if action.menu() is not None:
-            stack.extend(action.menu().actions())  # type: ignore[union-attr]
-        elif not action.isSeparator() and id(action) not in registered:
-            missing.append(action.text())
-    assert missing == []
-
-
 def test_ctrl_shift_m_moves_stops_and_help_lists_each_key_once(
     qtbot: Any, window: MainWindow, answer_modal: Any
 ) -> None:
