@@ -117,3 +117,60 @@ def test_clicking_an_exception_keeps_it_selected_for_replay(
     )
     assert "Select an exception first" not in window.statusBar().currentMessage()
     assert window.docks["history"].isVisible()
+
+
+def put_on_the_road(window: MainWindow, *vehicle_ids: str) -> None:
+    """Vans with a live position after their shift began: they have left the depot."""
+    controller = window.routes_panel.controller
+    assert controller.day is not None
+    routes = {r.vehicle_id: r for r in window.core.load_routes()}
+    positions = {v: (routes[v].stops[0].lat, routes[v].stops[0].lon) for v in vehicle_ids}
+    controller.day.place_vehicles(positions, window.core.clock.now())
+
+
+def test_a_delivery_dropped_on_a_van_on_the_road_is_refused_in_full_words(
+    qtbot: Any, window: MainWindow, answer_modal: Any
+) -> None:
+    from PySide6.QtWidgets import QComboBox
+
+    panel = window.routes_panel
+    controller = panel.controller
+    sid = window.routes_panel.boards["V01"].model.stop_id(0)
+    assert controller.move([sid], "", 0)  # unassigned, as a fresh urgent order would be
+    ref = controller.day.stops[sid].order_ref  # type: ignore[union-attr]
+    put_on_the_road(window, "V01", "V02", "V03")
+    unassigned = panel.boards[""]
+    unassigned.table.setFocus()
+    unassigned.select_stops([sid])
+
+    def pick_v02(dialog: Any) -> None:
+        combo = dialog.findChild(QComboBox)
+        combo.setCurrentIndex(combo.findText("V02"))
+        qtbot.mouseClick(
+            dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok),
+            Qt.MouseButton.LeftButton,
+        )
+
+    answer_modal(pick_v02)
+    qtbot.keyClick(unassigned.table, Qt.Key.Key_M, CTRL_SHIFT)
+    assert sid not in controller.route("V02"), "refused, not accepted as an improvement"
+    assert panel.change_label.text() == (
+        f"Not changed: V02 has left the depot: the goods of stop {ref} (a delivery) are not "
+        "on board, so it cannot take it (give it to a vehicle still at the depot, or plan it "
+        "for the next run)"
+    )
+    assert panel.change_label.wordWrap()
+
+    window.activateWindow()  # back from the modal
+    qtbot.waitUntil(window.isActiveWindow)
+    unassigned.table.setFocus()
+    unassigned.select_stops([sid])
+    qtbot.keyClick(unassigned.table, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
+    dialog = panel.last_insert_dialog  # type: ignore[attr-defined]
+    assert dialog.note.text() == (
+        f"No vehicle can take stop {ref} (a delivery) now: all 3 vehicles have left the depot "
+        "and its goods are not on board. Plan it for a vehicle's next run from the depot, or "
+        "leave it unassigned for tomorrow."
+    )
+    assert dialog.note.wordWrap()
+    dialog.reject()

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QTableWidget, QVBoxL
 
 from dispatcher.errors import ValidationError
 from dispatcher.planning import InsertionSuggestion, MoveToVehicle
+from dispatcher.planning.insertion import why_no_place
 
 if TYPE_CHECKING:
     from ui.routes.panel import RoutesPanel
@@ -39,9 +40,11 @@ class InsertDialog(QDialog):
             self.note = QLabel(
                 f"{len(self.suggestions)} best places for {ref}, best first"
                 if self.suggestions
-                else "No vehicle can take this stop (vehicles on the road cannot take "
-                "deliveries, and pinned stops keep their places)."
+                else panel.controller.readable(why_no_place(day.plan, stop_id))
+                if day is not None
+                else "No vehicle can take this stop now."
             )
+        self.note.setWordWrap(True)  # the whole reason, never cut off
         self.table = QTableWidget(len(self.suggestions), 6)
         self.table.setHorizontalHeaderLabels(
             ["Vehicle", "Position", "Added time", "Added km", "Lateness", ""]
