@@ -313,8 +313,11 @@ class MainWindow(QMainWindow):
         if routes and routes[0].stops:
             self.service_day = routes[0].stops[0].service_date
         routes_dock.reload(self, routes)
+        model = self.routes_model
+        unassigned = model.unassigned_count()
         self.stats_label.setText(
-            f"{self.routes_model.route_count()} routes · {self.routes_model.stop_count()} stops"
+            f"{model.route_count()} routes · {model.stop_count()} stops"
+            + (f" · {unassigned} unassigned" if unassigned else "")
         )
 
     def import_orders(self) -> None:

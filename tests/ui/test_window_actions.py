@@ -174,3 +174,71 @@ def test_a_delivery_dropped_on_a_van_on_the_road_is_refused_in_full_words(
     )
     assert dialog.note.wordWrap()
     dialog.reject()
+
+
+def test_the_status_bar_does_not_count_unassigned_as_a_route(
+    qtbot: Any, window: MainWindow
+) -> None:
+    sid = window.routes_panel.boards["V01"].model.stop_id(0)
+    assert window.routes_panel.controller.move([sid], "", 0)
+    qtbot.keyClick(window.routes_panel.boards["V02"].table, Qt.Key.Key_F5)
+    assert window.stats_label.text() == "3 routes · 40 stops · 1 unassigned"
+
+
+def test_the_fleet_tab_shows_no_speed_for_an_offline_van(qtbot: Any, window: MainWindow) -> None:
+    from dispatcher.fleet.state import FleetChanged
+    from dispatcher.model.core import PositionReport
+    from ui.fleet_model import FleetColumn
+
+    fleet = window.fleet_model._fleet
+    fix = PositionReport("V01", T0, 52.5, 13.4, speed_kmh=36.0, heading_deg=0.0)
+    changed, _ = fleet.apply_positions([(fix, False)], T0)
+    window.core.bus.publish(FleetChanged(frozenset(changed), frozenset(changed)))
+    view = window.fleet_view
+
+    def speed() -> str:
+        model = view.model()
+        rows = [r for r in range(model.rowCount()) if "V01" in model.index(r, 0).data()]
+        return str(model.index(rows[0], FleetColumn.SPEED).data())
+
+    qtbot.waitUntil(lambda: speed() == "36")
+    gone = fleet.sweep(T0 + timedelta(hours=2), force=True)
+    window.core.bus.publish(FleetChanged(frozenset(gone), frozenset(gone)))
+    qtbot.waitUntil(lambda: speed() == "")
+
+
+def test_the_detail_pane_says_the_facts_in_words_in_the_fleet_zone(
+    qtbot: Any, window: MainWindow, core: Core
+) -> None:
+    from ui.exceptions.model import SEVERITY_COLOURS
+    from ui.themes import STATUS_COLOURS
+
+    stop = core.load_routes()[1].stops[2]
+    cond = Condition(
+        AlertKind.LATE,
+        f"stop:{stop.id}",
+        Severity.HIGH,
+        f"Stop {stop.id} predicted 6 min late",
+        details={
+            "basis": "predicted",
+            "late_min": 6.3,
+            "window_end": "2026-11-20T10:00:00+00:00",
+            "predicted_arrival": "2026-11-20T10:06:18+00:00",
+        },
+        sla_deadline=T0 + timedelta(minutes=30),
+        vehicle_id="V02",
+        stop_id=str(stop.id),
+    )
+    with alert_store(core.db) as store:
+        AlertService(store, core.clock).reconcile([cond], list(AlertKind))
+    panel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel.reload(background=False)
+    rect = panel.view.visualRect(panel.proxy.index(0, 1))
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: "History" in panel.detail.toPlainText())
+    text = panel.detail.toPlainText()
+    assert "Lateness\npredicted 6 min late" in text
+    assert "predicted 11:06" in text, "the ETA in Berlin time"
+    for raw in ("late_min", "basis", "+00:00", "window_end"):
+        assert raw not in text
+    assert SEVERITY_COLOURS[Severity.HIGH] == STATUS_COLOURS["late"], "one red for late"
