@@ -157,7 +157,7 @@ def test_rows_come_in_priority_order_and_the_title_counts(
     reload(qtbot, panel)
     assert [panel.proxy.index(r, 0).data(Role.ALERT).stop_id for r in range(3)] == ["2", "3", "1"]
     assert counts == [(3, 1, 0)]
-    assert panel.model.index(0, Column.STOP).data() == "Customer 2 #2"
+    assert panel.model.index(0, Column.STOP).data() == "Customer 2 · #2"
 
 
 def test_keyboard_acknowledge_writes_the_database(

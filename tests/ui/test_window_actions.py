@@ -242,3 +242,31 @@ def test_the_detail_pane_says_the_facts_in_words_in_the_fleet_zone(
     for raw in ("late_min", "basis", "+00:00", "window_end"):
         assert raw not in text
     assert SEVERITY_COLOURS[Severity.HIGH] == STATUS_COLOURS["late"], "one red for late"
+
+
+def test_a_late_stop_is_named_by_its_order_number_as_on_the_board(
+    qtbot: Any, window: MainWindow, core: Core
+) -> None:
+    from dispatcher.alerts.engine import RuleEngine
+    from dispatcher.alerts.facts import Snapshot, StopFacts
+    from ui.exceptions.model import Column
+
+    view = core.load_routes()[1].stops[2]
+    facts = StopFacts(
+        stop_id=str(view.id),
+        vehicle_id="V02",
+        customer_name=view.customer_name,
+        window_start=T0 - timedelta(hours=1),
+        window_end=T0,
+        predicted_arrival=T0 + timedelta(minutes=9),
+        order_ref=view.order_ref,
+    )
+    conditions = RuleEngine(core.clock).evaluate(Snapshot(stops=(facts,)))
+    with alert_store(core.db) as store:
+        AlertService(store, core.clock).reconcile(conditions, list(AlertKind))
+    panel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel.reload(background=False)
+    title = panel.model.index(0, Column.TITLE).data()
+    assert title == f"Stop {view.order_ref} ({view.customer_name}) predicted 9 min late"
+    assert panel.model.index(0, Column.STOP).data() == f"{view.customer_name} · {view.order_ref}"
+    assert f"#{view.id}" not in title

@@ -46,7 +46,15 @@ def _history(entries: Sequence[AuditEntry], tz: tzinfo | None) -> str:
 _BASIS = {"actual": "arrived {} min late", "predicted": "predicted {} min late"}
 _BASIS_DEFAULT = "overdue by {} min"
 #: Facts the rows above already show (or that are internal).
-_SHOWN = {"customer", "predicted_arrival", "eta_history", "basis", "late_min", "slack_min"}
+_SHOWN = {
+    "customer",
+    "order",
+    "predicted_arrival",
+    "eta_history",
+    "basis",
+    "late_min",
+    "slack_min",
+}
 _SHOWN_WITH_STOP = {"window_end", "actual_arrival"}
 
 

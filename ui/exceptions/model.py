@@ -190,9 +190,11 @@ class AlertsModel(QAbstractTableModel):
             vid = alert.vehicle_id or ""
             return self.vehicle_names.get(vid, vid)
         if column is Column.STOP:
+            # the order number, as the boards show it; the internal id only without one
             customer = str(alert.details.get("customer") or "")
-            stop = f"#{alert.stop_id}" if alert.stop_id else ""
-            return " ".join(p for p in (customer, stop) if p)
+            order = str(alert.details.get("order") or "")
+            stop = order or (f"#{alert.stop_id}" if alert.stop_id else "")
+            return " · ".join(p for p in (customer, stop) if p)
         if column is Column.AGE:
             return age_text((now - alert.opened_at).total_seconds())
         if column is Column.SLA:
