@@ -270,3 +270,22 @@ def test_a_late_stop_is_named_by_its_order_number_as_on_the_board(
     assert title == f"Stop {view.order_ref} ({view.customer_name}) predicted 9 min late"
     assert panel.model.index(0, Column.STOP).data() == f"{view.customer_name} · {view.order_ref}"
     assert f"#{view.id}" not in title
+
+
+def test_the_whole_fleet_preview_summarises_per_vehicle(qtbot: Any, window: MainWindow) -> None:
+    board = window.routes_panel.boards["V01"]
+    board.table.setFocus()
+    board.select_stops([board.model.stop_id(0)])
+    qtbot.keyClick(board.table, Qt.Key.Key_O, CTRL_SHIFT)
+    dialog = window.routes_panel.last_optimize_dialog  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: dialog.result is not None or bool(dialog.error), timeout=60000)
+    result = dialog.result
+    assert result is not None and len(result.moved) > 8
+    assert dialog.moved.text() == (
+        f"{len(result.moved)} stops move; what changes on each vehicle is in the table."
+    )
+    header = dialog.table.horizontalHeaderItem(5).text()
+    changes = [dialog.table.item(r, 5).text() for r in range(dialog.table.rowCount())]
+    assert header == "changes" and len(changes) == 3
+    assert all(c == "unchanged" or "stops" in c or "reordered" in c for c in changes)
+    dialog.reject()
