@@ -189,7 +189,8 @@ def _cmd_fleet(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 def _cmd_db(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.persistence import database
 
-    db = database.Database(settings.database_url, migrate=False)
+    reading = args.db_command == "current"  # reads only: a mistyped --db must not create one
+    db = database.Database(settings.database_url, migrate=False, must_exist=reading)
     try:
         if args.db_command == "upgrade":
             database.upgrade(db.engine)
@@ -296,10 +297,14 @@ def _run_for(duration: float | None, tick: Callable[[], object], interval_s: flo
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.core import Core
+    from dispatcher.telemetry.recorder_status import BrokerStatusReporter
 
     core = Core(settings)
     try:
         live = core.start_live(embedded_broker=bool(settings.embedded_broker), role="serve")
+        reporter = BrokerStatusReporter(live.stats().broker_url, sys.stderr)
+        live.on_state(reporter)
+        reporter(live.stats().state, live.stats().reason)  # it may have connected already
         from dispatcher.alerts.wiring import add_alert_services
 
         add_alert_services(core, serve=True)  # serve raises the alerts (docs/exceptions.md)
@@ -323,7 +328,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         )
     finally:
         core.close()
-    return 0
+    return reporter.exit_code()  # 1 if it never reached the broker (docs/mqtt.md)
 
 
 def _cmd_alerts(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -7,6 +7,7 @@ they are skipped locally but fail in CI, so a broken CI set-up cannot pass silen
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -38,6 +39,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.gui)
         if "pg_url" in fixtures or "postgres" in item.nodeid:
             item.add_marker(pytest.mark.postgres)
+
+
+class _ErrorRecords(logging.Handler):
+    """Keeps every ERROR (or worse) record logged anywhere, on any thread, during a test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def fail_on_error_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test during which an error was logged (qutebrowser's "fail on logging").
+
+    Handlers that keep the console running after a failure (tick hooks, event-bus subscribers,
+    Qt slots, worker threads) log it with ``log.exception``: without this, such a bug passes
+    every test silently. Exceptions reaching ``sys.excepthook`` from a Qt slot and Qt's own
+    warnings fail the test through pytest-qt (``qt_log_level_fail`` in pyproject.toml).
+    A test that asserts an error IS logged opts out with ``@pytest.mark.allow_error_logs``.
+    """
+    handler = _ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("allow_error_logs") is None:
+        lines = [
+            f"{r.name}: {r.getMessage()}" + (f" ({r.exc_info[1]!r})" if r.exc_info else "")
+            for r in handler.records
+        ]
+        pytest.fail("errors were logged during the test:\n" + "\n".join(lines), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDate, QSignalBlocker, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDateEdit, QToolBar
 
 if TYPE_CHECKING:
@@ -50,10 +50,11 @@ class DayBar(QToolBar):
         self.date_edit.dateChanged.connect(self._on_date_changed)
 
     def _add(self, text: str, tip: str, keys: str, step: int) -> QAction:
+        """A toolbar button with a window-wide key, registered (ui/shortcuts.py)."""
         action = QAction(text, self)
         action.setToolTip(f"{tip} ({keys})")
-        action.setShortcut(QKeySequence(keys))
         action.triggered.connect(lambda: self.step(step))
+        self._window.shortcuts.add(action, name=tip.lower(), keys=keys, help=tip)
         self.addAction(action)
         return action
 
@@ -97,5 +98,4 @@ def install(window: MainWindow) -> DayBar:
     window.addToolBar(bar)
     window.service_day = saved_day(window) or window.core.default_day()
     bar.show_day(window.service_day)
-    window.shortcut_help.extend(SHORTCUTS)
     return bar

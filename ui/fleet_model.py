@@ -111,8 +111,10 @@ class FleetModel(QAbstractTableModel):
             return f"{name} ({s.vehicle_id})" if name else s.vehicle_id
         if col == FleetColumn.STATE:
             return COARSE_STATE if s.coarse else s.state.value
-        if col == FleetColumn.SPEED:
-            return "" if s.speed_kmh is None else f"{s.speed_kmh:.0f}"
+        if col == FleetColumn.SPEED:  # a silent van's last speed is not its speed now
+            if s.speed_kmh is None or s.state in (VehicleState.OFFLINE, VehicleState.STALE):
+                return ""
+            return f"{s.speed_kmh:.0f}"
         if col == FleetColumn.LAST_SEEN:
             return self._time(s.last_seen)
         if col == FleetColumn.POSITION:

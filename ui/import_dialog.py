@@ -31,6 +31,7 @@ def start_import(window: MainWindow, path: Path) -> None:
     def done(report: ImportReport) -> None:
         window.statusBar().showMessage(f"{path.name}: {report.summary()}", 15000)
         window.reload_routes()
+        window.routes_panel.reveal_unassigned()  # new orders land there: show them
         box = QMessageBox(window)
         box.setWindowTitle("Import orders")
         box.setIcon(QMessageBox.Icon.Warning if report.errors else QMessageBox.Icon.Information)

@@ -37,6 +37,7 @@ from ui.messages import dock as messages_dock
 from ui.routes import dock as routes_dock
 from ui.routes_model import RoutesModel
 from ui.selection import SelectionModel
+from ui.shortcuts import KeySpec, ShortcutRegistry
 from ui.themes import THEMES, apply_theme
 
 log = logging.getLogger(__name__)
@@ -112,15 +113,8 @@ class MainWindow(QMainWindow):
         self.close_hooks: list[Callable[[], None]] = []
         #: Called with the new day when the day picker changes it (after the route reload).
         self.day_hooks: list[Callable[[date], None]] = []
-        #: (keys, what) rows for Help > Keyboard shortcuts; rooms append theirs in install().
-        self.shortcut_help: list[tuple[str, str]] = [
-            ("Ctrl+N", "New order (urgent orders by phone)"),
-            ("Ctrl+I", "Import orders from CSV"),
-            ("F5", "Reload"),
-            ("Ctrl+F", "Find stop"),
-            ("F1", "This help"),
-            ("Ctrl+Q", "Quit"),
-        ]
+        #: Every action and key of the window; a key bound twice raises while it is built.
+        self.shortcuts = ShortcutRegistry()
         self.docks: dict[str, QDockWidget] = {}
         self.last_import_report: object = None
         #: The day every room shows (the day picker's); import rows without a date land on it.
@@ -240,19 +234,38 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&New order…", self.new_order, "Ctrl+N")
-        self._action(file_menu, "&Import orders…", self.import_orders, "Ctrl+I")
+        self._action(
+            file_menu,
+            "&New order…",
+            self.new_order,
+            "Ctrl+N",
+            help="New order (urgent orders by phone)",
+        )
+        self._action(
+            file_menu,
+            "&Import orders…",
+            self.import_orders,
+            "Ctrl+I",
+            help="Import orders from CSV",
+        )
         self._action(file_menu, "&Reload", self.reload_routes, QKeySequence.StandardKey.Refresh)
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(
+            file_menu, "&Quit", self.close, "Ctrl+Q"
+        )  # the standard key is empty offscreen
 
         view = self.menuBar().addMenu("&View")
-        for dock in self.docks.values():
-            view.addAction(dock.toggleViewAction())
+        for key in self.docks:
+            self.add_dock_toggle(view, key)
         view.addSeparator()
         theme_menu = view.addMenu("&Theme")
-        for name in THEMES:
-            self._action(theme_menu, name.capitalize(), lambda n=name: self.set_theme(n))
+        for name in THEMES:  # not triggered's "checked" as the name (that gave dark always)
+            self._action(
+                theme_menu,
+                name.capitalize(),
+                lambda _=False, n=name: self.set_theme(n),
+                name=f"theme {name}",
+            )
         self._action(view, "Reset &layout", self.reset_layout)
         self._action(view, "&Find stop", self.route_filter.setFocus, QKeySequence.StandardKey.Find)
 
@@ -263,6 +276,20 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&First-run assistant…", self.first_run)
         self._action(help_menu, "&About Dispatcher", self.show_about)
+
+    def add_dock_toggle(self, menu: QMenu, key: str, before: QAction | None = None) -> QAction:
+        """Put dock ``key``'s show/hide action in ``menu`` (registered as "toggle KEY dock")."""
+        action = self.shortcuts.add(self.docks[key].toggleViewAction(), name=f"toggle {key} dock")
+        if before is None:
+            menu.addAction(action)
+        else:
+            menu.insertAction(before, action)
+        return action
+
+    @property
+    def shortcut_help(self) -> list[tuple[str, str]]:
+        """(keys, what) rows of Help > Keyboard shortcuts, generated from the registry."""
+        return self.shortcuts.help_rows()
 
     def menu(self, title: str) -> QMenu:
         """The top-level menu called ``title`` (e.g. "&Route"), created before Help if new."""
@@ -281,12 +308,19 @@ class MainWindow(QMainWindow):
             bar.insertMenu(help_action, created)
         return created
 
-    def _action(self, menu: object, text: str, slot: object, shortcut: object = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))  # type: ignore[call-overload]
-        action.triggered.connect(slot)
-        menu.addAction(action)  # type: ignore[attr-defined]
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[..., object],
+        shortcut: KeySpec = None,
+        *,
+        name: str | None = None,
+        help: str | None = None,
+    ) -> QAction:
+        """A menu action, registered (see ui/shortcuts.py): a key bound twice raises here."""
+        action = self.shortcuts.create(self, text, slot, shortcut, name=name, help=help)
+        menu.addAction(action)
         return action
 
     # --- behaviour ------------------------------------------------------------------------
@@ -310,8 +344,11 @@ class MainWindow(QMainWindow):
             return
         self.routes_model.set_routes(routes)
         routes_dock.reload(self, routes)
+        model = self.routes_model
+        unassigned = model.unassigned_count()
         self.stats_label.setText(
-            f"{self.routes_model.route_count()} routes · {self.routes_model.stop_count()} stops"
+            f"{model.route_count()} routes · {model.stop_count()} stops"
+            + (f" · {unassigned} unassigned" if unassigned else "")
         )
 
     def first_run(self) -> None:
@@ -348,10 +385,7 @@ class MainWindow(QMainWindow):
             dock.show()
 
     def show_shortcuts(self) -> None:
-        rows = "".join(
-            f"<tr><td><b>{key}</b></td><td>{what}</td></tr>" for key, what in self.shortcut_help
-        )
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+        QMessageBox.information(self, "Keyboard shortcuts", self.shortcuts.help_html())
 
     def show_about(self) -> None:
         from dispatcher import __version__

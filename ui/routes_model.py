@@ -67,7 +67,11 @@ class RoutesModel(QAbstractItemModel):
         self.endResetModel()
 
     def route_count(self) -> int:
-        return len(self._routes)
+        """Vehicles' routes: the Unassigned pool (vehicle id "") is not a route."""
+        return sum(1 for r in self._routes if r.vehicle_id)
+
+    def unassigned_count(self) -> int:
+        return sum(len(r.stops) for r in self._routes if not r.vehicle_id)
 
     def stop_count(self) -> int:
         return sum(len(r.stops) for r in self._routes)

@@ -56,6 +56,12 @@ class SelectionModel(QObject):
         self.select(Selection(vehicle_id=vehicle_id, source=source))
 
     def select_stop(self, stop_id: int, vehicle_id: str | None = None, *, source: str = "") -> None:
+        """Select a stop. The stop already selected (with its exception, if any) is no change:
+        a view showing the selection echoes the stop back, and that must not lose the
+        exception the dispatcher clicked (Replay around selected exception needs it)."""
+        current = self._current
+        if current.stop_id == stop_id and vehicle_id in (None, current.vehicle_id):
+            return
         self.select(Selection(vehicle_id=vehicle_id, stop_id=stop_id, source=source))
 
     def select_alert(

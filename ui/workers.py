@@ -12,6 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from dispatcher.errors import DispatcherError
+
 log = logging.getLogger(__name__)
 
 
@@ -30,8 +32,11 @@ class _Job(QRunnable):
     def run(self) -> None:
         try:
             result = self.fn()
-        except Exception as exc:
-            log.debug("background job failed", exc_info=True)
+        except DispatcherError as exc:  # the core's refusal: the callback says it in words
+            log.debug("background job refused: %s", exc)
+            self.signals.failed.emit(exc)
+        except Exception as exc:  # a bug: the callback still runs, and the log says where
+            log.exception("background job %r failed", self.fn)
             self.signals.failed.emit(exc)
         else:
             self.signals.done.emit(result)

@@ -21,7 +21,7 @@ def run_alerts(settings: Settings, status: str, as_json: bool, out: TextIO) -> i
     """
     statuses = parse_status_filter(status)
     now = SystemClock().now()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, must_exist=True)  # read-only: never create
     try:
         with alert_store(db) as store:
             alerts = store.list_alerts(AlertFilter(statuses=statuses))

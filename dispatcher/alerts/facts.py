@@ -152,6 +152,8 @@ class StopFacts:
     status: str = "pending"
     lat: float | None = None
     lon: float | None = None
+    #: The order number a person knows the stop by (the database id is internal).
+    order_ref: str = ""
 
     def __post_init__(self) -> None:
         _check_id("stop_id", self.stop_id)
@@ -170,7 +172,9 @@ class StopFacts:
 
     @property
     def name(self) -> str:
-        return f"{self.stop_id} ({self.customer_name})" if self.customer_name else self.stop_id
+        """How titles name the stop: its order number (as the boards do), else its id."""
+        ref = self.order_ref or self.stop_id
+        return f"{ref} ({self.customer_name})" if self.customer_name else ref
 
 
 @dataclass(frozen=True, slots=True)

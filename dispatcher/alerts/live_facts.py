@@ -224,6 +224,7 @@ class LiveFacts:
                         status=s.status,
                         lat=s.lat,
                         lon=s.lon,
+                        order_ref=s.order_ref,
                     )
                 )
             except ValidationError as exc:

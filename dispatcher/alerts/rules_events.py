@@ -40,6 +40,11 @@ def _customer(snapshot: Snapshot, event: VehicleEventFact) -> str:
     return stop.customer_name if stop is not None else ""
 
 
+def _order(snapshot: Snapshot, event: VehicleEventFact) -> str:
+    stop = snapshot.stop(event.stop_id) if event.stop_id else None
+    return stop.order_ref if stop is not None else ""
+
+
 def _where(snapshot: Snapshot, event: VehicleEventFact) -> str:
     stop = snapshot.stop(event.stop_id) if event.stop_id else None
     if stop is not None:
@@ -70,6 +75,7 @@ class FailedDeliveryRule:
                     "note": e.note,
                     "event_ts": e.ts.isoformat(),
                     "customer": _customer(snapshot, e),
+                    "order": _order(snapshot, e),
                 },
                 sla_deadline=e.ts + timedelta(minutes=self._t.failed_delivery_sla_min),
                 vehicle_id=e.vehicle_id,
@@ -105,6 +111,7 @@ class DriverIssueRule:
                     "note": e.note,
                     "event_ts": e.ts.isoformat(),
                     "customer": _customer(snapshot, e),
+                    "order": _order(snapshot, e),
                 },
                 sla_deadline=e.ts + timedelta(minutes=self._t.issue_sla_min),
                 vehicle_id=e.vehicle_id,

@@ -45,6 +45,7 @@ class AtRiskRule:
                     "predicted_arrival": iso(stop.predicted_arrival),
                     "window_end": iso(stop.window_end),
                     "customer": stop.customer_name,
+                    "order": stop.order_ref,
                 },
                 sla_deadline=stop.window_end,
                 vehicle_id=stop.vehicle_id,
@@ -87,6 +88,7 @@ class LateRule:
                     "predicted_arrival": iso(stop.predicted_arrival),
                     "actual_arrival": iso(stop.actual_arrival),
                     "customer": stop.customer_name,
+                    "order": stop.order_ref,
                 },
                 sla_deadline=stop.window_end,
                 vehicle_id=stop.vehicle_id,
@@ -95,18 +97,19 @@ class LateRule:
 
     @staticmethod
     def _lateness(stop: StopFacts, now: datetime) -> tuple[str, timedelta] | None:
+        """How the stop is late, or None. Under half a minute is on time (a person reads
+        "0 min late" as not late), and a stop that is done, failed or skipped is no longer
+        something to act on: its late alert closes by itself (the KPIs keep the lateness)."""
         end = stop.window_end
-        if end is None:
-            return None
+        if end is None or stop.is_final:
+            return None  # failed/skipped without arrival: the failed-delivery rule speaks
         if stop.actual_arrival is not None:
             late = stop.actual_arrival - end
-            return ("actual", late) if late > timedelta(0) else None
-        if stop.is_final:
-            return None  # failed/skipped without arrival: the failed-delivery rule speaks
+            return ("actual", late) if round_min(late) >= 1 else None
         predicted = stop.predicted_arrival - end if stop.predicted_arrival else None
         overdue = now - end
-        if predicted is not None and predicted > timedelta(0) and predicted >= overdue:
+        if predicted is not None and round_min(predicted) >= 1 and predicted >= overdue:
             return ("predicted", predicted)
-        if overdue > timedelta(0):
+        if round_min(overdue) >= 1:
             return ("overdue", overdue)
         return None

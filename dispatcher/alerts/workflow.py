@@ -124,13 +124,14 @@ class AlertService:
         alert_id: int,
         user: User,
         expected_version: int,
-        code: ResolutionCode,
+        code: ResolutionCode | str,
         note: str = "",
     ) -> Alert:
         """Close the alert as handled, saying how (``code``) and anything worth keeping."""
         alert = self._load(alert_id, expected_version)
         target_status(alert, Action.RESOLVE)
         check_permission(user, Action.RESOLVE, alert)
+        code = _resolution_code(code)
         if code.system_only:
             raise ValidationError(f"resolution code {code.value} is reserved for the system")
         if code is ResolutionCode.OTHER and not note.strip():
@@ -253,6 +254,15 @@ class AlertService:
         if self._bus is not None:
             self._bus.publish(AlertChanged(written, action.value))
         return written
+
+
+def _resolution_code(code: ResolutionCode | str) -> ResolutionCode:
+    """The code as the enum: a UI may hand its value back as a plain string (a StrEnum is a
+    str, and PySide6 6.12 returns item data that way), and an unknown one is bad input."""
+    try:
+        return ResolutionCode(code)
+    except ValueError:
+        raise ValidationError(f"unknown resolution code {code!r}") from None
 
 
 def _unsnoozed() -> dict[str, Any]:

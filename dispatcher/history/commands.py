@@ -74,7 +74,11 @@ def parse_local(text: str, tz: ZoneInfo, option: str) -> datetime:
 def run_history(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.persistence.database import Database
 
-    db = Database(settings.database_url)
+    if args.history_command != "prune":  # bad input is said before the database is looked at
+        tz = zone(args.timezone)
+        parse_local(args.start, tz, "--from")
+        parse_local(args.end, tz, "--to")
+    db = Database(settings.database_url, must_exist=True)  # read-only: never create
     try:
         if args.history_command == "prune":
             return _prune(db, settings, out)

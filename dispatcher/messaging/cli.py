@@ -61,7 +61,7 @@ def run_outbox(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     status = _status(args.status)
     if args.limit is not None and args.limit < 0:
         raise DispatcherError("--limit must be 0 or more")
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, must_exist=True)  # read-only: never create
     try:
         store = SqlOutboxStore(db)
         rows = store.list(status, limit=None if args.stop else args.limit)

@@ -48,15 +48,31 @@ def describe_url(url: str) -> str:
 
 
 def create_db_engine(
-    url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any
+    url: str,
+    *,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    must_exist: bool = False,
+    **kwargs: Any,
 ) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    """Create an engine; SQLite gets WAL, a busy timeout and enforced foreign keys.
+
+    ``must_exist``: a SQLite file that is not there is refused instead of created (with its
+    folders) — a read-only command given a mistyped ``--db`` must say so, not answer from an
+    empty database it just made. (PostgreSQL never creates a database on connect.)
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise DatabaseUnavailable(f"'{url}' is not a database URL or SQLite path.") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
+        if must_exist and not (database and database != ":memory:"):
+            raise DatabaseUnavailable("an in-memory SQLite database has nothing to read")
+        if must_exist and not Path(database).expanduser().is_file():
+            raise DatabaseUnavailable(
+                f"there is no database at {Path(database).expanduser()} (check --db or "
+                "DISPATCHER_DB; this command only reads and does not create one)"
+            )
         if database and database != ":memory:" and not parsed.query.get("uri"):
             prepare_sqlite_file(Path(database).expanduser())
         kwargs.setdefault("connect_args", {"timeout": busy_timeout_ms / 1000})
@@ -205,9 +221,12 @@ def downgrade(engine: Engine, revision: str) -> None:
 class Database:
     """An opened, migrated database: the one place sessions come from."""
 
-    def __init__(self, url: str, *, migrate: bool = True, **engine_kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, migrate: bool = True, must_exist: bool = False, **engine_kwargs: Any
+    ) -> None:
+        """Open (and migrate) the database; ``must_exist``: see :func:`create_db_engine`."""
         self.url = url
-        self.engine = create_db_engine(url, **engine_kwargs)
+        self.engine = create_db_engine(url, must_exist=must_exist, **engine_kwargs)
         try:
             with self.engine.connect():
                 pass

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from dispatcher.errors import ConflictError, ValidationError
-from dispatcher.planning.model import Plan, PlanStop
+from dispatcher.planning.model import Plan, PlanStop, refusal
 
 #: Sentinel for :class:`SetLocks`: leave each stop's order group as it is.
 KEEP_GROUP: object = object()
@@ -214,6 +214,10 @@ class MoveToVehicle(RouteCommand):
     def validate(self, plan: Plan) -> None:
         _check_vehicle(plan, self.vehicle_id)
         _check_movable(plan, self.stop_ids)
+        for sid in self.stop_ids:
+            reason = refusal(plan, self.vehicle_id, sid)
+            if reason is not None:
+                raise ValidationError(reason)
         moved = set(self.stop_ids)
         rest = [s for s in plan.routes[self.vehicle_id] if s not in moved]
         _check_index(plan, rest, self.index)

@@ -262,8 +262,8 @@ class EvaluationDiff:
             unit: Distance unit label.
         """
         parts = [
-            f"{self.distance_delta / metres_per_unit:+.1f} {unit}".rstrip(),
-            f"{self.duration_delta / 60:+.0f} min",
+            f"{signed(self.distance_delta / metres_per_unit, 1)} {unit}".rstrip(),
+            f"{signed(self.duration_delta / 60)} min",
             f"{self.late_before} late → {self.late_after} late",
         ]
         if self.overtime_before > 0 or self.overtime_after > 0:
@@ -271,6 +271,12 @@ class EvaluationDiff:
                 f"overtime {self.overtime_before / 60:.0f} → {self.overtime_after / 60:.0f} min"
             )
         return ", ".join(parts)
+
+
+def signed(value: float, digits: int = 0) -> str:
+    """``+4``, ``-3``, ``±0`` (never ``+-0`` nor ``-0``): a change as a person reads it."""
+    text = f"{value:+.{digits}f}"
+    return "±" + text[1:] if float(text) == 0 else text
 
 
 def diff(before: _Totals, after: _Totals) -> EvaluationDiff:

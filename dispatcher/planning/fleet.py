@@ -40,7 +40,7 @@ from dispatcher.planning.optimize import (
     optimize,
     preview_of,
 )
-from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp, unsupported
+from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp, stall_for, unsupported
 from dispatcher.planning.routing import CancelToken, ProgressCallback
 
 GIVE_UP_SHARE = 0.4
@@ -68,7 +68,8 @@ def optimize_fleet(
         node_of = {s: n for n, s in build.node_stop.items()}
         initial = [[node_of[s] for s in start[0][v] if s in node_of] for v in build.vehicle_ids]
     limit = options.time_limit_s
-    search = PyvrpSearch(limit, give_up_s=GIVE_UP_SHARE * limit)
+    stall = stall_for(len(build.problem.stops), limit)  # converged: do not wait for the limit
+    search = PyvrpSearch(limit, give_up_s=GIVE_UP_SHARE * limit, stall_s=stall)
     out = solve_pyvrp(build.problem, search, initial, cancel, progress)
     elapsed = time.monotonic() - t0
     candidate = None

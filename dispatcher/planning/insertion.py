@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind
 from dispatcher.planning.evaluate import RouteEvaluation, evaluate_route
-from dispatcher.planning.model import Plan, PlanMatrix
+from dispatcher.planning.model import Plan, PlanMatrix, refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,25 @@ def _first_free_index(plan: Plan, route: Sequence[str]) -> int:
     return k
 
 
+def why_no_place(plan: Plan, stop_id: str) -> str:
+    """The complete sentence for "no suggestion": which rule shut out which vehicles."""
+    refused = [vid for vid in plan.vehicles if refusal(plan, vid, stop_id) is not None]
+    head = f"No vehicle can take stop {stop_id}"
+    if plan.stops[stop_id].kind is StopKind.DELIVERY and refused:
+        if len(refused) == len(plan.vehicles):
+            return (
+                f"{head} (a delivery) now: all {len(refused)} vehicles have left the depot "
+                "and its goods are not on board. Plan it for a vehicle's next run from the "
+                "depot, or leave it unassigned for tomorrow."
+            )
+        return (
+            f"{head} (a delivery) now: {', '.join(refused)} have left the depot (its goods "
+            "are not on board) and the others have no free place before their done or "
+            "pinned stops."
+        )
+    return f"{head} now: every route is done or pinned up to its end."
+
+
 def suggest_insertions(
     plan: Plan,
     pm: PlanMatrix,
@@ -55,11 +74,10 @@ def suggest_insertions(
     """Best ``limit`` places for ``stop_id`` (which must be in ``plan.stops`` and ``pm``)."""
     if stop_id not in plan.stops or stop_id not in pm.stop_node:
         raise ValidationError(f"unknown stop {stop_id}; add it to the plan and matrix first")
-    stop = plan.stops[stop_id]
     out: list[InsertionSuggestion] = []
     for vid in vehicle_ids if vehicle_ids is not None else plan.vehicles:
         vehicle = plan.vehicles[vid]
-        if stop.kind is StopKind.DELIVERY and vehicle.on_road:
+        if refusal(plan, vid, stop_id) is not None:
             continue
         route = [s for s in plan.routes[vid] if s != stop_id]
         base = evaluate_route(pm, vehicle, route, plan)

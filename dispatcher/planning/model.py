@@ -134,6 +134,29 @@ class PlanVehicle:
         return self.current_load is not None
 
 
+def refusal(plan: Plan, vehicle_id: str, stop_id: str) -> str | None:
+    """Why ``vehicle_id`` cannot take ``stop_id`` now, in a sentence (None: it can).
+
+    The one rule, used by the best-place search and by every move a dispatcher makes: a
+    vehicle that has left the depot cannot take a new delivery — its goods were loaded at the
+    depot and are not on board. (A pickup it can take; a delivery already on its route, e.g.
+    reordered, it keeps.)
+    """
+    vehicle = plan.vehicles[vehicle_id]
+    stop = plan.stops[stop_id]
+    if (
+        vehicle.on_road
+        and stop.kind is StopKind.DELIVERY
+        and stop_id not in plan.routes.get(vehicle_id, ())
+    ):
+        return (
+            f"{vehicle_id} has left the depot: the goods of stop {stop_id} (a delivery) are not on "
+            "board, so it cannot take it (give it to a vehicle still at the depot, or plan it for "
+            "the next run)"
+        )
+    return None
+
+
 @dataclass(slots=True)
 class Plan:
     """Vehicles, stops and the ordered stop ids of each vehicle's route.

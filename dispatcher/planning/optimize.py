@@ -20,6 +20,7 @@ time-dependent evaluator.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -121,6 +122,26 @@ class OptimizationResult:
     def summary(self) -> str:
         """One line for the preview dialog."""
         return f"{len(self.moved)} stops moved; {self.diff.summary()}"
+
+    def changes_by_vehicle(self, before: Mapping[str, Sequence[str]]) -> dict[str, str]:
+        """What happens to each vehicle's route against ``before`` (the routes shown now), in
+        words: "+3 / −1 stops, 4 reordered", "unchanged". A preview of a whole fleet names
+        vehicles, not a list of 150 order numbers."""
+        out = {}
+        for vid, after in self.routes.items():
+            was = list(before.get(vid, ()))
+            was_set, now_set = set(was), set(after)
+            gained, lost = len(now_set - was_set), len(was_set - now_set)
+            kept_now = [s for s in after if s in was_set]
+            kept_was = [s for s in was if s in now_set]
+            reordered = sum(1 for a, b in zip(kept_now, kept_was, strict=True) if a != b)
+            parts = []
+            if gained or lost:
+                parts.append(f"+{gained} / −{lost} stops")
+            if reordered:
+                parts.append(f"{reordered} reordered")
+            out[vid] = ", ".join(parts) or "unchanged"
+        return out
 
     def command(self) -> ReplaceRoutes:
         """The undoable command that applies this preview (stale if a route changed since)."""

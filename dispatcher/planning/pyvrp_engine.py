@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,12 +72,22 @@ class PyvrpSearch:
         seed: Random seed (runs repeat exactly with the same seed and limits).
         stop_at_first_feasible: Stop as soon as a feasible solution is found (fleet reduction).
         give_up_s: Stop if nothing feasible was found after this long (lets a caller fall back).
+        stall_s: Stop once the best feasible cost has not improved for this long: the search
+            has converged (a 30-stop day converges in a second or two; running on to the full
+            limit only makes the dispatcher wait). ``None``: always use the whole budget.
     """
 
     time_limit_s: float
     seed: int = 1
     stop_at_first_feasible: bool = False
     give_up_s: float | None = None
+    stall_s: float | None = None
+
+
+def stall_for(stops: int, time_limit_s: float) -> float:
+    """How long without improvement means "converged" for a day of ``stops`` stops: about a
+    second per 25 stops, at least 1 s, never more than half the budget."""
+    return min(max(1.0, stops / 25), time_limit_s / 2)
 
 
 def unsupported(problem: RoutingProblem) -> str | None:
@@ -285,16 +296,28 @@ class _Stop:
     """
 
     def __init__(
-        self, search: PyvrpSearch, cancel: CancelToken | None, progress: ProgressCallback | None
+        self,
+        search: PyvrpSearch,
+        cancel: CancelToken | None,
+        progress: ProgressCallback | None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.search, self.cancel, self.progress = search, cancel, progress
-        self.t0 = self.last = time.monotonic()
+        self.search, self.cancel, self.progress, self.clock = search, cancel, progress, clock
+        self.t0 = self.last = self.improved_at = clock()
+        self.best = float("inf")
         self.cancelled = False
+        self.converged = False
 
     def __call__(self, best_cost: float) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         elapsed = now - self.t0
         feasible = best_cost < np.iinfo(np.int64).max
+        if feasible and best_cost < self.best:
+            self.best, self.improved_at = float(best_cost), now
+        stall = self.search.stall_s
+        if feasible and stall is not None and now - self.improved_at >= stall:
+            self.converged = True
+            return True
         if self.progress is not None and feasible and now - self.last >= PROGRESS_EVERY_S:
             self.last = now
             self.progress(float(best_cost), elapsed)

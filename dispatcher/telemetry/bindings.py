@@ -145,8 +145,10 @@ class DeviceBindings:
                 self._last_warned[key] = mono
         if due:
             log.warning("message from unbound device %s ignored (bind it to a vehicle)", key)
-            if self._on_unknown is not None:
-                try:
-                    self._on_unknown(key)
-                except Exception:
-                    log.exception("unknown-device callback failed for %s", key)
+        # Every time, not only when the warning is due: a device bound a minute after it
+        # first spoke must be taken from its next message on (the refresher coalesces).
+        if self._on_unknown is not None:
+            try:
+                self._on_unknown(key)
+            except Exception:
+                log.exception("unknown-device callback failed for %s", key)

@@ -235,6 +235,7 @@ class TelemetryClient:
         )
         client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_max_s)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
@@ -263,6 +264,15 @@ class TelemetryClient:
         )
         resumed = " (session resumed)" if flags.session_present else ""
         self._set_state(ConnectionState.CONNECTED, f"connected to {self.settings.url}{resumed}")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        """No TCP/TLS connection at all (nothing listening, unreachable host): paho retries
+        with backoff; without this the state would say "connecting" for ever."""
+        if self._state is not ConnectionState.STOPPED:
+            self._set_state(
+                ConnectionState.DISCONNECTED,
+                f"cannot reach the broker at {self.settings.url} (retrying)",
+            )
 
     def _on_subscribe(
         self,

@@ -6,6 +6,8 @@ tested at the exact minute because that is where a dispatcher will argue with th
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from alerts_builders import T0, evaluate, minutes, of_kind, stop
 
@@ -78,13 +80,23 @@ def test_late_by_more_than_thirty_minutes_is_critical(
     assert c.severity is severity
 
 
-def test_actual_arrival_after_window_end_is_late_even_when_done(clock: FakeClock) -> None:
+def test_actual_arrival_after_window_end_is_late_until_the_stop_is_done(
+    clock: FakeClock,
+) -> None:
     clock.set(END + minutes(30))
-    s = stop(actual_arrival=END + minutes(7), status="done")
-    (c,) = evaluate(clock, s)
+    (c,) = evaluate(clock, stop(actual_arrival=END + minutes(7), status="arrived"))
     assert c.kind is AlertKind.LATE
     assert c.details["basis"] == "actual"
     assert "arrived 7 min late" in c.title
+    # done: nothing left to act on, so the rule is quiet and the alert closes by itself
+    assert not evaluate(clock, stop(actual_arrival=END + minutes(7), status="done"))
+
+
+def test_a_lateness_that_rounds_to_0_min_is_on_time(clock: FakeClock) -> None:
+    clock.set(END - minutes(30))
+    assert not evaluate(clock, stop(predicted_arrival=END + timedelta(seconds=20)))
+    (c,) = evaluate(clock, stop(predicted_arrival=END + timedelta(seconds=40)))
+    assert "predicted 1 min late" in c.title
 
 
 def test_actual_arrival_exactly_at_window_end_is_on_time(clock: FakeClock) -> None:

@@ -126,6 +126,16 @@ def test_resolution_codes_are_checked(service: AlertService, alert: Alert) -> No
     assert done.resolution_note == "moved to Monday"
 
 
+def test_a_code_given_as_its_text_is_the_code_and_an_unknown_one_is_bad_input(
+    service: AlertService, alert: Alert
+) -> None:
+    """A UI may hand the code back as a plain string (PySide6 6.12's combo box does)."""
+    with pytest.raises(ValidationError, match="unknown resolution code 'teleported'"):
+        service.resolve(aid(alert), SUE, alert.version, "teleported")
+    done = service.resolve(aid(alert), SUE, alert.version, "customer_contacted")
+    assert done.resolution_code is ResolutionCode.CUSTOMER_CONTACTED
+
+
 def bring_to(service: AlertService, alert: Alert, status: AlertStatus) -> Alert:
     """The alert moved to ``status`` by the shortest legal path (supervisor Sue)."""
     a = alert

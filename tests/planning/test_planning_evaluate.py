@@ -134,4 +134,11 @@ def test_diff_summarises_a_change_for_the_status_line():
     assert math.isclose(d.distance_delta, after.distance - before.distance)
     assert f"{before.late_stops} late → {after.late_stops} late" in d.summary(1.0, "")
     late = after.late_stops
-    assert diff(after, after).summary() == f"+0.0 km, +0 min, {late} late → {late} late"
+    assert diff(after, after).summary() == f"±0.0 km, ±0 min, {late} late → {late} late"
+
+
+def test_a_change_reads_plus_minus_or_plus_minus_zero_never_plus_minus_0() -> None:
+    from dispatcher.planning.evaluate import signed
+
+    assert [signed(v) for v in (4.2, -3.4, -0.2, 0.2, 0.0)] == ["+4", "-3", "±0", "±0", "±0"]
+    assert signed(-0.04, 1) == "±0.0" and signed(1.25, 1) == "+1.2"

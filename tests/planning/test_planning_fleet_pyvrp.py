@@ -213,3 +213,18 @@ def test_drop_penalty_leaves_out_only_the_unservable_stop():
     out = solve_pyvrp(problem, PyvrpSearch(0.2))
     assert out.routes is not None
     assert sorted(c for r in out.routes for c in r) == [2, 3, 4, 5, 6]
+
+
+def test_the_search_stops_once_it_has_converged_not_at_the_time_limit() -> None:
+    """A small day converges in seconds: no improvement for ``stall_s`` ends the search."""
+    from dispatcher.planning.pyvrp_engine import _Stop, stall_for
+
+    now = [0.0]
+    stop = _Stop(PyvrpSearch(30.0, stall_s=2.0), None, None, clock=lambda: now[0])
+    for t, cost in ((0.1, 900.0), (0.5, 850.0), (1.0, 850.0), (2.4, 850.0)):
+        now[0] = t
+        assert stop(cost) is False, t
+    now[0] = 2.6  # 2.1 s since the last improvement, 27 s before the limit
+    assert stop(850.0) is True and stop.converged
+    assert [stall_for(n, 30.0) for n in (30, 250, 2000)] == [1.2, 10.0, 15.0]
+    assert stall_for(30, 1.0) == 0.5

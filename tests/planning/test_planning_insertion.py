@@ -70,3 +70,24 @@ def test_unknown_stop_is_a_clear_error():
     plan = random_plan(25, 4, 1)
     with pytest.raises(ValidationError, match="unknown stop"):
         suggest_insertions(plan, PlanMatrix.build(plan, EuclideanProvider()), "nope")
+
+
+def test_one_rule_for_a_van_on_the_road_in_suggestions_and_manual_moves():
+    """The best-place search and a dispatcher's drop obey the same rule, in the same words."""
+    from dispatcher.planning.insertion import why_no_place
+
+    plan = random_plan(26, 6, 2)
+    for vid in ("v0", "v1"):
+        plan.vehicles[vid] = replace(plan.vehicles[vid], start_time=10.0, current_load=3)
+    plan = with_urgent(plan)
+    pm = PlanMatrix.build(plan, EuclideanProvider())
+    assert suggest_insertions(plan, pm, "urgent", 100) == []
+    assert why_no_place(plan, "urgent") == (
+        "No vehicle can take stop urgent (a delivery) now: all 2 vehicles have left the depot "
+        "and its goods are not on board. Plan it for a vehicle's next run from the depot, or "
+        "leave it unassigned for tomorrow."
+    )
+    with pytest.raises(ValidationError, match="v1 has left the depot: the goods of stop urgent"):
+        MoveToVehicle(["urgent"], "v1", 0).validate(plan)
+    own = plan.routes["v1"][0]  # its own deliveries it may reorder
+    MoveToVehicle([own], "v1", 1).validate(plan)

@@ -30,7 +30,9 @@ def test_binding_a_device_removes_it_from_the_unknown_list() -> None:
     assert b.resolve("traccar:1") == "VAN-2"
 
 
-def test_unknown_device_warning_is_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_device_warning_is_rate_limited_the_reload_request_is_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     clock = FakeClock(datetime(2026, 11, 20, tzinfo=UTC))
     calls: list[str] = []
     b = DeviceBindings(clock=clock, on_unknown=calls.append, log_interval_s=60)
@@ -39,7 +41,7 @@ def test_unknown_device_warning_is_rate_limited(caplog: pytest.LogCaptureFixture
             b.resolve("owntracks:x/y")
         clock.advance(61)
         b.resolve("owntracks:x/y")
-    assert calls == ["owntracks:x/y", "owntracks:x/y"]
+    assert calls == ["owntracks:x/y"] * 11, "each message asks for a reload (coalesced)"
     assert len(caplog.records) == 2
     assert b.unknown_devices()[0].messages == 11
 
@@ -51,9 +53,48 @@ def test_the_unknown_list_is_bounded() -> None:
     assert [u.key for u in b.unknown_devices()] == ["ha:7", "ha:8", "ha:9"]
 
 
+@pytest.mark.allow_error_logs  # the failure is provoked; it must be logged, not raised
 def test_a_failing_callback_does_not_break_ingest() -> None:
     def boom(key: str) -> None:
         raise RuntimeError(key)
 
     b = DeviceBindings(clock=FakeClock(), on_unknown=boom)
     assert b.resolve("ha:1") is None
+
+
+def test_a_device_bound_in_the_database_is_taken_from_its_next_message(
+    sqlite_url: str,
+) -> None:
+    """Not at the next periodic reload: the unknown device's next message asks for one."""
+    import threading
+
+    from dispatcher.live import BindingsRefresher
+    from dispatcher.persistence import fleet_repo
+    from dispatcher.persistence.database import Database
+    from dispatcher.persistence.orm import Vehicle
+
+    db = Database(sqlite_url)
+    with db.session() as s:
+        s.add(Vehicle(id="VAN-1", name="Van 1"))
+    reloads = threading.Semaphore(0)
+
+    class Counting(DeviceBindings):
+        def replace(self, bindings: dict[str, str]) -> None:  # type: ignore[override]
+            super().replace(bindings)
+            reloads.release()
+
+    refresher: BindingsRefresher | None = None
+    b = Counting(clock=FakeClock(), on_unknown=lambda k: refresher and refresher.request(k))
+    refresher = BindingsRefresher(db, b, interval_s=3600, min_gap_s=0)
+    refresher.start()
+    try:
+        assert b.resolve("owntracks:eric/phone") is None
+        assert reloads.acquire(timeout=10)
+        with db.session() as s:
+            fleet_repo.bind_device(s, "owntracks:eric/phone", "VAN-1")
+        assert b.resolve("owntracks:eric/phone") is None  # this one asks for the reload
+        assert reloads.acquire(timeout=10), "reloaded at once, not after 3600 s"
+        assert b.resolve("owntracks:eric/phone") == "VAN-1"
+    finally:
+        refresher.stop()
+        db.dispose()

@@ -116,7 +116,7 @@ def test_unbound_device_is_rejected_and_remembered() -> None:
     for _ in range(3):
         result = decoder.decode("owntracks/stranger/phone", _fixture("location.json"))
         assert isinstance(result, Rejection) and result.reason is RejectReason.UNKNOWN_DEVICE
-    assert seen == ["owntracks:stranger/phone"]  # rate-limited
+    assert seen == ["owntracks:stranger/phone"] * 3  # each asks for a reload (coalesced)
     [unknown] = bindings.unknown_devices()
     assert (unknown.key, unknown.messages) == ("owntracks:stranger/phone", 3)
 

@@ -159,7 +159,7 @@ def test_rows_come_in_priority_order_and_the_title_counts(
     reload(qtbot, panel)
     assert [panel.proxy.index(r, 0).data(Role.ALERT).stop_id for r in range(3)] == ["2", "3", "1"]
     assert counts == [(3, 1, 0)]
-    assert panel.model.index(0, Column.STOP).data() == "Customer 2 #2"
+    assert panel.model.index(0, Column.STOP).data() == "Customer 2 · #2"
 
 
 def test_keyboard_acknowledge_writes_the_database(
@@ -256,38 +256,103 @@ def test_the_dock_in_the_main_window_counts_in_its_title_and_runs_the_rules(
     assert "Supervisor view…" in [a.text().replace("&", "") for a in menu.actions()]
 
 
-def test_resolve_asks_how_and_writes_it(
-    qtbot: Any, panel: ExceptionsPanel, core: Core, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from dispatcher.alerts.model import ResolutionCode
-    from ui.exceptions import dialogs
+def fill_and_ok(qtbot: Any, combo_text: str | None = None, note: str = "") -> Any:
+    """Answer a real note / resolution dialog: choose ``combo_text``, type ``note``, OK."""
+    from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QLineEdit
 
-    monkeypatch.setattr(
-        dialogs, "ask_resolution", lambda *_: (ResolutionCode.CUSTOMER_CONTACTED, "called her")
-    )
+    def fill(dialog: Any) -> None:
+        if combo_text is not None:
+            combo = dialog.findChild(QComboBox)
+            combo.setCurrentIndex(combo.findText(combo_text))
+        line = dialog.findChild(QLineEdit)
+        qtbot.keyClicks(line, note)
+        buttons = dialog.findChild(QDialogButtonBox)
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    return fill
+
+
+def test_resolve_asks_how_in_the_real_dialog_and_writes_it(
+    qtbot: Any, panel: ExceptionsPanel, core: Core, answer_modal: Any
+) -> None:
     raise_alerts(core, late(1))
     reload(qtbot, panel)
     focus_row(qtbot, panel, 0)
+    seen = answer_modal(fill_and_ok(qtbot, "Customer contacted", "called her"))
     qtbot.keyClick(panel.view, Qt.Key.Key_R)
+    assert seen and seen[0].title == "Resolve exception #1"
     with alert_store(core.db) as store:
         [stored] = store.list_alerts()
         [*_, last] = store.list_audit(stored.id)
+    assert panel.last_error == ""
     assert stored.status is AlertStatus.RESOLVED and stored.resolved_by == "alice"
+    assert stored.resolution_code == "customer_contacted"
     assert last.after["note"] == "called her"
     assert panel.model.rowCount() == 0, "the queue shows open exceptions"
 
 
-def test_a_dispatcher_cannot_dismiss_and_is_told_why(
-    qtbot: Any, panel: ExceptionsPanel, core: Core, monkeypatch: pytest.MonkeyPatch
+def test_resolve_as_other_without_a_note_is_refused_in_words(
+    qtbot: Any, panel: ExceptionsPanel, core: Core, answer_modal: Any
 ) -> None:
-    from ui.exceptions import dialogs
-
-    monkeypatch.setattr(dialogs, "ask_note", lambda *_: "noise")
     raise_alerts(core, late(1))
     reload(qtbot, panel)
     focus_row(qtbot, panel, 0)
+    answer_modal(fill_and_ok(qtbot, "Other"))
+    qtbot.keyClick(panel.view, Qt.Key.Key_R)
+    assert panel.last_error == "resolution 'other' needs a note saying what was done"
+    assert panel.model.rowCount() == 1
+
+
+def test_escalate_asks_why_in_the_real_dialog(
+    qtbot: Any, panel: ExceptionsPanel, core: Core, answer_modal: Any
+) -> None:
+    raise_alerts(core, late(1))
+    reload(qtbot, panel)
+    focus_row(qtbot, panel, 0)
+    seen = answer_modal(fill_and_ok(qtbot, note="angry customer"))
+    qtbot.keyClick(panel.view, Qt.Key.Key_E)
+    assert seen and seen[0].title == "Escalate"
+    with alert_store(core.db) as store:
+        [stored] = store.list_alerts()
+    assert stored.status is AlertStatus.ESCALATED and panel.last_error == ""
+    assert panel.model.index(0, Column.STATUS).data() == "escalated"
+
+
+def test_a_dispatcher_cannot_dismiss_and_is_told_why(
+    qtbot: Any, panel: ExceptionsPanel, core: Core, answer_modal: Any
+) -> None:
+    raise_alerts(core, late(1))
+    reload(qtbot, panel)
+    focus_row(qtbot, panel, 0)
+    answer_modal(fill_and_ok(qtbot, note="noise"))
     qtbot.keyClick(panel.view, Qt.Key.Key_D)
     assert panel.last_error == "only a supervisor can dismiss exception #1"
+
+
+def test_a_supervisor_dismisses_through_the_real_dialog(
+    qtbot: Any, core: Core, answer_modal: Any
+) -> None:
+    from dispatcher.alerts.desk import AlertDesk
+    from dispatcher.alerts.model import Role as UserRole
+
+    raise_alerts(core, late(1))
+    desk = AlertDesk(core.db, core.clock, core.bus)
+    boss = User("boss", UserRole.SUPERVISOR, "Boss")
+    desk.login("boss")
+    window = SimpleNamespace(core=core, selection=SelectionModel(), docks={})
+    widget = ExceptionsPanel(window, desk, boss)  # type: ignore[arg-type]
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    reload(qtbot, widget)
+    focus_row(qtbot, widget, 0)
+    answer_modal(fill_and_ok(qtbot, note="duplicate"))
+    qtbot.keyClick(widget.view, Qt.Key.Key_D)
+    with alert_store(core.db) as store:
+        [stored] = store.list_alerts()
+    assert widget.last_error == ""
+    assert stored.status is AlertStatus.DISMISSED
 
 
 def test_message_customer_hands_the_stop_to_the_messaging_room(

@@ -148,11 +148,10 @@ def test_a_dispatcher_clicking_save_is_refused_by_the_core(qtbot: Any, core: Cor
 
 def test_the_fleet_menu_opens_the_dialog(qtbot: Any, core: Core, tmp_path: Path) -> None:
     from PySide6.QtCore import QSettings
-    from PySide6.QtGui import QAction
 
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
-    action = window.findChild(QAction, "action_fleet_setup")
+    action = window.shortcuts.find("window", "Fleet setup").action
     assert action is not None and action.text() == "Fleet &setup…"
     action.trigger()
     qtbot.waitUntil(lambda: getattr(window, "fleet_setup_dialog", None) is not None, timeout=10000)

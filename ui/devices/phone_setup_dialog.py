@@ -153,8 +153,4 @@ def open_phone_setup(window: MainWindow) -> PhoneSetupDialog:
 
 def add_phone_setup_action(window: MainWindow) -> QAction:
     """Fleet > Set up a driver's phone…"""
-    action = QAction(ACTION_TEXT, window)
-    action.setObjectName("action_phone_setup")
-    action.triggered.connect(lambda: open_phone_setup(window))
-    window.menu(MENU).addAction(action)
-    return action
+    return window._action(window.menu(MENU), ACTION_TEXT, lambda: open_phone_setup(window))

@@ -42,6 +42,49 @@ def _history(entries: Sequence[AuditEntry], tz: tzinfo | None) -> str:
     return "<ul>" + "".join(lines) + "</ul>" if lines else "<p><i>No history yet.</i></p>"
 
 
+#: How a rule's late/overdue basis reads.
+_BASIS = {"actual": "arrived {} min late", "predicted": "predicted {} min late"}
+_BASIS_DEFAULT = "overdue by {} min"
+#: Facts the rows above already show (or that are internal).
+_SHOWN = {
+    "customer",
+    "order",
+    "predicted_arrival",
+    "eta_history",
+    "basis",
+    "late_min",
+    "slack_min",
+}
+_SHOWN_WITH_STOP = {"window_end", "actual_arrival"}
+
+
+def _value(value: Any, tz: tzinfo | None) -> str:
+    """A fact in words: a time in the fleet's zone, a number without noise, else the text."""
+    if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and "T" in value:
+        return _t(value, tz)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(html.escape(str(v)) for v in value)
+    return html.escape(str(value))
+
+
+def facts_rows(details: dict[str, Any], tz: tzinfo | None, *, shown: bool) -> list[str]:
+    """The rule's facts as labelled rows in words (never a raw ``key: value`` line in UTC)."""
+    rows = []
+    if "late_min" in details:
+        text = _BASIS.get(str(details.get("basis")), _BASIS_DEFAULT)
+        rows.append(_row("Lateness", text.format(round(float(details["late_min"])))))
+    if "slack_min" in details:
+        rows.append(_row("Slack", f"{round(float(details['slack_min']))} min left"))
+    skip = _SHOWN | (_SHOWN_WITH_STOP if shown else set())
+    for key, value in details.items():
+        if key in skip or value is None or value == "":
+            continue
+        rows.append(_row(key.replace("_", " ").capitalize(), _value(value, tz)))
+    return rows
+
+
 def detail_html(
     alert: Alert,
     vehicle: str | None,
@@ -85,13 +128,10 @@ def detail_html(
     if history_rows:
         drift = " → ".join(_t(str(h[1]), tz) for h in history_rows[-8:] if len(h) == 2)
         rows.append(_row("ETA history", drift))
-    skip = ("customer", "predicted_arrival", "eta_history")
-    extra = {k: v for k, v in details.items() if k not in skip}
-    facts = ", ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in extra.items())
+    rows += facts_rows(details, tz, shown=stop is not None)
     return (
         f"<h3 style='color:{colour}'>{html.escape(alert.title)}</h3>"
         f"<table cellspacing='4'>{''.join(rows)}</table>"
-        + (f"<p><small>{facts}</small></p>" if facts else "")
         + "<h4>History</h4>"
         + _history(history, tz)
     )

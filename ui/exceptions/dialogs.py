@@ -42,4 +42,5 @@ def ask_resolution(parent: QWidget, alert: Alert) -> tuple[ResolutionCode, str] 
     form.addRow(buttons)
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
-    return codes.currentData(), note.text()
+    # A StrEnum is a str: PySide6 6.12 hands the item data back as a plain string.
+    return ResolutionCode(codes.currentData()), note.text()

@@ -16,13 +16,15 @@ from PySide6.QtWidgets import QApplication, QWidget
 from dispatcher.alerts.desk import AlertDesk
 from dispatcher.alerts.model import Role, User
 from dispatcher.errors import DispatcherError
-from ui.exceptions.panel import ACTIONS, ExceptionsPanel
+from ui.exceptions.panel import ExceptionsPanel
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 MUTE_KEY = "exceptions/muted"
+#: The shortcut context of the queue's single-letter keys (live while the queue has focus).
+QUEUE = "exception queue"
 
 
 def build(window: MainWindow) -> QWidget:
@@ -50,22 +52,19 @@ def install(window: MainWindow) -> None:
         except DispatcherError as exc:
             panel.show_message(f"Alert rules not started: {exc}", error=True)
     menu = window.menu("E&xceptions")
-    for action in panel.actions_by_key.values():
-        menu.addAction(action)
+    for key, action in panel.actions_by_key.items():
+        menu.addAction(window.shortcuts.add(action, QUEUE, key))
     menu.addSeparator()
     window._action(menu, "&Supervisor view…", lambda: open_supervisor(window), "Ctrl+Shift+E")
     window._action(menu, "Sort by &priority", panel.sort_by_priority)
-    window._action(menu, "&Focus the queue", panel.view.setFocus, "F6")
+    window._action(
+        menu, "&Focus the queue", panel.view.setFocus, "F6", help="Focus the exception queue"
+    )
     mute = window._action(menu, "&Mute new-critical sound", lambda: None)
     mute.setCheckable(True)
     mute.setChecked(str(window.qsettings.value(MUTE_KEY, "false")).lower() == "true")
     mute.toggled.connect(lambda on: window.qsettings.setValue(MUTE_KEY, "true" if on else "false"))
     window.exceptions_mute = mute  # type: ignore[attr-defined]
-    window.shortcut_help += [(key, label.replace("&", "")) for _, label, key in ACTIONS]
-    window.shortcut_help += [
-        ("F6", "Focus the exception queue"),
-        ("Ctrl+Shift+E", "Supervisor view"),
-    ]
     window.tick_hooks.append(panel.on_tick)
     panel.counts_changed.connect(lambda n, crit, mine: _title(window, n, crit, mine))
     panel.new_critical.connect(lambda ids: _ring(window, panel, ids))

@@ -24,6 +24,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, Severity
 from dispatcher.alerts.priority import minutes_left
+from ui.themes import STATUS_COLOURS
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -60,11 +61,13 @@ class Role(enum.IntEnum):
     PRIORITY = Qt.ItemDataRole.UserRole + 4
 
 
+#: One colour scheme with the map and the boards (ui/themes.py): high and critical are the
+#: red of "late", medium the amber of "at risk", low the grey of "offline".
 SEVERITY_COLOURS = {
-    Severity.CRITICAL: "#d32f2f",
-    Severity.HIGH: "#f57c00",
-    Severity.MEDIUM: "#fbc02d",
-    Severity.LOW: "#78909c",
+    Severity.CRITICAL: STATUS_COLOURS["late"],
+    Severity.HIGH: STATUS_COLOURS["late"],
+    Severity.MEDIUM: STATUS_COLOURS["at_risk"],
+    Severity.LOW: STATUS_COLOURS["offline"],
 }
 
 KIND_LABELS = {k: k.value.replace("_", " ") for k in AlertKind}
@@ -187,9 +190,11 @@ class AlertsModel(QAbstractTableModel):
             vid = alert.vehicle_id or ""
             return self.vehicle_names.get(vid, vid)
         if column is Column.STOP:
+            # the order number, as the boards show it; the internal id only without one
             customer = str(alert.details.get("customer") or "")
-            stop = f"#{alert.stop_id}" if alert.stop_id else ""
-            return " ".join(p for p in (customer, stop) if p)
+            order = str(alert.details.get("order") or "")
+            stop = order or (f"#{alert.stop_id}" if alert.stop_id else "")
+            return " · ".join(p for p in (customer, stop) if p)
         if column is Column.AGE:
             return age_text((now - alert.opened_at).total_seconds())
         if column is Column.SLA:

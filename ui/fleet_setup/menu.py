@@ -13,9 +13,7 @@ if TYPE_CHECKING:
 
 def install(window: MainWindow) -> None:
     menu = window.menu("F&leet")
-    action = menu.addAction("Fleet &setup…")
-    action.setObjectName("action_fleet_setup")
-    action.triggered.connect(lambda: open_fleet_setup(window))
+    window._action(menu, "Fleet &setup…", lambda: open_fleet_setup(window))
 
 
 def open_fleet_setup(window: MainWindow) -> None:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QWidget
 
 from dispatcher.errors import DispatcherError
@@ -34,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: How far around an exception "Replay around exception" looks, each way.
 AROUND = timedelta(minutes=30)
+#: The shortcut context of the replay bar's own keys (live while the bar has focus).
+REPLAY_BAR = "replay bar"
 
 
 def _tz(window: MainWindow) -> ZoneInfo:
@@ -60,38 +61,34 @@ def install(window: MainWindow) -> None:
         window.tabifyDockWidget(window.docks["kpis"], dock)
     dock.hide()
     menu = window.menu("Histor&y")
-    _action(window, menu, "&Replay…", lambda: open_replay(window), "Ctrl+Shift+Y")
-    _action(
-        window,
+    window._action(
+        menu,
+        "&Replay…",
+        lambda: open_replay(window),
+        "Ctrl+Shift+Y",
+        help="History: replay a time range",
+    )
+    window._action(
         menu,
         "Replay around selected &exception",
         lambda: replay_around_selected_alert(window),
         "Ctrl+Alt+Y",
+        help="History: replay ±30 min around the selected exception",
     )
-    _action(window, menu, "&Proof of visit…", lambda: open_proof_of_visit(window), "Ctrl+Shift+V")
+    window._action(
+        menu,
+        "&Proof of visit…",
+        lambda: open_proof_of_visit(window),
+        "Ctrl+Shift+V",
+        help="History: proof of visit",
+    )
     _add_export_action(window)
-    window.shortcut_help.extend(
-        [
-            ("Ctrl+Shift+Y", "History: replay a time range"),
-            ("Ctrl+Alt+Y", "History: replay ±30 min around the selected exception"),
-            ("Ctrl+Shift+V", "History: proof of visit"),
-            ("Space", "Replay: play / pause (while the replay bar has focus)"),
-        ]
-    )
-
-
-def _action(window: MainWindow, menu: object, text: str, slot: object, keys: str) -> QAction:
-    action = QAction(text, window)
-    action.setShortcut(QKeySequence(keys))
-    action.triggered.connect(slot)
-    menu.addAction(action)  # type: ignore[attr-defined]
-    return action
+    window.shortcuts.add_key(REPLAY_BAR, "play", "Space", "Replay: play / pause")
 
 
 def _add_export_action(window: MainWindow) -> None:
     file_menu = window.menu("&File")
-    export = QAction("Export &day report…", window)
-    export.triggered.connect(lambda: export_dialog(window))
+    export = window.shortcuts.create(window, "Export &day report…", lambda: export_dialog(window))
     actions = file_menu.actions()
     quit_action = next((a for a in actions if a.text() == "&Quit"), None)
     before = actions[actions.index(quit_action) - 1] if quit_action else None

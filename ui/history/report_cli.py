@@ -23,7 +23,7 @@ def run_report(args: argparse.Namespace, settings: Settings, out: TextIO | None 
     zone_name = fleet_zone_name(settings, args.timezone)
     tz = zone(zone_name)
     day = parse_day(args.date, tz)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, must_exist=True)  # read-only: never create
     try:
         csv_path, map_path = export_day_report(db, day, zone_name, args.out)
     finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from dispatcher.planning.model import to_plan_seconds
@@ -40,7 +39,7 @@ def install(window: MainWindow) -> None:
     )
     window.tabifyDockWidget(window.docks["kpis"], dock)
     window.docks["exceptions"].raise_()
-    _add_view_actions(window, dock.toggleViewAction())
+    _add_view_actions(window)
 
     feed = KpiFeed(window, wanted=lambda: panel.isVisible() or timeline.isVisible())
     feed.loaded.connect(panel.show_snapshot)
@@ -63,21 +62,24 @@ def install(window: MainWindow) -> None:
     window.tick_hooks.append(on_tick)
     for shown in (window.docks["kpis"], dock):
         shown.visibilityChanged.connect(on_visibility)
-    window.shortcut_help.append((TIMELINE_SHORTCUT, "Show the route timeline"))
 
 
-def _add_view_actions(window: MainWindow, toggle: QAction) -> None:
+def _add_view_actions(window: MainWindow) -> None:
     """Put the Timeline toggle next to the other docks' and a "show" action with a shortcut."""
     view = window.menu("&View")
-    show = QAction("Show &timeline", window)
-    show.setShortcut(QKeySequence(TIMELINE_SHORTCUT))
-    show.triggered.connect(lambda: show_timeline(window))
     first_separator = next((a for a in view.actions() if a.isSeparator()), None)
-    for action in (toggle, show):
-        if first_separator is None:
-            view.addAction(action)
-        else:
-            view.insertAction(first_separator, action)
+    window.add_dock_toggle(view, "timeline", first_separator)
+    show = window.shortcuts.create(
+        window,
+        "Show &timeline",
+        lambda: show_timeline(window),
+        TIMELINE_SHORTCUT,
+        help="Show the route timeline",
+    )
+    if first_separator is None:
+        view.addAction(show)
+    else:
+        view.insertAction(first_separator, show)
 
 
 def show_timeline(window: MainWindow) -> None:

@@ -11,7 +11,6 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
 from ui.map.controller import MapController
@@ -47,34 +46,32 @@ def install(window: MainWindow) -> None:
     window.close_hooks.append(controller.close)
     window.day_hooks.append(controller.show_day)
     menu = window.menu("&Map")
-    _action(window, menu, "&Fit to fleet", controller.fit_fleet, "Ctrl+Shift+F")
-    _action(window, menu, "Follow &selected vehicle", controller.toggle_follow, "Ctrl+Shift+L")
-    _action(window, menu, "Show selected &route", controller.fit_route, "Ctrl+Shift+R")
+    window._action(
+        menu, "&Fit to fleet", controller.fit_fleet, "Ctrl+Shift+F", help="Map: fit to fleet"
+    )
+    window._action(
+        menu,
+        "Follow &selected vehicle",
+        controller.toggle_follow,
+        "Ctrl+Shift+L",
+        help="Map: follow the selected vehicle",
+    )
+    window._action(
+        menu,
+        "Show selected &route",
+        controller.fit_route,
+        "Ctrl+Shift+R",
+        help="Map: show the selected route",
+    )
     file_menu = window.menu("&File")
-    export = QAction("Export &map as HTML…", window)
-    export.triggered.connect(lambda: export_dialog(window))
+    export = window.shortcuts.create(window, "Export &map as HTML…", lambda: export_dialog(window))
     actions = file_menu.actions()
     quit_at = next((i for i, a in enumerate(actions) if a.text() == "&Quit"), None)
     if quit_at is None:
         file_menu.addAction(export)
     else:  # before the separator above Quit
         file_menu.insertAction(actions[max(quit_at - 1, 0)], export)
-    window.shortcut_help.extend(
-        [
-            ("Ctrl+Shift+F", "Map: fit to fleet"),
-            ("Ctrl+Shift+L", "Map: follow the selected vehicle"),
-            ("Ctrl+Shift+R", "Map: show the selected route"),
-        ]
-    )
     window.docks["map"].raise_()
-
-
-def _action(window: MainWindow, menu: object, text: str, slot: object, keys: str) -> QAction:
-    action = QAction(text, window)
-    action.setShortcut(QKeySequence(keys))
-    action.triggered.connect(slot)
-    menu.addAction(action)  # type: ignore[attr-defined]
-    return action
 
 
 def export_dialog(window: MainWindow) -> None:

@@ -6,6 +6,7 @@ exist (the Messages menu, Ctrl+M, the per-tick refresh).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QWidget
@@ -14,6 +15,9 @@ from dispatcher.errors import DispatcherError
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
+
+#: Message history of the selected stop.
+HISTORY_KEY = "Ctrl+Shift+H"
 
 
 def build(window: MainWindow) -> QWidget:
@@ -33,8 +37,6 @@ def build(window: MainWindow) -> QWidget:
 
 def install(window: MainWindow) -> None:
     """The Messages menu, its shortcuts and the outbox's per-tick refresh."""
-    from PySide6.QtGui import QAction, QKeySequence
-
     from ui.messages.actions import message_customer, notify_route_eta_moved
 
     panel = getattr(window, "messages_panel", None)
@@ -42,12 +44,8 @@ def install(window: MainWindow) -> None:
         return
     menu = window.menu("&Messages")
 
-    def add(text: str, slot: object, shortcut: str | None = None) -> None:
-        action = QAction(text, window)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
+    def add(text: str, slot: Callable[[], object], shortcut: str | None = None, **kw: str) -> None:
+        window._action(menu, text, slot, shortcut, **kw)
 
     def message_selected() -> None:
         stop_id = window.selection.current.stop_id
@@ -56,15 +54,19 @@ def install(window: MainWindow) -> None:
             return
         message_customer(window, stop_id)
 
-    add("&Message customer of selected stop", message_selected, "Ctrl+M")
+    add(
+        "&Message customer of selected stop",
+        message_selected,
+        "Ctrl+M",
+        help="Message the selected stop's customer",
+    )
     add("&Notify route customers whose ETA moved…", lambda: notify_route_eta_moved(window))
 
     def history() -> None:  # not the action's "checked" argument as a stop id
         panel.show_stop_history()
 
-    add("Message &history of selected stop", history, "Ctrl+Shift+M")
+    # Not Ctrl+Shift+M: that moves the selected stops to another vehicle (Route menu).
+    add("Message &history of selected stop", history, HISTORY_KEY)
     add("Show &outbox", panel.reveal)
     add("Edit &templates…", lambda: (panel.reveal(), panel.tabs.setCurrentIndex(1)))
     window.tick_hooks.append(panel.tick)
-    window.shortcut_help.append(("Ctrl+M", "Message the selected stop's customer"))
-    window.shortcut_help.append(("Ctrl+Shift+M", "Message history of the selected stop"))

@@ -124,8 +124,11 @@ class VehicleBoardModel(QAbstractTableModel):
         return flags
 
     def _movable(self, sid: str) -> bool:
+        """A stop of this board that may be dragged. While another day loads, the board still
+        lists the old day's stops for a moment (its reset follows): those are not movable."""
         day = self.controller.day
-        return day is not None and not day.plan.stops[sid].is_fixed
+        stop = None if day is None else day.plan.stops.get(sid)
+        return stop is not None and not stop.is_fixed
 
     # --- data -----------------------------------------------------------------------------
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

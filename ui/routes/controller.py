@@ -292,7 +292,7 @@ class BoardController(QObject):
         try:
             command = action()
         except (ValidationError, ConflictError) as exc:
-            self.message.emit(f"Not changed: {self._readable(str(exc))}")
+            self.message.emit(f"Not changed: {self.readable(str(exc))}")
             return False
         locked = {s for s, stop in plan.stops.items() if stops0.get(s) != stop}
         vids = {v for v, r in plan.routes.items() if routes0.get(v) != r}
@@ -367,7 +367,7 @@ class BoardController(QObject):
         self._saved.update(dict.fromkeys(pool))
         return saved
 
-    def _readable(self, text: str) -> str:
+    def readable(self, text: str) -> str:
         """Name stops by their order reference ("stop 412" means little to a person)."""
         day = self.day
         if day is None:

@@ -7,27 +7,18 @@ that refreshes ETAs from live positions and merges the drivers' progress (ui/rou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from ui.routes.panel import RoutesPanel
+from ui.shortcuts import KeySpec
 
 if TYPE_CHECKING:
     from dispatcher.persistence.fleet_repo import RouteView
     from ui.main_window import MainWindow
-
-SHORTCUTS = [
-    ("Ctrl+Z", "Undo the last route change"),
-    ("Ctrl+Shift+Z", "Redo"),
-    ("Alt+Up / Alt+Down", "Move the selected stops up / down"),
-    ("Ctrl+Shift+M", "Move the selected stops to another vehicle"),
-    ("Ctrl+Shift+P", "Pin / unpin the selected stops"),
-    ("Ctrl+U", "Best place for the selected (urgent) stop"),
-    ("Ctrl+R", "Optimize the selected route"),
-    ("Ctrl+Shift+O", "Optimize the whole fleet"),
-]
 
 
 def build(window: MainWindow) -> QWidget:
@@ -42,27 +33,37 @@ def install(window: MainWindow) -> None:
     panel: RoutesPanel = window.routes_panel
     c = panel.controller
     menu = window.menu("&Route")
-    actions = [
-        ("&Undo route change", c.undo, QKeySequence.StandardKey.Undo),
-        ("&Redo route change", c.redo, "Ctrl+Shift+Z"),
-        (None, None, None),
-        ("Move stops &up", lambda: panel.move_selected(-1), "Alt+Up"),
-        ("Move stops &down", lambda: panel.move_selected(1), "Alt+Down"),
-        ("Move stops to &vehicle…", panel.choose_vehicle_for_selected, "Ctrl+Shift+M"),
-        ("&Pin / unpin", panel.toggle_pin, "Ctrl+Shift+P"),
-        ("&Keep on vehicle / release", panel.toggle_keep, None),
-        ("Lock &order of selected stops", lambda: panel.lock_order(True), None),
-        (None, None, None),
-        ("&Best place for selected stop…", panel.suggest_place, "Ctrl+U"),
-        ("Optimize &route…", lambda: panel.optimize(fleet=False), "Ctrl+R"),
-        ("Optimize &fleet…", lambda: panel.optimize(fleet=True), "Ctrl+Shift+O"),
+    actions: list[tuple[str, Callable[[], object], KeySpec, str] | None] = [
+        ("&Undo route change", c.undo, QKeySequence.StandardKey.Undo, "Undo the last route change"),
+        ("&Redo route change", c.redo, "Ctrl+Shift+Z", "Redo the route change undone"),
+        None,
+        ("Move stops &up", lambda: panel.move_selected(-1), "Alt+Up", "Move the selected stops up"),
+        ("Move stops &down", lambda: panel.move_selected(1), "Alt+Down", "… and down"),
+        (
+            "Move stops to &vehicle…",
+            panel.choose_vehicle_for_selected,
+            "Ctrl+Shift+M",
+            "Move the selected stops to another vehicle",
+        ),
+        ("&Pin / unpin", panel.toggle_pin, "Ctrl+Shift+P", "Pin / unpin the selected stops"),
+        ("&Keep on vehicle / release", panel.toggle_keep, None, ""),
+        ("Lock &order of selected stops", lambda: panel.lock_order(True), None, ""),
+        None,
+        (
+            "&Best place for selected stop…",
+            panel.suggest_place,
+            "Ctrl+U",
+            "Best place for the selected (urgent) stop",
+        ),
+        ("Optimize &route…", lambda: panel.optimize(fleet=False), "Ctrl+R", ""),
+        ("Optimize &fleet…", lambda: panel.optimize(fleet=True), "Ctrl+Shift+O", ""),
     ]
-    for text, slot, keys in actions:
-        if text is None:
+    for row in actions:
+        if row is None:
             menu.addSeparator()
         else:
-            window._action(menu, text, slot, keys)
-    window.shortcut_help.extend(SHORTCUTS)
+            text, slot, keys, what = row
+            window._action(menu, text, slot, keys, help=what or None)
     window.tick_hooks.append(panel.live.tick)
 
 

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QTableWidget, QVBoxL
 
 from dispatcher.errors import ValidationError
 from dispatcher.planning import InsertionSuggestion, MoveToVehicle
+from dispatcher.planning.evaluate import signed
+from dispatcher.planning.insertion import why_no_place
 
 if TYPE_CHECKING:
     from ui.routes.panel import RoutesPanel
@@ -39,9 +41,11 @@ class InsertDialog(QDialog):
             self.note = QLabel(
                 f"{len(self.suggestions)} best places for {ref}, best first"
                 if self.suggestions
-                else "No vehicle can take this stop (vehicles on the road cannot take "
-                "deliveries, and pinned stops keep their places)."
+                else panel.controller.readable(why_no_place(day.plan, stop_id))
+                if day is not None
+                else "No vehicle can take this stop now."
             )
+        self.note.setWordWrap(True)  # the whole reason, never cut off
         self.table = QTableWidget(len(self.suggestions), 6)
         self.table.setHorizontalHeaderLabels(
             ["Vehicle", "Position", "Added time", "Added km", "Lateness", ""]
@@ -60,13 +64,13 @@ class InsertDialog(QDialog):
         late = (
             "keeps the day on time"
             if s.keeps_feasibility and s.added_lateness <= 0
-            else f"+{s.added_lateness / 60:.0f} min late, {s.added_late_stops:+d} late stops"
+            else f"{signed(s.added_lateness / 60)} min late, {s.added_late_stops:+d} late stops"
         )
         cells = [
             self.panel._vehicle_label(s.vehicle_id),
             str(s.index + 1),
-            f"+{s.added_duration / 60:.0f} min",
-            f"+{s.added_distance / 1000:.1f}",
+            f"{signed(s.added_duration / 60)} min",
+            signed(s.added_distance / 1000, 1),
             late,
         ]
         for col, text in enumerate(cells):

@@ -66,8 +66,10 @@ class OptimizeDialog(QDialog):
         self.status.setWordWrap(True)
         self.bar = QProgressBar()
         self.bar.setRange(0, 100)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Vehicle", "km", "duration", "late", "overtime"])
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(
+            ["Vehicle", "km", "duration", "late", "overtime", "changes"]
+        )
         self.table.verticalHeader().hide()
         self.table.hide()
         self.moved = QLabel("")
@@ -130,9 +132,10 @@ class OptimizeDialog(QDialog):
             f"<b>{result.summary()}</b>{stopped} <span style='color:#888'>· {how}</span>"
         )
         problems = result.problems()
-        moved = ", ".join(self._ref(s) for s in result.moved[:30]) or "none"
-        more = f" and {len(result.moved) - 30} more" if len(result.moved) > 30 else ""
-        text = f"Stops that move: {moved}{more}"
+        if self.vehicle_id is not None or len(result.moved) <= 8:
+            text = "Stops that move: " + (", ".join(self._ref(s) for s in result.moved) or "none")
+        else:  # a whole fleet: per vehicle in the table, not a wall of order numbers
+            text = f"{len(result.moved)} stops move; what changes on each vehicle is in the table."
         if problems:
             text += "<br><span style='color:#e04646'>" + "; ".join(problems[:6]) + "</span>"
         self.moved.setText(text)
@@ -142,6 +145,8 @@ class OptimizeDialog(QDialog):
 
     def _fill_table(self, result: OptimizationResult) -> None:
         vids = [v for v in result.after.routes if v in result.routes]
+        day = self.panel.controller.day
+        changes = result.changes_by_vehicle(day.plan.routes if day is not None else {})
         self.table.setRowCount(len(vids))
         for row, vid in enumerate(vids):
             b, a = result.before.routes[vid], result.after.routes[vid]
@@ -151,6 +156,7 @@ class OptimizeDialog(QDialog):
                 f"{b.duration / 60:.0f} → {a.duration / 60:.0f} min",
                 f"{b.late_stops} → {a.late_stops}",
                 f"{b.overtime / 60:.0f} → {a.overtime / 60:.0f} min",
+                changes.get(vid, ""),
             ]
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))

@@ -58,6 +58,7 @@ class RoutesPanel(QWidget):
         self.filter.textChanged.connect(self.apply_filter)
         self.change_label = QLabel("")
         self.change_label.setObjectName("routeChange")
+        self.change_label.setWordWrap(True)  # a refusal is read whole
         self.optimize_route_button = QPushButton("Optimize route…")
         self.optimize_fleet_button = QPushButton("Optimize fleet…")
         self.optimize_route_button.clicked.connect(lambda: self.optimize(fleet=False))
@@ -134,6 +135,16 @@ class RoutesPanel(QWidget):
         board = self.board_of(stop_ids[0])
         if board is not None:
             board.select_stops(stop_ids)
+            self.active_board = board
+            self.scroll.ensureWidgetVisible(board, 10, 0)
+
+    def reveal_unassigned(self) -> None:
+        """Scroll the Unassigned board into view with its stops selected (after an import)."""
+        stops = self.controller.route(UNASSIGNED)
+        board = self.boards.get(UNASSIGNED)
+        if board is not None and stops:
+            board.setVisible(True)
+            board.select_stops(list(stops))
             self.active_board = board
             self.scroll.ensureWidgetVisible(board, 10, 0)
 
