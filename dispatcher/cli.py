@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 from dispatcher import __version__
 from dispatcher.config import Settings
+from dispatcher.devices.registry_cli import add_parsers as add_device_registry_parsers
+from dispatcher.devices.registry_cli import run_devices
 from dispatcher.errors import DispatcherError
 from dispatcher.history.commands import add_parsers as add_history_parsers
 from dispatcher.history.commands import run_history
@@ -102,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="print a JSON array")
     add_outbox_parser(sub)
     add_history_parsers(sub)
+    devices = sub.add_parser("devices", help="devices: bind, unbind, unknown list, quarantine")
+    devices_sub = devices.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
+    add_device_registry_parsers(devices_sub)
     return parser
 
 
@@ -161,6 +166,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "alerts": _cmd_alerts,
         "history": run_history,
         "outbox": run_outbox,
+        "devices": run_devices,
     }
     handler = handlers.get(args.command)
     if handler is None:

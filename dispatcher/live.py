@@ -14,20 +14,32 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dispatcher.alerts.sync import ConsoleNote
 from dispatcher.broker import EmbeddedBroker
 from dispatcher.clock import Clock
 from dispatcher.config import Settings
+from dispatcher.devices.desk import DeviceDesk
+from dispatcher.devices.registry import (
+    DeviceRegistry,
+    DeviceSighting,
+    QuarantinedMessage,
+    RegistryFlusher,
+    RegistryLimits,
+)
+from dispatcher.devices.settings import TelemetrySettings
+from dispatcher.devices.sink import RegistrySink
 from dispatcher.events import EventBus
-from dispatcher.fleet.state import FleetState
+from dispatcher.fleet.state import FleetConfig, FleetState
 from dispatcher.history.settings import HistorySettings
 from dispatcher.history.thinning import ThinningSink
-from dispatcher.persistence import fleet_repo
+from dispatcher.persistence import device_repo, fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 from dispatcher.simulator.from_db import load_simulated_fleet
 from dispatcher.simulator.runner import FleetSimulator
 from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.decoder import build_decoder
+from dispatcher.telemetry.filters import FilterConfig
 from dispatcher.telemetry.ingest import DrainResult, IngestPipeline, tune_switch_interval
 from dispatcher.telemetry.mqtt_client import ConnectionState, MqttSettings, TelemetryClient
 from dispatcher.telemetry.sink import BatchWriter
@@ -51,13 +63,22 @@ def workstation_id(role: str = "console") -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)[:64]
 
 
+def load_bindings(db: Database, bindings: DeviceBindings) -> None:
+    """Replace the live table with the database's bindings and known vehicle ids."""
+    with db.session() as session:
+        table = fleet_repo.device_bindings(session)
+        vehicles = device_repo.known_vehicle_ids(session)
+    bindings.replace(table, vehicles)
+
+
 class BindingsRefresher:
     """Reloads the device-binding table from the database in its own thread.
 
     A dispatcher binds a phone on another workstation (or ``dispatcher simulate`` binds its
-    phones) while this console runs: the table is reloaded every ``interval_s`` seconds, and
-    at once (at most every ``min_gap_s``) when an unbound device speaks, so its next message
-    is accepted. Neither the paho thread nor the GUI thread ever waits on the database.
+    phones) while this console runs: the table is reloaded every ``interval_s`` seconds, at
+    once when that workstation's sync note (``entity`` ``binding`` or ``vehicle``) arrives,
+    and when an unbound device speaks (at most every ``min_gap_s``), so its next message is
+    accepted. Neither the paho thread nor the GUI thread ever waits on the database.
     """
 
     def __init__(
@@ -96,8 +117,7 @@ class BindingsRefresher:
                 return
             self._wake.clear()
             try:
-                with self._db.session() as session:
-                    self._bindings.replace(fleet_repo.device_bindings(session))
+                load_bindings(self._db, self._bindings)
             except Exception as exc:  # the database may be briefly unreachable: try again later
                 log.warning("could not reload device bindings: %s", exc)
             self._stop.wait(self._min_gap)
@@ -132,19 +152,38 @@ class LiveTelemetry:
         self.broker: EmbeddedBroker | None = None
         self.simulator: FleetSimulator | None = None
         self._sim_client: TelemetryClient | None = None
-        with db.session() as session:
-            table = fleet_repo.device_bindings(session)
-        self.bindings = DeviceBindings(table, clock=clock, on_unknown=self._unknown_device)
+        telemetry = TelemetrySettings.from_settings(settings)
+        self.bindings = DeviceBindings(
+            clock=clock, on_unknown=self._unknown_device, max_unknown=telemetry.limits.max_unknown
+        )
+        load_bindings(db, self.bindings)
         self._refresher = BindingsRefresher(db, self.bindings)
+        #: Unknown devices, quarantine and health per device (docs/mqtt.md), flushed in batches.
+        self.registry = DeviceRegistry(telemetry.limits)
+        limits = telemetry.limits
+        self._registry_flusher = RegistryFlusher(
+            self.registry,
+            lambda sightings, messages: self._flush_registry(sightings, messages, limits),
+        )
         self.decoder = build_decoder(
-            prefix=settings.broker.prefix, bindings=self.bindings, clock=clock
+            prefix=settings.broker.prefix,
+            bindings=self.bindings,
+            clock=clock,
+            registry=self.registry,
+            config=FilterConfig(evict_after_s=telemetry.evict_after_s),
         )
-        self.fleet = FleetState()
+        self.fleet = FleetState(FleetConfig(evict_after_s=telemetry.evict_after_s))
         #: Positions are thinned on the writer thread before they reach SQL (docs/history.md).
-        self.thinning = ThinningSink(
-            SqlTelemetrySink(db), HistorySettings.from_settings(settings).thinning
+        sql = SqlTelemetrySink(db)
+        self.thinning = ThinningSink(sql, HistorySettings.from_settings(settings).thinning)
+        self.sink = RegistrySink(
+            self.thinning,
+            self.registry,
+            clock,
+            evictables=(self.thinning, sql),
+            evict_after_s=telemetry.evict_after_s,
         )
-        self.writer = BatchWriter(self.thinning)
+        self.writer = BatchWriter(self.sink)
         self.pipeline = IngestPipeline(self.decoder, self.fleet, bus, clock, writer=self.writer)
         self.client: TelemetryClient | None = None
         self._console_id = console_id
@@ -153,6 +192,31 @@ class LiveTelemetry:
         self._listeners: list[StateListener] = []
         self._rate: deque[tuple[float, int]] = deque(maxlen=25)
         self._lock = threading.Lock()
+        self._unsubscribe = bus.subscribe(ConsoleNote, self._on_note)
+
+    def device_desk(self) -> DeviceDesk:
+        """A desk whose binds take effect in this process at once and are announced."""
+        client = self.client
+        return DeviceDesk(
+            self._db,
+            bindings=self.bindings,
+            registry=self.registry,
+            announce=None if client is None else client.publish_sync,
+        )
+
+    def _flush_registry(
+        self,
+        sightings: list[DeviceSighting],
+        messages: list[QuarantinedMessage],
+        limits: RegistryLimits,
+    ) -> None:
+        with self._db.session() as session:
+            device_repo.flush(session, sightings, messages, limits)
+
+    def _on_note(self, note: ConsoleNote) -> None:
+        """Another workstation bound a device or changed a vehicle: reload the table now."""
+        if note.entity in ("binding", "vehicle"):
+            self._refresher.request(note.id)
 
     def on_state(self, listener: StateListener) -> None:
         """Call ``listener(state, reason)`` on connection changes (from the paho thread)."""
@@ -163,6 +227,7 @@ class LiveTelemetry:
         tune_switch_interval()
         self.writer.start()
         self._refresher.start()
+        self._registry_flusher.start()
         url = self._settings.broker.url
         if embedded_broker:
             self.broker = EmbeddedBroker(prefix=self._settings.broker.prefix).start()
@@ -193,8 +258,7 @@ class LiveTelemetry:
         assert self.client is not None, "start() first"
         # Trouble right after the start, so a demo shows every kind of exception early.
         vehicles, scripts = load_simulated_fleet(self._db, seed, trouble_from=self._clock.now())
-        with self._db.session() as session:
-            self.bindings.replace(fleet_repo.device_bindings(session))
+        load_bindings(self._db, self.bindings)
         sim_client = TelemetryClient(
             MqttSettings(
                 url=self.client.settings.url,
@@ -262,5 +326,7 @@ class LiveTelemetry:
         self.pipeline.drain()
         self.writer.stop()
         self._refresher.stop()
+        self._registry_flusher.stop()
+        self._unsubscribe()
         if self.broker:
             self.broker.stop()

@@ -12,6 +12,7 @@ from typing import Any
 
 from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
 from dispatcher.telemetry.adapters.base import ParseResult, Report, unexpected
+from dispatcher.telemetry.bindings import DeviceBindings, device_key
 from dispatcher.telemetry.fields import (
     MS_KMH,
     MS_THRESHOLD,
@@ -41,13 +42,21 @@ def valid_id(value: str) -> bool:
 
 
 class NativeAdapter:
-    """Parses the console's own protocol under one configurable prefix."""
+    """Parses the console's own protocol under one configurable prefix.
+
+    With ``bindings`` whose ``known_vehicles`` is set (the console and the recorder), only
+    ids of the vehicles table are taken as they are; any other id is a device like a phone:
+    accepted when ``native:<id>`` is bound to a vehicle, otherwise rejected as
+    ``unknown_device`` (and listed to be bound). A made-up id therefore never gets live
+    state, filter memory or a history row.
+    """
 
     name = "native"
 
-    def __init__(self, prefix: str = "fleet") -> None:
+    def __init__(self, prefix: str = "fleet", bindings: DeviceBindings | None = None) -> None:
         self._prefix = prefix
         self._head = f"{prefix}/vehicles/"
+        self._bindings = bindings
         self._valid_ids: set[str] = set()  # ids repeat on every message: check each once
 
     def subscriptions(self) -> list[tuple[str, int]]:
@@ -67,8 +76,19 @@ class NativeAdapter:
         except Exception as exc:
             return unexpected(self.name, topic, exc)
 
+    def device_key(self, topic: str, payload: bytes) -> str | None:
+        """``native:<id>`` of a topic of ours (the quarantine's device), else ``None``."""
+        vehicle_id = topic[len(self._head) :].partition("/")[0]
+        return device_key(self.name, vehicle_id) if valid_id(vehicle_id) else None
+
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
         vehicle_id, _, kind = topic[len(self._head) :].partition("/")
+        bindings = self._bindings
+        known = None if bindings is None else bindings.known_vehicles
+        if known is not None:
+            if vehicle_id in known and kind in TELEMETRY_KINDS:
+                return self._body(vehicle_id, vehicle_id, kind, payload, received_at)
+            return self._foreign(vehicle_id, kind, payload, received_at)
         if vehicle_id not in self._valid_ids and valid_id(vehicle_id):
             if len(self._valid_ids) > 100_000:
                 self._valid_ids.clear()
@@ -77,12 +97,30 @@ class NativeAdapter:
             if kind in CONSOLE_KINDS:
                 raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"{kind} is console output")
             raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected vehicles/<id>/<kind>")
+        return self._body(vehicle_id, vehicle_id, kind, payload, received_at)
+
+    def _foreign(self, topic_id: str, kind: str, payload: bytes, received_at: datetime) -> Report:
+        """An id outside the vehicles table: a bound ``native:<id>`` device, or unknown."""
+        if not valid_id(topic_id) or kind not in TELEMETRY_KINDS:
+            if kind in CONSOLE_KINDS:
+                raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"{kind} is console output")
+            raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected vehicles/<id>/<kind>")
+        assert self._bindings is not None
+        key = device_key(self.name, topic_id)
+        vehicle_id = self._bindings.resolve(key)
+        if vehicle_id is None:
+            raise PayloadError(RejectReason.UNKNOWN_DEVICE, f"{key} is not a known vehicle")
+        return self._body(topic_id, vehicle_id, kind, payload, received_at)
+
+    def _body(
+        self, topic_id: str, vehicle_id: str, kind: str, payload: bytes, received_at: datetime
+    ) -> Report:
         obj = load_object(payload)
         version = obj.get("v")
         if version != PROTOCOL_VERSION or type(version) is not int:
             _check_version(obj)
         named = obj.get("vehicle_id")
-        if named is not None and named != vehicle_id:
+        if named is not None and named != topic_id:
             raise PayloadError(
                 RejectReason.VEHICLE_MISMATCH, "payload names another vehicle than the topic"
             )
