@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
+from ui.devices import dock as devices_dock
 from ui.exceptions import dock as exceptions_dock
 from ui.history import dock as history_dock
 from ui.kpi import dock as kpi_dock
@@ -86,6 +87,7 @@ ROOM_DOCKS = {
     "kpis": kpi_dock,
     "routes": routes_dock,
     "history": history_dock,
+    "devices": devices_dock,
 }
 
 
