@@ -233,6 +233,7 @@ def build_decoder(
     preview: list[Adapter] = []
     if registry is not None:
         preview = default_adapters(DeviceBindings(clock=clock, passthrough=True), prefix=prefix)
+        preview[0] = NativeAdapter(prefix, id_cache=0)  # unknown ids never repeat: no cache
     return Decoder(
         adapters,
         config=config,

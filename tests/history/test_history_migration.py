@@ -34,7 +34,7 @@ def test_0002_goes_down_and_up_and_fills_cells_of_old_history(db_url: str) -> No
                     ),
                     {"lat": lat, "lon": lon},
                 )
-        dbmod.upgrade(db.engine)
+        dbmod.upgrade(db.engine, "0002")
         assert dbmod.current_revision(db.engine) == "0002"
         with db.engine.connect() as conn:
             rows = conn.execute(text("SELECT lat, lon, cell FROM positions ORDER BY id")).all()

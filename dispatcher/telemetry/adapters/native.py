@@ -53,11 +53,18 @@ class NativeAdapter:
 
     name = "native"
 
-    def __init__(self, prefix: str = "fleet", bindings: DeviceBindings | None = None) -> None:
+    def __init__(
+        self,
+        prefix: str = "fleet",
+        bindings: DeviceBindings | None = None,
+        *,
+        id_cache: int = 100_000,
+    ) -> None:
         self._prefix = prefix
         self._head = f"{prefix}/vehicles/"
         self._bindings = bindings
         self._valid_ids: set[str] = set()  # ids repeat on every message: check each once
+        self._id_cache = id_cache  # 0 for the preview of unknown ids: they never repeat
 
     def subscriptions(self) -> list[tuple[str, int]]:
         """Positions and status at QoS 0; delivery events at QoS 1 (acked after commit)."""
@@ -89,11 +96,14 @@ class NativeAdapter:
             if vehicle_id in known and kind in TELEMETRY_KINDS:
                 return self._body(vehicle_id, vehicle_id, kind, payload, received_at)
             return self._foreign(vehicle_id, kind, payload, received_at)
-        if vehicle_id not in self._valid_ids and valid_id(vehicle_id):
-            if len(self._valid_ids) > 100_000:
-                self._valid_ids.clear()
-            self._valid_ids.add(vehicle_id)
-        if vehicle_id not in self._valid_ids or kind not in TELEMETRY_KINDS:
+        if vehicle_id not in self._valid_ids:
+            if not valid_id(vehicle_id):
+                vehicle_id = ""
+            elif self._id_cache:
+                if len(self._valid_ids) >= self._id_cache:
+                    self._valid_ids.clear()
+                self._valid_ids.add(vehicle_id)
+        if not vehicle_id or kind not in TELEMETRY_KINDS:
             if kind in CONSOLE_KINDS:
                 raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"{kind} is console output")
             raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected vehicles/<id>/<kind>")
