@@ -17,13 +17,15 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from dispatcher.alerts.model import Role
 from dispatcher.devices.registry import (
     MAX_KEY,
     DeviceSighting,
     QuarantinedMessage,
     RegistryLimits,
 )
-from dispatcher.errors import ConflictError, NotFoundError, ValidationError
+from dispatcher.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from dispatcher.persistence.alert_repo import user_for_os_account
 from dispatcher.persistence.orm import (
     AuditEntry,
     DeviceBinding,
@@ -312,8 +314,10 @@ def bind(session: Session, device_key: str, vehicle_id: str, *, actor: str) -> b
 
     Refused, with the reason, when the key is malformed (:class:`ValidationError`), the
     vehicle does not exist (:class:`NotFoundError`) or the device is bound to another
-    vehicle (:class:`ConflictError`: unbind it first, so a phone never silently changes van).
+    vehicle (:class:`ConflictError`: unbind it first, so a phone never silently changes van),
+    and :class:`PermissionDenied` for a viewer.
     """
+    _may_bind(session, actor)
     key = check_key(device_key)
     vehicle = session.get(Vehicle, vehicle_id) if vehicle_id and len(vehicle_id) <= 40 else None
     if vehicle is None:
@@ -337,6 +341,7 @@ def bind(session: Session, device_key: str, vehicle_id: str, *, actor: str) -> b
 
 def unbind(session: Session, device_key: str, *, actor: str) -> str:
     """Remove a binding; returns the vehicle it was bound to (NotFoundError if none)."""
+    _may_bind(session, actor)
     key = device_key.strip()
     current = session.get(DeviceBinding, key) if 0 < len(key) <= MAX_KEY else None
     if current is None:
@@ -346,6 +351,13 @@ def unbind(session: Session, device_key: str, *, actor: str) -> str:
     _audit(session, actor, "device.unbind", key, {"vehicle_id": vehicle}, None)
     session.flush()
     return vehicle
+
+
+def _may_bind(session: Session, actor: str) -> None:
+    """Dispatchers and supervisors bind devices; a viewer only looks."""
+    user = user_for_os_account(session, actor)
+    if user.role is Role.VIEWER:
+        raise PermissionDenied(f"{user.id} has a viewer role and cannot bind or unbind devices")
 
 
 def _audit(

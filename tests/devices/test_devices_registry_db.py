@@ -115,3 +115,20 @@ def test_list_and_quarantine_as_json(
     assert main(["devices", "quarantine", "native:VAN-1", *db]) == 0
     assert "rejected poor_accuracy 1" in capsys.readouterr().out
     assert main(["devices", "quarantine", "native:nobody", *db]) == 2
+
+
+def test_a_viewer_may_look_but_not_bind(database: Database) -> None:
+    from dispatcher.devices.desk import DeviceDesk
+    from dispatcher.errors import PermissionDenied
+    from dispatcher.persistence.orm import User
+
+    with_vans(database, "VAN-1")
+    with database.session() as session:
+        session.add(User(username="vic", os_user="vic", role="viewer"))
+    desk = DeviceDesk(database, actor="vic")
+    with pytest.raises(PermissionDenied, match="viewer"):
+        desk.bind("owntracks:vic/phone", "VAN-1")
+    assert desk.devices() == []
+    assert DeviceDesk(database, actor="dora").bind("owntracks:vic/phone", "VAN-1").changed
+    with pytest.raises(PermissionDenied):
+        desk.unbind("owntracks:vic/phone")
