@@ -150,8 +150,8 @@ class Decoder:
                 self._register(topic, payload, result, received_at)
         else:
             self.accepted += 1
-            if received_at >= self._next_sweep:
-                self._sweep(received_at)
+            if not self.accepted & 0x3FF and received_at >= self._next_sweep:
+                self._sweep(received_at)  # looked at once every 1,024 accepted messages
         return result
 
     def _sweep(self, now: datetime) -> None:

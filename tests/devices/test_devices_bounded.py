@@ -119,9 +119,11 @@ def test_silent_vehicles_are_evicted_from_filter_fleet_and_sinks() -> None:
     pipeline.on_message("fleet/vehicles/VAN-2/position", position(clock.now()))
     pipeline.drain()
     assert len(pipeline.fleet) == 2
-    for _ in range(15):  # VAN-2 keeps talking, VAN-1 falls silent
+    for _ in range(15):  # VAN-2 keeps talking (1,024 fixes a minute), VAN-1 falls silent
         clock.advance(60)
-        pipeline.on_message("fleet/vehicles/VAN-2/position", position(clock.now()))
+        for k in range(1024):
+            at = clock.now() - timedelta(seconds=k * 0.01)
+            pipeline.on_message("fleet/vehicles/VAN-2/position", position(at))
         pipeline.drain()
     assert pipeline.fleet.vehicle_ids() == ["VAN-2"]
     assert pipeline.fleet.evicted == 1

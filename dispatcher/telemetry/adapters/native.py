@@ -8,7 +8,7 @@ its own id), and a payload that names another vehicle is rejected rather than tr
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
 from dispatcher.telemetry.adapters.base import ParseResult, Report, unexpected
@@ -89,42 +89,23 @@ class NativeAdapter:
         return device_key(self.name, vehicle_id) if valid_id(vehicle_id) else None
 
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
-        vehicle_id, _, kind = topic[len(self._head) :].partition("/")
+        topic_id, _, kind = topic[len(self._head) :].partition("/")
+        vehicle_id = topic_id
         bindings = self._bindings
         known = None if bindings is None else bindings.known_vehicles
         if known is not None:
-            if vehicle_id in known and kind in TELEMETRY_KINDS:
-                return self._body(vehicle_id, vehicle_id, kind, payload, received_at)
-            return self._foreign(vehicle_id, kind, payload, received_at)
-        if vehicle_id not in self._valid_ids:
-            if not valid_id(vehicle_id):
-                vehicle_id = ""
-            elif self._id_cache:
-                if len(self._valid_ids) >= self._id_cache:
-                    self._valid_ids.clear()
-                self._valid_ids.add(vehicle_id)
-        if not vehicle_id or kind not in TELEMETRY_KINDS:
-            if kind in CONSOLE_KINDS:
-                raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"{kind} is console output")
-            raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected vehicles/<id>/<kind>")
-        return self._body(vehicle_id, vehicle_id, kind, payload, received_at)
-
-    def _foreign(self, topic_id: str, kind: str, payload: bytes, received_at: datetime) -> Report:
-        """An id outside the vehicles table: a bound ``native:<id>`` device, or unknown."""
-        if not valid_id(topic_id) or kind not in TELEMETRY_KINDS:
-            if kind in CONSOLE_KINDS:
-                raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"{kind} is console output")
-            raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected vehicles/<id>/<kind>")
-        assert self._bindings is not None
-        key = device_key(self.name, topic_id)
-        vehicle_id = self._bindings.resolve(key)
-        if vehicle_id is None:
-            raise PayloadError(RejectReason.UNKNOWN_DEVICE, f"{key} is not a known vehicle")
-        return self._body(topic_id, vehicle_id, kind, payload, received_at)
-
-    def _body(
-        self, topic_id: str, vehicle_id: str, kind: str, payload: bytes, received_at: datetime
-    ) -> Report:
+            if topic_id not in known or kind not in TELEMETRY_KINDS:
+                vehicle_id = self._foreign(topic_id, kind)
+        else:
+            if topic_id not in self._valid_ids:
+                if not valid_id(topic_id):
+                    vehicle_id = ""
+                elif self._id_cache:
+                    if len(self._valid_ids) >= self._id_cache:
+                        self._valid_ids.clear()
+                    self._valid_ids.add(topic_id)
+            if not vehicle_id or kind not in TELEMETRY_KINDS:
+                _bad_topic(kind)
         obj = load_object(payload)
         version = obj.get("v")
         if version != PROTOCOL_VERSION or type(version) is not int:
@@ -139,6 +120,24 @@ class NativeAdapter:
         if kind == "event":
             return _event(vehicle_id, obj)
         return _status(vehicle_id, obj, received_at)
+
+    def _foreign(self, topic_id: str, kind: str) -> str:
+        """The vehicle of an id outside the vehicles table: a bound ``native:<id>`` device;
+        an unbound one is rejected as ``unknown_device``."""
+        if not valid_id(topic_id) or kind not in TELEMETRY_KINDS:
+            _bad_topic(kind)
+        assert self._bindings is not None
+        key = device_key(self.name, topic_id)
+        vehicle_id = self._bindings.resolve(key)
+        if vehicle_id is None:
+            raise PayloadError(RejectReason.UNKNOWN_DEVICE, f"{key} is not a known vehicle")
+        return vehicle_id
+
+
+def _bad_topic(kind: str) -> NoReturn:
+    if kind in CONSOLE_KINDS:
+        raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"{kind} is console output")
+    raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected vehicles/<id>/<kind>")
 
 
 def _check_version(obj: dict[str, Any]) -> None:
