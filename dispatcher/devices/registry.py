@@ -224,8 +224,14 @@ class DeviceRegistry:
         payload: bytes,
         rejection: Rejection,
         received_at: datetime,
+        *,
+        bound: bool | None = None,
     ) -> None:
-        """Quarantine one rejected message and count it on its device's health line."""
+        """Quarantine one rejected message and count it on its device's health line.
+
+        ``bound`` False: the device has no binding (it is on the unknown list, where
+        :meth:`unknown` put it); by default only an ``unknown_device`` rejection says so.
+        """
         key = NO_DEVICE if key is None else clean_key(key)
         message = QuarantinedMessage(
             key,
@@ -240,7 +246,9 @@ class DeviceRegistry:
             self._quarantine.append(message)
             if key == NO_DEVICE:
                 return
-            unknown = rejection.reason is RejectReason.UNKNOWN_DEVICE
+            if bound is None:
+                bound = rejection.reason is not RejectReason.UNKNOWN_DEVICE
+            unknown = not bound
             device = (
                 self._unknown.get(key)
                 if unknown

@@ -79,6 +79,8 @@ class Decoder:
             counted (the console and the recorder); ``None`` keeps only the quarantine.
         preview: the same adapters with every device resolving to its own key: they read
             what an unbound device said (its position for the unknown-devices list).
+        bindings: tells bound devices from unbound ones when a message is rejected for
+            another reason (an unbound device then still joins the unknown list only).
     """
 
     def __init__(
@@ -91,9 +93,11 @@ class Decoder:
         stateful: bool = True,
         registry: DeviceRegistry | None = None,
         preview: Sequence[Adapter] = (),
+        bindings: DeviceBindings | None = None,
     ) -> None:
         self._adapters = list(adapters)
         self.registry = registry
+        self._bindings = bindings
         self._preview = {a.name: a for a in preview}
         self.config = config or FilterConfig()
         self._clock: Clock = clock or SystemClock()
@@ -172,13 +176,28 @@ class Decoder:
             return
         key_of = getattr(adapter, "device_key", None)
         key: str | None = key_of(topic, payload) if key_of is not None else None
-        if rejection.reason is RejectReason.UNKNOWN_DEVICE:
+        unbound = rejection.reason is RejectReason.UNKNOWN_DEVICE
+        if unbound:
             seen = self._preview_report(adapter.name, topic, payload, received_at)
             if seen is not None and adapter.name != "native":
                 key = seen.vehicle_id  # the preview resolves a device to its own key
             if key is not None:
                 registry.unknown(key, adapter.name, topic, received_at, seen)
-        registry.rejected(key, adapter.name, topic, payload, rejection, received_at)
+        elif key is not None and not self._is_bound(key):
+            unbound = True  # e.g. broken JSON from a phone nobody bound: still unknown only
+            registry.unknown(key, adapter.name, topic, received_at)
+        registry.rejected(
+            key, adapter.name, topic, payload, rejection, received_at, bound=not unbound
+        )
+
+    def _is_bound(self, key: str) -> bool:
+        """Whether ``key`` speaks for a vehicle (a bound device, a vehicle's native id)."""
+        bindings = self._bindings
+        if bindings is None or bindings.passthrough or key in bindings:
+            return True
+        fmt, _, ident = key.partition(":")
+        known = bindings.known_vehicles
+        return fmt == "native" and (known is None or ident in known)
 
     def _preview_report(
         self, name: str, topic: str, payload: bytes, received_at: datetime
@@ -241,6 +260,7 @@ def build_decoder(
         stateful=stateful,
         registry=registry,
         preview=preview,
+        bindings=bindings,
     )
 
 

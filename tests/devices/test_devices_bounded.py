@@ -164,3 +164,19 @@ def test_health_line_has_drift_accuracy_and_battery_of_the_newest_fix() -> None:
     (s,), _ = registry.take_pending()
     assert (s.key, s.lat, s.accuracy_m, s.battery_pct, s.drift_s) == ("native:V", 52.1, 8, None, 10)
     assert s.messages == 2
+
+
+def test_broken_messages_from_unbound_phones_stay_on_the_unknown_list() -> None:
+    clock = FakeClock(T0)
+    limits = RegistryLimits(max_unknown=10, max_known=10)
+    pipeline, registry, _, _ = stack(clock, {"VAN-1"}, limits)
+    pipeline.decoder.adapters[1]._bindings.bind("owntracks:ann/phone", "VAN-1")  # type: ignore[attr-defined]
+    for i in range(500):
+        pipeline.on_message(f"owntracks/u{i}/phone", b"{broken")
+    pipeline.on_message("owntracks/ann/phone", b"{broken")
+    pipeline.on_message("fleet/vehicles/VAN-1/position", b"{broken")
+    assert registry.sizes()["unknown"] == 10
+    sightings, _ = registry.take_pending()
+    known = {s.key: s for s in sightings if not s.unknown}
+    assert set(known) == {"owntracks:ann/phone", "native:VAN-1"}
+    assert known["native:VAN-1"].rejections == {"malformed_json": 1}
