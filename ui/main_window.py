@@ -76,7 +76,7 @@ def placeholder(title: str, text: str) -> QWidget:
 
 
 #: Bump when docks are added or renamed: an older saved layout is then ignored, not half-applied.
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 
 
 #: Each room's dock module: ``build(window)`` gives the body, ``install(window)`` adds the rest.
