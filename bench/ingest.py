@@ -49,9 +49,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dispatcher.broker import EmbeddedBroker
 from dispatcher.clock import SystemClock
+from dispatcher.devices.registry import DeviceRegistry
 from dispatcher.events import EventBus
 from dispatcher.fleet import FleetState
 from dispatcher.model.core import EventReport, PositionReport
+from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.buffered import BufferedClient
 from dispatcher.telemetry.decoder import build_decoder
 from dispatcher.telemetry.ingest import IngestPipeline, tune_switch_interval
@@ -124,12 +126,19 @@ def sqlalchemy_sink(path: Path) -> TelemetrySink:
 
 
 def console_sink(path: Path) -> TelemetrySink:
-    """Exactly what ``LiveTelemetry`` writes through: thinning (default policy, docs/history.md)
-    in front of the SQL sink, on a migrated SQLite database."""
+    """Exactly what ``LiveTelemetry`` writes through: the device registry's health sink
+    (docs/mqtt.md) around thinning (default policy, docs/history.md) in front of the SQL
+    sink, on a migrated SQLite database."""
+    from dispatcher.devices.registry import DeviceRegistry
+    from dispatcher.devices.sink import RegistrySink
     from dispatcher.history.settings import HistorySettings
     from dispatcher.history.thinning import ThinningSink
+    from dispatcher.persistence.database import Database
+    from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 
-    return ThinningSink(sqlalchemy_sink(path), HistorySettings().thinning)
+    sql = SqlTelemetrySink(Database(f"sqlite:///{path}"))
+    thinning = ThinningSink(sql, HistorySettings().thinning)
+    return RegistrySink(thinning, DeviceRegistry(), SystemClock(), evictables=(thinning, sql))
 
 
 SINKS = {"console": console_sink, "sqlalchemy": sqlalchemy_sink, "sqlite3": Sqlite3Sink}
@@ -240,7 +249,10 @@ def full_stack(
     url: str, sink: TelemetrySink
 ) -> tuple[TelemetryClient, IngestPipeline, BatchWriter]:
     clock = SystemClock()
-    decoder = build_decoder(clock=clock)
+    # As the console: only the vehicles table's ids are taken as they are (docs/mqtt.md).
+    known = {f"VAN-{v:05d}" for v in range(100_000)}
+    bindings = DeviceBindings(clock=clock, known_vehicles=known)
+    decoder = build_decoder(clock=clock, bindings=bindings, registry=DeviceRegistry())
     writer = BatchWriter(sink, max_batch=5000)
     pipeline = IngestPipeline(decoder, FleetState(), EventBus(), clock, writer=writer)
     settings = MqttSettings(url=url, console_id="bench", keepalive_s=60)

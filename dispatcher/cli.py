@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from dispatcher import __version__
 from dispatcher.config import Settings
 from dispatcher.devices import cli as devices_cli
+from dispatcher.devices.registry_cli import add_parsers as add_device_registry_parsers
+from dispatcher.devices.registry_cli import run_devices
 from dispatcher.errors import DispatcherError
 from dispatcher.fleet import cli as fleet_cli
 from dispatcher.history.commands import add_parsers as add_history_parsers
@@ -107,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="print a JSON array")
     add_outbox_parser(sub)
     add_history_parsers(sub)
-    devices_cli.add_parser(sub)
+    devices = devices_cli.add_parser(sub)
+    add_device_registry_parsers(devices)
     fleet_cli.add_parsers(sub)
     add_plan_parser(sub)
     return parser
@@ -169,7 +172,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "alerts": _cmd_alerts,
         "history": run_history,
         "outbox": run_outbox,
-        "devices": devices_cli.run_devices,
+        "devices": _cmd_devices,
         "fleet": _cmd_fleet,
         "users": fleet_cli.run_users,
         "plan": run_plan,
@@ -178,6 +181,13 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
     if handler is None:
         raise DispatcherError(f"unknown command {args.command!r}")
     return handler(args, settings, out)
+
+
+def _cmd_devices(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """The registry's actions set ``devices_handler``; the credential actions do not."""
+    if getattr(args, "devices_handler", None) is not None:
+        return run_devices(args, settings, out)
+    return devices_cli.run_devices(args, settings, out)
 
 
 def _cmd_fleet(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

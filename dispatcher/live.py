@@ -15,16 +15,26 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dispatcher.alerts.sync import ConsoleNote
 from dispatcher.broker import EmbeddedBroker
 from dispatcher.clock import Clock
 from dispatcher.config import Settings
+from dispatcher.devices.desk import DeviceDesk
 from dispatcher.devices.embedded import CredentialWatcher, start_app_broker
+from dispatcher.devices.registry import (
+    DeviceRegistry,
+    DeviceSighting,
+    QuarantinedMessage,
+    RegistryFlusher,
+    RegistryLimits,
+)
+from dispatcher.devices.sink import RegistrySink
 from dispatcher.events import EventBus
-from dispatcher.fleet.state import FleetState
+from dispatcher.fleet.state import FleetConfig, FleetState
 from dispatcher.fleet_settings import FleetSettings
 from dispatcher.history.settings import HistorySettings
 from dispatcher.history.thinning import ThinningSink
-from dispatcher.persistence import device_profile_repo, fleet_repo
+from dispatcher.persistence import device_profile_repo, device_repo, fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 from dispatcher.simulator.from_db import load_simulated_fleet
@@ -57,13 +67,22 @@ def workstation_id(role: str = "console") -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)[:64]
 
 
+def load_bindings(db: Database, bindings: DeviceBindings) -> None:
+    """Replace the live table with the database's bindings and known vehicle ids."""
+    with db.session() as session:
+        table = fleet_repo.device_bindings(session)
+        vehicles = device_repo.known_vehicle_ids(session)
+    bindings.replace(table, vehicles)
+
+
 class BindingsRefresher:
     """Reloads the device-binding table from the database in its own thread.
 
     A dispatcher binds a phone on another workstation (or ``dispatcher simulate`` binds its
-    phones) while this console runs: the table is reloaded every ``interval_s`` seconds, and
-    at once (at most every ``min_gap_s``) when an unbound device speaks, so its next message
-    is accepted. Neither the paho thread nor the GUI thread ever waits on the database.
+    phones) while this console runs: the table is reloaded every ``interval_s`` seconds, at
+    once when that workstation's sync note (``entity`` ``binding`` or ``vehicle``) arrives,
+    and when an unbound device speaks (at most every ``min_gap_s``), so its next message is
+    accepted. Neither the paho thread nor the GUI thread ever waits on the database.
     """
 
     def __init__(
@@ -104,11 +123,11 @@ class BindingsRefresher:
                 return
             self._wake.clear()
             try:
-                with self._db.session() as session:
-                    self._bindings.replace(fleet_repo.device_bindings(session))
-                    if self._profiles is not None:
+                load_bindings(self._db, self._bindings)
+                if self._profiles is not None:
+                    with self._db.session() as session:
                         rows = device_profile_repo.device_profiles(session)
-                        self._profiles.replace(profiles_from_rows(rows))
+                    self._profiles.replace(profiles_from_rows(rows))
             except Exception as exc:  # the database may be briefly unreachable: try again later
                 log.warning("could not reload device bindings: %s", exc)
             self._stop.wait(self._min_gap)
@@ -147,27 +166,42 @@ class LiveTelemetry:
         self.client_password: str | None = None
         self.simulator: FleetSimulator | None = None
         self._sim_client: TelemetryClient | None = None
-        with db.session() as session:
-            table = fleet_repo.device_bindings(session)
-        self.bindings = DeviceBindings(table, clock=clock, on_unknown=self._unknown_device)
         telemetry = TelemetrySettings.from_settings(settings)
+        self.bindings = DeviceBindings(
+            clock=clock, on_unknown=self._unknown_device, max_unknown=telemetry.limits.max_unknown
+        )
+        load_bindings(db, self.bindings)
         #: Per-device profiles (battery/speed units); the bind step sets them.
         self.profiles = ProfileBook(telemetry.profiles, load_device_profiles(db))
         self._refresher = BindingsRefresher(db, self.bindings, profiles=self.profiles)
+        #: Unknown devices, quarantine and health per device (docs/mqtt.md), flushed in batches.
+        self.registry = DeviceRegistry(telemetry.limits)
+        limits = telemetry.limits
+        self._registry_flusher = RegistryFlusher(
+            self.registry,
+            lambda sightings, messages: self._flush_registry(sightings, messages, limits),
+        )
         self.decoder = build_decoder(
             prefix=settings.broker.prefix,
             bindings=self.bindings,
             clock=clock,
             telemetry=telemetry,
             profiles=self.profiles,
+            registry=self.registry,
         )
-        self.fleet = FleetState()
+        self.fleet = FleetState(FleetConfig(evict_after_s=telemetry.evict_after_s))
         #: Positions are thinned on the writer thread before they reach SQL (docs/history.md).
-        self.thinning = ThinningSink(
-            SqlTelemetrySink(db), HistorySettings.from_settings(settings).thinning
+        sql = SqlTelemetrySink(db)
+        self.thinning = ThinningSink(sql, HistorySettings.from_settings(settings).thinning)
+        self.sink = RegistrySink(
+            self.thinning,
+            self.registry,
+            clock,
+            evictables=(self.thinning, sql),
+            evict_after_s=telemetry.evict_after_s,
         )
         #: Records the database refuses are kept with the rejected messages (docs/history.md).
-        self.writer = BatchWriter(self.thinning, quarantine=self.decoder.quarantine, clock=clock)
+        self.writer = BatchWriter(self.sink, quarantine=self.decoder.quarantine, clock=clock)
         self.pipeline = IngestPipeline(self.decoder, self.fleet, bus, clock, writer=self.writer)
         self.client: TelemetryClient | None = None
         self._console_id = console_id
@@ -176,6 +210,31 @@ class LiveTelemetry:
         self._listeners: list[StateListener] = []
         self._rate: deque[tuple[float, int]] = deque(maxlen=25)
         self._lock = threading.Lock()
+        self._unsubscribe = bus.subscribe(ConsoleNote, self._on_note)
+
+    def device_desk(self) -> DeviceDesk:
+        """A desk whose binds take effect in this process at once and are announced."""
+        client = self.client
+        return DeviceDesk(
+            self._db,
+            bindings=self.bindings,
+            registry=self.registry,
+            announce=None if client is None else client.publish_sync,
+        )
+
+    def _flush_registry(
+        self,
+        sightings: list[DeviceSighting],
+        messages: list[QuarantinedMessage],
+        limits: RegistryLimits,
+    ) -> None:
+        with self._db.session() as session:
+            device_repo.flush(session, sightings, messages, limits)
+
+    def _on_note(self, note: ConsoleNote) -> None:
+        """Another workstation bound a device or changed a vehicle: reload the table now."""
+        if note.entity in ("binding", "vehicle"):
+            self._refresher.request(note.id)
 
     def on_state(self, listener: StateListener) -> None:
         """Call ``listener(state, reason)`` on connection changes (from the paho thread)."""
@@ -190,6 +249,7 @@ class LiveTelemetry:
         tune_switch_interval()
         self.writer.start()
         self._refresher.start()
+        self._registry_flusher.start()
         b = self._settings.broker
         url, username = b.url, b.username or None
         if embedded_broker:
@@ -226,8 +286,7 @@ class LiveTelemetry:
         # Trouble right after the start, so a demo shows every kind of exception early.
         zone = FleetSettings.from_settings(self._settings).timezone
         vehicles, scripts = load_simulated_fleet(self._db, seed, zone, self._clock.now())
-        with self._db.session() as session:
-            self.bindings.replace(fleet_repo.device_bindings(session))
+        load_bindings(self._db, self.bindings)
         sim_client = TelemetryClient(
             dataclasses.replace(
                 self.client.settings,
@@ -298,5 +357,7 @@ class LiveTelemetry:
         self._refresher.stop()
         if self._watcher:
             self._watcher.stop()
+        self._registry_flusher.stop()
+        self._unsubscribe()
         if self.broker:
             self.broker.stop()

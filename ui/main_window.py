@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
 from ui import day_picker
+from ui.devices import dock as devices_dock
 from ui.exceptions import dock as exceptions_dock
 from ui.fleet_setup import menu as fleet_setup_menu
 from ui.history import dock as history_dock
@@ -78,7 +79,7 @@ def placeholder(title: str, text: str) -> QWidget:
 
 
 #: Bump when docks are added or renamed: an older saved layout is then ignored, not half-applied.
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 
 
 #: Each room's dock module: ``build(window)`` gives the body, ``install(window)`` adds the rest.
@@ -90,6 +91,7 @@ ROOM_DOCKS = {
     "routes": routes_dock,
     "history": history_dock,
     "fleet_setup": fleet_setup_menu,  # a menu, no dock (Fleet > Fleet setup…)
+    "devices": devices_dock,
 }
 
 

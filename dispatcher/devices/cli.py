@@ -28,12 +28,15 @@ from dispatcher.errors import ValidationError
 ACTIONS = ("credentials", "rotate", "revoke")
 
 
-def add_parser(sub: Any) -> None:
-    """Register the ``devices`` group on the main parser's subcommands."""
-    devices = sub.add_parser("devices", help="devices: broker credentials for phones")
-    add_credential_actions(
-        devices.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
+def add_parser(sub: Any) -> Any:
+    """Register the ``devices`` group on the main parser's subcommands; returns its actions
+    (the registry's ``list``/``bind``/``unbind``/``quarantine`` join them)."""
+    devices = sub.add_parser(
+        "devices", help="devices: list, bind, unbind, quarantine, phone credentials"
     )
+    actions = devices.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
+    add_credential_actions(actions)
+    return actions
 
 
 def add_credential_actions(actions: Any) -> None:

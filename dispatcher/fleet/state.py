@@ -16,6 +16,8 @@ fix (``precise_lat``/``precise_lon``) for the ETA and deviation rules.
 
 Time-driven transitions (stopped → idle, → stale) are found by :meth:`FleetState.sweep`, which
 the ingest drain calls every tick and which walks the fleet at most every ``sweep_interval_s``.
+The same walk forgets a vehicle silent for ``evict_after_s`` (its record and trail), so the
+live state holds the vehicles heard lately, never every id ever heard.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class FleetConfig:
     stale_after_s: float = 600.0
     trail_length: int = 100
     sweep_interval_s: float = 1.0
+    evict_after_s: float = 6 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,10 @@ class FleetState:
         self._vehicles: dict[str, _Vehicle] = {}
         self._idle_after = timedelta(seconds=self.config.idle_after_s)
         self._stale_after = timedelta(seconds=self.config.stale_after_s)
+        self._evict_after = timedelta(seconds=self.config.evict_after_s)
         self._last_sweep: datetime | None = None
+        #: Vehicles forgotten after a silence, since start.
+        self.evicted = 0
         # Cut-offs derived from the current tick's "now" (the drain passes the same object
         # for a whole batch, so they are computed once per tick, not once per fix).
         self._now: datetime | None = None
@@ -214,7 +220,8 @@ class FleetState:
         return self._restate(v, now)
 
     def sweep(self, now: datetime, *, force: bool = False) -> set[str]:
-        """Re-derive time-driven statuses; returns the vehicles whose status changed."""
+        """Re-derive time-driven statuses and forget silent vehicles; returns the vehicles
+        whose status changed or that were forgotten."""
         last = self._last_sweep
         if (
             not force
@@ -223,7 +230,17 @@ class FleetState:
         ):
             return set()
         self._last_sweep = now
-        return {vid for vid, v in self._vehicles.items() if self._restate(v, now)}
+        evict_cut = now - self._evict_after
+        silent = [
+            vid
+            for vid, v in self._vehicles.items()
+            if v.last_seen is not None and v.last_seen < evict_cut
+        ]
+        for vid in silent:
+            del self._vehicles[vid]
+        self.evicted += len(silent)
+        changed = {vid for vid, v in self._vehicles.items() if self._restate(v, now)}
+        return changed | set(silent)
 
     def remove(self, vehicle_id: str) -> None:
         """Forget a vehicle (deleted or unbound)."""

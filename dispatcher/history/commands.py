@@ -75,7 +75,7 @@ def run_history(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     from dispatcher.persistence.database import Database
 
     if args.history_command != "prune":  # bad input is said before the database is looked at
-        tz = zone(args.timezone)
+        tz = zone(fleet_zone_name(settings, args.timezone))
         parse_local(args.start, tz, "--from")
         parse_local(args.end, tz, "--to")
     db = Database(settings.database_url, must_exist=True)  # read-only: never create

@@ -110,6 +110,19 @@ class PositionThinner:
         self._live.pop(vehicle_id, None)
         self._late.pop(vehicle_id, None)
 
+    def evict_silent(self, cut: float) -> int:
+        """Forget vehicles whose last stored fix is older than ``cut`` (epoch seconds)."""
+        silent = [vid for vid, anchor in self._live.items() if anchor.ts < cut]
+        for vid in silent:
+            self.forget(vid)
+            self._forced.discard(vid)
+        for vid in [vid for vid, anchor in self._late.items() if anchor.ts < cut]:
+            del self._late[vid]
+        return len(silent)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
 
 class ThinningSink:
     """A :class:`TelemetrySink` that thins positions before handing them to ``inner``.
@@ -126,6 +139,11 @@ class ThinningSink:
         self.thinner = PositionThinner(policy)
         self._lock = threading.Lock()
         self._pending: tuple[Sequence[PositionReport], list[PositionReport]] | None = None
+
+    def evict_silent(self, cut: float) -> int:
+        """Forget the anchors of vehicles silent since ``cut`` (epoch seconds)."""
+        with self._lock:
+            return self.thinner.evict_silent(cut)
 
     def write_positions(self, batch: Sequence[PositionReport]) -> None:
         with self._lock:

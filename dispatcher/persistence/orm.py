@@ -202,6 +202,47 @@ class DeviceProfileRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
 
 
+class DeviceSeenRow(Base):
+    """A device that spoke (bound or not): the unknown-devices list and its health line.
+
+    Counts add up over flushes; ``unknown`` is true while its messages are refused for want
+    of a binding. Written in batches by the device registry's flusher, never per message.
+    """
+
+    __tablename__ = "devices_seen"
+    device_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    format: Mapped[str] = mapped_column(String(16), default="")
+    topic: Mapped[str] = mapped_column(String(256), default="")
+    first_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column(index=True)
+    messages: Mapped[int] = mapped_column(BigInteger, default=0)
+    unknown: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    fix_ts: Mapped[datetime | None] = mapped_column()
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    battery_pct: Mapped[float | None] = mapped_column(Float)
+    drift_s: Mapped[float | None] = mapped_column(Float)
+    rejections: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class QuarantineRow(Base):
+    """A rejected message kept for inspection (the newest N per device, a global cap)."""
+
+    __tablename__ = "device_quarantine"
+    __table_args__ = (Index("ix_device_quarantine_device_key_id", "device_key", "id"),)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    device_key: Mapped[str] = mapped_column(String(200), default="")
+    received_at: Mapped[datetime] = mapped_column()
+    topic: Mapped[str] = mapped_column(String(256), default="")
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    payload_size: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Customer(Base):
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -59,6 +59,19 @@ class SqlTelemetrySink:
             flags.append(late)
         return flags
 
+    def evict_silent(self, cut: float) -> int:
+        """Forget vehicles whose newest stored fix is older than ``cut`` (epoch seconds).
+
+        Called on the writer thread (the one that writes ``_newest``)."""
+        newest = self._newest
+        silent = [vid for vid, t in newest.items() if t < cut]
+        for vid in silent:
+            del newest[vid]
+        return len(silent)
+
+    def __len__(self) -> int:
+        return len(self._newest)
+
     def write_positions(self, batch: Sequence[PositionReport]) -> None:
         if not batch:
             return

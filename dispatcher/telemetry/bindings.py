@@ -53,6 +53,10 @@ class DeviceBindings:
         log_interval_s: minimum seconds between two log lines / callbacks for one device.
         passthrough: resolve every device to its own key (``dispatcher decode`` preview).
         max_unknown: how many unknown devices to remember (oldest forgotten first).
+        known_vehicles: vehicle ids whose native topics are accepted as they are (the
+            vehicles table); ``None`` accepts every well-formed id (tests, previews).
+        max_warnings_per_min: log lines about unbound devices per minute in all; a flood of
+            made-up ids gives one summary line instead of one line per id.
     """
 
     def __init__(
@@ -64,8 +68,17 @@ class DeviceBindings:
         log_interval_s: float = 300.0,
         passthrough: bool = False,
         max_unknown: int = 1000,
+        known_vehicles: frozenset[str] | set[str] | None = None,
+        max_warnings_per_min: int = 20,
     ) -> None:
         self._table: dict[str, str] = dict(bindings or {})
+        #: Read on the MQTT thread without a lock: replaced whole, never mutated.
+        self.known_vehicles: frozenset[str] | None = (
+            None if known_vehicles is None else frozenset(known_vehicles)
+        )
+        self._max_warnings = max_warnings_per_min
+        self._warn_window = float("-inf")
+        self._warned_in_window = 0
         self._on_unknown = on_unknown
         self._clock: Clock = clock or SystemClock()
         self._interval = log_interval_s
@@ -105,10 +118,18 @@ class DeviceBindings:
             table.pop(key, None)
             self._table = table
 
-    def replace(self, bindings: Mapping[str, str]) -> None:
-        """Swap the whole table at once (after the persistence layer reloaded it)."""
+    def replace(
+        self, bindings: Mapping[str, str], known_vehicles: set[str] | frozenset[str] | None = None
+    ) -> None:
+        """Swap the whole table at once (after the persistence layer reloaded it).
+
+        ``known_vehicles`` (the vehicles table) replaces the set of native ids accepted as
+        they are; ``None`` leaves it as it was.
+        """
         with self._lock:
             self._table = dict(bindings)
+            if known_vehicles is not None:
+                self.known_vehicles = frozenset(known_vehicles)
             for key in bindings:
                 self._unknown.pop(key, None)
 
@@ -116,6 +137,15 @@ class DeviceBindings:
         """Devices heard without a binding, oldest first: the "bind a device" list."""
         with self._lock:
             return list(self._unknown.values())
+
+    def _log_budget(self, mono: float) -> tuple[bool, int]:
+        """(log this one, how many were kept quiet in the last window). Caller holds the lock."""
+        summary = 0
+        if mono - self._warn_window >= 60.0:
+            summary = max(0, self._warned_in_window - self._max_warnings)
+            self._warn_window, self._warned_in_window = mono, 0
+        self._warned_in_window += 1
+        return self._warned_in_window <= self._max_warnings, summary
 
     def __len__(self) -> int:
         return len(self._table)
@@ -125,6 +155,10 @@ class DeviceBindings:
 
     def __iter__(self) -> Iterator[str]:
         return iter(dict(self._table))
+
+    def note_unknown(self, key: str) -> None:
+        """Count a message from an unbound device (the native adapter's unknown ids)."""
+        self._note_unknown(key)
 
     def _note_unknown(self, key: str) -> None:
         now = self._clock.now()
@@ -143,7 +177,10 @@ class DeviceBindings:
             due = last is None or mono - last >= self._interval
             if due:
                 self._last_warned[key] = mono
-        if due:
+            loud, summary = self._log_budget(mono) if due else (False, 0)
+        if summary:
+            log.warning("%d more unbound devices were heard in the last minute", summary)
+        if loud:
             log.warning("message from unbound device %s ignored (bind it to a vehicle)", key)
         # Every time, not only when the warning is due: a device bound a minute after it
         # first spoke must be taken from its next message on (the refresher coalesces).

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any, TextIO
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.fleet.health import coarse_note
@@ -30,7 +30,12 @@ from dispatcher.telemetry.profiles import ProfileBook
 from dispatcher.telemetry.rejection import Rejection, RejectReason
 from dispatcher.telemetry.settings import TelemetrySettings
 
+if TYPE_CHECKING:
+    from dispatcher.devices.registry import DeviceRegistry
+
 EXIT_OK = 0
+SWEEP_EVERY = timedelta(seconds=60)
+"""How often the position filter looks for silent vehicles to forget."""
 EXIT_REJECTED = 2
 
 
@@ -66,7 +71,7 @@ def default_adapters(
     # Traccar's exact topics before the root-based formats, so a forward topic set under
     # another format's root still reaches Traccar.
     return [
-        NativeAdapter(prefix),
+        NativeAdapter(prefix, bindings),
         TraccarAdapter(
             bindings, telemetry.traccar_topics, telemetry.traccar_event_topics, profiles
         ),
@@ -84,6 +89,12 @@ class Decoder:
         clock: stamps receive times when the caller gives none.
         quarantine: where rejections are counted and kept (a fresh one by default).
         stateful: ``False`` skips duplicate/jump/out-of-order memory (one-shot decoding).
+        registry: where unknown devices, rejections per device and their health are
+            counted (the console and the recorder); ``None`` keeps only the quarantine.
+        preview: the same adapters with every device resolving to its own key: they read
+            what an unbound device said (its position for the unknown-devices list).
+        bindings: tells bound devices from unbound ones when a message is rejected for
+            another reason (an unbound device then still joins the unknown list only).
     """
 
     def __init__(
@@ -94,8 +105,14 @@ class Decoder:
         clock: Clock | None = None,
         quarantine: Quarantine | None = None,
         stateful: bool = True,
+        registry: DeviceRegistry | None = None,
+        preview: Sequence[Adapter] = (),
+        bindings: DeviceBindings | None = None,
     ) -> None:
         self._adapters = list(adapters)
+        self.registry = registry
+        self._bindings = bindings
+        self._preview = {a.name: a for a in preview}
         self.config = config or FilterConfig()
         self._clock: Clock = clock or SystemClock()
         self.quarantine = quarantine or Quarantine(
@@ -105,7 +122,13 @@ class Decoder:
         self._max_payload = self.config.max_payload_bytes
         self._filter = PositionFilter(self.config) if stateful else None
         self._read = ", ".join(topic for topic, _ in self.subscriptions())
+        self._next_sweep = datetime.min.replace(tzinfo=UTC)
         self.accepted = 0
+
+    @property
+    def position_filter(self) -> PositionFilter | None:
+        """The stateful filter (its size is what bounded-memory tests look at)."""
+        return self._filter
 
     @property
     def adapters(self) -> list[Adapter]:
@@ -142,9 +165,63 @@ class Decoder:
         result = self._decode(topic, payload, received_at)
         if type(result) is Rejection:
             self.quarantine.add(topic, payload, result, received_at)
+            if self.registry is not None:
+                self._register(topic, payload, result, received_at)
         else:
             self.accepted += 1
+            if not self.accepted & 0x3FF and received_at >= self._next_sweep:
+                self._sweep(received_at)  # looked at once every 1,024 accepted messages
         return result
+
+    def _sweep(self, now: datetime) -> None:
+        """Forget the filter memory of vehicles silent for ``evict_after_s`` (paho thread)."""
+        self._next_sweep = now + SWEEP_EVERY
+        if self._filter is not None:
+            self._filter.evict_silent(now.timestamp())
+
+    def _register(
+        self, topic: str, payload: bytes, rejection: Rejection, received_at: datetime
+    ) -> None:
+        """Count a rejection on its device; an unbound device also joins the unknown list."""
+        registry = self.registry
+        assert registry is not None
+        adapter = next((a for a in self._adapters if a.accepts(topic)), None)
+        if adapter is None:
+            registry.rejected(None, "", topic, payload, rejection, received_at)
+            return
+        key_of = getattr(adapter, "device_key", None)
+        key: str | None = key_of(topic, payload) if key_of is not None else None
+        unbound = rejection.reason is RejectReason.UNKNOWN_DEVICE
+        if unbound:
+            seen = self._preview_report(adapter.name, topic, payload, received_at)
+            if seen is not None and adapter.name != "native":
+                key = seen.vehicle_id  # the preview resolves a device to its own key
+            if key is not None:
+                registry.unknown(key, adapter.name, topic, received_at, seen)
+        elif key is not None and not self._is_bound(key):
+            unbound = True  # e.g. broken JSON from a phone nobody bound: still unknown only
+            registry.unknown(key, adapter.name, topic, received_at)
+        registry.rejected(
+            key, adapter.name, topic, payload, rejection, received_at, bound=not unbound
+        )
+
+    def _is_bound(self, key: str) -> bool:
+        """Whether ``key`` speaks for a vehicle (a bound device, a vehicle's native id)."""
+        bindings = self._bindings
+        if bindings is None or bindings.passthrough or key in bindings:
+            return True
+        fmt, _, ident = key.partition(":")
+        known = bindings.known_vehicles
+        return fmt == "native" and (known is None or ident in known)
+
+    def _preview_report(
+        self, name: str, topic: str, payload: bytes, received_at: datetime
+    ) -> PositionReport | None:
+        preview = self._preview.get(name)
+        if preview is None:
+            return None
+        report = preview.parse(topic, payload, received_at)
+        return report if type(report) is PositionReport else None
 
     def _decode(
         self, topic: str, payload: bytes, now: datetime
@@ -183,17 +260,34 @@ def build_decoder(
     stateful: bool = True,
     telemetry: TelemetrySettings | None = None,
     profiles: ProfileBook | None = None,
+    registry: DeviceRegistry | None = None,
 ) -> Decoder:
     """A decoder with the default adapters (bindings default to an empty table).
 
-    ``config`` defaults to ``telemetry``'s filter limits.
+    ``config`` defaults to ``telemetry``'s filter limits. With a ``registry``, unbound devices
+    are read once more through preview adapters so the unknown-devices list can show where
+    they are.
     """
     clock = clock or SystemClock()
     bindings = bindings if bindings is not None else DeviceBindings(clock=clock)
     telemetry = telemetry or TelemetrySettings()
     adapters = default_adapters(bindings, prefix=prefix, telemetry=telemetry, profiles=profiles)
-    config = config or telemetry.filters
-    return Decoder(adapters, config=config, clock=clock, stateful=stateful)
+    preview: list[Adapter] = []
+    if registry is not None:
+        passthrough = DeviceBindings(clock=clock, passthrough=True)
+        preview = default_adapters(
+            passthrough, prefix=prefix, telemetry=telemetry, profiles=profiles
+        )
+        preview[0] = NativeAdapter(prefix, id_cache=0)  # unknown ids never repeat: no cache
+    return Decoder(
+        adapters,
+        config=config or telemetry.filters,
+        clock=clock,
+        stateful=stateful,
+        registry=registry,
+        preview=preview,
+        bindings=bindings,
+    )
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:

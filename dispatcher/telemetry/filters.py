@@ -42,6 +42,8 @@ class FilterConfig:
         duplicate_memory: how many recent timestamps per vehicle identify a duplicate.
         quarantine_size: rejected messages kept for inspection.
         quarantine_payload_bytes: raw bytes kept per quarantined message.
+        evict_after_s: a vehicle's filter memory is forgotten after this long without an
+            accepted fix (bounded memory; its next fix starts a new track).
     """
 
     max_payload_bytes: int = 16_384
@@ -56,6 +58,7 @@ class FilterConfig:
     duplicate_memory: int = 8
     quarantine_size: int = 500
     quarantine_payload_bytes: int = 2048
+    evict_after_s: float = 6 * 3600.0
 
 
 Report = PositionReport | EventReport | StatusReport
@@ -176,6 +179,18 @@ class PositionFilter:
     def forget(self, vehicle_id: str) -> None:
         """Drop a vehicle's memory (e.g. after it was unbound)."""
         self._tracks.pop(vehicle_id, None)
+
+    def evict_silent(self, now: float) -> int:
+        """Forget vehicles whose last accepted fix is older than ``evict_after_s`` before
+        ``now`` (epoch seconds); returns how many. Walks every track: call it rarely."""
+        cut = now - self._cfg.evict_after_s
+        silent = [vid for vid, track in self._tracks.items() if track.ts < cut]
+        for vid in silent:
+            del self._tracks[vid]
+        return len(silent)
+
+    def __len__(self) -> int:
+        return len(self._tracks)
 
     def _implied_jump(
         self, a: tuple[float, float, float], b: tuple[float, float, float]

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from dispatcher.config import Settings
+from dispatcher.devices.registry import RegistryLimits
 from dispatcher.errors import ConfigError, ValidationError
 from dispatcher.telemetry.filters import FilterConfig
 from dispatcher.telemetry.profiles import (
@@ -39,6 +40,8 @@ from dispatcher.telemetry.profiles import (
 _TOPIC_KEYS = ("owntracks_root", "homeassistant_root")
 _TOPIC_LIST_KEYS = ("traccar_topics", "traccar_event_topics")
 _FILTER_KEYS = {f.name: f for f in fields(FilterConfig)}
+#: Bounds of the device registry (the unknown devices list and the quarantine).
+_REGISTRY_KEYS = ("unknown_devices", "quarantine_per_device", "quarantine_total")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,10 @@ class TelemetrySettings:
         traccar_event_topics: topics of Traccar's event forwarder (``event.forward.topic``).
         homeassistant_root: first topic level of Home Assistant ``mqtt_json`` trackers.
         profiles: default device profile of each format.
-        filters: thresholds of the ingest filters (any :class:`FilterConfig` field).
+        filters: thresholds of the ingest filters (any :class:`FilterConfig` field, among them
+            ``evict_after_s``: silent vehicles are forgotten after it).
+        limits: bounds of the unknown devices list and the quarantine (``unknown_devices``,
+            ``quarantine_per_device``, ``quarantine_total``).
     """
 
     owntracks_root: str = "owntracks"
@@ -60,6 +66,12 @@ class TelemetrySettings:
     homeassistant_root: str = "location"
     profiles: Mapping[str, DeviceProfile] = field(default_factory=lambda: dict(STOCK_PROFILES))
     filters: FilterConfig = field(default_factory=FilterConfig)
+    limits: RegistryLimits = field(default_factory=RegistryLimits)
+
+    @property
+    def evict_after_s(self) -> float:
+        """A vehicle's live state is forgotten after this long without a message."""
+        return self.filters.evict_after_s
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TelemetrySettings:
@@ -70,6 +82,7 @@ class TelemetrySettings:
     def from_mapping(cls, data: Mapping[str, Any]) -> TelemetrySettings:
         own: dict[str, Any] = {}
         limits: dict[str, Any] = {}
+        bounds: dict[str, Any] = {}
         profiles = dict(STOCK_PROFILES)
         for key, value in data.items():
             if key in _TOPIC_KEYS:
@@ -87,9 +100,25 @@ class TelemetrySettings:
                     raise ConfigError(f"{exc}.") from None
             elif key in _FILTER_KEYS:
                 limits[key] = _limit(key, value)
+            elif key in _REGISTRY_KEYS:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigError(f"[telemetry]: {key} must be a whole number >= 1.")
+                bounds[key] = value
             else:
                 raise ConfigError(f"[telemetry]: unknown setting '{key}'.")
-        return cls(profiles=profiles, filters=replace(FilterConfig(), **limits), **own)
+        defaults = RegistryLimits()
+        unknown = int(bounds.get("unknown_devices", defaults.max_unknown))
+        registry = RegistryLimits(
+            max_unknown=unknown,
+            unknown_rows=unknown,
+            quarantine_per_device=int(
+                bounds.get("quarantine_per_device", defaults.quarantine_per_device)
+            ),
+            quarantine_total=int(bounds.get("quarantine_total", defaults.quarantine_total)),
+        )
+        return cls(
+            profiles=profiles, filters=replace(FilterConfig(), **limits), limits=registry, **own
+        )
 
 
 def _topic(key: str, value: Any, *, filter_ok: bool) -> str:

@@ -23,7 +23,7 @@ from dispatcher.events import EventBus
 from dispatcher.live import LiveTelemetry
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
-from dispatcher.persistence.orm import PositionRow, Stop, VehicleEventRow
+from dispatcher.persistence.orm import PositionRow, Stop, Vehicle, VehicleEventRow
 from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
 from dispatcher.telemetry.rejection import RejectReason
 
@@ -106,7 +106,10 @@ def test_killed_recorder_loses_no_acknowledged_event(
 ) -> None:
     """QoS 1 events are acknowledged only after commit: kill -9 the recorder mid-burst,
     start it again, and every event published is in the database exactly once."""
-    Database(sqlite_url).dispose()
+    setup = Database(sqlite_url)
+    with setup.session() as session:  # only vehicles of the fleet are recorded
+        session.add_all(Vehicle(id=f"V{i:02d}", name=f"Van {i}") for i in range(5))
+    setup.dispose()
     prefix = f"k{uuid.uuid4().hex[:8]}"
     cfg = tmp_path / "serve.toml"
     cfg.write_text(

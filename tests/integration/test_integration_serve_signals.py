@@ -14,15 +14,17 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from test_integration_live import REPO, publisher
 
+from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import VehicleEventRow
+from dispatcher.scenario.demo import demo_scenario
 
 pytestmark = pytest.mark.mqtt
 
@@ -31,7 +33,12 @@ pytestmark = pytest.mark.mqtt
 def test_a_stop_signal_flushes_what_was_received_and_exits_0(
     mqtt_url: str, sqlite_url: str, tmp_path: Path, signum: signal.Signals
 ) -> None:
-    Database(sqlite_url).dispose()
+    db = Database(sqlite_url)
+    with db.session() as session:  # V01 is a vehicle of the fleet: its events are stored
+        fleet_repo.save_scenario(
+            session, demo_scenario(date(2026, 11, 20), n_orders=10, n_vehicles=2)
+        )
+    db.dispose()
     prefix = f"s{uuid.uuid4().hex[:8]}"
     cfg = tmp_path / "serve.toml"
     cfg.write_text(f'[broker]\nurl = "{mqtt_url}"\nprefix = "{prefix}"\n')

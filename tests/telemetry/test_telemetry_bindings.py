@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -79,8 +80,8 @@ def test_a_device_bound_in_the_database_is_taken_from_its_next_message(
     reloads = threading.Semaphore(0)
 
     class Counting(DeviceBindings):
-        def replace(self, bindings: dict[str, str]) -> None:  # type: ignore[override]
-            super().replace(bindings)
+        def replace(self, *args: Any, **kwargs: Any) -> None:
+            super().replace(*args, **kwargs)
             reloads.release()
 
     refresher: BindingsRefresher | None = None

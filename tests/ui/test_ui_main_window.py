@@ -56,6 +56,7 @@ def test_main_window_lists_the_demo_routes_and_stops(qtbot, core: Core, tmp_path
         "kpis",
         "timeline",
         "history",
+        "devices",
     }
     assert "250 stops" in window.stats_label.text()
     assert "sqlite" in window.db_label.text()

@@ -48,6 +48,11 @@ class HomeAssistantAdapter:
     def parse(self, topic: str, payload: bytes, received_at: datetime) -> ParseResult:
         return guarded(self.name, topic, lambda: self._parse(topic, payload, received_at))
 
+    def device_key(self, topic: str, payload: bytes) -> str | None:
+        """The device a message of ours came from (for the quarantine), else ``None``."""
+        dev_id = topic[len(self._head) :]
+        return device_key(self.name, dev_id) if dev_id and "/" not in dev_id else None
+
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
         dev_id = topic[len(self._head) :]
         if not dev_id or "/" in dev_id or len(dev_id) > limits.DEVICE_ID:

@@ -8,11 +8,12 @@ its own id), and a payload that names another vehicle is rejected rather than tr
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from dispatcher import limits
 from dispatcher.model.core import DeliveryEventKind, EventReport, StatusReport
 from dispatcher.telemetry.adapters.base import ParseResult, Report, unexpected
+from dispatcher.telemetry.bindings import DeviceBindings, device_key
 from dispatcher.telemetry.fields import (
     MS_KMH,
     MS_THRESHOLD,
@@ -43,14 +44,29 @@ def valid_id(value: str) -> bool:
 
 
 class NativeAdapter:
-    """Parses the console's own protocol under one configurable prefix."""
+    """Parses the console's own protocol under one configurable prefix.
+
+    With ``bindings`` whose ``known_vehicles`` is set (the console and the recorder), only
+    ids of the vehicles table are taken as they are; any other id is a device like a phone:
+    accepted when ``native:<id>`` is bound to a vehicle, otherwise rejected as
+    ``unknown_device`` (and listed to be bound). A made-up id therefore never gets live
+    state, filter memory or a history row.
+    """
 
     name = "native"
 
-    def __init__(self, prefix: str = "fleet") -> None:
+    def __init__(
+        self,
+        prefix: str = "fleet",
+        bindings: DeviceBindings | None = None,
+        *,
+        id_cache: int = 100_000,
+    ) -> None:
         self._prefix = prefix
         self._head = f"{prefix}/vehicles/"
+        self._bindings = bindings
         self._valid_ids: set[str] = set()  # ids repeat on every message: check each once
+        self._id_cache = id_cache  # 0 for the preview of unknown ids: they never repeat
 
     def subscriptions(self) -> list[tuple[str, int]]:
         """Positions and status at QoS 0; delivery events at QoS 1 (acked after commit)."""
@@ -69,22 +85,35 @@ class NativeAdapter:
         except Exception as exc:
             return unexpected(self.name, topic, exc)
 
+    def device_key(self, topic: str, payload: bytes) -> str | None:
+        """``native:<id>`` of a topic of ours (the quarantine's device), else ``None``."""
+        vehicle_id = topic[len(self._head) :].partition("/")[0]
+        return device_key(self.name, vehicle_id) if valid_id(vehicle_id) else None
+
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
-        vehicle_id, _, kind = topic[len(self._head) :].partition("/")
-        if vehicle_id not in self._valid_ids and valid_id(vehicle_id):
-            if len(self._valid_ids) > 100_000:
-                self._valid_ids.clear()
-            self._valid_ids.add(vehicle_id)
-        if vehicle_id not in self._valid_ids or kind not in TELEMETRY_KINDS:
-            if kind in CONSOLE_KINDS:
-                raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"{kind} is console output")
-            raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected vehicles/<id>/<kind>")
+        topic_id, _, kind = topic[len(self._head) :].partition("/")
+        vehicle_id = topic_id
+        bindings = self._bindings
+        known = None if bindings is None else bindings.known_vehicles
+        if known is not None:
+            if topic_id not in known or kind not in TELEMETRY_KINDS:
+                vehicle_id = self._foreign(topic_id, kind)
+        else:
+            if topic_id not in self._valid_ids:
+                if not valid_id(topic_id):
+                    vehicle_id = ""
+                elif self._id_cache:
+                    if len(self._valid_ids) >= self._id_cache:
+                        self._valid_ids.clear()
+                    self._valid_ids.add(topic_id)
+            if not vehicle_id or kind not in TELEMETRY_KINDS:
+                _bad_topic(kind)
         obj = load_object(payload)
         version = obj.get("v")
         if version != PROTOCOL_VERSION or type(version) is not int:
             _check_version(obj)
         named = obj.get("vehicle_id")
-        if named is not None and named != vehicle_id:
+        if named is not None and named != topic_id:
             raise PayloadError(
                 RejectReason.VEHICLE_MISMATCH, "payload names another vehicle than the topic"
             )
@@ -93,6 +122,24 @@ class NativeAdapter:
         if kind == "event":
             return _event(vehicle_id, obj)
         return _status(vehicle_id, obj, received_at)
+
+    def _foreign(self, topic_id: str, kind: str) -> str:
+        """The vehicle of an id outside the vehicles table: a bound ``native:<id>`` device;
+        an unbound one is rejected as ``unknown_device``."""
+        if not valid_id(topic_id) or kind not in TELEMETRY_KINDS:
+            _bad_topic(kind)
+        assert self._bindings is not None
+        key = device_key(self.name, topic_id)
+        vehicle_id = self._bindings.resolve(key)
+        if vehicle_id is None:
+            raise PayloadError(RejectReason.UNKNOWN_DEVICE, f"{key} is not a known vehicle")
+        return vehicle_id
+
+
+def _bad_topic(kind: str) -> NoReturn:
+    if kind in CONSOLE_KINDS:
+        raise PayloadError(RejectReason.UNSUPPORTED_TYPE, f"{kind} is console output")
+    raise PayloadError(RejectReason.UNKNOWN_TOPIC, "expected vehicles/<id>/<kind>")
 
 
 def _check_version(obj: dict[str, Any]) -> None:

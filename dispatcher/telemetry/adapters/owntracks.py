@@ -72,6 +72,13 @@ class OwnTracksAdapter:
     def parse(self, topic: str, payload: bytes, received_at: datetime) -> ParseResult:
         return guarded(self.name, topic, lambda: self._parse(topic, payload, received_at))
 
+    def device_key(self, topic: str, payload: bytes) -> str | None:
+        """``owntracks:<user>/<device>`` of a message of ours (for the quarantine)."""
+        levels = topic.split("/")
+        if len(levels) < 3 or not levels[1] or not levels[2]:
+            return None
+        return device_key(self.name, f"{levels[1]}/{levels[2]}")
+
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
         levels = topic.split("/")[self._depth :]
         if len(levels) < 2 or not all(0 < len(level) <= limits.DEVICE_ID for level in levels):

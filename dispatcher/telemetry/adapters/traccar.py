@@ -71,6 +71,20 @@ class TraccarAdapter:
     def parse(self, topic: str, payload: bytes, received_at: datetime) -> ParseResult:
         return guarded(self.name, topic, lambda: self._parse(topic, payload, received_at))
 
+    def device_key(self, topic: str, payload: bytes) -> str | None:
+        """``traccar:<uniqueId>`` when the payload names one (for the quarantine)."""
+        try:
+            unique = _section(load_object(payload), "device").get("uniqueId")
+        except Exception:  # a rejected payload: anything may be wrong with it
+            return None
+        if isinstance(unique, int) and not isinstance(unique, bool):
+            unique = str(unique)
+        return (
+            device_key(self.name, unique[: limits.DEVICE_ID])
+            if isinstance(unique, str) and unique
+            else None
+        )
+
     def _parse(self, topic: str, payload: bytes, received_at: datetime) -> Report:
         obj = load_object(payload)
         if "event" in obj:

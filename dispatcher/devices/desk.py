@@ -1,0 +1,120 @@
+"""The devices desk: bind, unbind and look, for the console and the command line alike.
+
+Binding is one transaction (refused with the reason: malformed key, unknown vehicle, a device
+already bound to another vehicle) and then takes effect at once: in this process the live
+binding table changes before the call returns, and a note on the console sync topic
+(``{"entity": "binding", "id": <device key>}``) makes every other console and recorder reload
+its table from the database without waiting for the periodic reload.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dispatcher.devices.registry import DeviceRegistry
+from dispatcher.persistence import device_repo
+from dispatcher.persistence.database import Database
+from dispatcher.persistence.device_repo import DeviceView, QuarantineView
+from dispatcher.telemetry.bindings import DeviceBindings
+
+log = logging.getLogger(__name__)
+
+Announce = Callable[[Mapping[str, Any]], object]
+"""Publishes a sync note (``TelemetryClient.publish_sync``)."""
+
+
+def current_actor() -> str:
+    """Who is at the keyboard (the audit row's actor)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class BindResult:
+    """What a bind did: ``changed`` False when the device already was bound to it."""
+
+    device_key: str
+    vehicle_id: str
+    changed: bool
+
+
+class DeviceDesk:
+    """Binding and the devices' lists over one database.
+
+    Args:
+        db: the database.
+        bindings: this process's live binding table (console, recorder); changed at once.
+        registry: this process's device registry (the bound device leaves its unknown list).
+        announce: publishes a sync note so other processes reload at once.
+        actor: who acts (audit); the OS user by default.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        bindings: DeviceBindings | None = None,
+        registry: DeviceRegistry | None = None,
+        announce: Announce | None = None,
+        actor: str | None = None,
+    ) -> None:
+        self._db = db
+        self._bindings = bindings
+        self._registry = registry
+        self._announce = announce
+        self.actor = actor or current_actor()
+
+    def devices(self, *, unbound_only: bool = False) -> list[DeviceView]:
+        with self._db.session() as session:
+            return device_repo.list_devices(session, unbound_only=unbound_only)
+
+    def device(self, device_key: str) -> DeviceView | None:
+        with self._db.session() as session:
+            return device_repo.get_device(session, device_key)
+
+    def quarantine(
+        self, device_key: str | None = None, *, limit: int = 200
+    ) -> list[QuarantineView]:
+        with self._db.session() as session:
+            return device_repo.quarantine(session, device_key, limit=limit)
+
+    def vehicle_ids(self) -> list[str]:
+        with self._db.session() as session:
+            return sorted(device_repo.known_vehicle_ids(session))
+
+    def bind(self, device_key: str, vehicle_id: str) -> BindResult:
+        """Bind (raises ValidationError / NotFoundError / ConflictError with the reason)."""
+        with self._db.session() as session:
+            changed = device_repo.bind(session, device_key, vehicle_id, actor=self.actor)
+        key = device_key.strip()
+        if self._bindings is not None:
+            self._bindings.bind(key, vehicle_id)
+        if self._registry is not None:
+            self._registry.forget(key)
+        if changed:
+            self._note(key)
+        return BindResult(key, vehicle_id, changed)
+
+    def unbind(self, device_key: str) -> str:
+        """Unbind; returns the vehicle it was bound to (NotFoundError when it was not)."""
+        with self._db.session() as session:
+            vehicle = device_repo.unbind(session, device_key, actor=self.actor)
+        key = device_key.strip()
+        if self._bindings is not None:
+            self._bindings.unbind(key)
+        self._note(key)
+        return vehicle
+
+    def _note(self, key: str) -> None:
+        if self._announce is None:
+            return
+        try:
+            self._announce({"entity": "binding", "id": key})
+        except Exception as exc:  # the database has the truth; others reload within 15 s
+            log.warning("could not announce the binding of %s: %s", key, exc)
