@@ -275,7 +275,7 @@ def _run_for(duration: float | None, tick: Callable[[], object], interval_s: flo
 def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.core import Core
 
-    core = Core(settings)
+    core = Core(settings, role="serve")
     try:
         live = core.start_live(embedded_broker=bool(settings.embedded_broker), role="serve")
         from dispatcher.alerts.wiring import add_alert_services
