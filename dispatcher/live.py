@@ -187,6 +187,8 @@ class LiveTelemetry:
         self._state = ConnectionState.STOPPED
         self._reason = "not started"
         self._listeners: list[StateListener] = []
+        #: Other warnings for the status bar (e.g. no recorder heard: dispatcher/site.py).
+        self.warnings: list[Callable[[], str]] = []
         self._rate: deque[tuple[float, int]] = deque(maxlen=25)
         self._lock = threading.Lock()
 
@@ -273,8 +275,12 @@ class LiveTelemetry:
             s.received,
             s.rejected,
             len(self.fleet.vehicle_ids()),
-            self.client.flapping if self.client else "",
+            self._warning(),
         )
+
+    def _warning(self) -> str:
+        texts = [self.client.flapping if self.client else "", *(w() for w in self.warnings)]
+        return "; ".join(t for t in texts if t)
 
     def _unknown_device(self, key: str) -> None:
         # Set in __init__ before the refresher exists; messages only flow after start().

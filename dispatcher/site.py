@@ -21,7 +21,8 @@ broker says so in its log (:func:`warn_if_recorder_heard`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -63,6 +64,49 @@ class SiteRole:
             raise ConfigError(f'console.recorder must be "embedded" or "external", got {mode!r}')
         recorder: RecorderMode = "embedded" if mode == "embedded" else "external"
         return cls(role, recorder)
+
+
+class RecorderWatch:
+    """A console that leaves the recording to a recorder says when none is heard.
+
+    A core service of a console with ``recorder = "external"``: ``alive()`` says whether a
+    recorder's rules lease was heard lately (the election's view). When none was heard for
+    ``after_s``, :attr:`warning` is set (the status bar shows it) and the log says so once:
+    nothing stores positions and events meanwhile, and the dispatcher should know.
+    """
+
+    name = "recorder watch"
+
+    def __init__(
+        self,
+        alive: Callable[[], bool],
+        *,
+        after_s: float = 15.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._alive = alive
+        self._after_s = after_s
+        self._monotonic = monotonic
+        self._last_heard = monotonic()
+        self.warning = ""
+
+    def tick(self) -> None:
+        now = self._monotonic()
+        if self._alive():
+            if self.warning:
+                log.info("a recorder is heard again: telemetry is stored")
+            self._last_heard, self.warning = now, ""
+            return
+        silent = now - self._last_heard
+        if silent >= self._after_s and not self.warning:
+            self.warning = (
+                f"no recorder heard for {silent:.0f} s: nothing stores positions and events"
+                ' (start dispatcher serve, or set [console] recorder = "embedded")'
+            )
+            log.warning("%s", self.warning)
+
+    def stop(self) -> None:
+        """Nothing to release."""
 
 
 def os_login() -> str:

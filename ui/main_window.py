@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
         state = stats.state.value
         self.broker_label.setText(
             f"Broker: {state} · {stats.messages_per_s:.0f} msg/s · {stats.vehicles} vehicles"
-            + (" · ⚠ dropped again and again" if stats.warning else "")
+            + (f" · ⚠ {stats.warning.split(':')[0]}" if stats.warning else "")
         )
         self.broker_label.setToolTip(
             f"{stats.broker_url}\n{stats.warning or stats.reason}\n"

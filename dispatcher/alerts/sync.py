@@ -146,6 +146,17 @@ class Election:
         with self._lock:
             self._leases.pop(owner, None)
 
+    def recorder_alive(self) -> bool:
+        """True when a live lease of a ``dispatcher serve`` was heard (or this is one)."""
+        if self.priority >= SERVE_PRIORITY:
+            return True
+        now = self._monotonic()
+        with self._lock:
+            return any(
+                le.priority >= SERVE_PRIORITY and now - le.heard_at < self.lease_s
+                for le in self._leases.values()
+            )
+
     def leader(self) -> str:
         """The node that runs the rules as far as this process knows (maybe itself)."""
         best = self._better_than_me()

@@ -21,7 +21,7 @@ from dispatcher.alerts.live_facts import LiveFacts
 from dispatcher.alerts.runner import AlertRunner, Leadership, RunnerSettings
 from dispatcher.alerts.sync import CONSOLE_PRIORITY, SERVE_PRIORITY, AlertsSync, Election
 from dispatcher.persistence.alert_repo import alert_store
-from dispatcher.site import warn_if_recorder_heard
+from dispatcher.site import RecorderWatch, warn_if_recorder_heard
 
 if TYPE_CHECKING:
     from dispatcher.core import Core
@@ -81,4 +81,8 @@ def _start_sync(core: Core, *, serve: bool) -> Election:
     sync.attach(client.publish, client.stop)
     client.start()
     core.add_service(sync)
+    if not core.site.records:  # say when nobody records for this console
+        watch = RecorderWatch(election.recorder_alive)
+        core.add_service(watch)
+        live.warnings.append(lambda: watch.warning)
     return election

@@ -54,3 +54,29 @@ def test_a_self_recording_console_warns_when_it_hears_a_recorder(
         assert not warn_if_recorder_heard(SiteRole("console", "external"), "serve-x")
         assert not warn_if_recorder_heard(SiteRole("serve"), "serve-x")
     assert 'recorder = "external"' in caplog.text
+
+
+def test_a_console_without_a_recorder_says_nothing_is_stored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from dispatcher.alerts.sync import CONSOLE_PRIORITY, SERVE_PRIORITY, Election
+    from dispatcher.site import RecorderWatch
+
+    t = [100.0]
+    election = Election("console-a", CONSOLE_PRIORITY, monotonic=lambda: t[0])
+    watch = RecorderWatch(election.recorder_alive, after_s=15, monotonic=lambda: t[0])
+    election.observe("serve-r", SERVE_PRIORITY)
+    t[0] += 5
+    watch.tick()
+    assert watch.warning == ""
+    t[0] += 14
+    watch.tick()
+    assert watch.warning == "", "its lease ran out 13 s ago, heard 14 s ago: not yet"
+    t[0] += 2
+    with caplog.at_level(logging.WARNING):
+        watch.tick()
+    assert watch.warning.startswith("no recorder heard for 16 s: nothing stores positions")
+    assert "no recorder heard" in caplog.text
+    election.observe("serve-r", SERVE_PRIORITY)
+    watch.tick()
+    assert watch.warning == ""

@@ -288,17 +288,17 @@ def test_a_killed_recorder_is_replaced_by_one_console_within_a_few_seconds(
         for client in _sync_clients(recorder):
             _kill(client)
         killed = time.monotonic()
-        active: list[set[int]] = []
+        active: list[tuple[float, set[int]]] = []
         while time.monotonic() - killed < 8:
             tick_consoles()
-            active.append({i for i, c in enumerate(consoles) if runner(c).active})
+            now = time.monotonic() - killed
+            active.append((now, {i for i, c in enumerate(consoles) if runner(c).active}))
             time.sleep(0.05)
-        first = next(i for i, a in enumerate(active) if a)
-        assert all(len(a) <= 1 for a in active), "never two consoles at once"
-        assert len({i for a in active for i in a}) == 1, "one console took over"
-        delay = first * 0.05
+        delay = next(t for t, a in active if a)
+        assert all(len(a) <= 1 for _, a in active), "never two consoles at once"
+        assert len({i for _, a in active for i in a}) == 1, "one console took over"
         print(f"takeover after a killed recorder: {delay:.2f} s")
-        assert delay < 3.0
+        assert delay < 5.0  # bound 1 s + two ticks; generous on 2 shared cores
         assert sum(runner(c).runs for c in consoles) >= 1
     finally:
         for c in consoles:
