@@ -211,6 +211,9 @@ class AlertsSync:
         close: Called by :meth:`stop` after the lease is released (closes the connection).
         on_serve: Called once per ``dispatcher serve`` heard (a console that records itself
             warns: dispatcher/site.py).
+        sweep: Delete what older versions left retained for ever (the recorder does it): a
+            console status saying "offline" (nothing publishes one any more) and the single
+            lease topic ``<prefix>/console/alerts/lease``.
     """
 
     name = "alerts sync"
@@ -226,6 +229,7 @@ class AlertsSync:
         close: Callable[[], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         on_serve: Callable[[str], object] | None = None,
+        sweep: bool = False,
     ) -> None:
         self._bus = bus
         self.election = election
@@ -239,6 +243,8 @@ class AlertsSync:
         self._holding = False
         self._on_serve = on_serve
         self._serves: set[str] = set()
+        self._sweep = sweep
+        self.swept = 0
         self.heard = 0
         self._unsubscribe = bus.subscribe(AlertsChanged, self._announce)
 
@@ -248,7 +254,10 @@ class AlertsSync:
 
     @property
     def subscriptions(self) -> list[tuple[str, int]]:
-        return [(sync_topic(self._prefix), 1), (lease_filter(self._prefix), 1)]
+        subs = [(sync_topic(self._prefix), 1), (lease_filter(self._prefix), 1)]
+        if self._sweep:
+            subs += [(f"{self._prefix}/console/+/status", 1), (lease_topic(self._prefix), 1)]
+        return subs
 
     @property
     def my_lease_topic(self) -> str:
@@ -270,6 +279,9 @@ class AlertsSync:
             topic, payload = self._inbox.popleft()
             if topic.startswith(lease_topic(self._prefix) + "/"):
                 self._on_lease(topic.rsplit("/", 1)[1], payload)
+                continue
+            if topic != sync_topic(self._prefix):
+                self._sweep_legacy(topic, payload)
                 continue
             found = self._on_sync(payload)
             if found is None:
@@ -314,6 +326,16 @@ class AlertsSync:
             "ts": datetime.now(UTC).isoformat(),
         }
         self._publish(self.my_lease_topic, _json(payload), 1, True)
+
+    def _sweep_legacy(self, topic: str, payload: bytes) -> None:
+        """Delete a retained leftover of an older version (see ``sweep``)."""
+        data = _parse(payload)
+        legacy = topic == lease_topic(self._prefix) or (
+            data is not None and data.get("state") == "offline"
+        )
+        if self._sweep and legacy and self._publish is not None:
+            self._publish(topic, b"", 1, True)
+            self.swept += 1
 
     def _on_lease(self, owner: str, payload: bytes) -> None:
         data = _parse(payload)

@@ -66,6 +66,7 @@ def _start_sync(core: Core, *, serve: bool) -> Election:
         election,
         prefix=base.prefix,
         on_serve=lambda owner: warn_if_recorder_heard(core.site, owner),
+        sweep=serve,  # the recorder deletes older versions' retained leftovers
     )
     # No status topic of its own; its last will clears its lease (a killed leader's lease
     # goes at once, and no lease of a process long gone stays retained on the broker).

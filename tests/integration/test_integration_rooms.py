@@ -304,3 +304,32 @@ def test_a_killed_recorder_is_replaced_by_one_console_within_a_few_seconds(
         for c in consoles:
             c.close()
         recorder.close()
+
+
+def test_the_recorder_deletes_what_older_versions_left_retained(
+    sqlite_url: str, mqtt_url: str, prefix: str, probe: Probe
+) -> None:
+    """Each restart of an older console left a retained "offline" status (10 after 3 runs)."""
+    offline = json.dumps({"v": 1, "state": "offline"})
+    for n in range(3):
+        probe.client.publish(f"{prefix}/console/console-old-{n}/status", offline, 1, retain=True)
+    old_lease = json.dumps({"v": 1, "owner": "console-old-0", "priority": 0, "ts": "2026-01-01"})
+    probe.client.publish(f"{prefix}/console/alerts/lease", old_lease, 1, retain=True)
+    everything = f"{prefix}/console/#"
+    wait_for(lambda: len(probe.retained_under(everything)) == 4, lambda: None, 10)
+    recorder = started(
+        Core(settings_for(sqlite_url, mqtt_url, prefix, external=True), role="serve"),
+        serve=True,
+        alerts=True,
+    )
+    try:
+
+        def leftovers() -> set[str]:
+            return {
+                t for t in probe.retained_under(everything) if "old" in t or t.endswith("lease")
+            }
+
+        wait_for(lambda: not leftovers(), recorder.tick, 15)
+        assert any(t.endswith("/status") for t in probe.retained_under(everything)), "its own"
+    finally:
+        recorder.close()
