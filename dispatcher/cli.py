@@ -309,7 +309,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     from dispatcher.core import Core
     from dispatcher.telemetry.recorder_status import BrokerStatusReporter
 
-    core = Core(settings)
+    core = Core(settings, role="serve")
     try:
         live = core.start_live(embedded_broker=bool(settings.embedded_broker), role="serve")
         reporter = BrokerStatusReporter(live.stats().broker_url, sys.stderr)

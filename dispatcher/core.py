@@ -22,6 +22,7 @@ from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.scenario.demo import demo_scenario
 from dispatcher.services import Service
+from dispatcher.site import Role, SiteRole
 
 if TYPE_CHECKING:
     from dispatcher.live import LiveTelemetry
@@ -33,8 +34,12 @@ log = logging.getLogger(__name__)
 class Core:
     """Settings, clock, event bus, the opened database and the services ticking on it."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, role: Role = "console"
+    ) -> None:
         self.settings = settings
+        #: Recorder or console, and whether this process writes for the site (dispatcher/site.py).
+        self.site = SiteRole.from_sections(settings.sections, role)
         self.clock: Clock = clock or SystemClock()
         self.bus = EventBus()
         #: Thinning and retention of position history (the ``[history]`` config table);
@@ -45,7 +50,8 @@ class Core:
         self.db = Database(settings.database_url)
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []
-        self.add_service(RetentionService(self.db, self.clock, self.history_settings))
+        if self.site.records:  # a console next to a recorder never prunes (the recorder does)
+            self.add_service(RetentionService(self.db, self.clock, self.history_settings))
 
     def add_service(self, service: Service) -> Service:
         """Run ``service`` on every :meth:`tick`; it is stopped by :meth:`close`."""
@@ -67,19 +73,30 @@ class Core:
         *,
         embedded_broker: bool = False,
         simulate_seed: int | None = None,
-        role: str = "console",
+        role: Role | None = None,
     ) -> LiveTelemetry:
         """Connect to the broker (or start one) and, for the demo, drive the simulated fleet.
 
-        ``role`` ("console" or "serve") and this machine and user name the MQTT session, so
-        two workstations (or a console next to ``dispatcher serve``) never share a client id
-        and kick each other off the broker, while one workstation keeps its session (and the
-        QoS 1 events queued for it) across restarts.
+        ``role`` (default: the core's) names the MQTT session
+        (:func:`~dispatcher.live.client_identity`): the recorder keeps one persistent session
+        across restarts (the QoS 1 events queued for it); each console instance gets an id
+        of its own, so two consoles under one account never kick each other off the broker.
+        A console that does not record
+        (``[console] recorder = "external"``) stores nothing.
         """
-        from dispatcher.live import LiveTelemetry, workstation_id
+        from dispatcher.live import LiveTelemetry, client_identity
 
+        if role is not None and role != self.site.role:
+            self.site = SiteRole(role, self.site.recorder)
+        ident = client_identity(self.site.role)
         self.live = LiveTelemetry(
-            self.settings, self.db, self.bus, self.clock, console_id=workstation_id(role)
+            self.settings,
+            self.db,
+            self.bus,
+            self.clock,
+            console_id=ident.console_id,
+            persistent=ident.persistent,
+            record=self.site.records,
         )
         self.live.start(
             embedded_broker=embedded_broker,

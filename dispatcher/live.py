@@ -75,6 +75,30 @@ def load_bindings(db: Database, bindings: DeviceBindings) -> None:
     bindings.replace(table, vehicles)
 
 
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """How one process appears on the broker: its id and whether its session persists."""
+
+    console_id: str
+    persistent: bool
+
+
+def client_identity(role: str) -> ClientIdentity:
+    """The recorder: ``serve-<host>-<user>``, a persistent session (the broker queues the QoS 1
+    events while it restarts). A console: ``console-<host>-<user>-<pid>-<random>``, a clean
+    session. Two consoles under one account on one host used to share ``console-<host>-<user>``
+    and knock each other off the broker (28 times each in 58 s, each hearing half the fixes);
+    a console stores nothing for the broker to queue, so it needs no session to resume.
+    """
+    import os
+    import uuid
+
+    base = workstation_id(role)
+    if role == "serve":
+        return ClientIdentity(base, persistent=True)
+    return ClientIdentity(f"{base[:48]}-{os.getpid()}-{uuid.uuid4().hex[:4]}", persistent=False)
+
+
 class BindingsRefresher:
     """Reloads the device-binding table from the database in its own thread.
 
@@ -144,6 +168,8 @@ class LiveStats:
     received: int
     rejected: int
     vehicles: int
+    #: Set while the broker keeps dropping us (e.g. another program with our client id).
+    warning: str = ""
 
 
 class LiveTelemetry:
@@ -155,7 +181,11 @@ class LiveTelemetry:
         clock: Clock,
         *,
         console_id: str = "console",
+        persistent: bool = True,
+        record: bool = True,
     ) -> None:
+        """``record=False``: a console next to a recorder keeps the live view and stores
+        nothing (QoS 1 events are acknowledged at once: the recorder's session has them)."""
         self._settings = settings
         self._db = db
         self._clock = clock
@@ -201,13 +231,18 @@ class LiveTelemetry:
             evict_after_s=telemetry.evict_after_s,
         )
         #: Records the database refuses are kept with the rejected messages (docs/history.md).
-        self.writer = BatchWriter(self.sink, quarantine=self.decoder.quarantine, clock=clock)
+        self.writer: BatchWriter | None = None
+        if record:
+            self.writer = BatchWriter(self.sink, quarantine=self.decoder.quarantine, clock=clock)
         self.pipeline = IngestPipeline(self.decoder, self.fleet, bus, clock, writer=self.writer)
         self.client: TelemetryClient | None = None
         self._console_id = console_id
+        self._persistent = persistent
         self._state = ConnectionState.STOPPED
         self._reason = "not started"
         self._listeners: list[StateListener] = []
+        #: Other warnings for the status bar (e.g. no recorder heard: dispatcher/site.py).
+        self.warnings: list[Callable[[], str]] = []
         self._rate: deque[tuple[float, int]] = deque(maxlen=25)
         self._lock = threading.Lock()
         self._unsubscribe = bus.subscribe(ConsoleNote, self._on_note)
@@ -247,7 +282,8 @@ class LiveTelemetry:
         (``console``, or ``recorder`` for ``dispatcher serve``) with its generated password.
         """
         tune_switch_interval()
-        self.writer.start()
+        if self.writer is not None:
+            self.writer.start()
         self._refresher.start()
         self._registry_flusher.start()
         b = self._settings.broker
@@ -265,6 +301,7 @@ class LiveTelemetry:
                 url=url,
                 console_id=self._console_id,
                 client_id=b.client_id,
+                clean_session=not self._persistent,
                 username=username,
                 password_env=b.password_env,
                 ca_file=b.ca_file or None,
@@ -328,7 +365,12 @@ class LiveTelemetry:
             s.received,
             s.rejected,
             len(self.fleet.vehicle_ids()),
+            self._warning(),
         )
+
+    def _warning(self) -> str:
+        texts = [self.client.flapping if self.client else "", *(w() for w in self.warnings)]
+        return "; ".join(t for t in texts if t)
 
     def _unknown_device(self, key: str) -> None:
         # Set in __init__ before the refresher exists; messages only flow after start().
@@ -353,7 +395,8 @@ class LiveTelemetry:
         if self.client:
             self.client.stop()
         self.pipeline.drain()
-        self.writer.stop()
+        if self.writer is not None:
+            self.writer.stop()
         self._refresher.stop()
         if self._watcher:
             self._watcher.stop()

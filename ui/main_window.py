@@ -152,9 +152,10 @@ class MainWindow(QMainWindow):
         state = stats.state.value
         self.broker_label.setText(
             f"Broker: {state} · {stats.messages_per_s:.0f} msg/s · {stats.vehicles} vehicles"
+            + (f" · ⚠ {stats.warning.split(':')[0]}" if stats.warning else "")
         )
         self.broker_label.setToolTip(
-            f"{stats.broker_url}\n{stats.reason}\n"
+            f"{stats.broker_url}\n{stats.warning or stats.reason}\n"
             f"{stats.received} received, {stats.rejected} rejected"
         )
         now = self.core.clock.now().astimezone(self.routes_model.timezone)

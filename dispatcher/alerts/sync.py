@@ -7,13 +7,22 @@ Two things travel on the broker, next to the telemetry:
   "entity": "alert", "id": "<alert id>" | "*", "version": n}``. Every other process turns
   what it hears into one :class:`AlertsChanged` (source ``remote``) on its next tick, and its
   views reload from the database: the message says *what* changed, never the change.
-* ``<prefix>/console/alerts/lease`` (QoS 1, **retained**): the process that evaluates the rules
-  renews ``{"v": 1, "owner": <node>, "priority": p, "ts": ...}`` every ``renew_s``. A
-  ``dispatcher serve`` has priority 1, a console 0. A process runs the rules unless a lease
-  renewed in the last ``lease_s`` (heard by this process) belongs to someone better: higher
-  priority, or equal priority and a smaller node id. So a serve, when one is alive, runs them
-  alone; otherwise one console does; when it closes it clears the lease and another console
-  takes over at once, when it crashes the others take over after ``lease_s``.
+* ``<prefix>/console/alerts/lease/<node>`` (QoS 1, **retained**, one topic per process): a
+  process that wants to run the rules holds ``{"v": 1, "owner": <node>, "priority": p,
+  "ts": ...}`` there, renewed every ``renew_s``. A ``dispatcher serve`` has priority 1, a
+  console 0. A lease renewed in the last ``lease_s`` is alive; better means higher priority,
+  or equal priority and a smaller node id. A process that hears no better live lease
+  *claims* (publishes its lease), and runs the rules only once it has held its claim for
+  ``claim_s`` without hearing a better one; hearing one withdraws the claim (an empty
+  retained message). Every claim reaches every process within milliseconds, so when a leader
+  goes all the consoles claim at the same tick but only the best one runs: no double run.
+  The topic is the connection's last will (empty, retained): a closed or killed process's
+  lease disappears at once, and the broker keeps no lease of processes long gone.
+
+  Takeover bound: a leader that closes or is killed (its socket closes) hands over within
+  one tick + ``claim_s`` + one tick (about 1.5 s at the console's ticks, measured in
+  tests/integration/test_integration_rooms.py); one that hangs or loses the network, within
+  ``lease_s`` + ``claim_s`` (7 s).
 
 The election only saves work: the database already refuses a second open alert per (kind,
 subject) (a unique index), so two runners for a few seconds never raise an alert twice.
@@ -38,6 +47,9 @@ log = logging.getLogger(__name__)
 
 CONSOLE_PRIORITY = 0
 SERVE_PRIORITY = 1
+STALE_LEASE_S = 300.0
+"""A retained lease stamped longer ago is ignored (its owner died and the broker lost the
+will); younger ones count as heard now: generous, because workstation clocks differ."""
 MAX_IDS_PER_ANNOUNCEMENT = 50
 """Above this many changed alerts one ``"id": "*"`` message says "reload everything"."""
 
@@ -66,6 +78,8 @@ class ConsoleNote:
     id: str
     version: int | None
     console_id: str
+    #: The person who made the change (their login), "" from an older console.
+    actor: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +88,28 @@ class _Lease:
     heard_at: float
 
 
+def lease_filter(prefix: str) -> str:
+    """The subscription that hears every process's lease."""
+    return f"{lease_topic(prefix)}/+"
+
+
+def node_lease_topic(prefix: str, node_id: str) -> str:
+    """The retained topic where ``node_id`` holds its lease."""
+    return f"{lease_topic(prefix)}/{node_id}"
+
+
 class Election:
     """Who runs the rules, from the leases this process has heard (pure, clock injected).
 
     Args:
         node_id: This process's id (unique per process).
         priority: ``SERVE_PRIORITY`` for ``dispatcher serve``, ``CONSOLE_PRIORITY`` otherwise.
-        lease_s: A lease not renewed for this long is dead.
-        grace_s: After start, wait this long before running (the retained lease of a live
-            owner arrives within it).
+        lease_s: A lease not renewed for this long is dead (3 renewals at the default).
+        grace_s: After start, wait this long before claiming (the retained leases of live
+            owners arrive within it).
+        claim_s: Hold a claim this long, hearing no better one, before running: longer than
+            a publish takes to reach every process, so rivals claiming at the same tick hear
+            each other and only the best runs.
         monotonic: Seconds that never go backwards.
     """
 
@@ -91,16 +118,19 @@ class Election:
         node_id: str,
         priority: int,
         *,
-        lease_s: float = 15.0,
+        lease_s: float = 6.0,
         grace_s: float = 2.0,
+        claim_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.node_id = node_id
         self.priority = priority
         self.lease_s = lease_s
+        self.claim_s = claim_s
         self._monotonic = monotonic
         self._start = monotonic()
         self._grace_s = grace_s
+        self._claimed_at: float | None = None
         self._leases: dict[str, _Lease] = {}
         self._lock = threading.Lock()
 
@@ -116,16 +146,45 @@ class Election:
         with self._lock:
             self._leases.pop(owner, None)
 
+    def recorder_alive(self) -> bool:
+        """True when a live lease of a ``dispatcher serve`` was heard (or this is one)."""
+        if self.priority >= SERVE_PRIORITY:
+            return True
+        now = self._monotonic()
+        with self._lock:
+            return any(
+                le.priority >= SERVE_PRIORITY and now - le.heard_at < self.lease_s
+                for le in self._leases.values()
+            )
+
     def leader(self) -> str:
         """The node that runs the rules as far as this process knows (maybe itself)."""
         best = self._better_than_me()
         return best or self.node_id
 
-    def may_run(self) -> bool:
-        """True when no live lease of a better node was heard (after the start grace)."""
+    def eligible(self) -> bool:
+        """True when this node should claim: past the start grace, no better live lease."""
         if self._monotonic() - self._start < self._grace_s:
             return False
-        return self._better_than_me() is None
+        if self._better_than_me() is None:
+            return True
+        self._claimed_at = None  # a better one is alive: our claim (if any) is void
+        return False
+
+    def claim(self) -> None:
+        """This node published its lease (the first publish starts the claim)."""
+        if self._claimed_at is None:
+            self._claimed_at = self._monotonic()
+
+    def withdraw(self) -> None:
+        """This node cleared its lease."""
+        self._claimed_at = None
+
+    def may_run(self) -> bool:
+        """True when this node has held its claim for ``claim_s`` and is still the best."""
+        if not self.eligible() or self._claimed_at is None:
+            return False
+        return self._monotonic() - self._claimed_at >= self.claim_s
 
     def _better_than_me(self) -> str | None:
         now = self._monotonic()
@@ -150,6 +209,11 @@ class AlertsSync:
         prefix: The fleet's topic prefix.
         renew_s: How often the leader renews its lease.
         close: Called by :meth:`stop` after the lease is released (closes the connection).
+        on_serve: Called once per ``dispatcher serve`` heard (a console that records itself
+            warns: dispatcher/site.py).
+        sweep: Delete what older versions left retained for ever (the recorder does it): a
+            console status saying "offline" (nothing publishes one any more) and the single
+            lease topic ``<prefix>/console/alerts/lease``.
     """
 
     name = "alerts sync"
@@ -161,9 +225,11 @@ class AlertsSync:
         publish: Publish | None = None,
         *,
         prefix: str = "fleet",
-        renew_s: float = 5.0,
+        renew_s: float = 2.0,
         close: Callable[[], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        on_serve: Callable[[str], object] | None = None,
+        sweep: bool = False,
     ) -> None:
         self._bus = bus
         self.election = election
@@ -175,6 +241,10 @@ class AlertsSync:
         self._inbox: deque[tuple[str, bytes]] = deque(maxlen=10_000)
         self._last_renew = float("-inf")
         self._holding = False
+        self._on_serve = on_serve
+        self._serves: set[str] = set()
+        self._sweep = sweep
+        self.swept = 0
         self.heard = 0
         self._unsubscribe = bus.subscribe(AlertsChanged, self._announce)
 
@@ -184,7 +254,15 @@ class AlertsSync:
 
     @property
     def subscriptions(self) -> list[tuple[str, int]]:
-        return [(sync_topic(self._prefix), 1), (lease_topic(self._prefix), 1)]
+        subs = [(sync_topic(self._prefix), 1), (lease_filter(self._prefix), 1)]
+        if self._sweep:
+            subs += [(f"{self._prefix}/console/+/status", 1), (lease_topic(self._prefix), 1)]
+        return subs
+
+    @property
+    def my_lease_topic(self) -> str:
+        """Where this process holds its lease (also its connection's last will)."""
+        return node_lease_topic(self._prefix, self.election.node_id)
 
     def on_message(self, topic: str, payload: bytes, ack: Callable[[], None] | None = None) -> None:
         """Queue a message (MQTT network thread); acknowledged at once: a lost announcement
@@ -199,8 +277,11 @@ class AlertsSync:
         reload_all = False
         while self._inbox:
             topic, payload = self._inbox.popleft()
-            if topic == lease_topic(self._prefix):
-                self._on_lease(payload)
+            if topic.startswith(lease_topic(self._prefix) + "/"):
+                self._on_lease(topic.rsplit("/", 1)[1], payload)
+                continue
+            if topic != sync_topic(self._prefix):
+                self._sweep_legacy(topic, payload)
                 continue
             found = self._on_sync(payload)
             if found is None:
@@ -216,7 +297,7 @@ class AlertsSync:
         """Give up the lease (others take over at once), then close the connection."""
         self._unsubscribe()
         if self._holding and self._publish is not None:
-            self._publish(lease_topic(self._prefix), b"", 1, True)
+            self._publish(self.my_lease_topic, b"", 1, True)
             self._holding = False
         if self._close is not None:
             self._close()
@@ -224,14 +305,18 @@ class AlertsSync:
     # -- internals -----------------------------------------------------------------------
 
     def _keep_lease(self) -> None:
-        if not self.election.may_run():
+        if not self.election.eligible():
+            if self._holding and self._publish is not None:
+                self._publish(self.my_lease_topic, b"", 1, True)  # withdraw the claim
             self._holding = False
+            self.election.withdraw()
             return
         now = self._monotonic()
-        if now - self._last_renew < self._renew_s:
+        if self._holding and now - self._last_renew < self._renew_s:
             return
         self._last_renew = now
         self._holding = True
+        self.election.claim()
         if self._publish is None:
             return
         payload = {
@@ -240,22 +325,33 @@ class AlertsSync:
             "priority": self.election.priority,
             "ts": datetime.now(UTC).isoformat(),
         }
-        self._publish(lease_topic(self._prefix), _json(payload), 1, True)
+        self._publish(self.my_lease_topic, _json(payload), 1, True)
 
-    def _on_lease(self, payload: bytes) -> None:
+    def _sweep_legacy(self, topic: str, payload: bytes) -> None:
+        """Delete a retained leftover of an older version (see ``sweep``)."""
         data = _parse(payload)
-        if data is None:  # an empty retained message: the lease was released
-            holder = self.election.leader()
-            if holder != self.election.node_id:
-                self.election.released(holder)
+        legacy = topic == lease_topic(self._prefix) or (
+            data is not None and data.get("state") == "offline"
+        )
+        if self._sweep and legacy and self._publish is not None:
+            self._publish(topic, b"", 1, True)
+            self.swept += 1
+
+    def _on_lease(self, owner: str, payload: bytes) -> None:
+        data = _parse(payload)
+        if data is None:  # empty: released, withdrawn, or the owner's last will
+            self.election.released(owner)
             return
-        owner: object = data.get("owner")
         priority: object = data.get("priority", CONSOLE_PRIORITY)
-        if not isinstance(owner, str) or not isinstance(priority, int):
-            return
-        if _age_s(data.get("ts")) > self.election.lease_s:
+        if data.get("owner") != owner or not isinstance(priority, int):
+            return  # a lease must sit on its owner's topic: no one speaks for another
+        if _age_s(data.get("ts")) > STALE_LEASE_S:
             return  # the retained lease of an owner that died without clearing it
         self.election.observe(owner, priority)
+        if priority >= SERVE_PRIORITY and owner not in self._serves:
+            self._serves.add(owner)
+            if self._on_serve is not None:
+                self._on_serve(owner)
 
     def _on_sync(self, payload: bytes) -> set[int] | None:
         """Alert ids announced by another node; an empty set means "reload everything";
@@ -303,7 +399,15 @@ def _note(data: dict[str, Any]) -> ConsoleNote:
         str(data.get("id", "")),
         version if isinstance(version, int) and not isinstance(version, bool) else None,
         str(data.get("console_id", "")),
+        _person(data.get("actor")),
     )
+
+
+def _person(value: object) -> str:
+    """A name fit for a status line: printable, at most 80 characters ("" when not a name)."""
+    if not isinstance(value, str):
+        return ""
+    return "".join(ch for ch in value if ch.isprintable())[:80].strip()
 
 
 def _json(payload: dict[str, Any]) -> bytes:

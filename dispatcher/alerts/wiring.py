@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import uuid
 from functools import partial
@@ -20,6 +21,7 @@ from dispatcher.alerts.live_facts import LiveFacts
 from dispatcher.alerts.runner import AlertRunner, Leadership, RunnerSettings
 from dispatcher.alerts.sync import CONSOLE_PRIORITY, SERVE_PRIORITY, AlertsSync, Election
 from dispatcher.persistence.alert_repo import alert_store
+from dispatcher.site import RecorderWatch, warn_if_recorder_heard
 
 if TYPE_CHECKING:
     from dispatcher.core import Core
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 def node_id(kind: str) -> str:
     """Unique per process, readable in a broker log: ``console-desk2-4711-3fa2``."""
-    host = socket.gethostname().split(".")[0][:20] or "host"
+    host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname().split(".")[0][:20]) or "host"
     return f"{kind}-{host}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
 
 
@@ -60,10 +62,23 @@ def _start_sync(core: Core, *, serve: bool) -> Election:
     me = node_id("serve" if serve else "console")
     election = Election(me, SERVE_PRIORITY if serve else CONSOLE_PRIORITY)
     base = live.client.settings
-    settings = dataclasses.replace(
-        base, console_id=f"alerts-{me}", client_id="", clean_session=True
+    sync = AlertsSync(
+        core.bus,
+        election,
+        prefix=base.prefix,
+        on_serve=lambda owner: warn_if_recorder_heard(core.site, owner),
+        sweep=serve,  # the recorder deletes older versions' retained leftovers
     )
-    sync = AlertsSync(core.bus, election, prefix=base.prefix)
+    # No status topic of its own; its last will clears its lease (a killed leader's lease
+    # goes at once, and no lease of a process long gone stays retained on the broker).
+    settings = dataclasses.replace(
+        base,
+        console_id=f"alerts-{me}",
+        client_id="",
+        clean_session=True,
+        status=False,
+        will_topic=sync.my_lease_topic,
+    )
     client = TelemetryClient(
         settings,
         sync.on_message,
@@ -73,4 +88,8 @@ def _start_sync(core: Core, *, serve: bool) -> Election:
     sync.attach(client.publish, client.stop)
     client.start()
     core.add_service(sync)
+    if not core.site.records:  # say when nobody records for this console
+        watch = RecorderWatch(election.recorder_alive)
+        core.add_service(watch)
+        live.warnings.append(lambda: watch.warning)
     return election

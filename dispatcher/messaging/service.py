@@ -372,7 +372,9 @@ def install_messaging(
     """Add (once) the messaging service to ``core``, configured from ``[messaging]``.
 
     ``publish`` is the MQTT client's publish for driver messages (default: the live client's,
-    when the core has one). A bad section raises :class:`~dispatcher.errors.ConfigError`.
+    when the core has one). A console next to a recorder composes and queues messages but
+    never relays the outbox: the recorder's relay does. A bad section raises
+    :class:`~dispatcher.errors.ConfigError`.
     """
     existing = messaging_of(core)
     if existing is not None:
@@ -396,7 +398,7 @@ def install_messaging(
         failure_sink=alert_failure_sink(core.db, core.clock),
     )
     core.add_service(service)
-    if start:
+    if start and core.site.records:  # next to a recorder, its relay sends (dispatcher/site.py)
         service.start()
     return service
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from dispatcher import limits
 from dispatcher.errors import ConflictError, ValidationError
 from dispatcher.persistence.orm import (
     AuditEntry,
@@ -430,6 +431,7 @@ def save_routes(
     """
     acting_user(session, actor, Permission.EDIT_ROUTES)
     routes = list(routes)
+    actor = actor[: limits.USERNAME] or "dispatcher"  # the audit names a person, never ""
     rows = {w.vehicle_id: _route_to_write(session, day, w) for w in routes}
     ours = {r.id for r in rows.values()}
     stops = _stops_by_id(

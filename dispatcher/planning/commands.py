@@ -11,7 +11,7 @@ for the database). ``expected_versions`` lets the persistence layer reject stale
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from dispatcher.errors import ConflictError, ValidationError
@@ -70,6 +70,11 @@ class RouteCommand:
             snap.unassigned = None
         snap.stops = {s: old for s, old in snap.stops.items() if plan.stops[s] != old}
         self.expected_versions = {}  # checked once; a redo follows our own undo
+
+    @property
+    def restores_pool(self) -> bool:
+        """True when an undo would put back the whole unassigned list as it was."""
+        return self._snapshot is not None and self._snapshot.unassigned is not None
 
     def undo(self, plan: Plan) -> None:
         """Restore the routes, unassigned list and stop locks as they were before :meth:`do`.
@@ -370,6 +375,25 @@ class UndoStack:
     @property
     def can_redo(self) -> bool:
         return bool(self._undone)
+
+    def forget(self, vehicles: Collection[str], *, pool: bool = False) -> int:
+        """Drop the history entries another desk overtook; returns how many were dropped.
+
+        Another workstation saved the routes of ``vehicles`` (and changed the unassigned
+        pool when ``pool``): an entry that changed one of them would undo over their change,
+        so it goes. Every other entry stays undoable: a command restores only the routes it
+        changed. An undone entry is re-validated when redone, but one whose pool it would
+        restore is unknown once undone, so a changed pool clears the redo list.
+        """
+        gone = set(vehicles)
+
+        def overtaken(cmd: RouteCommand) -> bool:
+            return bool(cmd.vehicles & gone) or (pool and cmd.restores_pool)
+
+        before = len(self._done) + len(self._undone)
+        self._done[:] = [c for c in self._done if not overtaken(c)]
+        self._undone[:] = [] if pool else [c for c in self._undone if not overtaken(c)]
+        return before - len(self._done) - len(self._undone)
 
     def vehicles_in_history(self) -> set[str]:
         """Vehicles whose routes some command in the undo or redo history changed."""

@@ -3,12 +3,19 @@
 Connects to ``mqtt://host:port`` or ``mqtts://host:port`` (TLS with a CA file and optional
 client certificate), with a password from the environment or the OS keyring. paho runs its own
 network thread; reconnection uses paho's backoff, and subscriptions are (re)made in
-``on_connect`` so every reconnect resubscribes. The session is persistent (clean session off,
-stable client id) so QoS 1 delivery events sent while the console was away are queued by the
-broker. Those arrive with ``manual_ack=True`` and are acknowledged only when the storage
-committed them (the ack callable handed to ``on_message``).
+``on_connect`` so every reconnect resubscribes. The recorder's session is persistent (clean
+session off, stable client id) so QoS 1 delivery events sent while it was away are queued by
+the broker; a console's is clean, with an id of its own per instance. QoS 1 messages arrive
+with ``manual_ack=True`` and are acknowledged only when the storage committed them (the ack
+callable handed to ``on_message``).
 
-Connection changes go to ``on_state`` (paho thread: marshal to the GUI yourself).
+Connection changes go to ``on_state`` (paho thread: marshal to the GUI yourself). A
+connection dropped again and again in a short time says why it may be (another program with
+our client id: the broker drops the older of two connections with one id).
+
+While connected, a connection holds ``<prefix>/console/<console_id>/status`` = online
+(retained); on a clean stop and, through the last will, on a crash, that retained message is
+deleted (an empty retained publish), so the broker keeps no status of processes long gone.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import enum
 import json
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +85,15 @@ class MqttSettings:
     reconnect_max_s: int = 30
     clean_session: bool = False
     prefix: str = "fleet"
+    #: Hold a retained "online" at the console status topic while connected.
+    status: bool = True
+    #: The retained topic the broker clears if we vanish (default: the status topic).
+    will_topic: str = ""
+
+
+#: This many drops within ``FLAP_WINDOW_S`` make the reason say that someone shares our id.
+FLAP_COUNT = 3
+FLAP_WINDOW_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +151,7 @@ class TelemetryClient:
         self._on_state = on_state
         self._state = ConnectionState.STOPPED
         self._connected = threading.Event()
+        self._drops: deque[float] = deque(maxlen=FLAP_COUNT)
         self._client = self._make_client(password)
 
     @property
@@ -154,15 +173,13 @@ class TelemetryClient:
         self._client.loop_start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Say goodbye (retained offline status), disconnect and join the network thread."""
+        """Clear our retained status, disconnect and join the network thread."""
         if self._state is ConnectionState.STOPPED:
             return
-        if self._connected.is_set():
-            info = self._publish_json(
-                self.topics.console_status(self.settings.console_id),
-                {"v": 1, "state": "offline"},
-                qos=1,
-                retain=True,
+        self._state = ConnectionState.STOPPED  # a drop from here on is ours, not a flap
+        if self._connected.is_set() and self.settings.status:
+            info = self._client.publish(
+                self.topics.console_status(self.settings.console_id), b"", qos=1, retain=True
             )
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout)
@@ -227,12 +244,9 @@ class TelemetryClient:
             client.username_pw_set(s.username, secret)
         if self.address.tls:
             client.tls_set(ca_certs=s.ca_file, certfile=s.cert_file, keyfile=s.key_file)
-        client.will_set(
-            self.topics.console_status(s.console_id),
-            json.dumps({"v": 1, "state": "offline"}),
-            qos=1,
-            retain=True,
-        )
+        will = s.will_topic or (self.topics.console_status(s.console_id) if s.status else "")
+        if will:  # an empty retained will deletes what we held: nothing stale stays behind
+            client.will_set(will, None, qos=1, retain=True)
         client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_max_s)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -256,12 +270,13 @@ class TelemetryClient:
             client.subscribe(self._subscriptions)  # on every (re)connect
         else:
             self._connected.set()
-        self._publish_json(
-            self.topics.console_status(self.settings.console_id),
-            {"v": 1, "state": "online"},
-            qos=1,
-            retain=True,
-        )
+        if self.settings.status:
+            self._publish_json(
+                self.topics.console_status(self.settings.console_id),
+                {"v": 1, "state": "online"},
+                qos=1,
+                retain=True,
+            )
         resumed = " (session resumed)" if flags.session_present else ""
         self._set_state(ConnectionState.CONNECTED, f"connected to {self.settings.url}{resumed}")
 
@@ -297,7 +312,29 @@ class TelemetryClient:
     ) -> None:
         self._connected.clear()
         if self._state is not ConnectionState.STOPPED:
-            self._set_state(ConnectionState.DISCONNECTED, f"disconnected: {reason}")
+            self._set_state(ConnectionState.DISCONNECTED, self._drop_reason(reason))
+
+    @property
+    def flapping(self) -> str:
+        """A warning while the connection was dropped ``FLAP_COUNT`` times within
+        ``FLAP_WINDOW_S`` (the status bar shows it); "" otherwise."""
+        drops = list(self._drops)
+        if len(drops) < FLAP_COUNT or time.monotonic() - drops[0] > FLAP_WINDOW_S:
+            return ""
+        return (
+            f"dropped {FLAP_COUNT} times in {drops[-1] - drops[0]:.0f} s: is another"
+            f" program connected with client id {self.client_id!r}?"
+        )
+
+    def _drop_reason(self, reason: object) -> str:
+        """``disconnected: <reason>``, and a warning when it keeps happening."""
+        self._drops.append(time.monotonic())
+        text = f"disconnected: {reason}"
+        warning = self.flapping
+        if warning:
+            text += f" — {warning}"
+            log.warning("MQTT %s", text)
+        return text
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:

@@ -17,7 +17,7 @@ from dispatcher.alerts.sync import (
     SERVE_PRIORITY,
     AlertsSync,
     Election,
-    lease_topic,
+    node_lease_topic,
     sync_topic,
 )
 from dispatcher.events import EventBus
@@ -48,7 +48,7 @@ def mono() -> Mono:
 
 
 def election(mono: Mono, node: str = "console-b", priority: int = CONSOLE_PRIORITY) -> Election:
-    return Election(node, priority, lease_s=15, grace_s=2, monotonic=mono)
+    return Election(node, priority, lease_s=6, grace_s=2, claim_s=1, monotonic=mono)
 
 
 def lease(owner: str, priority: int = CONSOLE_PRIORITY, age_s: float = 0.0) -> bytes:
@@ -59,27 +59,36 @@ def lease(owner: str, priority: int = CONSOLE_PRIORITY, age_s: float = 0.0) -> b
 # -- the election -------------------------------------------------------------------------
 
 
-def test_a_lone_console_runs_the_rules_after_the_start_grace(mono: Mono) -> None:
+def test_a_lone_console_claims_after_the_start_grace_and_runs_after_the_claim(
+    mono: Mono,
+) -> None:
     e = election(mono)
-    assert not e.may_run(), "wait for a retained lease of a live owner first"
+    assert not e.eligible(), "wait for the retained leases of live owners first"
     mono.t += 2
+    assert e.eligible() and not e.may_run(), "eligible, but it has not claimed yet"
+    e.claim()
+    mono.t += 0.5
+    assert not e.may_run(), "a rival's claim may still be on its way"
+    mono.t += 0.5
     assert e.may_run() and e.leader() == "console-b"
 
 
 def test_a_live_serve_keeps_every_console_quiet(mono: Mono) -> None:
     e = election(mono, "console-a")
     e.observe("serve-x", SERVE_PRIORITY)
-    mono.t += 10
-    assert not e.may_run() and e.leader() == "serve-x"
-    mono.t += 5  # no renewal for the lease time: the serve is dead
-    assert e.may_run()
+    mono.t += 5
+    assert not e.eligible() and e.leader() == "serve-x"
+    mono.t += 1  # no renewal for the lease time: the serve is dead
+    assert e.eligible()
 
 
 def test_between_consoles_the_smaller_id_wins(mono: Mono) -> None:
     a, b = election(mono, "console-a"), election(mono, "console-b")
     mono.t += 3
+    a.claim(), b.claim()
     a.observe("console-b", CONSOLE_PRIORITY)
     b.observe("console-a", CONSOLE_PRIORITY)
+    mono.t += 1
     assert a.may_run() and not b.may_run()
 
 
@@ -87,16 +96,27 @@ def test_a_serve_takes_over_from_a_console(mono: Mono) -> None:
     serve = election(mono, "serve-z", SERVE_PRIORITY)
     mono.t += 3
     serve.observe("console-a", CONSOLE_PRIORITY)
-    assert serve.may_run()
+    assert serve.eligible()
 
 
 def test_a_released_lease_hands_over_at_once(mono: Mono) -> None:
     e = election(mono, "console-b")
     mono.t += 3
     e.observe("console-a", CONSOLE_PRIORITY)
+    assert not e.eligible()
+    e.released("console-a")
+    assert e.eligible()
+
+
+def test_a_better_claim_heard_during_ours_voids_it(mono: Mono) -> None:
+    e = election(mono, "console-b")
+    mono.t += 3
+    e.claim()
+    e.observe("console-a", CONSOLE_PRIORITY)
+    mono.t += 2
     assert not e.may_run()
     e.released("console-a")
-    assert e.may_run()
+    assert e.eligible() and not e.may_run(), "a fresh claim must be held again"
 
 
 # -- the sync service ---------------------------------------------------------------------
@@ -152,36 +172,54 @@ def test_the_leader_renews_its_retained_lease_and_clears_it_on_stop(
     bus: EventBus, mono: Mono
 ) -> None:
     s, rec = sync(bus, mono)
+    mine = node_lease_topic("p", "console-b")
+    assert s.my_lease_topic == mine
     s.tick()
-    assert rec.on(lease_topic("p")) == [], "not during the start grace"
+    assert rec.on(mine) == [], "not during the start grace"
     mono.t += 2
     s.tick()
     s.tick()
-    mono.t += 5
+    assert not s.election.may_run(), "claimed, not yet held for claim_s"
+    mono.t += 2
     s.tick()
-    leases = rec.on(lease_topic("p"))
+    assert s.election.may_run()
+    leases = rec.on(mine)
     assert len(leases) == 2 and leases[0] is not None and leases[0]["owner"] == "console-b"
-    assert all(retain for t, _, _, retain in rec.sent if t == lease_topic("p"))
+    assert all(retain for t, _, _, retain in rec.sent if t == mine)
     s.stop()
-    assert rec.sent[-1] == (lease_topic("p"), b"", 1, True)
+    assert rec.sent[-1] == (mine, b"", 1, True)
 
 
-def test_a_better_lease_heard_stops_the_renewals(bus: EventBus, mono: Mono) -> None:
+def test_a_better_lease_heard_withdraws_the_claim(bus: EventBus, mono: Mono) -> None:
     s, rec = sync(bus, mono)
+    mine = node_lease_topic("p", "console-b")
     mono.t += 3
-    s.on_message(lease_topic("p"), lease("serve-1", SERVE_PRIORITY))
     s.tick()
-    assert not s.election.may_run() and rec.on(lease_topic("p")) == []
-    s.on_message(lease_topic("p"), b"")  # the serve closed cleanly
+    assert len(rec.on(mine)) == 1, "claimed"
+    s.on_message(node_lease_topic("p", "serve-1"), lease("serve-1", SERVE_PRIORITY))
     s.tick()
-    assert s.election.may_run() and len(rec.on(lease_topic("p"))) == 1
+    assert not s.election.eligible() and rec.on(mine)[-1] is None, "claim withdrawn"
+    s.on_message(node_lease_topic("p", "serve-1"), b"")  # the serve closed (or was killed)
+    s.tick()
+    assert s.election.eligible() and rec.on(mine)[-1] is not None
+    s.stop()
+
+
+def test_a_lease_on_someone_elses_topic_is_ignored(bus: EventBus, mono: Mono) -> None:
+    s, _ = sync(bus, mono)
+    mono.t += 3
+    s.on_message(node_lease_topic("p", "console-z"), lease("serve-1", SERVE_PRIORITY))
+    s.tick()
+    assert s.election.eligible()
     s.stop()
 
 
 def test_the_retained_lease_of_a_dead_owner_is_ignored(bus: EventBus, mono: Mono) -> None:
     s, _ = sync(bus, mono)
     mono.t += 3
-    s.on_message(lease_topic("p"), lease("serve-dead", SERVE_PRIORITY, age_s=3600))
+    s.on_message(
+        node_lease_topic("p", "serve-dead"), lease("serve-dead", SERVE_PRIORITY, age_s=3600)
+    )
     s.tick()
-    assert s.election.may_run()
+    assert s.election.eligible()
     s.stop()

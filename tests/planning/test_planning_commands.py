@@ -125,3 +125,32 @@ def test_replacing_routes_keeps_the_done_prefix():
 def test_nothing_to_undo_is_a_clear_error():
     with pytest.raises(ValidationError, match="nothing to undo"):
         UndoStack(random_plan(6)).undo()
+
+
+def test_forgetting_another_desks_vehicles_keeps_every_other_step():
+    """Issue 24: a colleague saved v1: only the steps that changed v1 go."""
+    plan = random_plan(4, 9, 3)
+    stack = UndoStack(plan)
+    v0 = list(plan.routes["v0"])
+    stack.push(MoveWithinRoute("v0", [plan.routes["v0"][1]], 0))
+    stack.push(MoveWithinRoute("v1", [plan.routes["v1"][1]], 0))
+    stack.push(MoveToVehicle([plan.routes["v2"][0]], "v1", 0))
+    stack.push(MoveWithinRoute("v2", [plan.routes["v2"][1]], 0))
+    stack.undo()  # the v2 step waits on the redo list
+    assert stack.forget({"v1"}) == 2
+    assert stack.vehicles_in_history() == {"v0", "v2"}
+    stack.redo()
+    stack.undo()
+    stack.undo()
+    assert plan.routes["v0"] == v0 and not stack.can_undo
+
+
+def test_a_changed_pool_drops_the_steps_that_would_restore_it():
+    plan = random_plan(5, 9, 2)
+    stack = UndoStack(plan)
+    stack.push(MoveWithinRoute("v0", [plan.routes["v0"][1]], 0))
+    stack.push(Unassign([plan.routes["v1"][0]]))
+    stack.push(MoveWithinRoute("v0", [plan.routes["v0"][2]], 0))
+    stack.undo()
+    assert stack.forget(set(), pool=True) == 2, "the unassign step and the redo list"
+    assert stack.can_undo and not stack.can_redo

@@ -98,3 +98,26 @@ def test_the_same_stop_dropped_on_two_vans_at_once_has_one_winner(db: Database) 
     assert after["V02"].stops[0].id == stop
     assert stop not in {s.id for s in after["V03"].stops}
     assert after["V03"].version == routes["V03"].version  # B changed nothing at all
+
+
+@pytest.mark.parametrize("actor", ["erika", "e" * 300, ""])
+def test_a_route_save_is_audited_under_the_person_who_made_it(db: Database, actor: str) -> None:
+    """Issue 24: route edits were all audited as "dispatcher". A name longer than the column
+    is cut (PostgreSQL refuses it whole), an empty one is never stored as nobody."""
+    from sqlalchemy import select
+
+    from dispatcher.persistence.orm import AuditEntry, Route
+
+    route = _routes(db)["V02"]
+    ids = tuple(fleet_repo.StopWrite(s.id) for s in reversed(route.stops))
+    with db.session() as session:
+        fleet_repo.save_routes(
+            session, DAY, [fleet_repo.RouteWrite("V02", route.version, ids)], actor=actor
+        )
+    with db.session() as session:
+        audited = session.scalars(
+            select(AuditEntry.actor).where(AuditEntry.action == "route.edit")
+        ).all()
+        updated_by = session.scalar(select(Route.updated_by).where(Route.id == route.id))
+    expected = (actor or "dispatcher")[:80]
+    assert audited == [expected] and updated_by == expected

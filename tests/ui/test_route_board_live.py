@@ -7,6 +7,7 @@ through the same repository, and a database "goes away" by being dropped under t
 
 from __future__ import annotations
 
+import getpass
 import json
 import threading
 import uuid
@@ -17,8 +18,10 @@ from typing import Any
 import psycopg
 import pytest
 from fleet_zone import DAY, demo_day, utc
-from PySide6.QtCore import QSettings, QThreadPool
+from PySide6.QtCore import QSettings, Qt, QThreadPool
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from test_route_board import show_active
 
 from dispatcher.alerts.sync import AlertsSync, ConsoleNote, Election, sync_topic
 from dispatcher.config import Settings
@@ -26,6 +29,7 @@ from dispatcher.core import Core
 from dispatcher.events import EventBus
 from dispatcher.model.core import DeliveryEventKind, EventReport, StopStatus
 from dispatcher.persistence import fleet_repo
+from dispatcher.persistence.orm import AuditEntry
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
 from ui.main_window import MainWindow
@@ -206,8 +210,15 @@ def test_a_route_note_reaches_the_bus_unless_it_is_our_own() -> None:
     note = {"v": 1, "entity": "route", "id": "7", "version": 4}
     sync.on_message(sync_topic("fleet"), json.dumps(note | {"console_id": "console-me"}).encode())
     sync.on_message(sync_topic("fleet"), json.dumps(note | {"console_id": "desk-2"}).encode())
+    sync.on_message(
+        sync_topic("fleet"),
+        json.dumps(note | {"console_id": "desk-3", "actor": "\u202eerika\n" + "x" * 200}).encode(),
+    )
     sync.tick()
-    assert heard == [ConsoleNote("route", "7", 4, "desk-2")]
+    assert heard == [
+        ConsoleNote("route", "7", 4, "desk-2"),
+        ConsoleNote("route", "7", 4, "desk-3", "erika" + "x" * 75),  # printable, bounded
+    ]
 
 
 def test_notes_for_versions_already_shown_do_not_reload(core: Core, window: MainWindow) -> None:
@@ -236,7 +247,7 @@ class Desk2:
         self.client.start()
         assert self.client.wait_connected(10)
 
-    def reverse(self, vehicle_id: str) -> list[str]:
+    def reverse(self, vehicle_id: str, actor: str = "erika") -> list[str]:
         with self.core.db.session() as session:
             route = {r.vehicle_id: r for r in fleet_repo.load_routes(session, DAY)}[vehicle_id]
             ids = [s.id for s in reversed(route.stops)]
@@ -248,9 +259,10 @@ class Desk2:
                         vehicle_id, route.version, tuple(fleet_repo.StopWrite(s) for s in ids)
                     )
                 ],
+                actor=actor,
             )
         route_id, version = saved[vehicle_id]
-        note = {"entity": "route", "id": str(route_id), "version": version}
+        note = {"entity": "route", "id": str(route_id), "version": version, "actor": actor}
         self.client.publish_sync(note).wait_for_publish(5)
         return [str(s) for s in ids]
 
@@ -281,8 +293,8 @@ def test_another_consoles_route_change_reloads_the_boards_with_a_warning(
 
         qtbot.waitUntil(lambda: c.day is not None and c.day.plan.routes["V05"] == theirs, **WAIT)
         text = panel.change_label.text()
-        assert text.startswith("desk-2 changed the route of V05; the boards were reloaded")
-        assert "undo history on V05 is gone" in text
+        assert text.startswith("erika changed the route of V05")  # the person, not the desk id
+        assert "1 undo step(s) on V05 were dropped" in text
         assert panel.boards["V05"].model.stop_id(0) == theirs[0]
         assert panel.boards["V05"].selected_stop_ids() == [kept]  # the selection stays
     finally:
@@ -327,8 +339,66 @@ class Probe:
         self.client.stop()
 
 
-def save_as_desk2(session: Any, *args: Any) -> dict[str, tuple[int, int]]:
+def save_as_desk2(session: Any, *args: Any, actor: str = "desk2") -> dict[str, tuple[int, int]]:
     """Save routes as another desk's user (the core checks the actor's role)."""
     from dispatcher.persistence import users_repo
 
-    return fleet_repo.save_routes(session, *args, actor=users_repo.login(session, "desk2").id)
+    return fleet_repo.save_routes(session, *args, actor=users_repo.login(session, actor).id)
+
+
+def test_a_colleagues_edit_keeps_my_undo_history_for_other_vehicles(
+    qtbot,  # type: ignore[no-untyped-def]
+    db_url: str,
+    mqtt_url: str,
+    tmp_path: Path,
+) -> None:
+    """Issue 24: an edit on V05 by another desk used to reload the day and clear all undo."""
+    core = open_core(db_url, mqtt_url)
+    desk2 = Desk2(core)
+    probe = Probe(core)
+    window = None
+    try:
+        window = open_window(qtbot, core, tmp_path)
+        show_active(qtbot, window)
+        panel = panel_of(window)
+        c = panel.controller
+        assert c.day is not None and c.undo_stack is not None
+        v03_before = list(c.day.plan.routes["V03"])
+        assert c.move([c.day.plan.routes["V03"][4]], "V03", 1)
+        assert c.move([c.day.plan.routes["V05"][6]], "V05", 2)
+        me = getpass.getuser()
+        assert probe.wait_for(str(c.day.route_ids["V05"]))["actor"] == me
+        generation = c.generation
+
+        theirs = desk2.reverse("V05")
+
+        qtbot.waitUntil(lambda: c.day is not None and c.day.plan.routes["V05"] == theirs, **WAIT)
+        text = panel.change_label.text()
+        assert text == (
+            "erika changed the route of V05. 1 undo step(s) on V05 were dropped"
+            " (your changes were saved; theirs are shown)"
+        )
+        assert c.undo_stack.vehicles_in_history() == {"V03"}, "V03's step is kept"
+        assert c.generation == generation + 1  # previews of the old routes are stale
+        assert panel.boards["V05"].model.stop_id(0) == theirs[0]
+
+        board = panel.boards["V03"]
+        board.table.setFocus()
+        qtbot.keyClick(board.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        assert c.day.plan.routes["V03"] == v03_before and c.day.plan.routes["V05"] == theirs
+        with core.db.session() as session:
+            stored = {
+                r.vehicle_id: [str(s.id) for s in r.stops]
+                for r in fleet_repo.load_routes(session, DAY)
+            }
+            actors = session.scalars(
+                select(AuditEntry.actor)
+                .where(AuditEntry.action == "route.edit")
+                .order_by(AuditEntry.id)
+            ).all()
+        assert stored["V03"] == v03_before and stored["V05"] == theirs
+        assert actors == [me, me, "erika", me], "every route edit names the person"
+    finally:
+        probe.close()
+        desk2.client.stop()
+        shut(qtbot, window, core)

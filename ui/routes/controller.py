@@ -45,6 +45,7 @@ from dispatcher.planning.dayplan import (
     build_day_plan,
     route_message,
 )
+from dispatcher.site import os_login
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,18 @@ class BoardController(QObject):
     #: The day was (re)loaded from these route views (F5, a conflict, another workstation).
     reloaded = Signal(object)
 
-    def __init__(self, core: Core, timezone: ZoneInfo, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        core: Core,
+        timezone: ZoneInfo,
+        parent: QObject | None = None,
+        *,
+        actor: Callable[[], str] = os_login,
+    ) -> None:
         super().__init__(parent)
         self.core = core
+        #: Who is editing: their name goes in the audit, the route row and the sync note.
+        self.actor = actor
         self.timezone = timezone
         self.provider = HaversineProvider()
         self.day: DayPlan | None = None
@@ -128,6 +138,51 @@ class BoardController(QObject):
         if self.day.problems:
             self.message.emit("; ".join(self.day.problems[:3]))
         return True
+
+    def merge_remote(
+        self,
+        routes: list[fleet_repo.RouteView],
+        vehicles: list[fleet_repo.VehicleView],
+        changed: Sequence[str],
+    ) -> int | None:
+        """Show another desk's saves of ``changed`` vehicles; the rest of the day stays as is.
+
+        Only those routes (and the unassigned pool) are replaced, in the plan the undo
+        history edits; history entries that changed them are dropped, every other one stays.
+        Returns how many entries were dropped, or None when the day changed too much to
+        merge (another vehicle, stop or day): then the caller reloads everything.
+        """
+        day, stack = self.day, self.undo_stack
+        if day is None or stack is None:
+            return None
+        fresh = build_day_plan(routes, vehicles, self.timezone)
+        plan, new = day.plan, fresh.plan
+        if (
+            fresh.day != day.day
+            or set(new.routes) != set(plan.routes)
+            or set(new.stops) != set(plan.stops)
+            or any(new.routes[v] != plan.routes[v] for v in plan.routes if v not in changed)
+        ):
+            return None
+        pool = new.unassigned != plan.unassigned
+        moved = {s for v in changed for s in new.routes[v]} | set(new.unassigned)
+        for vid in changed:
+            plan.routes[vid] = list(new.routes[vid])
+            plan.versions[vid] = plan.versions.get(vid, 0) + 1
+            day.route_ids[vid], day.db_versions[vid] = fresh.route_ids[vid], fresh.db_versions[vid]
+            if vid in fresh.on_board:
+                day.on_board[vid] = fresh.on_board[vid]
+        plan.unassigned[:] = new.unassigned
+        for sid in moved:
+            plan.stops[sid], day.stops[sid] = new.stops[sid], fresh.stops[sid]
+        self._saved.update({sid: vid for vid in changed for sid in new.routes[vid]})
+        self._saved.update(dict.fromkeys(new.unassigned))
+        dropped = stack.forget(changed, pool=pool)
+        self.generation += 1  # an optimizer preview of the old routes is stale
+        self._place_and_evaluate()
+        self.routes_changed.emit(None)
+        self.reloaded.emit(routes)
+        return dropped
 
     def merge_progress(self, progress: Mapping[int, fleet_repo.StopProgress]) -> ProgressMerge:
         """Show the drivers' progress (status, actual arrival) in place; undo history stays."""
@@ -353,7 +408,7 @@ class BoardController(QObject):
                     day.day,
                     writes,
                     [self._stop_write(s) for s in sorted(pool)],
-                    actor=self.core.user.id,
+                    actor=self.actor(),
                 )
         except DispatcherError:
             raise
@@ -390,9 +445,15 @@ class BoardController(QObject):
         if client is None or day is None:
             return
         now = self.core.clock.now()
-        me = self.console_id()
+        me, actor = self.console_id(), self.actor()
         for vid, (route_id, version) in saved.items():
-            note = {"console_id": me, "entity": "route", "id": str(route_id), "version": version}
+            note = {
+                "console_id": me,
+                "actor": actor,
+                "entity": "route",
+                "id": str(route_id),
+                "version": version,
+            }
             try:
                 client.publish_route(vid, route_message(day, vid, version, now))
                 client.publish_sync(note | {"ts": _iso(now)})

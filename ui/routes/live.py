@@ -11,8 +11,8 @@ Two things change the day behind the dispatcher's back:
   as a :class:`~dispatcher.alerts.sync.ConsoleNote` (the alerts sync's connection, the one
   listener of that topic). A note for a version these boards already have (their own save)
   is ignored; otherwise the day is read off the GUI thread and, if a route really changed,
-  the boards reload and the status bar says whose change it was and whether undo history
-  was lost.
+  only the changed routes are merged into the plan (the undo steps that changed them are
+  dropped, the others kept) and the status bar names the person who changed them.
 
 A database that cannot be reached pauses both, with one message, and never blocks the GUI.
 """
@@ -168,18 +168,25 @@ class LiveBoardUpdates(QObject):
         stack = c.undo_stack
         history = set() if stack is None else stack.vehicles_in_history()
         lost = [v for v in changed if v in history]
-        who = ", ".join(sorted({n.console_id for n in self._notes if n.console_id})) or "Another"
+        who = ", ".join(sorted({n.actor for n in self._notes if n.actor})) or "Another workstation"
         self._notes.clear()
-        if not c.load(routes, vehicles):
+        dropped = c.merge_remote(routes, vehicles, changed)
+        if dropped is None:  # the day changed too much to merge: read it afresh
+            if not c.load(routes, vehicles):
+                return
+            text = f"{who} changed the route of {', '.join(changed)}; the boards were reloaded"
+            if history:
+                text += " and the undo history was cleared"
+            c.message.emit(text)
             return
-        text = f"{who} changed the route of {', '.join(changed)}; the boards were reloaded"
-        if lost:
+        text = f"{who} changed the route of {', '.join(changed)}"
+        if dropped:
             text += (
-                f". Your undo history on {', '.join(lost)} is gone"
-                " (your changes were saved; theirs are shown)"
+                f". {dropped} undo step(s) on {', '.join(lost) or 'the unassigned stops'}"
+                " were dropped (your changes were saved; theirs are shown)"
             )
         elif history:
-            text += " and the undo history was cleared"
+            text += "; your undo history is kept"
         c.message.emit(text)
 
     def _on_reload_error(self, exc: Exception) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from dispatcher.planning.dayplan import UNASSIGNED
+from ui.messages.actions import current_actor
 from ui.routes.board import VehicleBoard
 from ui.routes.controller import BoardController
 from ui.routes.live import LiveBoardUpdates
@@ -44,7 +45,9 @@ class RoutesPanel(QWidget):
     def __init__(self, window: MainWindow) -> None:
         super().__init__()
         self.window_ = window
-        self.controller = BoardController(window.core, window.routes_model.timezone, self)
+        self.controller = BoardController(
+            window.core, window.routes_model.timezone, self, actor=lambda: current_actor(window)
+        )
         #: Drivers' progress and other workstations' route changes, without F5.
         self.live = LiveBoardUpdates(self.controller)
         self.boards: dict[str, VehicleBoard] = {}
