@@ -61,13 +61,12 @@ def import_orders(
     with db.session() as session:
         acting_user(session, actor, Permission.IMPORT_ORDERS)
         vehicles = fleet_repo.vehicle_ids(session)
-    placed = 0
+    placed: set[str] = set()
 
     def locate(address: str) -> tuple[float, float]:
-        nonlocal placed
         assert geocoder is not None
         hit = geocoder.geocode(address)
-        placed += 1
+        placed.add(address)
         return hit.lat, hit.lon
 
     result = read_orders_file(
@@ -82,4 +81,5 @@ def import_orders(
         with db.session() as session:
             acting_user(session, actor, Permission.IMPORT_ORDERS)
             inserted = fleet_repo.insert_orders(session, result.orders)
-    return ImportReport(path, len(result.orders), inserted, result.errors, dry_run, placed)
+    geocoded = sum(1 for order in result.orders if order.address in placed)
+    return ImportReport(path, len(result.orders), inserted, result.errors, dry_run, geocoded)
