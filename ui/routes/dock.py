@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from ui.routes.panel import RoutesPanel
@@ -62,6 +62,13 @@ def install(window: MainWindow) -> None:
             menu.addSeparator()
         else:
             window._action(menu, text, slot, keys)
+    compact = QAction("&Compact route boards", window)
+    compact.setObjectName("compactBoardsAction")
+    compact.setCheckable(True)
+    compact.setChecked(panel.compact)
+    compact.toggled.connect(panel.set_compact)
+    window.menu("&View").addAction(compact)
+    panel.compact_action = compact
     window.shortcut_help.extend(SHORTCUTS)
     window.tick_hooks.append(panel.live.tick)
 
