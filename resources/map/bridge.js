@@ -656,8 +656,9 @@
     DM.overview = new Map();
     rows.forEach(function (row, i) {
       if (row[2].length < 2) return;
+      const hue = ROUTE_HUES[i % ROUTE_HUES.length];
       const line = L.polyline(row[2], {
-        renderer: DM.overviewRenderer, color: ROUTE_HUES[i % ROUTE_HUES.length],
+        renderer: DM.overviewRenderer, color: hue, hue: hue,
         weight: 3, opacity: 0.35, interactive: false,
       });
       line.addTo(DM.overviewLayer);
@@ -670,7 +671,9 @@
     const strong = DM.routeVehicle || DM.selected;
     for (const [vid, line] of DM.overview) {
       const on = vid === strong;
-      line.setStyle(on ? { weight: 6, opacity: 0.9 } : { weight: 3, opacity: 0.35 });
+      // the strong one in the stops' dark blue, under the light dashes of what is left to do
+      line.setStyle(on ? { color: "#0d47a1", weight: 5, opacity: 0.85 }
+        : { color: line.options.hue, weight: 3, opacity: 0.35 });
       if (on) line.bringToFront();
     }
   }

@@ -103,3 +103,13 @@ def test_window_size_option_parses_and_refuses() -> None:
     for bad in ("1366", "axb", "10x10", "1366x768x2"):
         with pytest.raises(ValueError):
             window_size(bad)
+
+
+def test_a_board_shows_a_useful_number_of_rows_on_a_768_pixel_screen(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    """The tabbed bottom docks (exceptions, messages, KPIs) must not take the boards' height."""
+    panel = open_at(qtbot, core, tmp_path / "ui.ini", (1366, 768))
+    table = panel.boards["V04"].table
+    qtbot.waitUntil(lambda: table.viewport().height() > 0)
+    assert table.viewport().height() >= 11 * table.verticalHeader().defaultSectionSize()
