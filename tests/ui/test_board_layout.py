@@ -1,6 +1,7 @@
 """Route boards fit: as wide as their content, never wider than the view, the name in view.
 
-Real main window at the sizes control rooms have (1366×768, 1920×1080) over the demo day.
+Real main window at the sizes control rooms have (1366×768, 1920×1080) over the demo day, on
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ DAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def core(sqlite_url: str) -> Iterator[Core]:
-    c = Core(Settings(database_url=sqlite_url))
-    with c.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(DAY))
-    yield c
-    c.close()
+def core(db_url: str) -> Iterator[Core]:
+    """The demo day in a fresh database of each kind."""
+    demo = Core(Settings(database_url=db_url))
+    try:
+        with demo.db.session() as session:
+            fleet_repo.save_scenario(session, demo_scenario(DAY))
+        yield demo
+    finally:
+        demo.close()
 
 
 def open_at(qtbot: Any, core: Core, ini: Path, size: tuple[int, int]) -> RoutesPanel:
