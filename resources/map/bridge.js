@@ -311,7 +311,9 @@
       DM.fitFleet();
     }
     if (DM.clustered) recluster(false);
-    else if (batch.v || batch.i || batch.rm || batch.sel !== undefined || batch.reset) layoutLabels();
+    else if (batch.v || batch.i || batch.rm || batch.sel !== undefined || batch.reset) {
+      layoutLabels(true);
+    }
     if (DM.countBox) {
       DM.countBox.textContent = DM.vehicles.size + " vehicles" +
         (DM.replay ? " · replay: green = reporting" : "");
@@ -427,8 +429,12 @@
   // --- labels: every vehicle's name where it fits, the selected and the late ones first ----
   // Greedy placement on a coarse grid: right of the dot, else left, above, below; a label
   // that would cover another label or a dot is left out (its tooltip still names it).
-  function layoutLabels() {
+  function layoutLabels(throttled) {
     if (DM.clustered || !DM.map) return;
+    // big fleets move every tick: their labels are re-placed at most once a second
+    const now = performance.now();
+    if (throttled && DM.vehicles.size > 1000 && now - (DM.lastLabels || 0) < 1000) return;
+    DM.lastLabels = now;
     const map = DM.map;
     const size = map.getSize();
     const cell = 64;

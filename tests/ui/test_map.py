@@ -135,7 +135,12 @@ def test_click_on_a_marker_selects_the_vehicle_and_shows_its_route(
     window, controller = open_window(qtbot, core, tmp_path)
     drive(core, controller, [("V03", 52.52, 13.405)], T0)
     tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 1)
-    js(qtbot, controller, "DispatcherMap.map.setView([52.52, 13.405], 14, {animate: false}); 1")
+    # the first fit to the fleet may still be zooming: set the view once it has ended
+    zoom_14 = """(function () { const map = DispatcherMap.map;
+        if (map._animatingZoom) return false;
+        if (map.getZoom() !== 14) map.setView([52.52, 13.405], 14, {animate: false});
+        return map.getZoom() === 14 && !map._animatingZoom; })()"""
+    qtbot.waitUntil(lambda: js(qtbot, controller, zoom_14) is True, timeout=10000)
     x, y = json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.markerPoint('V03'))"))
     target = controller.view.focusProxy()
     point = QPoint(round(x), round(y))
