@@ -143,12 +143,28 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
         help="render the main window to PNG after --quit-after seconds, then exit",
     )
     g.add_argument(
+        "--size",
+        metavar="WxH",
+        type=window_size,
+        help="open the console window at this size in pixels, e.g. 1366x768",
+    )
+    g.add_argument(
         "--quit-after",
         metavar="SECONDS",
         type=float,
         help="quit after SECONDS (with --screenshot: take it first)",
     )
     g.add_argument("-v", "--verbose", action="count", help="more log output")
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """``"1366x768"`` → ``(1366, 768)``; argparse turns the ValueError into exit code 2."""
+    w, sep, h = text.lower().partition("x")
+    if not (sep and w.isdigit() and h.isdigit()):
+        raise ValueError(text)
+    if not (200 <= int(w) <= 10000 and 200 <= int(h) <= 10000):
+        raise ValueError(text)
+    return int(w), int(h)
 
 
 def settings_overrides(args: argparse.Namespace) -> dict[str, object]:

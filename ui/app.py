@@ -140,6 +140,8 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     # Headless runs show the default layout at full size, whatever the last session saved.
     window = MainWindow(core, qsettings, restore=not headless)
+    if getattr(args, "size", None):
+        window.resize(*args.size)
     window.show()
     freeze_startup_objects()
     if args.command == "demo":

@@ -26,7 +26,7 @@ from typing import Any
 from dispatcher.alerts.model import Alert, AlertKind
 from dispatcher.fleet.health import position_note
 from dispatcher.fleet.state import FleetState, VehicleSnapshot
-from dispatcher.maps.routes import TravelGuess, next_stop
+from dispatcher.maps.routes import next_stop
 from dispatcher.maps.styling import display_state
 from dispatcher.model.core import VehicleState
 from dispatcher.persistence.fleet_repo import RouteView
@@ -45,7 +45,8 @@ class MapFeed:
     def __init__(self, fleet: FleetState, tz: tzinfo) -> None:
         self._fleet = fleet
         self._tz = tz
-        self._travel = TravelGuess()
+        #: The route boards' ETA per stop id (dispatcher/planning/stop_eta.py): one source.
+        self._etas: Mapping[int, datetime | None] = {}
         self._sent: dict[str, Row] = {}
         self._sent_info: dict[str, Row] = {}
         self._dirty: set[str] = set()
@@ -85,6 +86,11 @@ class MapFeed:
         for r in self._routes.values():
             if r.vehicle_id not in self._names:
                 self._names[r.vehicle_id] = (r.vehicle_name, r.driver_name)
+        self._info_at = None
+
+    def set_etas(self, etas: Mapping[int, datetime | None]) -> None:
+        """The boards' arrival time per stop id (the "Next: … · ETA" of vehicle tooltips)."""
+        self._etas = etas
         self._info_at = None
 
     def set_alerts(self, alerts: Iterable[Alert]) -> None:
@@ -225,10 +231,6 @@ class MapFeed:
         next_text = eta_text = ""
         if stop is not None:
             next_text = stop.customer_name or stop.address or stop.order_ref
-            snap = self._fleet.get(vehicle_id)
-            # From the last precise fix: a coarse one (kilometres wide) makes no ETA.
-            if snap is not None and snap.precise_lat is not None and snap.precise_lon is not None:
-                secs = self._travel.seconds(snap.precise_lat, snap.precise_lon, stop.lat, stop.lon)
-                eta = datetime.fromtimestamp(now.timestamp() + secs, self._tz)
-                eta_text = eta.strftime("%H:%M")
+            eta = self._etas.get(stop.id)
+            eta_text = "" if eta is None else eta.astimezone(self._tz).strftime("%H:%M")
         return (name, driver, next_text, eta_text, list(self._titles.get(vehicle_id, ())))

@@ -1,35 +1,23 @@
-"""The selected vehicle's day on the map: numbered stops, the remaining path, live estimates.
+"""The day's routes on the map: every route faintly, the selected one numbered, the pool.
 
-The estimate here is the map's own quick look-ahead — straight line x circuity at a city
-speed from the vehicle's live position, waiting for window starts and adding service times —
-good enough to paint a stop "late" the moment the vehicle cannot make its window. The alert
-rules stay the authority: a stop with an open ``late`` alert is late whatever this says.
+ETAs are not estimated here: they are the route boards' (:mod:`dispatcher.planning.stop_eta`),
+so a stop's tooltip on the map and its row on the board say the same time. The alert rules
+stay the authority on lateness too: a stop with an open ``late`` alert is late whatever the
+prediction says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 from dispatcher.alerts.facts import Geofence
 from dispatcher.fleet.state import VehicleSnapshot
-from dispatcher.geo import haversine_m
 from dispatcher.maps.styling import StopStyle, stop_style
 from dispatcher.model.core import StopStatus
 from dispatcher.persistence.fleet_repo import RouteView, StopView, VehicleView
-
-
-@dataclass(frozen=True, slots=True)
-class TravelGuess:
-    """Straight line x circuity at a free-flow city speed (the travel model's defaults)."""
-
-    speed_kmh: float = 30.0
-    circuity: float = 1.3
-
-    def seconds(self, lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-        return haversine_m(lat1, lon1, lat2, lon2) * self.circuity / (self.speed_kmh / 3.6)
+from dispatcher.planning.stop_eta import StopEta
 
 
 def is_open(stop: StopView) -> bool:
@@ -48,39 +36,6 @@ def next_stop(route: RouteView) -> StopView | None:
     return next((s for s in ordered(route.stops) if is_open(s)), None)
 
 
-def estimate_arrivals(
-    stops: Sequence[StopView],
-    start: tuple[float, float] | None,
-    now: datetime,
-    travel: TravelGuess = TravelGuess(),
-) -> dict[int, datetime]:
-    """Expected arrival at each open stop, in order, starting from ``start`` at ``now``.
-
-    Without a live position the plan's arrival times stand in (nothing to estimate from).
-    """
-    out: dict[int, datetime] = {}
-    t = now
-    here = start
-    for stop in stops:
-        if not is_open(stop):
-            continue
-        if here is None:
-            if stop.planned_arrival is not None:
-                out[stop.id] = stop.planned_arrival
-            continue
-        t += timedelta(seconds=travel.seconds(here[0], here[1], stop.lat, stop.lon))
-        out[stop.id] = t
-        if stop.window_start is not None and t < stop.window_start:
-            t = stop.window_start
-        t += timedelta(seconds=stop.service_s)
-        here = (stop.lat, stop.lon)
-    return out
-
-
-def is_late(stop: StopView, eta: datetime | None) -> bool:
-    return eta is not None and stop.window_end is not None and eta > stop.window_end
-
-
 def _hhmm(t: datetime | None, tz: tzinfo) -> str:
     return t.astimezone(tz).strftime("%H:%M") if t is not None else ""
 
@@ -94,7 +49,7 @@ def window_text(stop: StopView, tz: tzinfo) -> str:
 def route_payload(
     route: RouteView,
     vehicle: VehicleSnapshot | None,
-    now: datetime,
+    etas: Mapping[int, StopEta],
     tz: tzinfo,
     late_stop_ids: Collection[int] = (),
     flagged_stop_ids: Collection[int] = (),
@@ -102,20 +57,21 @@ def route_payload(
     """What the page draws for the selected route.
 
     ``stops`` rows are ``[id, number, lat, lon, style, customer, address, window, eta, kind,
-    flagged]`` (``flagged`` is 1 when the stop has an open exception);
-    ``path`` runs from the vehicle's live position through the open stops in order.
+    flagged]`` (``flagged`` is 1 when the stop has an open exception; ``eta`` is the boards'
+    HH:MM from ``etas``); ``path`` runs from the vehicle's live position through the open
+    stops in order.
     """
     stops = ordered(route.stops)
     start = None
     if vehicle is not None and vehicle.lat is not None and vehicle.lon is not None:
         start = (vehicle.lat, vehicle.lon)
-    etas = estimate_arrivals(stops, start, now)
     rows: list[list[Any]] = []
     path: list[list[float]] = [[start[0], start[1]]] if start else []
     first_open = True
     for number, stop in enumerate(stops, start=1):
         eta = etas.get(stop.id)
-        style = stop_style(stop.status, late=stop.id in late_stop_ids or is_late(stop, eta))
+        late = stop.id in late_stop_ids or (eta is not None and not eta.actual and eta.late_s > 0)
+        style = stop_style(stop.status, late=late)
         if style is StopStyle.PENDING and first_open and is_open(stop):
             style = StopStyle.NEXT
         if is_open(stop):
@@ -131,7 +87,7 @@ def route_payload(
                 stop.customer_name,
                 stop.address,
                 window_text(stop, tz),
-                _hhmm(eta, tz),
+                "" if eta is None else _hhmm(eta.arrival, tz),
                 stop.kind,
                 1 if stop.id in flagged_stop_ids else 0,
             ]
@@ -142,6 +98,38 @@ def route_payload(
         "stops": rows,
         "path": path,
     }
+
+
+def overview_payload(routes: Iterable[RouteView]) -> list[list[Any]]:
+    """Every vehicle's day as ``[vehicle_id, name, [[lat, lon], ...]]``, stops in order.
+
+    Drawn faintly under everything, so a planned day shows its routes before any is selected.
+    """
+    out: list[list[Any]] = []
+    for route in routes:
+        if route.vehicle_id and route.stops:
+            path = [[round(s.lat, 6), round(s.lon, 6)] for s in ordered(route.stops)]
+            out.append([route.vehicle_id, route.vehicle_name, path])
+    return out
+
+
+def unassigned_payload(routes: Iterable[RouteView], tz: tzinfo) -> list[list[Any]]:
+    """Orders on no route as ``[id, lat, lon, customer, address, window, order_ref]``."""
+    return [
+        [
+            s.id,
+            round(s.lat, 6),
+            round(s.lon, 6),
+            s.customer_name,
+            s.address,
+            window_text(s, tz),
+            s.order_ref,
+        ]
+        for route in routes
+        if not route.vehicle_id
+        for s in route.stops
+        if is_open(s)
+    ]
 
 
 def depots_payload(vehicles: Iterable[VehicleView]) -> list[list[Any]]:

@@ -1,4 +1,4 @@
-/* The live map's page side: vehicles, trails, clusters, the selected route, depots.
+/* The live map's page side: vehicles, trails, clusters, the day's routes, the pool, depots.
  *
  * Python (ui/map) builds the page with folium and then calls DispatcherMap.apply(batch) once
  * per UI tick with only what changed (see dispatcher/maps/feed.py for the batch format).
@@ -20,6 +20,8 @@
     info: new Map(), // id -> [label, driver, next stop, eta, [exception titles]]
     selected: null,
     stopMarkers: new Map(),
+    overview: new Map(), // vehicle id -> faint polyline of its day
+    routeVehicle: null, // whose route is drawn strong (the selected one)
     follow: false,
     clustered: false,
     lastCluster: 0,
@@ -30,6 +32,10 @@
   window.DispatcherMap = DM;
 
   const STATE_RANK = ["late", "at_risk", "offline", "stale", "coarse", "idle", "on_time", "unknown"];
+  const LABEL_FONT = "bold 11px sans-serif";
+  // One hue per route, so faint lines that cross can still be told apart.
+  const ROUTE_HUES = ["#1e88e5", "#8e24aa", "#00897b", "#f4511e", "#3949ab", "#c0ca33",
+    "#6d4c41", "#d81b60", "#00acc1", "#7cb342", "#5e35b1", "#fb8c00"];
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -47,6 +53,19 @@
   const VehicleMarker = L.CircleMarker.extend({
     _updatePath: function () {
       this._renderer._updateVehicle(this);
+    },
+    // The canvas redraws only dirty rectangles: the label and heading wedge lie outside the
+    // dot, so they count in the bounds or a moved label would leave its old text behind.
+    _updateBounds: function () {
+      L.CircleMarker.prototype._updateBounds.call(this);
+      const o = this.options;
+      const p = this._point;
+      this._pxBounds.extend(p.subtract([this._radius + 10, this._radius + 10]));
+      this._pxBounds.extend(p.add([this._radius + 10, this._radius + 10]));
+      if (o.labelAt) {
+        this._pxBounds.extend(p.add([o.labelAt[0] - 3, o.labelAt[1] - 13]));
+        this._pxBounds.extend(p.add([o.labelAt[0] + o.labelW + 3, o.labelAt[1] + 5]));
+      }
     },
   });
   const ClusterMarker = L.CircleMarker.extend({
@@ -86,14 +105,16 @@
         ctx.stroke();
         ctx.setLineDash([]);
       }
-      if (o.label) {
+      if (o.label && o.labelAt) {
+        const x = p.x + o.labelAt[0];
+        const y = p.y + o.labelAt[1];
         ctx.globalAlpha = 1;
-        ctx.font = "bold 11px sans-serif";
+        ctx.font = LABEL_FONT;
         ctx.lineWidth = 3;
         ctx.strokeStyle = "rgba(255,255,255,0.9)";
-        ctx.strokeText(o.label, p.x + r + 5, p.y + 4);
+        ctx.strokeText(o.label, x, y);
         ctx.fillStyle = "#212121";
-        ctx.fillText(o.label, p.x + r + 5, p.y + 4);
+        ctx.fillText(o.label, x, y);
       }
     },
     _updateCluster: function (layer) {
@@ -136,6 +157,13 @@
     DM.opts = opts;
     DM.renderer = L.canvas({ padding: 0.1, tolerance: 4 });
     new GridLayer({ zIndex: 0, pane: "tilePane" }).addTo(map);
+    // the day's routes lie under the vehicles and stops (their own pane, below overlays)
+    map.createPane("dmOverview").style.zIndex = 350;
+    DM.overviewRenderer = L.canvas({ pane: "dmOverview", padding: 0.1 });
+    DM.overviewLayer = L.layerGroup().addTo(map);
+    DM.unassignedLayer = L.layerGroup().addTo(map);
+    DM.measure = document.createElement("canvas").getContext("2d");
+    DM.measure.font = LABEL_FONT;
     DM.vehicleLayer = L.layerGroup().addTo(map);
     DM.trailLayer = L.layerGroup().addTo(map);
     DM.accuracyLayer = L.layerGroup().addTo(map); // circles of coarse fixes
@@ -151,6 +179,8 @@
     map.on("zoomend", onZoom);
     map.on("moveend", function () {
       if (DM.clustered) recluster(true);
+      else layoutLabels();
+      spreadStops();
     });
     map.on("dragstart", function () {
       setFollow(false);
@@ -267,6 +297,8 @@
       for (const id of batch.rm) remove(id);
     }
     if (batch.depots || batch.fences) setStatic(batch.depots || [], batch.fences || []);
+    if (batch.routes !== undefined) setOverview(batch.routes || []);
+    if (batch.unassigned !== undefined) setUnassigned(batch.unassigned || []);
     if (batch.centre) DM.autoFit = false;
     if (batch.sel !== undefined) DM.select(batch.sel, !!batch.centre && batch.route === undefined);
     if (batch.route !== undefined) {
@@ -280,6 +312,9 @@
       DM.fitFleet();
     }
     if (DM.clustered) recluster(false);
+    else if (batch.v || batch.i || batch.rm || batch.sel !== undefined || batch.reset) {
+      layoutLabels(true);
+    }
     if (DM.countBox) {
       DM.countBox.textContent = DM.vehicles.size + " vehicles" +
         (DM.replay ? " · replay: green = reporting" : "");
@@ -355,7 +390,11 @@
     o.weight = selected ? 3 : 1.5;
     const zoom = DM.map.getZoom();
     const info = DM.info.get(id);
-    o.label = zoom >= DM.opts.labelZoom || selected ? (info ? info[0] : id) : "";
+    const label = info ? info[0] : id;
+    if (label !== o.label) {
+      o.label = label;
+      o.labelW = DM.measure.measureText(label).width;
+    }
     const r = radiusFor(zoom) + (selected ? 3 : 0);
     if (v.m._radius !== r) v.m.setRadius(r);
     else if (!deferRedraw) v.m.redraw();
@@ -405,6 +444,72 @@
     if (DM.tipFor === id) { DM.map.closeTooltip(DM.tooltip); DM.tipFor = null; }
   }
 
+  // --- labels: every vehicle's name where it fits, the selected and the late ones first ----
+  // Greedy placement on a coarse grid: right of the dot, else left, above, below; a label
+  // that would cover another label or a dot is left out (its tooltip still names it).
+  function layoutLabels(throttled) {
+    if (DM.clustered || !DM.map) return;
+    // big fleets move every tick: their labels are re-placed at most once a second
+    const now = performance.now();
+    if (throttled && DM.vehicles.size > 1000 && now - (DM.lastLabels || 0) < 1000) return;
+    DM.lastLabels = now;
+    const map = DM.map;
+    const size = map.getSize();
+    const cell = 64;
+    const grid = new Map();
+    const put = function (b) {
+      for (let gx = Math.floor(b[0] / cell); gx <= Math.floor(b[2] / cell); gx++) {
+        for (let gy = Math.floor(b[1] / cell); gy <= Math.floor(b[3] / cell); gy++) {
+          const key = gx + ":" + gy;
+          if (!grid.has(key)) grid.set(key, []);
+          grid.get(key).push(b);
+        }
+      }
+    };
+    const free = function (b) {
+      for (let gx = Math.floor(b[0] / cell); gx <= Math.floor(b[2] / cell); gx++) {
+        for (let gy = Math.floor(b[1] / cell); gy <= Math.floor(b[3] / cell); gy++) {
+          for (const o of grid.get(gx + ":" + gy) || []) {
+            if (b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]) return false;
+          }
+        }
+      }
+      return true;
+    };
+    const items = [];
+    for (const [id, v] of DM.vehicles) {
+      const p = map.latLngToContainerPoint(v.m.getLatLng());
+      const r = v.m._radius || 4;
+      put([p.x - r - 1, p.y - r - 1, p.x + r + 1, p.y + r + 1]); // dots are obstacles
+      const rank = id === DM.selected ? -1 : STATE_RANK.indexOf(v.row[4]);
+      items.push([rank, id, v, p, r]);
+    }
+    items.sort(function (a, b) { return a[0] - b[0] || (a[1] < b[1] ? -1 : 1); });
+    let shown = 0;
+    for (const [, , v, p, r] of items) {
+      const o = v.m.options;
+      let at = null;
+      const inView = p.x > 0 && p.y > 0 && p.x < size.x && p.y < size.y;
+      if (o.label && inView && shown < DM.opts.labelMax) {
+        const w = o.labelW;
+        const spots = [[r + 5, 4], [-r - 5 - w, 4], [-w / 2, -r - 6], [-w / 2, r + 14]];
+        for (const s of spots) {
+          const b = [p.x + s[0] - 1, p.y + s[1] - 11, p.x + s[0] + w + 1, p.y + s[1] + 3];
+          if (b[0] < 0 || b[1] < 0 || b[2] > size.x || b[3] > size.y || !free(b)) continue;
+          at = s;
+          put(b);
+          shown += 1;
+          break;
+        }
+      }
+      const before = o.labelAt;
+      if (before === at || (before && at && before[0] === at[0] && before[1] === at[1])) continue;
+      o.labelAt = at;
+      v.m.redraw();
+    }
+  }
+  DM.layoutLabels = layoutLabels;
+
   // --- replay: the same markers show the past; entering and leaving redraw everything ------
   function clearVehicles() {
     DM.vehicleLayer.clearLayers();
@@ -433,7 +538,35 @@
     DM.map.getContainer().classList.toggle("dm-replaying", !!DM.replay);
   }
 
-  // --- tooltips: built from text nodes only ----------------------------------------------
+  // --- tooltips: built from text nodes only, and kept inside the map ---------------------
+  // A tooltip asked to open above its marker opens below it when it would leave the map at
+  // the top, and slides sideways rather than be cut at the left or right edge.
+  const baseSetPosition = L.Tooltip.prototype._setPosition;
+  L.Tooltip.include({
+    _setPosition: function (pos) {
+      baseSetPosition.call(this, pos);
+      const map = this._map;
+      const box = this._container;
+      if (!map || !box || this.options.direction !== "top") return;
+      const size = map.getSize();
+      let at = map.layerPointToContainerPoint(L.DomUtil.getPosition(box));
+      if (at.y < 0) {
+        const offset = L.point(this.options.offset);
+        this.options.direction = "bottom";
+        this.options.offset = [offset.x, -offset.y];
+        try { baseSetPosition.call(this, pos); } finally {
+          this.options.direction = "top";
+          this.options.offset = [offset.x, offset.y];
+        }
+        at = map.layerPointToContainerPoint(L.DomUtil.getPosition(box));
+      }
+      let dx = 0;
+      if (at.x < 2) dx = 2 - at.x;
+      else if (at.x + box.offsetWidth > size.x - 2) dx = size.x - 2 - at.x - box.offsetWidth;
+      if (dx) L.DomUtil.setPosition(box, L.DomUtil.getPosition(box).add([dx, 0]));
+    },
+  });
+
   function tipContent(id) {
     const v = DM.vehicles.get(id);
     const info = DM.info.get(id) || [id, "", "", "", []];
@@ -501,6 +634,7 @@
       const v = key ? DM.vehicles.get(key) : null;
       if (v) { styleMarker(key, v); v.m.bringToFront(); }
     }
+    styleOverview();
     const v = DM.selected ? DM.vehicles.get(DM.selected) : null;
     if (v && centre) DM.map.panTo(v.m.getLatLng());
     if (!DM.selected) setFollow(false);
@@ -542,9 +676,91 @@
     marker.openTooltip();
   }
 
+  // --- the day: every route faintly, the selected one strong; the unassigned pool --------
+  function setOverview(rows) {
+    DM.overviewLayer.clearLayers();
+    DM.overview = new Map();
+    rows.forEach(function (row, i) {
+      if (row[2].length < 2) return;
+      const hue = ROUTE_HUES[i % ROUTE_HUES.length];
+      const line = L.polyline(row[2], {
+        renderer: DM.overviewRenderer, color: hue, hue: hue,
+        weight: 3, opacity: 0.35, interactive: false,
+      });
+      line.addTo(DM.overviewLayer);
+      DM.overview.set(row[0], line);
+    });
+    styleOverview();
+  }
+
+  function styleOverview() {
+    const strong = DM.routeVehicle || DM.selected;
+    for (const [vid, line] of DM.overview) {
+      const on = vid === strong;
+      // the strong one in the stops' dark blue, under the light dashes of what is left to do
+      line.setStyle(on ? { color: "#0d47a1", weight: 5, opacity: 0.85 }
+        : { color: line.options.hue, weight: 3, opacity: 0.35 });
+      if (on) line.bringToFront();
+    }
+  }
+
+  function setUnassigned(rows) {
+    DM.unassignedLayer.clearLayers();
+    for (const s of rows) {
+      const icon = L.divIcon({ className: "dm-unassigned-icon",
+        html: el("div", "dm-unassigned"), iconSize: [18, 18] });
+      const marker = L.marker([s[1], s[2]], { icon: icon, riseOnHover: true, zIndexOffset: 50 });
+      const tip = el("div", "dm-tip-body");
+      tip.appendChild(el("div", "dm-tip-title", "Unassigned · " + (s[3] || s[6])));
+      tip.appendChild(el("div", null, s[4]));
+      if (s[5]) tip.appendChild(el("div", null, "Window " + s[5]));
+      tip.appendChild(el("div", "dm-tip-state", s[6] + " · on no route yet"));
+      marker.bindTooltip(tip, { direction: "top", offset: [0, -9] });
+      marker.on("click", function () {
+        if (DM.bridge) DM.bridge.stopClicked(s[0], "");
+      });
+      marker.addTo(DM.unassignedLayer);
+    }
+  }
+
+  // Numbered badges of nearby stops would cover each other: each badge that would overlap
+  // one already placed moves to the nearest free spot around its stop (a dashed ring says
+  // it was moved); the marker keeps its true position for clicks and tooltips.
+  const SPREAD = [[0, 0]];
+  for (const ring of [1, 2, 3]) {
+    for (let k = 0; k < 8 * ring; k++) {
+      const a = (k / (8 * ring)) * Math.PI * 2 - Math.PI / 2;
+      SPREAD.push([Math.round(Math.cos(a) * 23 * ring), Math.round(Math.sin(a) * 23 * ring)]);
+    }
+  }
+
+  function spreadStops() {
+    if (!DM.map) return;
+    const placed = [];
+    for (const marker of DM.stopMarkers.values()) {
+      const box = marker.getElement() && marker.getElement().firstChild;
+      if (!box) continue;
+      const p = DM.map.latLngToContainerPoint(marker.getLatLng());
+      let off = SPREAD[0];
+      for (const c of SPREAD) {
+        const x = p.x + c[0];
+        const y = p.y + c[1];
+        if (!placed.some(function (q) { return Math.abs(q[0] - x) < 22 && Math.abs(q[1] - y) < 22; })) {
+          off = c;
+          break;
+        }
+      }
+      placed.push([p.x + off[0], p.y + off[1]]);
+      box.style.transform = off[0] || off[1] ? "translate(" + off[0] + "px," + off[1] + "px)" : "";
+      box.classList.toggle("dm-stop-moved", !!(off[0] || off[1]));
+    }
+  }
+
   function setRoute(route) {
     DM.routeLayer.clearLayers();
     DM.stopMarkers = new Map();
+    DM.routeVehicle = route ? route.vehicle : null;
+    styleOverview();
     if (!route) return;
     if (route.path.length > 1) {
       L.polyline(route.path, { color: "#1e88e5", weight: 4, opacity: 0.8, dashArray: "8 6",
@@ -568,6 +784,7 @@
       marker.addTo(DM.routeLayer);
       DM.stopMarkers.set(s[0], marker);
     }
+    spreadStops();
   }
 
   // --- zoom: declutter (labels, radius) and clustering for big fleets ---------------------
@@ -588,7 +805,11 @@
       }
     }
     if (DM.clustered) recluster(true);
-    else for (const [id, v] of DM.vehicles) styleMarker(id, v);
+    else {
+      for (const [id, v] of DM.vehicles) styleMarker(id, v);
+      layoutLabels();
+    }
+    spreadStops();
   }
 
   function recluster(force) {
@@ -628,6 +849,12 @@
       clusters: DM.clusterLayer.getLayers().length,
       circles: DM.accuracyLayer.getLayers().length,
       stops: DM.routeLayer.getLayers().length,
+      labels: labelled().length,
+      routes: DM.overview.size,
+      strongRoutes: Array.from(DM.overview.values()).filter(function (l) {
+        return l.options.opacity > 0.5;
+      }).length,
+      unassigned: DM.unassignedLayer.getLayers().length,
       applied: DM.applied,
       zoom: DM.map.getZoom(),
       selected: DM.selected,
@@ -635,6 +862,20 @@
       banner: DM.banner.hidden ? "" : DM.banner.textContent,
     };
   };
+  function labelled() {
+    if (DM.clustered) return [];
+    const out = [];
+    for (const [id, v] of DM.vehicles) {
+      const o = v.m.options;
+      if (!o.label || !o.labelAt) continue;
+      const p = DM.map.latLngToContainerPoint(v.m.getLatLng());
+      const x = p.x + o.labelAt[0];
+      const y = p.y + o.labelAt[1];
+      out.push([id, o.label, x, y - 11, x + o.labelW, y + 3]);
+    }
+    return out;
+  }
+  DM.labelBoxes = labelled; // [id, text, left, top, right, bottom] in map pixels
   DM.markerLatLng = function (id) {
     const v = DM.vehicles.get(id);
     if (!v) return null;

@@ -16,11 +16,17 @@ from dispatcher.errors import ConfigError
 from dispatcher.fleet.state import FleetState
 from dispatcher.maps.feed import MapFeed
 from dispatcher.maps.jsbridge import call, escape_html, to_js
-from dispatcher.maps.routes import depots_payload, estimate_arrivals, route_payload
+from dispatcher.maps.routes import (
+    depots_payload,
+    overview_payload,
+    route_payload,
+    unassigned_payload,
+)
 from dispatcher.maps.settings import OSM_ATTRIBUTION, MapSettings, resolve_source
 from dispatcher.maps.styling import DisplayState, display_state
 from dispatcher.model.core import PositionReport, VehicleState
 from dispatcher.persistence.fleet_repo import RouteView, StopView, VehicleView
+from dispatcher.planning.stop_eta import StopEta
 
 T0 = utc(10, 0)
 HOSTILE = ["</script><img src=x onerror=alert(1)>", "'); drop table stops; --", "\u2028x\u2029"]
@@ -186,23 +192,29 @@ def test_route_payload_numbers_stops_and_styles_them() -> None:
     route = RouteView(1, "V1", "Van 1", "Ann", 100, 1, stops)
     fleet = FleetState()
     fleet.apply_positions([_fix("V1", 52.52, T0)], T0)
-    payload = route_payload(route, fleet.get("V1"), T0, TZ)
+    etas = {104: StopEta(T0 + timedelta(minutes=5), late_s=300.0), 105: StopEta(T0)}
+    payload = route_payload(route, fleet.get("V1"), etas, TZ)
     assert [(row[1], row[4]) for row in payload["stops"]] == [
         (1, "done"),
         (2, "failed"),
         (3, "next"),
-        (4, "late"),  # its window closed at 09:00 UTC; it cannot be reached before that
+        (4, "late"),  # the boards' evaluation has it past its window's end
         (5, "pending"),
     ]
+    assert payload["stops"][4][8] == T0.astimezone(TZ).strftime("%H:%M")  # the boards' ETA
+    assert payload["stops"][2][8] == ""  # no ETA announced: none invented here
     assert payload["path"][0] == [52.52, 13.4] and len(payload["path"]) == 4
     assert payload["stops"][0][5] == HOSTILE[1]  # names pass through as data, escaped later
 
 
-def test_arrival_estimates_wait_for_windows_and_add_service_time() -> None:
-    stops = [_stop(1), _stop(2)]
-    etas = estimate_arrivals(stops, (52.51, 13.40), T0)
-    assert etas[101] == T0  # already there
-    assert etas[102] > T0 + timedelta(seconds=300)
+def test_the_day_overview_has_every_route_and_the_unassigned_pool() -> None:
+    route = RouteView(1, "V1", "Van 1", "Ann", 100, 1, (_stop(1, "done"), _stop(2), _stop(3)))
+    pool = RouteView(0, "", "Unassigned", "", 0, 0, (_stop(7), _stop(8, "done")))
+    assert overview_payload([route, pool]) == [
+        ["V1", "Van 1", [[s.lat, s.lon] for s in route.stops]]
+    ]
+    rows = unassigned_payload([route, pool], TZ)
+    assert [r[0] for r in rows] == [107]  # an open order on no route; a served one is not
 
 
 def test_depots_are_grouped_by_location() -> None:

@@ -135,7 +135,12 @@ def test_click_on_a_marker_selects_the_vehicle_and_shows_its_route(
     window, controller = open_window(qtbot, core, tmp_path)
     drive(core, controller, [("V03", 52.52, 13.405)], T0)
     tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 1)
-    js(qtbot, controller, "DispatcherMap.map.setView([52.52, 13.405], 14, {animate: false}); 1")
+    # the first fit to the fleet may still be zooming: set the view once it has ended
+    zoom_14 = """(function () { const map = DispatcherMap.map;
+        if (map._animatingZoom) return false;
+        if (map.getZoom() !== 14) map.setView([52.52, 13.405], 14, {animate: false});
+        return map.getZoom() === 14 && !map._animatingZoom; })()"""
+    qtbot.waitUntil(lambda: js(qtbot, controller, zoom_14) is True, timeout=10000)
     x, y = json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.markerPoint('V03'))"))
     target = controller.view.focusProxy()
     point = QPoint(round(x), round(y))
@@ -528,3 +533,145 @@ def test_a_coarse_fix_shows_its_circle_and_says_why(qtbot: Any, core: Core, tmp_
     drive(core, controller, [("V01", 52.501, 13.40)], T0 + timedelta(seconds=90))
     tick_until(qtbot, controller, lambda: stats(qtbot, controller)["circles"] == 0)
     assert not controller.view.map_page.errors
+
+
+# --- the map at a glance (issue 14, item 7) ---------------------------------------------------
+SPREAD_FIXES = [
+    (f"V{i:02d}", 52.44 + (i % 4) * 0.035, 13.30 + (i // 4) * 0.07 + (i % 2) * 0.01)
+    for i in range(1, 13)
+]
+
+
+def routes_shown(qtbot: Any, controller: MapController) -> int:
+    return int(stats(qtbot, controller)["routes"])
+
+
+def test_every_vehicle_has_a_label_at_the_default_zoom_and_labels_do_not_overlap(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    _, controller = open_window(qtbot, core, tmp_path)
+    drive(core, controller, SPREAD_FIXES, T0)
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["markers"] == 12)
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["labels"] == 12)
+    assert stats(qtbot, controller)["zoom"] < controller.settings.label_zoom
+    names = sorted(r.vehicle_name for r in core.load_routes() if r.vehicle_id)
+
+    def boxes() -> list[list[Any]]:
+        return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.labelBoxes())"))  # type: ignore[no-any-return]
+
+    tick_until(qtbot, controller, lambda: sorted(b[1] for b in boxes()) == names)  # names came
+    labels = boxes()
+    for i, a in enumerate(labels):
+        for b in labels[i + 1 :]:
+            assert not (a[2] < b[4] and b[2] < a[4] and a[3] < b[5] and b[3] < a[5]), (a, b)
+    # crowded together, a label that would cover another is left out (the tooltip names it)
+    crowd = [(v, 52.52, 13.405 + i * 1e-5) for i, (v, _, _) in enumerate(SPREAD_FIXES)]
+    drive(core, controller, crowd, T0 + timedelta(seconds=5))
+    tick_until(qtbot, controller, lambda: 0 < stats(qtbot, controller)["labels"] < 12)
+
+
+def test_every_route_of_the_day_is_drawn_faintly_and_the_selected_one_strong(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    window, controller = open_window(qtbot, core, tmp_path)
+    with_stops = [r for r in core.load_routes() if r.vehicle_id and len(r.stops) > 1]
+    tick_until(qtbot, controller, lambda: routes_shown(qtbot, controller) == len(with_stops))
+    assert stats(qtbot, controller)["strongRoutes"] == 0
+    window.selection.select_vehicle("V02", source="routes")
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["strongRoutes"] == 1)
+    strong = js(qtbot, controller, "DispatcherMap.overview.get('V02').options.opacity")
+    faint = js(qtbot, controller, "DispatcherMap.overview.get('V03').options.opacity")
+    assert strong > 0.8
+    assert faint < 0.5
+
+
+def test_unassigned_orders_are_shown_with_their_own_marker(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    from dispatcher.planning.dayplan import UNASSIGNED
+
+    window, controller = open_window(qtbot, core, tmp_path)
+    tick_until(qtbot, controller, lambda: routes_shown(qtbot, controller) > 0)
+    assert stats(qtbot, controller)["unassigned"] == 0
+    board = window.routes_panel.controller
+    moved = [board.route("V04")[-1], board.route("V05")[-1]]
+    assert board.move(moved, UNASSIGNED, -1)
+    controller._routes_at = 0.0  # the 15-s reread, now
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["unassigned"] == 2)
+    assert js(qtbot, controller, "document.querySelectorAll('.dm-unassigned').length") == 2
+    with qtbot.waitSignal(window.selection.changed, timeout=10000) as blocker:
+        js(qtbot, controller, "DispatcherMap.unassignedLayer.getLayers()[0].fire('click'); 1")
+    assert str(blocker.args[0].stop_id) in moved
+
+
+def test_numbered_stops_do_not_cover_each_other(qtbot: Any, core: Core, tmp_path: Path) -> None:
+    window, controller = open_window(qtbot, core, tmp_path)
+    drive(core, controller, [("V04", 52.52, 13.405)], T0)
+    window.selection.select_vehicle("V04", source="routes")
+    n = len(next(r for r in core.load_routes() if r.vehicle_id == "V04").stops)
+    badges = "document.querySelectorAll('.dm-stop').length"
+    tick_until(qtbot, controller, lambda: js(qtbot, controller, badges) == n)
+    js(qtbot, controller, "DispatcherMap.map.setZoom(11, {animate: false}); 1")
+    rects = json.loads(
+        js(
+            qtbot,
+            controller,
+            """JSON.stringify(Array.from(document.querySelectorAll('.dm-stop')).map(
+            function (e) { const r = e.getBoundingClientRect();
+                           return [r.left, r.top, r.right, r.bottom]; }))""",
+        )
+    )
+    assert len(rects) == n
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            overlap = a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1
+            assert not overlap, (a, b)
+
+
+def test_a_stop_tooltip_at_the_top_edge_opens_below_and_stays_inside_the_map(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    window, controller = open_window(qtbot, core, tmp_path)
+    window.selection.select_vehicle("V02", source="routes")
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["stops"] > 0)
+    first = next(r for r in core.load_routes() if r.vehicle_id == "V02").stops[0]
+    source = f"""(function () {{ try {{
+        const map = DispatcherMap.map;
+        const m = DispatcherMap.stopMarkers.get({first.id});
+        const p = map.latLngToContainerPoint(m.getLatLng());
+        map.panBy([p.x - 4, p.y - 6], {{animate: false}});
+        m.openTooltip();
+        const t = m.getTooltip().getElement().getBoundingClientRect();
+        const c = map.getContainer().getBoundingClientRect();
+        return JSON.stringify(
+            [t.top >= c.top, t.left >= c.left, t.right <= c.right, t.bottom <= c.bottom]);
+    }} catch (e) {{ return String(e) + " " + e.stack; }} }})()"""
+    assert json.loads(js(qtbot, controller, source)) == [True, True, True, True]
+
+
+def test_a_stops_eta_on_the_map_is_the_one_on_its_board(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    from ui.routes.board_model import Column
+
+    window, controller = open_window(qtbot, core, tmp_path)
+    drive(core, controller, [("V03", 52.53, 13.42)], T0)  # a live fix the old guess ran from
+    window.selection.select_vehicle("V03", source="routes")
+    tick_until(qtbot, controller, lambda: stats(qtbot, controller)["stops"] > 0)
+    payload = controller._route_batch(window.selection.current)
+    assert payload is not None
+    board = window.routes_panel.boards["V03"]
+    on_board = {
+        board.model.stop_id(r): board.model.index(r, Column.ETA).data()
+        for r in range(board.model.rowCount())
+    }
+    on_map = {str(row[0]): row[8] for row in payload["stops"]}
+    assert on_map == on_board and all(on_map.values())
+    sid = payload["stops"][3][0]
+    tip = js(
+        qtbot,
+        controller,
+        f"""(function () {{ const m = DispatcherMap.stopMarkers.get({sid}); m.openTooltip();
+        return m.getTooltip().getElement().innerText; }})()""",
+    )
+    assert f"ETA {on_board[str(sid)]}" in tip

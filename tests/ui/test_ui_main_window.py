@@ -113,6 +113,8 @@ def test_demo_screenshot_command_writes_a_png(tmp_path: Path, isolated_user_dirs
             str(shot),
             "--quit-after",
             "2",
+            "--size",
+            "1366x768",
         ],
         capture_output=True,
         text=True,
@@ -124,3 +126,5 @@ def test_demo_screenshot_command_writes_a_png(tmp_path: Path, isolated_user_dirs
     assert result.returncode == 0, result.stderr
     assert shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = (int.from_bytes(shot.read_bytes()[i : i + 4], "big") for i in (16, 20))
+    assert (width, height) == (1366, 768)  # --size: the window at a control room's screen size

@@ -246,7 +246,7 @@ def _plot(title: str, axis: pg.AxisItem | None) -> pg.PlotWidget:
     plot.setTitle(title, size="9pt")
     plot.setMouseEnabled(x=True, y=False)
     plot.showGrid(x=False, y=True, alpha=0.2)
-    plot.setMinimumHeight(140)
+    plot.setMinimumHeight(64)  # small enough for a 768-pixel screen to keep room above
     return plot
 
 

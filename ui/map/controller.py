@@ -28,10 +28,17 @@ from dispatcher.maps.feed import MapFeed
 from dispatcher.maps.jsbridge import escape_html, to_js
 from dispatcher.maps.mbtiles import MBTilesReader
 from dispatcher.maps.replay import Frame, ReplayFeed
-from dispatcher.maps.routes import bounds, depots_payload, route_payload
+from dispatcher.maps.routes import (
+    bounds,
+    depots_payload,
+    overview_payload,
+    route_payload,
+    unassigned_payload,
+)
 from dispatcher.maps.settings import MapSettings
 from dispatcher.maps.tile_cache import TileCache
 from dispatcher.persistence import fleet_repo
+from dispatcher.planning.stop_eta import StopEta, StopEtasChanged
 from ui.map.loader import LatestLoad
 from ui.map.page import DEFAULT_CENTER, BaseLayer, PageOptions
 from ui.map.view import MapView
@@ -67,6 +74,11 @@ class MapController(QObject):
         self.fleet: FleetState = live.fleet if live is not None else FleetState()
         self.feed = MapFeed(self.fleet, window.routes_model.timezone)
         self.routes: dict[str, fleet_repo.RouteView] = {}
+        #: The route boards' ETAs by stop id (announced with StopEtasChanged): one source.
+        self.etas: dict[int, StopEta] = {}
+        #: The day's overview (every route faintly, the unassigned pool) as last sent.
+        self._day_batch: dict[str, Any] | None = None
+        self._sent_day = ""
         self.alerts: list[Alert] = []
         self._routes_at = self._alerts_at = self._route_at = 0.0
         self._sent_route = ""
@@ -85,7 +97,8 @@ class MapController(QObject):
         self._last_frame: Frame | None = None  # the one on the page (resent after a reload)
         self._back_to_live = False  # the next live batch replaces the replay on the page
         self._unsubscribe: list[Callable[[], None]] = [
-            self.core.bus.subscribe(FleetChanged, self._on_fleet_changed)
+            self.core.bus.subscribe(FleetChanged, self._on_fleet_changed),
+            self.core.bus.subscribe(StopEtasChanged, self._on_etas),
         ]
         self._subscribe_alerts()
         window.selection.changed.connect(self._on_selection)
@@ -157,6 +170,11 @@ class MapController(QObject):
     def _on_fleet_changed(self, event: FleetChanged) -> None:
         self.feed.mark(event.vehicle_ids)
 
+    def _on_etas(self, event: StopEtasChanged) -> None:
+        self.etas = dict(event.etas)
+        self.feed.set_etas({sid: eta.arrival for sid, eta in self.etas.items()})
+        self._route_at = 0.0  # the selected route's stops show the new times next tick
+
     def _on_alerts_changed(self, _event: object) -> None:
         self._alerts_at = 0.0
 
@@ -164,7 +182,7 @@ class MapController(QObject):
         self.feed.resend_all()
         self.replay_feed.restart()
         self._frame = self._frame or self._last_frame
-        self._sent_route = ""
+        self._sent_route = self._sent_day = ""
         self._selection_dirty = True
         self._routes_at = self._alerts_at = 0.0
         self.tick()
@@ -205,7 +223,7 @@ class MapController(QObject):
         route: dict[str, Any] | None = None
         if dirty or now_wall - self._route_at >= self.route_every_s:
             self._route_at = now_wall
-            route = self._route_batch(selection, now)
+            route = self._route_batch(selection)
             key = to_js(route)
             if key != self._sent_route or dirty:
                 self._sent_route = key
@@ -217,6 +235,10 @@ class MapController(QObject):
             batch["sel"] = selection.vehicle_id or (route["vehicle"] if route else None)
             batch["centre"] = self._centre
             self._selection_dirty = False
+        day = self._day_batch
+        if day is not None and to_js(day) != self._sent_day:
+            self._sent_day = to_js(day)
+            batch.update(day)
         if self._back_to_live:
             batch.update(reset=1, replay=None)
             self._back_to_live = False
@@ -246,6 +268,10 @@ class MapController(QObject):
             # only now: send it again, with its centring and focus
             self._selection_dirty = True
         self.routes = {r.vehicle_id: r for r in routes if r.vehicle_id}
+        self._day_batch = {
+            "routes": overview_payload(routes),
+            "unassigned": unassigned_payload(routes, self.window.routes_model.timezone),
+        }
         self.feed.set_routes(routes)
         self._route_at = 0.0
 
@@ -317,7 +343,7 @@ class MapController(QObject):
             self._selection_dirty = False
         self.view.send(batch)
 
-    def _route_batch(self, selection: Selection, now: Any) -> dict[str, Any] | None:
+    def _route_batch(self, selection: Selection) -> dict[str, Any] | None:
         vid = selection.vehicle_id
         route = self.routes.get(vid) if vid else None
         if route is None and selection.stop_id is not None:
@@ -340,7 +366,7 @@ class MapController(QObject):
         return route_payload(
             route,
             self.fleet.get(route.vehicle_id),
-            now,
+            self.etas,
             self.window.routes_model.timezone,
             late,
             flagged,

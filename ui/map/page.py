@@ -24,6 +24,8 @@ LOCAL_CSS = [("leaflet_css", f"{STATIC}/leaflet/leaflet.css")]
 #: Shown where a tile could not be had (offline): transparent, so the grid shows through.
 EMPTY_TILE = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 DEFAULT_CENTER = (52.52, 13.405)
+#: Vehicle names drawn at most at once (where they fit); a tooltip names every vehicle.
+LABEL_MAX = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ def page_html(options: PageOptions) -> str:
     init = {
         "palette": {state.value: list(entry) for state, entry in PALETTE.items()},
         "labelZoom": options.label_zoom,
+        "labelMax": LABEL_MAX,
         "trailMinutes": options.trail_minutes,
         "trailAllMax": options.trail_all_max,
         "clusterZoom": options.cluster_zoom,

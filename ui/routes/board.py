@@ -4,27 +4,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QFocusEvent
-from PySide6.QtWidgets import QAbstractItemView, QFrame, QLabel, QTableView, QVBoxLayout
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+)
 
 from dispatcher.maps.jsbridge import escape_html
 from dispatcher.planning.dayplan import UNASSIGNED
 from ui.routes.board_model import Column, Role, VehicleBoardModel
 from ui.routes.controller import BoardController
 
-BOARD_WIDTH = 612
-COLUMN_WIDTHS = {
-    Column.SEQ: 28,
-    Column.CUSTOMER: 100,
-    Column.ADDRESS: 104,
-    Column.WINDOW: 92,
-    Column.ETA: 42,
-    Column.SLACK: 60,
-    Column.LOAD: 36,
-    Column.STATUS: 62,
-    Column.LOCKS: 50,
+#: The widest text each fixed column must show in full, whatever the rows hold now (a slack
+#: that turns to "−120 min" or a stop that goes "in progress" must not be cut a tick later).
+WIDEST = {
+    Column.SEQ: "88",
+    Column.WINDOW: "88:88–88:88",
+    Column.ETA: "88:88",
+    Column.SLACK: "−99 min",
+    Column.LOAD: "8888",
+    Column.STATUS: "in progress",
+    Column.LOCKS: "pinned, kept",
 }
+#: Free-text columns grow with their content up to this many pixels (the rest is elided,
+#: the row's tooltip has it all) and give way down to ``NARROWEST`` when the window is small.
+WIDEST_TEXT = {Column.CUSTOMER: 190, Column.ADDRESS: 260}
+NARROWEST = {Column.CUSTOMER: 90, Column.ADDRESS: 80}
+#: In compact mode the customer column is shorter still, so two boards fit side by side on a
+#: 1366-pixel screen.
+COMPACT_CUSTOMER = 110
+#: Compact mode keeps what a dispatcher scans for (who, when, how late, what state).
+SECONDARY = (Column.ADDRESS, Column.WINDOW, Column.LOAD, Column.LOCKS)
 
 
 class BoardTable(QTableView):
@@ -50,8 +65,12 @@ class VehicleBoard(QFrame):
         self.vehicle_id = vehicle_id
         self.setObjectName(f"board_{vehicle_id or 'unassigned'}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setFixedWidth(BOARD_WIDTH)
+        self.compact = False
+        #: Column widths that show every cell in full (see :meth:`fit_columns`).
+        self._natural: dict[Column, int] = {}
+        self._available: int | None = None
         self.header = QLabel()
+        self.header.setObjectName("boardHeader")
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)
         self.model = VehicleBoardModel(controller, vehicle_id, self)
@@ -69,7 +88,9 @@ class VehicleBoard(QFrame):
         self._restoring = False
         self.model.modelAboutToBeReset.connect(self._keep_selection)
         self.model.modelReset.connect(self._restore_selection)
+        self.model.modelReset.connect(self.fit_columns)
         self._refresh_header()
+        self.fit_columns()
 
     def _setup_table(self) -> None:
         t = self.table
@@ -85,11 +106,79 @@ class VehicleBoard(QFrame):
         t.verticalHeader().hide()
         t.verticalHeader().setDefaultSectionSize(21)
         t.horizontalHeader().setStretchLastSection(True)
+        t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        t.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        t.setTextElideMode(Qt.TextElideMode.ElideRight)
         t.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        for col, width in COLUMN_WIDTHS.items():
-            t.setColumnWidth(col, width)
         t.selectionModel().selectionChanged.connect(self._on_selection)
         t.focused.connect(lambda: self.activated.emit(self))
+
+    # --- size: as wide as its content, as narrow as the window needs ---------------------
+    def fit_columns(self) -> None:
+        """Measure every column's natural width (header, cells, the widest text it may show)."""
+        t = self.table
+        metrics = t.fontMetrics()
+        head = t.horizontalHeader().fontMetrics()
+        pad = 12  # cell margins and the header's sort/elide room
+        for col in Column:
+            title = str(self.model.headerData(col, Qt.Orientation.Horizontal, 0))
+            header_w = head.horizontalAdvance(title) + pad + 6
+            if col in WIDEST:
+                width = metrics.horizontalAdvance(WIDEST[col]) + pad
+            else:
+                texts = (
+                    self.model.index(r, col).data() or "" for r in range(self.model.rowCount())
+                )
+                longest = max((metrics.horizontalAdvance(str(x)) for x in texts), default=0)
+                cap = WIDEST_TEXT.get(col, longest + pad)
+                if self.compact and col == Column.CUSTOMER:
+                    cap = COMPACT_CUSTOMER
+                width = min(longest + pad, cap)
+            self._natural[col] = max(width, header_w)
+            t.setColumnHidden(col, self.compact and col in SECONDARY)
+        self.fit_to(self._available)
+
+    def shown_columns(self) -> list[Column]:
+        return [c for c in Column if not (self.compact and c in SECONDARY)]
+
+    def _chrome(self) -> int:
+        """Pixels around the columns: frame, margins, the vertical scroll bar."""
+        bar = self.table.verticalScrollBar().sizeHint().width()
+        return 2 * self.table.frameWidth() + 2 * self.frameWidth() + 6 + bar + 2
+
+    def natural_width(self) -> int:
+        """The board's width with every shown column in full."""
+        return sum(self._natural[c] for c in self.shown_columns()) + self._chrome()
+
+    def fit_to(self, available: int | None) -> None:
+        """Take the natural width, or ``available`` when less: the free-text columns give way
+        (customer last) so the times, slack and status stay whole."""
+        self._available = available
+        widths = {c: self._natural[c] for c in self.shown_columns()}
+        target = self.natural_width() if available is None else min(available, self.natural_width())
+        excess = sum(widths.values()) + self._chrome() - target
+        for col in (Column.ADDRESS, Column.CUSTOMER):
+            if excess <= 0 or col not in widths:
+                continue
+            give = min(excess, widths[col] - min(NARROWEST[col], widths[col]))
+            widths[col] -= give
+            excess -= give
+        for col, width in widths.items():
+            self.table.setColumnWidth(col, width)
+        self.setFixedWidth(target)
+
+    def set_compact(self, on: bool) -> None:
+        """Show only the columns a dispatcher scans (compact) or all of them."""
+        self.compact = on
+        self.fit_columns()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.natural_width(), super().sizeHint().height())
+
+    def pin_header(self, hidden_px: int) -> None:
+        """Keep the vehicle's name in view while the board's left part is scrolled away."""
+        offset = max(0, min(hidden_px, self.width() - 200))
+        self.header.setContentsMargins(offset, 0, 0, 0)
 
     # --- what is shown --------------------------------------------------------------------
     def _refresh_header(self, *_: object) -> None:

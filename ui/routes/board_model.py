@@ -198,12 +198,11 @@ class VehicleBoardModel(QAbstractTableModel):
         day = self.controller.day
         ev = self.controller.route_evaluation(self.vehicle_id)
         i = self._eval_row(sid)
-        if col == Column.ETA and day is not None and day.plan.stops[sid].is_fixed:
-            return self._arrived(sid)  # done or in progress: when it really happened
+        if col == Column.ETA:  # done or in progress: when it really happened (stop_eta.py)
+            eta = self.controller.etas.get(sid)
+            return "" if eta is None else eta.clock_text()
         if day is None or ev is None or i is None:
             return ""
-        if col == Column.ETA:
-            return day.clock_time(float(ev.arrival[i])).strftime("%H:%M")
         if col == Column.LOAD:
             return f"{ev.load_after[i]:g}"
         late = float(ev.lateness[i])

@@ -45,6 +45,7 @@ from dispatcher.planning.dayplan import (
     build_day_plan,
     route_message,
 )
+from dispatcher.planning.stop_eta import StopEta, StopEtasChanged, by_stop_id, stop_etas
 from dispatcher.site import os_login
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,9 @@ class BoardController(QObject):
         self.provider = HaversineProvider()
         self.day: DayPlan | None = None
         self.pm: PlanMatrix | None = None
-        self.evaluation: PlanEvaluation | None = None
+        self._evaluation: PlanEvaluation | None = None
+        #: Every assigned stop's ETA (plan stop id): what the boards AND the map show.
+        self.etas: dict[str, StopEta] = {}
         self.undo_stack: UndoStack | None = None
         self.last_change = ""
         self.save_ms = 0.0
@@ -93,6 +96,20 @@ class BoardController(QObject):
         self._last_refresh = 0.0
         #: Bumped by every load: background results for an older day are dropped.
         self.generation = 0
+
+    @property
+    def evaluation(self) -> PlanEvaluation | None:
+        return self._evaluation
+
+    @evaluation.setter
+    def evaluation(self, evaluation: PlanEvaluation | None) -> None:
+        """Every new evaluation refreshes the one ETA table and announces it (the map)."""
+        self._evaluation = evaluation
+        if evaluation is None or self.day is None:
+            self.etas = {}
+        else:
+            self.etas = stop_etas(self.day, evaluation)
+        self.core.bus.publish(StopEtasChanged(by_stop_id(self.etas)))
 
     # --- loading and live refresh ---------------------------------------------------------
     def load(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from ui.routes.panel import RoutesPanel
@@ -64,6 +64,13 @@ def install(window: MainWindow) -> None:
         else:
             text, slot, keys, what = row
             window._action(menu, text, slot, keys, help=what or None)
+    compact = QAction("&Compact route boards", window)
+    compact.setCheckable(True)
+    compact.setChecked(panel.compact)
+    compact.toggled.connect(panel.set_compact)
+    window.shortcuts.add(compact, name="compact route boards", help="Compact route boards")
+    window.menu("&View").addAction(compact)
+    panel.compact_action = compact
     window.tick_hooks.append(panel.live.tick)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QEvent, QObject, QPoint
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from ui.routes.optimize_dialog import OptimizeDialog
 
 SOURCE = "routes"
+#: QSettings key of the compact-boards view toggle (kept across restarts).
+COMPACT_KEY = "routes/compact_boards"
 
 
 class RoutesPanel(QWidget):
@@ -75,6 +78,7 @@ class RoutesPanel(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(strip)
+        self._init_layout(window)
         self.boards_button = QToolButton(text="Boards")
         self.boards_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.boards_button.setMenu(QMenu(self.boards_button))
@@ -120,6 +124,51 @@ class RoutesPanel(QWidget):
             )
             self._row.insertWidget(self._row.count() - 1, board)
             self.boards[vid] = board
+            board.set_compact(self.compact)
+        self._fit_boards()
+
+    # --- layout: boards as wide as their content, never wider than the view ----------------
+    def _init_layout(self, window: MainWindow) -> None:
+        #: Boards drop their secondary columns (View > Compact route boards).
+        self.compact = bool(window.qsettings.value(COMPACT_KEY, False, type=bool))
+        self.compact_action: QAction | None = None  # View > Compact route boards (dock.py)
+        self.scroll.viewport().installEventFilter(self)
+        self.scroll.horizontalScrollBar().valueChanged.connect(self._pin_headers)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_boards()
+        return False
+
+    def _fit_boards(self) -> None:
+        available = self.scroll.viewport().width() - 2 * self._row.spacing()
+        for board in self.boards.values():
+            board.fit_to(max(available, 200))
+        self._pin_headers()
+
+    def _pin_headers(self, *_: object) -> None:
+        """Each board's header follows the view's left edge while its board is cut there."""
+        left = self.scroll.horizontalScrollBar().value()
+        for board in self.boards.values():
+            board.pin_header(left - board.x())
+
+    def set_compact(self, on: bool) -> None:
+        """Compact boards (who, when, slack, state) or every column; kept in QSettings."""
+        self.compact = on
+        self.window_.qsettings.setValue(COMPACT_KEY, on)
+        for board in self.boards.values():
+            board.set_compact(on)
+        self._fit_boards()
+
+    def show_board(self, board: VehicleBoard) -> None:
+        """Scroll so ``board`` is whole in view, its left edge (the vehicle's name) first."""
+        self._row.activate()  # a board just shown has its place only after the layout ran
+        bar = self.scroll.horizontalScrollBar()
+        view = self.scroll.viewport().width()
+        x = board.x()
+        if bar.value() <= x and x + board.width() <= bar.value() + view:
+            return  # already whole in view: leave the dispatcher's scroll position alone
+        bar.setValue(max(0, x - self._row.spacing()))
 
     def _set_active(self, board: VehicleBoard) -> None:
         self.active_board = board
@@ -139,7 +188,7 @@ class RoutesPanel(QWidget):
         if board is not None:
             board.select_stops(stop_ids)
             self.active_board = board
-            self.scroll.ensureWidgetVisible(board, 10, 0)
+            self.show_board(board)
 
     def reveal_unassigned(self) -> None:
         """Scroll the Unassigned board into view with its stops selected (after an import)."""
@@ -212,7 +261,7 @@ class RoutesPanel(QWidget):
         if sel.stop_id is not None:
             self.focus_stops([str(sel.stop_id)])
         elif sel.vehicle_id is not None and sel.vehicle_id in self.boards:
-            self.scroll.ensureWidgetVisible(self.boards[sel.vehicle_id], 10, 0)
+            self.show_board(self.boards[sel.vehicle_id])
 
     # --- actions on the active board ------------------------------------------------------
     def selected(self) -> list[str]:

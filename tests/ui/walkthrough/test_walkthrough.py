@@ -654,6 +654,17 @@ def phone_setup(w: Walk) -> None:
     dialog.close()
 
 
+@step("window/compact route boards")
+def compact_boards(w: Walk) -> None:
+    panel = w.window.routes_panel
+    before = panel.compact
+    w.fire("window/compact route boards")
+    assert panel.compact is not before
+    assert w.window.qsettings.value("routes/compact_boards", type=bool) is (not before)
+    w.fire("window/compact route boards")
+    assert panel.compact is before
+
+
 @step("window/Quit")
 def quit_(w: Walk) -> None:
     w.fire("window/Quit")
