@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, QSignalBlocker, Signal
+from PySide6.QtCore import QDate, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDateEdit, QToolBar
 
@@ -95,7 +95,9 @@ def saved_day(window: MainWindow) -> date | None:
 def install(window: MainWindow) -> DayBar:
     """Add the picker's toolbar and choose the day to open on (before the first load)."""
     bar = DayBar(window)
-    window.addToolBar(bar)
+    # In the menu bar's corner, not a toolbar row of its own: on a 768-pixel screen every
+    # row of height goes to the route boards (tests/ui/test_board_layout.py).
+    window.menuBar().setCornerWidget(bar, Qt.Corner.TopRightCorner)
     window.service_day = saved_day(window) or window.core.default_day()
     bar.show_day(window.service_day)
     return bar

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QWidget
 
 from dispatcher.devices.desk import DeviceDesk
@@ -41,12 +40,14 @@ def install(window: MainWindow) -> None:
     if "kpis" in window.docks:
         window.tabifyDockWidget(window.docks["kpis"], dock)
     dock.hide()
-    action = QAction("&Devices and quarantine…", window)
-    action.setShortcut(QKeySequence(SHORTCUT))
-    action.triggered.connect(lambda: open_devices(window))
-    window.menu("F&leet").addAction(action)
+    action = window._action(
+        window.menu("F&leet"),
+        "&Devices and quarantine…",
+        lambda: open_devices(window),
+        SHORTCUT,
+        help="Devices: unknown devices, bind, quarantine",
+    )
     window.devices_action = action  # type: ignore[attr-defined]
-    window.shortcut_help.append((SHORTCUT, "Devices: unknown devices, bind, quarantine"))
     window.tick_hooks.append(panel.tick)
 
 

@@ -665,6 +665,17 @@ def compact_boards(w: Walk) -> None:
     assert panel.compact is before
 
 
+@step("window/Devices and quarantine")
+def devices_dock(w: Walk) -> None:
+    dock = w.window.docks["devices"]
+    dock.hide()
+    w.fire("window/Devices and quarantine")
+    w.qtbot.waitUntil(dock.isVisible)
+    panel = w.window.devices_panel  # type: ignore[attr-defined]
+    assert panel.isVisible()
+    dock.hide()
+
+
 @step("window/Quit")
 def quit_(w: Walk) -> None:
     w.fire("window/Quit")
