@@ -75,6 +75,10 @@ class Settings:
     """Everything the composition root needs to build the core and the UI."""
 
     database_url: str = field(default_factory=default_database_url)
+    #: PostgreSQL connections one process may hold: ``pool_size`` kept open, ``max_overflow``
+    #: more at busy moments; 0 means the role's default (docs/deploy.md has the arithmetic).
+    database_pool_size: int = 0
+    database_max_overflow: int = -1
     embedded_broker: bool = False
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     ui: UiSettings = field(default_factory=UiSettings)
@@ -121,6 +125,21 @@ def load_settings(
     return settings
 
 
+#: Default PostgreSQL pool per process role (kept open, extra at busy moments): twenty consoles
+#: and a recorder stay under PostgreSQL's default max_connections of 100 (docs/deploy.md).
+POOL_DEFAULTS: dict[str, tuple[int, int]] = {"console": (2, 2), "serve": (4, 4)}
+
+
+def pool_options(settings: Settings, role: str) -> dict[str, int]:
+    """``pool_size``/``max_overflow`` for :class:`~dispatcher.persistence.database.Database`."""
+    size, overflow = POOL_DEFAULTS.get(role, POOL_DEFAULTS["console"])
+    if settings.database_pool_size > 0:
+        size = settings.database_pool_size
+    if settings.database_max_overflow >= 0:
+        overflow = settings.database_max_overflow
+    return {"pool_size": size, "max_overflow": overflow}
+
+
 def normalize_database_url(value: str) -> str:
     """Accept a plain file path as well as a SQLAlchemy URL (``--db shop.sqlite``)."""
     if "://" in value:
@@ -151,8 +170,22 @@ def _apply_mapping(settings: Settings, data: dict[str, Any], path: Path) -> None
         elif key == "database":
             if not isinstance(value, dict) or not isinstance(value.get("url", ""), str):
                 raise ConfigError(f"{path}: [database] must be a table with a string 'url'.")
+            for sub in value:
+                if sub not in ("url", "pool_size", "max_overflow"):
+                    raise ConfigError(f"{path}: unknown setting 'database.{sub}'.")
             if value.get("url"):
                 settings.database_url = value["url"]
+            for sub, attr, low in (
+                ("pool_size", "database_pool_size", 1),
+                ("max_overflow", "database_max_overflow", 0),
+            ):
+                if sub in value:
+                    number = value[sub]
+                    if isinstance(number, bool) or not isinstance(number, int) or number < low:
+                        raise ConfigError(
+                            f"{path}: database.{sub} must be a whole number >= {low}."
+                        )
+                    setattr(settings, attr, number)
         elif key == "embedded_broker":
             _set(settings, (key,), value, f"{path}: {key}")
         elif isinstance(value, dict):

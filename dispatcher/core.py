@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from dispatcher.clock import Clock, SystemClock
-from dispatcher.config import Settings
+from dispatcher.config import Settings, pool_options
 from dispatcher.events import EventBus
 from dispatcher.fleet_settings import FleetSettings
 from dispatcher.history.retention import RetentionService
@@ -47,7 +47,7 @@ class Core:
         self.history_settings = HistorySettings.from_settings(settings)
         #: The fleet's zone, locale and units (``[fleet]``): every time shown, parsed, planned.
         self.fleet = FleetSettings.from_settings(settings)
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, pool=pool_options(settings, role))
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []
         if self.site.records:  # a console next to a recorder never prunes (the recorder does)

@@ -64,6 +64,8 @@ def create_db_engine(
         parsed = make_url(url)
     except ArgumentError:
         raise DatabaseUnavailable(f"'{url}' is not a database URL or SQLite path.") from None
+    #: ``pool_size``/``max_overflow`` for PostgreSQL; SQLite's file pool needs no sizing.
+    pool: dict[str, int] | None = kwargs.pop("pool", None)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if must_exist and not (database and database != ":memory:"):
@@ -92,6 +94,9 @@ def create_db_engine(
         return engine
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
+        if pool:  # sized per process role (dispatcher.config.pool_options, docs/deploy.md)
+            kwargs.setdefault("pool_size", pool["pool_size"])
+            kwargs.setdefault("max_overflow", pool["max_overflow"])
         kwargs.setdefault("connect_args", {"connect_timeout": 5})
     try:
         return create_engine(url, **kwargs)
