@@ -55,7 +55,7 @@ def upgrade() -> None:
         "vehicle_assignments",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("service_date", sa.Date(), nullable=False),
-        sa.Column("vehicle_id", sa.String(length=40), nullable=False),
+        sa.Column("vehicle_id", sa.String(length=64), nullable=False),
         sa.Column("driver_id", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
             ["driver_id"],

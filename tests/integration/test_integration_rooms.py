@@ -40,6 +40,7 @@ def prefix() -> str:
 
 
 def settings_for(db_url: str, mqtt_url: str, prefix: str, *, external: bool) -> Settings:
+    _with_v01(db_url)
     s = Settings(database_url=db_url)
     s.broker.url, s.broker.prefix = mqtt_url, prefix
     s.sections["history"] = {"min_distance_m": 0, "max_interval_s": 0}  # store every fix
@@ -47,6 +48,20 @@ def settings_for(db_url: str, mqtt_url: str, prefix: str, *, external: bool) -> 
     if external:
         s.sections["console"] = {"recorder": "external"}
     return s
+
+
+def _with_v01(db_url: str) -> None:
+    """V01 is a vehicle of the fleet (telemetry from ids nobody knows is not stored)."""
+    from dispatcher.persistence.database import Database
+    from dispatcher.persistence.orm import Vehicle
+
+    db = Database(db_url)
+    try:
+        with db.session() as session:
+            if session.get(Vehicle, "V01") is None:
+                session.add(Vehicle(id="V01", name="Van 01"))
+    finally:
+        db.dispose()
 
 
 def started(core: Core, *, serve: bool = False, alerts: bool = False) -> Core:

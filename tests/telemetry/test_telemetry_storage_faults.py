@@ -123,6 +123,7 @@ POISONS: dict[str, tuple[set[str], Callable[[PositionReport, EventReport], tuple
 }
 
 
+@pytest.mark.allow_error_logs  # each refused record is logged at ERROR, with its content
 @pytest.mark.parametrize("poison", sorted(POISONS))
 def test_a_refused_record_is_quarantined_and_the_rest_of_its_batch_stored(
     database: Database, poison: str

@@ -31,7 +31,9 @@ def manchester(sqlite_url: str, tmp_path: Path) -> Iterator[Core]:
         "order_id,customer_name,lat,lon,window_start,window_end\n"
         "M-1,Ada Lovelace,53.4794,-2.2453,09:00,12:00\n"
     )
-    report = import_orders(core.db, csv, default_date=DAY, timezone=core.fleet.timezone)
+    report = import_orders(
+        core.db, csv, default_date=DAY, timezone=core.fleet.timezone, actor=core.user.id
+    )
     assert report.inserted == 1
     yield core
     core.close()

@@ -187,7 +187,11 @@ def test_selecting_an_exception_elsewhere_opens_its_stop_on_the_map(
     tick_until(qtbot, controller, lambda: stats(qtbot, controller)["selected"] == "V05")
     title = "Array.from(document.querySelectorAll('.leaflet-tooltip .dm-tip-title'))"
     shown = f"{title}.map(e => e.textContent).join('|')"
-    qtbot.waitUntil(lambda: f"#4 {stop.customer_name}" in js(qtbot, controller, shown))
+    # The tooltip waits for the route's refresh (and the boards' ETAs): tick it there, with
+    # room for a loaded machine (this wait timed out at 5 s under load).
+    tick_until(
+        qtbot, controller, lambda: f"#4 {stop.customer_name}" in js(qtbot, controller, shown)
+    )
 
 
 def test_hostile_strings_render_as_text(qtbot: Any, core: Core, tmp_path: Path) -> None:
