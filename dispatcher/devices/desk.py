@@ -20,6 +20,8 @@ from dispatcher.persistence import device_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.device_repo import DeviceView, QuarantineView
 from dispatcher.telemetry.bindings import DeviceBindings
+from dispatcher.telemetry.profile_store import set_device_profile
+from dispatcher.telemetry.profiles import DeviceProfile
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +90,21 @@ class DeviceDesk:
         with self._db.session() as session:
             return sorted(device_repo.known_vehicle_ids(session))
 
-    def bind(self, device_key: str, vehicle_id: str) -> BindResult:
-        """Bind (raises ValidationError / NotFoundError / ConflictError with the reason)."""
+    def bind(
+        self, device_key: str, vehicle_id: str, profile: DeviceProfile | None = None
+    ) -> BindResult:
+        """Bind (raises ValidationError / NotFoundError / ConflictError with the reason).
+
+        ``profile`` says how this device's battery and speed read where it differs from its
+        format's default (a Greenwich tracker's volts, a tracker sending knots); it is stored
+        with the binding, after the bind itself was allowed (docs/mqtt.md, device profiles).
+        """
         with self._db.session() as session:
             changed = device_repo.bind(session, device_key, vehicle_id, actor=self.actor)
         key = device_key.strip()
+        if profile is not None:
+            set_device_profile(self._db, key, profile)
+            changed = True
         if self._bindings is not None:
             self._bindings.bind(key, vehicle_id)
         if self._registry is not None:

@@ -20,6 +20,12 @@ from typing import Any, TextIO
 from dispatcher.config import Settings
 from dispatcher.errors import ConflictError, NotFoundError, ValidationError
 from dispatcher.persistence.device_repo import DeviceView, QuarantineView
+from dispatcher.telemetry.profiles import (
+    BATTERY_UNITS,
+    SPEED_UNITS,
+    DeviceProfile,
+    profile_from_mapping,
+)
 
 EXIT_OK, EXIT_REFUSED = 0, 2
 ANNOUNCE_TIMEOUT_S = 3.0
@@ -36,6 +42,15 @@ def add_parsers(devices: Any) -> None:
     bind = devices.add_parser("bind", help="bind a device to a vehicle")
     bind.add_argument("device_key", metavar="DEVICE_KEY", help="e.g. owntracks:anna/phone")
     bind.add_argument("vehicle", metavar="VEHICLE", help="vehicle id")
+    bind.add_argument(
+        "--battery",
+        choices=BATTERY_UNITS,
+        help="how the device reports battery (default: its format's; Greenwich: auto)",
+    )
+    bind.add_argument("--speed", choices=SPEED_UNITS, help="the unit of its speed field")
+    bind.add_argument(
+        "--volts", metavar="EMPTY-FULL", help="voltage read as 0 %% and 100 %%, e.g. 11.8-12.7"
+    )
     bind.set_defaults(devices_handler=run_bind)
     unbind = devices.add_parser("unbind", help="remove a device's binding")
     unbind.add_argument("device_key", metavar="DEVICE_KEY")
@@ -66,9 +81,13 @@ def run_list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def run_bind(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    try:
+        profile = _profile(args)
+    except ValidationError as exc:
+        return _refused(exc, out)
     with _OpenDesk(settings, announce=True) as desk:
         try:
-            result = desk.bind(args.device_key, args.vehicle)
+            result = desk.bind(args.device_key, args.vehicle, profile)
         except (ValidationError, NotFoundError, ConflictError) as exc:
             return _refused(exc, out)
     if result.changed:
@@ -76,6 +95,25 @@ def run_bind(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     else:
         print(f"{result.device_key} was already bound to {result.vehicle_id}", file=out)
     return EXIT_OK
+
+
+def _profile(args: argparse.Namespace) -> DeviceProfile | None:
+    """The device's own profile from ``--battery/--speed/--volts``, or None (format default)."""
+    table: dict[str, Any] = {}
+    if args.battery:
+        table["battery"] = args.battery
+    if args.speed:
+        table["speed"] = args.speed
+    if args.volts:
+        low, sep, high = args.volts.partition("-")
+        bad = ValidationError(f"--volts {args.volts!r} is not EMPTY-FULL, e.g. 11.8-12.7")
+        if not sep:
+            raise bad
+        try:
+            table["volts_empty"], table["volts_full"] = float(low), float(high)
+        except ValueError:
+            raise bad from None
+    return profile_from_mapping(table, "the device profile") if table else None
 
 
 def run_unbind(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -132,3 +132,27 @@ def test_a_viewer_may_look_but_not_bind(database: Database) -> None:
     assert DeviceDesk(database, actor="dora").bind("owntracks:vic/phone", "VAN-1").changed
     with pytest.raises(PermissionDenied):
         desk.unbind("owntracks:vic/phone")
+
+
+def test_a_greenwich_tracker_is_bound_with_its_battery_in_volts(
+    database: Database, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 23: the profile is chosen when the device is bound, and the decoder reads by it."""
+    from dispatcher.telemetry.profile_store import device_profile
+
+    with_vans(database, "VAN-1")
+    db = ["--db", db_url, *NO_BROKER]
+    key = "owntracks:fleet/greenwich"
+    args = ["devices", "bind", key, "VAN-1", "--battery", "volts", "--volts", "11.8-12.7"]
+    assert main([*args, *db]) == 0
+    profile = device_profile(database, key)
+    assert profile is not None and profile.battery == "volts"
+    assert (profile.volts_empty, profile.volts_full) == (11.8, 12.7)
+    assert profile.battery_pct(12.25) == pytest.approx(50.0)
+    capsys.readouterr()
+    bad = ["devices", "bind", "owntracks:fleet/other", "VAN-1", "--volts", "12"]
+    assert main([*bad, *db]) == 2
+    assert "is not EMPTY-FULL" in capsys.readouterr().err
+    backwards = ["devices", "bind", "owntracks:fleet/other", "VAN-1", "--volts", "13-12"]
+    assert main([*backwards, *db]) == 2
+    assert device_profile(database, "owntracks:fleet/other") is None
