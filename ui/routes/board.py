@@ -26,7 +26,7 @@ WIDEST = {
     Column.SEQ: "88",
     Column.WINDOW: "88:88–88:88",
     Column.ETA: "88:88",
-    Column.SLACK: "−99 min",
+    Column.SLACK: "−999 min",
     Column.LOAD: "8888",
     Column.STATUS: "in progress",
     Column.LOCKS: "pinned, kept",
@@ -123,13 +123,11 @@ class VehicleBoard(QFrame):
         for col in Column:
             title = str(self.model.headerData(col, Qt.Orientation.Horizontal, 0))
             header_w = head.horizontalAdvance(title) + pad + 6
-            if col in WIDEST:
-                width = metrics.horizontalAdvance(WIDEST[col]) + pad
+            texts = (self.model.index(r, col).data() or "" for r in range(self.model.rowCount()))
+            longest = max((metrics.horizontalAdvance(str(x)) for x in texts), default=0)
+            if col in WIDEST:  # what it may show, or more if a row already shows more
+                width = max(metrics.horizontalAdvance(WIDEST[col]), longest) + pad
             else:
-                texts = (
-                    self.model.index(r, col).data() or "" for r in range(self.model.rowCount())
-                )
-                longest = max((metrics.horizontalAdvance(str(x)) for x in texts), default=0)
                 cap = WIDEST_TEXT.get(col, longest + pad)
                 if self.compact and col == Column.CUSTOMER:
                     cap = COMPACT_CUSTOMER
