@@ -92,6 +92,7 @@ def test_a_refused_order_keeps_the_form_and_says_why(
     core: Core,  # type: ignore[no-untyped-def]
 ) -> None:
     dialog = open_new_order(window, "Europe/Berlin")
+    qtbot.waitUntil(lambda: dialog.vehicle.count() == 1 + len(core.vehicle_names()))
     fill(qtbot, dialog, order_id="U-2", address="99 Nowhere Lane")
     save(qtbot, dialog)
     qtbot.waitUntil(lambda: "Not saved" in dialog.status.text(), timeout=15000)

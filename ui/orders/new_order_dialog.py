@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QVBoxLayout,
 )
+from shiboken6 import isValid
 
 from dispatcher.importing.new_order import create_order
 from dispatcher.persistence.geocode_repo import database_geocoder
@@ -75,9 +76,9 @@ class NewOrderDialog(QDialog):
         form.addRow("Kind", self.kind)
         self.vehicle = QComboBox()
         self.vehicle.addItem(UNASSIGNED, "")
-        for vid, name in sorted(window.core.vehicle_names().items()):
-            self.vehicle.addItem(f"{name} ({vid})", vid)
         form.addRow("Vehicle", self.vehicle)
+        # The vehicles are read off the GUI thread; the list fills in when they arrive.
+        run_in_background(window.core.vehicle_names, self._vehicles_loaded, lambda exc: None)
         self.urgent = QCheckBox("Urgent: show the best vehicles for it now")
         self.urgent.setChecked(True)
         self.status = QLabel("")
@@ -94,6 +95,12 @@ class NewOrderDialog(QDialog):
         layout.addWidget(self.urgent)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
+
+    def _vehicles_loaded(self, names: dict[str, str]) -> None:
+        if not isValid(self):
+            return
+        for vid, name in sorted(names.items()):
+            self.vehicle.addItem(f"{name} ({vid})", vid)
 
     def values(self) -> dict[str, str]:
         out = {name: edit.text().strip() for name, edit in self.fields.items()}
