@@ -8,6 +8,7 @@ on a machine without a display.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 
@@ -38,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`dispatcher fleet list --json | head`). Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again, as the Python docs
+        # advise (library/signal.html, "Note on SIGPIPE"); no traceback, exit 1.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
