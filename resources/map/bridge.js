@@ -307,7 +307,8 @@
     }
     if (batch.focus !== undefined) focusStop(batch.focus);
     if (batch.t) trimTrails(batch.t);
-    if (DM.autoFit && DM.vehicles.size !== DM.fittedCount && !batch.centre) {
+    const dayChanged = batch.routes !== undefined || batch.unassigned !== undefined;
+    if (DM.autoFit && !batch.centre && (DM.vehicles.size !== DM.fittedCount || dayChanged)) {
       DM.fittedCount = DM.vehicles.size;
       DM.fitFleet();
     }
@@ -648,9 +649,21 @@
   }
   DM.setFollow = setFollow;
 
+  // The fleet and its day: vehicles, every route of the day and the unassigned orders, so a
+  // planned day with no vehicle reporting yet (the morning before the first van leaves) is in
+  // view too; the depots only when nothing else is there.
   DM.fitFleet = function () {
     const pts = [];
     for (const v of DM.vehicles.values()) pts.push(v.m.getLatLng());
+    for (const line of DM.overview.values()) {
+      for (const ll of line.getLatLngs()) pts.push(ll);
+    }
+    for (const m of DM.unassignedLayer.getLayers()) pts.push(m.getLatLng());
+    if (!pts.length) {
+      for (const m of DM.staticLayer.getLayers()) {
+        if (m instanceof L.Marker) pts.push(m.getLatLng());
+      }
+    }
     if (pts.length) DM.map.fitBounds(L.latLngBounds(pts), { padding: [30, 30], maxZoom: 16 });
   };
 

@@ -589,6 +589,23 @@ def test_every_route_of_the_day_is_drawn_faintly_and_the_selected_one_strong(
     assert faint < 0.5
 
 
+def test_a_planned_day_with_no_vehicle_reporting_is_in_view_at_start(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    """The morning before the first van reports: the map opens on every stop of the day, not
+    on a corner of it around the default centre."""
+    _, controller = open_window(qtbot, core, tmp_path)
+    stops = [s for r in core.load_routes() if r.vehicle_id for s in r.stops]
+    tick_until(qtbot, controller, lambda: routes_shown(qtbot, controller) > 0)
+    assert stats(qtbot, controller)["vehicles"] == 0
+    inside = (
+        "(function (pts) { const b = DispatcherMap.map.getBounds();"
+        " return pts.filter(function (p) { return b.contains(p); }).length; })"
+    )
+    points = json.dumps([[s.lat, s.lon] for s in stops])
+    qtbot.waitUntil(lambda: js(qtbot, controller, f"{inside}({points})") == len(stops))
+
+
 def test_unassigned_orders_are_shown_with_their_own_marker(
     qtbot: Any, core: Core, tmp_path: Path
 ) -> None:
