@@ -24,6 +24,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from dispatcher.model.core import StopStatus
+from dispatcher.model.minutes import late_minutes, slack_minutes
 from dispatcher.planning.dayplan import UNASSIGNED
 from ui.routes.controller import BoardController
 
@@ -205,11 +206,11 @@ class VehicleBoardModel(QAbstractTableModel):
             return ""
         if col == Column.LOAD:
             return f"{ev.load_after[i]:g}"
-        late = float(ev.lateness[i])
+        late = late_minutes(float(ev.lateness[i]))
         if late > 0:
-            return f"−{math.ceil(late / 60)} min"  # negative slack: late
+            return f"−{late} min"  # negative slack: late
         slack = day.plan.stops[sid].window_end - float(ev.service_start[i])
-        return "—" if math.isinf(slack) else f"{int(slack // 60)} min"
+        return "—" if math.isinf(slack) else f"{slack_minutes(slack)} min"
 
     def _arrived(self, sid: str) -> str:
         """Actual arrival as local HH:MM ("" when the driver's app did not report it)."""
