@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -43,7 +44,7 @@ class AtRiskRule:
                 severity=Severity.MEDIUM,
                 title=f"Stop {stop.name} at risk: {left} min of slack left",
                 details={
-                    "slack_min": round(minutes(slack), 1),
+                    "slack_min": math.floor(minutes(slack) * 10) / 10,  # floored: see model.minutes
                     "predicted_arrival": iso(stop.predicted_arrival),
                     "window_end": iso(stop.window_end),
                     "customer": stop.customer_name,

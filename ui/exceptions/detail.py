@@ -10,6 +10,7 @@ from typing import Any
 from dispatcher.alerts.desk import StopInfo
 from dispatcher.alerts.model import Alert, AuditEntry
 from dispatcher.alerts.priority import minutes_left
+from dispatcher.model.minutes import late_minutes, slack_minutes
 from ui.exceptions.model import KIND_LABELS, SEVERITY_COLOURS, sla_text
 
 
@@ -74,9 +75,10 @@ def facts_rows(details: dict[str, Any], tz: tzinfo | None, *, shown: bool) -> li
     rows = []
     if "late_min" in details:
         text = _BASIS.get(str(details.get("basis")), _BASIS_DEFAULT)
-        rows.append(_row("Lateness", text.format(round(float(details["late_min"])))))
+        rows.append(_row("Lateness", text.format(late_minutes(float(details["late_min"]) * 60))))
     if "slack_min" in details:
-        rows.append(_row("Slack", f"{round(float(details['slack_min']))} min left"))
+        slack = slack_minutes(float(details["slack_min"]) * 60)
+        rows.append(_row("Slack", f"{slack} min left"))
     skip = _SHOWN | (_SHOWN_WITH_STOP if shown else set())
     for key, value in details.items():
         if key in skip or value is None or value == "":
