@@ -175,6 +175,8 @@ def test_bind_a_greenwich_tracker_with_its_volts_then_change_its_profile(
             battery=dialog.battery.currentData(),
             volts=(dialog.volts_empty.value(), dialog.volts_full.value()),
         )
+        panel.bind_selected()  # a second Bind… brings this dialog forward, opens no other
+        seen["dialogs"] = len(panel.findChildren(BindDialog))
         dialog.vehicle.setCurrentText("VAN-1")
         click_ok(qtbot, dialog)
 
@@ -183,6 +185,7 @@ def test_bind_a_greenwich_tracker_with_its_volts_then_change_its_profile(
     qtbot.waitUntil(lambda: "hint" in seen, **WAIT)
     assert "Greenwich tracker" in seen["hint"] and "12.43" in seen["hint"]
     assert seen["own"] and seen["battery"] == "volts" and seen["volts"] == (11.8, 12.7)
+    assert seen["dialogs"] == 1
     live = core.live
     assert live is not None
     qtbot.waitUntil(lambda: key in live.bindings, **WAIT)

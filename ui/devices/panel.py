@@ -216,6 +216,8 @@ class DevicesPanel(QWidget):
     # -- actions --------------------------------------------------------------------------
     def bind_selected(self) -> None:
         """Ask for a vehicle and a profile, then bind (reads and writes off the GUI thread)."""
+        if self._dialog_open():
+            return
         device = self.selected_device()
         if device is None:
             self.message.emit("Select a device to bind first.")
@@ -229,6 +231,8 @@ class DevicesPanel(QWidget):
 
     def profile_selected(self) -> None:
         """Change the bound device's profile (the same dialog, its vehicle fixed)."""
+        if self._dialog_open():
+            return
         device = self.selected_device()
         if device is None or device.vehicle_id is None:
             self.message.emit("Select a bound device to change its profile.")
@@ -280,6 +284,14 @@ class DevicesPanel(QWidget):
             )
 
         dialog.accepted.connect(save)
+
+    def _dialog_open(self) -> bool:
+        """One Bind…/Profile… dialog at a time: a second click brings the open one forward."""
+        if self.bind_dialog is None:
+            return False
+        self.bind_dialog.raise_()
+        self.bind_dialog.activateWindow()
+        return True
 
     def _open(self, dialog: BindDialog) -> BindDialog:
         """Show ``dialog`` window-modal without a nested event loop (it answers by signal)."""
