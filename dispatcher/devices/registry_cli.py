@@ -227,7 +227,20 @@ def _line(v: DeviceView) -> str:
     bound = f"→ {v.vehicle_id}" if v.vehicle_id else "UNBOUND"
     where = "" if v.lat is None or v.lon is None else f" at {v.lat:.5f},{v.lon:.5f}"
     seen = "—" if v.last_seen is None else v.last_seen.isoformat(timespec="seconds")
-    return f"{v.device_key}  {bound}  {v.format}  {v.messages} msg  last {seen}{where}  {v.topic}"
+    own = own_profile(v)
+    profile = "" if own is None else f"  profile: {own.summary()}"
+    line = f"{v.device_key}  {bound}  {v.format}  {v.messages} msg  last {seen}{where}  {v.topic}"
+    return line + profile
+
+
+def own_profile(v: DeviceView) -> DeviceProfile | None:
+    """The device's own profile, or None (it reads as its format's default)."""
+    if v.profile is None:
+        return None
+    try:
+        return profile_from_mapping(v.profile, v.device_key)
+    except ValidationError:  # a row edited by hand into nonsense reads as the default
+        return None
 
 
 def _quarantine_line(m: QuarantineView) -> str:
