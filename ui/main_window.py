@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher import display
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
 from ui import day_picker
@@ -159,7 +160,7 @@ class MainWindow(QMainWindow):
             f"{stats.received} received, {stats.rejected} rejected"
         )
         now = self.core.clock.now().astimezone(self.routes_model.timezone)
-        self.clock_label.setText(now.strftime("%H:%M:%S"))
+        self.clock_label.setText(display.current().clock(now, seconds=True))
 
     # --- construction ---------------------------------------------------------------------
     def _build_docks(self) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QTableWidget, QVBoxLayout
 
+from dispatcher import display
 from dispatcher.errors import ValidationError
 from dispatcher.planning import InsertionSuggestion, MoveToVehicle
 from dispatcher.planning.evaluate import signed
@@ -48,7 +49,14 @@ class InsertDialog(QDialog):
         self.note.setWordWrap(True)  # the whole reason, never cut off
         self.table = QTableWidget(len(self.suggestions), 6)
         self.table.setHorizontalHeaderLabels(
-            ["Vehicle", "Position", "Added time", "Added km", "Lateness", ""]
+            [
+                "Vehicle",
+                "Position",
+                "Added time",
+                f"Added {display.current().distance_unit}",
+                "Lateness",
+                "",
+            ]
         )
         self.table.verticalHeader().hide()
         for row, s in enumerate(self.suggestions):
@@ -70,7 +78,7 @@ class InsertDialog(QDialog):
             self.panel._vehicle_label(s.vehicle_id),
             str(s.index + 1),
             f"{signed(s.added_duration / 60)} min",
-            signed(s.added_distance / 1000, 1),
+            display.current().signed_distance(s.added_distance),
             late,
         ]
         for col, text in enumerate(cells):
