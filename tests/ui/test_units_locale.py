@@ -209,3 +209,12 @@ def test_the_map_tooltip_gives_the_speed_in_mph_and_a_12_hour_clock(
     qtbot.waitUntil(shown, timeout=15000)
     assert re.search(r"last seen \d{1,2}:\d\d:\d\d [AP]M", tip())
     assert not controller.view.map_page.errors
+
+
+def test_the_day_picker_shows_the_locales_date_order(us_window: MainWindow) -> None:
+    shown = us_window.day_bar.date_edit.text()
+    assert shown == f"{DAY:%a} {DAY.month}/{DAY.day}/{DAY.year}", shown  # four-digit year
+
+
+def test_the_demos_day_picker_is_unchanged(demo_window: MainWindow) -> None:
+    assert demo_window.day_bar.date_edit.text() == DAY.strftime("%a %Y-%m-%d")
