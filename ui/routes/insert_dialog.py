@@ -48,15 +48,9 @@ class InsertDialog(QDialog):
             )
         self.note.setWordWrap(True)  # the whole reason, never cut off
         self.table = QTableWidget(len(self.suggestions), 6)
+        added = f"Added {display.current().distance_unit}"  # km or mi: the fleet's
         self.table.setHorizontalHeaderLabels(
-            [
-                "Vehicle",
-                "Position",
-                "Added time",
-                f"Added {display.current().distance_unit}",
-                "Lateness",
-                "",
-            ]
+            ["Vehicle", "Position", "Added time", added, "Lateness", ""]
         )
         self.table.verticalHeader().hide()
         for row, s in enumerate(self.suggestions):
@@ -74,11 +68,12 @@ class InsertDialog(QDialog):
             if s.keeps_feasibility and s.added_lateness <= 0
             else f"{signed(s.added_lateness / 60)} min late, {s.added_late_stops:+d} late stops"
         )
+        shown = display.current()
         cells = [
             self.panel._vehicle_label(s.vehicle_id),
             str(s.index + 1),
             f"{signed(s.added_duration / 60)} min",
-            display.current().signed_distance(s.added_distance),
+            shown.signed(shown.distance_value(s.added_distance), 1),
             late,
         ]
         for col, text in enumerate(cells):
