@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+from dispatcher import display
 from dispatcher.config import Settings
 from dispatcher.errors import ConflictError, NotFoundError, ValidationError
 from dispatcher.persistence.device_repo import DeviceView, QuarantineView
@@ -155,7 +156,7 @@ def health_line(v: DeviceView) -> str:
     """One line a dispatcher reads at a glance: rejections by reason, drift, GPS, battery."""
     rejected = ", ".join(f"{r} {n}" for r, n in sorted(v.rejections.items())) or "none"
     drift = "—" if v.drift_s is None else f"{v.drift_s:+.0f} s"
-    acc = "—" if v.accuracy_m is None else f"{v.accuracy_m:.0f} m"
+    acc = "—" if v.accuracy_m is None else display.current().short_distance(v.accuracy_m)
     batt = "—" if v.battery_pct is None else f"{v.battery_pct:.0f} %"
     seen = "never" if v.last_seen is None else v.last_seen.isoformat(timespec="seconds")
     return (

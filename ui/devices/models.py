@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from dispatcher import display
 from dispatcher.devices.registry_cli import own_profile
 from dispatcher.persistence.device_repo import DeviceView, QuarantineView
 from dispatcher.telemetry.profiles import STOCK_PROFILES, DeviceProfile
@@ -50,7 +51,7 @@ QUARANTINE_HEADERS = ("Received", "Device", "Reason", "Detail", "Size", "Payload
 
 
 def _time(value: datetime | None, tz: ZoneInfo) -> str:
-    return "" if value is None else value.astimezone(tz).strftime("%d.%m. %H:%M:%S")
+    return "" if value is None else display.current().stamp(value.astimezone(tz), True, year=False)
 
 
 class _Table(QAbstractTableModel):

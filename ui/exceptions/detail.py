@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
+from dispatcher import display
 from dispatcher.alerts.desk import StopInfo
 from dispatcher.alerts.model import Alert, AuditEntry
 from dispatcher.alerts.priority import minutes_left
@@ -23,7 +24,7 @@ def _t(value: datetime | str | None, tz: tzinfo | None = None) -> str:
             value = datetime.fromisoformat(value)
         except ValueError:
             return html.escape(value)
-    return value.astimezone(tz).strftime("%H:%M")
+    return display.current().clock(value.astimezone(tz))
 
 
 def _row(label: str, value: Any) -> str:
@@ -36,8 +37,9 @@ def _history(entries: Sequence[AuditEntry], tz: tzinfo | None) -> str:
         after = dict(e.after)
         note = f" — “{html.escape(str(after['note']))}”" if after.get("note") else ""
         status = html.escape(str(after.get("status", "")))
+        when = display.current().clock(e.ts.astimezone(tz), seconds=True)
         lines.append(
-            f"<li>{e.ts.astimezone(tz):%H:%M:%S} <b>{html.escape(e.actor)}</b> "
+            f"<li>{when} <b>{html.escape(e.actor)}</b> "
             f"{html.escape(e.action.replace('_', ' '))} → {status}{note}</li>"
         )
     return "<ul>" + "".join(lines) + "</ul>" if lines else "<p><i>No history yet.</i></p>"
