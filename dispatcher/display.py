@@ -59,15 +59,17 @@ class Display:
     Attributes:
         miles: Distances in miles and speeds in mph, else km and km/h.
         locale: A Babel locale name (``en_US``), or None for the console's own conventions.
+        zone: The fleet's IANA time zone, for instants written by :meth:`instant`.
     """
 
     miles: bool = False
     locale: str | None = None
+    zone: str | None = None
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_fleet(cls, fleet: FleetSettings) -> Display:
-        return cls(miles=fleet.units.value == "mi", locale=fleet.locale)
+        return cls(miles=fleet.units.value == "mi", locale=fleet.locale, zone=fleet.timezone)
 
     # -- units ----------------------------------------------------------------------------
     @property
@@ -147,6 +149,15 @@ class Display:
             return value.strftime("%H:%M:%S" if seconds else "%H:%M")
         pattern = self._babel_time_format("medium" if seconds else "short")
         return _plain(pattern.apply(value, self._locale))
+
+    def instant(self, value: dt.datetime, seconds: bool = False) -> str:
+        """The wall-clock time of an instant in the fleet's zone (an aware ``value`` stored in
+        UTC reads as the fleet's local time, not as UTC)."""
+        if value.tzinfo is not None and self.zone:
+            from zoneinfo import ZoneInfo
+
+            value = value.astimezone(ZoneInfo(self.zone))
+        return self.clock(value, seconds)
 
     def date(self, value: dt.date) -> str:
         """A date: ``2026-11-01`` / ``11/1/26`` (en_US) / ``01/11/2026`` (en_GB)."""

@@ -121,3 +121,33 @@ def test_health_lines_and_coarse_notes_use_short_distances_of_the_fleet() -> Non
     assert "accuracy 33 yd;" in health_line(device)
     note = coarse_note(1500, "significant")
     assert "(±0.9 mi)" in note and "cell fixes of 1 mi to 3 mi" in note
+
+
+def test_an_instant_stored_in_utc_reads_in_the_fleets_zone() -> None:
+    """A conflict message ("changed by sue at …") and the alerts listing's deadline are
+    instants: they read as the fleet's wall clock, never as UTC."""
+    from datetime import UTC
+
+    from dispatcher.alerts.model import Alert, AlertKind, Severity
+    from dispatcher.alerts.workflow import _conflict_message
+
+    at = datetime(2026, 11, 1, 18, 30, tzinfo=UTC)
+    chicago = Display(zone="America/Chicago")
+    assert chicago.instant(at) == "12:30"  # CST, the day the clocks went back
+    assert Display(zone="Asia/Kolkata", locale="en_US").instant(at, seconds=True) == "12:00:00 AM"
+    assert Display().instant(at) == "18:30"  # no fleet: as stored
+    display.install(FleetSettings.from_mapping({"timezone": "America/Chicago"}))
+    alert = Alert(
+        id=7,
+        kind=AlertKind.LATE,
+        subject="stop:S1",
+        severity=Severity.HIGH,
+        title="Stop S1 late",
+        first_seen=at,
+        opened_at=at,
+        last_seen=at,
+        version=3,
+        updated_by="sue",
+        updated_at=at,
+    )
+    assert "changed by sue at 12:30:00 since you opened it" in _conflict_message(alert, 2)
