@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QWidget
+from PySide6.QtWidgets import QDockWidget
 
 from dispatcher.devices.desk import DeviceDesk
 from ui.devices.panel import DevicesPanel
@@ -23,10 +23,10 @@ def desk_of(window: MainWindow) -> DeviceDesk:
     return live.device_desk() if live is not None else DeviceDesk(window.core.db)
 
 
-def build(window: MainWindow) -> QWidget:
+def build(window: MainWindow) -> DevicesPanel:
     panel = DevicesPanel(lambda: desk_of(window), window.routes_model.timezone)
     panel.message.connect(lambda text: window.statusBar().showMessage(text, 10000))
-    window.devices_panel = panel  # type: ignore[attr-defined]
+    window.devices_panel = panel
     return panel
 
 
@@ -47,7 +47,7 @@ def install(window: MainWindow) -> None:
         SHORTCUT,
         help="Devices: unknown devices, bind, quarantine",
     )
-    window.devices_action = action  # type: ignore[attr-defined]
+    window.devices_action = action
     window.tick_hooks.append(panel.tick)
 
 
@@ -56,6 +56,6 @@ def open_devices(window: MainWindow) -> DevicesPanel:
     dock = window.docks["devices"]
     dock.show()
     dock.raise_()
-    panel: DevicesPanel = window.devices_panel  # type: ignore[attr-defined]
+    panel: DevicesPanel = window.devices_panel
     panel.refresh(force=True)
     return panel

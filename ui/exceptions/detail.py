@@ -18,10 +18,11 @@ def _t(value: datetime | str | None, tz: tzinfo | None = None) -> str:
     if value is None:
         return "–"
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError:
-            return html.escape(value)
+            return html.escape(text)
     return value.astimezone(tz).strftime("%H:%M")
 
 
