@@ -61,7 +61,7 @@ def listed(panel: DevicesPanel) -> list[str]:
 
 
 def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     core: Core,
     phone: TelemetryClient,
     tmp_path: Path,
@@ -73,10 +73,10 @@ def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
     key = f"owntracks:{user}/phone"
     phone.publish(f"owntracks/{user}/phone", location(48.1371, 11.5754), 0, False)
 
-    action = window.devices_action  # type: ignore[attr-defined]
+    action = window.devices_action
     assert action.shortcut().toString() == "Ctrl+Shift+D"
     action.trigger()  # Fleet > Devices and quarantine…
-    panel: DevicesPanel = window.devices_panel  # type: ignore[attr-defined]
+    panel: DevicesPanel = window.devices_panel
     assert window.docks["devices"].isVisible()
 
     def shows_phone() -> bool:
@@ -98,19 +98,22 @@ def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
         assert isinstance(dialog, BindDialog)
         dialog.vehicle.setCurrentText("VAN-2")
         answered.append(dialog.chosen())
-        ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        box = dialog.findChild(QDialogButtonBox)
+        assert box is not None
+        ok = box.button(QDialogButtonBox.StandardButton.Ok)
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
 
     QTimer.singleShot(0, answer)
     qtbot.mouseClick(panel.bind_button, Qt.MouseButton.LeftButton)
     assert answered == ["VAN-2"]
     qtbot.waitUntil(lambda: key not in listed(panel), **WAIT)
-    assert core.live is not None and key in core.live.bindings  # at once, no 15-s reload
+    live = core.live
+    assert live is not None and key in live.bindings  # at once, no 15-s reload
 
     phone.publish(f"owntracks/{user}/phone", location(48.1372, 11.5755), 0, False)
 
     def van_there() -> bool:
-        snap = core.live.fleet.get("VAN-2")  # type: ignore[union-attr]
+        snap = live.fleet.get("VAN-2")
         return snap is not None and snap.lat == pytest.approx(48.1372)
 
     qtbot.waitUntil(van_there, **WAIT)
@@ -118,7 +121,7 @@ def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
     QThreadPool.globalInstance().waitForDone(10000)
 
 
-def test_device_and_quarantine_models_pass_the_model_tester(qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+def test_device_and_quarantine_models_pass_the_model_tester(qtmodeltester) -> None:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
