@@ -16,7 +16,7 @@ them, and the planner, evaluator and commands never see a session.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -176,7 +176,7 @@ class Plan:
         cls,
         vehicles: Iterable[PlanVehicle],
         stops: Iterable[PlanStop],
-        routes: dict[str, Sequence[str]],
+        routes: Mapping[str, Sequence[str]],
         unassigned: Sequence[str] = (),
     ) -> Plan:
         """Create and validate a plan (every stop on exactly one route or unassigned)."""

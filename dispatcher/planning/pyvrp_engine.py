@@ -211,7 +211,7 @@ class _Translation:
             self.type_vehicles.append(members)
             vehicle_types.append(self._vehicle_type(members[0], len(members)))
         # pyvrp's stub spells the matrices ``np.ndarray[int]``, which numpy's typing rejects.
-        return ProblemData(locations, clients, depots, vehicle_types, dists, durs)  # type: ignore[arg-type]
+        return ProblemData(locations, clients, depots, vehicle_types, dists, durs)  # type: ignore[arg-type]  # stub
 
     def _type_key(self, v: int) -> tuple[int, ...]:
         """Vehicles with equal keys are interchangeable: one PyVRP vehicle type."""

@@ -4,7 +4,7 @@ while today's routes (running) are left exactly as they were."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from fleet_zone import DAY, demo_day
@@ -16,9 +16,9 @@ from main import main
 TOMORROW = DAY + timedelta(days=1)
 
 
-def _routes(db: Database, day: object) -> dict[str, list[int]]:
+def _routes(db: Database, day: date) -> dict[str, list[int]]:
     with db.session() as session:
-        return {r.vehicle_id: [s.id for s in r.stops] for r in fleet_repo.load_routes(session, day)}  # type: ignore[arg-type]
+        return {r.vehicle_id: [s.id for s in r.stops] for r in fleet_repo.load_routes(session, day)}
 
 
 @pytest.fixture

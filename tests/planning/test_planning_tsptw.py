@@ -43,7 +43,7 @@ def route_problems(draw: st.DrawFn) -> tuple[RouteProblem, list[int]]:
     cost = np.rint(np.hypot(*(pts[:, None] - pts[None]).transpose(2, 0, 1)))
     travel = cost + rng.integers(0, 6, (size, 1))  # service time at the origin
     lo = rng.integers(0, 400, size).astype(float)
-    hi = lo + rng.integers(30, 400, size)
+    hi = lo + rng.integers(30, 400, size).astype(float)
     lo[:2], hi[:2] = 0.0, float(draw(st.sampled_from([800, 5000])))
     stops = [int(s) for s in rng.permutation(np.arange(2, size))]
     pinned = {stops[i]: i for i in range(n) if rng.random() < 0.15}

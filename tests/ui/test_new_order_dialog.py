@@ -40,20 +40,20 @@ def core(sqlite_url: str, provider: Provider) -> Iterator[Core]:
 
 
 @pytest.fixture
-def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
+def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
     w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
     return w
 
 
-def fill(qtbot, dialog: NewOrderDialog, **values: str) -> None:  # type: ignore[no-untyped-def]
+def fill(qtbot, dialog: NewOrderDialog, **values: str) -> None:
     for name, text in values.items():
         edit = dialog.fields[name]
         edit.clear()
         qtbot.keyClicks(edit, text)
 
 
-def save(qtbot, dialog: NewOrderDialog) -> None:  # type: ignore[no-untyped-def]
+def save(qtbot, dialog: NewOrderDialog) -> None:
     button = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
@@ -61,7 +61,7 @@ def save(qtbot, dialog: NewOrderDialog) -> None:  # type: ignore[no-untyped-def]
 def test_an_urgent_order_by_address_is_placed_stored_and_offered_a_vehicle(
     qtbot,
     window: MainWindow,
-    core: Core,  # type: ignore[no-untyped-def]
+    core: Core,
 ) -> None:
     window.show()
     qtbot.waitExposed(window)
@@ -69,12 +69,13 @@ def test_an_urgent_order_by_address_is_placed_stored_and_offered_a_vehicle(
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # File > New order
     qtbot.waitUntil(lambda: getattr(window, "last_new_order_dialog", None) is not None)
-    dialog = window.last_new_order_dialog  # type: ignore[attr-defined]
+    dialog = window.last_new_order_dialog
     fill(qtbot, dialog, order_id="U-1", customer_name="Ann", phone="+4930901820")
     fill(qtbot, dialog, address="1 Piccadilly, Manchester M1 1AA", window_start="14:00")
     save(qtbot, dialog)
     qtbot.waitUntil(lambda: dialog.created is not None, timeout=15000)
-    stop_id, order = dialog.created  # type: ignore[misc]
+    assert dialog.created is not None
+    stop_id, order = dialog.created
     assert (order.lat, order.lon) == pytest.approx((53.4794892, -2.2451148))
     with core.db.session() as session:
         stop = session.scalar(select(Stop).where(Stop.order_ref == "U-1"))
@@ -83,13 +84,14 @@ def test_an_urgent_order_by_address_is_placed_stored_and_offered_a_vehicle(
         assert audit is not None and audit.entity_id == str(stop_id)
     panel = window.routes_panel
     qtbot.waitUntil(lambda: panel.last_insert_dialog is not None, timeout=5000)
+    assert panel.last_insert_dialog is not None
     assert panel.last_insert_dialog.stop_id == str(stop_id)
 
 
 def test_a_refused_order_keeps_the_form_and_says_why(
     qtbot,
     window: MainWindow,
-    core: Core,  # type: ignore[no-untyped-def]
+    core: Core,
 ) -> None:
     dialog = open_new_order(window, "Europe/Berlin")
     qtbot.waitUntil(lambda: dialog.vehicle.count() == 1 + len(core.vehicle_names()))

@@ -30,7 +30,7 @@ def build(window: MainWindow) -> QWidget:
     layout.setSpacing(0)
     view = MapView(body)
     controller = MapController(window, view)
-    window.map_controller = controller  # type: ignore[attr-defined]
+    window.map_controller = controller
     if controller.problems:
         note = QLabel(" · ".join(controller.problems))
         note.setObjectName("mapProblems")
@@ -41,7 +41,7 @@ def build(window: MainWindow) -> QWidget:
 
 
 def install(window: MainWindow) -> None:
-    controller: MapController = window.map_controller  # type: ignore[attr-defined]
+    controller: MapController = window.map_controller
     window.tick_hooks.append(controller.tick)
     window.close_hooks.append(controller.close)
     window.day_hooks.append(controller.show_day)
@@ -90,7 +90,7 @@ def export_to(window: MainWindow, path: Path) -> None:
     """
     from ui.map.export import export_day
 
-    controller: MapController = window.map_controller  # type: ignore[attr-defined]
+    controller: MapController = window.map_controller
     snapshots = controller.fleet.snapshots()
     core, tz = window.core, window.routes_model.timezone
     window.statusBar().showMessage(f"Exporting the map to {path}…")

@@ -69,7 +69,7 @@ class _Init(MacroElement):
     )
 
     def __init__(self, options: str) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        super().__init__()  # type: ignore[no-untyped-call]  # branca: unannotated __init__
         self._name = "DispatcherMapInit"
         self.options = options
 

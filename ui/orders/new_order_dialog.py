@@ -67,7 +67,8 @@ class NewOrderDialog(QDialog):
             self.fields[name] = edit
             form.addRow(label, edit)
         self.fields["order_id"].setText(f"U-{datetime.now().strftime('%H%M%S')}")
-        self.date = QDateEdit(calendarPopup=True)
+        self.date = QDateEdit()
+        self.date.setCalendarPopup(True)
         day = window.service_day or date.today()
         self.date.setDate(QDate(day.year, day.month, day.day))
         form.insertRow(5, "Date", self.date)
@@ -162,6 +163,6 @@ def _suggest_places(window: MainWindow, stop_id: str) -> None:
 def open_new_order(window: MainWindow, timezone: str) -> NewOrderDialog:
     """Show the form (non-modal: the console keeps running behind it)."""
     dialog = NewOrderDialog(window, timezone)
-    window.last_new_order_dialog = dialog  # type: ignore[attr-defined]
+    window.last_new_order_dialog = dialog
     dialog.open()
     return dialog
