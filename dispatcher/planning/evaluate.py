@@ -16,6 +16,12 @@ not change); only the first arrival, its waiting and the route's duration do. Th
 the map and every ETA read this one schedule (:mod:`dispatcher.planning.stop_eta`), so
 none of them says "07:04" for a stop that opens at 11:00 while the van could be loading.
 A vehicle on the road is on the clock from now and keeps its waiting.
+
+Money. A vehicle with costs (:mod:`dispatcher.planning.costs`) gets its route's
+:attr:`RouteEvaluation.cost`, its hours counted as the solvers count them, from the latest
+start that keeps every window and the end time. The boards' schedule leaves earlier than
+that when the route waits further on: it serves every stop as early as it can, which keeps
+each window's slack for the road's surprises.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Protocol
 import numpy as np
 
 from dispatcher.eta.travel import SpeedProfile
+from dispatcher.planning.costs import route_money
 from dispatcher.planning.model import FloatArray, Plan, PlanMatrix, PlanVehicle
 
 PERIOD_EDGE_S = 1e-3
@@ -42,7 +49,11 @@ class RouteEvaluation:
     excess over capacity; ``shortfall`` the worst negative load (a live vehicle asked to
     deliver more than it reports on board). ``start_time`` is when the vehicle leaves (see
     the module doc: a depot vehicle leaves as late as its first window allows) and
-    ``duration`` runs from it to ``end_time``.
+    ``duration`` runs from it to ``end_time``. ``cost`` is the route's money at the vehicle's
+    rates (fixed + per km + per hour; 0 for a vehicle without costs), its hours counted as
+    the solvers count them: from the latest start that keeps every window and the end time
+    (:func:`_latest_start`), which may be later than ``start_time`` when the route waits
+    further on.
     """
 
     vehicle_id: str
@@ -62,6 +73,7 @@ class RouteEvaluation:
     overload: float
     shortfall: float = 0.0
     start_time: float = 0.0
+    cost: float = 0.0
 
     @property
     def late_stops(self) -> int:
@@ -98,6 +110,11 @@ class PlanEvaluation:
     @property
     def duration(self) -> float:
         return sum(r.duration for r in self.routes.values())
+
+    @property
+    def cost(self) -> float:
+        """Money of every route at its vehicle's rates (0 for a fleet without costs)."""
+        return sum(r.cost for r in self.routes.values())
 
     @property
     def late_stops(self) -> int:
@@ -188,6 +205,9 @@ def evaluate_route(
     max_load = max(start_load, float(load.max())) if m else start_load
     min_load = min(start_load, float(load.min())) if m else start_load
     duration = end_time - start
+    costed = end_time - start
+    if vehicle.start_time is None and m and vehicle.cost_per_hour > 0:
+        costed = end_time - _latest_start(t0, c, pm.window_start[to], pm.window_end[to])
     return RouteEvaluation(
         vehicle.id,
         tuple(stop_ids),
@@ -206,7 +226,25 @@ def evaluate_route(
         max(0.0, max_load - vehicle.capacity),
         max(0.0, -min_load),
         start,
+        route_money(vehicle, dist, min(costed, duration), used=m > 0),
     )
+
+
+def _latest_start(t0: float, c: FloatArray, ws: FloatArray, we: FloatArray) -> float:
+    """The latest departure that neither brings the vehicle back later nor serves any stop
+    later than its window (or later than it already was): the start the solvers assume
+    when they price a route's duration (:mod:`dispatcher.planning.costs`).
+
+    ``c`` is the schedule's arrival at every node without waiting, from ``t0``. Leaving at
+    ``t`` starts node ``k`` at ``C_k + max(t, M_k)`` with ``C_k = c_k − t0`` and ``M_k`` the
+    running maximum of ``ws_j − C_j``: up to ``M_last`` the end does not move, and stop ``k``
+    stays on time while ``t ≤ max(we_k − C_k, M_k)``. Legs keep their timed durations (a
+    speed profile's change with the later start is not followed).
+    """
+    lead = c - t0
+    m_k = np.maximum.accumulate(ws - lead)
+    bound = np.maximum(np.maximum(we - lead, m_k), t0)
+    return max(t0, min(float(m_k[-1]), float(bound.min())))
 
 
 def _late_departure(t0: float, free0: float, first_begin: float, profile: SpeedProfile) -> float:
