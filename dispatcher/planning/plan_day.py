@@ -34,6 +34,8 @@ class DayPlanOutcome:
     distance_km: float
     late: int
     saved_routes: int
+    cost: float = 0.0
+    """Money of the day's routes at the vehicles' rates (0 when the fleet has none)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -43,12 +45,14 @@ class DayPlanOutcome:
             "unassigned": self.unassigned,
             "distance_km": round(self.distance_km, 3),
             "late": self.late,
+            "cost": round(self.cost, 2),
         }
 
     def summary(self) -> str:
+        cost = f", cost {self.cost:.2f}" if self.cost else ""
         return (
             f"{self.day}: {self.stops} stops on {self.vehicles} vehicles, "
-            f"{self.unassigned} unassigned, {self.distance_km:.1f} km, {self.late} late"
+            f"{self.unassigned} unassigned, {self.distance_km:.1f} km, {self.late} late{cost}"
         )
 
 
@@ -106,6 +110,7 @@ def plan_day(
         distance_km=after.distance / 1000.0,
         late=after.late_stops,
         saved_routes=saved,
+        cost=after.cost,
     )
 
 
