@@ -22,9 +22,10 @@ and the objective unit is chosen so that the dearest of all those rates in the f
 and each vehicle's integer coefficients are ``round(d_v · units_per_money)`` per distance unit
 and ``round(t_v · units_per_money)`` per unit of route duration. Three significant digits for
 the dearest rate, whatever the currency (0.5 $/km and 25 $/h give 72 and 1000; 50 ¥/km and
-3000 ¥/h give 60 and 1000); a 12-hour day costs 4.3·10⁸ units per vehicle at the most,
-far from int64's limits. Distance always counts at least 1 unit, so a vehicle whose only cost
-is time (or that costs nothing at all) still drives the shorter of two equally long days.
+3000 ¥/h give 60 and 1000). Magnitudes stay far from int64's 9·10¹⁸: 12 hours at the
+dearest rate are 4.3·10⁸ units, 1000 km at it 10¹⁰. Distance always counts at least 1 unit,
+so a vehicle whose only cost is time (or that costs nothing at all) still drives the shorter
+of two equally long days.
 
 Penalties (lateness in the soft-window fallback, a dropped stop, ``vehicle_fixed_cost``) are
 given in distance-equivalent units; in a costed fleet they are multiplied by
