@@ -328,6 +328,8 @@ class VehicleView:
     depot_lat: float | None
     depot_lon: float | None
     driver_id: str | None = None
+    cost_per_km: float = 0.0
+    cost_per_hour: float = 0.0
 
 
 def load_vehicles(session: Session, *, active_only: bool = True) -> list[VehicleView]:
@@ -351,6 +353,8 @@ def load_vehicles(session: Session, *, active_only: bool = True) -> list[Vehicle
             v.depot.lat if v.depot else None,
             v.depot.lon if v.depot else None,
             v.driver_id,
+            v.cost_per_km or 0.0,
+            v.cost_per_hour or 0.0,
         )
         for v in session.scalars(query)
     ]

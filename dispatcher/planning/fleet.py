@@ -86,9 +86,10 @@ def optimize_fleet(
     return replace(best, elapsed_s=time.monotonic() - t0)
 
 
-def _badness(r: OptimizationResult) -> tuple[int, int, float, float, float]:
-    """Order of preference between two lock-honouring previews."""
+def _badness(r: OptimizationResult) -> tuple[int, int, float, float, float, float]:
+    """Order of preference between two lock-honouring previews: then money (0 for a fleet
+    without costs), then distance."""
     late = sum(ev.late_stops for ev in r.after.routes.values())
     short = sum(ev.overload + ev.shortfall for ev in r.after.routes.values())
     overtime = sum(ev.overtime for ev in r.after.routes.values())
-    return (len(r.unassigned), late, float(short), overtime, r.after.distance)
+    return (len(r.unassigned), late, float(short), overtime, r.after.cost, r.after.distance)

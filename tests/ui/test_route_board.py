@@ -286,3 +286,22 @@ def save_as_desk2(session: Any, *args: Any) -> dict[str, tuple[int, int]]:
     from dispatcher.persistence import users_repo
 
     return fleet_repo.save_routes(session, *args, actor=users_repo.login(session, "desk2").id)
+
+
+def test_a_board_says_when_its_van_leaves_the_depot(qtbot: Any, window: MainWindow) -> None:
+    """The header names the planned departure: as late as the first stop's window allows,
+    the start of every ETA on the board (no "07:04" for a stop that opens at 11:00)."""
+    show_active(qtbot, window)
+    panel = panel_of(window)
+    c = panel.controller
+    assert c.day is not None
+    for vid, board in panel.boards.items():
+        ev = c.route_evaluation(vid)
+        if vid == "" or ev is None or not ev.stop_ids or c.day.plan.vehicles[vid].on_road:
+            continue
+        leaves = c.day.clock_time(ev.start_time)
+        assert f"leaves {leaves:%H:%M}" in board.header.text()
+        assert float(ev.waiting[0]) < 1.0  # it arrives as its first window opens, or later
+        row = board.model.row_of(ev.stop_ids[0])
+        first_eta = board.model.index(row, Column.ETA).data()
+        assert first_eta == c.day.clock_time(float(ev.arrival[0])).strftime("%H:%M")
