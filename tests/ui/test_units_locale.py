@@ -109,6 +109,12 @@ def test_a_fleet_in_miles_reads_miles_mph_and_a_12_hour_clock(
     assert f" · {ev.distance / METRES_PER_MILE:.1f} mi · " in header and " km" not in header
     windows = board_windows(us_window, "V01")
     assert windows and all(US_WINDOW.fullmatch(t) for t in windows), windows
+    departures = [
+        b.header.text() for b in panel.boards.values() if "leaves" in b.header.text()
+    ]  # the vans still at the depot say when they leave, on the fleet's clock
+    assert departures and all(
+        re.search(r"leaves \d{1,2}:\d{2}\u202f?\s?[AP]M", h) for h in departures
+    ), departures
 
     model = us_window.routes_model
     vans = model.index(0, 0)
