@@ -297,3 +297,28 @@ def test_the_driver_and_the_other_desks_hear_of_the_new_place(
         probe.close()
         van.client.stop()
         shut(qtbot, window, core)
+
+
+def test_a_viewer_is_told_at_once_and_no_pick_starts(
+    qtbot: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    from dispatcher.users.desk import os_account
+
+    core = Core(Settings(database_url=sqlite_url))
+    with core.db.session() as session:
+        fleet_repo.save_scenario(session, demo_day())
+    desk = UserDesk(core.db)
+    desk.login("owner")  # the first login: admin
+    desk.login(os_account())  # this desk's login, then made a viewer
+    desk.set_role("owner", os_account(), "viewer")
+    try:
+        window, controller = open_window(qtbot, core, tmp_path)
+        board, view = select_last_stop(qtbot, window, "V01")
+        qtbot.keyClick(board.table, Qt.Key.Key_P, CTRL_ALT)
+        assert said(window).startswith("Not allowed — ")
+        assert "viewer role and cannot fix where an order is on the map" in said(window)
+        assert not window.position_fixer.picker.active  # type: ignore[attr-defined]
+        assert not pick_state(qtbot, controller)["picking"]
+        assert stored(core, view.id) == (view.lat, view.lon)
+    finally:
+        core.close()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
-from dispatcher.errors import ConflictError, DispatcherError
+from dispatcher.errors import ConflictError, DispatcherError, PermissionDenied
 from dispatcher.model.core import StopStatus
 from dispatcher.persistence.stop_position_repo import (
     PositionFix,
@@ -34,6 +34,7 @@ from dispatcher.persistence.stop_position_repo import (
     read_stop_place,
     undo_position_fix,
 )
+from dispatcher.users.model import Permission, require
 from ui.map.pick import PickRequest, PositionPicker
 from ui.workers import run_in_background
 
@@ -77,6 +78,11 @@ class PositionFixer(QObject):
         """Read the stop as it is now (off the GUI thread), then ask for the click."""
         if self.busy:
             self._say("Still saving the last position; try again in a moment")
+            return
+        try:  # a viewer is told at once, not after the click (the core checks again)
+            require(self.window.core.user, Permission.FIX_POSITIONS)
+        except PermissionDenied as exc:
+            self._say(f"Not allowed — {exc}")
             return
         self.busy = True
         db = self.window.core.db
