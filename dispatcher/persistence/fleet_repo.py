@@ -161,11 +161,14 @@ def insert_orders(session: Session, orders: Iterable[OrderRecord]) -> int:
     return inserted
 
 
-def create_order(session: Session, order: OrderRecord, actor: str) -> int:
+def create_order(
+    session: Session, order: OrderRecord, actor: str, *, placed_by_hand: bool = False
+) -> int:
     """Store one new order typed in by ``actor``, audited; returns its stop id.
 
-    Raises PermissionDenied when ``actor`` may not add orders, ValidationError when the
-    order id is taken (nothing is stored).
+    ``placed_by_hand``: the dispatcher put it on the map (the audit says so). Raises
+    PermissionDenied when ``actor`` may not add orders, ValidationError when the order id is
+    taken (nothing is stored).
     """
     acting_user(session, actor, Permission.IMPORT_ORDERS)
     if existing_order_refs(session, [order.order_ref]):
@@ -180,7 +183,8 @@ def create_order(session: Session, order: OrderRecord, actor: str) -> int:
             entity="stop",
             entity_id=str(stop_id),
             before=None,
-            after={"order": order.order_ref, "vehicle": order.vehicle_id},
+            after={"order": order.order_ref, "vehicle": order.vehicle_id}
+            | ({"position": "placed by hand"} if placed_by_hand else {}),
         )
     )
     return int(stop_id)

@@ -2,7 +2,7 @@
 
 ``build(window)`` returns the dock's body; ``install(window)`` runs once the window's menus
 exist (menu actions, shortcuts, tick hook) and raises the map over the Fleet tab: the map is
-where the dispatcher's eyes rest.
+where the dispatcher's eyes rest. Map > Fix position on map… is :mod:`ui.map.fix_position`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
 from ui.map.controller import MapController
+from ui.map.fix_position import KEYS as FIX_KEYS
+from ui.map.fix_position import PositionFixer
 from ui.map.view import MapView
 from ui.workers import run_in_background
 
@@ -63,6 +65,17 @@ def install(window: MainWindow) -> None:
         "Ctrl+Shift+R",
         help="Map: show the selected route",
     )
+    menu.addSeparator()
+    fixer = PositionFixer(window, controller)
+    window.position_fixer = fixer  # type: ignore[attr-defined]
+    window._action(
+        menu,
+        "Fix &position on map…",
+        fixer.fix_selected,
+        FIX_KEYS,
+        help="Map: fix where the selected order is (click it on the map)",
+    )
+    window._action(menu, "&Undo position fix", fixer.undo, help="Map: undo the last position fix")
     file_menu = window.menu("&File")
     export = window.shortcuts.create(window, "Export &map as HTML…", lambda: export_dialog(window))
     actions = file_menu.actions()

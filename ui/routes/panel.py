@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from dispatcher.planning.dayplan import UNASSIGNED
+from ui.map.fix_position import KEYS as FIX_KEYS
 from ui.messages.actions import current_actor
 from ui.routes.board import VehicleBoard
 from ui.routes.controller import BoardController
@@ -335,6 +336,13 @@ class RoutesPanel(QWidget):
             return
         show_suggestions(self, ids[0])
 
+    def fix_position(self) -> None:
+        """Click on the map where the (first) selected stop really is (ui/map/fix_position.py)."""
+        ids = self.selected()
+        fixer = getattr(self.window_, "position_fixer", None)
+        if ids and fixer is not None:
+            fixer.fix(int(ids[0]))
+
     def message_customer(self) -> None:
         ids = self.selected()
         if not ids:
@@ -376,6 +384,7 @@ class RoutesPanel(QWidget):
         menu.addAction("Suggest best place…", self.suggest_place)
         if board.vehicle_id != UNASSIGNED:
             menu.addAction("Optimize this route…", lambda: self.optimize(fleet=False))
+        menu.addAction(f"Fix position on map…\t{FIX_KEYS}", self.fix_position)
         menu.addSeparator()
         menu.addAction("Message customer…", self.message_customer)
 

@@ -348,6 +348,35 @@ def export_map(w: Walk) -> None:
     w.qtbot.waitUntil(lambda: "exported to" in w.status(), timeout=20000)
 
 
+def stored_position(w: Walk, stop_id: str) -> tuple[float, float]:
+    from dispatcher.persistence.orm import Stop
+
+    with w.core.db.session() as session:
+        stop = session.get(Stop, int(stop_id))
+        assert stop is not None
+        return stop.lat, stop.lon
+
+
+@step("window/Fix position on map", "map pick/cancel", "window/Undo position fix")
+def fix_position(w: Walk) -> None:
+    fixer = w.window.position_fixer  # type: ignore[attr-defined]
+    w.qtbot.waitUntil(lambda: w.window.map_controller.view.ready, timeout=30000)  # type: ignore[attr-defined]
+    sid = w.select_stop("V02", 3)
+    before = stored_position(w, sid)
+    w.fire("window/Fix position on map")
+    w.qtbot.waitUntil(lambda: w.js("DispatcherMap.picking") is True, timeout=15000)
+    w.fire("map pick/cancel")
+    w.qtbot.waitUntil(lambda: w.js("DispatcherMap.picking") is False, timeout=10000)
+    assert "not changed" in fixer.last_message
+    w.fire("window/Fix position on map")
+    w.qtbot.waitUntil(lambda: w.js("DispatcherMap.picking") is True, timeout=15000)
+    w.js("DispatcherMap.map.fire('click', {latlng: L.latLng(52.4711, 13.5212)}); 1")
+    w.qtbot.waitUntil(lambda: stored_position(w, sid) == (52.4711, 13.5212), timeout=20000)
+    w.qtbot.waitUntil(lambda: not fixer.busy, timeout=10000)
+    w.fire("window/Undo position fix")
+    w.qtbot.waitUntil(lambda: stored_position(w, sid) == before, timeout=20000)
+
+
 @step("exception queue/acknowledge")
 def acknowledge(w: Walk) -> None:
     alert_id = w.raise_alert(0)
