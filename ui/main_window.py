@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from ui.fleet_setup.dialog import FleetSetupDialog
     from ui.history.replay_bar import ReplayBar
     from ui.map.controller import MapController
+    from ui.map.fix_position import PositionFixer
     from ui.messages.panel import MessagesPanel
     from ui.orders.new_order_dialog import NewOrderDialog
     from ui.routes.panel import RoutesPanel
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
     last_new_order_dialog: NewOrderDialog
     last_day_report: tuple[Path, Path]
     device_settings_dialog: DeviceSettingsDialog | None
+    position_fixer: PositionFixer
 
     def __init__(
         self, core: Core, settings: QSettings | None = None, *, restore: bool = True

@@ -64,7 +64,7 @@ def open_window(qtbot: Any, core: Core, tmp_path: Path) -> tuple[MainWindow, Map
     window.resize(1300, 850)
     window.show()
     qtbot.waitExposed(window)
-    controller: MapController = window.map_controller  # type: ignore[attr-defined]
+    controller: MapController = window.map_controller
     qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)
     tick_until(qtbot, controller, lambda: bool(controller.routes))
     return window, controller
@@ -86,7 +86,7 @@ def tick_until(qtbot: Any, controller: MapController, check: Any) -> None:
 
 
 def pick_state(qtbot: Any, controller: MapController) -> dict[str, Any]:
-    return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.pickState())"))  # type: ignore[no-any-return]
+    return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.pickState())"))
 
 
 def click_map(qtbot: Any, controller: MapController, lat: float, lon: float) -> None:
@@ -139,7 +139,7 @@ def test_a_click_on_the_map_moves_the_stop_its_etas_and_its_marker(
     assert not pick_state(qtbot, controller)["picking"]
     with core.db.session() as session:
         audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "stop.position"))
-        rows = [(a.actor, a.entity_id, a.after["undo"]) for a in audit]
+        rows = [(a.actor, a.entity_id, (a.after or {})["undo"]) for a in audit]
         pin = session.get(GeocodeCacheRow, manual_key(view.address))
     assert rows == [(core.user.id, sid, False)]  # the desk's real user, not "dispatcher"
     assert pin is not None and pin.provider == MANUAL and (pin.lat, pin.lon) == SPOT
@@ -238,7 +238,7 @@ def day_location(window: MainWindow, stop_id: int) -> Any:
 
 def said(window: MainWindow) -> str:
     """The last sentence Fix position on map said (the status bar forgets after a while)."""
-    return str(window.position_fixer.last_message)  # type: ignore[attr-defined]
+    return str(window.position_fixer.last_message)
 
 
 class RouteListener:
@@ -317,7 +317,7 @@ def test_a_viewer_is_told_at_once_and_no_pick_starts(
         qtbot.keyClick(board.table, Qt.Key.Key_P, CTRL_ALT)
         assert said(window).startswith("Not allowed — ")
         assert "viewer role and cannot fix where an order is on the map" in said(window)
-        assert not window.position_fixer.picker.active  # type: ignore[attr-defined]
+        assert not window.position_fixer.picker.active
         assert not pick_state(qtbot, controller)["picking"]
         assert stored(core, view.id) == (view.lat, view.lon)
     finally:

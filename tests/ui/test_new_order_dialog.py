@@ -143,13 +143,13 @@ def _place_on_the_map(qtbot: Any, core: Core, tmp_path: Path) -> None:
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    controller = window.map_controller  # type: ignore[attr-defined]
+    controller = window.map_controller
     qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # File > New order
     qtbot.waitUntil(lambda: getattr(window, "last_new_order_dialog", None) is not None)
-    dialog: NewOrderDialog = window.last_new_order_dialog  # type: ignore[attr-defined]
+    dialog: NewOrderDialog = window.last_new_order_dialog
     fill(qtbot, dialog, order_id="U-9", customer_name="Cat", address="99 Nowhere Lane")
     dialog.urgent.setChecked(False)
     save(qtbot, dialog)
@@ -177,14 +177,15 @@ def _place_on_the_map(qtbot: Any, core: Core, tmp_path: Path) -> None:
     click = f"DispatcherMap.map.fire('click', {{latlng: L.latLng({PIN[0]}, {PIN[1]})}}); 1"
     js(qtbot, controller, click)
     qtbot.waitUntil(lambda: dialog.created is not None, timeout=20000)
-    stop_id, order = dialog.created  # type: ignore[misc]
+    assert dialog.created is not None
+    stop_id, order = dialog.created
     assert (order.lat, order.lon) == pytest.approx(PIN)
     assert "(placed by hand)" in window.statusBar().currentMessage()
     with core.db.session() as session:
         stop = session.get(Stop, stop_id)
         assert stop is not None and (stop.lat, stop.lon) == pytest.approx(PIN)
         audit = session.scalar(select(AuditEntry).where(AuditEntry.action == "order.create"))
-        assert audit is not None and audit.actor == core.user.id
+        assert audit is not None and audit.actor == core.user.id and audit.after is not None
         assert audit.after["position"] == "placed by hand"
         pin = session.get(GeocodeCacheRow, manual_key("99 nowhere  LANE"))
         assert pin is not None and pin.provider == MANUAL

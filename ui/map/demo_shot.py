@@ -56,7 +56,7 @@ def main(out_dir: Path) -> int:
         [window.docks["map"], window.docks["routes"]], [860, 740], Qt.Orientation.Horizontal
     )
     window.show()
-    controller: Any = window.map_controller  # type: ignore[attr-defined]
+    controller: Any = window.map_controller
     wait(app, lambda: controller.view.ready)
 
     def js(source: str) -> Any:
@@ -83,7 +83,9 @@ def main(out_dir: Path) -> int:
         return bool(js("DispatcherMap.stats().stops > 0 && DispatcherMap.vehicles.size > 0"))
 
     wait(app, drawn)
-    window.shortcuts.find("window", "Fix position on map").action.trigger()  # type: ignore[union-attr]
+    entry = window.shortcuts.find("window", "Fix position on map")
+    assert entry is not None and entry.action is not None
+    entry.action.trigger()
 
     def picking() -> bool:
         controller.tick()

@@ -67,7 +67,7 @@ def install(window: MainWindow) -> None:
     )
     menu.addSeparator()
     fixer = PositionFixer(window, controller)
-    window.position_fixer = fixer  # type: ignore[attr-defined]
+    window.position_fixer = fixer
     window._action(
         menu,
         "Fix &position on map…",

@@ -359,8 +359,8 @@ def stored_position(w: Walk, stop_id: str) -> tuple[float, float]:
 
 @step("window/Fix position on map", "map pick/cancel", "window/Undo position fix")
 def fix_position(w: Walk) -> None:
-    fixer = w.window.position_fixer  # type: ignore[attr-defined]
-    w.qtbot.waitUntil(lambda: w.window.map_controller.view.ready, timeout=30000)  # type: ignore[attr-defined]
+    fixer = w.window.position_fixer
+    w.qtbot.waitUntil(lambda: w.window.map_controller.view.ready, timeout=30000)
     sid = w.select_stop("V02", 3)
     before = stored_position(w, sid)
     w.fire("window/Fix position on map")
