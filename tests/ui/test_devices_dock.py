@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -68,6 +69,7 @@ def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
 ) -> None:
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     window.show()
     user = f"u{uuid.uuid4().hex[:8]}"
     key = f"owntracks:{user}/phone"

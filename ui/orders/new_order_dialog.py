@@ -140,9 +140,11 @@ class NewOrderDialog(QDialog):
             f"Order {order.order_ref} created at {order.lat:.5f}, {order.lon:.5f}", 15000
         )
         self.accept()
-        self.window_.reload_routes()
-        if self.urgent.isChecked() and not order.vehicle_id:
-            _suggest_places(self.window_, str(stop_id))
+        window = self.window_
+        if self.urgent.isChecked() and not order.vehicle_id:  # once the boards have it
+            window.reload_routes(then=lambda: _suggest_places(window, str(stop_id)))
+        else:
+            window.reload_routes()
 
     def _refused(self, exc: Exception) -> None:
         self.buttons.setEnabled(True)

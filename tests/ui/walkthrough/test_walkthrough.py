@@ -10,6 +10,7 @@ the outbox, a dock. A registered action without a step fails
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,9 +60,19 @@ def window(qapp: Any, core: Core, tmp_path_factory: pytest.TempPathFactory) -> I
     w = MainWindow(core, QSettings(str(ini), QSettings.Format.IniFormat))
     w.resize(1400, 900)
     w.show()
+    wait_until(lambda: not w.routes_loading)  # the routes are read off the GUI thread
     yield w
     w.close()
     w.deleteLater()
+
+
+def wait_until(done: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    """Process events until ``done()`` (a module-scoped fixture has no qtbot)."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        QApplication.processEvents()
+        time.sleep(0.01)
 
 
 #: The late conditions the walk raised so far (a reconcile closes what it is not told about).
@@ -235,6 +246,7 @@ def import_orders(w: Walk) -> None:
 def reload(w: Walk) -> None:
     w.window.stats_label.setText("")
     w.fire("window/Reload")
+    w.qtbot.waitUntil(lambda: not w.window.routes_loading, timeout=15000)
     assert w.window.stats_label.text() == "3 routes · 40 stops"
 
 
