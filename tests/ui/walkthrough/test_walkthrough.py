@@ -570,17 +570,25 @@ def replay_around(w: Walk) -> None:
     w.window.docks["history"].hide()
     w.fire("window/Replay around selected exception")
     assert "Select an exception first" not in w.status()
-    assert w.window.docks["history"].isVisible()
+    # the exception's time is read off the GUI thread; then the replay opens around it
+    w.qtbot.waitUntil(w.window.docks["history"].isVisible, timeout=10000)
 
 
 @step("window/Proof of visit")
 def proof_of_visit(w: Walk) -> None:
     from ui.history.visit_dialog import ProofOfVisitDialog
 
-    w.select_stop("V03", 0)
+    stop_id = w.select_stop("V03", 0)
     w.fire("window/Proof of visit")
     dialogs = [d for d in w.window.findChildren(ProofOfVisitDialog) if d.isVisible()]
     assert dialogs
+    # "Use selected stop" takes the place from the boards' day (no database read)
+    stop = w.window.routes_panel.controller.day.stops[stop_id]
+    w.qtbot.mouseClick(dialogs[-1].from_stop, Qt.MouseButton.LeftButton)
+    assert (dialogs[-1].lat.value(), dialogs[-1].lon.value()) == (
+        pytest.approx(stop.lat, abs=1e-6),
+        pytest.approx(stop.lon, abs=1e-6),
+    )
     for dialog in dialogs:
         dialog.close()
 
