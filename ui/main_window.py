@@ -209,9 +209,8 @@ class MainWindow(QMainWindow):
 
         live = self.core.live
         fleet = live.fleet if live is not None else FleetState()
-        self.fleet_model = FleetModel(
-            fleet, self.core.vehicle_names(), self.core.fleet.timezone, parent=self
-        )
+        # Names come with the first route reload (read off the GUI thread): ids until then.
+        self.fleet_model = FleetModel(fleet, None, self.core.fleet.timezone, parent=self)
         self.core.bus.subscribe(FleetChanged, self.fleet_model.on_fleet_changed)
         proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.fleet_model)
@@ -402,6 +401,7 @@ class MainWindow(QMainWindow):
             self.service_day = day
         self.routes_model.set_routes(routes)
         routes_dock.reload(self, routes, vehicles)
+        self.fleet_model.set_names({v.id: v.name for v in vehicles})
         model = self.routes_model
         unassigned = model.unassigned_count()
         self.stats_label.setText(
