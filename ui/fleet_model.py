@@ -60,6 +60,15 @@ class FleetModel(QAbstractTableModel):
         self._row_of: dict[str, int] = {}
         self._tz = ZoneInfo(timezone or machine_zone_name())
 
+    def set_names(self, names: dict[str, str]) -> None:
+        """Vehicle names as read with the routes (off the GUI thread), shown as "Van 01 (V01)"."""
+        if names == self._names:
+            return
+        self._names = dict(names)
+        if self._rows:
+            column = FleetColumn.VEHICLE
+            self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column))
+
     def on_fleet_changed(self, event: FleetChanged) -> None:
         """Bus handler (GUI thread): insert new vehicles, refresh changed rows."""
         for snap in self._fleet.snapshots(event.vehicle_ids):

@@ -13,7 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+import shiboken6
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from dispatcher import display
 from dispatcher.core import Core
-from dispatcher.errors import DispatcherError
+from dispatcher.persistence import fleet_repo
 from ui import day_picker
 from ui.devices import dock as devices_dock
 from ui.exceptions import dock as exceptions_dock
@@ -43,6 +44,7 @@ from ui.routes_model import RoutesModel
 from ui.selection import SelectionModel
 from ui.shortcuts import KeySpec, ShortcutRegistry
 from ui.themes import THEMES, apply_theme
+from ui.workers import run_in_background
 
 if TYPE_CHECKING:
     from dispatcher.alerts.runner import AlertRunner
@@ -135,6 +137,8 @@ class MainWindow(QMainWindow):
     last_day_report: tuple[Path, Path]
     device_settings_dialog: DeviceSettingsDialog | None
     position_fixer: PositionFixer
+    #: The routes of a reload are on the boards (or the read failed): see :meth:`reload_routes`.
+    routes_reloaded = Signal()
 
     def __init__(
         self, core: Core, settings: QSettings | None = None, *, restore: bool = True
@@ -153,7 +157,7 @@ class MainWindow(QMainWindow):
         #: Called when the window closes, before the core does: rooms stop their timers and
         #: background loads here so nothing calls back into deleted widgets.
         self.close_hooks: list[Callable[[], None]] = []
-        #: Called with the new day when the day picker changes it (after the route reload).
+        #: Called with the new day when the day picker changes it (the route reload is asked).
         self.day_hooks: list[Callable[[date], None]] = []
         #: Every action and key of the window; a key bound twice raises while it is built.
         self.shortcuts = ShortcutRegistry()
@@ -161,6 +165,8 @@ class MainWindow(QMainWindow):
         self.last_import_report: ImportReport | None = None
         #: The day every room shows (the day picker's); import rows without a date land on it.
         self.service_day: date | None = None
+        self._routes_requested = self._routes_done = 0
+        self._after_routes: list[Callable[[], None]] = []
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
@@ -242,9 +248,8 @@ class MainWindow(QMainWindow):
 
         live = self.core.live
         fleet = live.fleet if live is not None else FleetState()
-        self.fleet_model = FleetModel(
-            fleet, self.core.vehicle_names(), self.core.fleet.timezone, parent=self
-        )
+        # Names come with the first route reload (read off the GUI thread): ids until then.
+        self.fleet_model = FleetModel(fleet, None, self.core.fleet.timezone, parent=self)
         self.core.bus.subscribe(FleetChanged, self.fleet_model.on_fleet_changed)
         proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.fleet_model)
@@ -295,7 +300,12 @@ class MainWindow(QMainWindow):
             "Ctrl+I",
             help="Import orders from CSV",
         )
-        self._action(file_menu, "&Reload", self.reload_routes, QKeySequence.StandardKey.Refresh)
+        self._action(  # not the slot itself: triggered(checked) would be taken as ``then``
+            file_menu,
+            "&Reload",
+            lambda _=False: self.reload_routes(),
+            QKeySequence.StandardKey.Refresh,
+        )
         file_menu.addSeparator()
         self._action(
             file_menu, "&Quit", self.close, "Ctrl+Q"
@@ -372,7 +382,8 @@ class MainWindow(QMainWindow):
 
     # --- behaviour ------------------------------------------------------------------------
     def set_service_day(self, day: date) -> None:
-        """Show ``day`` in every room (the day picker calls this)."""
+        """Show ``day`` in every room (the day picker calls this); the boards follow when
+        their routes are read (:meth:`reload_routes`)."""
         self.service_day = day
         self.reload_routes()
         for hook in self.day_hooks:
@@ -381,22 +392,82 @@ class MainWindow(QMainWindow):
             except Exception:
                 log.exception("day hook %r failed", hook)
 
-    def reload_routes(self) -> None:
-        try:
-            if self.service_day is None:
-                self.service_day = self.core.default_day()
-            routes = self.core.load_routes(self.service_day)
-        except DispatcherError as exc:
-            self.statusBar().showMessage(f"Could not load routes: {exc}", 10000)
+    @property
+    def routes_loading(self) -> bool:
+        """A reload of the routes is under way (its result is not on the boards yet)."""
+        return self._routes_done < self._routes_requested
+
+    def reload_routes(self, then: Callable[[], None] | None = None) -> None:
+        """Read the day's routes and vehicles in a worker; the boards update when they arrive.
+
+        The GUI thread never waits on the database. The newest request wins: a read that a
+        later request overtook (another day picked, another import) is dropped, and so is a
+        read that started before an edit on the boards was saved — it may not have that edit
+        — and is read again, so the boards never step back to an older state. The route
+        boards keep their selection across the reload; their undo history starts afresh, as
+        F5 always did. ``then`` runs on the GUI thread once the routes are shown (or the read
+        failed and the boards stay as they were), also when a newer request overtook this one.
+        """
+        if then is not None:
+            self._after_routes.append(then)
+        self._routes_requested += 1
+        generation = self._routes_requested
+        controller = self.routes_panel.controller
+        saves, day, core = controller.saves, self.service_day, self.core
+
+        def read() -> tuple[date, list[fleet_repo.RouteView], list[fleet_repo.VehicleView]]:
+            with core.db.session() as session:
+                shown = day or fleet_repo.day_to_show(session, core.today())
+                routes = fleet_repo.load_routes(session, shown)
+                return shown, routes, fleet_repo.load_vehicles(session)
+
+        run_in_background(
+            read,
+            lambda result: self._routes_read(generation, saves, *result),
+            lambda exc: self._routes_failed(generation, exc),
+        )
+
+    def _routes_read(
+        self,
+        generation: int,
+        saves: int,
+        day: date,
+        routes: list[fleet_repo.RouteView],
+        vehicles: list[fleet_repo.VehicleView],
+    ) -> None:
+        if not shiboken6.isValid(self) or generation != self._routes_requested:
+            return  # closed meanwhile, or a newer read is on its way
+        if self.routes_panel.controller.saves != saves:
+            self.reload_routes()  # an edit was saved after this read began: read again
             return
+        if self.service_day is None:
+            self.service_day = day
         self.routes_model.set_routes(routes)
-        routes_dock.reload(self, routes)
+        routes_dock.reload(self, routes, vehicles)
+        self.fleet_model.set_names({v.id: v.name for v in vehicles})
         model = self.routes_model
         unassigned = model.unassigned_count()
         self.stats_label.setText(
             f"{model.route_count()} routes · {model.stop_count()} stops"
             + (f" · {unassigned} unassigned" if unassigned else "")
         )
+        self._routes_finished(generation)
+
+    def _routes_failed(self, generation: int, exc: Exception) -> None:
+        if not shiboken6.isValid(self) or generation != self._routes_requested:
+            return
+        self.statusBar().showMessage(f"Could not load routes: {exc}", 10000)
+        self._routes_finished(generation)
+
+    def _routes_finished(self, generation: int) -> None:
+        self._routes_done = generation
+        waiting, self._after_routes = self._after_routes, []
+        for then in waiting:
+            try:
+                then()
+            except Exception:
+                log.exception("after the route reload: %r failed", then)
+        self.routes_reloaded.emit()
 
     def first_run(self) -> None:
         from ui.first_run import open_first_run

@@ -96,6 +96,9 @@ class OptimizationResult:
     base_versions: dict[str, int] = field(default_factory=dict)
     engine: str = "ortools"
     """Whose plan this is: ``"pyvrp"``, ``"ortools"`` or ``"local"`` (one route's search)."""
+    converged: bool = False
+    """The search ended because it stopped improving, before the time limit (a small day
+    does not make the dispatcher wait for the whole limit)."""
 
     @property
     def diff(self) -> EvaluationDiff:
@@ -446,6 +449,7 @@ def preview_of(
         mode=mode,
         cancelled=outcome is not None and outcome.cancelled,
         elapsed_s=elapsed,
+        converged=outcome is not None and outcome.converged,
         lock_problems=lock_violations(plan, routes, unassigned),
         base_versions={v: plan.versions.get(v, 0) for v in vids},
     )

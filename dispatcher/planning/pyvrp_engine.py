@@ -407,4 +407,5 @@ def solve_pyvrp(
     best = res.best
     if not best.is_feasible():
         return RoutingOutcome(None, float("inf"), stop.cancelled, elapsed)
-    return RoutingOutcome(tr.routes(best), _objective(best), stop.cancelled, elapsed)
+    routes = tr.routes(best)
+    return RoutingOutcome(routes, _objective(best), stop.cancelled, elapsed, stop.converged)

@@ -118,6 +118,8 @@ class RoutingOutcome:
     objective: float
     cancelled: bool
     elapsed_s: float
+    converged: bool = False
+    """The search stopped because it no longer improved, before its time limit."""
 
 
 class _Model:

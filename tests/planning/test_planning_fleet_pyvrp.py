@@ -228,3 +228,14 @@ def test_the_search_stops_once_it_has_converged_not_at_the_time_limit() -> None:
     assert stop(850.0) is True and stop.converged
     assert [stall_for(n, 30.0) for n in (30, 250, 2000)] == [1.2, 10.0, 15.0]
     assert stall_for(30, 1.0) == 0.5
+
+
+def test_a_small_fleet_preview_ends_when_it_converges_not_at_its_time_limit() -> None:
+    """Issue 14: the whole-fleet preview always ran its full limit, even for 30 stops. The
+    whole path (optimize → PyVRP) says it stopped because the search converged; with a 60 s
+    limit a run that waited for the limit would not report that."""
+    plan = random_plan(21, 30, 3)
+    pm = PlanMatrix.build(plan, EuclideanProvider())
+    result = optimize(plan, pm, OptimizeOptions(time_limit_s=60.0))
+    assert result.engine == "pyvrp" and result.feasible, result.problems()
+    assert result.converged and not result.cancelled

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMenu
+from routes_wait import wait_for_routes
 
 from dispatcher.cli import window_size
 from dispatcher.config import Settings
@@ -43,6 +44,7 @@ def core(db_url: str) -> Iterator[Core]:
 def open_at(qtbot: Any, core: Core, ini: Path, size: tuple[int, int]) -> RoutesPanel:
     window = MainWindow(core, QSettings(str(ini), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     window.resize(*size)
     window.show()
     qtbot.waitExposed(window)

@@ -12,6 +12,7 @@ import pytest
 from fleet_zone import DAY, demo_day, local
 from PySide6.QtCore import QSettings, Qt, QThreadPool
 from PySide6.QtWidgets import QApplication, QDateTimeEdit
+from routes_wait import wait_for_routes
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -51,6 +52,7 @@ def ini(tmp_path: Path) -> QSettings:
 def open_window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     OPENED.append(window)
     return window
 
@@ -62,6 +64,7 @@ def board_day(window: MainWindow) -> object:
 
 def click(qtbot, window: MainWindow, action) -> None:
     qtbot.mouseClick(window.day_bar.widgetForAction(action), Qt.MouseButton.LeftButton)
+    wait_for_routes(qtbot, window)  # the day's routes are read off the GUI thread
 
 
 def test_the_console_opens_on_today_not_on_the_highest_date(
@@ -95,6 +98,7 @@ def test_typing_a_date_in_the_picker_shows_that_day(qtbot, core: Core, tmp_path:
     edit.setFocus()
     edit.setCurrentSection(QDateTimeEdit.Section.DaySection)
     qtbot.keyClick(edit, Qt.Key.Key_Up)  # the day section, one up
+    wait_for_routes(qtbot, window)
     assert window.service_day == TOMORROW
     assert window.routes_model.stop_count() == 5
 
@@ -132,6 +136,7 @@ def test_the_keyboard_shortcuts_step_through_days(qtbot, core: Core, tmp_path: P
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     assert ("Alt+Right", "Next day") in window.shortcut_help
     qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    wait_for_routes(qtbot, window)
     assert window.service_day == TOMORROW and window.routes_model.stop_count() == 5
     qtbot.keyClick(window, Qt.Key.Key_Home, Qt.KeyboardModifier.AltModifier)
     assert window.service_day == DAY

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt, QThreadPool
 from PySide6.QtWidgets import QDialogButtonBox, QWidget
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -78,6 +79,7 @@ def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
 ) -> None:
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     window.show()
     user = f"u{uuid.uuid4().hex[:8]}"
     key = f"owntracks:{user}/phone"

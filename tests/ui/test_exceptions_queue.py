@@ -13,6 +13,7 @@ import pytest
 from fleet_zone import demo_day, utc
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QTableWidget
+from routes_wait import wait_for_routes
 
 from dispatcher.alerts.model import (
     Alert,
@@ -249,6 +250,7 @@ def test_the_dock_in_the_main_window_counts_in_its_title_and_runs_the_rules(
     raise_alerts(core, late(1, Severity.CRITICAL), late(2))
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     window.exceptions_panel.reload(background=False)
     title = window.docks["exceptions"].windowTitle()
     assert title == "Exceptions (2 open · 1 critical · 0 mine)"

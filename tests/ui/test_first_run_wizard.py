@@ -11,6 +11,7 @@ import pytest
 from fake_geocoder import Provider
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMenu, QWizard
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -38,6 +39,7 @@ def qsettings(tmp_path: Path) -> QSettings:
 def window(qtbot, core: Core, qsettings: QSettings) -> MainWindow:
     w = MainWindow(core, qsettings)
     qtbot.addWidget(w)
+    wait_for_routes(qtbot, w)
     return w
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLineEdit
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -159,6 +160,7 @@ def test_the_fleet_menu_opens_the_dialog(qtbot: Any, core: Core, tmp_path: Path)
 
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     action = window.shortcuts.find("window", "Fleet setup").action
     assert action is not None and action.text() == "Fleet &setup…"
     action.trigger()

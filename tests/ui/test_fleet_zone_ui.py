@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
+from routes_wait import wait_for_routes
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -44,6 +45,7 @@ def test_the_route_list_shows_the_window_as_written(
 ) -> None:
     window = MainWindow(manchester, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     assert window.service_day == DAY
     model = window.routes_model
     pool = model.index(model.rowCount() - 1, 0)

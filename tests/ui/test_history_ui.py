@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fleet_zone import DAY, TZ, demo_day, utc
 from PySide6.QtCore import QSettings
+from routes_wait import wait_for_routes
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -123,6 +124,7 @@ def test_the_window_routes_replay_to_the_map_and_exports_the_day(
         fleet_repo.save_scenario(session, demo_day(n_orders=20))
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     titles = [a.text() for a in window.menuBar().actions()]
     assert "Histor&y" in titles
     file_actions = [a.text() for a in window.menu("&File").actions()]

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from branca.element import Figure
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from routes_wait import wait_for_routes
 
 from dispatcher.maps.jsbridge import html_in_js, to_js
 from dispatcher.messaging.email_html import script_in_html
@@ -268,6 +269,7 @@ def test_the_live_map_runs_no_script_from_vehicle_names(
     try:
         window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
         qtbot.addWidget(window)
+        wait_for_routes(qtbot, window)
         window.show()
         controller = window.map_controller
         qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)

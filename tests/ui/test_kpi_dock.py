@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fleet_zone import DAY, demo_day, local
 from PySide6.QtCore import QObject, QSettings, Signal
+from routes_wait import wait_for_routes
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -30,6 +31,7 @@ def window(qtbot, sqlite_url: str, tmp_path: Path):
         fleet_repo.save_scenario(session, demo_day(DAY))
     win = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
+    wait_for_routes(qtbot, win)
     yield win
     core.close()
 

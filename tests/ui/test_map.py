@@ -16,6 +16,7 @@ import pytest
 from fleet_zone import DAY, TZ, demo_day, utc
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -48,6 +49,7 @@ def core(sqlite_url: str) -> Iterator[Core]:
 def open_window(qtbot: Any, core: Core, tmp_path: Path) -> tuple[MainWindow, MapController]:
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     window.resize(1200, 800)
     window.show()
     controller: MapController = window.map_controller

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from fleet_zone import TZ, local
 from PySide6.QtCore import QSettings, Qt
+from routes_wait import wait_for_routes
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -57,6 +58,7 @@ def core(sqlite_url: str, tmp_path: Path) -> Iterator[Core]:
 def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
     win = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
+    wait_for_routes(qtbot, win)
     return win
 
 

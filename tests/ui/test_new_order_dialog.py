@@ -19,6 +19,7 @@ from fake_geocoder import Provider
 from fleet_zone import TZ_NAME, demo_day
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from routes_wait import wait_for_routes
 from sqlalchemy import select
 
 from dispatcher.config import Settings
@@ -50,6 +51,7 @@ def core(sqlite_url: str, provider: Provider) -> Iterator[Core]:
 def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
     w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
+    wait_for_routes(qtbot, w)
     return w
 
 

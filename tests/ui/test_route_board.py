@@ -18,6 +18,7 @@ from fleet_zone import DAY, demo_day
 from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -42,6 +43,7 @@ def core(sqlite_url: str) -> Iterator[Core]:
 def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
     w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
+    wait_for_routes(qtbot, w)
     return w
 
 

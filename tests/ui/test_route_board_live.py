@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from fleet_zone import DAY, demo_day, utc
 from PySide6.QtCore import QSettings, Qt, QThreadPool
+from routes_wait import wait_for_routes
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from test_route_board import show_active
@@ -72,6 +73,7 @@ def window(qtbot, core: Core, tmp_path: Path) -> Iterator[MainWindow]:
 def open_window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
     w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
+    wait_for_routes(qtbot, w)
     return w
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fleet_zone import demo_day
 from PySide6.QtCore import QSettings
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -46,6 +47,7 @@ def test_routes_model_passes_the_model_tester(qtmodeltester, core: Core) -> None
 def test_main_window_lists_the_demo_routes_and_stops(qtbot, core: Core, tmp_path: Path) -> None:
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     assert window.routes_model.route_count() == 12
     assert window.routes_model.stop_count() == 250
     assert set(window.docks) == {
@@ -66,6 +68,7 @@ def test_main_window_lists_the_demo_routes_and_stops(qtbot, core: Core, tmp_path
 def test_filter_finds_a_stop_by_customer(qtbot, core: Core, tmp_path: Path) -> None:
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     name = core.load_routes()[3].stops[2].customer_name
     window.route_filter.setText(name)
     matches = [
@@ -80,10 +83,12 @@ def test_filter_finds_a_stop_by_customer(qtbot, core: Core, tmp_path: Path) -> N
 def test_layout_is_restored_on_the_next_start(qtbot, core: Core, tmp_path: Path) -> None:
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     window.docks["kpis"].hide()
     window.save_layout()
     again = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(again)
+    wait_for_routes(qtbot, again)
     assert again.docks["kpis"].isHidden()
     assert not again.docks["routes"].isHidden()
 
@@ -91,6 +96,7 @@ def test_layout_is_restored_on_the_next_start(qtbot, core: Core, tmp_path: Path)
 def test_file_import_runs_in_the_background_and_reloads(qtbot, core: Core, tmp_path: Path) -> None:
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     csv = tmp_path / "more.csv"
     csv.write_text("order_id,lat,lon,customer_name\nNEW-1,52.5,13.4,Zoë\nNEW-2,95,13.4,Bad\n")
     window.run_import(csv)

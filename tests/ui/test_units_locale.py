@@ -14,6 +14,7 @@ import pytest
 from fleet_zone import DAY, TZ_NAME, demo_day, local
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QWidget
+from routes_wait import wait_for_routes
 from sqlalchemy import select
 
 from dispatcher.clock import FakeClock
@@ -47,6 +48,7 @@ def open_window(qtbot: Any, sqlite_url: str, tmp_path: Path, fleet: dict[str, st
         fleet_repo.save_scenario(session, demo_day(DAY))
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     return window
 
 

@@ -12,6 +12,7 @@ import pytest
 from fleet_zone import DAY, TZ, utc
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDialogButtonBox
+from routes_wait import wait_for_routes
 
 from dispatcher.alerts.model import AlertKind, Condition, Severity
 from dispatcher.alerts.workflow import AlertService
@@ -43,6 +44,7 @@ def core(tmp_path: Path) -> Iterator[Core]:
 def window(qtbot: Any, core: Core, tmp_path: Path) -> MainWindow:
     w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
+    wait_for_routes(qtbot, w)
     w.show()
     qtbot.waitExposed(w)
     w.activateWindow()
@@ -119,7 +121,8 @@ def test_clicking_an_exception_keeps_it_selected_for_replay(
         window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
     )
     assert "Select an exception first" not in window.statusBar().currentMessage()
-    assert window.docks["history"].isVisible()
+    # the exception's time is read off the GUI thread; then the replay opens around it
+    qtbot.waitUntil(window.docks["history"].isVisible, timeout=10000)
 
 
 def put_on_the_road(window: MainWindow, *vehicle_ids: str) -> None:
@@ -187,6 +190,7 @@ def test_the_status_bar_does_not_count_unassigned_as_a_route(
     sid = window.routes_panel.boards["V01"].model.stop_id(0)
     assert window.routes_panel.controller.move([sid], "", 0)
     qtbot.keyClick(window.routes_panel.boards["V02"].table, Qt.Key.Key_F5)
+    wait_for_routes(qtbot, window)
     assert window.stats_label.text() == "3 routes · 40 stops · 1 unassigned"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QWidget
 
@@ -121,13 +122,21 @@ def replay_around_selected_alert(window: MainWindow) -> None:
         return
     from dispatcher.persistence.alert_repo import alert_store
 
-    try:
-        with alert_store(window.core.db) as store:
-            at = store.get(alert_id).first_seen
-    except DispatcherError as exc:
-        window.statusBar().showMessage(f"Cannot replay this exception: {exc}", 10000)
-        return
-    replay_around(window, at)
+    db = window.core.db
+
+    def first_seen() -> datetime:  # off the GUI thread
+        with alert_store(db) as store:
+            return store.get(alert_id).first_seen
+
+    def found(at: datetime) -> None:
+        if shiboken6.isValid(window):
+            replay_around(window, at)
+
+    def failed(exc: Exception) -> None:
+        if shiboken6.isValid(window):
+            window.statusBar().showMessage(f"Cannot replay this exception: {exc}", 10000)
+
+    run_in_background(first_seen, found, failed)
 
 
 def show_frame(window: MainWindow, frame: ReplayFrame) -> None:
@@ -157,19 +166,13 @@ def leave_replay(window: MainWindow) -> None:
 
 # -- proof of visit -----------------------------------------------------------------------
 def selected_stop_point(window: MainWindow) -> tuple[float, float] | None:
-    """Where the selected stop is, from the routes the window shows."""
+    """Where the selected stop is, from the day the route boards hold (no database read)."""
     stop_id = window.selection.current.stop_id
-    if stop_id is None:
+    day = window.routes_panel.controller.day
+    if stop_id is None or day is None:
         return None
-    try:
-        routes = window.core.load_routes(window.service_day)
-    except DispatcherError:
-        return None
-    for route in routes:
-        for stop in route.stops:
-            if stop.id == stop_id:
-                return stop.lat, stop.lon
-    return None
+    view = day.stops.get(str(stop_id))
+    return None if view is None else (view.lat, view.lon)
 
 
 def open_proof_of_visit(window: MainWindow) -> ProofOfVisitDialog:

@@ -72,6 +72,7 @@ class ReplayBar(QWidget):
         self._core = core
         self._tz = tz
         self.player: ReplayPlayer | None = None
+        #: Vehicle names for the event list, read with the history (off the GUI thread).
         self._names: dict[str, str] = {}
         self._event_times: list[datetime] = []
         self._past_events = 0
@@ -150,25 +151,25 @@ class ReplayBar(QWidget):
         end = from_qdatetime(self.end_edit.dateTime(), self._tz)
         self.load_button.setEnabled(False)
         self.status.emit("Loading history…")
-        db, speed = self._core.db, float(self.speed_box.currentData())
-        run_in_background(
-            lambda: ReplayPlayer(load_replay(db, start, end), speed=speed),
-            self.show_player,
-            self._failed,
-        )
+        core, speed = self._core, float(self.speed_box.currentData())
+
+        def work() -> tuple[ReplayPlayer, dict[str, str]]:
+            player = ReplayPlayer(load_replay(core.db, start, end), speed=speed)
+            return player, core.vehicle_names()
+
+        run_in_background(work, lambda loaded: self.show_player(*loaded), self._failed)
 
     def show_window(self, window: ReplayWindow) -> None:
         """Start replaying an already loaded ``window``."""
         self.show_player(ReplayPlayer(window, speed=float(self.speed_box.currentData())))
 
-    def show_player(self, player: ReplayPlayer) -> None:
-        """Start replaying (paused at the window's start); the player was built off-thread."""
+    def show_player(self, player: ReplayPlayer, names: dict[str, str] | None = None) -> None:
+        """Start replaying (paused at the window's start); the player and the vehicles' names
+        were read off the GUI thread (without names, the last ones read are used)."""
         self.load_button.setEnabled(True)
         self._timer.stop()
-        try:
-            self._names = self._core.vehicle_names()
-        except DispatcherError:
-            self._names = {}
+        if names is not None:
+            self._names = names
         self.player = player
         player.speed = float(self.speed_box.currentData())
         window = player.window

@@ -149,23 +149,23 @@ class ProofOfVisitDialog(QDialog):
         end = from_qdatetime(self.end_edit.dateTime(), self._tz)
         self.search_button.setEnabled(False)
         self.message.setText("Searching…")
-        db = self._core.db
-        run_in_background(
-            lambda: proof_of_visit(db, zone, start, end), self.show_visits, self._failed
-        )
+        core = self._core
+
+        def work() -> tuple[list[Visit], dict[str, str]]:
+            return proof_of_visit(core.db, zone, start, end), core.vehicle_names()
+
+        run_in_background(work, lambda found: self.show_visits(*found), self._failed)
 
     def _failed(self, exc: Exception) -> None:
         self.search_button.setEnabled(True)
         text = str(exc) if isinstance(exc, DispatcherError) else f"unexpected error: {exc}"
         self.message.setText(f"Could not search: {text}")
 
-    def show_visits(self, visits: list[Visit]) -> None:
+    def show_visits(self, visits: list[Visit], names: dict[str, str] | None = None) -> None:
+        """The visits found, vehicles by name (both read off the GUI thread by :meth:`search`)."""
         self.search_button.setEnabled(True)
         self.visits = visits
-        try:
-            names = self._core.vehicle_names()
-        except DispatcherError:
-            names = {}
+        names = names or {}
         self.table.setRowCount(len(visits))
         for row, v in enumerate(visits):
             cells = (

@@ -199,9 +199,11 @@ class NewOrderDialog(QDialog):
         if picker is not None:
             picker.clear_pin()
         self.accept()
-        self.window_.reload_routes()
-        if self.urgent.isChecked() and not order.vehicle_id:
-            _suggest_places(self.window_, str(stop_id))
+        window = self.window_
+        if self.urgent.isChecked() and not order.vehicle_id:  # once the boards have it
+            window.reload_routes(then=lambda: _suggest_places(window, str(stop_id)))
+        else:
+            window.reload_routes()
 
     def _refused(self, exc: Exception) -> None:
         if not isValid(self):

@@ -93,6 +93,8 @@ class BoardController(QObject):
         self.undo_stack: UndoStack | None = None
         self.last_change = ""
         self.save_ms = 0.0
+        #: Saves made so far: a reload read before the latest save is out of date.
+        self.saves = 0
         self._saved: dict[str, str | None] = {}
         self._last_refresh = 0.0
         #: Bumped by every load: background results for an older day are dropped.
@@ -469,6 +471,7 @@ class BoardController(QObject):
             log.exception("saving routes failed")
             raise DatabaseError(f"the database refused the change ({exc})") from exc
         self.save_ms = (time.perf_counter() - started) * 1000
+        self.saves += 1
         for vid, (route_id, version) in saved.items():
             day.route_ids[vid], day.db_versions[vid] = route_id, version
             self._saved.update(dict.fromkeys(day.plan.routes[vid], vid))

@@ -8,7 +8,7 @@ focus. Selecting a stop here sets the window's one selection; a selection made e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QPoint
@@ -193,15 +193,18 @@ class RoutesPanel(QWidget):
             self.active_board = board
             self.show_board(board)
 
-    def reveal_unassigned(self) -> None:
-        """Scroll the Unassigned board into view with its stops selected (after an import)."""
-        stops = self.controller.route(UNASSIGNED)
+    def reveal_unassigned(self, known: Collection[str] = ()) -> None:
+        """Scroll the Unassigned board into view with the stops not in ``known`` selected
+        (after an import: the new orders; every unassigned stop when none is new)."""
+        stops = list(self.controller.route(UNASSIGNED))
         board = self.boards.get(UNASSIGNED)
-        if board is not None and stops:
-            board.setVisible(True)
-            board.select_stops(list(stops))
-            self.active_board = board
-            self.scroll_area.ensureWidgetVisible(board, 10, 0)
+        if board is None or not stops:
+            return
+        new = [s for s in stops if s not in known] or stops
+        board.setVisible(True)
+        board.select_stops(new)  # scrolls the board's table to the first of them
+        self.active_board = board
+        self.show_board(board)
 
     def apply_filter(self, text: str) -> None:
         day = self.controller.day

@@ -10,6 +10,7 @@ the outbox, a dock. A registered action without a step fails
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,9 +68,19 @@ def window(qapp: Any, core: Core, tmp_path_factory: pytest.TempPathFactory) -> I
     w = MainWindow(core, QSettings(str(ini), QSettings.Format.IniFormat))
     w.resize(1400, 900)
     w.show()
+    wait_until(lambda: not w.routes_loading)  # the routes are read off the GUI thread
     yield w
     w.close()
     w.deleteLater()
+
+
+def wait_until(done: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    """Process events until ``done()`` (a module-scoped fixture has no qtbot)."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        QApplication.processEvents()
+        time.sleep(0.01)
 
 
 #: The late conditions the walk raised so far (a reconcile closes what it is not told about).
@@ -248,6 +259,7 @@ def import_orders(w: Walk) -> None:
 def reload(w: Walk) -> None:
     w.window.stats_label.setText("")
     w.fire("window/Reload")
+    w.qtbot.waitUntil(lambda: not w.window.routes_loading, timeout=15000)
     assert w.window.stats_label.text() == "3 routes · 40 stops"
 
 
@@ -607,17 +619,25 @@ def replay_around(w: Walk) -> None:
     w.window.docks["history"].hide()
     w.fire("window/Replay around selected exception")
     assert "Select an exception first" not in w.status()
-    assert w.window.docks["history"].isVisible()
+    # the exception's time is read off the GUI thread; then the replay opens around it
+    w.qtbot.waitUntil(w.window.docks["history"].isVisible, timeout=10000)
 
 
 @step("window/Proof of visit")
 def proof_of_visit(w: Walk) -> None:
     from ui.history.visit_dialog import ProofOfVisitDialog
 
-    w.select_stop("V03", 0)
+    stop_id = w.select_stop("V03", 0)
     w.fire("window/Proof of visit")
     dialogs = [d for d in w.window.findChildren(ProofOfVisitDialog) if d.isVisible()]
     assert dialogs
+    # "Use selected stop" takes the place from the boards' day (no database read)
+    day = w.window.routes_panel.controller.day
+    assert day is not None
+    stop = day.stops[stop_id]
+    w.qtbot.mouseClick(dialogs[-1].from_stop, Qt.MouseButton.LeftButton)
+    assert dialogs[-1].lat.value() == pytest.approx(stop.lat, abs=1e-6)
+    assert dialogs[-1].lon.value() == pytest.approx(stop.lon, abs=1e-6)
     for dialog in dialogs:
         dialog.close()
 
