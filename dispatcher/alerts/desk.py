@@ -18,8 +18,6 @@ from datetime import datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
 from dispatcher.alerts.model import CLOSED_STATUSES, OPEN_STATUSES, Alert, AuditEntry, User
 from dispatcher.alerts.stats import SupervisorStats, compute_stats
@@ -31,7 +29,6 @@ from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.persistence import alert_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore
 from dispatcher.persistence.database import Database
-from dispatcher.persistence.orm import Stop
 from dispatcher.users.desk import os_account
 
 T = TypeVar("T")
@@ -99,7 +96,7 @@ class AlertDesk:
 
     def stop_info(self, stop_id: int) -> StopInfo | None:
         with self._db.session() as session:
-            s = session.scalar(select(Stop).where(Stop.id == stop_id))
+            s = alert_repo.stop_by_id(session, stop_id)
             if s is None:
                 return None
             return StopInfo(

@@ -304,6 +304,11 @@ def actual_arrivals(session: Session, day: date) -> dict[int, datetime]:
 # -- who is at the keyboard (the users room owns the table: persistence/users_repo.py) ------
 
 
+def stop_by_id(session: Session, stop_id: int) -> Stop | None:
+    """The stop an alert is about, with its customer (the detail pane's facts), if it exists."""
+    return session.scalar(select(Stop).where(Stop.id == stop_id))
+
+
 def user_for_os_account(session: Session, os_user: str) -> User:
     """The user for an OS account, created on first use (see :func:`users_repo.login`)."""
     return users_repo.login(session, os_user)
