@@ -288,7 +288,7 @@ def _cmd_decode(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 
 
 def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from dispatcher.planning.solomon import run_solve
+    from dispatcher.planning.vrptw import run_solve
 
     return run_solve(args.instance, args.time_limit, args.json, out, engine=args.engine)
 

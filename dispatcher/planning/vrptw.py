@@ -1,4 +1,4 @@
-"""Solomon VRPTW solving, tuned for "fewest vehicles, then distance".
+"""Solomon VRPTW solving, tuned for "fewest vehicles, then distance"; ``dispatcher solve``.
 
 Two engines. The default, ``"pyvrp"`` (:mod:`dispatcher.planning.pyvrp_engine`), reaches the
 benchmark's targets; ``"ortools"`` is kept as the record of what OR-Tools reaches and as the
@@ -33,11 +33,13 @@ that any solution the solver accepts is feasible in exact arithmetic).
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Literal, TextIO, cast
 
 import numpy as np
 
@@ -50,7 +52,7 @@ from dispatcher.planning.routing import (
     SearchParams,
     solve_routing,
 )
-from dispatcher.planning.solomon import SolomonInstance
+from dispatcher.planning.solomon import SolomonInstance, read_solomon
 
 SCALE = 10_000
 Engine = Literal["pyvrp", "ortools"]
@@ -338,3 +340,28 @@ def _solve_pyvrp(
                 best = cand
         note("final", best)
     return VrptwResult(best, inst.route_distance(best), len(best), tuple(log))
+
+
+def run_solve(
+    path: Path, time_limit: float, as_json: bool, out: TextIO, engine: str = "pyvrp"
+) -> int:
+    """``dispatcher solve INSTANCE --time-limit S [--json] [--engine E]``; the exit code.
+
+    Prints vehicles, total distance (unrounded Euclidean) and routes, or with ``as_json`` one
+    object ``{"vehicles", "distance", "routes"}`` (customer numbers, depot omitted).
+    """
+    inst = read_solomon(path)
+    if not time_limit > 0:
+        raise ValidationError("the time limit must be positive")
+    result = solve_vrptw(inst, time_limit, engine=cast(Engine, engine))  # it checks
+    routes = [r for r in result.routes if r]
+    distance = inst.route_distance(routes)
+    if as_json:
+        json.dump({"vehicles": len(routes), "distance": distance, "routes": routes}, out)
+        out.write("\n")
+    else:
+        out.write(f"instance {inst.name}\nvehicles {len(routes)}\ndistance {distance:.2f}\n")
+        for k, r in enumerate(routes, 1):
+            out.write(f"route {k}: {' '.join(map(str, r))}\n")
+    problems = inst.check(routes)
+    return 0 if not problems else 2
