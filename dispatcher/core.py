@@ -26,7 +26,7 @@ from dispatcher.site import Role, SiteRole
 
 if TYPE_CHECKING:
     from dispatcher.live import LiveTelemetry
-    from dispatcher.users.model import User
+    from dispatcher.model.users import User
 
 log = logging.getLogger(__name__)
 

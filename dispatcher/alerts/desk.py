@@ -19,13 +19,19 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
-from dispatcher.alerts.model import CLOSED_STATUSES, OPEN_STATUSES, Alert, AuditEntry, User
 from dispatcher.alerts.stats import SupervisorStats, compute_stats
-from dispatcher.alerts.store import AlertFilter
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import Clock
 from dispatcher.events import EventBus
 from dispatcher.fleet_settings import machine_zone_name
+from dispatcher.model.alerts import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    Alert,
+    AlertFilter,
+    AuditEntry,
+    User,
+)
 from dispatcher.persistence import alert_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore
 from dispatcher.persistence.database import Database

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TextIO
 
-from dispatcher.alerts.model import CLOSED_STATUSES, OPEN_STATUSES, Alert, AlertStatus
 from dispatcher.alerts.priority import minutes_left
 from dispatcher.errors import ValidationError
+from dispatcher.model.alerts import CLOSED_STATUSES, OPEN_STATUSES, Alert, AlertStatus
 
 _GROUPS = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES, "all": frozenset(AlertStatus)}
 

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
-from dispatcher.events import EventBus
+from dispatcher.events import ConsoleNote, EventBus
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +64,6 @@ def sync_topic(prefix: str) -> str:
 
 def lease_topic(prefix: str) -> str:
     return f"{prefix}/console/alerts/lease"
-
-
-@dataclass(frozen=True, slots=True)
-class ConsoleNote:
-    """Another workstation's sync note about something other than alerts (e.g. a route).
-
-    Published on the core's bus from :meth:`AlertsSync.tick`, so every room reuses this one
-    sync connection (the route boards reload when ``entity == "route"``).
-    """
-
-    entity: str
-    id: str
-    version: int | None
-    console_id: str
-    #: The person who made the change (their login), "" from an older console.
-    actor: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from dispatcher.errors import DispatcherError, ImportFileError
-from dispatcher.fleet.setup_model import FieldErrors, parse_depot, parse_driver, parse_vehicle
 from dispatcher.importing.orders_csv import MAX_FILE_BYTES, RowError
+from dispatcher.model.fleet_setup import FieldErrors, parse_depot, parse_driver, parse_vehicle
+from dispatcher.model.users import Permission
 from dispatcher.persistence import fleet_setup_repo as repo
 from dispatcher.persistence.database import Database, Session
 from dispatcher.persistence.users_repo import acting_user
-from dispatcher.users.model import Permission
 
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "depots": {

@@ -33,8 +33,10 @@ from sqlalchemy import ColumnElement, Row, Select, Table, func, insert, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatcher.alerts.model import (
+from dispatcher.errors import ConflictError, NotFoundError, ValidationError
+from dispatcher.model.alerts import (
     Alert,
+    AlertFilter,
     AlertKind,
     AlertStatus,
     AuditEntry,
@@ -42,8 +44,6 @@ from dispatcher.alerts.model import (
     Severity,
     User,
 )
-from dispatcher.alerts.store import AlertFilter
-from dispatcher.errors import ConflictError, NotFoundError, ValidationError
 from dispatcher.persistence import users_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import AlertRow, Stop, VehicleEventRow

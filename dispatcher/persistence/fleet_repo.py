@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from dispatcher import limits
 from dispatcher.errors import ConflictError, ValidationError
+from dispatcher.model.users import Permission
 from dispatcher.persistence.orm import (
     AuditEntry,
     Customer,
@@ -25,7 +26,6 @@ from dispatcher.persistence.orm import (
 )
 from dispatcher.persistence.users_repo import acting_user
 from dispatcher.scenario.records import CustomerRecord, OrderRecord, Scenario
-from dispatcher.users.model import Permission
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from dispatcher.errors import DispatcherError, NotFoundError, ValidationError
-from dispatcher.fleet.setup_model import (
+from dispatcher.model.fleet_setup import (
     AssignmentSpec,
     DepotSpec,
     DriverSpec,
     FieldErrors,
     VehicleSpec,
 )
+from dispatcher.model.users import Permission
 from dispatcher.persistence.orm import (
     AuditEntry,
     Depot,
@@ -35,7 +36,6 @@ from dispatcher.persistence.orm import (
     VehicleAssignment,
 )
 from dispatcher.persistence.users_repo import acting_user
-from dispatcher.users.model import Permission
 
 
 def _allowed(session: Session, actor: str) -> None:

@@ -16,13 +16,13 @@ from sqlalchemy import update
 
 from dispatcher.alerts.desk import AlertDesk
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
-from dispatcher.alerts.model import AlertKind, AlertStatus, ResolutionCode, Role, User
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.cli import build_parser, run_headless
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.errors import ConflictError, PermissionDenied, ValidationError
 from dispatcher.events import EventBus
+from dispatcher.model.alerts import AlertKind, AlertStatus, ResolutionCode, Role, User
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import User as UserRow

@@ -8,12 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from outbox_store_contract import CONTRACT_CHECKS, StoreFactory
 
-from dispatcher.messaging.outbox import (
-    MAX_KEY_LENGTH,
-    InMemoryOutboxStore,
-    OutboxStatus,
-    idempotency_key,
-)
+from dispatcher.messaging.outbox import MAX_KEY_LENGTH, InMemoryOutboxStore, idempotency_key
+from dispatcher.model.messaging import OutboxStatus
 
 
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.kpi.records import Scope, ScopeKind
+from dispatcher.model.kpi import Scope, ScopeKind
 from dispatcher.persistence import fleet_repo
 from ui.bool_refs import affected, protect_bools
 from ui.kpi.dock import show_timeline

@@ -13,11 +13,11 @@ from fleet_zone import DAY, TZ, utc
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from dispatcher.alerts.model import AlertKind, Condition, Severity
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
+from dispatcher.model.alerts import AlertKind, Condition, Severity
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.scenario.demo import demo_scenario

@@ -8,8 +8,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from dispatcher.alerts.desk import StopInfo
-from dispatcher.alerts.model import Alert, AuditEntry
 from dispatcher.alerts.priority import minutes_left
+from dispatcher.model.alerts import Alert, AuditEntry
 from ui.exceptions.model import KIND_LABELS, SEVERITY_COLOURS, sla_text
 
 

@@ -35,9 +35,9 @@ from shiboken6 import isValid
 
 from dispatcher.alerts.desk import AlertDesk
 from dispatcher.alerts.events import AlertsChanged
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, Severity, User
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.errors import DispatcherError
+from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, Severity, User
 from ui.exceptions.detail import detail_html
 from ui.exceptions.model import KIND_LABELS, AlertsFilter, AlertsModel, Column, Role
 from ui.workers import run_in_background

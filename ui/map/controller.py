@@ -46,7 +46,7 @@ from ui.map.web import scheme_handler
 from ui.selection import Selection
 
 if TYPE_CHECKING:
-    from dispatcher.alerts.model import Alert
+    from dispatcher.model.alerts import Alert
     from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -290,8 +290,7 @@ class MapController(QObject):
 
     def _fetch_open_alerts(self) -> list[Alert]:
         """Runs in a worker thread (see :class:`LatestLoad`)."""
-        from dispatcher.alerts.model import OPEN_STATUSES
-        from dispatcher.alerts.store import AlertFilter
+        from dispatcher.model.alerts import OPEN_STATUSES, AlertFilter
         from dispatcher.persistence.alert_repo import SqlAlertStore
 
         with self.core.db.session() as session:

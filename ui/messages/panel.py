@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from dispatcher.maps.jsbridge import escape_html
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
 from dispatcher.messaging.service import MessagingService, OutboxChanged, StopSend
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 from dispatcher.persistence import messaging_repo
 from ui.messages.outbox_model import Column, OutboxFilter, OutboxModel
 from ui.messages.templates_tab import TemplatesTab

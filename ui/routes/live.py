@@ -8,7 +8,7 @@ Two things change the day behind the dispatcher's back:
   and merged into the plan in place: statuses are not route edits, so the undo history stays
   (an undo that would move a stop done meanwhile is refused by the command itself).
 * **Another workstation saved a route**: its note on the console sync topic reaches the bus
-  as a :class:`~dispatcher.alerts.sync.ConsoleNote` (the alerts sync's connection, the one
+  as a :class:`~dispatcher.events.ConsoleNote` (the alerts sync's connection, the one
   listener of that topic). A note for a version these boards already have (their own save)
   is ignored; otherwise the day is read off the GUI thread and, if a route really changed,
   only the changed routes are merged into the plan (the undo steps that changed them are
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
-from dispatcher.alerts.sync import ConsoleNote
+from dispatcher.events import ConsoleNote
 from dispatcher.persistence import fleet_repo
 from ui.workers import run_in_background
 
