@@ -20,11 +20,13 @@ from dispatcher.history.retention import RetentionService
 from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
+from dispatcher.persistence.geocode_repo import database_geocoder
 from dispatcher.scenario.demo import demo_scenario
 from dispatcher.services import Service
 from dispatcher.site import Role, SiteRole
 
 if TYPE_CHECKING:
+    from dispatcher.geocoding import Geocoder
     from dispatcher.live import LiveTelemetry
     from dispatcher.model.users import User
 
@@ -131,6 +133,13 @@ class Core:
             return fleet_repo.load_routes(
                 session, day or fleet_repo.day_to_show(session, self.today())
             )
+
+    def geocoder(self) -> Geocoder:
+        """The configured geocoder, with this database's cache (forms and imports place with it).
+
+        Only builds it: the look-ups it makes are the caller's, off the GUI thread.
+        """
+        return database_geocoder(self.settings, self.db)
 
     def vehicle_names(self) -> dict[str, str]:
         with self.db.session() as session:

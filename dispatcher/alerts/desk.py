@@ -55,6 +55,12 @@ class StopInfo:
     actual_arrival: datetime | None
 
 
+def alert_by_id(db: Database, alert_id: int) -> Alert:
+    """One alert, read in a short transaction; :class:`NotFoundError` when it is gone."""
+    with alert_repo.alert_store(db) as store:
+        return store.get(alert_id)
+
+
 class AlertDesk:
     """Queries and commands of the exception queue for one workstation."""
 

@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -354,6 +354,14 @@ class MessagingService:
 
     def failed(self) -> list[OutboxMessage]:
         return self.store.list(OutboxStatus.FAILED)
+
+    def order_ref_of(self, stop_id: int) -> str | None:
+        """The order reference of a stop (what outbox rows call it); reads the database."""
+        return messaging_repo.order_ref_of(self.db, stop_id)
+
+    def customer_names(self, customer_ids: Iterable[int]) -> dict[int, str]:
+        """Customer names by id, for the outbox table; reads the database."""
+        return messaging_repo.customer_names(self.db, customer_ids)
 
 
 def messaging_of(core: Core) -> MessagingService | None:

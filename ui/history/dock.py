@@ -117,11 +117,10 @@ def replay_around_selected_alert(window: MainWindow) -> None:
     if alert_id is None:
         window.statusBar().showMessage("Select an exception first, then replay around it.", 8000)
         return
-    from dispatcher.persistence.alert_repo import alert_store
+    from dispatcher.alerts.desk import alert_by_id
 
     try:
-        with alert_store(window.core.db) as store:
-            at = store.get(alert_id).first_seen
+        at = alert_by_id(window.core.db, alert_id).first_seen
     except DispatcherError as exc:
         window.statusBar().showMessage(f"Cannot replay this exception: {exc}", 10000)
         return

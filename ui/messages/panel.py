@@ -31,7 +31,6 @@ from shiboken6 import isValid
 from dispatcher.maps.jsbridge import escape_html
 from dispatcher.messaging.service import MessagingService, OutboxChanged, StopSend
 from dispatcher.model.messaging import OutboxMessage, OutboxStatus
-from dispatcher.persistence import messaging_repo
 from ui.messages.outbox_model import Column, OutboxFilter, OutboxModel
 from ui.messages.templates_tab import TemplatesTab
 from ui.selection import Selection
@@ -325,7 +324,7 @@ class MessagesPanel(QWidget):
         if not self.stop_only.isChecked() or stop_id is None:
             self.proxy.set_stop_ref(None)
             return
-        db = self._service.db
+        service = self._service
 
         def found(ref: Any) -> None:
             if not isValid(self.proxy):
@@ -333,9 +332,7 @@ class MessagesPanel(QWidget):
             if self.stop_only.isChecked() and self._window.selection.current.stop_id == stop_id:
                 self.proxy.set_stop_ref(ref or f"#{stop_id}")
 
-        run_in_background(
-            lambda: messaging_repo.order_ref_of(db, stop_id), found, self._load_failed
-        )
+        run_in_background(lambda: service.order_ref_of(stop_id), found, self._load_failed)
 
     def _message_selected(self) -> None:
         from ui.messages.actions import message_customer
@@ -355,4 +352,4 @@ class MessagesPanel(QWidget):
 def _load(service: MessagingService) -> tuple[list[OutboxMessage], dict[int, str]]:
     rows = service.history(limit=HISTORY_LIMIT)
     ids = {r.customer_id for r in rows if r.customer_id is not None}
-    return rows, messaging_repo.customer_names(service.db, ids)
+    return rows, service.customer_names(ids)

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from dispatcher.importing.new_order import create_order
-from dispatcher.persistence.geocode_repo import database_geocoder
 from dispatcher.scenario.records import OrderRecord
 from ui.workers import run_in_background
 
@@ -121,7 +120,7 @@ class NewOrderDialog(QDialog):
         self.status.setText("Placing the address and saving…" if placing else "Saving…")
 
         def work() -> tuple[int, OrderRecord]:
-            geocoder = database_geocoder(core.settings, core.db)
+            geocoder = core.geocoder()
             return create_order(
                 core.db,
                 fields,
