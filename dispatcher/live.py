@@ -10,13 +10,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from dispatcher.broker import EmbeddedBroker
-from dispatcher.clock import Clock
+from dispatcher.clock import Clock, system_monotonic
 from dispatcher.config import Settings
 from dispatcher.devices.desk import DeviceDesk
 from dispatcher.devices.embedded import CredentialWatcher, start_app_broker
@@ -340,7 +339,7 @@ class LiveTelemetry:
         """Apply what arrived since the last tick (GUI timer or headless loop)."""
         result = self.pipeline.drain()
         with self._lock:
-            self._rate.append((time.monotonic(), self.pipeline.stats.received))
+            self._rate.append((system_monotonic(), self.pipeline.stats.received))
         return result
 
     def stats(self) -> LiveStats:

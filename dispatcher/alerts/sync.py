@@ -33,14 +33,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
+from dispatcher.clock import system_monotonic, system_now
 from dispatcher.events import ConsoleNote, EventBus
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class Election:
         lease_s: float = 6.0,
         grace_s: float = 2.0,
         claim_s: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = system_monotonic,
     ) -> None:
         self.node_id = node_id
         self.priority = priority
@@ -211,7 +211,7 @@ class AlertsSync:
         prefix: str = "fleet",
         renew_s: float = 2.0,
         close: Callable[[], None] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = system_monotonic,
         on_serve: Callable[[str], object] | None = None,
         sweep: bool = False,
     ) -> None:
@@ -307,7 +307,7 @@ class AlertsSync:
             "v": 1,
             "owner": self.election.node_id,
             "priority": self.election.priority,
-            "ts": datetime.now(UTC).isoformat(),
+            "ts": system_now().isoformat(),
         }
         self._publish(self.my_lease_topic, _json(payload), 1, True)
 
@@ -366,7 +366,7 @@ class AlertsSync:
             "console_id": self.election.node_id,
             "entity": "alert",
             "id": alert_id,
-            "ts": datetime.now(UTC).isoformat(),
+            "ts": system_now().isoformat(),
         }
         if self._publish is None:
             return
@@ -408,7 +408,7 @@ def _age_s(ts: object) -> float:
         return 0.0
     if when.tzinfo is None:
         return 0.0
-    return (datetime.now(UTC) - when).total_seconds()
+    return (system_now() - when).total_seconds()
 
 
 def _parse(payload: bytes) -> dict[str, Any] | None:

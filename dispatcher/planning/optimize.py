@@ -20,13 +20,13 @@ time-dependent evaluator.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind, StopStatus
 from dispatcher.planning.commands import ReplaceRoutes
@@ -469,7 +469,7 @@ def optimize_fleet(
     """
     from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp, stall_for, unsupported
 
-    t0 = time.monotonic()
+    t0 = system_monotonic()
     ortools = replace(options, engine="ortools")
     build = build_model(plan, pm, options)
     if not build.problem.stops or unsupported(build.problem) is not None:
@@ -483,7 +483,7 @@ def optimize_fleet(
     stall = stall_for(len(build.problem.stops), limit)  # converged: do not wait for the limit
     search = PyvrpSearch(limit, give_up_s=GIVE_UP_SHARE * limit, stall_s=stall)
     out = solve_pyvrp(build.problem, search, initial, cancel, progress)
-    elapsed = time.monotonic() - t0
+    elapsed = system_monotonic() - t0
     candidate = None
     if out.routes is not None:
         candidate = preview_of(plan, pm, build, out, mode="hard", elapsed=elapsed)
@@ -495,7 +495,7 @@ def optimize_fleet(
     best = fallback
     if candidate is not None and candidate.honours_locks:
         best = min((candidate, fallback), key=_badness)
-    return replace(best, elapsed_s=time.monotonic() - t0)
+    return replace(best, elapsed_s=system_monotonic() - t0)
 
 
 def _badness(r: OptimizationResult) -> tuple[int, int, float, float, float]:

@@ -8,7 +8,6 @@ desk applies a binding to the live table at once and announces it to other works
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher.clock import system_monotonic
 from dispatcher.devices.desk import BindResult, DeviceDesk
 from dispatcher.devices.registry_cli import health_line
 from dispatcher.errors import DispatcherError
@@ -137,7 +137,7 @@ class DevicesPanel(QWidget):
 
     def refresh(self, *, force: bool = False) -> None:
         """Read devices, vehicles and the quarantine off the GUI thread (one at a time)."""
-        now = time.monotonic()
+        now = system_monotonic()
         if self._busy:
             self._again = self._again or force
             return

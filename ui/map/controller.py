@@ -16,12 +16,12 @@ banner — until :meth:`MapController.end_replay` redraws the live state in full
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.fleet.state import FleetChanged, FleetState
 from dispatcher.maps.feed import MapFeed
@@ -208,7 +208,7 @@ class MapController(QObject):
         """Send at most one batch: whatever changed since the page last heard from us."""
         if not self.view.ready:
             return
-        now_wall = time.monotonic()
+        now_wall = system_monotonic()
         self._refresh(now_wall)
         if self.replaying:
             self._tick_replay()

@@ -8,7 +8,6 @@ history and follows the app's one selection.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from dispatcher.clock import system_monotonic
 from dispatcher.maps.jsbridge import escape_html
 from dispatcher.messaging.service import MessagingService, OutboxChanged, StopSend
 from dispatcher.model.messaging import OutboxMessage, OutboxStatus
@@ -100,7 +100,7 @@ class SendBanner(QFrame):
         self.show()
         if row is not None and row.id is not None and send.outcome.created:
             self._message_id = row.id
-            self._deadline = time.monotonic() + undo_seconds
+            self._deadline = system_monotonic() + undo_seconds
             self.undo.setEnabled(True)
             self._timer.start()
             self._count_down()
@@ -128,7 +128,7 @@ class SendBanner(QFrame):
         self.undo.setText("Cancelled" if ok else "Already sent")
 
     def _count_down(self) -> None:
-        left = self._deadline - time.monotonic()
+        left = self._deadline - system_monotonic()
         if left <= 0:
             self._timer.stop()
             self.undo.setEnabled(False)
@@ -276,7 +276,7 @@ class MessagesPanel(QWidget):
     def tick(self) -> None:
         """Per UI tick: reload when something changed, or now and then for other consoles."""
         version = self._service.version
-        due = time.monotonic() - self._last_load >= RELOAD_EVERY_S
+        due = system_monotonic() - self._last_load >= RELOAD_EVERY_S
         if version != self._seen_version or self._dirty or due:
             self._seen_version = version
             self.reload()
@@ -287,7 +287,7 @@ class MessagesPanel(QWidget):
             return
         self._loading = True
         self._dirty = False
-        self._last_load = time.monotonic()
+        self._last_load = system_monotonic()
         service = self._service
         run_in_background(lambda: _load(service), self._loaded, self._load_failed)
 

@@ -8,7 +8,7 @@ order without a vehicle goes straight to "best place" suggestions on the route b
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QDate, Qt
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from dispatcher.clock import system_now
 from dispatcher.importing.new_order import create_order
 from dispatcher.scenario.records import OrderRecord
 from ui.workers import run_in_background
@@ -65,7 +66,7 @@ class NewOrderDialog(QDialog):
             edit.setObjectName(f"order_{name}")
             self.fields[name] = edit
             form.addRow(label, edit)
-        self.fields["order_id"].setText(f"U-{datetime.now().strftime('%H%M%S')}")
+        self.fields["order_id"].setText(f"U-{system_now().astimezone().strftime('%H%M%S')}")
         self.date = QDateEdit(calendarPopup=True)
         day = window.service_day or date.today()
         self.date.setDate(QDate(day.year, day.month, day.day))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from dispatcher.clock import system_monotonic
 from dispatcher.events import ConsoleNote
 from dispatcher.persistence import fleet_repo
 from ui.workers import run_in_background
@@ -46,7 +47,7 @@ class LiveBoardUpdates(QObject):
         self.controller = controller
         self.progress_every_s = PROGRESS_EVERY_S
         self.progress_ms = 0.0  # duration of the last progress read (worker thread)
-        self._last_poll = time.monotonic()
+        self._last_poll = system_monotonic()
         self._progress_busy = False
         self._reload_busy = False
         self._reload_again = False
@@ -73,7 +74,7 @@ class LiveBoardUpdates(QObject):
         day = self.controller.day
         if day is None or self._progress_busy:
             return False
-        now = time.monotonic()
+        now = system_monotonic()
         if not force and now - self._last_poll < self.progress_every_s:
             return False
         self._last_poll = now

@@ -10,7 +10,6 @@ applies it (one undoable command, saved and sent to the vehicles) or discards it
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from dispatcher.clock import system_monotonic
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class OptimizeDialog(QDialog):
             layout.addWidget(w)
         self._progress = _Progress(self)
         self._progress.reported.connect(self._on_progress)
-        self._started = time.monotonic()
+        self._started = system_monotonic()
 
     # --- running --------------------------------------------------------------------------
     def start(self) -> None:
@@ -108,7 +108,7 @@ class OptimizeDialog(QDialog):
         def solve() -> OptimizationResult:
             return optimize_in_subprocess(plan, pm, options, self.cancel_event, emit)
 
-        self._started = time.monotonic()
+        self._started = system_monotonic()
         run_in_background(solve, self._on_done, self._on_error)
 
     def _on_progress(self, best: float, elapsed: float) -> None:
