@@ -23,7 +23,7 @@ from dispatcher.config import Settings
 from dispatcher.devices import cli as devices_cli
 from dispatcher.devices.registry_cli import add_parsers as add_device_registry_parsers
 from dispatcher.devices.registry_cli import run_devices
-from dispatcher.errors import DispatcherError
+from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.fleet import cli as fleet_cli
 from dispatcher.history.commands import add_parsers as add_history_parsers
 from dispatcher.history.commands import run_history
@@ -197,7 +197,20 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
     handler = handlers.get(args.command)
     if handler is None:
         raise DispatcherError(f"unknown command {args.command!r}")
+    install_display(settings)
     return handler(args, settings, out)
+
+
+def install_display(settings: Settings) -> None:
+    """Human output in the fleet's units and locale (dispatcher/display.py). A bad ``[fleet]``
+    table is left to the commands that need it to report; the others still run."""
+    from dispatcher import display
+    from dispatcher.fleet_settings import FleetSettings
+
+    try:
+        display.install(FleetSettings.from_settings(settings))
+    except ConfigError:
+        display.reset()
 
 
 def _cmd_devices(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -12,6 +12,7 @@ from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from dispatcher import display
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.config import Settings, pool_options
 from dispatcher.events import EventBus
@@ -49,6 +50,8 @@ class Core:
         self.history_settings = HistorySettings.from_settings(settings)
         #: The fleet's zone, locale and units (``[fleet]``): every time shown, parsed, planned.
         self.fleet = FleetSettings.from_settings(settings)
+        #: ... and how every text of this process writes distances, speeds, times and dates.
+        self.display = display.install(self.fleet)
         self.db = Database(settings.database_url, pool=pool_options(settings, role))
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []

@@ -248,6 +248,7 @@ class LiveTelemetry:
             bindings=self.bindings,
             registry=self.registry,
             announce=None if client is None else client.publish_sync,
+            profiles=self.profiles,
         )
 
     def _flush_registry(

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from dispatcher import display
 from dispatcher.fleet.health import COARSE_STATE, accuracy_text, position_note
 from dispatcher.fleet.state import FleetChanged, FleetState, VehicleSnapshot
 from dispatcher.fleet_settings import machine_zone_name
@@ -33,6 +34,7 @@ class FleetColumn(enum.IntEnum):
     SOURCE = 6
 
 
+#: The speed column's heading is the fleet's unit (km/h or mph: dispatcher/display.py).
 HEADERS = ("Vehicle", "State", "km/h", "Last seen", "Position", "Battery", "Device")
 STATE_COLOURS = {
     VehicleState.MOVING: STATUS_COLOURS["on_time"],
@@ -84,6 +86,8 @@ class FleetModel(QAbstractTableModel):
             and role == Qt.ItemDataRole.DisplayRole
             and 0 <= section < len(HEADERS)
         ):
+            if section == FleetColumn.SPEED:
+                return display.current().speed_unit
             return HEADERS[section]
         return None
 
@@ -114,7 +118,8 @@ class FleetModel(QAbstractTableModel):
         if col == FleetColumn.SPEED:  # a silent van's last speed is not its speed now
             if s.speed_kmh is None or s.state in (VehicleState.OFFLINE, VehicleState.STALE):
                 return ""
-            return f"{s.speed_kmh:.0f}"
+            shown = display.current()
+            return shown.number(shown.speed_value(s.speed_kmh), 0)
         if col == FleetColumn.LAST_SEEN:
             return self._time(s.last_seen)
         if col == FleetColumn.POSITION:
@@ -127,4 +132,4 @@ class FleetModel(QAbstractTableModel):
         return s.source or ""
 
     def _time(self, when: datetime | None) -> str:
-        return "" if when is None else when.astimezone(self._tz).strftime("%H:%M:%S")
+        return "" if when is None else display.current().clock(when.astimezone(self._tz), True)

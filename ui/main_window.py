@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher import display
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
 from ui import day_picker
@@ -159,7 +160,7 @@ class MainWindow(QMainWindow):
             f"{stats.received} received, {stats.rejected} rejected"
         )
         now = self.core.clock.now().astimezone(self.routes_model.timezone)
-        self.clock_label.setText(now.strftime("%H:%M:%S"))
+        self.clock_label.setText(display.current().clock(now, seconds=True))
 
     # --- construction ---------------------------------------------------------------------
     def _build_docks(self) -> None:
@@ -218,7 +219,11 @@ class MainWindow(QMainWindow):
         self.fleet_view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.fleet_view.setWordWrap(False)
         self.fleet_view.verticalHeader().setDefaultSectionSize(22)
-        for col, width in enumerate((160, 70, 50, 75, 150, 60)):
+        # "Last seen" as wide as the fleet's clock writes it (a 12-hour one adds " PM").
+        seen = self.fleet_view.fontMetrics().horizontalAdvance(
+            display.current().clock(datetime(2000, 1, 1, 22, 58, 58), seconds=True)
+        )
+        for col, width in enumerate((160, 70, 50, max(75, seen + 16), 150, 60)):
             self.fleet_view.setColumnWidth(col, width)
         return self.fleet_view
 

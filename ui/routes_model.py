@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from dispatcher import display
 from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.persistence.fleet_repo import RouteView, StopView
 from ui.themes import STATUS_COLOURS
@@ -167,7 +168,7 @@ class RoutesModel(QAbstractItemModel):
     def _window_text(self, start: datetime | None, end: datetime | None) -> str:
         if start is None and end is None:
             return "any time"
-        fmt = "%H:%M"
-        a = start.astimezone(self._tz).strftime(fmt) if start else "…"
-        b = end.astimezone(self._tz).strftime(fmt) if end else "…"
+        clock = display.current().clock
+        a = clock(start.astimezone(self._tz)) if start else "…"
+        b = clock(end.astimezone(self._tz)) if end else "…"
         return f"{a}–{b}"

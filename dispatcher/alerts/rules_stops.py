@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -9,6 +10,7 @@ from dispatcher.alerts.facts import Snapshot, StopFacts
 from dispatcher.alerts.rules_common import iso, minutes, round_min
 from dispatcher.alerts.thresholds import Thresholds
 from dispatcher.model.alerts import AlertKind, Condition, Severity, stop_subject
+from dispatcher.model.minutes import slack_minutes
 
 
 class AtRiskRule:
@@ -35,13 +37,14 @@ class AtRiskRule:
             slack = stop.window_end - stop.predicted_arrival
             if slack < timedelta(0) or minutes(slack) >= self._t.at_risk_slack_min:
                 continue
+            left = slack_minutes(slack.total_seconds())
             yield Condition(
                 kind=AlertKind.AT_RISK,
                 subject=stop_subject(stop.stop_id),
                 severity=Severity.MEDIUM,
-                title=f"Stop {stop.name} at risk: {round_min(slack)} min of slack left",
+                title=f"Stop {stop.name} at risk: {left} min of slack left",
                 details={
-                    "slack_min": round(minutes(slack), 1),
+                    "slack_min": math.floor(minutes(slack) * 10) / 10,  # floored: see model.minutes
                     "predicted_arrival": iso(stop.predicted_arrival),
                     "window_end": iso(stop.window_end),
                     "customer": stop.customer_name,

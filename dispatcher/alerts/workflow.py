@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from dispatcher import display
 from dispatcher.alerts.permissions import can_see, check_permission
 from dispatcher.alerts.priority import priority_key
 from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
@@ -278,7 +279,8 @@ def _id(alert: Alert) -> int:
 
 def _conflict_message(current: Alert, seen_version: int) -> str:
     who = current.updated_by or "someone"
-    when = f" at {current.updated_at:%H:%M:%S}" if current.updated_at else ""
+    at = current.updated_at
+    when = f" at {display.current().instant(at, seconds=True)}" if at else ""
     return (
         f"Exception #{current.id} ({current.title}) was changed by {who}{when} since you "
         f"opened it (you saw version {seen_version}, it is now {current.version}). "

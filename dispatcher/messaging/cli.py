@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any, TextIO
 
+from dispatcher import display
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
 from dispatcher.model.messaging import OutboxMessage, OutboxStatus
@@ -102,7 +103,7 @@ def format_row(row: OutboxMessage, tz: str = "UTC") -> str:
     local = zone(tz)
 
     def hms(value: datetime | None) -> str:
-        return value.astimezone(local).strftime("%H:%M:%S") if value else "-"
+        return display.current().clock(value.astimezone(local), True) if value else "-"
 
     parts = [
         f"#{row.id}",

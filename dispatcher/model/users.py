@@ -10,6 +10,7 @@
 | edit templates    | no     | no         | yes        | yes   |
 | fleet setup       | no     | no         | yes        | yes   |
 | manage users      | no     | no         | no         | yes   |
+| edit settings     | no     | no         | no         | yes   |
 
 Roles are ordered: each one may do what the one below it may, so a check is "at least this
 role". The alert queue's finer rules (who may act on whose exception) are in
@@ -71,6 +72,7 @@ class Permission(enum.StrEnum):
     EDIT_TEMPLATES = "edit message templates"
     FLEET_SETUP = "change the fleet setup"
     MANAGE_USERS = "manage users"
+    EDIT_SETTINGS = "change the console's settings"
 
 
 MINIMUM_ROLE: dict[Permission, Role] = {
@@ -82,6 +84,7 @@ MINIMUM_ROLE: dict[Permission, Role] = {
     Permission.EDIT_TEMPLATES: Role.SUPERVISOR,
     Permission.FLEET_SETUP: Role.SUPERVISOR,
     Permission.MANAGE_USERS: Role.ADMIN,
+    Permission.EDIT_SETTINGS: Role.ADMIN,
 }
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from dispatcher import display
 from dispatcher.eta.travel import SpeedProfile
 from dispatcher.planning.model import FloatArray, Plan, PlanMatrix, PlanVehicle
 
@@ -254,15 +255,20 @@ class EvaluationDiff:
             return self.late_after < self.late_before
         return self.duration_delta <= 0
 
-    def summary(self, metres_per_unit: float = 1000.0, unit: str = "km") -> str:
+    def summary(self, metres_per_unit: float | None = None, unit: str = "") -> str:
         """Human text such as ``"+4.0 km, +12 min, 2 late → 0 late"``.
 
         Args:
-            metres_per_unit: Divisor for distances (1 for plane instances).
-            unit: Distance unit label.
+            metres_per_unit: Divisor for distances (1 for plane instances); None: metres
+                written in the fleet's unit (:mod:`dispatcher.display`).
+            unit: Distance unit label with ``metres_per_unit``.
         """
+        if metres_per_unit is None:
+            distance = display.current().signed_distance(self.distance_delta)
+        else:
+            distance = f"{signed(self.distance_delta / metres_per_unit, 1)} {unit}".rstrip()
         parts = [
-            f"{signed(self.distance_delta / metres_per_unit, 1)} {unit}".rstrip(),
+            distance,
             f"{signed(self.duration_delta / 60)} min",
             f"{self.late_before} late → {self.late_after} late",
         ]

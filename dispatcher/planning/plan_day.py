@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from dispatcher import display
 from dispatcher.errors import ValidationError
 from dispatcher.eta.travel import HaversineProvider
 from dispatcher.persistence import fleet_repo
@@ -46,9 +47,13 @@ class DayPlanOutcome:
         }
 
     def summary(self) -> str:
+        """The human line of ``dispatcher plan``: the fleet's units and date (the JSON keeps
+        ``distance_km`` and ISO dates whatever the fleet's settings)."""
+        shown = display.current()
         return (
-            f"{self.day}: {self.stops} stops on {self.vehicles} vehicles, "
-            f"{self.unassigned} unassigned, {self.distance_km:.1f} km, {self.late} late"
+            f"{shown.date(self.day)}: {self.stops} stops on {self.vehicles} vehicles, "
+            f"{self.unassigned} unassigned, {shown.distance(self.distance_km * 1000.0)}, "
+            f"{self.late} late"
         )
 
 

@@ -14,6 +14,7 @@ from alerts_builders import T0, evaluate, minutes, of_kind, stop
 from dispatcher.alerts.thresholds import Thresholds
 from dispatcher.clock import FakeClock
 from dispatcher.model.alerts import AlertKind, Severity
+from dispatcher.model.minutes import late_minutes, slack_minutes
 
 END = T0 + minutes(60)
 
@@ -40,6 +41,25 @@ def test_at_risk_carries_slack_deadline_and_stop(clock: FakeClock) -> None:
     assert c.details["slack_min"] == 4.0
     assert (c.vehicle_id, c.stop_id) == ("V1", "S1")
     assert "Mme Dupont" in c.title
+
+
+def test_at_risk_says_the_minutes_the_route_board_shows(clock: FakeClock) -> None:
+    """9.99 min of slack reads "9 min" on the board, so the exception must not say 10 (a
+    dispatcher on the Chicago walk saw both, for the same stop, side by side)."""
+    (c,) = evaluate(clock, stop(predicted_arrival=END - minutes(9.99)))
+    assert "9 min of slack left" in c.title
+    assert c.details["slack_min"] == 9.9
+    from ui.exceptions.detail import facts_rows
+
+    assert any("9 min left" in row for row in facts_rows(c.details, None, shown=False))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "late", "slack"), [(0, 0, 0), (20, 0, 0), (30, 1, 0), (599, 10, 9), (-5, 0, 0)]
+)
+def test_whole_minutes_are_read_one_way_everywhere(seconds: float, late: int, slack: int) -> None:
+    assert late_minutes(seconds) == late
+    assert slack_minutes(seconds) == slack
 
 
 def test_at_risk_threshold_is_configurable(clock: FakeClock) -> None:

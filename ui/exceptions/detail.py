@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
+from dispatcher import display
 from dispatcher.alerts.desk import StopInfo
 from dispatcher.alerts.priority import minutes_left
 from dispatcher.model.alerts import Alert, AuditEntry
+from dispatcher.model.minutes import late_minutes, slack_minutes
 from ui.exceptions.model import KIND_LABELS, SEVERITY_COLOURS, sla_text
 
 
@@ -22,7 +24,7 @@ def _t(value: datetime | str | None, tz: tzinfo | None = None) -> str:
             value = datetime.fromisoformat(value)
         except ValueError:
             return html.escape(value)
-    return value.astimezone(tz).strftime("%H:%M")
+    return display.current().clock(value.astimezone(tz))
 
 
 def _row(label: str, value: Any) -> str:
@@ -35,8 +37,9 @@ def _history(entries: Sequence[AuditEntry], tz: tzinfo | None) -> str:
         after = dict(e.after)
         note = f" — “{html.escape(str(after['note']))}”" if after.get("note") else ""
         status = html.escape(str(after.get("status", "")))
+        when = display.current().clock(e.ts.astimezone(tz), seconds=True)
         lines.append(
-            f"<li>{e.ts.astimezone(tz):%H:%M:%S} <b>{html.escape(e.actor)}</b> "
+            f"<li>{when} <b>{html.escape(e.actor)}</b> "
             f"{html.escape(e.action.replace('_', ' '))} → {status}{note}</li>"
         )
     return "<ul>" + "".join(lines) + "</ul>" if lines else "<p><i>No history yet.</i></p>"
@@ -74,9 +77,10 @@ def facts_rows(details: dict[str, Any], tz: tzinfo | None, *, shown: bool) -> li
     rows = []
     if "late_min" in details:
         text = _BASIS.get(str(details.get("basis")), _BASIS_DEFAULT)
-        rows.append(_row("Lateness", text.format(round(float(details["late_min"])))))
+        rows.append(_row("Lateness", text.format(late_minutes(float(details["late_min"]) * 60))))
     if "slack_min" in details:
-        rows.append(_row("Slack", f"{round(float(details['slack_min']))} min left"))
+        slack = slack_minutes(float(details["slack_min"]) * 60)
+        rows.append(_row("Slack", f"{slack} min left"))
     skip = _SHOWN | (_SHOWN_WITH_STOP if shown else set())
     for key, value in details.items():
         if key in skip or value is None or value == "":

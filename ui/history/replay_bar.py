@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher import display
 from dispatcher.clock import system_monotonic
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
@@ -192,7 +193,9 @@ class ReplayBar(QWidget):
 
     def _event_item(self, event: ReplayEvent) -> QListWidgetItem:
         who = self._names.get(event.vehicle_id, event.vehicle_id)
-        text = f"{event.ts.astimezone(self._tz):%H:%M:%S}  {who}  {event.kind}"
+        text = (
+            f"{display.current().clock(event.ts.astimezone(self._tz), True)}  {who}  {event.kind}"
+        )
         if event.stop_ref:
             text += f"  {event.stop_ref}"
         if event.reason:
@@ -243,7 +246,7 @@ class ReplayBar(QWidget):
 
     def _show(self, frame: ReplayFrame) -> None:
         assert self.player is not None
-        self.time_label.setText(f"{frame.at.astimezone(self._tz):%H:%M:%S}")
+        self.time_label.setText(display.current().clock(frame.at.astimezone(self._tz), True))
         if not self.slider.isSliderDown():
             self._moving_slider = True  # follow the player without seeking again
             self.slider.setValue(round(self.player.fraction * SLIDER_STEPS))

@@ -30,13 +30,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher import display
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError, ValidationError
 from dispatcher.history.visits import Circle, Polygon, Visit, Zone, proof_of_visit
 from ui.history.replay_bar import from_qdatetime, to_qdatetime
 from ui.workers import run_in_background
 
-HEADERS = ("Vehicle", "First inside", "Last inside", "Time inside", "Fixes", "Closest (m)")
+HEADERS = ("Vehicle", "First inside", "Last inside", "Time inside", "Fixes", "Closest")
 
 
 def parse_corners(text: str) -> Polygon:
@@ -172,7 +173,7 @@ class ProofOfVisitDialog(QDialog):
                 self._hms(v.last_seen),
                 str(timedelta(seconds=round(v.dwell_s))),
                 str(v.fixes),
-                f"{v.closest_m:.0f}",
+                display.current().short_distance(v.closest_m),
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -191,4 +192,4 @@ class ProofOfVisitDialog(QDialog):
         )
 
     def _hms(self, value: datetime) -> str:
-        return f"{value.astimezone(self._tz):%Y-%m-%d %H:%M:%S}"
+        return display.current().stamp(value.astimezone(self._tz), seconds=True)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher import display
 from dispatcher.alerts.stats import DurationStats
 from dispatcher.kpi.definitions import Ratio
 from dispatcher.kpi.report import DurationSummary, KpiReport, compute_report
@@ -123,7 +124,8 @@ class KpiPanel(QWidget):
         self.snapshot = snapshot
         self._fill_scopes(scopes_of(snapshot.records))
         local = snapshot.now.astimezone(snapshot.records.tz)
-        self.status.setText(f"{snapshot.records.day:%a %d %b} · as of {local:%H:%M:%S}")
+        shown = display.current()
+        self.status.setText(f"{shown.day(snapshot.records.day)} · as of {shown.clock(local, True)}")
         self.redraw()
 
     def show_error(self, message: str) -> None:

@@ -14,6 +14,7 @@ import folium
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
+from dispatcher import display
 from dispatcher.maps.jsbridge import escape_html, to_js
 from dispatcher.maps.settings import OSM_ATTRIBUTION
 from dispatcher.maps.styling import PALETTE
@@ -122,6 +123,7 @@ def page_html(options: PageOptions) -> str:
         "autoFit": options.auto_fit,
         "depots": options.depots,
         "geofences": options.geofences,
+        "speedUnit": display.current().speed_unit,  # the feed's speeds are in it
     }
     fmap.add_child(_Init(to_js(init)))
     return str(fmap.get_root().render())

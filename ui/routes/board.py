@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from dispatcher import display
 from dispatcher.maps.jsbridge import escape_html
 from dispatcher.planning.dayplan import UNASSIGNED
 from ui.routes.board_model import Column, Role, VehicleBoardModel
@@ -203,7 +204,7 @@ class VehicleBoard(QFrame):
         late_text = f"<span style='color:#e04646'><b>{late} late</b></span>" if late else "0 late"
         parts = [
             f"{n} stops",
-            f"{ev.distance / 1000:.1f} km",
+            display.current().distance(ev.distance),
             f"{hours} h {minutes:02d}",
             late_text,
         ]

@@ -23,7 +23,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from dispatcher import display
 from dispatcher.model.core import StopStatus
+from dispatcher.model.minutes import late_minutes, slack_minutes
 from dispatcher.planning.dayplan import UNASSIGNED
 from ui.routes.controller import BoardController
 
@@ -205,24 +207,25 @@ class VehicleBoardModel(QAbstractTableModel):
             return ""
         if col == Column.LOAD:
             return f"{ev.load_after[i]:g}"
-        late = float(ev.lateness[i])
+        late = late_minutes(float(ev.lateness[i]))
         if late > 0:
-            return f"−{math.ceil(late / 60)} min"  # negative slack: late
+            return f"−{late} min"  # negative slack: late
         slack = day.plan.stops[sid].window_end - float(ev.service_start[i])
-        return "—" if math.isinf(slack) else f"{int(slack // 60)} min"
+        return "—" if math.isinf(slack) else f"{slack_minutes(slack)} min"
 
     def _arrived(self, sid: str) -> str:
         """Actual arrival as local HH:MM ("" when the driver's app did not report it)."""
         day = self.controller.day
         assert day is not None
         when = day.stops[sid].actual_arrival
-        return "" if when is None else when.astimezone(day.origin.tzinfo).strftime("%H:%M")
+        return "" if when is None else display.current().clock(when.astimezone(day.origin.tzinfo))
 
     def _window(self, start: float, end: float) -> str:
         day = self.controller.day
         assert day is not None
-        a = "…" if start <= 0 else day.clock_time(start).strftime("%H:%M")
-        b = "…" if math.isinf(end) else day.clock_time(end).strftime("%H:%M")
+        clock = display.current().clock
+        a = "…" if start <= 0 else clock(day.clock_time(start))
+        b = "…" if math.isinf(end) else clock(day.clock_time(end))
         return "any time" if a == b == "…" else f"{a}–{b}"
 
     def _status(self, sid: str, row: int) -> str:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from dispatcher import display
 from dispatcher.clock import system_monotonic
 from ui.workers import run_in_background
 
@@ -68,7 +69,7 @@ class OptimizeDialog(QDialog):
         self.bar.setRange(0, 100)
         self.table = QTableWidget(0, 6)
         self.table.setHorizontalHeaderLabels(
-            ["Vehicle", "km", "duration", "late", "overtime", "changes"]
+            ["Vehicle", display.current().distance_unit, "duration", "late", "overtime", "changes"]
         )
         self.table.verticalHeader().hide()
         self.table.hide()
@@ -148,11 +149,12 @@ class OptimizeDialog(QDialog):
         day = self.panel.controller.day
         changes = result.changes_by_vehicle(day.plan.routes if day is not None else {})
         self.table.setRowCount(len(vids))
+        figure = display.current().distance_figure  # the unit is in the column's heading
         for row, vid in enumerate(vids):
             b, a = result.before.routes[vid], result.after.routes[vid]
             cells = [
                 vid,
-                f"{b.distance / 1000:.1f} → {a.distance / 1000:.1f}",
+                f"{figure(b.distance)} → {figure(a.distance)}",
                 f"{b.duration / 60:.0f} → {a.duration / 60:.0f} min",
                 f"{b.late_stops} → {a.late_stops}",
                 f"{b.overtime / 60:.0f} → {a.overtime / 60:.0f} min",

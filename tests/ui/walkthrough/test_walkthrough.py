@@ -676,6 +676,25 @@ def devices_dock(w: Walk) -> None:
     dock.hide()
 
 
+@step("window/Device settings")
+def device_settings(w: Walk) -> None:
+    from ui.devices.settings_dialog import DeviceSettingsDialog
+
+    w.window.device_settings_dialog = None  # type: ignore[attr-defined]
+    w.fire("window/Device settings")
+    w.qtbot.waitUntil(
+        lambda: getattr(w.window, "device_settings_dialog", None) is not None, timeout=10000
+    )
+    dialog = w.window.device_settings_dialog  # type: ignore[attr-defined]
+    assert isinstance(dialog, DeviceSettingsDialog)
+    w.qtbot.waitUntil(dialog.isVisible)
+    # the desk's user is a dispatcher: every setting shown, none editable
+    assert not dialog.editable and "may look" in dialog.header.text()
+    topics = dialog.editors["telemetry.traccar_topics"]
+    assert topics.text() == "positions, traccar/positions"  # type: ignore[union-attr]
+    dialog.close()
+
+
 @step("window/Quit")
 def quit_(w: Walk) -> None:
     w.fire("window/Quit")
