@@ -119,9 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _sub_parser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
     class SubParser(argparse.ArgumentParser):
-        def __init__(self, **kwargs: object) -> None:
+        def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("parents", [common])
-            super().__init__(**kwargs)  # type: ignore[arg-type]
+            super().__init__(**kwargs)
 
     return SubParser
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from dispatcher.geocoding import Geocoder
     from dispatcher.live import LiveTelemetry
     from dispatcher.model.users import User
+    from dispatcher.scenario.records import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,11 @@ class Core:
     def vehicle_names(self) -> dict[str, str]:
         with self.db.session() as session:
             return {v.id: v.name for v in fleet_repo.load_vehicles(session)}
+
+    def store_scenario(self, scenario: Scenario) -> None:
+        """Store a whole day in one transaction (the screenshot scripts' fixed demo day)."""
+        with self.db.session() as session:
+            fleet_repo.save_scenario(session, scenario)
 
     def seed_demo_if_empty(self, seed: int = 7) -> bool:
         """Fill an empty database with the demo day; returns whether it did."""

@@ -227,7 +227,7 @@ class FirstRunWizard(QWizard):
 def open_first_run(window: MainWindow, qsettings: QSettings | None = None) -> FirstRunWizard:
     """Show the assistant (Help > First-run assistant…, or at start on an empty fleet)."""
     wizard = FirstRunWizard(window, qsettings)
-    window.first_run_wizard = wizard  # type: ignore[attr-defined]
+    window.first_run_wizard = wizard
     wizard.open()
     return wizard
 

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -41,6 +43,21 @@ from ui.routes_model import RoutesModel
 from ui.selection import SelectionModel
 from ui.shortcuts import KeySpec, ShortcutRegistry
 from ui.themes import THEMES, apply_theme
+
+if TYPE_CHECKING:
+    from dispatcher.alerts.runner import AlertRunner
+    from dispatcher.importing.service import ImportReport
+    from ui.devices.panel import DevicesPanel
+    from ui.devices.settings_dialog import DeviceSettingsDialog
+    from ui.exceptions.panel import ExceptionsPanel
+    from ui.first_run import FirstRunWizard
+    from ui.fleet_setup.dialog import FleetSetupDialog
+    from ui.history.replay_bar import ReplayBar
+    from ui.map.controller import MapController
+    from ui.map.fix_position import PositionFixer
+    from ui.messages.panel import MessagesPanel
+    from ui.orders.new_order_dialog import NewOrderDialog
+    from ui.routes.panel import RoutesPanel
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +114,28 @@ ROOM_DOCKS = {
 
 
 class MainWindow(QMainWindow):
+    # Set by the rooms while the window is built (ROOM_DOCKS: each dock's build/install).
+    # Declared here, not assigned, so the rooms' `getattr(window, name, None)` still sees
+    # "not built yet" (e.g. no messages panel when messaging is unavailable).
+    routes_panel: RoutesPanel
+    route_filter: QLineEdit
+    map_controller: MapController
+    exceptions_panel: ExceptionsPanel
+    exceptions_mute: QAction
+    alert_runner: AlertRunner
+    messages_panel: MessagesPanel
+    devices_panel: DevicesPanel
+    devices_action: QAction
+    replay_bar: ReplayBar
+    _replay_map_warned: bool
+    # Set when the user opens them (tests and the walkthrough wait for these to appear).
+    first_run_wizard: FirstRunWizard | None
+    fleet_setup_dialog: FleetSetupDialog
+    last_new_order_dialog: NewOrderDialog
+    last_day_report: tuple[Path, Path]
+    device_settings_dialog: DeviceSettingsDialog | None
+    position_fixer: PositionFixer
+
     def __init__(
         self, core: Core, settings: QSettings | None = None, *, restore: bool = True
     ) -> None:
@@ -119,7 +158,7 @@ class MainWindow(QMainWindow):
         #: Every action and key of the window; a key bound twice raises while it is built.
         self.shortcuts = ShortcutRegistry()
         self.docks: dict[str, QDockWidget] = {}
-        self.last_import_report: object = None
+        self.last_import_report: ImportReport | None = None
         #: The day every room shows (the day picker's); import rows without a date land on it.
         self.service_day: date | None = None
         self._build_docks()

@@ -85,7 +85,9 @@ class RoutesModel(QAbstractItemModel):
             return self.createIndex(row, column, _NO_PARENT)
         return self.createIndex(row, column, parent.row())
 
-    def parent(self, child: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+    # PySide6's stub overloads parent() (the QObject's parent) with parent(child); views only
+    # ask for the index form, and this model answers both with an index, as it always has.
+    def parent(self, child: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # above
         if not child.isValid():
             return QModelIndex()
         route_row = child.internalId()

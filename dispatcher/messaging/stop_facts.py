@@ -217,7 +217,8 @@ def eta_changes(
 def planned_etas(
     contact: StopContact, tz: str = "UTC", provider: TravelTimeProvider | None = None
 ) -> dict[int, datetime]:
-    """The morning plan's arrival times: every stop pending, leaving the depot at shift start.
+    """The morning plan's arrival times: every stop pending, leaving the depot at shift start
+    (or as late as the first stop's window allows, as the evaluator plans it).
 
     The baseline for "whose ETA moved" when the stops carry no stored planned arrival.
     """

@@ -9,7 +9,8 @@ types and imports no room, every room imports ``persistence`` (the layers contra
 and stop types; one module per room holds the types its repository needs
 (:mod:`~dispatcher.model.alerts`, :mod:`~dispatcher.model.devices`,
 :mod:`~dispatcher.model.fleet_setup`, :mod:`~dispatcher.model.kpi`,
-:mod:`~dispatcher.model.messaging`, :mod:`~dispatcher.model.users`).
+:mod:`~dispatcher.model.messaging`, :mod:`~dispatcher.model.positions`,
+:mod:`~dispatcher.model.users`).
 """
 
 from dispatcher.model.core import (

@@ -4,6 +4,7 @@
 |-------------------|--------|------------|------------|-------|
 | handle exceptions | no     | yes        | yes        | yes   |
 | edit routes       | no     | yes        | yes        | yes   |
+| fix positions     | no     | yes        | yes        | yes   |
 | optimize / apply  | no     | yes        | yes        | yes   |
 | send messages     | no     | yes        | yes        | yes   |
 | import orders     | no     | yes        | yes        | yes   |
@@ -66,6 +67,7 @@ class Permission(enum.StrEnum):
 
     HANDLE_EXCEPTIONS = "change exceptions"
     EDIT_ROUTES = "edit routes"
+    FIX_POSITIONS = "fix where an order is on the map"
     OPTIMIZE = "optimize and apply routes"
     SEND_MESSAGES = "send customer messages"
     IMPORT_ORDERS = "import orders"
@@ -78,6 +80,7 @@ class Permission(enum.StrEnum):
 MINIMUM_ROLE: dict[Permission, Role] = {
     Permission.HANDLE_EXCEPTIONS: Role.DISPATCHER,
     Permission.EDIT_ROUTES: Role.DISPATCHER,
+    Permission.FIX_POSITIONS: Role.DISPATCHER,
     Permission.OPTIMIZE: Role.DISPATCHER,
     Permission.SEND_MESSAGES: Role.DISPATCHER,
     Permission.IMPORT_ORDERS: Role.DISPATCHER,

@@ -51,8 +51,9 @@ from dispatcher.persistence.orm import AuditEntry as AuditRow
 
 log = logging.getLogger(__name__)
 
-_A: Table = AlertRow.__table__  # type: ignore[assignment]
-_L: Table = AuditRow.__table__  # type: ignore[assignment]
+# SQLAlchemy types a mapped class's __table__ as a FromClause; these are Tables.
+_A: Table = AlertRow.__table__  # type: ignore[assignment]  # a Table (above)
+_L: Table = AuditRow.__table__  # type: ignore[assignment]  # a Table (above)
 
 #: What ``audit_log.entity`` says for alert entries (the log is shared with other entities).
 AUDIT_ENTITY = "alert"

@@ -99,7 +99,7 @@ def flush(
     _upsert(session, sightings)
     if messages:
         session.execute(
-            QuarantineRow.__table__.insert(),  # type: ignore[attr-defined]
+            QuarantineRow.__table__.insert(),  # type: ignore[attr-defined]  # SA: FromClause, a Table
             [
                 {
                     "device_key": m.device_key,

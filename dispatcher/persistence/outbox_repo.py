@@ -32,7 +32,7 @@ from dispatcher.model.messaging import DEFAULT_LEASE, OutboxMessage, OutboxStatu
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import OutboxRow, UtcDateTime
 
-_T: Table = OutboxRow.__table__  # type: ignore[assignment]
+_T: Table = OutboxRow.__table__  # type: ignore[assignment]  # SA types it as a FromClause
 _C = _T.c
 
 #: Message fields written by ``enqueue`` (the rest is the store's own bookkeeping).

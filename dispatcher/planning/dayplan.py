@@ -232,7 +232,21 @@ def _plan_vehicle(
         if info.depot_lat is not None and info.depot_lon is not None
         else fallback_depot
     )
-    return PlanVehicle(info.id, max(info.capacity, 0), start_s, end_s, depot, depot)
+    return PlanVehicle(
+        info.id,
+        max(info.capacity, 0),
+        start_s,
+        end_s,
+        depot,
+        depot,
+        cost_per_km=_cost(info.cost_per_km),
+        cost_per_hour=_cost(info.cost_per_hour),
+    )
+
+
+def _cost(value: float) -> float:
+    """A stored cost as the planner takes it: a negative or missing one counts as none."""
+    return value if math.isfinite(value) and value > 0 else 0.0
 
 
 def build_day_plan(

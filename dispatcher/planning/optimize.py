@@ -16,6 +16,12 @@ reasons it is not clean (:meth:`OptimizationResult.problems`).
 Travel times in the solver use the speed profile's mean factor over the vehicles' shifts
 (OR-Tools matrices cannot depend on time); the preview's "after" figures come from the exact
 time-dependent evaluator.
+
+Objective: distance, unless the vehicles have costs (``cost_per_km``, ``cost_per_hour``,
+``fixed_cost``): then money, each vehicle at its own rates, its route's duration counted
+from leaving to coming back, waiting included (:mod:`dispatcher.planning.costs` gives the
+integer conversion; penalties are scaled with it). A vehicle at the depot may then leave
+later rather than wait; one on the road is on the clock from now.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dispatcher.clock import system_monotonic
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind, StopStatus
 from dispatcher.planning.commands import ReplaceRoutes
+from dispatcher.planning.costs import SolverCosts, solver_costs
 from dispatcher.planning.evaluate import EvaluationDiff, PlanEvaluation, diff, evaluate_plan
 from dispatcher.planning.initial import initial_routes
 from dispatcher.planning.locks import group_members, lock_violations
@@ -54,7 +61,8 @@ class OptimizeOptions:
         vehicle_ids: Routes to optimize (one for "resequence this route"); ``None`` = fleet.
         include_unassigned: Also plan the unassigned stops (fleet optimization).
         scale: Solver units per second and per metre (integer arcs).
-        vehicle_fixed_cost: Cost of using a vehicle, in distance units.
+        vehicle_fixed_cost: Cost of using a vehicle, in distance units (metres; on top of the
+            vehicles' own ``fixed_cost``).
         late_cost_per_s: Distance-equivalent cost of one second late in the soft fallback.
         drop_cost: Distance-equivalent cost of leaving a stop unassigned (last resort).
         engine: Fleet scope (several vehicles): ``"auto"`` = PyVRP where it can express the
@@ -159,6 +167,12 @@ class SolverModel:
     prefixes: dict[str, list[str]]
     initial: list[list[int]]
     free_unassigned: list[str]
+    costs: SolverCosts | None = None
+
+    @property
+    def penalty_factor(self) -> int:
+        """What one distance-equivalent unit of a penalty is worth in the objective."""
+        return 1 if self.costs is None else self.costs.penalty_factor
 
 
 def _selected(plan: Plan, options: OptimizeOptions) -> list[str]:
@@ -207,6 +221,8 @@ def build_model(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> SolverM
         [0] * (2 * nv) + [s.demand if s.kind is StopKind.PICKUP else 0 for s in stop_of]
     )
     general = bool(pickup.any()) or any(v.on_road for v in vehicles)
+    costs = solver_costs(vehicles, sc)
+    penalty = 1 if costs is None else costs.penalty_factor
     problem = RoutingProblem(
         cost=cost,
         travel=travel,
@@ -218,13 +234,27 @@ def build_model(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> SolverM
         demand=demand.astype(np.int64),
         pickup=pickup.astype(np.int64) if general else None,
         start_load=[_start_load(plan, v, pending[v.id]) for v in vehicles],
-        fixed_cost=int(options.vehicle_fixed_cost * sc),
+        fixed_cost=int(options.vehicle_fixed_cost * sc) * penalty,
         horizon=int(np.ceil((horizon_t - t_lo) * sc)),
     )
+    if costs is not None:
+        _cost(problem, vehicles, costs)
     _add_locks(plan, problem, vids, pending, node_stop)
     node_of = {s: n for n, s in node_stop.items()}
     initial = [[node_of[s] for s in pending[v]] for v in vids]
-    return SolverModel(problem, vids, node_stop, prefixes, initial, extra)
+    return SolverModel(problem, vids, node_stop, prefixes, initial, extra, costs)
+
+
+def _cost(problem: RoutingProblem, vehicles: list[PlanVehicle], costs: SolverCosts) -> None:
+    """Put the vehicles' costs on ``problem``. A vehicle on the road is on the clock from
+    now: its start is fixed (at the depot the start may move within the shift)."""
+    problem.distance_cost = list(costs.distance)
+    problem.duration_cost = list(costs.duration)
+    problem.vehicle_fixed = list(costs.fixed)
+    for k, v in enumerate(vehicles):
+        if v.start_time is not None:
+            start = problem.starts[k]
+            problem.window_hi[start] = problem.window_lo[start]
 
 
 def _arcs(
@@ -333,8 +363,8 @@ def optimize(
     if opts.engine != "ortools" and len(scope) > 1:  # whole fleet: PyVRP, OR-Tools fallback
         return optimize_fleet(plan, pm, opts, cancel, progress)
     build = build_model(plan, pm, opts)
-    late = max(1, int(opts.late_cost_per_s))
-    drop = int(opts.drop_cost * opts.scale)
+    late = max(1, int(opts.late_cost_per_s)) * build.penalty_factor
+    drop = int(opts.drop_cost * opts.scale) * build.penalty_factor
     start = initial_routes(plan, pm, build.vehicle_ids, build.free_unassigned)
     if start is None:  # many unassigned: the solver's construction heuristic
         initial = None
@@ -498,9 +528,10 @@ def optimize_fleet(
     return replace(best, elapsed_s=system_monotonic() - t0)
 
 
-def _badness(r: OptimizationResult) -> tuple[int, int, float, float, float]:
-    """Order of preference between two lock-honouring previews."""
+def _badness(r: OptimizationResult) -> tuple[int, int, float, float, float, float]:
+    """Order of preference between two lock-honouring previews: then money (0 for a fleet
+    without costs), then distance."""
     late = sum(ev.late_stops for ev in r.after.routes.values())
     short = sum(ev.overload + ev.shortfall for ev in r.after.routes.values())
     overtime = sum(ev.overtime for ev in r.after.routes.values())
-    return (len(r.unassigned), late, float(short), overtime, r.after.distance)
+    return (len(r.unassigned), late, float(short), overtime, r.after.cost, r.after.distance)

@@ -53,7 +53,7 @@ def add_parser(sub: Any) -> None:
         "--json",
         action="store_true",
         help='print one JSON object: {"date", "vehicles", "stops", "unassigned", '
-        '"distance_km", "late"}',
+        '"distance_km", "late", "cost"}',
     )
 
 

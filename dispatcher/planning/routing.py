@@ -5,6 +5,11 @@ Both the dispatcher's optimizer (:mod:`dispatcher.planning.optimize`) and the So
 integer solver units; this module builds the OR-Tools model with matrices registered through
 ``RegisterTransitMatrix`` (no Python callbacks in the hot loop) and runs the search.
 
+Objective: distance, or per-vehicle costs (:mod:`dispatcher.planning.costs`): one arc-cost
+matrix per distinct distance weight, the time dimension's span at each vehicle's duration
+weight (its start cumul free within its window, maximised by the finalizer: leave late
+rather than wait) and per-vehicle fixed costs.
+
 Cancellation: OR-Tools holds the GIL while it searches, so another thread cannot interrupt it;
 the cancel event is checked in the at-solution callback, which guided local search calls many
 times per second, and the search is then stopped with ``CancelSearch``.
@@ -26,7 +31,7 @@ from dispatcher.clock import system_monotonic
 IntArray = npt.NDArray[np.int64]
 ProgressCallback = Callable[[float, float], None]
 """``progress(best_objective, elapsed_s)``, called on every improving solution (objective in
-solver units: scaled distance plus penalties)."""
+solver units: scaled distance, or the vehicles' costs, plus penalties)."""
 
 
 class CancelToken(Protocol):
@@ -66,10 +71,25 @@ class RoutingProblem:
     groups: list[list[int]] = field(default_factory=list)
     drop_penalty: int | None = None
     horizon: int | None = None
+    distance_cost: list[int] = field(default_factory=list)
+    duration_cost: list[int] = field(default_factory=list)
+    vehicle_fixed: list[int] = field(default_factory=list)
 
     @property
     def n_vehicles(self) -> int:
         return len(self.starts)
+
+    def distance_weight(self, v: int) -> int:
+        """Objective units per unit of ``cost`` for vehicle ``v``."""
+        return int(self.distance_cost[v]) if self.distance_cost else 1
+
+    def duration_weight(self, v: int) -> int:
+        """Objective units per time unit of vehicle ``v``'s route duration."""
+        return int(self.duration_cost[v]) if self.duration_cost else 0
+
+    def fixed_of(self, v: int) -> int:
+        """Objective units for using vehicle ``v``."""
+        return int(self.fixed_cost) + (int(self.vehicle_fixed[v]) if self.vehicle_fixed else 0)
 
     @property
     def stops(self) -> list[int]:
@@ -110,10 +130,7 @@ class _Model:
         self.manager = pywrapcp.RoutingIndexManager(n, p.n_vehicles, p.starts, p.ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
         r = self.routing
-        cost_cb = r.RegisterTransitMatrix(p.cost.tolist())
-        r.SetArcCostEvaluatorOfAllVehicles(cost_cb)
-        if p.fixed_cost:
-            r.SetFixedCostOfAllVehicles(int(p.fixed_cost))
+        self._costs()
         self._time()
         self._load()
         self._locks()
@@ -126,6 +143,23 @@ class _Model:
 
     def idx(self, node: int) -> int:
         return int(self.manager.NodeToIndex(node))
+
+    def _costs(self) -> None:
+        """Arc costs and fixed costs; one matrix per distinct per-vehicle distance weight."""
+        p, r = self.p, self.routing
+        if not (p.distance_cost or p.vehicle_fixed):
+            r.SetArcCostEvaluatorOfAllVehicles(r.RegisterTransitMatrix(p.cost.tolist()))
+            if p.fixed_cost:
+                r.SetFixedCostOfAllVehicles(int(p.fixed_cost))
+            return
+        evaluators: dict[int, int] = {}
+        for v in range(p.n_vehicles):
+            w = p.distance_weight(v)
+            if w not in evaluators:
+                evaluators[w] = r.RegisterTransitMatrix((p.cost * w).tolist())
+            r.SetArcCostEvaluatorOfVehicle(evaluators[w], v)
+            if p.fixed_of(v):
+                r.SetFixedCostOfVehicle(p.fixed_of(v), v)
 
     def _time(self) -> None:
         p, r = self.p, self.routing
@@ -151,7 +185,11 @@ class _Model:
                 self.time.CumulVar(end).SetMax(hi_end)
             else:
                 self.time.SetCumulVarSoftUpperBound(end, hi_end, int(p.late_penalty))
-            r.AddVariableMinimizedByFinalizer(self.time.CumulVar(start))
+            if p.duration_weight(v):  # the route's span costs: leave late, not wait
+                self.time.SetSpanCostCoefficientForVehicle(p.duration_weight(v), v)
+                r.AddVariableMaximizedByFinalizer(self.time.CumulVar(start))
+            else:
+                r.AddVariableMinimizedByFinalizer(self.time.CumulVar(start))
             r.AddVariableMinimizedByFinalizer(self.time.CumulVar(end))
 
     def _load(self) -> None:

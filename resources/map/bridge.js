@@ -20,6 +20,7 @@
     info: new Map(), // id -> [label, driver, next stop, eta, [exception titles]]
     selected: null,
     stopMarkers: new Map(),
+    poolMarkers: new Map(), // unassigned stop id -> marker
     overview: new Map(), // vehicle id -> faint polyline of its day
     routeVehicle: null, // whose route is drawn strong (the selected one)
     follow: false,
@@ -722,6 +723,7 @@
 
   function setUnassigned(rows) {
     DM.unassignedLayer.clearLayers();
+    DM.poolMarkers = new Map();
     for (const s of rows) {
       const icon = L.divIcon({ className: "dm-unassigned-icon",
         html: el("div", "dm-unassigned"), iconSize: [18, 18] });
@@ -736,6 +738,7 @@
         if (DM.bridge) DM.bridge.stopClicked(s[0], "");
       });
       marker.addTo(DM.unassignedLayer);
+      DM.poolMarkers.set(s[0], marker);
     }
   }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import pytest
 from alerts_builders import ALICE, BOB, SUE, T0, cond, minutes
@@ -28,7 +29,7 @@ from dispatcher.model.alerts import (
 ALL = frozenset(AlertKind)
 
 
-def alert(severity: Severity, due_min: float | None, **kw: object) -> Alert:
+def alert(severity: Severity, due_min: float | None, **kw: Any) -> Alert:
     return Alert(
         kind=AlertKind.LATE,
         subject=f"stop:{severity.name}{due_min}",
@@ -38,7 +39,7 @@ def alert(severity: Severity, due_min: float | None, **kw: object) -> Alert:
         opened_at=T0,
         last_seen=T0,
         sla_deadline=None if due_min is None else T0 + minutes(due_min),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

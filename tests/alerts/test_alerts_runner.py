@@ -113,7 +113,7 @@ def test_a_tick_raises_alerts_and_publishes_one_change_event(
     r = runner(clock, bus, facts, store)
     r.tick()
     [alert] = store.list_alerts()
-    assert alert.kind is AlertKind.VEHICLE_OFFLINE
+    assert alert.kind is AlertKind.VEHICLE_OFFLINE and alert.id is not None
     assert events == [
         AlertsChanged(frozenset({alert.id}), frozenset({alert.id}), ChangeSource.RULES)
     ]

@@ -48,6 +48,12 @@ def stack(
     return pipeline, registry, sink, writer
 
 
+def bindings_of(pipeline: IngestPipeline, adapter: int) -> DeviceBindings:
+    """The bindings the decoder's ``adapter`` (0 native, 1 OwnTracks) resolves devices with."""
+    found: DeviceBindings = pipeline.decoder.adapters[adapter]._bindings  # type: ignore[attr-defined]  # private
+    return found
+
+
 def test_unknown_native_ids_never_get_live_state_and_are_listed_with_their_position() -> None:
     clock = FakeClock(T0)
     pipeline, registry, _, writer = stack(clock, {"VAN-1"})
@@ -75,7 +81,7 @@ def test_unknown_native_ids_never_get_live_state_and_are_listed_with_their_posit
 def test_a_bound_native_id_speaks_for_its_vehicle() -> None:
     clock = FakeClock(T0)
     pipeline, _, _, _ = stack(clock, {"VAN-1"})
-    bindings = pipeline.decoder.adapters[0]._bindings  # type: ignore[attr-defined]
+    bindings = bindings_of(pipeline, 0)
     bindings.bind("native:tablet-9", "VAN-1")
     assert pipeline.on_message("fleet/vehicles/tablet-9/position", position(T0)) is None
     pipeline.drain()
@@ -96,7 +102,7 @@ def test_registry_structures_stay_capped_under_a_flood_of_ids() -> None:
     assert registry.unknown_evicted == 10_000 - 100
     assert len(pipeline.fleet) == 0
     assert len(pipeline.decoder.position_filter or ()) == 0
-    bindings = pipeline.decoder.adapters[1]._bindings  # type: ignore[attr-defined]
+    bindings = bindings_of(pipeline, 1)
     assert len(bindings.unknown_devices()) <= 1000
     assert len(bindings._last_warned) <= 1000
 
@@ -171,7 +177,7 @@ def test_broken_messages_from_unbound_phones_stay_on_the_unknown_list() -> None:
     clock = FakeClock(T0)
     limits = RegistryLimits(max_unknown=10, max_known=10)
     pipeline, registry, _, _ = stack(clock, {"VAN-1"}, limits)
-    pipeline.decoder.adapters[1]._bindings.bind("owntracks:ann/phone", "VAN-1")  # type: ignore[attr-defined]
+    bindings_of(pipeline, 1).bind("owntracks:ann/phone", "VAN-1")
     for i in range(500):
         pipeline.on_message(f"owntracks/u{i}/phone", b"{broken")
     pipeline.on_message("owntracks/ann/phone", b"{broken")

@@ -5,6 +5,7 @@ to the live profile book at once (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -40,7 +41,7 @@ GREENWICH = {
 APP = {"_type": "location", "tst": 1763622000, "lat": 48.85, "lon": 2.29, "acc": 9, "batt": 81}
 
 
-def _msg(topic: str, payload: dict[str, object] | str) -> tuple[str, str]:
+def _msg(topic: str, payload: Mapping[str, object] | str) -> tuple[str, str]:
     return topic, payload if isinstance(payload, str) else json.dumps(payload)
 
 
@@ -79,7 +80,7 @@ def test_nothing_is_guessed_without_a_voltage(fmt: str, messages: list[tuple[str
     assert guess_profile(fmt, messages) is None
 
 
-def _heard(db: Database, key: str, topic: str, payload: dict[str, object]) -> None:
+def _heard(db: Database, key: str, topic: str, payload: Mapping[str, object]) -> None:
     """The device spoke while unbound: its message is in the quarantine, as the flusher puts it."""
     message = QuarantinedMessage(
         key, T0, topic, "unknown_device", "not bound", json.dumps(payload), 200

@@ -27,7 +27,7 @@ def with_vans(db: Database, *ids: str) -> None:
 
 
 def flush(db: Database, registry: DeviceRegistry, limits: RegistryLimits) -> None:
-    def write(sightings: list, messages: list) -> None:  # type: ignore[type-arg]
+    def write(sightings: list, messages: list) -> None:
         with db.session() as session:
             device_repo.flush(session, sightings, messages, limits)
 

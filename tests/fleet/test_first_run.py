@@ -5,6 +5,7 @@ A fleet in Manchester (not the demo), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,9 +37,9 @@ ANSWERS = FirstRunAnswers(
 
 
 @pytest.fixture
-def db(db_url: str) -> Database:
+def db(db_url: str) -> Iterator[Database]:
     database = Database(db_url)
-    yield database  # type: ignore[misc]
+    yield database
     database.dispose()
 
 

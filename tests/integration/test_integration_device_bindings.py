@@ -17,7 +17,7 @@ from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
 from main import main
 
 
-def wait_for(condition, tick, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(condition, tick, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         tick()

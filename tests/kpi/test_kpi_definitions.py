@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fleet_zone import DAY, TZ, local
 
@@ -20,10 +21,10 @@ def at(hh: int, mm: int = 0) -> datetime:
 NOW = at(14, 0)
 
 
-def stop(i: int, **kw: object) -> StopRecord:
-    values: dict[str, object] = {"vehicle_id": "V1", "sequence": i}
+def stop(i: int, **kw: Any) -> StopRecord:
+    values: dict[str, Any] = {"vehicle_id": "V1", "sequence": i}
     values.update(kw)
-    return StopRecord(id=i, order_ref=f"O{i}", **values)  # type: ignore[arg-type]
+    return StopRecord(id=i, order_ref=f"O{i}", **values)
 
 
 def windowed(i: int, start: int, end: int, **kw: object) -> StopRecord:

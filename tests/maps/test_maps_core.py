@@ -145,7 +145,8 @@ def test_feed_recolours_on_alerts_and_reports_removed_vehicles() -> None:
     assert [(r[0], r[4], r[7]) for r in batch["v"]] == [("V2", "late", 1)]
     assert batch["i"]["V2"][4] == ["V2 late"]
     fleet.remove("V1")
-    assert feed.build(T0 + timedelta(seconds=30))["rm"] == ["V1"]  # type: ignore[index]
+    batch = feed.build(T0 + timedelta(seconds=30))
+    assert batch is not None and batch["rm"] == ["V1"]
 
 
 def test_changes_collected_over_several_ticks_go_out_once_with_the_latest_row() -> None:

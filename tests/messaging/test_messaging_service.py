@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fleet_zone import TZ, local
@@ -54,11 +55,11 @@ def core(db_url: str, tmp_path: Path) -> Iterator[Core]:
     core.close()
 
 
-def service_of(core: Core, **changes: object) -> MessagingService:
+def service_of(core: Core, **changes: Any) -> MessagingService:
     def configure(settings: MessagingSettings) -> MessagingSettings:
         from dataclasses import replace
 
-        return replace(settings, undo_seconds=8.0, **changes)  # type: ignore[arg-type]
+        return replace(settings, undo_seconds=8.0, **changes)
 
     return install_messaging(core, start=False, configure=configure)
 
@@ -135,7 +136,8 @@ def test_undo_inside_the_window_sends_nothing(core: Core, tmp_path: Path) -> Non
     assert isinstance(core.clock, FakeClock)
     core.clock.advance(60)
     assert service.run_relay_once() == 0
-    assert service.store.get(send.message.id).status is OutboxStatus.CANCELLED  # type: ignore[union-attr]
+    fetched = service.store.get(send.message.id)
+    assert fetched is not None and fetched.status is OutboxStatus.CANCELLED
     assert not (tmp_path / "capture.jsonl").exists()
 
 
@@ -168,7 +170,8 @@ def test_opted_out_customers_get_nothing_and_bad_addresses_are_flagged(core: Cor
     send = service.message_stop(stop_id, "late", "ann")
     assert send.message is None and "not" in (send.outcome.reason or "")
     with core.db.session() as session:
-        assert session.get(Customer, customer_id).contact_problem  # type: ignore[union-attr]
+        customer = session.get(Customer, customer_id)
+        assert customer is not None and customer.contact_problem
 
 
 def test_nothing_to_tell_an_on_time_pending_stop_is_a_clear_error(core: Core) -> None:
@@ -275,7 +278,8 @@ def test_gateway_errors_then_success_delivers_once(core: Core, gateway: FakeGate
     for _ in range(4):
         core.clock.advance(600)
         service.run_relay_once()
-    assert service.store.get(send.message.id or 0).status is OutboxStatus.SENT  # type: ignore[union-attr]
+    fetched = service.store.get(send.message.id or 0)
+    assert fetched is not None and fetched.status is OutboxStatus.SENT
     assert len(gateway.delivered) == 1
 
 

@@ -190,7 +190,7 @@ def test_both_vrptw_engines_give_valid_routes(engine: Engine):
 
 def test_unknown_engine_is_a_validation_error():
     with pytest.raises(ValidationError, match="unknown engine"):
-        solve_vrptw(tiny_instance(), 0.2, engine="gurobi")  # type: ignore[arg-type]
+        solve_vrptw(tiny_instance(), 0.2, engine="gurobi")  # type: ignore[arg-type]  # on purpose
 
 
 def test_vrptw_pyvrp_stops_at_once_when_cancelled():

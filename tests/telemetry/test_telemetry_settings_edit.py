@@ -171,6 +171,7 @@ def test_an_admin_saves_keeping_the_comments(database: Database, tmp_path: Path)
     assert not view.row("telemetry.owntracks.battery").in_file
     (audit,) = _audits(database)
     assert audit.action == "settings.edit" and audit.actor == "owner"
+    assert audit.before is not None and audit.after is not None
     assert audit.before["telemetry.owntracks.battery"] == "percent"
     assert audit.after["telemetry.traccar_topics"] == ["positions"]
 

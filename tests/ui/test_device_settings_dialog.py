@@ -48,7 +48,7 @@ def _core(db_url: str, config: Path) -> Core:
 
 
 @pytest.fixture
-def window(qtbot, db_url: str, config: Path, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+def window(qtbot, db_url: str, config: Path, tmp_path: Path) -> Iterator[MainWindow]:
     core = _core(db_url, config)
     w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
@@ -59,10 +59,13 @@ def window(qtbot, db_url: str, config: Path, tmp_path: Path) -> Iterator[MainWin
     core.close()
 
 
-def open_settings(qtbot, window: MainWindow) -> DeviceSettingsDialog:  # type: ignore[no-untyped-def]
-    window.shortcuts.find("window", "Device settings").action.trigger()  # type: ignore[union-attr]
+def open_settings(qtbot, window: MainWindow) -> DeviceSettingsDialog:
+    entry = window.shortcuts.find("window", "Device settings")
+    assert entry is not None and entry.action is not None
+    entry.action.trigger()
     qtbot.waitUntil(lambda: getattr(window, "device_settings_dialog", None) is not None, **WAIT)
-    dialog: DeviceSettingsDialog = window.device_settings_dialog  # type: ignore[attr-defined]
+    dialog = window.device_settings_dialog
+    assert isinstance(dialog, DeviceSettingsDialog)
     qtbot.waitUntil(dialog.isVisible)
     return dialog
 
@@ -77,9 +80,10 @@ def row_text(dialog: DeviceSettingsDialog, key: str) -> list[str]:
     """The visible columns of a setting's row (the value from its editor)."""
     for top in range(dialog.tree.topLevelItemCount()):
         group = dialog.tree.topLevelItem(top)
+        assert group is not None
         for i in range(group.childCount()):
             item = group.child(i)
-            if item.data(0, Qt.ItemDataRole.UserRole + 1) == key:
+            if item is not None and item.data(0, Qt.ItemDataRole.UserRole + 1) == key:
                 dialog.tree.setCurrentItem(item)
                 editor = dialog.editors[key]
                 value = editor.currentText() if isinstance(editor, QComboBox) else editor.text()
@@ -95,7 +99,7 @@ def tooltip(dialog: DeviceSettingsDialog, column: int) -> str:
 
 
 def test_an_admin_edits_and_saves_the_device_settings(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     window: MainWindow,
     config: Path,
 ) -> None:
@@ -134,7 +138,8 @@ def test_an_admin_edits_and_saves_the_device_settings(
     speed.setCurrentText("kmh")
     row_text(dialog, "telemetry.owntracks.battery")  # selects its row
     qtbot.mouseClick(dialog.reset_button, Qt.MouseButton.LeftButton)
-    assert dialog.editors["telemetry.owntracks.battery"].currentText() == "auto"  # type: ignore[union-attr]
+    battery = dialog.editors["telemetry.owntracks.battery"]
+    assert isinstance(battery, QComboBox) and battery.currentText() == "auto"
 
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.status.text().startswith("Saved"), **WAIT)
@@ -160,7 +165,7 @@ def test_an_admin_edits_and_saves_the_device_settings(
 
 
 def test_a_dispatcher_sees_the_settings_read_only(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     db_url: str,
     config: Path,
     tmp_path: Path,
@@ -190,14 +195,15 @@ def test_a_dispatcher_sees_the_settings_read_only(
 
 
 def test_the_devices_dock_opens_the_settings(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     window: MainWindow,
 ) -> None:
-    window.devices_action.trigger()  # type: ignore[attr-defined]
-    panel = window.devices_panel  # type: ignore[attr-defined]
+    window.devices_action.trigger()
+    panel = window.devices_panel
     qtbot.mouseClick(panel.settings_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: getattr(window, "device_settings_dialog", None) is not None, **WAIT)
-    dialog = window.device_settings_dialog  # type: ignore[attr-defined]
+    dialog = window.device_settings_dialog
+    assert dialog is not None
     qtbot.waitUntil(dialog.isVisible)
     assert dialog.windowTitle() == "Device settings"
     dialog.close()

@@ -18,8 +18,9 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence.orm import Vehicle
 from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
+from ui.devices.bind_dialog import BindDialog
 from ui.devices.models import DeviceColumn
-from ui.devices.panel import BindDialog, DevicesPanel
+from ui.devices.panel import DevicesPanel
 from ui.main_window import MainWindow
 
 WAIT = {"timeout": 20000}
@@ -57,7 +58,7 @@ def location(lat: float, lon: float) -> bytes:
     ).encode()
 
 
-def click_ok(qtbot, dialog: QWidget) -> None:  # type: ignore[no-untyped-def]
+def click_ok(qtbot, dialog: QWidget) -> None:
     box = dialog.findChild(QDialogButtonBox)
     assert box is not None
     qtbot.mouseClick(box.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
@@ -69,7 +70,7 @@ def listed(panel: DevicesPanel) -> list[str]:
 
 
 def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     core: Core,
     phone: TelemetryClient,
     tmp_path: Path,
@@ -82,10 +83,10 @@ def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
     key = f"owntracks:{user}/phone"
     phone.publish(f"owntracks/{user}/phone", location(48.1371, 11.5754), 0, False)
 
-    action = window.devices_action  # type: ignore[attr-defined]
+    action = window.devices_action
     assert action.shortcut().toString() == "Ctrl+Shift+D"
     action.trigger()  # Fleet > Devices and quarantine…
-    panel: DevicesPanel = window.devices_panel  # type: ignore[attr-defined]
+    panel: DevicesPanel = window.devices_panel
     assert window.docks["devices"].isVisible()
 
     def shows_phone() -> bool:
@@ -113,12 +114,13 @@ def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
     qtbot.mouseClick(panel.bind_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: answered == ["VAN-2"], **WAIT)
     qtbot.waitUntil(lambda: key not in listed(panel), **WAIT)
-    assert core.live is not None and key in core.live.bindings  # at once, no 15-s reload
+    live = core.live
+    assert live is not None and key in live.bindings  # at once, no 15-s reload
 
     phone.publish(f"owntracks/{user}/phone", location(48.1372, 11.5755), 0, False)
 
     def van_there() -> bool:
-        snap = core.live.fleet.get("VAN-2")  # type: ignore[union-attr]
+        snap = live.fleet.get("VAN-2")
         return snap is not None and snap.lat == pytest.approx(48.1372)
 
     qtbot.waitUntil(van_there, **WAIT)
@@ -141,7 +143,7 @@ def profile_of(panel: DevicesPanel, key: str) -> str:
 
 
 def test_bind_a_greenwich_tracker_with_its_volts_then_change_its_profile(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     core: Core,
     phone: TelemetryClient,
     tmp_path: Path,
@@ -154,8 +156,8 @@ def test_bind_a_greenwich_tracker_with_its_volts_then_change_its_profile(
     user = f"g{uuid.uuid4().hex[:8]}"
     key, topic = f"owntracks:{user}/tracker", f"owntracks/{user}/tracker"
     phone.publish(topic, greenwich(48.1371, 11.5754, "12.43"), 0, False)
-    window.devices_action.trigger()  # type: ignore[attr-defined]
-    panel: DevicesPanel = window.devices_panel  # type: ignore[attr-defined]
+    window.devices_action.trigger()
+    panel: DevicesPanel = window.devices_panel
 
     def shows_tracker() -> bool:
         panel.refresh()
@@ -205,14 +207,14 @@ def test_bind_a_greenwich_tracker_with_its_volts_then_change_its_profile(
 
 
 def change_back_to_the_default(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     window: MainWindow,
     key: str,
     answer_modal: Any,
 ) -> None:
     """Profile… on the bound tracker: an impossible range is refused in the dialog, then the
     format's default is chosen, and the list and the live profile book follow."""
-    panel: DevicesPanel = window.devices_panel  # type: ignore[attr-defined]
+    panel: DevicesPanel = window.devices_panel
     live = window.core.live
     assert live is not None
     seen: dict[str, Any] = {}
@@ -239,7 +241,7 @@ def change_back_to_the_default(
     assert "reads as its format's default" in window.statusBar().currentMessage()
 
 
-def test_device_and_quarantine_models_pass_the_model_tester(qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+def test_device_and_quarantine_models_pass_the_model_tester(qtmodeltester) -> None:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 

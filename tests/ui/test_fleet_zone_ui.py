@@ -41,7 +41,7 @@ def manchester(sqlite_url: str, tmp_path: Path) -> Iterator[Core]:
 
 def test_the_route_list_shows_the_window_as_written(
     qtbot, manchester: Core, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     window = MainWindow(manchester, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     assert window.service_day == DAY

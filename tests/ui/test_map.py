@@ -50,7 +50,7 @@ def open_window(qtbot: Any, core: Core, tmp_path: Path) -> tuple[MainWindow, Map
     qtbot.addWidget(window)
     window.resize(1200, 800)
     window.show()
-    controller: MapController = window.map_controller  # type: ignore[attr-defined]
+    controller: MapController = window.map_controller
     qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)
     return window, controller
 
@@ -84,7 +84,7 @@ def tick_until(qtbot: Any, controller: MapController, check: Any) -> None:
 
 
 def stats(qtbot: Any, controller: MapController) -> dict[str, Any]:
-    return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.stats())"))  # type: ignore[no-any-return]
+    return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.stats())"))
 
 
 def test_page_loads_with_no_network_and_shows_scale_grid_and_depot(
@@ -144,7 +144,7 @@ def test_click_on_a_marker_selects_the_vehicle_and_shows_its_route(
     x, y = json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.markerPoint('V03'))"))
     target = controller.view.focusProxy()
     point = QPoint(round(x), round(y))
-    assert target.rect().contains(point)
+    assert target is not None and target.rect().contains(point)
     with qtbot.waitSignal(window.selection.changed, timeout=10000) as blocker:
         QTest.mouseMove(target, point)
         QTest.mouseClick(target, Qt.MouseButton.LeftButton, pos=point)
@@ -267,7 +267,8 @@ def test_online_tiles_are_cached_on_disk_and_served_when_offline(
         fleet_repo.save_scenario(session, demo_day())
     try:
         _, controller = open_window(qtbot, c, tmp_path)
-        key = controller.settings.source.key  # type: ignore[union-attr]
+        assert controller.settings.source is not None
+        key = controller.settings.source.key
         load = (
             "window.__tile = 0; const img = new Image();"
             " img.onload = () => { window.__tile = img.naturalWidth; };"
@@ -561,7 +562,7 @@ def test_every_vehicle_has_a_label_at_the_default_zoom_and_labels_do_not_overlap
     names = sorted(r.vehicle_name for r in core.load_routes() if r.vehicle_id)
 
     def boxes() -> list[list[Any]]:
-        return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.labelBoxes())"))  # type: ignore[no-any-return]
+        return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.labelBoxes())"))
 
     tick_until(qtbot, controller, lambda: sorted(b[1] for b in boxes()) == names)  # names came
     labels = boxes()

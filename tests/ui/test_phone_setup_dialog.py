@@ -46,7 +46,7 @@ def open_from_menu(window: MainWindow) -> PhoneSetupDialog:
     return dialog
 
 
-def test_phone_setup_shows_the_qr_and_saves_the_owntracks_file(  # type: ignore[no-untyped-def]
+def test_phone_setup_shows_the_qr_and_saves_the_owntracks_file(
     qtbot, core: Core, tmp_path: Path
 ) -> None:
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))

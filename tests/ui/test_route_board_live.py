@@ -62,20 +62,20 @@ def core(sqlite_url: str) -> Iterator[Core]:
 
 
 @pytest.fixture
-def window(qtbot, core: Core, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+def window(qtbot, core: Core, tmp_path: Path) -> Iterator[MainWindow]:
     w = open_window(qtbot, core, tmp_path)
     yield w
     close_window(qtbot, w)
     drain(qtbot)  # the views' background reads answer while the window exists
 
 
-def open_window(qtbot, core: Core, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
+def open_window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
     w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
     return w
 
 
-def shut(qtbot, window: MainWindow | None, core: Core) -> None:  # type: ignore[no-untyped-def]
+def shut(qtbot, window: MainWindow | None, core: Core) -> None:
     """Close the window (its tick stops) and the core, then let every background read the
     views started answer while the window still exists (qtbot deletes it after the test)."""
     if window is not None:
@@ -84,12 +84,12 @@ def shut(qtbot, window: MainWindow | None, core: Core) -> None:  # type: ignore[
     drain(qtbot)
 
 
-def close_window(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def close_window(qtbot, window: MainWindow) -> None:
     """Close the window; its views stop reading in the background (``close_hooks``)."""
     window.close()
 
 
-def drain(qtbot) -> None:  # type: ignore[no-untyped-def]
+def drain(qtbot) -> None:
     """Wait until no background read runs and every answer was delivered (a view may start
     another read from an answer, so repeat until the pool stays idle)."""
     pool = QThreadPool.globalInstance()
@@ -122,7 +122,7 @@ def delivered(core: Core, vehicle_id: str, order_ref: str) -> None:
 
 
 def test_a_delivery_in_the_database_shows_after_a_tick_and_the_undo_history_stays(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     core: Core,
     window: MainWindow,
 ) -> None:
@@ -157,7 +157,7 @@ def test_a_delivery_in_the_database_shows_after_a_tick_and_the_undo_history_stay
 
 
 def test_an_unreachable_database_gives_messages_and_takes_the_edit_back(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     pg_url: str,
     tmp_path: Path,
 ) -> None:
@@ -268,7 +268,7 @@ class Desk2:
 
 
 def test_another_consoles_route_change_reloads_the_boards_with_a_warning(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     sqlite_url: str,
     mqtt_url: str,
     tmp_path: Path,
@@ -347,7 +347,7 @@ def save_as_desk2(session: Any, *args: Any, actor: str = "desk2") -> dict[str, t
 
 
 def test_a_colleagues_edit_keeps_my_undo_history_for_other_vehicles(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     db_url: str,
     mqtt_url: str,
     tmp_path: Path,

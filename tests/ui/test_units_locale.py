@@ -25,6 +25,7 @@ from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.orm import Stop
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 from ui.fleet_model import FleetColumn
+from ui.kpi.panel import KpiPanel
 from ui.main_window import MainWindow
 from ui.routes.board_model import Column
 from ui.routes.panel import RoutesPanel
@@ -84,10 +85,12 @@ def fleet_cell(window: MainWindow, column: FleetColumn) -> str:
 
 def load_kpis(qtbot: Any, window: MainWindow) -> str:
     panel = window.docks["kpis"].widget()
-    feed = panel.feed  # type: ignore[attr-defined]
+    assert isinstance(panel, KpiPanel)
+    feed = panel.feed
+    assert feed is not None
     with qtbot.waitSignal(feed.loaded, timeout=20000):
         feed.refresh()
-    return str(panel.status.text())  # type: ignore[attr-defined]
+    return str(panel.status.text())
 
 
 def board_windows(window: MainWindow, vehicle_id: str) -> list[str]:
@@ -106,6 +109,12 @@ def test_a_fleet_in_miles_reads_miles_mph_and_a_12_hour_clock(
     assert f" · {ev.distance / METRES_PER_MILE:.1f} mi · " in header and " km" not in header
     windows = board_windows(us_window, "V01")
     assert windows and all(US_WINDOW.fullmatch(t) for t in windows), windows
+    departures = [
+        b.header.text() for b in panel.boards.values() if "leaves" in b.header.text()
+    ]  # the vans still at the depot say when they leave, on the fleet's clock
+    assert departures and all(
+        re.search(r"leaves \d{1,2}:\d{2}\u202f?\s?[AP]M", h) for h in departures
+    ), departures
 
     model = us_window.routes_model
     vans = model.index(0, 0)
@@ -173,9 +182,11 @@ def test_the_day_report_map_gives_each_van_its_miles_and_12_hour_times(
     folder = tmp_path / "report"
     folder.mkdir()
     answer_modal(choose_folder(folder))
-    us_window.shortcuts.find("window", "Export day report").action.trigger()
+    export = us_window.shortcuts.find("window", "Export day report")
+    assert export is not None and export.action is not None
+    export.action.trigger()
     qtbot.waitUntil(lambda: hasattr(us_window, "last_day_report"), timeout=30000)
-    _, map_path = us_window.last_day_report  # type: ignore[attr-defined]
+    _, map_path = us_window.last_day_report
     page = map_path.read_text()
     assert "Van 01 \\u00b7 2.0 mi" in page  # the layer's name, as JSON
     assert "actual 9:41 AM" in page
@@ -186,7 +197,7 @@ def test_the_map_tooltip_gives_the_speed_in_mph_and_a_12_hour_clock(
 ) -> None:
     us_window.resize(1200, 800)
     us_window.show()
-    controller = us_window.map_controller  # type: ignore[attr-defined]
+    controller = us_window.map_controller
     qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)
     fix = PositionReport("V01", local(10, 59), 52.5, 13.4, speed_kmh=48.28, heading_deg=45.0)
     changed, state_changed = controller.fleet.apply_positions([(fix, False)], local(11, 0))

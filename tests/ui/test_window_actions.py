@@ -109,7 +109,7 @@ def test_clicking_an_exception_keeps_it_selected_for_replay(
 ) -> None:
     stop = core.load_routes()[1].stops[2]
     raise_late(core, stop.id, "V02")
-    panel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel = window.exceptions_panel
     panel.reload(background=False)
     rect = panel.view.visualRect(panel.proxy.index(0, 1))
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -140,7 +140,8 @@ def test_a_delivery_dropped_on_a_van_on_the_road_is_refused_in_full_words(
     controller = panel.controller
     sid = window.routes_panel.boards["V01"].model.stop_id(0)
     assert controller.move([sid], "", 0)  # unassigned, as a fresh urgent order would be
-    ref = controller.day.stops[sid].order_ref  # type: ignore[union-attr]
+    assert controller.day is not None
+    ref = controller.day.stops[sid].order_ref
     put_on_the_road(window, "V01", "V02", "V03")
     unassigned = panel.boards[""]
     unassigned.table.setFocus()
@@ -169,7 +170,8 @@ def test_a_delivery_dropped_on_a_van_on_the_road_is_refused_in_full_words(
     unassigned.table.setFocus()
     unassigned.select_stops([sid])
     qtbot.keyClick(unassigned.table, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
-    dialog = panel.last_insert_dialog  # type: ignore[attr-defined]
+    dialog = panel.last_insert_dialog
+    assert dialog is not None
     assert dialog.note.text() == (
         f"No vehicle can take stop {ref} (a delivery) now: all 3 vehicles have left the depot "
         "and its goods are not on board. Plan it for a vehicle's next run from the depot, or "
@@ -234,7 +236,7 @@ def test_the_detail_pane_says_the_facts_in_words_in_the_fleet_zone(
     )
     with alert_store(core.db) as store:
         AlertService(store, core.clock).reconcile([cond], list(AlertKind))
-    panel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel = window.exceptions_panel
     panel.reload(background=False)
     rect = panel.view.visualRect(panel.proxy.index(0, 1))
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -268,7 +270,7 @@ def test_a_late_stop_is_named_by_its_order_number_as_on_the_board(
     conditions = RuleEngine(core.clock).evaluate(Snapshot(stops=(facts,)))
     with alert_store(core.db) as store:
         AlertService(store, core.clock).reconcile(conditions, list(AlertKind))
-    panel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel = window.exceptions_panel
     panel.reload(background=False)
     title = panel.model.index(0, Column.TITLE).data()
     assert title == f"Stop {view.order_ref} ({view.customer_name}) predicted 9 min late"
@@ -281,15 +283,18 @@ def test_the_whole_fleet_preview_summarises_per_vehicle(qtbot: Any, window: Main
     board.table.setFocus()
     board.select_stops([board.model.stop_id(0)])
     qtbot.keyClick(board.table, Qt.Key.Key_O, CTRL_SHIFT)
-    dialog = window.routes_panel.last_optimize_dialog  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: dialog.result is not None or bool(dialog.error), timeout=60000)
-    result = dialog.result
+    dialog = window.routes_panel.last_optimize_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.outcome is not None or bool(dialog.error), timeout=60000)
+    result = dialog.outcome
     assert result is not None and len(result.moved) > 8
     assert dialog.moved.text().startswith(  # late stops, if any, are named after it
         f"{len(result.moved)} stops move; what changes on each vehicle is in the table."
     )
-    header = dialog.table.horizontalHeaderItem(5).text()
-    changes = [dialog.table.item(r, 5).text() for r in range(dialog.table.rowCount())]
-    assert header == "changes" and len(changes) == 3
+    header = dialog.table.horizontalHeaderItem(5)
+    cells = [dialog.table.item(r, 5) for r in range(dialog.table.rowCount())]
+    changes = [c.text() for c in cells if c is not None]
+    assert header is not None and header.text() == "changes"
+    assert len(changes) == len(cells) == 3
     assert all(c == "unchanged" or "stops" in c or "reordered" in c for c in changes)
     dialog.reject()

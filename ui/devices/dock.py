@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QWidget
+from PySide6.QtWidgets import QDockWidget
 
 from dispatcher.devices.desk import DeviceDesk
 from dispatcher.errors import ConfigError
@@ -38,18 +38,18 @@ def desk_of(window: MainWindow) -> DeviceDesk:
     return DeviceDesk(window.core.db, profiles=ProfileBook(format_defaults(window)))
 
 
-def build(window: MainWindow) -> QWidget:
+def build(window: MainWindow) -> DevicesPanel:
     panel = DevicesPanel(
         lambda: desk_of(window), window.routes_model.timezone, format_defaults(window)
     )
     panel.message.connect(lambda text: window.statusBar().showMessage(text, 10000))
     panel.settings_requested.connect(lambda: open_device_settings(window))
-    window.devices_panel = panel  # type: ignore[attr-defined]
+    window.devices_panel = panel
     return panel
 
 
 def install(window: MainWindow) -> None:
-    panel: DevicesPanel = getattr(window, "devices_panel", None) or build(window)  # type: ignore[assignment]
+    panel: DevicesPanel = getattr(window, "devices_panel", None) or build(window)
     dock = QDockWidget("Devices", window)
     dock.setObjectName("dock_devices")
     dock.setWidget(panel)
@@ -65,7 +65,7 @@ def install(window: MainWindow) -> None:
         SHORTCUT,
         help="Devices: unknown devices, bind, quarantine",
     )
-    window.devices_action = action  # type: ignore[attr-defined]
+    window.devices_action = action
     add_device_settings_action(window)
     window.tick_hooks.append(panel.tick)
 
@@ -75,6 +75,6 @@ def open_devices(window: MainWindow) -> DevicesPanel:
     dock = window.docks["devices"]
     dock.show()
     dock.raise_()
-    panel: DevicesPanel = window.devices_panel  # type: ignore[attr-defined]
+    panel: DevicesPanel = window.devices_panel
     panel.refresh(force=True)
     return panel

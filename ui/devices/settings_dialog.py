@@ -303,7 +303,7 @@ def open_device_settings(window: MainWindow) -> None:
         user, view = result
         dialog = DeviceSettingsDialog(core, user, view, window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.device_settings_dialog = dialog  # type: ignore[attr-defined]
+        window.device_settings_dialog = dialog
         dialog.show()
 
     def failed(exc: Exception) -> None:

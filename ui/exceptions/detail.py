@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -20,10 +20,11 @@ def _t(value: datetime | str | None, tz: tzinfo | None = None) -> str:
     if value is None:
         return "–"
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError:
-            return html.escape(value)
+            return html.escape(text)
     return display.current().clock(value.astimezone(tz))
 
 
@@ -72,7 +73,7 @@ def _value(value: Any, tz: tzinfo | None) -> str:
     return html.escape(str(value))
 
 
-def facts_rows(details: dict[str, Any], tz: tzinfo | None, *, shown: bool) -> list[str]:
+def facts_rows(details: Mapping[str, Any], tz: tzinfo | None, *, shown: bool) -> list[str]:
     """The rule's facts as labelled rows in words (never a raw ``key: value`` line in UTC)."""
     rows = []
     if "late_min" in details:

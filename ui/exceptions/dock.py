@@ -37,18 +37,18 @@ def build(window: MainWindow) -> QWidget:
         log.error("cannot identify the user: %s", exc)
         user = User("unknown", Role.VIEWER, "unknown")
     panel = ExceptionsPanel(window, desk, user)
-    window.exceptions_panel = panel  # type: ignore[attr-defined]
+    window.exceptions_panel = panel
     return panel
 
 
 def install(window: MainWindow) -> None:
-    panel: ExceptionsPanel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel: ExceptionsPanel = window.exceptions_panel
     core = window.core
     if not any(getattr(s, "name", "") == "alert rules" for s in core.services):
         from dispatcher.alerts.wiring import add_alert_services
 
         try:
-            window.alert_runner = add_alert_services(core)  # type: ignore[attr-defined]
+            window.alert_runner = add_alert_services(core)
         except DispatcherError as exc:
             panel.show_message(f"Alert rules not started: {exc}", error=True)
     menu = window.menu("E&xceptions")
@@ -64,7 +64,7 @@ def install(window: MainWindow) -> None:
     mute.setCheckable(True)
     mute.setChecked(str(window.qsettings.value(MUTE_KEY, "false")).lower() == "true")
     mute.toggled.connect(lambda on: window.qsettings.setValue(MUTE_KEY, "true" if on else "false"))
-    window.exceptions_mute = mute  # type: ignore[attr-defined]
+    window.exceptions_mute = mute
     window.tick_hooks.append(panel.on_tick)
     panel.counts_changed.connect(lambda n, crit, mine: _title(window, n, crit, mine))
     panel.new_critical.connect(lambda ids: _ring(window, panel, ids))
@@ -128,7 +128,7 @@ def open_supervisor(window: MainWindow) -> None:
 
     from ui.exceptions.supervisor import SupervisorDialog
 
-    panel: ExceptionsPanel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel: ExceptionsPanel = window.exceptions_panel
     if not panel.user.is_supervisor:
         QMessageBox.information(
             window,

@@ -164,7 +164,8 @@ class ExceptionsPanel(QWidget):
         self.severity_box.currentIndexChanged.connect(
             lambda _: self.proxy.set_filters(min_severity=self.severity_box.currentData())
         )
-        self.priority_button = QToolButton(text="Sort by priority")
+        self.priority_button = QToolButton()
+        self.priority_button.setText("Sort by priority")
         self.priority_button.clicked.connect(self.sort_by_priority)
         self.user_label = QLabel(f"{self.user.name} ({self.user.role.value})")
         self.user_label.setToolTip("The OS account's user in the database (docs/exceptions.md)")

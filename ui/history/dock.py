@@ -43,7 +43,7 @@ def _tz(window: MainWindow) -> ZoneInfo:
 
 def build(window: MainWindow) -> QWidget:
     bar = ReplayBar(window.core, _tz(window))
-    window.replay_bar = bar  # type: ignore[attr-defined]
+    window.replay_bar = bar
     bar.frame_ready.connect(lambda frame: show_frame(window, frame))
     bar.left.connect(lambda: leave_replay(window))
     bar.status.connect(lambda text: window.statusBar().showMessage(text, 10000))
@@ -91,8 +91,10 @@ def _add_export_action(window: MainWindow) -> None:
     export = window.shortcuts.create(window, "Export &day report…", lambda: export_dialog(window))
     actions = file_menu.actions()
     quit_action = next((a for a in actions if a.text() == "&Quit"), None)
-    before = actions[actions.index(quit_action) - 1] if quit_action else None
-    file_menu.insertAction(before, export)
+    if quit_action is None:
+        file_menu.addAction(export)
+    else:  # before the separator above Quit
+        file_menu.insertAction(actions[actions.index(quit_action) - 1], export)
 
 
 # -- replay -------------------------------------------------------------------------------
@@ -100,7 +102,7 @@ def open_replay(window: MainWindow) -> ReplayBar:
     dock = window.docks["history"]
     dock.show()
     dock.raise_()
-    bar: ReplayBar = window.replay_bar  # type: ignore[attr-defined]
+    bar: ReplayBar = window.replay_bar
     return bar
 
 
@@ -132,7 +134,7 @@ def show_frame(window: MainWindow, frame: ReplayFrame) -> None:
     show = getattr(getattr(window, "map_controller", None), "show_replay", None)
     if show is None:
         if not getattr(window, "_replay_map_warned", False):
-            window._replay_map_warned = True  # type: ignore[attr-defined]
+            window._replay_map_warned = True
             window.statusBar().showMessage("The map cannot draw replays yet.", 10000)
         return
     try:
@@ -200,7 +202,7 @@ def export_to(window: MainWindow, folder: Path, day: date | None = None) -> None
     window.statusBar().showMessage(f"Exporting the day report of {day}…")
 
     def done(paths: tuple[Path, Path]) -> None:
-        window.last_day_report = paths  # type: ignore[attr-defined]
+        window.last_day_report = paths
         window.statusBar().showMessage(f"Day report written: {paths[0]} and {paths[1].name}", 15000)
 
     def failed(exc: Exception) -> None:

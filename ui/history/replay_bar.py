@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
@@ -51,7 +52,7 @@ def to_qdatetime(value: datetime, tz: ZoneInfo) -> QDateTime:
 
 
 def from_qdatetime(value: QDateTime, tz: ZoneInfo) -> datetime:
-    naive: datetime = value.toPython()  # type: ignore[assignment]
+    naive = cast(datetime, value.toPython())  # PySide6 stub: toPython() -> object
     return naive.replace(tzinfo=tz)
 
 

@@ -78,7 +78,8 @@ class ProofOfVisitDialog(QDialog):
         self.end_edit.setDateTime(to_qdatetime(now, tz))
 
     def _build(self) -> None:
-        self.circle_radio = QRadioButton("Near a point", checked=True)
+        self.circle_radio = QRadioButton("Near a point")
+        self.circle_radio.setChecked(True)
         self.zone_radio = QRadioButton("Inside a zone")
         self.lat = self._coord(-90, 90)
         self.lon = self._coord(-180, 180)

@@ -23,7 +23,7 @@ PREDICTED = (60, 130, 220)
 HIGHLIGHT = (255, 215, 0)
 
 
-class ClockAxis(pg.AxisItem):  # type: ignore[misc]
+class ClockAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped: base is Any
     """An axis whose values are a time of day; labels read ``HH:MM``.
 
     Args:

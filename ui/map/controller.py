@@ -41,6 +41,7 @@ from dispatcher.persistence import fleet_repo
 from dispatcher.planning.stop_eta import StopEta, StopEtasChanged
 from ui.map.loader import LatestLoad
 from ui.map.page import DEFAULT_CENTER, BaseLayer, PageOptions
+from ui.map.pick import PositionPicker
 from ui.map.view import MapView
 from ui.map.web import scheme_handler
 from ui.selection import Selection
@@ -106,6 +107,8 @@ class MapController(QObject):
         self.view.bridge.stop_clicked.connect(self._on_stop_clicked)
         self.view.pageReady.connect(self._on_page_ready)
         self.view.applied.connect(self._on_applied)
+        #: Pick mode: the dispatcher clicks where an order is (ui/map/pick.py).
+        self.picker = PositionPicker(window, self.view)
         self.view.load_page(self.page_options())
 
     # -- set-up ---------------------------------------------------------------------------
@@ -261,6 +264,11 @@ class MapController(QObject):
     def show_day(self, _day: object) -> None:
         """The day picker moved: read that day's routes now, not at the next refresh."""
         self._routes_at = 0.0
+
+    def refresh_routes(self) -> None:
+        """Read the day's routes now (a stop was placed by hand): its marker moves."""
+        self._routes_at = system_monotonic()
+        self.routes_load.request()
 
     def _apply_routes(self, routes: list[fleet_repo.RouteView]) -> None:
         if not self.routes:

@@ -69,7 +69,7 @@ class _Init(MacroElement):
     )
 
     def __init__(self, options: str) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        super().__init__()  # type: ignore[no-untyped-call]  # branca: unannotated __init__
         self._name = "DispatcherMapInit"
         self.options = options
 
@@ -112,6 +112,7 @@ def page_html(options: PageOptions) -> str:
     # In the body, so they run after Leaflet (head) and before the map script (end).
     root.html.add_child(Element(f'<script src="{STATIC}/qwebchannel.js"></script>'))
     root.html.add_child(Element(f'<script src="{STATIC}/map/bridge.js"></script>'))
+    root.html.add_child(Element(f'<script src="{STATIC}/map/pick.js"></script>'))
     init = {
         "palette": {state.value: list(entry) for state, entry in PALETTE.items()},
         "labelZoom": options.label_zoom,

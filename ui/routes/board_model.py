@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -267,7 +268,7 @@ class VehicleBoardModel(QAbstractTableModel):
     def mimeTypes(self) -> list[str]:
         return [STOPS_MIME]
 
-    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:  # type: ignore[override]
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         rows = sorted({i.row() for i in indexes if i.isValid()})
         ids = [self._route[r] for r in rows if self._movable(self._route[r])]
         mime = QMimeData()

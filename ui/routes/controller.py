@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -217,6 +218,41 @@ class BoardController(QObject):
             refs = ", ".join(self.day.stops[s].order_ref for s in merge.not_on_route[:3])
             self.message.emit(f"{refs}: reported served but on no route — press F5 to reload")
         return merge
+
+    def relocate(
+        self,
+        stop_id: int,
+        position: tuple[float, float],
+        route: tuple[str, int, int] | None = None,
+    ) -> bool:
+        """A stop was placed by hand on the map, and saved (ui/map/fix_position.py).
+
+        The new place goes into the plan in place — not an undoable board edit, and the
+        undo history stays (its steps restore orders and locks, never places). The day is
+        re-evaluated from a new travel matrix, so every ETA, on the boards and the map,
+        follows. ``route`` is the stop's route as the save left it (vehicle, route id, new
+        version): these boards keep that version, so their next save is not taken for
+        another desk's, and the driver gets the route again. False when the stop is not on
+        the day shown.
+        """
+        day, sid = self.day, str(stop_id)
+        if day is None or sid not in day.stops:
+            return False
+        lat, lon = position
+        day.stops[sid] = replace(day.stops[sid], lat=lat, lon=lon)
+        if sid in day.plan.stops:
+            day.plan.stops[sid] = replace(day.plan.stops[sid], location=(lat, lon))
+        saved: dict[str, tuple[int, int]] = {}
+        if route is not None and route[0] in day.db_versions:
+            vid, route_id, version = route
+            day.route_ids[vid], day.db_versions[vid] = route_id, version
+            saved[vid] = (route_id, version)
+        self._place_and_evaluate()
+        on = day.plan.vehicle_of(sid)
+        self.routes_changed.emit(frozenset({UNASSIGNED if on is None else on}))
+        self.times_changed.emit()
+        self._publish(saved)
+        return True
 
     def live_positions(self) -> dict[str, tuple[float, float]]:
         live = self.core.live

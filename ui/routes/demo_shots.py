@@ -21,7 +21,6 @@ from PySide6.QtWidgets import QApplication
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.persistence import fleet_repo
 from dispatcher.scenario.demo import demo_scenario
 from ui.routes.board import VehicleBoard
 from ui.routes.board_model import STOPS_MIME, Role
@@ -66,8 +65,7 @@ def main(out_dir: Path) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     tmp = Path(tempfile.mkdtemp(prefix="route-board-"))
     core = Core(Settings(database_url=f"sqlite:///{tmp / 'demo.sqlite3'}"))
-    with core.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+    core.store_scenario(demo_scenario(date(2026, 11, 20)))
     from ui.main_window import MainWindow
 
     window = MainWindow(core, QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))

@@ -57,7 +57,7 @@ class OptimizeDialog(QDialog):
         self.vehicle_id = vehicle_id
         self.time_limit_s = time_limit_s
         self.cancel_event = threading.Event()
-        self.result: OptimizationResult | None = None
+        self.outcome: OptimizationResult | None = None
         self.error: Exception | None = None
         self.applied = False
         what = f"route of {vehicle_id}" if vehicle_id else "whole fleet"
@@ -124,7 +124,7 @@ class OptimizeDialog(QDialog):
         self.cancel_button.setText("Close")
 
     def _on_done(self, result: OptimizationResult) -> None:
-        self.result = result
+        self.outcome = result
         self.bar.setValue(100)
         self.bar.hide()
         stopped = " (cancelled: best plan found so far)" if result.cancelled else ""
@@ -177,9 +177,9 @@ class OptimizeDialog(QDialog):
     # --- the dispatcher's choice ------------------------------------------------------------
     def apply(self) -> None:
         """Apply the preview as one undoable change (saved, sent to the vehicles)."""
-        if self.result is None:
+        if self.outcome is None:
             return
-        self.applied = self.panel.controller.execute(self.result.command(), "Optimized")
+        self.applied = self.panel.controller.execute(self.outcome.command(), "Optimized")
         if self.applied:
             self.accept()
         else:
@@ -189,7 +189,7 @@ class OptimizeDialog(QDialog):
             self.apply_button.hide()
 
     def _cancel_or_discard(self) -> None:
-        if self.result is None and self.error is None:
+        if self.outcome is None and self.error is None:
             self.cancel_event.set()
             self.status.setText("Cancelling…")
             return

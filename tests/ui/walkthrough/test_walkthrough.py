@@ -19,7 +19,15 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMenu, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLineEdit,
+    QMenu,
+    QWidget,
+)
 
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import FakeClock
@@ -92,7 +100,7 @@ class Walk:
             widget = target or self.focus or self.board("V01").table
             self.activate()
             widget.setFocus()
-            combo = QKeySequence(entry.keys[0])[0]
+            combo = QKeySequence(entry.keys[0])[0]  # type: ignore[index]  # PySide6 stub: no []
             self.qtbot.keyClick(widget, combo.key(), combo.keyboardModifiers())
         else:
             assert entry.action is not None
@@ -137,7 +145,7 @@ class Walk:
 
     @property
     def queue(self) -> Any:
-        return self.window.exceptions_panel  # type: ignore[attr-defined]
+        return self.window.exceptions_panel
 
     def raise_alert(self, row: int) -> int:
         """A late alert about the ``row``-th stop of V02, selected in the queue; its id."""
@@ -168,7 +176,7 @@ class Walk:
 
     def js(self, source: str) -> Any:
         box: list[Any] = []
-        controller = self.window.map_controller  # type: ignore[attr-defined]
+        controller = self.window.map_controller
         controller.view.page().runJavaScript(source, 0, box.append)
         self.qtbot.waitUntil(lambda: bool(box), timeout=10000)
         return box[0]
@@ -200,6 +208,11 @@ def close(dialog: QWidget) -> None:
     dialog.close()
 
 
+def reject(dialog: QWidget) -> None:
+    assert isinstance(dialog, QDialog)
+    dialog.reject()
+
+
 def choose_file(path: Path) -> Callable[[QWidget], None]:
     def fill(dialog: QWidget) -> None:
         assert isinstance(dialog, QFileDialog)
@@ -225,7 +238,7 @@ def step(*entry_ids: str) -> Callable[[Step], Step]:
 
 @step("window/Import orders")
 def import_orders(w: Walk) -> None:
-    seen = w.answer(lambda d: d.reject())
+    seen = w.answer(reject)
     w.fire("window/Import orders")
     w.qtbot.waitUntil(lambda: bool(seen))
     assert seen[0].title == "Import orders"
@@ -290,7 +303,7 @@ def about(w: Walk) -> None:
 
 
 def feed_positions(w: Walk) -> None:
-    controller = w.window.map_controller  # type: ignore[attr-defined]
+    controller = w.window.map_controller
     w.qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)
     fixes = [("V01", 52.55, 13.35), ("V02", 52.47, 13.45), ("V03", 52.50, 13.30)]
     reports = [
@@ -320,7 +333,7 @@ def map_actions(w: Walk) -> None:
         w.js("DispatcherMap.map.setView([48.1, 11.6], 10, {animate: false}); 1")
         w.fire(entry_id)
         w.qtbot.waitUntil(lambda: map_centre_in_berlin(w), timeout=10000)
-    w.window.map_controller.tick()  # type: ignore[attr-defined]
+    w.window.map_controller.tick()
     w.qtbot.waitUntil(lambda: w.js("DispatcherMap.selected") == "V02", timeout=10000)
     w.fire("window/Follow selected vehicle")
     w.qtbot.waitUntil(lambda: w.js("DispatcherMap.follow") is True, timeout=10000)
@@ -333,6 +346,35 @@ def export_map(w: Walk) -> None:
     w.fire("window/Export map as HTML")
     w.qtbot.waitUntil(target.exists, timeout=20000)
     w.qtbot.waitUntil(lambda: "exported to" in w.status(), timeout=20000)
+
+
+def stored_position(w: Walk, stop_id: str) -> tuple[float, float]:
+    from dispatcher.persistence.orm import Stop
+
+    with w.core.db.session() as session:
+        stop = session.get(Stop, int(stop_id))
+        assert stop is not None
+        return stop.lat, stop.lon
+
+
+@step("window/Fix position on map", "map pick/cancel", "window/Undo position fix")
+def fix_position(w: Walk) -> None:
+    fixer = w.window.position_fixer
+    w.qtbot.waitUntil(lambda: w.window.map_controller.view.ready, timeout=30000)
+    sid = w.select_stop("V02", 3)
+    before = stored_position(w, sid)
+    w.fire("window/Fix position on map")
+    w.qtbot.waitUntil(lambda: w.js("DispatcherMap.picking") is True, timeout=15000)
+    w.fire("map pick/cancel")
+    w.qtbot.waitUntil(lambda: w.js("DispatcherMap.picking") is False, timeout=10000)
+    assert "not changed" in fixer.last_message
+    w.fire("window/Fix position on map")
+    w.qtbot.waitUntil(lambda: w.js("DispatcherMap.picking") is True, timeout=15000)
+    w.js("DispatcherMap.map.fire('click', {latlng: L.latLng(52.4711, 13.5212)}); 1")
+    w.qtbot.waitUntil(lambda: stored_position(w, sid) == (52.4711, 13.5212), timeout=20000)
+    w.qtbot.waitUntil(lambda: not fixer.busy, timeout=10000)
+    w.fire("window/Undo position fix")
+    w.qtbot.waitUntil(lambda: stored_position(w, sid) == before, timeout=20000)
 
 
 @step("exception queue/acknowledge")
@@ -352,7 +394,12 @@ def take(w: Walk) -> None:
 @step("exception queue/escalate")
 def escalate(w: Walk) -> None:
     alert_id = w.raise_alert(2)
-    w.answer(lambda d: (w.qtbot.keyClicks(d.focusWidget(), "angry"), click_button(w.qtbot, d, OK)))
+
+    def fill(d: QWidget) -> None:
+        w.qtbot.keyClicks(d.focusWidget(), "angry")
+        click_button(w.qtbot, d, OK)
+
+    w.answer(fill)
     w.fire("exception queue/escalate", w.queue.view)
     assert w.alert_status(alert_id) is AlertStatus.ESCALATED
 
@@ -431,7 +478,7 @@ def message_customer(w: Walk) -> None:
     w.select_stop("V03", 0)
     w.fire("window/Message customer of selected stop")
     w.qtbot.waitUntil(lambda: "message queued" in w.status(), timeout=15000)
-    panel = w.window.messages_panel  # type: ignore[attr-defined]
+    panel = w.window.messages_panel
     panel.tick()
     w.qtbot.waitUntil(lambda: panel.proxy.rowCount() > 0, timeout=15000)
 
@@ -447,7 +494,7 @@ def notify_route(w: Walk) -> None:
 
 @step("window/Message history of selected stop", "window/Show outbox", "window/Edit templates")
 def message_views(w: Walk) -> None:
-    panel = w.window.messages_panel  # type: ignore[attr-defined]
+    panel = w.window.messages_panel
     w.select_stop("V03", 0)
     w.window.docks["kpis"].raise_()
     w.fire("window/Message history of selected stop")
@@ -518,8 +565,8 @@ def locks(w: Walk) -> None:
 def best_place(w: Walk) -> None:
     w.select_stop("V03", 4)
     w.fire("window/Best place for selected stop")
-    dialog = w.window.routes_panel.last_insert_dialog  # type: ignore[attr-defined]
-    assert dialog.isVisible()
+    dialog = w.window.routes_panel.last_insert_dialog
+    assert dialog is not None and dialog.isVisible()
     w.qtbot.waitUntil(lambda: dialog.table.rowCount() > 0, timeout=30000)
     dialog.reject()
 
@@ -530,9 +577,9 @@ def optimize(w: Walk) -> None:
     for entry_id in ("window/Optimize route", "window/Optimize fleet"):
         w.select_stop("V01", 0)
         w.fire(entry_id)
-        dialog = panel.last_optimize_dialog  # type: ignore[attr-defined]
-        assert dialog.isVisible()
-        w.qtbot.waitUntil(lambda d=dialog: d.result is not None or d.error, timeout=60000)
+        dialog = panel.last_optimize_dialog
+        assert dialog is not None and dialog.isVisible()
+        w.qtbot.waitUntil(lambda d=dialog: d.outcome is not None or d.error, timeout=60000)
         assert dialog.error is None
         dialog.reject()
 
@@ -541,13 +588,15 @@ def optimize(w: Walk) -> None:
 def replay(w: Walk) -> None:
     w.fire("window/Replay")
     assert w.window.docks["history"].isVisible()
-    bar = w.window.replay_bar  # type: ignore[attr-defined]
+    bar = w.window.replay_bar
     bar.load()
     w.qtbot.waitUntil(lambda: bar.player is not None, timeout=15000)
+    player = bar.player
+    assert player is not None
     w.fire("replay bar/play", bar.play_button)
-    assert bar.player.playing
+    assert player.playing
     w.fire("replay bar/play", bar.play_button)
-    assert not bar.player.playing
+    assert not player.playing
 
 
 @step("window/Replay around selected exception")
@@ -580,7 +629,7 @@ def export_day_report(w: Walk) -> None:
     w.answer(choose_file(folder))
     w.fire("window/Export day report")
     w.qtbot.waitUntil(lambda: hasattr(w.window, "last_day_report"), timeout=30000)
-    csv_path, map_path = w.window.last_day_report  # type: ignore[attr-defined]
+    csv_path, map_path = w.window.last_day_report
     assert csv_path.exists() and map_path.exists()
 
 
@@ -590,7 +639,7 @@ def new_order(w: Walk) -> None:
 
     w.fire("window/New order")
     w.qtbot.waitUntil(lambda: getattr(w.window, "last_new_order_dialog", None) is not None)
-    dialog = w.window.last_new_order_dialog  # type: ignore[attr-defined]
+    dialog = w.window.last_new_order_dialog
     assert isinstance(dialog, NewOrderDialog) and dialog.isVisible()
     for name, text in (("order_id", "WALK-1"), ("lat", "52.51"), ("lon", "13.39")):
         dialog.fields[name].clear()
@@ -608,7 +657,8 @@ def first_run_assistant(w: Walk) -> None:
 
     w.fire("window/First-run assistant")
     w.qtbot.waitUntil(lambda: getattr(w.window, "first_run_wizard", None) is not None)
-    wizard = w.window.first_run_wizard  # type: ignore[attr-defined]
+    wizard = w.window.first_run_wizard
+    assert wizard is not None
     w.qtbot.waitUntil(wizard.isVisible)
     assert wizard.currentPage().title() == "Your company"
     cancel = wizard.button(QWizard.WizardButton.CancelButton)
@@ -634,7 +684,7 @@ def day_picker(w: Walk) -> None:
 def fleet_setup(w: Walk) -> None:
     w.fire("window/Fleet setup")
     w.qtbot.waitUntil(lambda: getattr(w.window, "fleet_setup_dialog", None) is not None)
-    dialog = w.window.fleet_setup_dialog  # type: ignore[attr-defined]
+    dialog = w.window.fleet_setup_dialog
     w.qtbot.waitUntil(dialog.isVisible)
     w.qtbot.waitUntil(lambda: not any(t.busy for t in dialog.record_tabs.values()), timeout=10000)
     assert dialog.windowTitle().startswith("Fleet setup")
@@ -671,7 +721,7 @@ def devices_dock(w: Walk) -> None:
     dock.hide()
     w.fire("window/Devices and quarantine")
     w.qtbot.waitUntil(dock.isVisible)
-    panel = w.window.devices_panel  # type: ignore[attr-defined]
+    panel = w.window.devices_panel
     assert panel.isVisible()
     dock.hide()
 
@@ -680,18 +730,19 @@ def devices_dock(w: Walk) -> None:
 def device_settings(w: Walk) -> None:
     from ui.devices.settings_dialog import DeviceSettingsDialog
 
-    w.window.device_settings_dialog = None  # type: ignore[attr-defined]
+    w.window.device_settings_dialog = None
     w.fire("window/Device settings")
     w.qtbot.waitUntil(
         lambda: getattr(w.window, "device_settings_dialog", None) is not None, timeout=10000
     )
-    dialog = w.window.device_settings_dialog  # type: ignore[attr-defined]
+    dialog = w.window.device_settings_dialog
+    assert dialog is not None
     assert isinstance(dialog, DeviceSettingsDialog)
     w.qtbot.waitUntil(dialog.isVisible)
     # the desk's user is a dispatcher: every setting shown, none editable
     assert not dialog.editable and "may look" in dialog.header.text()
     topics = dialog.editors["telemetry.traccar_topics"]
-    assert topics.text() == "positions, traccar/positions"  # type: ignore[union-attr]
+    assert isinstance(topics, QLineEdit) and topics.text() == "positions, traccar/positions"
     dialog.close()
 
 
