@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from dispatcher import __version__
+from dispatcher.clock import system_monotonic, system_now
 from dispatcher.config import Settings
 from dispatcher.devices import cli as devices_cli
 from dispatcher.devices.registry_cli import add_parsers as add_device_registry_parsers
@@ -265,7 +266,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
         day = (
             datetime.fromisoformat(args.date).date()
             if args.date
-            else datetime.now(ZoneInfo(tz)).date()
+            else system_now(ZoneInfo(tz)).date()
         )
     except ValueError:
         raise DispatcherError(f"--date {args.date!r} is not YYYY-MM-DD") from None
@@ -301,7 +302,7 @@ def _cmd_decode(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 
 
 def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from dispatcher.planning.solomon import run_solve
+    from dispatcher.planning.vrptw import run_solve
 
     return run_solve(args.instance, args.time_limit, args.json, out, engine=args.engine)
 
@@ -315,16 +316,15 @@ def _run_for(duration: float | None, tick: Callable[[], object], interval_s: flo
     """
     import signal
     import threading
-    from time import monotonic
 
     stop = threading.Event()
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    deadline = None if duration is None else monotonic() + duration
+    deadline = None if duration is None else system_monotonic() + duration
     try:
-        while not stop.is_set() and (deadline is None or monotonic() < deadline):
+        while not stop.is_set() and (deadline is None or system_monotonic() < deadline):
             tick()
             stop.wait(interval_s)
     except KeyboardInterrupt:  # a handler installed by someone else
@@ -377,7 +377,6 @@ def _cmd_alerts(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 
 
 def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from datetime import UTC
 
     from dispatcher.clock import ScaledClock
     from dispatcher.fleet_settings import fleet_zone_name
@@ -390,7 +389,7 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     tz = _zone(zone_name)
     db = Database(settings.database_url)
     try:
-        day = route_day(db, datetime.now(tz).date())
+        day = route_day(db, system_now(tz).date())
         start = None if day is None else datetime.combine(day, _time_of_day(args.start, tz), tz)
         vehicles, scripts = load_simulated_fleet(db, args.seed, zone_name, start)
     finally:
@@ -420,7 +419,7 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
         client.publish,
         ScaledClock(sim_start, args.speed),
         prefix=settings.broker.prefix,
-        stamp=wall_clock_stamp(sim_start, datetime.now(UTC), args.speed),
+        stamp=wall_clock_stamp(sim_start, system_now(), args.speed),
     )
     sim.start()
     print(
@@ -447,7 +446,7 @@ def _zone(name: str) -> ZoneInfo:
 def _time_of_day(text: str | None, tz: ZoneInfo) -> time:
     """``HH:MM`` as a time of day; ``None`` means the current time in ``tz``."""
     if text is None:
-        return datetime.now(tz).time().replace(microsecond=0)
+        return system_now(tz).time().replace(microsecond=0)
     try:
         return time.fromisoformat(text)
     except ValueError:

@@ -8,6 +8,7 @@ reference and adapts it, ``dispatcher serve`` runs it without a window. Later ca
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -21,15 +22,27 @@ from dispatcher.history.retention import RetentionService
 from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
+from dispatcher.persistence.geocode_repo import database_geocoder
 from dispatcher.scenario.demo import demo_scenario
 from dispatcher.services import Service
 from dispatcher.site import Role, SiteRole
 
 if TYPE_CHECKING:
+    from dispatcher.geocoding import Geocoder
     from dispatcher.live import LiveTelemetry
-    from dispatcher.users.model import User
+    from dispatcher.model.users import User
+    from dispatcher.scenario.records import Scenario
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DayRead:
+    """One day as the route boards show it: the day, its routes, the fleet's vehicles."""
+
+    day: date
+    routes: list[fleet_repo.RouteView]
+    vehicles: list[fleet_repo.VehicleView]
 
 
 class Core:
@@ -135,9 +148,29 @@ class Core:
                 session, day or fleet_repo.day_to_show(session, self.today())
             )
 
+    def read_day(self, day: date | None = None) -> DayRead:
+        """A day's routes and the vehicles, read in one session (the boards' reload, off the
+        GUI thread); ``day`` None is :meth:`default_day`."""
+        with self.db.session() as session:
+            shown = day or fleet_repo.day_to_show(session, self.today())
+            routes = fleet_repo.load_routes(session, shown)
+            return DayRead(shown, routes, fleet_repo.load_vehicles(session))
+
+    def geocoder(self) -> Geocoder:
+        """The configured geocoder, with this database's cache (forms and imports place with it).
+
+        Only builds it: the look-ups it makes are the caller's, off the GUI thread.
+        """
+        return database_geocoder(self.settings, self.db)
+
     def vehicle_names(self) -> dict[str, str]:
         with self.db.session() as session:
             return {v.id: v.name for v in fleet_repo.load_vehicles(session)}
+
+    def store_scenario(self, scenario: Scenario) -> None:
+        """Store a whole day in one transaction (the screenshot scripts' fixed demo day)."""
+        with self.db.session() as session:
+            fleet_repo.save_scenario(session, scenario)
 
     def seed_demo_if_empty(self, seed: int = 7) -> bool:
         """Fill an empty database with the demo day; returns whether it did."""

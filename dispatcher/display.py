@@ -34,11 +34,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from dispatcher.fleet_settings import FleetSettings
+from typing import Any, Protocol
 
 KM_PER_MILE = 1.609344
 METRES_PER_MILE = 1609.344
@@ -50,6 +48,23 @@ FEET_REGIONS = frozenset({"US", "LR", "MM"})
 SHORT_KM = 1000.0
 #: Below a tenth of a mile a distance is short: feet or yards (mile fleets).
 SHORT_MI = METRES_PER_MILE / 10
+
+
+class FleetPlace(Protocol):
+    """What the formatter reads of the fleet: :class:`~dispatcher.fleet_settings.FleetSettings`.
+
+    Named here rather than imported: the fleet's settings build on this module (its units),
+    and the core has no import cycle (docs/architecture.md).
+    """
+
+    @property
+    def units(self) -> Enum: ...
+
+    @property
+    def locale(self) -> str | None: ...
+
+    @property
+    def timezone(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,7 @@ class Display:
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def for_fleet(cls, fleet: FleetSettings) -> Display:
+    def for_fleet(cls, fleet: FleetPlace) -> Display:
         return cls(miles=fleet.units.value == "mi", locale=fleet.locale, zone=fleet.timezone)
 
     # -- units ----------------------------------------------------------------------------
@@ -239,7 +254,7 @@ def current() -> Display:
     return _Process.display
 
 
-def install(fleet: FleetSettings) -> Display:
+def install(fleet: FleetPlace) -> Display:
     """Make the fleet's units and locale the process's: every text written from now on."""
     _Process.display = Display.for_fleet(fleet)
     return _Process.display

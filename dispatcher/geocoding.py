@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from dispatcher import __version__
+from dispatcher.clock import system_monotonic
 from dispatcher.config import Settings
 from dispatcher.errors import ConfigError, DispatcherError
 
@@ -168,7 +169,7 @@ class Geocoder:
         cache: GeocodeCache | None = None,
         *,
         environ: Mapping[str, str] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = system_monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings

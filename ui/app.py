@@ -13,7 +13,7 @@ import sys
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 
-from dispatcher.clock import Clock, ScaledClock
+from dispatcher.clock import Clock, ScaledClock, system_now
 from dispatcher.config import Settings, user_data_dir
 from dispatcher.errors import DispatcherError
 
@@ -42,7 +42,7 @@ def demo_clock(args: argparse.Namespace, settings: Settings) -> Clock:
     from dispatcher.fleet_settings import check_zone
 
     zone = check_zone(demo_zone(settings), "fleet.timezone")
-    start = datetime.combine(datetime.now(zone).date(), time(9, 30), zone)
+    start = datetime.combine(system_now(zone).date(), time(9, 30), zone)
     return ScaledClock(start, args.speed)
 
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QMessageBox
 
 from dispatcher.importing.service import ImportReport, import_orders
-from dispatcher.persistence.geocode_repo import database_geocoder
 from dispatcher.planning.dayplan import UNASSIGNED
 from ui.workers import run_in_background
 
@@ -28,7 +27,7 @@ def start_import(window: MainWindow, path: Path) -> None:
     known = set(window.routes_panel.controller.route(UNASSIGNED))  # to tell the new ones
 
     def work() -> ImportReport:
-        geocoder = database_geocoder(window.core.settings, db)
+        geocoder = window.core.geocoder()
         actor = window.core.user.id  # the core refuses a role that may not import
         return import_orders(
             db, path, default_date=day, timezone=fleet.timezone, actor=actor, geocoder=geocoder

@@ -29,8 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from dispatcher import display
-from dispatcher.core import Core
-from dispatcher.persistence import fleet_repo
+from dispatcher.core import Core, DayRead
 from ui import day_picker
 from ui.devices import dock as devices_dock
 from ui.exceptions import dock as exceptions_dock
@@ -415,15 +414,9 @@ class MainWindow(QMainWindow):
         controller = self.routes_panel.controller
         saves, day, core = controller.saves, self.service_day, self.core
 
-        def read() -> tuple[date, list[fleet_repo.RouteView], list[fleet_repo.VehicleView]]:
-            with core.db.session() as session:
-                shown = day or fleet_repo.day_to_show(session, core.today())
-                routes = fleet_repo.load_routes(session, shown)
-                return shown, routes, fleet_repo.load_vehicles(session)
-
         run_in_background(
-            read,
-            lambda result: self._routes_read(generation, saves, *result),
+            lambda: core.read_day(day),
+            lambda result: self._routes_read(generation, saves, result),
             lambda exc: self._routes_failed(generation, exc),
         )
 
@@ -431,10 +424,9 @@ class MainWindow(QMainWindow):
         self,
         generation: int,
         saves: int,
-        day: date,
-        routes: list[fleet_repo.RouteView],
-        vehicles: list[fleet_repo.VehicleView],
+        read: DayRead,
     ) -> None:
+        day, routes, vehicles = read.day, read.routes, read.vehicles
         if not shiboken6.isValid(self) or generation != self._routes_requested:
             return  # closed meanwhile, or a newer read is on its way
         if self.routes_panel.controller.saves != saves:

@@ -27,12 +27,21 @@ from dispatcher.alerts.facts import (
     VehicleFacts,
 )
 from dispatcher.alerts.listing import alert_to_dict, format_alerts, parse_status_filter
-from dispatcher.alerts.model import (
+from dispatcher.alerts.permissions import can_see, check_permission
+from dispatcher.alerts.priority import priority_key, urgency_minutes
+from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
+from dispatcher.alerts.stats import SupervisorStats, compute_stats, write_stats_csv
+from dispatcher.alerts.store import AlertStore, InMemoryAlertStore
+from dispatcher.alerts.thresholds import ReconcileSettings, Thresholds
+from dispatcher.alerts.transitions import TRANSITIONS, Action
+from dispatcher.alerts.workflow import AlertService
+from dispatcher.model.alerts import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
     SYSTEM_ACTOR,
     Alert,
     AlertChanged,
+    AlertFilter,
     AlertKind,
     AlertStatus,
     AuditEntry,
@@ -42,14 +51,6 @@ from dispatcher.alerts.model import (
     Severity,
     User,
 )
-from dispatcher.alerts.permissions import can_see, check_permission
-from dispatcher.alerts.priority import priority_key, urgency_minutes
-from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
-from dispatcher.alerts.stats import SupervisorStats, compute_stats, write_stats_csv
-from dispatcher.alerts.store import AlertFilter, AlertStore, InMemoryAlertStore
-from dispatcher.alerts.thresholds import ReconcileSettings, Thresholds
-from dispatcher.alerts.transitions import TRANSITIONS, Action
-from dispatcher.alerts.workflow import AlertService
 
 __all__ = [
     "CLOSED_STATUSES",

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from dispatcher import display
-from dispatcher.alerts.model import CLOSED_STATUSES, OPEN_STATUSES, Alert, AlertStatus
 from dispatcher.alerts.priority import minutes_left
 from dispatcher.errors import ValidationError
+from dispatcher.model.alerts import CLOSED_STATUSES, OPEN_STATUSES, Alert, AlertStatus
 
 _GROUPS = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES, "all": frozenset(AlertStatus)}
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from dispatcher import display
 from dispatcher.alerts.facts import FenceKind, LatLon, Snapshot, VehicleFacts
 from dispatcher.alerts.geo import distance_to_polyline_m, haversine_m, in_fence
-from dispatcher.alerts.model import AlertKind, Condition, Severity, vehicle_subject
 from dispatcher.alerts.rules_common import (
     is_silent,
     iso,
@@ -17,6 +16,7 @@ from dispatcher.alerts.rules_common import (
     round_min,
 )
 from dispatcher.alerts.thresholds import Thresholds
+from dispatcher.model.alerts import AlertKind, Condition, Severity, vehicle_subject
 
 
 def _vehicle_condition(

@@ -15,10 +15,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dispatcher import display
-from dispatcher.alerts.model import (
+from dispatcher.alerts.permissions import can_see, check_permission
+from dispatcher.alerts.priority import priority_key
+from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
+from dispatcher.alerts.store import AlertStore
+from dispatcher.alerts.thresholds import ReconcileSettings
+from dispatcher.alerts.transitions import Action, target_status
+from dispatcher.clock import Clock
+from dispatcher.errors import ConflictError, ValidationError
+from dispatcher.events import EventBus
+from dispatcher.model.alerts import (
     SYSTEM_ACTOR,
     Alert,
     AlertChanged,
+    AlertFilter,
     AlertKind,
     AlertStatus,
     AuditEntry,
@@ -27,15 +37,6 @@ from dispatcher.alerts.model import (
     User,
     audit_view,
 )
-from dispatcher.alerts.permissions import can_see, check_permission
-from dispatcher.alerts.priority import priority_key
-from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
-from dispatcher.alerts.store import AlertFilter, AlertStore
-from dispatcher.alerts.thresholds import ReconcileSettings
-from dispatcher.alerts.transitions import Action, target_status
-from dispatcher.clock import Clock
-from dispatcher.errors import ConflictError, ValidationError
-from dispatcher.events import EventBus
 
 MAX_SNOOZE = timedelta(hours=24)
 """A snooze longer than a day is a dismissal in disguise: ask a supervisor instead."""

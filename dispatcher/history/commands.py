@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from dispatcher import display
+from dispatcher.clock import system_now
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
 from dispatcher.fleet_settings import fleet_zone_name
@@ -56,7 +57,7 @@ def zone(name: str) -> ZoneInfo:
 def parse_day(text: str | None, tz: ZoneInfo) -> date:
     """``--date`` or today in ``tz``."""
     if not text:
-        return datetime.now(tz).date()
+        return system_now(tz).date()
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from dispatcher.geocoding import MANUAL, Geocoder
 from dispatcher.importing.orders_csv import RowError, read_orders_file
+from dispatcher.model.users import Permission
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.users_repo import acting_user
-from dispatcher.users.model import Permission
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from datetime import datetime
 
 from dispatcher.errors import DispatcherError
 from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
-from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord, by_vehicle
 from dispatcher.model.core import StopKind
+from dispatcher.model.kpi import DayRecords, StopRecord, VehicleRecord, by_vehicle
 from dispatcher.planning import (
     PlanStop,
     to_plan_seconds,

@@ -26,11 +26,11 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from dispatcher import display
-from dispatcher.alerts.model import Alert, AlertKind
 from dispatcher.fleet.health import position_note
 from dispatcher.fleet.state import FleetState, VehicleSnapshot
 from dispatcher.maps.routes import next_stop
 from dispatcher.maps.styling import display_state
+from dispatcher.model.alerts import Alert, AlertKind
 from dispatcher.model.core import VehicleState
 from dispatcher.persistence.fleet_repo import RouteView
 

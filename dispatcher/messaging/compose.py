@@ -15,15 +15,8 @@ from datetime import datetime, timedelta
 
 from dispatcher import display
 from dispatcher.clock import Clock
-from dispatcher.messaging.contacts import (
-    AddressCheck,
-    ContactPreference,
-    CustomerPreferences,
-    quiet_hours_release,
-    resolve_address,
-    zone,
-)
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStore, idempotency_key
+from dispatcher.messaging.contacts import AddressCheck, quiet_hours_release, resolve_address
+from dispatcher.messaging.outbox import OutboxStore, idempotency_key
 from dispatcher.messaging.situations import (
     SITUATION_VARIABLES,
     ChannelKind,
@@ -39,6 +32,7 @@ from dispatcher.messaging.templates import (
     render,
 )
 from dispatcher.model.core import StopStatus
+from dispatcher.model.messaging import ContactPreference, CustomerPreferences, OutboxMessage, zone
 
 #: Situations whose key carries the ETA bucket: a fresh ETA is a fresh message.
 _ETA_KEYED = frozenset({Situation.RUNNING_LATE, Situation.ARRIVING_SOON, Situation.REASSIGNED})

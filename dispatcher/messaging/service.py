@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -30,12 +30,10 @@ from dispatcher.events import EventBus
 from dispatcher.messaging.channels import Channel, PublishFn
 from dispatcher.messaging.compose import Branding, Messenger, SendOutcome, eta_moved
 from dispatcher.messaging.failures import FailureSink, alert_failure_sink
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
 from dispatcher.messaging.relay import Relay
 from dispatcher.messaging.settings import MessagingSettings, build_channels, messaging_settings
 from dispatcher.messaging.situations import Situation
 from dispatcher.messaging.stop_facts import (
-    StopContact,
     VehicleFix,
     eta_changes,
     fresh_eta,
@@ -47,11 +45,12 @@ from dispatcher.messaging.stop_facts import (
 )
 from dispatcher.messaging.template_store import load_templates, save_template
 from dispatcher.messaging.templates import PlainValue, TemplateLibrary, TemplateSpec
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus, StopContact
+from dispatcher.model.users import Permission
 from dispatcher.persistence import messaging_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.outbox_repo import SqlOutboxStore
 from dispatcher.persistence.users_repo import acting_user
-from dispatcher.users.model import Permission
 
 if TYPE_CHECKING:
     from dispatcher.core import Core
@@ -355,6 +354,14 @@ class MessagingService:
 
     def failed(self) -> list[OutboxMessage]:
         return self.store.list(OutboxStatus.FAILED)
+
+    def order_ref_of(self, stop_id: int) -> str | None:
+        """The order reference of a stop (what outbox rows call it); reads the database."""
+        return messaging_repo.order_ref_of(self.db, stop_id)
+
+    def customer_names(self, customer_ids: Iterable[int]) -> dict[int, str]:
+        """Customer names by id, for the outbox table; reads the database."""
+        return messaging_repo.customer_names(self.db, customer_ids)
 
 
 def messaging_of(core: Core) -> MessagingService | None:

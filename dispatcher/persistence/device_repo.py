@@ -17,14 +17,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from dispatcher.alerts.model import Role
-from dispatcher.devices.registry import (
-    MAX_KEY,
-    DeviceSighting,
-    QuarantinedMessage,
-    RegistryLimits,
-)
 from dispatcher.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from dispatcher.model.alerts import Role
+from dispatcher.model.devices import MAX_KEY, DeviceSighting, QuarantinedMessage, RegistryLimits
 from dispatcher.persistence import device_profile_repo
 from dispatcher.persistence.alert_repo import user_for_os_account
 from dispatcher.persistence.orm import (

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatcher import limits
+from dispatcher.clock import system_now
 from dispatcher.errors import ConflictError, ValidationError
+from dispatcher.model.users import Permission
 from dispatcher.persistence.orm import (
     AuditEntry,
     Customer,
@@ -25,7 +27,6 @@ from dispatcher.persistence.orm import (
 )
 from dispatcher.persistence.users_repo import acting_user
 from dispatcher.scenario.records import CustomerRecord, OrderRecord, Scenario
-from dispatcher.users.model import Permission
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,7 +453,7 @@ def save_routes(
             stop = _stop_for_write(stops, item, ours)
             stop.route_id, stop.sequence = route.id, seq
         route.updated_by = actor
-        route.updated_at = datetime.now(UTC)
+        route.updated_at = system_now()
         session.add(
             AuditEntry(
                 actor=actor,

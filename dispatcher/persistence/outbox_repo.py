@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispatcher.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
-from dispatcher.messaging.outbox import DEFAULT_LEASE, OutboxMessage, OutboxStatus
+from dispatcher.model.messaging import DEFAULT_LEASE, OutboxMessage, OutboxStatus
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import OutboxRow, UtcDateTime
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dispatcher.model.users import Permission, User
 from dispatcher.persistence.orm import AuditEntry
 from dispatcher.persistence.users_repo import acting_user
-from dispatcher.users.model import Permission, User
 
 
 def may_edit_settings(session: Session, actor: str) -> User:

@@ -21,72 +21,21 @@ version the fix left, with the address's pin put back as it was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatcher import limits
+from dispatcher.clock import system_now
 from dispatcher.errors import ConflictError, NotFoundError, ValidationError
 from dispatcher.geo import check_position
 from dispatcher.geocoding import MANUAL, manual_key
 from dispatcher.model.core import StopStatus
+from dispatcher.model.positions import Position, PositionFix, RouteBump, StopPlace
+from dispatcher.model.users import Permission
 from dispatcher.persistence.orm import AuditEntry, GeocodeCacheRow, Route, Stop
 from dispatcher.persistence.users_repo import acting_user
-from dispatcher.users.model import Permission
-
-Position = tuple[float, float]
-
-
-@dataclass(frozen=True, slots=True)
-class StopPlace:
-    """A stop as the pick mode shows it, and the version a fix of it is made from."""
-
-    id: int
-    order_ref: str
-    customer_name: str
-    address: str
-    lat: float
-    lon: float
-    status: str
-    version: int
-    service_date: date
-
-    def title(self) -> str:
-        """ "Ann Smith, 1 Piccadilly" — who and where, as the dispatcher knows the order."""
-        parts = [p for p in (self.customer_name, self.address) if p]
-        return ", ".join(parts) if parts else self.order_ref
-
-
-@dataclass(frozen=True, slots=True)
-class RouteBump:
-    """The route a fixed stop is on, with the version the fix gave it."""
-
-    vehicle_id: str
-    route_id: int
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class PositionFix:
-    """What :func:`fix_stop_position` stored (and what its undo needs)."""
-
-    stop_id: int
-    order_ref: str
-    service_date: date
-    address: str
-    before: Position
-    after: Position
-    #: The stop's version after the fix: an undo is made from it.
-    version: int
-    route: RouteBump | None
-    #: The address's pin before the fix (None: it had none); an undo puts it back.
-    pin_before: Position | None
-    #: Whether the fix became the address's pin (not for a stop without an address).
-    remembered: bool
 
 
 def read_stop_place(session: Session, stop_id: int) -> StopPlace:
@@ -188,7 +137,7 @@ def _move(
     stop.lat, stop.lon = position
     if route is not None:  # a new route version: the driver and the other desks hear of it
         route.updated_by = actor
-        route.updated_at = datetime.now(UTC)
+        route.updated_at = system_now()
     try:  # the versioned UPDATEs first: a conflict is found before anything else is written
         session.flush()
     except StaleDataError as exc:
@@ -258,4 +207,4 @@ def _set_pin(session: Session, address: str, position: Position | None, actor: s
             if row is None:  # inserted and dropped again meanwhile: nothing left to update
                 return
     row.lat, row.lon, row.label, row.provider = position[0], position[1], label, MANUAL
-    row.created_at = datetime.now(UTC)
+    row.created_at = system_now()

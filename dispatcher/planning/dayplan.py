@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from dispatcher.clock import system_now
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind, StopStatus
 from dispatcher.planning.model import (
@@ -267,7 +268,7 @@ def build_day_plan(
     tz = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
     first = next((s for r in routes for s in r.stops), None)
     if day is None:
-        day = first.service_date if first is not None else datetime.now(tz).date()
+        day = first.service_date if first is not None else system_now(tz).date()
     origin = datetime.combine(day, time(0), tz)
     problems: list[str] = []
     fallback: tuple[float, float] = next(

@@ -35,7 +35,6 @@ Service times are already in ``travel`` (time from starting service at ``i`` to 
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from pyvrp import (
     solve,
 )
 
+from dispatcher.clock import system_monotonic
 from dispatcher.planning.routing import (
     CancelToken,
     IntArray,
@@ -310,7 +310,7 @@ class _Stop:
         search: PyvrpSearch,
         cancel: CancelToken | None,
         progress: ProgressCallback | None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = system_monotonic,
     ) -> None:
         self.search, self.cancel, self.progress, self.clock = search, cancel, progress, clock
         self.t0 = self.last = self.improved_at = clock()
@@ -361,7 +361,7 @@ class _Progress(IteratedLocalSearchCallbacks):
 
     def on_best(self, best: Solution) -> None:
         if best.is_feasible():
-            self.progress(_objective(best), time.monotonic() - self.t0)
+            self.progress(_objective(best), system_monotonic() - self.t0)
 
 
 def solve_pyvrp(
@@ -403,7 +403,7 @@ def solve_pyvrp(
             params=params,
             initial_solution=start,
         )
-    elapsed = time.monotonic() - stop.t0
+    elapsed = system_monotonic() - stop.t0
     best = res.best
     if not best.is_feasible():
         return RoutingOutcome(None, float("inf"), stop.cancelled, elapsed)

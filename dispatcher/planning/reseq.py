@@ -12,11 +12,11 @@ feasible in its model), else with the soft fallback.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from dispatcher.clock import system_monotonic
 from dispatcher.planning.routing import (
     CancelToken,
     ProgressCallback,
@@ -92,7 +92,7 @@ def resequence(
     ``late_weight`` × time warp; ``None`` when ``stops`` itself breaks a lock (then the
     caller leaves the whole search to OR-Tools).
     """
-    t0 = time.monotonic()
+    t0 = system_monotonic()
     rp = route_problem(problem, late_weight)
 
     def cancelled() -> bool:
@@ -100,14 +100,14 @@ def resequence(
 
     def report(objective: float) -> None:
         if progress is not None:
-            progress(objective, time.monotonic() - t0)
+            progress(objective, system_monotonic() - t0)
 
     if not respects_locks(rp, stops):
         return None
     best = improve(rp, stops, t0 + time_limit_s, cancelled=cancelled, progress=report)
     cost, warp = route_cost(rp, best)
     return Resequenced(
-        best, warp <= 0.0, cost + late_weight * warp, time.monotonic() - t0, cancelled()
+        best, warp <= 0.0, cost + late_weight * warp, system_monotonic() - t0, cancelled()
     )
 
 

@@ -18,7 +18,6 @@ times per second, and the search is then stopped with ``CancelSearch``.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -26,6 +25,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from dispatcher.clock import system_monotonic
 
 IntArray = npt.NDArray[np.int64]
 ProgressCallback = Callable[[float, float], None]
@@ -262,7 +263,7 @@ def solve_routing(
     progress: ProgressCallback | None = None,
 ) -> RoutingOutcome:
     """Solve ``problem``, warm-started from ``initial`` routes (stop nodes) when they fit."""
-    t0 = time.monotonic()
+    t0 = system_monotonic()
     model = _Model(problem)
     r = model.routing
     cancelled = False
@@ -270,7 +271,7 @@ def solve_routing(
     def at_solution() -> None:
         nonlocal cancelled
         if progress is not None:
-            progress(float(r.CostVar().Value()), time.monotonic() - t0)
+            progress(float(r.CostVar().Value()), system_monotonic() - t0)
         if cancel is not None and cancel.is_set():
             cancelled = True
             r.CancelSearch()
@@ -283,18 +284,18 @@ def solve_routing(
     sp.ls_operator_neighbors_ratio = params.neighbors_ratio
     sp.ls_operator_min_neighbors = params.min_neighbors
     sp.guided_local_search_lambda_coefficient = params.gls_lambda
-    remaining = max(0.01, params.time_limit_s - (time.monotonic() - t0))
+    remaining = max(0.01, params.time_limit_s - (system_monotonic() - t0))
     sp.time_limit.FromMilliseconds(int(remaining * 1000))
     start = None
     if initial is not None:
         start = r.ReadAssignmentFromRoutes([[model.idx(n) for n in rt] for rt in initial], True)
     if cancel is not None and cancel.is_set():
-        return RoutingOutcome(None, float("inf"), True, time.monotonic() - t0)
+        return RoutingOutcome(None, float("inf"), True, system_monotonic() - t0)
     if start is not None:
         sol = r.SolveFromAssignmentWithParameters(start, sp)
     else:
         sol = r.SolveWithParameters(sp)
-    elapsed = time.monotonic() - t0
+    elapsed = system_monotonic() - t0
     if sol is None:
         return RoutingOutcome(None, float("inf"), cancelled, elapsed)
     return RoutingOutcome(model.routes_of(sol), float(sol.ObjectiveValue()), cancelled, elapsed)

@@ -36,12 +36,13 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
+
+from dispatcher.clock import system_monotonic
 
 try:
     from dispatcher.planning import _descent
@@ -680,7 +681,7 @@ def improve(
     progress: Progress | None = None,
     native: bool = True,
 ) -> list[int]:
-    """The best route found from ``stops`` before ``deadline`` (``time.monotonic()``).
+    """The best route found from ``stops`` before ``deadline`` (``system_monotonic()``).
 
     The first descent runs twice: first with time warp priced at :data:`LOW_WARP_WEIGHT`,
     which lets the route pass through late orders towards shorter ones, then at the
@@ -700,7 +701,7 @@ def improve(
     on_time = route_cost(problem, stops)[1] <= 0.0
 
     def stop() -> bool:
-        return time.monotonic() >= deadline or (cancelled is not None and cancelled())
+        return system_monotonic() >= deadline or (cancelled is not None and cancelled())
 
     kick_end = deadline if kick_until is None else min(deadline, kick_until)
     stretch: tuple[int, int] | None = None
@@ -717,7 +718,7 @@ def improve(
             on_time = not _late(problem, best)
             if progress is not None:
                 progress(best_obj)
-        if stop() or time.monotonic() >= kick_end:
+        if stop() or system_monotonic() >= kick_end:
             break
         s.x = list(best)
         s.span = min(s.span, KICK_SPAN)

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from dispatcher.alerts.engine import RuleEngine
 from dispatcher.alerts.facts import EventKind, Geofence, IssueReason, Snapshot, VehicleEventFact
 from dispatcher.alerts.geo import distance_to_polyline_m, haversine_m, point_in_polygon
-from dispatcher.alerts.model import RAISED_OUTSIDE_RULES, AlertKind, Condition
 from dispatcher.alerts.thresholds import Thresholds
 from dispatcher.clock import FakeClock
 from dispatcher.errors import ValidationError
+from dispatcher.model.alerts import RAISED_OUTSIDE_RULES, AlertKind, Condition
 
 
 def test_one_degree_of_latitude_is_about_111_km() -> None:

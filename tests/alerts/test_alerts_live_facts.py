@@ -14,12 +14,11 @@ import pytest
 from alerts_day import NEAR, T_UTC, store_day
 
 from dispatcher.alerts.live_facts import LiveFacts
-from dispatcher.alerts.model import AlertKind
 from dispatcher.alerts.runner import AlertRunner
-from dispatcher.alerts.store import AlertFilter
 from dispatcher.clock import FakeClock
 from dispatcher.events import EventBus
 from dispatcher.fleet.state import FleetState
+from dispatcher.model.alerts import AlertFilter, AlertKind
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.persistence.database import Database

@@ -11,7 +11,13 @@ import pytest
 from alerts_builders import ALICE, BOB, SUE, T0, cond, minutes
 
 from dispatcher.alerts.listing import format_alerts, parse_status_filter
-from dispatcher.alerts.model import (
+from dispatcher.alerts.priority import priority_key, urgency_minutes
+from dispatcher.alerts.stats import compute_stats, write_stats_csv
+from dispatcher.alerts.store import InMemoryAlertStore
+from dispatcher.alerts.workflow import AlertService
+from dispatcher.clock import FakeClock
+from dispatcher.errors import ValidationError
+from dispatcher.model.alerts import (
     OPEN_STATUSES,
     Alert,
     AlertKind,
@@ -19,12 +25,6 @@ from dispatcher.alerts.model import (
     ResolutionCode,
     Severity,
 )
-from dispatcher.alerts.priority import priority_key, urgency_minutes
-from dispatcher.alerts.stats import compute_stats, write_stats_csv
-from dispatcher.alerts.store import InMemoryAlertStore
-from dispatcher.alerts.workflow import AlertService
-from dispatcher.clock import FakeClock
-from dispatcher.errors import ValidationError
 
 ALL = frozenset(AlertKind)
 

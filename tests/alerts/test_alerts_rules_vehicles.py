@@ -21,8 +21,8 @@ from alerts_builders import (
 )
 
 from dispatcher.alerts.facts import FenceKind
-from dispatcher.alerts.model import AlertKind, Severity
 from dispatcher.clock import FakeClock
+from dispatcher.model.alerts import AlertKind, Severity
 
 # -- offline / stale -------------------------------------------------------------------------
 

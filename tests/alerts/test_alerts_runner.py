@@ -19,12 +19,12 @@ from alerts_builders import T0, minutes, snap, stop, vehicle
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
 from dispatcher.alerts.facts import Snapshot
 from dispatcher.alerts.live_facts import Facts
-from dispatcher.alerts.model import AlertKind, AlertStatus
 from dispatcher.alerts.runner import AlertRunner, RunnerSettings
 from dispatcher.alerts.store import AlertStore, InMemoryAlertStore
 from dispatcher.clock import FakeClock
 from dispatcher.errors import ValidationError
 from dispatcher.events import EventBus
+from dispatcher.model.alerts import AlertKind, AlertStatus
 
 
 class InlineExecutor(Executor):

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from alerts_builders import ALICE, BOB, SUE, T0, VIC, cond, minutes
 
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, ResolutionCode, Severity
-from dispatcher.alerts.store import AlertFilter, InMemoryAlertStore
+from dispatcher.alerts.store import InMemoryAlertStore
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import FakeClock
 from dispatcher.errors import (
@@ -22,6 +21,14 @@ from dispatcher.errors import (
     NotFoundError,
     PermissionDenied,
     ValidationError,
+)
+from dispatcher.model.alerts import (
+    Alert,
+    AlertFilter,
+    AlertKind,
+    AlertStatus,
+    ResolutionCode,
+    Severity,
 )
 
 ALL = frozenset(AlertKind)

@@ -128,8 +128,8 @@ def test_an_instant_stored_in_utc_reads_in_the_fleets_zone() -> None:
     instants: they read as the fleet's wall clock, never as UTC."""
     from datetime import UTC
 
-    from dispatcher.alerts.model import Alert, AlertKind, Severity
     from dispatcher.alerts.workflow import _conflict_message
+    from dispatcher.model.alerts import Alert, AlertKind, Severity
 
     at = datetime(2026, 11, 1, 18, 30, tzinfo=UTC)
     chicago = Display(zone="America/Chicago")

@@ -7,13 +7,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from dispatcher.clock import FakeClock
-from dispatcher.devices.registry import DeviceRegistry, RegistryLimits
+from dispatcher.devices.registry import DeviceRegistry
 from dispatcher.devices.sink import RegistrySink
 from dispatcher.events import EventBus
 from dispatcher.fleet.state import FleetConfig, FleetState
 from dispatcher.history.settings import ThinningPolicy
 from dispatcher.history.thinning import ThinningSink
 from dispatcher.model.core import PositionReport
+from dispatcher.model.devices import RegistryLimits
 from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.decoder import build_decoder
 from dispatcher.telemetry.filters import FilterConfig

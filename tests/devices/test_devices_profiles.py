@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from dispatcher.devices.desk import DeviceDesk
-from dispatcher.devices.registry import QuarantinedMessage
 from dispatcher.devices.registry_cli import own_profile
 from dispatcher.errors import PermissionDenied
+from dispatcher.model.devices import QuarantinedMessage
 from dispatcher.persistence import device_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import AuditEntry, Vehicle

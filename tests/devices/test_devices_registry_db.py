@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatcher.devices.registry import DeviceRegistry, RegistryFlusher, RegistryLimits
+from dispatcher.devices.registry import DeviceRegistry, RegistryFlusher
 from dispatcher.model.core import PositionReport
+from dispatcher.model.devices import RegistryLimits
 from dispatcher.persistence import device_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import AuditEntry, DeviceBinding, QuarantineRow, Vehicle

@@ -19,8 +19,8 @@ from dispatcher.first_run import (
     needs_first_run,
     write_settings,
 )
-from dispatcher.fleet.setup_model import FieldErrors
 from dispatcher.geocoding import Geocoder, GeocodingSettings
+from dispatcher.model.fleet_setup import FieldErrors
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.fleet_setup_repo import list_fleet
 from dispatcher.users.desk import UserDesk

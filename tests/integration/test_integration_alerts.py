@@ -21,13 +21,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, ResolutionCode
 from dispatcher.alerts.runner import AlertRunner
-from dispatcher.alerts.store import AlertFilter
 from dispatcher.alerts.wiring import add_alert_services
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
+from dispatcher.model.alerts import Alert, AlertFilter, AlertKind, AlertStatus, ResolutionCode
 from dispatcher.persistence.alert_repo import alert_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerts"))

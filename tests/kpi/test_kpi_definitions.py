@@ -7,17 +7,10 @@ from typing import Any
 
 from fleet_zone import DAY, TZ, local
 
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, AuditEntry, Severity
 from dispatcher.kpi.definitions import KpiRules, Verdict, first_attempt, on_time, otif, verdict
-from dispatcher.kpi.records import (
-    DayRecords,
-    Scope,
-    ScopeKind,
-    StopRecord,
-    VehicleRecord,
-    scopes_of,
-)
 from dispatcher.kpi.report import compute_report, open_by_age
+from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, AuditEntry, Severity
+from dispatcher.model.kpi import DayRecords, Scope, ScopeKind, StopRecord, VehicleRecord, scopes_of
 
 
 def at(hh: int, mm: int = 0) -> datetime:

@@ -8,9 +8,9 @@ from typing import Any
 from fleet_zone import DAY, TZ, demo_day, local
 from sqlalchemy import update
 
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, AuditEntry, Severity
 from dispatcher.kpi.report import compute_report
 from dispatcher.kpi.snapshot import load_snapshot
+from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, AuditEntry, Severity
 from dispatcher.model.core import DeliveryEventKind, EventReport
 from dispatcher.persistence import fleet_repo, kpi_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, time
 
 from fleet_zone import DAY, TZ, local
 
-from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
 from dispatcher.kpi.schedule import planned_arrivals, predicted_arrivals
 from dispatcher.kpi.timeline import build_timeline
+from dispatcher.model.kpi import DayRecords, StopRecord, VehicleRecord
 from dispatcher.planning.model import to_plan_seconds
 
 DEPOT = (52.52, 13.40)

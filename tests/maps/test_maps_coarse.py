@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dispatcher.alerts.model import AlertKind
 from dispatcher.fleet.state import FleetState
 from dispatcher.maps.feed import MapFeed
 from dispatcher.maps.styling import PALETTE, DisplayState, display_state
+from dispatcher.model.alerts import AlertKind
 from dispatcher.model.core import PositionReport, VehicleState
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -11,7 +11,6 @@ from fleet_zone import DAY, TZ, utc
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatcher.alerts.model import Alert, AlertKind, Severity
 from dispatcher.errors import ConfigError
 from dispatcher.fleet.state import FleetState
 from dispatcher.maps.feed import MapFeed
@@ -24,6 +23,7 @@ from dispatcher.maps.routes import (
 )
 from dispatcher.maps.settings import OSM_ATTRIBUTION, MapSettings, resolve_source
 from dispatcher.maps.styling import DisplayState, display_state
+from dispatcher.model.alerts import Alert, AlertKind, Severity
 from dispatcher.model.core import PositionReport, VehicleState
 from dispatcher.persistence.fleet_repo import RouteView, StopView, VehicleView
 from dispatcher.planning.stop_eta import StopEta

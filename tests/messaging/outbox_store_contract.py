@@ -25,7 +25,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dispatcher.errors import ConflictError, InvalidTransition, NotFoundError
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus, OutboxStore
+from dispatcher.messaging.outbox import OutboxStore
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 
 StoreFactory = Callable[[], OutboxStore]
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -18,11 +18,11 @@ from dispatcher.messaging.compose import (
     Messenger,
     eta_moved,
 )
-from dispatcher.messaging.contacts import ContactPreference, CustomerPreferences
-from dispatcher.messaging.outbox import InMemoryOutboxStore, OutboxStatus
+from dispatcher.messaging.outbox import InMemoryOutboxStore
 from dispatcher.messaging.situations import ChannelKind, Situation, choose_situation
 from dispatcher.messaging.templates import TemplateError, TemplateLibrary
 from dispatcher.model.core import DeliveryEventKind, StopStatus
+from dispatcher.model.messaging import ContactPreference, CustomerPreferences, OutboxStatus
 
 LIBRARY = TemplateLibrary.from_directory()
 DANA = CustomerPreferences(

@@ -9,12 +9,8 @@ from typing import Any
 import pytest
 from outbox_store_contract import CONTRACT_CHECKS, StoreFactory
 
-from dispatcher.messaging.outbox import (
-    MAX_KEY_LENGTH,
-    InMemoryOutboxStore,
-    OutboxStatus,
-    idempotency_key,
-)
+from dispatcher.messaging.outbox import MAX_KEY_LENGTH, InMemoryOutboxStore, idempotency_key
+from dispatcher.model.messaging import OutboxStatus
 
 
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)

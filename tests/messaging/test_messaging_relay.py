@@ -26,7 +26,7 @@ from dispatcher.messaging.email_smtp import (
     SmtpSecurity,
     message_id_for,
 )
-from dispatcher.messaging.outbox import InMemoryOutboxStore, OutboxMessage, OutboxStatus
+from dispatcher.messaging.outbox import InMemoryOutboxStore
 from dispatcher.messaging.relay import Relay, RetryPolicy
 from dispatcher.messaging.sms_http import (
     JsonWebhookSmsChannel,
@@ -35,6 +35,7 @@ from dispatcher.messaging.sms_http import (
     WebhookConfig,
     parse_twilio_status,
 )
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 
 POLICY = RetryPolicy(max_attempts=3, initial=timedelta(seconds=30), jitter=0.0)
 

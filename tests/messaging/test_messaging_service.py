@@ -21,7 +21,6 @@ from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.errors import ConfigError, DispatcherError, PermissionDenied, ValidationError
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
 from dispatcher.messaging.relay import RetryPolicy
 from dispatcher.messaging.service import (
     MessagingService,
@@ -37,6 +36,7 @@ from dispatcher.messaging.settings import (
 )
 from dispatcher.messaging.situations import Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 from dispatcher.persistence.orm import AuditEntry, Customer, Stop
 from dispatcher.users.desk import UserDesk
 

@@ -21,8 +21,9 @@ import pytest
 from dispatcher.clock import FakeClock
 from dispatcher.errors import ValidationError
 from dispatcher.messaging.channels import CaptureChannel
-from dispatcher.messaging.outbox import OutboxStatus, OutboxStore
+from dispatcher.messaging.outbox import OutboxStore
 from dispatcher.messaging.relay import Relay, RetryPolicy
+from dispatcher.model.messaging import OutboxStatus
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.outbox_repo import SqlOutboxStore
 

@@ -15,7 +15,7 @@ from planning_builders import locked_plans, random_plan
 from dispatcher.errors import ValidationError
 from dispatcher.eta import EuclideanProvider
 from dispatcher.model.core import StopKind, StopStatus
-from dispatcher.planning import fleet
+from dispatcher.planning import pyvrp_engine
 from dispatcher.planning.locks import lock_violations
 from dispatcher.planning.model import Plan, PlanMatrix
 from dispatcher.planning.optimize import OptimizeOptions, build_model, optimize, preview_of
@@ -111,7 +111,7 @@ def test_a_lock_breaking_pyvrp_answer_falls_back_to_ortools(monkeypatch: pytest.
         routes = [list(initial[1]), list(initial[0])]  # every stop on the other vehicle
         return RoutingOutcome(routes, 0.0, False, 0.01)
 
-    monkeypatch.setattr(fleet, "solve_pyvrp", swapped)
+    monkeypatch.setattr(pyvrp_engine, "solve_pyvrp", swapped)
     result = optimize(plan, PlanMatrix.build(plan, EuclideanProvider()), QUICK)
     assert result.engine == "ortools"
     assert result.honours_locks

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatcher.errors import ImportFileError, ValidationError
-from dispatcher.planning.solomon import SolomonInstance, read_solomon, run_solve
+from dispatcher.planning.solomon import SolomonInstance, read_solomon
+from dispatcher.planning.vrptw import run_solve
 
 DATA = Path("/work/shared/data/vrptw")
 needs_data = pytest.mark.skipif(not (DATA / "C101.txt").exists(), reason="no VRPTW data")

@@ -15,18 +15,11 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QTableWidget
 from routes_wait import wait_for_routes
 
-from dispatcher.alerts.model import (
-    Alert,
-    AlertKind,
-    AlertStatus,
-    Condition,
-    Severity,
-    User,
-)
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
+from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, Condition, Severity, User
 from dispatcher.persistence.alert_repo import alert_store
 from ui.exceptions.model import AlertsFilter, AlertsModel, Column, Role
 from ui.exceptions.panel import ExceptionsPanel
@@ -338,7 +331,7 @@ def test_a_supervisor_dismisses_through_the_real_dialog(
     qtbot: Any, core: Core, answer_modal: Any
 ) -> None:
     from dispatcher.alerts.desk import AlertDesk
-    from dispatcher.alerts.model import Role as UserRole
+    from dispatcher.model.alerts import Role as UserRole
 
     raise_alerts(core, late(1))
     desk = AlertDesk(core.db, core.clock, core.bus)

@@ -14,8 +14,8 @@ from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
+from dispatcher.model.users import Role, User
 from dispatcher.users.desk import UserDesk
-from dispatcher.users.model import Role, User
 from ui.fleet_setup.dialog import FleetSetupDialog
 from ui.fleet_setup.record_tab import RecordTab
 from ui.main_window import MainWindow  # before the QApplication: the map registers a scheme

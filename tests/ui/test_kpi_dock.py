@@ -13,7 +13,7 @@ from routes_wait import wait_for_routes
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.kpi.records import Scope, ScopeKind
+from dispatcher.model.kpi import Scope, ScopeKind
 from dispatcher.persistence import fleet_repo
 from ui.bool_refs import affected, protect_bools
 from ui.kpi.dock import show_timeline

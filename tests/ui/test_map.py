@@ -440,7 +440,7 @@ def test_routes_and_exceptions_are_read_off_the_gui_thread(
     import threading
 
     from dispatcher.alerts.events import AlertsChanged
-    from dispatcher.alerts.model import Alert, AlertKind, Severity
+    from dispatcher.model.alerts import Alert, AlertKind, Severity
     from dispatcher.persistence.alert_repo import alert_store
 
     _, controller = open_window(qtbot, core, tmp_path)

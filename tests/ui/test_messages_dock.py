@@ -22,11 +22,11 @@ from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.errors import PermissionDenied
-from dispatcher.messaging.outbox import OutboxStatus
 from dispatcher.messaging.service import MessagingService, install_messaging
 from dispatcher.messaging.settings import MessagingSettings
 from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
+from dispatcher.model.messaging import OutboxStatus
 from dispatcher.persistence.orm import Stop
 from dispatcher.users.desk import UserDesk
 from ui.main_window import MainWindow

@@ -24,10 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from test_route_board import show_active
 
-from dispatcher.alerts.sync import AlertsSync, ConsoleNote, Election, sync_topic
+from dispatcher.alerts.sync import AlertsSync, Election, sync_topic
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.events import EventBus
+from dispatcher.events import ConsoleNote, EventBus
 from dispatcher.model.core import DeliveryEventKind, EventReport, StopStatus
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.orm import AuditEntry

@@ -8,8 +8,8 @@ import pytest
 from fleet_zone import DAY, TZ, local
 from PySide6.QtCore import QPoint, Qt
 
-from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
 from dispatcher.kpi.timeline import Timeline, build_timeline
+from dispatcher.model.kpi import DayRecords, StopRecord, VehicleRecord
 from dispatcher.planning.model import to_plan_seconds
 from ui.kpi.charts import LATE
 from ui.kpi.timeline import TimelineView

@@ -14,11 +14,11 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from routes_wait import wait_for_routes
 
-from dispatcher.alerts.model import AlertKind, Condition, Severity
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
+from dispatcher.model.alerts import AlertKind, Condition, Severity
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.scenario.demo import demo_scenario

@@ -10,7 +10,6 @@ one guessed from what the device sent: a Greenwich tracker's volts), then open t
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher.clock import system_monotonic
 from dispatcher.devices.desk import BindResult, DeviceDesk, ProfileChoice
 from dispatcher.devices.registry_cli import health_line
 from dispatcher.errors import DispatcherError
@@ -142,7 +142,7 @@ class DevicesPanel(QWidget):
 
     def refresh(self, *, force: bool = False) -> None:
         """Read devices, vehicles and the quarantine off the GUI thread (one at a time)."""
-        now = time.monotonic()
+        now = system_monotonic()
         if self._busy:
             self._again = self._again or force
             return

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from dispatcher.config import default_config_path
 from dispatcher.errors import DispatcherError, ValidationError
+from dispatcher.model.users import Permission, User, allowed
 from dispatcher.telemetry.settings_edit import (
     RESTART_NOTE,
     Kind,
@@ -41,7 +42,6 @@ from dispatcher.telemetry.settings_edit import (
     read_view,
     save_changes,
 )
-from dispatcher.users.model import Permission, User, allowed
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from typing import Any
 
 from dispatcher import display
 from dispatcher.alerts.desk import StopInfo
-from dispatcher.alerts.model import Alert, AuditEntry
 from dispatcher.alerts.priority import minutes_left
+from dispatcher.model.alerts import Alert, AuditEntry
 from dispatcher.model.minutes import late_minutes, slack_minutes
 from ui.exceptions.model import KIND_LABELS, SEVERITY_COLOURS, sla_text
 

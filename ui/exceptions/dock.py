@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QApplication, QWidget
 
 from dispatcher.alerts.desk import AlertDesk
-from dispatcher.alerts.model import Role, User
 from dispatcher.errors import DispatcherError
+from dispatcher.model.alerts import Role, User
 from ui.exceptions.panel import ExceptionsPanel
 
 if TYPE_CHECKING:

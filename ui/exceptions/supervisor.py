@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 
 from dispatcher import display
 from dispatcher.alerts.desk import AlertDesk
-from dispatcher.alerts.model import Alert
 from dispatcher.alerts.stats import DurationStats, write_stats_csv
+from dispatcher.model.alerts import Alert
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> QTableWidget:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dispatcher.users.model import User
+from dispatcher.model.users import User
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:

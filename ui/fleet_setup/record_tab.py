@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from dispatcher.errors import DispatcherError
-from dispatcher.fleet.setup_model import FieldErrors
+from dispatcher.model.fleet_setup import FieldErrors
 from ui.workers import run_in_background
 
 Record = dict[str, Any]

@@ -120,13 +120,12 @@ def replay_around_selected_alert(window: MainWindow) -> None:
     if alert_id is None:
         window.statusBar().showMessage("Select an exception first, then replay around it.", 8000)
         return
-    from dispatcher.persistence.alert_repo import alert_store
+    from dispatcher.alerts.desk import alert_by_id
 
     db = window.core.db
 
     def first_seen() -> datetime:  # off the GUI thread
-        with alert_store(db) as store:
-            return store.get(alert_id).first_seen
+        return alert_by_id(db, alert_id).first_seen
 
     def found(at: datetime) -> None:
         if shiboken6.isValid(window):

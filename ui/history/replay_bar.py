@@ -9,7 +9,6 @@ emits :attr:`ReplayBar.left`, and the map goes back to live.
 from __future__ import annotations
 
 import bisect
-import time
 from datetime import datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from dispatcher import display
+from dispatcher.clock import system_monotonic
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
 from dispatcher.history.replay import (
@@ -77,7 +77,7 @@ class ReplayBar(QWidget):
         self._event_times: list[datetime] = []
         self._past_events = 0
         self._moving_slider = False
-        self._last_wall = time.monotonic()
+        self._last_wall = system_monotonic()
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self._on_timer)
@@ -215,12 +215,12 @@ class ReplayBar(QWidget):
             self._timer.stop()
         else:
             self.player.play()
-            self._last_wall = time.monotonic()
+            self._last_wall = system_monotonic()
             self._timer.start()
         self._update_controls()
 
     def _on_timer(self) -> None:
-        now = time.monotonic()
+        now = system_monotonic()
         self.step(now - self._last_wall)
         self._last_wall = now
 

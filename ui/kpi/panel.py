@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 from dispatcher import display
 from dispatcher.alerts.stats import DurationStats
 from dispatcher.kpi.definitions import Ratio
-from dispatcher.kpi.records import FLEET, Scope, scopes_of
 from dispatcher.kpi.report import DurationSummary, KpiReport, compute_report
 from dispatcher.kpi.snapshot import KpiSnapshot
+from dispatcher.model.kpi import FLEET, Scope, scopes_of
 from ui.kpi.charts import LATE, ON_TIME, PLANNED, PREDICTED, ClockAxis, brush, pen
 from ui.kpi.feed import KpiFeed
 

@@ -16,12 +16,12 @@ banner — until :meth:`MapController.end_replay` redraws the live state in full
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.fleet.state import FleetChanged, FleetState
 from dispatcher.maps.feed import MapFeed
@@ -47,7 +47,7 @@ from ui.map.web import scheme_handler
 from ui.selection import Selection
 
 if TYPE_CHECKING:
-    from dispatcher.alerts.model import Alert
+    from dispatcher.model.alerts import Alert
     from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ class MapController(QObject):
         """Send at most one batch: whatever changed since the page last heard from us."""
         if not self.view.ready:
             return
-        now_wall = time.monotonic()
+        now_wall = system_monotonic()
         self._refresh(now_wall)
         if self.replaying:
             self._tick_replay()
@@ -267,7 +267,7 @@ class MapController(QObject):
 
     def refresh_routes(self) -> None:
         """Read the day's routes now (a stop was placed by hand): its marker moves."""
-        self._routes_at = time.monotonic()
+        self._routes_at = system_monotonic()
         self.routes_load.request()
 
     def _apply_routes(self, routes: list[fleet_repo.RouteView]) -> None:
@@ -298,8 +298,7 @@ class MapController(QObject):
 
     def _fetch_open_alerts(self) -> list[Alert]:
         """Runs in a worker thread (see :class:`LatestLoad`)."""
-        from dispatcher.alerts.model import OPEN_STATUSES
-        from dispatcher.alerts.store import AlertFilter
+        from dispatcher.model.alerts import OPEN_STATUSES, AlertFilter
         from dispatcher.persistence.alert_repo import SqlAlertStore
 
         with self.core.db.session() as session:

@@ -13,26 +13,25 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
+from dispatcher.clock import system_monotonic, system_now
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.fleet.state import FleetChanged
 from dispatcher.model.core import PositionReport
-from dispatcher.persistence import fleet_repo
 from dispatcher.scenario.demo import demo_scenario
 from ui.map import web  # noqa: F401  (registers the map's URL scheme before the QApplication)
 
 
 def wait(app: QApplication, check: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    end = time.monotonic() + timeout_s
+    end = system_monotonic() + timeout_s
     while not check():
-        if time.monotonic() > end:
+        if system_monotonic() > end:
             raise SystemExit("the map did not get there in time")
         app.processEvents()
         time.sleep(0.02)
@@ -42,10 +41,9 @@ def main(out_dir: Path) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     tmp = Path(tempfile.mkdtemp(prefix="map-pick-"))
-    now = datetime.now(UTC)
+    now = system_now()
     core = Core(Settings(database_url=f"sqlite:///{tmp / 'demo.sqlite3'}"))
-    with core.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(now.date()))
+    core.store_scenario(demo_scenario(now.date()))
     from ui.main_window import MainWindow
 
     window = MainWindow(core, QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))

@@ -5,7 +5,7 @@
    thread: who and where it is, and the version the fix is made from.
 2. The map's pick mode (:mod:`ui.map.pick`) asks for the click.
 3. The click is saved off the GUI thread by the core
-   (:mod:`dispatcher.persistence.stop_position_repo`): permission, optimistic lock on the
+   (:mod:`dispatcher.importing.positions`): permission, optimistic lock on the
    stop's version, audit under the desk's user, the address's pin, the route's new version.
 4. The route boards take the new place into their plan and re-evaluate it: new ETAs in the
    one table (:mod:`dispatcher.planning.stop_eta`) the boards and the map show; the driver
@@ -26,15 +26,10 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 
 from dispatcher.errors import ConflictError, DispatcherError, PermissionDenied
+from dispatcher.importing.positions import fix_position, read_place, undo_fix
 from dispatcher.model.core import StopStatus
-from dispatcher.persistence.stop_position_repo import (
-    PositionFix,
-    StopPlace,
-    fix_stop_position,
-    read_stop_place,
-    undo_position_fix,
-)
-from dispatcher.users.model import Permission, require
+from dispatcher.model.positions import PositionFix, StopPlace
+from dispatcher.model.users import Permission, require
 from ui.map.pick import PickRequest, PositionPicker
 from ui.workers import run_in_background
 
@@ -88,8 +83,7 @@ class PositionFixer(QObject):
         db = self.window.core.db
 
         def read() -> StopPlace:
-            with db.session() as session:
-                return read_stop_place(session, stop_id)
+            return read_place(db, stop_id)
 
         run_in_background(read, self._read, self._refused)
 
@@ -106,8 +100,7 @@ class PositionFixer(QObject):
         db, actor = self.window.core.db, self.window.core.user.id
 
         def work() -> PositionFix:
-            with db.session() as session:
-                return undo_position_fix(session, fix, actor=actor)
+            return undo_fix(db, fix, actor=actor)
 
         self._say(f"Putting order {fix.order_ref} back…")
         run_in_background(work, lambda done: self._saved(done, undo=True), self._refused)
@@ -132,10 +125,7 @@ class PositionFixer(QObject):
         db, actor = self.window.core.db, self.window.core.user.id
 
         def work() -> PositionFix:
-            with db.session() as session:
-                return fix_stop_position(
-                    session, place.id, lat, lon, expected_version=place.version, actor=actor
-                )
+            return fix_position(db, place.id, lat, lon, expected_version=place.version, actor=actor)
 
         self._say(f"Saving the position of order {place.order_ref}…")
         run_in_background(work, lambda fix: self._saved(fix, undo=False), self._refused)

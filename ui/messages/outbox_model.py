@@ -23,7 +23,7 @@ from PySide6.QtGui import QColor
 
 from dispatcher import display
 from dispatcher.fleet_settings import machine_zone_name
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 
 Index = QModelIndex | QPersistentModelIndex
 

@@ -13,7 +13,7 @@ coordinates and saves the order, placed by hand (the address's pin is remembered
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QDate, Qt
@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from dispatcher.clock import system_now
 from dispatcher.importing.new_order import create_order
 from dispatcher.importing.orders_csv import FieldRefused
-from dispatcher.persistence.geocode_repo import database_geocoder
 from dispatcher.scenario.records import OrderRecord
 from ui.map.pick import PickRequest, PositionPicker
 from ui.workers import run_in_background
@@ -75,7 +75,7 @@ class NewOrderDialog(QDialog):
             edit.setObjectName(f"order_{name}")
             self.fields[name] = edit
             form.addRow(label, edit)
-        self.fields["order_id"].setText(f"U-{datetime.now().strftime('%H%M%S')}")
+        self.fields["order_id"].setText(f"U-{system_now().astimezone().strftime('%H%M%S')}")
         self.date = QDateEdit()
         self.date.setCalendarPopup(True)
         day = window.service_day or date.today()
@@ -145,7 +145,7 @@ class NewOrderDialog(QDialog):
         self.status.setText("Placing the address and saving…" if placing else "Saving…")
 
         def work() -> tuple[int, OrderRecord]:
-            geocoder = database_geocoder(core.settings, core.db)
+            geocoder = core.geocoder()
             return create_order(
                 core.db,
                 fields,

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, Signal
 
+from dispatcher.clock import system_monotonic
 from dispatcher.core import Core
 from dispatcher.errors import ConflictError, DatabaseError, DispatcherError, ValidationError
 from dispatcher.eta import HaversineProvider
@@ -270,13 +271,13 @@ class BoardController(QObject):
         self.day.place_vehicles(self.live_positions(), self.core.clock.now())
         self.pm = PlanMatrix.build(self.day.plan, self.provider)
         self.evaluation = evaluate_plan(self.pm, self.day.plan)
-        self._last_refresh = time.monotonic()
+        self._last_refresh = system_monotonic()
 
     def refresh_times(self, *, force: bool = False) -> bool:
         """Re-place vehicles at their live positions and re-evaluate (throttled)."""
         if self.day is None or (self.core.live is None and not force):
             return False
-        if not force and time.monotonic() - self._last_refresh < REFRESH_EVERY_S:
+        if not force and system_monotonic() - self._last_refresh < REFRESH_EVERY_S:
             return False
         self._place_and_evaluate()
         self.times_changed.emit()

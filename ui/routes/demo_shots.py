@@ -25,9 +25,9 @@ from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from dispatcher.clock import system_monotonic
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.persistence import fleet_repo
 from dispatcher.scenario.demo import demo_scenario
 from ui.map import web  # noqa: F401  (registers the map's dmap: scheme before the app exists)
 from ui.routes.board import VehicleBoard
@@ -71,9 +71,9 @@ def pick_move(panel: RoutesPanel) -> tuple[str, str, str, int]:
 
 def wait(app: QApplication, done: Callable[[], bool], timeout_s: float = 120.0) -> None:
     """Process events until ``done()`` (the routes, the solver and the map work meanwhile)."""
-    deadline = time.monotonic() + timeout_s
+    deadline = system_monotonic() + timeout_s
     while not done():
-        if time.monotonic() > deadline:
+        if system_monotonic() > deadline:
             raise SystemExit("timed out")
         app.processEvents()
         time.sleep(0.02)
@@ -86,8 +86,8 @@ def optimize_preview(app: QApplication, panel: RoutesPanel, path: Path) -> str:
     dialog = start_optimization(panel, None)
     wait(app, lambda: dialog.outcome is not None or dialog.error is not None)
     wait(app, lambda: dialog.map is None or dialog.map.loaded, 30)
-    settle = time.monotonic() + 2  # tiles (when online) and the canvas
-    wait(app, lambda: time.monotonic() > settle)
+    settle = system_monotonic() + 2  # tiles (when online) and the canvas
+    wait(app, lambda: system_monotonic() > settle)
     dialog.grab().save(str(path))
     status = dialog.status.text()
     dialog.reject()
@@ -99,8 +99,7 @@ def main(out_dir: Path) -> int:
     assert isinstance(app, QApplication)
     tmp = Path(tempfile.mkdtemp(prefix="route-board-"))
     core = Core(Settings(database_url=f"sqlite:///{tmp / 'demo.sqlite3'}"))
-    with core.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+    core.store_scenario(demo_scenario(date(2026, 11, 20)))
     from ui.main_window import MainWindow
 
     window = MainWindow(core, QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))

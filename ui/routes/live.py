@@ -8,7 +8,7 @@ Two things change the day behind the dispatcher's back:
   and merged into the plan in place: statuses are not route edits, so the undo history stays
   (an undo that would move a stop done meanwhile is refused by the command itself).
 * **Another workstation saved a route**: its note on the console sync topic reaches the bus
-  as a :class:`~dispatcher.alerts.sync.ConsoleNote` (the alerts sync's connection, the one
+  as a :class:`~dispatcher.events.ConsoleNote` (the alerts sync's connection, the one
   listener of that topic). A note for a version these boards already have (their own save)
   is ignored; otherwise the day is read off the GUI thread and, if a route really changed,
   only the changed routes are merged into the plan (the undo steps that changed them are
@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
-from dispatcher.alerts.sync import ConsoleNote
+from dispatcher.clock import system_monotonic
+from dispatcher.events import ConsoleNote
 from dispatcher.persistence import fleet_repo
 from ui.workers import run_in_background
 
@@ -46,7 +47,7 @@ class LiveBoardUpdates(QObject):
         self.controller = controller
         self.progress_every_s = PROGRESS_EVERY_S
         self.progress_ms = 0.0  # duration of the last progress read (worker thread)
-        self._last_poll = time.monotonic()
+        self._last_poll = system_monotonic()
         self._progress_busy = False
         self._reload_busy = False
         self._reload_again = False
@@ -73,7 +74,7 @@ class LiveBoardUpdates(QObject):
         day = self.controller.day
         if day is None or self._progress_busy:
             return False
-        now = time.monotonic()
+        now = system_monotonic()
         if not force and now - self._last_poll < self.progress_every_s:
             return False
         self._last_poll = now

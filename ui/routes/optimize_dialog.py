@@ -14,7 +14,6 @@ the stops that move marked; picking a row zooms the map to that vehicle and numb
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -37,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from dispatcher import display
+from dispatcher.clock import system_monotonic
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class OptimizeDialog(QDialog):
         self.finished.connect(self._release_map)
         self._progress = _Progress(self)
         self._progress.reported.connect(self._on_progress)
-        self._started = time.monotonic()
+        self._started = system_monotonic()
 
     # --- running --------------------------------------------------------------------------
     def start(self) -> None:
@@ -139,7 +139,7 @@ class OptimizeDialog(QDialog):
         def solve() -> OptimizationResult:
             return optimize_in_subprocess(plan, pm, options, self.cancel_event, emit)
 
-        self._started = time.monotonic()
+        self._started = system_monotonic()
         run_in_background(solve, self._on_done, self._on_error)
 
     def _on_progress(self, best: float, elapsed: float) -> None:

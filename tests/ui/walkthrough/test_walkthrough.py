@@ -30,12 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dispatcher.alerts.model import AlertKind, AlertStatus, Condition, Severity
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.fleet.state import FleetChanged
+from dispatcher.model.alerts import AlertKind, AlertStatus, Condition, Severity
 from dispatcher.model.core import PositionReport
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import alert_store
