@@ -148,12 +148,22 @@ class AlertDesk:
         core's errors (conflict, permission, transition, validation) pass through unchanged
         for the front end to show.
         """
+        result = self.write(command)
+        self.announce(result)
+        return result
+
+    def write(self, command: Callable[[AlertService], T]) -> T:
+        """:meth:`run` without the announcement: safe in a worker thread, since the bus calls
+        its handlers (Qt views among them) in the publishing thread. Call :meth:`announce`
+        with the result back on the thread that owns the bus."""
         with self._db.session() as session:
-            result = command(AlertService(SqlAlertStore(session), self._clock))
+            return command(AlertService(SqlAlertStore(session), self._clock))
+
+    def announce(self, result: object) -> None:
+        """Publish the :class:`AlertsChanged` for a command's ``result`` (source ``user``)."""
         alert_id = getattr(result, "id", None)
         ids = frozenset({alert_id}) if isinstance(alert_id, int) else frozenset()
         self._bus.publish(AlertsChanged(ids, frozenset(), ChangeSource.USER))
-        return result
 
     def find_user(self, username: str) -> User | None:
         with self._db.session() as session:

@@ -139,6 +139,11 @@ def reload(qtbot: Any, panel: ExceptionsPanel) -> None:
     panel.reload(background=False)
 
 
+def saved(qtbot: Any, panel: ExceptionsPanel) -> None:
+    """Wait until the panel's saves ended and the queue was read again (all off the GUI thread)."""
+    qtbot.waitUntil(lambda: not panel.model.pending and not panel._loading and not panel._dirty)
+
+
 def focus_row(qtbot: Any, panel: ExceptionsPanel, row: int) -> None:
     panel.view.setFocus()
     panel.view.selectRow(row)
@@ -165,6 +170,7 @@ def test_keyboard_acknowledge_writes_the_database(
     reload(qtbot, panel)
     focus_row(qtbot, panel, 0)
     qtbot.keyClick(panel.view, Qt.Key.Key_A)
+    saved(qtbot, panel)
     with alert_store(core.db) as store:
         [stored] = store.list_alerts()
     assert stored.status is AlertStatus.ACKNOWLEDGED and stored.acknowledged_by == "alice"
@@ -177,6 +183,7 @@ def test_assign_to_me_then_filter_mine(qtbot: Any, panel: ExceptionsPanel, core:
     reload(qtbot, panel)
     focus_row(qtbot, panel, 0)
     qtbot.keyClick(panel.view, Qt.Key.Key_T)
+    saved(qtbot, panel)
     panel.mine_box.setChecked(True)
     assert panel.proxy.rowCount() == 1
     assert panel.proxy.index(0, Column.ASSIGNEE).data() == "alice"
@@ -191,7 +198,8 @@ def test_a_colleague_acting_first_gives_a_clear_conflict_message(
     with alert_store(core.db) as store:
         AlertService(store, core.clock).assign(1, bob, bob, 1)
     focus_row(qtbot, panel, 0)
-    qtbot.keyClick(panel.view, Qt.Key.Key_A)  # what alice sees is stale
+    qtbot.keyClick(panel.view, Qt.Key.Key_A)
+    saved(qtbot, panel)  # what alice sees is stale
     assert "changed by bob" in panel.last_error and "Reload" in panel.last_error
     assert panel.message.isVisible()
 
@@ -278,6 +286,7 @@ def test_resolve_asks_how_in_the_real_dialog_and_writes_it(
     focus_row(qtbot, panel, 0)
     seen = answer_modal(fill_and_ok(qtbot, "Customer contacted", "called her"))
     qtbot.keyClick(panel.view, Qt.Key.Key_R)
+    saved(qtbot, panel)
     assert seen and seen[0].title == "Resolve exception #1"
     with alert_store(core.db) as store:
         [stored] = store.list_alerts()
@@ -297,6 +306,7 @@ def test_resolve_as_other_without_a_note_is_refused_in_words(
     focus_row(qtbot, panel, 0)
     answer_modal(fill_and_ok(qtbot, "Other"))
     qtbot.keyClick(panel.view, Qt.Key.Key_R)
+    saved(qtbot, panel)
     assert panel.last_error == "resolution 'other' needs a note saying what was done"
     assert panel.model.rowCount() == 1
 
@@ -309,6 +319,7 @@ def test_escalate_asks_why_in_the_real_dialog(
     focus_row(qtbot, panel, 0)
     seen = answer_modal(fill_and_ok(qtbot, note="angry customer"))
     qtbot.keyClick(panel.view, Qt.Key.Key_E)
+    saved(qtbot, panel)
     assert seen and seen[0].title == "Escalate"
     with alert_store(core.db) as store:
         [stored] = store.list_alerts()
@@ -324,6 +335,7 @@ def test_a_dispatcher_cannot_dismiss_and_is_told_why(
     focus_row(qtbot, panel, 0)
     answer_modal(fill_and_ok(qtbot, note="noise"))
     qtbot.keyClick(panel.view, Qt.Key.Key_D)
+    saved(qtbot, panel)
     assert panel.last_error == "only a supervisor can dismiss exception #1"
 
 
@@ -346,6 +358,7 @@ def test_a_supervisor_dismisses_through_the_real_dialog(
     focus_row(qtbot, widget, 0)
     answer_modal(fill_and_ok(qtbot, note="duplicate"))
     qtbot.keyClick(widget.view, Qt.Key.Key_D)
+    saved(qtbot, widget)
     with alert_store(core.db) as store:
         [stored] = store.list_alerts()
     assert widget.last_error == ""

@@ -109,6 +109,8 @@ class AlertsModel(QAbstractTableModel):
         super().__init__(parent)
         self._now = now
         self._alerts: list[Alert] = []
+        #: Alert id -> the state being saved (optimistic): shown until the save ends.
+        self.pending: dict[int, Alert] = {}
         self.vehicle_names = dict(vehicle_names or {})
 
     # -- content -------------------------------------------------------------------------
@@ -116,8 +118,27 @@ class AlertsModel(QAbstractTableModel):
     def set_alerts(self, alerts: Sequence[Alert]) -> None:
         """Replace the rows with ``alerts`` (in priority order)."""
         self.beginResetModel()
-        self._alerts = list(alerts)
+        # a save in flight wins over a read that may predate it
+        self._alerts = [self.pending.get(a.id, a) if a.id is not None else a for a in alerts]
         self.endResetModel()
+
+    def show_pending(self, alert: Alert) -> None:
+        """Show ``alert`` (the state a command is saving) in its row, marked "saving…"."""
+        assert alert.id is not None
+        self.pending[alert.id] = alert
+        self._replace(alert)
+
+    def settle(self, alert_id: int, alert: Alert | None) -> None:
+        """The save ended: show ``alert`` (the stored state, or the row before) unmarked."""
+        self.pending.pop(alert_id, None)
+        if alert is not None:
+            self._replace(alert)
+
+    def _replace(self, alert: Alert) -> None:
+        row = self.row_of(alert.id) if alert.id is not None else None
+        if row is not None:
+            self._alerts[row] = alert
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
 
     def alerts(self) -> list[Alert]:
         return list(self._alerts)
@@ -200,7 +221,8 @@ class AlertsModel(QAbstractTableModel):
         if column is Column.SLA:
             return sla_text(minutes_left(alert, now))
         if column is Column.STATUS:
-            return alert.status.value
+            saving = alert.id is not None and alert.id in self.pending
+            return alert.status.value + (" · saving…" if saving else "")
         if column is Column.ASSIGNEE:
             return alert.assignee or ""
         return alert.title

@@ -3,14 +3,17 @@
 Thin by design: every decision (who may do what, which transition is possible, the priority
 order) is the core's (:class:`~dispatcher.alerts.desk.AlertDesk`); this widget shows the queue,
 turns keys and menu entries into desk commands and the core's refusals into a sentence.
-Reloads run off the GUI thread (:func:`ui.workers.run_in_background`); a reload is asked for
-by :class:`~dispatcher.alerts.events.AlertsChanged` and coalesced to one in flight.
+Reloads and saves run off the GUI thread (:func:`ui.workers.run_in_background`); a reload is
+asked for by :class:`~dispatcher.alerts.events.AlertsChanged` and coalesced to one in flight.
+A save is optimistic: the row shows the new state marked "saving…" at once, and goes back
+(with the core's reason under the queue) if the save is refused or the database is gone.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
@@ -81,6 +84,7 @@ class ExceptionsPanel(QWidget):
         self.actions_by_key: dict[str, QAction] = {}
         self._loading = False
         self._dirty = True
+        self._writes = 0  # saves ended so far: a read started before the last one is stale
         self._known: set[int] | None = None  # ids seen by the last reload (None: first)
         self._detail_for: int | None = None
         self.last_error = ""
@@ -197,6 +201,7 @@ class ExceptionsPanel(QWidget):
         self._dirty = False
         self._loading = True
         user = self.user
+        writes = self._writes
 
         def work() -> tuple[list[Alert], dict[str, str]]:
             return self.desk.queue(user), self.window_.core.vehicle_names()
@@ -204,12 +209,15 @@ class ExceptionsPanel(QWidget):
         if not background:
             self._loaded(work())
             return
-        run_in_background(work, self._loaded, self._load_failed)
+        run_in_background(work, lambda r: self._loaded(r, writes), self._load_failed)
 
-    def _loaded(self, result: tuple[list[Alert], dict[str, str]]) -> None:
+    def _loaded(self, result: tuple[list[Alert], dict[str, str]], writes: int = -1) -> None:
         if not isValid(self):  # closed while the reload ran
             return
         self._loading = False
+        if writes >= 0 and writes != self._writes:  # read before a save ended: read again
+            self.reload()
+            return
         alerts, names = result
         current = self.current_alert()
         self.model.vehicle_names = names
@@ -336,30 +344,67 @@ class ExceptionsPanel(QWidget):
         }
         handlers[key](alert)
 
-    def _command(self, alert: Alert, command: Callable[[AlertService], Alert]) -> bool:
-        """Run a desk command; a refusal becomes a message (and a reload on conflict)."""
-        try:
-            self.desk.run(command)
-        except DispatcherError as exc:
-            self.show_message(str(exc), error=True)
-            self.request_reload()
-            return False
-        self.show_message("")
-        self.reload(background=False)
-        return True
+    def _command(
+        self, alert: Alert, command: Callable[[AlertService], Alert], shown: Alert
+    ) -> None:
+        """Save a desk command in a worker; the row shows ``shown`` (the state it is saving,
+        marked "saving…") meanwhile. A refusal puts the row back and says why in words."""
+        alert_id = _id(alert)
+        if alert_id in self.model.pending:
+            self.show_message(f"Exception #{alert_id} is still being saved.", error=True)
+            return
+        self.model.show_pending(shown)
+        self.show_message(f"Saving exception #{alert_id}…")
+        desk = self.desk
+
+        def saved(result: Alert) -> None:
+            if not isValid(self):
+                return
+            self.model.settle(alert_id, result)
+            if self.message.text().startswith("Saving"):
+                self.show_message("")
+            desk.announce(result)  # here, on the bus's thread: the other rooms hear it
+            self._after_write()
+
+        def refused(exc: Exception) -> None:
+            if not isValid(self):
+                return
+            self.model.settle(alert_id, alert)
+            refusal = isinstance(exc, DispatcherError)  # the core's words; else the database's
+            reason = str(exc) if refusal else f"not saved, {type(exc).__name__}: {exc}"[:200]
+            self.show_message(reason, error=True)
+            self._after_write()
+
+        run_in_background(lambda: desk.write(command), saved, refused)
+
+    def _after_write(self) -> None:
+        """Re-read the queue; a read already in flight may predate the write, so it is dropped."""
+        self._writes += 1
+        if self._loading:
+            self._dirty = True
+        else:
+            self.reload()
 
     def _acknowledge(self, alert: Alert) -> None:
-        self._command(alert, lambda s: s.acknowledge(_id(alert), self.user, alert.version))
+        shown = replace(alert, status=AlertStatus.ACKNOWLEDGED, acknowledged_by=self.user.id)
+        self._command(alert, lambda s: s.acknowledge(_id(alert), self.user, alert.version), shown)
 
     def _take(self, alert: Alert) -> None:
-        self._command(alert, lambda s: s.assign(_id(alert), self.user, self.user, alert.version))
+        shown = replace(alert, status=AlertStatus.ASSIGNED, assignee=self.user.id)
+        self._command(
+            alert, lambda s: s.assign(_id(alert), self.user, self.user, alert.version), shown
+        )
 
     def _escalate(self, alert: Alert) -> None:
         from ui.exceptions.dialogs import ask_note
 
         note = ask_note(self, "Escalate", f"Escalate “{alert.title}” to a supervisor. Why?")
         if note is not None:
-            self._command(alert, lambda s: s.escalate(_id(alert), self.user, alert.version, note))
+            self._command(
+                alert,
+                lambda s: s.escalate(_id(alert), self.user, alert.version, note),
+                replace(alert, status=AlertStatus.ESCALATED),
+            )
 
     def _resolve(self, alert: Alert) -> None:
         from ui.exceptions.dialogs import ask_resolution
@@ -368,7 +413,9 @@ class ExceptionsPanel(QWidget):
         if answer is not None:
             code, note = answer
             self._command(
-                alert, lambda s: s.resolve(_id(alert), self.user, alert.version, code, note)
+                alert,
+                lambda s: s.resolve(_id(alert), self.user, alert.version, code, note),
+                replace(alert, status=AlertStatus.RESOLVED),
             )
 
     def _dismiss(self, alert: Alert) -> None:
@@ -376,7 +423,11 @@ class ExceptionsPanel(QWidget):
 
         note = ask_note(self, "Dismiss", f"Dismiss “{alert.title}”? Note (optional):")
         if note is not None:
-            self._command(alert, lambda s: s.dismiss(_id(alert), self.user, alert.version, note))
+            self._command(
+                alert,
+                lambda s: s.dismiss(_id(alert), self.user, alert.version, note),
+                replace(alert, status=AlertStatus.DISMISSED),
+            )
 
     def _message(self, alert: Alert) -> None:
         stop_id = _stop_int(alert)

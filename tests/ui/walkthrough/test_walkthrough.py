@@ -185,6 +185,10 @@ class Walk:
         with alert_store(self.core.db) as store:
             return store.get(alert_id).status
 
+    def saved(self) -> None:
+        """Wait for the queue's save (a worker writes it; the row shows "saving…" meanwhile)."""
+        self.qtbot.waitUntil(lambda: not self.queue.model.pending)
+
     def js(self, source: str) -> Any:
         box: list[Any] = []
         controller = self.window.map_controller
@@ -393,6 +397,7 @@ def fix_position(w: Walk) -> None:
 def acknowledge(w: Walk) -> None:
     alert_id = w.raise_alert(0)
     w.fire("exception queue/acknowledge", w.queue.view)
+    w.saved()
     assert w.alert_status(alert_id) is AlertStatus.ACKNOWLEDGED
 
 
@@ -400,6 +405,7 @@ def acknowledge(w: Walk) -> None:
 def take(w: Walk) -> None:
     alert_id = w.raise_alert(1)
     w.fire("exception queue/take", w.queue.view)
+    w.saved()
     assert w.alert_status(alert_id) is AlertStatus.ASSIGNED
 
 
@@ -413,6 +419,7 @@ def escalate(w: Walk) -> None:
 
     w.answer(fill)
     w.fire("exception queue/escalate", w.queue.view)
+    w.saved()
     assert w.alert_status(alert_id) is AlertStatus.ESCALATED
 
 
@@ -421,6 +428,7 @@ def resolve(w: Walk) -> None:
     alert_id = w.raise_alert(3)
     seen = w.answer(lambda d: click_button(w.qtbot, d, OK))
     w.fire("exception queue/resolve", w.queue.view)
+    w.saved()
     assert seen and seen[0].title == f"Resolve exception #{alert_id}"
     assert w.alert_status(alert_id) is AlertStatus.RESOLVED, w.queue.last_error
 
@@ -430,6 +438,7 @@ def dismiss(w: Walk) -> None:
     alert_id = w.raise_alert(4)
     w.answer(lambda d: click_button(w.qtbot, d, OK))
     w.fire("exception queue/dismiss", w.queue.view)
+    w.saved()
     assert w.queue.last_error == f"only a supervisor can dismiss exception #{alert_id}"
     assert w.alert_status(alert_id) is AlertStatus.NEW
 
