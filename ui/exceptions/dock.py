@@ -17,6 +17,7 @@ from dispatcher.alerts.desk import AlertDesk
 from dispatcher.errors import DispatcherError
 from dispatcher.model.alerts import Role, User
 from ui.exceptions.panel import ExceptionsPanel
+from ui.workers import run_in_background
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
@@ -38,6 +39,9 @@ def build(window: MainWindow) -> QWidget:
         user = User("unknown", Role.VIEWER, "unknown")
     panel = ExceptionsPanel(window, desk, user)
     window.exceptions_panel = panel
+    # Every save names ``core.user`` (read once, then kept): read it now in a worker, so the
+    # first drag or message of the session does not wait on the database in the GUI thread.
+    run_in_background(lambda: core.user, lambda _user: None, lambda exc: log.debug("%s", exc))
     return panel
 
 
