@@ -4,11 +4,15 @@ A core :class:`~dispatcher.services.Service`: every ``prune_interval_s`` (the co
 deletes at most ``prune_batch`` of the oldest fixes past the cutoff, and goes on next tick while
 there is more, so a first prune of a year of history never holds the database (or the GUI
 tick) for long. Delivery events, stops and the audit log are the day's record and are kept.
+
+The batch runs on a thread of its own (one at a time): the console's tick is the GUI thread,
+which must not wait on a database that has stopped answering (issue 16, ``bench/stall.py``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 
 from dispatcher.clock import Clock
@@ -31,6 +35,7 @@ class RetentionService:
         self._batch = settings.prune_batch
         self._interval = settings.prune_interval_s
         self._next_run = clock.monotonic()
+        self._worker: threading.Thread | None = None
         self.pruned = 0
 
     @property
@@ -59,12 +64,34 @@ class RetentionService:
         return total
 
     def tick(self) -> None:
+        """Start the next batch in a thread when one is due and none is running."""
         now = self._clock.monotonic()
-        if not self.enabled or now < self._next_run:
+        if not self.enabled or now < self._next_run or self.busy:
             return
-        full = self.prune_once() >= self._batch
-        # A full batch means more is waiting: come back on the next tick, not in a minute.
-        self._next_run = now if full else now + self._interval
+        self._next_run = now + self._interval
+        self._worker = threading.Thread(
+            target=self._prune_due, args=(now,), name="history retention", daemon=True
+        )
+        self._worker.start()
+
+    def _prune_due(self, started: float) -> None:
+        try:
+            full = self.prune_once() >= self._batch
+        except Exception:  # the database is away: the next interval tries again
+            log.exception("history retention: a batch failed")
+            return
+        if full:  # more is waiting: come back on the next tick, not in a minute
+            self._next_run = started
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until the running batch (if any) has ended (tests, and :meth:`stop`)."""
+        if self._worker is not None:
+            self._worker.join(timeout)
 
     def stop(self) -> None:
-        """Nothing to release: each batch is its own short transaction."""
+        """Let a running batch end (each is its own short transaction) before the core closes."""
+        self.wait(timeout=10)

@@ -30,14 +30,20 @@ def fill(db: Database) -> None:
     )
 
 
+def tick(service: RetentionService) -> None:
+    """One tick, and its batch (run on the service's own thread) to its end."""
+    service.tick()
+    service.wait()
+
+
 def test_old_history_is_pruned_in_batches_on_successive_ticks(database: Database) -> None:
     fill(database)
     settings = HistorySettings(retention_days=7, prune_batch=20, prune_interval_s=60)
     service = RetentionService(database, FakeClock(NOW), settings)
-    service.tick()
+    tick(service)
     assert service.pruned == 20  # one small batch per tick
     for _ in range(5):
-        service.tick()
+        tick(service)
     # days 7, 8 and 9 are older than the cutoff (7 days back)
     with database.session() as session:
         remaining = history_repo.count_positions(session)
@@ -54,22 +60,40 @@ def test_after_a_partial_batch_the_service_waits_for_its_interval(database: Data
     settings = HistorySettings(retention_days=9, prune_batch=1000, prune_interval_s=60)
     clock = FakeClock(NOW)
     service = RetentionService(database, clock, settings)
-    service.tick()
+    tick(service)
     assert service.pruned == 25
     late = PositionReport("v2", NOW - timedelta(days=12), 52.5, 13.4)  # a late, old fix
     SqlTelemetrySink(database).write_positions([late])
     clock.advance(30)
-    service.tick()
+    tick(service)
     assert service.pruned == 25  # not due yet
     clock.advance(31)
-    service.tick()
+    tick(service)
     assert service.pruned == 26
+
+
+def test_a_batch_runs_off_the_ticking_thread(database: Database) -> None:
+    import threading
+
+    fill(database)
+    threads: list[threading.Thread] = []
+    service = RetentionService(database, FakeClock(NOW), HistorySettings(retention_days=7))
+    prune_once = service.prune_once
+
+    def watched() -> int:
+        threads.append(threading.current_thread())
+        return prune_once()
+
+    service.prune_once = watched  # type: ignore[method-assign]
+    tick(service)
+    assert service.pruned == 75
+    assert threads and threading.current_thread() not in threads
 
 
 def test_retention_zero_keeps_everything(database: Database) -> None:
     fill(database)
     service = RetentionService(database, FakeClock(NOW), HistorySettings(retention_days=0))
-    service.tick()
+    tick(service)
     assert service.prune_all() == 0
     with database.session() as session:
         assert history_repo.count_positions(session) == 250
