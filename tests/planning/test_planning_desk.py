@@ -145,3 +145,21 @@ def test_a_refused_save_is_taken_back(db: Database) -> None:
     assert desk.route("V01") == before["V01"] and desk.route("V02") == before["V02"]
     assert messages and "taken back" in messages[-1]
     assert broker.routes == []
+
+
+def test_another_desks_save_is_merged_and_announced(db: Database) -> None:
+    """What ui/routes/live does on a sync note: read in a worker, merge on the GUI thread."""
+    first, second = _desk(db), _desk(db)
+    heard: list[RoutesChanged] = []
+    second.bus.subscribe(RoutesChanged, heard.append)
+    route = first.route("V02")
+    assert first.move([route[0]], "V02", len(route))
+    assert second.move([second.route("V05")[0]], "V05", 2)  # an undo step on another route
+
+    routes, vehicles = second.read_routes(DAY)
+    heard.clear()
+    assert second.merge_remote(routes, vehicles, ["V02"]) == 0  # the V05 step stays
+
+    assert second.route("V02") == _stored(db)["V02"]
+    assert heard == [RoutesChanged(DAY, frozenset(), "remote")]
+    assert second.undo() and second.route("V05") == _stored(db)["V05"]
