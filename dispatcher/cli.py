@@ -335,21 +335,20 @@ def _run_for(duration: float | None, tick: Callable[[], object], interval_s: flo
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from dispatcher.core import Core
+    from dispatcher.app import LiveOptions, build_core
     from dispatcher.telemetry.recorder_status import BrokerStatusReporter
 
-    core = Core(settings, role="serve")
+    # Live telemetry, retention, the alert rules holding the election's lease (serve raises
+    # the alerts, docs/exceptions.md) and the outbox relay (docs/messaging.md).
+    core = build_core(
+        settings, "serve", live=LiveOptions(embedded_broker=bool(settings.embedded_broker))
+    )
     try:
-        live = core.start_live(embedded_broker=bool(settings.embedded_broker), role="serve")
+        live = core.live
+        assert live is not None
         reporter = BrokerStatusReporter(live.stats().broker_url, sys.stderr)
         live.on_state(reporter)
         reporter(live.stats().state, live.stats().reason)  # it may have connected already
-        from dispatcher.alerts.wiring import add_alert_services
-
-        add_alert_services(core, serve=True)  # serve raises the alerts (docs/exceptions.md)
-        from dispatcher.messaging.service import install_messaging
-
-        install_messaging(core)  # the outbox relay (docs/messaging.md)
         print(
             f"recording from {live.stats().broker_url} into {core.db.display_name} "
             "(Ctrl+C to stop)",

@@ -2,7 +2,9 @@
 
 ``main.py`` builds a :class:`Core` from :class:`~dispatcher.config.Settings`; the UI holds a
 reference and adapts it, ``dispatcher serve`` runs it without a window. Later capabilities
-(telemetry ingest, alert rules, outbox relay) hang off it so both front ends get them alike.
+(telemetry ingest, alert rules, outbox relay) hang off it so both front ends get them alike;
+:func:`dispatcher.app.build_core` is the one place that adds them. ``Core(settings)`` alone is
+a bare core with no services (what tests of one room build).
 """
 
 from __future__ import annotations
@@ -11,20 +13,19 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from dispatcher import display
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.config import Settings, pool_options
 from dispatcher.events import EventBus
 from dispatcher.fleet_settings import FleetSettings
-from dispatcher.history.retention import RetentionService
 from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.geocode_repo import database_geocoder
 from dispatcher.scenario.demo import demo_scenario
-from dispatcher.services import Service
+from dispatcher.services import Service, ServiceMissing
 from dispatcher.site import Role, SiteRole
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from dispatcher.scenario.records import Scenario
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +69,33 @@ class Core:
         self.db = Database(settings.database_url, pool=pool_options(settings, role))
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []
-        if self.site.records:  # a console next to a recorder never prunes (the recorder does)
-            self.add_service(RetentionService(self.db, self.clock, self.history_settings))
+        #: Services the composition could not start, by name, with the reason (the window
+        #: shows it where that service would have worked; dispatcher/app.py).
+        self.not_started: dict[str, str] = {}
 
     def add_service(self, service: Service) -> Service:
         """Run ``service`` on every :meth:`tick`; it is stopped by :meth:`close`."""
         self.services.append(service)
         return service
+
+    def find_service(self, kind: type[S]) -> S | None:
+        """The service of type ``kind``, or None when this core was built without one."""
+        return next((s for s in self.services if isinstance(s, kind)), None)
+
+    def service(self, kind: type[S]) -> S:
+        """The service of type ``kind``; :class:`ServiceMissing` when the core has none.
+
+        Never builds one: services are added where the core is composed
+        (:func:`dispatcher.app.build_core`), so a missing one is a wiring mistake to name.
+        """
+        found = self.find_service(kind)
+        if found is None:
+            why = self.not_started.get(getattr(kind, "name", ""), "")
+            raise ServiceMissing(
+                f"no {getattr(kind, 'name', kind.__name__)} service"
+                + (f": {why}" if why else " (this core was built without it)")
+            )
+        return found
 
     def tick(self) -> None:
         """Apply live telemetry, then let each service do what is due (GUI timer or serve)."""

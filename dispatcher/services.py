@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from dispatcher.errors import DispatcherError
+
+
+class ServiceMissing(DispatcherError):
+    """The core was built without a service that an action needs (see dispatcher/app.py)."""
+
 
 class Service(Protocol):
     """A piece of the core that works a little on every tick."""

@@ -75,29 +75,29 @@ def focus_most_urgent(window: MainWindow) -> None:
 
 
 def start_core(args: argparse.Namespace, settings: Settings) -> Core:
-    """The core with its live feed and services; the demo gets its own database and fleet."""
+    """The core with its live feed and every service (:func:`dispatcher.app.build_core`);
+    the demo gets its own database, clock and simulated fleet."""
+    from dispatcher.app import LiveOptions, build_core
     from dispatcher.config import normalize_database_url
-    from dispatcher.core import Core
-    from dispatcher.messaging.service import install_messaging
     from dispatcher.messaging.settings import demo_settings
 
-    demo = args.command == "demo"
-    if demo:
-        settings.database_url = normalize_database_url(demo_database_url(args))
-    core = Core(settings, clock=demo_clock(args, settings) if demo else None)
-    try:
-        if demo:
-            core.seed_demo_if_empty(seed=args.seed)
-            simulate = None if args.no_simulator else args.seed
-            core.start_live(embedded_broker=not args.broker, simulate_seed=simulate)
-        else:
-            core.start_live(embedded_broker=bool(settings.embedded_broker))
-        # The outbox relay; the demo's channels only write a capture file (user data dir).
-        install_messaging(core, configure=demo_settings if demo else None)
-    except BaseException:
-        core.close()
-        raise
-    return core
+    if args.command != "demo":
+        return build_core(
+            settings, live=LiveOptions(embedded_broker=bool(settings.embedded_broker))
+        )
+    settings.database_url = normalize_database_url(demo_database_url(args))
+    live = LiveOptions(
+        embedded_broker=not args.broker,
+        simulate_seed=None if args.no_simulator else args.seed,
+    )
+    return build_core(
+        settings,
+        clock=demo_clock(args, settings),
+        live=live,
+        # The demo day is stored before the simulator starts to drive it.
+        prepare=lambda core: core.seed_demo_if_empty(seed=args.seed),
+        messaging=demo_settings,  # the demo's channels only write a capture file
+    )
 
 
 def freeze_startup_objects() -> None:

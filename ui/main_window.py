@@ -46,7 +46,6 @@ from ui.themes import THEMES, apply_theme
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from dispatcher.alerts.runner import AlertRunner
     from dispatcher.importing.service import ImportReport
     from ui.devices.panel import DevicesPanel
     from ui.devices.settings_dialog import DeviceSettingsDialog
@@ -123,7 +122,6 @@ class MainWindow(QMainWindow):
     map_controller: MapController
     exceptions_panel: ExceptionsPanel
     exceptions_mute: QAction
-    alert_runner: AlertRunner
     messages_panel: MessagesPanel
     devices_panel: DevicesPanel
     devices_action: QAction

@@ -8,7 +8,7 @@ Wiring, once per tick (GUI thread, after the fleet state and ETAs are updated)::
 
 and a person's action: ``service.acknowledge(alert_id, user, expected_version)`` etc.
 The running system does this in :mod:`dispatcher.alerts.runner` (facts from
-:mod:`~dispatcher.alerts.live_facts`, wiring in :mod:`~dispatcher.alerts.wiring`, several
+:mod:`~dispatcher.alerts.live_facts`, added to the core by :mod:`dispatcher.app`, several
 workstations in :mod:`~dispatcher.alerts.sync`, front ends through
 :mod:`~dispatcher.alerts.desk`); every change is announced as :class:`AlertsChanged`.
 See docs/exceptions.md for the rules, the workflow and the permissions.

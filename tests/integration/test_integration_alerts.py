@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
 from dispatcher.alerts.runner import AlertRunner
-from dispatcher.alerts.wiring import add_alert_services
+from dispatcher.app import add_alert_services
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dispatcher.alerts.wiring import add_alert_services
+from dispatcher.app import add_alert_services
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence.orm import Vehicle

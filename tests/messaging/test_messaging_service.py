@@ -17,6 +17,7 @@ import pytest
 from fleet_zone import TZ, local
 from messaging_fakes import FakeGateway
 
+from dispatcher.app import add_messaging
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -25,8 +26,6 @@ from dispatcher.messaging.relay import RetryPolicy
 from dispatcher.messaging.service import (
     MessagingService,
     OutboxChanged,
-    install_messaging,
-    messaging_of,
 )
 from dispatcher.messaging.settings import (
     EmailGateway,
@@ -38,6 +37,7 @@ from dispatcher.messaging.situations import Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
 from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 from dispatcher.persistence.orm import AuditEntry, Customer, Stop
+from dispatcher.services import ServiceMissing
 from dispatcher.users.desk import UserDesk
 
 
@@ -61,7 +61,7 @@ def service_of(core: Core, **changes: Any) -> MessagingService:
 
         return replace(settings, undo_seconds=8.0, **changes)
 
-    return install_messaging(core, start=False, configure=configure)
+    return add_messaging(core, start=False, configure=configure)
 
 
 def late_stop(service: MessagingService) -> int:
@@ -298,9 +298,13 @@ def test_messaging_settings_are_checked() -> None:
             messaging_settings(bad)
 
 
-def test_install_is_idempotent_and_runs_as_a_core_service(core: Core) -> None:
-    service = install_messaging(core, start=True)
-    assert install_messaging(core) is service and messaging_of(core) is service
+def test_added_once_runs_as_a_core_service_and_is_found_by_type(core: Core) -> None:
+    with pytest.raises(ServiceMissing, match="outbox relay"):
+        core.service(MessagingService)  # a bare core builds nothing on demand
+    service = add_messaging(core, start=True)
+    assert core.service(MessagingService) is service
+    with pytest.raises(DispatcherError, match="already"):
+        add_messaging(core)
     assert service in core.services
     core.tick()  # the service ticks without raising
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import QPoint, QSettings, Qt, QThreadPool
 from PySide6.QtWidgets import QDialogButtonBox, QWidget
 from routes_wait import wait_for_routes
 
+from dispatcher.app import LiveOptions, build_core
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence.orm import Vehicle
@@ -32,11 +33,14 @@ def core(db_url: str, mqtt_url: str) -> Iterator[Core]:
     settings = Settings(database_url=db_url)
     settings.broker.url, settings.broker.prefix = mqtt_url, f"t{uuid.uuid4().hex[:8]}"
     settings.broker.client_id = f"c-{uuid.uuid4().hex[:8]}"
-    c = Core(settings)
-    with c.db.session() as session:
-        session.add_all([Vehicle(id="VAN-1", name="Van 1"), Vehicle(id="VAN-2", name="Van 2")])
-    live = c.start_live()
-    assert live.client is not None and live.client.wait_connected(10)
+
+    def vans(c: Core) -> None:
+        with c.db.session() as session:
+            session.add_all([Vehicle(id="VAN-1", name="Van 1"), Vehicle(id="VAN-2", name="Van 2")])
+
+    c = build_core(settings, live=LiveOptions(), prepare=vans)  # the console's services
+    live = c.live
+    assert live is not None and live.client is not None and live.client.wait_connected(10)
     yield c
     c.close()
 

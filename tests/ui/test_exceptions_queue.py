@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QTableWidget
 from routes_wait import wait_for_routes
 
 from dispatcher.alerts.workflow import AlertService
+from dispatcher.app import build_core
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -97,7 +98,9 @@ def test_filters_mine_unassigned_escalated_kind_and_severity(qapp: Any) -> None:
 
 @pytest.fixture
 def core(tmp_path: Path) -> Iterator[Core]:
-    c = Core(Settings(database_url=f"sqlite:///{tmp_path / 'q.sqlite3'}"), clock=FakeClock(T0))
+    c = build_core(
+        Settings(database_url=f"sqlite:///{tmp_path / 'q.sqlite3'}"), clock=FakeClock(T0)
+    )
     yield c
     c.close()
 

@@ -619,8 +619,7 @@ def test_unassigned_orders_are_shown_with_their_own_marker(
     assert stats(qtbot, controller)["unassigned"] == 0
     board = window.routes_panel.controller
     moved = [board.route("V04")[-1], board.route("V05")[-1]]
-    assert board.move(moved, UNASSIGNED, -1)
-    controller._routes_at = 0.0  # the 15-s reread, now
+    assert board.move(moved, UNASSIGNED, -1)  # RoutesChanged: the map re-reads, no poll
     tick_until(qtbot, controller, lambda: stats(qtbot, controller)["unassigned"] == 2)
     assert js(qtbot, controller, "document.querySelectorAll('.dm-unassigned').length") == 2
     with qtbot.waitSignal(window.selection.changed, timeout=10000) as blocker:

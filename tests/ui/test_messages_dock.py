@@ -18,11 +18,12 @@ from fleet_zone import TZ, local
 from PySide6.QtCore import QSettings, Qt
 from routes_wait import wait_for_routes
 
+from dispatcher.app import build_core
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.errors import PermissionDenied
-from dispatcher.messaging.service import MessagingService, install_messaging
+from dispatcher.messaging.service import MessagingService
 from dispatcher.messaging.settings import MessagingSettings
 from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
@@ -38,18 +39,21 @@ from ui.messages.outbox_model import Column, OutboxModel
 def core(sqlite_url: str, tmp_path: Path) -> Iterator[Core]:
     clock = FakeClock(local(11, 0))
     capture = str(tmp_path / "capture.jsonl")
-    core = Core(
-        Settings(database_url=sqlite_url, sections={"messaging": {"capture_file": capture}}),
-        clock=clock,
-    )
-    core.seed_demo_if_empty()
-    UserDesk(core.db).login()  # the OS login comes first: admin (it edits templates below)
-    UserDesk(core.db).login("ann")  # a dispatcher; sends as "ann" below
+
+    def prepare(core: Core) -> None:
+        core.seed_demo_if_empty()
+        UserDesk(core.db).login()  # the OS login comes first: admin (it edits templates below)
+        UserDesk(core.db).login("ann")  # a dispatcher; sends as "ann" below
 
     def fast(settings: MessagingSettings) -> MessagingSettings:
         return replace(settings, undo_seconds=8.0, poll_seconds=0.1)
 
-    install_messaging(core, configure=fast)
+    core = build_core(
+        Settings(database_url=sqlite_url, sections={"messaging": {"capture_file": capture}}),
+        clock=clock,
+        prepare=prepare,
+        messaging=fast,
+    )
     yield core
     core.close()
 

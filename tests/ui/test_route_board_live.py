@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from test_route_board import show_active
 
 from dispatcher.alerts.sync import AlertsSync, Election, sync_topic
+from dispatcher.app import LiveOptions, build_core
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.events import ConsoleNote, EventBus
@@ -45,13 +46,17 @@ def open_core(url: str, mqtt_url: str | None = None) -> Core:
     if mqtt_url is not None:
         settings.broker.url, settings.broker.prefix = mqtt_url, f"t{uuid.uuid4().hex[:8]}"
         settings.broker.client_id = f"c-{uuid.uuid4().hex[:8]}"
-    core = Core(settings)
-    with core.db.session() as session:
-        if not fleet_repo.count_stops(session):
-            fleet_repo.save_scenario(session, demo_day(DAY))
+
+    def seed(core: Core) -> None:
+        with core.db.session() as session:
+            if not fleet_repo.count_stops(session):
+                fleet_repo.save_scenario(session, demo_day(DAY))
+
+    # The console's services: route notes between consoles ride on the alerts sync.
+    core = build_core(settings, live=None if mqtt_url is None else LiveOptions(), prepare=seed)
     if mqtt_url is not None:
-        live = core.start_live()
-        assert live.client is not None and live.client.wait_connected(10)
+        live = core.live
+        assert live is not None and live.client is not None and live.client.wait_connected(10)
     return core
 
 

@@ -1,9 +1,10 @@
 """The Exceptions dock: the alert queue, its detail pane and actions.
 
 ``build(window)`` returns the dock's body; ``install(window)`` runs once the window's menus
-exist: it adds the rule runner to the core's services (it runs only while no ``dispatcher
-serve`` or better-placed console holds the rules' lease, see docs/exceptions.md), the
-Exceptions menu (supervisor view, mute), the per-tick refresh, and the title counts.
+exist: the Exceptions menu (supervisor view, mute), the per-tick refresh, and the title
+counts. The rule runner is the core's (dispatcher/app.py adds it, with the election that
+lets a ``dispatcher serve`` or better-placed console raise the alerts, docs/exceptions.md);
+if it could not start, the queue says why.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QApplication, QWidget
 
 from dispatcher.alerts.desk import AlertDesk
+from dispatcher.app import ALERT_RULES
 from dispatcher.errors import DispatcherError
 from dispatcher.model.alerts import Role, User
 from ui.exceptions.panel import ExceptionsPanel
@@ -48,13 +50,9 @@ def build(window: MainWindow) -> QWidget:
 def install(window: MainWindow) -> None:
     panel: ExceptionsPanel = window.exceptions_panel
     core = window.core
-    if not any(getattr(s, "name", "") == "alert rules" for s in core.services):
-        from dispatcher.alerts.wiring import add_alert_services
-
-        try:
-            window.alert_runner = add_alert_services(core)
-        except DispatcherError as exc:
-            panel.show_message(f"Alert rules not started: {exc}", error=True)
+    problem = core.not_started.get(ALERT_RULES)
+    if problem is not None:
+        panel.show_message(f"Alert rules not started: {problem}", error=True)
     menu = window.menu("E&xceptions")
     for key, action in panel.actions_by_key.items():
         menu.addAction(window.shortcuts.add(action, QUEUE, key))

@@ -1,9 +1,11 @@
 """Feeds the map from the core once per UI tick and keeps it in step with the app's selection.
 
 Per tick: what changed in the fleet (FleetChanged events, collected between ticks), the open
-exceptions (on AlertsChanged, and re-read every 30 s in case no one announces them), the
-selected route when it changed — all in ONE batch to the page. A click on the map selects in
-:attr:`MainWindow.selection`; a selection made elsewhere centres and highlights here.
+exceptions (on AlertsChanged, and re-read every 30 s in case no one announces them), the day's
+routes (on RoutesChanged from the route desk, and re-read every 60 s for a desk whose saves
+reach no one here), the selected route when it changed — all in ONE batch to the page. A click
+on the map selects in :attr:`MainWindow.selection`; a selection made elsewhere centres and
+highlights here.
 
 The day's routes and the open exceptions are read off the GUI thread (:mod:`ui.map.loader`);
 their results land between ticks and go out with the next batch.
@@ -38,6 +40,7 @@ from dispatcher.maps.routes import (
 from dispatcher.maps.settings import MapSettings
 from dispatcher.maps.tile_cache import TileCache
 from dispatcher.persistence import fleet_repo
+from dispatcher.planning.desk import RoutesChanged
 from dispatcher.planning.stop_eta import StopEta, StopEtasChanged
 from ui.map.loader import LatestLoad
 from ui.map.page import DEFAULT_CENTER, BaseLayer, PageOptions
@@ -57,7 +60,9 @@ class MapController(QObject):
     """The map room's glue between the window (core, selection) and the :class:`MapView`."""
 
     #: Re-read the day's routes / the open exceptions at least this often (wall seconds).
-    routes_every_s = 15.0
+    #: The routes follow RoutesChanged at once; the poll only catches another console's
+    #: saves when no sync note brings them (no broker, or no route board open here).
+    routes_every_s = 60.0
     alerts_every_s = 5.0
     #: How long a failed read's message stays in the status bar (ms).
     error_message_ms = 10000
@@ -100,6 +105,7 @@ class MapController(QObject):
         self._unsubscribe: list[Callable[[], None]] = [
             self.core.bus.subscribe(FleetChanged, self._on_fleet_changed),
             self.core.bus.subscribe(StopEtasChanged, self._on_etas),
+            self.core.bus.subscribe(RoutesChanged, self._on_routes_changed),
         ]
         self._subscribe_alerts()
         window.selection.changed.connect(self._on_selection)
@@ -177,6 +183,11 @@ class MapController(QObject):
         self.etas = dict(event.etas)
         self.feed.set_etas({sid: eta.arrival for sid, eta in self.etas.items()})
         self._route_at = 0.0  # the selected route's stops show the new times next tick
+
+    def _on_routes_changed(self, event: RoutesChanged) -> None:
+        """The route desk saved or re-read a day: read it next tick if it is the one shown."""
+        if self.window.service_day in (None, event.day):
+            self._routes_at = 0.0
 
     def _on_alerts_changed(self, _event: object) -> None:
         self._alerts_at = 0.0

@@ -17,7 +17,7 @@ from ui.routes.panel import RoutesPanel
 from ui.shortcuts import KeySpec
 
 if TYPE_CHECKING:
-    from dispatcher.persistence.fleet_repo import RouteView, VehicleView
+    from dispatcher.planning.desk import RouteView, VehicleView
     from ui.main_window import MainWindow
 
 

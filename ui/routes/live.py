@@ -4,7 +4,7 @@ Two things change the day behind the dispatcher's back:
 
 * **Drivers' events** (delivered, failed, arrived) are written to the database by whichever
   process records telemetry. Every ``progress_every_s`` the stops' status and actual arrival
-  are read off the GUI thread (:func:`~dispatcher.persistence.fleet_repo.load_stop_progress`)
+  are read off the GUI thread (:meth:`~dispatcher.planning.desk.RouteDesk.read_progress`)
   and merged into the plan in place: statuses are not route edits, so the undo history stays
   (an undo that would move a stop done meanwhile is refused by the command itself).
 * **Another workstation saved a route**: its note on the console sync topic reaches the bus
@@ -27,7 +27,7 @@ from PySide6.QtCore import QObject
 
 from dispatcher.clock import system_monotonic
 from dispatcher.events import ConsoleNote
-from dispatcher.persistence import fleet_repo
+from dispatcher.planning.desk import RouteView, StopProgress, VehicleView
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -79,19 +79,18 @@ class LiveBoardUpdates(QObject):
             return False
         self._last_poll = now
         self._progress_busy = True
-        generation, service_day, db = self.controller.generation, day.day, self.controller.core.db
+        generation, service_day, desk = self.controller.generation, day.day, self.controller.desk
 
-        def read() -> dict[int, fleet_repo.StopProgress]:
+        def read() -> dict[int, StopProgress]:
             started = time.perf_counter()
-            with db.session() as session:
-                progress = fleet_repo.load_stop_progress(session, service_day)
+            progress = desk.read_progress(service_day)
             self.progress_ms = (time.perf_counter() - started) * 1000
             return progress
 
         run_in_background(read, lambda p: self._on_progress(generation, p), self._on_progress_error)
         return True
 
-    def _on_progress(self, generation: int, progress: dict[int, fleet_repo.StopProgress]) -> None:
+    def _on_progress(self, generation: int, progress: dict[int, StopProgress]) -> None:
         if not self._alive:
             return
         self._progress_busy = False
@@ -126,22 +125,18 @@ class LiveBoardUpdates(QObject):
         self._reload_busy = True
         day = self.controller.day
         service_day = None if day is None else day.day
-        db, generation = self.controller.core.db, self.controller.generation
+        desk, generation = self.controller.desk, self.controller.generation
 
-        def read() -> tuple[list[fleet_repo.RouteView], list[fleet_repo.VehicleView]]:
-            with db.session() as session:
-                return (
-                    fleet_repo.load_routes(session, service_day),
-                    fleet_repo.load_vehicles(session),
-                )
+        def read() -> tuple[list[RouteView], list[VehicleView]]:
+            return desk.read_routes(service_day)
 
         run_in_background(read, lambda r: self._on_day(generation, *r), self._on_reload_error)
 
     def _on_day(
         self,
         generation: int,
-        routes: list[fleet_repo.RouteView],
-        vehicles: list[fleet_repo.VehicleView],
+        routes: list[RouteView],
+        vehicles: list[VehicleView],
     ) -> None:
         if not self._alive:
             return
@@ -161,8 +156,8 @@ class LiveBoardUpdates(QObject):
 
     def _show_reload(
         self,
-        routes: list[fleet_repo.RouteView],
-        vehicles: list[fleet_repo.VehicleView],
+        routes: list[RouteView],
+        vehicles: list[VehicleView],
         changed: list[str],
     ) -> None:
         c = self.controller

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from dispatcher.alerts.workflow import AlertService
+from dispatcher.app import build_core
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -52,7 +53,7 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Core]:
     path = tmp_path_factory.mktemp("walk") / "walk.sqlite3"
-    c = Core(Settings(database_url=f"sqlite:///{path}"), clock=FakeClock(T0))
+    c = build_core(Settings(database_url=f"sqlite:///{path}"), clock=FakeClock(T0))
     with c.db.session() as session:
         fleet_repo.save_scenario(session, demo_scenario(T0.date(), n_orders=40, n_vehicles=3))
     # The owner logged in first (admin); the desk's own login is then a dispatcher, whose
