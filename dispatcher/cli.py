@@ -12,9 +12,9 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 from dispatcher import __version__
@@ -30,6 +30,9 @@ from dispatcher.messaging.cli import add_parser as add_outbox_parser
 from dispatcher.messaging.cli import run_outbox
 from dispatcher.planning.plan_cli import add_parser as add_plan_parser
 from dispatcher.planning.plan_cli import run_plan
+
+if TYPE_CHECKING:
+    from dispatcher.persistence.database import Database
 
 GUI_COMMANDS = (None, "demo")
 ZONE_HELP = "zone of HH:MM times (default: the fleet's, [fleet] timezone)"
@@ -55,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=10.0, help="simulated time speed-up (default 10x)"
     )
     demo.add_argument("--no-simulator", action="store_true", help="do not drive the demo fleet")
+    add_size_options(demo, "the demo day's")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -90,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", help="simulated time of day to start at, HH:MM (default: now)", metavar="HH:MM"
     )
     sim.add_argument("--timezone", help=ZONE_HELP)
+    add_size_options(sim, "with an empty database, seed a demo day of this size: its", None)
 
     solve = sub.add_parser("solve", help="solve a Solomon VRPTW instance with the planner")
     solve.add_argument("instance", type=Path, help="Solomon-format instance file")
@@ -114,6 +119,45 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_cli.add_parsers(sub)
     add_plan_parser(sub)
     return parser
+
+
+def add_size_options(
+    parser: argparse.ArgumentParser, what: str, default: bool | None = True
+) -> None:
+    """``--vehicles N --stops M``: the size of a demo day (a bad number exits 2 with a
+    message, like every argparse error); without ``default`` they stay ``None``."""
+    from dispatcher.scenario import demo
+
+    parser.add_argument(
+        "--vehicles",
+        type=_count("--vehicles", 1, demo.MAX_VEHICLES),
+        default=demo.DEFAULT_VEHICLES if default else None,
+        metavar="N",
+        help=f"{what} vehicles, a mix of vans and cargo bikes (default "
+        f"{demo.DEFAULT_VEHICLES}, at most {demo.MAX_VEHICLES:,})",
+    )
+    parser.add_argument(
+        "--stops",
+        type=_count("--stops", 1, demo.MAX_STOPS),
+        default=demo.DEFAULT_STOPS if default else None,
+        metavar="M",
+        help=f"{what} stops (default {demo.DEFAULT_STOPS}, at most {demo.MAX_STOPS:,})",
+    )
+
+
+def _count(option: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in ``[low, high]``, else a message naming the option."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip().replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high:,}")
+        return value
+
+    return parse
 
 
 def _sub_parser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
@@ -375,8 +419,15 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
 
     zone_name = fleet_zone_name(settings, args.timezone)
     tz = _zone(zone_name)
+    if args.speed <= 0:
+        raise DispatcherError("--speed must be positive")
     db = Database(settings.database_url)
     try:
+        if args.vehicles is not None or args.stops is not None:
+            refused = _seed_sized_demo(db, args, datetime.now(tz).date(), zone_name)
+            if refused:
+                print(f"dispatcher simulate: {refused}", file=sys.stderr)
+                return 2
         day = route_day(db, datetime.now(tz).date())
         start = None if day is None else datetime.combine(day, _time_of_day(args.start, tz), tz)
         vehicles, scripts = load_simulated_fleet(db, args.seed, zone_name, start)
@@ -385,8 +436,6 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     if not vehicles or start is None:
         raise DispatcherError("the database has no routes to drive (try `dispatcher demo`)")
     sim_start = start
-    if args.speed <= 0:
-        raise DispatcherError("--speed must be positive")
     client = TelemetryClient(
         MqttSettings(
             url=settings.broker.url,
@@ -422,6 +471,35 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     client.stop()
     print(f"published {sim.published} messages", file=out)
     return 0
+
+
+def _seed_sized_demo(db: Database, args: argparse.Namespace, day: date, zone: str) -> str:
+    """``simulate --vehicles N --stops M``: seed an empty database with a demo day of that
+    size (today, the fleet's zone); "" when done, else why not (the caller exits 2).
+
+    A database that already has stops is never added to: its day is what a dispatcher
+    planned, and a second fleet on top of it would be neither.
+    """
+    from dispatcher.persistence import fleet_repo
+    from dispatcher.scenario.demo import DEFAULT_STOPS, DEFAULT_VEHICLES, demo_scenario
+
+    with db.session() as session:
+        stops = fleet_repo.count_stops(session)
+        if stops:
+            return (
+                f"--vehicles/--stops size a demo day for an empty database, and "
+                f"{db.display_name} already has {stops:,} stops: drive them without the "
+                "options, or use a fresh --db"
+            )
+        scenario = demo_scenario(
+            day,
+            seed=args.seed,
+            n_orders=args.stops or DEFAULT_STOPS,
+            n_vehicles=args.vehicles or DEFAULT_VEHICLES,
+            timezone=zone,
+        )
+        fleet_repo.save_scenario(session, scenario)
+    return ""
 
 
 def _zone(name: str) -> ZoneInfo:

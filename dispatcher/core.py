@@ -20,7 +20,7 @@ from dispatcher.history.retention import RetentionService
 from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
-from dispatcher.scenario.demo import demo_scenario
+from dispatcher.scenario.demo import DEFAULT_STOPS, DEFAULT_VEHICLES, demo_scenario
 from dispatcher.services import Service
 from dispatcher.site import Role, SiteRole
 
@@ -136,14 +136,19 @@ class Core:
         with self.db.session() as session:
             return {v.id: v.name for v in fleet_repo.load_vehicles(session)}
 
-    def seed_demo_if_empty(self, seed: int = 7) -> bool:
-        """Fill an empty database with the demo day; returns whether it did."""
+    def seed_demo_if_empty(
+        self, seed: int = 7, *, vehicles: int = DEFAULT_VEHICLES, stops: int = DEFAULT_STOPS
+    ) -> bool:
+        """Fill an empty database with the demo day (``dispatcher demo --vehicles --stops``
+        sizes it); returns whether it did."""
         with self.db.session() as session:
             if fleet_repo.count_stops(session):
                 return False
             # The clock's day in the fleet's zone (the demo clock may not be the wall's).
             day = self.fleet.today(self.clock.now())
-            scenario = demo_scenario(day, seed=seed, timezone=self.fleet.timezone)
+            scenario = demo_scenario(
+                day, seed=seed, n_orders=stops, n_vehicles=vehicles, timezone=self.fleet.timezone
+            )
             fleet_repo.save_scenario(session, scenario)
         return True
 

@@ -87,7 +87,7 @@ def start_core(args: argparse.Namespace, settings: Settings) -> Core:
     core = Core(settings, clock=demo_clock(args, settings) if demo else None)
     try:
         if demo:
-            core.seed_demo_if_empty(seed=args.seed)
+            core.seed_demo_if_empty(seed=args.seed, vehicles=args.vehicles, stops=args.stops)
             simulate = None if args.no_simulator else args.seed
             core.start_live(embedded_broker=not args.broker, simulate_seed=simulate)
         else:
