@@ -1,9 +1,13 @@
 """Retention deletes position history older than K days in small batches, keeps the rest,
-and never deletes anything when it is switched off."""
+and never deletes anything when it is switched off. (On PostgreSQL, where history is
+partitioned by day, whole days go: tests/history/test_history_partitions.py.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from dispatcher.clock import FakeClock
 from dispatcher.history.retention import RetentionService
@@ -14,6 +18,14 @@ from dispatcher.persistence.database import Database
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def plain(sqlite_url: str) -> Iterator[Database]:
+    """A database whose history is one plain table (SQLite): retention deletes in batches."""
+    db = Database(sqlite_url)
+    yield db
+    db.dispose()
 
 
 def fill(db: Database) -> None:
@@ -30,7 +42,8 @@ def fill(db: Database) -> None:
     )
 
 
-def test_old_history_is_pruned_in_batches_on_successive_ticks(database: Database) -> None:
+def test_old_history_is_pruned_in_batches_on_successive_ticks(plain: Database) -> None:
+    database = plain
     fill(database)
     settings = HistorySettings(retention_days=7, prune_batch=20, prune_interval_s=60)
     service = RetentionService(database, FakeClock(NOW), settings)
@@ -49,7 +62,8 @@ def test_old_history_is_pruned_in_batches_on_successive_ticks(database: Database
         assert len(history_repo.events_between(session, NOW - timedelta(days=30), NOW)) == 1
 
 
-def test_after_a_partial_batch_the_service_waits_for_its_interval(database: Database) -> None:
+def test_after_a_partial_batch_the_service_waits_for_its_interval(plain: Database) -> None:
+    database = plain
     fill(database)
     settings = HistorySettings(retention_days=9, prune_batch=1000, prune_interval_s=60)
     clock = FakeClock(NOW)
@@ -70,6 +84,7 @@ def test_retention_zero_keeps_everything(database: Database) -> None:
     fill(database)
     service = RetentionService(database, FakeClock(NOW), HistorySettings(retention_days=0))
     service.tick()
+    service.wait()
     assert service.prune_all() == 0
     with database.session() as session:
         assert history_repo.count_positions(session) == 250
