@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
@@ -30,9 +30,10 @@ from dispatcher.messaging.cli import add_parser as add_outbox_parser
 from dispatcher.messaging.cli import run_outbox
 from dispatcher.planning.plan_cli import add_parser as add_plan_parser
 from dispatcher.planning.plan_cli import run_plan
+from dispatcher.simulator import cli as simulator_cli
 
 if TYPE_CHECKING:
-    from dispatcher.persistence.database import Database
+    pass
 
 GUI_COMMANDS = (None, "demo")
 ZONE_HELP = "zone of HH:MM times (default: the fleet's, [fleet] timezone)"
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=10.0, help="simulated time speed-up (default 10x)"
     )
     demo.add_argument("--no-simulator", action="store_true", help="do not drive the demo fleet")
-    add_size_options(demo, "the demo day's")
+    simulator_cli.add_size_options(demo, "the demo day's")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -81,20 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     dec = sub.add_parser("decode", help="decode one MQTT payload from stdin (device check)")
     dec.add_argument("--topic", required=True, help="the topic the device publishes on")
 
-    serve = sub.add_parser("serve", help="headless recorder: ingest and store telemetry")
-    serve.add_argument(
-        "--duration", type=float, help="stop after SECONDS (default: run until interrupted)"
-    )
+    _add_serve_parser(sub)
 
-    sim = sub.add_parser("simulate", help="drive the day's routes over MQTT (simulated fleet)")
-    sim.add_argument("--speed", type=float, default=1.0, help="time speed-up (default 1)")
-    sim.add_argument("--seed", type=int, default=7, help="trouble and traffic seed")
-    sim.add_argument("--duration", type=float, help="stop after SECONDS of wall time")
-    sim.add_argument(
-        "--start", help="simulated time of day to start at, HH:MM (default: now)", metavar="HH:MM"
-    )
-    sim.add_argument("--timezone", help=ZONE_HELP)
-    add_size_options(sim, "with an empty database, seed a demo day of this size: its", None)
+    simulator_cli.add_parser(sub)
 
     solve = sub.add_parser("solve", help="solve a Solomon VRPTW instance with the planner")
     solve.add_argument("instance", type=Path, help="Solomon-format instance file")
@@ -121,43 +111,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_size_options(
-    parser: argparse.ArgumentParser, what: str, default: bool | None = True
-) -> None:
-    """``--vehicles N --stops M``: the size of a demo day (a bad number exits 2 with a
-    message, like every argparse error); without ``default`` they stay ``None``."""
-    from dispatcher.scenario import demo
-
-    parser.add_argument(
-        "--vehicles",
-        type=_count("--vehicles", 1, demo.MAX_VEHICLES),
-        default=demo.DEFAULT_VEHICLES if default else None,
-        metavar="N",
-        help=f"{what} vehicles, a mix of vans and cargo bikes (default "
-        f"{demo.DEFAULT_VEHICLES}, at most {demo.MAX_VEHICLES:,})",
+def _add_serve_parser(sub: Any) -> None:
+    """``dispatcher serve``: the recorder (docs/deploy.md), alone or one of a shared group."""
+    serve = sub.add_parser("serve", help="headless recorder: ingest and store telemetry")
+    serve.add_argument(
+        "--duration", type=float, help="stop after SECONDS (default: run until interrupted)"
     )
-    parser.add_argument(
-        "--stops",
-        type=_count("--stops", 1, demo.MAX_STOPS),
-        default=demo.DEFAULT_STOPS if default else None,
-        metavar="M",
-        help=f"{what} stops (default {demo.DEFAULT_STOPS}, at most {demo.MAX_STOPS:,})",
+    serve.add_argument(
+        "--share",
+        type=_topic_level,
+        metavar="GROUP",
+        help="share ingest with the other recorders of GROUP (MQTT shared subscription; "
+        "[recorder] shared_group, docs/deploy.md)",
+    )
+    serve.add_argument(
+        "--instance",
+        type=_topic_level,
+        metavar="NAME",
+        help="this recorder's name when several run on one host ([recorder] instance); "
+        "keep it across restarts",
     )
 
 
-def _count(option: str, low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number in ``[low, high]``, else a message naming the option."""
+def _topic_level(text: str) -> str:
+    """An argparse type for ``serve --share/--instance``: one MQTT topic level (exit 2)."""
+    from dispatcher.telemetry.sharing import check_name
 
-    def parse(text: str) -> int:
-        try:
-            value = int(text.strip().replace("_", ""))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high:,}")
-        return value
-
-    return parse
+    try:
+        return check_name(text, "the name")
+    except DispatcherError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _sub_parser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
@@ -227,7 +210,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "import": _cmd_import,
         "decode": _cmd_decode,
         "serve": _cmd_serve,
-        "simulate": _cmd_simulate,
+        "simulate": simulator_cli.run_simulate,
         "solve": _cmd_solve,
         "alerts": _cmd_alerts,
         "history": run_history,
@@ -337,7 +320,7 @@ def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return run_solve(args.instance, args.time_limit, args.json, out, engine=args.engine)
 
 
-def _run_for(duration: float | None, tick: Callable[[], object], interval_s: float = 0.2) -> None:
+def run_for(duration: float | None, tick: Callable[[], object], interval_s: float = 0.2) -> None:
     """Call ``tick`` every ``interval_s`` until ``duration`` elapses, SIGTERM or Ctrl+C.
 
     SIGTERM (systemd, ``docker stop``) and SIGINT only set a flag that the loop reads between
@@ -368,32 +351,43 @@ def _run_for(duration: float | None, tick: Callable[[], object], interval_s: flo
 def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.core import Core
     from dispatcher.telemetry.recorder_status import BrokerStatusReporter
+    from dispatcher.telemetry.sharing import RecorderSettings
 
+    recorder = RecorderSettings.from_sections(
+        settings.sections, share=args.share, instance=args.instance
+    )
     core = Core(settings, role="serve")
     try:
-        live = core.start_live(embedded_broker=bool(settings.embedded_broker), role="serve")
+        live = core.start_live(
+            embedded_broker=bool(settings.embedded_broker), role="serve", recorder=recorder
+        )
         reporter = BrokerStatusReporter(live.stats().broker_url, sys.stderr)
         live.on_state(reporter)
         reporter(live.stats().state, live.stats().reason)  # it may have connected already
         from dispatcher.alerts.wiring import add_alert_services
 
-        add_alert_services(core, serve=True)  # serve raises the alerts (docs/exceptions.md)
+        rules = add_alert_services(core, serve=True)  # raises the alerts (docs/exceptions.md)
         from dispatcher.messaging.service import install_messaging
 
         install_messaging(core)  # the outbox relay (docs/messaging.md)
+        assert live.client is not None
+        shared = (
+            f", sharing ingest in group {recorder.shared_group!r}" if recorder.shared_group else ""
+        )
         print(
             f"recording from {live.stats().broker_url} into {core.db.display_name} "
-            "(Ctrl+C to stop)",
+            f"as {live.client.client_id}{shared} (Ctrl+C to stop)",
             file=out,
             flush=True,
         )
-        _run_for(args.duration, core.tick)
+        run_for(args.duration, core.tick)
         stats = live.stats()
         counts = live.pipeline.decoder.quarantine.counts()
         why = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
         print(
             f"received {stats.received}, rejected {stats.rejected}"
-            f"{f' ({why})' if why else ''}, {stats.vehicles} vehicles",
+            f"{f' ({why})' if why else ''}, {stats.vehicles} vehicles; "
+            f"alert rules run here {rules.runs} times",
             file=out,
         )
     finally:
@@ -405,118 +399,6 @@ def _cmd_alerts(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     from dispatcher.alerts.cli import run_alerts
 
     return run_alerts(settings, args.status, args.json, out)
-
-
-def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from datetime import UTC
-
-    from dispatcher.clock import ScaledClock
-    from dispatcher.fleet_settings import fleet_zone_name
-    from dispatcher.persistence.database import Database
-    from dispatcher.simulator.from_db import load_simulated_fleet, route_day
-    from dispatcher.simulator.runner import FleetSimulator, wall_clock_stamp
-    from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
-
-    zone_name = fleet_zone_name(settings, args.timezone)
-    tz = _zone(zone_name)
-    if args.speed <= 0:
-        raise DispatcherError("--speed must be positive")
-    db = Database(settings.database_url)
-    try:
-        if args.vehicles is not None or args.stops is not None:
-            refused = _seed_sized_demo(db, args, datetime.now(tz).date(), zone_name)
-            if refused:
-                print(f"dispatcher simulate: {refused}", file=sys.stderr)
-                return 2
-        day = route_day(db, datetime.now(tz).date())
-        start = None if day is None else datetime.combine(day, _time_of_day(args.start, tz), tz)
-        vehicles, scripts = load_simulated_fleet(db, args.seed, zone_name, start)
-    finally:
-        db.dispose()
-    if not vehicles or start is None:
-        raise DispatcherError("the database has no routes to drive (try `dispatcher demo`)")
-    sim_start = start
-    client = TelemetryClient(
-        MqttSettings(
-            url=settings.broker.url,
-            console_id="simulator",
-            clean_session=True,
-            prefix=settings.broker.prefix,
-            username=settings.broker.username or None,
-        ),
-        lambda *_: None,
-    )
-    client.start()
-    if not client.wait_connected(10):
-        client.stop()
-        raise DispatcherError(f"cannot reach the MQTT broker at {settings.broker.url}")
-    sim = FleetSimulator(
-        vehicles,
-        scripts,
-        client.publish,
-        ScaledClock(sim_start, args.speed),
-        prefix=settings.broker.prefix,
-        stamp=wall_clock_stamp(sim_start, datetime.now(UTC), args.speed),
-    )
-    sim.start()
-    print(
-        f"driving {len(vehicles)} vehicles on {settings.broker.url} from "
-        f"{sim_start:%Y-%m-%d %H:%M} at {args.speed:g}x "
-        "(Ctrl+C to stop)",
-        file=out,
-        flush=True,
-    )
-    _run_for(args.duration, lambda: None, 0.5)
-    sim.stop()
-    client.stop()
-    print(f"published {sim.published} messages", file=out)
-    return 0
-
-
-def _seed_sized_demo(db: Database, args: argparse.Namespace, day: date, zone: str) -> str:
-    """``simulate --vehicles N --stops M``: seed an empty database with a demo day of that
-    size (today, the fleet's zone); "" when done, else why not (the caller exits 2).
-
-    A database that already has stops is never added to: its day is what a dispatcher
-    planned, and a second fleet on top of it would be neither.
-    """
-    from dispatcher.persistence import fleet_repo
-    from dispatcher.scenario.demo import DEFAULT_STOPS, DEFAULT_VEHICLES, demo_scenario
-
-    with db.session() as session:
-        stops = fleet_repo.count_stops(session)
-        if stops:
-            return (
-                f"--vehicles/--stops size a demo day for an empty database, and "
-                f"{db.display_name} already has {stops:,} stops: drive them without the "
-                "options, or use a fresh --db"
-            )
-        scenario = demo_scenario(
-            day,
-            seed=args.seed,
-            n_orders=args.stops or DEFAULT_STOPS,
-            n_vehicles=args.vehicles or DEFAULT_VEHICLES,
-            timezone=zone,
-        )
-        fleet_repo.save_scenario(session, scenario)
-    return ""
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        raise DispatcherError(f"unknown time zone {name!r}") from None
-
-
-def _time_of_day(text: str | None, tz: ZoneInfo) -> time:
-    """``HH:MM`` as a time of day; ``None`` means the current time in ``tz``."""
-    if text is None:
-        return datetime.now(tz).time().replace(microsecond=0)
-    try:
-        return time.fromisoformat(text)
-    except ValueError:
-        raise DispatcherError(f"--start {text!r} is not HH:MM") from None
 
 
 def emit_json(obj: object, out: TextIO) -> None:

@@ -26,6 +26,7 @@ from dispatcher.site import Role, SiteRole
 
 if TYPE_CHECKING:
     from dispatcher.live import LiveTelemetry
+    from dispatcher.telemetry.sharing import RecorderSettings
     from dispatcher.users.model import User
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class Core:
         embedded_broker: bool = False,
         simulate_seed: int | None = None,
         role: Role | None = None,
+        recorder: RecorderSettings | None = None,
     ) -> LiveTelemetry:
         """Connect to the broker (or start one) and, for the demo, drive the simulated fleet.
 
@@ -82,13 +84,15 @@ class Core:
         across restarts (the QoS 1 events queued for it); each console instance gets an id
         of its own, so two consoles under one account never kick each other off the broker.
         A console that does not record
-        (``[console] recorder = "external"``) stores nothing.
+        (``[console] recorder = "external"``) stores nothing. ``recorder`` (a serve's
+        ``[recorder]`` table) names its instance and the group it shares ingest with.
         """
         from dispatcher.live import LiveTelemetry, client_identity
 
         if role is not None and role != self.site.role:
             self.site = SiteRole(role, self.site.recorder)
-        ident = client_identity(self.site.role)
+        recorder = recorder if self.site.role == "serve" else None
+        ident = client_identity(self.site.role, recorder.instance if recorder else "")
         self.live = LiveTelemetry(
             self.settings,
             self.db,
@@ -97,6 +101,7 @@ class Core:
             console_id=ident.console_id,
             persistent=ident.persistent,
             record=self.site.records,
+            share_group=recorder.shared_group if recorder else "",
         )
         self.live.start(
             embedded_broker=embedded_broker,
