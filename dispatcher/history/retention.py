@@ -4,14 +4,16 @@ A core :class:`~dispatcher.services.Service` of the process that records (dispat
 every ``prune_interval_s`` (the core's clock):
 
 * SQLite, or a PostgreSQL table that is not partitioned: it deletes at most ``prune_batch``
-  of the oldest fixes past the cutoff, and goes on next tick while there is more, so a first
-  prune of a year of history never holds the database (or the GUI tick) for long.
+  of the oldest fixes past the cutoff per transaction, and goes on (SQLite: next tick) while
+  there is more, so a first prune of a year of history never holds the database for long.
 * PostgreSQL, partitioned by day (migration partition_1): it drops the partitions of the
   days that are wholly past the cutoff (a fix stays until its UTC day has gone by, up to a
   day longer than ``retention_days``), and creates the partitions of today and the next
   days ahead, so a day's first fixes never wait for one (persistence/partitions.py).
 
-Delivery events, stops and the audit log are the day's record and are kept.
+On PostgreSQL all of it runs in a thread of its own, never on the thread that ticks (a
+console's GUI thread). Delivery events, stops and the audit log are the day's record and are
+kept.
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ class RetentionService:
         return n
 
     def prune_all(self) -> int:
-        """Batch after batch until nothing is past the cutoff (``dispatcher history prune``)."""
+        """Batch after batch until nothing is past the cutoff (``dispatcher history prune``,
+        and the upkeep thread on PostgreSQL)."""
         total = 0
         while n := self.prune_once():
             total += n
@@ -96,9 +99,10 @@ class RetentionService:
         if now < self._next_run:
             return
         self._next_run = now + self._interval
-        if self.partitioned:
-            # A concurrent detach waits for the day's readers: never on the caller's (GUI)
-            # thread. One upkeep at a time; a slow one simply delays the next.
+        if self._db.engine.dialect.name == "postgresql":
+            # A server's upkeep (a concurrent detach waits for the day's readers; a first
+            # prune of a plain table deletes batch after batch) never runs on the caller's
+            # (GUI) thread. One upkeep at a time; a slow one simply delays the next.
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(
                     target=self._upkeep, name="history-upkeep", daemon=True
@@ -114,7 +118,7 @@ class RetentionService:
     def _upkeep(self) -> None:
         try:
             self.prepare_days()
-            self.prune_once()
+            self.prune_all()
         except Exception as exc:  # the database may be away: the next interval tries again
             log.warning("history upkeep failed: %s", exc)
 
