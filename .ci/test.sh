@@ -15,7 +15,17 @@ export QT_QUICK_BACKEND=software
 echo "== house rules"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy dispatcher
+.venv/bin/mypy dispatcher ui tests
+# pytest names every conftest.py `conftest`, and so does mypy: one module of that name per run,
+# so the per-directory ones are checked one by one (pyproject.toml [tool.mypy] excludes them).
+for conftest in tests/*/conftest.py; do
+  .venv/bin/mypy --no-warn-unused-configs "$conftest"
+done
+# ... and every `type: ignore` says why after its error code (mypy insists on the code).
+if grep -rnE --include='*.py' '#\s*type:\s*ignore(\[[^]]*\])?\s*$' dispatcher ui tests main.py; then
+  echo 'a `# type: ignore[code]` above has no reason comment after it' >&2
+  exit 1
+fi
 .venv/bin/lint-imports
 .venv/bin/python -c "import sys, dispatcher, dispatcher.core, dispatcher.cli; \
 bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph', 'folium')); \

@@ -35,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import ConfigError, DispatcherError
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def wait_for_port(host: str, port: int, timeout: float = 5.0) -> bool:
     """True as soon as something accepts TCP connections on ``host:port``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    deadline = system_monotonic() + timeout
+    while system_monotonic() < deadline:
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 return True

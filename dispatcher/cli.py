@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 from dispatcher import __version__
+from dispatcher.clock import system_now
 from dispatcher.config import Settings
 from dispatcher.devices import cli as devices_cli
 from dispatcher.devices.registry_cli import add_parsers as add_device_registry_parsers
 from dispatcher.devices.registry_cli import run_devices
-from dispatcher.errors import DispatcherError
+from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.fleet import cli as fleet_cli
 from dispatcher.history.commands import add_parsers as add_history_parsers
 from dispatcher.history.commands import run_history
@@ -145,9 +146,9 @@ def _topic_level(text: str) -> str:
 
 def _sub_parser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
     class SubParser(argparse.ArgumentParser):
-        def __init__(self, **kwargs: object) -> None:
+        def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("parents", [common])
-            super().__init__(**kwargs)  # type: ignore[arg-type]
+            super().__init__(**kwargs)
 
     return SubParser
 
@@ -223,7 +224,20 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
     handler = handlers.get(args.command)
     if handler is None:
         raise DispatcherError(f"unknown command {args.command!r}")
+    install_display(settings)
     return handler(args, settings, out)
+
+
+def install_display(settings: Settings) -> None:
+    """Human output in the fleet's units and locale (dispatcher/display.py). A bad ``[fleet]``
+    table is left to the commands that need it to report; the others still run."""
+    from dispatcher import display
+    from dispatcher.fleet_settings import FleetSettings
+
+    try:
+        display.install(FleetSettings.from_settings(settings))
+    except ConfigError:
+        display.reset()
 
 
 def _cmd_devices(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -279,7 +293,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
         day = (
             datetime.fromisoformat(args.date).date()
             if args.date
-            else datetime.now(ZoneInfo(tz)).date()
+            else system_now(ZoneInfo(tz)).date()
         )
     except ValueError:
         raise DispatcherError(f"--date {args.date!r} is not YYYY-MM-DD") from None
@@ -315,61 +329,34 @@ def _cmd_decode(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 
 
 def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from dispatcher.planning.solomon import run_solve
+    from dispatcher.planning.vrptw import run_solve
 
     return run_solve(args.instance, args.time_limit, args.json, out, engine=args.engine)
 
 
-def run_for(duration: float | None, tick: Callable[[], object], interval_s: float = 0.2) -> None:
-    """Call ``tick`` every ``interval_s`` until ``duration`` elapses, SIGTERM or Ctrl+C.
-
-    SIGTERM (systemd, ``docker stop``) and SIGINT only set a flag that the loop reads between
-    ticks, so both end the same graceful way: the caller's ``finally`` stops intake, flushes
-    what was received and closes. Without this SIGTERM killed the process on the spot.
-    """
-    import signal
-    import threading
-    from time import monotonic
-
-    stop = threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    deadline = None if duration is None else monotonic() + duration
-    try:
-        while not stop.is_set() and (deadline is None or monotonic() < deadline):
-            tick()
-            stop.wait(interval_s)
-    except KeyboardInterrupt:  # a handler installed by someone else
-        pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from dispatcher.core import Core
+    from dispatcher.alerts.runner import AlertRunner
+    from dispatcher.app import LiveOptions, build_core
+    from dispatcher.services import run_for
     from dispatcher.telemetry.recorder_status import BrokerStatusReporter
     from dispatcher.telemetry.sharing import RecorderSettings
 
     recorder = RecorderSettings.from_sections(
         settings.sections, share=args.share, instance=args.instance
     )
-    core = Core(settings, role="serve")
+    # Live telemetry, retention, the alert rules holding the election's lease (serve raises
+    # the alerts, docs/exceptions.md) and the outbox relay (docs/messaging.md).
+    core = build_core(
+        settings,
+        "serve",
+        live=LiveOptions(embedded_broker=bool(settings.embedded_broker), recorder=recorder),
+    )
     try:
-        live = core.start_live(
-            embedded_broker=bool(settings.embedded_broker), role="serve", recorder=recorder
-        )
+        live = core.live
+        assert live is not None
         reporter = BrokerStatusReporter(live.stats().broker_url, sys.stderr)
         live.on_state(reporter)
         reporter(live.stats().state, live.stats().reason)  # it may have connected already
-        from dispatcher.alerts.wiring import add_alert_services
-
-        rules = add_alert_services(core, serve=True)  # raises the alerts (docs/exceptions.md)
-        from dispatcher.messaging.service import install_messaging
-
-        install_messaging(core)  # the outbox relay (docs/messaging.md)
         assert live.client is not None
         shared = (
             f", sharing ingest in group {recorder.shared_group!r}" if recorder.shared_group else ""
@@ -381,6 +368,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             flush=True,
         )
         run_for(args.duration, core.tick)
+        rules = core.service(AlertRunner)
         stats = live.stats()
         counts = live.pipeline.decoder.quarantine.counts()
         why = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))

@@ -3,14 +3,32 @@
 Every rule, ETA and retry asks a :class:`Clock` for the time instead of calling
 ``datetime.now()``, so tests can run a whole day in milliseconds with :class:`FakeClock`
 and the simulator can run faster than real time.
+
+What is about this machine rather than the fleet's day (an audit stamp, a throttle, a
+solver's time budget, a timeout) asks :func:`system_now` or :func:`system_monotonic`. This
+module is the only one that reads the machine's clock itself: ruff's banned-api rule refuses
+``datetime.now`` and ``time.monotonic`` anywhere else (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
+
+#: This machine's monotonic seconds (arbitrary origin, never backwards): throttles, timeouts,
+#: solvers' time budgets. The built-in itself, so a search loop pays nothing for asking here.
+system_monotonic = time.monotonic
+
+
+def system_now(tz: tzinfo = UTC) -> datetime:
+    """This machine's wall clock now, aware, in ``tz`` (UTC unless told).
+
+    For what is about this machine, not the fleet's day: audit stamps, a sync note's time, the
+    command line's default day. Rules, ETAs and retries ask the core's :class:`Clock`.
+    """
+    return datetime.now(tz)
 
 
 class Clock(Protocol):
@@ -29,10 +47,10 @@ class SystemClock:
     """The wall clock of this machine."""
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return system_now()
 
     def monotonic(self) -> float:
-        return time.monotonic()
+        return system_monotonic()
 
 
 class FakeClock:

@@ -147,6 +147,19 @@ def normalize_database_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+def settings_from_text(text: str, path: Path) -> Settings:
+    """The settings a file holding ``text`` at ``path`` gives: the loader's own checks, without
+    the environment or flags (an edit is checked by this before it is written)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Configuration file {path} is not valid TOML: {exc}") from None
+    settings = Settings()
+    _apply_mapping(settings, data, path)
+    settings.source = path
+    return settings
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:

@@ -2,34 +2,51 @@
 
 ``main.py`` builds a :class:`Core` from :class:`~dispatcher.config.Settings`; the UI holds a
 reference and adapts it, ``dispatcher serve`` runs it without a window. Later capabilities
-(telemetry ingest, alert rules, outbox relay) hang off it so both front ends get them alike.
+(telemetry ingest, alert rules, outbox relay) hang off it so both front ends get them alike;
+:func:`dispatcher.app.build_core` is the one place that adds them. ``Core(settings)`` alone is
+a bare core with no services (what tests of one room build).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from dispatcher import display
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.config import Settings, pool_options
 from dispatcher.events import EventBus
 from dispatcher.fleet_settings import FleetSettings
-from dispatcher.history.retention import RetentionService
 from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
+from dispatcher.persistence.geocode_repo import database_geocoder
 from dispatcher.scenario.demo import DEFAULT_STOPS, DEFAULT_VEHICLES, demo_scenario
-from dispatcher.services import Service
+from dispatcher.services import Service, ServiceMissing
 from dispatcher.site import Role, SiteRole
 
 if TYPE_CHECKING:
+    from dispatcher.geocoding import Geocoder
     from dispatcher.live import LiveTelemetry
+    from dispatcher.model.users import User
+    from dispatcher.scenario.records import Scenario
     from dispatcher.telemetry.sharing import RecorderSettings
-    from dispatcher.users.model import User
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class DayRead:
+    """One day as the route boards show it: the day, its routes, the fleet's vehicles."""
+
+    day: date
+    routes: list[fleet_repo.RouteView]
+    vehicles: list[fleet_repo.VehicleView]
 
 
 class Core:
@@ -48,16 +65,38 @@ class Core:
         self.history_settings = HistorySettings.from_settings(settings)
         #: The fleet's zone, locale and units (``[fleet]``): every time shown, parsed, planned.
         self.fleet = FleetSettings.from_settings(settings)
+        #: ... and how every text of this process writes distances, speeds, times and dates.
+        self.display = display.install(self.fleet)
         self.db = Database(settings.database_url, pool=pool_options(settings, role))
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []
-        if self.site.records:  # a console next to a recorder never prunes (the recorder does)
-            self.add_service(RetentionService(self.db, self.clock, self.history_settings))
+        #: Services the composition could not start, by name, with the reason (the window
+        #: shows it where that service would have worked; dispatcher/app.py).
+        self.not_started: dict[str, str] = {}
 
     def add_service(self, service: Service) -> Service:
         """Run ``service`` on every :meth:`tick`; it is stopped by :meth:`close`."""
         self.services.append(service)
         return service
+
+    def find_service(self, kind: type[S]) -> S | None:
+        """The service of type ``kind``, or None when this core was built without one."""
+        return next((s for s in self.services if isinstance(s, kind)), None)
+
+    def service(self, kind: type[S]) -> S:
+        """The service of type ``kind``; :class:`ServiceMissing` when the core has none.
+
+        Never builds one: services are added where the core is composed
+        (:func:`dispatcher.app.build_core`), so a missing one is a wiring mistake to name.
+        """
+        found = self.find_service(kind)
+        if found is None:
+            why = self.not_started.get(getattr(kind, "name", ""), "")
+            raise ServiceMissing(
+                f"no {getattr(kind, 'name', kind.__name__)} service"
+                + (f": {why}" if why else " (this core was built without it)")
+            )
+        return found
 
     def tick(self) -> None:
         """Apply live telemetry, then let each service do what is due (GUI timer or serve)."""
@@ -137,9 +176,29 @@ class Core:
                 session, day or fleet_repo.day_to_show(session, self.today())
             )
 
+    def read_day(self, day: date | None = None) -> DayRead:
+        """A day's routes and the vehicles, read in one session (the boards' reload, off the
+        GUI thread); ``day`` None is :meth:`default_day`."""
+        with self.db.session() as session:
+            shown = day or fleet_repo.day_to_show(session, self.today())
+            routes = fleet_repo.load_routes(session, shown)
+            return DayRead(shown, routes, fleet_repo.load_vehicles(session))
+
+    def geocoder(self) -> Geocoder:
+        """The configured geocoder, with this database's cache (forms and imports place with it).
+
+        Only builds it: the look-ups it makes are the caller's, off the GUI thread.
+        """
+        return database_geocoder(self.settings, self.db)
+
     def vehicle_names(self) -> dict[str, str]:
         with self.db.session() as session:
             return {v.id: v.name for v in fleet_repo.load_vehicles(session)}
+
+    def store_scenario(self, scenario: Scenario) -> None:
+        """Store a whole day in one transaction (the screenshot scripts' fixed demo day)."""
+        with self.db.session() as session:
+            fleet_repo.save_scenario(session, scenario)
 
     def seed_demo_if_empty(
         self, seed: int = 7, *, vehicles: int = DEFAULT_VEHICLES, stops: int = DEFAULT_STOPS

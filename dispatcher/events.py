@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -44,3 +45,21 @@ class EventBus:
                     handler(event)
                 except Exception:
                     log.exception("event handler %r failed on %s", handler, type(event).__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleNote:
+    """Another workstation's sync note about something other than alerts (e.g. a route).
+
+    Published on the core's bus from :meth:`~dispatcher.alerts.sync.AlertsSync.tick`, so every
+    room reuses this one sync connection (the route boards reload when ``entity == "route"``).
+    Defined here, not in the alerts room, because live telemetry and the route boards hear it
+    and the alerts room is built on them (docs/architecture.md).
+    """
+
+    entity: str
+    id: str
+    version: int | None
+    console_id: str
+    #: The person who made the change (their login), "" from an older console.
+    actor: str = ""

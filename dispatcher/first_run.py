@@ -25,8 +25,8 @@ import tomlkit
 
 from dispatcher.errors import ConfigError
 from dispatcher.fleet.setup import FleetSetupDesk
-from dispatcher.fleet.setup_model import FieldErrors, parse_depot, parse_vehicle
 from dispatcher.geocoding import GeocodeError, Geocoder
+from dispatcher.model.fleet_setup import FieldErrors, parse_depot, parse_vehicle
 from dispatcher.persistence.database import Database
 
 BROKER_CHOICES = ("local", "lan", "external")
@@ -110,7 +110,7 @@ def apply_first_run(
 ) -> FirstRunResult:
     """Check, place, write the settings, create the depot and the vans.
 
-    Raises :class:`~dispatcher.fleet.setup_model.FieldErrors` (by field) before anything is
+    Raises :class:`~dispatcher.model.fleet_setup.FieldErrors` (by field) before anything is
     written when an answer is wrong or the depot cannot be placed.
     """
     problems = check_answers(answers)

@@ -6,8 +6,12 @@ window "09:00-12:00" is 09:00-12:00 in Europe/London wherever the workstation is
 
     [fleet]
     timezone = "Europe/London"   # any IANA zone; half-hour offsets and DST days included
-    locale = "en_GB"             # language_REGION of the texts (dates, numbers)
-    units = "mi"                 # km | mi: distances shown to people
+    locale = "en_GB"             # language_REGION of the texts (clock, dates, numbers)
+    units = "mi"                 # km | mi: distances and speeds shown to people
+
+What ``units`` and ``locale`` change on screen is :mod:`dispatcher.display`'s business (the
+one formatter every screen writes through); unset, the console shows km, km/h, a 24-hour
+clock and ISO dates.
 
 When ``timezone`` is not set, the fleet is where the machine is: the ``TZ`` environment
 variable if it names a zone, else the zone ``/etc/localtime`` points at, else UTC (the
@@ -32,11 +36,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatcher.config import Settings
+from dispatcher.display import KM_PER_MILE
 from dispatcher.errors import ConfigError
 
 SECTION = "fleet"
 UTC_NAME = "UTC"
-KM_PER_MILE = 1.609344
 _LOCALE = re.compile(r"^[a-z]{2,3}(?:[_-][A-Z]{2}|[_-][0-9]{3})?$")
 
 
@@ -50,7 +54,8 @@ class FleetSettings:
     """Zone, locale and units of the fleet, validated (build with :meth:`from_settings`)."""
 
     timezone: str = UTC_NAME
-    locale: str = "en"
+    #: A Babel (CLDR) locale name, or None for the console's own conventions.
+    locale: str | None = None
     units: DistanceUnit = DistanceUnit.KM
 
     @property
@@ -61,7 +66,7 @@ class FleetSettings:
     def region(self) -> str | None:
         """The locale's country (``en_GB`` -> ``GB``): how national phone numbers are read
         unless ``[messaging] region`` says otherwise."""
-        parts = re.split(r"[_-]", self.locale)
+        parts = re.split(r"[_-]", self.locale or "")
         return parts[1] if len(parts) > 1 and parts[1].isalpha() else None
 
     def today(self, now: datetime) -> date:
@@ -73,7 +78,10 @@ class FleetSettings:
         return km / KM_PER_MILE if self.units is DistanceUnit.MI else km
 
     def format_distance(self, km: float) -> str:
-        return f"{self.distance(km):.1f} {self.units.value}"
+        """``km`` as the console writes a long distance (:mod:`dispatcher.display`)."""
+        from dispatcher.display import Display
+
+        return Display.for_fleet(self).distance(km * 1000.0)
 
     @classmethod
     def from_settings(
@@ -92,15 +100,27 @@ class FleetSettings:
             raise ConfigError(f"[fleet]: unknown setting '{sorted(unknown)[0]}'.")
         zone_name = data.get("timezone") or default_timezone or machine_zone_name()
         check_zone(zone_name, "fleet.timezone")
-        locale = data.get("locale", "en")
-        if not isinstance(locale, str) or not _LOCALE.match(locale):
-            raise ConfigError(f"fleet.locale: expected a locale like 'en_GB', got {locale!r}.")
+        locale = data.get("locale") or None
+        if locale is not None:
+            locale = _check_locale(locale)
         units = data.get("units", DistanceUnit.KM.value)
         try:
             unit = DistanceUnit(units)
         except ValueError:
             raise ConfigError(f"fleet.units: expected 'km' or 'mi', got {units!r}.") from None
         return cls(timezone=str(zone_name), locale=locale, units=unit)
+
+
+def _check_locale(locale: object) -> str:
+    """A locale Babel knows, spelled its way (``en-US`` -> ``en_US``), else a ConfigError."""
+    from dispatcher.display import check_locale
+
+    if not isinstance(locale, str) or not _LOCALE.match(locale):
+        raise ConfigError(f"fleet.locale: expected a locale like 'en_GB', got {locale!r}.")
+    try:
+        return check_locale(locale)
+    except ValueError:
+        raise ConfigError(f"fleet.locale: no such locale {locale!r}.") from None
 
 
 def check_zone(name: object, key: str) -> ZoneInfo:

@@ -14,7 +14,12 @@ around it:
 - **a circuit breaker**: after a few consecutive "provider unreachable" answers the geocoder
   fails fast for a while, so an import of 500 rows with the provider down finishes in seconds
   with every such line reported, instead of hanging the window or the command;
-- **errors a person can act on**: not found, unreachable, refused, each naming the address.
+- **errors a person can act on**: not found, unreachable, refused, each naming the address;
+- **pins set by hand**: where a dispatcher dropped a pin on the map for an address (Fix
+  position on map…, or New order… > Place on map), that position is kept in the same cache
+  under a provider-independent key (:func:`manual_key`, provider ``manual``) and wins over
+  any provider's answer, also with ``provider = "none"``: a re-import of the address lands
+  where the dispatcher put it.
 
 Config (``[geocoding]``): ``provider`` (nominatim | photon | pelias | none), ``url`` (the
 provider's base URL; default: the public server of Nominatim or Photon), ``user_agent``
@@ -33,10 +38,13 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from dispatcher import __version__
+from dispatcher.clock import system_monotonic
 from dispatcher.config import Settings
 from dispatcher.errors import ConfigError, DispatcherError
 
 PROVIDERS = ("nominatim", "photon", "pelias", "none")
+#: The "provider" of a position a dispatcher placed by hand on the map.
+MANUAL = "manual"
 _PUBLIC_URLS = {
     "nominatim": "https://nominatim.openstreetmap.org",
     "photon": "https://photon.komoot.io",
@@ -146,6 +154,12 @@ def cache_key(provider: str, address: str) -> str:
     return f"{provider}|{' '.join(text.casefold().split())}"[:400]
 
 
+def manual_key(address: str) -> str:
+    """Where a pin set by hand for ``address`` is kept: the same for every provider, so
+    switching from Nominatim to Photon keeps the dispatchers' corrections."""
+    return cache_key(MANUAL, address)
+
+
 class Geocoder:
     """Place addresses, one at a time, politely; safe to share between threads."""
 
@@ -155,7 +169,7 @@ class Geocoder:
         cache: GeocodeCache | None = None,
         *,
         environ: Mapping[str, str] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = system_monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
@@ -175,14 +189,19 @@ class Geocoder:
         return self.settings.provider != "none"
 
     def geocode(self, address: str) -> GeocodeHit:
-        """The position of ``address``; :class:`GeocodeError` says why there is none."""
+        """The position of ``address``; :class:`GeocodeError` says why there is none.
+
+        A pin a dispatcher set by hand for the address comes first (its ``provider`` is
+        :data:`MANUAL`), then the cache of the configured provider, then the provider.
+        """
         text = " ".join(address.split())
         if not text:
             raise GeocodeError("empty", "there is no address to look up")
+        pinned = self._cache.get(manual_key(text))
+        if pinned is not None:
+            return pinned
         if not self.enabled:
-            raise GeocodeError(
-                "disabled", "no coordinates, and geocoding is off ([geocoding] provider)"
-            )
+            raise GeocodeError("disabled", "no coordinates, and no geocoder to place the address")
         key = cache_key(self.settings.provider, text)
         hit = self._cache.get(key)
         if hit is not None:

@@ -10,30 +10,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dispatcher.alerts.sync import ConsoleNote
 from dispatcher.broker import EmbeddedBroker
-from dispatcher.clock import Clock
+from dispatcher.clock import Clock, system_monotonic
 from dispatcher.config import Settings
 from dispatcher.devices.desk import DeviceDesk
 from dispatcher.devices.embedded import CredentialWatcher, start_app_broker
-from dispatcher.devices.registry import (
-    DeviceRegistry,
-    DeviceSighting,
-    QuarantinedMessage,
-    RegistryFlusher,
-    RegistryLimits,
-)
+from dispatcher.devices.registry import DeviceRegistry, RegistryFlusher
 from dispatcher.devices.sink import RegistrySink
-from dispatcher.events import EventBus
+from dispatcher.events import ConsoleNote, EventBus
 from dispatcher.fleet.state import FleetConfig, FleetState
 from dispatcher.fleet_settings import FleetSettings
 from dispatcher.history.settings import HistorySettings
 from dispatcher.history.thinning import ThinningSink
+from dispatcher.model.devices import DeviceSighting, QuarantinedMessage, RegistryLimits
 from dispatcher.persistence import device_profile_repo, device_repo, fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
@@ -262,6 +255,7 @@ class LiveTelemetry:
             bindings=self.bindings,
             registry=self.registry,
             announce=None if client is None else client.publish_sync,
+            profiles=self.profiles,
         )
 
     def _flush_registry(
@@ -360,7 +354,7 @@ class LiveTelemetry:
         """Apply what arrived since the last tick (GUI timer or headless loop)."""
         result = self.pipeline.drain()
         with self._lock:
-            self._rate.append((time.monotonic(), self.pipeline.stats.received))
+            self._rate.append((system_monotonic(), self.pipeline.stats.received))
         return result
 
     def stats(self) -> LiveStats:

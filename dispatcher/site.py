@@ -21,11 +21,11 @@ broker says so in its log (:func:`warn_if_recorder_heard`).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class RecorderWatch:
         alive: Callable[[], bool],
         *,
         after_s: float = 15.0,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = system_monotonic,
     ) -> None:
         self._alive = alive
         self._after_s = after_s

@@ -91,6 +91,17 @@ def isolated_user_dirs(
     return home
 
 
+@pytest.fixture(autouse=True)
+def default_display() -> Iterator[None]:
+    """Each test starts (and leaves) with km and no locale: a Core built for a fleet in
+    miles installs its formatter process-wide (dispatcher/display.py)."""
+    from dispatcher import display
+
+    display.reset()
+    yield
+    display.reset()
+
+
 @pytest.fixture
 def fleet_tz() -> ZoneInfo:
     """The fleet's zone for this run of the suite (see tests/fleet_zone.py)."""

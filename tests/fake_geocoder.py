@@ -94,9 +94,18 @@ def _photon(lat: float, lon: float) -> dict[str, Any]:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    """A local HTTP server in front of one fake provider."""
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.provider = provider
+
+
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        provider: Provider = self.server.provider  # type: ignore[attr-defined]
+        assert isinstance(self.server, _Server)
+        provider = self.server.provider
         provider.agents.append(self.headers.get("User-Agent", ""))
         status, headers, body = provider.answer(self.path)
         data = json.dumps(body).encode()
@@ -115,8 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def provider() -> Iterator[Provider]:
     fake = Provider()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.provider = fake  # type: ignore[attr-defined]
+    server = _Server(fake)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()

@@ -13,7 +13,7 @@ import sys
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 
-from dispatcher.clock import Clock, ScaledClock
+from dispatcher.clock import Clock, ScaledClock, system_now
 from dispatcher.config import Settings, user_data_dir
 from dispatcher.errors import DispatcherError
 
@@ -42,7 +42,7 @@ def demo_clock(args: argparse.Namespace, settings: Settings) -> Clock:
     from dispatcher.fleet_settings import check_zone
 
     zone = check_zone(demo_zone(settings), "fleet.timezone")
-    start = datetime.combine(datetime.now(zone).date(), time(9, 30), zone)
+    start = datetime.combine(system_now(zone).date(), time(9, 30), zone)
     return ScaledClock(start, args.speed)
 
 
@@ -75,29 +75,31 @@ def focus_most_urgent(window: MainWindow) -> None:
 
 
 def start_core(args: argparse.Namespace, settings: Settings) -> Core:
-    """The core with its live feed and services; the demo gets its own database and fleet."""
+    """The core with its live feed and every service (:func:`dispatcher.app.build_core`);
+    the demo gets its own database, clock and simulated fleet."""
+    from dispatcher.app import LiveOptions, build_core
     from dispatcher.config import normalize_database_url
-    from dispatcher.core import Core
-    from dispatcher.messaging.service import install_messaging
     from dispatcher.messaging.settings import demo_settings
 
-    demo = args.command == "demo"
-    if demo:
-        settings.database_url = normalize_database_url(demo_database_url(args))
-    core = Core(settings, clock=demo_clock(args, settings) if demo else None)
-    try:
-        if demo:
-            core.seed_demo_if_empty(seed=args.seed, vehicles=args.vehicles, stops=args.stops)
-            simulate = None if args.no_simulator else args.seed
-            core.start_live(embedded_broker=not args.broker, simulate_seed=simulate)
-        else:
-            core.start_live(embedded_broker=bool(settings.embedded_broker))
-        # The outbox relay; the demo's channels only write a capture file (user data dir).
-        install_messaging(core, configure=demo_settings if demo else None)
-    except BaseException:
-        core.close()
-        raise
-    return core
+    if args.command != "demo":
+        return build_core(
+            settings, live=LiveOptions(embedded_broker=bool(settings.embedded_broker))
+        )
+    settings.database_url = normalize_database_url(demo_database_url(args))
+    live = LiveOptions(
+        embedded_broker=not args.broker,
+        simulate_seed=None if args.no_simulator else args.seed,
+    )
+    return build_core(
+        settings,
+        clock=demo_clock(args, settings),
+        live=live,
+        # The demo day is stored before the simulator starts to drive it.
+        prepare=lambda core: core.seed_demo_if_empty(
+            seed=args.seed, vehicles=args.vehicles, stops=args.stops
+        ),
+        messaging=demo_settings,  # the demo's channels only write a capture file
+    )
 
 
 def freeze_startup_objects() -> None:

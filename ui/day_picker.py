@@ -14,9 +14,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QDate, QLocale, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDateEdit, QToolBar
+
+from dispatcher import display
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
@@ -41,13 +43,28 @@ class DayBar(QToolBar):
         self.date_edit = QDateEdit()
         self.date_edit.setObjectName("day_picker")
         self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("ddd yyyy-MM-dd")
+        self._follow_fleet_locale()
         self.date_edit.setToolTip("The day every room shows (live tracking stays on today)")
         self.previous_action = self._add("◀", "Previous day", SHORTCUTS[0][0], -1)
         self.addWidget(self.date_edit)
         self.next_action = self._add("▶", "Next day", SHORTCUTS[1][0], 1)
         self.today_action = self._add("Today", "Back to today", SHORTCUTS[2][0], 0)
         self.date_edit.dateChanged.connect(self._on_date_changed)
+
+    def _follow_fleet_locale(self) -> None:
+        """``Fri 2026-11-20``; with ``[fleet] locale``, its date order (``Fri 11/20/2026``),
+        through Qt's locale since the picker parses what it shows. Four-digit years always:
+        a two-digit one typed into the picker could land in the wrong century."""
+        name = display.current().locale
+        if name is None:
+            self.date_edit.setDisplayFormat("ddd yyyy-MM-dd")
+            return
+        locale = QLocale(name)
+        pattern = locale.dateFormat(QLocale.FormatType.ShortFormat)
+        if "yyyy" not in pattern:
+            pattern = pattern.replace("yy", "yyyy")
+        self.date_edit.setLocale(locale)
+        self.date_edit.setDisplayFormat(f"ddd {pattern}")
 
     def _add(self, text: str, tip: str, keys: str, step: int) -> QAction:
         """A toolbar button with a window-wide key, registered (ui/shortcuts.py)."""

@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 
 from dispatcher.config import default_config_path
 from dispatcher.first_run import FirstRunAnswers, FirstRunResult, apply_first_run
-from dispatcher.persistence.geocode_repo import database_geocoder
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -194,7 +193,7 @@ class FirstRunWizard(QWizard):
         self.status.setText("Setting up: placing the depot, writing the settings…")
 
         def work() -> FirstRunResult:
-            geocoder = database_geocoder(core.settings, core.db)
+            geocoder = core.geocoder()
             return apply_first_run(core.db, config, answers, actor=actor, geocoder=geocoder)
 
         run_in_background(work, self._done, self._refused)
@@ -228,7 +227,7 @@ class FirstRunWizard(QWizard):
 def open_first_run(window: MainWindow, qsettings: QSettings | None = None) -> FirstRunWizard:
     """Show the assistant (Help > First-run assistant…, or at start on an empty fleet)."""
     wizard = FirstRunWizard(window, qsettings)
-    window.first_run_wizard = wizard  # type: ignore[attr-defined]
+    window.first_run_wizard = wizard
     wizard.open()
     return wizard
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from dispatcher import display
 from dispatcher.fleet.health import COARSE_STATE, accuracy_text, position_note
 from dispatcher.fleet.state import FleetChanged, FleetState, VehicleSnapshot
 from dispatcher.fleet_settings import machine_zone_name
@@ -33,6 +34,7 @@ class FleetColumn(enum.IntEnum):
     SOURCE = 6
 
 
+#: The speed column's heading is the fleet's unit (km/h or mph: dispatcher/display.py).
 HEADERS = ("Vehicle", "State", "km/h", "Last seen", "Position", "Battery", "Device")
 STATE_COLOURS = {
     VehicleState.MOVING: STATUS_COLOURS["on_time"],
@@ -57,6 +59,15 @@ class FleetModel(QAbstractTableModel):
         self._rows: list[VehicleSnapshot] = []
         self._row_of: dict[str, int] = {}
         self._tz = ZoneInfo(timezone or machine_zone_name())
+
+    def set_names(self, names: dict[str, str]) -> None:
+        """Vehicle names as read with the routes (off the GUI thread), shown as "Van 01 (V01)"."""
+        if names == self._names:
+            return
+        self._names = dict(names)
+        if self._rows:
+            column = FleetColumn.VEHICLE
+            self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column))
 
     def on_fleet_changed(self, event: FleetChanged) -> None:
         """Bus handler (GUI thread): insert new vehicles, refresh changed rows."""
@@ -84,6 +95,8 @@ class FleetModel(QAbstractTableModel):
             and role == Qt.ItemDataRole.DisplayRole
             and 0 <= section < len(HEADERS)
         ):
+            if section == FleetColumn.SPEED:
+                return display.current().speed_unit
             return HEADERS[section]
         return None
 
@@ -114,7 +127,8 @@ class FleetModel(QAbstractTableModel):
         if col == FleetColumn.SPEED:  # a silent van's last speed is not its speed now
             if s.speed_kmh is None or s.state in (VehicleState.OFFLINE, VehicleState.STALE):
                 return ""
-            return f"{s.speed_kmh:.0f}"
+            shown = display.current()
+            return shown.number(shown.speed_value(s.speed_kmh), 0)
         if col == FleetColumn.LAST_SEEN:
             return self._time(s.last_seen)
         if col == FleetColumn.POSITION:
@@ -127,4 +141,4 @@ class FleetModel(QAbstractTableModel):
         return s.source or ""
 
     def _time(self, when: datetime | None) -> str:
-        return "" if when is None else when.astimezone(self._tz).strftime("%H:%M:%S")
+        return "" if when is None else display.current().clock(when.astimezone(self._tz), True)

@@ -1,4 +1,8 @@
-"""File > Import orders: run the import off the GUI thread, then show what happened."""
+"""File > Import orders: run the import off the GUI thread, then show what happened.
+
+The new orders land on the Unassigned board: once the boards are read again, that board is
+scrolled into view with the new orders selected, and the report opens.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QMessageBox
 
 from dispatcher.importing.service import ImportReport, import_orders
-from dispatcher.persistence.geocode_repo import database_geocoder
+from dispatcher.planning.dayplan import UNASSIGNED
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -20,9 +24,10 @@ def start_import(window: MainWindow, path: Path) -> None:
     fleet = window.core.fleet
     day = window.service_day or fleet.today(window.core.clock.now())
     db = window.core.db
+    known = set(window.routes_panel.controller.route(UNASSIGNED))  # to tell the new ones
 
     def work() -> ImportReport:
-        geocoder = database_geocoder(window.core.settings, db)
+        geocoder = window.core.geocoder()
         actor = window.core.user.id  # the core refuses a role that may not import
         return import_orders(
             db, path, default_date=day, timezone=fleet.timezone, actor=actor, geocoder=geocoder
@@ -30,8 +35,11 @@ def start_import(window: MainWindow, path: Path) -> None:
 
     def done(report: ImportReport) -> None:
         window.statusBar().showMessage(f"{path.name}: {report.summary()}", 15000)
-        window.reload_routes()
-        window.routes_panel.reveal_unassigned()  # new orders land there: show them
+        # The boards are read again off the GUI thread; the report shows once they are.
+        window.reload_routes(then=lambda: show(report))
+
+    def show(report: ImportReport) -> None:
+        window.routes_panel.reveal_unassigned(known)  # new orders land there: show them
         box = QMessageBox(window)
         box.setWindowTitle("Import orders")
         box.setIcon(QMessageBox.Icon.Warning if report.errors else QMessageBox.Icon.Information)

@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+import shiboken6
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
     QWidget,
 )
 
-from dispatcher.core import Core
-from dispatcher.errors import DispatcherError
+from dispatcher import display
+from dispatcher.core import Core, DayRead
 from ui import day_picker
 from ui.devices import dock as devices_dock
 from ui.exceptions import dock as exceptions_dock
@@ -40,6 +43,21 @@ from ui.routes_model import RoutesModel
 from ui.selection import SelectionModel
 from ui.shortcuts import KeySpec, ShortcutRegistry
 from ui.themes import THEMES, apply_theme
+from ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from dispatcher.importing.service import ImportReport
+    from ui.devices.panel import DevicesPanel
+    from ui.devices.settings_dialog import DeviceSettingsDialog
+    from ui.exceptions.panel import ExceptionsPanel
+    from ui.first_run import FirstRunWizard
+    from ui.fleet_setup.dialog import FleetSetupDialog
+    from ui.history.replay_bar import ReplayBar
+    from ui.map.controller import MapController
+    from ui.map.fix_position import PositionFixer
+    from ui.messages.panel import MessagesPanel
+    from ui.orders.new_order_dialog import NewOrderDialog
+    from ui.routes.panel import RoutesPanel
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +114,29 @@ ROOM_DOCKS = {
 
 
 class MainWindow(QMainWindow):
+    # Set by the rooms while the window is built (ROOM_DOCKS: each dock's build/install).
+    # Declared here, not assigned, so the rooms' `getattr(window, name, None)` still sees
+    # "not built yet" (e.g. no messages panel when messaging is unavailable).
+    routes_panel: RoutesPanel
+    route_filter: QLineEdit
+    map_controller: MapController
+    exceptions_panel: ExceptionsPanel
+    exceptions_mute: QAction
+    messages_panel: MessagesPanel
+    devices_panel: DevicesPanel
+    devices_action: QAction
+    replay_bar: ReplayBar
+    _replay_map_warned: bool
+    # Set when the user opens them (tests and the walkthrough wait for these to appear).
+    first_run_wizard: FirstRunWizard | None
+    fleet_setup_dialog: FleetSetupDialog
+    last_new_order_dialog: NewOrderDialog
+    last_day_report: tuple[Path, Path]
+    device_settings_dialog: DeviceSettingsDialog | None
+    position_fixer: PositionFixer
+    #: The routes of a reload are on the boards (or the read failed): see :meth:`reload_routes`.
+    routes_reloaded = Signal()
+
     def __init__(
         self, core: Core, settings: QSettings | None = None, *, restore: bool = True
     ) -> None:
@@ -113,14 +154,16 @@ class MainWindow(QMainWindow):
         #: Called when the window closes, before the core does: rooms stop their timers and
         #: background loads here so nothing calls back into deleted widgets.
         self.close_hooks: list[Callable[[], None]] = []
-        #: Called with the new day when the day picker changes it (after the route reload).
+        #: Called with the new day when the day picker changes it (the route reload is asked).
         self.day_hooks: list[Callable[[date], None]] = []
         #: Every action and key of the window; a key bound twice raises while it is built.
         self.shortcuts = ShortcutRegistry()
         self.docks: dict[str, QDockWidget] = {}
-        self.last_import_report: object = None
+        self.last_import_report: ImportReport | None = None
         #: The day every room shows (the day picker's); import rows without a date land on it.
         self.service_day: date | None = None
+        self._routes_requested = self._routes_done = 0
+        self._after_routes: list[Callable[[], None]] = []
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
@@ -159,7 +202,7 @@ class MainWindow(QMainWindow):
             f"{stats.received} received, {stats.rejected} rejected"
         )
         now = self.core.clock.now().astimezone(self.routes_model.timezone)
-        self.clock_label.setText(now.strftime("%H:%M:%S"))
+        self.clock_label.setText(display.current().clock(now, seconds=True))
 
     # --- construction ---------------------------------------------------------------------
     def _build_docks(self) -> None:
@@ -202,9 +245,8 @@ class MainWindow(QMainWindow):
 
         live = self.core.live
         fleet = live.fleet if live is not None else FleetState()
-        self.fleet_model = FleetModel(
-            fleet, self.core.vehicle_names(), self.core.fleet.timezone, parent=self
-        )
+        # Names come with the first route reload (read off the GUI thread): ids until then.
+        self.fleet_model = FleetModel(fleet, None, self.core.fleet.timezone, parent=self)
         self.core.bus.subscribe(FleetChanged, self.fleet_model.on_fleet_changed)
         proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.fleet_model)
@@ -218,7 +260,11 @@ class MainWindow(QMainWindow):
         self.fleet_view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.fleet_view.setWordWrap(False)
         self.fleet_view.verticalHeader().setDefaultSectionSize(22)
-        for col, width in enumerate((160, 70, 50, 75, 150, 60)):
+        # "Last seen" as wide as the fleet's clock writes it (a 12-hour one adds " PM").
+        seen = self.fleet_view.fontMetrics().horizontalAdvance(
+            display.current().clock(datetime(2000, 1, 1, 22, 58, 58), seconds=True)
+        )
+        for col, width in enumerate((160, 70, 50, max(75, seen + 16), 150, 60)):
             self.fleet_view.setColumnWidth(col, width)
         return self.fleet_view
 
@@ -251,7 +297,12 @@ class MainWindow(QMainWindow):
             "Ctrl+I",
             help="Import orders from CSV",
         )
-        self._action(file_menu, "&Reload", self.reload_routes, QKeySequence.StandardKey.Refresh)
+        self._action(  # not the slot itself: triggered(checked) would be taken as ``then``
+            file_menu,
+            "&Reload",
+            lambda _=False: self.reload_routes(),
+            QKeySequence.StandardKey.Refresh,
+        )
         file_menu.addSeparator()
         self._action(
             file_menu, "&Quit", self.close, "Ctrl+Q"
@@ -328,7 +379,8 @@ class MainWindow(QMainWindow):
 
     # --- behaviour ------------------------------------------------------------------------
     def set_service_day(self, day: date) -> None:
-        """Show ``day`` in every room (the day picker calls this)."""
+        """Show ``day`` in every room (the day picker calls this); the boards follow when
+        their routes are read (:meth:`reload_routes`)."""
         self.service_day = day
         self.reload_routes()
         for hook in self.day_hooks:
@@ -337,22 +389,75 @@ class MainWindow(QMainWindow):
             except Exception:
                 log.exception("day hook %r failed", hook)
 
-    def reload_routes(self) -> None:
-        try:
-            if self.service_day is None:
-                self.service_day = self.core.default_day()
-            routes = self.core.load_routes(self.service_day)
-        except DispatcherError as exc:
-            self.statusBar().showMessage(f"Could not load routes: {exc}", 10000)
+    @property
+    def routes_loading(self) -> bool:
+        """A reload of the routes is under way (its result is not on the boards yet)."""
+        return self._routes_done < self._routes_requested
+
+    def reload_routes(self, then: Callable[[], None] | None = None) -> None:
+        """Read the day's routes and vehicles in a worker; the boards update when they arrive.
+
+        The GUI thread never waits on the database. The newest request wins: a read that a
+        later request overtook (another day picked, another import) is dropped, and so is a
+        read that started before an edit on the boards was saved — it may not have that edit
+        — and is read again, so the boards never step back to an older state. The route
+        boards keep their selection across the reload; their undo history starts afresh, as
+        F5 always did. ``then`` runs on the GUI thread once the routes are shown (or the read
+        failed and the boards stay as they were), also when a newer request overtook this one.
+        """
+        if then is not None:
+            self._after_routes.append(then)
+        self._routes_requested += 1
+        generation = self._routes_requested
+        controller = self.routes_panel.controller
+        saves, day, core = controller.saves, self.service_day, self.core
+
+        run_in_background(
+            lambda: core.read_day(day),
+            lambda result: self._routes_read(generation, saves, result),
+            lambda exc: self._routes_failed(generation, exc),
+        )
+
+    def _routes_read(
+        self,
+        generation: int,
+        saves: int,
+        read: DayRead,
+    ) -> None:
+        day, routes, vehicles = read.day, read.routes, read.vehicles
+        if not shiboken6.isValid(self) or generation != self._routes_requested:
+            return  # closed meanwhile, or a newer read is on its way
+        if self.routes_panel.controller.saves != saves:
+            self.reload_routes()  # an edit was saved after this read began: read again
             return
+        if self.service_day is None:
+            self.service_day = day
         self.routes_model.set_routes(routes)
-        routes_dock.reload(self, routes)
+        routes_dock.reload(self, routes, vehicles)
+        self.fleet_model.set_names({v.id: v.name for v in vehicles})
         model = self.routes_model
         unassigned = model.unassigned_count()
         self.stats_label.setText(
             f"{model.route_count()} routes · {model.stop_count()} stops"
             + (f" · {unassigned} unassigned" if unassigned else "")
         )
+        self._routes_finished(generation)
+
+    def _routes_failed(self, generation: int, exc: Exception) -> None:
+        if not shiboken6.isValid(self) or generation != self._routes_requested:
+            return
+        self.statusBar().showMessage(f"Could not load routes: {exc}", 10000)
+        self._routes_finished(generation)
+
+    def _routes_finished(self, generation: int) -> None:
+        self._routes_done = generation
+        waiting, self._after_routes = self._after_routes, []
+        for then in waiting:
+            try:
+                then()
+            except Exception:
+                log.exception("after the route reload: %r failed", then)
+        self.routes_reloaded.emit()
 
     def first_run(self) -> None:
         from ui.first_run import open_first_run

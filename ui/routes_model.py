@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from dispatcher import display
 from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.persistence.fleet_repo import RouteView, StopView
 from ui.themes import STATUS_COLOURS
@@ -84,7 +85,9 @@ class RoutesModel(QAbstractItemModel):
             return self.createIndex(row, column, _NO_PARENT)
         return self.createIndex(row, column, parent.row())
 
-    def parent(self, child: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+    # PySide6's stub overloads parent() (the QObject's parent) with parent(child); views only
+    # ask for the index form, and this model answers both with an index, as it always has.
+    def parent(self, child: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # above
         if not child.isValid():
             return QModelIndex()
         route_row = child.internalId()
@@ -167,7 +170,7 @@ class RoutesModel(QAbstractItemModel):
     def _window_text(self, start: datetime | None, end: datetime | None) -> str:
         if start is None and end is None:
             return "any time"
-        fmt = "%H:%M"
-        a = start.astimezone(self._tz).strftime(fmt) if start else "…"
-        b = end.astimezone(self._tz).strftime(fmt) if end else "…"
+        clock = display.current().clock
+        a = clock(start.astimezone(self._tz)) if start else "…"
+        b = clock(end.astimezone(self._tz)) if end else "…"
         return f"{a}–{b}"

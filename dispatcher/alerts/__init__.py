@@ -8,7 +8,7 @@ Wiring, once per tick (GUI thread, after the fleet state and ETAs are updated)::
 
 and a person's action: ``service.acknowledge(alert_id, user, expected_version)`` etc.
 The running system does this in :mod:`dispatcher.alerts.runner` (facts from
-:mod:`~dispatcher.alerts.live_facts`, wiring in :mod:`~dispatcher.alerts.wiring`, several
+:mod:`~dispatcher.alerts.live_facts`, added to the core by :mod:`dispatcher.app`, several
 workstations in :mod:`~dispatcher.alerts.sync`, front ends through
 :mod:`~dispatcher.alerts.desk`); every change is announced as :class:`AlertsChanged`.
 See docs/exceptions.md for the rules, the workflow and the permissions.
@@ -27,12 +27,21 @@ from dispatcher.alerts.facts import (
     VehicleFacts,
 )
 from dispatcher.alerts.listing import alert_to_dict, format_alerts, parse_status_filter
-from dispatcher.alerts.model import (
+from dispatcher.alerts.permissions import can_see, check_permission
+from dispatcher.alerts.priority import priority_key, urgency_minutes
+from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
+from dispatcher.alerts.stats import SupervisorStats, compute_stats, write_stats_csv
+from dispatcher.alerts.store import AlertStore, InMemoryAlertStore
+from dispatcher.alerts.thresholds import ReconcileSettings, Thresholds
+from dispatcher.alerts.transitions import TRANSITIONS, Action
+from dispatcher.alerts.workflow import AlertService
+from dispatcher.model.alerts import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
     SYSTEM_ACTOR,
     Alert,
     AlertChanged,
+    AlertFilter,
     AlertKind,
     AlertStatus,
     AuditEntry,
@@ -42,14 +51,6 @@ from dispatcher.alerts.model import (
     Severity,
     User,
 )
-from dispatcher.alerts.permissions import can_see, check_permission
-from dispatcher.alerts.priority import priority_key, urgency_minutes
-from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
-from dispatcher.alerts.stats import SupervisorStats, compute_stats, write_stats_csv
-from dispatcher.alerts.store import AlertFilter, AlertStore, InMemoryAlertStore
-from dispatcher.alerts.thresholds import ReconcileSettings, Thresholds
-from dispatcher.alerts.transitions import TRANSITIONS, Action
-from dispatcher.alerts.workflow import AlertService
 
 __all__ = [
     "CLOSED_STATUSES",

@@ -6,9 +6,9 @@ from typing import TextIO
 
 from dispatcher.alerts.listing import format_alerts, parse_status_filter
 from dispatcher.alerts.priority import priority_key
-from dispatcher.alerts.store import AlertFilter
 from dispatcher.clock import SystemClock
 from dispatcher.config import Settings
+from dispatcher.model.alerts import AlertFilter
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.persistence.database import Database
 

@@ -18,20 +18,23 @@ from datetime import datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
-from dispatcher.alerts.model import CLOSED_STATUSES, OPEN_STATUSES, Alert, AuditEntry, User
 from dispatcher.alerts.stats import SupervisorStats, compute_stats
-from dispatcher.alerts.store import AlertFilter
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import Clock
 from dispatcher.events import EventBus
 from dispatcher.fleet_settings import machine_zone_name
+from dispatcher.model.alerts import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    Alert,
+    AlertFilter,
+    AuditEntry,
+    User,
+)
 from dispatcher.persistence import alert_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore
 from dispatcher.persistence.database import Database
-from dispatcher.persistence.orm import Stop
 from dispatcher.users.desk import os_account
 
 T = TypeVar("T")
@@ -50,6 +53,12 @@ class StopInfo:
     window_end: datetime | None
     planned_arrival: datetime | None
     actual_arrival: datetime | None
+
+
+def alert_by_id(db: Database, alert_id: int) -> Alert:
+    """One alert, read in a short transaction; :class:`NotFoundError` when it is gone."""
+    with alert_repo.alert_store(db) as store:
+        return store.get(alert_id)
 
 
 class AlertDesk:
@@ -99,7 +108,7 @@ class AlertDesk:
 
     def stop_info(self, stop_id: int) -> StopInfo | None:
         with self._db.session() as session:
-            s = session.scalar(select(Stop).where(Stop.id == stop_id))
+            s = alert_repo.stop_by_id(session, stop_id)
             if s is None:
                 return None
             return StopInfo(

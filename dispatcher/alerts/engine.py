@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 
 from dispatcher.alerts.facts import Snapshot
-from dispatcher.alerts.model import AlertKind, Condition
 from dispatcher.alerts.rules_common import Rule
 from dispatcher.alerts.rules_events import DriverIssueRule, FailedDeliveryRule, GeofenceRule
 from dispatcher.alerts.rules_stops import AtRiskRule, LateRule
@@ -21,6 +20,7 @@ from dispatcher.alerts.rules_vehicles import (
 )
 from dispatcher.alerts.thresholds import Thresholds
 from dispatcher.clock import Clock
+from dispatcher.model.alerts import AlertKind, Condition
 
 log = logging.getLogger(__name__)
 

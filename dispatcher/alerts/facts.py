@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dispatcher.alerts.model import Severity
 from dispatcher.errors import ValidationError
+from dispatcher.model.alerts import Severity
 
 LatLon = tuple[float, float]
 

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TextIO
 
-from dispatcher.alerts.model import CLOSED_STATUSES, OPEN_STATUSES, Alert, AlertStatus
+from dispatcher import display
 from dispatcher.alerts.priority import minutes_left
 from dispatcher.errors import ValidationError
+from dispatcher.model.alerts import CLOSED_STATUSES, OPEN_STATUSES, Alert, AlertStatus
 
 _GROUPS = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES, "all": frozenset(AlertStatus)}
 
@@ -53,7 +54,7 @@ def _sla(alert: Alert, now: datetime | None) -> str:
     if alert.sla_deadline is None:
         return "-"
     if now is None:
-        return f"{alert.sla_deadline:%H:%M}"
+        return display.current().instant(alert.sla_deadline)
     left = minutes_left(alert, now) or 0.0
     return f"{left:+.0f}m"
 

@@ -23,8 +23,6 @@ from functools import partial
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
-
 from dispatcher.alerts.facts import (
     EventKind,
     FenceKind,
@@ -41,7 +39,7 @@ from dispatcher.fleet.state import FleetState, VehicleSnapshot
 from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.model.core import StopKind, StopStatus, VehicleState
 from dispatcher.persistence import alert_repo, fleet_repo
-from dispatcher.persistence.database import Database
+from dispatcher.persistence.database import Database, Session
 from dispatcher.planning.evaluate import RouteEvaluation
 from dispatcher.planning.live_eta import LiveVehicle, predict_route
 from dispatcher.planning.live_eta import arrivals as predicted_arrivals

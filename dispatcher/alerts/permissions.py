@@ -16,9 +16,9 @@ only the ones they escalated themselves. An admin counts as a supervisor here.
 
 from __future__ import annotations
 
-from dispatcher.alerts.model import Alert, AlertStatus, Role, User
 from dispatcher.alerts.transitions import Action
 from dispatcher.errors import PermissionDenied, ValidationError
+from dispatcher.model.alerts import Alert, AlertStatus, Role, User
 
 _OWNER_ONLY = frozenset({Action.ESCALATE, Action.RESOLVE, Action.SNOOZE, Action.WAKE})
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dispatcher.alerts.model import Alert, AlertStatus, Severity
+from dispatcher.model.alerts import Alert, AlertStatus, Severity
 
 SEVERITY_LEAD_MIN = {
     Severity.LOW: 0.0,

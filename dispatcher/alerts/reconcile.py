@@ -27,11 +27,16 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from dispatcher.alerts.model import (
+from dispatcher.alerts.store import AlertStore, by_key
+from dispatcher.alerts.thresholds import ReconcileSettings
+from dispatcher.alerts.transitions import Action, target_status
+from dispatcher.errors import ConflictError
+from dispatcher.model.alerts import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
     SYSTEM_ACTOR,
     Alert,
+    AlertFilter,
     AlertKey,
     AlertKind,
     AuditEntry,
@@ -39,10 +44,6 @@ from dispatcher.alerts.model import (
     ResolutionCode,
     audit_view,
 )
-from dispatcher.alerts.store import AlertFilter, AlertStore, by_key
-from dispatcher.alerts.thresholds import ReconcileSettings
-from dispatcher.alerts.transitions import Action, target_status
-from dispatcher.errors import ConflictError
 
 ETA_HISTORY_MAX = 20
 """How many changes of a stop's predicted arrival an alert keeps (``details["eta_history"]``)."""

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from dispatcher.alerts.facts import Snapshot, VehicleFacts
-from dispatcher.alerts.model import AlertKind, Condition
+from dispatcher.model.alerts import AlertKind, Condition
 
 
 class Rule(Protocol):

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 from dispatcher.alerts.facts import EventKind, IssueReason, Snapshot, VehicleEventFact
 from dispatcher.alerts.geo import in_fence
-from dispatcher.alerts.model import (
+from dispatcher.alerts.thresholds import Thresholds
+from dispatcher.model.alerts import (
     AlertKind,
     Condition,
     Severity,
@@ -20,7 +21,6 @@ from dispatcher.alerts.model import (
     stop_subject,
     vehicle_subject,
 )
-from dispatcher.alerts.thresholds import Thresholds
 
 ISSUE_SEVERITY = {
     IssueReason.DAMAGED: Severity.HIGH,

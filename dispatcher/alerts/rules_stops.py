@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from dispatcher.alerts.facts import Snapshot, StopFacts
-from dispatcher.alerts.model import AlertKind, Condition, Severity, stop_subject
 from dispatcher.alerts.rules_common import iso, minutes, round_min
 from dispatcher.alerts.thresholds import Thresholds
+from dispatcher.model.alerts import AlertKind, Condition, Severity, stop_subject
 from dispatcher.model.minutes import slack_minutes
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
+from dispatcher import display
 from dispatcher.alerts.facts import FenceKind, LatLon, Snapshot, VehicleFacts
 from dispatcher.alerts.geo import distance_to_polyline_m, haversine_m, in_fence
-from dispatcher.alerts.model import AlertKind, Condition, Severity, vehicle_subject
 from dispatcher.alerts.rules_common import (
     is_silent,
     iso,
@@ -16,6 +16,7 @@ from dispatcher.alerts.rules_common import (
     round_min,
 )
 from dispatcher.alerts.thresholds import Thresholds
+from dispatcher.model.alerts import AlertKind, Condition, Severity, vehicle_subject
 
 
 def _vehicle_condition(
@@ -146,12 +147,13 @@ class DeviationRule:
             off_by = distance_to_polyline_m(pos, v.planned_path)
             if off_by <= self._t.deviation_m:
                 continue
+            off_text = display.current().short_distance(off_by)  # metres, feet or yards
             yield _vehicle_condition(
                 snapshot,
                 v,
                 AlertKind.ROUTE_DEVIATION,
                 severity=Severity.MEDIUM,
-                title=f"{v.name} is {off_by:.0f} m off its planned route",
+                title=f"{v.name} is {off_text} off its planned route",
                 details={"distance_m": round(off_by), "lat": pos[0], "lon": pos[1]},
             )
 

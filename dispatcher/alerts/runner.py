@@ -13,7 +13,6 @@ ticks, never pile them up.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -26,7 +25,7 @@ from dispatcher.alerts.live_facts import Facts, FactsSource
 from dispatcher.alerts.store import AlertStore
 from dispatcher.alerts.thresholds import ReconcileSettings, Thresholds
 from dispatcher.alerts.workflow import AlertService
-from dispatcher.clock import Clock
+from dispatcher.clock import Clock, system_monotonic
 from dispatcher.errors import ValidationError
 from dispatcher.events import EventBus
 from dispatcher.fleet_settings import machine_zone_name
@@ -122,7 +121,7 @@ class AlertRunner:
         *,
         settings: RunnerSettings | None = None,
         leadership: Leadership | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = system_monotonic,
         executor: Executor | None = None,
     ) -> None:
         self._clock = clock

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, tzinfo
 from typing import TextIO
 
-from dispatcher.alerts.model import SYSTEM_ACTOR, Alert, AuditEntry
 from dispatcher.alerts.transitions import Action
+from dispatcher.model.alerts import SYSTEM_ACTOR, Alert, AuditEntry
 
 _STARTS = frozenset({"raise", Action.REOPEN.value})
 _HUMAN_ACTIONS = frozenset(a.value for a in Action if not a.by_system_only)

@@ -33,15 +33,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
-from dispatcher.events import EventBus
+from dispatcher.clock import system_monotonic, system_now
+from dispatcher.events import ConsoleNote, EventBus
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +64,6 @@ def sync_topic(prefix: str) -> str:
 
 def lease_topic(prefix: str) -> str:
     return f"{prefix}/console/alerts/lease"
-
-
-@dataclass(frozen=True, slots=True)
-class ConsoleNote:
-    """Another workstation's sync note about something other than alerts (e.g. a route).
-
-    Published on the core's bus from :meth:`AlertsSync.tick`, so every room reuses this one
-    sync connection (the route boards reload when ``entity == "route"``).
-    """
-
-    entity: str
-    id: str
-    version: int | None
-    console_id: str
-    #: The person who made the change (their login), "" from an older console.
-    actor: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +105,7 @@ class Election:
         lease_s: float = 6.0,
         grace_s: float = 2.0,
         claim_s: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = system_monotonic,
     ) -> None:
         self.node_id = node_id
         self.priority = priority
@@ -227,7 +211,7 @@ class AlertsSync:
         prefix: str = "fleet",
         renew_s: float = 2.0,
         close: Callable[[], None] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = system_monotonic,
         on_serve: Callable[[str], object] | None = None,
         sweep: bool = False,
     ) -> None:
@@ -323,7 +307,7 @@ class AlertsSync:
             "v": 1,
             "owner": self.election.node_id,
             "priority": self.election.priority,
-            "ts": datetime.now(UTC).isoformat(),
+            "ts": system_now().isoformat(),
         }
         self._publish(self.my_lease_topic, _json(payload), 1, True)
 
@@ -382,7 +366,7 @@ class AlertsSync:
             "console_id": self.election.node_id,
             "entity": "alert",
             "id": alert_id,
-            "ts": datetime.now(UTC).isoformat(),
+            "ts": system_now().isoformat(),
         }
         if self._publish is None:
             return
@@ -424,7 +408,7 @@ def _age_s(ts: object) -> float:
         return 0.0
     if when.tzinfo is None:
         return 0.0
-    return (datetime.now(UTC) - when).total_seconds()
+    return (system_now() - when).total_seconds()
 
 
 def _parse(payload: bytes) -> dict[str, Any] | None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import enum
 
-from dispatcher.alerts.model import CLOSED_STATUSES, OPEN_STATUSES, Alert, AlertStatus
 from dispatcher.errors import InvalidTransition
+from dispatcher.model.alerts import CLOSED_STATUSES, OPEN_STATUSES, Alert, AlertStatus
 
 
 class Action(enum.StrEnum):

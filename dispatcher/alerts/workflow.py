@@ -14,10 +14,21 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from dispatcher.alerts.model import (
+from dispatcher import display
+from dispatcher.alerts.permissions import can_see, check_permission
+from dispatcher.alerts.priority import priority_key
+from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
+from dispatcher.alerts.store import AlertStore
+from dispatcher.alerts.thresholds import ReconcileSettings
+from dispatcher.alerts.transitions import Action, target_status
+from dispatcher.clock import Clock
+from dispatcher.errors import ConflictError, ValidationError
+from dispatcher.events import EventBus
+from dispatcher.model.alerts import (
     SYSTEM_ACTOR,
     Alert,
     AlertChanged,
+    AlertFilter,
     AlertKind,
     AlertStatus,
     AuditEntry,
@@ -26,15 +37,6 @@ from dispatcher.alerts.model import (
     User,
     audit_view,
 )
-from dispatcher.alerts.permissions import can_see, check_permission
-from dispatcher.alerts.priority import priority_key
-from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
-from dispatcher.alerts.store import AlertFilter, AlertStore
-from dispatcher.alerts.thresholds import ReconcileSettings
-from dispatcher.alerts.transitions import Action, target_status
-from dispatcher.clock import Clock
-from dispatcher.errors import ConflictError, ValidationError
-from dispatcher.events import EventBus
 
 MAX_SNOOZE = timedelta(hours=24)
 """A snooze longer than a day is a dismissal in disguise: ask a supervisor instead."""
@@ -277,7 +279,8 @@ def _id(alert: Alert) -> int:
 
 def _conflict_message(current: Alert, seen_version: int) -> str:
     who = current.updated_by or "someone"
-    when = f" at {current.updated_at:%H:%M:%S}" if current.updated_at else ""
+    at = current.updated_at
+    when = f" at {display.current().instant(at, seconds=True)}" if at else ""
     return (
         f"Exception #{current.id} ({current.title}) was changed by {who}{when} since you "
         f"opened it (you saw version {seen_version}, it is now {current.version}). "

@@ -19,8 +19,6 @@ import getpass
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from dispatcher.devices.access import (
     DeviceTopics,
     check_username,
@@ -31,7 +29,7 @@ from dispatcher.devices.access import (
 )
 from dispatcher.errors import ConflictError, NotFoundError, PermissionDenied
 from dispatcher.persistence import credentials_repo
-from dispatcher.persistence.database import Database
+from dispatcher.persistence.database import Database, Session
 
 MANAGER_ROLES = frozenset({"admin", "supervisor"})
 

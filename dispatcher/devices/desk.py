@@ -5,6 +5,10 @@ already bound to another vehicle) and then takes effect at once: in this process
 binding table changes before the call returns, and a note on the console sync topic
 (``{"entity": "binding", "id": <device key>}``) makes every other console and recorder reload
 its table from the database without waiting for the periodic reload.
+
+A device's own profile (battery in volts, speed in knots: docs/mqtt.md, device profiles) is
+chosen when it is bound and can be changed later (:meth:`DeviceDesk.set_profile`), audited
+like the binding and applied to this process's profile book at once.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from dispatcher.devices.registry import DeviceRegistry
-from dispatcher.persistence import device_repo
+from dispatcher.errors import ValidationError
+from dispatcher.persistence import device_profile_repo, device_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.device_repo import DeviceView, QuarantineView
 from dispatcher.telemetry.bindings import DeviceBindings
-from dispatcher.telemetry.profile_store import set_device_profile
-from dispatcher.telemetry.profiles import DeviceProfile
+from dispatcher.telemetry.profile_guess import ProfileHint, guess_profile
+from dispatcher.telemetry.profiles import DeviceProfile, ProfileBook, profile_from_mapping
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,25 @@ class BindResult:
     changed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileChoice:
+    """What the bind dialog offers for one device: its stored profile, its format's default
+    and a profile guessed from what it sent (a Greenwich tracker's volts), with the reason."""
+
+    device_key: str
+    format: str
+    stored: DeviceProfile | None
+    default: DeviceProfile
+    hint: ProfileHint | None
+
+    @property
+    def proposed(self) -> DeviceProfile | None:
+        """What to preselect: the stored profile, else the guess, else None (the default)."""
+        if self.stored is not None:
+            return self.stored
+        return None if self.hint is None else self.hint.profile
+
+
 class DeviceDesk:
     """Binding and the devices' lists over one database.
 
@@ -55,6 +79,8 @@ class DeviceDesk:
         registry: this process's device registry (the bound device leaves its unknown list).
         announce: publishes a sync note so other processes reload at once.
         actor: who acts (audit); the OS user by default.
+        profiles: this process's profile book (changed at once) and the formats' defaults;
+            without one, the stock defaults.
     """
 
     def __init__(
@@ -65,8 +91,10 @@ class DeviceDesk:
         registry: DeviceRegistry | None = None,
         announce: Announce | None = None,
         actor: str | None = None,
+        profiles: ProfileBook | None = None,
     ) -> None:
         self._db = db
+        self._profiles = profiles or ProfileBook()
         self._bindings = bindings
         self._registry = registry
         self._announce = announce
@@ -103,8 +131,7 @@ class DeviceDesk:
             changed = device_repo.bind(session, device_key, vehicle_id, actor=self.actor)
         key = device_key.strip()
         if profile is not None:
-            set_device_profile(self._db, key, profile)
-            changed = True
+            changed = self._store_profile(key, profile) or changed
         if self._bindings is not None:
             self._bindings.bind(key, vehicle_id)
         if self._registry is not None:
@@ -112,6 +139,41 @@ class DeviceDesk:
         if changed:
             self._note(key)
         return BindResult(key, vehicle_id, changed)
+
+    def profile_choice(self, device_key: str) -> ProfileChoice:
+        """The device's stored profile, its format's default and a guess from its messages."""
+        key = device_key.strip()
+        fmt = key.partition(":")[0]
+        with self._db.session() as session:
+            values = device_profile_repo.device_profile(session, key)
+            messages = device_repo.quarantine(session, key, limit=50)
+        stored = None
+        if values is not None:
+            try:
+                stored = profile_from_mapping(values, key)
+            except ValidationError:  # a row edited by hand into nonsense: offer the default
+                log.warning("the stored profile of %s is not valid; ignored", key)
+        hint = guess_profile(fmt, ((m.topic, m.excerpt) for m in messages))
+        return ProfileChoice(key, fmt, stored, self._profiles.default(fmt), hint)
+
+    def set_profile(self, device_key: str, profile: DeviceProfile | None) -> bool:
+        """Give a device its own profile (``None``: back to its format's default); audited,
+        applied here at once and announced. False when it had that profile already.
+
+        Raises PermissionDenied for a viewer, ValidationError for a malformed key.
+        """
+        key = device_key.strip()
+        changed = self._store_profile(key, profile)
+        if changed:
+            self._note(key)
+        return changed
+
+    def _store_profile(self, key: str, profile: DeviceProfile | None) -> bool:
+        values = None if profile is None else profile.to_mapping()
+        with self._db.session() as session:
+            changed = device_repo.set_profile(session, key, values, actor=self.actor)
+        self._profiles.set(key, profile)
+        return changed
 
     def unbind(self, device_key: str) -> str:
         """Unbind; returns the vehicle it was bound to (NotFoundError when it was not)."""

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from dispatcher.clock import system_now
 from dispatcher.errors import ConfigError
 
 _CA_DAYS = 3650
@@ -73,7 +74,7 @@ def _san(names: Iterable[str]) -> x509.SubjectAlternativeName:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return system_now()
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+from dispatcher import display
 from dispatcher.config import Settings
 from dispatcher.errors import ConflictError, NotFoundError, ValidationError
 from dispatcher.persistence.device_repo import DeviceView, QuarantineView
@@ -155,7 +156,7 @@ def health_line(v: DeviceView) -> str:
     """One line a dispatcher reads at a glance: rejections by reason, drift, GPS, battery."""
     rejected = ", ".join(f"{r} {n}" for r, n in sorted(v.rejections.items())) or "none"
     drift = "—" if v.drift_s is None else f"{v.drift_s:+.0f} s"
-    acc = "—" if v.accuracy_m is None else f"{v.accuracy_m:.0f} m"
+    acc = "—" if v.accuracy_m is None else display.current().short_distance(v.accuracy_m)
     batt = "—" if v.battery_pct is None else f"{v.battery_pct:.0f} %"
     seen = "never" if v.last_seen is None else v.last_seen.isoformat(timespec="seconds")
     return (
@@ -227,7 +228,20 @@ def _line(v: DeviceView) -> str:
     bound = f"→ {v.vehicle_id}" if v.vehicle_id else "UNBOUND"
     where = "" if v.lat is None or v.lon is None else f" at {v.lat:.5f},{v.lon:.5f}"
     seen = "—" if v.last_seen is None else v.last_seen.isoformat(timespec="seconds")
-    return f"{v.device_key}  {bound}  {v.format}  {v.messages} msg  last {seen}{where}  {v.topic}"
+    own = own_profile(v)
+    profile = "" if own is None else f"  profile: {own.summary()}"
+    line = f"{v.device_key}  {bound}  {v.format}  {v.messages} msg  last {seen}{where}  {v.topic}"
+    return line + profile
+
+
+def own_profile(v: DeviceView) -> DeviceProfile | None:
+    """The device's own profile, or None (it reads as its format's default)."""
+    if v.profile is None:
+        return None
+    try:
+        return profile_from_mapping(v.profile, v.device_key)
+    except ValidationError:  # a row edited by hand into nonsense reads as the default
+        return None
 
 
 def _quarantine_line(m: QuarantineView) -> str:

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError, ValidationError
 from dispatcher.fleet.setup import FleetSetupDesk
-from dispatcher.fleet.setup_model import FieldErrors
+from dispatcher.model.fleet_setup import FieldErrors
+from dispatcher.model.users import Role
 from dispatcher.persistence.database import Database
 from dispatcher.users.desk import UserDesk
-from dispatcher.users.model import Role
 
 #: Option -> form field of each record (the same names as the CSV columns).
 DEPOT_OPTIONS = {

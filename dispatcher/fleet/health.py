@@ -6,6 +6,7 @@ the device's tracking mode when it told us (OwnTracks ``m``) and what to switch 
 
 from __future__ import annotations
 
+from dispatcher import display
 from dispatcher.fleet.state import VehicleSnapshot
 
 COARSE_STATE = "coarse position"
@@ -13,7 +14,7 @@ COARSE_STATE = "coarse position"
 _MODE_HINTS = {
     "significant": (
         "the phone is in OwnTracks significant-changes mode (m=1), which sends cell fixes "
-        "of 1-5 km at most every 5 minutes; switch it to Move mode (the mode button on the "
+        "of {cell} at most every 5 minutes; switch it to Move mode (the mode button on the "
         "app's map) for GPS fixes"
     ),
     "move": (
@@ -32,10 +33,10 @@ _MODE_HINTS = {
 
 
 def accuracy_text(metres: float | None) -> str:
-    """``±1.4 km`` / ``±650 m``; empty when unknown."""
+    """``±1.4 km`` / ``±650 m`` (``±0.9 mi`` / ``±710 yd`` in miles); empty when unknown."""
     if metres is None:
         return ""
-    return f"±{metres / 1000:.1f} km" if metres >= 1000 else f"±{metres:.0f} m"
+    return f"±{display.current().short_distance(metres)}"
 
 
 def position_note(snap: VehicleSnapshot) -> str:
@@ -45,7 +46,9 @@ def position_note(snap: VehicleSnapshot) -> str:
 
 def coarse_note(accuracy_m: float | None, tracking_mode: str | None) -> str:
     """Why a fix is coarse and what to switch on the device (``dispatcher decode`` too)."""
-    hint = _MODE_HINTS.get(tracking_mode or "", "the device reports no GPS fix")
+    shown = display.current()
+    cell = f"{shown.distance(1000, 0)} to {shown.distance(5000, 0)}"
+    hint = _MODE_HINTS.get(tracking_mode or "", "the device reports no GPS fix").format(cell=cell)
     acc = accuracy_text(accuracy_m)
     head = f"{COARSE_STATE} ({acc})" if acc else COARSE_STATE
     return f"{head}: {hint}; not used for ETA or route deviation"

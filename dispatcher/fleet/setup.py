@@ -1,7 +1,7 @@
 """The fleet setup desk: the one way front ends change depots, vehicles, drivers and days.
 
 Every command is one transaction: the actor's role is read and checked, the record is parsed
-and checked field by field (:mod:`dispatcher.fleet.setup_model`), stored with its audit row
+and checked field by field (:mod:`dispatcher.model.fleet_setup`), stored with its audit row
 (:mod:`dispatcher.persistence.fleet_setup_repo`), or nothing is. The console's Fleet setup
 dialog and ``dispatcher fleet ...`` both call it, so they refuse the same things alike.
 """
@@ -15,12 +15,7 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.errors import ValidationError
-from dispatcher.fleet.setup_model import (
-    parse_assignment,
-    parse_depot,
-    parse_driver,
-    parse_vehicle,
-)
+from dispatcher.model.fleet_setup import parse_assignment, parse_depot, parse_driver, parse_vehicle
 from dispatcher.persistence import fleet_setup_repo as repo
 from dispatcher.persistence.database import Database
 

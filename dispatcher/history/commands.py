@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
+from dispatcher import display
+from dispatcher.clock import system_now
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
 from dispatcher.fleet_settings import fleet_zone_name
@@ -55,7 +57,7 @@ def zone(name: str) -> ZoneInfo:
 def parse_day(text: str | None, tz: ZoneInfo) -> date:
     """``--date`` or today in ``tz``."""
     if not text:
-        return datetime.now(tz).date()
+        return system_now(tz).date()
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -109,13 +111,14 @@ def _visits(db: Database, args: argparse.Namespace, zone_name: str, out: TextIO)
     start = parse_local(args.start, tz, "--from")
     end = parse_local(args.end, tz, "--to")
     visits = proof_of_visit(db, Circle(args.lat, args.lon, args.radius), start, end)
+    shown = display.current()  # --radius is metres; what is printed is in the fleet's units
     for v in visits:
         print(
-            f"{v.vehicle_id}\t{v.first_seen.astimezone(tz):%H:%M:%S}-"
-            f"{v.last_seen.astimezone(tz):%H:%M:%S}\t{v.fixes} fixes\t"
-            f"closest {v.closest_m:.0f} m",
+            f"{v.vehicle_id}\t{shown.clock(v.first_seen.astimezone(tz), True)}-"
+            f"{shown.clock(v.last_seen.astimezone(tz), True)}\t{v.fixes} fixes\t"
+            f"closest {shown.short_distance(v.closest_m)}",
             file=out,
         )
     noun = "vehicle" if len(visits) == 1 else "vehicles"
-    print(f"{len(visits)} {noun} within {args.radius:g} m", file=out)
+    print(f"{len(visits)} {noun} within {shown.short_distance(args.radius)}", file=out)
     return 0

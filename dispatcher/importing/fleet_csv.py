@@ -18,16 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from dispatcher.errors import DispatcherError, ImportFileError
-from dispatcher.fleet.setup_model import FieldErrors, parse_depot, parse_driver, parse_vehicle
 from dispatcher.importing.orders_csv import MAX_FILE_BYTES, RowError
+from dispatcher.model.fleet_setup import FieldErrors, parse_depot, parse_driver, parse_vehicle
+from dispatcher.model.users import Permission
 from dispatcher.persistence import fleet_setup_repo as repo
-from dispatcher.persistence.database import Database
-from dispatcher.persistence.orm import Depot, Driver, Vehicle
+from dispatcher.persistence.database import Database, Session
 from dispatcher.persistence.users_repo import acting_user
-from dispatcher.users.model import Permission
 
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "depots": {
@@ -63,15 +60,10 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "device_key": ("device_key", "device", "tracker"),
     },
 }
-_PARSERS: dict[str, tuple[str, Callable[[dict[str, str]], Any], Any]] = {
-    "depots": ("depot", parse_depot, Depot),
-    "vehicles": ("vehicle", parse_vehicle, Vehicle),
-    "drivers": ("driver", parse_driver, Driver),
-}
-_SAVERS: dict[str, Callable[..., dict[str, Any]]] = {
-    "depots": repo.save_depot,
-    "vehicles": repo.save_vehicle,
-    "drivers": repo.save_driver,
+_PARSERS: dict[str, tuple[str, Callable[[dict[str, str]], Any]]] = {
+    "depots": ("depot", parse_depot),
+    "vehicles": ("vehicle", parse_vehicle),
+    "drivers": ("driver", parse_driver),
 }
 KINDS = tuple(ALIASES)
 
@@ -159,7 +151,7 @@ def _import_row(
     seen: dict[str, int],
     report: FleetImportReport,
 ) -> None:
-    _entity, parse, model = _PARSERS[kind]
+    entity, parse = _PARSERS[kind]
     try:
         spec = parse(values)
     except FieldErrors as exc:
@@ -171,15 +163,11 @@ def _import_row(
         )
         return
     seen[spec.id] = line
-    new = session.get(model, spec.id) is None
-    savepoint = session.begin_nested()
     try:
-        _SAVERS[kind](session, actor, spec, new=new)
+        new = repo.save_row(session, entity, actor, spec)
     except DispatcherError as exc:
-        savepoint.rollback()
         report.errors.append(RowError(line, str(exc)))
         return
-    savepoint.commit()
     if new:
         report.created += 1
     else:

@@ -4,6 +4,10 @@ The console's New order form hands the fields here; they are checked by the same
 CSV row (:func:`~dispatcher.importing.orders_csv.parse_order_fields`), an address without
 coordinates is placed by the geocoder, and the order is stored in one transaction with an
 audit entry naming who typed it. Runs off the GUI thread (the geocoder may take a second).
+
+When the geocoder cannot place the address, the form lets the dispatcher click the place on
+the map: the order then comes with those coordinates and ``placed_by_hand``, and the
+position is kept as the address's pin (the next import of the address lands on it).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import date
 
 from dispatcher.geocoding import Geocoder
 from dispatcher.importing.orders_csv import parse_order_fields
-from dispatcher.persistence import fleet_repo
+from dispatcher.persistence import fleet_repo, stop_position_repo
 from dispatcher.persistence.database import Database
 from dispatcher.scenario.records import OrderRecord
 
@@ -26,11 +30,13 @@ def create_order(
     timezone: str,
     geocoder: Geocoder | None,
     actor: str,
+    placed_by_hand: bool = False,
 ) -> tuple[int, OrderRecord]:
     """Validate, place and store one order; returns its stop id and the stored record.
 
-    Raises ValidationError (with the field's reason) for bad input or an order id that is
-    already taken, GeocodeError when the address cannot be placed; nothing is stored then.
+    Raises FieldRefused (a ValidationError naming the field) for bad input or an address
+    that cannot be placed, ValidationError for an order id already taken; nothing is stored
+    then. ``placed_by_hand``: ``lat``/``lon`` are where the dispatcher clicked on the map.
     """
     with db.session() as session:
         vehicles = fleet_repo.vehicle_ids(session)
@@ -45,7 +51,12 @@ def create_order(
         default_date=default_date,
         timezone=timezone,
         known_vehicles=vehicles,
-        locate=locate if geocoder is not None and geocoder.enabled else None,
+        locate=locate if geocoder is not None else None,
     )
     with db.session() as session:
-        return fleet_repo.create_order(session, order, actor), order
+        stop_id = fleet_repo.create_order(session, order, actor, placed_by_hand=placed_by_hand)
+        if placed_by_hand:
+            stop_position_repo.remember_pin(
+                session, order.address, order.lat, order.lon, actor=actor
+            )
+        return stop_id, order

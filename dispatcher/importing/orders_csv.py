@@ -93,6 +93,16 @@ class _RowRejected(Exception):
 
 #: Places an address: ``(lat, lon)``, or a DispatcherError whose text says why not.
 Locate = Callable[[str], tuple[float, float]]
+NO_GEOCODER = "no coordinates, and no geocoder to place the address"
+
+
+class FieldRefused(ValidationError):
+    """One order refused by the rule of one field; ``field`` names it (``address``, ``lat``…)
+    so a form can offer the fix that fits (New order… offers "Place on map" for a place)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def read_orders_file(
@@ -350,7 +360,8 @@ def parse_order_fields(
     """One order from named fields (the console's new-order form): the CSV's rules exactly.
 
     ``fields`` uses the canonical column names (``order_id``, ``address``, ``lat``...).
-    Raises :class:`~dispatcher.errors.ValidationError` with the reason a row would get.
+    Raises :class:`FieldRefused` (a ValidationError) with the reason a row would get and the
+    field at fault.
     """
     names = [name for name in ALIASES if name in fields]
     columns = {name: i for i, name in enumerate(names)}
@@ -364,16 +375,22 @@ def parse_order_fields(
             locate,
         )
     except _RowRejected as exc:
-        raise ValidationError(str(exc)) from None
+        raise FieldRefused(str(exc), exc.field) from None
 
 
 def _located(address: str, locate: Locate | None) -> tuple[float, float]:
-    """A row with an address and no coordinates: ask the geocoder (docs/import.md)."""
+    """A row with an address and no coordinates: ask the geocoder (docs/import.md).
+
+    With geocoding off (``provider = "none"``) only the pins dispatchers set by hand are
+    known; an address without one gets the same reason as with no geocoder at all.
+    """
     if locate is None:
-        raise _RowRejected("no coordinates, and no geocoder to place the address", "address")
+        raise _RowRejected(NO_GEOCODER, "address")
     try:
         return locate(address)
     except DispatcherError as exc:
+        if getattr(exc, "reason", "") == "disabled":
+            raise _RowRejected(NO_GEOCODER, "address") from None
         raise _RowRejected(f"address not placed: {exc}", "address") from None
 
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from dispatcher.geocoding import Geocoder
+from dispatcher.geocoding import MANUAL, Geocoder
 from dispatcher.importing.orders_csv import RowError, read_orders_file
+from dispatcher.model.users import Permission
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.users_repo import acting_user
-from dispatcher.users.model import Permission
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class ImportReport:
     dry_run: bool = False
     #: rows placed from their address by the geocoder (cache hits included)
     geocoded: int = 0
+    #: of those, rows placed where a dispatcher had pinned the address by hand
+    by_hand: int = 0
 
     @property
     def already_known(self) -> int:
@@ -35,7 +37,8 @@ class ImportReport:
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
         count = self.valid if self.dry_run else self.inserted
-        placed = f" ({self.geocoded} placed from their address)" if self.geocoded else ""
+        hand = f", {self.by_hand} of them where a pin was set by hand" if self.by_hand else ""
+        placed = f" ({self.geocoded} placed from their address{hand})" if self.geocoded else ""
         return (
             f"{verb} {count} orders{placed}, {self.already_known} already known, "
             f"{len(self.errors)} rows rejected"
@@ -57,16 +60,20 @@ def import_orders(
     ``actor`` must be a user whose role may import orders (checked before the file is read).
     Rows with an address and no coordinates are placed by ``geocoder`` while parsing; that
     may take a second a row on a public provider, so no transaction is held open meanwhile.
+    An address a dispatcher pinned by hand lands on the pin (even with geocoding off).
     """
     with db.session() as session:
         acting_user(session, actor, Permission.IMPORT_ORDERS)
         vehicles = fleet_repo.vehicle_ids(session)
     placed: set[str] = set()
+    by_hand: set[str] = set()
 
     def locate(address: str) -> tuple[float, float]:
         assert geocoder is not None
         hit = geocoder.geocode(address)
         placed.add(address)
+        if hit.provider == MANUAL:
+            by_hand.add(address)
         return hit.lat, hit.lon
 
     result = read_orders_file(
@@ -74,7 +81,7 @@ def import_orders(
         default_date=default_date,
         timezone=timezone,
         known_vehicles=vehicles,
-        locate=locate if geocoder is not None and geocoder.enabled else None,
+        locate=locate if geocoder is not None else None,
     )
     inserted = 0
     if not dry_run:
@@ -82,4 +89,5 @@ def import_orders(
             acting_user(session, actor, Permission.IMPORT_ORDERS)
             inserted = fleet_repo.insert_orders(session, result.orders)
     geocoded = sum(1 for order in result.orders if order.address in placed)
-    return ImportReport(path, len(result.orders), inserted, result.errors, dry_run, geocoded)
+    hand = sum(1 for order in result.orders if order.address in by_hand)
+    return ImportReport(path, len(result.orders), inserted, result.errors, dry_run, geocoded, hand)

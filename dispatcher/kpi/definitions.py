@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dispatcher.kpi.records import StopRecord
+from dispatcher.model.kpi import StopRecord
 
 
 class Verdict(enum.StrEnum):

@@ -24,13 +24,7 @@ from dispatcher.kpi.definitions import (
     otif,
     verdict,
 )
-from dispatcher.kpi.records import (
-    FLEET,
-    DayRecords,
-    Scope,
-    ScopedDay,
-    scope_day,
-)
+from dispatcher.model.kpi import FLEET, DayRecords, Scope, ScopedDay, scope_day
 from dispatcher.planning.model import to_plan_seconds
 
 #: Upper edges (minutes) of the open-exception age buckets; the last bucket is open-ended.

@@ -1,7 +1,8 @@
 """Planned and predicted arrivals from the planning evaluator, for the charts and the timeline.
 
 *Planned* is what the plan promised: the stop's stored planned arrival, or — when none was
-stored — the evaluation of the vehicle's whole route from its depot at shift start.
+stored — the evaluation of the vehicle's whole route from its depot at shift start (leaving
+as late as the first stop's window allows, as the route boards show it).
 *Predicted* is what will happen now: the evaluation of the stops not yet reached from the
 vehicle's live position at ``now``. Times go through plan seconds (seconds since local
 midnight of the service day), the planning package's convention.
@@ -15,8 +16,8 @@ from datetime import datetime
 
 from dispatcher.errors import DispatcherError
 from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
-from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord, by_vehicle
 from dispatcher.model.core import StopKind
+from dispatcher.model.kpi import DayRecords, StopRecord, VehicleRecord, by_vehicle
 from dispatcher.planning import (
     PlanStop,
     to_plan_seconds,

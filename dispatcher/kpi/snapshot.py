@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
 from dispatcher.eta.travel import TravelTimeProvider
-from dispatcher.kpi.records import DayRecords
 from dispatcher.kpi.schedule import LatLon, planned_arrivals, predicted_arrivals
+from dispatcher.model.kpi import DayRecords
 from dispatcher.persistence import kpi_repo
 from dispatcher.persistence.database import Database
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dispatcher.kpi.definitions import DEFAULT_RULES, KpiRules, Verdict, verdict
-from dispatcher.kpi.records import DayRecords, StopRecord, by_vehicle
+from dispatcher.model.kpi import DayRecords, StopRecord, by_vehicle
 from dispatcher.planning.model import to_plan_seconds
 
 #: How long before its window end a predicted arrival makes a stop "at risk".

@@ -8,8 +8,10 @@ pays for.
 
 Payload keys:
 
-* ``v`` — changed vehicles ``[id, lat, lon, heading, state, speed_kmh, last_seen_hhmmss, alert,
-  accuracy_m, note]`` (``alert`` is 1 when the vehicle has an open exception; ``accuracy_m``
+* ``v`` — changed vehicles ``[id, lat, lon, heading, state, speed, last_seen, alert,
+  accuracy_m, note]`` (``speed`` is whole km/h or mph, the fleet's unit, which the page's
+  ``speedUnit`` option names; ``last_seen`` is the clock text in the fleet's locale
+  (:mod:`dispatcher.display`); ``alert`` is 1 when the vehicle has an open exception; ``accuracy_m``
   is the radius of the accuracy circle of a coarse fix, else 0, and ``note`` says why it is
   coarse and what to switch on the device, else "");
 * ``i`` — changed tooltip facts ``{id: [label, driver, next stop, ETA, exception titles]}``;
@@ -23,11 +25,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from dispatcher.alerts.model import Alert, AlertKind
+from dispatcher import display
 from dispatcher.fleet.health import position_note
 from dispatcher.fleet.state import FleetState, VehicleSnapshot
 from dispatcher.maps.routes import next_stop
 from dispatcher.maps.styling import display_state
+from dispatcher.model.alerts import Alert, AlertKind
 from dispatcher.model.core import VehicleState
 from dispatcher.persistence.fleet_repo import RouteView
 
@@ -182,7 +185,7 @@ class MapFeed:
             round(s.lon, 5),
             None if s.heading_deg is None else round(s.heading_deg),
             state,
-            None if s.speed_kmh is None else round(s.speed_kmh),
+            None if s.speed_kmh is None else round(display.current().speed_value(s.speed_kmh)),
             self._clock_text(s.last_seen),
             0 if kinds is None else 1,
             round(s.accuracy_m or 0) if s.coarse else 0,
@@ -190,14 +193,14 @@ class MapFeed:
         )
 
     def _clock_text(self, t: datetime | None) -> str:
-        """``HH:MM:SS`` in the console's zone; a whole tick shares one ``now``, so cache it."""
+        """``14:05:07`` / ``2:05:07 PM`` in the fleet's zone; a tick shares one ``now``: cached."""
         if t is None:
             return ""
         text = self._seen_text.get(t)
         if text is None:
             if len(self._seen_text) > 256:
                 self._seen_text.clear()
-            text = self._seen_text[t] = t.astimezone(self._tz).strftime("%H:%M:%S")
+            text = self._seen_text[t] = display.current().clock(t.astimezone(self._tz), True)
         return text
 
     def _removed(self) -> list[str]:
@@ -232,5 +235,5 @@ class MapFeed:
         if stop is not None:
             next_text = stop.customer_name or stop.address or stop.order_ref
             eta = self._etas.get(stop.id)
-            eta_text = "" if eta is None else eta.astimezone(self._tz).strftime("%H:%M")
+            eta_text = "" if eta is None else display.current().clock(eta.astimezone(self._tz))
         return (name, driver, next_text, eta_text, list(self._titles.get(vehicle_id, ())))

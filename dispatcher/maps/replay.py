@@ -14,8 +14,8 @@ replay bar's event list.
 
 Extra batch keys (besides ``v``, ``rm``, ``t`` of the live feed):
 
-* ``replay`` — the banner text ``"HH:MM:SS"`` in the console's zone, or ``None`` to leave
-  replay;
+* ``replay`` — the banner text (``"14:05:07"`` in the fleet's zone and locale), or ``None``
+  to leave replay;
 * ``reset`` — 1 when the page must drop every vehicle it shows before applying the batch
   (entering or leaving replay, a page reload).
 """
@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
+from dispatcher import display
 from dispatcher.maps.feed import Row
 from dispatcher.maps.styling import DisplayState
 
@@ -59,14 +60,15 @@ class Frame(Protocol):
 def replay_row(p: ReplayedPosition, at: datetime, tz: tzinfo, stale_after_s: float) -> Row:
     """One replayed vehicle as a live-feed row; "last seen" is when its fix was taken."""
     state = DisplayState.STALE if p.age_s > stale_after_s else DisplayState.ON_TIME
-    seen = (at - timedelta(seconds=max(0.0, p.age_s))).astimezone(tz).strftime("%H:%M:%S")
+    shown = display.current()
+    seen = shown.clock((at - timedelta(seconds=max(0.0, p.age_s))).astimezone(tz), True)
     return (
         p.vehicle_id,
         round(p.lat, 5),
         round(p.lon, 5),
         None if p.heading_deg is None else round(p.heading_deg),
         state.value,
-        None if p.speed_kmh is None else round(p.speed_kmh),
+        None if p.speed_kmh is None else round(shown.speed_value(p.speed_kmh)),
         seen,
         0,
     )
@@ -95,7 +97,7 @@ class ReplayFeed:
         changed = [row for vid, row in rows.items() if self._sent.get(vid) != row]
         gone = [vid for vid in self._sent if vid not in rows]
         out: dict[str, Any] = {
-            "replay": at.astimezone(self._tz).strftime("%H:%M:%S"),
+            "replay": display.current().clock(at.astimezone(self._tz), True),
             "t": int(at.timestamp()),
         }
         if self._reset:

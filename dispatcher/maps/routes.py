@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
+from dispatcher import display
 from dispatcher.alerts.facts import Geofence
 from dispatcher.fleet.state import VehicleSnapshot
 from dispatcher.maps.styling import StopStyle, stop_style
@@ -37,7 +38,7 @@ def next_stop(route: RouteView) -> StopView | None:
 
 
 def _hhmm(t: datetime | None, tz: tzinfo) -> str:
-    return t.astimezone(tz).strftime("%H:%M") if t is not None else ""
+    return display.current().clock(t.astimezone(tz)) if t is not None else ""
 
 
 def window_text(stop: StopView, tz: tzinfo) -> str:

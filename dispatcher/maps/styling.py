@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-from dispatcher.alerts.model import AlertKind
+from dispatcher.model.alerts import AlertKind
 from dispatcher.model.core import StopStatus, VehicleState
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dispatcher.clock import Clock
-from dispatcher.messaging.outbox import OutboxMessage
+from dispatcher.model.messaging import OutboxMessage
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,10 @@ import json
 from datetime import datetime
 from typing import Any, TextIO
 
+from dispatcher import display
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 
 _FIELDS = (
     "id",
@@ -97,12 +98,12 @@ def as_dict(row: OutboxMessage) -> dict[str, Any]:
 
 def format_row(row: OutboxMessage, tz: str = "UTC") -> str:
     """``#12 sent  sms +49... ORD-1 running_late v1 created 10:02:11 by ann sent 10:02:19 ...``"""
-    from dispatcher.messaging.contacts import zone  # phonenumbers: only when printing
+    from dispatcher.model.messaging import zone
 
     local = zone(tz)
 
     def hms(value: datetime | None) -> str:
-        return value.astimezone(local).strftime("%H:%M:%S") if value else "-"
+        return display.current().clock(value.astimezone(local), True) if value else "-"
 
     parts = [
         f"#{row.id}",

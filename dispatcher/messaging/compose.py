@@ -13,16 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from dispatcher import display
 from dispatcher.clock import Clock
-from dispatcher.messaging.contacts import (
-    AddressCheck,
-    ContactPreference,
-    CustomerPreferences,
-    quiet_hours_release,
-    resolve_address,
-    zone,
-)
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStore, idempotency_key
+from dispatcher.messaging.contacts import AddressCheck, quiet_hours_release, resolve_address
+from dispatcher.messaging.outbox import OutboxStore, idempotency_key
 from dispatcher.messaging.situations import (
     SITUATION_VARIABLES,
     ChannelKind,
@@ -38,6 +32,7 @@ from dispatcher.messaging.templates import (
     render,
 )
 from dispatcher.model.core import StopStatus
+from dispatcher.model.messaging import ContactPreference, CustomerPreferences, OutboxMessage, zone
 
 #: Situations whose key carries the ETA bucket: a fresh ETA is a fresh message.
 _ETA_KEYED = frozenset({Situation.RUNNING_LATE, Situation.ARRIVING_SOON, Situation.REASSIGNED})
@@ -45,12 +40,17 @@ _ETA_KEYED = frozenset({Situation.RUNNING_LATE, Situation.ARRIVING_SOON, Situati
 
 @dataclass(frozen=True, slots=True)
 class Branding:
-    """How the company signs its messages, and how times are written (GSM-7 safe)."""
+    """How the company signs its messages, and how times are written (GSM-7 safe).
+
+    ``time_format`` / ``date_format`` are ``strftime`` patterns; None (the default) writes
+    times and days as every screen does, in the fleet's locale (``14:05`` / ``2:05 PM``,
+    ``Fri 20 Nov`` / ``Fri, Nov 20``: :mod:`dispatcher.display`).
+    """
 
     company_name: str
     company_phone: str = ""
-    time_format: str = "%H:%M"
-    date_format: str = "%a %d %b"
+    time_format: str | None = None
+    date_format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +83,19 @@ def template_context(
     """
     tz = zone(prefs.tz, fleet_tz)
 
+    shown = display.current()
+
     def hhmm(value: datetime | None) -> str | None:
-        return value.astimezone(tz).strftime(branding.time_format) if value else None
+        if value is None:
+            return None
+        local = value.astimezone(tz)
+        return local.strftime(branding.time_format) if branding.time_format else shown.clock(local)
 
     def day(value: datetime | None) -> str | None:
-        return value.astimezone(tz).strftime(branding.date_format) if value else None
+        if value is None:
+            return None
+        local = value.astimezone(tz)
+        return local.strftime(branding.date_format) if branding.date_format else shown.day(local)
 
     window = None
     if facts.window_start and facts.window_end:

@@ -7,45 +7,15 @@ keeps the reason in ``customers.contact_problem``) so a dispatcher sees why a me
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
 from dispatcher.errors import ValidationError
 from dispatcher.messaging.situations import ChannelKind
-
-
-class ContactPreference(enum.StrEnum):
-    """The channel a customer wants to be reached on (``none``: do not message)."""
-
-    SMS = "sms"
-    EMAIL = "email"
-    NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerPreferences:
-    """What the core needs to know about a customer before writing to them.
-
-    ``tz`` is an IANA name; empty means the fleet's time zone. Quiet hours are local wall
-    times; ``quiet_start > quiet_end`` spans midnight (21:00-08:00), equal or missing means
-    none.
-    """
-
-    customer_id: int | None
-    name: str = ""
-    phone: str = ""
-    email: str = ""
-    channel: ContactPreference = ContactPreference.SMS
-    opted_out: bool = False
-    lang: str = "en"
-    tz: str = ""
-    quiet_start: time | None = None
-    quiet_end: time | None = None
+from dispatcher.model.messaging import ContactPreference, CustomerPreferences, zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,17 +110,6 @@ def is_opt_out_reply(text: str) -> bool:
     """True when an inbound SMS asks to stop messages."""
     words = re.findall(r"[a-z]+", (text or "").lower())
     return bool(words) and words[0] in _STOP_WORDS
-
-
-def zone(name: str, fallback: str = "UTC") -> ZoneInfo:
-    """The zone called ``name``, else ``fallback``; a typo in a customer record never crashes."""
-    for candidate in (name, fallback, "UTC"):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
 
 
 def in_quiet_hours(local: time, start: time | None, end: time | None) -> bool:

@@ -21,7 +21,7 @@ from email.utils import format_datetime, formataddr
 
 from dispatcher.clock import Clock
 from dispatcher.messaging.channels import SendResult, resolve_secret
-from dispatcher.messaging.outbox import OutboxMessage
+from dispatcher.model.messaging import OutboxMessage
 
 
 class SmtpSecurity(enum.StrEnum):

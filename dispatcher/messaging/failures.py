@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from dispatcher.alerts.model import AlertKind, Condition, Severity
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import Clock
-from dispatcher.messaging.outbox import OutboxMessage
+from dispatcher.model.alerts import AlertKind, Condition, Severity
+from dispatcher.model.messaging import OutboxMessage
 from dispatcher.persistence import messaging_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore
 from dispatcher.persistence.database import Database

@@ -22,74 +22,20 @@ State machine::
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import quote
 
 from dispatcher.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from dispatcher.model.messaging import DEFAULT_LEASE, OutboxMessage, OutboxStatus
 
 #: Width of the ETA bucket in idempotency keys: two clicks for ETAs in the same 10 minutes
 #: are one message; a fresh ETA in another bucket is news worth a new message.
 ETA_BUCKET = timedelta(minutes=10)
-DEFAULT_LEASE = timedelta(minutes=5)
 MAX_KEY_LENGTH = 200
-
-
-class OutboxStatus(enum.StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        """No relay will touch the row again (``sent`` still awaits a receipt)."""
-        return self in (OutboxStatus.DELIVERED, OutboxStatus.FAILED, OutboxStatus.CANCELLED)
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """One outbox row. Mirrors ``outbox_messages`` (see docs/messaging.md for the columns).
-
-    ``id`` is ``None`` until the store has saved the row. ``not_before`` is when the message
-    was first allowed to leave (undo window, quiet hours); ``next_attempt_at`` is when the
-    relay may next try (equal to ``not_before`` at first, later moved by retries).
-    ``attempts`` counts hand-overs to a channel (:meth:`OutboxStore.start_attempt`, just
-    before the channel is called), so a message that crashes the relay every time still
-    reaches the attempt limit, while a claim that a crash cut short before the channel was
-    called costs nothing. All datetimes are aware UTC.
-    """
-
-    idempotency_key: str
-    customer_id: int | None
-    stop_ref: str | None
-    situation: str
-    template_id: str
-    template_version: int
-    channel: str
-    address: str
-    body: str
-    not_before: datetime
-    next_attempt_at: datetime
-    created_at: datetime
-    created_by: str = "system"
-    subject: str = ""
-    body_html: str = ""
-    status: OutboxStatus = OutboxStatus.QUEUED
-    attempts: int = 0
-    last_error: str = ""
-    provider_id: str = ""
-    claimed_by: str | None = None
-    claimed_at: datetime | None = None
-    sent_at: datetime | None = None
-    delivered_at: datetime | None = None
-    id: int | None = None
 
 
 def idempotency_key(

@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from dispatcher.clock import Clock
 from dispatcher.errors import ConflictError, DispatcherError, InvalidTransition
 from dispatcher.messaging.channels import Channel, SendResult
-from dispatcher.messaging.outbox import DEFAULT_LEASE, OutboxMessage, OutboxStatus, OutboxStore
+from dispatcher.messaging.outbox import OutboxStore
 from dispatcher.messaging.sandbox import over_channel_limit
+from dispatcher.model.messaging import DEFAULT_LEASE, OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """Messaging as a core service: the outbox relay in a worker thread, and one-click sends.
 
 :class:`MessagingService` is added to the :class:`~dispatcher.core.Core` by
-:func:`install_messaging` in the console and in ``dispatcher serve``. Its worker thread claims
+:func:`dispatcher.app.add_messaging` (from ``build_core``, for the console and ``dispatcher
+serve`` alike). Its worker thread claims
 due outbox rows and delivers them (never the GUI thread); :meth:`MessagingService.tick`, called
 by ``Core.tick`` on the loop's own thread, only announces what the worker did on the core bus
 (:class:`OutboxChanged`, and ``AlertsChanged`` when a message failed for good and became an
@@ -14,28 +15,24 @@ GUI thread and shows the result.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from dispatcher.clock import Clock
 from dispatcher.errors import DispatcherError
 from dispatcher.events import EventBus
-from dispatcher.messaging.channels import Channel, PublishFn
+from dispatcher.messaging.channels import Channel
 from dispatcher.messaging.compose import Branding, Messenger, SendOutcome, eta_moved
-from dispatcher.messaging.failures import FailureSink, alert_failure_sink
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
+from dispatcher.messaging.failures import FailureSink
 from dispatcher.messaging.relay import Relay
-from dispatcher.messaging.settings import MessagingSettings, build_channels, messaging_settings
+from dispatcher.messaging.settings import MessagingSettings
 from dispatcher.messaging.situations import Situation
 from dispatcher.messaging.stop_facts import (
-    StopContact,
     VehicleFix,
     eta_changes,
     fresh_eta,
@@ -47,14 +44,12 @@ from dispatcher.messaging.stop_facts import (
 )
 from dispatcher.messaging.template_store import load_templates, save_template
 from dispatcher.messaging.templates import PlainValue, TemplateLibrary, TemplateSpec
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus, StopContact
+from dispatcher.model.users import Permission
 from dispatcher.persistence import messaging_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.outbox_repo import SqlOutboxStore
 from dispatcher.persistence.users_repo import acting_user
-from dispatcher.users.model import Permission
-
-if TYPE_CHECKING:
-    from dispatcher.core import Core
 
 log = logging.getLogger(__name__)
 
@@ -356,57 +351,17 @@ class MessagingService:
     def failed(self) -> list[OutboxMessage]:
         return self.store.list(OutboxStatus.FAILED)
 
+    def order_ref_of(self, stop_id: int) -> str | None:
+        """The order reference of a stop (what outbox rows call it); reads the database."""
+        return messaging_repo.order_ref_of(self.db, stop_id)
 
-def messaging_of(core: Core) -> MessagingService | None:
-    """The core's messaging service, if :func:`install_messaging` added one."""
-    return next((s for s in core.services if isinstance(s, MessagingService)), None)
-
-
-def install_messaging(
-    core: Core,
-    *,
-    publish: PublishFn | None = None,
-    start: bool = True,
-    configure: Callable[[MessagingSettings], MessagingSettings] | None = None,
-) -> MessagingService:
-    """Add (once) the messaging service to ``core``, configured from ``[messaging]``.
-
-    ``publish`` is the MQTT client's publish for driver messages (default: the live client's,
-    when the core has one). A console next to a recorder composes and queues messages but
-    never relays the outbox: the recorder's relay does. A bad section raises
-    :class:`~dispatcher.errors.ConfigError`.
-    """
-    existing = messaging_of(core)
-    if existing is not None:
-        return existing
-    settings = messaging_settings(core.settings.sections.get("messaging"))
-    settings = dataclasses.replace(settings, timezone=core.fleet.timezone)
-    section = core.settings.sections.get("messaging") or {}
-    if "region" not in section and core.fleet.region:
-        settings = dataclasses.replace(settings, region=core.fleet.region)
-    if configure is not None:
-        settings = configure(settings)
-    if publish is None and core.live is not None and core.live.client is not None:
-        publish = core.live.client.publish
-    channels = build_channels(settings, core.clock, publish, core.settings.broker.prefix)
-    service = MessagingService(
-        core.db,
-        core.clock,
-        core.bus,
-        settings,
-        channels,
-        failure_sink=alert_failure_sink(core.db, core.clock),
-    )
-    core.add_service(service)
-    if start and core.site.records:  # next to a recorder, its relay sends (dispatcher/site.py)
-        service.start()
-    return service
+    def customer_names(self, customer_ids: Iterable[int]) -> dict[int, str]:
+        """Customer names by id, for the outbox table; reads the database."""
+        return messaging_repo.customer_names(self.db, customer_ids)
 
 
 __all__ = [
     "MessagingService",
     "OutboxChanged",
     "StopSend",
-    "install_messaging",
-    "messaging_of",
 ]

@@ -23,7 +23,7 @@ Example (secrets never here: env vars or the OS keyring, see docs/messaging.md):
     max_delay_s = 3600
 
 Times in messages and quiet hours are in the fleet's zone (``[fleet] timezone``, see
-:mod:`dispatcher.fleet_settings`), filled in by :func:`install_messaging`.
+:mod:`dispatcher.fleet_settings`), filled in by :func:`~dispatcher.app.add_messaging`.
 
 Without a section every channel is ``capture``: nothing leaves the machine, and the file shows
 what would have been sent (the demo runs like that).

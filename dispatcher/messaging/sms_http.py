@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dispatcher.messaging.channels import SendResult, resolve_secret
-from dispatcher.messaging.outbox import OutboxMessage
+from dispatcher.model.messaging import OutboxMessage
 
 USER_AGENT = "Dispatcher-messaging/1"
 

@@ -16,64 +16,21 @@ message is the time behind the exception.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
 from dispatcher.errors import ValidationError
 from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
 from dispatcher.messaging.compose import EtaChange, MessageFacts, MessageRequest
-from dispatcher.messaging.contacts import CustomerPreferences, zone
 from dispatcher.messaging.situations import Situation, choose_situation
 from dispatcher.model.core import StopStatus
+from dispatcher.model.messaging import RouteStop, StopContact, zone
 from dispatcher.planning.live_eta import LiveVehicle, predict_route
 from dispatcher.planning.live_eta import arrivals as predicted_arrivals
 from dispatcher.planning.model import INF, PlanStop, to_plan_seconds
 
 #: How close an on-time stop must be before "arriving soon" is worth saying.
 ARRIVING_SOON_WITHIN = timedelta(minutes=30)
-
-
-@dataclass(frozen=True, slots=True)
-class RouteStop:
-    """One stop of the vehicle's route, as the ETA walk needs it."""
-
-    stop_id: int
-    lat: float
-    lon: float
-    service_s: int
-    status: StopStatus
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    planned_arrival: datetime | None = None
-    customer_id: int | None = None
-    order_ref: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class StopContact:
-    """A stop with its customer and its vehicle's route (filled by the persistence layer).
-
-    ``route`` is the whole route of the stop's vehicle in sequence (done stops included);
-    ``depot``/``shift_start`` let the ETA start from the depot before the van has left.
-    """
-
-    stop_id: int
-    order_ref: str
-    status: StopStatus
-    customer: CustomerPreferences
-    address: str = ""
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    planned_arrival: datetime | None = None
-    pod_ref: str = ""
-    failure_reason: str = ""
-    completed_at: datetime | None = None
-    vehicle_id: str | None = None
-    driver_name: str = ""
-    shift_start: datetime | None = None
-    shift_end: datetime | None = None
-    depot: tuple[float, float] | None = None
-    route: tuple[RouteStop, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +217,8 @@ def eta_changes(
 def planned_etas(
     contact: StopContact, tz: str = "UTC", provider: TravelTimeProvider | None = None
 ) -> dict[int, datetime]:
-    """The morning plan's arrival times: every stop pending, leaving the depot at shift start.
+    """The morning plan's arrival times: every stop pending, leaving the depot at shift start
+    (or as late as the first stop's window allows, as the evaluator plans it).
 
     The baseline for "whose ETA moved" when the stops carry no stored planned arrival.
     """

@@ -22,7 +22,6 @@ from typing import Any
 from dispatcher.config import user_config_dir
 from dispatcher.errors import DispatcherError
 from dispatcher.messaging.compose import Branding, MessageFacts, template_context
-from dispatcher.messaging.contacts import CustomerPreferences
 from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.templates import (
     DEFAULT_TEMPLATE_DIR,
@@ -34,6 +33,7 @@ from dispatcher.messaging.templates import (
     render,
     validate_spec,
 )
+from dispatcher.model.messaging import CustomerPreferences
 
 log = logging.getLogger(__name__)
 

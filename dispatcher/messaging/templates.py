@@ -114,7 +114,7 @@ class _GuardableUndefined(jinja2.StrictUndefined):
     required (missing -> :class:`TemplateError` naming it), tested first means optional.
     """
 
-    def __bool__(self) -> bool:  # type: ignore[override]
+    def __bool__(self) -> bool:  # type: ignore[override]  # StrictUndefined: a raiser
         return False
 
 
@@ -230,7 +230,7 @@ def check_context(context: Mapping[str, object]) -> dict[str, PlainValue]:
                 f"variable '{key}' is a {type(value).__name__}; format it as text first",
                 variable=key,
             )
-        plain[key] = value  # type: ignore[assignment]
+        plain[key] = value  # type: ignore[assignment]  # checked by type() just above
     return plain
 
 

@@ -33,8 +33,10 @@ from sqlalchemy import ColumnElement, Row, Select, Table, func, insert, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatcher.alerts.model import (
+from dispatcher.errors import ConflictError, NotFoundError, ValidationError
+from dispatcher.model.alerts import (
     Alert,
+    AlertFilter,
     AlertKind,
     AlertStatus,
     AuditEntry,
@@ -42,8 +44,6 @@ from dispatcher.alerts.model import (
     Severity,
     User,
 )
-from dispatcher.alerts.store import AlertFilter
-from dispatcher.errors import ConflictError, NotFoundError, ValidationError
 from dispatcher.persistence import users_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import AlertRow, Stop, VehicleEventRow
@@ -51,8 +51,9 @@ from dispatcher.persistence.orm import AuditEntry as AuditRow
 
 log = logging.getLogger(__name__)
 
-_A: Table = AlertRow.__table__  # type: ignore[assignment]
-_L: Table = AuditRow.__table__  # type: ignore[assignment]
+# SQLAlchemy types a mapped class's __table__ as a FromClause; these are Tables.
+_A: Table = AlertRow.__table__  # type: ignore[assignment]  # a Table (above)
+_L: Table = AuditRow.__table__  # type: ignore[assignment]  # a Table (above)
 
 #: What ``audit_log.entity`` says for alert entries (the log is shared with other entities).
 AUDIT_ENTITY = "alert"
@@ -302,6 +303,11 @@ def actual_arrivals(session: Session, day: date) -> dict[int, datetime]:
 
 
 # -- who is at the keyboard (the users room owns the table: persistence/users_repo.py) ------
+
+
+def stop_by_id(session: Session, stop_id: int) -> Stop | None:
+    """The stop an alert is about, with its customer (the detail pane's facts), if it exists."""
+    return session.scalar(select(Stop).where(Stop.id == stop_id))
 
 
 def user_for_os_account(session: Session, os_user: str) -> User:

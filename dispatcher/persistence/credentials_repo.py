@@ -8,12 +8,13 @@ even when two desks act at once; the loser gets a :class:`ConflictError` with th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dispatcher.clock import system_now
 from dispatcher.errors import ConflictError
 from dispatcher.persistence.orm import AuditEntry, DeviceCredential
 from dispatcher.persistence.orm import User as UserRow
@@ -101,7 +102,7 @@ def revoke_credential(session: Session, device_key: str, actor: str, *, action: 
     )
     if row is None:
         return False
-    row.revoked_at = datetime.now(UTC)
+    row.revoked_at = system_now()
     row.revoked_by = actor[:80]
     session.flush()
     _audit(session, actor, action, device_key, {"username": row.username})

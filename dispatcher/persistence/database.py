@@ -19,10 +19,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, orm
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from dispatcher.errors import (
     DatabaseError,
@@ -32,6 +32,11 @@ from dispatcher.errors import (
     DispatcherError,
 )
 from dispatcher.persistence.storage_errors import Fault, classify, refused
+
+#: The unit of work :meth:`Database.session` yields, under the ORM's name: the rooms that hand
+#: a session on to the repositories name it without importing SQLAlchemy themselves (the
+#: "SQLAlchemy only in persistence" contract, docs/architecture.md).
+Session = orm.Session
 
 log = logging.getLogger(__name__)
 

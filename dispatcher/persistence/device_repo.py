@@ -17,14 +17,10 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from dispatcher.alerts.model import Role
-from dispatcher.devices.registry import (
-    MAX_KEY,
-    DeviceSighting,
-    QuarantinedMessage,
-    RegistryLimits,
-)
 from dispatcher.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from dispatcher.model.alerts import Role
+from dispatcher.model.devices import MAX_KEY, DeviceSighting, QuarantinedMessage, RegistryLimits
+from dispatcher.persistence import device_profile_repo
 from dispatcher.persistence.alert_repo import user_for_os_account
 from dispatcher.persistence.orm import (
     AuditEntry,
@@ -56,6 +52,9 @@ class DeviceView:
     battery_pct: float | None
     drift_s: float | None
     rejections: dict[str, int]
+    #: Its own profile (``battery``, ``speed``, ``volts_empty``, ``volts_full``), or None: it
+    #: reads as its format's default (docs/mqtt.md, device profiles).
+    profile: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (times as ISO 8601 UTC)."""
@@ -100,7 +99,7 @@ def flush(
     _upsert(session, sightings)
     if messages:
         session.execute(
-            QuarantineRow.__table__.insert(),  # type: ignore[attr-defined]
+            QuarantineRow.__table__.insert(),  # type: ignore[attr-defined]  # SA: FromClause, a Table
             [
                 {
                     "device_key": m.device_key,
@@ -214,16 +213,20 @@ def _prune_unknown(session: Session, keep: int) -> None:
 def list_devices(session: Session, *, unbound_only: bool = False) -> list[DeviceView]:
     """Every device seen (and every binding, even before its device spoke), newest first."""
     bindings = {b.device_key: b.vehicle_id for b in session.scalars(select(DeviceBinding))}
+    profiles = device_profile_repo.device_profiles(session)
     query = select(DeviceSeenRow).order_by(DeviceSeenRow.last_seen.desc())
     if unbound_only:
         query = query.where(DeviceSeenRow.unknown.is_(True))
-    views = [_view(r, bindings.get(r.device_key)) for r in session.scalars(query)]
+    views = [
+        _view(r, bindings.get(r.device_key), profiles.get(r.device_key))
+        for r in session.scalars(query)
+    ]
     if unbound_only:
         return [v for v in views if v.vehicle_id is None]
     seen = {v.device_key for v in views}
     for key, vehicle in sorted(bindings.items()):
         if key not in seen:
-            views.append(_empty_view(key, vehicle))
+            views.append(_empty_view(key, vehicle, profiles.get(key)))
     return views
 
 
@@ -232,9 +235,10 @@ def get_device(session: Session, device_key: str) -> DeviceView | None:
     row = session.get(DeviceSeenRow, device_key)
     binding = session.get(DeviceBinding, device_key)
     vehicle = binding.vehicle_id if binding is not None else None
+    profile = device_profile_repo.device_profile(session, device_key)
     if row is None:
-        return None if vehicle is None else _empty_view(device_key, vehicle)
-    return _view(row, vehicle)
+        return None if vehicle is None else _empty_view(device_key, vehicle, profile)
+    return _view(row, vehicle, profile)
 
 
 def quarantine(
@@ -264,7 +268,7 @@ def known_vehicle_ids(session: Session) -> set[str]:
     return set(session.scalars(select(Vehicle.id)))
 
 
-def _view(r: DeviceSeenRow, vehicle: str | None) -> DeviceView:
+def _view(r: DeviceSeenRow, vehicle: str | None, profile: dict[str, Any] | None) -> DeviceView:
     return DeviceView(
         r.device_key,
         r.format,
@@ -281,13 +285,14 @@ def _view(r: DeviceSeenRow, vehicle: str | None) -> DeviceView:
         r.battery_pct,
         r.drift_s,
         {str(k): int(v) for k, v in (r.rejections or {}).items()},
+        profile,
     )
 
 
-def _empty_view(key: str, vehicle: str) -> DeviceView:
+def _empty_view(key: str, vehicle: str, profile: dict[str, Any] | None) -> DeviceView:
     fmt = key.partition(":")[0]
     return DeviceView(
-        key, fmt, "", None, None, 0, False, vehicle, None, None, None, None, None, None, {}
+        key, fmt, "", None, None, 0, False, vehicle, None, None, None, None, None, None, {}, profile
     )
 
 
@@ -351,6 +356,28 @@ def unbind(session: Session, device_key: str, *, actor: str) -> str:
     _audit(session, actor, "device.unbind", key, {"vehicle_id": vehicle}, None)
     session.flush()
     return vehicle
+
+
+def set_profile(
+    session: Session, device_key: str, values: dict[str, Any] | None, *, actor: str
+) -> bool:
+    """Store (``None``: forget) a device's own profile, audited; False when it was so already.
+
+    Who may: whoever may bind devices (a viewer is refused). The values are validated by the
+    telemetry room (:mod:`dispatcher.telemetry.profile_store`) before they get here.
+    """
+    _may_bind(session, actor)
+    key = check_key(device_key)
+    before = device_profile_repo.device_profile(session, key)
+    if before == values:
+        return False
+    if values is None:
+        device_profile_repo.delete_device_profile(session, key)
+    else:
+        device_profile_repo.put_device_profile(session, key, values)
+    _audit(session, actor, "device.profile", key, before, values)
+    session.flush()
+    return True
 
 
 def _may_bind(session: Session, actor: str) -> None:

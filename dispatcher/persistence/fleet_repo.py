@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatcher import limits
+from dispatcher.clock import system_now
 from dispatcher.errors import ConflictError, ValidationError
+from dispatcher.model.users import Permission
 from dispatcher.persistence.orm import (
     AuditEntry,
     Customer,
@@ -25,7 +27,6 @@ from dispatcher.persistence.orm import (
 )
 from dispatcher.persistence.users_repo import acting_user
 from dispatcher.scenario.records import CustomerRecord, OrderRecord, Scenario
-from dispatcher.users.model import Permission
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +162,14 @@ def insert_orders(session: Session, orders: Iterable[OrderRecord]) -> int:
     return inserted
 
 
-def create_order(session: Session, order: OrderRecord, actor: str) -> int:
+def create_order(
+    session: Session, order: OrderRecord, actor: str, *, placed_by_hand: bool = False
+) -> int:
     """Store one new order typed in by ``actor``, audited; returns its stop id.
 
-    Raises PermissionDenied when ``actor`` may not add orders, ValidationError when the
-    order id is taken (nothing is stored).
+    ``placed_by_hand``: the dispatcher put it on the map (the audit says so). Raises
+    PermissionDenied when ``actor`` may not add orders, ValidationError when the order id is
+    taken (nothing is stored).
     """
     acting_user(session, actor, Permission.IMPORT_ORDERS)
     if existing_order_refs(session, [order.order_ref]):
@@ -180,7 +184,8 @@ def create_order(session: Session, order: OrderRecord, actor: str) -> int:
             entity="stop",
             entity_id=str(stop_id),
             before=None,
-            after={"order": order.order_ref, "vehicle": order.vehicle_id},
+            after={"order": order.order_ref, "vehicle": order.vehicle_id}
+            | ({"position": "placed by hand"} if placed_by_hand else {}),
         )
     )
     return int(stop_id)
@@ -328,6 +333,8 @@ class VehicleView:
     depot_lat: float | None
     depot_lon: float | None
     driver_id: str | None = None
+    cost_per_km: float = 0.0
+    cost_per_hour: float = 0.0
 
 
 def load_vehicles(session: Session, *, active_only: bool = True) -> list[VehicleView]:
@@ -351,6 +358,8 @@ def load_vehicles(session: Session, *, active_only: bool = True) -> list[Vehicle
             v.depot.lat if v.depot else None,
             v.depot.lon if v.depot else None,
             v.driver_id,
+            v.cost_per_km or 0.0,
+            v.cost_per_hour or 0.0,
         )
         for v in session.scalars(query)
     ]
@@ -444,7 +453,7 @@ def save_routes(
             stop = _stop_for_write(stops, item, ours)
             stop.route_id, stop.sequence = route.id, seq
         route.updated_by = actor
-        route.updated_at = datetime.now(UTC)
+        route.updated_at = system_now()
         session.add(
             AuditEntry(
                 actor=actor,

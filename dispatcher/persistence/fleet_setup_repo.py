@@ -16,14 +16,15 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from dispatcher.errors import NotFoundError, ValidationError
-from dispatcher.fleet.setup_model import (
+from dispatcher.errors import DispatcherError, NotFoundError, ValidationError
+from dispatcher.model.fleet_setup import (
     AssignmentSpec,
     DepotSpec,
     DriverSpec,
     FieldErrors,
     VehicleSpec,
 )
+from dispatcher.model.users import Permission
 from dispatcher.persistence.orm import (
     AuditEntry,
     Depot,
@@ -35,7 +36,6 @@ from dispatcher.persistence.orm import (
     VehicleAssignment,
 )
 from dispatcher.persistence.users_repo import acting_user
-from dispatcher.users.model import Permission
 
 
 def _allowed(session: Session, actor: str) -> None:
@@ -81,6 +81,25 @@ def _unique(session: Session, model: Any, column: Any, value: str, own_id: str, 
 
 
 # -- depots -----------------------------------------------------------------------------------
+
+
+def save_row(session: Session, entity: str, actor: str, spec: Any) -> bool:
+    """Store one imported row (``entity``: depot, vehicle, driver) in a savepoint of its own.
+
+    Returns whether the row was new. A row the database or a check refuses is rolled back to
+    its savepoint and its :class:`~dispatcher.errors.DispatcherError` raised, so the rows
+    before it stay in the caller's unit of work (dispatcher/importing/fleet_csv.py).
+    """
+    model, save = _ROW_SAVERS[entity]
+    new = session.get(model, spec.id) is None
+    savepoint = session.begin_nested()
+    try:
+        save(session, actor, spec, new=new)
+    except DispatcherError:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return new
 
 
 def depot_dict(d: Depot) -> dict[str, Any]:
@@ -211,6 +230,13 @@ def save_vehicle(session: Session, actor: str, spec: VehicleSpec, *, new: bool) 
     action = "vehicle.create" if new else "vehicle.edit"
     _audit(session, actor, action, "vehicle", spec.id, before, after)
     return after
+
+
+_ROW_SAVERS: dict[str, tuple[Any, Any]] = {
+    "depot": (Depot, save_depot),
+    "vehicle": (Vehicle, save_vehicle),
+    "driver": (Driver, save_driver),
+}
 
 
 def retire(session: Session, actor: str, entity: str, entity_id: str) -> None:

@@ -75,7 +75,7 @@ def positions_between(
     if vehicle_ids is not None:
         stmt = stmt.where(PositionRow.vehicle_id.in_(list(vehicle_ids)))
     stmt = stmt.order_by(PositionRow.ts, PositionRow.id)
-    return [tuple(row) for row in session.execute(stmt)]  # type: ignore[misc]
+    return [tuple(row) for row in session.execute(stmt)]  # type: ignore[misc]  # untyped select
 
 
 #: A fix for replay: (vehicle, epoch seconds, lat, lon, speed, heading).
@@ -125,7 +125,7 @@ def _pg_binary_rows(session: Session, sql: str, params: tuple[Any, ...]) -> list
     dialect = session.get_bind().dialect
     driver = session.connection().connection.driver_connection
     try:
-        with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]  # psycopg's, on PG
             cursor.execute(sql, params)
             return list(cursor.fetchall())
     except dialect.loaded_dbapi.Error as exc:
@@ -165,7 +165,7 @@ def events_between(session: Session, t0: datetime, t1: datetime) -> list[EventTu
         .where(e.ts >= t0, e.ts <= t1)
         .order_by(e.ts, e.id)
     )
-    return [tuple(row) for row in session.execute(stmt)]  # type: ignore[misc]
+    return [tuple(row) for row in session.execute(stmt)]  # type: ignore[misc]  # untyped select
 
 
 def positions_in_box(session: Session, box: Box, t0: datetime, t1: datetime) -> list[PositionTuple]:
@@ -186,7 +186,7 @@ def positions_in_box(session: Session, box: Box, t0: datetime, t1: datetime) -> 
         stmt = stmt.where(PositionRow.cell.in_(bindparam("cells", expanding=True)))
     stmt = stmt.order_by(PositionRow.ts, PositionRow.id)
     params: dict[str, Any] = {"cells": cells} if cells is not None else {}
-    return [tuple(row) for row in session.execute(stmt, params)]  # type: ignore[misc]
+    return [tuple(row) for row in session.execute(stmt, params)]  # type: ignore[misc]  # untyped select
 
 
 def prune_positions(session: Session, before: datetime, limit: int) -> int:
@@ -199,7 +199,7 @@ def prune_positions(session: Session, before: datetime, limit: int) -> int:
         .scalar_subquery()
     )
     result = session.execute(delete(PositionRow).where(PositionRow.id.in_(oldest)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a CursorResult: has it
 
 
 def count_positions(session: Session) -> int:

@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from dispatcher.alerts.model import OPEN_STATUSES, Alert, AuditEntry
-from dispatcher.alerts.store import AlertFilter
-from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
+from dispatcher.model.alerts import OPEN_STATUSES, Alert, AlertFilter, AuditEntry
+from dispatcher.model.kpi import DayRecords, StopRecord, VehicleRecord
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import AUDIT_ENTITY, SqlAlertStore
 from dispatcher.persistence.orm import AuditEntry as AuditRow

@@ -18,10 +18,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from dispatcher.errors import NotFoundError
-from dispatcher.messaging.contacts import ContactPreference, CustomerPreferences, zone
-from dispatcher.messaging.outbox import OutboxMessage
-from dispatcher.messaging.stop_facts import RouteStop, StopContact
 from dispatcher.model.core import StopStatus
+from dispatcher.model.messaging import (
+    ContactPreference,
+    CustomerPreferences,
+    OutboxMessage,
+    RouteStop,
+    StopContact,
+    zone,
+)
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import AuditEntry, Customer, Route, Stop, Vehicle
 

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from dispatcher import limits
+from dispatcher.clock import system_now
 from dispatcher.persistence.grid import cell_default
 
 NAMING = {
@@ -74,7 +75,7 @@ class Base(DeclarativeBase):
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    return system_now()
 
 
 class Depot(Base):

@@ -28,11 +28,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispatcher.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
-from dispatcher.messaging.outbox import DEFAULT_LEASE, OutboxMessage, OutboxStatus
+from dispatcher.model.messaging import DEFAULT_LEASE, OutboxMessage, OutboxStatus
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import OutboxRow, UtcDateTime
 
-_T: Table = OutboxRow.__table__  # type: ignore[assignment]
+_T: Table = OutboxRow.__table__  # type: ignore[assignment]  # SA types it as a FromClause
 _C = _T.c
 
 #: Message fields written by ``enqueue`` (the rest is the store's own bookkeeping).

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispatcher.errors import NotFoundError, PermissionDenied, ValidationError
+from dispatcher.model.users import Permission, Role, User, require
 from dispatcher.persistence.orm import AuditEntry
 from dispatcher.persistence.orm import User as UserRow
-from dispatcher.users.model import Permission, Role, User, require
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from dispatcher.clock import system_now
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind, StopStatus
 from dispatcher.planning.model import (
@@ -231,7 +232,21 @@ def _plan_vehicle(
         if info.depot_lat is not None and info.depot_lon is not None
         else fallback_depot
     )
-    return PlanVehicle(info.id, max(info.capacity, 0), start_s, end_s, depot, depot)
+    return PlanVehicle(
+        info.id,
+        max(info.capacity, 0),
+        start_s,
+        end_s,
+        depot,
+        depot,
+        cost_per_km=_cost(info.cost_per_km),
+        cost_per_hour=_cost(info.cost_per_hour),
+    )
+
+
+def _cost(value: float) -> float:
+    """A stored cost as the planner takes it: a negative or missing one counts as none."""
+    return value if math.isfinite(value) and value > 0 else 0.0
 
 
 def build_day_plan(
@@ -253,7 +268,7 @@ def build_day_plan(
     tz = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
     first = next((s for r in routes for s in r.stops), None)
     if day is None:
-        day = first.service_date if first is not None else datetime.now(tz).date()
+        day = first.service_date if first is not None else system_now(tz).date()
     origin = datetime.combine(day, time(0), tz)
     problems: list[str] = []
     fallback: tuple[float, float] = next(

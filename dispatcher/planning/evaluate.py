@@ -7,6 +7,21 @@ time-of-day profile each leg takes ``free_flow * factor(departure)``; we iterate
 schedule, recompute the factors from its departures" until the factors stop changing, which is
 exactly the sequential definition (the first wrong leg is corrected on every pass) and in practice
 converges in two or three passes; a plain loop takes over after a few passes as a safety net.
+
+Departure. A vehicle still at the depot (no live start time) leaves as late as its first
+stop's window allows: when leaving at shift start would mean waiting at the first stop, the
+schedule leaves that much later (:attr:`RouteEvaluation.start_time`) and arrives as the
+window opens. Every service start stays what it was (so lateness, end time and overtime do
+not change); only the first arrival, its waiting and the route's duration do. The boards,
+the map and every ETA read this one schedule (:mod:`dispatcher.planning.stop_eta`), so
+none of them says "07:04" for a stop that opens at 11:00 while the van could be loading.
+A vehicle on the road is on the clock from now and keeps its waiting.
+
+Money. A vehicle with costs (:mod:`dispatcher.planning.costs`) gets its route's
+:attr:`RouteEvaluation.cost`, its hours counted as the solvers count them, from the latest
+start that keeps every window and the end time. The boards' schedule leaves earlier than
+that when the route waits further on: it serves every stop as early as it can, which keeps
+each window's slack for the road's surprises.
 """
 
 from __future__ import annotations
@@ -17,8 +32,13 @@ from typing import Protocol
 
 import numpy as np
 
+from dispatcher import display
 from dispatcher.eta.travel import SpeedProfile
+from dispatcher.planning.costs import route_money
 from dispatcher.planning.model import FloatArray, Plan, PlanMatrix, PlanVehicle
+
+PERIOD_EDGE_S = 1e-3
+"""How long before a speed period ends a departure still counts as in it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +48,13 @@ class RouteEvaluation:
     Per-stop arrays follow ``stop_ids`` (done stops are history and are left out; the
     in-progress stop is the first one). Times are plan seconds. ``overload`` is the worst
     excess over capacity; ``shortfall`` the worst negative load (a live vehicle asked to
-    deliver more than it reports on board).
+    deliver more than it reports on board). ``start_time`` is when the vehicle leaves (see
+    the module doc: a depot vehicle leaves as late as its first window allows) and
+    ``duration`` runs from it to ``end_time``. ``cost`` is the route's money at the vehicle's
+    rates (fixed + per km + per hour; 0 for a vehicle without costs), its hours counted as
+    the solvers count them: from the latest start that keeps every window and the end time
+    (:func:`_latest_start`), which may be later than ``start_time`` when the route waits
+    further on.
     """
 
     vehicle_id: str
@@ -47,6 +73,8 @@ class RouteEvaluation:
     max_load: float
     overload: float
     shortfall: float = 0.0
+    start_time: float = 0.0
+    cost: float = 0.0
 
     @property
     def late_stops(self) -> int:
@@ -83,6 +111,11 @@ class PlanEvaluation:
     @property
     def duration(self) -> float:
         return sum(r.duration for r in self.routes.values())
+
+    @property
+    def cost(self) -> float:
+        """Money of every route at its vehicle's rates (0 for a fleet without costs)."""
+        return sum(r.cost for r in self.routes.values())
 
     @property
     def late_stops(self) -> int:
@@ -154,7 +187,11 @@ def evaluate_route(
         c, wait = _profiled_schedule(t0, free, svc, ws, profile)
     arrive_all = c + np.concatenate(([0.0], wait[:-1])) if len(c) else c
     begin_all = c + wait
-    arrival, begin = arrive_all[:m], begin_all[:m]
+    arrival, begin = arrive_all[:m].copy(), begin_all[:m]
+    start = t0
+    if vehicle.start_time is None and m and begin[0] > arrival[0]:
+        start = _late_departure(t0, float(free[0]), float(begin[0]), profile)
+        arrival[0] = min(start + float(free[0]) * profile.period_at(start)[0], begin[0])
     departure = begin + svc[:m]
     waiting = begin - arrival
     lateness = np.maximum(begin - pm.window_end[to[:m]], 0.0)
@@ -168,6 +205,10 @@ def evaluate_route(
     load = start_load + np.cumsum(pm.load_delta[to[:m]])
     max_load = max(start_load, float(load.max())) if m else start_load
     min_load = min(start_load, float(load.min())) if m else start_load
+    duration = end_time - start
+    costed = end_time - start
+    if vehicle.start_time is None and m and vehicle.cost_per_hour > 0:
+        costed = end_time - _latest_start(t0, c, pm.window_start[to], pm.window_end[to])
     return RouteEvaluation(
         vehicle.id,
         tuple(stop_ids),
@@ -179,13 +220,51 @@ def evaluate_route(
         load,
         start_load,
         dist,
-        end_time - t0,
+        duration,
         end_time,
         max(0.0, end_time - vehicle.shift_end),
         max_load,
         max(0.0, max_load - vehicle.capacity),
         max(0.0, -min_load),
+        start,
+        route_money(vehicle, dist, min(costed, duration), used=m > 0),
     )
+
+
+def _latest_start(t0: float, c: FloatArray, ws: FloatArray, we: FloatArray) -> float:
+    """The latest departure that neither brings the vehicle back later nor serves any stop
+    later than its window (or later than it already was): the start the solvers assume
+    when they price a route's duration (:mod:`dispatcher.planning.costs`).
+
+    ``c`` is the schedule's arrival at every node without waiting, from ``t0``. Leaving at
+    ``t`` starts node ``k`` at ``C_k + max(t, M_k)`` with ``C_k = c_k − t0`` and ``M_k`` the
+    running maximum of ``ws_j − C_j``: up to ``M_last`` the end does not move, and stop ``k``
+    stays on time while ``t ≤ max(we_k − C_k, M_k)``. Legs keep their timed durations (a
+    speed profile's change with the later start is not followed).
+    """
+    lead = c - t0
+    m_k = np.maximum.accumulate(ws - lead)
+    bound = np.maximum(np.maximum(we - lead, m_k), t0)
+    return max(t0, min(float(m_k[-1]), float(bound.min())))
+
+
+def _late_departure(t0: float, free0: float, first_begin: float, profile: SpeedProfile) -> float:
+    """The latest departure from ``t0`` on that still reaches the first stop by
+    ``first_begin`` (its service start when leaving at ``t0``).
+
+    The first leg takes ``free0 × factor(departure)``, so period by period of the speed
+    profile the latest departure is ``first_begin − free0 × factor``, if it falls in that
+    period (or just before its end, where a slower period begins); the last one found wins.
+    A flat profile gives ``first_begin − free0``.
+    """
+    best, t = t0, t0
+    while t < first_begin:
+        factor, nxt = profile.period_at(t)
+        dep = first_begin - free0 * factor
+        if dep >= t:
+            best = max(best, min(dep, nxt - PERIOD_EDGE_S))
+        t = nxt
+    return best
 
 
 def _profiled_schedule(
@@ -254,15 +333,20 @@ class EvaluationDiff:
             return self.late_after < self.late_before
         return self.duration_delta <= 0
 
-    def summary(self, metres_per_unit: float = 1000.0, unit: str = "km") -> str:
+    def summary(self, metres_per_unit: float | None = None, unit: str = "") -> str:
         """Human text such as ``"+4.0 km, +12 min, 2 late → 0 late"``.
 
         Args:
-            metres_per_unit: Divisor for distances (1 for plane instances).
-            unit: Distance unit label.
+            metres_per_unit: Divisor for distances (1 for plane instances); None: metres
+                written in the fleet's unit (:mod:`dispatcher.display`).
+            unit: Distance unit label with ``metres_per_unit``.
         """
+        if metres_per_unit is None:
+            distance = display.current().signed_distance(self.distance_delta)
+        else:
+            distance = f"{signed(self.distance_delta / metres_per_unit, 1)} {unit}".rstrip()
         parts = [
-            f"{signed(self.distance_delta / metres_per_unit, 1)} {unit}".rstrip(),
+            distance,
             f"{signed(self.duration_delta / 60)} min",
             f"{self.late_before} late → {self.late_after} late",
         ]

@@ -16,7 +16,7 @@ them, and the planner, evaluator and commands never see a session.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -104,6 +104,10 @@ class PlanVehicle:
         start_time: "Now" for a vehicle on the road; ``None`` means it leaves at shift start.
         current_load: Load on board now for a vehicle on the road; ``None`` means it is at the
             depot and will load every delivery of its route.
+        cost_per_km: Money per km driven (fleet setup); 0 with ``cost_per_hour`` 0 everywhere
+            keeps the distance-only objective (:mod:`dispatcher.planning.costs`).
+        cost_per_hour: Money per hour from leaving to coming back, waiting included.
+        fixed_cost: Money for using the vehicle at all (no fleet-setup column yet).
     """
 
     id: str
@@ -114,12 +118,18 @@ class PlanVehicle:
     end: Location | None = None
     start_time: float | None = None
     current_load: int | None = None
+    cost_per_km: float = 0.0
+    cost_per_hour: float = 0.0
+    fixed_cost: float = 0.0
 
     def __post_init__(self) -> None:
         if self.shift_end < self.shift_start:
             raise ValidationError(f"vehicle {self.id}: shift ends before it starts")
         if self.capacity < 0:
             raise ValidationError(f"vehicle {self.id}: negative capacity")
+        for cost in (self.cost_per_km, self.cost_per_hour, self.fixed_cost):
+            if not (math.isfinite(cost) and cost >= 0):
+                raise ValidationError(f"vehicle {self.id}: a cost must be a number ≥ 0")
 
     @property
     def departure(self) -> float:
@@ -176,7 +186,7 @@ class Plan:
         cls,
         vehicles: Iterable[PlanVehicle],
         stops: Iterable[PlanStop],
-        routes: dict[str, Sequence[str]],
+        routes: Mapping[str, Sequence[str]],
         unassigned: Sequence[str] = (),
     ) -> Plan:
         """Create and validate a plan (every stop on exactly one route or unassigned)."""

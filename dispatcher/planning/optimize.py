@@ -16,6 +16,12 @@ reasons it is not clean (:meth:`OptimizationResult.problems`).
 Travel times in the solver use the speed profile's mean factor over the vehicles' shifts
 (OR-Tools matrices cannot depend on time); the preview's "after" figures come from the exact
 time-dependent evaluator.
+
+Objective: distance, unless the vehicles have costs (``cost_per_km``, ``cost_per_hour``,
+``fixed_cost``): then money, each vehicle at its own rates, its route's duration counted
+from leaving to coming back, waiting included (:mod:`dispatcher.planning.costs` gives the
+integer conversion; penalties are scaled with it). A vehicle at the depot may then leave
+later rather than wait; one on the road is on the clock from now.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind, StopStatus
 from dispatcher.planning.commands import ReplaceRoutes
+from dispatcher.planning.costs import SolverCosts, solver_costs
 from dispatcher.planning.evaluate import EvaluationDiff, PlanEvaluation, diff, evaluate_plan
 from dispatcher.planning.initial import initial_routes
 from dispatcher.planning.locks import group_members, lock_violations
@@ -53,11 +61,12 @@ class OptimizeOptions:
         vehicle_ids: Routes to optimize (one for "resequence this route"); ``None`` = fleet.
         include_unassigned: Also plan the unassigned stops (fleet optimization).
         scale: Solver units per second and per metre (integer arcs).
-        vehicle_fixed_cost: Cost of using a vehicle, in distance units.
+        vehicle_fixed_cost: Cost of using a vehicle, in distance units (metres; on top of the
+            vehicles' own ``fixed_cost``).
         late_cost_per_s: Distance-equivalent cost of one second late in the soft fallback.
         drop_cost: Distance-equivalent cost of leaving a stop unassigned (last resort).
         engine: Fleet scope (several vehicles): ``"auto"`` = PyVRP where it can express the
-            locks, with OR-Tools as the fallback (:mod:`dispatcher.planning.fleet`);
+            locks, with OR-Tools as the fallback (:func:`optimize_fleet`);
             ``"ortools"`` = OR-Tools only. One vehicle keeps the resequencing path.
     """
 
@@ -88,6 +97,9 @@ class OptimizationResult:
     base_versions: dict[str, int] = field(default_factory=dict)
     engine: str = "ortools"
     """Whose plan this is: ``"pyvrp"``, ``"ortools"`` or ``"local"`` (one route's search)."""
+    converged: bool = False
+    """The search ended because it stopped improving, before the time limit (a small day
+    does not make the dispatcher wait for the whole limit)."""
 
     @property
     def diff(self) -> EvaluationDiff:
@@ -158,6 +170,12 @@ class SolverModel:
     prefixes: dict[str, list[str]]
     initial: list[list[int]]
     free_unassigned: list[str]
+    costs: SolverCosts | None = None
+
+    @property
+    def penalty_factor(self) -> int:
+        """What one distance-equivalent unit of a penalty is worth in the objective."""
+        return 1 if self.costs is None else self.costs.penalty_factor
 
 
 def _selected(plan: Plan, options: OptimizeOptions) -> list[str]:
@@ -206,6 +224,8 @@ def build_model(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> SolverM
         [0] * (2 * nv) + [s.demand if s.kind is StopKind.PICKUP else 0 for s in stop_of]
     )
     general = bool(pickup.any()) or any(v.on_road for v in vehicles)
+    costs = solver_costs(vehicles, sc)
+    penalty = 1 if costs is None else costs.penalty_factor
     problem = RoutingProblem(
         cost=cost,
         travel=travel,
@@ -217,13 +237,27 @@ def build_model(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> SolverM
         demand=demand.astype(np.int64),
         pickup=pickup.astype(np.int64) if general else None,
         start_load=[_start_load(plan, v, pending[v.id]) for v in vehicles],
-        fixed_cost=int(options.vehicle_fixed_cost * sc),
+        fixed_cost=int(options.vehicle_fixed_cost * sc) * penalty,
         horizon=int(np.ceil((horizon_t - t_lo) * sc)),
     )
+    if costs is not None:
+        _cost(problem, vehicles, costs)
     _add_locks(plan, problem, vids, pending, node_stop)
     node_of = {s: n for n, s in node_stop.items()}
     initial = [[node_of[s] for s in pending[v]] for v in vids]
-    return SolverModel(problem, vids, node_stop, prefixes, initial, extra)
+    return SolverModel(problem, vids, node_stop, prefixes, initial, extra, costs)
+
+
+def _cost(problem: RoutingProblem, vehicles: list[PlanVehicle], costs: SolverCosts) -> None:
+    """Put the vehicles' costs on ``problem``. A vehicle on the road is on the clock from
+    now: its start is fixed (at the depot the start may move within the shift)."""
+    problem.distance_cost = list(costs.distance)
+    problem.duration_cost = list(costs.duration)
+    problem.vehicle_fixed = list(costs.fixed)
+    for k, v in enumerate(vehicles):
+        if v.start_time is not None:
+            start = problem.starts[k]
+            problem.window_hi[start] = problem.window_lo[start]
 
 
 def _arcs(
@@ -330,12 +364,10 @@ def optimize(
     opts = options or OptimizeOptions()
     scope = opts.vehicle_ids if opts.vehicle_ids is not None else plan.vehicles
     if opts.engine != "ortools" and len(scope) > 1:  # whole fleet: PyVRP, OR-Tools fallback
-        from dispatcher.planning.fleet import optimize_fleet
-
         return optimize_fleet(plan, pm, opts, cancel, progress)
     build = build_model(plan, pm, opts)
-    late = max(1, int(opts.late_cost_per_s))
-    drop = int(opts.drop_cost * opts.scale)
+    late = max(1, int(opts.late_cost_per_s)) * build.penalty_factor
+    drop = int(opts.drop_cost * opts.scale) * build.penalty_factor
     start = initial_routes(plan, pm, build.vehicle_ids, build.free_unassigned)
     if start is None:  # many unassigned: the solver's construction heuristic
         initial = None
@@ -416,6 +448,7 @@ def preview_of(
         mode=mode,
         cancelled=outcome is not None and outcome.cancelled,
         elapsed_s=elapsed,
+        converged=outcome is not None and outcome.converged,
         lock_problems=lock_violations(plan, routes, unassigned),
         base_versions={v: plan.versions.get(v, 0) for v in vids},
     )
@@ -423,3 +456,86 @@ def preview_of(
 
 def _subset(ev: PlanEvaluation, vids: list[str], unassigned: int) -> PlanEvaluation:
     return PlanEvaluation({v: ev.routes[v] for v in vids}, unassigned)
+
+
+# -- the whole fleet: PyVRP first, OR-Tools where PyVRP cannot go --------------------------
+#
+# The model is the same :class:`~dispatcher.planning.routing.RoutingProblem` the OR-Tools path
+# builds (live starts, windows, capacities, pickups and deliveries, live loads, shift ends,
+# vehicle restrictions); :mod:`dispatcher.planning.pyvrp_engine` translates it.
+#
+# How locks are handled:
+#
+# - done prefix: left out of the model, put back in front (as for OR-Tools);
+# - in-progress stop: the vehicle starts at that stop when its service starts (exact);
+# - ``keep_vehicle``, pinned stops' vehicles, deliveries on board of a vehicle on the road and
+#   "no new deliveries for a vehicle on the road": vehicle restrictions, encoded as travel
+#   profiles in which the forbidden stops cannot be reached in time;
+# - pinned positions and order groups: PyVRP has no position or precedence constraint, and
+#   repairing its routes afterwards would undo what it optimized, so any plan with a pin or a
+#   group among the stops to plan goes to OR-Tools, which encodes both exactly. (Pins and groups
+#   are the exception on a fleet run; the common case gets the better engine.)
+#
+# Every PyVRP answer is checked like the OR-Tools one (:func:`lock_violations`, the exact
+# time-dependent evaluator). It is kept only if it honours every lock and is feasible there;
+# otherwise OR-Tools runs with the time left (at least a quarter of the limit) and the better of
+# the two sound answers is returned. PyVRP gives up after 40 % of the limit without any feasible
+# solution (e.g. a day that already went wrong, where only soft windows give a plan), leaving
+# the rest to OR-Tools' soft-window and drop fallbacks.
+
+GIVE_UP_SHARE = 0.4
+"""Share of the time limit after which PyVRP without any feasible solution hands over."""
+FALLBACK_MIN_SHARE = 0.25
+"""OR-Tools gets at least this share of the limit when PyVRP's answer is not sound."""
+
+
+def optimize_fleet(
+    plan: Plan,
+    pm: PlanMatrix,
+    options: OptimizeOptions,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback | None = None,
+) -> OptimizationResult:
+    """PyVRP when it can express the problem and its answer is sound, else OR-Tools.
+
+    PyVRP (:mod:`dispatcher.planning.pyvrp_engine`) is imported on the first fleet run only:
+    evaluating a drag or resequencing a route never loads it.
+    """
+    from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp, stall_for, unsupported
+
+    t0 = system_monotonic()
+    ortools = replace(options, engine="ortools")
+    build = build_model(plan, pm, options)
+    if not build.problem.stops or unsupported(build.problem) is not None:
+        return optimize(plan, pm, ortools, cancel, progress)  # nothing to plan, or locks
+    start = initial_routes(plan, pm, build.vehicle_ids, build.free_unassigned)
+    initial = None
+    if start is not None:
+        node_of = {s: n for n, s in build.node_stop.items()}
+        initial = [[node_of[s] for s in start[0][v] if s in node_of] for v in build.vehicle_ids]
+    limit = options.time_limit_s
+    stall = stall_for(len(build.problem.stops), limit)  # converged: do not wait for the limit
+    search = PyvrpSearch(limit, give_up_s=GIVE_UP_SHARE * limit, stall_s=stall)
+    out = solve_pyvrp(build.problem, search, initial, cancel, progress)
+    elapsed = system_monotonic() - t0
+    candidate = None
+    if out.routes is not None:
+        candidate = preview_of(plan, pm, build, out, mode="hard", elapsed=elapsed)
+        candidate = replace(candidate, engine="pyvrp")
+        if candidate.honours_locks and (candidate.feasible or out.cancelled):
+            return candidate
+    budget = max(limit - elapsed, FALLBACK_MIN_SHARE * limit)
+    fallback = optimize(plan, pm, replace(ortools, time_limit_s=budget), cancel, progress)
+    best = fallback
+    if candidate is not None and candidate.honours_locks:
+        best = min((candidate, fallback), key=_badness)
+    return replace(best, elapsed_s=system_monotonic() - t0)
+
+
+def _badness(r: OptimizationResult) -> tuple[int, int, float, float, float, float]:
+    """Order of preference between two lock-honouring previews: then money (0 for a fleet
+    without costs), then distance."""
+    late = sum(ev.late_stops for ev in r.after.routes.values())
+    short = sum(ev.overload + ev.shortfall for ev in r.after.routes.values())
+    overtime = sum(ev.overtime for ev in r.after.routes.values())
+    return (len(r.unassigned), late, float(short), overtime, r.after.cost, r.after.distance)

@@ -53,17 +53,19 @@ def add_parser(sub: Any) -> None:
         "--json",
         action="store_true",
         help='print one JSON object: {"date", "vehicles", "stops", "unassigned", '
-        '"distance_km", "late"}',
+        '"distance_km", "late", "cost"}',
     )
 
 
 def run_plan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from dispatcher import display
     from dispatcher.fleet_settings import FleetSettings
     from dispatcher.persistence.database import Database
     from dispatcher.planning.plan_day import plan_day
     from dispatcher.users.desk import UserDesk
 
     fleet = FleetSettings.from_settings(settings)
+    display.install(fleet)  # the text line in the fleet's units and locale
     db = Database(settings.database_url)
     try:
         actor = UserDesk(db).login().id  # the core refuses a role that may not plan

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from dispatcher import display
 from dispatcher.errors import ValidationError
 from dispatcher.eta.travel import HaversineProvider
 from dispatcher.persistence import fleet_repo
@@ -34,6 +35,8 @@ class DayPlanOutcome:
     distance_km: float
     late: int
     saved_routes: int
+    cost: float = 0.0
+    """Money of the day's routes at the vehicles' rates (0 when the fleet has none)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -43,12 +46,18 @@ class DayPlanOutcome:
             "unassigned": self.unassigned,
             "distance_km": round(self.distance_km, 3),
             "late": self.late,
+            "cost": round(self.cost, 2),
         }
 
     def summary(self) -> str:
+        """The human line of ``dispatcher plan``: the fleet's units and date (the JSON keeps
+        ``distance_km`` and ISO dates whatever the fleet's settings)."""
+        shown = display.current()
+        cost = f", cost {shown.number(self.cost, 2)}" if self.cost else ""
         return (
-            f"{self.day}: {self.stops} stops on {self.vehicles} vehicles, "
-            f"{self.unassigned} unassigned, {self.distance_km:.1f} km, {self.late} late"
+            f"{shown.date(self.day)}: {self.stops} stops on {self.vehicles} vehicles, "
+            f"{self.unassigned} unassigned, {shown.distance(self.distance_km * 1000.0)}, "
+            f"{self.late} late{cost}"
         )
 
 
@@ -106,6 +115,7 @@ def plan_day(
         distance_km=after.distance / 1000.0,
         late=after.late_stops,
         saved_routes=saved,
+        cost=after.cost,
     )
 
 

@@ -18,7 +18,12 @@ What PyVRP can express of a :class:`RoutingProblem`, and how:
   forbidden stops cannot be reached in time, so no feasible solution uses them;
 - the in-progress stop (``first``): the vehicle starts *at* that stop when its service
   starts, with the stop's row of the matrices (its service time is in ``travel``);
-- drop penalties: optional clients with that prize.
+- drop penalties: optional clients with that prize;
+- per-vehicle costs (:mod:`dispatcher.planning.costs`): ``unit_distance_cost``,
+  ``unit_duration_cost`` (PyVRP's route duration runs from the start, which may move within
+  ``[tw_early, start_late]``, to the end, waiting included, as OR-Tools' span) and
+  ``fixed_cost``; vehicles differing in any of them are different vehicle types. Without
+  costs every vehicle has PyVRP's defaults (1 per distance unit, 0 per time unit).
 
 Not expressible: pinned ranks and order groups (PyVRP has no position or precedence
 constraints) and soft windows (PyVRP's time warp is a search penalty, never an accepted
@@ -30,7 +35,6 @@ Service times are already in ``travel`` (time from starting service at ``i`` to 
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +54,7 @@ from pyvrp import (
     solve,
 )
 
+from dispatcher.clock import system_monotonic
 from dispatcher.planning.routing import (
     CancelToken,
     IntArray,
@@ -211,7 +216,7 @@ class _Translation:
             self.type_vehicles.append(members)
             vehicle_types.append(self._vehicle_type(members[0], len(members)))
         # pyvrp's stub spells the matrices ``np.ndarray[int]``, which numpy's typing rejects.
-        return ProblemData(locations, clients, depots, vehicle_types, dists, durs)  # type: ignore[arg-type]
+        return ProblemData(locations, clients, depots, vehicle_types, dists, durs)  # type: ignore[arg-type]  # stub
 
     def _type_key(self, v: int) -> tuple[int, ...]:
         """Vehicles with equal keys are interchangeable: one PyVRP vehicle type."""
@@ -224,6 +229,9 @@ class _Translation:
             int(p.window_hi[p.ends[v]]),
             self.profile_of[v],
             self._initial_load(v),
+            p.distance_weight(v),
+            p.duration_weight(v),
+            p.fixed_of(v),
         )
 
     def _start_window(self, v: int) -> tuple[int, int]:
@@ -257,7 +265,9 @@ class _Translation:
             capacity=[int(p.capacities[v])],
             start_depot=self.start_depot[v],
             end_depot=self.end_depot[v],
-            fixed_cost=int(p.fixed_cost),
+            fixed_cost=p.fixed_of(v),
+            unit_distance_cost=p.distance_weight(v),
+            unit_duration_cost=p.duration_weight(v),
             tw_early=early,
             start_late=start_late,
             tw_late=max(int(p.window_hi[p.ends[v]]), early),
@@ -300,7 +310,7 @@ class _Stop:
         search: PyvrpSearch,
         cancel: CancelToken | None,
         progress: ProgressCallback | None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = system_monotonic,
     ) -> None:
         self.search, self.cancel, self.progress, self.clock = search, cancel, progress, clock
         self.t0 = self.last = self.improved_at = clock()
@@ -333,9 +343,13 @@ class _Stop:
 
 
 def _objective(solution: Solution) -> float:
-    """What PyVRP minimises here: distance, fixed vehicle costs and dropped prizes."""
+    """What PyVRP minimises here: distance and duration costs, fixed vehicle costs and
+    dropped prizes."""
     return float(
-        solution.distance_cost() + solution.fixed_vehicle_cost() + solution.uncollected_prizes()
+        solution.distance_cost()
+        + solution.duration_cost()
+        + solution.fixed_vehicle_cost()
+        + solution.uncollected_prizes()
     )
 
 
@@ -347,7 +361,7 @@ class _Progress(IteratedLocalSearchCallbacks):
 
     def on_best(self, best: Solution) -> None:
         if best.is_feasible():
-            self.progress(_objective(best), time.monotonic() - self.t0)
+            self.progress(_objective(best), system_monotonic() - self.t0)
 
 
 def solve_pyvrp(
@@ -389,8 +403,9 @@ def solve_pyvrp(
             params=params,
             initial_solution=start,
         )
-    elapsed = time.monotonic() - stop.t0
+    elapsed = system_monotonic() - stop.t0
     best = res.best
     if not best.is_feasible():
         return RoutingOutcome(None, float("inf"), stop.cancelled, elapsed)
-    return RoutingOutcome(tr.routes(best), _objective(best), stop.cancelled, elapsed)
+    routes = tr.routes(best)
+    return RoutingOutcome(routes, _objective(best), stop.cancelled, elapsed, stop.converged)

@@ -12,11 +12,11 @@ feasible in its model), else with the soft fallback.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from dispatcher.clock import system_monotonic
 from dispatcher.planning.routing import (
     CancelToken,
     ProgressCallback,
@@ -44,9 +44,11 @@ class Resequenced:
 def route_problem(problem: RoutingProblem, late_weight: float) -> RouteProblem:
     """The single vehicle of ``problem`` as a :class:`RouteProblem` (same integer units).
 
-    The in-progress stop is pinned to index 0 and pinned stops to ``rank - 1``. Deliveries
-    are loaded at the start (or the live load is on board) and pickups carried to the end;
-    the search checks loads per move only when pickups make them depend on the order.
+    The vehicle's costs come along (distance weight on ``cost``, duration weight), so the
+    objective is the one OR-Tools and PyVRP minimise for it. The in-progress stop is pinned
+    to index 0 and pinned stops to ``rank - 1``. Deliveries are loaded at the start (or the
+    live load is on board) and pickups carried to the end; the search checks loads per move
+    only when pickups make them depend on the order.
     """
     if problem.n_vehicles != 1:
         raise ValueError("route_problem needs exactly one vehicle")
@@ -57,7 +59,7 @@ def route_problem(problem: RoutingProblem, late_weight: float) -> RouteProblem:
     load_delta = (pickup - problem.demand).astype(np.float64)
     loaded = float(problem.demand.sum()) if start_load is None else float(start_load)
     return RouteProblem(
-        cost=problem.cost.astype(np.float64),
+        cost=problem.cost.astype(np.float64) * problem.distance_weight(0),
         travel=problem.travel.astype(np.float64),
         lo=problem.window_lo.astype(np.float64),
         hi=problem.window_hi.astype(np.float64),
@@ -69,6 +71,7 @@ def route_problem(problem: RoutingProblem, late_weight: float) -> RouteProblem:
         start_load=loaded,
         capacity=float(problem.capacities[0]),
         warp_weight=late_weight,
+        duration_weight=float(problem.duration_weight(0)),
     )
 
 
@@ -89,7 +92,7 @@ def resequence(
     ``late_weight`` × time warp; ``None`` when ``stops`` itself breaks a lock (then the
     caller leaves the whole search to OR-Tools).
     """
-    t0 = time.monotonic()
+    t0 = system_monotonic()
     rp = route_problem(problem, late_weight)
 
     def cancelled() -> bool:
@@ -97,14 +100,14 @@ def resequence(
 
     def report(objective: float) -> None:
         if progress is not None:
-            progress(objective, time.monotonic() - t0)
+            progress(objective, system_monotonic() - t0)
 
     if not respects_locks(rp, stops):
         return None
     best = improve(rp, stops, t0 + time_limit_s, cancelled=cancelled, progress=report)
     cost, warp = route_cost(rp, best)
     return Resequenced(
-        best, warp <= 0.0, cost + late_weight * warp, time.monotonic() - t0, cancelled()
+        best, warp <= 0.0, cost + late_weight * warp, system_monotonic() - t0, cancelled()
     )
 
 

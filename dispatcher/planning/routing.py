@@ -5,6 +5,11 @@ Both the dispatcher's optimizer (:mod:`dispatcher.planning.optimize`) and the So
 integer solver units; this module builds the OR-Tools model with matrices registered through
 ``RegisterTransitMatrix`` (no Python callbacks in the hot loop) and runs the search.
 
+Objective: distance, or per-vehicle costs (:mod:`dispatcher.planning.costs`): one arc-cost
+matrix per distinct distance weight, the time dimension's span at each vehicle's duration
+weight (its start cumul free within its window, maximised by the finalizer: leave late
+rather than wait) and per-vehicle fixed costs.
+
 Cancellation: OR-Tools holds the GIL while it searches, so another thread cannot interrupt it;
 the cancel event is checked in the at-solution callback, which guided local search calls many
 times per second, and the search is then stopped with ``CancelSearch``.
@@ -13,7 +18,6 @@ times per second, and the search is then stopped with ``CancelSearch``.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -22,10 +26,12 @@ import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from dispatcher.clock import system_monotonic
+
 IntArray = npt.NDArray[np.int64]
 ProgressCallback = Callable[[float, float], None]
 """``progress(best_objective, elapsed_s)``, called on every improving solution (objective in
-solver units: scaled distance plus penalties)."""
+solver units: scaled distance, or the vehicles' costs, plus penalties)."""
 
 
 class CancelToken(Protocol):
@@ -65,10 +71,25 @@ class RoutingProblem:
     groups: list[list[int]] = field(default_factory=list)
     drop_penalty: int | None = None
     horizon: int | None = None
+    distance_cost: list[int] = field(default_factory=list)
+    duration_cost: list[int] = field(default_factory=list)
+    vehicle_fixed: list[int] = field(default_factory=list)
 
     @property
     def n_vehicles(self) -> int:
         return len(self.starts)
+
+    def distance_weight(self, v: int) -> int:
+        """Objective units per unit of ``cost`` for vehicle ``v``."""
+        return int(self.distance_cost[v]) if self.distance_cost else 1
+
+    def duration_weight(self, v: int) -> int:
+        """Objective units per time unit of vehicle ``v``'s route duration."""
+        return int(self.duration_cost[v]) if self.duration_cost else 0
+
+    def fixed_of(self, v: int) -> int:
+        """Objective units for using vehicle ``v``."""
+        return int(self.fixed_cost) + (int(self.vehicle_fixed[v]) if self.vehicle_fixed else 0)
 
     @property
     def stops(self) -> list[int]:
@@ -98,6 +119,8 @@ class RoutingOutcome:
     objective: float
     cancelled: bool
     elapsed_s: float
+    converged: bool = False
+    """The search stopped because it no longer improved, before its time limit."""
 
 
 class _Model:
@@ -109,10 +132,7 @@ class _Model:
         self.manager = pywrapcp.RoutingIndexManager(n, p.n_vehicles, p.starts, p.ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
         r = self.routing
-        cost_cb = r.RegisterTransitMatrix(p.cost.tolist())
-        r.SetArcCostEvaluatorOfAllVehicles(cost_cb)
-        if p.fixed_cost:
-            r.SetFixedCostOfAllVehicles(int(p.fixed_cost))
+        self._costs()
         self._time()
         self._load()
         self._locks()
@@ -125,6 +145,23 @@ class _Model:
 
     def idx(self, node: int) -> int:
         return int(self.manager.NodeToIndex(node))
+
+    def _costs(self) -> None:
+        """Arc costs and fixed costs; one matrix per distinct per-vehicle distance weight."""
+        p, r = self.p, self.routing
+        if not (p.distance_cost or p.vehicle_fixed):
+            r.SetArcCostEvaluatorOfAllVehicles(r.RegisterTransitMatrix(p.cost.tolist()))
+            if p.fixed_cost:
+                r.SetFixedCostOfAllVehicles(int(p.fixed_cost))
+            return
+        evaluators: dict[int, int] = {}
+        for v in range(p.n_vehicles):
+            w = p.distance_weight(v)
+            if w not in evaluators:
+                evaluators[w] = r.RegisterTransitMatrix((p.cost * w).tolist())
+            r.SetArcCostEvaluatorOfVehicle(evaluators[w], v)
+            if p.fixed_of(v):
+                r.SetFixedCostOfVehicle(p.fixed_of(v), v)
 
     def _time(self) -> None:
         p, r = self.p, self.routing
@@ -150,7 +187,11 @@ class _Model:
                 self.time.CumulVar(end).SetMax(hi_end)
             else:
                 self.time.SetCumulVarSoftUpperBound(end, hi_end, int(p.late_penalty))
-            r.AddVariableMinimizedByFinalizer(self.time.CumulVar(start))
+            if p.duration_weight(v):  # the route's span costs: leave late, not wait
+                self.time.SetSpanCostCoefficientForVehicle(p.duration_weight(v), v)
+                r.AddVariableMaximizedByFinalizer(self.time.CumulVar(start))
+            else:
+                r.AddVariableMinimizedByFinalizer(self.time.CumulVar(start))
             r.AddVariableMinimizedByFinalizer(self.time.CumulVar(end))
 
     def _load(self) -> None:
@@ -222,7 +263,7 @@ def solve_routing(
     progress: ProgressCallback | None = None,
 ) -> RoutingOutcome:
     """Solve ``problem``, warm-started from ``initial`` routes (stop nodes) when they fit."""
-    t0 = time.monotonic()
+    t0 = system_monotonic()
     model = _Model(problem)
     r = model.routing
     cancelled = False
@@ -230,7 +271,7 @@ def solve_routing(
     def at_solution() -> None:
         nonlocal cancelled
         if progress is not None:
-            progress(float(r.CostVar().Value()), time.monotonic() - t0)
+            progress(float(r.CostVar().Value()), system_monotonic() - t0)
         if cancel is not None and cancel.is_set():
             cancelled = True
             r.CancelSearch()
@@ -243,18 +284,18 @@ def solve_routing(
     sp.ls_operator_neighbors_ratio = params.neighbors_ratio
     sp.ls_operator_min_neighbors = params.min_neighbors
     sp.guided_local_search_lambda_coefficient = params.gls_lambda
-    remaining = max(0.01, params.time_limit_s - (time.monotonic() - t0))
+    remaining = max(0.01, params.time_limit_s - (system_monotonic() - t0))
     sp.time_limit.FromMilliseconds(int(remaining * 1000))
     start = None
     if initial is not None:
         start = r.ReadAssignmentFromRoutes([[model.idx(n) for n in rt] for rt in initial], True)
     if cancel is not None and cancel.is_set():
-        return RoutingOutcome(None, float("inf"), True, time.monotonic() - t0)
+        return RoutingOutcome(None, float("inf"), True, system_monotonic() - t0)
     if start is not None:
         sol = r.SolveFromAssignmentWithParameters(start, sp)
     else:
         sol = r.SolveWithParameters(sp)
-    elapsed = time.monotonic() - t0
+    elapsed = system_monotonic() - t0
     if sol is None:
         return RoutingOutcome(None, float("inf"), cancelled, elapsed)
     return RoutingOutcome(model.routes_of(sol), float(sol.ObjectiveValue()), cancelled, elapsed)

@@ -1,4 +1,7 @@
-"""Solomon / Gehring-Homberger VRPTW instances: reader and the ``dispatcher solve`` command.
+"""Solomon / Gehring-Homberger VRPTW instances: the reader and the solution check.
+
+``dispatcher solve`` reads an instance here and solves it with
+:func:`~dispatcher.planning.vrptw.run_solve`.
 
 The format: a name line, a ``VEHICLE`` section (number, capacity) and a ``CUSTOMER`` table
 (id, x, y, demand, ready time, due date, service time), row 0 being the depot. Travel time
@@ -9,11 +12,9 @@ literature's best-known solutions.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO, cast
 
 import numpy as np
 
@@ -114,30 +115,3 @@ def _numbers(lines: list[str]) -> list[list[float]]:
         except ValueError:
             continue  # header line
     return [r for r in out if r and all(math.isfinite(v) for v in r)]
-
-
-def run_solve(
-    path: Path, time_limit: float, as_json: bool, out: TextIO, engine: str = "pyvrp"
-) -> int:
-    """``dispatcher solve INSTANCE --time-limit S [--json] [--engine E]``; the exit code.
-
-    Prints vehicles, total distance (unrounded Euclidean) and routes, or with ``as_json`` one
-    object ``{"vehicles", "distance", "routes"}`` (customer numbers, depot omitted).
-    """
-    from dispatcher.planning.vrptw import Engine, solve_vrptw
-
-    inst = read_solomon(path)
-    if not time_limit > 0:
-        raise ValidationError("the time limit must be positive")
-    result = solve_vrptw(inst, time_limit, engine=cast("Engine", engine))  # it checks
-    routes = [r for r in result.routes if r]
-    distance = inst.route_distance(routes)
-    if as_json:
-        json.dump({"vehicles": len(routes), "distance": distance, "routes": routes}, out)
-        out.write("\n")
-    else:
-        out.write(f"instance {inst.name}\nvehicles {len(routes)}\ndistance {distance:.2f}\n")
-        for k, r in enumerate(routes, 1):
-            out.write(f"route {k}: {' '.join(map(str, r))}\n")
-    problems = inst.check(routes)
-    return 0 if not problems else 2

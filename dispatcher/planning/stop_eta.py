@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dispatcher import display
 from dispatcher.planning.dayplan import DayPlan
 from dispatcher.planning.evaluate import PlanEvaluation
 
@@ -34,8 +35,9 @@ class StopEta:
     actual: bool = False
 
     def clock_text(self) -> str:
-        """``HH:MM`` in the arrival's own (the fleet's) time zone, or "" when unknown."""
-        return "" if self.arrival is None else self.arrival.strftime("%H:%M")
+        """``14:05`` / ``2:05 PM`` (:mod:`dispatcher.display`) in the arrival's own (the
+        fleet's) time zone, or "" when unknown."""
+        return "" if self.arrival is None else display.current().clock(self.arrival)
 
 
 @dataclass(frozen=True, slots=True)

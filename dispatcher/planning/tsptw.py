@@ -22,6 +22,10 @@ a blink. This module searches one route on its own:
   stops instead of 38 ms. The numpy descent stays for order groups and pickups, whose locks
   it checks per candidate.
 
+* A vehicle whose hours cost (:attr:`RouteProblem.duration_weight`) is priced on the route's
+  duration as well, which the time-warp segments already carry (start free within its
+  window: leaving later beats waiting); such a route keeps the numpy descent.
+
 Locks: pinned stops keep their index (no move shifts them: relocations and reversals never
 span one, swaps may jump over one); order groups and order-dependent loads (pickups) are
 checked on each candidate before it is applied. Integer-valued inputs stay exact in float64.
@@ -32,12 +36,13 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
+
+from dispatcher.clock import system_monotonic
 
 try:
     from dispatcher.planning import _descent
@@ -60,7 +65,10 @@ class RouteProblem:
     departure / the end node's arrival). ``pinned`` maps a stop node to its fixed index in the
     stop list; ``groups`` are node lists that must keep their relative order. ``load_delta``
     (optional) is the on-board load change per node, from ``start_load``, kept in
-    ``[0, capacity]``. ``warp_weight`` prices one unit of time warp in cost units.
+    ``[0, capacity]``. ``warp_weight`` prices one unit of time warp in cost units;
+    ``duration_weight`` one unit of the route's duration (start to end, waiting included, the
+    start free within its window, so leaving later is better than waiting), 0 for the
+    distance-only objective (:mod:`dispatcher.planning.costs`).
     """
 
     cost: FloatArray
@@ -75,6 +83,23 @@ class RouteProblem:
     start_load: float = 0.0
     capacity: float = math.inf
     warp_weight: float = 100.0
+    duration_weight: float = 0.0
+
+
+def route_duration(problem: RouteProblem, stops: Sequence[int]) -> float:
+    """Shortest duration of ``stops`` from start to end by a plain loop (the start may be
+    as late as its window allows; time warp travels back as in :func:`_cat`)."""
+    p = problem
+    path = [p.start, *stops, p.end]
+    d, w, e, ll = 0.0, 0.0, float(p.lo[p.start]), float(p.hi[p.start])
+    for a, b in itertools.pairwise(path):
+        t = float(p.travel[a, b])
+        delta = d - w + t
+        wait = max(float(p.lo[b]) - delta - ll, 0.0)
+        warp = max(e + delta - float(p.hi[b]), 0.0)
+        d, w = d + t + wait, w + warp
+        e, ll = max(float(p.lo[b]) - delta, e) - wait, min(float(p.hi[b]) - delta, ll) + warp
+    return d
 
 
 def route_cost(problem: RouteProblem, stops: Sequence[int]) -> tuple[float, float]:
@@ -82,6 +107,7 @@ def route_cost(problem: RouteProblem, stops: Sequence[int]) -> tuple[float, floa
 
     The vehicle leaves at the start node's earliest time, waits for a window to open, and an
     arrival after a window's end is moved back to the end, adding the difference as warp.
+    With a ``duration_weight`` the cost includes the weighted :func:`route_duration`.
     """
     p = problem
     path = [p.start, *stops, p.end]
@@ -92,6 +118,8 @@ def route_cost(problem: RouteProblem, stops: Sequence[int]) -> tuple[float, floa
         if t > p.hi[b]:
             warp += t - float(p.hi[b])
             t = float(p.hi[b])
+    if p.duration_weight:
+        cost += p.duration_weight * route_duration(p, stops)
     return cost, warp
 
 
@@ -132,6 +160,14 @@ def _warp_of(a: Seg, b: Seg, t: FloatArray) -> FloatArray:
     d1, w1, e1, _ = a
     _, w2, _, l2 = b
     return w1 + w2 + np.maximum(e1 + d1 - w1 + t - l2, 0.0)
+
+
+def _duration_of(a: Seg, b: Seg, t: FloatArray) -> FloatArray:
+    """Only the duration of ``a`` then ``b`` (as :func:`_cat`)."""
+    d1, w1, _, l1 = a
+    d2, _, e2, _ = b
+    delta = d1 - w1 + t
+    return d1 + d2 + t + np.maximum(e2 - delta - l1, 0.0)
 
 
 @dataclass(slots=True)
@@ -273,7 +309,11 @@ class _Neighbourhood:
         self.i = np.arange(max(1, cols[0]), min(n - 1, cols[1]))[None, :]  # first positions
         self.cnt = np.concatenate(([0], np.cumsum(anchored)))
         self.anchored = anchored
-        self.obj = float(tb.pre_cost[-1]) + p.warp_weight * float(tb.pre[1][-1])
+        self.obj = (
+            float(tb.pre_cost[-1])
+            + p.warp_weight * float(tb.pre[1][-1])
+            + p.duration_weight * float(tb.pre[0][-1])
+        )
 
     def _free(self, a: IntArray, b: IntArray) -> BoolArray:
         """No anchor in positions ``a..b`` (inclusive); indices already in range."""
@@ -281,9 +321,13 @@ class _Neighbourhood:
         return ok
 
     def _finish(
-        self, cost: FloatArray, warp: FloatArray, valid: BoolArray
+        self, cost: FloatArray, a: Seg, b: Seg, t: FloatArray, valid: BoolArray
     ) -> tuple[FloatArray, BoolArray]:
-        gain = self.obj - (cost + self.p.warp_weight * warp)
+        """Gain of the moves whose routes are ``a`` then ``b`` (``t`` between them)."""
+        total = cost + self.p.warp_weight * _warp_of(a, b, t)
+        if self.p.duration_weight:
+            total = total + self.p.duration_weight * _duration_of(a, b, t)
+        gain = self.obj - total
         return gain, valid & (gain > 1e-6)
 
     def two_opt(self) -> tuple[FloatArray, BoolArray, IntArray, IntArray]:
@@ -294,7 +338,6 @@ class _Neighbourhood:
         jc = np.minimum(j, n - 2)
         valid = (j <= self.m) & self._free(i, jc)
         a = _cat(_take(tb.pre, i - 1), _take(tb.rev, length, i), p.travel[x[i - 1], x[jc]])
-        warp = _warp_of(a, _take(tb.suf, jc + 1), p.travel[x[i], x[jc + 1]])
         cost = (
             tb.pre_cost[i - 1]
             + p.cost[x[i - 1], x[jc]]
@@ -302,7 +345,7 @@ class _Neighbourhood:
             + p.cost[x[i], x[jc + 1]]
             + tb.suf_cost[jc + 1]
         )
-        gain, ok = self._finish(cost, warp, valid)
+        gain, ok = self._finish(cost, a, _take(tb.suf, jc + 1), p.travel[x[i], x[jc + 1]], valid)
         return gain, ok, np.broadcast_to(i, ok.shape), np.broadcast_to(j, ok.shape)
 
     def relocate(
@@ -326,7 +369,7 @@ class _Neighbourhood:
             mid = _take(tb.fwd, L, c0)
             ac = _cat(_take(tb.pre, i - 1), mid, p.travel[x[i - 1], x[c0]])
             acb = _cat(ac, seg, p.travel[x[jc], first])
-            warp = _warp_of(acb, _take(tb.suf, jc + 1), p.travel[last, x[jc + 1]])
+            a, b, t = acb, _take(tb.suf, jc + 1), p.travel[last, x[jc + 1]]
             cost = (
                 tb.pre_cost[i - 1]
                 + p.cost[x[i - 1], x[c0]]
@@ -345,7 +388,7 @@ class _Neighbourhood:
             ab = _cat(_take(tb.pre, jc - 1), seg, p.travel[x[jc - 1], first])
             abc = _cat(ab, _take(tb.fwd, L, jc), p.travel[last, x[jc]])
             after = np.minimum(ik + 1, n - 1)
-            warp = _warp_of(abc, _take(tb.suf, after), p.travel[x[i - 1], x[after]])
+            a, b, t = abc, _take(tb.suf, after), p.travel[x[i - 1], x[after]]
             cost = (
                 tb.pre_cost[jc - 1]
                 + p.cost[x[jc - 1], first]
@@ -356,7 +399,7 @@ class _Neighbourhood:
                 + tb.suf_cost[after]
             )
             lo, hi = j, i + k - 1
-        gain, ok = self._finish(cost, warp, valid)
+        gain, ok = self._finish(cost, a, b, t, valid)
         return gain, ok, np.broadcast_to(lo, ok.shape), np.broadcast_to(hi, ok.shape)
 
     def swap(self) -> tuple[FloatArray, BoolArray, IntArray, IntArray]:
@@ -369,7 +412,6 @@ class _Neighbourhood:
         a = _cat(_take(tb.pre, i - 1), _take(tb.node, jc), p.travel[x[i - 1], x[jc]])
         a = _cat(a, _take(tb.fwd, L, i + 1), p.travel[x[jc], x[i + 1]])
         a = _cat(a, _take(tb.node, i), p.travel[x[jc - 1], x[i]])
-        warp = _warp_of(a, _take(tb.suf, jc + 1), p.travel[x[i], x[jc + 1]])
         cost = (
             tb.pre_cost[i - 1]
             + p.cost[x[i - 1], x[jc]]
@@ -379,7 +421,7 @@ class _Neighbourhood:
             + p.cost[x[i], x[jc + 1]]
             + tb.suf_cost[jc + 1]
         )
-        gain, ok = self._finish(cost, warp, valid)
+        gain, ok = self._finish(cost, a, _take(tb.suf, jc + 1), p.travel[x[i], x[jc + 1]], valid)
         return gain, ok, np.broadcast_to(i, ok.shape), np.broadcast_to(j, ok.shape)
 
 
@@ -424,7 +466,10 @@ class _Search:
             (delta[np.asarray(stops, dtype=np.int64)] > 0).any()
         )
         self.check_locks = bool(p.groups) or order_matters
-        self.native = _descent is not None and not self.check_locks and native
+        # The compiled descent prices distance and time warp only.
+        self.native = (
+            _descent is not None and not self.check_locks and native and not p.duration_weight
+        )
         self.obj = self.objective(self.x)
 
     def objective(self, x: list[int]) -> float:
@@ -636,7 +681,7 @@ def improve(
     progress: Progress | None = None,
     native: bool = True,
 ) -> list[int]:
-    """The best route found from ``stops`` before ``deadline`` (``time.monotonic()``).
+    """The best route found from ``stops`` before ``deadline`` (``system_monotonic()``).
 
     The first descent runs twice: first with time warp priced at :data:`LOW_WARP_WEIGHT`,
     which lets the route pass through late orders towards shorter ones, then at the
@@ -656,7 +701,7 @@ def improve(
     on_time = route_cost(problem, stops)[1] <= 0.0
 
     def stop() -> bool:
-        return time.monotonic() >= deadline or (cancelled is not None and cancelled())
+        return system_monotonic() >= deadline or (cancelled is not None and cancelled())
 
     kick_end = deadline if kick_until is None else min(deadline, kick_until)
     stretch: tuple[int, int] | None = None
@@ -673,7 +718,7 @@ def improve(
             on_time = not _late(problem, best)
             if progress is not None:
                 progress(best_obj)
-        if stop() or time.monotonic() >= kick_end:
+        if stop() or system_monotonic() >= kick_end:
             break
         s.x = list(best)
         s.span = min(s.span, KICK_SPAN)

@@ -1,4 +1,4 @@
-"""Solomon VRPTW solving, tuned for "fewest vehicles, then distance".
+"""Solomon VRPTW solving, tuned for "fewest vehicles, then distance"; ``dispatcher solve``.
 
 Two engines. The default, ``"pyvrp"`` (:mod:`dispatcher.planning.pyvrp_engine`), reaches the
 benchmark's targets; ``"ortools"`` is kept as the record of what OR-Tools reaches and as the
@@ -33,14 +33,16 @@ that any solution the solver accepts is feasible in exact arithmetic).
 
 from __future__ import annotations
 
+import json
 import math
 import random
-import time
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Literal, TextIO, cast
 
 import numpy as np
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import ValidationError
 from dispatcher.planning.routing import (
     FIRST_SOLUTION,
@@ -50,7 +52,7 @@ from dispatcher.planning.routing import (
     SearchParams,
     solve_routing,
 )
-from dispatcher.planning.solomon import SolomonInstance
+from dispatcher.planning.solomon import SolomonInstance, read_solomon
 
 SCALE = 10_000
 Engine = Literal["pyvrp", "ortools"]
@@ -154,7 +156,7 @@ def solve_vrptw(
     if engine != "ortools":
         raise ValidationError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     tune = tuning or VrptwTuning()
-    t_end = time.monotonic() + time_limit_s
+    t_end = system_monotonic() + time_limit_s
     log: list[str] = []
     d = inst.distance_matrix()
     fixed = int(tune.fixed_cost_factor * float(d[0].max()) * 2 * SCALE)
@@ -170,7 +172,7 @@ def solve_vrptw(
     best = [r for r in first.routes if r]
     log.append(f"first: {len(best)} routes {inst.route_distance(best):.2f}")
     attempt = 0
-    while len(best) > 1 and time.monotonic() < t_end - 0.1:
+    while len(best) > 1 and system_monotonic() < t_end - 0.1:
         if cancel is not None and cancel.is_set():
             break
         if attempt >= min(tune.elimination_tries, len(best)):
@@ -182,7 +184,7 @@ def solve_vrptw(
             best,
             by_size[attempt],
             fixed,
-            min(tune.reduce_share * time_limit_s, t_end - time.monotonic()),
+            min(tune.reduce_share * time_limit_s, t_end - system_monotonic()),
             cancel,
             tune,
         )
@@ -191,7 +193,7 @@ def solve_vrptw(
             continue
         best, attempt = fewer, 0
         log.append(f"reduced: {len(best)} routes {inst.route_distance(best):.2f}")
-    gls_s = tune.final_gls_share * (t_end - time.monotonic())
+    gls_s = tune.final_gls_share * (t_end - system_monotonic())
     if gls_s > 0.05 and not (cancel is not None and cancel.is_set()):
         polished = solve_routing(
             _problem(inst, len(best), fixed), tune.search(gls_s), best, cancel, progress
@@ -230,8 +232,8 @@ def _ruin_and_recreate(
     rng = random.Random(tune.seed)
     drop = int(SCALE * float(d.max()) * tune.drop_factor)
     best, best_d = routes, inst.route_distance(routes)
-    t0 = time.monotonic()
-    while time.monotonic() < t_end - 0.05:
+    t0 = system_monotonic()
+    while system_monotonic() < t_end - 0.05:
         if cancel is not None and cancel.is_set():
             break
         seed = rng.randint(1, n)
@@ -239,7 +241,7 @@ def _ruin_and_recreate(
         partial = [[c for c in r if c not in ruined] for r in best]
         problem = _problem(inst, len(best), fixed)
         problem.drop_penalty = drop
-        budget = min(step, t_end - time.monotonic())
+        budget = min(step, t_end - system_monotonic())
         out = solve_routing(problem, tune.search(budget, wide=True), partial, cancel)
         if out.routes is None or sum(len(r) for r in out.routes) < n:
             continue
@@ -248,7 +250,7 @@ def _ruin_and_recreate(
         if len(cand) <= len(best) and cand_d < best_d - 1e-9:
             best, best_d = cand, cand_d
             if progress is not None:
-                progress(best_d * SCALE + fixed * len(best), time.monotonic() - t0)
+                progress(best_d * SCALE + fixed * len(best), system_monotonic() - t0)
     return best
 
 
@@ -285,7 +287,7 @@ def _solve_pyvrp(
     """Whole fleet, then one vehicle fewer while that stays feasible, then distance."""
     from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp
 
-    t0 = time.monotonic()
+    t0 = system_monotonic()
     t_end = t0 + time_limit_s
     sc = tune.scale
     fixed = int(tune.fixed_cost_factor * float(inst.distance_matrix()[0].max()) * 2 * sc)
@@ -293,18 +295,18 @@ def _solve_pyvrp(
     log: list[str] = []
 
     def note(what: str, routes: list[list[int]]) -> None:
-        at = time.monotonic() - t0
+        at = system_monotonic() - t0
         log.append(f"{what}: {len(routes)} routes {inst.route_distance(routes):.2f} at {at:.1f} s")
 
     def stopped() -> bool:
-        return (cancel is not None and cancel.is_set()) or time.monotonic() >= t_end - 0.05
+        return (cancel is not None and cancel.is_set()) or system_monotonic() >= t_end - 0.05
 
     whole = _problem(inst, inst.vehicles, fixed, sc)
     first = solve_pyvrp(
         whole, PyvrpSearch(time_limit_s * tune.first_share, tune.seed), None, cancel, progress
     )
     if first.routes is None and not stopped():  # hard to satisfy: any feasible answer first
-        search = PyvrpSearch(t_end - time.monotonic(), tune.seed + 1, stop_at_first_feasible=True)
+        search = PyvrpSearch(t_end - system_monotonic(), tune.seed + 1, stop_at_first_feasible=True)
         first = solve_pyvrp(whole, search, cancel=cancel, progress=progress)
     if first.routes is None:
         log.append("no first solution")
@@ -314,7 +316,7 @@ def _solve_pyvrp(
     attempt = 0
     while len(best) > bound and not stopped():
         attempt += 1
-        budget = min(tune.reduce_share * time_limit_s, t_end - time.monotonic())
+        budget = min(tune.reduce_share * time_limit_s, t_end - system_monotonic())
         search = PyvrpSearch(budget, tune.seed + attempt, stop_at_first_feasible=True)
         fewer = _problem(inst, len(best) - 1, fixed, sc)
         out = solve_pyvrp(fewer, search, None, cancel, progress)
@@ -327,7 +329,7 @@ def _solve_pyvrp(
         k = len(best)
         out = solve_pyvrp(
             _problem(inst, k, fixed, sc),
-            PyvrpSearch(t_end - time.monotonic(), tune.seed),
+            PyvrpSearch(t_end - system_monotonic(), tune.seed),
             initial=best,
             cancel=cancel,
             progress=progress,
@@ -338,3 +340,28 @@ def _solve_pyvrp(
                 best = cand
         note("final", best)
     return VrptwResult(best, inst.route_distance(best), len(best), tuple(log))
+
+
+def run_solve(
+    path: Path, time_limit: float, as_json: bool, out: TextIO, engine: str = "pyvrp"
+) -> int:
+    """``dispatcher solve INSTANCE --time-limit S [--json] [--engine E]``; the exit code.
+
+    Prints vehicles, total distance (unrounded Euclidean) and routes, or with ``as_json`` one
+    object ``{"vehicles", "distance", "routes"}`` (customer numbers, depot omitted).
+    """
+    inst = read_solomon(path)
+    if not time_limit > 0:
+        raise ValidationError("the time limit must be positive")
+    result = solve_vrptw(inst, time_limit, engine=cast(Engine, engine))  # it checks
+    routes = [r for r in result.routes if r]
+    distance = inst.route_distance(routes)
+    if as_json:
+        json.dump({"vehicles": len(routes), "distance": distance, "routes": routes}, out)
+        out.write("\n")
+    else:
+        out.write(f"instance {inst.name}\nvehicles {len(routes)}\ndistance {distance:.2f}\n")
+        for k, r in enumerate(routes, 1):
+            out.write(f"route {k}: {' '.join(map(str, r))}\n")
+    problems = inst.check(routes)
+    return 0 if not problems else 2

@@ -10,10 +10,10 @@ Call :func:`optimize_in_subprocess` from a worker thread.
 from __future__ import annotations
 
 import multiprocessing
-import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import DispatcherError
 from dispatcher.planning.model import Plan, PlanMatrix
 from dispatcher.planning.optimize import OptimizationResult, OptimizeOptions, optimize
@@ -28,7 +28,7 @@ def _child(
     last = [0.0]
 
     def progress(best: float, elapsed: float) -> None:
-        now = time.monotonic()
+        now = system_monotonic()
         if now - last[0] >= _PROGRESS_EVERY_S:
             last[0] = now
             conn.send(("progress", (best, elapsed)))

@@ -3,13 +3,16 @@
 What a supervisor sends to the customer service desk or the client after the day: when each
 stop was planned and when the vehicle arrived, how late against the customer's window, how
 many attempts it took, and which customer messages actually went out (sent or delivered rows
-of the outbox). Times are local (the depot's zone) and minute-rounded; the map of the day's
-tracks is drawn by the UI side from :func:`load_tracks` (folium stays out of the core).
+of the outbox). Times are local (the depot's zone) and minute-rounded, written ISO-style in
+the CSV whatever the fleet's locale (it is data for a spreadsheet); the map of the day's
+tracks, with each vehicle's tracked distance in the fleet's units, is drawn by the UI side
+from :func:`load_day_tracks` (folium stays out of the core).
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,6 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from dispatcher.errors import DispatcherError
+from dispatcher.geo import haversine_m
 from dispatcher.persistence import history_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.history_repo import StopRecord
@@ -178,17 +182,44 @@ def write_csv(report: DayReport, path: Path) -> Path:
     return path
 
 
-def load_tracks(
-    db: Database, day: date, timezone: str, max_points: int = 2000
-) -> dict[str, list[tuple[float, float]]]:
-    """Each vehicle's stored track of the local day, evenly decimated to ``max_points``."""
+@dataclass(frozen=True, slots=True)
+class DayTracks:
+    """The day's tracks as the map draws them, and how far each vehicle went.
+
+    Attributes:
+        points: Each vehicle's track, evenly decimated (what the map draws).
+        lengths_m: Each vehicle's tracked distance in metres: straight lines between every
+            stored fix, before decimation (a decimated track cuts the corners).
+    """
+
+    points: dict[str, list[tuple[float, float]]]
+    lengths_m: dict[str, float]
+
+
+def load_day_tracks(db: Database, day: date, timezone: str, max_points: int = 2000) -> DayTracks:
+    """Each vehicle's stored track of the local day and its length (one query)."""
     start, end = day_bounds(day, timezone)
     with db.session() as session:
         rows = history_repo.positions_between(session, start, end - timedelta(microseconds=1))
     tracks: dict[str, list[tuple[float, float]]] = {}
     for vid, _ts, lat, lon, _speed, _heading in rows:
         tracks.setdefault(vid, []).append((lat, lon))
-    return {vid: decimate(points, max_points) for vid, points in tracks.items()}
+    return DayTracks(
+        {vid: decimate(points, max_points) for vid, points in tracks.items()},
+        {vid: track_length_m(points) for vid, points in tracks.items()},
+    )
+
+
+def load_tracks(
+    db: Database, day: date, timezone: str, max_points: int = 2000
+) -> dict[str, list[tuple[float, float]]]:
+    """Each vehicle's stored track of the local day, evenly decimated to ``max_points``."""
+    return load_day_tracks(db, day, timezone, max_points).points
+
+
+def track_length_m(points: Sequence[tuple[float, float]]) -> float:
+    """Metres along ``points`` (great circle from fix to fix)."""
+    return sum(haversine_m(a[0], a[1], b[0], b[1]) for a, b in itertools.pairwise(points))
 
 
 def decimate(points: Sequence[tuple[float, float]], limit: int) -> list[tuple[float, float]]:

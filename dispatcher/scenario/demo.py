@@ -12,6 +12,7 @@ import random
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from dispatcher.clock import system_now
 from dispatcher.scenario.records import (
     CustomerRecord,
     DepotRecord,
@@ -164,7 +165,7 @@ def demo_scenario(
     of their own (the simulator names OwnTracks phones after them).
     """
     tz = ZoneInfo(timezone)
-    day = service_date or datetime.now(tz).date()
+    day = service_date or system_now(tz).date()
     rng = random.Random(seed)
     scenario = Scenario("Berlin parcels demo", day, timezone, depots=[DEPOT])
     for i in range(n_vehicles):

@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
+from dispatcher.clock import system_now
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
 
@@ -75,12 +76,11 @@ def _count(option: str, low: int, high: int) -> Callable[[str], int]:
 
 
 def run_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from datetime import UTC
 
-    from dispatcher.cli import run_for
     from dispatcher.clock import ScaledClock
     from dispatcher.fleet_settings import fleet_zone_name
     from dispatcher.persistence.database import Database
+    from dispatcher.services import run_for
     from dispatcher.simulator.from_db import load_simulated_fleet, route_day
     from dispatcher.simulator.runner import FleetSimulator, wall_clock_stamp
     from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
@@ -92,11 +92,11 @@ def run_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
     db = Database(settings.database_url)
     try:
         if args.vehicles is not None or args.stops is not None:
-            refused = _seed_sized_demo(db, args, datetime.now(tz).date(), zone_name)
+            refused = _seed_sized_demo(db, args, system_now(tz).date(), zone_name)
             if refused:
                 print(f"dispatcher simulate: {refused}", file=sys.stderr)
                 return 2
-        day = route_day(db, datetime.now(tz).date())
+        day = route_day(db, system_now(tz).date())
         start = None if day is None else datetime.combine(day, _time_of_day(args.start, tz), tz)
         vehicles, scripts = load_simulated_fleet(db, args.seed, zone_name, start)
     finally:
@@ -124,7 +124,7 @@ def run_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
         client.publish,
         ScaledClock(sim_start, args.speed),
         prefix=settings.broker.prefix,
-        stamp=wall_clock_stamp(sim_start, datetime.now(UTC), args.speed),
+        stamp=wall_clock_stamp(sim_start, system_now(), args.speed),
     )
     sim.start()
     print(
@@ -180,7 +180,7 @@ def _zone(name: str) -> ZoneInfo:
 def _time_of_day(text: str | None, tz: ZoneInfo) -> time:
     """``HH:MM`` as a time of day; ``None`` means the current time in ``tz``."""
     if text is None:
-        return datetime.now(tz).time().replace(microsecond=0)
+        return system_now(tz).time().replace(microsecond=0)
     try:
         return time.fromisoformat(text)
     except ValueError:

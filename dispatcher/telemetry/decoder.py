@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.fleet.health import coarse_note
@@ -30,8 +30,35 @@ from dispatcher.telemetry.profiles import ProfileBook
 from dispatcher.telemetry.rejection import Rejection, RejectReason
 from dispatcher.telemetry.settings import TelemetrySettings
 
-if TYPE_CHECKING:
-    from dispatcher.devices.registry import DeviceRegistry
+
+class DeviceLog(Protocol):
+    """Where the decoder counts unbound devices and each device's rejections.
+
+    :class:`~dispatcher.devices.registry.DeviceRegistry` is the one in use; telemetry names
+    only what it calls, since the devices room is built on telemetry (docs/architecture.md).
+    """
+
+    def unknown(
+        self,
+        key: str,
+        fmt: str,
+        topic: str,
+        received_at: datetime,
+        report: PositionReport | None = None,
+    ) -> None: ...
+
+    def rejected(
+        self,
+        key: str | None,
+        fmt: str,
+        topic: str,
+        payload: bytes,
+        rejection: Rejection,
+        received_at: datetime,
+        *,
+        bound: bool | None = None,
+    ) -> None: ...
+
 
 EXIT_OK = 0
 SWEEP_EVERY = timedelta(seconds=60)
@@ -105,7 +132,7 @@ class Decoder:
         clock: Clock | None = None,
         quarantine: Quarantine | None = None,
         stateful: bool = True,
-        registry: DeviceRegistry | None = None,
+        registry: DeviceLog | None = None,
         preview: Sequence[Adapter] = (),
         bindings: DeviceBindings | None = None,
     ) -> None:
@@ -260,7 +287,7 @@ def build_decoder(
     stateful: bool = True,
     telemetry: TelemetrySettings | None = None,
     profiles: ProfileBook | None = None,
-    registry: DeviceRegistry | None = None,
+    registry: DeviceLog | None = None,
 ) -> Decoder:
     """A decoder with the default adapters (bindings default to an empty table).
 

@@ -74,7 +74,7 @@ def number(value: object, name: str, *, strings: bool = False) -> float:
     kind = type(value)
     if kind is float or kind is int:  # the hot path: plain JSON numbers
         try:
-            result = float(value)  # type: ignore[arg-type]
+            result = float(value)  # type: ignore[arg-type]  # type() is int/float: mypy can't see it
         except OverflowError:
             raise PayloadError(RejectReason.NOT_FINITE, f"{name} is too large") from None
     elif isinstance(value, str) and not isinstance(value, bool):

@@ -25,7 +25,6 @@ import enum
 import json
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import ConfigError
 from dispatcher.telemetry.buffered import BufferedClient
 from dispatcher.telemetry.credentials import DEFAULT_ENV, DEFAULT_SERVICE, resolve_password
@@ -319,7 +319,7 @@ class TelemetryClient:
         """A warning while the connection was dropped ``FLAP_COUNT`` times within
         ``FLAP_WINDOW_S`` (the status bar shows it); "" otherwise."""
         drops = list(self._drops)
-        if len(drops) < FLAP_COUNT or time.monotonic() - drops[0] > FLAP_WINDOW_S:
+        if len(drops) < FLAP_COUNT or system_monotonic() - drops[0] > FLAP_WINDOW_S:
             return ""
         return (
             f"dropped {FLAP_COUNT} times in {drops[-1] - drops[0]:.0f} s: is another"
@@ -328,7 +328,7 @@ class TelemetryClient:
 
     def _drop_reason(self, reason: object) -> str:
         """``disconnected: <reason>``, and a warning when it keeps happening."""
-        self._drops.append(time.monotonic())
+        self._drops.append(system_monotonic())
         text = f"disconnected: {reason}"
         warning = self.flapping
         if warning:

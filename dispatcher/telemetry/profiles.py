@@ -23,6 +23,7 @@ from dispatcher.telemetry.rejection import PayloadError, RejectReason
 #: ``auto``: percent, unless the value is shaped like a voltage (see :meth:`battery_pct`).
 BATTERY_UNITS = ("percent", "volts", "fraction", "auto")
 SPEED_UNITS = ("kmh", "ms", "knots", "mph")
+SPEED_LABELS = {"kmh": "km/h", "ms": "m/s", "knots": "knots", "mph": "mph"}
 _SPEED_FACTOR = {"kmh": 1.0, "ms": MS_KMH, "knots": KNOT_KMH, "mph": 1.609344}
 FORMATS = ("owntracks", "traccar", "homeassistant")
 
@@ -80,6 +81,13 @@ class DeviceProfile:
             return value * 100.0
         span = self.volts_full - self.volts_empty
         return min(100.0, max(0.0, (value - self.volts_empty) / span * 100.0))
+
+    def summary(self) -> str:
+        """In a few words, as the devices list shows it: ``battery volts 11.8-12.7 V, km/h``."""
+        battery = f"battery {self.battery}"
+        if self.battery == "volts":
+            battery += f" {self.volts_empty:g}-{self.volts_full:g} V"
+        return f"{battery}, {SPEED_LABELS[self.speed]}"
 
     def to_mapping(self) -> dict[str, Any]:
         """The profile as stored and shown (``[telemetry.<format>]`` keys)."""

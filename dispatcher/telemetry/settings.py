@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dispatcher.config import Settings
 from dispatcher.errors import ConfigError, ValidationError
+from dispatcher.model.devices import RegistryLimits
 from dispatcher.telemetry.filters import FilterConfig
 from dispatcher.telemetry.profiles import (
     FORMATS,
@@ -38,20 +39,10 @@ from dispatcher.telemetry.profiles import (
 
 _TOPIC_KEYS = ("owntracks_root", "homeassistant_root")
 _TOPIC_LIST_KEYS = ("traccar_topics", "traccar_event_topics")
-if TYPE_CHECKING:
-    from dispatcher.devices.registry import RegistryLimits
 
 _FILTER_KEYS = {f.name: f for f in fields(FilterConfig)}
 #: Bounds of the device registry (the unknown devices list and the quarantine).
 _REGISTRY_KEYS = ("unknown_devices", "quarantine_per_device", "quarantine_total")
-
-
-def _registry_limits(**bounds: int) -> RegistryLimits:
-    """The device registry's bounds. Imported here, not at the top: the registry's module
-    imports the telemetry package, which reads these settings (an import cycle)."""
-    from dispatcher.devices.registry import RegistryLimits
-
-    return RegistryLimits(**bounds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +67,7 @@ class TelemetrySettings:
     homeassistant_root: str = "location"
     profiles: Mapping[str, DeviceProfile] = field(default_factory=lambda: dict(STOCK_PROFILES))
     filters: FilterConfig = field(default_factory=FilterConfig)
-    limits: RegistryLimits = field(default_factory=_registry_limits)
+    limits: RegistryLimits = field(default_factory=RegistryLimits)
 
     @property
     def evict_after_s(self) -> float:
@@ -116,9 +107,9 @@ class TelemetrySettings:
                 bounds[key] = value
             else:
                 raise ConfigError(f"[telemetry]: unknown setting '{key}'.")
-        defaults = _registry_limits()
+        defaults = RegistryLimits()
         unknown = int(bounds.get("unknown_devices", defaults.max_unknown))
-        registry = _registry_limits(
+        registry = RegistryLimits(
             max_unknown=unknown,
             unknown_rows=unknown,
             quarantine_per_device=int(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import getpass
 
+from dispatcher.model.users import User
 from dispatcher.persistence import users_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.users_repo import UserRecord
-from dispatcher.users.model import User
 
 
 def os_account() -> str:

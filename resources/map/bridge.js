@@ -20,6 +20,7 @@
     info: new Map(), // id -> [label, driver, next stop, eta, [exception titles]]
     selected: null,
     stopMarkers: new Map(),
+    poolMarkers: new Map(), // unassigned stop id -> marker
     overview: new Map(), // vehicle id -> faint polyline of its day
     routeVehicle: null, // whose route is drawn strong (the selected one)
     follow: false,
@@ -568,6 +569,11 @@
     },
   });
 
+  // Speeds come in the fleet's unit (km/h or mph), which the page's options name.
+  function speedText(speed) {
+    return speed === null ? "—" : speed + " " + (DM.opts.speedUnit || "km/h");
+  }
+
   function tipContent(id) {
     const v = DM.vehicles.get(id);
     const info = DM.info.get(id) || [id, "", "", "", []];
@@ -576,15 +582,13 @@
     if (DM.replay) { // the past: where and how fast, not today's next stop or exceptions
       box.appendChild(el("div", "dm-tip-state", "Replay · position of " + v.row[6]));
       if (info[1]) box.appendChild(el("div", null, "Driver: " + info[1]));
-      const kmh = v.row[5] === null ? "—" : v.row[5] + " km/h";
-      box.appendChild(el("div", null, "Speed: " + kmh));
+      box.appendChild(el("div", null, "Speed: " + speedText(v.row[5])));
       return box;
     }
     const state = DM.opts.palette[v.row[4]];
     box.appendChild(el("div", "dm-tip-state", state ? state[1] : v.row[4]));
     if (info[1]) box.appendChild(el("div", null, "Driver: " + info[1]));
-    const speed = v.row[5] === null ? "—" : v.row[5] + " km/h";
-    box.appendChild(el("div", null, "Speed: " + speed + " · last seen " + v.row[6]));
+    box.appendChild(el("div", null, "Speed: " + speedText(v.row[5]) + " · last seen " + v.row[6]));
     if (v.row[9]) box.appendChild(el("div", "dm-tip-note", v.row[9]));
     if (info[2]) {
       box.appendChild(el("div", null, "Next: " + info[2] + (info[3] ? " · ETA " + info[3] : "")));
@@ -719,6 +723,7 @@
 
   function setUnassigned(rows) {
     DM.unassignedLayer.clearLayers();
+    DM.poolMarkers = new Map();
     for (const s of rows) {
       const icon = L.divIcon({ className: "dm-unassigned-icon",
         html: el("div", "dm-unassigned"), iconSize: [18, 18] });
@@ -733,6 +738,7 @@
         if (DM.bridge) DM.bridge.stopClicked(s[0], "");
       });
       marker.addTo(DM.unassignedLayer);
+      DM.poolMarkers.set(s[0], marker);
     }
   }
 

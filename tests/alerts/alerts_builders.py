@@ -18,7 +18,7 @@ from dispatcher.alerts.facts import (
     VehicleEventFact,
     VehicleFacts,
 )
-from dispatcher.alerts.model import AlertKind, Condition, Role, Severity, User
+from dispatcher.model.alerts import AlertKind, Condition, Role, Severity, User
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 DEPOT = (45.7500, 4.8500)

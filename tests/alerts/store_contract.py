@@ -28,16 +28,17 @@ from typing import Any
 
 import pytest
 
-from dispatcher.alerts.model import (
+from dispatcher.alerts.store import AlertStore
+from dispatcher.errors import ConflictError, NotFoundError
+from dispatcher.model.alerts import (
     Alert,
+    AlertFilter,
     AlertKind,
     AlertStatus,
     AuditEntry,
     ResolutionCode,
     Severity,
 )
-from dispatcher.alerts.store import AlertFilter, AlertStore
-from dispatcher.errors import ConflictError, NotFoundError
 
 StoreFactory = Callable[[], AlertStore]
 T0 = datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=UTC)

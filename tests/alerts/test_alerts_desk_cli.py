@@ -14,15 +14,15 @@ import pytest
 from alerts_builders import T0, cond
 from sqlalchemy import update
 
-from dispatcher.alerts.desk import AlertDesk
+from dispatcher.alerts.desk import AlertDesk, alert_by_id
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
-from dispatcher.alerts.model import AlertKind, AlertStatus, ResolutionCode, Role, User
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.cli import build_parser, run_headless
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
-from dispatcher.errors import ConflictError, PermissionDenied, ValidationError
+from dispatcher.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from dispatcher.events import EventBus
+from dispatcher.model.alerts import AlertKind, AlertStatus, ResolutionCode, Role, User
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import User as UserRow
@@ -125,6 +125,14 @@ def run_cli(db_url: str, *argv: str) -> tuple[int, str]:
     args = build_parser().parse_args(["alerts", "--db", db_url, *argv])
     out = io.StringIO()
     return run_headless(args, Settings(database_url=db_url), out), out.getvalue()
+
+
+def test_one_alert_by_id_and_a_sentence_when_it_is_gone(db: Database) -> None:
+    """What the replay bar asks for: the alert's own first sighting, read outside the UI."""
+    first, _ = raise_two(db)
+    assert alert_by_id(db, first).first_seen == T0
+    with pytest.raises(NotFoundError):
+        alert_by_id(db, first + 1000)
 
 
 def test_cli_lists_open_alerts_as_a_table_and_as_json(db_url: str, db: Database) -> None:

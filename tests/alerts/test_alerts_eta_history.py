@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from alerts_builders import T0, cond, minutes
 
-from dispatcher.alerts.model import AlertKind, Condition, Severity
 from dispatcher.alerts.reconcile import ETA_HISTORY_MAX
 from dispatcher.alerts.store import InMemoryAlertStore
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import FakeClock
+from dispatcher.model.alerts import AlertKind, Condition, Severity
 
 
 def at_risk(predicted: str, severity: Severity = Severity.MEDIUM) -> Condition:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 import pytest
 from alerts_builders import DEPOT, T0, evaluate, offset_m, stop, vehicle
@@ -11,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dispatcher.alerts.engine import RuleEngine
-from dispatcher.alerts.facts import Geofence, IssueReason, Snapshot, VehicleEventFact
+from dispatcher.alerts.facts import EventKind, Geofence, IssueReason, Snapshot, VehicleEventFact
 from dispatcher.alerts.geo import distance_to_polyline_m, haversine_m, point_in_polygon
-from dispatcher.alerts.model import RAISED_OUTSIDE_RULES, AlertKind
 from dispatcher.alerts.thresholds import Thresholds
 from dispatcher.clock import FakeClock
 from dispatcher.errors import ValidationError
+from dispatcher.model.alerts import RAISED_OUTSIDE_RULES, AlertKind, Condition
 
 
 def test_one_degree_of_latitude_is_about_111_km() -> None:
@@ -68,14 +69,14 @@ def test_stop_window_must_not_end_before_it_starts() -> None:
         {"center": DEPOT, "radius_m": 10.0, "polygon": [DEPOT, DEPOT, DEPOT]},
     ],
 )
-def test_geofence_is_a_circle_or_a_polygon(kw: dict[str, object]) -> None:
+def test_geofence_is_a_circle_or_a_polygon(kw: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        Geofence("F", "bad", **kw)  # type: ignore[arg-type]
+        Geofence("F", "bad", **kw)
 
 
 def test_event_needs_an_id() -> None:
     with pytest.raises(ValidationError):
-        VehicleEventFact("", "V1", T0, "failed")  # type: ignore[arg-type]
+        VehicleEventFact("", "V1", T0, EventKind.FAILED)
 
 
 def test_issue_reason_parse_never_fails() -> None:
@@ -96,7 +97,7 @@ def test_thresholds_from_config_refuse_typos_and_nonsense() -> None:
 class _BrokenRule:
     kinds = frozenset({AlertKind.ROUTE_DEVIATION})
 
-    def evaluate(self, snapshot: Snapshot, now: datetime) -> list[object]:
+    def evaluate(self, snapshot: Snapshot, now: datetime) -> list[Condition]:
         raise RuntimeError("bug in a rule")
 
 
@@ -106,7 +107,7 @@ def test_a_crashing_rule_does_not_blind_the_others(
 ) -> None:
     from dispatcher.alerts.engine import default_rules
 
-    engine = RuleEngine(clock, rules=[_BrokenRule(), *default_rules()])  # type: ignore[list-item]
+    engine = RuleEngine(clock, rules=[_BrokenRule(), *default_rules()])
     found = engine.evaluate(Snapshot(vehicles=[vehicle(online=False)]))
     assert [c.kind for c in found] == [AlertKind.VEHICLE_OFFLINE]
     assert engine.failed_kinds == {AlertKind.ROUTE_DEVIATION}

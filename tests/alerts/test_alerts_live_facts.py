@@ -14,12 +14,11 @@ import pytest
 from alerts_day import NEAR, T_UTC, store_day
 
 from dispatcher.alerts.live_facts import LiveFacts
-from dispatcher.alerts.model import AlertKind
 from dispatcher.alerts.runner import AlertRunner
-from dispatcher.alerts.store import AlertFilter
 from dispatcher.clock import FakeClock
 from dispatcher.events import EventBus
 from dispatcher.fleet.state import FleetState
+from dispatcher.model.alerts import AlertFilter, AlertKind
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.persistence.database import Database
@@ -62,7 +61,7 @@ def test_facts_carry_predictions_positions_and_the_silent_van(
     near, far = by_ref[str(stops["O-NEAR"])], by_ref[str(stops["O-FAR"])]
     assert near.predicted_arrival is not None and far.predicted_arrival is not None
     assert T_UTC < near.predicted_arrival < far.predicted_arrival
-    assert far.predicted_arrival > far.window_end  # type: ignore[operator]
+    assert far.window_end is not None and far.predicted_arrival > far.window_end
     assert near.customer_name == "Nina Near" and near.vehicle_id == "V1"
     v1, v2 = sorted(snapshot.vehicles, key=lambda v: v.vehicle_id)
     assert v1.position is not None and v1.online and v1.last_seen == T_UTC

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from alerts_builders import ALICE, BOB, SUE, T0, VIC, cond, minutes
 
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, ResolutionCode
 from dispatcher.alerts.permissions import can_see
 from dispatcher.alerts.store import InMemoryAlertStore
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.errors import PermissionDenied, ValidationError
+from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, ResolutionCode
 
 ALL = frozenset(AlertKind)
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import pytest
 from alerts_builders import ALICE, BOB, SUE, T0, cond, minutes
 
 from dispatcher.alerts.listing import format_alerts, parse_status_filter
-from dispatcher.alerts.model import (
+from dispatcher.alerts.priority import priority_key, urgency_minutes
+from dispatcher.alerts.stats import compute_stats, write_stats_csv
+from dispatcher.alerts.store import InMemoryAlertStore
+from dispatcher.alerts.workflow import AlertService
+from dispatcher.clock import FakeClock
+from dispatcher.errors import ValidationError
+from dispatcher.model.alerts import (
     OPEN_STATUSES,
     Alert,
     AlertKind,
@@ -18,17 +25,11 @@ from dispatcher.alerts.model import (
     ResolutionCode,
     Severity,
 )
-from dispatcher.alerts.priority import priority_key, urgency_minutes
-from dispatcher.alerts.stats import compute_stats, write_stats_csv
-from dispatcher.alerts.store import InMemoryAlertStore
-from dispatcher.alerts.workflow import AlertService
-from dispatcher.clock import FakeClock
-from dispatcher.errors import ValidationError
 
 ALL = frozenset(AlertKind)
 
 
-def alert(severity: Severity, due_min: float | None, **kw: object) -> Alert:
+def alert(severity: Severity, due_min: float | None, **kw: Any) -> Alert:
     return Alert(
         kind=AlertKind.LATE,
         subject=f"stop:{severity.name}{due_min}",
@@ -38,7 +39,7 @@ def alert(severity: Severity, due_min: float | None, **kw: object) -> Alert:
         opened_at=T0,
         last_seen=T0,
         sla_deadline=None if due_min is None else T0 + minutes(due_min),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

@@ -9,7 +9,10 @@ import dataclasses
 
 from alerts_builders import ALICE, SUE, T0, cond, minutes
 
-from dispatcher.alerts.model import (
+from dispatcher.alerts.store import InMemoryAlertStore
+from dispatcher.alerts.workflow import AlertService
+from dispatcher.clock import FakeClock
+from dispatcher.model.alerts import (
     SYSTEM_ACTOR,
     Alert,
     AlertKind,
@@ -17,9 +20,6 @@ from dispatcher.alerts.model import (
     ResolutionCode,
     Severity,
 )
-from dispatcher.alerts.store import InMemoryAlertStore
-from dispatcher.alerts.workflow import AlertService
-from dispatcher.clock import FakeClock
 
 ALL = frozenset(AlertKind)
 OFFLINE = cond()
@@ -198,8 +198,8 @@ def test_a_workstation_losing_the_race_records_a_conflict_not_a_crash(clock: Fak
 
 
 def test_every_change_is_announced_on_the_event_bus(clock: FakeClock) -> None:
-    from dispatcher.alerts.model import AlertChanged
     from dispatcher.events import EventBus
+    from dispatcher.model.alerts import AlertChanged
 
     bus = EventBus()
     seen: list[tuple[str, AlertStatus]] = []

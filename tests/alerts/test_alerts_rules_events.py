@@ -7,8 +7,8 @@ from alerts_builders import DEPOT, T0, circle, evaluate, event, minutes, offset_
 
 from dispatcher.alerts.engine import RuleEngine
 from dispatcher.alerts.facts import EventKind, FenceKind, Geofence, Snapshot
-from dispatcher.alerts.model import AlertKind, Severity
 from dispatcher.clock import FakeClock
+from dispatcher.model.alerts import AlertKind, Severity
 
 
 def test_failed_delivery_is_raised_on_the_stop_with_the_reason(clock: FakeClock) -> None:

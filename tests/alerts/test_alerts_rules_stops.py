@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from alerts_builders import T0, evaluate, minutes, of_kind, stop
 
-from dispatcher.alerts.model import AlertKind, Severity
 from dispatcher.alerts.thresholds import Thresholds
 from dispatcher.clock import FakeClock
+from dispatcher.model.alerts import AlertKind, Severity
 from dispatcher.model.minutes import late_minutes, slack_minutes
 
 END = T0 + minutes(60)

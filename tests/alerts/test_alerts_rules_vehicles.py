@@ -21,8 +21,8 @@ from alerts_builders import (
 )
 
 from dispatcher.alerts.facts import FenceKind
-from dispatcher.alerts.model import AlertKind, Severity
 from dispatcher.clock import FakeClock
+from dispatcher.model.alerts import AlertKind, Severity
 
 # -- offline / stale -------------------------------------------------------------------------
 
@@ -127,6 +127,19 @@ def test_more_than_300_m_from_the_planned_path_is_a_deviation(
     assert bool(found) is deviates
     if deviates:
         assert found[0].details["distance_m"] == pytest.approx(off_m, abs=1)
+
+
+def test_the_deviation_says_how_far_in_the_fleets_units(clock: FakeClock) -> None:
+    from dispatcher import display
+    from dispatcher.fleet_settings import FleetSettings
+
+    lat, lon = offset_m(HERE, north_m=350)
+    (c,) = evaluate(clock, vehicle(lat=lat, lon=lon, planned_path=PATH))
+    assert c.title.endswith(" is 350 m off its planned route")
+    display.install(FleetSettings.from_mapping({"units": "mi", "locale": "en_US"}))
+    (c,) = evaluate(clock, vehicle(lat=lat, lon=lon, planned_path=PATH))
+    assert c.title.endswith(" is 0.2 mi off its planned route")
+    assert c.details["distance_m"] == pytest.approx(350, abs=1)  # data stays in metres
 
 
 def test_deviation_is_measured_to_the_nearest_segment_not_vertex(clock: FakeClock) -> None:

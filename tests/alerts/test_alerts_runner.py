@@ -19,12 +19,12 @@ from alerts_builders import T0, minutes, snap, stop, vehicle
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
 from dispatcher.alerts.facts import Snapshot
 from dispatcher.alerts.live_facts import Facts
-from dispatcher.alerts.model import AlertKind, AlertStatus
 from dispatcher.alerts.runner import AlertRunner, RunnerSettings
 from dispatcher.alerts.store import AlertStore, InMemoryAlertStore
 from dispatcher.clock import FakeClock
 from dispatcher.errors import ValidationError
 from dispatcher.events import EventBus
+from dispatcher.model.alerts import AlertKind, AlertStatus
 
 
 class InlineExecutor(Executor):
@@ -113,7 +113,7 @@ def test_a_tick_raises_alerts_and_publishes_one_change_event(
     r = runner(clock, bus, facts, store)
     r.tick()
     [alert] = store.list_alerts()
-    assert alert.kind is AlertKind.VEHICLE_OFFLINE
+    assert alert.kind is AlertKind.VEHICLE_OFFLINE and alert.id is not None
     assert events == [
         AlertsChanged(frozenset({alert.id}), frozenset({alert.id}), ChangeSource.RULES)
     ]

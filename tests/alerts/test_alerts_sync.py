@@ -85,7 +85,8 @@ def test_a_live_serve_keeps_every_console_quiet(mono: Mono) -> None:
 def test_between_consoles_the_smaller_id_wins(mono: Mono) -> None:
     a, b = election(mono, "console-a"), election(mono, "console-b")
     mono.t += 3
-    a.claim(), b.claim()
+    a.claim()
+    b.claim()
     a.observe("console-b", CONSOLE_PRIORITY)
     b.observe("console-a", CONSOLE_PRIORITY)
     mono.t += 1

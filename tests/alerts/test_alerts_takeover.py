@@ -44,7 +44,7 @@ class Room:
         self.members[node] = sync
         return sync
 
-    def _publish_from(self, node: str):  # type: ignore[no-untyped-def]
+    def _publish_from(self, node: str):
         def publish(topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
             if node in self.dead:
                 return

@@ -6,13 +6,13 @@ are enforced in the core; a stale version is a conflict with a message a person 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 from alerts_builders import ALICE, BOB, SUE, T0, VIC, cond, minutes
 
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, ResolutionCode, Severity
-from dispatcher.alerts.store import AlertFilter, InMemoryAlertStore
+from dispatcher.alerts.store import InMemoryAlertStore
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import FakeClock
 from dispatcher.errors import (
@@ -21,6 +21,14 @@ from dispatcher.errors import (
     NotFoundError,
     PermissionDenied,
     ValidationError,
+)
+from dispatcher.model.alerts import (
+    Alert,
+    AlertFilter,
+    AlertKind,
+    AlertStatus,
+    ResolutionCode,
+    Severity,
 )
 
 ALL = frozenset(AlertKind)
@@ -111,10 +119,10 @@ def test_unsnooze_brings_it_back_early(service: AlertService, alert: Alert) -> N
     "until", [T0, T0 - minutes(1), T0 + minutes(24 * 60 + 1)], ids=["now", "past", "over-a-day"]
 )
 def test_snooze_until_must_be_in_the_next_day(
-    service: AlertService, alert: Alert, until: object
+    service: AlertService, alert: Alert, until: datetime
 ) -> None:
     with pytest.raises(ValidationError):
-        service.snooze(aid(alert), ALICE, alert.version, until)  # type: ignore[arg-type]
+        service.snooze(aid(alert), ALICE, alert.version, until)
 
 
 def test_resolution_codes_are_checked(service: AlertService, alert: Alert) -> None:

@@ -17,7 +17,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from dispatcher.alerts.model import (
+from dispatcher.alerts.store import InMemoryAlertStore
+from dispatcher.alerts.transitions import TRANSITIONS, Action
+from dispatcher.alerts.workflow import AlertService
+from dispatcher.clock import FakeClock
+from dispatcher.errors import DispatcherError
+from dispatcher.model.alerts import (
     SYSTEM_ACTOR,
     Alert,
     AlertKind,
@@ -29,11 +34,6 @@ from dispatcher.alerts.model import (
     User,
     audit_view,
 )
-from dispatcher.alerts.store import InMemoryAlertStore
-from dispatcher.alerts.transitions import TRANSITIONS, Action
-from dispatcher.alerts.workflow import AlertService
-from dispatcher.clock import FakeClock
-from dispatcher.errors import DispatcherError
 
 ALL = frozenset(AlertKind)
 USERS = [ALICE, BOB, SUE, VIC]

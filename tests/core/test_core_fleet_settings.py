@@ -89,7 +89,8 @@ def test_a_manchester_window_reads_as_it_was_written(db_url: str, tmp_path: Path
         assert f"{stop.window_start.astimezone(zone):%H:%M}" == "09:00"
         assert f"{stop.window_end.astimezone(zone):%H:%M}" == "12:00"
         assert stop.window_start.utcoffset() is not None
-        assert stop.window_start.astimezone(zone).utcoffset().total_seconds() == 3600  # BST
+        offset = stop.window_start.astimezone(zone).utcoffset()
+        assert offset is not None and offset.total_seconds() == 3600  # BST
     finally:
         core.close()
 

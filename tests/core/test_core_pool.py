@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.pool import QueuePool
 
 from dispatcher.config import Settings, load_settings, pool_options
 from dispatcher.errors import ConfigError
@@ -36,7 +37,8 @@ def test_a_bad_pool_setting_names_the_key(tmp_path: Path, bad: str) -> None:
 def test_a_postgresql_engine_is_built_with_the_pool(pg_url: str) -> None:
     db = Database(pg_url, pool={"pool_size": 2, "max_overflow": 1})
     try:
-        assert db.engine.pool.size() == 2  # type: ignore[attr-defined]
-        assert db.engine.pool._max_overflow == 1  # type: ignore[attr-defined]
+        pool = db.engine.pool
+        assert isinstance(pool, QueuePool) and pool.size() == 2
+        assert pool._max_overflow == 1
     finally:
         db.dispose()

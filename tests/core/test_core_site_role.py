@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from dispatcher.app import build_core
 from dispatcher.config import Settings
-from dispatcher.core import Core
 from dispatcher.errors import ConfigError
 from dispatcher.live import client_identity
 from dispatcher.site import SiteRole, warn_if_recorder_heard
@@ -30,10 +30,14 @@ def test_a_bad_console_section_is_refused(section: dict[str, object]) -> None:
 def test_a_console_next_to_a_recorder_does_not_prune(sqlite_url: str) -> None:
     settings = Settings(database_url=sqlite_url)
     settings.sections["console"] = {"recorder": "external"}
-    console, serve = Core(settings), Core(settings, role="serve")
+    console, serve = build_core(settings), build_core(settings, "serve")
     try:
-        assert [s.name for s in console.services] == []
-        assert [s.name for s in serve.services] == ["history retention"]
+        assert [s.name for s in console.services] == ["alert rules", "outbox relay"]
+        assert [s.name for s in serve.services] == [
+            "history retention",
+            "alert rules",
+            "outbox relay",
+        ]
     finally:
         console.close()
         serve.close()

@@ -12,7 +12,7 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Column, String
+from sqlalchemy import String
 
 from dispatcher import limits
 from dispatcher.importing.orders_csv import parse_orders
@@ -42,9 +42,10 @@ NAMED_COLUMNS = {
 }
 
 
-def string_columns() -> dict[str, Column[object]]:
+def string_columns() -> dict[str, String]:
+    """The type of every string column, by ``table.column``."""
     return {
-        f"{table.name}.{column.name}": column
+        f"{table.name}.{column.name}": column.type
         for table in Base.metadata.tables.values()
         for column in table.columns
         if isinstance(column.type, String)
@@ -59,12 +60,12 @@ def test_every_column_holding_a_shared_field_has_its_length() -> None:
         if name in limits.BY_COLUMN_NAME:
             expected[key] = limits.BY_COLUMN_NAME[name]
     assert "positions.vehicle_id" in expected and "routes.vehicle_id" in expected
-    actual = {key: columns[key].type.length for key in expected}  # type: ignore[attr-defined]
+    actual = {key: columns[key].length for key in expected}
     assert actual == expected
 
 
 def test_every_table_that_stores_a_vehicle_id_takes_64_characters() -> None:
-    widths = {k: c.type.length for k, c in string_columns().items() if k.endswith("vehicle_id")}  # type: ignore[attr-defined]
+    widths = {k: c.length for k, c in string_columns().items() if k.endswith("vehicle_id")}
     assert {"positions", "vehicle_events", "routes", "device_bindings", "alerts"} <= {
         k.split(".")[0] for k in widths
     }

@@ -7,13 +7,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from dispatcher.clock import FakeClock
-from dispatcher.devices.registry import DeviceRegistry, RegistryLimits
+from dispatcher.devices.registry import DeviceRegistry
 from dispatcher.devices.sink import RegistrySink
 from dispatcher.events import EventBus
 from dispatcher.fleet.state import FleetConfig, FleetState
 from dispatcher.history.settings import ThinningPolicy
 from dispatcher.history.thinning import ThinningSink
 from dispatcher.model.core import PositionReport
+from dispatcher.model.devices import RegistryLimits
 from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.decoder import build_decoder
 from dispatcher.telemetry.filters import FilterConfig
@@ -47,6 +48,12 @@ def stack(
     return pipeline, registry, sink, writer
 
 
+def bindings_of(pipeline: IngestPipeline, adapter: int) -> DeviceBindings:
+    """The bindings the decoder's ``adapter`` (0 native, 1 OwnTracks) resolves devices with."""
+    found: DeviceBindings = pipeline.decoder.adapters[adapter]._bindings  # type: ignore[attr-defined]  # private
+    return found
+
+
 def test_unknown_native_ids_never_get_live_state_and_are_listed_with_their_position() -> None:
     clock = FakeClock(T0)
     pipeline, registry, _, writer = stack(clock, {"VAN-1"})
@@ -74,7 +81,7 @@ def test_unknown_native_ids_never_get_live_state_and_are_listed_with_their_posit
 def test_a_bound_native_id_speaks_for_its_vehicle() -> None:
     clock = FakeClock(T0)
     pipeline, _, _, _ = stack(clock, {"VAN-1"})
-    bindings = pipeline.decoder.adapters[0]._bindings  # type: ignore[attr-defined]
+    bindings = bindings_of(pipeline, 0)
     bindings.bind("native:tablet-9", "VAN-1")
     assert pipeline.on_message("fleet/vehicles/tablet-9/position", position(T0)) is None
     pipeline.drain()
@@ -95,7 +102,7 @@ def test_registry_structures_stay_capped_under_a_flood_of_ids() -> None:
     assert registry.unknown_evicted == 10_000 - 100
     assert len(pipeline.fleet) == 0
     assert len(pipeline.decoder.position_filter or ()) == 0
-    bindings = pipeline.decoder.adapters[1]._bindings  # type: ignore[attr-defined]
+    bindings = bindings_of(pipeline, 1)
     assert len(bindings.unknown_devices()) <= 1000
     assert len(bindings._last_warned) <= 1000
 
@@ -170,7 +177,7 @@ def test_broken_messages_from_unbound_phones_stay_on_the_unknown_list() -> None:
     clock = FakeClock(T0)
     limits = RegistryLimits(max_unknown=10, max_known=10)
     pipeline, registry, _, _ = stack(clock, {"VAN-1"}, limits)
-    pipeline.decoder.adapters[1]._bindings.bind("owntracks:ann/phone", "VAN-1")  # type: ignore[attr-defined]
+    bindings_of(pipeline, 1).bind("owntracks:ann/phone", "VAN-1")
     for i in range(500):
         pipeline.on_message(f"owntracks/u{i}/phone", b"{broken")
     pipeline.on_message("owntracks/ann/phone", b"{broken")

@@ -127,7 +127,8 @@ def test_every_spoof_of_a_device_is_dropped_by_the_broker(console: Console) -> N
         spoofed = {(t, p) for attempts in spoofs.values() for t, p, _ in attempts}
         assert not spoofed & set(observer.got), observer.got
         console.live.tick()
-        assert console.live.fleet.get("V01").lat == pytest.approx(52.5)  # type: ignore[union-attr]
+        fix = console.live.fleet.get("V01")
+        assert fix is not None and fix.lat == pytest.approx(52.5)
     finally:
         observer.close()
 

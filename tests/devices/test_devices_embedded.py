@@ -11,7 +11,7 @@ import pytest
 from devices_support import needs_mosquitto, probe, wait_until
 
 from dispatcher.alerts.sync import lease_topic
-from dispatcher.alerts.wiring import add_alert_services
+from dispatcher.app import add_alert_services
 from dispatcher.config import BrokerSettings, Settings
 from dispatcher.core import Core
 from dispatcher.devices.credentials import DeviceCredentials

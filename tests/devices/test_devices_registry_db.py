@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatcher.devices.registry import DeviceRegistry, RegistryFlusher, RegistryLimits
+from dispatcher.devices.registry import DeviceRegistry, RegistryFlusher
 from dispatcher.model.core import PositionReport
+from dispatcher.model.devices import RegistryLimits
 from dispatcher.persistence import device_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import AuditEntry, DeviceBinding, QuarantineRow, Vehicle
@@ -26,7 +27,7 @@ def with_vans(db: Database, *ids: str) -> None:
 
 
 def flush(db: Database, registry: DeviceRegistry, limits: RegistryLimits) -> None:
-    def write(sightings: list, messages: list) -> None:  # type: ignore[type-arg]
+    def write(sightings: list, messages: list) -> None:
         with db.session() as session:
             device_repo.flush(session, sightings, messages, limits)
 

@@ -5,6 +5,7 @@ A fleet in Manchester (not the demo), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from dispatcher.first_run import (
     needs_first_run,
     write_settings,
 )
-from dispatcher.fleet.setup_model import FieldErrors
 from dispatcher.geocoding import Geocoder, GeocodingSettings
+from dispatcher.model.fleet_setup import FieldErrors
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.fleet_setup_repo import list_fleet
 from dispatcher.users.desk import UserDesk
@@ -36,9 +37,9 @@ ANSWERS = FirstRunAnswers(
 
 
 @pytest.fixture
-def db(db_url: str) -> Database:
+def db(db_url: str) -> Iterator[Database]:
     database = Database(db_url)
-    yield database  # type: ignore[misc]
+    yield database
     database.dispose()
 
 

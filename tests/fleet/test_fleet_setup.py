@@ -17,7 +17,7 @@ from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.errors import PermissionDenied, ValidationError
 from dispatcher.fleet.setup import FleetSetupDesk
-from dispatcher.fleet.setup_model import FieldErrors
+from dispatcher.model.fleet_setup import FieldErrors
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import AuditEntry, Route, Stop

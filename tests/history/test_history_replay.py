@@ -12,6 +12,7 @@ from dispatcher.errors import ValidationError
 from dispatcher.history.replay import ReplayPlayer, ReplayWindow, load_replay
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
 from dispatcher.persistence.database import Database
+from dispatcher.persistence.history_repo import ReplayTuple
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -79,13 +80,13 @@ def small_window() -> ReplayWindow:
     def e(s: float) -> float:
         return at(s).timestamp()
 
-    rows = [
+    rows: list[ReplayTuple] = [
         ("a", e(0), 52.0, 13.0, 30.0, 0.0),
         ("b", e(20), 53.0, 14.0, None, None),
         ("a", e(60), 52.6, 13.0, 30.0, 0.0),
         ("a", e(3000), 52.9, 13.0, 0.0, 0.0),
     ]
-    seeds = [("c", e(-100), 50.0, 10.0, None, None)]
+    seeds: list[ReplayTuple] = [("c", e(-100), 50.0, 10.0, None, None)]
     return ReplayWindow(at(0), at(3600), rows, seeds, [])
 
 

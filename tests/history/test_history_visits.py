@@ -3,6 +3,7 @@ grid-cell and bounding-box prefilter in SQL never loses a fix the exact test acc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,7 +38,7 @@ fixes_near_berlin = st.lists(
 
 
 def brute_force(
-    fixes: list[PositionReport], inside: object, t0: datetime, t1: datetime
+    fixes: list[PositionReport], inside: Callable[[float, float], bool], t0: datetime, t1: datetime
 ) -> dict[str, tuple[datetime, datetime, int]]:
     out: dict[str, tuple[datetime, datetime, int]] = {}
     seen: set[tuple[str, datetime]] = set()
@@ -45,7 +46,7 @@ def brute_force(
         if (p.vehicle_id, p.ts) in seen:
             continue  # a vehicle has one fix per instant: the first one stored
         seen.add((p.vehicle_id, p.ts))
-        if t0 <= p.ts <= t1 and inside(p.lat, p.lon):  # type: ignore[operator]
+        if t0 <= p.ts <= t1 and inside(p.lat, p.lon):
             first, last, n = out.get(p.vehicle_id, (p.ts, p.ts, 0))
             out[p.vehicle_id] = (min(first, p.ts), max(last, p.ts), n + 1)
     return out
@@ -150,6 +151,6 @@ def test_a_large_zone_falls_back_to_the_time_index() -> None:
         (lambda: Polygon(((52.0, 13.0), (52.1, 13.1))), "three corners"),
     ],
 )
-def test_bad_zones_are_refused_with_a_reason(make: object, message: str) -> None:
+def test_bad_zones_are_refused_with_a_reason(make: Callable[[], object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        make()  # type: ignore[operator]
+        make()

@@ -35,7 +35,7 @@ def make_csv(n: int, bad: dict[int, str] | None = None, delimiter: str = ",") ->
     return "\n".join(rows) + "\n"
 
 
-def parse(text: str | bytes, vehicles: set[str] | None = None):  # type: ignore[no-untyped-def]
+def parse(text: str | bytes, vehicles: set[str] | None = None):
     data = text.encode() if isinstance(text, str) else text
     return parse_orders(
         data,

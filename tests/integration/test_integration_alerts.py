@@ -21,12 +21,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, ResolutionCode
-from dispatcher.alerts.store import AlertFilter
-from dispatcher.alerts.wiring import add_alert_services
+from dispatcher.alerts.runner import AlertRunner
+from dispatcher.app import add_alert_services
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
+from dispatcher.model.alerts import Alert, AlertFilter, AlertKind, AlertStatus, ResolutionCode
 from dispatcher.persistence.alert_repo import alert_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerts"))
@@ -132,10 +132,11 @@ def test_silent_then_last_will_then_back_stale_offline_and_auto_resolve(
     core: Core, mqtt_url: str, prefix: str, clock: FakeClock
 ) -> None:
     assert core.live is not None
+    live = core.live
     van = Vehicle(mqtt_url, prefix)
     try:
         van.report(clock)
-        wait_for(lambda: "V1" in core.live.fleet, core.tick)  # type: ignore[union-attr]
+        wait_for(lambda: "V1" in live.fleet, core.tick)
         clock.advance(timedelta(minutes=5).total_seconds())
         wait_for(lambda: is_open(core, AlertKind.VEHICLE_STALE), core.tick)
         assert not is_open(core, AlertKind.VEHICLE_OFFLINE)
@@ -179,13 +180,10 @@ def test_two_consoles_elect_one_rule_runner(
     core: Core, sqlite_url: str, mqtt_url: str, prefix: str, clock: FakeClock
 ) -> None:
     other = console(sqlite_url, mqtt_url, prefix, clock)
-    runners = [
-        next(s for s in c.services if getattr(s, "name", "") == "alert rules")
-        for c in (core, other)
-    ]
+    runners = [next(s for s in c.services if isinstance(s, AlertRunner)) for c in (core, other)]
 
     def one_runs() -> bool:
-        return sum(bool(r.active) for r in runners) == 1  # type: ignore[attr-defined]
+        return sum(bool(r.active) for r in runners) == 1
 
     def tick_both() -> None:
         core.tick()

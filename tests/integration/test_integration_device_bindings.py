@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dispatcher.alerts.wiring import add_alert_services
+from dispatcher.app import add_alert_services
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence.orm import Vehicle
@@ -17,7 +17,7 @@ from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
 from main import main
 
 
-def wait_for(condition, tick, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(condition, tick, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         tick()

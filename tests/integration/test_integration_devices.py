@@ -81,7 +81,11 @@ def test_traccar_stock_forward_topics_reach_the_fleet_with_the_device_profile(
             pub.publish("events", json.dumps(offline).encode(), 1)
             live.tick()
 
-        wait_for(lambda: live.fleet.get("V01").state is VehicleState.OFFLINE, tick=send_offline)  # type: ignore[union-attr]
+        def went_offline() -> bool:
+            now = live.fleet.get("V01")
+            return now is not None and now.state is VehicleState.OFFLINE
+
+        wait_for(went_offline, tick=send_offline)
     finally:
         pub.stop()
         live.stop()

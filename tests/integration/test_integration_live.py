@@ -31,7 +31,7 @@ pytestmark = pytest.mark.mqtt
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_for(condition, timeout: float = 15.0, tick=None) -> None:  # type: ignore[no-untyped-def]
+def wait_for(condition, timeout: float = 15.0, tick=None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if tick:
@@ -87,9 +87,10 @@ def test_published_position_and_event_reach_fleet_state_and_database(
         )
         pub.publish(f"{prefix}/vehicles/V01/position", b"{not json", 0, False)
         wait_for(lambda: live.fleet.get("V01") is not None, tick=live.tick)
-        assert live.fleet.get("V01").lat == pytest.approx(52.5)  # type: ignore[union-attr]
+        fix = live.fleet.get("V01")
+        assert fix is not None and fix.lat == pytest.approx(52.5)
         wait_for(lambda: live.stats().rejected >= 1, tick=live.tick)
-        assert live.writer.flush(10)
+        assert live.writer is not None and live.writer.flush(10)
         with db.session() as session:
             wait_for(lambda: session.scalar(select(func.count()).select_from(PositionRow)) == 1)
             assert session.scalar(select(VehicleEventRow.kind)) == "delivered"

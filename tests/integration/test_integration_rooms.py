@@ -22,12 +22,13 @@ from sqlalchemy import func, select
 from test_integration_alerts import wait_for
 
 from dispatcher.alerts.runner import AlertRunner
-from dispatcher.alerts.wiring import add_alert_services
+from dispatcher.app import LiveOptions, build_core
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.live import LiveTelemetry
-from dispatcher.messaging.service import install_messaging
+from dispatcher.messaging.service import MessagingService
 from dispatcher.persistence.orm import PositionRow
+from dispatcher.site import Role
 from dispatcher.telemetry.mqtt_client import ConnectionState, MqttSettings, TelemetryClient
 
 pytestmark = pytest.mark.mqtt
@@ -64,12 +65,11 @@ def _with_v01(db_url: str) -> None:
         db.dispose()
 
 
-def started(core: Core, *, serve: bool = False, alerts: bool = False) -> Core:
-    live = core.start_live(role="serve" if serve else None)
-    assert live.client is not None and live.client.wait_connected(10)
-    install_messaging(core)
-    if alerts:
-        add_alert_services(core, serve=serve)
+def started(settings: Settings, role: Role = "console") -> Core:
+    """A process as the site runs it: every service of ``role`` (dispatcher/app.py)."""
+    core = build_core(settings, role, live=LiveOptions())
+    live = core.live
+    assert live is not None and live.client is not None and live.client.wait_connected(10)
     return core
 
 
@@ -133,17 +133,15 @@ def received(live: LiveTelemetry | None) -> int:
 def test_a_recorder_and_two_consoles_store_each_fix_once(
     db_url: str, mqtt_url: str, prefix: str, probe: Probe
 ) -> None:
-    recorder = started(Core(settings_for(db_url, mqtt_url, prefix, external=True), role="serve"))
-    consoles = [
-        started(Core(settings_for(db_url, mqtt_url, prefix, external=True))) for _ in range(2)
-    ]
+    recorder = started(settings_for(db_url, mqtt_url, prefix, external=True), "serve")
+    consoles = [started(settings_for(db_url, mqtt_url, prefix, external=True)) for _ in range(2)]
     everyone = [recorder, *consoles]
     try:
         for c in consoles:
             assert c.live is not None and c.live.writer is None, "a console stores nothing"
             assert not any(s.name == "history retention" for s in c.services)
-            relay = next(s for s in c.services if s.name == "outbox relay")
-            assert relay._thread is None, "the recorder relays the outbox"  # type: ignore[attr-defined]
+            relay = next(s for s in c.services if isinstance(s, MessagingService))
+            assert relay._thread is None, "the recorder relays the outbox"
         assert any(s.name == "history retention" for s in recorder.services)
         time.sleep(0.3)  # subscriptions are made in on_connect
         probe.fixes(prefix, N_FIXES)
@@ -168,7 +166,7 @@ def test_two_consoles_under_one_account_stay_connected_and_hear_every_fix(
     sqlite_url: str, mqtt_url: str, prefix: str, probe: Probe
 ) -> None:
     consoles = [
-        started(Core(settings_for(sqlite_url, mqtt_url, prefix, external=True))) for _ in range(2)
+        started(settings_for(sqlite_url, mqtt_url, prefix, external=True)) for _ in range(2)
     ]
     states: list[ConnectionState] = []
     try:
@@ -199,9 +197,7 @@ def test_two_consoles_under_one_account_stay_connected_and_hear_every_fix(
 def test_the_recorder_keeps_one_persistent_session(
     sqlite_url: str, mqtt_url: str, prefix: str
 ) -> None:
-    recorder = started(
-        Core(settings_for(sqlite_url, mqtt_url, prefix, external=True), role="serve")
-    )
+    recorder = started(settings_for(sqlite_url, mqtt_url, prefix, external=True), "serve")
     try:
         assert recorder.live is not None and recorder.live.client is not None
         assert not recorder.live.client.settings.clean_session
@@ -242,15 +238,16 @@ def test_no_retained_status_or_lease_is_left_behind(
     sqlite_url: str, mqtt_url: str, prefix: str, probe: Probe
 ) -> None:
     everything = f"{prefix}/console/#"
-    console = started(Core(settings_for(sqlite_url, mqtt_url, prefix, external=False)), alerts=True)
+    console = started(settings_for(sqlite_url, mqtt_url, prefix, external=False))
     held = probe.retained_under(everything)
     assert any(t.endswith("/status") for t in held), held
     console.close()
     assert probe.retained_under(everything) == {}, "a clean stop clears what it held"
 
-    crashed = started(Core(settings_for(sqlite_url, mqtt_url, prefix, external=False)), alerts=True)
+    crashed = started(settings_for(sqlite_url, mqtt_url, prefix, external=False))
     wait_for(lambda: len(probe.retained_under(everything)) == 2, crashed.tick, 10)  # status+lease
-    for client in [crashed.live.client, *_sync_clients(crashed)]:  # type: ignore[union-attr]
+    assert crashed.live is not None
+    for client in [crashed.live.client, *_sync_clients(crashed)]:
         _kill(client)
     wait_for(lambda: probe.retained_under(everything) == {}, lambda: None, 10)
     crashed.close()
@@ -258,7 +255,7 @@ def test_no_retained_status_or_lease_is_left_behind(
 
 def _sync_clients(core: Core) -> list[TelemetryClient]:
     sync = next(s for s in core.services if s.name == "alerts sync")
-    close = sync._close  # type: ignore[attr-defined]
+    close = sync._close  # type: ignore[attr-defined]  # the client's bound close
     return [close.__self__]
 
 
@@ -276,15 +273,8 @@ def _kill(client: TelemetryClient | None) -> None:
 def test_a_killed_recorder_is_replaced_by_one_console_within_a_few_seconds(
     db_url: str, mqtt_url: str, prefix: str
 ) -> None:
-    recorder = started(
-        Core(settings_for(db_url, mqtt_url, prefix, external=True), role="serve"),
-        serve=True,
-        alerts=True,
-    )
-    consoles = [
-        started(Core(settings_for(db_url, mqtt_url, prefix, external=True)), alerts=True)
-        for _ in range(3)
-    ]
+    recorder = started(settings_for(db_url, mqtt_url, prefix, external=True), "serve")
+    consoles = [started(settings_for(db_url, mqtt_url, prefix, external=True)) for _ in range(3)]
 
     def runner(core: Core) -> AlertRunner:
         return next(s for s in core.services if isinstance(s, AlertRunner))
@@ -293,10 +283,14 @@ def test_a_killed_recorder_is_replaced_by_one_console_within_a_few_seconds(
         for c in consoles:
             c.tick()
 
+    def tick_all() -> None:
+        recorder.tick()
+        tick_consoles()
+
     try:
         wait_for(
             lambda: runner(recorder).active and runner(recorder).runs > 0,
-            lambda: (recorder.tick(), tick_consoles()),
+            tick_all,
             15,
         )
         assert not any(runner(c).active for c in consoles)
@@ -332,11 +326,7 @@ def test_the_recorder_deletes_what_older_versions_left_retained(
     probe.client.publish(f"{prefix}/console/alerts/lease", old_lease, 1, retain=True)
     everything = f"{prefix}/console/#"
     wait_for(lambda: len(probe.retained_under(everything)) == 4, lambda: None, 10)
-    recorder = started(
-        Core(settings_for(sqlite_url, mqtt_url, prefix, external=True), role="serve"),
-        serve=True,
-        alerts=True,
-    )
+    recorder = started(settings_for(sqlite_url, mqtt_url, prefix, external=True), "serve")
     try:
 
         def leftovers() -> set[str]:

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fleet_zone import DAY, TZ, local
 
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, AuditEntry, Severity
 from dispatcher.kpi.definitions import KpiRules, Verdict, first_attempt, on_time, otif, verdict
-from dispatcher.kpi.records import (
-    DayRecords,
-    Scope,
-    ScopeKind,
-    StopRecord,
-    VehicleRecord,
-    scopes_of,
-)
 from dispatcher.kpi.report import compute_report, open_by_age
+from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, AuditEntry, Severity
+from dispatcher.model.kpi import DayRecords, Scope, ScopeKind, StopRecord, VehicleRecord, scopes_of
 
 
 def at(hh: int, mm: int = 0) -> datetime:
@@ -27,10 +21,10 @@ def at(hh: int, mm: int = 0) -> datetime:
 NOW = at(14, 0)
 
 
-def stop(i: int, **kw: object) -> StopRecord:
-    values: dict[str, object] = {"vehicle_id": "V1", "sequence": i}
+def stop(i: int, **kw: Any) -> StopRecord:
+    values: dict[str, Any] = {"vehicle_id": "V1", "sequence": i}
     values.update(kw)
-    return StopRecord(id=i, order_ref=f"O{i}", **values)  # type: ignore[arg-type]
+    return StopRecord(id=i, order_ref=f"O{i}", **values)
 
 
 def windowed(i: int, start: int, end: int, **kw: object) -> StopRecord:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fleet_zone import DAY, TZ, demo_day, local
 from sqlalchemy import update
 
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, AuditEntry, Severity
 from dispatcher.kpi.report import compute_report
 from dispatcher.kpi.snapshot import load_snapshot
+from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, AuditEntry, Severity
 from dispatcher.model.core import DeliveryEventKind, EventReport
 from dispatcher.persistence import fleet_repo, kpi_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore
@@ -83,7 +84,7 @@ def test_alerts_open_or_closed_today_come_with_todays_audit(db_url: str) -> None
     try:
         with db.session() as session:
             store = SqlAlertStore(session)
-            base = {"severity": Severity.MEDIUM, "title": "t", "vehicle_id": "V02"}
+            base: dict[str, Any] = {"severity": Severity.MEDIUM, "title": "t", "vehicle_id": "V02"}
             open_now = store.insert(
                 Alert(
                     AlertKind.LATE,
@@ -92,7 +93,7 @@ def test_alerts_open_or_closed_today_come_with_todays_audit(db_url: str) -> None
                     opened_at=at(8),
                     last_seen=at(8),
                     **base,
-                )  # type: ignore[arg-type]
+                )
             )
             closed_today = store.insert(
                 Alert(
@@ -104,7 +105,7 @@ def test_alerts_open_or_closed_today_come_with_todays_audit(db_url: str) -> None
                     status=AlertStatus.RESOLVED,
                     resolved_at=at(9, 30),
                     **base,
-                )  # type: ignore[arg-type]
+                )
             )
             store.insert(
                 Alert(
@@ -116,7 +117,7 @@ def test_alerts_open_or_closed_today_come_with_todays_audit(db_url: str) -> None
                     status=AlertStatus.RESOLVED,
                     resolved_at=at(9) - timedelta(days=1),
                     **base,
-                )  # type: ignore[arg-type]
+                )
             )
             for alert_id, action, ts, actor in (
                 (open_now.id, "raise", at(8), "system"),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time
 
 from fleet_zone import DAY, TZ, local
 
-from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
 from dispatcher.kpi.schedule import planned_arrivals, predicted_arrivals
 from dispatcher.kpi.timeline import build_timeline
+from dispatcher.model.kpi import DayRecords, StopRecord, VehicleRecord
 from dispatcher.planning.model import to_plan_seconds
 
 DEPOT = (52.52, 13.40)
@@ -81,13 +82,9 @@ def test_planned_arrivals_follow_the_route_from_shift_start() -> None:
 def test_a_stored_planned_arrival_wins() -> None:
     records = day()
     stops = list(records.stops)
-    stops[0] = StopRecord(**{**_fields(stops[0]), "planned_arrival": at(7, 45)})
+    stops[0] = replace(stops[0], planned_arrival=at(7, 45))
     planned = planned_arrivals(DayRecords(DAY, TZ, tuple(stops), records.vehicles))
     assert planned[1] == at(7, 45)
-
-
-def _fields(stop: StopRecord) -> dict[str, object]:
-    return {name: getattr(stop, name) for name in StopRecord.__slots__}  # type: ignore[attr-defined]
 
 
 def test_predictions_start_from_the_live_position_at_now() -> None:

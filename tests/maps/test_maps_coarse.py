@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dispatcher.alerts.model import AlertKind
 from dispatcher.fleet.state import FleetState
 from dispatcher.maps.feed import MapFeed
 from dispatcher.maps.styling import PALETTE, DisplayState, display_state
+from dispatcher.model.alerts import AlertKind
 from dispatcher.model.core import PositionReport, VehicleState
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -30,7 +30,9 @@ def test_a_coarse_fix_is_sent_with_its_circle_state_and_note() -> None:
     t1 = T0 + timedelta(seconds=60)
     changed, _ = fleet.apply_positions([(cell_fix(t1, 52.52), False)], t1)
     feed.mark(changed)
-    row = feed.build(t1)["v"][0]  # type: ignore[index]
+    second = feed.build(t1)
+    assert second is not None
+    row = second["v"][0]
     assert (row[1], row[4], row[8]) == (52.52, "coarse", 2400)
     assert "significant-changes mode" in row[9] and "Move mode" in row[9]
 

@@ -11,7 +11,6 @@ from fleet_zone import DAY, TZ, utc
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatcher.alerts.model import Alert, AlertKind, Severity
 from dispatcher.errors import ConfigError
 from dispatcher.fleet.state import FleetState
 from dispatcher.maps.feed import MapFeed
@@ -24,6 +23,7 @@ from dispatcher.maps.routes import (
 )
 from dispatcher.maps.settings import OSM_ATTRIBUTION, MapSettings, resolve_source
 from dispatcher.maps.styling import DisplayState, display_state
+from dispatcher.model.alerts import Alert, AlertKind, Severity
 from dispatcher.model.core import PositionReport, VehicleState
 from dispatcher.persistence.fleet_repo import RouteView, StopView, VehicleView
 from dispatcher.planning.stop_eta import StopEta
@@ -145,7 +145,8 @@ def test_feed_recolours_on_alerts_and_reports_removed_vehicles() -> None:
     assert [(r[0], r[4], r[7]) for r in batch["v"]] == [("V2", "late", 1)]
     assert batch["i"]["V2"][4] == ["V2 late"]
     fleet.remove("V1")
-    assert feed.build(T0 + timedelta(seconds=30))["rm"] == ["V1"]  # type: ignore[index]
+    batch = feed.build(T0 + timedelta(seconds=30))
+    assert batch is not None and batch["rm"] == ["V1"]
 
 
 def test_changes_collected_over_several_ticks_go_out_once_with_the_latest_row() -> None:

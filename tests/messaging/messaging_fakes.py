@@ -55,12 +55,20 @@ class FakeGateway:
             return 200, {"id": provider_id, "sid": provider_id}
 
 
+class _Server(ThreadingHTTPServer):
+    """A local HTTP server in front of one fake gateway."""
+
+    def __init__(self, gateway: FakeGateway) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.gateway = gateway
+
+
 class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         headers = {k.lower(): v for k, v in self.headers.items()}
-        gateway: FakeGateway = self.server.gateway  # type: ignore[attr-defined]
-        status, answer = gateway.handle(self.path, headers, raw)
+        assert isinstance(self.server, _Server)
+        status, answer = self.server.gateway.handle(self.path, headers, raw)
         data = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -75,8 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def running_gateway() -> Iterator[FakeGateway]:
     fake = FakeGateway()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.gateway = fake  # type: ignore[attr-defined]
+    server = _Server(fake)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()

@@ -25,7 +25,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dispatcher.errors import ConflictError, InvalidTransition, NotFoundError
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus, OutboxStore
+from dispatcher.messaging.outbox import OutboxStore
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 
 StoreFactory = Callable[[], OutboxStore]
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -110,7 +111,8 @@ def check_claim_takes_only_due_rows_oldest_first(make_store: StoreFactory) -> No
     for row in claimed:
         assert row.status is OutboxStatus.SENDING
         assert row.claimed_by == "w1" and row.claimed_at == T0 and row.attempts == 0
-    assert store.get(_id(late)).status is OutboxStatus.QUEUED  # type: ignore[union-attr]
+    fetched = store.get(_id(late))
+    assert fetched is not None and fetched.status is OutboxStatus.QUEUED
 
 
 def check_claim_respects_limit(make_store: StoreFactory) -> None:
@@ -251,7 +253,8 @@ def check_cancel_only_before_it_leaves(make_store: StoreFactory) -> None:
     row, _ = store.enqueue(draft("k1", due=T0 + timedelta(seconds=10)))
     other, _ = store.enqueue(draft("k2"))
     assert store.cancel(_id(row), T0)
-    assert store.get(_id(row)).status is OutboxStatus.CANCELLED  # type: ignore[union-attr]
+    fetched = store.get(_id(row))
+    assert fetched is not None and fetched.status is OutboxStatus.CANCELLED
     assert store.cancel(_id(row), T0) is False
     assert [r.id for r in store.claim_due(T0 + timedelta(minutes=1), 10, "w1", LEASE)] == [other.id]
     assert store.cancel(_id(other), T0) is False

@@ -18,11 +18,11 @@ from dispatcher.messaging.compose import (
     Messenger,
     eta_moved,
 )
-from dispatcher.messaging.contacts import ContactPreference, CustomerPreferences
-from dispatcher.messaging.outbox import InMemoryOutboxStore, OutboxStatus
+from dispatcher.messaging.outbox import InMemoryOutboxStore
 from dispatcher.messaging.situations import ChannelKind, Situation, choose_situation
 from dispatcher.messaging.templates import TemplateError, TemplateLibrary
 from dispatcher.model.core import DeliveryEventKind, StopStatus
+from dispatcher.model.messaging import ContactPreference, CustomerPreferences, OutboxStatus
 
 LIBRARY = TemplateLibrary.from_directory()
 DANA = CustomerPreferences(
@@ -259,3 +259,26 @@ def test_bulk_picks_customers_whose_eta_moved_enough() -> None:
     ]
     picked = eta_moved(changes, threshold=timedelta(minutes=15))
     assert [c.stop_ref for c in picked] == ["b", "c"]
+
+
+def test_times_are_written_in_the_fleets_locale_unless_branding_says_how() -> None:
+    from dispatcher import display
+    from dispatcher.fleet_settings import FleetSettings
+    from dispatcher.messaging.compose import template_context
+
+    facts = MessageFacts(eta=ETA, window_start=ETA, window_end=ETA + timedelta(hours=2))
+    plain = template_context(facts, DANA, Branding("Acme"))
+    assert (plain["eta"], plain["window"], plain["eta_date"]) == (
+        "14:35",
+        "14:35-16:35",
+        "Fri 20 Nov",
+    )
+    display.install(FleetSettings.from_mapping({"locale": "en_US"}))
+    us = template_context(facts, DANA, Branding("Acme"))
+    assert (us["eta"], us["window"], us["eta_date"]) == (
+        "2:35 PM",
+        "2:35 PM-4:35 PM",
+        "Fri, Nov 20",
+    )
+    fixed = template_context(facts, DANA, Branding("Acme", time_format="%H.%M"))
+    assert fixed["eta"] == "14.35"

@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 
 from dispatcher.errors import ValidationError
 from dispatcher.messaging.contacts import (
-    ContactPreference,
-    CustomerPreferences,
     apply_inbound_sms,
     is_opt_out_reply,
     normalize_phone,
@@ -21,6 +19,7 @@ from dispatcher.messaging.contacts import (
     validate_email,
 )
 from dispatcher.messaging.situations import ChannelKind
+from dispatcher.model.messaging import ContactPreference, CustomerPreferences
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,6 @@ from outbox_store_contract import draft
 from dispatcher.clock import FakeClock
 from dispatcher.messaging.channels import CaptureChannel
 from dispatcher.messaging.compose import Branding, MessageFacts, MessageRequest, Messenger
-from dispatcher.messaging.contacts import CustomerPreferences
-from dispatcher.messaging.outbox import OutboxStatus
 from dispatcher.messaging.relay import Relay
 from dispatcher.messaging.sandbox import (
     CHANNEL_LIMITS,
@@ -43,6 +41,7 @@ from dispatcher.messaging.template_store import (
     trial_render,
 )
 from dispatcher.messaging.templates import TemplateError, TemplateLibrary, TemplateSpec, render
+from dispatcher.model.messaging import CustomerPreferences, OutboxStatus
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.outbox_repo import SqlOutboxStore
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from outbox_store_contract import CONTRACT_CHECKS, StoreFactory
 
-from dispatcher.messaging.outbox import (
-    MAX_KEY_LENGTH,
-    InMemoryOutboxStore,
-    OutboxStatus,
-    idempotency_key,
-)
+from dispatcher.messaging.outbox import MAX_KEY_LENGTH, InMemoryOutboxStore, idempotency_key
+from dispatcher.model.messaging import OutboxStatus
 
 
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__)
@@ -24,8 +21,8 @@ def test_in_memory_store_honours_the_contract(check: Callable[[StoreFactory], No
 ETA = datetime(2026, 11, 20, 14, 31, tzinfo=UTC)
 
 
-def key(**kwargs: object) -> str:
-    args: dict[str, object] = {
+def key(**kwargs: Any) -> str:
+    args: dict[str, Any] = {
         "situation": "running_late",
         "stop_ref": "S-1",
         "channel": "sms",
@@ -34,7 +31,7 @@ def key(**kwargs: object) -> str:
         "eta": ETA,
     }
     args.update(kwargs)
-    return idempotency_key(**args)  # type: ignore[arg-type]
+    return idempotency_key(**args)
 
 
 def test_key_is_the_same_for_an_eta_in_the_same_ten_minutes() -> None:

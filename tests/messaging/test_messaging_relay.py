@@ -26,7 +26,7 @@ from dispatcher.messaging.email_smtp import (
     SmtpSecurity,
     message_id_for,
 )
-from dispatcher.messaging.outbox import InMemoryOutboxStore, OutboxMessage, OutboxStatus
+from dispatcher.messaging.outbox import InMemoryOutboxStore
 from dispatcher.messaging.relay import Relay, RetryPolicy
 from dispatcher.messaging.sms_http import (
     JsonWebhookSmsChannel,
@@ -35,6 +35,7 @@ from dispatcher.messaging.sms_http import (
     WebhookConfig,
     parse_twilio_status,
 )
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 
 POLICY = RetryPolicy(max_attempts=3, initial=timedelta(seconds=30), jitter=0.0)
 
@@ -132,7 +133,8 @@ def test_two_server_errors_then_success_delivers_once(
     assert relay.run_once().handled == 0  # not due yet: nothing is sent early
     clock.advance(30)
     assert relay.run_once().retried == [row.id]
-    assert store.get(row.id or 0).next_attempt_at == clock.now() + timedelta(seconds=60)  # type: ignore[union-attr]
+    fetched = store.get(row.id or 0)
+    assert fetched is not None and fetched.next_attempt_at == clock.now() + timedelta(seconds=60)
     clock.advance(60)
     assert relay.run_once().sent == [row.id]
 
@@ -186,7 +188,7 @@ class _CrashOnMarkSent(InMemoryOutboxStore):
         super().__init__()
         self.crash = True
 
-    def mark_sent(self, message_id: int, now, provider_id: str, worker_id: str):  # type: ignore[no-untyped-def]
+    def mark_sent(self, message_id: int, now, provider_id: str, worker_id: str):
         if self.crash:
             self.crash = False
             raise _KilledAfterTheGatewayAccepted
@@ -312,7 +314,8 @@ def test_a_broken_channel_or_a_missing_one_does_not_stop_the_relay(clock: FakeCl
     report = make_relay(store, {"sms": _Broken()}, clock).run_once()
     assert report.retried == [broken.id]
     assert report.failed == [unknown.id]
-    assert "no channel configured for 'pigeon'" in (store.get(unknown.id or 0).last_error)  # type: ignore[union-attr]
+    fetched = store.get(unknown.id or 0)
+    assert fetched is not None and "no channel configured for 'pigeon'" in fetched.last_error
 
 
 def test_retry_policy_backs_off_with_bounded_jitter() -> None:

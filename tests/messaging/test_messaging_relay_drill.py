@@ -27,7 +27,7 @@ import pytest
 from messaging_fakes import FakeGateway, running_gateway
 from outbox_store_contract import draft
 
-from dispatcher.messaging.outbox import OutboxStatus
+from dispatcher.model.messaging import OutboxStatus
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.outbox_repo import SqlOutboxStore
 

@@ -11,22 +11,21 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fleet_zone import TZ, local
 from messaging_fakes import FakeGateway
 
+from dispatcher.app import add_messaging
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.errors import ConfigError, DispatcherError, PermissionDenied, ValidationError
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
 from dispatcher.messaging.relay import RetryPolicy
 from dispatcher.messaging.service import (
     MessagingService,
     OutboxChanged,
-    install_messaging,
-    messaging_of,
 )
 from dispatcher.messaging.settings import (
     EmailGateway,
@@ -36,7 +35,9 @@ from dispatcher.messaging.settings import (
 )
 from dispatcher.messaging.situations import Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 from dispatcher.persistence.orm import AuditEntry, Customer, Stop
+from dispatcher.services import ServiceMissing
 from dispatcher.users.desk import UserDesk
 
 
@@ -54,13 +55,13 @@ def core(db_url: str, tmp_path: Path) -> Iterator[Core]:
     core.close()
 
 
-def service_of(core: Core, **changes: object) -> MessagingService:
+def service_of(core: Core, **changes: Any) -> MessagingService:
     def configure(settings: MessagingSettings) -> MessagingSettings:
         from dataclasses import replace
 
-        return replace(settings, undo_seconds=8.0, **changes)  # type: ignore[arg-type]
+        return replace(settings, undo_seconds=8.0, **changes)
 
-    return install_messaging(core, start=False, configure=configure)
+    return add_messaging(core, start=False, configure=configure)
 
 
 def late_stop(service: MessagingService) -> int:
@@ -135,7 +136,8 @@ def test_undo_inside_the_window_sends_nothing(core: Core, tmp_path: Path) -> Non
     assert isinstance(core.clock, FakeClock)
     core.clock.advance(60)
     assert service.run_relay_once() == 0
-    assert service.store.get(send.message.id).status is OutboxStatus.CANCELLED  # type: ignore[union-attr]
+    fetched = service.store.get(send.message.id)
+    assert fetched is not None and fetched.status is OutboxStatus.CANCELLED
     assert not (tmp_path / "capture.jsonl").exists()
 
 
@@ -168,7 +170,8 @@ def test_opted_out_customers_get_nothing_and_bad_addresses_are_flagged(core: Cor
     send = service.message_stop(stop_id, "late", "ann")
     assert send.message is None and "not" in (send.outcome.reason or "")
     with core.db.session() as session:
-        assert session.get(Customer, customer_id).contact_problem  # type: ignore[union-attr]
+        customer = session.get(Customer, customer_id)
+        assert customer is not None and customer.contact_problem
 
 
 def test_nothing_to_tell_an_on_time_pending_stop_is_a_clear_error(core: Core) -> None:
@@ -275,7 +278,8 @@ def test_gateway_errors_then_success_delivers_once(core: Core, gateway: FakeGate
     for _ in range(4):
         core.clock.advance(600)
         service.run_relay_once()
-    assert service.store.get(send.message.id or 0).status is OutboxStatus.SENT  # type: ignore[union-attr]
+    fetched = service.store.get(send.message.id or 0)
+    assert fetched is not None and fetched.status is OutboxStatus.SENT
     assert len(gateway.delivered) == 1
 
 
@@ -294,9 +298,13 @@ def test_messaging_settings_are_checked() -> None:
             messaging_settings(bad)
 
 
-def test_install_is_idempotent_and_runs_as_a_core_service(core: Core) -> None:
-    service = install_messaging(core, start=True)
-    assert install_messaging(core) is service and messaging_of(core) is service
+def test_added_once_runs_as_a_core_service_and_is_found_by_type(core: Core) -> None:
+    with pytest.raises(ServiceMissing, match="outbox relay"):
+        core.service(MessagingService)  # a bare core builds nothing on demand
+    service = add_messaging(core, start=True)
+    assert core.service(MessagingService) is service
+    with pytest.raises(DispatcherError, match="already"):
+        add_messaging(core)
     assert service in core.services
     core.tick()  # the service ticks without raising
 

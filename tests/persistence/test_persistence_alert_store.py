@@ -144,7 +144,7 @@ def test_the_service_keeps_its_history_in_the_shared_audit_log(db: Database) -> 
         assert {(r.entity, r.entity_id) for r in rows} == {(AUDIT_ENTITY, str(raised.id))}
 
 
-class SqlQueueMachine(machine.QueueMachine):  # type: ignore[misc,name-defined]
+class SqlQueueMachine(machine.QueueMachine):  # type: ignore[name-defined]  # loaded by path
     """The workflow state machine of the alerts room, over the SQL store.
 
     Each run is one unit of work that is rolled back at the end, so every run starts from an

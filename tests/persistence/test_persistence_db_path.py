@@ -84,7 +84,7 @@ def test_a_creatable_path_gets_its_folders(tmp_path: Path) -> None:
     assert path.is_file() and path.stat().st_size > 0
 
 
-def test_the_console_shows_the_reason_in_its_start_up_dialog(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_console_shows_the_reason_in_its_start_up_dialog(qtbot, tmp_path: Path) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 

@@ -21,8 +21,9 @@ import pytest
 from dispatcher.clock import FakeClock
 from dispatcher.errors import ValidationError
 from dispatcher.messaging.channels import CaptureChannel
-from dispatcher.messaging.outbox import OutboxStatus, OutboxStore
+from dispatcher.messaging.outbox import OutboxStore
 from dispatcher.messaging.relay import Relay, RetryPolicy
+from dispatcher.model.messaging import OutboxStatus
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.outbox_repo import SqlOutboxStore
 
@@ -151,7 +152,8 @@ def test_the_relay_delivers_through_the_sql_store(
         ("now", "Your parcel arrives at 14:35.")
     ]
     assert relay.next_due_in() == timedelta(minutes=5)
-    assert store.get(later.id or 0).status is OutboxStatus.QUEUED  # type: ignore[union-attr]
+    row = store.get(later.id or 0)
+    assert row is not None and row.status is OutboxStatus.QUEUED
 
     receipt = relay.record_receipt("capture-now", delivered=True)
     assert receipt is not None and receipt.status is OutboxStatus.DELIVERED

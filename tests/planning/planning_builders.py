@@ -79,7 +79,8 @@ def locked_plans(
         on_board = sum(
             plan.stops[s].demand for s in pending if plan.stops[s].kind is StopKind.DELIVERY
         )
-        if pending and draw(st.booleans()):
+        first_arrived: bool = bool(pending) and draw(st.booleans())
+        if first_arrived:
             plan.stops[pending[0]] = replace(plan.stops[pending[0]], status=StopStatus.ARRIVED)
             pending = pending[1:]
         for sid in pending:

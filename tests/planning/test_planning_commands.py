@@ -19,10 +19,10 @@ from dispatcher.planning.commands import (
     Unassign,
     UndoStack,
 )
-from dispatcher.planning.model import Plan
+from dispatcher.planning.model import Plan, PlanStop
 
 
-def snapshot(plan: Plan) -> tuple[object, ...]:
+def snapshot(plan: Plan) -> tuple[dict[str, list[str]], list[str], dict[str, PlanStop]]:
     return (
         {k: list(v) for k, v in plan.routes.items()},
         list(plan.unassigned),

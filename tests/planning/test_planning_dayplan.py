@@ -6,6 +6,7 @@ conflict, never a lost update, on both.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -24,11 +25,11 @@ from dispatcher.planning.dayplan import build_day_plan, route_message
 
 
 @pytest.fixture
-def db(db_url: str) -> Database:
+def db(db_url: str) -> Iterator[Database]:
     database = Database(db_url)
     with database.session() as session:
         fleet_repo.save_scenario(session, demo_day(DAY))
-    yield database  # type: ignore[misc]
+    yield database
     database.dispose()
 
 
@@ -67,7 +68,9 @@ def test_bad_stored_data_is_repaired_and_reported(db: Database) -> None:
     r = routes[0]
     stops = list(r.stops)
     stops[3] = replace(stops[3], status="done")  # served out of order
-    stops[4] = replace(stops[4], window_end=stops[4].window_start.replace(hour=1))  # type: ignore[union-attr]
+    start = stops[4].window_start
+    assert start is not None
+    stops[4] = replace(stops[4], window_end=start.replace(hour=1))
     routes[0] = replace(r, stops=tuple(stops))
     day = build_day_plan(routes, vehicles, TZ_NAME)
     assert day.plan.routes[r.vehicle_id][0] == str(stops[3].id)
@@ -212,7 +215,8 @@ def test_a_stop_reported_served_on_no_route_is_listed_not_merged(db: Database) -
     stack = UndoStack(day.plan)
     sid = day.plan.routes["V02"][4]
     stack.push(Unassign([sid]))
-    merge = day.merge_progress({int(sid): fleet_repo.StopProgress("done", None), 10**9: None})  # type: ignore[dict-item]
+    progress = {int(sid): fleet_repo.StopProgress("done", None), 10**9: None}  # unknown: unread
+    merge = day.merge_progress(progress)  # type: ignore[arg-type]  # None for the unknown id
     assert merge.not_on_route == [sid] and not merge.changed
     assert day.plan.stops[sid].status is StopStatus.PENDING
     day.plan.validate()

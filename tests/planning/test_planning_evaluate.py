@@ -16,11 +16,30 @@ from dispatcher.planning.evaluate import diff, evaluate_plan, evaluate_route
 from dispatcher.planning.model import Plan, PlanMatrix, PlanVehicle
 
 
+def latest_departure(pm: PlanMatrix, vehicle: PlanVehicle, first: str, ws: float) -> float:
+    """A depot vehicle leaves as late as its first window allows: the latest of all the
+    candidate departures (shift start, "window start minus the leg at each factor", just
+    before each speed-period boundary) that still arrives by the window's start."""
+    prof = pm.matrix.profile
+    t0 = vehicle.departure
+    free = pm.matrix.duration[pm.start_node[vehicle.id], pm.stop_node[first]]
+    if t0 + free * prof.factor_at_scalar(t0) >= ws:
+        return t0  # no waiting at the first stop: leaves at shift start
+    day = t0 - t0 % 86_400
+    edges = [day + k * 86_400 + b - 1e-3 for k in (0, 1, 2) for b in prof.boundaries_s]
+    candidates = [t0, *(ws - free * f for f in prof.factors), *edges]
+    return max(
+        d for d in candidates if d >= t0 and d + free * prof.factor_at_scalar(d) <= ws + 1e-9
+    )
+
+
 def reference(pm: PlanMatrix, plan: Plan, vehicle: PlanVehicle, route: list[str]) -> dict:
     """Leg by leg, the way a person would compute it on paper."""
     route = [s for s in route if not plan.stops[s].status.is_final]
     prof = pm.matrix.profile
     t = vehicle.departure
+    if vehicle.start_time is None and route:
+        t = latest_departure(pm, vehicle, route[0], plan.stops[route[0]].window_start)
     here = pm.start_node[vehicle.id]
     load = vehicle.current_load
     if load is None:

@@ -15,7 +15,7 @@ from planning_builders import locked_plans, random_plan
 from dispatcher.errors import ValidationError
 from dispatcher.eta import EuclideanProvider
 from dispatcher.model.core import StopKind, StopStatus
-from dispatcher.planning import fleet
+from dispatcher.planning import pyvrp_engine
 from dispatcher.planning.locks import lock_violations
 from dispatcher.planning.model import Plan, PlanMatrix
 from dispatcher.planning.optimize import OptimizeOptions, build_model, optimize, preview_of
@@ -111,7 +111,7 @@ def test_a_lock_breaking_pyvrp_answer_falls_back_to_ortools(monkeypatch: pytest.
         routes = [list(initial[1]), list(initial[0])]  # every stop on the other vehicle
         return RoutingOutcome(routes, 0.0, False, 0.01)
 
-    monkeypatch.setattr(fleet, "solve_pyvrp", swapped)
+    monkeypatch.setattr(pyvrp_engine, "solve_pyvrp", swapped)
     result = optimize(plan, PlanMatrix.build(plan, EuclideanProvider()), QUICK)
     assert result.engine == "ortools"
     assert result.honours_locks
@@ -190,7 +190,7 @@ def test_both_vrptw_engines_give_valid_routes(engine: Engine):
 
 def test_unknown_engine_is_a_validation_error():
     with pytest.raises(ValidationError, match="unknown engine"):
-        solve_vrptw(tiny_instance(), 0.2, engine="gurobi")  # type: ignore[arg-type]
+        solve_vrptw(tiny_instance(), 0.2, engine="gurobi")  # type: ignore[arg-type]  # on purpose
 
 
 def test_vrptw_pyvrp_stops_at_once_when_cancelled():
@@ -228,3 +228,14 @@ def test_the_search_stops_once_it_has_converged_not_at_the_time_limit() -> None:
     assert stop(850.0) is True and stop.converged
     assert [stall_for(n, 30.0) for n in (30, 250, 2000)] == [1.2, 10.0, 15.0]
     assert stall_for(30, 1.0) == 0.5
+
+
+def test_a_small_fleet_preview_ends_when_it_converges_not_at_its_time_limit() -> None:
+    """Issue 14: the whole-fleet preview always ran its full limit, even for 30 stops. The
+    whole path (optimize → PyVRP) says it stopped because the search converged; with a 60 s
+    limit a run that waited for the limit would not report that."""
+    plan = random_plan(21, 30, 3)
+    pm = PlanMatrix.build(plan, EuclideanProvider())
+    result = optimize(plan, pm, OptimizeOptions(time_limit_s=60.0))
+    assert result.engine == "pyvrp" and result.feasible, result.problems()
+    assert result.converged and not result.cancelled

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from planning_builders import random_plan
@@ -16,8 +17,8 @@ from dispatcher.planning.insertion import suggest_insertions
 from dispatcher.planning.model import Plan, PlanMatrix, PlanStop
 
 
-def with_urgent(plan: Plan, **kw: object) -> Plan:
-    urgent = PlanStop("urgent", (55.0, 55.0), 0.0, 1400.0, 5.0, 1, **kw)  # type: ignore[arg-type]
+def with_urgent(plan: Plan, **kw: Any) -> Plan:
+    urgent = PlanStop("urgent", (55.0, 55.0), 0.0, 1400.0, 5.0, 1, **kw)
     plan.stops["urgent"] = urgent
     plan.unassigned.append("urgent")
     plan.validate()

@@ -10,6 +10,7 @@ A saves and commits. SQLite and PostgreSQL (``db_url``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -27,12 +28,12 @@ ACTOR = "ann"
 
 
 @pytest.fixture
-def db(db_url: str) -> Database:
+def db(db_url: str) -> Iterator[Database]:
     database = Database(db_url)
     with database.session() as session:
         fleet_repo.save_scenario(session, demo_scenario(DAY))
     UserDesk(database).login(ACTOR)  # the first login: may edit routes
-    yield database  # type: ignore[misc]
+    yield database
     database.dispose()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatcher.errors import ImportFileError, ValidationError
-from dispatcher.planning.solomon import SolomonInstance, read_solomon, run_solve
+from dispatcher.planning.solomon import SolomonInstance, read_solomon
+from dispatcher.planning.vrptw import run_solve
 
 DATA = Path("/work/shared/data/vrptw")
 needs_data = pytest.mark.skipif(not (DATA / "C101.txt").exists(), reason="no VRPTW data")
 
 
-def write_instance(tmp_path: Path, rows: list[tuple[float, ...]], vehicles: int = 3) -> Path:
+def write_instance(tmp_path: Path, rows: Sequence[tuple[float, ...]], vehicles: int = 3) -> Path:
     lines = ["TINY", "", "VEHICLE", "NUMBER     CAPACITY", f"  {vehicles}  50", "", "CUSTOMER"]
     lines.append("CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME")
     lines.append(" ")

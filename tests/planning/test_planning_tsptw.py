@@ -31,7 +31,8 @@ SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 
 @st.composite
 def route_problems(draw: st.DrawFn) -> tuple[RouteProblem, list[int]]:
-    """Integer instances: random points, windows, pins, an order group, pickups.
+    """Integer instances: random points, windows, pins, an order group, pickups, and now
+    and then a price on the route's duration.
 
     The start order respects every lock (capacity is set to the start's peak load), as the
     optimizer's warm start does.
@@ -43,7 +44,7 @@ def route_problems(draw: st.DrawFn) -> tuple[RouteProblem, list[int]]:
     cost = np.rint(np.hypot(*(pts[:, None] - pts[None]).transpose(2, 0, 1)))
     travel = cost + rng.integers(0, 6, (size, 1))  # service time at the origin
     lo = rng.integers(0, 400, size).astype(float)
-    hi = lo + rng.integers(30, 400, size)
+    hi = lo + rng.integers(30, 400, size).astype(float)
     lo[:2], hi[:2] = 0.0, float(draw(st.sampled_from([800, 5000])))
     stops = [int(s) for s in rng.permutation(np.arange(2, size))]
     pinned = {stops[i]: i for i in range(n) if rng.random() < 0.15}
@@ -69,6 +70,7 @@ def route_problems(draw: st.DrawFn) -> tuple[RouteProblem, list[int]]:
         start_load=start_load,
         capacity=capacity,
         warp_weight=float(draw(st.sampled_from([1, 100]))),
+        duration_weight=float(draw(st.sampled_from([0, 0, 3]))),  # a costed vehicle's hours
     )
     return problem, stops
 
@@ -225,7 +227,9 @@ def test_improve_never_trades_an_on_time_route_for_a_cheaper_late_one():
 
 def _pins_only(problem: RouteProblem) -> RouteProblem:
     """``problem`` without the locks the compiled descent leaves to numpy (groups, loads)."""
-    return replace(problem, groups=[], load_delta=None, capacity=float("inf"))
+    # The compiled descent prices distance and time warp only (a duration weight keeps the
+    # numpy descent).
+    return replace(problem, groups=[], load_delta=None, capacity=float("inf"), duration_weight=0.0)
 
 
 @SLOW
@@ -264,3 +268,21 @@ def test_the_compiled_descent_honours_its_deadline():
     assert search.x == before
     search.descend(lambda: False, deadline=time.monotonic() + 5.0)
     assert search.obj < route_cost(problem, before[1:-1])[0] - 1.0
+
+
+def test_a_price_on_hours_keeps_the_numpy_descent_and_avoids_the_long_wait():
+    """Start 0, stops 2 (x=10, window 0-100), 3 (x=20, 1000-1100), 4 (y=300, any time).
+    By distance 2, 3, 4 is shortest (620.7) but waits 890 at 3 even leaving as late as 2
+    allows; with hours priced, 2, 4, 3 (630.8) comes back at 1020 instead of 1600.7."""
+    pts = np.array([[0, 0], [0, 0], [10, 0], [20, 0], [0, 300]], dtype=float)
+    cost = np.hypot(*(pts[:, None] - pts[None]).transpose(2, 0, 1))
+    lo = np.array([0, 0, 0, 1000, 0], dtype=float)
+    hi = np.array([3000, 3000, 100, 1100, 2000], dtype=float)
+    plain = RouteProblem(cost, cost.copy(), lo, hi, 0, 1)
+    timed = replace(plain, duration_weight=1.0)
+    assert not _Search(timed, [2, 3, 4], 24, seed=0).native
+    assert improve(plain, [4, 3, 2], time.monotonic() + 0.2) == [2, 3, 4]
+    assert improve(timed, [4, 3, 2], time.monotonic() + 0.2) == [2, 4, 3]
+    dist, warp = route_cost(timed, [2, 4, 3])
+    assert warp == 0.0
+    assert abs(dist - (cost[0, 2] + cost[2, 4] + cost[4, 3] + cost[3, 1] + (1020.0 - 90.0))) < 1e-9

@@ -4,6 +4,7 @@ day is accepted by the console's own decoder, and the trouble it scripts really 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -20,17 +21,15 @@ from dispatcher.telemetry.decoder import Accepted, Decoder, default_adapters
 
 
 @pytest.fixture
-def fleet_db(sqlite_url: str) -> Database:
+def fleet_db(sqlite_url: str) -> Iterator[Database]:
     db = Database(sqlite_url)
     with db.session() as session:
         fleet_repo.save_scenario(session, demo_day(DAY))
-    yield db  # type: ignore[misc]
+    yield db
     db.dispose()
 
 
-def run_day(  # type: ignore[no-untyped-def]
-    db: Database, seed: int = 7, step_s: int = 30, until: datetime | None = None
-):
+def run_day(db: Database, seed: int = 7, step_s: int = 30, until: datetime | None = None):
     vehicles, scripts = load_simulated_fleet(db, seed)
     with db.session() as session:
         bindings = DeviceBindings(fleet_repo.device_bindings(session))

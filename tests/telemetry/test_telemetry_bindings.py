@@ -85,7 +85,12 @@ def test_a_device_bound_in_the_database_is_taken_from_its_next_message(
             reloads.release()
 
     refresher: BindingsRefresher | None = None
-    b = Counting(clock=FakeClock(), on_unknown=lambda k: refresher and refresher.request(k))
+
+    def on_unknown(key: str) -> None:
+        if refresher is not None:
+            refresher.request(key)
+
+    b = Counting(clock=FakeClock(), on_unknown=on_unknown)
     refresher = BindingsRefresher(db, b, interval_s=3600, min_gap_s=0)
     refresher.start()
     try:

@@ -47,7 +47,7 @@ def suback(client: mqtt.Client) -> bool:
 
 
 def roundtrip(url: str) -> bool:
-    got: list[bytes] = []
+    got: list[bytes | bytearray] = []
     sub = connect(url)
     sub.on_message = lambda c, u, m: got.append(m.payload)
     sub.subscribe("probe/#", qos=1)

@@ -30,12 +30,12 @@ def publish_packet(topic: str, payload: bytes) -> bytes:
 
 
 @pytest.fixture
-def wired() -> Iterator[tuple[BufferedClient, socket.socket, list[tuple[str, bytes]]]]:
+def wired() -> Iterator[tuple[BufferedClient, socket.socket, list[tuple[str, bytes | bytearray]]]]:
     """A client reading one end of a socket pair; the test writes broker bytes to the other."""
     ours, broker = socket.socketpair()
     ours.setblocking(False)
     client = BufferedClient(CallbackAPIVersion.VERSION2, client_id="t")
-    got: list[tuple[str, bytes]] = []
+    got: list[tuple[str, bytes | bytearray]] = []
     client.on_message = lambda c, u, m: got.append((m.topic, m.payload))
     client._sock = ours
     yield client, broker, got
@@ -79,7 +79,7 @@ def test_any_split_of_the_stream_gives_the_same_messages(payloads, cuts):
     ours, broker = socket.socketpair()
     ours.setblocking(False)
     client = BufferedClient(CallbackAPIVersion.VERSION2, client_id="t")
-    got: list[bytes] = []
+    got: list[bytes | bytearray] = []
     client.on_message = lambda c, u, m: got.append(m.payload)
     client._sock = ours
     try:

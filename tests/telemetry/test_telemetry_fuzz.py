@@ -8,7 +8,9 @@ field checks that random bytes almost never get to.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 from dispatcher.model.core import EventReport, PositionReport, StatusReport
 from dispatcher.telemetry import fields
 from dispatcher.telemetry.adapters import (
+    Adapter,
     HomeAssistantAdapter,
     NativeAdapter,
     OwnTracksAdapter,
@@ -27,7 +30,7 @@ from dispatcher.telemetry.rejection import PayloadError, Rejection, RejectReason
 
 NOW = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 BINDINGS = DeviceBindings(passthrough=True)
-ADAPTERS = [
+ADAPTERS: list[Adapter] = [
     NativeAdapter("fleet"),
     OwnTracksAdapter(BINDINGS),
     TraccarAdapter(BINDINGS),
@@ -172,9 +175,9 @@ def test_deeply_nested_json_is_malformed_not_a_crash() -> None:
     assert isinstance(result, Rejection)
 
 
-def _outcome(load: object, payload: bytes) -> object:
+def _outcome(load: Callable[[bytes], object], payload: bytes) -> tuple[str, Any]:
     try:
-        return ("ok", load(payload))  # type: ignore[operator]
+        return ("ok", load(payload))
     except PayloadError as exc:
         return ("rejected", exc.reason)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -44,8 +45,8 @@ def published(bus: EventBus) -> list[object]:
     return seen
 
 
-def make(decoder: Decoder, bus: EventBus, clock: FakeClock, **kw: object) -> IngestPipeline:
-    return IngestPipeline(decoder, FleetState(), bus, clock, **kw)  # type: ignore[arg-type]
+def make(decoder: Decoder, bus: EventBus, clock: FakeClock, **kw: Any) -> IngestPipeline:
+    return IngestPipeline(decoder, FleetState(), bus, clock, **kw)
 
 
 def test_many_messages_one_change_event_per_tick(

@@ -141,7 +141,7 @@ def test_console_publishes_routes_retained_and_announces_itself(
     console: Console, mqtt_url: str, prefix: str
 ) -> None:
     console.client.publish_route("VAN-7", {"route_id": "R-1", "version": 3, "stops": []})
-    received: dict[str, bytes] = {}
+    received: dict[str, bytes | bytearray] = {}
     sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"drv-{uuid.uuid4().hex[:6]}")
     sub.on_message = lambda c, u, m: received.__setitem__(m.topic, m.payload)
     address = parse_broker_url(mqtt_url)

@@ -10,6 +10,7 @@ from sqlalchemy import inspect, select
 
 from dispatcher.clock import FakeClock
 from dispatcher.errors import ValidationError
+from dispatcher.model.core import EventReport
 from dispatcher.persistence import database as dbmod
 from dispatcher.persistence import device_profile_repo, fleet_repo
 from dispatcher.persistence.database import Database
@@ -92,12 +93,12 @@ def test_hostile_names_in_device_events_are_stored_on_both_databases(database: D
         "lat": "52.5",
         "lon": "13.4",
     }
-    reports = []
+    reports: list[EventReport] = []
     for topic, obj in (("events", fence), ("owntracks/a/b/event", transition)):
         result = decoder.decode(topic, json.dumps(obj).encode())
-        assert isinstance(result, Accepted), result
+        assert isinstance(result, Accepted) and isinstance(result.report, EventReport), result
         reports.append(result.report)
-    SqlTelemetrySink(database).write_events(reports)  # type: ignore[arg-type]
+    SqlTelemetrySink(database).write_events(reports)
     with database.session() as session:
         notes = sorted(session.scalars(select(VehicleEventRow.note)))
     assert notes == ["geofenceEnter DepotNorth", "leave Home"]

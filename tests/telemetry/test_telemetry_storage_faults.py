@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select
@@ -76,14 +77,14 @@ def test_a_nul_byte_is_rejected_at_the_door_and_the_next_50_and_50_are_stored(
 ) -> None:
     clock = FakeClock(T0 + timedelta(minutes=5))
     decoder = build_decoder(clock=clock)
-    acked: list[str] = []
+    acked: list[str | int] = []
     with BatchWriter(SqlTelemetrySink(database), quarantine=decoder.quarantine) as writer:
         pipeline = IngestPipeline(decoder, FleetState(), EventBus(), clock, writer=writer)
         poison = event_message("VAN-1", "bad", note="ring\x00twice")
         rejection = pipeline.on_message(*poison, ack=lambda: acked.append("bad"))
         for n in range(50):
             pipeline.on_message(*position_message("VAN-1", n))
-            pipeline.on_message(*event_message("VAN-1", f"ok-{n}"), ack=lambda n=n: acked.append(n))  # type: ignore[misc]
+            pipeline.on_message(*event_message("VAN-1", f"ok-{n}"), ack=partial(acked.append, n))
         assert writer.flush(10)
     assert isinstance(rejection, Rejection) and "NUL" in rejection.detail
     _, events, count = stored(database)
@@ -98,7 +99,10 @@ def naive(report: PositionReport | EventReport) -> datetime:
 
 
 #: Records a database refuses, and on which backends (SQLite stores NUL and any length).
-POISONS: dict[str, tuple[set[str], Callable[[PositionReport, EventReport], tuple[object, ...]]]] = {
+POISONS: dict[
+    str,
+    tuple[set[str], Callable[[PositionReport, EventReport], tuple[PositionReport, EventReport]]],
+] = {
     "nul_byte": (
         {"postgresql"},
         lambda p, e: (
@@ -137,11 +141,10 @@ def test_a_refused_record_is_quarantined_and_the_rest_of_its_batch_stored(
     acked: list[str] = []
     writer = BatchWriter(SqlTelemetrySink(database), quarantine=quarantine, retry_initial_s=0.01)
     # Queued before the worker starts: the poison sits in the middle of one batch per kind.
-    for report in [*good_p[:25], bad_p, *good_p[25:]]:
-        writer.submit_position(report)  # type: ignore[arg-type]
-    for report in [*good_e[:25], bad_e, *good_e[25:]]:
-        assert isinstance(report, EventReport)
-        writer.submit_event(report, lambda r=report: acked.append(r.event_id))  # type: ignore[misc]
+    for position in [*good_p[:25], bad_p, *good_p[25:]]:
+        writer.submit_position(position)
+    for event in [*good_e[:25], bad_e, *good_e[25:]]:
+        writer.submit_event(event, partial(acked.append, event.event_id))
     writer.start()
     try:
         assert writer.flush(20), "storage stalled behind the poison record"

@@ -34,7 +34,7 @@ def answer_modal(qapp: Any) -> Answer:
     Returns a list that receives what the dialog showed once answered (to assert on its text after).
     """
 
-    def schedule(fill: Callable[[QWidget], None]) -> list[QWidget]:
+    def schedule(fill: Callable[[QWidget], None]) -> list[Seen]:
         seen: list[Seen] = []
 
         def poll() -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMenu
+from routes_wait import wait_for_routes
 
 from dispatcher.cli import window_size
 from dispatcher.config import Settings
@@ -42,6 +44,7 @@ def core(db_url: str) -> Iterator[Core]:
 def open_at(qtbot: Any, core: Core, ini: Path, size: tuple[int, int]) -> RoutesPanel:
     window = MainWindow(core, QSettings(str(ini), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     window.resize(*size)
     window.show()
     qtbot.waitExposed(window)
@@ -56,7 +59,7 @@ def test_every_column_of_a_board_is_readable(
 ) -> None:
     panel = open_at(qtbot, core, tmp_path / "ui.ini", size)
     board = panel.boards["V04"]
-    view = panel.scroll.viewport().width()
+    view = panel.scroll_area.viewport().width()
     qtbot.waitUntil(lambda: 0 < board.width() <= view)
     t, m = board.table, board.table.fontMetrics()
     for row in range(board.model.rowCount()):
@@ -71,14 +74,14 @@ def test_the_vehicle_name_stays_in_view_when_its_board_is_cut_at_the_left(
 ) -> None:
     panel = open_at(qtbot, core, tmp_path / "ui.ini", (1366, 768))
     board = panel.boards["V05"]
-    bar = panel.scroll.horizontalScrollBar()
+    bar = panel.scroll_area.horizontalScrollBar()
     qtbot.waitUntil(lambda: bar.maximum() > board.x() + 150)
     bar.setValue(board.x() + 150)  # the board's left part (where its name is) scrolled away
     visible_left = board.header.mapTo(board, board.header.contentsRect().topLeft()).x()
     assert visible_left >= 150 and "Van 05" in board.header.text()
     panel.window_.selection.select_stop(int(board.model.stop_id(0)), "V05", source="map")
-    assert bar.value() <= board.x() <= bar.value() + panel.scroll.viewport().width()
-    assert board.x() + board.width() <= bar.value() + panel.scroll.viewport().width()
+    assert bar.value() <= board.x() <= bar.value() + panel.scroll_area.viewport().width()
+    assert board.x() + board.width() <= bar.value() + panel.scroll_area.viewport().width()
 
 
 def test_compact_mode_from_the_view_menu_drops_columns_and_is_kept(
@@ -87,6 +90,7 @@ def test_compact_mode_from_the_view_menu_drops_columns_and_is_kept(
     ini = tmp_path / "ui.ini"
     panel = open_at(qtbot, core, ini, (1366, 768))
     view_menu = next(a.menu() for a in panel.window_.menuBar().actions() if a.text() == "&View")
+    assert isinstance(view_menu, QMenu)
     action = next(a for a in view_menu.actions() if a.text() == "&Compact route boards")
     wide = panel.boards["V04"].width()
     action.trigger()
@@ -94,7 +98,7 @@ def test_compact_mode_from_the_view_menu_drops_columns_and_is_kept(
     assert all(board.table.isColumnHidden(c) for c in SECONDARY)
     assert not board.table.isColumnHidden(Column.ETA) and board.width() < wide
     visible = [b for b in panel.boards.values() if b.isVisible()]
-    assert visible[0].width() + visible[1].width() <= panel.scroll.viewport().width()
+    assert visible[0].width() + visible[1].width() <= panel.scroll_area.viewport().width()
     panel.window_.close()
     again = open_at(qtbot, core, ini, (1366, 768))
     assert again.compact and again.compact_action is not None

@@ -8,16 +8,21 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt, QThreadPool, QTimer
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtCore import QPoint, QSettings, Qt, QThreadPool
+from PySide6.QtWidgets import QDialogButtonBox, QWidget
+from routes_wait import wait_for_routes
 
+from dispatcher.app import LiveOptions, build_core
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence.orm import Vehicle
 from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
-from ui.devices.panel import BindDialog, DevicesPanel
+from ui.devices.bind_dialog import BindDialog
+from ui.devices.models import DeviceColumn
+from ui.devices.panel import DevicesPanel
 from ui.main_window import MainWindow
 
 WAIT = {"timeout": 20000}
@@ -28,11 +33,14 @@ def core(db_url: str, mqtt_url: str) -> Iterator[Core]:
     settings = Settings(database_url=db_url)
     settings.broker.url, settings.broker.prefix = mqtt_url, f"t{uuid.uuid4().hex[:8]}"
     settings.broker.client_id = f"c-{uuid.uuid4().hex[:8]}"
-    c = Core(settings)
-    with c.db.session() as session:
-        session.add_all([Vehicle(id="VAN-1", name="Van 1"), Vehicle(id="VAN-2", name="Van 2")])
-    live = c.start_live()
-    assert live.client is not None and live.client.wait_connected(10)
+
+    def vans(c: Core) -> None:
+        with c.db.session() as session:
+            session.add_all([Vehicle(id="VAN-1", name="Van 1"), Vehicle(id="VAN-2", name="Van 2")])
+
+    c = build_core(settings, live=LiveOptions(), prepare=vans)  # the console's services
+    live = c.live
+    assert live is not None and live.client is not None and live.client.wait_connected(10)
     yield c
     c.close()
 
@@ -55,28 +63,36 @@ def location(lat: float, lon: float) -> bytes:
     ).encode()
 
 
+def click_ok(qtbot, dialog: QWidget) -> None:
+    box = dialog.findChild(QDialogButtonBox)
+    assert box is not None
+    qtbot.mouseClick(box.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+
+
 def listed(panel: DevicesPanel) -> list[str]:
     model = panel.devices_model
     return [model.device(r).device_key for r in range(model.rowCount())]
 
 
 def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     core: Core,
     phone: TelemetryClient,
     tmp_path: Path,
+    answer_modal: Any,
 ) -> None:
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     window.show()
     user = f"u{uuid.uuid4().hex[:8]}"
     key = f"owntracks:{user}/phone"
     phone.publish(f"owntracks/{user}/phone", location(48.1371, 11.5754), 0, False)
 
-    action = window.devices_action  # type: ignore[attr-defined]
+    action = window.devices_action
     assert action.shortcut().toString() == "Ctrl+Shift+D"
     action.trigger()  # Fleet > Devices and quarantine…
-    panel: DevicesPanel = window.devices_panel  # type: ignore[attr-defined]
+    panel: DevicesPanel = window.devices_panel
     assert window.docks["devices"].isVisible()
 
     def shows_phone() -> bool:
@@ -93,24 +109,24 @@ def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
 
     answered: list[str] = []
 
-    def answer() -> None:
-        dialog = QApplication.activeModalWidget()
+    def answer(dialog: QWidget) -> None:
         assert isinstance(dialog, BindDialog)
+        assert dialog.default_radio.isChecked()  # a phone: its format's default reads it
         dialog.vehicle.setCurrentText("VAN-2")
         answered.append(dialog.chosen())
-        ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
-        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+        click_ok(qtbot, dialog)
 
-    QTimer.singleShot(0, answer)
+    answer_modal(answer)
     qtbot.mouseClick(panel.bind_button, Qt.MouseButton.LeftButton)
-    assert answered == ["VAN-2"]
+    qtbot.waitUntil(lambda: answered == ["VAN-2"], **WAIT)
     qtbot.waitUntil(lambda: key not in listed(panel), **WAIT)
-    assert core.live is not None and key in core.live.bindings  # at once, no 15-s reload
+    live = core.live
+    assert live is not None and key in live.bindings  # at once, no 15-s reload
 
     phone.publish(f"owntracks/{user}/phone", location(48.1372, 11.5755), 0, False)
 
     def van_there() -> bool:
-        snap = core.live.fleet.get("VAN-2")  # type: ignore[union-attr]
+        snap = live.fleet.get("VAN-2")
         return snap is not None and snap.lat == pytest.approx(48.1372)
 
     qtbot.waitUntil(van_there, **WAIT)
@@ -118,7 +134,120 @@ def test_bind_an_unknown_phone_from_the_dock_and_the_van_moves(
     QThreadPool.globalInstance().waitForDone(10000)
 
 
-def test_device_and_quarantine_models_pass_the_model_tester(qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+def greenwich(lat: float, lon: float, batt: str) -> bytes:
+    """A Greenwich (qtripp) tracker's location: every number a string, ``batt`` in volts."""
+    fix = {"_type": "location", "tid": "qt", "lat": str(lat), "lon": str(lon), "acc": "5"}
+    return json.dumps({**fix, "tst": str(int(time.time())), "batt": batt, "vel": "0"}).encode()
+
+
+def profile_of(panel: DevicesPanel, key: str) -> str:
+    model = panel.devices_model
+    for row in range(model.rowCount()):
+        if model.device(row).device_key == key:
+            return str(model.index(row, DeviceColumn.PROFILE).data())
+    return ""
+
+
+def test_bind_a_greenwich_tracker_with_its_volts_then_change_its_profile(
+    qtbot,
+    core: Core,
+    phone: TelemetryClient,
+    tmp_path: Path,
+    answer_modal: Any,
+) -> None:
+    """Issue 23: the profile is chosen when the device is bound, Greenwich recognised."""
+    window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    user = f"g{uuid.uuid4().hex[:8]}"
+    key, topic = f"owntracks:{user}/tracker", f"owntracks/{user}/tracker"
+    phone.publish(topic, greenwich(48.1371, 11.5754, "12.43"), 0, False)
+    window.devices_action.trigger()
+    panel: DevicesPanel = window.devices_panel
+
+    def shows_tracker() -> bool:
+        panel.refresh()
+        return key in listed(panel)
+
+    qtbot.waitUntil(shows_tracker, **WAIT)
+    assert profile_of(panel, key) == "default: battery auto, km/h"
+    assert panel.select(key)
+
+    seen: dict[str, Any] = {}
+
+    def bind(dialog: QWidget) -> None:
+        assert isinstance(dialog, BindDialog)
+        seen.update(
+            hint=dialog.hint.text(),
+            own=dialog.own_radio.isChecked(),
+            battery=dialog.battery.currentData(),
+            volts=(dialog.volts_empty.value(), dialog.volts_full.value()),
+        )
+        panel.bind_selected()  # a second Bind… brings this dialog forward, opens no other
+        seen["dialogs"] = len(panel.findChildren(BindDialog))
+        dialog.vehicle.setCurrentText("VAN-1")
+        click_ok(qtbot, dialog)
+
+    answer_modal(bind)
+    qtbot.mouseClick(panel.bind_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "hint" in seen, **WAIT)
+    assert "Greenwich tracker" in seen["hint"] and "12.43" in seen["hint"]
+    assert seen["own"] and seen["battery"] == "volts" and seen["volts"] == (11.8, 12.7)
+    assert seen["dialogs"] == 1
+    live = core.live
+    assert live is not None
+    qtbot.waitUntil(lambda: key in live.bindings, **WAIT)
+    assert live.profiles.get("owntracks", key).battery == "volts"  # at once, no reload
+
+    phone.publish(topic, greenwich(48.1372, 11.5755, "12.25"), 0, False)
+
+    def half_full() -> bool:
+        snap = live.fleet.get("VAN-1")
+        return snap is not None and snap.battery_pct == pytest.approx(50.0)
+
+    qtbot.waitUntil(half_full, **WAIT)  # 12.25 V between 11.8 and 12.7 V: 50 %, not "12 %"
+
+    change_back_to_the_default(qtbot, window, key, answer_modal)
+    window.close()
+    QThreadPool.globalInstance().waitForDone(10000)
+
+
+def change_back_to_the_default(
+    qtbot,
+    window: MainWindow,
+    key: str,
+    answer_modal: Any,
+) -> None:
+    """Profile… on the bound tracker: an impossible range is refused in the dialog, then the
+    format's default is chosen, and the list and the live profile book follow."""
+    panel: DevicesPanel = window.devices_panel
+    live = window.core.live
+    assert live is not None
+    seen: dict[str, Any] = {}
+    panel.unbound_only.setChecked(False)
+    qtbot.waitUntil(lambda: profile_of(panel, key) == "battery volts 11.8-12.7 V, km/h", **WAIT)
+    assert panel.select(key) and panel.profile_button.isEnabled()
+
+    def impossible(dialog: QWidget) -> None:
+        assert isinstance(dialog, BindDialog)
+        seen.update(title=dialog.windowTitle(), vehicle_fixed=not dialog.vehicle.isEnabled())
+        dialog.volts_empty.setValue(13.0)
+        click_ok(qtbot, dialog)
+        seen.update(error=dialog.error.text(), still_open=dialog.isVisible())
+        qtbot.mouseClick(dialog.default_radio, Qt.MouseButton.LeftButton)
+        click_ok(qtbot, dialog)
+
+    answer_modal(impossible)
+    qtbot.mouseClick(panel.profile_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "error" in seen, **WAIT)
+    assert seen["title"] == "Device profile" and seen["vehicle_fixed"]
+    assert "volts_empty must be below volts_full" in seen["error"] and seen["still_open"]
+    qtbot.waitUntil(lambda: profile_of(panel, key) == "default: battery auto, km/h", **WAIT)
+    assert live.profiles.get("owntracks", key).battery == "auto"
+    assert "reads as its format's default" in window.statusBar().currentMessage()
+
+
+def test_device_and_quarantine_models_pass_the_model_tester(qtmodeltester) -> None:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
@@ -145,10 +274,12 @@ def test_device_and_quarantine_models_pass_the_model_tester(qtmodeltester) -> No
                 70.0,
                 1.5,
                 {"unknown_device": 3},
+                {"battery": "volts", "speed": "kmh", "volts_empty": 11.8, "volts_full": 12.7},
             )
         ]
     )
     qtmodeltester.check(devices)
+    assert devices.index(0, DeviceColumn.PROFILE).data() == "battery volts 11.8-12.7 V, km/h"
     messages = QuarantineModel(ZoneInfo("UTC"))
     messages.set_messages([QuarantineView(1, "", when, "x/y", "unknown_topic", "", "{}", 2)])
     qtmodeltester.check(messages)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from fake_geocoder import Provider
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QWizard
+from PySide6.QtWidgets import QMenu, QWizard
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -35,28 +36,29 @@ def qsettings(tmp_path: Path) -> QSettings:
 
 
 @pytest.fixture
-def window(qtbot, core: Core, qsettings: QSettings) -> MainWindow:  # type: ignore[no-untyped-def]
+def window(qtbot, core: Core, qsettings: QSettings) -> MainWindow:
     w = MainWindow(core, qsettings)
     qtbot.addWidget(w)
+    wait_for_routes(qtbot, w)
     return w
 
 
-def wizard_of(qtbot, window: MainWindow) -> FirstRunWizard:  # type: ignore[no-untyped-def]
+def wizard_of(qtbot, window: MainWindow) -> FirstRunWizard:
     qtbot.waitUntil(lambda: getattr(window, "first_run_wizard", None) is not None, timeout=10000)
-    wizard = window.first_run_wizard  # type: ignore[attr-defined]
+    wizard = window.first_run_wizard
     assert isinstance(wizard, FirstRunWizard)
     qtbot.waitUntil(wizard.isVisible)
     return wizard
 
 
-def type_into(qtbot, wizard: FirstRunWizard, **values: str) -> None:  # type: ignore[no-untyped-def]
+def type_into(qtbot, wizard: FirstRunWizard, **values: str) -> None:
     for name, text in values.items():
         edit = wizard.edits[name]
         edit.clear()
         qtbot.keyClicks(edit, text)
 
 
-def click(qtbot, wizard: FirstRunWizard, which: QWizard.WizardButton) -> None:  # type: ignore[no-untyped-def]
+def click(qtbot, wizard: FirstRunWizard, which: QWizard.WizardButton) -> None:
     qtbot.mouseClick(wizard.button(which), Qt.MouseButton.LeftButton)
 
 
@@ -64,7 +66,7 @@ def test_an_empty_fleet_is_set_up_through_the_assistant(
     qtbot,
     window: MainWindow,
     core: Core,
-    qsettings: QSettings,  # type: ignore[no-untyped-def]
+    qsettings: QSettings,
 ) -> None:
     offer_first_run(window, qsettings)  # what `dispatcher` does at start
     wizard = wizard_of(qtbot, window)
@@ -89,9 +91,10 @@ def test_an_empty_fleet_is_set_up_through_the_assistant(
 def test_a_wrong_answer_keeps_the_assistant_open_and_says_why(
     qtbot,
     window: MainWindow,
-    core: Core,  # type: ignore[no-untyped-def]
+    core: Core,
 ) -> None:
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    assert isinstance(help_menu, QMenu)
     next(a for a in help_menu.actions() if a.text().startswith("&First-run")).trigger()
     wizard = wizard_of(qtbot, window)
     for _ in range(3):
@@ -105,14 +108,14 @@ def test_a_wrong_answer_keeps_the_assistant_open_and_says_why(
 def test_skip_for_now_is_remembered(
     qtbot,
     window: MainWindow,
-    qsettings: QSettings,  # type: ignore[no-untyped-def]
+    qsettings: QSettings,
 ) -> None:
     offer_first_run(window, qsettings)
     wizard = wizard_of(qtbot, window)
     click(qtbot, wizard, QWizard.WizardButton.CancelButton)
     qtbot.waitUntil(lambda: not wizard.isVisible())
     assert qsettings.value(SKIPPED_KEY, False, type=bool)
-    window.first_run_wizard = None  # type: ignore[attr-defined]
+    window.first_run_wizard = None
     offer_first_run(window, qsettings)
     qtbot.wait(300)
-    assert window.first_run_wizard is None  # type: ignore[attr-defined]
+    assert window.first_run_wizard is None

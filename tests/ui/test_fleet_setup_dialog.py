@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QComboBox, QLineEdit
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
+from dispatcher.model.users import Role, User
 from dispatcher.users.desk import UserDesk
-from dispatcher.users.model import Role, User
 from ui.fleet_setup.dialog import FleetSetupDialog
 from ui.fleet_setup.record_tab import RecordTab
 from ui.main_window import MainWindow  # before the QApplication: the map registers a scheme
@@ -62,6 +63,12 @@ def save(qtbot: Any, tab: RecordTab) -> None:
         qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
 
 
+def cell(tab: RecordTab, row: int, column: int) -> str:
+    item = tab.table.item(row, column)
+    assert item is not None, f"no cell at ({row}, {column})"
+    return item.text()
+
+
 def test_type_a_depot_click_save_and_see_the_row(qtbot: Any, dialog: FleetSetupDialog) -> None:
     tab = open_tab(dialog, "depot")
     type_into(qtbot, tab, id="HUB", name="Manchester hub", lat="53.48", lon="-2.24")
@@ -69,8 +76,8 @@ def test_type_a_depot_click_save_and_see_the_row(qtbot: Any, dialog: FleetSetupD
     save(qtbot, tab)
     qtbot.waitUntil(lambda: tab.row_of("id", "HUB") >= 0, timeout=10000)
     row = tab.row_of("id", "HUB")
-    assert tab.table.item(row, 1).text() == "Manchester hub"
-    assert tab.table.item(row, 5).text() == "06:00"
+    assert cell(tab, row, 1) == "Manchester hub"
+    assert cell(tab, row, 5) == "06:00"
     assert dialog.undo_button.isEnabled()
 
 
@@ -108,10 +115,10 @@ def test_retire_and_undo_the_last_change(qtbot: Any, dialog: FleetSetupDialog) -
     tab.table.selectRow(tab.row_of("id", "ann"))
     with qtbot.waitSignal(tab.idle, timeout=10000):
         qtbot.mouseClick(tab.retire_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: tab.table.item(tab.row_of("id", "ann"), 4).text() == "retired")
+    qtbot.waitUntil(lambda: cell(tab, tab.row_of("id", "ann"), 4) == "retired")
     with qtbot.waitSignal(tab.idle, timeout=10000):
         qtbot.mouseClick(dialog.undo_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: tab.table.item(tab.row_of("id", "ann"), 4).text() == "yes")
+    qtbot.waitUntil(lambda: cell(tab, tab.row_of("id", "ann"), 4) == "yes")
     assert dialog.status.text() == "Undone: restored driver ann."
 
 
@@ -122,7 +129,9 @@ def test_the_users_tab_is_for_admins_and_adds_a_supervisor(
     assert titles == ["Depots", "Vehicles", "Drivers", "Assignments", "Users"]
     tab = open_tab(dialog, "user")
     type_into(qtbot, tab, username="sue", display_name="Sue")
-    tab.inputs["role"].setCurrentText("supervisor")  # type: ignore[union-attr]
+    role = tab.inputs["role"]
+    assert isinstance(role, QComboBox)
+    role.setCurrentText("supervisor")
     save(qtbot, tab)
     qtbot.waitUntil(lambda: tab.row_of("username", "sue") >= 0, timeout=10000)
     assert UserDesk(core.db).login("sue") == User("sue", Role.SUPERVISOR, "Sue")
@@ -151,11 +160,12 @@ def test_the_fleet_menu_opens_the_dialog(qtbot: Any, core: Core, tmp_path: Path)
 
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     action = window.shortcuts.find("window", "Fleet setup").action
     assert action is not None and action.text() == "Fleet &setup…"
     action.trigger()
     qtbot.waitUntil(lambda: getattr(window, "fleet_setup_dialog", None) is not None, timeout=10000)
-    dialog = window.fleet_setup_dialog  # type: ignore[attr-defined]
+    dialog = window.fleet_setup_dialog
     qtbot.waitUntil(dialog.isVisible, timeout=10000)
     qtbot.waitUntil(lambda: not any(t.busy for t in dialog.record_tabs.values()), timeout=10000)
     assert dialog.user.role is Role.ADMIN

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
+from routes_wait import wait_for_routes
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -41,9 +42,10 @@ def manchester(sqlite_url: str, tmp_path: Path) -> Iterator[Core]:
 
 def test_the_route_list_shows_the_window_as_written(
     qtbot, manchester: Core, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     window = MainWindow(manchester, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     assert window.service_day == DAY
     model = window.routes_model
     pool = model.index(model.rowCount() - 1, 0)

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from branca.element import Figure
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from routes_wait import wait_for_routes
 
 from dispatcher.maps.jsbridge import html_in_js, to_js
 from dispatcher.messaging.email_html import script_in_html
@@ -205,7 +207,9 @@ def test_the_day_report_map_runs_no_stored_script(qtbot: Any, tmp_path: Path) ->
         rows = [StopReportRow(_record(i, text), None, None, None, []) for i in range(3)]
         report = DayReport(date(2026, 11, 20), "Europe/Berlin", rows)
         fmap = build_map(report, {f"V{text}": [(52.5, 13.4), (52.52, 13.41)]})
-        fmap.get_root().header.add_child(_title_element())
+        root = fmap.get_root()
+        assert isinstance(root, Figure)
+        root.header.add_child(_title_element())
         out = tmp_path / "day-map.html"
         fmap.save(str(out))
         _load(qtbot, view, out)
@@ -265,8 +269,9 @@ def test_the_live_map_runs_no_script_from_vehicle_names(
     try:
         window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
         qtbot.addWidget(window)
+        wait_for_routes(qtbot, window)
         window.show()
-        controller = window.map_controller  # type: ignore[attr-defined]
+        controller = window.map_controller
         qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)
         page = controller.view.page()
         title = _js(qtbot, page, "document.title")

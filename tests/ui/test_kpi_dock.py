@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from fleet_zone import DAY, demo_day, local
 from PySide6.QtCore import QObject, QSettings, Signal
+from routes_wait import wait_for_routes
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.kpi.records import Scope, ScopeKind
+from dispatcher.model.kpi import Scope, ScopeKind
 from dispatcher.persistence import fleet_repo
 from ui.bool_refs import affected, protect_bools
 from ui.kpi.dock import show_timeline
@@ -23,13 +24,14 @@ from ui.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, sqlite_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def window(qtbot, sqlite_url: str, tmp_path: Path):
     clock = FakeClock(local(11, 0))
     core = Core(Settings(database_url=sqlite_url), clock=clock)
     with core.db.session() as session:
         fleet_repo.save_scenario(session, demo_day(DAY))
     win = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
+    wait_for_routes(qtbot, win)
     yield win
     core.close()
 
@@ -40,7 +42,7 @@ def panel_of(window: MainWindow) -> KpiPanel:
     return panel
 
 
-def load(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def load(qtbot, window: MainWindow) -> None:
     feed = panel_of(window).feed
     assert feed is not None
     with qtbot.waitSignal(feed.loaded, timeout=20000):
@@ -49,7 +51,7 @@ def load(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
         assert not feed.refresh()  # one load at a time
 
 
-def test_the_kpi_dock_shows_the_days_figures(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_the_kpi_dock_shows_the_days_figures(qtbot, window: MainWindow) -> None:
     load(qtbot, window)
     panel = panel_of(window)
     assert panel.cards["done"].value.text() == "0 / 250"
@@ -61,7 +63,7 @@ def test_the_kpi_dock_shows_the_days_figures(qtbot, window: MainWindow) -> None:
     assert panel.scope_box.count() == 1 + 12 + 12  # fleet, 12 routes, 12 drivers
 
 
-def test_choosing_a_route_shows_only_that_route(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_choosing_a_route_shows_only_that_route(qtbot, window: MainWindow) -> None:
     load(qtbot, window)
     panel = panel_of(window)
     first_route = window.core.load_routes()[0]
@@ -75,7 +77,7 @@ def test_choosing_a_route_shows_only_that_route(qtbot, window: MainWindow) -> No
 
 def test_the_timeline_dock_is_tabbed_with_the_kpis_and_fed_by_the_same_load(
     qtbot, window: MainWindow
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     timeline = window.docks["timeline"].widget()
     assert isinstance(timeline, TimelineView)
     assert window.docks["timeline"] in window.tabifiedDockWidgets(window.docks["kpis"])
@@ -88,7 +90,7 @@ def test_the_timeline_dock_is_tabbed_with_the_kpis_and_fed_by_the_same_load(
     assert timeline.selected_stop_id() == first_stop.id
 
 
-def test_the_feed_loads_only_when_due_and_someone_looks(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_the_feed_loads_only_when_due_and_someone_looks(qtbot, window: MainWindow) -> None:
     shown = [False]
     feed = KpiFeed(window, interval_s=3600, wanted=lambda: shown[0])
     feed.tick()
@@ -102,7 +104,7 @@ def test_the_feed_loads_only_when_due_and_someone_looks(qtbot, window: MainWindo
         assert feed.refresh()  # an explicit refresh does not wait for the interval
 
 
-def test_showing_the_timeline_brings_back_a_closed_dock(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_showing_the_timeline_brings_back_a_closed_dock(qtbot, window: MainWindow) -> None:
     window.show()
     qtbot.waitExposed(window)
     dock = window.docks["timeline"]
@@ -117,7 +119,7 @@ class _Emitter(QObject):
     fired = Signal()
 
 
-def test_signal_emits_keep_bool_references(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_signal_emits_keep_bool_references(qtbot) -> None:
     """The PySide6 6.12 bug the dock works around (ui/kpi/bool_refs.py) stays harmless."""
     protect_bools()
     emitter = _Emitter()

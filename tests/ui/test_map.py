@@ -16,6 +16,7 @@ import pytest
 from fleet_zone import DAY, TZ, demo_day, utc
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -48,9 +49,10 @@ def core(sqlite_url: str) -> Iterator[Core]:
 def open_window(qtbot: Any, core: Core, tmp_path: Path) -> tuple[MainWindow, MapController]:
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     window.resize(1200, 800)
     window.show()
-    controller: MapController = window.map_controller  # type: ignore[attr-defined]
+    controller: MapController = window.map_controller
     qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)
     return window, controller
 
@@ -84,7 +86,7 @@ def tick_until(qtbot: Any, controller: MapController, check: Any) -> None:
 
 
 def stats(qtbot: Any, controller: MapController) -> dict[str, Any]:
-    return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.stats())"))  # type: ignore[no-any-return]
+    return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.stats())"))
 
 
 def test_page_loads_with_no_network_and_shows_scale_grid_and_depot(
@@ -144,7 +146,7 @@ def test_click_on_a_marker_selects_the_vehicle_and_shows_its_route(
     x, y = json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.markerPoint('V03'))"))
     target = controller.view.focusProxy()
     point = QPoint(round(x), round(y))
-    assert target.rect().contains(point)
+    assert target is not None and target.rect().contains(point)
     with qtbot.waitSignal(window.selection.changed, timeout=10000) as blocker:
         QTest.mouseMove(target, point)
         QTest.mouseClick(target, Qt.MouseButton.LeftButton, pos=point)
@@ -267,7 +269,8 @@ def test_online_tiles_are_cached_on_disk_and_served_when_offline(
         fleet_repo.save_scenario(session, demo_day())
     try:
         _, controller = open_window(qtbot, c, tmp_path)
-        key = controller.settings.source.key  # type: ignore[union-attr]
+        assert controller.settings.source is not None
+        key = controller.settings.source.key
         load = (
             "window.__tile = 0; const img = new Image();"
             " img.onload = () => { window.__tile = img.naturalWidth; };"
@@ -437,7 +440,7 @@ def test_routes_and_exceptions_are_read_off_the_gui_thread(
     import threading
 
     from dispatcher.alerts.events import AlertsChanged
-    from dispatcher.alerts.model import Alert, AlertKind, Severity
+    from dispatcher.model.alerts import Alert, AlertKind, Severity
     from dispatcher.persistence.alert_repo import alert_store
 
     _, controller = open_window(qtbot, core, tmp_path)
@@ -561,7 +564,7 @@ def test_every_vehicle_has_a_label_at_the_default_zoom_and_labels_do_not_overlap
     names = sorted(r.vehicle_name for r in core.load_routes() if r.vehicle_id)
 
     def boxes() -> list[list[Any]]:
-        return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.labelBoxes())"))  # type: ignore[no-any-return]
+        return json.loads(js(qtbot, controller, "JSON.stringify(DispatcherMap.labelBoxes())"))
 
     tick_until(qtbot, controller, lambda: sorted(b[1] for b in boxes()) == names)  # names came
     labels = boxes()
@@ -616,8 +619,7 @@ def test_unassigned_orders_are_shown_with_their_own_marker(
     assert stats(qtbot, controller)["unassigned"] == 0
     board = window.routes_panel.controller
     moved = [board.route("V04")[-1], board.route("V05")[-1]]
-    assert board.move(moved, UNASSIGNED, -1)
-    controller._routes_at = 0.0  # the 15-s reread, now
+    assert board.move(moved, UNASSIGNED, -1)  # RoutesChanged: the map re-reads, no poll
     tick_until(qtbot, controller, lambda: stats(qtbot, controller)["unassigned"] == 2)
     assert js(qtbot, controller, "document.querySelectorAll('.dm-unassigned').length") == 2
     with qtbot.waitSignal(window.selection.changed, timeout=10000) as blocker:

@@ -16,16 +16,18 @@ from pathlib import Path
 import pytest
 from fleet_zone import TZ, local
 from PySide6.QtCore import QSettings, Qt
+from routes_wait import wait_for_routes
 
+from dispatcher.app import build_core
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.errors import PermissionDenied
-from dispatcher.messaging.outbox import OutboxStatus
-from dispatcher.messaging.service import MessagingService, install_messaging
+from dispatcher.messaging.service import MessagingService
 from dispatcher.messaging.settings import MessagingSettings
 from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.stop_facts import fresh_eta, is_late
+from dispatcher.model.messaging import OutboxStatus
 from dispatcher.persistence.orm import Stop
 from dispatcher.users.desk import UserDesk
 from ui.main_window import MainWindow
@@ -37,26 +39,30 @@ from ui.messages.outbox_model import Column, OutboxModel
 def core(sqlite_url: str, tmp_path: Path) -> Iterator[Core]:
     clock = FakeClock(local(11, 0))
     capture = str(tmp_path / "capture.jsonl")
-    core = Core(
-        Settings(database_url=sqlite_url, sections={"messaging": {"capture_file": capture}}),
-        clock=clock,
-    )
-    core.seed_demo_if_empty()
-    UserDesk(core.db).login()  # the OS login comes first: admin (it edits templates below)
-    UserDesk(core.db).login("ann")  # a dispatcher; sends as "ann" below
+
+    def prepare(core: Core) -> None:
+        core.seed_demo_if_empty()
+        UserDesk(core.db).login()  # the OS login comes first: admin (it edits templates below)
+        UserDesk(core.db).login("ann")  # a dispatcher; sends as "ann" below
 
     def fast(settings: MessagingSettings) -> MessagingSettings:
         return replace(settings, undo_seconds=8.0, poll_seconds=0.1)
 
-    install_messaging(core, configure=fast)
+    core = build_core(
+        Settings(database_url=sqlite_url, sections={"messaging": {"capture_file": capture}}),
+        clock=clock,
+        prepare=prepare,
+        messaging=fast,
+    )
     yield core
     core.close()
 
 
 @pytest.fixture
-def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
+def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
     win = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
+    wait_for_routes(qtbot, win)
     return win
 
 
@@ -82,9 +88,9 @@ def rows_with(model: OutboxModel, status: str) -> list[int]:
     return [r for r in range(model.rowCount()) if model.index(r, Column.STATUS).data() == status]
 
 
-def test_one_click_on_a_late_stop_is_sent_with_the_right_eta(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_one_click_on_a_late_stop_is_sent_with_the_right_eta(qtbot, window: MainWindow) -> None:
     svc = service(window)
-    panel = window.messages_panel  # type: ignore[attr-defined]
+    panel = window.messages_panel
     stop_id, eta = first_late_stop(svc)
     message_customer(window, stop_id)
     qtbot.waitUntil(lambda: panel.banner.message_id is not None, timeout=10000)
@@ -112,7 +118,7 @@ def test_one_click_on_a_late_stop_is_sent_with_the_right_eta(qtbot, window: Main
     assert len(capture) == 1 and eta_text in json.loads(capture[0])["text"]
 
 
-def test_double_click_makes_one_row(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_double_click_makes_one_row(qtbot, window: MainWindow) -> None:
     svc = service(window)
     stop_id, _ = first_late_stop(svc)
     message_customer(window, stop_id)
@@ -128,12 +134,12 @@ def test_double_click_makes_one_row(qtbot, window: MainWindow) -> None:  # type:
 
 
 def _status(window: MainWindow) -> str:
-    return window.statusBar().currentMessage() + window.messages_panel.banner.title.text()  # type: ignore[attr-defined]
+    return window.statusBar().currentMessage() + window.messages_panel.banner.title.text()
 
 
-def test_undo_cancels_the_message(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_undo_cancels_the_message(qtbot, window: MainWindow) -> None:
     svc = service(window)
-    panel = window.messages_panel  # type: ignore[attr-defined]
+    panel = window.messages_panel
     stop_id, _ = first_late_stop(svc)
     message_customer(window, stop_id)
     qtbot.waitUntil(lambda: panel.banner.message_id is not None, timeout=10000)
@@ -143,7 +149,7 @@ def test_undo_cancels_the_message(qtbot, window: MainWindow) -> None:  # type: i
     assert [r.status for r in svc.store.list()] == [OutboxStatus.CANCELLED]
 
 
-def test_the_outbox_model_passes_the_model_tester(qtmodeltester, qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_the_outbox_model_passes_the_model_tester(qtmodeltester, qtbot, window: MainWindow) -> None:
     svc = service(window)
     stop_id, _ = first_late_stop(svc)
     svc.message_stop(stop_id, "late", "ann")
@@ -153,7 +159,7 @@ def test_the_outbox_model_passes_the_model_tester(qtmodeltester, qtbot, window: 
     assert model.rowCount() == 1
 
 
-def preview(qtbot, tab, body: str) -> str:  # type: ignore[no-untyped-def]
+def preview(qtbot, tab, body: str) -> str:
     """Type ``body`` into the real editor; wait for the worker's preview; return the error."""
     with qtbot.waitSignal(tab.previewed, timeout=10000, check_params_cb=lambda b: b == body):
         tab.body.setPlainText(body)  # the debounce timer starts the rendering in a worker
@@ -162,8 +168,8 @@ def preview(qtbot, tab, body: str) -> str:  # type: ignore[no-untyped-def]
 
 def test_template_editor_names_the_bad_variable_and_refuses_injection(
     qtbot, window: MainWindow
-) -> None:  # type: ignore[no-untyped-def]
-    tab = window.messages_panel.templates  # type: ignore[attr-defined]
+) -> None:
+    tab = window.messages_panel.templates
     tab.select("running_late/sms/en")
     assert "reschedule_url" in preview(qtbot, tab, "Hi {{ reschedule_url }}")
     assert not tab.save.isEnabled()
@@ -182,8 +188,8 @@ def test_template_editor_names_the_bad_variable_and_refuses_injection(
 HOSTILE_TEMPLATE = "{% set a = 'xxxxxxxx' %}" + "{% set a = a ~ a %}" * 26 + "{{ a }}"
 
 
-def test_template_editor_shows_the_limit_a_hostile_template_hits(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    tab = window.messages_panel.templates  # type: ignore[attr-defined]
+def test_template_editor_shows_the_limit_a_hostile_template_hits(qtbot, window: MainWindow) -> None:
+    tab = window.messages_panel.templates
     tab.select("running_late/sms/en")
     error = preview(qtbot, tab, HOSTILE_TEMPLATE)
     assert error == (
@@ -213,9 +219,9 @@ def test_a_dispatcher_cannot_change_a_template(window: MainWindow) -> None:
     assert max(s.version for s in svc.templates.all() if s.template_id == spec.template_id) == 1
 
 
-def test_per_stop_history_follows_the_selection(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_per_stop_history_follows_the_selection(qtbot, window: MainWindow) -> None:
     svc = service(window)
-    panel = window.messages_panel  # type: ignore[attr-defined]
+    panel = window.messages_panel
     stop_id, _ = first_late_stop(svc)
     svc.message_stop(stop_id, "late", "ann")
     order_ref = svc.load_contact(stop_id).order_ref

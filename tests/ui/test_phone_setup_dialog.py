@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -46,11 +47,12 @@ def open_from_menu(window: MainWindow) -> PhoneSetupDialog:
     return dialog
 
 
-def test_phone_setup_shows_the_qr_and_saves_the_owntracks_file(  # type: ignore[no-untyped-def]
+def test_phone_setup_shows_the_qr_and_saves_the_owntracks_file(
     qtbot, core: Core, tmp_path: Path
 ) -> None:
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     dialog = open_from_menu(window)
     qtbot.keyClicks(dialog.key_edit, "owntracks:alice/phone")
     qtbot.keyClicks(dialog.host_edit, "192.168.1.20")

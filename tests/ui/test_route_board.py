@@ -18,6 +18,7 @@ from fleet_zone import DAY, demo_day
 from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -39,9 +40,10 @@ def core(sqlite_url: str) -> Iterator[Core]:
 
 
 @pytest.fixture
-def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
+def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
     w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
+    wait_for_routes(qtbot, w)
     return w
 
 
@@ -56,7 +58,7 @@ def stored_route(core: Core, vehicle_id: str) -> list[str]:
     return [str(s.id) for s in routes[vehicle_id].stops]
 
 
-def show_active(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def show_active(qtbot, window: MainWindow) -> None:
     """Window shortcuts (Ctrl+Z, Alt+Up) fire only in the active window."""
     window.show()
     qtbot.waitExposed(window)
@@ -90,7 +92,7 @@ def drop_on(board: VehicleBoard, stop_ids: list[str], row: int) -> None:
     QApplication.sendEvent(table.viewport(), event)
 
 
-def test_board_models_pass_the_model_tester(qtmodeltester, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_board_models_pass_the_model_tester(qtmodeltester, window: MainWindow) -> None:
     panel = panel_of(window)
     for vid in ("V01", "V11", ""):
         qtmodeltester.check(VehicleBoardModel(panel.controller, vid))
@@ -101,7 +103,7 @@ def test_board_models_pass_the_model_tester(qtmodeltester, window: MainWindow) -
 
 
 def test_drag_to_another_vehicle_reassigns_updates_etas_and_ctrl_z_restores(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     window: MainWindow,
 ) -> None:
     show_active(qtbot, window)
@@ -156,7 +158,7 @@ def test_several_stops_move_within_a_route_and_done_stops_stay(window: MainWindo
     assert not c.move([route[7]], "V02", 0)  # nor can anything go before it
 
 
-def test_keyboard_moves_and_locks_are_saved_and_undoable(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_keyboard_moves_and_locks_are_saved_and_undoable(qtbot, window: MainWindow) -> None:
     show_active(qtbot, window)
     panel = panel_of(window)
     c = panel.controller
@@ -245,7 +247,7 @@ def test_urgent_stop_gets_ranked_suggestions_and_one_click_accept(window: MainWi
 
 
 @pytest.mark.slow
-def test_optimizing_a_route_with_a_pinned_stop_keeps_it(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_optimizing_a_route_with_a_pinned_stop_keeps_it(qtbot, window: MainWindow) -> None:
     panel = panel_of(window)
     c = panel.controller
     assert c.day is not None
@@ -256,9 +258,9 @@ def test_optimizing_a_route_with_a_pinned_stop_keeps_it(qtbot, window: MainWindo
     from ui.routes.optimize_dialog import start_optimization
 
     dialog = start_optimization(panel, "V11")
-    qtbot.waitUntil(lambda: dialog.result is not None or dialog.error is not None, timeout=60000)
-    assert dialog.error is None and dialog.result is not None
-    assert dialog.result.honours_locks
+    qtbot.waitUntil(lambda: dialog.outcome is not None or dialog.error is not None, timeout=60000)
+    assert dialog.error is None and dialog.outcome is not None
+    assert dialog.outcome.honours_locks
     if dialog.apply_button.isVisible():
         dialog.apply()
         assert dialog.applied
@@ -286,3 +288,22 @@ def save_as_desk2(session: Any, *args: Any) -> dict[str, tuple[int, int]]:
     from dispatcher.persistence import users_repo
 
     return fleet_repo.save_routes(session, *args, actor=users_repo.login(session, "desk2").id)
+
+
+def test_a_board_says_when_its_van_leaves_the_depot(qtbot: Any, window: MainWindow) -> None:
+    """The header names the planned departure: as late as the first stop's window allows,
+    the start of every ETA on the board (no "07:04" for a stop that opens at 11:00)."""
+    show_active(qtbot, window)
+    panel = panel_of(window)
+    c = panel.controller
+    assert c.day is not None
+    for vid, board in panel.boards.items():
+        ev = c.route_evaluation(vid)
+        if vid == "" or ev is None or not ev.stop_ids or c.day.plan.vehicles[vid].on_road:
+            continue
+        leaves = c.day.clock_time(ev.start_time)
+        assert f"leaves {leaves:%H:%M}" in board.header.text()
+        assert float(ev.waiting[0]) < 1.0  # it arrives as its first window opens, or later
+        row = board.model.row_of(ev.stop_ids[0])
+        first_eta = board.model.index(row, Column.ETA).data()
+        assert first_eta == c.day.clock_time(float(ev.arrival[0])).strftime("%H:%M")

@@ -19,14 +19,16 @@ import psycopg
 import pytest
 from fleet_zone import DAY, demo_day, utc
 from PySide6.QtCore import QSettings, Qt, QThreadPool
+from routes_wait import wait_for_routes
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from test_route_board import show_active
 
-from dispatcher.alerts.sync import AlertsSync, ConsoleNote, Election, sync_topic
+from dispatcher.alerts.sync import AlertsSync, Election, sync_topic
+from dispatcher.app import LiveOptions, build_core
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.events import EventBus
+from dispatcher.events import ConsoleNote, EventBus
 from dispatcher.model.core import DeliveryEventKind, EventReport, StopStatus
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.orm import AuditEntry
@@ -44,13 +46,17 @@ def open_core(url: str, mqtt_url: str | None = None) -> Core:
     if mqtt_url is not None:
         settings.broker.url, settings.broker.prefix = mqtt_url, f"t{uuid.uuid4().hex[:8]}"
         settings.broker.client_id = f"c-{uuid.uuid4().hex[:8]}"
-    core = Core(settings)
-    with core.db.session() as session:
-        if not fleet_repo.count_stops(session):
-            fleet_repo.save_scenario(session, demo_day(DAY))
+
+    def seed(core: Core) -> None:
+        with core.db.session() as session:
+            if not fleet_repo.count_stops(session):
+                fleet_repo.save_scenario(session, demo_day(DAY))
+
+    # The console's services: route notes between consoles ride on the alerts sync.
+    core = build_core(settings, live=None if mqtt_url is None else LiveOptions(), prepare=seed)
     if mqtt_url is not None:
-        live = core.start_live()
-        assert live.client is not None and live.client.wait_connected(10)
+        live = core.live
+        assert live is not None and live.client is not None and live.client.wait_connected(10)
     return core
 
 
@@ -62,20 +68,21 @@ def core(sqlite_url: str) -> Iterator[Core]:
 
 
 @pytest.fixture
-def window(qtbot, core: Core, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+def window(qtbot, core: Core, tmp_path: Path) -> Iterator[MainWindow]:
     w = open_window(qtbot, core, tmp_path)
     yield w
     close_window(qtbot, w)
     drain(qtbot)  # the views' background reads answer while the window exists
 
 
-def open_window(qtbot, core: Core, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
+def open_window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
     w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
+    wait_for_routes(qtbot, w)
     return w
 
 
-def shut(qtbot, window: MainWindow | None, core: Core) -> None:  # type: ignore[no-untyped-def]
+def shut(qtbot, window: MainWindow | None, core: Core) -> None:
     """Close the window (its tick stops) and the core, then let every background read the
     views started answer while the window still exists (qtbot deletes it after the test)."""
     if window is not None:
@@ -84,12 +91,12 @@ def shut(qtbot, window: MainWindow | None, core: Core) -> None:  # type: ignore[
     drain(qtbot)
 
 
-def close_window(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def close_window(qtbot, window: MainWindow) -> None:
     """Close the window; its views stop reading in the background (``close_hooks``)."""
     window.close()
 
 
-def drain(qtbot) -> None:  # type: ignore[no-untyped-def]
+def drain(qtbot) -> None:
     """Wait until no background read runs and every answer was delivered (a view may start
     another read from an answer, so repeat until the pool stays idle)."""
     pool = QThreadPool.globalInstance()
@@ -122,7 +129,7 @@ def delivered(core: Core, vehicle_id: str, order_ref: str) -> None:
 
 
 def test_a_delivery_in_the_database_shows_after_a_tick_and_the_undo_history_stays(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     core: Core,
     window: MainWindow,
 ) -> None:
@@ -157,7 +164,7 @@ def test_a_delivery_in_the_database_shows_after_a_tick_and_the_undo_history_stay
 
 
 def test_an_unreachable_database_gives_messages_and_takes_the_edit_back(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     pg_url: str,
     tmp_path: Path,
 ) -> None:
@@ -268,7 +275,7 @@ class Desk2:
 
 
 def test_another_consoles_route_change_reloads_the_boards_with_a_warning(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     sqlite_url: str,
     mqtt_url: str,
     tmp_path: Path,
@@ -347,7 +354,7 @@ def save_as_desk2(session: Any, *args: Any, actor: str = "desk2") -> dict[str, t
 
 
 def test_a_colleagues_edit_keeps_my_undo_history_for_other_vehicles(
-    qtbot,  # type: ignore[no-untyped-def]
+    qtbot,
     db_url: str,
     mqtt_url: str,
     tmp_path: Path,

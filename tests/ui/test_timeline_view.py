@@ -8,8 +8,8 @@ import pytest
 from fleet_zone import DAY, TZ, local
 from PySide6.QtCore import QPoint, Qt
 
-from dispatcher.kpi.records import DayRecords, StopRecord, VehicleRecord
 from dispatcher.kpi.timeline import Timeline, build_timeline
+from dispatcher.model.kpi import DayRecords, StopRecord, VehicleRecord
 from dispatcher.planning.model import to_plan_seconds
 from ui.kpi.charts import LATE
 from ui.kpi.timeline import TimelineView
@@ -69,7 +69,7 @@ def small_timeline() -> Timeline:
 
 
 @pytest.fixture
-def view(qtbot) -> TimelineView:  # type: ignore[no-untyped-def]
+def view(qtbot) -> TimelineView:
     widget = TimelineView(SelectionModel())
     qtbot.addWidget(widget)
     widget.resize(900, 300)
@@ -79,7 +79,7 @@ def view(qtbot) -> TimelineView:  # type: ignore[no-untyped-def]
     return widget
 
 
-def click(qtbot, view: TimelineView, x: float, row: float) -> None:  # type: ignore[no-untyped-def]
+def click(qtbot, view: TimelineView, x: float, row: float) -> None:
     scene = view.scene_pos_of(x, row)
     point = view.plot.mapFromScene(scene)
     qtbot.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(point))
@@ -96,7 +96,7 @@ def test_rows_and_marks_are_drawn(view: TimelineView) -> None:
     assert view.now_line.value() == secs(11, 45)
 
 
-def test_clicking_a_stop_selects_it_everywhere(qtbot, view: TimelineView) -> None:  # type: ignore[no-untyped-def]
+def test_clicking_a_stop_selects_it_everywhere(qtbot, view: TimelineView) -> None:
     with qtbot.waitSignal(view.selection.changed) as blocker:
         click(qtbot, view, secs(10, 40), 0)  # B's actual arrival on Van 1's row
     chosen = blocker.args[0]
@@ -104,7 +104,7 @@ def test_clicking_a_stop_selects_it_everywhere(qtbot, view: TimelineView) -> Non
     assert view.selected_stop_id() == 2
 
 
-def test_clicking_empty_space_keeps_the_selection(qtbot, view: TimelineView) -> None:  # type: ignore[no-untyped-def]
+def test_clicking_empty_space_keeps_the_selection(qtbot, view: TimelineView) -> None:
     view.selection.select_stop(1, "V1", source="routes")
     click(qtbot, view, secs(15), 0)  # nothing on Van 1 at 15:00
     assert view.selection.current.stop_id == 1

@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fleet_zone import demo_day
 from PySide6.QtCore import QSettings
+from routes_wait import wait_for_routes
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -20,11 +22,11 @@ from ui.routes_model import Role, RoutesModel
 
 
 @pytest.fixture
-def core(sqlite_url: str) -> Core:
+def core(sqlite_url: str) -> Iterator[Core]:
     c = Core(Settings(database_url=sqlite_url))
     with c.db.session() as session:
         fleet_repo.save_scenario(session, demo_day())
-    yield c  # type: ignore[misc]
+    yield c
     c.close()
 
 
@@ -32,7 +34,7 @@ def ini(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
 
 
-def test_routes_model_passes_the_model_tester(qtmodeltester, core: Core) -> None:  # type: ignore[no-untyped-def]
+def test_routes_model_passes_the_model_tester(qtmodeltester, core: Core) -> None:
     model = RoutesModel()
     model.set_routes(core.load_routes())
     qtmodeltester.check(model)
@@ -42,9 +44,10 @@ def test_routes_model_passes_the_model_tester(qtmodeltester, core: Core) -> None
     assert model.index(0, 0, first).data(Role.VEHICLE_ID) == "V01"
 
 
-def test_main_window_lists_the_demo_routes_and_stops(qtbot, core: Core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_main_window_lists_the_demo_routes_and_stops(qtbot, core: Core, tmp_path: Path) -> None:
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     assert window.routes_model.route_count() == 12
     assert window.routes_model.stop_count() == 250
     assert set(window.docks) == {
@@ -62,9 +65,10 @@ def test_main_window_lists_the_demo_routes_and_stops(qtbot, core: Core, tmp_path
     assert "sqlite" in window.db_label.text()
 
 
-def test_filter_finds_a_stop_by_customer(qtbot, core: Core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_filter_finds_a_stop_by_customer(qtbot, core: Core, tmp_path: Path) -> None:
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     name = core.load_routes()[3].stops[2].customer_name
     window.route_filter.setText(name)
     matches = [
@@ -76,27 +80,30 @@ def test_filter_finds_a_stop_by_customer(qtbot, core: Core, tmp_path: Path) -> N
     assert matches and len(matches) < 250
 
 
-def test_layout_is_restored_on_the_next_start(qtbot, core: Core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_layout_is_restored_on_the_next_start(qtbot, core: Core, tmp_path: Path) -> None:
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     window.docks["kpis"].hide()
     window.save_layout()
     again = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(again)
+    wait_for_routes(qtbot, again)
     assert again.docks["kpis"].isHidden()
     assert not again.docks["routes"].isHidden()
 
 
-def test_file_import_runs_in_the_background_and_reloads(qtbot, core: Core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_file_import_runs_in_the_background_and_reloads(qtbot, core: Core, tmp_path: Path) -> None:
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
     csv = tmp_path / "more.csv"
     csv.write_text("order_id,lat,lon,customer_name\nNEW-1,52.5,13.4,Zoë\nNEW-2,95,13.4,Bad\n")
     window.run_import(csv)
     qtbot.waitUntil(lambda: window.last_import_report is not None, timeout=10000)
     assert window.routes_model.stop_count() == 251
     report = window.last_import_report
-    assert report.inserted == 1 and len(report.errors) == 1  # type: ignore[attr-defined]
+    assert report is not None and report.inserted == 1 and len(report.errors) == 1
 
 
 @pytest.mark.slow

@@ -12,12 +12,13 @@ import pytest
 from fleet_zone import DAY, TZ, utc
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDialogButtonBox
+from routes_wait import wait_for_routes
 
-from dispatcher.alerts.model import AlertKind, Condition, Severity
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
+from dispatcher.model.alerts import AlertKind, Condition, Severity
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.scenario.demo import demo_scenario
@@ -43,6 +44,7 @@ def core(tmp_path: Path) -> Iterator[Core]:
 def window(qtbot: Any, core: Core, tmp_path: Path) -> MainWindow:
     w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
+    wait_for_routes(qtbot, w)
     w.show()
     qtbot.waitExposed(w)
     w.activateWindow()
@@ -109,7 +111,7 @@ def test_clicking_an_exception_keeps_it_selected_for_replay(
 ) -> None:
     stop = core.load_routes()[1].stops[2]
     raise_late(core, stop.id, "V02")
-    panel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel = window.exceptions_panel
     panel.reload(background=False)
     rect = panel.view.visualRect(panel.proxy.index(0, 1))
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -119,7 +121,8 @@ def test_clicking_an_exception_keeps_it_selected_for_replay(
         window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
     )
     assert "Select an exception first" not in window.statusBar().currentMessage()
-    assert window.docks["history"].isVisible()
+    # the exception's time is read off the GUI thread; then the replay opens around it
+    qtbot.waitUntil(window.docks["history"].isVisible, timeout=10000)
 
 
 def put_on_the_road(window: MainWindow, *vehicle_ids: str) -> None:
@@ -140,7 +143,8 @@ def test_a_delivery_dropped_on_a_van_on_the_road_is_refused_in_full_words(
     controller = panel.controller
     sid = window.routes_panel.boards["V01"].model.stop_id(0)
     assert controller.move([sid], "", 0)  # unassigned, as a fresh urgent order would be
-    ref = controller.day.stops[sid].order_ref  # type: ignore[union-attr]
+    assert controller.day is not None
+    ref = controller.day.stops[sid].order_ref
     put_on_the_road(window, "V01", "V02", "V03")
     unassigned = panel.boards[""]
     unassigned.table.setFocus()
@@ -169,7 +173,8 @@ def test_a_delivery_dropped_on_a_van_on_the_road_is_refused_in_full_words(
     unassigned.table.setFocus()
     unassigned.select_stops([sid])
     qtbot.keyClick(unassigned.table, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
-    dialog = panel.last_insert_dialog  # type: ignore[attr-defined]
+    dialog = panel.last_insert_dialog
+    assert dialog is not None
     assert dialog.note.text() == (
         f"No vehicle can take stop {ref} (a delivery) now: all 3 vehicles have left the depot "
         "and its goods are not on board. Plan it for a vehicle's next run from the depot, or "
@@ -185,6 +190,7 @@ def test_the_status_bar_does_not_count_unassigned_as_a_route(
     sid = window.routes_panel.boards["V01"].model.stop_id(0)
     assert window.routes_panel.controller.move([sid], "", 0)
     qtbot.keyClick(window.routes_panel.boards["V02"].table, Qt.Key.Key_F5)
+    wait_for_routes(qtbot, window)
     assert window.stats_label.text() == "3 routes · 40 stops · 1 unassigned"
 
 
@@ -234,7 +240,7 @@ def test_the_detail_pane_says_the_facts_in_words_in_the_fleet_zone(
     )
     with alert_store(core.db) as store:
         AlertService(store, core.clock).reconcile([cond], list(AlertKind))
-    panel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel = window.exceptions_panel
     panel.reload(background=False)
     rect = panel.view.visualRect(panel.proxy.index(0, 1))
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -268,7 +274,7 @@ def test_a_late_stop_is_named_by_its_order_number_as_on_the_board(
     conditions = RuleEngine(core.clock).evaluate(Snapshot(stops=(facts,)))
     with alert_store(core.db) as store:
         AlertService(store, core.clock).reconcile(conditions, list(AlertKind))
-    panel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel = window.exceptions_panel
     panel.reload(background=False)
     title = panel.model.index(0, Column.TITLE).data()
     assert title == f"Stop {view.order_ref} ({view.customer_name}) predicted 9 min late"
@@ -281,15 +287,18 @@ def test_the_whole_fleet_preview_summarises_per_vehicle(qtbot: Any, window: Main
     board.table.setFocus()
     board.select_stops([board.model.stop_id(0)])
     qtbot.keyClick(board.table, Qt.Key.Key_O, CTRL_SHIFT)
-    dialog = window.routes_panel.last_optimize_dialog  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: dialog.result is not None or bool(dialog.error), timeout=60000)
-    result = dialog.result
+    dialog = window.routes_panel.last_optimize_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.outcome is not None or bool(dialog.error), timeout=60000)
+    result = dialog.outcome
     assert result is not None and len(result.moved) > 8
     assert dialog.moved.text().startswith(  # late stops, if any, are named after it
         f"{len(result.moved)} stops move; what changes on each vehicle is in the table."
     )
-    header = dialog.table.horizontalHeaderItem(5).text()
-    changes = [dialog.table.item(r, 5).text() for r in range(dialog.table.rowCount())]
-    assert header == "changes" and len(changes) == 3
+    header = dialog.table.horizontalHeaderItem(5)
+    cells = [dialog.table.item(r, 5) for r in range(dialog.table.rowCount())]
+    changes = [c.text() for c in cells if c is not None]
+    assert header is not None and header.text() == "changes"
+    assert len(changes) == len(cells) == 3
     assert all(c == "unchanged" or "stops" in c or "reordered" in c for c in changes)
     dialog.reject()

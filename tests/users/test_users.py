@@ -13,10 +13,10 @@ from sqlalchemy import select
 from dispatcher.cli import build_parser, run_headless
 from dispatcher.config import Settings
 from dispatcher.errors import PermissionDenied, ValidationError
+from dispatcher.model.users import Permission, Role, User, allowed, require
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import AuditEntry
 from dispatcher.users.desk import UserDesk, os_account
-from dispatcher.users.model import Permission, Role, User, allowed, require
 
 
 @pytest.fixture

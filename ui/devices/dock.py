@@ -1,15 +1,20 @@
 """The devices room in the window: a Devices dock (hidden until asked for), its menu action
-and shortcut, and the tick hook that keeps its lists current while it is shown."""
+and shortcut, Fleet > Device settings…, and the tick hook that keeps its lists current while
+it is shown."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QWidget
+from PySide6.QtWidgets import QDockWidget
 
 from dispatcher.devices.desk import DeviceDesk
+from dispatcher.errors import ConfigError
+from dispatcher.telemetry.profiles import STOCK_PROFILES, DeviceProfile, ProfileBook
+from dispatcher.telemetry.settings import TelemetrySettings
 from ui.devices.panel import DevicesPanel
+from ui.devices.settings_dialog import add_device_settings_action, open_device_settings
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
@@ -17,21 +22,34 @@ if TYPE_CHECKING:
 SHORTCUT = "Ctrl+Shift+D"
 
 
+def format_defaults(window: MainWindow) -> dict[str, DeviceProfile]:
+    """Each format's default profile as configured (``[telemetry.<format>]``)."""
+    try:
+        return dict(TelemetrySettings.from_settings(window.core.settings).profiles)
+    except ConfigError:  # the live feed refuses to start and says why; the list still shows
+        return dict(STOCK_PROFILES)
+
+
 def desk_of(window: MainWindow) -> DeviceDesk:
     """The live desk (binds apply at once in this console) or one over the database."""
     live = window.core.live
-    return live.device_desk() if live is not None else DeviceDesk(window.core.db)
+    if live is not None:
+        return live.device_desk()
+    return DeviceDesk(window.core.db, profiles=ProfileBook(format_defaults(window)))
 
 
-def build(window: MainWindow) -> QWidget:
-    panel = DevicesPanel(lambda: desk_of(window), window.routes_model.timezone)
+def build(window: MainWindow) -> DevicesPanel:
+    panel = DevicesPanel(
+        lambda: desk_of(window), window.routes_model.timezone, format_defaults(window)
+    )
     panel.message.connect(lambda text: window.statusBar().showMessage(text, 10000))
-    window.devices_panel = panel  # type: ignore[attr-defined]
+    panel.settings_requested.connect(lambda: open_device_settings(window))
+    window.devices_panel = panel
     return panel
 
 
 def install(window: MainWindow) -> None:
-    panel = getattr(window, "devices_panel", None) or build(window)
+    panel: DevicesPanel = getattr(window, "devices_panel", None) or build(window)
     dock = QDockWidget("Devices", window)
     dock.setObjectName("dock_devices")
     dock.setWidget(panel)
@@ -47,7 +65,8 @@ def install(window: MainWindow) -> None:
         SHORTCUT,
         help="Devices: unknown devices, bind, quarantine",
     )
-    window.devices_action = action  # type: ignore[attr-defined]
+    window.devices_action = action
+    add_device_settings_action(window)
     window.tick_hooks.append(panel.tick)
 
 
@@ -56,6 +75,6 @@ def open_devices(window: MainWindow) -> DevicesPanel:
     dock = window.docks["devices"]
     dock.show()
     dock.raise_()
-    panel: DevicesPanel = window.devices_panel  # type: ignore[attr-defined]
+    panel: DevicesPanel = window.devices_panel
     panel.refresh(force=True)
     return panel

@@ -7,14 +7,17 @@ are a ``QSortFilterProxyModel`` over them (``SORT_ROLE`` gives the raw value to 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from dispatcher import display
+from dispatcher.devices.registry_cli import own_profile
 from dispatcher.persistence.device_repo import DeviceView, QuarantineView
+from dispatcher.telemetry.profiles import STOCK_PROFILES, DeviceProfile
 
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -25,17 +28,19 @@ class DeviceColumn(enum.IntEnum):
     KEY = 0
     FORMAT = 1
     VEHICLE = 2
-    MESSAGES = 3
-    FIRST_SEEN = 4
-    LAST_SEEN = 5
-    POSITION = 6
-    TOPIC = 7
+    PROFILE = 3
+    MESSAGES = 4
+    FIRST_SEEN = 5
+    LAST_SEEN = 6
+    POSITION = 7
+    TOPIC = 8
 
 
 DEVICE_HEADERS = (
     "Device",
     "Format",
     "Bound to",
+    "Profile",
     "Messages",
     "First seen",
     "Last seen",
@@ -46,7 +51,7 @@ QUARANTINE_HEADERS = ("Received", "Device", "Reason", "Detail", "Size", "Payload
 
 
 def _time(value: datetime | None, tz: ZoneInfo) -> str:
-    return "" if value is None else value.astimezone(tz).strftime("%d.%m. %H:%M:%S")
+    return "" if value is None else display.current().stamp(value.astimezone(tz), True, year=False)
 
 
 class _Table(QAbstractTableModel):
@@ -70,13 +75,23 @@ class _Table(QAbstractTableModel):
 
 
 class DevicesModel(_Table):
-    """One row per device: its key, format, binding, counts, times, last position, topic."""
+    """One row per device: key, format, binding, profile, counts, times, position, topic.
+
+    The profile column shows the device's own profile, else "default: …" with what its
+    format's default reads (``defaults``, the ``[telemetry.<format>]`` profiles).
+    """
 
     headers = DEVICE_HEADERS
 
-    def __init__(self, tz: ZoneInfo, parent: Any = None) -> None:
+    def __init__(
+        self,
+        tz: ZoneInfo,
+        parent: Any = None,
+        defaults: Mapping[str, DeviceProfile] | None = None,
+    ) -> None:
         super().__init__(tz, parent)
         self._rows: list[DeviceView] = []
+        self._defaults = dict(STOCK_PROFILES if defaults is None else defaults)
 
     def set_devices(self, devices: Sequence[DeviceView]) -> None:
         self.beginResetModel()
@@ -102,6 +117,8 @@ class DevicesModel(_Table):
             return self._text(d, col)
         if role == Qt.ItemDataRole.ToolTipRole and col is DeviceColumn.KEY:
             return d.device_key
+        if role == Qt.ItemDataRole.ToolTipRole and col is DeviceColumn.PROFILE:
+            return "Its own profile (Profile… changes it)" if d.profile else "Its format's default"
         return None
 
     def _text(self, d: DeviceView, col: DeviceColumn) -> str:
@@ -111,6 +128,8 @@ class DevicesModel(_Table):
             return d.format
         if col is DeviceColumn.VEHICLE:
             return d.vehicle_id or ("— unbound" if d.unknown else "")
+        if col is DeviceColumn.PROFILE:
+            return self._profile(d)
         if col is DeviceColumn.MESSAGES:
             return str(d.messages)
         if col is DeviceColumn.FIRST_SEEN:
@@ -120,6 +139,13 @@ class DevicesModel(_Table):
         if col is DeviceColumn.POSITION:
             return "" if d.lat is None or d.lon is None else f"{d.lat:.5f}, {d.lon:.5f}"
         return d.topic
+
+    def _profile(self, d: DeviceView) -> str:
+        own = own_profile(d)
+        if own is not None:
+            return own.summary()
+        default = self._defaults.get(d.format)
+        return "default" if default is None else f"default: {default.summary()}"
 
     def _sort_value(self, d: DeviceView, col: DeviceColumn) -> Any:
         if col is DeviceColumn.MESSAGES:

@@ -1,25 +1,22 @@
-"""The Devices dock: devices that spoke (unbound first), bind/unbind, quarantine and health.
+"""The Devices dock: devices that spoke (unbound first), bind/unbind, profiles, quarantine.
 
 Thin: every read and write goes through the core's
 :class:`~dispatcher.devices.desk.DeviceDesk` off the GUI thread (``run_in_background``); the
-desk applies a binding to the live table at once and announces it to other workstations.
+desk applies a binding or a profile to the live tables at once and announces it to other
+workstations. Bind… and Profile… first ask the desk what to offer (the stored profile, or
+one guessed from what the device sent: a Greenwich tracker's volts), then open the dialog.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -31,10 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dispatcher.devices.desk import BindResult, DeviceDesk
+from dispatcher.clock import system_monotonic
+from dispatcher.devices.desk import BindResult, DeviceDesk, ProfileChoice
 from dispatcher.devices.registry_cli import health_line
 from dispatcher.errors import DispatcherError
 from dispatcher.persistence.device_repo import DeviceView, QuarantineView
+from dispatcher.telemetry.profiles import DeviceProfile
+from ui.devices.bind_dialog import BindDialog
 from ui.devices.models import KEY_ROLE, SORT_ROLE, DevicesModel, QuarantineModel
 from ui.workers import run_in_background
 
@@ -44,46 +44,33 @@ log = logging.getLogger(__name__)
 REFRESH_EVERY_S = 5.0
 
 
-class BindDialog(QDialog):
-    """Choose the vehicle a device speaks for."""
-
-    def __init__(self, device_key: str, vehicles: Sequence[str], parent: QWidget | None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Bind device")
-        self.setObjectName("bind_device_dialog")
-        self.vehicle = QComboBox()
-        self.vehicle.setObjectName("bind_vehicle")
-        self.vehicle.addItems(list(vehicles))
-        self.vehicle.setEditable(False)
-        form = QFormLayout(self)
-        form.addRow("Device", QLabel(device_key))
-        form.addRow("Vehicle", self.vehicle)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(vehicles))
-        form.addRow(buttons)
-
-    def chosen(self) -> str:
-        return self.vehicle.currentText()
-
-
 class DevicesPanel(QWidget):
-    """Devices table (sortable, filterable), Bind…/Unbind, health line, quarantine tab."""
+    """Devices table (sortable, filterable), Bind…/Profile…/Unbind, health line, quarantine tab.
+
+    ``defaults``: each format's default profile (the devices list says what an unprofiled
+    device reads as).
+    """
 
     message = Signal(str)
+    #: Settings… was clicked: the window opens the Device settings view.
+    settings_requested = Signal()
 
-    def __init__(self, desk: Callable[[], DeviceDesk], tz: ZoneInfo) -> None:
+    def __init__(
+        self,
+        desk: Callable[[], DeviceDesk],
+        tz: ZoneInfo,
+        defaults: Mapping[str, DeviceProfile] | None = None,
+    ) -> None:
         super().__init__()
         self._desk = desk
         self.vehicles: list[str] = []
+        #: The Bind…/Profile… dialog while it is open (tests answer it).
+        self.bind_dialog: BindDialog | None = None
         self._busy = False
         self._again = False
         self._last = float("-inf")
         self._alive = True
-        self.devices_model = DevicesModel(tz, self)
+        self.devices_model = DevicesModel(tz, self, defaults)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.devices_model)
         self.proxy.setSortRole(SORT_ROLE)
@@ -94,18 +81,6 @@ class DevicesPanel(QWidget):
         q_proxy.setSourceModel(self.quarantine_model)
         q_proxy.setSortRole(SORT_ROLE)
 
-        self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter devices (key, format, vehicle, topic)…")
-        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
-        self.unbound_only = QCheckBox("Unbound only")
-        self.unbound_only.setChecked(True)
-        self.unbound_only.toggled.connect(lambda _: self.refresh(force=True))
-        self.bind_button = QPushButton("Bind…")
-        self.bind_button.clicked.connect(self.bind_selected)
-        self.unbind_button = QPushButton("Unbind")
-        self.unbind_button.clicked.connect(self.unbind_selected)
-        refresh = QPushButton("Refresh")
-        refresh.clicked.connect(lambda: self.refresh(force=True))
         self.table = _table(self.proxy)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._selected())
         self.health = QLabel("Select a device to see its health.")
@@ -113,12 +88,9 @@ class DevicesPanel(QWidget):
         self.health.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.quarantine_table = _table(q_proxy)
 
-        top = QHBoxLayout()
-        for w in (self.filter, self.unbound_only, self.bind_button, self.unbind_button, refresh):
-            top.addWidget(w)
         devices_tab = QWidget()
         lay = QVBoxLayout(devices_tab)
-        lay.addLayout(top)
+        lay.addLayout(self._toolbar())
         lay.addWidget(self.table)
         lay.addWidget(self.health)
         self.tabs = QTabWidget()
@@ -129,6 +101,39 @@ class DevicesPanel(QWidget):
         outer.addWidget(self.tabs)
         self.destroyed.connect(self._closed)
 
+    def _toolbar(self) -> QHBoxLayout:
+        """Filter, Unbound only, Bind…, Profile…, Unbind, Refresh, Settings…"""
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter devices (key, format, vehicle, topic)…")
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.unbound_only = QCheckBox("Unbound only")
+        self.unbound_only.setChecked(True)
+        self.unbound_only.toggled.connect(lambda _: self.refresh(force=True))
+        self.bind_button = QPushButton("Bind…")
+        self.bind_button.clicked.connect(self.bind_selected)
+        self.profile_button = QPushButton("Profile…")
+        self.profile_button.setToolTip("How the bound device's battery and speed read")
+        self.profile_button.clicked.connect(self.profile_selected)
+        self.unbind_button = QPushButton("Unbind")
+        self.unbind_button.clicked.connect(self.unbind_selected)
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(lambda: self.refresh(force=True))
+        self.settings_button = QPushButton("Settings…")
+        self.settings_button.setToolTip("Device settings: topics, format profiles, filters")
+        self.settings_button.clicked.connect(self.settings_requested)
+        top = QHBoxLayout()
+        for w in (
+            self.filter,
+            self.unbound_only,
+            self.bind_button,
+            self.profile_button,
+            self.unbind_button,
+            refresh,
+            self.settings_button,
+        ):
+            top.addWidget(w)
+        return top
+
     # -- loading --------------------------------------------------------------------------
     def tick(self) -> None:
         """Per UI tick: reload the lists every ``REFRESH_EVERY_S`` while shown."""
@@ -137,7 +142,7 @@ class DevicesPanel(QWidget):
 
     def refresh(self, *, force: bool = False) -> None:
         """Read devices, vehicles and the quarantine off the GUI thread (one at a time)."""
-        now = time.monotonic()
+        now = system_monotonic()
         if self._busy:
             self._again = self._again or force
             return
@@ -204,22 +209,97 @@ class DevicesPanel(QWidget):
         self.health.setText(
             "Select a device to see its health." if device is None else health_line(device)
         )
-        self.unbind_button.setEnabled(device is not None and device.vehicle_id is not None)
+        bound = device is not None and device.vehicle_id is not None
+        self.unbind_button.setEnabled(bound)
+        self.profile_button.setEnabled(bound)
 
     # -- actions --------------------------------------------------------------------------
     def bind_selected(self) -> None:
-        """Ask for a vehicle and bind the selected device to it (off the GUI thread)."""
+        """Ask for a vehicle and a profile, then bind (reads and writes off the GUI thread)."""
+        if self._dialog_open():
+            return
         device = self.selected_device()
         if device is None:
             self.message.emit("Select a device to bind first.")
             return
-        dialog = BindDialog(device.device_key, self.vehicles, self)
+        key, desk = device.device_key, self._desk()
+        run_in_background(
+            lambda: desk.profile_choice(key),
+            lambda choice: self._ask_bind(device, choice),
+            self._refused,
+        )
+
+    def profile_selected(self) -> None:
+        """Change the bound device's profile (the same dialog, its vehicle fixed)."""
+        if self._dialog_open():
+            return
+        device = self.selected_device()
+        if device is None or device.vehicle_id is None:
+            self.message.emit("Select a bound device to change its profile.")
+            return
+        key, desk = device.device_key, self._desk()
+        run_in_background(
+            lambda: desk.profile_choice(key),
+            lambda choice: self._ask_profile(device, choice),
+            self._refused,
+        )
+
+    def _ask_bind(self, device: DeviceView, choice: ProfileChoice) -> None:
+        if not self._alive:
+            return
+        dialog = self._open(BindDialog(device.device_key, self.vehicles, self, choice))
         if device.vehicle_id in self.vehicles:
             dialog.vehicle.setCurrentText(device.vehicle_id or "")
-        if dialog.exec() != QDialog.DialogCode.Accepted:
+        had_own = choice.stored is not None
+
+        def bind() -> None:
+            key, vehicle, desk = choice.device_key, dialog.chosen(), self._desk()
+            profile = dialog.profile()
+
+            def work() -> BindResult:
+                result = desk.bind(key, vehicle, profile)
+                if profile is None and had_own:  # chosen back to the format's default
+                    desk.set_profile(key, None)
+                return result
+
+            run_in_background(work, self._bound, self._refused)
+
+        dialog.accepted.connect(bind)
+
+    def _ask_profile(self, device: DeviceView, choice: ProfileChoice) -> None:
+        if not self._alive:
             return
-        key, vehicle, desk = device.device_key, dialog.chosen(), self._desk()
-        run_in_background(lambda: desk.bind(key, vehicle), self._bound, self._refused)
+        dialog = BindDialog(device.device_key, [], self, choice, locked_vehicle=device.vehicle_id)
+        self._open(dialog)
+
+        def save() -> None:
+            key, profile, desk = choice.device_key, dialog.profile(), self._desk()
+            said = (
+                f"{key} reads as its own profile: {profile.summary()}."
+                if profile is not None
+                else f"{key} reads as its format's default profile."
+            )
+            run_in_background(
+                lambda: desk.set_profile(key, profile), lambda _: self._done(said), self._refused
+            )
+
+        dialog.accepted.connect(save)
+
+    def _dialog_open(self) -> bool:
+        """One Bind…/Profile… dialog at a time: a second click brings the open one forward."""
+        if self.bind_dialog is None:
+            return False
+        self.bind_dialog.raise_()
+        self.bind_dialog.activateWindow()
+        return True
+
+    def _open(self, dialog: BindDialog) -> BindDialog:
+        """Show ``dialog`` window-modal without a nested event loop (it answers by signal)."""
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _: setattr(self, "bind_dialog", None))
+        self.bind_dialog = dialog
+        dialog.open()
+        return dialog
 
     def unbind_selected(self) -> None:
         device = self.selected_device()
@@ -234,7 +314,10 @@ class DevicesPanel(QWidget):
         )
 
     def _bound(self, result: BindResult) -> None:
-        self._done(f"{result.device_key} bound to {result.vehicle_id}.")
+        if result.changed:
+            self._done(f"{result.device_key} bound to {result.vehicle_id}.")
+        else:
+            self._done(f"{result.device_key} was already bound to {result.vehicle_id}.")
 
     def _done(self, text: str) -> None:
         if self._alive:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
+from dispatcher import display
 from dispatcher.alerts.desk import StopInfo
-from dispatcher.alerts.model import Alert, AuditEntry
 from dispatcher.alerts.priority import minutes_left
+from dispatcher.model.alerts import Alert, AuditEntry
 from dispatcher.model.minutes import late_minutes, slack_minutes
 from ui.exceptions.model import KIND_LABELS, SEVERITY_COLOURS, sla_text
 
@@ -19,11 +20,12 @@ def _t(value: datetime | str | None, tz: tzinfo | None = None) -> str:
     if value is None:
         return "–"
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError:
-            return html.escape(value)
-    return value.astimezone(tz).strftime("%H:%M")
+            return html.escape(text)
+    return display.current().clock(value.astimezone(tz))
 
 
 def _row(label: str, value: Any) -> str:
@@ -36,8 +38,9 @@ def _history(entries: Sequence[AuditEntry], tz: tzinfo | None) -> str:
         after = dict(e.after)
         note = f" — “{html.escape(str(after['note']))}”" if after.get("note") else ""
         status = html.escape(str(after.get("status", "")))
+        when = display.current().clock(e.ts.astimezone(tz), seconds=True)
         lines.append(
-            f"<li>{e.ts.astimezone(tz):%H:%M:%S} <b>{html.escape(e.actor)}</b> "
+            f"<li>{when} <b>{html.escape(e.actor)}</b> "
             f"{html.escape(e.action.replace('_', ' '))} → {status}{note}</li>"
         )
     return "<ul>" + "".join(lines) + "</ul>" if lines else "<p><i>No history yet.</i></p>"
@@ -70,7 +73,7 @@ def _value(value: Any, tz: tzinfo | None) -> str:
     return html.escape(str(value))
 
 
-def facts_rows(details: dict[str, Any], tz: tzinfo | None, *, shown: bool) -> list[str]:
+def facts_rows(details: Mapping[str, Any], tz: tzinfo | None, *, shown: bool) -> list[str]:
     """The rule's facts as labelled rows in words (never a raw ``key: value`` line in UTC)."""
     rows = []
     if "late_min" in details:

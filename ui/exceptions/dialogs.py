@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dispatcher.alerts.model import Alert, ResolutionCode
+from dispatcher.model.alerts import Alert, ResolutionCode
 
 
 def ask_note(parent: QWidget, title: str, prompt: str) -> str | None:

@@ -1,9 +1,10 @@
 """The Exceptions dock: the alert queue, its detail pane and actions.
 
 ``build(window)`` returns the dock's body; ``install(window)`` runs once the window's menus
-exist: it adds the rule runner to the core's services (it runs only while no ``dispatcher
-serve`` or better-placed console holds the rules' lease, see docs/exceptions.md), the
-Exceptions menu (supervisor view, mute), the per-tick refresh, and the title counts.
+exist: the Exceptions menu (supervisor view, mute), the per-tick refresh, and the title
+counts. The rule runner is the core's (dispatcher/app.py adds it, with the election that
+lets a ``dispatcher serve`` or better-placed console raise the alerts, docs/exceptions.md);
+if it could not start, the queue says why.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QApplication, QWidget
 
 from dispatcher.alerts.desk import AlertDesk
-from dispatcher.alerts.model import Role, User
+from dispatcher.app import ALERT_RULES
 from dispatcher.errors import DispatcherError
+from dispatcher.model.alerts import Role, User
 from ui.exceptions.panel import ExceptionsPanel
 
 if TYPE_CHECKING:
@@ -37,20 +39,16 @@ def build(window: MainWindow) -> QWidget:
         log.error("cannot identify the user: %s", exc)
         user = User("unknown", Role.VIEWER, "unknown")
     panel = ExceptionsPanel(window, desk, user)
-    window.exceptions_panel = panel  # type: ignore[attr-defined]
+    window.exceptions_panel = panel
     return panel
 
 
 def install(window: MainWindow) -> None:
-    panel: ExceptionsPanel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel: ExceptionsPanel = window.exceptions_panel
     core = window.core
-    if not any(getattr(s, "name", "") == "alert rules" for s in core.services):
-        from dispatcher.alerts.wiring import add_alert_services
-
-        try:
-            window.alert_runner = add_alert_services(core)  # type: ignore[attr-defined]
-        except DispatcherError as exc:
-            panel.show_message(f"Alert rules not started: {exc}", error=True)
+    problem = core.not_started.get(ALERT_RULES)
+    if problem is not None:
+        panel.show_message(f"Alert rules not started: {problem}", error=True)
     menu = window.menu("E&xceptions")
     for key, action in panel.actions_by_key.items():
         menu.addAction(window.shortcuts.add(action, QUEUE, key))
@@ -64,7 +62,7 @@ def install(window: MainWindow) -> None:
     mute.setCheckable(True)
     mute.setChecked(str(window.qsettings.value(MUTE_KEY, "false")).lower() == "true")
     mute.toggled.connect(lambda on: window.qsettings.setValue(MUTE_KEY, "true" if on else "false"))
-    window.exceptions_mute = mute  # type: ignore[attr-defined]
+    window.exceptions_mute = mute
     window.tick_hooks.append(panel.on_tick)
     panel.counts_changed.connect(lambda n, crit, mine: _title(window, n, crit, mine))
     panel.new_critical.connect(lambda ids: _ring(window, panel, ids))
@@ -128,7 +126,7 @@ def open_supervisor(window: MainWindow) -> None:
 
     from ui.exceptions.supervisor import SupervisorDialog
 
-    panel: ExceptionsPanel = window.exceptions_panel  # type: ignore[attr-defined]
+    panel: ExceptionsPanel = window.exceptions_panel
     if not panel.user.is_supervisor:
         QMessageBox.information(
             window,

@@ -22,8 +22,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, Severity
 from dispatcher.alerts.priority import minutes_left
+from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, Severity
 from ui.themes import STATUS_COLOURS
 
 AnyIndex = QModelIndex | QPersistentModelIndex

@@ -10,7 +10,6 @@ by :class:`~dispatcher.alerts.events.AlertsChanged` and coalesced to one in flig
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +34,10 @@ from shiboken6 import isValid
 
 from dispatcher.alerts.desk import AlertDesk
 from dispatcher.alerts.events import AlertsChanged
-from dispatcher.alerts.model import Alert, AlertKind, AlertStatus, Severity, User
 from dispatcher.alerts.workflow import AlertService
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import DispatcherError
+from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, Severity, User
 from ui.exceptions.detail import detail_html
 from ui.exceptions.model import KIND_LABELS, AlertsFilter, AlertsModel, Column, Role
 from ui.workers import run_in_background
@@ -164,7 +164,8 @@ class ExceptionsPanel(QWidget):
         self.severity_box.currentIndexChanged.connect(
             lambda _: self.proxy.set_filters(min_severity=self.severity_box.currentData())
         )
-        self.priority_button = QToolButton(text="Sort by priority")
+        self.priority_button = QToolButton()
+        self.priority_button.setText("Sort by priority")
         self.priority_button.clicked.connect(self.sort_by_priority)
         self.user_label = QLabel(f"{self.user.name} ({self.user.role.value})")
         self.user_label.setToolTip("The OS account's user in the database (docs/exceptions.md)")
@@ -186,7 +187,7 @@ class ExceptionsPanel(QWidget):
         """Per UI tick: start a pending reload; repaint age and SLA about once a second."""
         if self._dirty and not self._loading:
             self.reload()
-        now = time.monotonic()
+        now = system_monotonic()
         if now - self._last_repaint >= 1.0:
             self._last_repaint = now
             self.model.refresh_clock_columns()

@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher import display
 from dispatcher.alerts.desk import AlertDesk
-from dispatcher.alerts.model import Alert
 from dispatcher.alerts.stats import DurationStats, write_stats_csv
+from dispatcher.model.alerts import Alert
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> QTableWidget:
@@ -114,4 +115,4 @@ class SupervisorDialog(QDialog):
 
 
 def _clock(alert: Alert, tz: tzinfo) -> str:
-    return f"{alert.escalated_at.astimezone(tz):%H:%M}" if alert.escalated_at else ""
+    return display.current().clock(alert.escalated_at.astimezone(tz)) if alert.escalated_at else ""

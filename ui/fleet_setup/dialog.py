@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 
 from dispatcher.fleet.setup import FleetSetupDesk
 from dispatcher.importing.fleet_csv import FleetImportReport, import_fleet
+from dispatcher.model.users import Permission, Role, User, allowed
 from dispatcher.users.desk import UserDesk
-from dispatcher.users.model import Permission, Role, User, allowed
 from ui.fleet_setup.record_tab import Field, RecordTab, TabActions, alive
 from ui.workers import run_in_background
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dispatcher.users.model import User
+from dispatcher.model.users import User
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def open_fleet_setup(window: MainWindow) -> None:
 
     def show(user: User) -> None:
         dialog = FleetSetupDialog(core, user, window.routes_model.timezone, window)
-        window.fleet_setup_dialog = dialog  # type: ignore[attr-defined]
+        window.fleet_setup_dialog = dialog
         dialog.show()
 
     def failed(exc: Exception) -> None:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from dispatcher.errors import DispatcherError
-from dispatcher.fleet.setup_model import FieldErrors
+from dispatcher.model.fleet_setup import FieldErrors
 from ui.workers import run_in_background
 
 Record = dict[str, Any]
@@ -66,7 +66,7 @@ class RecordTab(QWidget):
     ) -> None:
         super().__init__(parent)
         self.fields = list(fields)
-        self.actions = actions
+        self.tab_actions = actions
         self.records: list[Record] = []
         self.editing: Record | None = None
         self.busy = False
@@ -127,7 +127,7 @@ class RecordTab(QWidget):
     # -- showing -----------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._run(self.actions.load, self._show_records, writing=False)
+        self._run(self.tab_actions.load, self._show_records, writing=False)
 
     def _show_records(self, records: list[Record]) -> None:
         self.records = records
@@ -176,14 +176,14 @@ class RecordTab(QWidget):
     def save(self) -> None:
         values, new = self.values(), self.editing is None
         self._clear_errors()
-        self._run(lambda: self.actions.save(values, new), lambda _r: self._stored("Saved"))
+        self._run(lambda: self.tab_actions.save(values, new), lambda _r: self._stored("Saved"))
 
     def retire(self) -> None:
-        record, retire = self.editing, self.actions.retire
+        record, retire = self.editing, self.tab_actions.retire
         if record is None or retire is None:
             self.message.setText("Select a row first.")
             return
-        self._run(lambda: retire(record), lambda _r: self._stored(self.actions.retire_label))
+        self._run(lambda: retire(record), lambda _r: self._stored(self.tab_actions.retire_label))
 
     def _stored(self, what: str) -> None:
         self.message.setStyleSheet("")

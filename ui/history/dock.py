@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QWidget
 
@@ -43,7 +44,7 @@ def _tz(window: MainWindow) -> ZoneInfo:
 
 def build(window: MainWindow) -> QWidget:
     bar = ReplayBar(window.core, _tz(window))
-    window.replay_bar = bar  # type: ignore[attr-defined]
+    window.replay_bar = bar
     bar.frame_ready.connect(lambda frame: show_frame(window, frame))
     bar.left.connect(lambda: leave_replay(window))
     bar.status.connect(lambda text: window.statusBar().showMessage(text, 10000))
@@ -91,8 +92,10 @@ def _add_export_action(window: MainWindow) -> None:
     export = window.shortcuts.create(window, "Export &day report…", lambda: export_dialog(window))
     actions = file_menu.actions()
     quit_action = next((a for a in actions if a.text() == "&Quit"), None)
-    before = actions[actions.index(quit_action) - 1] if quit_action else None
-    file_menu.insertAction(before, export)
+    if quit_action is None:
+        file_menu.addAction(export)
+    else:  # before the separator above Quit
+        file_menu.insertAction(actions[actions.index(quit_action) - 1], export)
 
 
 # -- replay -------------------------------------------------------------------------------
@@ -100,7 +103,7 @@ def open_replay(window: MainWindow) -> ReplayBar:
     dock = window.docks["history"]
     dock.show()
     dock.raise_()
-    bar: ReplayBar = window.replay_bar  # type: ignore[attr-defined]
+    bar: ReplayBar = window.replay_bar
     return bar
 
 
@@ -117,15 +120,22 @@ def replay_around_selected_alert(window: MainWindow) -> None:
     if alert_id is None:
         window.statusBar().showMessage("Select an exception first, then replay around it.", 8000)
         return
-    from dispatcher.persistence.alert_repo import alert_store
+    from dispatcher.alerts.desk import alert_by_id
 
-    try:
-        with alert_store(window.core.db) as store:
-            at = store.get(alert_id).first_seen
-    except DispatcherError as exc:
-        window.statusBar().showMessage(f"Cannot replay this exception: {exc}", 10000)
-        return
-    replay_around(window, at)
+    db = window.core.db
+
+    def first_seen() -> datetime:  # off the GUI thread
+        return alert_by_id(db, alert_id).first_seen
+
+    def found(at: datetime) -> None:
+        if shiboken6.isValid(window):
+            replay_around(window, at)
+
+    def failed(exc: Exception) -> None:
+        if shiboken6.isValid(window):
+            window.statusBar().showMessage(f"Cannot replay this exception: {exc}", 10000)
+
+    run_in_background(first_seen, found, failed)
 
 
 def show_frame(window: MainWindow, frame: ReplayFrame) -> None:
@@ -133,7 +143,7 @@ def show_frame(window: MainWindow, frame: ReplayFrame) -> None:
     show = getattr(getattr(window, "map_controller", None), "show_replay", None)
     if show is None:
         if not getattr(window, "_replay_map_warned", False):
-            window._replay_map_warned = True  # type: ignore[attr-defined]
+            window._replay_map_warned = True
             window.statusBar().showMessage("The map cannot draw replays yet.", 10000)
         return
     try:
@@ -155,19 +165,13 @@ def leave_replay(window: MainWindow) -> None:
 
 # -- proof of visit -----------------------------------------------------------------------
 def selected_stop_point(window: MainWindow) -> tuple[float, float] | None:
-    """Where the selected stop is, from the routes the window shows."""
+    """Where the selected stop is, from the day the route boards hold (no database read)."""
     stop_id = window.selection.current.stop_id
-    if stop_id is None:
+    day = window.routes_panel.controller.day
+    if stop_id is None or day is None:
         return None
-    try:
-        routes = window.core.load_routes(window.service_day)
-    except DispatcherError:
-        return None
-    for route in routes:
-        for stop in route.stops:
-            if stop.id == stop_id:
-                return stop.lat, stop.lon
-    return None
+    view = day.stops.get(str(stop_id))
+    return None if view is None else (view.lat, view.lon)
 
 
 def open_proof_of_visit(window: MainWindow) -> ProofOfVisitDialog:
@@ -201,7 +205,7 @@ def export_to(window: MainWindow, folder: Path, day: date | None = None) -> None
     window.statusBar().showMessage(f"Exporting the day report of {day}…")
 
     def done(paths: tuple[Path, Path]) -> None:
-        window.last_day_report = paths  # type: ignore[attr-defined]
+        window.last_day_report = paths
         window.statusBar().showMessage(f"Day report written: {paths[0]} and {paths[1].name}", 15000)
 
     def failed(exc: Exception) -> None:

@@ -9,8 +9,8 @@ emits :attr:`ReplayBar.left`, and the map goes back to live.
 from __future__ import annotations
 
 import bisect
-import time
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher import display
+from dispatcher.clock import system_monotonic
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
 from dispatcher.history.replay import (
@@ -50,7 +52,7 @@ def to_qdatetime(value: datetime, tz: ZoneInfo) -> QDateTime:
 
 
 def from_qdatetime(value: QDateTime, tz: ZoneInfo) -> datetime:
-    naive: datetime = value.toPython()  # type: ignore[assignment]
+    naive = cast(datetime, value.toPython())  # PySide6 stub: toPython() -> object
     return naive.replace(tzinfo=tz)
 
 
@@ -70,11 +72,12 @@ class ReplayBar(QWidget):
         self._core = core
         self._tz = tz
         self.player: ReplayPlayer | None = None
+        #: Vehicle names for the event list, read with the history (off the GUI thread).
         self._names: dict[str, str] = {}
         self._event_times: list[datetime] = []
         self._past_events = 0
         self._moving_slider = False
-        self._last_wall = time.monotonic()
+        self._last_wall = system_monotonic()
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self._on_timer)
@@ -148,25 +151,25 @@ class ReplayBar(QWidget):
         end = from_qdatetime(self.end_edit.dateTime(), self._tz)
         self.load_button.setEnabled(False)
         self.status.emit("Loading history…")
-        db, speed = self._core.db, float(self.speed_box.currentData())
-        run_in_background(
-            lambda: ReplayPlayer(load_replay(db, start, end), speed=speed),
-            self.show_player,
-            self._failed,
-        )
+        core, speed = self._core, float(self.speed_box.currentData())
+
+        def work() -> tuple[ReplayPlayer, dict[str, str]]:
+            player = ReplayPlayer(load_replay(core.db, start, end), speed=speed)
+            return player, core.vehicle_names()
+
+        run_in_background(work, lambda loaded: self.show_player(*loaded), self._failed)
 
     def show_window(self, window: ReplayWindow) -> None:
         """Start replaying an already loaded ``window``."""
         self.show_player(ReplayPlayer(window, speed=float(self.speed_box.currentData())))
 
-    def show_player(self, player: ReplayPlayer) -> None:
-        """Start replaying (paused at the window's start); the player was built off-thread."""
+    def show_player(self, player: ReplayPlayer, names: dict[str, str] | None = None) -> None:
+        """Start replaying (paused at the window's start); the player and the vehicles' names
+        were read off the GUI thread (without names, the last ones read are used)."""
         self.load_button.setEnabled(True)
         self._timer.stop()
-        try:
-            self._names = self._core.vehicle_names()
-        except DispatcherError:
-            self._names = {}
+        if names is not None:
+            self._names = names
         self.player = player
         player.speed = float(self.speed_box.currentData())
         window = player.window
@@ -192,7 +195,9 @@ class ReplayBar(QWidget):
 
     def _event_item(self, event: ReplayEvent) -> QListWidgetItem:
         who = self._names.get(event.vehicle_id, event.vehicle_id)
-        text = f"{event.ts.astimezone(self._tz):%H:%M:%S}  {who}  {event.kind}"
+        text = (
+            f"{display.current().clock(event.ts.astimezone(self._tz), True)}  {who}  {event.kind}"
+        )
         if event.stop_ref:
             text += f"  {event.stop_ref}"
         if event.reason:
@@ -210,12 +215,12 @@ class ReplayBar(QWidget):
             self._timer.stop()
         else:
             self.player.play()
-            self._last_wall = time.monotonic()
+            self._last_wall = system_monotonic()
             self._timer.start()
         self._update_controls()
 
     def _on_timer(self) -> None:
-        now = time.monotonic()
+        now = system_monotonic()
         self.step(now - self._last_wall)
         self._last_wall = now
 
@@ -243,7 +248,7 @@ class ReplayBar(QWidget):
 
     def _show(self, frame: ReplayFrame) -> None:
         assert self.player is not None
-        self.time_label.setText(f"{frame.at.astimezone(self._tz):%H:%M:%S}")
+        self.time_label.setText(display.current().clock(frame.at.astimezone(self._tz), True))
         if not self.slider.isSliderDown():
             self._moving_slider = True  # follow the player without seeking again
             self.slider.setValue(round(self.player.fraction * SLIDER_STEPS))

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from dispatcher.cli import install_display
 from dispatcher.config import Settings
 from dispatcher.fleet_settings import fleet_zone_name
 from dispatcher.history.commands import parse_day, zone
@@ -20,6 +21,7 @@ from ui.history.report_map import export_day_report
 def run_report(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
     """Write the CSV and the map of ``--date`` into ``--out``; prints both paths."""
     out = out or sys.stdout
+    install_display(settings)  # the map's times in the fleet's locale
     zone_name = fleet_zone_name(settings, args.timezone)
     tz = zone(zone_name)
     day = parse_day(args.date, tz)

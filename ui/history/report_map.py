@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import folium
 
+from dispatcher import display
 from dispatcher.errors import DispatcherError
 from dispatcher.persistence.database import Database
 from dispatcher.reports.day import (
@@ -22,7 +23,7 @@ from dispatcher.reports.day import (
     StopReportRow,
     build_day_report,
     default_names,
-    load_tracks,
+    load_day_tracks,
     write_csv,
 )
 from ui.map.html_page import layer_name, popup, standalone, tooltip
@@ -45,8 +46,16 @@ PALETTE = (
 STATUS_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "arrived": "#1565c0"}
 
 
-def build_map(report: DayReport, tracks: dict[str, list[tuple[float, float]]]) -> folium.Map:
-    """A Leaflet map with one layer per vehicle: its track and its stops coloured by outcome."""
+def build_map(
+    report: DayReport,
+    tracks: dict[str, list[tuple[float, float]]],
+    lengths_m: dict[str, float] | None = None,
+) -> folium.Map:
+    """A Leaflet map with one layer per vehicle: its track and its stops coloured by outcome.
+
+    With ``lengths_m`` a layer's name carries the vehicle's tracked distance, in the fleet's
+    units; times in popups are in the fleet's locale (:mod:`dispatcher.display`).
+    """
     points = [p for track in tracks.values() for p in track]
     points += [(r.stop.lat, r.stop.lon) for r in report.rows]
     fmap = standalone(f"Day report {report.day.isoformat()}")
@@ -55,7 +64,10 @@ def build_map(report: DayReport, tracks: dict[str, list[tuple[float, float]]]) -
     for i, vid in enumerate(vehicles):
         colour = PALETTE[i % len(PALETTE)]
         name = next((r.stop.vehicle_name for r in report.rows if r.stop.vehicle_id == vid), "")
-        layer = folium.FeatureGroup(name=layer_name(name or vid or "unassigned"))
+        label = name or vid or "unassigned"
+        if lengths_m and vid in lengths_m:
+            label += f" · {display.current().distance(lengths_m[vid])}"
+        layer = folium.FeatureGroup(name=layer_name(label))
         track = tracks.get(vid, [])
         if len(track) >= 2:
             folium.PolyLine(track, color=colour, weight=3, opacity=0.8).add_to(layer)
@@ -72,7 +84,7 @@ def build_map(report: DayReport, tracks: dict[str, list[tuple[float, float]]]) -
 
 
 def _hhmm(value: datetime | None, tz: ZoneInfo) -> str:
-    return value.astimezone(tz).strftime("%H:%M") if value else "-"
+    return display.current().clock(value.astimezone(tz)) if value else "-"
 
 
 def _stop_marker(row: StopReportRow, tz: ZoneInfo, colour: str) -> folium.CircleMarker:
@@ -111,7 +123,8 @@ def export_day_report(db: Database, day: date, timezone: str, out_dir: Path) -> 
     report = build_day_report(db, day, timezone)
     csv_name, map_name = default_names(day)
     csv_path = write_csv(report, out_dir / csv_name)
-    fmap = build_map(report, load_tracks(db, day, timezone))
+    tracks = load_day_tracks(db, day, timezone)
+    fmap = build_map(report, tracks.points, tracks.lengths_m)
     map_path = out_dir / map_name
     try:
         fmap.save(str(map_path))

@@ -30,13 +30,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher import display
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError, ValidationError
 from dispatcher.history.visits import Circle, Polygon, Visit, Zone, proof_of_visit
 from ui.history.replay_bar import from_qdatetime, to_qdatetime
 from ui.workers import run_in_background
 
-HEADERS = ("Vehicle", "First inside", "Last inside", "Time inside", "Fixes", "Closest (m)")
+HEADERS = ("Vehicle", "First inside", "Last inside", "Time inside", "Fixes", "Closest")
 
 
 def parse_corners(text: str) -> Polygon:
@@ -77,7 +78,8 @@ class ProofOfVisitDialog(QDialog):
         self.end_edit.setDateTime(to_qdatetime(now, tz))
 
     def _build(self) -> None:
-        self.circle_radio = QRadioButton("Near a point", checked=True)
+        self.circle_radio = QRadioButton("Near a point")
+        self.circle_radio.setChecked(True)
         self.zone_radio = QRadioButton("Inside a zone")
         self.lat = self._coord(-90, 90)
         self.lon = self._coord(-180, 180)
@@ -147,23 +149,23 @@ class ProofOfVisitDialog(QDialog):
         end = from_qdatetime(self.end_edit.dateTime(), self._tz)
         self.search_button.setEnabled(False)
         self.message.setText("Searching…")
-        db = self._core.db
-        run_in_background(
-            lambda: proof_of_visit(db, zone, start, end), self.show_visits, self._failed
-        )
+        core = self._core
+
+        def work() -> tuple[list[Visit], dict[str, str]]:
+            return proof_of_visit(core.db, zone, start, end), core.vehicle_names()
+
+        run_in_background(work, lambda found: self.show_visits(*found), self._failed)
 
     def _failed(self, exc: Exception) -> None:
         self.search_button.setEnabled(True)
         text = str(exc) if isinstance(exc, DispatcherError) else f"unexpected error: {exc}"
         self.message.setText(f"Could not search: {text}")
 
-    def show_visits(self, visits: list[Visit]) -> None:
+    def show_visits(self, visits: list[Visit], names: dict[str, str] | None = None) -> None:
+        """The visits found, vehicles by name (both read off the GUI thread by :meth:`search`)."""
         self.search_button.setEnabled(True)
         self.visits = visits
-        try:
-            names = self._core.vehicle_names()
-        except DispatcherError:
-            names = {}
+        names = names or {}
         self.table.setRowCount(len(visits))
         for row, v in enumerate(visits):
             cells = (
@@ -172,7 +174,7 @@ class ProofOfVisitDialog(QDialog):
                 self._hms(v.last_seen),
                 str(timedelta(seconds=round(v.dwell_s))),
                 str(v.fixes),
-                f"{v.closest_m:.0f}",
+                display.current().short_distance(v.closest_m),
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -191,4 +193,4 @@ class ProofOfVisitDialog(QDialog):
         )
 
     def _hms(self, value: datetime) -> str:
-        return f"{value.astimezone(self._tz):%Y-%m-%d %H:%M:%S}"
+        return display.current().stamp(value.astimezone(self._tz), seconds=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import pyqtgraph as pg
 
+from dispatcher import display
 from dispatcher.planning.model import from_plan_seconds
 
 #: Tick steps (seconds) the clock axis picks from: whole minutes and hours only.
@@ -22,7 +23,7 @@ PREDICTED = (60, 130, 220)
 HIGHLIGHT = (255, 215, 0)
 
 
-class ClockAxis(pg.AxisItem):  # type: ignore[misc]
+class ClockAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped: base is Any
     """An axis whose values are a time of day; labels read ``HH:MM``.
 
     Args:
@@ -47,14 +48,19 @@ class ClockAxis(pg.AxisItem):  # type: ignore[misc]
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         if self.origin is not None:
             origin = self.origin
-            return [f"{from_plan_seconds(v * self._scale, origin):%H:%M}" for v in values]
+            clock = display.current().clock
+            return [clock(from_plan_seconds(v * self._scale, origin)) for v in values]
         return [clock_label(v * self._scale) for v in values]
 
 
 def clock_label(seconds: float) -> str:
-    """``HH:MM`` of a time of day in seconds since midnight (past midnight keeps counting)."""
+    """``HH:MM`` of a time of day in seconds since midnight (past midnight keeps counting);
+    with a locale, its clock (``2:05 PM``)."""
     minutes = round(seconds / 60.0)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    shown = display.current()
+    if shown.locale is None:
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    return shown.clock(time((minutes // 60) % 24, minutes % 60))  # the locale's clock
 
 
 def brush(rgb: tuple[int, int, int], alpha: int = 255) -> Any:

@@ -19,6 +19,8 @@ from ui.kpi.panel import KpiPanel
 from ui.kpi.timeline import TimelineView
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from ui.main_window import MainWindow
 
 TIMELINE_SHORTCUT = "Ctrl+Shift+T"
@@ -46,7 +48,11 @@ def install(window: MainWindow) -> None:
     feed.loaded.connect(timeline.show_snapshot)
     feed.failed.connect(panel.show_error)
     panel.feed = feed
-    window.day_hooks.append(lambda _day: feed.refresh() and None)
+
+    def on_day(_day: date) -> None:
+        feed.refresh()
+
+    window.day_hooks.append(on_day)
 
     def on_tick() -> None:
         if timeline.isVisible() and timeline.timeline is not None:

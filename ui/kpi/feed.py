@@ -9,12 +9,12 @@ is on screen.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from dispatcher.clock import system_monotonic
 from dispatcher.kpi.schedule import LatLon
 from dispatcher.kpi.snapshot import KpiSnapshot, load_snapshot
 from dispatcher.model.core import VehicleState
@@ -58,7 +58,7 @@ class KpiFeed(QObject):
 
     def tick(self) -> None:
         """The window's tick hook: start a load when one is due and someone looks."""
-        if time.monotonic() - self._last >= self._interval and self._wanted():
+        if system_monotonic() - self._last >= self._interval and self._wanted():
             self.refresh()
 
     def refresh(self) -> bool:
@@ -66,7 +66,7 @@ class KpiFeed(QObject):
         if self._busy:
             return False
         self._busy = True
-        self._last = time.monotonic()
+        self._last = system_monotonic()
         core = self._window.core
         tz = self._window.routes_model.timezone
         now = core.clock.now()

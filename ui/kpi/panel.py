@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatcher import display
 from dispatcher.alerts.stats import DurationStats
 from dispatcher.kpi.definitions import Ratio
-from dispatcher.kpi.records import FLEET, Scope, scopes_of
 from dispatcher.kpi.report import DurationSummary, KpiReport, compute_report
 from dispatcher.kpi.snapshot import KpiSnapshot
+from dispatcher.model.kpi import FLEET, Scope, scopes_of
 from ui.kpi.charts import LATE, ON_TIME, PLANNED, PREDICTED, ClockAxis, brush, pen
 from ui.kpi.feed import KpiFeed
 
@@ -123,7 +124,8 @@ class KpiPanel(QWidget):
         self.snapshot = snapshot
         self._fill_scopes(scopes_of(snapshot.records))
         local = snapshot.now.astimezone(snapshot.records.tz)
-        self.status.setText(f"{snapshot.records.day:%a %d %b} · as of {local:%H:%M:%S}")
+        shown = display.current()
+        self.status.setText(f"{shown.day(snapshot.records.day)} · as of {shown.clock(local, True)}")
         self.redraw()
 
     def show_error(self, message: str) -> None:

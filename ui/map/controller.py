@@ -1,9 +1,11 @@
 """Feeds the map from the core once per UI tick and keeps it in step with the app's selection.
 
 Per tick: what changed in the fleet (FleetChanged events, collected between ticks), the open
-exceptions (on AlertsChanged, and re-read every 30 s in case no one announces them), the
-selected route when it changed — all in ONE batch to the page. A click on the map selects in
-:attr:`MainWindow.selection`; a selection made elsewhere centres and highlights here.
+exceptions (on AlertsChanged, and re-read every 30 s in case no one announces them), the day's
+routes (on RoutesChanged from the route desk, and re-read every 60 s for a desk whose saves
+reach no one here), the selected route when it changed — all in ONE batch to the page. A click
+on the map selects in :attr:`MainWindow.selection`; a selection made elsewhere centres and
+highlights here.
 
 The day's routes and the open exceptions are read off the GUI thread (:mod:`ui.map.loader`);
 their results land between ticks and go out with the next batch.
@@ -16,12 +18,12 @@ banner — until :meth:`MapController.end_replay` redraws the live state in full
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.fleet.state import FleetChanged, FleetState
 from dispatcher.maps.feed import MapFeed
@@ -38,15 +40,17 @@ from dispatcher.maps.routes import (
 from dispatcher.maps.settings import MapSettings
 from dispatcher.maps.tile_cache import TileCache
 from dispatcher.persistence import fleet_repo
+from dispatcher.planning.desk import RoutesChanged
 from dispatcher.planning.stop_eta import StopEta, StopEtasChanged
 from ui.map.loader import LatestLoad
 from ui.map.page import DEFAULT_CENTER, BaseLayer, PageOptions
+from ui.map.pick import PositionPicker
 from ui.map.view import MapView
 from ui.map.web import scheme_handler
 from ui.selection import Selection
 
 if TYPE_CHECKING:
-    from dispatcher.alerts.model import Alert
+    from dispatcher.model.alerts import Alert
     from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -56,7 +60,9 @@ class MapController(QObject):
     """The map room's glue between the window (core, selection) and the :class:`MapView`."""
 
     #: Re-read the day's routes / the open exceptions at least this often (wall seconds).
-    routes_every_s = 15.0
+    #: The routes follow RoutesChanged at once; the poll only catches another console's
+    #: saves when no sync note brings them (no broker, or no route board open here).
+    routes_every_s = 60.0
     alerts_every_s = 5.0
     #: How long a failed read's message stays in the status bar (ms).
     error_message_ms = 10000
@@ -99,6 +105,7 @@ class MapController(QObject):
         self._unsubscribe: list[Callable[[], None]] = [
             self.core.bus.subscribe(FleetChanged, self._on_fleet_changed),
             self.core.bus.subscribe(StopEtasChanged, self._on_etas),
+            self.core.bus.subscribe(RoutesChanged, self._on_routes_changed),
         ]
         self._subscribe_alerts()
         window.selection.changed.connect(self._on_selection)
@@ -106,6 +113,8 @@ class MapController(QObject):
         self.view.bridge.stop_clicked.connect(self._on_stop_clicked)
         self.view.pageReady.connect(self._on_page_ready)
         self.view.applied.connect(self._on_applied)
+        #: Pick mode: the dispatcher clicks where an order is (ui/map/pick.py).
+        self.picker = PositionPicker(window, self.view)
         self.view.load_page(self.page_options())
 
     # -- set-up ---------------------------------------------------------------------------
@@ -175,6 +184,11 @@ class MapController(QObject):
         self.feed.set_etas({sid: eta.arrival for sid, eta in self.etas.items()})
         self._route_at = 0.0  # the selected route's stops show the new times next tick
 
+    def _on_routes_changed(self, event: RoutesChanged) -> None:
+        """The route desk saved or re-read a day: read it next tick if it is the one shown."""
+        if self.window.service_day in (None, event.day):
+            self._routes_at = 0.0
+
     def _on_alerts_changed(self, _event: object) -> None:
         self._alerts_at = 0.0
 
@@ -208,7 +222,7 @@ class MapController(QObject):
         """Send at most one batch: whatever changed since the page last heard from us."""
         if not self.view.ready:
             return
-        now_wall = time.monotonic()
+        now_wall = system_monotonic()
         self._refresh(now_wall)
         if self.replaying:
             self._tick_replay()
@@ -262,6 +276,11 @@ class MapController(QObject):
         """The day picker moved: read that day's routes now, not at the next refresh."""
         self._routes_at = 0.0
 
+    def refresh_routes(self) -> None:
+        """Read the day's routes now (a stop was placed by hand): its marker moves."""
+        self._routes_at = system_monotonic()
+        self.routes_load.request()
+
     def _apply_routes(self, routes: list[fleet_repo.RouteView]) -> None:
         if not self.routes:
             # a selection made before the first read (a stop, an exception) finds its route
@@ -290,8 +309,7 @@ class MapController(QObject):
 
     def _fetch_open_alerts(self) -> list[Alert]:
         """Runs in a worker thread (see :class:`LatestLoad`)."""
-        from dispatcher.alerts.model import OPEN_STATUSES
-        from dispatcher.alerts.store import AlertFilter
+        from dispatcher.model.alerts import OPEN_STATUSES, AlertFilter
         from dispatcher.persistence.alert_repo import SqlAlertStore
 
         with self.core.db.session() as session:

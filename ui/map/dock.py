@@ -2,7 +2,7 @@
 
 ``build(window)`` returns the dock's body; ``install(window)`` runs once the window's menus
 exist (menu actions, shortcuts, tick hook) and raises the map over the Fleet tab: the map is
-where the dispatcher's eyes rest.
+where the dispatcher's eyes rest. Map > Fix position on map… is :mod:`ui.map.fix_position`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
 from ui.map.controller import MapController
+from ui.map.fix_position import KEYS as FIX_KEYS
+from ui.map.fix_position import PositionFixer
 from ui.map.view import MapView
 from ui.workers import run_in_background
 
@@ -30,7 +32,7 @@ def build(window: MainWindow) -> QWidget:
     layout.setSpacing(0)
     view = MapView(body)
     controller = MapController(window, view)
-    window.map_controller = controller  # type: ignore[attr-defined]
+    window.map_controller = controller
     if controller.problems:
         note = QLabel(" · ".join(controller.problems))
         note.setObjectName("mapProblems")
@@ -41,7 +43,7 @@ def build(window: MainWindow) -> QWidget:
 
 
 def install(window: MainWindow) -> None:
-    controller: MapController = window.map_controller  # type: ignore[attr-defined]
+    controller: MapController = window.map_controller
     window.tick_hooks.append(controller.tick)
     window.close_hooks.append(controller.close)
     window.day_hooks.append(controller.show_day)
@@ -63,6 +65,17 @@ def install(window: MainWindow) -> None:
         "Ctrl+Shift+R",
         help="Map: show the selected route",
     )
+    menu.addSeparator()
+    fixer = PositionFixer(window, controller)
+    window.position_fixer = fixer
+    window._action(
+        menu,
+        "Fix &position on map…",
+        fixer.fix_selected,
+        FIX_KEYS,
+        help="Map: fix where the selected order is (click it on the map)",
+    )
+    window._action(menu, "&Undo position fix", fixer.undo, help="Map: undo the last position fix")
     file_menu = window.menu("&File")
     export = window.shortcuts.create(window, "Export &map as HTML…", lambda: export_dialog(window))
     actions = file_menu.actions()
@@ -90,7 +103,7 @@ def export_to(window: MainWindow, path: Path) -> None:
     """
     from ui.map.export import export_day
 
-    controller: MapController = window.map_controller  # type: ignore[attr-defined]
+    controller: MapController = window.map_controller
     snapshots = controller.fleet.snapshots()
     core, tz = window.core, window.routes_model.timezone
     window.statusBar().showMessage(f"Exporting the map to {path}…")

@@ -65,9 +65,7 @@ def export_day(
 def _add_route(fmap: folium.Map, route: RouteView, colour: str, tz: tzinfo) -> None:
     group = folium.FeatureGroup(name=layer_name(f"{route.vehicle_name} ({route.driver_name})"))
     stops = ordered(route.stops)
-    line = folium.PolyLine(  # type: ignore[no-untyped-call]
-        [(s.lat, s.lon) for s in stops], color=colour, weight=4, opacity=0.8
-    )
+    line = folium.PolyLine([(s.lat, s.lon) for s in stops], color=colour, weight=4, opacity=0.8)
     line.add_to(group)
     for number, stop in enumerate(stops, start=1):
         style = stop_style(stop.status, late=False).value

@@ -33,7 +33,7 @@ class _Bound(MacroElement):
     )
 
     def __init__(self, method: str, content: str, options: str) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        super().__init__()  # type: ignore[no-untyped-call]  # branca: unannotated __init__
         self._name = "Bound"
         self.method = method
         self.content = content

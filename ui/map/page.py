@@ -14,6 +14,7 @@ import folium
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
+from dispatcher import display
 from dispatcher.maps.jsbridge import escape_html, to_js
 from dispatcher.maps.settings import OSM_ATTRIBUTION
 from dispatcher.maps.styling import PALETTE
@@ -68,7 +69,7 @@ class _Init(MacroElement):
     )
 
     def __init__(self, options: str) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        super().__init__()  # type: ignore[no-untyped-call]  # branca: unannotated __init__
         self._name = "DispatcherMapInit"
         self.options = options
 
@@ -111,6 +112,7 @@ def page_html(options: PageOptions) -> str:
     # In the body, so they run after Leaflet (head) and before the map script (end).
     root.html.add_child(Element(f'<script src="{STATIC}/qwebchannel.js"></script>'))
     root.html.add_child(Element(f'<script src="{STATIC}/map/bridge.js"></script>'))
+    root.html.add_child(Element(f'<script src="{STATIC}/map/pick.js"></script>'))
     init = {
         "palette": {state.value: list(entry) for state, entry in PALETTE.items()},
         "labelZoom": options.label_zoom,
@@ -122,6 +124,7 @@ def page_html(options: PageOptions) -> str:
         "autoFit": options.auto_fit,
         "depots": options.depots,
         "geofences": options.geofences,
+        "speedUnit": display.current().speed_unit,  # the feed's speeds are in it
     }
     fmap.add_child(_Init(to_js(init)))
     return str(fmap.get_root().render())

@@ -47,6 +47,9 @@ class MapBridge(QObject):
     ready = Signal()
     vehicle_clicked = Signal(str)
     stop_clicked = Signal(int, str)
+    #: Pick mode (resources/map/pick.js): where the dispatcher clicked, or that they gave up.
+    position_picked = Signal(float, float)
+    pick_cancelled = Signal()
 
     @Slot()
     def pageReady(self) -> None:
@@ -61,6 +64,16 @@ class MapBridge(QObject):
     def stopClicked(self, stop_id: int, vehicle_id: str) -> None:
         if isinstance(stop_id, int):
             self.stop_clicked.emit(stop_id, str(vehicle_id or "")[:200])
+
+    @Slot(float, float)
+    def positionPicked(self, lat: float, lon: float) -> None:
+        """A number each, or nothing: the range is the core's to judge (dispatcher/geo.py)."""
+        if isinstance(lat, int | float) and isinstance(lon, int | float):
+            self.position_picked.emit(float(lat), float(lon))
+
+    @Slot()
+    def pickCancelled(self) -> None:
+        self.pick_cancelled.emit()
 
 
 _PAGES: weakref.WeakSet[MapPage] = weakref.WeakSet()

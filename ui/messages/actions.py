@@ -22,12 +22,7 @@ from typing import TYPE_CHECKING, Any
 from shiboken6 import isValid
 
 from dispatcher.errors import DispatcherError
-from dispatcher.messaging.service import (
-    MessagingService,
-    StopSend,
-    install_messaging,
-    messaging_of,
-)
+from dispatcher.messaging.service import MessagingService, StopSend
 from dispatcher.messaging.stop_facts import VehicleFix
 from ui.workers import run_in_background
 
@@ -41,8 +36,18 @@ DEFAULT_THRESHOLD_MIN = 15
 
 
 def messaging_service(window: MainWindow) -> MessagingService:
-    """The core's messaging service, installed on first use (tests build bare cores)."""
-    return messaging_of(window.core) or install_messaging(window.core)
+    """The core's messaging service (dispatcher/app.py adds it); ``ServiceMissing`` (a
+    ``DispatcherError``) on a core built without one, which the callers show."""
+    return window.core.service(MessagingService)
+
+
+def available_service(window: MainWindow) -> MessagingService | None:
+    """The messaging service, or None after telling the dispatcher why there is none."""
+    try:
+        return messaging_service(window)
+    except DispatcherError as exc:
+        _say(window, f"Messaging is not available: {exc}")
+        return None
 
 
 def current_actor(window: MainWindow) -> str:
@@ -70,10 +75,8 @@ def message_customer(window: MainWindow, stop_id: int, situation: str | None = N
     ``"arriving_soon"``, ``"delivered"``... or ``None`` to decide from the stop's state. A
     second click on the same stop finds the same outbox row and sends nothing more.
     """
-    try:
-        service = messaging_service(window)
-    except DispatcherError as exc:
-        _say(window, f"Messaging is not available: {exc}")
+    service = available_service(window)
+    if service is None:
         return
     fixes = live_fixes(window)
     actor = current_actor(window)
@@ -111,7 +114,9 @@ def notify_route_eta_moved(
         if not ok:
             return
         threshold_min = value
-    service = messaging_service(window)
+    service = available_service(window)
+    if service is None:
+        return
     fixes = live_fixes(window)
     actor = current_actor(window)
     threshold = timedelta(minutes=threshold_min)
@@ -125,7 +130,9 @@ def notify_route_eta_moved(
 
 def undo_message(window: MainWindow, message_id: int) -> None:
     """Cancel a message still in its undo window (off the GUI thread)."""
-    service = messaging_service(window)
+    service = available_service(window)
+    if service is None:
+        return
     actor = current_actor(window)
     run_in_background(
         lambda: service.undo(message_id, actor),

@@ -31,7 +31,7 @@ def build(window: MainWindow) -> QWidget:
         title, _ = PLACEHOLDERS["messages"]
         return placeholder(title, f"Messaging is not available: {exc}")
     panel = MessagesPanel(window, service)
-    window.messages_panel = panel  # type: ignore[attr-defined]
+    window.messages_panel = panel
     return panel
 
 

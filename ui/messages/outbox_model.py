@@ -21,8 +21,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from dispatcher import display
 from dispatcher.fleet_settings import machine_zone_name
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -147,7 +148,7 @@ class OutboxModel(QAbstractTableModel):
         return values[column]
 
     def _time(self, when: datetime | None) -> str:
-        return when.astimezone(self._tz).strftime("%H:%M:%S") if when else ""
+        return display.current().clock(when.astimezone(self._tz), True) if when else ""
 
     def _tooltip(self, msg: OutboxMessage) -> str:
         lines = [f"{msg.template_id} v{msg.template_version} → {msg.address}"]

@@ -8,7 +8,6 @@ history and follows the app's one selection.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -28,10 +27,10 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from dispatcher.clock import system_monotonic
 from dispatcher.maps.jsbridge import escape_html
-from dispatcher.messaging.outbox import OutboxMessage, OutboxStatus
 from dispatcher.messaging.service import MessagingService, OutboxChanged, StopSend
-from dispatcher.persistence import messaging_repo
+from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 from ui.messages.outbox_model import Column, OutboxFilter, OutboxModel
 from ui.messages.templates_tab import TemplatesTab
 from ui.selection import Selection
@@ -101,7 +100,7 @@ class SendBanner(QFrame):
         self.show()
         if row is not None and row.id is not None and send.outcome.created:
             self._message_id = row.id
-            self._deadline = time.monotonic() + undo_seconds
+            self._deadline = system_monotonic() + undo_seconds
             self.undo.setEnabled(True)
             self._timer.start()
             self._count_down()
@@ -129,7 +128,7 @@ class SendBanner(QFrame):
         self.undo.setText("Cancelled" if ok else "Already sent")
 
     def _count_down(self) -> None:
-        left = self._deadline - time.monotonic()
+        left = self._deadline - system_monotonic()
         if left <= 0:
             self._timer.stop()
             self.undo.setEnabled(False)
@@ -277,7 +276,7 @@ class MessagesPanel(QWidget):
     def tick(self) -> None:
         """Per UI tick: reload when something changed, or now and then for other consoles."""
         version = self._service.version
-        due = time.monotonic() - self._last_load >= RELOAD_EVERY_S
+        due = system_monotonic() - self._last_load >= RELOAD_EVERY_S
         if version != self._seen_version or self._dirty or due:
             self._seen_version = version
             self.reload()
@@ -288,7 +287,7 @@ class MessagesPanel(QWidget):
             return
         self._loading = True
         self._dirty = False
-        self._last_load = time.monotonic()
+        self._last_load = system_monotonic()
         service = self._service
         run_in_background(lambda: _load(service), self._loaded, self._load_failed)
 
@@ -325,7 +324,7 @@ class MessagesPanel(QWidget):
         if not self.stop_only.isChecked() or stop_id is None:
             self.proxy.set_stop_ref(None)
             return
-        db = self._service.db
+        service = self._service
 
         def found(ref: Any) -> None:
             if not isValid(self.proxy):
@@ -333,9 +332,7 @@ class MessagesPanel(QWidget):
             if self.stop_only.isChecked() and self._window.selection.current.stop_id == stop_id:
                 self.proxy.set_stop_ref(ref or f"#{stop_id}")
 
-        run_in_background(
-            lambda: messaging_repo.order_ref_of(db, stop_id), found, self._load_failed
-        )
+        run_in_background(lambda: service.order_ref_of(stop_id), found, self._load_failed)
 
     def _message_selected(self) -> None:
         from ui.messages.actions import message_customer
@@ -355,4 +352,4 @@ class MessagesPanel(QWidget):
 def _load(service: MessagingService) -> tuple[list[OutboxMessage], dict[int, str]]:
     rows = service.history(limit=HISTORY_LIMIT)
     ids = {r.customer_id for r in rows if r.customer_id is not None}
-    return rows, messaging_repo.customer_names(service.db, ids)
+    return rows, service.customer_names(ids)

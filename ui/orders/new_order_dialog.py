@@ -4,11 +4,16 @@ The form only gathers text: the rules are the CSV's (``dispatcher.importing.new_
 address without coordinates is placed by the configured geocoder, and storing runs off the
 GUI thread. A refused order keeps the form filled in with the reason under it. An urgent
 order without a vehicle goes straight to "best place" suggestions on the route boards.
+
+When the order is refused for its place (the geocoder found nothing, is down or is off, or
+the coordinates are wrong), the form offers **Place on map**: it steps aside, the map's pick
+mode (ui/map/pick.py) asks "Click where <customer, address> is", and the click fills in the
+coordinates and saves the order, placed by hand (the address's pin is remembered).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QDate, Qt
@@ -25,15 +30,19 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from dispatcher.clock import system_now
 from dispatcher.importing.new_order import create_order
-from dispatcher.persistence.geocode_repo import database_geocoder
+from dispatcher.importing.orders_csv import FieldRefused
 from dispatcher.scenario.records import OrderRecord
+from ui.map.pick import PickRequest, PositionPicker
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
 UNASSIGNED = "— not on a route yet —"
+#: A refusal for one of these fields is about where the order is: the map can answer it.
+PLACE_FIELDS = ("address", "lat", "lon")
 
 
 class NewOrderDialog(QDialog):
@@ -66,8 +75,9 @@ class NewOrderDialog(QDialog):
             edit.setObjectName(f"order_{name}")
             self.fields[name] = edit
             form.addRow(label, edit)
-        self.fields["order_id"].setText(f"U-{datetime.now().strftime('%H%M%S')}")
-        self.date = QDateEdit(calendarPopup=True)
+        self.fields["order_id"].setText(f"U-{system_now().astimezone().strftime('%H%M%S')}")
+        self.date = QDateEdit()
+        self.date.setCalendarPopup(True)
         day = window.service_day or date.today()
         self.date.setDate(QDate(day.year, day.month, day.day))
         form.insertRow(5, "Date", self.date)
@@ -90,6 +100,16 @@ class NewOrderDialog(QDialog):
         )
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
+        #: Offered when the order is refused for its place (see the module docstring).
+        self.place_button = self.buttons.addButton(
+            "Place on map", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.place_button.setObjectName("placeOnMap")
+        self.place_button.setToolTip("Click where the order is on the map")
+        self.place_button.clicked.connect(self.place_on_map)
+        self.place_button.hide()
+        #: The coordinates as the map's click wrote them (None: not placed by hand).
+        self.placed: tuple[str, str] | None = None
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.urgent)
@@ -116,12 +136,16 @@ class NewOrderDialog(QDialog):
         actor = core.user.id  # the core refuses a role that may not add orders
         day = self.date.date().toPython()
         assert isinstance(day, date)
+        by_hand = self.placed is not None and self.placed == (
+            fields.get("lat", ""),
+            fields.get("lon", ""),
+        )
         self.buttons.setEnabled(False)
         placing = "address" in fields and "lat" not in fields
         self.status.setText("Placing the address and saving…" if placing else "Saving…")
 
         def work() -> tuple[int, OrderRecord]:
-            geocoder = database_geocoder(core.settings, core.db)
+            geocoder = core.geocoder()
             return create_order(
                 core.db,
                 fields,
@@ -129,24 +153,69 @@ class NewOrderDialog(QDialog):
                 timezone=self.timezone,
                 geocoder=geocoder,
                 actor=actor,
+                placed_by_hand=by_hand,
             )
 
         run_in_background(work, self._saved, self._refused)
 
+    def place_on_map(self) -> None:
+        """Step aside and let the dispatcher click where the order is on the map."""
+        picker: PositionPicker | None = getattr(
+            getattr(self.window_, "map_controller", None), "picker", None
+        )
+        if picker is None:
+            self.status.setText("There is no map in this window to place the order on.")
+            return
+        fields = self.values()
+        who = [fields.get("customer_name", ""), fields.get("address", "")]
+        title = ", ".join(p for p in who if p) or f"order {fields.get('order_id', '')}".strip()
+        self.hide()  # the form is window-modal: the map could not be clicked behind it
+        picker.start(PickRequest(title, self._placed, self._not_placed))
+
+    def _placed(self, lat: float, lon: float) -> None:
+        if not isValid(self):
+            return
+        self.placed = (f"{lat:.6f}", f"{lon:.6f}")
+        self.fields["lat"].setText(self.placed[0])
+        self.fields["lon"].setText(self.placed[1])
+        self.place_button.hide()
+        self.show()
+        self.submit()
+
+    def _not_placed(self) -> None:
+        if not isValid(self):
+            return
+        self.show()
+        self.status.setText("Not placed on the map: the order is not saved yet.")
+
     def _saved(self, result: tuple[int, OrderRecord]) -> None:
         self.created = result
         stop_id, order = result
+        by_hand = " (placed by hand)" if self.placed is not None else ""
         self.window_.statusBar().showMessage(
-            f"Order {order.order_ref} created at {order.lat:.5f}, {order.lon:.5f}", 15000
+            f"Order {order.order_ref} created at {order.lat:.5f}, {order.lon:.5f}{by_hand}", 15000
         )
+        picker = getattr(getattr(self.window_, "map_controller", None), "picker", None)
+        if picker is not None:
+            picker.clear_pin()
         self.accept()
-        self.window_.reload_routes()
-        if self.urgent.isChecked() and not order.vehicle_id:
-            _suggest_places(self.window_, str(stop_id))
+        window = self.window_
+        if self.urgent.isChecked() and not order.vehicle_id:  # once the boards have it
+            window.reload_routes(then=lambda: _suggest_places(window, str(stop_id)))
+        else:
+            window.reload_routes()
 
     def _refused(self, exc: Exception) -> None:
+        if not isValid(self):
+            return
         self.buttons.setEnabled(True)
-        self.status.setText(f"Not saved: {exc}")
+        place = isinstance(exc, FieldRefused) and exc.field in PLACE_FIELDS
+        self.place_button.setVisible(place)
+        hint = " Place on map puts it where you click." if place else ""
+        self.status.setText(f"Not saved: {str(exc).rstrip('.')}.{hint}")
+        picker = getattr(getattr(self.window_, "map_controller", None), "picker", None)
+        if picker is not None:
+            picker.clear_pin()
 
 
 def _suggest_places(window: MainWindow, stop_id: str) -> None:
@@ -162,6 +231,6 @@ def _suggest_places(window: MainWindow, stop_id: str) -> None:
 def open_new_order(window: MainWindow, timezone: str) -> NewOrderDialog:
     """Show the form (non-modal: the console keeps running behind it)."""
     dialog = NewOrderDialog(window, timezone)
-    window.last_new_order_dialog = dialog  # type: ignore[attr-defined]
+    window.last_new_order_dialog = dialog
     dialog.open()
     return dialog

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from dispatcher import display
 from dispatcher.maps.jsbridge import escape_html
 from dispatcher.planning.dayplan import UNASSIGNED
 from ui.routes.board_model import Column, Role, VehicleBoardModel
@@ -203,10 +204,15 @@ class VehicleBoard(QFrame):
         late_text = f"<span style='color:#e04646'><b>{late} late</b></span>" if late else "0 late"
         parts = [
             f"{n} stops",
-            f"{ev.distance / 1000:.1f} km",
+            display.current().distance(ev.distance),
             f"{hours} h {minutes:02d}",
             late_text,
         ]
+        day = self.controller.day
+        vehicle = day.plan.vehicles.get(self.vehicle_id) if day is not None else None
+        if day is not None and vehicle is not None and vehicle.start_time is None and ev.stop_ids:
+            # At the depot: when it leaves (as late as its first window allows), the ETAs' start.
+            parts.insert(1, f"leaves {display.current().clock(day.clock_time(ev.start_time))}")
         if ev.overtime > 0:
             parts.append(f"<span style='color:#e04646'>{ev.overtime / 60:.0f} min overtime</span>")
         if ev.overload > 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -23,6 +24,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from dispatcher import display
 from dispatcher.model.core import StopStatus
 from dispatcher.model.minutes import late_minutes, slack_minutes
 from dispatcher.planning.dayplan import UNASSIGNED
@@ -217,13 +219,14 @@ class VehicleBoardModel(QAbstractTableModel):
         day = self.controller.day
         assert day is not None
         when = day.stops[sid].actual_arrival
-        return "" if when is None else when.astimezone(day.origin.tzinfo).strftime("%H:%M")
+        return "" if when is None else display.current().clock(when.astimezone(day.origin.tzinfo))
 
     def _window(self, start: float, end: float) -> str:
         day = self.controller.day
         assert day is not None
-        a = "…" if start <= 0 else day.clock_time(start).strftime("%H:%M")
-        b = "…" if math.isinf(end) else day.clock_time(end).strftime("%H:%M")
+        clock = display.current().clock
+        a = "…" if start <= 0 else clock(day.clock_time(start))
+        b = "…" if math.isinf(end) else clock(day.clock_time(end))
         return "any time" if a == b == "…" else f"{a}–{b}"
 
     def _status(self, sid: str, row: int) -> str:
@@ -265,7 +268,7 @@ class VehicleBoardModel(QAbstractTableModel):
     def mimeTypes(self) -> list[str]:
         return [STOPS_MIME]
 
-    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:  # type: ignore[override]
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         rows = sorted({i.row() for i in indexes if i.isValid()})
         ids = [self._route[r] for r in rows if self._movable(self._route[r])]
         mime = QMimeData()

@@ -1,61 +1,39 @@
-"""The route board's link to the core: one plan, core commands, undo, save, publish.
+"""The route board's Qt adapter over the core's route desk.
 
-Every edit the boards offer (drag, keyboard move, lock, optimizer preview, insertion) ends
-in :meth:`BoardController.execute`: a :mod:`dispatcher.planning` command on the one
-:class:`~dispatcher.planning.dayplan.DayPlan`, then the pure evaluator, then one database
-transaction with optimistic locking, then the retained route message to each changed vehicle.
-The Qt models only read from here and are told what changed by signal.
+Every edit, save, undo and publish happens in :class:`dispatcher.planning.desk.RouteDesk`;
+this class turns the desk's callbacks into Qt signals the board models and panels connect
+to, and keeps the attribute/method names the boards (and their tests) use. It also supplies
+what only the window knows: the live telemetry link (positions, the broker connection) and
+this workstation's name on the sync topic.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, Signal
 
 from dispatcher.core import Core
-from dispatcher.errors import ConflictError, DatabaseError, DispatcherError, ValidationError
 from dispatcher.eta import HaversineProvider
-from dispatcher.persistence import fleet_repo
 from dispatcher.planning import (
     InsertionSuggestion,
-    MoveToVehicle,
-    MoveWithinRoute,
     PlanEvaluation,
     PlanMatrix,
     RouteCommand,
     RouteEvaluation,
-    SetLocks,
-    Unassign,
     UndoStack,
-    diff,
-    evaluate_plan,
-    suggest_insertions,
 )
-from dispatcher.planning.dayplan import (
-    UNASSIGNED,
-    DayPlan,
-    ProgressMerge,
-    build_day_plan,
-    route_message,
-)
-from dispatcher.planning.stop_eta import StopEta, StopEtasChanged, by_stop_id, stop_etas
+from dispatcher.planning.dayplan import DayPlan, ProgressMerge
+from dispatcher.planning.desk import RouteDesk, RoutePublisher, RouteView, StopProgress, VehicleView
+from dispatcher.planning.stop_eta import StopEta
 from dispatcher.site import os_login
-
-log = logging.getLogger(__name__)
-
-#: ETAs are recomputed from live positions at most this often (seconds of wall time).
-REFRESH_EVERY_S = 2.0
 
 
 class BoardController(QObject):
-    """Holds the day's plan and runs every board edit through core commands."""
+    """The boards' view of the day's plan: the core desk's state, its news as signals."""
 
     #: Routes whose rows changed (a frozenset of vehicle ids, "" = unassigned), or None = all.
     routes_changed = Signal(object)
@@ -80,403 +58,38 @@ class BoardController(QObject):
     ) -> None:
         super().__init__(parent)
         self.core = core
-        #: Who is editing: their name goes in the audit, the route row and the sync note.
-        self.actor = actor
-        self.timezone = timezone
-        self.provider = HaversineProvider()
-        self.day: DayPlan | None = None
-        self.pm: PlanMatrix | None = None
-        self._evaluation: PlanEvaluation | None = None
-        #: Every assigned stop's ETA (plan stop id): what the boards AND the map show.
-        self.etas: dict[str, StopEta] = {}
-        self.undo_stack: UndoStack | None = None
-        self.last_change = ""
-        self.save_ms = 0.0
-        self._saved: dict[str, str | None] = {}
-        self._last_refresh = 0.0
-        #: Bumped by every load: background results for an older day are dropped.
-        self.generation = 0
+        self.desk = RouteDesk(
+            core.db,
+            core.clock,
+            core.bus,
+            timezone,
+            load_routes=core.load_routes,
+            actor=actor,
+            positions=self._positions,
+            publisher=self._publisher,
+            console_id=self.console_id,
+        )
+        self.desk.on_routes = self.routes_changed.emit
+        self.desk.on_times = self.times_changed.emit
+        self.desk.on_focus = self.focus_stops.emit
+        self.desk.on_message = self.message.emit
+        self.desk.on_progressed = self.progressed.emit
+        self.desk.on_reloaded = self.reloaded.emit
 
-    @property
-    def evaluation(self) -> PlanEvaluation | None:
-        return self._evaluation
-
-    @evaluation.setter
-    def evaluation(self, evaluation: PlanEvaluation | None) -> None:
-        """Every new evaluation refreshes the one ETA table and announces it (the map)."""
-        self._evaluation = evaluation
-        if evaluation is None or self.day is None:
-            self.etas = {}
-        else:
-            self.etas = stop_etas(self.day, evaluation)
-        self.core.bus.publish(StopEtasChanged(by_stop_id(self.etas)))
-
-    # --- loading and live refresh ---------------------------------------------------------
-    def load(
-        self,
-        routes: list[fleet_repo.RouteView] | None = None,
-        vehicles: list[fleet_repo.VehicleView] | None = None,
-        day: date | None = None,
-    ) -> bool:
-        """(Re)read the day from the database; the undo history starts afresh.
-
-        ``day`` is the day the routes are of (the day picker's); default the day shown now,
-        so a reload after a conflict stays on it, even when it has no stops.
-
-        An unreachable database leaves the boards as they were and says so (False).
-        Every route counts as changed by a reload, so an optimizer preview computed before
-        it is refused as stale rather than applied over someone else's change.
-        """
-        day = day or (self.day.day if self.day is not None else None)
-        try:
-            if routes is None:
-                routes = self.core.load_routes(day)
-            if vehicles is None:
-                with self.core.db.session() as session:
-                    vehicles = fleet_repo.load_vehicles(session)
-        except DispatcherError as exc:
-            self.message.emit(f"Routes not loaded — {exc}")
-            return False
-        if not vehicles and not any(r.stops for r in routes):
-            self.message.emit("No vehicles or orders yet: import orders (Ctrl+I)")
-            return False
-        old = self.day.plan.versions if self.day is not None else {}
-        self.day = build_day_plan(routes, vehicles, self.timezone, day=day)
-        for vid in self.day.plan.versions:
-            self.day.plan.versions[vid] = old.get(vid, 0) + 1
-        self.generation += 1
-        self.undo_stack = UndoStack(self.day.plan)
-        self._saved = {
-            sid: vid for vid, r in self.day.plan.routes.items() for sid in r
-        } | dict.fromkeys(self.day.plan.unassigned)
-        self._place_and_evaluate()
-        self.routes_changed.emit(None)
-        self.reloaded.emit(routes)
-        if self.day.problems:
-            self.message.emit("; ".join(self.day.problems[:3]))
-        return True
-
-    def merge_remote(
-        self,
-        routes: list[fleet_repo.RouteView],
-        vehicles: list[fleet_repo.VehicleView],
-        changed: Sequence[str],
-    ) -> int | None:
-        """Show another desk's saves of ``changed`` vehicles; the rest of the day stays as is.
-
-        Only those routes (and the unassigned pool) are replaced, in the plan the undo
-        history edits; history entries that changed them are dropped, every other one stays.
-        Returns how many entries were dropped, or None when the day changed too much to
-        merge (another vehicle, stop or day): then the caller reloads everything.
-        """
-        day, stack = self.day, self.undo_stack
-        if day is None or stack is None:
-            return None
-        fresh = build_day_plan(routes, vehicles, self.timezone)
-        plan, new = day.plan, fresh.plan
-        if (
-            fresh.day != day.day
-            or set(new.routes) != set(plan.routes)
-            or set(new.stops) != set(plan.stops)
-            or any(new.routes[v] != plan.routes[v] for v in plan.routes if v not in changed)
-        ):
-            return None
-        pool = new.unassigned != plan.unassigned
-        moved = {s for v in changed for s in new.routes[v]} | set(new.unassigned)
-        for vid in changed:
-            plan.routes[vid] = list(new.routes[vid])
-            plan.versions[vid] = plan.versions.get(vid, 0) + 1
-            day.route_ids[vid], day.db_versions[vid] = fresh.route_ids[vid], fresh.db_versions[vid]
-            if vid in fresh.on_board:
-                day.on_board[vid] = fresh.on_board[vid]
-        plan.unassigned[:] = new.unassigned
-        for sid in moved:
-            plan.stops[sid], day.stops[sid] = new.stops[sid], fresh.stops[sid]
-        self._saved.update({sid: vid for vid in changed for sid in new.routes[vid]})
-        self._saved.update(dict.fromkeys(new.unassigned))
-        dropped = stack.forget(changed, pool=pool)
-        self.generation += 1  # an optimizer preview of the old routes is stale
-        self._place_and_evaluate()
-        self.routes_changed.emit(None)
-        self.reloaded.emit(routes)
-        return dropped
-
-    def merge_progress(self, progress: Mapping[int, fleet_repo.StopProgress]) -> ProgressMerge:
-        """Show the drivers' progress (status, actual arrival) in place; undo history stays."""
-        if self.day is None:
-            return ProgressMerge()
-        merge = self.day.merge_progress(progress)
-        if merge.changed and self.pm is not None:
-            self.evaluation = evaluate_plan(self.pm, self.day.plan)  # same places: no new matrix
-            if merge.reordered:
-                self.routes_changed.emit(frozenset(merge.reordered))
-            self.times_changed.emit()
-            self.progressed.emit(list(merge.changed))
-        if merge.not_on_route:
-            refs = ", ".join(self.day.stops[s].order_ref for s in merge.not_on_route[:3])
-            self.message.emit(f"{refs}: reported served but on no route — press F5 to reload")
-        return merge
-
-    def live_positions(self) -> dict[str, tuple[float, float]]:
+    # --- what the window supplies ---------------------------------------------------------
+    def _positions(self) -> dict[str, tuple[float, float]] | None:
         live = self.core.live
         if live is None:
-            return {}
+            return None
         out: dict[str, tuple[float, float]] = {}
         for snap in live.fleet.snapshots():
             if snap.lat is not None and snap.lon is not None:
                 out[snap.vehicle_id] = (snap.lat, snap.lon)
         return out
 
-    def _place_and_evaluate(self) -> None:
-        assert self.day is not None
-        self.day.place_vehicles(self.live_positions(), self.core.clock.now())
-        self.pm = PlanMatrix.build(self.day.plan, self.provider)
-        self.evaluation = evaluate_plan(self.pm, self.day.plan)
-        self._last_refresh = time.monotonic()
-
-    def refresh_times(self, *, force: bool = False) -> bool:
-        """Re-place vehicles at their live positions and re-evaluate (throttled)."""
-        if self.day is None or (self.core.live is None and not force):
-            return False
-        if not force and time.monotonic() - self._last_refresh < REFRESH_EVERY_S:
-            return False
-        self._place_and_evaluate()
-        self.times_changed.emit()
-        return True
-
-    # --- reading --------------------------------------------------------------------------
-    def vehicle_ids(self) -> list[str]:
-        return [] if self.day is None else list(self.day.plan.routes)
-
-    def route(self, vehicle_id: str) -> list[str]:
-        if self.day is None:
-            return []
-        if vehicle_id == UNASSIGNED:
-            return self.day.plan.unassigned
-        return self.day.plan.routes.get(vehicle_id, [])
-
-    def route_evaluation(self, vehicle_id: str) -> RouteEvaluation | None:
-        if self.evaluation is None:
-            return None
-        return self.evaluation.routes.get(vehicle_id)
-
-    # --- edits ----------------------------------------------------------------------------
-    def execute(self, command: RouteCommand, label: str | None = None) -> bool:
-        """Run ``command`` through the undo stack, evaluate, save and publish."""
-        stack = self.undo_stack
-        if stack is None:
-            return False
-
-        def push() -> RouteCommand:
-            stack.push(command)
-            return command
-
-        retry = "Redo (Ctrl+Shift+Z) tries again"
-        return self._change(push, label or command.description, stack.undo, retry)
-
-    def undo(self) -> bool:
-        stack = self.undo_stack
-        if stack is None or not stack.can_undo:
-            self.message.emit("Nothing to undo")
-            return False
-        return self._change(stack.undo, "Undone", stack.redo, "Undo (Ctrl+Z) tries again")
-
-    def redo(self) -> bool:
-        stack = self.undo_stack
-        if stack is None or not stack.can_redo:
-            self.message.emit("Nothing to redo")
-            return False
-        return self._change(stack.redo, "Redone", stack.undo, "Redo (Ctrl+Shift+Z) tries again")
-
-    def move(self, stop_ids: Sequence[str], target: str, row: int) -> bool:
-        """Drop ``stop_ids`` on ``target``'s board before ``row`` (a row of the full route)."""
-        if self.day is None:
-            return False
-        plan = self.day.plan
-        ids = self.in_route_order(stop_ids)
-        if not ids:
-            return False
-        if target == UNASSIGNED:
-            if all(s in plan.unassigned for s in ids):
-                return False
-            return self.execute(Unassign(ids), f"Unassigned {len(ids)} stop(s)")
-        if target not in plan.routes:
-            self.message.emit(f"Unknown vehicle {target}")
-            return False
-        route = plan.routes[target]
-        row = len(route) if row < 0 else min(row, len(route))
-        moved = set(ids)
-        index = row - sum(1 for s in route[:row] if s in moved)
-        if all(plan.vehicle_of(s) == target for s in ids):
-            rest = [s for s in route if s not in moved]
-            if rest[:index] + ids + rest[index:] == route:
-                return False
-            return self.execute(MoveWithinRoute(target, ids, index), "Moved")
-        return self.execute(MoveToVehicle(ids, target, index), f"Moved to {target}")
-
-    def move_by(self, stop_ids: Sequence[str], delta: int) -> bool:
-        """Move the selected stops one place up (-1) or down (+1) within their route."""
-        ids = self.in_route_order(stop_ids)
-        if self.day is None or not ids:
-            return False
-        vid = self.day.plan.vehicle_of(ids[0])
-        if vid is None or any(self.day.plan.vehicle_of(s) != vid for s in ids):
-            self.message.emit("Select stops of one route to move them up or down")
-            return False
-        route = self.day.plan.routes[vid]
-        first = route.index(ids[0])
-        rest_len = len(route) - len(ids)
-        index = max(0, min(rest_len, first + (1 if delta > 0 else -1)))
-        return self.move(ids, vid, index if delta < 0 else index + len(ids))
-
-    def set_locks(self, stop_ids: Sequence[str], **locks: Any) -> bool:
-        """Pin/unpin, keep on vehicle, or set/clear an order group (undoable, persisted)."""
-        ids = self.in_route_order(stop_ids)
-        return bool(ids) and self.execute(SetLocks(ids, **locks), "Locks changed")
-
-    def suggestions(self, stop_id: str, limit: int = 8) -> list[InsertionSuggestion]:
-        if self.day is None or self.pm is None:
-            return []
-        return suggest_insertions(self.day.plan, self.pm, stop_id, limit)
-
-    def in_route_order(self, stop_ids: Iterable[str]) -> list[str]:
-        """The given stops in board order (route by route, then the unassigned pool)."""
-        if self.day is None:
-            return []
-        wanted = set(stop_ids)
-        order = [s for r in self.day.plan.routes.values() for s in r] + self.day.plan.unassigned
-        return [s for s in order if s in wanted]
-
-    # --- the one path every change takes --------------------------------------------------
-    def _change(
-        self,
-        action: Callable[[], RouteCommand],
-        label: str,
-        revert: Callable[[], RouteCommand],
-        retry: str,
-    ) -> bool:
-        """Apply ``action`` on the stack, save it; ``revert`` takes it back if not saved."""
-        day, before = self.day, self.evaluation
-        assert day is not None and self.pm is not None and before is not None
-        plan = day.plan
-        routes0 = {v: list(r) for v, r in plan.routes.items()}
-        unassigned0, stops0 = list(plan.unassigned), dict(plan.stops)
-        try:
-            command = action()
-        except (ValidationError, ConflictError) as exc:
-            self.message.emit(f"Not changed: {self.readable(str(exc))}")
-            return False
-        locked = {s for s, stop in plan.stops.items() if stops0.get(s) != stop}
-        vids = {v for v, r in plan.routes.items() if routes0.get(v) != r}
-        vids |= {v for v in map(plan.vehicle_of, locked) if v is not None}
-        pool = {s for s in plan.unassigned if self._saved.get(s) is not None} | (
-            locked & set(plan.unassigned)
-        )
-        self.evaluation = evaluate_plan(self.pm, plan)
-        changed = frozenset(vids | ({UNASSIGNED} if plan.unassigned != unassigned0 else set()))
-        try:
-            saved = self._save(vids, pool)
-        except ConflictError as exc:
-            if self.load():
-                self.message.emit(f"Not saved — {exc}. The routes were reloaded; please redo it.")
-            return False
-        except DispatcherError as exc:
-            self._take_back(revert, changed)
-            self.message.emit(f"Not saved — {exc}. The change was taken back; {retry}.")
-            return False
-        self._publish(saved)
-        self.last_change = f"{label}: {diff(before, self.evaluation).summary()}"
-        self.message.emit(self.last_change)
-        self.routes_changed.emit(changed)
-        self.focus_stops.emit(list(getattr(command, "stop_ids", ())))
-        return True
-
-    def _take_back(self, revert: Callable[[], RouteCommand], changed: frozenset[str]) -> None:
-        """Undo an edit the database did not store, so the boards show what is stored."""
-        assert self.pm is not None and self.day is not None
-        try:
-            revert()
-        except DispatcherError:  # cannot happen right after the edit; reload to be safe
-            log.exception("could not take back an unsaved route edit")
-            self.load()
-            return
-        self.evaluation = evaluate_plan(self.pm, self.day.plan)
-        self.routes_changed.emit(changed)
-
-    def _save(self, vids: set[str], pool: set[str]) -> dict[str, tuple[int, int]]:
-        """One transaction for every changed route (optimistic locking).
-
-        Raises ``ConflictError`` when another workstation changed a route meanwhile and
-        ``DispatcherError`` (``DatabaseError``) when the database cannot be reached.
-        """
-        day = self.day
-        assert day is not None
-        started = time.perf_counter()
-        writes = [
-            fleet_repo.RouteWrite(
-                vid, day.db_versions[vid], tuple(self._stop_write(s) for s in day.plan.routes[vid])
-            )
-            for vid in sorted(vids)
-        ]
-        try:
-            with self.core.db.session() as session:
-                saved = fleet_repo.save_routes(
-                    session,
-                    day.day,
-                    writes,
-                    [self._stop_write(s) for s in sorted(pool)],
-                    actor=self.actor(),
-                )
-        except DispatcherError:
-            raise
-        except Exception as exc:  # a driver error the session did not translate
-            log.exception("saving routes failed")
-            raise DatabaseError(f"the database refused the change ({exc})") from exc
-        self.save_ms = (time.perf_counter() - started) * 1000
-        for vid, (route_id, version) in saved.items():
-            day.route_ids[vid], day.db_versions[vid] = route_id, version
-            self._saved.update(dict.fromkeys(day.plan.routes[vid], vid))
-        self._saved.update(dict.fromkeys(pool))
-        return saved
-
-    def readable(self, text: str) -> str:
-        """Name stops by their order reference ("stop 412" means little to a person)."""
-        day = self.day
-        if day is None:
-            return text
-        return re.sub(
-            r"\bstop (\d+)\b",
-            lambda m: f"stop {day.stops[m[1]].order_ref}" if m[1] in day.stops else m[0],
-            text,
-        )
-
-    def _stop_write(self, sid: str) -> fleet_repo.StopWrite:
-        assert self.day is not None
-        stop = self.day.plan.stops[sid]
-        return fleet_repo.StopWrite(int(sid), stop.pinned, stop.keep_vehicle, stop.order_group)
-
-    def _publish(self, saved: dict[str, tuple[int, int]]) -> None:
-        """Retained route to each changed vehicle, and a sync note to other workstations."""
-        live, day = self.core.live, self.day
-        client = getattr(live, "client", None)
-        if client is None or day is None:
-            return
-        now = self.core.clock.now()
-        me, actor = self.console_id(), self.actor()
-        for vid, (route_id, version) in saved.items():
-            note = {
-                "console_id": me,
-                "actor": actor,
-                "entity": "route",
-                "id": str(route_id),
-                "version": version,
-            }
-            try:
-                client.publish_route(vid, route_message(day, vid, version, now))
-                client.publish_sync(note | {"ts": _iso(now)})
-            except Exception as exc:  # the broker may be down; the database has the truth
-                log.warning("could not publish the route of %s: %s", vid, exc)
-                self.message.emit(f"Saved, but the route of {vid} was not sent: {exc}")
+    def _publisher(self) -> RoutePublisher | None:
+        client: RoutePublisher | None = getattr(self.core.live, "client", None)
+        return client
 
     def console_id(self) -> str:
         """This workstation's name on the sync topic.
@@ -491,6 +104,120 @@ class BoardController(QObject):
         client = getattr(self.core.live, "client", None)
         return str(client.settings.console_id) if client is not None else "console"
 
+    # --- the desk's state, as the boards read it ------------------------------------------
+    @property
+    def actor(self) -> Callable[[], str]:
+        return self.desk.actor
 
-def _iso(when: datetime) -> str:
-    return when.isoformat()
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self.desk.timezone
+
+    @property
+    def provider(self) -> HaversineProvider:
+        return self.desk.provider
+
+    @property
+    def day(self) -> DayPlan | None:
+        return self.desk.day
+
+    @property
+    def pm(self) -> PlanMatrix | None:
+        return self.desk.pm
+
+    @property
+    def evaluation(self) -> PlanEvaluation | None:
+        return self.desk.evaluation
+
+    @property
+    def etas(self) -> dict[str, StopEta]:
+        return self.desk.etas
+
+    @property
+    def undo_stack(self) -> UndoStack | None:
+        return self.desk.undo_stack
+
+    @property
+    def last_change(self) -> str:
+        return self.desk.last_change
+
+    @property
+    def save_ms(self) -> float:
+        return self.desk.save_ms
+
+    @property
+    def saves(self) -> int:
+        return self.desk.saves
+
+    @property
+    def generation(self) -> int:
+        return self.desk.generation
+
+    # --- loading and live refresh ---------------------------------------------------------
+    def load(
+        self,
+        routes: list[RouteView] | None = None,
+        vehicles: list[VehicleView] | None = None,
+        day: date | None = None,
+    ) -> bool:
+        return self.desk.load(routes, vehicles, day)
+
+    def merge_remote(
+        self, routes: list[RouteView], vehicles: list[VehicleView], changed: Sequence[str]
+    ) -> int | None:
+        return self.desk.merge_remote(routes, vehicles, changed)
+
+    def merge_progress(self, progress: Mapping[int, StopProgress]) -> ProgressMerge:
+        return self.desk.merge_progress(progress)
+
+    def relocate(
+        self,
+        stop_id: int,
+        position: tuple[float, float],
+        route: tuple[str, int, int] | None = None,
+    ) -> bool:
+        return self.desk.relocate(stop_id, position, route)
+
+    def live_positions(self) -> dict[str, tuple[float, float]]:
+        return self.desk.live_positions()
+
+    def refresh_times(self, *, force: bool = False) -> bool:
+        return self.desk.refresh_times(force=force)
+
+    # --- reading --------------------------------------------------------------------------
+    def vehicle_ids(self) -> list[str]:
+        return self.desk.vehicle_ids()
+
+    def route(self, vehicle_id: str) -> list[str]:
+        return self.desk.route(vehicle_id)
+
+    def route_evaluation(self, vehicle_id: str) -> RouteEvaluation | None:
+        return self.desk.route_evaluation(vehicle_id)
+
+    def suggestions(self, stop_id: str, limit: int = 8) -> list[InsertionSuggestion]:
+        return self.desk.suggestions(stop_id, limit)
+
+    def in_route_order(self, stop_ids: Iterable[str]) -> list[str]:
+        return self.desk.in_route_order(stop_ids)
+
+    def readable(self, text: str) -> str:
+        return self.desk.readable(text)
+
+    # --- edits (saved by the desk, in this thread) -----------------------------------------
+    def execute(self, command: RouteCommand, label: str | None = None) -> bool:
+        return self.desk.execute(command, label)
+
+    def undo(self) -> bool:
+        return self.desk.undo()
+
+    def redo(self) -> bool:
+        return self.desk.redo()
+
+    def move(self, stop_ids: Sequence[str], target: str, row: int) -> bool:
+        return self.desk.move(stop_ids, target, row)
+
+    def move_by(self, stop_ids: Sequence[str], delta: int) -> bool:
+        return self.desk.move_by(stop_ids, delta)
+
+    def set_locks(self, stop_ids: Sequence[str], **locks: Any) -> bool:
+        return self.desk.set_locks(stop_ids, **locks)

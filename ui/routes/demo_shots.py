@@ -1,9 +1,13 @@
-"""Before/after screenshots of the route boards: a late stop, dragged to where it is on time.
+"""Screenshots of the route boards: a late stop dragged to where it is on time, and the
+whole-fleet optimize preview with its map.
 
 Run ``QT_QPA_PLATFORM=offscreen python -m ui.routes.demo_shots OUT_DIR``. It builds the demo
 day in a temporary SQLite database, finds a late stop, picks (with the insertion planner) a
 vehicle that can take it without new lateness, shows the two boards side by side, and writes
-``route_board_before.png`` and ``route_board_after.png`` after a real drop event.
+``route_board_before.png`` and ``route_board_after.png`` after a real drop event. Then it
+optimizes the whole fleet (Ctrl+Shift+O's dialog) and writes ``optimize_preview.png`` once the
+preview's map is drawn. The offscreen screen is 800x600 unless told otherwise
+(``QT_QPA_PLATFORM=offscreen:configfile=screen.json``); the dialog never outgrows its screen.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
 import warnings
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -19,10 +25,11 @@ from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from dispatcher.clock import system_monotonic
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.persistence import fleet_repo
 from dispatcher.scenario.demo import demo_scenario
+from ui.map import web  # noqa: F401  (registers the map's dmap: scheme before the app exists)
 from ui.routes.board import VehicleBoard
 from ui.routes.board_model import STOPS_MIME, Role
 from ui.routes.panel import RoutesPanel
@@ -62,15 +69,41 @@ def pick_move(panel: RoutesPanel) -> tuple[str, str, str, int]:
     raise SystemExit("the demo day has no late stop that another vehicle can take on time")
 
 
+def wait(app: QApplication, done: Callable[[], bool], timeout_s: float = 120.0) -> None:
+    """Process events until ``done()`` (the routes, the solver and the map work meanwhile)."""
+    deadline = system_monotonic() + timeout_s
+    while not done():
+        if system_monotonic() > deadline:
+            raise SystemExit("timed out")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def optimize_preview(app: QApplication, panel: RoutesPanel, path: Path) -> str:
+    """The whole-fleet preview with its map, written to ``path``; returns its status line."""
+    from ui.routes.optimize_dialog import start_optimization
+
+    dialog = start_optimization(panel, None)
+    wait(app, lambda: dialog.outcome is not None or dialog.error is not None)
+    wait(app, lambda: dialog.map is None or dialog.map.loaded, 30)
+    settle = system_monotonic() + 2  # tiles (when online) and the canvas
+    wait(app, lambda: system_monotonic() > settle)
+    dialog.grab().save(str(path))
+    status = dialog.status.text()
+    dialog.reject()
+    return status
+
+
 def main(out_dir: Path) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
     tmp = Path(tempfile.mkdtemp(prefix="route-board-"))
     core = Core(Settings(database_url=f"sqlite:///{tmp / 'demo.sqlite3'}"))
-    with core.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(date(2026, 11, 20)))
+    core.store_scenario(demo_scenario(date(2026, 11, 20)))
     from ui.main_window import MainWindow
 
     window = MainWindow(core, QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
+    wait(app, lambda: not window.routes_loading)  # the routes are read off the GUI thread
     panel: RoutesPanel = window.routes_panel
     sid, source, target, row = pick_move(panel)
     panel.show_only({source, target})
@@ -96,6 +129,10 @@ def main(out_dir: Path) -> int:
     print(f"change: {panel.change_label.text()}")
     print(f"late rows on the two boards after the drag: {sum(map(bool, late))}")
     print(f"wrote {before} and {after}")
+    preview = out_dir / "optimize_preview.png"
+    print(f"optimize fleet: {optimize_preview(app, panel, preview)}")
+    print(f"wrote {preview}")
+    window.close()
     core.close()
     return 0
 

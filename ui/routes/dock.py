@@ -17,7 +17,7 @@ from ui.routes.panel import RoutesPanel
 from ui.shortcuts import KeySpec
 
 if TYPE_CHECKING:
-    from dispatcher.persistence.fleet_repo import RouteView
+    from dispatcher.planning.desk import RouteView, VehicleView
     from ui.main_window import MainWindow
 
 
@@ -74,6 +74,6 @@ def install(window: MainWindow) -> None:
     window.tick_hooks.append(panel.live.tick)
 
 
-def reload(window: MainWindow, routes: list[RouteView]) -> None:
+def reload(window: MainWindow, routes: list[RouteView], vehicles: list[VehicleView]) -> None:
     """Show freshly loaded routes on the boards (undo history starts afresh)."""
-    window.routes_panel.controller.load(routes, day=window.service_day)
+    window.routes_panel.controller.load(routes, vehicles, day=window.service_day)

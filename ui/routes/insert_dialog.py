@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QDialog, QLabel, QPushButton, QTableWidget, QVBoxLayout
 
+from dispatcher import display
 from dispatcher.errors import ValidationError
 from dispatcher.planning import InsertionSuggestion, MoveToVehicle
 from dispatcher.planning.evaluate import signed
@@ -47,8 +48,9 @@ class InsertDialog(QDialog):
             )
         self.note.setWordWrap(True)  # the whole reason, never cut off
         self.table = QTableWidget(len(self.suggestions), 6)
+        added = f"Added {display.current().distance_unit}"  # km or mi: the fleet's
         self.table.setHorizontalHeaderLabels(
-            ["Vehicle", "Position", "Added time", "Added km", "Lateness", ""]
+            ["Vehicle", "Position", "Added time", added, "Lateness", ""]
         )
         self.table.verticalHeader().hide()
         for row, s in enumerate(self.suggestions):
@@ -66,11 +68,12 @@ class InsertDialog(QDialog):
             if s.keeps_feasibility and s.added_lateness <= 0
             else f"{signed(s.added_lateness / 60)} min late, {s.added_late_stops:+d} late stops"
         )
+        shown = display.current()
         cells = [
             self.panel._vehicle_label(s.vehicle_id),
             str(s.index + 1),
             f"{signed(s.added_duration / 60)} min",
-            signed(s.added_distance / 1000, 1),
+            shown.signed(shown.distance_value(s.added_distance), 1),
             late,
         ]
         for col, text in enumerate(cells):

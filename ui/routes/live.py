@@ -4,11 +4,11 @@ Two things change the day behind the dispatcher's back:
 
 * **Drivers' events** (delivered, failed, arrived) are written to the database by whichever
   process records telemetry. Every ``progress_every_s`` the stops' status and actual arrival
-  are read off the GUI thread (:func:`~dispatcher.persistence.fleet_repo.load_stop_progress`)
+  are read off the GUI thread (:meth:`~dispatcher.planning.desk.RouteDesk.read_progress`)
   and merged into the plan in place: statuses are not route edits, so the undo history stays
   (an undo that would move a stop done meanwhile is refused by the command itself).
 * **Another workstation saved a route**: its note on the console sync topic reaches the bus
-  as a :class:`~dispatcher.alerts.sync.ConsoleNote` (the alerts sync's connection, the one
+  as a :class:`~dispatcher.events.ConsoleNote` (the alerts sync's connection, the one
   listener of that topic). A note for a version these boards already have (their own save)
   is ignored; otherwise the day is read off the GUI thread and, if a route really changed,
   only the changed routes are merged into the plan (the undo steps that changed them are
@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
-from dispatcher.alerts.sync import ConsoleNote
-from dispatcher.persistence import fleet_repo
+from dispatcher.clock import system_monotonic
+from dispatcher.events import ConsoleNote
+from dispatcher.planning.desk import RouteView, StopProgress, VehicleView
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class LiveBoardUpdates(QObject):
         self.controller = controller
         self.progress_every_s = PROGRESS_EVERY_S
         self.progress_ms = 0.0  # duration of the last progress read (worker thread)
-        self._last_poll = time.monotonic()
+        self._last_poll = system_monotonic()
         self._progress_busy = False
         self._reload_busy = False
         self._reload_again = False
@@ -73,24 +74,23 @@ class LiveBoardUpdates(QObject):
         day = self.controller.day
         if day is None or self._progress_busy:
             return False
-        now = time.monotonic()
+        now = system_monotonic()
         if not force and now - self._last_poll < self.progress_every_s:
             return False
         self._last_poll = now
         self._progress_busy = True
-        generation, service_day, db = self.controller.generation, day.day, self.controller.core.db
+        generation, service_day, desk = self.controller.generation, day.day, self.controller.desk
 
-        def read() -> dict[int, fleet_repo.StopProgress]:
+        def read() -> dict[int, StopProgress]:
             started = time.perf_counter()
-            with db.session() as session:
-                progress = fleet_repo.load_stop_progress(session, service_day)
+            progress = desk.read_progress(service_day)
             self.progress_ms = (time.perf_counter() - started) * 1000
             return progress
 
         run_in_background(read, lambda p: self._on_progress(generation, p), self._on_progress_error)
         return True
 
-    def _on_progress(self, generation: int, progress: dict[int, fleet_repo.StopProgress]) -> None:
+    def _on_progress(self, generation: int, progress: dict[int, StopProgress]) -> None:
         if not self._alive:
             return
         self._progress_busy = False
@@ -125,22 +125,18 @@ class LiveBoardUpdates(QObject):
         self._reload_busy = True
         day = self.controller.day
         service_day = None if day is None else day.day
-        db, generation = self.controller.core.db, self.controller.generation
+        desk, generation = self.controller.desk, self.controller.generation
 
-        def read() -> tuple[list[fleet_repo.RouteView], list[fleet_repo.VehicleView]]:
-            with db.session() as session:
-                return (
-                    fleet_repo.load_routes(session, service_day),
-                    fleet_repo.load_vehicles(session),
-                )
+        def read() -> tuple[list[RouteView], list[VehicleView]]:
+            return desk.read_routes(service_day)
 
         run_in_background(read, lambda r: self._on_day(generation, *r), self._on_reload_error)
 
     def _on_day(
         self,
         generation: int,
-        routes: list[fleet_repo.RouteView],
-        vehicles: list[fleet_repo.VehicleView],
+        routes: list[RouteView],
+        vehicles: list[VehicleView],
     ) -> None:
         if not self._alive:
             return
@@ -160,8 +156,8 @@ class LiveBoardUpdates(QObject):
 
     def _show_reload(
         self,
-        routes: list[fleet_repo.RouteView],
-        vehicles: list[fleet_repo.VehicleView],
+        routes: list[RouteView],
+        vehicles: list[VehicleView],
         changed: list[str],
     ) -> None:
         c = self.controller

@@ -8,6 +8,7 @@ focus. Selecting a stop here sets the window's one selection; a selection made e
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QPoint
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from dispatcher.planning.dayplan import UNASSIGNED
+from ui.map.fix_position import KEYS as FIX_KEYS
 from ui.messages.actions import current_actor
 from ui.routes.board import VehicleBoard
 from ui.routes.controller import BoardController
@@ -75,11 +77,12 @@ class RoutesPanel(QWidget):
         self._row.addStretch(1)
         strip = QWidget()
         strip.setLayout(self._row)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(strip)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(strip)
         self._init_layout(window)
-        self.boards_button = QToolButton(text="Boards")
+        self.boards_button = QToolButton()
+        self.boards_button.setText("Boards")
         self.boards_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.boards_button.setMenu(QMenu(self.boards_button))
         self.boards_button.menu().aboutToShow.connect(self._fill_boards_menu)
@@ -92,7 +95,7 @@ class RoutesPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.change_label)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
         c = self.controller
         c.routes_changed.connect(self._on_routes_changed)
         c.focus_stops.connect(self.focus_stops)
@@ -132,23 +135,23 @@ class RoutesPanel(QWidget):
         #: Boards drop their secondary columns (View > Compact route boards).
         self.compact = bool(window.qsettings.value(COMPACT_KEY, False, type=bool))
         self.compact_action: QAction | None = None  # View > Compact route boards (dock.py)
-        self.scroll.viewport().installEventFilter(self)
-        self.scroll.horizontalScrollBar().valueChanged.connect(self._pin_headers)
+        self.scroll_area.viewport().installEventFilter(self)
+        self.scroll_area.horizontalScrollBar().valueChanged.connect(self._pin_headers)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+        if watched is self.scroll_area.viewport() and event.type() == QEvent.Type.Resize:
             self._fit_boards()
         return False
 
     def _fit_boards(self) -> None:
-        available = self.scroll.viewport().width() - 2 * self._row.spacing()
+        available = self.scroll_area.viewport().width() - 2 * self._row.spacing()
         for board in self.boards.values():
             board.fit_to(max(available, 200))
         self._pin_headers()
 
     def _pin_headers(self, *_: object) -> None:
         """Each board's header follows the view's left edge while its board is cut there."""
-        left = self.scroll.horizontalScrollBar().value()
+        left = self.scroll_area.horizontalScrollBar().value()
         for board in self.boards.values():
             board.pin_header(left - board.x())
 
@@ -163,8 +166,8 @@ class RoutesPanel(QWidget):
     def show_board(self, board: VehicleBoard) -> None:
         """Scroll so ``board`` is whole in view, its left edge (the vehicle's name) first."""
         self._row.activate()  # a board just shown has its place only after the layout ran
-        bar = self.scroll.horizontalScrollBar()
-        view = self.scroll.viewport().width()
+        bar = self.scroll_area.horizontalScrollBar()
+        view = self.scroll_area.viewport().width()
         x = board.x()
         if bar.value() <= x and x + board.width() <= bar.value() + view:
             return  # already whole in view: leave the dispatcher's scroll position alone
@@ -190,15 +193,18 @@ class RoutesPanel(QWidget):
             self.active_board = board
             self.show_board(board)
 
-    def reveal_unassigned(self) -> None:
-        """Scroll the Unassigned board into view with its stops selected (after an import)."""
-        stops = self.controller.route(UNASSIGNED)
+    def reveal_unassigned(self, known: Collection[str] = ()) -> None:
+        """Scroll the Unassigned board into view with the stops not in ``known`` selected
+        (after an import: the new orders; every unassigned stop when none is new)."""
+        stops = list(self.controller.route(UNASSIGNED))
         board = self.boards.get(UNASSIGNED)
-        if board is not None and stops:
-            board.setVisible(True)
-            board.select_stops(list(stops))
-            self.active_board = board
-            self.scroll.ensureWidgetVisible(board, 10, 0)
+        if board is None or not stops:
+            return
+        new = [s for s in stops if s not in known] or stops
+        board.setVisible(True)
+        board.select_stops(new)  # scrolls the board's table to the first of them
+        self.active_board = board
+        self.show_board(board)
 
     def apply_filter(self, text: str) -> None:
         day = self.controller.day
@@ -290,6 +296,10 @@ class RoutesPanel(QWidget):
                 return
         self.controller.move(ids, vehicle_id, -1)
 
+    def _mover_to(self, vehicle_id: str) -> Callable[[], None]:
+        """A menu slot that moves the selected stops to ``vehicle_id`` (bound per entry)."""
+        return lambda: self.move_selected_to_vehicle(vehicle_id)
+
     def toggle_pin(self) -> None:
         self._toggle("pinned")
 
@@ -329,6 +339,13 @@ class RoutesPanel(QWidget):
             return
         show_suggestions(self, ids[0])
 
+    def fix_position(self) -> None:
+        """Click on the map where the (first) selected stop really is (ui/map/fix_position.py)."""
+        ids = self.selected()
+        fixer = getattr(self.window_, "position_fixer", None)
+        if ids and fixer is not None:
+            fixer.fix(int(ids[0]))
+
     def message_customer(self) -> None:
         ids = self.selected()
         if not ids:
@@ -354,7 +371,7 @@ class RoutesPanel(QWidget):
         for vid in self.controller.vehicle_ids():
             if vid != board.vehicle_id:
                 label = self._vehicle_label(vid)
-                to.addAction(label, lambda v=vid: self.move_selected_to_vehicle(v))
+                to.addAction(label, self._mover_to(vid))
         if board.vehicle_id != UNASSIGNED:
             menu.addAction("Unassign", lambda: self.move_selected_to_vehicle(UNASSIGNED))
         menu.addSeparator()
@@ -370,6 +387,7 @@ class RoutesPanel(QWidget):
         menu.addAction("Suggest best place…", self.suggest_place)
         if board.vehicle_id != UNASSIGNED:
             menu.addAction("Optimize this route…", lambda: self.optimize(fleet=False))
+        menu.addAction(f"Fix position on map…\t{FIX_KEYS}", self.fix_position)
         menu.addSeparator()
         menu.addAction("Message customer…", self.message_customer)
 

@@ -10,6 +10,7 @@ the outbox, a dock. A registered action without a step fails
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,14 +20,23 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMenu, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLineEdit,
+    QMenu,
+    QWidget,
+)
 
-from dispatcher.alerts.model import AlertKind, AlertStatus, Condition, Severity
 from dispatcher.alerts.workflow import AlertService
+from dispatcher.app import build_core
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.fleet.state import FleetChanged
+from dispatcher.model.alerts import AlertKind, AlertStatus, Condition, Severity
 from dispatcher.model.core import PositionReport
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import alert_store
@@ -43,7 +53,7 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Core]:
     path = tmp_path_factory.mktemp("walk") / "walk.sqlite3"
-    c = Core(Settings(database_url=f"sqlite:///{path}"), clock=FakeClock(T0))
+    c = build_core(Settings(database_url=f"sqlite:///{path}"), clock=FakeClock(T0))
     with c.db.session() as session:
         fleet_repo.save_scenario(session, demo_scenario(T0.date(), n_orders=40, n_vehicles=3))
     # The owner logged in first (admin); the desk's own login is then a dispatcher, whose
@@ -59,9 +69,19 @@ def window(qapp: Any, core: Core, tmp_path_factory: pytest.TempPathFactory) -> I
     w = MainWindow(core, QSettings(str(ini), QSettings.Format.IniFormat))
     w.resize(1400, 900)
     w.show()
+    wait_until(lambda: not w.routes_loading)  # the routes are read off the GUI thread
     yield w
     w.close()
     w.deleteLater()
+
+
+def wait_until(done: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    """Process events until ``done()`` (a module-scoped fixture has no qtbot)."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        QApplication.processEvents()
+        time.sleep(0.01)
 
 
 #: The late conditions the walk raised so far (a reconcile closes what it is not told about).
@@ -92,7 +112,7 @@ class Walk:
             widget = target or self.focus or self.board("V01").table
             self.activate()
             widget.setFocus()
-            combo = QKeySequence(entry.keys[0])[0]
+            combo = QKeySequence(entry.keys[0])[0]  # type: ignore[index]  # PySide6 stub: no []
             self.qtbot.keyClick(widget, combo.key(), combo.keyboardModifiers())
         else:
             assert entry.action is not None
@@ -137,7 +157,7 @@ class Walk:
 
     @property
     def queue(self) -> Any:
-        return self.window.exceptions_panel  # type: ignore[attr-defined]
+        return self.window.exceptions_panel
 
     def raise_alert(self, row: int) -> int:
         """A late alert about the ``row``-th stop of V02, selected in the queue; its id."""
@@ -168,7 +188,7 @@ class Walk:
 
     def js(self, source: str) -> Any:
         box: list[Any] = []
-        controller = self.window.map_controller  # type: ignore[attr-defined]
+        controller = self.window.map_controller
         controller.view.page().runJavaScript(source, 0, box.append)
         self.qtbot.waitUntil(lambda: bool(box), timeout=10000)
         return box[0]
@@ -200,6 +220,11 @@ def close(dialog: QWidget) -> None:
     dialog.close()
 
 
+def reject(dialog: QWidget) -> None:
+    assert isinstance(dialog, QDialog)
+    dialog.reject()
+
+
 def choose_file(path: Path) -> Callable[[QWidget], None]:
     def fill(dialog: QWidget) -> None:
         assert isinstance(dialog, QFileDialog)
@@ -225,7 +250,7 @@ def step(*entry_ids: str) -> Callable[[Step], Step]:
 
 @step("window/Import orders")
 def import_orders(w: Walk) -> None:
-    seen = w.answer(lambda d: d.reject())
+    seen = w.answer(reject)
     w.fire("window/Import orders")
     w.qtbot.waitUntil(lambda: bool(seen))
     assert seen[0].title == "Import orders"
@@ -235,6 +260,7 @@ def import_orders(w: Walk) -> None:
 def reload(w: Walk) -> None:
     w.window.stats_label.setText("")
     w.fire("window/Reload")
+    w.qtbot.waitUntil(lambda: not w.window.routes_loading, timeout=15000)
     assert w.window.stats_label.text() == "3 routes · 40 stops"
 
 
@@ -290,7 +316,7 @@ def about(w: Walk) -> None:
 
 
 def feed_positions(w: Walk) -> None:
-    controller = w.window.map_controller  # type: ignore[attr-defined]
+    controller = w.window.map_controller
     w.qtbot.waitUntil(lambda: controller.view.ready, timeout=30000)
     fixes = [("V01", 52.55, 13.35), ("V02", 52.47, 13.45), ("V03", 52.50, 13.30)]
     reports = [
@@ -320,7 +346,7 @@ def map_actions(w: Walk) -> None:
         w.js("DispatcherMap.map.setView([48.1, 11.6], 10, {animate: false}); 1")
         w.fire(entry_id)
         w.qtbot.waitUntil(lambda: map_centre_in_berlin(w), timeout=10000)
-    w.window.map_controller.tick()  # type: ignore[attr-defined]
+    w.window.map_controller.tick()
     w.qtbot.waitUntil(lambda: w.js("DispatcherMap.selected") == "V02", timeout=10000)
     w.fire("window/Follow selected vehicle")
     w.qtbot.waitUntil(lambda: w.js("DispatcherMap.follow") is True, timeout=10000)
@@ -333,6 +359,35 @@ def export_map(w: Walk) -> None:
     w.fire("window/Export map as HTML")
     w.qtbot.waitUntil(target.exists, timeout=20000)
     w.qtbot.waitUntil(lambda: "exported to" in w.status(), timeout=20000)
+
+
+def stored_position(w: Walk, stop_id: str) -> tuple[float, float]:
+    from dispatcher.persistence.orm import Stop
+
+    with w.core.db.session() as session:
+        stop = session.get(Stop, int(stop_id))
+        assert stop is not None
+        return stop.lat, stop.lon
+
+
+@step("window/Fix position on map", "map pick/cancel", "window/Undo position fix")
+def fix_position(w: Walk) -> None:
+    fixer = w.window.position_fixer
+    w.qtbot.waitUntil(lambda: w.window.map_controller.view.ready, timeout=30000)
+    sid = w.select_stop("V02", 3)
+    before = stored_position(w, sid)
+    w.fire("window/Fix position on map")
+    w.qtbot.waitUntil(lambda: w.js("DispatcherMap.picking") is True, timeout=15000)
+    w.fire("map pick/cancel")
+    w.qtbot.waitUntil(lambda: w.js("DispatcherMap.picking") is False, timeout=10000)
+    assert "not changed" in fixer.last_message
+    w.fire("window/Fix position on map")
+    w.qtbot.waitUntil(lambda: w.js("DispatcherMap.picking") is True, timeout=15000)
+    w.js("DispatcherMap.map.fire('click', {latlng: L.latLng(52.4711, 13.5212)}); 1")
+    w.qtbot.waitUntil(lambda: stored_position(w, sid) == (52.4711, 13.5212), timeout=20000)
+    w.qtbot.waitUntil(lambda: not fixer.busy, timeout=10000)
+    w.fire("window/Undo position fix")
+    w.qtbot.waitUntil(lambda: stored_position(w, sid) == before, timeout=20000)
 
 
 @step("exception queue/acknowledge")
@@ -352,7 +407,12 @@ def take(w: Walk) -> None:
 @step("exception queue/escalate")
 def escalate(w: Walk) -> None:
     alert_id = w.raise_alert(2)
-    w.answer(lambda d: (w.qtbot.keyClicks(d.focusWidget(), "angry"), click_button(w.qtbot, d, OK)))
+
+    def fill(d: QWidget) -> None:
+        w.qtbot.keyClicks(d.focusWidget(), "angry")
+        click_button(w.qtbot, d, OK)
+
+    w.answer(fill)
     w.fire("exception queue/escalate", w.queue.view)
     assert w.alert_status(alert_id) is AlertStatus.ESCALATED
 
@@ -431,7 +491,7 @@ def message_customer(w: Walk) -> None:
     w.select_stop("V03", 0)
     w.fire("window/Message customer of selected stop")
     w.qtbot.waitUntil(lambda: "message queued" in w.status(), timeout=15000)
-    panel = w.window.messages_panel  # type: ignore[attr-defined]
+    panel = w.window.messages_panel
     panel.tick()
     w.qtbot.waitUntil(lambda: panel.proxy.rowCount() > 0, timeout=15000)
 
@@ -447,7 +507,7 @@ def notify_route(w: Walk) -> None:
 
 @step("window/Message history of selected stop", "window/Show outbox", "window/Edit templates")
 def message_views(w: Walk) -> None:
-    panel = w.window.messages_panel  # type: ignore[attr-defined]
+    panel = w.window.messages_panel
     w.select_stop("V03", 0)
     w.window.docks["kpis"].raise_()
     w.fire("window/Message history of selected stop")
@@ -518,8 +578,8 @@ def locks(w: Walk) -> None:
 def best_place(w: Walk) -> None:
     w.select_stop("V03", 4)
     w.fire("window/Best place for selected stop")
-    dialog = w.window.routes_panel.last_insert_dialog  # type: ignore[attr-defined]
-    assert dialog.isVisible()
+    dialog = w.window.routes_panel.last_insert_dialog
+    assert dialog is not None and dialog.isVisible()
     w.qtbot.waitUntil(lambda: dialog.table.rowCount() > 0, timeout=30000)
     dialog.reject()
 
@@ -530,9 +590,9 @@ def optimize(w: Walk) -> None:
     for entry_id in ("window/Optimize route", "window/Optimize fleet"):
         w.select_stop("V01", 0)
         w.fire(entry_id)
-        dialog = panel.last_optimize_dialog  # type: ignore[attr-defined]
-        assert dialog.isVisible()
-        w.qtbot.waitUntil(lambda d=dialog: d.result is not None or d.error, timeout=60000)
+        dialog = panel.last_optimize_dialog
+        assert dialog is not None and dialog.isVisible()
+        w.qtbot.waitUntil(lambda d=dialog: d.outcome is not None or d.error, timeout=60000)
         assert dialog.error is None
         dialog.reject()
 
@@ -541,13 +601,15 @@ def optimize(w: Walk) -> None:
 def replay(w: Walk) -> None:
     w.fire("window/Replay")
     assert w.window.docks["history"].isVisible()
-    bar = w.window.replay_bar  # type: ignore[attr-defined]
+    bar = w.window.replay_bar
     bar.load()
     w.qtbot.waitUntil(lambda: bar.player is not None, timeout=15000)
+    player = bar.player
+    assert player is not None
     w.fire("replay bar/play", bar.play_button)
-    assert bar.player.playing
+    assert player.playing
     w.fire("replay bar/play", bar.play_button)
-    assert not bar.player.playing
+    assert not player.playing
 
 
 @step("window/Replay around selected exception")
@@ -558,17 +620,25 @@ def replay_around(w: Walk) -> None:
     w.window.docks["history"].hide()
     w.fire("window/Replay around selected exception")
     assert "Select an exception first" not in w.status()
-    assert w.window.docks["history"].isVisible()
+    # the exception's time is read off the GUI thread; then the replay opens around it
+    w.qtbot.waitUntil(w.window.docks["history"].isVisible, timeout=10000)
 
 
 @step("window/Proof of visit")
 def proof_of_visit(w: Walk) -> None:
     from ui.history.visit_dialog import ProofOfVisitDialog
 
-    w.select_stop("V03", 0)
+    stop_id = w.select_stop("V03", 0)
     w.fire("window/Proof of visit")
     dialogs = [d for d in w.window.findChildren(ProofOfVisitDialog) if d.isVisible()]
     assert dialogs
+    # "Use selected stop" takes the place from the boards' day (no database read)
+    day = w.window.routes_panel.controller.day
+    assert day is not None
+    stop = day.stops[stop_id]
+    w.qtbot.mouseClick(dialogs[-1].from_stop, Qt.MouseButton.LeftButton)
+    assert dialogs[-1].lat.value() == pytest.approx(stop.lat, abs=1e-6)
+    assert dialogs[-1].lon.value() == pytest.approx(stop.lon, abs=1e-6)
     for dialog in dialogs:
         dialog.close()
 
@@ -580,7 +650,7 @@ def export_day_report(w: Walk) -> None:
     w.answer(choose_file(folder))
     w.fire("window/Export day report")
     w.qtbot.waitUntil(lambda: hasattr(w.window, "last_day_report"), timeout=30000)
-    csv_path, map_path = w.window.last_day_report  # type: ignore[attr-defined]
+    csv_path, map_path = w.window.last_day_report
     assert csv_path.exists() and map_path.exists()
 
 
@@ -590,7 +660,7 @@ def new_order(w: Walk) -> None:
 
     w.fire("window/New order")
     w.qtbot.waitUntil(lambda: getattr(w.window, "last_new_order_dialog", None) is not None)
-    dialog = w.window.last_new_order_dialog  # type: ignore[attr-defined]
+    dialog = w.window.last_new_order_dialog
     assert isinstance(dialog, NewOrderDialog) and dialog.isVisible()
     for name, text in (("order_id", "WALK-1"), ("lat", "52.51"), ("lon", "13.39")):
         dialog.fields[name].clear()
@@ -608,7 +678,8 @@ def first_run_assistant(w: Walk) -> None:
 
     w.fire("window/First-run assistant")
     w.qtbot.waitUntil(lambda: getattr(w.window, "first_run_wizard", None) is not None)
-    wizard = w.window.first_run_wizard  # type: ignore[attr-defined]
+    wizard = w.window.first_run_wizard
+    assert wizard is not None
     w.qtbot.waitUntil(wizard.isVisible)
     assert wizard.currentPage().title() == "Your company"
     cancel = wizard.button(QWizard.WizardButton.CancelButton)
@@ -634,7 +705,7 @@ def day_picker(w: Walk) -> None:
 def fleet_setup(w: Walk) -> None:
     w.fire("window/Fleet setup")
     w.qtbot.waitUntil(lambda: getattr(w.window, "fleet_setup_dialog", None) is not None)
-    dialog = w.window.fleet_setup_dialog  # type: ignore[attr-defined]
+    dialog = w.window.fleet_setup_dialog
     w.qtbot.waitUntil(dialog.isVisible)
     w.qtbot.waitUntil(lambda: not any(t.busy for t in dialog.record_tabs.values()), timeout=10000)
     assert dialog.windowTitle().startswith("Fleet setup")
@@ -671,9 +742,29 @@ def devices_dock(w: Walk) -> None:
     dock.hide()
     w.fire("window/Devices and quarantine")
     w.qtbot.waitUntil(dock.isVisible)
-    panel = w.window.devices_panel  # type: ignore[attr-defined]
+    panel = w.window.devices_panel
     assert panel.isVisible()
     dock.hide()
+
+
+@step("window/Device settings")
+def device_settings(w: Walk) -> None:
+    from ui.devices.settings_dialog import DeviceSettingsDialog
+
+    w.window.device_settings_dialog = None
+    w.fire("window/Device settings")
+    w.qtbot.waitUntil(
+        lambda: getattr(w.window, "device_settings_dialog", None) is not None, timeout=10000
+    )
+    dialog = w.window.device_settings_dialog
+    assert dialog is not None
+    assert isinstance(dialog, DeviceSettingsDialog)
+    w.qtbot.waitUntil(dialog.isVisible)
+    # the desk's user is a dispatcher: every setting shown, none editable
+    assert not dialog.editable and "may look" in dialog.header.text()
+    topics = dialog.editors["telemetry.traccar_topics"]
+    assert isinstance(topics, QLineEdit) and topics.text() == "positions, traccar/positions"
+    dialog.close()
 
 
 @step("window/Quit")

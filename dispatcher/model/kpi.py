@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, tzinfo
 from enum import StrEnum
 
-from dispatcher.alerts.model import Alert, AuditEntry
+from dispatcher.model.alerts import Alert, AuditEntry
 
 #: Statuses after which nothing more happens to a stop today.
 FINAL_STATUSES = frozenset({"done", "failed", "skipped"})

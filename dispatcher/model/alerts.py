@@ -16,7 +16,7 @@ from typing import Any
 
 # Role and User are the users room's (one table of people for every room); re-exported here
 # because the queue's code and tests name them from this module.
-from dispatcher.users.model import SYSTEM_ACTOR, Role, User
+from dispatcher.model.users import SYSTEM_ACTOR, Role, User
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -281,3 +281,48 @@ def audit_view(alert: Alert) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which alerts to list; a None field does not filter.
+
+    Attributes:
+        statuses: Any of these statuses (``OPEN_STATUSES`` for the live queue).
+        kinds: Any of these kinds.
+        vehicle_id: Alerts about this vehicle.
+        stop_id: Alerts about this stop.
+        assignee: Alerts assigned to this user id.
+        cause_active: Alerts whose cause was present at the last reconciliation (or not).
+        snoozed_until_before: Alerts with ``snoozed_until <= this`` (the ones due to wake).
+        resolved_since: Alerts with ``resolved_at >= this`` (closed today, for the stats).
+        limit: At most this many (the lowest ids).
+    """
+
+    statuses: frozenset[AlertStatus] | None = None
+    kinds: frozenset[AlertKind] | None = None
+    vehicle_id: str | None = None
+    stop_id: str | None = None
+    assignee: str | None = None
+    cause_active: bool | None = None
+    snoozed_until_before: datetime | None = None
+    resolved_since: datetime | None = None
+    limit: int | None = None
+
+    def matches(self, alert: Alert) -> bool:
+        """The reference semantics of every filter field (the SQL store mirrors them)."""
+        checks = (
+            self.statuses is None or alert.status in self.statuses,
+            self.kinds is None or alert.kind in self.kinds,
+            self.vehicle_id is None or alert.vehicle_id == self.vehicle_id,
+            self.stop_id is None or alert.stop_id == self.stop_id,
+            self.assignee is None or alert.assignee == self.assignee,
+            self.cause_active is None or alert.cause_active == self.cause_active,
+            self.snoozed_until_before is None
+            or (
+                alert.snoozed_until is not None and alert.snoozed_until <= self.snoozed_until_before
+            ),
+            self.resolved_since is None
+            or (alert.resolved_at is not None and alert.resolved_at >= self.resolved_since),
+        )
+        return all(checks)

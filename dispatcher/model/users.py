@@ -4,12 +4,14 @@
 |-------------------|--------|------------|------------|-------|
 | handle exceptions | no     | yes        | yes        | yes   |
 | edit routes       | no     | yes        | yes        | yes   |
+| fix positions     | no     | yes        | yes        | yes   |
 | optimize / apply  | no     | yes        | yes        | yes   |
 | send messages     | no     | yes        | yes        | yes   |
 | import orders     | no     | yes        | yes        | yes   |
 | edit templates    | no     | no         | yes        | yes   |
 | fleet setup       | no     | no         | yes        | yes   |
 | manage users      | no     | no         | no         | yes   |
+| edit settings     | no     | no         | no         | yes   |
 
 Roles are ordered: each one may do what the one below it may, so a check is "at least this
 role". The alert queue's finer rules (who may act on whose exception) are in
@@ -65,23 +67,27 @@ class Permission(enum.StrEnum):
 
     HANDLE_EXCEPTIONS = "change exceptions"
     EDIT_ROUTES = "edit routes"
+    FIX_POSITIONS = "fix where an order is on the map"
     OPTIMIZE = "optimize and apply routes"
     SEND_MESSAGES = "send customer messages"
     IMPORT_ORDERS = "import orders"
     EDIT_TEMPLATES = "edit message templates"
     FLEET_SETUP = "change the fleet setup"
     MANAGE_USERS = "manage users"
+    EDIT_SETTINGS = "change the console's settings"
 
 
 MINIMUM_ROLE: dict[Permission, Role] = {
     Permission.HANDLE_EXCEPTIONS: Role.DISPATCHER,
     Permission.EDIT_ROUTES: Role.DISPATCHER,
+    Permission.FIX_POSITIONS: Role.DISPATCHER,
     Permission.OPTIMIZE: Role.DISPATCHER,
     Permission.SEND_MESSAGES: Role.DISPATCHER,
     Permission.IMPORT_ORDERS: Role.DISPATCHER,
     Permission.EDIT_TEMPLATES: Role.SUPERVISOR,
     Permission.FLEET_SETUP: Role.SUPERVISOR,
     Permission.MANAGE_USERS: Role.ADMIN,
+    Permission.EDIT_SETTINGS: Role.ADMIN,
 }
 
 

@@ -1,0 +1,566 @@
+"""The route desk: the day's plan as a front end edits it — commands, undo, save, publish.
+
+Shaped like the alert desk (:mod:`dispatcher.alerts.desk`). Every edit the boards offer
+(drag, keyboard move, lock, optimizer preview, insertion) ends in :meth:`RouteDesk.execute`:
+a :mod:`dispatcher.planning` command on the one :class:`~dispatcher.planning.dayplan.DayPlan`,
+then the pure evaluator, then one database transaction with optimistic locking, then the
+retained route message to each changed vehicle through a :class:`RoutePublisher`, then one
+:class:`RoutesChanged` on the core's bus (the map re-reads on it instead of polling).
+
+No Qt here: the window's adapter (``ui/routes/controller.py``) sets the ``on_*`` callbacks to
+its signals. Saves run in the caller's thread and take a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from dispatcher.clock import Clock, system_monotonic
+from dispatcher.errors import ConflictError, DatabaseError, DispatcherError, ValidationError
+from dispatcher.eta import HaversineProvider
+from dispatcher.events import EventBus
+from dispatcher.persistence import fleet_repo
+from dispatcher.persistence.database import Database
+from dispatcher.persistence.fleet_repo import RouteView, StopProgress, VehicleView
+from dispatcher.planning.commands import (
+    MoveToVehicle,
+    MoveWithinRoute,
+    RouteCommand,
+    SetLocks,
+    Unassign,
+    UndoStack,
+)
+from dispatcher.planning.dayplan import (
+    UNASSIGNED,
+    DayPlan,
+    ProgressMerge,
+    build_day_plan,
+    route_message,
+)
+from dispatcher.planning.evaluate import PlanEvaluation, RouteEvaluation, diff, evaluate_plan
+from dispatcher.planning.insertion import InsertionSuggestion, suggest_insertions
+from dispatcher.planning.model import PlanMatrix
+from dispatcher.planning.stop_eta import StopEta, StopEtasChanged, by_stop_id, stop_etas
+
+log = logging.getLogger(__name__)
+
+#: ETAs are recomputed from live positions at most this often (seconds of wall time).
+REFRESH_EVERY_S = 2.0
+
+__all__ = [
+    "REFRESH_EVERY_S",
+    "RouteDesk",
+    "RoutePublisher",
+    "RouteView",
+    "RoutesChanged",
+    "StopProgress",
+    "VehicleView",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutesChanged:
+    """The routes of ``day`` changed in the database or were read again from it.
+
+    ``vehicles`` are the routes saved ("" = the unassigned pool); empty after a reload or a
+    merge of another desk's saves, when any route may differ. Views that show routes (the
+    map) re-read on it rather than polling.
+    """
+
+    day: date
+    vehicles: frozenset[str] = frozenset()
+    #: "save" (this desk's edit), "reload", "remote" (another desk's saves), "place".
+    source: str = "save"
+
+
+class RoutePublisher(Protocol):
+    """Where saved routes go: the drivers' retained route topic and the desks' sync topic."""
+
+    def publish_route(self, vehicle_id: str, payload: Mapping[str, Any]) -> Any: ...
+
+    def publish_sync(self, note: Mapping[str, Any]) -> Any: ...
+
+
+def _ignore(*_args: object) -> None:
+    """The default of every ``on_*`` callback: a desk without a front end tells no one."""
+
+
+class RouteDesk:
+    """Holds the day's plan and runs every edit through core commands, then saves it."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        bus: EventBus,
+        timezone: ZoneInfo,
+        *,
+        load_routes: Callable[[date | None], list[RouteView]],
+        actor: Callable[[], str],
+        positions: Callable[[], dict[str, tuple[float, float]] | None] = lambda: None,
+        publisher: Callable[[], RoutePublisher | None] = lambda: None,
+        console_id: Callable[[], str] = lambda: "console",
+    ) -> None:
+        """``positions`` gives the vehicles' live places (None: no live telemetry);
+        ``publisher`` the broker connection when there is one (asked at each save, since the
+        telemetry link may come up later); ``console_id`` this desk's name on the sync topic.
+        """
+        self.db, self.clock, self.bus, self.timezone = db, clock, bus, timezone
+        self._load_routes, self._positions = load_routes, positions
+        self._publisher, self.console_id = publisher, console_id
+        #: Who is editing: their name goes in the audit, the route row and the sync note.
+        self.actor = actor
+        self.provider = HaversineProvider()
+        self.day: DayPlan | None = None
+        self.pm: PlanMatrix | None = None
+        self._evaluation: PlanEvaluation | None = None
+        #: Every assigned stop's ETA (plan stop id): what the boards AND the map show.
+        self.etas: dict[str, StopEta] = {}
+        self.undo_stack: UndoStack | None = None
+        self.last_change = ""
+        self.save_ms = 0.0
+        #: Saves made so far: a reload read before the latest save is out of date.
+        self.saves = 0
+        self._saved: dict[str, str | None] = {}
+        self._last_refresh = 0.0
+        #: Bumped by every load: background results for an older day are dropped.
+        self.generation = 0
+        # What the front end hears (the Qt adapter sets these to its signals).
+        self.on_routes: Callable[[frozenset[str] | None], None] = _ignore
+        self.on_times: Callable[[], None] = _ignore
+        self.on_focus: Callable[[list[str]], None] = _ignore
+        self.on_message: Callable[[str], None] = _ignore
+        self.on_progressed: Callable[[list[str]], None] = _ignore
+        self.on_reloaded: Callable[[list[RouteView]], None] = _ignore
+
+    @property
+    def evaluation(self) -> PlanEvaluation | None:
+        return self._evaluation
+
+    @evaluation.setter
+    def evaluation(self, evaluation: PlanEvaluation | None) -> None:
+        """Every new evaluation refreshes the one ETA table and announces it (the map)."""
+        self._evaluation = evaluation
+        if evaluation is None or self.day is None:
+            self.etas = {}
+        else:
+            self.etas = stop_etas(self.day, evaluation)
+        self.bus.publish(StopEtasChanged(by_stop_id(self.etas)))
+
+    def _announce(self, vehicles: Iterable[str] = (), source: str = "save") -> None:
+        if self.day is not None:
+            self.bus.publish(RoutesChanged(self.day.day, frozenset(vehicles), source))
+
+    # --- loading and live refresh ---------------------------------------------------------
+    def load(
+        self,
+        routes: list[RouteView] | None = None,
+        vehicles: list[VehicleView] | None = None,
+        day: date | None = None,
+    ) -> bool:
+        """(Re)read the day from the database; the undo history starts afresh.
+
+        ``day`` is the day the routes are of (the day picker's); default the day shown now,
+        so a reload after a conflict stays on it, even when it has no stops.
+
+        An unreachable database leaves the plan as it was and says so (False).
+        Every route counts as changed by a reload, so an optimizer preview computed before
+        it is refused as stale rather than applied over someone else's change.
+        """
+        day = day or (self.day.day if self.day is not None else None)
+        try:
+            if routes is None:
+                routes = self._load_routes(day)
+            if vehicles is None:
+                with self.db.session() as session:
+                    vehicles = fleet_repo.load_vehicles(session)
+        except DispatcherError as exc:
+            self.on_message(f"Routes not loaded — {exc}")
+            return False
+        if not vehicles and not any(r.stops for r in routes):
+            self.on_message("No vehicles or orders yet: import orders (Ctrl+I)")
+            return False
+        old = self.day.plan.versions if self.day is not None else {}
+        self.day = build_day_plan(routes, vehicles, self.timezone, day=day)
+        for vid in self.day.plan.versions:
+            self.day.plan.versions[vid] = old.get(vid, 0) + 1
+        self.generation += 1
+        self.undo_stack = UndoStack(self.day.plan)
+        self._saved = {
+            sid: vid for vid, r in self.day.plan.routes.items() for sid in r
+        } | dict.fromkeys(self.day.plan.unassigned)
+        self._place_and_evaluate()
+        self.on_routes(None)
+        self.on_reloaded(routes)
+        self._announce(source="reload")
+        if self.day.problems:
+            self.on_message("; ".join(self.day.problems[:3]))
+        return True
+
+    def merge_remote(
+        self, routes: list[RouteView], vehicles: list[VehicleView], changed: Sequence[str]
+    ) -> int | None:
+        """Show another desk's saves of ``changed`` vehicles; the rest of the day stays as is.
+
+        Only those routes (and the unassigned pool) are replaced, in the plan the undo
+        history edits; history entries that changed them are dropped, every other one stays.
+        Returns how many entries were dropped, or None when the day changed too much to
+        merge (another vehicle, stop or day): then the caller reloads everything.
+        """
+        day, stack = self.day, self.undo_stack
+        if day is None or stack is None:
+            return None
+        fresh = build_day_plan(routes, vehicles, self.timezone)
+        plan, new = day.plan, fresh.plan
+        if (
+            fresh.day != day.day
+            or set(new.routes) != set(plan.routes)
+            or set(new.stops) != set(plan.stops)
+            or any(new.routes[v] != plan.routes[v] for v in plan.routes if v not in changed)
+        ):
+            return None
+        pool = new.unassigned != plan.unassigned
+        moved = {s for v in changed for s in new.routes[v]} | set(new.unassigned)
+        for vid in changed:
+            plan.routes[vid] = list(new.routes[vid])
+            plan.versions[vid] = plan.versions.get(vid, 0) + 1
+            day.route_ids[vid], day.db_versions[vid] = fresh.route_ids[vid], fresh.db_versions[vid]
+            if vid in fresh.on_board:
+                day.on_board[vid] = fresh.on_board[vid]
+        plan.unassigned[:] = new.unassigned
+        for sid in moved:
+            plan.stops[sid], day.stops[sid] = new.stops[sid], fresh.stops[sid]
+        self._saved.update({sid: vid for vid in changed for sid in new.routes[vid]})
+        self._saved.update(dict.fromkeys(new.unassigned))
+        dropped = stack.forget(changed, pool=pool)
+        self.generation += 1  # an optimizer preview of the old routes is stale
+        self._place_and_evaluate()
+        self.on_routes(None)
+        self.on_reloaded(routes)
+        self._announce(source="remote")
+        return dropped
+
+    def merge_progress(self, progress: Mapping[int, StopProgress]) -> ProgressMerge:
+        """Show the drivers' progress (status, actual arrival) in place; undo history stays."""
+        if self.day is None:
+            return ProgressMerge()
+        merge = self.day.merge_progress(progress)
+        if merge.changed and self.pm is not None:
+            self.evaluation = evaluate_plan(self.pm, self.day.plan)  # same places: no new matrix
+            if merge.reordered:
+                self.on_routes(frozenset(merge.reordered))
+            self.on_times()
+            self.on_progressed(list(merge.changed))
+        if merge.not_on_route:
+            refs = ", ".join(self.day.stops[s].order_ref for s in merge.not_on_route[:3])
+            self.on_message(f"{refs}: reported served but on no route — press F5 to reload")
+        return merge
+
+    def relocate(
+        self,
+        stop_id: int,
+        position: tuple[float, float],
+        route: tuple[str, int, int] | None = None,
+    ) -> bool:
+        """A stop was placed by hand on the map, and saved (ui/map/fix_position.py).
+
+        The new place goes into the plan in place — not an undoable edit, and the undo
+        history stays (its steps restore orders and locks, never places). The day is
+        re-evaluated from a new travel matrix, so every ETA, on the boards and the map,
+        follows. ``route`` is the stop's route as the save left it (vehicle, route id, new
+        version): this desk keeps that version, so its next save is not taken for another
+        desk's, and the driver gets the route again. False when the stop is not on the day.
+        """
+        day, sid = self.day, str(stop_id)
+        if day is None or sid not in day.stops:
+            return False
+        lat, lon = position
+        day.stops[sid] = replace(day.stops[sid], lat=lat, lon=lon)
+        if sid in day.plan.stops:
+            day.plan.stops[sid] = replace(day.plan.stops[sid], location=(lat, lon))
+        saved: dict[str, tuple[int, int]] = {}
+        if route is not None and route[0] in day.db_versions:
+            vid, route_id, version = route
+            day.route_ids[vid], day.db_versions[vid] = route_id, version
+            saved[vid] = (route_id, version)
+        self._place_and_evaluate()
+        on = day.plan.vehicle_of(sid)
+        self.on_routes(frozenset({UNASSIGNED if on is None else on}))
+        self.on_times()
+        self._publish(saved)
+        self._announce(saved, source="place")
+        return True
+
+    def live_positions(self) -> dict[str, tuple[float, float]]:
+        return self._positions() or {}
+
+    def _place_and_evaluate(self) -> None:
+        assert self.day is not None
+        self.day.place_vehicles(self.live_positions(), self.clock.now())
+        self.pm = PlanMatrix.build(self.day.plan, self.provider)
+        self.evaluation = evaluate_plan(self.pm, self.day.plan)
+        self._last_refresh = system_monotonic()
+
+    def refresh_times(self, *, force: bool = False) -> bool:
+        """Re-place vehicles at their live positions and re-evaluate (throttled)."""
+        if self.day is None or (self._positions() is None and not force):
+            return False
+        if not force and system_monotonic() - self._last_refresh < REFRESH_EVERY_S:
+            return False
+        self._place_and_evaluate()
+        self.on_times()
+        return True
+
+    # --- reads for a background thread (the database only, never the plan) ----------------
+    def read_progress(self, day: date) -> dict[int, StopProgress]:
+        """The drivers' progress on ``day``'s stops (status, actual arrival)."""
+        with self.db.session() as session:
+            return fleet_repo.load_stop_progress(session, day)
+
+    def read_routes(self, day: date | None) -> tuple[list[RouteView], list[VehicleView]]:
+        """``day``'s routes and the fleet's vehicles, in one session (another desk saved)."""
+        with self.db.session() as session:
+            return fleet_repo.load_routes(session, day), fleet_repo.load_vehicles(session)
+
+    # --- reading --------------------------------------------------------------------------
+    def vehicle_ids(self) -> list[str]:
+        return [] if self.day is None else list(self.day.plan.routes)
+
+    def route(self, vehicle_id: str) -> list[str]:
+        if self.day is None:
+            return []
+        if vehicle_id == UNASSIGNED:
+            return self.day.plan.unassigned
+        return self.day.plan.routes.get(vehicle_id, [])
+
+    def route_evaluation(self, vehicle_id: str) -> RouteEvaluation | None:
+        if self.evaluation is None:
+            return None
+        return self.evaluation.routes.get(vehicle_id)
+
+    def suggestions(self, stop_id: str, limit: int = 8) -> list[InsertionSuggestion]:
+        if self.day is None or self.pm is None:
+            return []
+        return suggest_insertions(self.day.plan, self.pm, stop_id, limit)
+
+    def in_route_order(self, stop_ids: Iterable[str]) -> list[str]:
+        """The given stops in board order (route by route, then the unassigned pool)."""
+        if self.day is None:
+            return []
+        wanted = set(stop_ids)
+        order = [s for r in self.day.plan.routes.values() for s in r] + self.day.plan.unassigned
+        return [s for s in order if s in wanted]
+
+    def readable(self, text: str) -> str:
+        """Name stops by their order reference ("stop 412" means little to a person)."""
+        day = self.day
+        if day is None:
+            return text
+        return re.sub(
+            r"\bstop (\d+)\b",
+            lambda m: f"stop {day.stops[m[1]].order_ref}" if m[1] in day.stops else m[0],
+            text,
+        )
+
+    # --- edits ----------------------------------------------------------------------------
+    def execute(self, command: RouteCommand, label: str | None = None) -> bool:
+        """Run ``command`` through the undo stack, evaluate, save and publish."""
+        stack = self.undo_stack
+        if stack is None:
+            return False
+
+        def push() -> RouteCommand:
+            stack.push(command)
+            return command
+
+        retry = "Redo (Ctrl+Shift+Z) tries again"
+        return self._change(push, label or command.description, stack.undo, retry)
+
+    def undo(self) -> bool:
+        stack = self.undo_stack
+        if stack is None or not stack.can_undo:
+            self.on_message("Nothing to undo")
+            return False
+        return self._change(stack.undo, "Undone", stack.redo, "Undo (Ctrl+Z) tries again")
+
+    def redo(self) -> bool:
+        stack = self.undo_stack
+        if stack is None or not stack.can_redo:
+            self.on_message("Nothing to redo")
+            return False
+        return self._change(stack.redo, "Redone", stack.undo, "Redo (Ctrl+Shift+Z) tries again")
+
+    def move(self, stop_ids: Sequence[str], target: str, row: int) -> bool:
+        """Drop ``stop_ids`` on ``target``'s route before ``row`` (a row of the full route)."""
+        if self.day is None:
+            return False
+        plan = self.day.plan
+        ids = self.in_route_order(stop_ids)
+        if not ids:
+            return False
+        if target == UNASSIGNED:
+            if all(s in plan.unassigned for s in ids):
+                return False
+            return self.execute(Unassign(ids), f"Unassigned {len(ids)} stop(s)")
+        if target not in plan.routes:
+            self.on_message(f"Unknown vehicle {target}")
+            return False
+        route = plan.routes[target]
+        row = len(route) if row < 0 else min(row, len(route))
+        moved = set(ids)
+        index = row - sum(1 for s in route[:row] if s in moved)
+        if all(plan.vehicle_of(s) == target for s in ids):
+            rest = [s for s in route if s not in moved]
+            if rest[:index] + ids + rest[index:] == route:
+                return False
+            return self.execute(MoveWithinRoute(target, ids, index), "Moved")
+        return self.execute(MoveToVehicle(ids, target, index), f"Moved to {target}")
+
+    def move_by(self, stop_ids: Sequence[str], delta: int) -> bool:
+        """Move the selected stops one place up (-1) or down (+1) within their route."""
+        ids = self.in_route_order(stop_ids)
+        if self.day is None or not ids:
+            return False
+        vid = self.day.plan.vehicle_of(ids[0])
+        if vid is None or any(self.day.plan.vehicle_of(s) != vid for s in ids):
+            self.on_message("Select stops of one route to move them up or down")
+            return False
+        route = self.day.plan.routes[vid]
+        first = route.index(ids[0])
+        rest_len = len(route) - len(ids)
+        index = max(0, min(rest_len, first + (1 if delta > 0 else -1)))
+        return self.move(ids, vid, index if delta < 0 else index + len(ids))
+
+    def set_locks(self, stop_ids: Sequence[str], **locks: Any) -> bool:
+        """Pin/unpin, keep on vehicle, or set/clear an order group (undoable, persisted)."""
+        ids = self.in_route_order(stop_ids)
+        return bool(ids) and self.execute(SetLocks(ids, **locks), "Locks changed")
+
+    # --- the one path every change takes --------------------------------------------------
+    def _change(
+        self,
+        action: Callable[[], RouteCommand],
+        label: str,
+        revert: Callable[[], RouteCommand],
+        retry: str,
+    ) -> bool:
+        """Apply ``action`` on the stack, save it; ``revert`` takes it back if not saved."""
+        day, before = self.day, self.evaluation
+        assert day is not None and self.pm is not None and before is not None
+        plan = day.plan
+        routes0 = {v: list(r) for v, r in plan.routes.items()}
+        unassigned0, stops0 = list(plan.unassigned), dict(plan.stops)
+        try:
+            command = action()
+        except (ValidationError, ConflictError) as exc:
+            self.on_message(f"Not changed: {self.readable(str(exc))}")
+            return False
+        locked = {s for s, stop in plan.stops.items() if stops0.get(s) != stop}
+        vids = {v for v, r in plan.routes.items() if routes0.get(v) != r}
+        vids |= {v for v in map(plan.vehicle_of, locked) if v is not None}
+        pool = {s for s in plan.unassigned if self._saved.get(s) is not None} | (
+            locked & set(plan.unassigned)
+        )
+        self.evaluation = evaluate_plan(self.pm, plan)
+        changed = frozenset(vids | ({UNASSIGNED} if plan.unassigned != unassigned0 else set()))
+        try:
+            saved = self._save(vids, pool)
+        except ConflictError as exc:
+            if self.load():
+                self.on_message(f"Not saved — {exc}. The routes were reloaded; please redo it.")
+            return False
+        except DispatcherError as exc:
+            self._take_back(revert, changed)
+            self.on_message(f"Not saved — {exc}. The change was taken back; {retry}.")
+            return False
+        self._publish(saved)
+        self.last_change = f"{label}: {diff(before, self.evaluation).summary()}"
+        self.on_message(self.last_change)
+        self.on_routes(changed)
+        self.on_focus(list(getattr(command, "stop_ids", ())))
+        self._announce(changed)
+        return True
+
+    def _take_back(self, revert: Callable[[], RouteCommand], changed: frozenset[str]) -> None:
+        """Undo an edit the database did not store, so the boards show what is stored."""
+        assert self.pm is not None and self.day is not None
+        try:
+            revert()
+        except DispatcherError:  # cannot happen right after the edit; reload to be safe
+            log.exception("could not take back an unsaved route edit")
+            self.load()
+            return
+        self.evaluation = evaluate_plan(self.pm, self.day.plan)
+        self.on_routes(changed)
+
+    def _save(self, vids: set[str], pool: set[str]) -> dict[str, tuple[int, int]]:
+        """One transaction for every changed route (optimistic locking).
+
+        Raises ``ConflictError`` when another workstation changed a route meanwhile and
+        ``DispatcherError`` (``DatabaseError``) when the database cannot be reached.
+        """
+        day = self.day
+        assert day is not None
+        started = time.perf_counter()
+        writes = [
+            fleet_repo.RouteWrite(
+                vid, day.db_versions[vid], tuple(self._stop_write(s) for s in day.plan.routes[vid])
+            )
+            for vid in sorted(vids)
+        ]
+        try:
+            with self.db.session() as session:
+                saved = fleet_repo.save_routes(
+                    session,
+                    day.day,
+                    writes,
+                    [self._stop_write(s) for s in sorted(pool)],
+                    actor=self.actor(),
+                )
+        except DispatcherError:
+            raise
+        except Exception as exc:  # a driver error the session did not translate
+            log.exception("saving routes failed")
+            raise DatabaseError(f"the database refused the change ({exc})") from exc
+        self.save_ms = (time.perf_counter() - started) * 1000
+        self.saves += 1
+        for vid, (route_id, version) in saved.items():
+            day.route_ids[vid], day.db_versions[vid] = route_id, version
+            self._saved.update(dict.fromkeys(day.plan.routes[vid], vid))
+        self._saved.update(dict.fromkeys(pool))
+        return saved
+
+    def _stop_write(self, sid: str) -> fleet_repo.StopWrite:
+        assert self.day is not None
+        stop = self.day.plan.stops[sid]
+        return fleet_repo.StopWrite(int(sid), stop.pinned, stop.keep_vehicle, stop.order_group)
+
+    def _publish(self, saved: dict[str, tuple[int, int]]) -> None:
+        """Retained route to each changed vehicle, and a sync note to other workstations."""
+        publisher, day = self._publisher(), self.day
+        if publisher is None or day is None:
+            return
+        now = self.clock.now()
+        me, actor = self.console_id(), self.actor()
+        for vid, (route_id, version) in saved.items():
+            note = {
+                "console_id": me,
+                "actor": actor,
+                "entity": "route",
+                "id": str(route_id),
+                "version": version,
+                "ts": now.isoformat(),
+            }
+            try:
+                publisher.publish_route(vid, route_message(day, vid, version, now))
+                publisher.publish_sync(note)
+            except Exception as exc:  # the broker may be down; the database has the truth
+                log.warning("could not publish the route of %s: %s", vid, exc)
+                self.on_message(f"Saved, but the route of {vid} was not sent: {exc}")

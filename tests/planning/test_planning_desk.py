@@ -1,0 +1,165 @@
+"""The route desk (dispatcher/planning/desk.py) with no window: save, conflict, undo/redo.
+
+Every edit is one transaction with optimistic locking, then a retained route message per
+changed vehicle and a sync note through the publisher, then one ``RoutesChanged`` on the bus
+(the map re-reads on it). SQLite and PostgreSQL (``db_url``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import pytest
+from fleet_zone import DAY, TZ, demo_day, utc
+
+from dispatcher.clock import FakeClock
+from dispatcher.events import EventBus
+from dispatcher.persistence import fleet_repo
+from dispatcher.persistence.database import Database
+from dispatcher.planning.desk import RouteDesk, RoutesChanged
+from dispatcher.users.desk import UserDesk
+
+ACTOR = "ann"
+
+
+class Broker:
+    """Records what the desk publishes, as the MQTT client would send it."""
+
+    def __init__(self) -> None:
+        self.routes: list[tuple[str, Mapping[str, Any]]] = []
+        self.notes: list[Mapping[str, Any]] = []
+
+    def publish_route(self, vehicle_id: str, payload: Mapping[str, Any]) -> None:
+        self.routes.append((vehicle_id, payload))
+
+    def publish_sync(self, note: Mapping[str, Any]) -> None:
+        self.notes.append(note)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    with database.session() as session:
+        fleet_repo.save_scenario(session, demo_day())
+    UserDesk(database).login(ACTOR)  # the first login: may edit routes
+    yield database
+    database.dispose()
+
+
+def _desk(db: Database, bus: EventBus | None = None, *, actor: str = ACTOR) -> RouteDesk:
+    return _desk_and_broker(db, bus, actor=actor)[0]
+
+
+def _desk_and_broker(
+    db: Database, bus: EventBus | None = None, *, actor: str = ACTOR
+) -> tuple[RouteDesk, Broker]:
+    def load(day: date | None) -> list[fleet_repo.RouteView]:
+        with db.session() as session:
+            return fleet_repo.load_routes(session, day or DAY)
+
+    broker = Broker()
+    desk = RouteDesk(
+        db,
+        FakeClock(utc(7)),
+        bus or EventBus(),
+        TZ,
+        load_routes=load,
+        actor=lambda: actor,
+        publisher=lambda: broker,
+        console_id=lambda: "desk-a",
+    )
+    assert desk.load(day=DAY)
+    return desk, broker
+
+
+def _stored(db: Database) -> dict[str, list[str]]:
+    with db.session() as session:
+        routes = fleet_repo.load_routes(session, DAY)
+    return {r.vehicle_id or "": [str(s.id) for s in r.stops] for r in routes}
+
+
+def test_an_edit_is_saved_published_and_announced(db: Database) -> None:
+    bus, heard = EventBus(), list[RoutesChanged]()
+    bus.subscribe(RoutesChanged, heard.append)
+    desk, broker = _desk_and_broker(db, bus)
+    messages: list[str] = []
+    desk.on_message = messages.append
+    heard.clear()
+    stop = desk.route("V01")[-1]
+
+    assert desk.move([stop], "V02", 0)
+
+    assert _stored(db)["V02"][0] == stop and stop not in _stored(db)["V01"]
+    assert desk.saves == 1 and messages and messages[-1].startswith("Moved to V02")
+    assert heard == [RoutesChanged(DAY, frozenset({"V01", "V02"}), "save")]
+    assert sorted(v for v, _ in broker.routes) == ["V01", "V02"]
+    assert {n["console_id"] for n in broker.notes} == {"desk-a"}
+    assert {n["actor"] for n in broker.notes} == {ACTOR}
+
+
+def test_a_stale_route_is_refused_and_the_day_reloaded(db: Database) -> None:
+    first, second = _desk(db), _desk(db)  # both read the day before either saves
+    bus_heard: list[RoutesChanged] = []
+    second.bus.subscribe(RoutesChanged, bus_heard.append)
+    messages: list[str] = []
+    second.on_message = messages.append
+    route = first.route("V01")
+    assert first.move([route[0]], "V01", len(route))
+
+    assert not second.move([route[1]], "V01", len(route))
+
+    assert any("Not saved" in m and "reloaded" in m for m in messages), messages
+    assert second.route("V01") == _stored(db)["V01"]  # it now shows the first desk's save
+    assert [e.source for e in bus_heard] == ["reload"]
+    assert second.saves == 0
+
+
+def test_undo_and_redo_are_saved_too(db: Database) -> None:
+    desk = _desk(db)
+    before = _stored(db)
+    stop = desk.route("V03")[0]
+    assert desk.move([stop], "V04", 0)
+    after = _stored(db)
+
+    assert desk.undo()
+    assert _stored(db) == before and desk.route("V03") == before["V03"]
+    assert desk.redo()
+    assert _stored(db) == after
+    assert desk.saves == 3
+    assert not desk.redo()  # nothing left to redo
+
+
+def test_a_refused_save_is_taken_back(db: Database) -> None:
+    """Someone who may not edit routes: the board shows what is stored, and says why."""
+    desk, broker = _desk_and_broker(db, actor="mallory")
+    messages: list[str] = []
+    desk.on_message = messages.append
+    before = _stored(db)
+    stop = desk.route("V01")[0]
+
+    assert not desk.move([stop], "V02", 0)
+
+    assert _stored(db) == before
+    assert desk.route("V01") == before["V01"] and desk.route("V02") == before["V02"]
+    assert messages and "taken back" in messages[-1]
+    assert broker.routes == []
+
+
+def test_another_desks_save_is_merged_and_announced(db: Database) -> None:
+    """What ui/routes/live does on a sync note: read in a worker, merge on the GUI thread."""
+    first, second = _desk(db), _desk(db)
+    heard: list[RoutesChanged] = []
+    second.bus.subscribe(RoutesChanged, heard.append)
+    route = first.route("V02")
+    assert first.move([route[0]], "V02", len(route))
+    assert second.move([second.route("V05")[0]], "V05", 2)  # an undo step on another route
+
+    routes, vehicles = second.read_routes(DAY)
+    heard.clear()
+    assert second.merge_remote(routes, vehicles, ["V02"]) == 0  # the V05 step stays
+
+    assert second.route("V02") == _stored(db)["V02"]
+    assert heard == [RoutesChanged(DAY, frozenset(), "remote")]
+    assert second.undo() and second.route("V05") == _stored(db)["V05"]
