@@ -45,6 +45,7 @@ from dispatcher.messaging.service import MessagingService
 from dispatcher.messaging.settings import MessagingSettings, build_channels, messaging_settings
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.site import RecorderWatch, Role, warn_if_recorder_heard
+from dispatcher.telemetry.sharing import RecorderSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,12 @@ ALERT_RULES = "alert rules"
 
 @dataclass(frozen=True, slots=True)
 class LiveOptions:
-    """How to start live telemetry: a broker of the app's own, and the demo's simulated fleet."""
+    """How to start live telemetry: a broker of the app's own, the demo's simulated fleet, and
+    for a recorder, the shared-subscription group it belongs to (docs/deploy.md)."""
 
     embedded_broker: bool = False
     simulate_seed: int | None = None
+    recorder: RecorderSettings | None = None
 
 
 def build_core(
@@ -89,6 +92,7 @@ def build_core(
                 embedded_broker=live.embedded_broker,
                 simulate_seed=live.simulate_seed,
                 role=role,
+                recorder=live.recorder,
             )
         try:
             add_alert_services(core, serve=role == "serve")

@@ -12,13 +12,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 from dispatcher import __version__
-from dispatcher.clock import system_monotonic, system_now
+from dispatcher.clock import system_now
 from dispatcher.config import Settings
 from dispatcher.devices import cli as devices_cli
 from dispatcher.devices.registry_cli import add_parsers as add_device_registry_parsers
@@ -31,6 +31,10 @@ from dispatcher.messaging.cli import add_parser as add_outbox_parser
 from dispatcher.messaging.cli import run_outbox
 from dispatcher.planning.plan_cli import add_parser as add_plan_parser
 from dispatcher.planning.plan_cli import run_plan
+from dispatcher.simulator import cli as simulator_cli
+
+if TYPE_CHECKING:
+    pass
 
 GUI_COMMANDS = (None, "demo")
 ZONE_HELP = "zone of HH:MM times (default: the fleet's, [fleet] timezone)"
@@ -56,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=10.0, help="simulated time speed-up (default 10x)"
     )
     demo.add_argument("--no-simulator", action="store_true", help="do not drive the demo fleet")
+    simulator_cli.add_size_options(demo, "the demo day's")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -78,19 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     dec = sub.add_parser("decode", help="decode one MQTT payload from stdin (device check)")
     dec.add_argument("--topic", required=True, help="the topic the device publishes on")
 
-    serve = sub.add_parser("serve", help="headless recorder: ingest and store telemetry")
-    serve.add_argument(
-        "--duration", type=float, help="stop after SECONDS (default: run until interrupted)"
-    )
+    _add_serve_parser(sub)
 
-    sim = sub.add_parser("simulate", help="drive the day's routes over MQTT (simulated fleet)")
-    sim.add_argument("--speed", type=float, default=1.0, help="time speed-up (default 1)")
-    sim.add_argument("--seed", type=int, default=7, help="trouble and traffic seed")
-    sim.add_argument("--duration", type=float, help="stop after SECONDS of wall time")
-    sim.add_argument(
-        "--start", help="simulated time of day to start at, HH:MM (default: now)", metavar="HH:MM"
-    )
-    sim.add_argument("--timezone", help=ZONE_HELP)
+    simulator_cli.add_parser(sub)
 
     solve = sub.add_parser("solve", help="solve a Solomon VRPTW instance with the planner")
     solve.add_argument("instance", type=Path, help="Solomon-format instance file")
@@ -115,6 +110,38 @@ def build_parser() -> argparse.ArgumentParser:
     fleet_cli.add_parsers(sub)
     add_plan_parser(sub)
     return parser
+
+
+def _add_serve_parser(sub: Any) -> None:
+    """``dispatcher serve``: the recorder (docs/deploy.md), alone or one of a shared group."""
+    serve = sub.add_parser("serve", help="headless recorder: ingest and store telemetry")
+    serve.add_argument(
+        "--duration", type=float, help="stop after SECONDS (default: run until interrupted)"
+    )
+    serve.add_argument(
+        "--share",
+        type=_topic_level,
+        metavar="GROUP",
+        help="share ingest with the other recorders of GROUP (MQTT shared subscription; "
+        "[recorder] shared_group, docs/deploy.md)",
+    )
+    serve.add_argument(
+        "--instance",
+        type=_topic_level,
+        metavar="NAME",
+        help="this recorder's name when several run on one host ([recorder] instance); "
+        "keep it across restarts",
+    )
+
+
+def _topic_level(text: str) -> str:
+    """An argparse type for ``serve --share/--instance``: one MQTT topic level (exit 2)."""
+    from dispatcher.telemetry.sharing import check_name
+
+    try:
+        return check_name(text, "the name")
+    except DispatcherError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _sub_parser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
@@ -184,7 +211,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "import": _cmd_import,
         "decode": _cmd_decode,
         "serve": _cmd_serve,
-        "simulate": _cmd_simulate,
+        "simulate": simulator_cli.run_simulate,
         "solve": _cmd_solve,
         "alerts": _cmd_alerts,
         "history": run_history,
@@ -307,41 +334,22 @@ def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return run_solve(args.instance, args.time_limit, args.json, out, engine=args.engine)
 
 
-def _run_for(duration: float | None, tick: Callable[[], object], interval_s: float = 0.2) -> None:
-    """Call ``tick`` every ``interval_s`` until ``duration`` elapses, SIGTERM or Ctrl+C.
-
-    SIGTERM (systemd, ``docker stop``) and SIGINT only set a flag that the loop reads between
-    ticks, so both end the same graceful way: the caller's ``finally`` stops intake, flushes
-    what was received and closes. Without this SIGTERM killed the process on the spot.
-    """
-    import signal
-    import threading
-
-    stop = threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    deadline = None if duration is None else system_monotonic() + duration
-    try:
-        while not stop.is_set() and (deadline is None or system_monotonic() < deadline):
-            tick()
-            stop.wait(interval_s)
-    except KeyboardInterrupt:  # a handler installed by someone else
-        pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from dispatcher.alerts.runner import AlertRunner
     from dispatcher.app import LiveOptions, build_core
+    from dispatcher.services import run_for
     from dispatcher.telemetry.recorder_status import BrokerStatusReporter
+    from dispatcher.telemetry.sharing import RecorderSettings
 
+    recorder = RecorderSettings.from_sections(
+        settings.sections, share=args.share, instance=args.instance
+    )
     # Live telemetry, retention, the alert rules holding the election's lease (serve raises
     # the alerts, docs/exceptions.md) and the outbox relay (docs/messaging.md).
     core = build_core(
-        settings, "serve", live=LiveOptions(embedded_broker=bool(settings.embedded_broker))
+        settings,
+        "serve",
+        live=LiveOptions(embedded_broker=bool(settings.embedded_broker), recorder=recorder),
     )
     try:
         live = core.live
@@ -349,19 +357,25 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         reporter = BrokerStatusReporter(live.stats().broker_url, sys.stderr)
         live.on_state(reporter)
         reporter(live.stats().state, live.stats().reason)  # it may have connected already
+        assert live.client is not None
+        shared = (
+            f", sharing ingest in group {recorder.shared_group!r}" if recorder.shared_group else ""
+        )
         print(
             f"recording from {live.stats().broker_url} into {core.db.display_name} "
-            "(Ctrl+C to stop)",
+            f"as {live.client.client_id}{shared} (Ctrl+C to stop)",
             file=out,
             flush=True,
         )
-        _run_for(args.duration, core.tick)
+        run_for(args.duration, core.tick)
+        rules = core.service(AlertRunner)
         stats = live.stats()
         counts = live.pipeline.decoder.quarantine.counts()
         why = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
         print(
             f"received {stats.received}, rejected {stats.rejected}"
-            f"{f' ({why})' if why else ''}, {stats.vehicles} vehicles",
+            f"{f' ({why})' if why else ''}, {stats.vehicles} vehicles; "
+            f"alert rules run here {rules.runs} times",
             file=out,
         )
     finally:
@@ -373,83 +387,6 @@ def _cmd_alerts(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     from dispatcher.alerts.cli import run_alerts
 
     return run_alerts(settings, args.status, args.json, out)
-
-
-def _cmd_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-
-    from dispatcher.clock import ScaledClock
-    from dispatcher.fleet_settings import fleet_zone_name
-    from dispatcher.persistence.database import Database
-    from dispatcher.simulator.from_db import load_simulated_fleet, route_day
-    from dispatcher.simulator.runner import FleetSimulator, wall_clock_stamp
-    from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
-
-    zone_name = fleet_zone_name(settings, args.timezone)
-    tz = _zone(zone_name)
-    db = Database(settings.database_url)
-    try:
-        day = route_day(db, system_now(tz).date())
-        start = None if day is None else datetime.combine(day, _time_of_day(args.start, tz), tz)
-        vehicles, scripts = load_simulated_fleet(db, args.seed, zone_name, start)
-    finally:
-        db.dispose()
-    if not vehicles or start is None:
-        raise DispatcherError("the database has no routes to drive (try `dispatcher demo`)")
-    sim_start = start
-    if args.speed <= 0:
-        raise DispatcherError("--speed must be positive")
-    client = TelemetryClient(
-        MqttSettings(
-            url=settings.broker.url,
-            console_id="simulator",
-            clean_session=True,
-            prefix=settings.broker.prefix,
-            username=settings.broker.username or None,
-        ),
-        lambda *_: None,
-    )
-    client.start()
-    if not client.wait_connected(10):
-        client.stop()
-        raise DispatcherError(f"cannot reach the MQTT broker at {settings.broker.url}")
-    sim = FleetSimulator(
-        vehicles,
-        scripts,
-        client.publish,
-        ScaledClock(sim_start, args.speed),
-        prefix=settings.broker.prefix,
-        stamp=wall_clock_stamp(sim_start, system_now(), args.speed),
-    )
-    sim.start()
-    print(
-        f"driving {len(vehicles)} vehicles on {settings.broker.url} from "
-        f"{sim_start:%Y-%m-%d %H:%M} at {args.speed:g}x "
-        "(Ctrl+C to stop)",
-        file=out,
-        flush=True,
-    )
-    _run_for(args.duration, lambda: None, 0.5)
-    sim.stop()
-    client.stop()
-    print(f"published {sim.published} messages", file=out)
-    return 0
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        raise DispatcherError(f"unknown time zone {name!r}") from None
-
-
-def _time_of_day(text: str | None, tz: ZoneInfo) -> time:
-    """``HH:MM`` as a time of day; ``None`` means the current time in ``tz``."""
-    if text is None:
-        return system_now(tz).time().replace(microsecond=0)
-    try:
-        return time.fromisoformat(text)
-    except ValueError:
-        raise DispatcherError(f"--start {text!r} is not HH:MM") from None
 
 
 def emit_json(obj: object, out: TextIO) -> None:

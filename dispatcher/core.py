@@ -24,7 +24,7 @@ from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.geocode_repo import database_geocoder
-from dispatcher.scenario.demo import demo_scenario
+from dispatcher.scenario.demo import DEFAULT_STOPS, DEFAULT_VEHICLES, demo_scenario
 from dispatcher.services import Service, ServiceMissing
 from dispatcher.site import Role, SiteRole
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from dispatcher.live import LiveTelemetry
     from dispatcher.model.users import User
     from dispatcher.scenario.records import Scenario
+    from dispatcher.telemetry.sharing import RecorderSettings
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class Core:
         embedded_broker: bool = False,
         simulate_seed: int | None = None,
         role: Role | None = None,
+        recorder: RecorderSettings | None = None,
     ) -> LiveTelemetry:
         """Connect to the broker (or start one) and, for the demo, drive the simulated fleet.
 
@@ -121,13 +123,15 @@ class Core:
         across restarts (the QoS 1 events queued for it); each console instance gets an id
         of its own, so two consoles under one account never kick each other off the broker.
         A console that does not record
-        (``[console] recorder = "external"``) stores nothing.
+        (``[console] recorder = "external"``) stores nothing. ``recorder`` (a serve's
+        ``[recorder]`` table) names its instance and the group it shares ingest with.
         """
         from dispatcher.live import LiveTelemetry, client_identity
 
         if role is not None and role != self.site.role:
             self.site = SiteRole(role, self.site.recorder)
-        ident = client_identity(self.site.role)
+        recorder = recorder if self.site.role == "serve" else None
+        ident = client_identity(self.site.role, recorder.instance if recorder else "")
         self.live = LiveTelemetry(
             self.settings,
             self.db,
@@ -136,6 +140,7 @@ class Core:
             console_id=ident.console_id,
             persistent=ident.persistent,
             record=self.site.records,
+            share_group=recorder.shared_group if recorder else "",
         )
         self.live.start(
             embedded_broker=embedded_broker,
@@ -195,14 +200,19 @@ class Core:
         with self.db.session() as session:
             fleet_repo.save_scenario(session, scenario)
 
-    def seed_demo_if_empty(self, seed: int = 7) -> bool:
-        """Fill an empty database with the demo day; returns whether it did."""
+    def seed_demo_if_empty(
+        self, seed: int = 7, *, vehicles: int = DEFAULT_VEHICLES, stops: int = DEFAULT_STOPS
+    ) -> bool:
+        """Fill an empty database with the demo day (``dispatcher demo --vehicles --stops``
+        sizes it); returns whether it did."""
         with self.db.session() as session:
             if fleet_repo.count_stops(session):
                 return False
             # The clock's day in the fleet's zone (the demo clock may not be the wall's).
             day = self.fleet.today(self.clock.now())
-            scenario = demo_scenario(day, seed=seed, timezone=self.fleet.timezone)
+            scenario = demo_scenario(
+                day, seed=seed, n_orders=stops, n_vehicles=vehicles, timezone=self.fleet.timezone
+            )
             fleet_repo.save_scenario(session, scenario)
         return True
 

@@ -39,6 +39,7 @@ from dispatcher.telemetry.mqtt_client import ConnectionState, MqttSettings, Tele
 from dispatcher.telemetry.profile_store import load_device_profiles, profiles_from_rows
 from dispatcher.telemetry.profiles import ProfileBook
 from dispatcher.telemetry.settings import TelemetrySettings
+from dispatcher.telemetry.sharing import shared_subscriptions
 from dispatcher.telemetry.sink import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,11 @@ class ClientIdentity:
     persistent: bool
 
 
-def client_identity(role: str) -> ClientIdentity:
+def client_identity(role: str, instance: str = "") -> ClientIdentity:
     """The recorder: ``serve-<host>-<user>``, a persistent session (the broker queues the QoS 1
-    events while it restarts). A console: ``console-<host>-<user>-<pid>-<random>``, a clean
+    events while it restarts); ``serve-<host>-<user>-<instance>`` when several recorders run
+    under one account on one host (``[recorder] instance``), each with a session of its own.
+    A console: ``console-<host>-<user>-<pid>-<random>``, a clean
     session. Two consoles under one account on one host used to share ``console-<host>-<user>``
     and knock each other off the broker (28 times each in 58 s, each hearing half the fixes);
     a console stores nothing for the broker to queue, so it needs no session to resume.
@@ -88,7 +91,7 @@ def client_identity(role: str) -> ClientIdentity:
 
     base = workstation_id(role)
     if role == "serve":
-        return ClientIdentity(base, persistent=True)
+        return ClientIdentity(f"{base[:48]}-{instance}" if instance else base, persistent=True)
     return ClientIdentity(f"{base[:48]}-{os.getpid()}-{uuid.uuid4().hex[:4]}", persistent=False)
 
 
@@ -176,9 +179,12 @@ class LiveTelemetry:
         console_id: str = "console",
         persistent: bool = True,
         record: bool = True,
+        share_group: str = "",
     ) -> None:
         """``record=False``: a console next to a recorder keeps the live view and stores
-        nothing (QoS 1 events are acknowledged at once: the recorder's session has them)."""
+        nothing (QoS 1 events are acknowledged at once: the recorder's session has them).
+        ``share_group``: a recorder that shares ingest with the others of that group
+        (telemetry/sharing.py); "" hears everything itself."""
         self._settings = settings
         self._db = db
         self._clock = clock
@@ -231,6 +237,7 @@ class LiveTelemetry:
         self.client: TelemetryClient | None = None
         self._console_id = console_id
         self._persistent = persistent
+        self.share_group = share_group
         self._state = ConnectionState.STOPPED
         self._reason = "not started"
         self._listeners: list[StateListener] = []
@@ -305,11 +312,18 @@ class LiveTelemetry:
                 prefix=b.prefix,
             ),
             self.pipeline.on_message,
-            subscriptions=self.decoder.subscriptions(),
+            subscriptions=self.subscriptions(),
             on_state=self._state_changed,
             password=self.client_password,
         )
         self.client.start()
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """What the adapters need, as a member of the shared group when there is one."""
+        subs = self.decoder.subscriptions()
+        if not self.share_group:
+            return subs
+        return shared_subscriptions(subs, self.share_group, self._settings.broker.prefix)
 
     def start_simulator(self, seed: int) -> int:
         """Drive the day's routes over MQTT (demo); returns the number of vehicles driven."""

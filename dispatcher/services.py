@@ -8,8 +8,10 @@ failing tick and carries on, so one broken service cannot stop ingest or the oth
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import DispatcherError
 
 
@@ -28,3 +30,30 @@ class Service(Protocol):
 
     def stop(self) -> None:
         """Release threads and connections; called once, when the core closes."""
+
+
+def run_for(duration: float | None, tick: Callable[[], object], interval_s: float = 0.2) -> None:
+    """Call ``tick`` every ``interval_s`` until ``duration`` elapses, SIGTERM or Ctrl+C.
+
+    SIGTERM (systemd, ``docker stop``) and SIGINT only set a flag that the loop reads between
+    ticks, so both end the same graceful way: the caller's ``finally`` stops intake, flushes
+    what was received and closes. Without this SIGTERM killed the process on the spot.
+    """
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    deadline = None if duration is None else system_monotonic() + duration
+    try:
+        while not stop.is_set() and (deadline is None or system_monotonic() < deadline):
+            tick()
+            stop.wait(interval_s)
+    except KeyboardInterrupt:  # a handler installed by someone else
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from alembic import context
 from sqlalchemy import create_engine
 
 from dispatcher.persistence.orm import Base, UtcDateTime
 
+PARTITION_NAME = re.compile(r"^positions_p\d{8}$")
 config = context.config
 target_metadata = Base.metadata
 
@@ -28,6 +31,12 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
     return False
 
 
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate leaves the day partitions of ``positions`` alone (PostgreSQL): they are
+    made at run time (dispatcher/persistence/partitions.py), not by revisions."""
+    return not (type_ == "table" and name is not None and PARTITION_NAME.match(name))
+
+
 def _run(connection: object) -> None:
     context.configure(
         connection=connection,
@@ -35,6 +44,7 @@ def _run(connection: object) -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=_render_item,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

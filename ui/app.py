@@ -95,7 +95,9 @@ def start_core(args: argparse.Namespace, settings: Settings) -> Core:
         clock=demo_clock(args, settings),
         live=live,
         # The demo day is stored before the simulator starts to drive it.
-        prepare=lambda core: core.seed_demo_if_empty(seed=args.seed),
+        prepare=lambda core: core.seed_demo_if_empty(
+            seed=args.seed, vehicles=args.vehicles, stops=args.stops
+        ),
         messaging=demo_settings,  # the demo's channels only write a capture file
     )
 

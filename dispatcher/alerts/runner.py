@@ -139,6 +139,8 @@ class AlertRunner:
         self.last_outcome: RunOutcome | None = None
         self.last_error: str | None = None
         self.runs = 0
+        #: Whether this process ran the rules at the last tick (its changes are logged).
+        self._was_active: bool | None = None
 
     @property
     def active(self) -> bool:
@@ -152,7 +154,14 @@ class AlertRunner:
     def tick(self) -> None:
         """Publish what the last evaluation changed; start the next one when it is due."""
         self._collect()
-        if self._future is not None or not self.active:
+        active = self.active
+        if active != self._was_active:
+            if active:
+                log.info("alert rules: this process runs them now")
+            elif self._was_active:
+                log.info("alert rules: another process runs them now")
+            self._was_active = active
+        if self._future is not None or not active:
             return
         mono = self._monotonic()
         if mono < self._next_due:

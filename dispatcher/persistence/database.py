@@ -204,12 +204,23 @@ def check_not_newer(engine: Engine) -> None:
         ) from None
 
 
+#: Advisory lock held while migrating a PostgreSQL database (any constant the app owns).
+MIGRATION_LOCK = 0x64_69_73_70_6D_69_67  # "dispmig"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (used at start-up and by ``dispatcher db upgrade``)."""
+    """Apply migrations up to ``revision`` (used at start-up and by ``dispatcher db upgrade``).
+
+    On PostgreSQL the migration holds an advisory lock: several recorders started at once
+    after an upgrade (systemd) take turns, and the later ones find the schema at head instead
+    of running the same revision again into the first one's half-done work.
+    """
     url = str(engine.url)
     try:
         check_not_newer(engine)
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": MIGRATION_LOCK})
             cfg = alembic_config(engine)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)

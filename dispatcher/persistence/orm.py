@@ -322,9 +322,13 @@ class Stop(Base):
 
 
 class PositionRow(Base):
+    """One stored fix. A vehicle has at most one per instant (``ux_positions_vehicle_ts``): a
+    redelivered fix is skipped on insert. On PostgreSQL the table is partitioned by UTC day
+    and its primary key is ``(id, ts)`` (migration partition_1, persistence/partitions.py)."""
+
     __tablename__ = "positions"
     __table_args__ = (
-        Index("ix_positions_vehicle_ts", "vehicle_id", "ts"),
+        Index("ux_positions_vehicle_ts", "vehicle_id", "ts", unique=True),
         Index("ix_positions_cell_ts", "cell", "ts"),
     )
     id: Mapped[int] = mapped_column(

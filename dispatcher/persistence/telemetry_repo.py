@@ -6,19 +6,26 @@ deliver again after a crash without duplicating anything. Events also move their
 (arrived → actual arrival; delivered/picked up → done; failed → failed with the reason).
 Each position row carries its grid cell (proof-of-visit index); thinning happens before this
 sink (:class:`dispatcher.history.thinning.ThinningSink`).
+
+Fixes are idempotent too: a vehicle has one fix per instant (a unique index), and a fix that
+is already stored is skipped. A QoS 1 fix redelivered to a recorder that restarted, or to a
+second recorder of a shared subscription (docs/deploy.md), is stored once. On PostgreSQL the
+first fix of a UTC day without its partition creates it (persistence/partitions.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from datetime import UTC, date
+from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from dispatcher.errors import DatabaseError
+from dispatcher.errors import DatabaseError, RecordRefused
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
+from dispatcher.persistence import partitions
 from dispatcher.persistence.database import Database, storage_error
 from dispatcher.persistence.grid import cell_of
 from dispatcher.persistence.orm import PositionRow, Stop, VehicleEventRow
@@ -40,6 +47,9 @@ class SqlTelemetrySink:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._newest: dict[str, float] = {}  # vehicle → newest fix stored by this sink
+        #: UTC days (epoch day numbers) known to have a partition; None: not partitioned.
+        self._days: set[int] | None = None
+        self._checked = False
 
     def _late_flags(self, batch: Sequence[PositionReport]) -> list[bool]:
         """Whether each fix is older than one of its vehicle's stored before it.
@@ -75,6 +85,7 @@ class SqlTelemetrySink:
     def write_positions(self, batch: Sequence[PositionReport]) -> None:
         if not batch:
             return
+        self._ensure_partitions(batch)
         late = self._late_flags(batch)
         rows = [
             {
@@ -92,8 +103,45 @@ class SqlTelemetrySink:
             }
             for p, flag in zip(batch, late, strict=True)
         ]
-        table = cast(Table, PositionRow.__table__)
-        self._run(lambda session: session.connection().execute(table.insert(), rows))
+
+        def insert(session: Any) -> None:
+            stmt = _insert_ignore(session.bind.dialect.name, PositionRow, ("vehicle_id", "ts"))
+            session.connection().execute(stmt, rows)
+
+        try:
+            self._run(insert)
+        except RecordRefused as exc:
+            if self._days is None or not partitions.is_missing_partition(exc.__cause__ or exc):
+                raise
+            self._days = None  # a day was dropped meanwhile (retention): look again, once
+            self._checked = False
+            self._ensure_partitions(batch)
+            self._run(insert)
+
+    def _ensure_partitions(self, batch: Sequence[PositionReport]) -> None:
+        """On partitioned PostgreSQL, create the partition of any day of ``batch`` that has
+        none (the recorder creates them ahead; this is for a day it has not reached)."""
+        if not self._checked:
+            self._checked = True
+            engine = self._db.engine
+            try:
+                if partitions.is_partitioned(engine):
+                    with engine.connect() as conn:
+                        self._days = {p.day.toordinal() for p in partitions.day_partitions(conn)}
+            except SQLAlchemyError as exc:
+                self._checked = False
+                raise storage_error(exc, self._db.url) from exc
+        known = self._days
+        if known is None:
+            return
+        days = {p.ts.astimezone(UTC).date().toordinal() for p in batch}
+        missing = days - known
+        if missing:
+            try:
+                partitions.ensure_days(self._db.engine, map(date.fromordinal, missing))
+            except SQLAlchemyError as exc:
+                raise storage_error(exc, self._db.url) from exc
+            known |= missing
 
     def write_events(self, batch: Sequence[EventReport]) -> None:
         if not batch:
@@ -131,13 +179,14 @@ class SqlTelemetrySink:
             raise storage_error(exc, self._db.url) from exc
 
 
-def _insert_ignore(dialect: str) -> Any:
+def _insert_ignore(
+    dialect: str, table: Any = VehicleEventRow, keys: Sequence[str] = ("event_id",)
+) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING``: a row already stored is skipped."""
     if dialect == "postgresql":
-        return postgresql.insert(VehicleEventRow).on_conflict_do_nothing(
-            index_elements=["event_id"]
-        )
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
     if dialect == "sqlite":
-        return sqlite.insert(VehicleEventRow).on_conflict_do_nothing(index_elements=["event_id"])
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
     raise DatabaseError(f"unsupported database backend {dialect}")
 
 

@@ -137,17 +137,32 @@ DRIVERS = (
 )
 
 
+#: The demo's sizes (``dispatcher demo``/``simulate --vehicles --stops``): the default day,
+#: and the bounds a size must keep (a typo such as ``--stops 250000`` would build for minutes).
+DEFAULT_VEHICLES = 12
+DEFAULT_STOPS = 250
+MAX_VEHICLES = 5000
+MAX_STOPS = 100_000
+
+#: One fleet of twelve, repeated to any size: eight plain vans, two cooling vans and two
+#: cargo bikes (a city parcel fleet's mix). Vehicle ``i`` is kind ``MIX[i % 12]``.
+_VAN, _COOLING, _BIKE = ("Van", 140, ()), ("Van", 120, ("cooling",)), ("Cargo bike", 40, ("bike",))
+MIX: tuple[tuple[str, int, tuple[str, ...]], ...] = (_VAN,) * 8 + (_COOLING,) * 2 + (_BIKE,) * 2
+
+
 def demo_scenario(
     service_date: date | None = None,
     seed: int = 7,
-    n_orders: int = 250,
-    n_vehicles: int = 12,
+    n_orders: int = DEFAULT_STOPS,
+    n_vehicles: int = DEFAULT_VEHICLES,
     timezone: str = TIMEZONE,
 ) -> Scenario:
     """Build the demo day. ``service_date`` defaults to today in ``timezone``.
 
     ``timezone`` is the fleet's: shifts and windows are wall-clock times of that zone, so the
     same day can be built in Berlin, St. John's or Kolkata (the suite runs in several).
+    Any size keeps the default fleet's mix of vans and cargo bikes, and every driver a name
+    of their own (the simulator names OwnTracks phones after them).
     """
     tz = ZoneInfo(timezone)
     day = service_date or system_now(tz).date()
@@ -155,9 +170,7 @@ def demo_scenario(
     scenario = Scenario("Berlin parcels demo", day, timezone, depots=[DEPOT])
     for i in range(n_vehicles):
         scenario.drivers.append(
-            DriverRecord(
-                f"DR{i + 1:02d}", DRIVERS[i % len(DRIVERS)], f"+49 151 {2000000 + i * 7919:07d}"
-            )
+            DriverRecord(f"DR{i + 1:02d}", driver_name(i), f"+49 151 {2000000 + i * 7919:07d}")
         )
         scenario.vehicles.append(_vehicle(i, rng))
     scenario.orders = [_order(i, day, tz, rng) for i in range(n_orders)]
@@ -165,9 +178,21 @@ def demo_scenario(
     return scenario
 
 
+def driver_name(i: int) -> str:
+    """The ``i``-th driver's name: the twelve of the default demo, then first and last names
+    combined without repeating a pair (780 of them), then numbered."""
+    if i < len(DRIVERS):
+        return DRIVERS[i]
+    n = i - len(DRIVERS)
+    pairs = len(FIRST) * len(LAST)
+    # Walk first and last names in step (a shifting diagonal) so neighbours differ in both.
+    first = FIRST[n % len(FIRST)]
+    last = LAST[(n + n // len(FIRST)) % len(LAST)]
+    return f"{first} {last}" if n < pairs else f"{first} {last} {n // pairs + 1}"
+
+
 def _vehicle(i: int, rng: random.Random) -> VehicleRecord:
-    kinds = (("Van", 140, ()), ("Van", 120, ("cooling",)), ("Cargo bike", 40, ("bike",)))
-    label, capacity, skills = kinds[0] if i < 8 else kinds[1] if i < 10 else kinds[2]
+    label, capacity, skills = MIX[i % len(MIX)]
     start = (time(7, 0), time(7, 30), time(8, 0), time(9, 0))[i % 4]
     end = time(start.hour + 9 + (i % 2), start.minute)
     return VehicleRecord(

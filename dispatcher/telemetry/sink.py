@@ -250,26 +250,41 @@ class BatchWriter:
                 n_events = min(len(self._events), self._max_batch)
                 events = [self._events.popleft() for _ in range(n_events)]
                 pop = self._positions.popleft
-                positions = [pop() for _ in range(min(len(self._positions), self._max_batch))]
+                n_positions = len(self._positions)
+                if not any(report is None for report, _ in events):
+                    n_positions = min(n_positions, self._max_batch)
+                positions = [pop() for _ in range(n_positions)]
                 self._busy = True
             if events and not self._write_events(events):
                 return
-            if positions and not self._write_positions(positions):
-                return
+            for i in range(0, len(positions), self._max_batch):
+                if not self._write_positions(positions[i : i + self._max_batch]):
+                    return  # stopping with the sink down: the acks below are not sent
+            self._complete(events)
 
     def _write_events(self, items: list[tuple[EventReport | None, Completion | None]]) -> bool:
+        """Store the events of ``items``; their completions run later (:meth:`_complete`).
+
+        An ack queued by :meth:`submit_ack` belongs to a message that came before it, maybe
+        a QoS 1 fix: the worker took every fix queued so far along with it (the producer
+        queued the fix first), and completes the items only after those fixes committed.
+        Before, a fix's PUBACK could leave before its commit and a crash lost it.
+        """
         batch = [report for report, _ in items if report is not None]
         if batch and not self._store(batch, self._event_batch):
             with self._cond:  # stopping with the sink down: unacked, the broker resends
                 self._events.extendleft(reversed(items))
             return False
+        return True
+
+    def _complete(self, items: list[tuple[EventReport | None, Completion | None]]) -> None:
+        """Run the completions (PUBACKs) of ``items``, in the order they were queued."""
         for _, done in items:
             if done is not None:
                 try:
                     done()
                 except Exception:
                     log.exception("commit callback failed")
-        return True
 
     def _event_batch(self, batch: list[EventReport]) -> None:
         self._sink.write_events(batch)

@@ -36,3 +36,25 @@ def test_demo_has_the_fleet_and_mix_a_dispatcher_expects() -> None:
     assert all(o.customer.phone and o.customer.email for o in s.orders)
     routed = sorted(ref for refs in s.routes.values() for ref in refs)
     assert routed == sorted(o.order_ref for o in s.orders)
+
+
+def test_a_larger_demo_keeps_the_mix_and_gives_every_driver_a_name_of_their_own() -> None:
+    """``dispatcher demo --vehicles 100 --stops 2500``: past twelve vehicles the demo used to
+    add only cargo bikes, and its drivers' names repeated every twelve."""
+    s = demo_day(n_vehicles=100, n_orders=2500)
+    assert len(s.vehicles) == 100 and len(s.orders) == 2500
+    kinds = [(v.name.rsplit(" ", 1)[0], v.skills) for v in s.vehicles]
+    bikes = sum(1 for name, _ in kinds if name == "Cargo bike")
+    cooling = sum(1 for _, skills in kinds if "cooling" in skills)
+    vans = sum(1 for name, skills in kinds if name == "Van" and not skills)
+    assert (vans, cooling, bikes) == (68, 16, 16)  # eight, two and two of every twelve
+    assert len({d.name for d in s.drivers}) == 100
+    assert len({v.id for v in s.vehicles}) == len({v.plate for v in s.vehicles}) == 100
+    routed = sorted(ref for refs in s.routes.values() for ref in refs)
+    assert routed == sorted(o.order_ref for o in s.orders)
+    assert sum(1 for refs in s.routes.values() if refs) == 100, "every vehicle has work"
+
+
+def test_the_default_demo_is_the_first_twelve_of_a_larger_one() -> None:
+    small, large = demo_day(), demo_day(n_vehicles=40)
+    assert large.vehicles[:12] == small.vehicles and large.drivers[:12] == small.drivers

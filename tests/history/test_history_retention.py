@@ -1,9 +1,13 @@
 """Retention deletes position history older than K days in small batches, keeps the rest,
-and never deletes anything when it is switched off."""
+and never deletes anything when it is switched off. (On PostgreSQL, where history is
+partitioned by day, whole days go: tests/history/test_history_partitions.py.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from dispatcher.clock import FakeClock
 from dispatcher.history.retention import RetentionService
@@ -14,6 +18,14 @@ from dispatcher.persistence.database import Database
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def plain(sqlite_url: str) -> Iterator[Database]:
+    """A database whose history is one plain table (SQLite): retention deletes in batches."""
+    db = Database(sqlite_url)
+    yield db
+    db.dispose()
 
 
 def fill(db: Database) -> None:
@@ -31,12 +43,13 @@ def fill(db: Database) -> None:
 
 
 def tick(service: RetentionService) -> None:
-    """One tick, and its batch (run on the service's own thread) to its end."""
+    """One tick, and its upkeep (run on the service's own thread) to its end."""
     service.tick()
     service.wait()
 
 
-def test_old_history_is_pruned_in_batches_on_successive_ticks(database: Database) -> None:
+def test_old_history_is_pruned_in_batches_on_successive_ticks(plain: Database) -> None:
+    database = plain
     fill(database)
     settings = HistorySettings(retention_days=7, prune_batch=20, prune_interval_s=60)
     service = RetentionService(database, FakeClock(NOW), settings)
@@ -55,7 +68,8 @@ def test_old_history_is_pruned_in_batches_on_successive_ticks(database: Database
         assert len(history_repo.events_between(session, NOW - timedelta(days=30), NOW)) == 1
 
 
-def test_after_a_partial_batch_the_service_waits_for_its_interval(database: Database) -> None:
+def test_after_a_partial_batch_the_service_waits_for_its_interval(plain: Database) -> None:
+    database = plain
     fill(database)
     settings = HistorySettings(retention_days=9, prune_batch=1000, prune_interval_s=60)
     clock = FakeClock(NOW)
@@ -78,16 +92,23 @@ def test_a_batch_runs_off_the_ticking_thread(database: Database) -> None:
     fill(database)
     threads: list[threading.Thread] = []
     service = RetentionService(database, FakeClock(NOW), HistorySettings(retention_days=7))
-    prune_once = service.prune_once
+    prune_once, prune_all = service.prune_once, service.prune_all
 
-    def watched() -> int:
+    def watched_once() -> int:
         threads.append(threading.current_thread())
         return prune_once()
 
-    service.prune_once = watched  # type: ignore[method-assign]
+    def watched_all() -> int:  # PostgreSQL's upkeep: partitions, then every batch
+        threads.append(threading.current_thread())
+        return prune_all()
+
+    service.prune_once = watched_once  # type: ignore[method-assign]  # a spy on the instance
+    service.prune_all = watched_all  # type: ignore[method-assign]  # a spy on the instance
     tick(service)
-    assert service.pruned == 75
     assert threads and threading.current_thread() not in threads
+    with database.session() as session:
+        oldest = history_repo.positions_between(session, NOW - timedelta(days=30), NOW)[0][1]
+    assert oldest >= NOW - timedelta(days=8)  # past the cutoff: gone (a partition: by UTC day)
 
 
 def test_retention_zero_keeps_everything(database: Database) -> None:

@@ -41,7 +41,11 @@ def brute_force(
     fixes: list[PositionReport], inside: Callable[[float, float], bool], t0: datetime, t1: datetime
 ) -> dict[str, tuple[datetime, datetime, int]]:
     out: dict[str, tuple[datetime, datetime, int]] = {}
+    seen: set[tuple[str, datetime]] = set()
     for p in fixes:
+        if (p.vehicle_id, p.ts) in seen:
+            continue  # a vehicle has one fix per instant: the first one stored
+        seen.add((p.vehicle_id, p.ts))
         if t0 <= p.ts <= t1 and inside(p.lat, p.lon):
             first, last, n = out.get(p.vehicle_id, (p.ts, p.ts, 0))
             out[p.vehicle_id] = (min(first, p.ts), max(last, p.ts), n + 1)

@@ -101,3 +101,29 @@ def test_an_unreachable_postgresql_gives_a_clear_message() -> None:
         Database("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
     assert "secret" not in str(info.value)
     assert "127.0.0.1" in str(info.value)
+
+
+def test_processes_starting_at_once_migrate_one_after_the_other(pg_url: str) -> None:
+    """Recorders restarted together after an upgrade: each opens the database, one migrates,
+    the others find it at head (before, they ran the same revisions into each other)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_and_close(_: int) -> str | None:
+        db = Database(pg_url)
+        try:
+            return dbmod.current_revision(db.engine)
+        finally:
+            db.dispose()
+
+    pool = ThreadPoolExecutor(3)
+    try:  # without the lock they deadlocked: fail in a minute rather than hang
+        revisions = [
+            f.result(timeout=60) for f in [pool.submit(open_and_close, n) for n in range(3)]
+        ]
+    finally:
+        pool.shutdown(wait=False)
+    db = Database(pg_url, migrate=False)
+    try:
+        assert revisions == [dbmod.head_revision(db.engine)] * 3
+    finally:
+        db.dispose()

@@ -29,7 +29,7 @@ def fleet_db(sqlite_url: str) -> Iterator[Database]:
     db.dispose()
 
 
-def run_day(db: Database, seed: int = 7, step_s: int = 30):
+def run_day(db: Database, seed: int = 7, step_s: int = 30, until: datetime | None = None):
     vehicles, scripts = load_simulated_fleet(db, seed)
     with db.session() as session:
         bindings = DeviceBindings(fleet_repo.device_bindings(session))
@@ -41,7 +41,7 @@ def run_day(db: Database, seed: int = 7, step_s: int = 30):
         results.append(decoder.decode(topic, payload, clock.now()))
 
     sim = FleetSimulator(vehicles, scripts, publish, clock)
-    while clock.now() < local(20, 0):
+    while clock.now() < (until or local(20, 0)):
         sim.step(clock.now())
         clock.advance(step_s)
     return vehicles, results
@@ -57,6 +57,30 @@ def test_every_simulated_message_is_accepted(fleet_db: Database) -> None:
     }
     sources = {r.source for r in reports if isinstance(r, PositionReport)}
     assert sources == {"native", "owntracks"}
+
+
+def test_a_hundred_vehicles_publish_with_no_message_rejected(sqlite_url: str) -> None:
+    """``demo --vehicles 100 --stops 2500``: every vehicle speaks as a device of its own.
+
+    Phones were named after drivers' first names, which repeated past twelve vehicles: 1,000
+    of 5,150 messages were rejected as another device's (jumps and duplicates of the one
+    vehicle a shared phone name was bound to)."""
+    db = Database(sqlite_url)
+    try:
+        with db.session() as session:
+            fleet_repo.save_scenario(session, demo_day(DAY, n_vehicles=100, n_orders=2500))
+        vehicles, results = run_day(db, step_s=60, until=local(11, 0))
+        phones = [v.owntracks for v in vehicles if v.owntracks]
+    finally:
+        db.dispose()
+    assert len(vehicles) == 100 and len(phones) == 33
+    assert len(set(phones)) == 33, "one phone per vehicle"
+    rejected = [r for r in results if not isinstance(r, Accepted)]
+    assert not rejected, (len(rejected), len(results), rejected[:3])
+    reports = [r.report for r in results if isinstance(r, Accepted)]
+    by_source = {(r.source, r.vehicle_id) for r in reports if isinstance(r, PositionReport)}
+    assert {vid for _, vid in by_source} == {v.vehicle_id for v in vehicles}
+    assert len(results) > 20_000
 
 
 def test_the_day_has_deliveries_a_failure_and_an_offline_vehicle(fleet_db: Database) -> None:

@@ -83,6 +83,34 @@ def test_acks_leave_in_arrival_order_including_rejected_messages() -> None:
     assert order == ["e-1", "rejected", "e-2"]
 
 
+class RecordingSink(InMemorySink):
+    """Notes, at each ack, how many positions were committed by then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored_at_ack: list[int] = []
+
+    def ack(self) -> None:
+        self.stored_at_ack.append(len(self.positions))
+
+
+def test_a_qos1_fix_is_acked_only_after_its_commit() -> None:
+    """A fix's ack is queued behind it: it left with the events before the fix's batch was
+    written, and a recorder killed in between lost a fix the broker thought delivered.
+    Also with more fixes queued than one batch holds."""
+    sink = RecordingSink()
+    writer = BatchWriter(sink, max_batch=100, linger_s=0.5)
+    for n in range(350):
+        writer.submit_position(position(n))
+    writer.submit_ack(sink.ack)  # the PUBACK of fix 349
+    writer.submit_position(position(350))
+    writer.submit_ack(sink.ack)
+    with writer:
+        assert writer.flush(5)
+    assert sink.stored_at_ack == [351, 351]  # before: [0, 0]
+    assert len(sink.positions) == 351
+
+
 def test_database_outage_is_retried_and_nothing_is_acked_early() -> None:
     sink = FlakySink(failures=2)
     acked = threading.Event()
