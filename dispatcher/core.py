@@ -10,6 +10,7 @@ a bare core with no services (what tests of one room build).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -73,6 +74,9 @@ class Core:
         #: Services the composition could not start, by name, with the reason (the window
         #: shows it where that service would have worked; dispatcher/app.py).
         self.not_started: dict[str, str] = {}
+        #: Called first by :meth:`close`, while the database is still open: a front end waits
+        #: here for its background jobs, so none holds a connection the dispose would orphan.
+        self.before_close: list[Callable[[], object]] = []
 
     def add_service(self, service: Service) -> Service:
         """Run ``service`` on every :meth:`tick`; it is stopped by :meth:`close`."""
@@ -217,6 +221,12 @@ class Core:
         return True
 
     def close(self) -> None:
+        for hook in self.before_close:
+            try:
+                hook()
+            except Exception:
+                log.exception("close hook %r failed", hook)
+        self.before_close.clear()
         for service in reversed(self.services):
             try:
                 service.stop()

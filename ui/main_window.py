@@ -43,7 +43,7 @@ from ui.routes_model import RoutesModel
 from ui.selection import SelectionModel
 from ui.shortcuts import KeySpec, ShortcutRegistry
 from ui.themes import THEMES, apply_theme
-from ui.workers import run_in_background
+from ui.workers import drain, run_in_background
 
 if TYPE_CHECKING:
     from dispatcher.importing.service import ImportReport
@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         #: Called when the window closes, before the core does: rooms stop their timers and
         #: background loads here so nothing calls back into deleted widgets.
         self.close_hooks: list[Callable[[], None]] = []
+        core.before_close.append(drain)  # no job may hold a connection the core disposes
         #: Called with the new day when the day picker changes it (the route reload is asked).
         self.day_hooks: list[Callable[[date], None]] = []
         #: Every action and key of the window; a key bound twice raises while it is built.

@@ -68,3 +68,17 @@ def run_in_background(
     signals.done.connect(finished_ok)
     signals.failed.connect(finished_err)
     (pool or QThreadPool.globalInstance()).start(job)
+
+
+def drain(timeout_ms: int = 10_000, pool: QThreadPool | None = None) -> bool:
+    """Wait up to ``timeout_ms`` for the pool's running jobs; True when none is left.
+
+    Called before the core closes its database (``Core.before_close``): a job still holding a
+    pooled connection when the engine is disposed would leave that connection to the garbage
+    collector, still open. A job stuck longer (a stalled server) is logged and left behind.
+    """
+    target = pool or QThreadPool.globalInstance()
+    if target.waitForDone(timeout_ms):
+        return True
+    log.warning("%d background job(s) still running at close", target.activeThreadCount())
+    return False
