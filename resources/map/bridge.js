@@ -742,37 +742,17 @@
     }
   }
 
-  // Numbered badges of nearby stops would cover each other: each badge that would overlap
-  // one already placed moves to the nearest free spot around its stop (a dashed ring says
-  // it was moved); the marker keeps its true position for clicks and tooltips.
-  const SPREAD = [[0, 0]];
-  for (const ring of [1, 2, 3]) {
-    for (let k = 0; k < 8 * ring; k++) {
-      const a = (k / (8 * ring)) * Math.PI * 2 - Math.PI / 2;
-      SPREAD.push([Math.round(Math.cos(a) * 23 * ring), Math.round(Math.sin(a) * 23 * ring)]);
-    }
-  }
-
+  // Nearby stops' badges are spread apart by spread.js (shared with the optimize preview); a
+  // dashed ring says a badge was moved; the marker keeps its true position for clicks.
   function spreadStops() {
     if (!DM.map) return;
-    const placed = [];
+    const items = [];
     for (const marker of DM.stopMarkers.values()) {
       const box = marker.getElement() && marker.getElement().firstChild;
-      if (!box) continue;
-      const p = DM.map.latLngToContainerPoint(marker.getLatLng());
-      let off = SPREAD[0];
-      for (const c of SPREAD) {
-        const x = p.x + c[0];
-        const y = p.y + c[1];
-        if (!placed.some(function (q) { return Math.abs(q[0] - x) < 22 && Math.abs(q[1] - y) < 22; })) {
-          off = c;
-          break;
-        }
-      }
-      placed.push([p.x + off[0], p.y + off[1]]);
-      box.style.transform = off[0] || off[1] ? "translate(" + off[0] + "px," + off[1] + "px)" : "";
-      box.classList.toggle("dm-stop-moved", !!(off[0] || off[1]));
+      if (box) items.push([marker, box]);
     }
+    const moved = DispatcherSpread.apply(DM.map, items);
+    items.forEach(function (mb, i) { mb[1].classList.toggle("dm-stop-moved", moved[i]); });
   }
 
   function setRoute(route) {

@@ -187,34 +187,14 @@
     box.appendChild(keys);
   }
 
-  // Numbered badges of nearby stops would cover each other: a badge that would overlap one
-  // already placed moves to the nearest free spot around its stop (as on the live map).
-  const SPREAD = [[0, 0]];
-  for (const ring of [1, 2, 3]) {
-    for (let k = 0; k < 8 * ring; k++) {
-      const a = (k / (8 * ring)) * Math.PI * 2 - Math.PI / 2;
-      SPREAD.push([Math.round(Math.cos(a) * 23 * ring), Math.round(Math.sin(a) * 23 * ring)]);
-    }
-  }
-
+  // Nearby stops' badges are spread apart as on the live map (spread.js, shared).
   function spread() {
-    const placed = [];
+    const items = [];
     P.layer.eachLayer(function (marker) {
       const box = marker.getElement && marker.getElement() && marker.getElement().firstChild;
-      if (!box || !box.classList || !box.classList.contains("op-stop")) return;
-      const p = P.map.latLngToContainerPoint(marker.getLatLng());
-      let off = SPREAD[0];
-      for (const c of SPREAD) {
-        const x = p.x + c[0];
-        const y = p.y + c[1];
-        if (!placed.some(function (q) { return Math.abs(q[0] - x) < 22 && Math.abs(q[1] - y) < 22; })) {
-          off = c;
-          break;
-        }
-      }
-      placed.push([p.x + off[0], p.y + off[1]]);
-      box.style.transform = off[0] || off[1] ? "translate(" + off[0] + "px," + off[1] + "px)" : "";
+      if (box && box.classList && box.classList.contains("op-stop")) items.push([marker, box]);
     });
+    DispatcherSpread.apply(P.map, items);
   }
 
   P.setMode = function (mode) {

@@ -111,6 +111,7 @@ def page_html(options: PageOptions) -> str:
     root.header.add_child(Element(f'<link rel="stylesheet" href="{STATIC}/map/map.css"/>'))
     # In the body, so they run after Leaflet (head) and before the map script (end).
     root.html.add_child(Element(f'<script src="{STATIC}/qwebchannel.js"></script>'))
+    root.html.add_child(Element(f'<script src="{STATIC}/map/spread.js"></script>'))
     root.html.add_child(Element(f'<script src="{STATIC}/map/bridge.js"></script>'))
     root.html.add_child(Element(f'<script src="{STATIC}/map/pick.js"></script>'))
     init = {

@@ -78,6 +78,7 @@ def page_html(payload: dict[str, Any]) -> str:
     root = fmap.get_root()
     assert isinstance(root, Figure)
     root.header.add_child(Element(f'<link rel="stylesheet" href="{STATIC}/map/preview.css"/>'))
+    root.html.add_child(Element(f'<script src="{STATIC}/map/spread.js"></script>'))
     root.html.add_child(Element(f'<script src="{STATIC}/map/preview.js"></script>'))
     fmap.add_child(_Init(to_js(payload)))
     return str(root.render())
