@@ -1,4 +1,4 @@
-"""UI test helpers: answer a real modal dialog the way a person would.
+"""UI test helpers: answer a real modal dialog the way a person would; open the real window.
 
 A test of a user action opens the console's own dialog (never a stub of it); ``answer_modal``
 schedules, before the key or click that opens it, a callback that waits for the modal to
@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
+from routes_wait import wait_for_routes
+
+from dispatcher.core import Core
+from ui.main_window import MainWindow
 
 
 @dataclass(frozen=True)
@@ -50,3 +55,19 @@ def answer_modal(qapp: Any) -> Answer:
         return seen
 
     return schedule
+
+
+@pytest.fixture
+def window(qtbot: Any, core: Core, tmp_path: Path) -> MainWindow:
+    """The real main window over the test module's ``core``, shown, active, its routes read.
+
+    Its settings live in the test's own directory, so no layout leaks between tests.
+    """
+    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    wait_for_routes(qtbot, w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)
+    return w

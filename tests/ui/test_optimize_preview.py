@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 from fleet_zone import DAY, demo_day, utc
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QRadioButton
-from routes_wait import wait_for_routes
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -34,17 +33,6 @@ def core(tmp_path: Path) -> Iterator[Core]:
         fleet_repo.save_scenario(session, demo_day(DAY, n_orders=40, n_vehicles=3))
     yield c
     c.close()
-
-
-@pytest.fixture
-def window(qtbot: Any, core: Core, tmp_path: Path) -> MainWindow:
-    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    wait_for_routes(qtbot, w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    return w
 
 
 def shown(qtbot: Any, dialog: OptimizeDialog) -> dict[str, Any]:

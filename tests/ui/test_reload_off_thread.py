@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fleet_zone import DAY, demo_day, utc
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from routes_wait import wait_for_routes
 
 from dispatcher.clock import FakeClock
@@ -29,18 +29,6 @@ def core(tmp_path: Path) -> Iterator[Core]:
         fleet_repo.save_scenario(session, demo_day(DAY, n_orders=30, n_vehicles=3))
     yield c
     c.close()
-
-
-@pytest.fixture
-def window(qtbot: Any, core: Core, tmp_path: Path) -> MainWindow:
-    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    wait_for_routes(qtbot, w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    qtbot.waitUntil(w.isActiveWindow)
-    return w
 
 
 def test_f5_reads_the_routes_off_the_gui_thread(

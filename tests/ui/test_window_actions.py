@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fleet_zone import DAY, TZ, utc
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from routes_wait import wait_for_routes
 
@@ -38,17 +38,6 @@ def core(tmp_path: Path) -> Iterator[Core]:
         fleet_repo.save_scenario(session, demo_scenario(DAY, n_orders=40, n_vehicles=3))
     yield c
     c.close()
-
-
-@pytest.fixture
-def window(qtbot: Any, core: Core, tmp_path: Path) -> MainWindow:
-    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    wait_for_routes(qtbot, w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    return w
 
 
 def raise_late(core: Core, stop_id: int, vehicle_id: str) -> None:
