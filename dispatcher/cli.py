@@ -9,7 +9,6 @@ input data (e.g. ``decode`` rejected the payload, ``import`` skipped bad rows).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -387,8 +386,3 @@ def _cmd_alerts(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     from dispatcher.alerts.cli import run_alerts
 
     return run_alerts(settings, args.status, args.json, out)
-
-
-def emit_json(obj: object, out: TextIO) -> None:
-    json.dump(obj, out, indent=2, default=str, ensure_ascii=False)
-    out.write("\n")

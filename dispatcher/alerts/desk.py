@@ -164,7 +164,3 @@ class AlertDesk:
         alert_id = getattr(result, "id", None)
         ids = frozenset({alert_id}) if isinstance(alert_id, int) else frozenset()
         self._bus.publish(AlertsChanged(ids, frozenset(), ChangeSource.USER))
-
-    def find_user(self, username: str) -> User | None:
-        with self._db.session() as session:
-            return alert_repo.get_user(session, username)

@@ -116,11 +116,6 @@ class IngestQueue:
         else:
             self._others.append((seq, report, flag))
 
-    def take_all(self) -> list[_Item]:
-        """Everything queued so far, in arrival order."""
-        positions, others = self.take()
-        return list(heapq.merge(positions, others, key=itemgetter(0)))
-
     def take(self) -> tuple[list[_Fix], list[_Item]]:
         """Everything queued so far as (positions, others), each in arrival order."""
         return _pop_all(self._positions), _pop_all(self._others)
