@@ -336,6 +336,7 @@ def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.alerts.runner import AlertRunner
     from dispatcher.app import LiveOptions, build_core
+    from dispatcher.live import ConnectionChanged
     from dispatcher.services import run_for
     from dispatcher.telemetry.recorder_status import BrokerStatusReporter
     from dispatcher.telemetry.sharing import RecorderSettings
@@ -354,7 +355,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         live = core.live
         assert live is not None
         reporter = BrokerStatusReporter(live.stats().broker_url, sys.stderr)
-        live.on_state(reporter)
+        core.bus.subscribe(ConnectionChanged, lambda e: reporter(e.state, e.reason))
         reporter(live.stats().state, live.stats().reason)  # it may have connected already
         assert live.client is not None
         shared = (
