@@ -17,8 +17,14 @@ from dispatcher.messaging.compose import (
     eta_moved,
 )
 from dispatcher.messaging.outbox import InMemoryOutboxStore
-from dispatcher.messaging.situations import ChannelKind, Situation, choose_situation
+from dispatcher.messaging.situations import (
+    ChannelKind,
+    Situation,
+    alert_situation,
+    choose_situation,
+)
 from dispatcher.messaging.templates import TemplateError, TemplateLibrary
+from dispatcher.model.alerts import AlertKind
 from dispatcher.model.core import DeliveryEventKind, StopStatus
 from dispatcher.model.messaging import ContactPreference, CustomerPreferences, OutboxStatus
 
@@ -206,6 +212,16 @@ def test_driver_messages_skip_the_undo_window(messenger: Messenger, clock: FakeC
 )
 def test_choose_situation(trigger: str, situation: Situation) -> None:
     assert choose_situation(trigger) is situation
+
+
+def test_alert_kinds_map_to_situations_in_one_place() -> None:
+    """What the exception queue's "Message customer" writes about (None: the stop decides)."""
+    mapped = {kind: alert_situation(kind) for kind in AlertKind}
+    assert {k: s for k, s in mapped.items() if s is not None} == {
+        AlertKind.LATE: Situation.RUNNING_LATE,
+        AlertKind.AT_RISK: Situation.RUNNING_LATE,
+        AlertKind.FAILED_DELIVERY: Situation.MISSED_YOU,
+    }
 
 
 @pytest.mark.parametrize("trigger", ["offline", "", StopStatus.PENDING, DeliveryEventKind.ISSUE])
