@@ -9,7 +9,6 @@ input data (e.g. ``decode`` rejected the payload, ``import`` skipped bad rows).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -337,6 +336,7 @@ def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.alerts.runner import AlertRunner
     from dispatcher.app import LiveOptions, build_core
+    from dispatcher.live import ConnectionChanged
     from dispatcher.services import run_for
     from dispatcher.telemetry.recorder_status import BrokerStatusReporter
     from dispatcher.telemetry.sharing import RecorderSettings
@@ -355,7 +355,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         live = core.live
         assert live is not None
         reporter = BrokerStatusReporter(live.stats().broker_url, sys.stderr)
-        live.on_state(reporter)
+        core.bus.subscribe(ConnectionChanged, lambda e: reporter(e.state, e.reason))
         reporter(live.stats().state, live.stats().reason)  # it may have connected already
         assert live.client is not None
         shared = (
@@ -387,8 +387,3 @@ def _cmd_alerts(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     from dispatcher.alerts.cli import run_alerts
 
     return run_alerts(settings, args.status, args.json, out)
-
-
-def emit_json(obj: object, out: TextIO) -> None:
-    json.dump(obj, out, indent=2, default=str, ensure_ascii=False)
-    out.write("\n")

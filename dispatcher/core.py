@@ -22,6 +22,7 @@ from dispatcher.config import Settings, pool_options
 from dispatcher.events import EventBus
 from dispatcher.fleet_settings import FleetSettings
 from dispatcher.history.settings import HistorySettings
+from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.geocode_repo import database_geocoder
@@ -46,7 +47,7 @@ class DayRead:
     """One day as the route boards show it: the day, its routes, the fleet's vehicles."""
 
     day: date
-    routes: list[fleet_repo.RouteView]
+    routes: list[RouteView]
     vehicles: list[fleet_repo.VehicleView]
 
 
@@ -173,7 +174,7 @@ class Core:
         with self.db.session() as session:
             return fleet_repo.day_to_show(session, self.today())
 
-    def load_routes(self, day: date | None = None) -> list[fleet_repo.RouteView]:
+    def load_routes(self, day: date | None = None) -> list[RouteView]:
         """The routes of ``day`` (default :meth:`default_day`), unassigned pool last."""
         with self.db.session() as session:
             return fleet_repo.load_routes(

@@ -44,7 +44,18 @@ from dispatcher.telemetry.sink import BatchWriter
 
 log = logging.getLogger(__name__)
 
-StateListener = Callable[[ConnectionState, str], None]
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChanged:
+    """The broker connection changed (connected, refused, lost...), with paho's reason.
+
+    Published on the core's bus from :meth:`LiveTelemetry.tick`, in the order paho reported
+    the changes, so handlers run on the tick's thread like every other event; ``dispatcher
+    serve`` prints them (:class:`~dispatcher.telemetry.recorder_status.BrokerStatusReporter`).
+    """
+
+    state: ConnectionState
+    reason: str
 
 
 def workstation_id(role: str = "console") -> str:
@@ -240,11 +251,14 @@ class LiveTelemetry:
         self.share_group = share_group
         self._state = ConnectionState.STOPPED
         self._reason = "not started"
-        self._listeners: list[StateListener] = []
         #: Other warnings for the status bar (e.g. no recorder heard: dispatcher/site.py).
         self.warnings: list[Callable[[], str]] = []
         self._rate: deque[tuple[float, int]] = deque(maxlen=25)
         self._lock = threading.Lock()
+        self._bus = bus
+        #: Connection changes heard on paho's thread, published at the next tick (bounded:
+        #: a process that never ticks must not grow it while paho retries for days).
+        self._changes: deque[ConnectionChanged] = deque(maxlen=256)
         self._unsubscribe = bus.subscribe(ConsoleNote, self._on_note)
 
     def device_desk(self) -> DeviceDesk:
@@ -271,10 +285,6 @@ class LiveTelemetry:
         """Another workstation bound a device or changed a vehicle: reload the table now."""
         if note.entity in ("binding", "vehicle"):
             self._refresher.request(note.id)
-
-    def on_state(self, listener: StateListener) -> None:
-        """Call ``listener(state, reason)`` on connection changes (from the paho thread)."""
-        self._listeners.append(listener)
 
     def start(self, *, embedded_broker: bool = False, broker_user: str = "console") -> None:
         """Start the writer, the broker (if embedded) and the MQTT connection (non-blocking).
@@ -355,7 +365,13 @@ class LiveTelemetry:
         result = self.pipeline.drain()
         with self._lock:
             self._rate.append((system_monotonic(), self.pipeline.stats.received))
+        self._announce_changes()
         return result
+
+    def _announce_changes(self) -> None:
+        changes = self._changes
+        for _ in range(len(changes)):  # popleft is atomic; paho may append meanwhile
+            self._bus.publish(changes.popleft())
 
     def stats(self) -> LiveStats:
         with self._lock:
@@ -387,12 +403,13 @@ class LiveTelemetry:
             refresher.request(key)
 
     def _state_changed(self, state: ConnectionState, reason: str) -> None:
+        """Remember the connection state for :meth:`stats` and queue a :class:`ConnectionChanged`.
+
+        Runs on paho's thread, so the event waits for the next tick: the bus's handlers run on
+        the tick's thread (dispatcher/events.py). This replaced a listener list of its own.
+        """
         self._state, self._reason = state, reason
-        for listener in list(self._listeners):
-            try:
-                listener(state, reason)
-            except Exception:
-                log.exception("connection state listener failed")
+        self._changes.append(ConnectionChanged(state, reason))
 
     def stop(self) -> None:
         """Stop everything in reverse order; queued telemetry is flushed to the database."""

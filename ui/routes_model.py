@@ -1,6 +1,6 @@
 """A tree model of the day's routes: one row per vehicle, its stops as children.
 
-Read-only adapter over :class:`dispatcher.persistence.fleet_repo.RouteView`; editing (drag and
+Read-only adapter over :class:`dispatcher.model.stops.RouteView`; editing (drag and
 drop, locks) goes through core commands in the route boards, never through this model.
 """
 
@@ -16,7 +16,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from dispatcher import display
 from dispatcher.fleet_settings import machine_zone_name
-from dispatcher.persistence.fleet_repo import RouteView, StopView
+from dispatcher.model.stops import RouteView, StopView
 from ui.themes import STATUS_COLOURS
 
 Index = QModelIndex | QPersistentModelIndex

@@ -13,7 +13,6 @@ empty database, as a dispatcher otherwise).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -32,27 +31,13 @@ from dispatcher.model.alerts import (
     AuditEntry,
     User,
 )
-from dispatcher.persistence import alert_repo
+from dispatcher.model.stops import StopView
+from dispatcher.persistence import alert_repo, fleet_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore
 from dispatcher.persistence.database import Database
 from dispatcher.users.desk import os_account
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class StopInfo:
-    """What the detail pane shows about an alert's stop."""
-
-    id: int
-    order_ref: str
-    customer: str
-    address: str
-    status: str
-    window_start: datetime | None
-    window_end: datetime | None
-    planned_arrival: datetime | None
-    actual_arrival: datetime | None
 
 
 def alert_by_id(db: Database, alert_id: int) -> Alert:
@@ -106,22 +91,11 @@ class AlertDesk:
         with self._db.session() as session:
             return AlertService(SqlAlertStore(session), self._clock).history(alert_id)
 
-    def stop_info(self, stop_id: int) -> StopInfo | None:
+    def stop_info(self, stop_id: int) -> StopView | None:
+        """The alert's stop for the detail pane (None: gone), as every view reads a stop."""
         with self._db.session() as session:
             s = alert_repo.stop_by_id(session, stop_id)
-            if s is None:
-                return None
-            return StopInfo(
-                s.id,
-                s.order_ref,
-                s.customer.name if s.customer else "",
-                s.address,
-                s.status,
-                s.window_start,
-                s.window_end,
-                s.planned_arrival,
-                s.actual_arrival,
-            )
+            return None if s is None else fleet_repo.stop_view(s)
 
     def today_start(self) -> datetime:
         """Local midnight of today (the supervisor's "today")."""
@@ -164,7 +138,3 @@ class AlertDesk:
         alert_id = getattr(result, "id", None)
         ids = frozenset({alert_id}) if isinstance(alert_id, int) else frozenset()
         self._bus.publish(AlertsChanged(ids, frozenset(), ChangeSource.USER))
-
-    def find_user(self, username: str) -> User | None:
-        with self._db.session() as session:
-            return alert_repo.get_user(session, username)

@@ -38,6 +38,7 @@ from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
 from dispatcher.fleet.state import FleetState, VehicleSnapshot
 from dispatcher.fleet_settings import machine_zone_name
 from dispatcher.model.core import StopKind, StopStatus, VehicleState
+from dispatcher.model.stops import RouteView, StopView
 from dispatcher.persistence import alert_repo, fleet_repo
 from dispatcher.persistence.database import Database, Session
 from dispatcher.planning.evaluate import RouteEvaluation
@@ -71,7 +72,7 @@ class FactsSource(Protocol):
 class _Route:
     """A route with what the facts need about its vehicle."""
 
-    view: fleet_repo.RouteView
+    view: RouteView
     vehicle: fleet_repo.VehicleView
 
 
@@ -266,7 +267,7 @@ class LiveFacts:
         )
 
     @staticmethod
-    def _planned_path(route: _Route, remaining: list[fleet_repo.StopView]) -> list[LatLon]:
+    def _planned_path(route: _Route, remaining: list[StopView]) -> list[LatLon]:
         """From the last finished stop (or the depot) through what is left, back to the depot."""
         v = route.vehicle
         depot: list[LatLon] = []
@@ -318,7 +319,7 @@ class LiveFacts:
         ]
 
 
-def _remaining(view: fleet_repo.RouteView) -> list[fleet_repo.StopView]:
+def _remaining(view: RouteView) -> list[StopView]:
     """Stops still to serve, the one in progress (arrived) first."""
     left = [s for s in view.stops if not _status(s.status).is_final]
     return sorted(left, key=lambda s: (s.status != StopStatus.ARRIVED.value, s.sequence or 0))
@@ -331,7 +332,7 @@ def _status(text: str) -> StopStatus:
         return StopStatus.PENDING
 
 
-def _plan_stop(s: fleet_repo.StopView, origin: datetime) -> PlanStop | None:
+def _plan_stop(s: StopView, origin: datetime) -> PlanStop | None:
     try:
         kind = StopKind(s.kind)
     except ValueError:

@@ -23,11 +23,9 @@ from dispatcher.alerts.thresholds import ReconcileSettings
 from dispatcher.alerts.transitions import Action, target_status
 from dispatcher.clock import Clock
 from dispatcher.errors import ConflictError, ValidationError
-from dispatcher.events import EventBus
 from dispatcher.model.alerts import (
     SYSTEM_ACTOR,
     Alert,
-    AlertChanged,
     AlertFilter,
     AlertKind,
     AlertStatus,
@@ -50,12 +48,10 @@ class AlertService:
         store: AlertStore,
         clock: Clock,
         settings: ReconcileSettings | None = None,
-        bus: EventBus | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._reconciler = Reconciler(store, settings)
-        self._bus = bus
 
     # -- queries -----------------------------------------------------------------------
 
@@ -76,17 +72,7 @@ class AlertService:
         self, conditions: Iterable[Condition], kinds: Collection[AlertKind]
     ) -> ReconcileResult:
         """Apply one tick of the rule engine's conditions (see :mod:`.reconcile`)."""
-        result = self._reconciler.run(conditions, kinds, self._clock.now())
-        if self._bus is not None:
-            for action, alerts in (
-                ("raise", result.raised),
-                ("reopen", result.reopened),
-                ("update", result.updated),
-                ("auto_resolve", result.auto_resolved),
-            ):
-                for alert in alerts:
-                    self._bus.publish(AlertChanged(alert, action))
-        return result
+        return self._reconciler.run(conditions, kinds, self._clock.now())
 
     def wake_due(self) -> list[Alert]:
         """Bring back every snoozed alert whose time has come, in the status it left."""
@@ -253,8 +239,6 @@ class AlertService:
                 after={**audit_view(written), **extra},
             )
         )
-        if self._bus is not None:
-            self._bus.publish(AlertChanged(written, action.value))
         return written
 
 

@@ -32,7 +32,7 @@ from dispatcher.maps.routes import next_stop
 from dispatcher.maps.styling import display_state
 from dispatcher.model.alerts import Alert, AlertKind
 from dispatcher.model.core import VehicleState
-from dispatcher.persistence.fleet_repo import RouteView
+from dispatcher.model.stops import RouteView
 
 Row = tuple[Any, ...]
 #: Display state of a vehicle without open alerts (the common case, looked up per fix).

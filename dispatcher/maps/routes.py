@@ -17,7 +17,8 @@ from dispatcher.alerts.facts import Geofence
 from dispatcher.fleet.state import VehicleSnapshot
 from dispatcher.maps.styling import StopStyle, stop_style
 from dispatcher.model.core import StopStatus
-from dispatcher.persistence.fleet_repo import RouteView, StopView, VehicleView
+from dispatcher.model.stops import RouteView, StopView
+from dispatcher.persistence.fleet_repo import VehicleView
 from dispatcher.planning.stop_eta import StopEta
 
 

@@ -8,7 +8,6 @@ leave (undo window, quiet hours), and enqueues it. It never talks to a gateway: 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,7 +20,6 @@ from dispatcher.messaging.situations import (
     SITUATION_VARIABLES,
     ChannelKind,
     Situation,
-    choose_situation,
 )
 from dispatcher.messaging.sms_segments import SegmentInfo, count_segments
 from dispatcher.messaging.templates import (
@@ -346,67 +344,6 @@ def _discriminator(request: MessageRequest) -> str:
         parts.append(request.address or "")
     joined = "|".join(parts)
     return joined if joined.strip("|") else ""
-
-
-# --- automation -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AutoSendPolicy:
-    """Send automatically when an alert of one of ``kinds`` is raised. Off by default.
-
-    ``min_interval`` limits automatic messages per customer (whatever the situation), so a
-    flapping alert does not spam anyone; manual sends are not limited.
-    """
-
-    enabled: bool = False
-    kinds: frozenset[str] = frozenset({"late", "at_risk", "failed"})
-    min_interval: timedelta = timedelta(minutes=30)
-
-
-class AutoMessenger:
-    """Turns raised alerts into messages under an :class:`AutoSendPolicy` (``created_by="system"``).
-
-    The per-customer rate limit is kept in memory: after a restart the idempotency key still
-    stops a repeat of the same situation and ETA bucket, which is the case that matters.
-    """
-
-    def __init__(self, messenger: Messenger, policy: AutoSendPolicy, clock: Clock) -> None:
-        self._messenger = messenger
-        self._policy = policy
-        self._clock = clock
-        self._last_sent: dict[int | str, datetime] = {}
-        self._lock = threading.Lock()
-
-    def on_alert(
-        self,
-        alert_kind: str,
-        customer: CustomerPreferences,
-        stop_ref: str | None,
-        facts: MessageFacts,
-    ) -> SendOutcome:
-        """Decide and (maybe) enqueue; the outcome's ``reason`` says why nothing was sent."""
-        if not self._policy.enabled:
-            return SendOutcome(None, reason="automatic messages are off")
-        if alert_kind not in self._policy.kinds:
-            return SendOutcome(None, reason=f"'{alert_kind}' alerts are not sent automatically")
-        situation = choose_situation(alert_kind)
-        who: int | str = (
-            customer.customer_id if customer.customer_id is not None else stop_ref or ""
-        )
-        now = self._clock.now()
-        with self._lock:
-            last = self._last_sent.get(who)
-            if last is not None and now - last < self._policy.min_interval:
-                return SendOutcome(None, reason="customer was messaged automatically recently")
-            request = MessageRequest(customer, situation, stop_ref, facts, created_by="system")
-            try:
-                outcome = self._messenger.send(request)
-            except TemplateError as exc:
-                return SendOutcome(None, reason=str(exc))
-            if outcome.created:
-                self._last_sent[who] = now
-            return outcome
 
 
 # --- bulk -------------------------------------------------------------------------------

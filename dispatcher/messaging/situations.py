@@ -25,8 +25,9 @@ class Situation(enum.StrEnum):
     FREE_TEXT = "free_text"
 
 
-#: Alert kinds (as the alerts room names them) and their customer-facing situation. Several
-#: spellings are accepted so a renamed rule does not silently stop messages.
+#: Alert kinds (as the alerts room names them) and their customer-facing situation: the one
+#: such map (:func:`alert_situation`). Several spellings are accepted so a renamed rule does
+#: not silently stop messages.
 _ALERT_KINDS: dict[str, Situation] = {
     "late": Situation.RUNNING_LATE,
     "running_late": Situation.RUNNING_LATE,
@@ -81,11 +82,23 @@ def choose_situation(trigger: str | StopStatus | DeliveryEventKind | Situation) 
     elif isinstance(trigger, DeliveryEventKind):
         found = _EVENT_KINDS.get(trigger)
     else:
-        key = str(trigger).strip().lower().replace("-", "_").replace(" ", "_")
-        found = _ALERT_KINDS.get(key) or _situation_by_value(key)
+        found = alert_situation(trigger) or _situation_by_value(_key(trigger))
     if found is None:
         raise ValidationError(f"no customer message fits {trigger!r}")
     return found
+
+
+def alert_situation(kind: str) -> Situation | None:
+    """The customer message an alert of ``kind`` calls for, or None when it is not one.
+
+    The exception queue's "Message customer" asks here (``None`` lets the service decide from
+    the stop's state), so an alert kind is mapped in one place for the window and the core.
+    """
+    return _ALERT_KINDS.get(_key(kind))
+
+
+def _key(trigger: str) -> str:
+    return str(trigger).strip().lower().replace("-", "_").replace(" ", "_")
 
 
 def _situation_by_value(key: str) -> Situation | None:

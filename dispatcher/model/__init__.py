@@ -10,7 +10,8 @@ and stop types; one module per room holds the types its repository needs
 (:mod:`~dispatcher.model.alerts`, :mod:`~dispatcher.model.devices`,
 :mod:`~dispatcher.model.fleet_setup`, :mod:`~dispatcher.model.kpi`,
 :mod:`~dispatcher.model.messaging`, :mod:`~dispatcher.model.positions`,
-:mod:`~dispatcher.model.users`).
+:mod:`~dispatcher.model.users`), and :mod:`~dispatcher.model.stops` the one read model of a
+stored stop every view shows.
 """
 
 from dispatcher.model.core import (

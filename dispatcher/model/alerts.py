@@ -24,7 +24,6 @@ __all__ = [
     "RAISED_OUTSIDE_RULES",
     "SYSTEM_ACTOR",
     "Alert",
-    "AlertChanged",
     "AlertKey",
     "AlertKind",
     "AlertStatus",
@@ -249,18 +248,6 @@ class AuditEntry:
     before: Mapping[str, Any] | None
     after: Mapping[str, Any]
     id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AlertChanged:
-    """Published on the :class:`~dispatcher.events.EventBus` after every write of an alert.
-
-    ``action`` is the audit action (``raise``, ``acknowledge``, ``auto_resolve``...) or
-    ``refresh`` for the rules' unaudited refresh. The Qt model of the queue subscribes to it.
-    """
-
-    alert: Alert
-    action: str
 
 
 def audit_view(alert: Alert) -> dict[str, Any]:

@@ -20,7 +20,11 @@ FINAL_STATUSES = frozenset({"done", "failed", "skipped"})
 
 @dataclass(frozen=True, slots=True)
 class StopRecord:
-    """One stop of the day with what happened to it.
+    """One stop of the day with what happened to it, as the KPIs measure it.
+
+    Not :class:`dispatcher.model.stops.StopView` (the stored stop as the views show it):
+    ``arrival`` is derived from the delivery events and ``attempts`` counted from them, and
+    ``driver_id`` is the day's driver, so the figures do not move when a row is edited later.
 
     Attributes:
         id: The stop's database id.

@@ -315,11 +315,6 @@ def user_for_os_account(session: Session, os_user: str) -> User:
     return users_repo.login(session, os_user)
 
 
-def get_user(session: Session, username: str) -> User | None:
-    """A known user by username (for assigning to someone else), or None."""
-    return users_repo.find(session, username)
-
-
 def list_users(session: Session) -> list[User]:
     """Every active user, by username (the supervisor's "assign to" list)."""
     return users_repo.active_users(session)

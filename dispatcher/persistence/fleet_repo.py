@@ -13,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from dispatcher import limits
 from dispatcher.clock import system_now
 from dispatcher.errors import ConflictError, ValidationError
+from dispatcher.model.stops import RouteView, StopView
 from dispatcher.model.users import Permission
 from dispatcher.persistence.orm import (
     AuditEntry,
@@ -27,42 +28,6 @@ from dispatcher.persistence.orm import (
 )
 from dispatcher.persistence.users_repo import acting_user
 from dispatcher.scenario.records import CustomerRecord, OrderRecord, Scenario
-
-
-@dataclass(frozen=True, slots=True)
-class StopView:
-    """A stop as the route list shows it (detached from the session)."""
-
-    id: int
-    order_ref: str
-    service_date: date
-    sequence: int | None
-    kind: str
-    status: str
-    customer_name: str
-    address: str
-    lat: float
-    lon: float
-    window_start: datetime | None
-    window_end: datetime | None
-    service_s: int
-    demand: int
-    pinned: bool
-    planned_arrival: datetime | None
-    keep_on_vehicle: bool = False
-    lock_group: str | None = None
-    actual_arrival: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RouteView:
-    id: int
-    vehicle_id: str
-    vehicle_name: str
-    driver_name: str
-    capacity: int
-    version: int
-    stops: tuple[StopView, ...]
 
 
 def save_scenario(session: Session, scenario: Scenario) -> None:
@@ -273,11 +238,25 @@ def _route_view(route: Route, day_driver: str | None = None) -> RouteView:
         driver_name=day_driver or usual,
         capacity=vehicle.capacity,
         version=route.version,
-        stops=tuple(_stop_view(s) for s in route.stops),
+        stops=tuple(stop_view(s) for s in route.stops),
     )
 
 
-def _stop_view(s: Stop) -> StopView:
+def stop_view(
+    s: Stop,
+    *,
+    customer_name: str | None = None,
+    vehicle_id: str | None = None,
+    vehicle_name: str = "",
+) -> StopView:
+    """The one way a stored stop becomes the views' :class:`StopView`.
+
+    ``customer_name``: given by a reader that joined the customer (else read through the
+    row's relationship, which the caller should have loaded); ``vehicle_*`` by a reader that
+    joined the route.
+    """
+    if customer_name is None:
+        customer_name = s.customer.name if s.customer else ""
     return StopView(
         id=s.id,
         service_date=s.service_date,
@@ -285,7 +264,7 @@ def _stop_view(s: Stop) -> StopView:
         sequence=s.sequence,
         kind=s.kind,
         status=s.status,
-        customer_name=s.customer.name if s.customer else "",
+        customer_name=customer_name,
         address=s.address,
         lat=s.lat,
         lon=s.lon,
@@ -298,6 +277,11 @@ def _stop_view(s: Stop) -> StopView:
         keep_on_vehicle=s.keep_on_vehicle,
         lock_group=s.lock_group,
         actual_arrival=s.actual_arrival,
+        completed_at=s.completed_at,
+        attempts=s.attempts,
+        failure_reason=s.failure_reason,
+        vehicle_id=vehicle_id,
+        vehicle_name=vehicle_name,
     )
 
 
@@ -319,7 +303,7 @@ def load_unassigned(session: Session, day: date) -> list[StopView]:
         .options(selectinload(Stop.customer))
         .order_by(Stop.order_ref)
     )
-    return [_stop_view(s) for s in stops]
+    return [stop_view(s) for s in stops]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ from sqlalchemy import Float, and_, bindparam, delete, func, literal_column, or_
 from sqlalchemy.orm import Session
 
 from dispatcher.errors import DatabaseError
+from dispatcher.model.stops import StopView
+from dispatcher.persistence.fleet_repo import stop_view
 from dispatcher.persistence.grid import LON_CELLS, MAX_CELLS
 from dispatcher.persistence.orm import (
     Customer,
@@ -209,30 +211,7 @@ def count_positions(session: Session) -> int:
 # -- the day report ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class StopRecord:
-    """One stop of a day as stored, with its vehicle and customer names."""
-
-    order_ref: str
-    vehicle_id: str | None
-    vehicle_name: str
-    sequence: int | None
-    kind: str
-    status: str
-    customer: str
-    address: str
-    lat: float
-    lon: float
-    window_start: datetime | None
-    window_end: datetime | None
-    planned_arrival: datetime | None
-    actual_arrival: datetime | None
-    completed_at: datetime | None
-    attempts: int
-    failure_reason: str
-
-
-def stops_of_day(session: Session, day: date) -> list[StopRecord]:
+def stops_of_day(session: Session, day: date) -> list[StopView]:
     """Every stop with ``service_date == day``, by vehicle then sequence (unassigned last)."""
     stmt = (
         select(Stop, Route.vehicle_id, Vehicle.name, Customer.name)
@@ -243,25 +222,7 @@ def stops_of_day(session: Session, day: date) -> list[StopRecord]:
         .order_by(Route.vehicle_id.is_(None), Route.vehicle_id, Stop.sequence, Stop.order_ref)
     )
     return [
-        StopRecord(
-            order_ref=s.order_ref,
-            vehicle_id=vid,
-            vehicle_name=vname or "",
-            sequence=s.sequence,
-            kind=s.kind,
-            status=s.status,
-            customer=cname or "",
-            address=s.address,
-            lat=s.lat,
-            lon=s.lon,
-            window_start=s.window_start,
-            window_end=s.window_end,
-            planned_arrival=s.planned_arrival,
-            actual_arrival=s.actual_arrival,
-            completed_at=s.completed_at,
-            attempts=s.attempts,
-            failure_reason=s.failure_reason,
-        )
+        stop_view(s, customer_name=cname or "", vehicle_id=vid, vehicle_name=vname or "")
         for s, vid, vname, cname in session.execute(stmt)
     ]
 

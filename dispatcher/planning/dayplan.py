@@ -32,7 +32,8 @@ from dispatcher.planning.model import (
 )
 
 if TYPE_CHECKING:
-    from dispatcher.persistence.fleet_repo import RouteView, StopProgress, StopView, VehicleView
+    from dispatcher.model.stops import RouteView, StopView
+    from dispatcher.persistence.fleet_repo import StopProgress, VehicleView
 
 log = logging.getLogger(__name__)
 

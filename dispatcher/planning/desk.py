@@ -26,9 +26,10 @@ from dispatcher.clock import Clock, system_monotonic
 from dispatcher.errors import ConflictError, DatabaseError, DispatcherError, ValidationError
 from dispatcher.eta import HaversineProvider
 from dispatcher.events import EventBus
+from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
-from dispatcher.persistence.fleet_repo import RouteView, StopProgress, VehicleView
+from dispatcher.persistence.fleet_repo import StopProgress, VehicleView
 from dispatcher.planning.commands import (
     MoveToVehicle,
     MoveWithinRoute,

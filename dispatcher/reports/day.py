@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.errors import DispatcherError
 from dispatcher.geo import haversine_m
+from dispatcher.model.stops import StopView
 from dispatcher.persistence import history_repo
 from dispatcher.persistence.database import Database
-from dispatcher.persistence.history_repo import StopRecord
 
 #: Outbox states that mean "the message left us".
 SENT_STATUSES = ("sent", "delivered")
@@ -56,7 +56,7 @@ COLUMNS = (
 class StopReportRow:
     """One stop of the day: the record plus what was computed from it."""
 
-    stop: StopRecord
+    stop: StopView
     #: Actual minus planned arrival, minutes (negative = early); None without both.
     arrival_vs_plan_min: float | None
     #: Minutes after the window closed (0 when inside it); None without arrival or window.
@@ -86,7 +86,7 @@ def _minutes(delta: timedelta) -> float:
     return round(delta.total_seconds() / 60.0, 1)
 
 
-def judge(stop: StopRecord) -> tuple[float | None, float | None, bool | None]:
+def judge(stop: StopView) -> tuple[float | None, float | None, bool | None]:
     """(arrival vs plan, lateness, on time) of one stop, in minutes.
 
     Same rule as the KPIs (docs/kpi.md): on time means arrived at or before the window end
@@ -150,7 +150,7 @@ def csv_row(row: StopReportRow, tz: ZoneInfo) -> list[str]:
         "" if s.sequence is None else str(s.sequence),
         s.order_ref,
         s.kind,
-        s.customer,
+        s.customer_name,
         s.address,
         _fmt_time(s.window_start, tz),
         _fmt_time(s.window_end, tz),

@@ -15,7 +15,6 @@ from dispatcher.telemetry.decoder import (
 )
 from dispatcher.telemetry.filters import FilterConfig, Quarantine, QuarantineEntry
 from dispatcher.telemetry.ingest import (
-    DeliveryEventsReceived,
     DrainResult,
     IngestPipeline,
     IngestStats,
@@ -28,7 +27,6 @@ __all__ = [
     "Accepted",
     "BatchWriter",
     "Decoder",
-    "DeliveryEventsReceived",
     "DeviceBindings",
     "DrainResult",
     "FilterConfig",

@@ -40,10 +40,3 @@ def resolve_password(
     except Exception as exc:  # a backend may fail in its own ways (D-Bus missing, ...)
         log.warning("OS keyring failed (%s); no MQTT password", exc)
     return None
-
-
-def store_password(username: str, password: str, keyring_service: str = DEFAULT_SERVICE) -> None:
-    """Save the password in the OS keyring (the settings dialog's "remember")."""
-    import keyring
-
-    keyring.set_password(keyring_service, username, password)

@@ -1,6 +1,6 @@
 """Filters in the spirit of Traccar's: what a good fix looks like, and what we do with others.
 
-Stateless checks (:func:`check_policy`) look at one report against the receive time:
+Stateless checks (:meth:`Policy.check`) look at one report against the receive time:
 timestamps too far in the future or the past, poor accuracy, absurd reported speed.
 :class:`PositionFilter` remembers each vehicle's last accepted fix to catch duplicates,
 implied-speed jumps and out-of-order fixes. Out-of-order fixes are *accepted* (they belong in
@@ -121,11 +121,6 @@ class Policy:
                     "unit is not its profile's (km/h, m/s, knots)",
                 )
         return None
-
-
-def check_policy(report: Report, received_at: datetime, cfg: FilterConfig) -> Rejection | None:
-    """One-off form of :meth:`Policy.check`."""
-    return Policy(cfg).check(report, received_at)
 
 
 class _Track:

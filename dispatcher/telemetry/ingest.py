@@ -7,8 +7,9 @@ and to a bounded queue (live view). Under overload the queue drops its *oldest p
 
 :meth:`IngestPipeline.drain` runs on the GUI thread's ~200 ms timer (or the headless loop):
 it applies everything queued to the :class:`~dispatcher.fleet.FleetState` in arrival order and
-publishes at most one :class:`~dispatcher.fleet.FleetChanged` and one
-:class:`DeliveryEventsReceived` per tick, whatever the message rate.
+publishes at most one :class:`~dispatcher.fleet.FleetChanged` per tick, whatever the message
+rate; the tick's delivery events are in its :class:`DrainResult` (stored by the writer, read
+by the route boards from the database).
 """
 
 from __future__ import annotations
@@ -55,13 +56,6 @@ def tune_switch_interval() -> None:
     """
     if sys.getswitchinterval() < GIL_SWITCH_INTERVAL_S:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryEventsReceived:
-    """Published once per tick with the new delivery events (QoS 1 redeliveries removed)."""
-
-    events: tuple[EventReport, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +110,6 @@ class IngestQueue:
         else:
             self._others.append((seq, report, flag))
 
-    def take_all(self) -> list[_Item]:
-        """Everything queued so far, in arrival order."""
-        positions, others = self.take()
-        return list(heapq.merge(positions, others, key=itemgetter(0)))
-
     def take(self) -> tuple[list[_Fix], list[_Item]]:
         """Everything queued so far as (positions, others), each in arrival order."""
         return _pop_all(self._positions), _pop_all(self._others)
@@ -143,7 +132,7 @@ class IngestPipeline:
     Args:
         decoder: adapters + filters + quarantine (paho thread only).
         fleet: the live state (drain thread only).
-        bus: where ``FleetChanged`` / ``DeliveryEventsReceived`` are published (drain thread).
+        bus: where ``FleetChanged`` is published (drain thread).
         clock: receive times and tick times.
         writer: storage; without one, QoS 1 messages are acknowledged at once.
         max_queued_positions: bound of the live queue.
@@ -232,8 +221,6 @@ class IngestPipeline:
         )
         if changed:
             self._bus.publish(FleetChanged(result.changed, result.state_changed))
-        if events:
-            self._bus.publish(DeliveryEventsReceived(result.events))
         return result
 
     def _apply_in_order(

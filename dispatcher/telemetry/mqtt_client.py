@@ -28,7 +28,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -201,15 +200,6 @@ class TelemetryClient:
     def clear_route(self, vehicle_id: str) -> mqtt.MQTTMessageInfo:
         """Remove the retained route (an empty retained message deletes it)."""
         return self._client.publish(self.topics.route(vehicle_id), b"", qos=1, retain=True)
-
-    def publish_cmd(
-        self, vehicle_id: str, msg_id: str, text: str, *, ts: datetime, sender: str | None = None
-    ) -> mqtt.MQTTMessageInfo:
-        """Send a message to the driver (QoS 1, not retained)."""
-        payload: dict[str, Any] = {"v": 1, "msg_id": msg_id, "ts": ts.isoformat(), "text": text}
-        if sender:
-            payload["from"] = sender
-        return self._publish_json(self.topics.cmd(vehicle_id), payload, qos=1, retain=False)
 
     def publish_sync(self, change: Mapping[str, Any]) -> mqtt.MQTTMessageInfo:
         """Tell the other workstations that something changed (QoS 1)."""

@@ -17,9 +17,9 @@ from dispatcher.telemetry.mqtt_client import ConnectionState
 
 
 class BrokerStatusReporter:
-    """A connection-state listener (``LiveTelemetry.on_state``) that prints changes.
+    """Prints connection changes: ``serve`` calls it for each ``live.ConnectionChanged``.
 
-    Called from paho's network thread; a repeated (state, reason) is printed once.
+    Called on the tick's thread, and once at start; a repeated (state, reason) is printed once.
     """
 
     def __init__(self, url: str, err: TextIO) -> None:

@@ -195,21 +195,3 @@ def test_a_workstation_losing_the_race_records_a_conflict_not_a_crash(clock: Fak
     assert result.conflicts == [(AlertKind.VEHICLE_OFFLINE, "vehicle:V1")]
     assert not result.raised
     assert len(store.list_alerts()) == 1
-
-
-def test_every_change_is_announced_on_the_event_bus(clock: FakeClock) -> None:
-    from dispatcher.events import EventBus
-    from dispatcher.model.alerts import AlertChanged
-
-    bus = EventBus()
-    seen: list[tuple[str, AlertStatus]] = []
-    bus.subscribe(AlertChanged, lambda e: seen.append((e.action, e.alert.status)))
-    service = AlertService(InMemoryAlertStore(), clock, bus=bus)
-    (alert,) = service.reconcile([OFFLINE], ALL).raised
-    service.acknowledge(alert.id or 0, ALICE, alert.version)
-    service.reconcile([], ALL)
-    assert seen == [
-        ("raise", AlertStatus.NEW),
-        ("acknowledge", AlertStatus.ACKNOWLEDGED),
-        ("auto_resolve", AlertStatus.RESOLVED),
-    ]

@@ -25,7 +25,7 @@ from dispatcher.alerts.runner import AlertRunner
 from dispatcher.app import LiveOptions, build_core
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.live import LiveTelemetry
+from dispatcher.live import ConnectionChanged, LiveTelemetry
 from dispatcher.messaging.service import MessagingService
 from dispatcher.persistence.orm import PositionRow
 from dispatcher.site import Role
@@ -175,7 +175,7 @@ def test_two_consoles_under_one_account_stay_connected_and_hear_every_fix(
             assert c.live is not None and c.live.client is not None
             ids.add(c.live.client.client_id)
             assert c.live.client.settings.clean_session, "a console needs no stored session"
-            c.live.on_state(lambda state, _reason: states.append(state))
+            c.bus.subscribe(ConnectionChanged, lambda e: states.append(e.state))
         assert len(ids) == 2, f"one client id each, same host and user: {ids}"
         time.sleep(0.3)
         probe.fixes(prefix, N_FIXES)

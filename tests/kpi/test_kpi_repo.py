@@ -12,6 +12,7 @@ from dispatcher.kpi.report import compute_report
 from dispatcher.kpi.snapshot import load_snapshot
 from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, AuditEntry, Severity
 from dispatcher.model.core import DeliveryEventKind, EventReport
+from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo, kpi_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore
 from dispatcher.persistence.database import Database
@@ -35,7 +36,7 @@ def seeded(url: str) -> tuple[Database, str]:
     return db, routes[0].stops[0].order_ref
 
 
-def fleet_repo_routes(db: Database) -> list[fleet_repo.RouteView]:
+def fleet_repo_routes(db: Database) -> list[RouteView]:
     with db.session() as session:
         return fleet_repo.load_routes(session, DAY)
 

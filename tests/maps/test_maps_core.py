@@ -25,7 +25,8 @@ from dispatcher.maps.settings import OSM_ATTRIBUTION, MapSettings, resolve_sourc
 from dispatcher.maps.styling import DisplayState, display_state
 from dispatcher.model.alerts import Alert, AlertKind, Severity
 from dispatcher.model.core import PositionReport, VehicleState
-from dispatcher.persistence.fleet_repo import RouteView, StopView, VehicleView
+from dispatcher.model.stops import RouteView, StopView
+from dispatcher.persistence.fleet_repo import VehicleView
 from dispatcher.planning.stop_eta import StopEta
 
 T0 = utc(10, 0)

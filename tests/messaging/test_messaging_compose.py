@@ -9,8 +9,6 @@ import pytest
 from dispatcher.clock import FakeClock
 from dispatcher.errors import ValidationError
 from dispatcher.messaging.compose import (
-    AutoMessenger,
-    AutoSendPolicy,
     Branding,
     EtaChange,
     MessageFacts,
@@ -19,8 +17,14 @@ from dispatcher.messaging.compose import (
     eta_moved,
 )
 from dispatcher.messaging.outbox import InMemoryOutboxStore
-from dispatcher.messaging.situations import ChannelKind, Situation, choose_situation
+from dispatcher.messaging.situations import (
+    ChannelKind,
+    Situation,
+    alert_situation,
+    choose_situation,
+)
 from dispatcher.messaging.templates import TemplateError, TemplateLibrary
+from dispatcher.model.alerts import AlertKind
 from dispatcher.model.core import DeliveryEventKind, StopStatus
 from dispatcher.model.messaging import ContactPreference, CustomerPreferences, OutboxStatus
 
@@ -210,38 +214,20 @@ def test_choose_situation(trigger: str, situation: Situation) -> None:
     assert choose_situation(trigger) is situation
 
 
+def test_alert_kinds_map_to_situations_in_one_place() -> None:
+    """What the exception queue's "Message customer" writes about (None: the stop decides)."""
+    mapped = {kind: alert_situation(kind) for kind in AlertKind}
+    assert {k: s for k, s in mapped.items() if s is not None} == {
+        AlertKind.LATE: Situation.RUNNING_LATE,
+        AlertKind.AT_RISK: Situation.RUNNING_LATE,
+        AlertKind.FAILED_DELIVERY: Situation.MISSED_YOU,
+    }
+
+
 @pytest.mark.parametrize("trigger", ["offline", "", StopStatus.PENDING, DeliveryEventKind.ISSUE])
 def test_nothing_to_tell_is_a_clear_error(trigger: str) -> None:
     with pytest.raises(ValidationError, match="no customer message fits"):
         choose_situation(trigger)
-
-
-def test_automation_is_off_by_default(messenger: Messenger, clock: FakeClock) -> None:
-    auto = AutoMessenger(messenger, AutoSendPolicy(), clock)
-    outcome = auto.on_alert("late", DANA, "S-1", MessageFacts(eta=ETA))
-    assert outcome.message is None and outcome.reason == "automatic messages are off"
-
-
-def test_automation_sends_as_system_and_is_rate_limited_per_customer(
-    messenger: Messenger, clock: FakeClock
-) -> None:
-    policy = AutoSendPolicy(
-        enabled=True, kinds=frozenset({"late", "failed"}), min_interval=timedelta(minutes=30)
-    )
-    auto = AutoMessenger(messenger, policy, clock)
-    first = auto.on_alert("late", DANA, "S-1", MessageFacts(eta=ETA))
-    assert first.message is not None and first.message.created_by == "system"
-    clock.advance(minutes=10)
-    again = auto.on_alert("late", DANA, "S-1", MessageFacts(eta=ETA + timedelta(minutes=40)))
-    assert again.message is None and again.reason is not None and "recently" in again.reason
-    assert auto.on_alert("offline", DANA, "S-1", MessageFacts()).message is None
-    clock.advance(minutes=25)
-    later = auto.on_alert("late", DANA, "S-1", MessageFacts(eta=ETA + timedelta(minutes=40)))
-    assert later.created
-    missing = auto.on_alert(
-        "failed", CustomerPreferences(8, phone="07911123457"), "S-2", MessageFacts(order_ref="B-1")
-    )
-    assert missing.created
 
 
 def test_bulk_picks_customers_whose_eta_moved_enough() -> None:

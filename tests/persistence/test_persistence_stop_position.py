@@ -20,6 +20,7 @@ from sqlalchemy import event, select
 from dispatcher.errors import ConflictError, PermissionDenied, ValidationError
 from dispatcher.geocoding import MANUAL, Geocoder, GeocodingSettings, manual_key
 from dispatcher.importing.service import import_orders
+from dispatcher.model.stops import StopView
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.geocode_repo import SqlGeocodeCache
@@ -49,7 +50,7 @@ def db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def first_stop(db: Database, vehicle: str = "V01") -> fleet_repo.StopView:
+def first_stop(db: Database, vehicle: str = "V01") -> StopView:
     with db.session() as session:
         routes = {r.vehicle_id: r for r in fleet_repo.load_routes(session, DAY)}
     return routes[vehicle].stops[-1]  # the last: still pending in the demo

@@ -16,6 +16,7 @@ from planning_builders import random_plan
 
 from dispatcher.errors import ConflictError, ValidationError
 from dispatcher.model.core import DeliveryEventKind, EventReport, StopStatus
+from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import AuditEntry
@@ -33,7 +34,7 @@ def db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def load(db: Database) -> tuple[list[fleet_repo.RouteView], list[fleet_repo.VehicleView]]:
+def load(db: Database) -> tuple[list[RouteView], list[fleet_repo.VehicleView]]:
     with db.session() as session:
         return fleet_repo.load_routes(session, DAY), fleet_repo.load_vehicles(session)
 

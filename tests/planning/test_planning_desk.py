@@ -16,6 +16,7 @@ from fleet_zone import DAY, TZ, demo_day, utc
 
 from dispatcher.clock import FakeClock
 from dispatcher.events import EventBus
+from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.planning.desk import RouteDesk, RoutesChanged
@@ -55,7 +56,7 @@ def _desk(db: Database, bus: EventBus | None = None, *, actor: str = ACTOR) -> R
 def _desk_and_broker(
     db: Database, bus: EventBus | None = None, *, actor: str = ACTOR
 ) -> tuple[RouteDesk, Broker]:
-    def load(day: date | None) -> list[fleet_repo.RouteView]:
+    def load(day: date | None) -> list[RouteView]:
         with db.session() as session:
             return fleet_repo.load_routes(session, day or DAY)
 

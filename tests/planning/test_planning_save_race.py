@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import event
 
 from dispatcher.errors import ConflictError
+from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.scenario.demo import demo_scenario
@@ -37,12 +38,12 @@ def db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def _routes(db: Database) -> dict[str, fleet_repo.RouteView]:
+def _routes(db: Database) -> dict[str, RouteView]:
     with db.session() as session:
         return {r.vehicle_id: r for r in fleet_repo.load_routes(session, DAY)}
 
 
-def _with_stop(route: fleet_repo.RouteView, stop_id: int) -> fleet_repo.RouteWrite:
+def _with_stop(route: RouteView, stop_id: int) -> fleet_repo.RouteWrite:
     ids = [stop_id, *(s.id for s in route.stops)]
     return fleet_repo.RouteWrite(
         route.vehicle_id, route.version, tuple(fleet_repo.StopWrite(i) for i in ids)

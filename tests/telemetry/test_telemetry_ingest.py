@@ -14,7 +14,7 @@ from dispatcher.events import EventBus
 from dispatcher.fleet import FleetChanged, FleetState
 from dispatcher.model.core import VehicleState
 from dispatcher.telemetry.decoder import Decoder
-from dispatcher.telemetry.ingest import DeliveryEventsReceived, IngestPipeline
+from dispatcher.telemetry.ingest import IngestPipeline
 from dispatcher.telemetry.rejection import Rejection
 from dispatcher.telemetry.sink import BatchWriter, InMemorySink
 
@@ -41,7 +41,6 @@ def bus() -> EventBus:
 def published(bus: EventBus) -> list[object]:
     seen: list[object] = []
     bus.subscribe(FleetChanged, seen.append)
-    bus.subscribe(DeliveryEventsReceived, seen.append)
     return seen
 
 
@@ -98,16 +97,14 @@ def test_status_and_positions_apply_in_arrival_order(
     assert snap is not None and snap.state is VehicleState.OFFLINE
 
 
-def test_redelivered_events_are_announced_once(
-    decoder: Decoder, bus: EventBus, clock: FakeClock, published: list[object]
+def test_redelivered_events_are_applied_once(
+    decoder: Decoder, bus: EventBus, clock: FakeClock
 ) -> None:
     pipeline = make(decoder, bus, clock)
     pipeline.on_message(*evt(clock, "V1", "e-7"))
-    pipeline.drain()
+    first = pipeline.drain()
     pipeline.on_message(*evt(clock, "V1", "e-7"))
-    pipeline.drain()
-    announced = [p for p in published if isinstance(p, DeliveryEventsReceived)]
-    assert len(announced) == 1 and announced[0].events[0].event_id == "e-7"
+    assert [e.event_id for e in first.events] == ["e-7"] and pipeline.drain().events == ()
 
 
 def test_rejections_are_acked_at_once_without_a_writer(

@@ -31,8 +31,7 @@ from dispatcher.messaging.email_html import script_in_html
 from dispatcher.messaging.situations import ChannelKind, Situation
 from dispatcher.messaging.templates import TemplateSpec, render
 from dispatcher.model.core import PositionReport
-from dispatcher.persistence import fleet_repo
-from dispatcher.persistence.history_repo import StopRecord
+from dispatcher.model.stops import RouteView, StopView
 from dispatcher.reports.day import DayReport, StopReportRow
 
 from test_map import _stop_view  # the live map tests' hand-made stop  # isort: skip
@@ -174,25 +173,30 @@ def _browser(qtbot: Any) -> Any:
     return view
 
 
-def _record(i: int, text: str) -> StopRecord:
-    return StopRecord(
+def _record(i: int, text: str) -> StopView:
+    return StopView(
+        id=i,
         order_ref=f"O{i}{text}",
-        vehicle_id=f"V{text}",
-        vehicle_name=f"Van {text}",
+        service_date=T0.date(),
         sequence=i,
         kind="delivery",
         status="done",
-        customer=text,
+        customer_name=text,
         address=text,
         lat=52.5 + i / 100,
         lon=13.4,
         window_start=None,
         window_end=None,
+        service_s=300,
+        demand=1,
+        pinned=False,
         planned_arrival=T0,
         actual_arrival=T0,
         completed_at=T0,
         attempts=1,
         failure_reason=text,
+        vehicle_id=f"V{text}",
+        vehicle_name=f"Van {text}",
     )
 
 
@@ -231,7 +235,7 @@ def test_the_exported_map_runs_no_stored_script(qtbot: Any, tmp_path: Path) -> N
     @given(HOSTILE)
     def check(text: str) -> None:
         stops = tuple(_stop_view(i, text) for i in range(3))
-        route = fleet_repo.RouteView(1, "V1", text, text, 10, 1, stops)
+        route = RouteView(1, "V1", text, text, 10, 1, stops)
         fleet = FleetState()
         fleet.apply_positions([(PositionReport("V1" + text, T0, 52.5, 13.4), False)], T0)
         out = tmp_path / "routes.html"

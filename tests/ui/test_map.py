@@ -23,6 +23,7 @@ from dispatcher.core import Core
 from dispatcher.fleet.state import FleetChanged
 from dispatcher.maps.mbtiles import write_mbtiles
 from dispatcher.model.core import PositionReport
+from dispatcher.model.stops import RouteView, StopView
 from dispatcher.persistence import fleet_repo
 from ui.main_window import MainWindow
 from ui.map.controller import MapController
@@ -313,7 +314,7 @@ def test_exported_file_shows_hostile_names_as_text(qtbot: Any, tmp_path: Path) -
     from ui.map.export import export_day
 
     evil = HOSTILE + " ${window.__pwned=2} `x` \\u0041"
-    route = fleet_repo.RouteView(1, "V1", evil, evil, 10, 1, ())
+    route = RouteView(1, "V1", evil, evil, 10, 1, ())
     stops = [_stop_view(i, evil) for i in range(3)]
     route = replace(route, stops=tuple(stops))
     fleet = FleetState()
@@ -334,8 +335,8 @@ def test_exported_file_shows_hostile_names_as_text(qtbot: Any, tmp_path: Path) -
     assert box[0] == "undefined,0,3"
 
 
-def _stop_view(i: int, name: str) -> fleet_repo.StopView:
-    return fleet_repo.StopView(
+def _stop_view(i: int, name: str) -> StopView:
+    return StopView(
         id=i,
         order_ref=f"O{i}",
         service_date=DAY,

@@ -8,10 +8,10 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from dispatcher import display
-from dispatcher.alerts.desk import StopInfo
 from dispatcher.alerts.priority import minutes_left
 from dispatcher.model.alerts import Alert, AuditEntry
 from dispatcher.model.minutes import late_minutes, slack_minutes
+from dispatcher.model.stops import StopView
 from ui.exceptions.model import KIND_LABELS, SEVERITY_COLOURS, sla_text
 
 
@@ -93,7 +93,7 @@ def facts_rows(details: Mapping[str, Any], tz: tzinfo | None, *, shown: bool) ->
 def detail_html(
     alert: Alert,
     vehicle: str | None,
-    stop: StopInfo | None,
+    stop: StopView | None,
     history: Sequence[AuditEntry],
     now: datetime,
     tz: tzinfo | None = None,
@@ -119,7 +119,7 @@ def detail_html(
     ]
     if stop is not None:
         rows += [
-            _row("Customer", html.escape(stop.customer or "–")),
+            _row("Customer", html.escape(stop.customer_name or "–")),
             _row("Stop", f"{html.escape(stop.order_ref)} · {html.escape(stop.address)}"),
             _row("Window", f"{_t(stop.window_start, tz)}–{_t(stop.window_end, tz)}"),
             _row("Stop status", html.escape(stop.status)),

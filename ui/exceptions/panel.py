@@ -434,11 +434,9 @@ class ExceptionsPanel(QWidget):
         if stop_id is None:
             self.show_message("This exception is not about a customer's stop.", error=True)
             return
-        situation = {
-            AlertKind.LATE: "running_late",
-            AlertKind.AT_RISK: "running_late",
-            AlertKind.FAILED_DELIVERY: "missed_you",
-        }.get(alert.kind)
+        from dispatcher.messaging.situations import alert_situation
+
+        situation = alert_situation(alert.kind)
         try:
             from ui.messages.actions import message_customer
         except ImportError:

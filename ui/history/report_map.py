@@ -105,7 +105,7 @@ def _stop_marker(row: StopReportRow, tz: ZoneInfo, colour: str) -> folium.Circle
             "<b>{}</b> #{}<br>{}<br>{}<br>status: {}, attempts {}<br>planned {} · actual {}{}",
             s.order_ref,
             s.sequence if s.sequence is not None else "-",
-            s.customer,
+            s.customer_name,
             s.address,
             s.status,
             s.attempts,

@@ -39,6 +39,7 @@ from dispatcher.maps.routes import (
 )
 from dispatcher.maps.settings import MapSettings
 from dispatcher.maps.tile_cache import TileCache
+from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
 from dispatcher.planning.desk import RoutesChanged
 from dispatcher.planning.stop_eta import StopEta, StopEtasChanged
@@ -79,7 +80,7 @@ class MapController(QObject):
         live = self.core.live
         self.fleet: FleetState = live.fleet if live is not None else FleetState()
         self.feed = MapFeed(self.fleet, window.routes_model.timezone)
-        self.routes: dict[str, fleet_repo.RouteView] = {}
+        self.routes: dict[str, RouteView] = {}
         #: The route boards' ETAs by stop id (announced with StopEtasChanged): one source.
         self.etas: dict[int, StopEta] = {}
         #: The day's overview (every route faintly, the unassigned pool) as last sent.
@@ -268,7 +269,7 @@ class MapController(QObject):
             self._alerts_at = now_wall
             self.alerts_load.request()
 
-    def _fetch_routes(self) -> list[fleet_repo.RouteView]:
+    def _fetch_routes(self) -> list[RouteView]:
         """The routes of the day the window shows (off the GUI thread)."""
         return self.core.load_routes(self.window.service_day)
 
@@ -281,7 +282,7 @@ class MapController(QObject):
         self._routes_at = system_monotonic()
         self.routes_load.request()
 
-    def _apply_routes(self, routes: list[fleet_repo.RouteView]) -> None:
+    def _apply_routes(self, routes: list[RouteView]) -> None:
         if not self.routes:
             # a selection made before the first read (a stop, an exception) finds its route
             # only now: send it again, with its centring and focus

@@ -17,7 +17,7 @@ import folium
 from dispatcher.fleet.state import VehicleSnapshot
 from dispatcher.maps.routes import bounds, ordered, window_text
 from dispatcher.maps.styling import PALETTE, DisplayState, stop_style
-from dispatcher.persistence.fleet_repo import RouteView
+from dispatcher.model.stops import RouteView
 from ui.map.html_page import layer_name, standalone, tooltip
 
 #: Distinct route colours (ColorBrewer Dark2 + Set1), cycled.
