@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QWidget,
 )
@@ -139,6 +140,11 @@ class MainWindow(Shell):
         from ui.routes.panel import RoutesPanel
 
         return self.room(RoutesPanel)
+
+    @property
+    def route_filter(self) -> QLineEdit:
+        """The route boards' stop filter (View > Find stop focuses it)."""
+        return self.routes_panel.filter
 
     @property
     def map_controller(self) -> MapController:

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QWidget,
@@ -102,7 +101,6 @@ class Shell(QMainWindow):
     service_day: date | None
     last_import_report: ImportReport | None
     # Widgets and actions a room puts on the window for the others' menus and keys.
-    route_filter: QLineEdit
     exceptions_mute: QAction
     devices_action: QAction
     _replay_map_warned: bool

@@ -1,8 +1,8 @@
 """The Routes dock: route boards with drag and drop, locks, undo, optimize and insertion.
 
-``build(window)`` returns the dock's body (and registers the :class:`RoutesPanel` room and
-sets ``window.route_filter``); ``install(window)`` adds the Route menu, shortcuts and the tick
-hook that refreshes ETAs from live positions and merges the drivers' progress (ui/routes/live.py).
+``build(window)`` returns the dock's body (and registers the :class:`RoutesPanel` room);
+``install(window)`` adds the Route menu, shortcuts and the tick hook that refreshes ETAs from
+live positions and merges the drivers' progress (ui/routes/live.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 def build(window: Shell) -> QWidget:
     panel = RoutesPanel(window)
     window.rooms.add(panel)
-    window.route_filter = panel.filter
     return panel
 
 
