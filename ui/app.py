@@ -65,12 +65,14 @@ def focus_most_urgent(window: MainWindow) -> None:
     the dispatcher already selected something: a demo that shows where to look first."""
     if window.selection.current.vehicle_id or window.selection.current.alert_id:
         return
-    panel = getattr(window, "exceptions_panel", None)
+    from ui.exceptions.panel import ExceptionsPanel
+
+    panel = window.rooms.find(ExceptionsPanel)  # none if the exceptions room is not built
     if panel is None or panel.proxy.rowCount() == 0:
         return
     source = panel.proxy.mapToSource(panel.proxy.index(0, 0))
     alert = panel.model.alert_at(source.row())
-    if alert is not None:
+    if alert is not None and alert.id is not None:
         panel.select_alert(alert.id)
 
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QDateEdit, QToolBar
 from dispatcher import display
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 DAY_KEY = "ui/day"
 SHORTCUTS = (
@@ -36,7 +36,7 @@ class DayBar(QToolBar):
 
     changed = Signal(object)
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: Shell) -> None:
         super().__init__("Day", window)
         self.setObjectName("toolbar_day")
         self._window = window
@@ -100,7 +100,7 @@ class DayBar(QToolBar):
         self.changed.emit(day)
 
 
-def saved_day(window: MainWindow) -> date | None:
+def saved_day(window: Shell) -> date | None:
     """The day shown when the console was last closed, if one was kept."""
     text = window.qsettings.value(DAY_KEY)
     try:
@@ -109,7 +109,7 @@ def saved_day(window: MainWindow) -> date | None:
         return None
 
 
-def install(window: MainWindow) -> DayBar:
+def install(window: Shell) -> DayBar:
     """Add the picker's toolbar and choose the day to open on (before the first load)."""
     bar = DayBar(window)
     # In the menu bar's corner, not a toolbar row of its own: on a 768-pixel screen every

@@ -35,7 +35,7 @@ from dispatcher.first_run import FirstRunAnswers, FirstRunResult, apply_first_ru
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 SKIPPED_KEY = "first_run/skipped"
 
@@ -50,7 +50,7 @@ def local_zone() -> str:
 class FirstRunWizard(QWizard):
     """Company and zone; depot; vans; phones and broker. Finish applies it all."""
 
-    def __init__(self, window: MainWindow, qsettings: QSettings | None = None) -> None:
+    def __init__(self, window: Shell, qsettings: QSettings | None = None) -> None:
         super().__init__(window)
         self.window_ = window
         self.qsettings = qsettings or QSettings()
@@ -224,7 +224,7 @@ class FirstRunWizard(QWizard):
             self.qsettings.setValue(SKIPPED_KEY, True)
 
 
-def open_first_run(window: MainWindow, qsettings: QSettings | None = None) -> FirstRunWizard:
+def open_first_run(window: Shell, qsettings: QSettings | None = None) -> FirstRunWizard:
     """Show the assistant (Help > First-run assistant…, or at start on an empty fleet)."""
     wizard = FirstRunWizard(window, qsettings)
     window.first_run_wizard = wizard
@@ -232,7 +232,7 @@ def open_first_run(window: MainWindow, qsettings: QSettings | None = None) -> Fi
     return wizard
 
 
-def offer_first_run(window: MainWindow, qsettings: QSettings) -> None:
+def offer_first_run(window: Shell, qsettings: QSettings) -> None:
     """At start: open the assistant if the fleet is empty and it was not skipped before."""
     if qsettings.value(SKIPPED_KEY, False, type=bool):
         return

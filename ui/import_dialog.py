@@ -13,18 +13,20 @@ from PySide6.QtWidgets import QMessageBox
 
 from dispatcher.importing.service import ImportReport, import_orders
 from dispatcher.planning.dayplan import UNASSIGNED
+from ui.routes.panel import RoutesPanel
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 
-def start_import(window: MainWindow, path: Path) -> None:
+def start_import(window: Shell, path: Path) -> None:
     window.statusBar().showMessage(f"Importing {path.name}…")
     fleet = window.core.fleet
     day = window.service_day or fleet.today(window.core.clock.now())
     db = window.core.db
-    known = set(window.routes_panel.controller.route(UNASSIGNED))  # to tell the new ones
+    panel = window.room(RoutesPanel)
+    known = set(panel.controller.route(UNASSIGNED))  # to tell the new ones
 
     def work() -> ImportReport:
         geocoder = window.core.geocoder()
@@ -39,7 +41,7 @@ def start_import(window: MainWindow, path: Path) -> None:
         window.reload_routes(then=lambda: show(report))
 
     def show(report: ImportReport) -> None:
-        window.routes_panel.reveal_unassigned(known)  # new orders land there: show them
+        panel.reveal_unassigned(known)  # new orders land there: show them
         box = QMessageBox(window)
         box.setWindowTitle("Import orders")
         box.setIcon(QMessageBox.Icon.Warning if report.errors else QMessageBox.Icon.Information)

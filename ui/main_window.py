@@ -14,16 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
     QLineEdit,
-    QMainWindow,
-    QMenu,
     QMessageBox,
     QWidget,
 )
@@ -38,10 +36,12 @@ from ui.history import dock as history_dock
 from ui.kpi import dock as kpi_dock
 from ui.map import dock as map_dock
 from ui.messages import dock as messages_dock
+from ui.rooms import Rooms
 from ui.routes import dock as routes_dock
 from ui.routes_model import RoutesModel
 from ui.selection import SelectionModel
-from ui.shortcuts import KeySpec, ShortcutRegistry
+from ui.shell import PLACEHOLDERS, Shell
+from ui.shortcuts import ShortcutRegistry
 from ui.themes import THEMES, apply_theme
 from ui.workers import drain, run_in_background
 
@@ -61,41 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDERS = {
-    "map": (
-        "Live map",
-        "Every vehicle's live position reported over MQTT, coloured by state (on time, at "
-        "risk, late, idle, offline), the selected route with numbered stops, depots and "
-        "geofences, and open exceptions marked where they happen.",
-    ),
-    "exceptions": (
-        "Exceptions",
-        "The exception queue: late and at-risk stops, failed deliveries, vehicles offline or "
-        "idle, route deviations — sorted by priority, to acknowledge, assign, escalate and "
-        "resolve with an audit trail.",
-    ),
-    "messages": (
-        "Messages",
-        "Customer messages (running late, arriving soon, missed you, delivered) with their "
-        "templates and the outbox: what was sent to whom, when, and whether it arrived.",
-    ),
-    "kpis": (
-        "KPIs",
-        "Live key figures for the day: on-time %, first-attempt success, OTIF, stops done vs "
-        "planned, late stops by hour, open exceptions by age.",
-    ),
-}
-
-
-def placeholder(title: str, text: str) -> QWidget:
-    """A dock body that says what will appear there, instead of an empty grey box."""
-    label = QLabel(f"<h3>{title}</h3><p>{text}</p>")
-    label.setObjectName("placeholder")
-    label.setWordWrap(True)
-    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-    return label
-
-
 #: Bump when docks are added or renamed: an older saved layout is then ignored, not half-applied.
 LAYOUT_VERSION = 4
 
@@ -113,35 +78,21 @@ ROOM_DOCKS = {
 }
 
 
-class MainWindow(QMainWindow):
-    # Set by the rooms while the window is built (ROOM_DOCKS: each dock's build/install).
-    # Declared here, not assigned, so the rooms' `getattr(window, name, None)` still sees
-    # "not built yet" (e.g. no messages panel when messaging is unavailable).
-    routes_panel: RoutesPanel
-    route_filter: QLineEdit
-    map_controller: MapController
-    exceptions_panel: ExceptionsPanel
-    exceptions_mute: QAction
-    messages_panel: MessagesPanel
-    devices_panel: DevicesPanel
-    devices_action: QAction
-    replay_bar: ReplayBar
-    _replay_map_warned: bool
-    # Set when the user opens them (tests and the walkthrough wait for these to appear).
-    first_run_wizard: FirstRunWizard | None
-    fleet_setup_dialog: FleetSetupDialog
-    last_new_order_dialog: NewOrderDialog
-    last_day_report: tuple[Path, Path]
-    device_settings_dialog: DeviceSettingsDialog | None
-    position_fixer: PositionFixer
-    #: The routes of a reload are on the boards (or the read failed): see :meth:`reload_routes`.
-    routes_reloaded = Signal()
+class MainWindow(Shell):
+    """The composition root of the UI: the one module that imports every room's dock."""
+
+    if TYPE_CHECKING:  # the rooms' dialogs, narrowed from the shell's QDialog for the tests
+        first_run_wizard: FirstRunWizard | None
+        fleet_setup_dialog: FleetSetupDialog
+        last_new_order_dialog: NewOrderDialog
+        device_settings_dialog: DeviceSettingsDialog | None
 
     def __init__(
         self, core: Core, settings: QSettings | None = None, *, restore: bool = True
     ) -> None:
         super().__init__()
         self.core = core
+        self.rooms = Rooms()
         self.qsettings = settings or QSettings()
         self.setWindowTitle(f"Dispatcher — {core.db.display_name}")
         self.setObjectName("MainWindow")
@@ -180,6 +131,56 @@ class MainWindow(QMainWindow):
         self._tick_timer.timeout.connect(self.tick)
         if core.live is not None:
             self._tick_timer.start(core.settings.ui.tick_ms)
+
+    # The rooms under their old attribute names, for the tests and the walkthrough (the
+    # rooms themselves look each other up with ``window.room(Class)``: ui/rooms.py). A room
+    # that is not there raises RoomMissing, an AttributeError: getattr(..., None) still works.
+    @property
+    def routes_panel(self) -> RoutesPanel:
+        from ui.routes.panel import RoutesPanel
+
+        return self.room(RoutesPanel)
+
+    @property
+    def route_filter(self) -> QLineEdit:
+        """The route boards' stop filter (View > Find stop focuses it)."""
+        return self.routes_panel.filter
+
+    @property
+    def map_controller(self) -> MapController:
+        from ui.map.controller import MapController
+
+        return self.room(MapController)
+
+    @property
+    def exceptions_panel(self) -> ExceptionsPanel:
+        from ui.exceptions.panel import ExceptionsPanel
+
+        return self.room(ExceptionsPanel)
+
+    @property
+    def messages_panel(self) -> MessagesPanel:
+        from ui.messages.panel import MessagesPanel
+
+        return self.room(MessagesPanel)
+
+    @property
+    def devices_panel(self) -> DevicesPanel:
+        from ui.devices.panel import DevicesPanel
+
+        return self.room(DevicesPanel)
+
+    @property
+    def replay_bar(self) -> ReplayBar:
+        from ui.history.replay_bar import ReplayBar
+
+        return self.room(ReplayBar)
+
+    @property
+    def position_fixer(self) -> PositionFixer:
+        from ui.map.fix_position import PositionFixer
+
+        return self.room(PositionFixer)
 
     def tick(self) -> None:
         """Once per UI tick: the core's tick (telemetry, services), then views and the bar."""
@@ -226,16 +227,6 @@ class MainWindow(QMainWindow):
         self.resizeDocks(
             [self.docks["map"], self.docks["exceptions"]], [650, 260], Qt.Orientation.Vertical
         )
-
-    def _add_dock(
-        self, key: str, title: str, body: QWidget, area: Qt.DockWidgetArea
-    ) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock_{key}")
-        dock.setWidget(body)
-        self.addDockWidget(area, dock)
-        self.docks[key] = dock
-        return dock
 
     def _fleet_panel(self) -> QWidget:
         from PySide6.QtCore import QSortFilterProxyModel
@@ -331,52 +322,6 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&First-run assistant…", self.first_run)
         self._action(help_menu, "&About Dispatcher", self.show_about)
-
-    def add_dock_toggle(self, menu: QMenu, key: str, before: QAction | None = None) -> QAction:
-        """Put dock ``key``'s show/hide action in ``menu`` (registered as "toggle KEY dock")."""
-        action = self.shortcuts.add(self.docks[key].toggleViewAction(), name=f"toggle {key} dock")
-        if before is None:
-            menu.addAction(action)
-        else:
-            menu.insertAction(before, action)
-        return action
-
-    @property
-    def shortcut_help(self) -> list[tuple[str, str]]:
-        """(keys, what) rows of Help > Keyboard shortcuts, generated from the registry."""
-        return self.shortcuts.help_rows()
-
-    def menu(self, title: str) -> QMenu:
-        """The top-level menu called ``title`` (e.g. "&Route"), created before Help if new."""
-        bar = self.menuBar()
-        help_action = None
-        for action in bar.actions():
-            menu = action.menu()
-            if action.text() == title and isinstance(menu, QMenu):
-                return menu
-            if action.text() == "&Help":
-                help_action = action
-        created = QMenu(title, self)
-        if help_action is None:
-            bar.addMenu(created)
-        else:
-            bar.insertMenu(help_action, created)
-        return created
-
-    def _action(
-        self,
-        menu: QMenu,
-        text: str,
-        slot: Callable[..., object],
-        shortcut: KeySpec = None,
-        *,
-        name: str | None = None,
-        help: str | None = None,
-    ) -> QAction:
-        """A menu action, registered (see ui/shortcuts.py): a key bound twice raises here."""
-        action = self.shortcuts.create(self, text, slot, shortcut, name=name, help=help)
-        menu.addAction(action)
-        return action
 
     # --- behaviour ------------------------------------------------------------------------
     def set_service_day(self, day: date) -> None:

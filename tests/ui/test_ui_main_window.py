@@ -65,6 +65,39 @@ def test_main_window_lists_the_demo_routes_and_stops(qtbot, core: Core, tmp_path
     assert "sqlite" in window.db_label.text()
 
 
+def test_the_rooms_find_each_other_through_the_window_registry(
+    qtbot, core: Core, tmp_path: Path
+) -> None:
+    """Each dock registers its room; the others find it by class or by the leaf base class
+    they name (no dock imports another's panel or the window: ui/rooms.py)."""
+    from ui.exceptions.panel import ExceptionsPanel
+    from ui.history.replay_bar import ReplayBar
+    from ui.map.controller import MapController
+    from ui.map.fix_position import PositionFixer
+    from ui.messages.feedback import SendFeedback
+    from ui.messages.panel import MessagesPanel
+    from ui.rooms import RoomMissing
+    from ui.routes.host import BoardsHost
+    from ui.routes.panel import RoutesPanel
+
+    window = MainWindow(core, ini(tmp_path))
+    qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
+    panel = window.room(RoutesPanel)
+    assert panel is window.routes_panel and window.rooms.find(BoardsHost) is panel
+    assert window.room(MapController) is window.map_controller
+    assert window.room(PositionFixer) is window.position_fixer
+    assert window.room(ExceptionsPanel) is window.exceptions_panel
+    assert window.room(ReplayBar) is window.replay_bar
+    assert window.rooms.find(SendFeedback) is window.rooms.find(MessagesPanel)
+
+    class NotARoom:
+        pass
+
+    with pytest.raises(RoomMissing, match="no NotARoom room"):
+        window.room(NotARoom)
+
+
 def test_filter_finds_a_stop_by_customer(qtbot, core: Core, tmp_path: Path) -> None:
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)

@@ -17,12 +17,12 @@ from ui.devices.panel import DevicesPanel
 from ui.devices.settings_dialog import add_device_settings_action, open_device_settings
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 SHORTCUT = "Ctrl+Shift+D"
 
 
-def format_defaults(window: MainWindow) -> dict[str, DeviceProfile]:
+def format_defaults(window: Shell) -> dict[str, DeviceProfile]:
     """Each format's default profile as configured (``[telemetry.<format>]``)."""
     try:
         return dict(TelemetrySettings.from_settings(window.core.settings).profiles)
@@ -30,7 +30,7 @@ def format_defaults(window: MainWindow) -> dict[str, DeviceProfile]:
         return dict(STOCK_PROFILES)
 
 
-def desk_of(window: MainWindow) -> DeviceDesk:
+def desk_of(window: Shell) -> DeviceDesk:
     """The live desk (binds apply at once in this console) or one over the database."""
     live = window.core.live
     if live is not None:
@@ -38,18 +38,18 @@ def desk_of(window: MainWindow) -> DeviceDesk:
     return DeviceDesk(window.core.db, profiles=ProfileBook(format_defaults(window)))
 
 
-def build(window: MainWindow) -> DevicesPanel:
+def build(window: Shell) -> DevicesPanel:
     panel = DevicesPanel(
         lambda: desk_of(window), window.routes_model.timezone, format_defaults(window)
     )
     panel.message.connect(lambda text: window.statusBar().showMessage(text, 10000))
     panel.settings_requested.connect(lambda: open_device_settings(window))
-    window.devices_panel = panel
+    window.rooms.add(panel)
     return panel
 
 
-def install(window: MainWindow) -> None:
-    panel: DevicesPanel = getattr(window, "devices_panel", None) or build(window)
+def install(window: Shell) -> None:
+    panel = window.rooms.find(DevicesPanel) or build(window)
     dock = QDockWidget("Devices", window)
     dock.setObjectName("dock_devices")
     dock.setWidget(panel)
@@ -70,11 +70,11 @@ def install(window: MainWindow) -> None:
     window.tick_hooks.append(panel.tick)
 
 
-def open_devices(window: MainWindow) -> DevicesPanel:
+def open_devices(window: Shell) -> DevicesPanel:
     """Show and raise the dock and reload its lists."""
     dock = window.docks["devices"]
     dock.show()
     dock.raise_()
-    panel: DevicesPanel = window.devices_panel
+    panel = window.room(DevicesPanel)
     panel.refresh(force=True)
     return panel

@@ -37,7 +37,7 @@ from dispatcher.errors import DispatcherError
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 MENU = "F&leet"
 ACTION_TEXT = "Set up a driver's &phone…"
@@ -143,7 +143,7 @@ class PhoneSetupDialog(QDialog):
         self.message.setText(self.message.text() + f"\nSaved {path}")
 
 
-def open_phone_setup(window: MainWindow) -> PhoneSetupDialog:
+def open_phone_setup(window: Shell) -> PhoneSetupDialog:
     """Open the dialog (non-modal: the console stays usable)."""
     dialog = PhoneSetupDialog(window.core, window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -151,6 +151,6 @@ def open_phone_setup(window: MainWindow) -> PhoneSetupDialog:
     return dialog
 
 
-def add_phone_setup_action(window: MainWindow) -> QAction:
+def add_phone_setup_action(window: Shell) -> QAction:
     """Fleet > Set up a driver's phone…"""
     return window._action(window.menu(MENU), ACTION_TEXT, lambda: open_phone_setup(window))

@@ -46,7 +46,7 @@ from ui.workers import run_in_background
 
 if TYPE_CHECKING:
     from dispatcher.core import Core
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 MENU = "F&leet"
 ACTION_TEXT = "Device &settings…"
@@ -291,7 +291,7 @@ def set_text(editor: Editor, text: str) -> None:
         editor.setText(text)
 
 
-def open_device_settings(window: MainWindow) -> None:
+def open_device_settings(window: Shell) -> None:
     """Read the file and who is at the desk off the GUI thread, then show the view."""
     core = window.core
     path = core.settings.source or default_config_path()
@@ -312,7 +312,7 @@ def open_device_settings(window: MainWindow) -> None:
     run_in_background(load, show, failed)
 
 
-def add_device_settings_action(window: MainWindow) -> None:
+def add_device_settings_action(window: Shell) -> None:
     """Fleet > Device settings…"""
     window._action(
         window.menu(MENU),

@@ -22,7 +22,7 @@ from ui.exceptions.panel import ExceptionsPanel
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 log = logging.getLogger(__name__)
 MUTE_KEY = "exceptions/muted"
@@ -30,7 +30,7 @@ MUTE_KEY = "exceptions/muted"
 QUEUE = "exception queue"
 
 
-def build(window: MainWindow) -> QWidget:
+def build(window: Shell) -> QWidget:
     """The queue for the user at the keyboard (OS account → users table)."""
     core = window.core
     desk = AlertDesk(core.db, core.clock, core.bus, timezone=core.fleet.timezone)
@@ -40,15 +40,15 @@ def build(window: MainWindow) -> QWidget:
         log.error("cannot identify the user: %s", exc)
         user = User("unknown", Role.VIEWER, "unknown")
     panel = ExceptionsPanel(window, desk, user)
-    window.exceptions_panel = panel
+    window.rooms.add(panel)
     # Every save names ``core.user`` (read once, then kept): read it now in a worker, so the
     # first drag or message of the session does not wait on the database in the GUI thread.
     run_in_background(lambda: core.user, lambda _user: None, lambda exc: log.debug("%s", exc))
     return panel
 
 
-def install(window: MainWindow) -> None:
-    panel: ExceptionsPanel = window.exceptions_panel
+def install(window: Shell) -> None:
+    panel = window.room(ExceptionsPanel)
     core = window.core
     problem = core.not_started.get(ALERT_RULES)
     if problem is not None:
@@ -76,19 +76,19 @@ def install(window: MainWindow) -> None:
     QTimer.singleShot(0, window, lambda: _raise(window))
 
 
-def _raise(window: MainWindow) -> None:
+def _raise(window: Shell) -> None:
     dock = window.docks.get("exceptions")
     if dock is not None:
         dock.raise_()
 
 
-def _title(window: MainWindow, total: int, critical: int, mine: int) -> None:
+def _title(window: Shell, total: int, critical: int, mine: int) -> None:
     dock = window.docks.get("exceptions")
     if dock is not None:
         dock.setWindowTitle(f"Exceptions ({total} open · {critical} critical · {mine} mine)")
 
 
-def _ring(window: MainWindow, panel: ExceptionsPanel, ids: list[int]) -> None:
+def _ring(window: Shell, panel: ExceptionsPanel, ids: list[int]) -> None:
     """New critical alerts: a sound (unless muted), a flash of the queue, the taskbar."""
     mute = getattr(window, "exceptions_mute", None)
     if mute is None or not mute.isChecked():
@@ -125,12 +125,12 @@ def flash(panel: ExceptionsPanel, times: int = 6, period_ms: int = 300) -> None:
     timer.start()
 
 
-def open_supervisor(window: MainWindow) -> None:
+def open_supervisor(window: Shell) -> None:
     from PySide6.QtWidgets import QMessageBox
 
     from ui.exceptions.supervisor import SupervisorDialog
 
-    panel: ExceptionsPanel = window.exceptions_panel
+    panel = window.room(ExceptionsPanel)
     if not panel.user.is_supervisor:
         QMessageBox.information(
             window,

@@ -46,7 +46,7 @@ from ui.exceptions.model import KIND_LABELS, AlertsFilter, AlertsModel, Column, 
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class ExceptionsPanel(QWidget):
     #: Emitted with the ids of critical alerts that appeared since the last reload.
     new_critical = Signal(list)
 
-    def __init__(self, window: MainWindow, desk: AlertDesk, user: User) -> None:
+    def __init__(self, window: Shell, desk: AlertDesk, user: User) -> None:
         super().__init__()
         self.window_ = window
         self.desk = desk

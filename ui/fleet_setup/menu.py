@@ -8,15 +8,15 @@ from dispatcher.model.users import User
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 
-def install(window: MainWindow) -> None:
+def install(window: Shell) -> None:
     menu = window.menu("F&leet")
     window._action(menu, "Fleet &setup…", lambda: open_fleet_setup(window))
 
 
-def open_fleet_setup(window: MainWindow) -> None:
+def open_fleet_setup(window: Shell) -> None:
     """Resolve who is at the desk off the GUI thread, then show the dialog."""
     from ui.fleet_setup.dialog import FleetSetupDialog
 

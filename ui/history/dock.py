@@ -3,7 +3,7 @@
 ``build(window)`` returns the replay bar; ``install(window)`` puts it in a dock of its own
 (hidden until a replay starts), adds the History menu and File > Export day report, and wires
 replay frames to the map. The map shows frames through two methods it is expected to offer on
-``window.map_controller``: ``show_replay(frame)`` (a
+the window's :class:`~ui.map.controller.MapController` room: ``show_replay(frame)`` (a
 :class:`~dispatcher.history.replay.ReplayFrame`) and ``end_replay()`` (back to live). While
 the map lacks them the replay still runs (the bar, slider and events work) and the status bar
 says that the map cannot draw it yet.
@@ -28,7 +28,7 @@ from ui.history.visit_dialog import ProofOfVisitDialog
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +38,21 @@ AROUND = timedelta(minutes=30)
 REPLAY_BAR = "replay bar"
 
 
-def _tz(window: MainWindow) -> ZoneInfo:
+def _tz(window: Shell) -> ZoneInfo:
     return window.routes_model.timezone
 
 
-def build(window: MainWindow) -> QWidget:
+def build(window: Shell) -> QWidget:
     bar = ReplayBar(window.core, _tz(window))
-    window.replay_bar = bar
+    window.rooms.add(bar)
     bar.frame_ready.connect(lambda frame: show_frame(window, frame))
     bar.left.connect(lambda: leave_replay(window))
     bar.status.connect(lambda text: window.statusBar().showMessage(text, 10000))
     return bar
 
 
-def install(window: MainWindow) -> None:
-    bar = getattr(window, "replay_bar", None) or build(window)
+def install(window: Shell) -> None:
+    bar = window.rooms.find(ReplayBar) or build(window)
     dock = QDockWidget("Replay", window)
     dock.setObjectName("dock_history")
     dock.setWidget(bar)
@@ -87,7 +87,7 @@ def install(window: MainWindow) -> None:
     window.shortcuts.add_key(REPLAY_BAR, "play", "Space", "Replay: play / pause")
 
 
-def _add_export_action(window: MainWindow) -> None:
+def _add_export_action(window: Shell) -> None:
     file_menu = window.menu("&File")
     export = window.shortcuts.create(window, "Export &day report…", lambda: export_dialog(window))
     actions = file_menu.actions()
@@ -99,15 +99,14 @@ def _add_export_action(window: MainWindow) -> None:
 
 
 # -- replay -------------------------------------------------------------------------------
-def open_replay(window: MainWindow) -> ReplayBar:
+def open_replay(window: Shell) -> ReplayBar:
     dock = window.docks["history"]
     dock.show()
     dock.raise_()
-    bar: ReplayBar = window.replay_bar
-    return bar
+    return window.room(ReplayBar)
 
 
-def replay_around(window: MainWindow, at: datetime, around: timedelta = AROUND) -> ReplayBar:
+def replay_around(window: Shell, at: datetime, around: timedelta = AROUND) -> ReplayBar:
     """Open the replay on ``at`` ± ``around`` and load it (for exceptions and the timeline)."""
     bar = open_replay(window)
     bar.set_range(at - around, at + around)
@@ -115,7 +114,7 @@ def replay_around(window: MainWindow, at: datetime, around: timedelta = AROUND) 
     return bar
 
 
-def replay_around_selected_alert(window: MainWindow) -> None:
+def replay_around_selected_alert(window: Shell) -> None:
     alert_id = window.selection.current.alert_id
     if alert_id is None:
         window.statusBar().showMessage("Select an exception first, then replay around it.", 8000)
@@ -138,9 +137,12 @@ def replay_around_selected_alert(window: MainWindow) -> None:
     run_in_background(first_seen, found, failed)
 
 
-def show_frame(window: MainWindow, frame: ReplayFrame) -> None:
+def show_frame(window: Shell, frame: ReplayFrame) -> None:
     """Hand a frame to the map (if it can draw replays)."""
-    show = getattr(getattr(window, "map_controller", None), "show_replay", None)
+    from ui.map.controller import MapController
+
+    controller = window.rooms.find(MapController)  # none when the map is not built
+    show = None if controller is None else controller.show_replay
     if show is None:
         if not getattr(window, "_replay_map_warned", False):
             window._replay_map_warned = True
@@ -152,8 +154,11 @@ def show_frame(window: MainWindow, frame: ReplayFrame) -> None:
         log.exception("the map failed to draw a replay frame")
 
 
-def leave_replay(window: MainWindow) -> None:
-    end = getattr(getattr(window, "map_controller", None), "end_replay", None)
+def leave_replay(window: Shell) -> None:
+    from ui.map.controller import MapController
+
+    controller = window.rooms.find(MapController)
+    end = None if controller is None else controller.end_replay
     if end is not None:
         try:
             end()
@@ -164,17 +169,19 @@ def leave_replay(window: MainWindow) -> None:
 
 
 # -- proof of visit -----------------------------------------------------------------------
-def selected_stop_point(window: MainWindow) -> tuple[float, float] | None:
+def selected_stop_point(window: Shell) -> tuple[float, float] | None:
     """Where the selected stop is, from the day the route boards hold (no database read)."""
     stop_id = window.selection.current.stop_id
-    day = window.routes_panel.controller.day
+    from ui.routes.panel import RoutesPanel
+
+    day = window.room(RoutesPanel).controller.day
     if stop_id is None or day is None:
         return None
     view = day.stops.get(str(stop_id))
     return None if view is None else (view.lat, view.lon)
 
 
-def open_proof_of_visit(window: MainWindow) -> ProofOfVisitDialog:
+def open_proof_of_visit(window: Shell) -> ProofOfVisitDialog:
     dialog = ProofOfVisitDialog(
         window.core, _tz(window), window, point_of_selection=lambda: selected_stop_point(window)
     )
@@ -186,17 +193,17 @@ def open_proof_of_visit(window: MainWindow) -> ProofOfVisitDialog:
 
 
 # -- day report ---------------------------------------------------------------------------
-def report_day(window: MainWindow) -> date:
+def report_day(window: Shell) -> date:
     return window.service_day or window.core.clock.now().astimezone(_tz(window)).date()
 
 
-def export_dialog(window: MainWindow) -> None:
+def export_dialog(window: Shell) -> None:
     folder = QFileDialog.getExistingDirectory(window, "Export day report into folder")
     if folder:
         export_to(window, Path(folder))
 
 
-def export_to(window: MainWindow, folder: Path, day: date | None = None) -> None:
+def export_to(window: Shell, folder: Path, day: date | None = None) -> None:
     """Write the day's CSV and HTML map into ``folder`` off the GUI thread."""
     from ui.history.report_map import export_day_report
 

@@ -21,17 +21,17 @@ from ui.kpi.timeline import TimelineView
 if TYPE_CHECKING:
     from datetime import date
 
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 TIMELINE_SHORTCUT = "Ctrl+Shift+T"
 
 
-def build(window: MainWindow) -> QWidget:
+def build(window: Shell) -> QWidget:
     protect_bools()  # before the first chart emits a signal (see ui/bool_refs.py)
     return KpiPanel()
 
 
-def install(window: MainWindow) -> None:
+def install(window: Shell) -> None:
     """Add the Timeline dock, wire both views to one feed and to the window's tick."""
     panel = window.docks["kpis"].widget()
     assert isinstance(panel, KpiPanel)
@@ -70,7 +70,7 @@ def install(window: MainWindow) -> None:
         shown.visibilityChanged.connect(on_visibility)
 
 
-def _add_view_actions(window: MainWindow) -> None:
+def _add_view_actions(window: Shell) -> None:
     """Put the Timeline toggle next to the other docks' and a "show" action with a shortcut."""
     view = window.menu("&View")
     first_separator = next((a for a in view.actions() if a.isSeparator()), None)
@@ -88,7 +88,7 @@ def _add_view_actions(window: MainWindow) -> None:
         view.insertAction(first_separator, show)
 
 
-def show_timeline(window: MainWindow) -> None:
+def show_timeline(window: Shell) -> None:
     dock = window.docks["timeline"]
     dock.show()
     dock.raise_()

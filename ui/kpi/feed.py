@@ -21,7 +21,7 @@ from dispatcher.model.core import VehicleState
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class KpiFeed(QObject):
 
     def __init__(
         self,
-        window: MainWindow,
+        window: Shell,
         *,
         interval_s: float = REFRESH_S,
         wanted: Callable[[], bool] | None = None,

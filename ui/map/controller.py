@@ -4,7 +4,7 @@ Per tick: what changed in the fleet (FleetChanged events, collected between tick
 exceptions (on AlertsChanged, and re-read every 30 s in case no one announces them), the day's
 routes (on RoutesChanged from the route desk, and re-read every 60 s for a desk whose saves
 reach no one here), the selected route when it changed — all in ONE batch to the page. A click
-on the map selects in :attr:`MainWindow.selection`; a selection made elsewhere centres and
+on the map selects in :attr:`Shell.selection`; a selection made elsewhere centres and
 highlights here.
 
 The day's routes and the open exceptions are read off the GUI thread (:mod:`ui.map.loader`);
@@ -52,7 +52,7 @@ from ui.selection import Selection
 
 if TYPE_CHECKING:
     from dispatcher.model.alerts import Alert
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class MapController(QObject):
     #: Recompute the selected route's estimates at most this often.
     route_every_s = 2.0
 
-    def __init__(self, window: MainWindow, view: MapView | None = None) -> None:
+    def __init__(self, window: Shell, view: MapView | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.core = window.core

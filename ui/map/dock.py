@@ -20,19 +20,19 @@ from ui.map.view import MapView
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 log = logging.getLogger(__name__)
 
 
-def build(window: MainWindow) -> QWidget:
+def build(window: Shell) -> QWidget:
     body = QWidget()
     layout = QVBoxLayout(body)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(0)
     view = MapView(body)
     controller = MapController(window, view)
-    window.map_controller = controller
+    window.rooms.add(controller)
     if controller.problems:
         note = QLabel(" · ".join(controller.problems))
         note.setObjectName("mapProblems")
@@ -42,8 +42,8 @@ def build(window: MainWindow) -> QWidget:
     return body
 
 
-def install(window: MainWindow) -> None:
-    controller: MapController = window.map_controller
+def install(window: Shell) -> None:
+    controller = window.room(MapController)
     window.tick_hooks.append(controller.tick)
     window.close_hooks.append(controller.close)
     window.day_hooks.append(controller.show_day)
@@ -67,7 +67,7 @@ def install(window: MainWindow) -> None:
     )
     menu.addSeparator()
     fixer = PositionFixer(window, controller)
-    window.position_fixer = fixer
+    window.rooms.add(fixer)
     window._action(
         menu,
         "Fix &position on map…",
@@ -87,7 +87,7 @@ def install(window: MainWindow) -> None:
     window.docks["map"].raise_()
 
 
-def export_dialog(window: MainWindow) -> None:
+def export_dialog(window: Shell) -> None:
     path, _ = QFileDialog.getSaveFileName(
         window, "Export map as HTML", "routes.html", "HTML files (*.html)"
     )
@@ -95,7 +95,7 @@ def export_dialog(window: MainWindow) -> None:
         export_to(window, Path(path))
 
 
-def export_to(window: MainWindow, path: Path) -> None:
+def export_to(window: Shell, path: Path) -> None:
     """Export the day's routes to ``path`` off the GUI thread; the status bar says how it went.
 
     The fleet's last positions are taken here (the fleet state lives on the GUI thread); the
@@ -103,7 +103,7 @@ def export_to(window: MainWindow, path: Path) -> None:
     """
     from ui.map.export import export_day
 
-    controller: MapController = window.map_controller
+    controller = window.room(MapController)
     snapshots = controller.fleet.snapshots()
     core, tz = window.core, window.routes_model.timezone
     window.statusBar().showMessage(f"Exporting the map to {path}…")

@@ -21,7 +21,7 @@ another desk overtook must be refused, not silently reverted.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject
 
@@ -34,18 +34,43 @@ from ui.map.pick import PickRequest, PositionPicker
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
     from ui.map.controller import MapController
+    from ui.shell import Shell
 
 log = logging.getLogger(__name__)
 
 KEYS = "Ctrl+Alt+P"
 
 
+class _Relocates(Protocol):
+    def relocate(
+        self,
+        stop_id: int,
+        position: tuple[float, float],
+        route: tuple[str, int, int] | None = None,
+    ) -> bool: ...
+
+
+class _Reloads(Protocol):
+    def reload(self) -> None: ...
+
+
+class RouteBoards(Protocol):
+    """What the fixer tells the route boards. The routes room plugs itself in when it is
+    installed (``ui/routes/dock.py``), so the map never imports the boards (no import cycle
+    between ``ui.map`` and ``ui.routes``, which shows map pages in its optimize preview)."""
+
+    @property
+    def controller(self) -> _Relocates: ...
+
+    @property
+    def live(self) -> _Reloads: ...
+
+
 class PositionFixer(QObject):
     """Fix position on map… and its undo, for this desk (one at a time)."""
 
-    def __init__(self, window: MainWindow, controller: MapController) -> None:
+    def __init__(self, window: Shell, controller: MapController) -> None:
         super().__init__(window)
         self.window = window
         self.map = controller
@@ -54,6 +79,8 @@ class PositionFixer(QObject):
         self.last: PositionFix | None = None
         #: A stop is being read or a position saved: one at a time.
         self.busy = False
+        #: The route boards to move a fixed stop on (none in a window without them).
+        self.boards: RouteBoards | None = None
         #: The last sentence shown (the status bar forgets; tests and bug reports do not).
         self.last_message = ""
 
@@ -135,7 +162,7 @@ class PositionFixer(QObject):
         self.last = None if undo else fix
         self.picker.clear_pin()
         route = fix.route
-        panel: Any = getattr(self.window, "routes_panel", None)
+        panel = self.boards
         if panel is not None:
             panel.controller.relocate(
                 fix.stop_id,
@@ -159,7 +186,7 @@ class PositionFixer(QObject):
         if isinstance(exc, ConflictError):
             self._say(f"Not saved — {exc}. The map and boards show it as it is now.")
             self.map.refresh_routes()
-            panel: Any = getattr(self.window, "routes_panel", None)
+            panel = self.boards
             if panel is not None:
                 panel.live.reload()
         elif isinstance(exc, DispatcherError):

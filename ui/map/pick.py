@@ -25,7 +25,7 @@ from dispatcher.geo import check_position
 from ui.map.view import MapView
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 #: The registry context of the pick mode's key (it only works while picking).
 CONTEXT = "map pick"
@@ -51,7 +51,7 @@ class PickRequest:
 class PositionPicker(QObject):
     """The map's pick mode; see the module docstring."""
 
-    def __init__(self, window: MainWindow, view: MapView) -> None:
+    def __init__(self, window: Shell, view: MapView) -> None:
         super().__init__(window)
         self.window = window
         self.view = view

@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shiboken6 import isValid
 
 from dispatcher.errors import DispatcherError
 from dispatcher.messaging.service import MessagingService, StopSend
 from dispatcher.messaging.stop_facts import VehicleFix
+from ui.messages.feedback import SendFeedback
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,13 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD_MIN = 15
 
 
-def messaging_service(window: MainWindow) -> MessagingService:
+def messaging_service(window: Shell) -> MessagingService:
     """The core's messaging service (dispatcher/app.py adds it); ``ServiceMissing`` (a
     ``DispatcherError``) on a core built without one, which the callers show."""
     return window.core.service(MessagingService)
 
 
-def available_service(window: MainWindow) -> MessagingService | None:
+def available_service(window: Shell) -> MessagingService | None:
     """The messaging service, or None after telling the dispatcher why there is none."""
     try:
         return messaging_service(window)
@@ -50,12 +51,12 @@ def available_service(window: MainWindow) -> MessagingService | None:
         return None
 
 
-def current_actor(window: MainWindow) -> str:
+def current_actor(window: Shell) -> str:
     """Who is clicking: the desk's user (OS login mapped to a users row; the core checks it)."""
     return window.core.user.id
 
 
-def live_fixes(window: MainWindow) -> dict[str, VehicleFix]:
+def live_fixes(window: Shell) -> dict[str, VehicleFix]:
     """Every vehicle's last good position, read on the GUI thread (which owns the fleet)."""
     live = window.core.live
     if live is None:
@@ -68,7 +69,7 @@ def live_fixes(window: MainWindow) -> dict[str, VehicleFix]:
     return fixes
 
 
-def message_customer(window: MainWindow, stop_id: int, situation: str | None = None) -> None:
+def message_customer(window: Shell, stop_id: int, situation: str | None = None) -> None:
     """Compose, queue (with an undo window) and preview the message ``stop_id`` calls for.
 
     ``situation``: ``"running_late"``/``"late"``/``"at_risk"``, ``"missed_you"``/``"failed"``,
@@ -89,7 +90,7 @@ def message_customer(window: MainWindow, stop_id: int, situation: str | None = N
 
 
 def notify_route_eta_moved(
-    window: MainWindow, vehicle_id: str | None = None, threshold_min: int | None = None
+    window: Shell, vehicle_id: str | None = None, threshold_min: int | None = None
 ) -> None:
     """Bulk: message every customer on the route whose ETA moved by more than N minutes.
 
@@ -128,7 +129,7 @@ def notify_route_eta_moved(
     )
 
 
-def undo_message(window: MainWindow, message_id: int) -> None:
+def undo_message(window: Shell, message_id: int) -> None:
     """Cancel a message still in its undo window (off the GUI thread)."""
     service = available_service(window)
     if service is None:
@@ -141,7 +142,7 @@ def undo_message(window: MainWindow, message_id: int) -> None:
     )
 
 
-def _sent(window: MainWindow, send: StopSend) -> None:
+def _sent(window: Shell, send: StopSend) -> None:
     if not isValid(window):  # closed while the job ran
         return
     panel = _panel(window)
@@ -156,7 +157,7 @@ def _sent(window: MainWindow, send: StopSend) -> None:
         _say(window, f"{send.situation.replace('_', ' ').capitalize()} message queued.", 6000)
 
 
-def _bulk_sent(window: MainWindow, vehicle_id: str, threshold: int, sends: list[StopSend]) -> None:
+def _bulk_sent(window: Shell, vehicle_id: str, threshold: int, sends: list[StopSend]) -> None:
     if not isValid(window):  # closed while the job ran
         return
     queued = sum(1 for s in sends if s.outcome.created)
@@ -172,7 +173,7 @@ def _bulk_sent(window: MainWindow, vehicle_id: str, threshold: int, sends: list[
     _say(window, text, 10000)
 
 
-def _undone(window: MainWindow, message_id: int, ok: bool) -> None:
+def _undone(window: Shell, message_id: int, ok: bool) -> None:
     if not isValid(window):  # closed while the job ran
         return
     panel = _panel(window)
@@ -181,7 +182,7 @@ def _undone(window: MainWindow, message_id: int, ok: bool) -> None:
     _say(window, "Message cancelled." if ok else "Too late to undo: the message has left.", 6000)
 
 
-def _failed(window: MainWindow, exc: Exception) -> None:
+def _failed(window: Shell, exc: Exception) -> None:
     if not isValid(window):  # closed while the job ran
         return
     if isinstance(exc, DispatcherError):
@@ -195,9 +196,9 @@ def _failed(window: MainWindow, exc: Exception) -> None:
     _say(window, f"Message not sent: {text}", 10000)
 
 
-def _panel(window: MainWindow) -> Any:
-    return getattr(window, "messages_panel", None)
+def _panel(window: Shell) -> SendFeedback | None:
+    return window.rooms.find(SendFeedback)  # the Messages panel; none without messaging
 
 
-def _say(window: MainWindow, text: str, ms: int = 6000) -> None:
+def _say(window: Shell, text: str, ms: int = 6000) -> None:
     window.statusBar().showMessage(text, ms)

@@ -14,16 +14,16 @@ from PySide6.QtWidgets import QWidget
 from dispatcher.errors import DispatcherError
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 #: Message history of the selected stop.
 HISTORY_KEY = "Ctrl+Shift+H"
 
 
-def build(window: MainWindow) -> QWidget:
-    from ui.main_window import PLACEHOLDERS, placeholder
+def build(window: Shell) -> QWidget:
     from ui.messages.actions import messaging_service
     from ui.messages.panel import MessagesPanel
+    from ui.shell import PLACEHOLDERS, placeholder
 
     try:
         service = messaging_service(window)
@@ -31,15 +31,16 @@ def build(window: MainWindow) -> QWidget:
         title, _ = PLACEHOLDERS["messages"]
         return placeholder(title, f"Messaging is not available: {exc}")
     panel = MessagesPanel(window, service)
-    window.messages_panel = panel
+    window.rooms.add(panel)
     return panel
 
 
-def install(window: MainWindow) -> None:
+def install(window: Shell) -> None:
     """The Messages menu, its shortcuts and the outbox's per-tick refresh."""
     from ui.messages.actions import message_customer, notify_route_eta_moved
+    from ui.messages.panel import MessagesPanel
 
-    panel = getattr(window, "messages_panel", None)
+    panel = window.rooms.find(MessagesPanel)  # none when messaging is unavailable
     if panel is None:
         return
     menu = window.menu("&Messages")
@@ -68,5 +69,10 @@ def install(window: MainWindow) -> None:
     # Not Ctrl+Shift+M: that moves the selected stops to another vehicle (Route menu).
     add("Message &history of selected stop", history, HISTORY_KEY)
     add("Show &outbox", panel.reveal)
-    add("Edit &templates…", lambda: (panel.reveal(), panel.tabs.setCurrentIndex(1)))
+
+    def templates() -> None:
+        panel.reveal()
+        panel.tabs.setCurrentIndex(1)
+
+    add("Edit &templates…", templates)
     window.tick_hooks.append(panel.tick)

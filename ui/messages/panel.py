@@ -31,13 +31,14 @@ from dispatcher.clock import system_monotonic
 from dispatcher.maps.jsbridge import escape_html
 from dispatcher.messaging.service import MessagingService, OutboxChanged, StopSend
 from dispatcher.model.messaging import OutboxMessage, OutboxStatus
+from ui.messages.feedback import SendFeedback
 from ui.messages.outbox_model import Column, OutboxFilter, OutboxModel
 from ui.messages.templates_tab import TemplatesTab
 from ui.selection import Selection
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 #: Wall seconds between reloads when nothing was announced (other workstations' sends).
 RELOAD_EVERY_S = 5.0
@@ -47,7 +48,7 @@ HISTORY_LIMIT = 500
 class SendBanner(QFrame):
     """The last one-click send: what, to whom, the text, and Undo while it can still be undone."""
 
-    def __init__(self, window: MainWindow, parent: QWidget | None = None) -> None:
+    def __init__(self, window: Shell, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._window = window
         self._message_id: int | None = None
@@ -160,10 +161,10 @@ class SendBanner(QFrame):
             self.undo.setText(str(row.status).capitalize())
 
 
-class MessagesPanel(QWidget):
+class MessagesPanel(SendFeedback):
     """Banner + tabs (Outbox, Templates)."""
 
-    def __init__(self, window: MainWindow, service: MessagingService) -> None:
+    def __init__(self, window: Shell, service: MessagingService) -> None:
         super().__init__()
         self._window = window
         self._service = service

@@ -14,7 +14,7 @@ coordinates and saves the order, placed by hand (the address's pin is remembered
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -38,7 +38,7 @@ from ui.map.pick import PickRequest, PositionPicker
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 UNASSIGNED = "— not on a route yet —"
 #: A refusal for one of these fields is about where the order is: the map can answer it.
@@ -48,7 +48,7 @@ PLACE_FIELDS = ("address", "lat", "lon")
 class NewOrderDialog(QDialog):
     """The form; :meth:`submit` stores the order in the background."""
 
-    def __init__(self, window: MainWindow, timezone: str) -> None:
+    def __init__(self, window: Shell, timezone: str) -> None:
         super().__init__(window)
         self.window_ = window
         self.timezone = timezone
@@ -160,9 +160,7 @@ class NewOrderDialog(QDialog):
 
     def place_on_map(self) -> None:
         """Step aside and let the dispatcher click where the order is on the map."""
-        picker: PositionPicker | None = getattr(
-            getattr(self.window_, "map_controller", None), "picker", None
-        )
+        picker = _picker(self.window_)
         if picker is None:
             self.status.setText("There is no map in this window to place the order on.")
             return
@@ -195,7 +193,7 @@ class NewOrderDialog(QDialog):
         self.window_.statusBar().showMessage(
             f"Order {order.order_ref} created at {order.lat:.5f}, {order.lon:.5f}{by_hand}", 15000
         )
-        picker = getattr(getattr(self.window_, "map_controller", None), "picker", None)
+        picker = _picker(self.window_)
         if picker is not None:
             picker.clear_pin()
         self.accept()
@@ -213,22 +211,31 @@ class NewOrderDialog(QDialog):
         self.place_button.setVisible(place)
         hint = " Place on map puts it where you click." if place else ""
         self.status.setText(f"Not saved: {str(exc).rstrip('.')}.{hint}")
-        picker = getattr(getattr(self.window_, "map_controller", None), "picker", None)
+        picker = _picker(self.window_)
         if picker is not None:
             picker.clear_pin()
 
 
-def _suggest_places(window: MainWindow, stop_id: str) -> None:
+def _picker(window: Shell) -> PositionPicker | None:
+    """The map's position picker, or None when this window has no map room."""
+    from ui.map.controller import MapController
+
+    controller = window.rooms.find(MapController)
+    return None if controller is None else controller.picker
+
+
+def _suggest_places(window: Shell, stop_id: str) -> None:
     """Open the route boards' "best place" suggestions for the new stop."""
+    from ui.routes.host import BoardsHost
     from ui.routes.insert_dialog import show_suggestions
 
-    panel: Any = getattr(window, "routes_panel", None)
+    panel = window.rooms.find(BoardsHost)
     day = None if panel is None else panel.controller.day
-    if day is not None and stop_id in day.stops:
+    if panel is not None and day is not None and stop_id in day.stops:
         show_suggestions(panel, stop_id)
 
 
-def open_new_order(window: MainWindow, timezone: str) -> NewOrderDialog:
+def open_new_order(window: Shell, timezone: str) -> NewOrderDialog:
     """Show the form (non-modal: the console keeps running behind it)."""
     dialog = NewOrderDialog(window, timezone)
     window.last_new_order_dialog = dialog

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, Signal
 
+from dispatcher.alerts.sync import AlertsSync
 from dispatcher.core import Core
 from dispatcher.eta import HaversineProvider
 from dispatcher.planning import (
@@ -97,10 +98,9 @@ class BoardController(QObject):
         The alerts sync's node id when it runs: its connection hears every note and drops
         this process's own, so the boards never reload on their own saves.
         """
-        for service in self.core.services:
-            node = getattr(getattr(service, "election", None), "node_id", None)
-            if isinstance(node, str):
-                return node
+        sync = self.core.find_service(AlertsSync)
+        if sync is not None:
+            return sync.election.node_id
         client = getattr(self.core.live, "client", None)
         return str(client.settings.console_id) if client is not None else "console"
 

@@ -1,8 +1,8 @@
 """The Routes dock: route boards with drag and drop, locks, undo, optimize and insertion.
 
-``build(window)`` returns the dock's body (and sets ``window.routes_panel`` and
-``window.route_filter``); ``install(window)`` adds the Route menu, shortcuts and the tick hook
-that refreshes ETAs from live positions and merges the drivers' progress (ui/routes/live.py).
+``build(window)`` returns the dock's body (and registers the :class:`RoutesPanel` room);
+``install(window)`` adds the Route menu, shortcuts and the tick hook that refreshes ETAs from
+live positions and merges the drivers' progress (ui/routes/live.py).
 """
 
 from __future__ import annotations
@@ -13,24 +13,27 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from ui.map.fix_position import PositionFixer
 from ui.routes.panel import RoutesPanel
 from ui.shortcuts import KeySpec
 
 if TYPE_CHECKING:
     from dispatcher.planning.desk import RouteView, VehicleView
-    from ui.main_window import MainWindow
+    from ui.shell import Shell
 
 
-def build(window: MainWindow) -> QWidget:
+def build(window: Shell) -> QWidget:
     panel = RoutesPanel(window)
-    window.routes_panel = panel
-    window.route_filter = panel.filter
+    window.rooms.add(panel)
     return panel
 
 
-def install(window: MainWindow) -> None:
+def install(window: Shell) -> None:
     """Route menu with shortcuts, help rows, and the throttled live refresh per tick."""
-    panel: RoutesPanel = window.routes_panel
+    panel = window.room(RoutesPanel)
+    fixer = window.rooms.find(PositionFixer)  # the map's room, installed before this one
+    if fixer is not None:  # a fixed position moves the stop on the boards too
+        fixer.boards = panel
     c = panel.controller
     menu = window.menu("&Route")
     actions: list[tuple[str, Callable[[], object], KeySpec, str] | None] = [
@@ -74,6 +77,6 @@ def install(window: MainWindow) -> None:
     window.tick_hooks.append(panel.live.tick)
 
 
-def reload(window: MainWindow, routes: list[RouteView], vehicles: list[VehicleView]) -> None:
+def reload(window: Shell, routes: list[RouteView], vehicles: list[VehicleView]) -> None:
     """Show freshly loaded routes on the boards (undo history starts afresh)."""
-    window.routes_panel.controller.load(routes, vehicles, day=window.service_day)
+    window.room(RoutesPanel).controller.load(routes, vehicles, day=window.service_day)

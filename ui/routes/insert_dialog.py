@@ -18,13 +18,13 @@ from dispatcher.planning.evaluate import signed
 from dispatcher.planning.insertion import why_no_place
 
 if TYPE_CHECKING:
-    from ui.routes.panel import RoutesPanel
+    from ui.routes.host import BoardsHost
 
 
 class InsertDialog(QDialog):
     """A table of suggestions with an Accept button on each row."""
 
-    def __init__(self, panel: RoutesPanel, stop_id: str) -> None:
+    def __init__(self, panel: BoardsHost, stop_id: str) -> None:
         super().__init__(panel)
         self.panel = panel
         self.stop_id = stop_id
@@ -92,7 +92,7 @@ class InsertDialog(QDialog):
         return False
 
 
-def show_suggestions(panel: RoutesPanel, stop_id: str) -> InsertDialog:
+def show_suggestions(panel: BoardsHost, stop_id: str) -> InsertDialog:
     dialog = InsertDialog(panel, stop_id)
     panel.last_insert_dialog = dialog
     dialog.show()

@@ -41,7 +41,7 @@ from ui.workers import run_in_background
 
 if TYPE_CHECKING:
     from dispatcher.planning.optimize import OptimizationResult
-    from ui.routes.panel import RoutesPanel
+    from ui.routes.host import BoardsHost
     from ui.routes.preview_map import PreviewMap
 
 ROUTE_TIME_LIMIT_S = 2.0
@@ -63,7 +63,7 @@ class _Progress(QObject):
 class OptimizeDialog(QDialog):
     """Progress with Cancel while solving; then before/after, moved stops, Apply/Discard."""
 
-    def __init__(self, panel: RoutesPanel, vehicle_id: str | None, time_limit_s: float) -> None:
+    def __init__(self, panel: BoardsHost, vehicle_id: str | None, time_limit_s: float) -> None:
         super().__init__(panel)
         self.panel = panel
         self.vehicle_id = vehicle_id
@@ -311,7 +311,7 @@ class OptimizeDialog(QDialog):
         super().reject()
 
 
-def start_optimization(panel: RoutesPanel, vehicle_id: str | None) -> OptimizeDialog:
+def start_optimization(panel: BoardsHost, vehicle_id: str | None) -> OptimizeDialog:
     """Open the dialog and start solving; the window stays responsive meanwhile."""
     limits: Any = panel.controller.core.settings.sections.get("planning", {})
     key = "route_time_limit_s" if vehicle_id else "fleet_time_limit_s"

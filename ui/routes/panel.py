@@ -28,26 +28,28 @@ from PySide6.QtWidgets import (
 
 from dispatcher.planning.dayplan import UNASSIGNED
 from ui.map.fix_position import KEYS as FIX_KEYS
+from ui.map.fix_position import PositionFixer
 from ui.messages.actions import current_actor
 from ui.routes.board import VehicleBoard
 from ui.routes.controller import BoardController
+from ui.routes.host import BoardsHost
 from ui.routes.live import LiveBoardUpdates
 from ui.selection import Selection
 
 if TYPE_CHECKING:
-    from ui.main_window import MainWindow
     from ui.routes.insert_dialog import InsertDialog
     from ui.routes.optimize_dialog import OptimizeDialog
+    from ui.shell import Shell
 
 SOURCE = "routes"
 #: QSettings key of the compact-boards view toggle (kept across restarts).
 COMPACT_KEY = "routes/compact_boards"
 
 
-class RoutesPanel(QWidget):
+class RoutesPanel(BoardsHost):
     """Boards, filter and feedback line; owns the :class:`BoardController`."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: Shell) -> None:
         super().__init__()
         self.window_ = window
         self.controller = BoardController(
@@ -131,7 +133,7 @@ class RoutesPanel(QWidget):
         self._fit_boards()
 
     # --- layout: boards as wide as their content, never wider than the view ----------------
-    def _init_layout(self, window: MainWindow) -> None:
+    def _init_layout(self, window: Shell) -> None:
         #: Boards drop their secondary columns (View > Compact route boards).
         self.compact = bool(window.qsettings.value(COMPACT_KEY, False, type=bool))
         self.compact_action: QAction | None = None  # View > Compact route boards (dock.py)
@@ -342,7 +344,7 @@ class RoutesPanel(QWidget):
     def fix_position(self) -> None:
         """Click on the map where the (first) selected stop really is (ui/map/fix_position.py)."""
         ids = self.selected()
-        fixer = getattr(self.window_, "position_fixer", None)
+        fixer = self.window_.rooms.find(PositionFixer)  # none without a map
         if ids and fixer is not None:
             fixer.fix(int(ids[0]))
 
