@@ -605,14 +605,15 @@ class RouteDesk:
             e.saved = False
         self.on_saving(False)
         self._take_back(edits)
+        why = self.readable(str(exc).rstrip("."))  # the error's own sentence ends in one
         n = "The change was" if len(edits) == 1 else f"The last {len(edits)} changes were"
         if isinstance(exc, ConflictError):
             self.on_message(
-                f"Not saved — {exc}. {n} taken back and the routes are reloaded; please redo it."
+                f"Not saved — {why}. {n} taken back and the routes are reloaded; please redo it."
             )
             self.on_conflict()
         else:
-            self.on_message(f"Not saved — {exc}. {n} taken back; {edit.retry}.")
+            self.on_message(f"Not saved — {why}. {n} taken back; {edit.retry}.")
 
     def _reload_after_conflict(self) -> None:
         self.load()
