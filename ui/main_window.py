@@ -438,8 +438,9 @@ class MainWindow(QMainWindow):
         if controller.saves != saves:
             self.reload_routes()  # an edit was saved after this read began: read again
             return
-        if self.service_day is None:
+        if self.service_day is None:  # no kept day: the core's rule chose it (ui/day_picker.py)
             self.service_day = day
+            self.day_bar.show_day(day)
         self.routes_model.set_routes(routes)
         routes_dock.reload(self, routes, vehicles)
         self.fleet_model.set_names({v.id: v.name for v in vehicles})
