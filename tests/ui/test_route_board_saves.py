@@ -9,10 +9,12 @@ Each test drives real drops on the boards of the real main window.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fleet_zone import DAY, demo_day
@@ -169,3 +171,42 @@ def test_drags_the_database_never_takes_are_taken_back_and_redo_saves_them(
     qtbot.waitUntil(lambda: not c.saving, timeout=15000)
     assert stored_route(core, "V03") == c.day.plan.routes["V03"]
     assert stored_route(core, "V03")[:2] == [route[7], route[5]]
+
+
+def gui_thread_sessions(core: Core, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every database session opened on the GUI thread from now on."""
+    opened: list[str] = []
+    session = core.db.session
+
+    def watched() -> AbstractContextManager[Any]:
+        if threading.current_thread() is threading.main_thread():
+            opened.append("session")
+        return session()
+
+    monkeypatch.setattr(core.db, "session", watched)
+    return opened
+
+
+def test_the_window_opens_and_a_drag_is_undone_without_the_gui_thread_reading(
+    qtbot, core: Core, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16, item 4: the day to open on, the map's depots, the queue's user, the boards'
+    reads and saves all go through workers."""
+    opened = gui_thread_sessions(core, monkeypatch)
+    window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    show_active(qtbot, window)
+    wait_for_routes(qtbot, window)
+    panel = panel_of(window)
+    c, board = panel.controller, panel.boards["V04"]
+    assert c.day is not None and window.day_bar.day == DAY  # chosen by the first read
+    qtbot.waitUntil(lambda: window.exceptions_panel.user.name != "identifying you…")
+    route = list(c.day.plan.routes["V04"])
+
+    drop_on(board, [route[3]], 0)
+    board.table.setFocus()
+    qtbot.keyClick(board.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not c.saving)
+
+    assert opened == [], "a database session was opened on the GUI thread"
+    assert stored_route(core, "V04") == route == c.day.plan.routes["V04"]  # (the test reads)

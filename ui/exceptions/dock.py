@@ -33,7 +33,8 @@ def build(window: MainWindow) -> QWidget:
     """The queue for the user at the keyboard (OS account → users table)."""
     core = window.core
     desk = AlertDesk(core.db, core.clock, core.bus, timezone=core.fleet.timezone)
-    panel = ExceptionsPanel(window, desk, None)  # the first reload logs in, in its worker
+    panel = ExceptionsPanel(window, desk, None)
+    panel.reload()  # the first read finds the user at the keyboard too, in its worker
     window.exceptions_panel = panel
     # Every save names ``core.user`` (read once, then kept): read it now in a worker, so the
     # first drag or message of the session does not wait on the database in the GUI thread.
