@@ -91,8 +91,7 @@ def postgres(port: int) -> Iterator[tuple[str, Path]]:
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", data
     finally:
-        for pid in server_pids(data):  # never leave it stopped
-            os.kill(pid, signal.SIGCONT)
+        send(data, signal.SIGCONT)  # never leave it stopped
         subprocess.run(_as_pg([*ctl, "-m", "immediate", "stop"]), check=False, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -117,7 +116,10 @@ def server_pids(data: Path) -> list[int]:
 def send(data: Path, sig: signal.Signals) -> int:
     pids = server_pids(data)
     for pid in pids:
-        os.kill(pid, sig)
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:  # a backend that ended since it was listed
+            continue
     return len(pids)
 
 

@@ -4,7 +4,8 @@ Every room that shows a day follows it: the route boards and the route list, the
 routes, the KPIs, the timeline, the day report. Live telemetry and the exception rules keep
 running on the fleet's today whatever day is shown, so tomorrow can be planned while today's
 vans are on the road. The day is kept across restarts (QSettings ``ui/day``); without one the
-console opens on :meth:`~dispatcher.core.Core.default_day` (today when it has stops).
+console opens on :meth:`~dispatcher.core.Core.default_day` (today when it has stops), which the
+first read of the routes finds in a worker thread.
 
 Which day to open on is the core's rule; this module only turns gestures into a day.
 """
@@ -115,6 +116,9 @@ def install(window: Shell) -> DayBar:
     # In the menu bar's corner, not a toolbar row of its own: on a 768-pixel screen every
     # row of height goes to the route boards (tests/ui/test_board_layout.py).
     window.menuBar().setCornerWidget(bar, Qt.Corner.TopRightCorner)
-    window.service_day = saved_day(window) or window.core.default_day()
-    bar.show_day(window.service_day)
+    # Without a kept day, the first read of the routes (a worker) chooses it by the core's
+    # rule and shows it here (MainWindow._routes_read): the window is built without the
+    # database. Until then the picker shows the fleet's today, from the clock.
+    window.service_day = saved_day(window)
+    bar.show_day(window.service_day or window.core.today())
     return bar

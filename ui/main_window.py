@@ -115,6 +115,7 @@ class MainWindow(Shell):
         #: The day every room shows (the day picker's); import rows without a date land on it.
         self.service_day: date | None = None
         self._routes_requested = self._routes_done = 0
+        self._reload_when_saved_armed = False  # a read waits for this desk's save
         self._after_routes: list[Callable[[], None]] = []
         self._build_docks()
         self._build_status_bar()
@@ -373,11 +374,18 @@ class MainWindow(Shell):
         day, routes, vehicles = read.day, read.routes, read.vehicles
         if not shiboken6.isValid(self) or generation != self._routes_requested:
             return  # closed meanwhile, or a newer read is on its way
-        if self.routes_panel.controller.saves != saves:
+        controller = self.routes_panel.controller
+        if controller.saving:  # an edit is being saved: read again once it is stored
+            if not self._reload_when_saved_armed:
+                self._reload_when_saved_armed = True
+                controller.saving_changed.connect(self._reload_when_saved)
+            return
+        if controller.saves != saves:
             self.reload_routes()  # an edit was saved after this read began: read again
             return
-        if self.service_day is None:
+        if self.service_day is None:  # no kept day: the core's rule chose it (ui/day_picker.py)
             self.service_day = day
+            self.day_bar.show_day(day)
         self.routes_model.set_routes(routes)
         routes_dock.reload(self, routes, vehicles)
         self.fleet_model.set_names({v.id: v.name for v in vehicles})
@@ -388,6 +396,14 @@ class MainWindow(Shell):
             + (f" · {unassigned} unassigned" if unassigned else "")
         )
         self._routes_finished(generation)
+
+    def _reload_when_saved(self, saving: bool) -> None:
+        """A read overtaken by this desk's own save: read the day again once it is stored."""
+        if saving or not self._reload_when_saved_armed:
+            return
+        self._reload_when_saved_armed = False
+        self.routes_panel.controller.saving_changed.disconnect(self._reload_when_saved)
+        self.reload_routes()
 
     def _routes_failed(self, generation: int, exc: Exception) -> None:
         if not shiboken6.isValid(self) or generation != self._routes_requested:

@@ -8,7 +8,11 @@ retained route message to each changed vehicle through a :class:`RoutePublisher`
 :class:`RoutesChanged` on the core's bus (the map re-reads on it instead of polling).
 
 No Qt here: the window's adapter (``ui/routes/controller.py``) sets the ``on_*`` callbacks to
-its signals. Saves run in the caller's thread and take a few milliseconds.
+its signals. An edit is split in two: it is applied to the plan and shown at once (the
+optimistic part), then saved through :attr:`RouteDesk.run_save`. That runs the save in the
+caller's thread by default (the CLI, the core's tests); the window hands it to a worker so a
+stalled database never freezes the boards. Saves are queued, one at a time, in edit order; a
+save that fails takes back every edit still waiting, so the boards show what is stored.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -93,6 +98,36 @@ def _ignore(*_args: object) -> None:
     """The default of every ``on_*`` callback: a desk without a front end tells no one."""
 
 
+SaveRunner = Callable[[Callable[[], Any], Callable[[Any], None], Callable[[Exception], None]], None]
+
+
+def run_here(
+    fn: Callable[[], Any], on_done: Callable[[Any], None], on_error: Callable[[Exception], None]
+) -> None:
+    """Run a save in the caller's thread (the default :data:`SaveRunner`)."""
+    try:
+        result = fn()
+    except DispatcherError as exc:
+        on_error(exc)
+        return
+    on_done(result)
+
+
+@dataclass(slots=True)
+class _Edit:
+    """One edit applied to the plan and shown, whose save is queued or running."""
+
+    label: str
+    before: PlanEvaluation
+    vids: set[str]
+    pool: set[str]
+    changed: frozenset[str]
+    revert: Callable[[], RouteCommand]
+    retry: str
+    #: True once stored, False once taken back; None while waiting.
+    saved: bool | None = None
+
+
 class RouteDesk:
     """Holds the day's plan and runs every edit through core commands, then saves it."""
 
@@ -140,6 +175,18 @@ class RouteDesk:
         self.on_message: Callable[[str], None] = _ignore
         self.on_progressed: Callable[[list[str]], None] = _ignore
         self.on_reloaded: Callable[[list[RouteView]], None] = _ignore
+        #: True when a save starts waiting on the database, False when none is left.
+        self.on_saving: Callable[[bool], None] = _ignore
+        #: After a conflict: show what is stored (default: :meth:`load`, in this thread).
+        self.on_conflict: Callable[[], None] = self._reload_after_conflict
+        #: How a save runs (see the module doc); the callbacks come back in the caller's thread.
+        self.run_save: SaveRunner = run_here
+        self._queue: deque[_Edit] = deque()
+
+    @property
+    def saving(self) -> bool:
+        """An edit is shown whose save has not finished (or not started) yet."""
+        return bool(self._queue)
 
     @property
     def evaluation(self) -> PlanEvaluation | None:
@@ -189,6 +236,9 @@ class RouteDesk:
             self.on_message("No vehicles or orders yet: import orders (Ctrl+I)")
             return False
         old = self.day.plan.versions if self.day is not None else {}
+        if self._queue:  # what waits is dropped with the plan it edited; a save in flight lands
+            self._queue.clear()
+            self.on_saving(False)
         self.day = build_day_plan(routes, vehicles, self.timezone, day=day)
         for vid in self.day.plan.versions:
             self.day.plan.versions[vid] = old.get(vid, 0) + 1
@@ -452,7 +502,27 @@ class RouteDesk:
         revert: Callable[[], RouteCommand],
         retry: str,
     ) -> bool:
-        """Apply ``action`` on the stack, save it; ``revert`` takes it back if not saved."""
+        """Apply ``action`` on the stack and show it, then queue its save.
+
+        ``revert`` takes it back if it is not saved. True when applied and not (yet) refused:
+        with a background :attr:`run_save` the save's outcome comes later, by ``on_message``.
+        """
+        edit = self._apply(action, label, revert, retry)
+        if edit is None:
+            return False
+        self._queue.append(edit)
+        if len(self._queue) == 1:
+            self._start_save()
+        return edit.saved is not False
+
+    def _apply(
+        self,
+        action: Callable[[], RouteCommand],
+        label: str,
+        revert: Callable[[], RouteCommand],
+        retry: str,
+    ) -> _Edit | None:
+        """The optimistic half: edit the plan, evaluate, and tell the views at once."""
         day, before = self.day, self.evaluation
         assert day is not None and self.pm is not None and before is not None
         plan = day.plan
@@ -462,7 +532,7 @@ class RouteDesk:
             command = action()
         except (ValidationError, ConflictError) as exc:
             self.on_message(f"Not changed: {self.readable(str(exc))}")
-            return False
+            return None
         locked = {s for s, stop in plan.stops.items() if stops0.get(s) != stop}
         vids = {v for v, r in plan.routes.items() if routes0.get(v) != r}
         vids |= {v for v in map(plan.vehicle_of, locked) if v is not None}
@@ -471,72 +541,96 @@ class RouteDesk:
         )
         self.evaluation = evaluate_plan(self.pm, plan)
         changed = frozenset(vids | ({UNASSIGNED} if plan.unassigned != unassigned0 else set()))
-        try:
-            saved = self._save(vids, pool)
-        except ConflictError as exc:
-            if self.load():
-                self.on_message(f"Not saved — {exc}. The routes were reloaded; please redo it.")
-            return False
-        except DispatcherError as exc:
-            self._take_back(revert, changed)
-            self.on_message(f"Not saved — {exc}. The change was taken back; {retry}.")
-            return False
-        self._publish(saved)
         self.last_change = f"{label}: {diff(before, self.evaluation).summary()}"
         self.on_message(self.last_change)
         self.on_routes(changed)
         self.on_focus(list(getattr(command, "stop_ids", ())))
-        self._announce(changed)
-        return True
+        return _Edit(label, before, vids, pool, changed, revert, retry)
 
-    def _take_back(self, revert: Callable[[], RouteCommand], changed: frozenset[str]) -> None:
-        """Undo an edit the database did not store, so the boards show what is stored."""
-        assert self.pm is not None and self.day is not None
-        try:
-            revert()
-        except DispatcherError:  # cannot happen right after the edit; reload to be safe
-            log.exception("could not take back an unsaved route edit")
-            self.load()
-            return
-        self.evaluation = evaluate_plan(self.pm, self.day.plan)
-        self.on_routes(changed)
+    def _start_save(self) -> None:
+        """Save the first queued edit: the writes are read off the plan here, in this thread.
 
-    def _save(self, vids: set[str], pool: set[str]) -> dict[str, tuple[int, int]]:
-        """One transaction for every changed route (optimistic locking).
-
-        Raises ``ConflictError`` when another workstation changed a route meanwhile and
-        ``DispatcherError`` (``DatabaseError``) when the database cannot be reached.
+        They carry the plan as it is now (it may hold later edits too, which is what the
+        database should end with) and the versions the previous save left.
         """
-        day = self.day
+        edit, day = self._queue[0], self.day
         assert day is not None
-        started = time.perf_counter()
         writes = [
             fleet_repo.RouteWrite(
                 vid, day.db_versions[vid], tuple(self._stop_write(s) for s in day.plan.routes[vid])
             )
-            for vid in sorted(vids)
+            for vid in sorted(edit.vids)
         ]
-        try:
-            with self.db.session() as session:
-                saved = fleet_repo.save_routes(
-                    session,
-                    day.day,
-                    writes,
-                    [self._stop_write(s) for s in sorted(pool)],
-                    actor=self.actor(),
-                )
-        except DispatcherError:
-            raise
-        except Exception as exc:  # a driver error the session did not translate
-            log.exception("saving routes failed")
-            raise DatabaseError(f"the database refused the change ({exc})") from exc
-        self.save_ms = (time.perf_counter() - started) * 1000
+        pool = [self._stop_write(s) for s in sorted(edit.pool)]
+        actor, db, service_day = self.actor(), self.db, day.day
+        self.on_saving(True)
+        self.run_save(
+            lambda: _write(db, service_day, writes, pool, actor),
+            lambda result: self._save_done(edit, day, writes, result),
+            lambda exc: self._save_failed(edit, exc),
+        )
+
+    def _save_done(
+        self,
+        edit: _Edit,
+        day: DayPlan,
+        writes: list[fleet_repo.RouteWrite],
+        result: tuple[dict[str, tuple[int, int]], float],
+    ) -> None:
+        if not self._queue or self._queue[0] is not edit or self.day is not day:
+            return  # the day was reloaded meanwhile: what it read is what is shown
+        self._queue.popleft()
+        saved, self.save_ms = result
         self.saves += 1
+        edit.saved = True
+        stored = {w.vehicle_id: w for w in writes}
         for vid, (route_id, version) in saved.items():
             day.route_ids[vid], day.db_versions[vid] = route_id, version
-            self._saved.update(dict.fromkeys(day.plan.routes[vid], vid))
-        self._saved.update(dict.fromkeys(pool))
-        return saved
+            if vid in stored:
+                self._saved.update(dict.fromkeys((str(s.id) for s in stored[vid].stops), vid))
+        self._saved.update(dict.fromkeys(edit.pool))
+        self._publish(saved)
+        self._announce(edit.changed)
+        if self._queue:
+            self._start_save()
+        else:
+            self.on_saving(False)
+
+    def _save_failed(self, edit: _Edit, exc: Exception) -> None:
+        """Take back this edit and every one queued after it, newest first, and say why."""
+        if not self._queue or self._queue[0] is not edit:
+            return
+        edits = list(self._queue)
+        self._queue.clear()
+        for e in edits:
+            e.saved = False
+        self.on_saving(False)
+        self._take_back(edits)
+        why = self.readable(str(exc).rstrip("."))  # the error's own sentence ends in one
+        n = "The change was" if len(edits) == 1 else f"The last {len(edits)} changes were"
+        if isinstance(exc, ConflictError):
+            self.on_message(
+                f"Not saved — {why}. {n} taken back and the routes are reloaded; please redo it."
+            )
+            self.on_conflict()
+        else:
+            self.on_message(f"Not saved — {why}. {n} taken back; {edit.retry}.")
+
+    def _reload_after_conflict(self) -> None:
+        self.load()
+
+    def _take_back(self, edits: Sequence[_Edit]) -> None:
+        """Undo edits the database did not store, so the boards show what is stored."""
+        assert self.pm is not None and self.day is not None
+        try:
+            for edit in reversed(edits):
+                edit.revert()
+        except DispatcherError:  # cannot happen right after the edits; reload to be safe
+            log.exception("could not take back an unsaved route edit")
+            self.load()
+            return
+        self.evaluation = evaluate_plan(self.pm, self.day.plan)
+        self.on_routes(frozenset().union(*(e.changed for e in edits)))
 
     def _stop_write(self, sid: str) -> fleet_repo.StopWrite:
         assert self.day is not None
@@ -565,3 +659,29 @@ class RouteDesk:
             except Exception as exc:  # the broker may be down; the database has the truth
                 log.warning("could not publish the route of %s: %s", vid, exc)
                 self.on_message(f"Saved, but the route of {vid} was not sent: {exc}")
+
+
+def _write(
+    db: Database,
+    day: date,
+    writes: list[fleet_repo.RouteWrite],
+    pool: list[fleet_repo.StopWrite],
+    actor: str,
+) -> tuple[dict[str, tuple[int, int]], float]:
+    """One transaction for every changed route (optimistic locking); any thread.
+
+    Touches only the database and its arguments, never the plan. Returns what was saved
+    and how long it took (ms). Raises ``ConflictError`` when another workstation changed a
+    route meanwhile and ``DispatcherError`` (``DatabaseError``) when the database cannot be
+    reached.
+    """
+    started = time.perf_counter()
+    try:
+        with db.session() as session:
+            saved = fleet_repo.save_routes(session, day, writes, pool, actor=actor)
+    except DispatcherError:
+        raise
+    except Exception as exc:  # a driver error the session did not translate
+        log.exception("saving routes failed")
+        raise DatabaseError(f"the database refused the change ({exc})") from exc
+    return saved, (time.perf_counter() - started) * 1000

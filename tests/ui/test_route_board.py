@@ -123,6 +123,7 @@ def test_drag_to_another_vehicle_reassigns_updates_etas_and_ctrl_z_restores(
     assert c.day.plan.routes["V12"][1] == sid and sid not in c.day.plan.routes["V04"]
     assert target.model.stop_id(1) == sid and target.model.index(1, Column.ETA).data()
     assert target.model.index(2, Column.ETA).data() != v12_eta_before  # ETAs moved on at once
+    qtbot.waitUntil(lambda: not c.saving)
     assert stored_route(window.core, "V12")[1] == sid  # saved
     assert c.evaluation is not None and c.evaluation.routes["V04"].late_stops == 0
     assert "late →" in panel.change_label.text()
@@ -131,6 +132,7 @@ def test_drag_to_another_vehicle_reassigns_updates_etas_and_ctrl_z_restores(
     qtbot.keyClick(target.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
 
     assert c.day.plan.routes["V04"] == before_v04 and c.day.plan.routes["V12"] == before_v12
+    qtbot.waitUntil(lambda: not c.saving)
     assert stored_route(window.core, "V04") == before_v04
     assert source.model.index(late_row, 0).data(Role.STOP_ID) == sid
     qtbot.keyClick(
@@ -139,6 +141,8 @@ def test_drag_to_another_vehicle_reassigns_updates_etas_and_ctrl_z_restores(
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
     assert c.day.plan.routes["V12"][1] == sid  # redo
+    qtbot.waitUntil(lambda: not c.saving)
+    assert stored_route(window.core, "V12")[1] == sid
 
 
 def test_several_stops_move_within_a_route_and_done_stops_stay(window: MainWindow) -> None:
@@ -172,11 +176,15 @@ def test_keyboard_moves_and_locks_are_saved_and_undoable(qtbot, window: MainWind
     assert board.selected_stop_ids() == [route[2]]  # the selection follows the stop
     panel.toggle_pin()
     assert c.day.plan.stops[route[2]].pinned
+    qtbot.waitUntil(lambda: not c.saving)
     stored = {s.id: s for r in window.core.load_routes(DAY) for s in r.stops}
     assert stored[int(route[2])].pinned
     assert "pinned" in board.model.index(1, Column.LOCKS).data()
     c.undo()
     assert not c.day.plan.stops[route[2]].pinned
+    qtbot.waitUntil(lambda: not c.saving)
+    stored = {s.id: s for r in window.core.load_routes(DAY) for s in r.stops}
+    assert not stored[int(route[2])].pinned
 
 
 def test_selection_is_shared_with_the_window(window: MainWindow) -> None:
@@ -191,10 +199,12 @@ def test_selection_is_shared_with_the_window(window: MainWindow) -> None:
     assert panel.boards["V09"].selected_stop_ids() == [other]
 
 
-def test_a_concurrent_save_is_a_conflict_with_a_reload(window: MainWindow) -> None:
+def test_a_concurrent_save_is_a_conflict_with_a_reload(qtbot, window: MainWindow) -> None:
     panel = panel_of(window)
     c = panel.controller
     assert c.day is not None
+    said: list[str] = []
+    c.message.connect(said.append)
     route = stored_route(window.core, "V05")
     with window.core.db.session() as session:  # another workstation reverses V05
         version = {r.vehicle_id: r.version for r in fleet_repo.load_routes(session, DAY)}["V05"]
@@ -203,13 +213,17 @@ def test_a_concurrent_save_is_a_conflict_with_a_reload(window: MainWindow) -> No
             DAY,
             [fleet_repo.RouteWrite("V05", version, tuple(map(_write, reversed(route))))],
         )
-    assert not c.move([c.day.plan.routes["V05"][3]], "V05", 0)
-    assert "another workstation" in panel.change_label.text()
-    assert c.day.plan.routes["V05"] == route[::-1]  # reloaded: their change is shown
+    moved = c.day.plan.routes["V05"][3]
+    assert c.move([moved], "V05", 0)
+    assert c.day.plan.routes["V05"][0] == moved  # shown at once, saved in the background
+    qtbot.waitUntil(lambda: c.day is not None and c.day.plan.routes["V05"] == route[::-1])
+    assert any(m.startswith("Not saved") and "another workstation" in m for m in said), said
+    assert "changed the route of V05" in panel.change_label.text()  # their change is shown
     assert stored_route(window.core, "V05") == route[::-1]
+    assert not c.saving and not panel.saving_label.isVisibleTo(panel)
 
 
-def test_a_viewer_drag_is_refused_by_the_core_and_taken_back(window: MainWindow) -> None:
+def test_a_viewer_drag_is_refused_by_the_core_and_taken_back(qtbot, window: MainWindow) -> None:
     from dispatcher.users.desk import UserDesk
 
     panel = panel_of(window)
@@ -220,8 +234,8 @@ def test_a_viewer_drag_is_refused_by_the_core_and_taken_back(window: MainWindow)
     users.set_role(me, "boss", "admin")
     users.set_role("boss", me, "viewer")  # taken away on another desk while the board is open
     route = list(c.day.plan.routes["V02"])
-    assert not c.move(route[3:5], "V02", 0)
-    assert "viewer role and cannot edit routes" in panel.change_label.text()
+    assert c.move(route[3:5], "V02", 0)
+    qtbot.waitUntil(lambda: "viewer role and cannot edit routes" in panel.change_label.text())
     assert c.day.plan.routes["V02"] == route, "the edit is taken back"
     assert stored_route(window.core, "V02") == route
 

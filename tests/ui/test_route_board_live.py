@@ -139,6 +139,7 @@ def test_a_delivery_in_the_database_shows_after_a_tick_and_the_undo_history_stay
     route = list(c.day.plan.routes["V04"])
     assert c.move([route[5]], "V04", 0)  # the dispatcher sends the driver there first
     assert c.move([route[8]], "V04", 3)
+    qtbot.waitUntil(lambda: not c.saving)  # saved in the background
     generation = c.generation
     board = panel.boards["V04"]
     sid = route[5]
@@ -156,6 +157,7 @@ def test_a_delivery_in_the_database_shows_after_a_tick_and_the_undo_history_stay
     assert board.model.index(row + 1, Column.STATUS).data() == "next"
     c.undo()  # the second move does not touch the delivered stop: undone as usual
     assert c.day.plan.routes["V04"].index(route[8]) != 3
+    qtbot.waitUntil(lambda: not c.saving)
     c.undo()  # the first would move the delivered stop back: refused, history kept
     text = panel.change_label.text()
     assert f"stop {c.day.stops[sid].order_ref} is done now; undoing would move it" in text
@@ -178,7 +180,9 @@ def test_an_unreachable_database_gives_messages_and_takes_the_edit_back(
         route = list(c.day.plan.routes["V02"])
         drop_database(pg_url)  # the server loses the database under the running console
 
-        assert not c.move([route[4]], "V02", 0)
+        assert c.move([route[4]], "V02", 0)  # shown at once, "saving…" until refused
+        assert c.day.plan.routes["V02"][0] == route[4] and panel.saving_label.isVisibleTo(panel)
+        qtbot.waitUntil(lambda: not c.saving, timeout=20000)
 
         text = panel.change_label.text()
         assert text.startswith("Not saved — Cannot open the database")
@@ -186,7 +190,9 @@ def test_an_unreachable_database_gives_messages_and_takes_the_edit_back(
         assert c.day.plan.routes["V02"] == route  # the boards show what is stored
         assert panel.boards["V02"].model.stop_id(0) == route[0]
         assert c.undo_stack.can_redo and not c.undo_stack.can_undo
-        assert not c.redo()  # still away: taken back again, nothing lost, no crash
+        assert c.redo()  # still away: taken back again, nothing lost, no crash
+        qtbot.waitUntil(lambda: not c.saving, timeout=20000)
+        assert c.undo_stack.can_redo and "taken back" in panel.change_label.text()
         assert c.day.plan.routes["V02"] == route
         with qtbot.waitSignal(c.message, timeout=10000) as got:
             panel.live.poll_progress(force=True)
@@ -228,10 +234,13 @@ def test_a_route_note_reaches_the_bus_unless_it_is_our_own() -> None:
     ]
 
 
-def test_notes_for_versions_already_shown_do_not_reload(core: Core, window: MainWindow) -> None:
+def test_notes_for_versions_already_shown_do_not_reload(
+    qtbot, core: Core, window: MainWindow
+) -> None:
     c = panel_of(window).controller
     assert c.day is not None and c.undo_stack is not None
     assert c.move([c.day.plan.routes["V03"][4]], "V03", 1)
+    qtbot.waitUntil(lambda: not c.saving)
     generation = c.generation
     route_id, version = c.day.route_ids["V03"], c.day.db_versions["V03"]
     core.bus.publish(ConsoleNote("route", str(route_id), version, "desk-2"))  # e.g. our echo
@@ -290,6 +299,7 @@ def test_another_consoles_route_change_reloads_the_boards_with_a_warning(
         c = panel.controller
         assert c.day is not None
         assert c.move([c.day.plan.routes["V05"][6]], "V05", 2)  # our history now holds V05
+        qtbot.waitUntil(lambda: not c.saving)
         own = probe.wait_for(str(c.day.route_ids["V05"]))
         assert own["console_id"] == c.console_id()  # so our own sync connection drops it
 
@@ -373,6 +383,7 @@ def test_a_colleagues_edit_keeps_my_undo_history_for_other_vehicles(
         v03_before = list(c.day.plan.routes["V03"])
         assert c.move([c.day.plan.routes["V03"][4]], "V03", 1)
         assert c.move([c.day.plan.routes["V05"][6]], "V05", 2)
+        qtbot.waitUntil(lambda: not c.saving)
         me = getpass.getuser()
         assert probe.wait_for(str(c.day.route_ids["V05"]))["actor"] == me
         generation = c.generation
@@ -393,6 +404,7 @@ def test_a_colleagues_edit_keeps_my_undo_history_for_other_vehicles(
         board.table.setFocus()
         qtbot.keyClick(board.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
         assert c.day.plan.routes["V03"] == v03_before and c.day.plan.routes["V05"] == theirs
+        qtbot.waitUntil(lambda: not c.saving)
         with core.db.session() as session:
             stored = {
                 r.vehicle_id: [str(s.id) for s in r.stops]

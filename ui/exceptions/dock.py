@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QApplication, QWidget
 from dispatcher.alerts.desk import AlertDesk
 from dispatcher.app import ALERT_RULES
 from dispatcher.errors import DispatcherError
-from dispatcher.model.alerts import Role, User
 from ui.exceptions.panel import ExceptionsPanel
 from ui.workers import run_in_background
 
@@ -34,12 +33,8 @@ def build(window: Shell) -> QWidget:
     """The queue for the user at the keyboard (OS account → users table)."""
     core = window.core
     desk = AlertDesk(core.db, core.clock, core.bus, timezone=core.fleet.timezone)
-    try:
-        user = desk.login()
-    except DispatcherError as exc:  # a read-only or unreachable database: look, don't touch
-        log.error("cannot identify the user: %s", exc)
-        user = User("unknown", Role.VIEWER, "unknown")
-    panel = ExceptionsPanel(window, desk, user)
+    panel = ExceptionsPanel(window, desk, None)
+    panel.reload()  # the first read finds the user at the keyboard too, in its worker
     window.rooms.add(panel)
     # Every save names ``core.user`` (read once, then kept): read it now in a worker, so the
     # first drag or message of the session does not wait on the database in the GUI thread.

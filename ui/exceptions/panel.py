@@ -41,6 +41,7 @@ from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import system_monotonic
 from dispatcher.errors import DispatcherError
 from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, Severity, User
+from dispatcher.model.alerts import Role as UserRole
 from ui.exceptions.detail import detail_html
 from ui.exceptions.model import KIND_LABELS, AlertsFilter, AlertsModel, Column, Role
 from ui.workers import run_in_background
@@ -72,10 +73,14 @@ class ExceptionsPanel(QWidget):
     #: Emitted with the ids of critical alerts that appeared since the last reload.
     new_critical = Signal(list)
 
-    def __init__(self, window: Shell, desk: AlertDesk, user: User) -> None:
+    def __init__(self, window: Shell, desk: AlertDesk, user: User | None) -> None:
+        """``user`` None: the first reload finds the user at the keyboard (``desk.login``)
+        in its worker, so the dock is built without the database; actions wait for it."""
         super().__init__()
         self.window_ = window
         self.desk = desk
+        self._identified = user is not None
+        user = user or User("unknown", UserRole.VIEWER, "identifying you…")
         self.user = user
         self.model = AlertsModel(window.core.clock.now, parent=self)
         self.proxy = AlertsFilter(self)
@@ -200,25 +205,29 @@ class ExceptionsPanel(QWidget):
         """Read the queue from the database (off the GUI thread unless ``background=False``)."""
         self._dirty = False
         self._loading = True
-        user = self.user
+        user, desk = self.user, self.desk
         writes = self._writes
+        identify = None if self._identified else desk.login
 
-        def work() -> tuple[list[Alert], dict[str, str]]:
-            return self.desk.queue(user), self.window_.core.vehicle_names()
+        def work() -> tuple[list[Alert], dict[str, str], User]:
+            who = user if identify is None else _identify(identify)
+            return desk.queue(who), self.window_.core.vehicle_names(), who
 
         if not background:
             self._loaded(work())
             return
         run_in_background(work, lambda r: self._loaded(r, writes), self._load_failed)
 
-    def _loaded(self, result: tuple[list[Alert], dict[str, str]], writes: int = -1) -> None:
+    def _loaded(self, result: tuple[list[Alert], dict[str, str], User], writes: int = -1) -> None:
         if not isValid(self):  # closed while the reload ran
             return
         self._loading = False
+        alerts, names, who = result
+        if not self._identified:
+            self._set_user(who)
         if writes >= 0 and writes != self._writes:  # read before a save ended: read again
             self.reload()
             return
-        alerts, names = result
         current = self.current_alert()
         self.model.vehicle_names = names
         self.model.set_alerts(alerts)
@@ -239,6 +248,12 @@ class ExceptionsPanel(QWidget):
         self.counts_changed.emit(len(alerts), critical, mine)
         if self._detail_for is not None:
             self._show_detail(self._detail_for)
+
+    def _set_user(self, user: User) -> None:
+        self.user, self._identified = user, True
+        self.proxy.user_id = user.id
+        self.proxy.invalidate()
+        self.user_label.setText(f"{user.name} ({user.role.value})")
 
     def _load_failed(self, exc: Exception) -> None:
         self._loading = False
@@ -350,6 +365,9 @@ class ExceptionsPanel(QWidget):
         """Save a desk command in a worker; the row shows ``shown`` (the state it is saving,
         marked "saving…") meanwhile. A refusal puts the row back and says why in words."""
         alert_id = _id(alert)
+        if not self._identified:
+            self.show_message("Still finding who you are in the database; try again.", error=True)
+            return
         if alert_id in self.model.pending:
             self.show_message(f"Exception #{alert_id} is still being saved.", error=True)
             return
@@ -523,3 +541,12 @@ def _stop_int(alert: Alert) -> int | None:
     if alert.stop_id and alert.stop_id.isdigit():
         return int(alert.stop_id)
     return None
+
+
+def _identify(login: Callable[[], User]) -> User:
+    """The user at the keyboard (worker thread); a database that cannot say: a viewer."""
+    try:
+        return login()
+    except DispatcherError as exc:  # a read-only or unreachable database: look, don't touch
+        log.error("cannot identify the user: %s", exc)
+        return User("unknown", UserRole.VIEWER, "unknown")

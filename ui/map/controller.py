@@ -116,7 +116,12 @@ class MapController(QObject):
         self.view.applied.connect(self._on_applied)
         #: Pick mode: the dispatcher clicks where an order is (ui/map/pick.py).
         self.picker = PositionPicker(window, self.view)
-        self.view.load_page(self.page_options())
+        #: The depots (markers, and the centre without ``[map] center``) are read in a worker;
+        #: the page is built when they arrive, or without them if the read fails.
+        self.depots_load = LatestLoad(
+            "depots", self._fetch_depots, self._load_page, self._no_depots
+        )
+        self.depots_load.request()
 
     # -- set-up ---------------------------------------------------------------------------
     def _settings(self) -> MapSettings:
@@ -149,13 +154,20 @@ class MapController(QObject):
             layers.append(BaseLayer(s.source.name, url, s.source.attribution, s.source.max_zoom))
         return layers
 
-    def page_options(self) -> PageOptions:
-        depots: list[list[Any]] = []
-        try:
-            with self.core.db.session() as session:
-                depots = depots_payload(fleet_repo.load_vehicles(session))
-        except DispatcherError as exc:
-            self.problems.append(f"Depots not shown: {exc}")
+    def _fetch_depots(self) -> list[list[Any]]:
+        """Runs in a worker thread (see :class:`LatestLoad`)."""
+        with self.core.db.session() as session:
+            return depots_payload(fleet_repo.load_vehicles(session))
+
+    def _load_page(self, depots: list[list[Any]]) -> None:
+        self.view.load_page(self.page_options(depots))
+
+    def _no_depots(self, what: str, exc: Exception) -> None:
+        self._load_failed(what, exc)
+        self._load_page([])
+
+    def page_options(self, depots: list[list[Any]] | None = None) -> PageOptions:
+        depots = depots or []
         center = self.settings.center
         if center is None:
             center = (depots[0][0], depots[0][1]) if depots else DEFAULT_CENTER
@@ -406,6 +418,7 @@ class MapController(QObject):
     def close(self) -> None:
         self.routes_load.close()
         self.alerts_load.close()
+        self.depots_load.close()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()

@@ -5,6 +5,9 @@ this class turns the desk's callbacks into Qt signals the board models and panel
 to, and keeps the attribute/method names the boards (and their tests) use. It also supplies
 what only the window knows: the live telemetry link (positions, the broker connection) and
 this workstation's name on the sync topic.
+
+Saves run on a worker (:func:`ui.workers.run_in_background`): an edit shows at once, and
+:attr:`BoardController.saving_changed` says when the database has it (the panel's "saving…").
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dispatcher.planning.dayplan import DayPlan, ProgressMerge
 from dispatcher.planning.desk import RouteDesk, RoutePublisher, RouteView, StopProgress, VehicleView
 from dispatcher.planning.stop_eta import StopEta
 from dispatcher.site import os_login
+from ui.workers import run_in_background
 
 
 class BoardController(QObject):
@@ -48,6 +52,8 @@ class BoardController(QObject):
     progressed = Signal(object)
     #: The day was (re)loaded from these route views (F5, a conflict, another workstation).
     reloaded = Signal(object)
+    #: True while an edit shown on the boards waits for its save; False once all are stored.
+    saving_changed = Signal(bool)
 
     def __init__(
         self,
@@ -76,6 +82,8 @@ class BoardController(QObject):
         self.desk.on_message = self.message.emit
         self.desk.on_progressed = self.progressed.emit
         self.desk.on_reloaded = self.reloaded.emit
+        self.desk.on_saving = self.saving_changed.emit
+        self.desk.run_save = run_in_background
 
     # --- what the window supplies ---------------------------------------------------------
     def _positions(self) -> dict[str, tuple[float, float]] | None:
@@ -150,6 +158,10 @@ class BoardController(QObject):
         return self.desk.saves
 
     @property
+    def saving(self) -> bool:
+        return self.desk.saving
+
+    @property
     def generation(self) -> int:
         return self.desk.generation
 
@@ -203,7 +215,7 @@ class BoardController(QObject):
     def readable(self, text: str) -> str:
         return self.desk.readable(text)
 
-    # --- edits (saved by the desk, in this thread) -----------------------------------------
+    # --- edits (shown at once; the desk queues their saves on a worker) ---------------
     def execute(self, command: RouteCommand, label: str | None = None) -> bool:
         return self.desk.execute(command, label)
 

@@ -15,6 +15,9 @@ Two things change the day behind the dispatcher's back:
   dropped, the others kept) and the status bar names the person who changed them.
 
 A database that cannot be reached pauses both, with one message, and never blocks the GUI.
+A read that lands while this desk's own edit is still being saved is not compared (the
+versions would differ by our own save): it is read again once the saves are done. A save
+refused as stale (a conflict) also reads the day again here, off the GUI thread.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class LiveBoardUpdates(QObject):
         self._progress_busy = False
         self._reload_busy = False
         self._reload_again = False
+        self._reload_after_save = False
         self._notes: list[ConsoleNote] = []
         self._trouble = ""
         core = controller.core
@@ -62,6 +66,13 @@ class LiveBoardUpdates(QObject):
             unsubscribe()
 
         self.destroyed.connect(closed)
+        controller.desk.on_conflict = self.reload
+        controller.saving_changed.connect(self._saving_changed)
+
+    def _saving_changed(self, saving: bool) -> None:
+        if not saving and self._reload_after_save:
+            self._reload_after_save = False
+            self.reload()
 
     def tick(self) -> None:
         """Per UI tick: ETAs from live positions, and the stops' progress when due."""
@@ -143,7 +154,9 @@ class LiveBoardUpdates(QObject):
         self._reload_busy = False
         self._reachable()
         c = self.controller
-        if generation == c.generation and c.day is not None:
+        if c.saving:  # our own save may be in what was read: compare once it is done
+            self._reload_after_save = True
+        elif generation == c.generation and c.day is not None:
             stored = {r.vehicle_id: r.version for r in routes if r.vehicle_id}
             changed = sorted(v for v, ver in stored.items() if ver != c.day.db_versions.get(v, 0))
             if changed:

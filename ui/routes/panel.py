@@ -46,6 +46,14 @@ SOURCE = "routes"
 COMPACT_KEY = "routes/compact_boards"
 
 
+def _saving_indicator() -> QLabel:
+    label = QLabel("saving…")
+    label.setObjectName("routeSaving")
+    label.setToolTip("The last route change is shown; the database has not stored it yet")
+    label.setVisible(False)
+    return label
+
+
 class RoutesPanel(BoardsHost):
     """Boards, filter and feedback line; owns the :class:`BoardController`."""
 
@@ -69,6 +77,8 @@ class RoutesPanel(BoardsHost):
         self.change_label = QLabel("")
         self.change_label.setObjectName("routeChange")
         self.change_label.setWordWrap(True)  # a refusal is read whole
+        #: Shown while an edit on the boards waits for its save (the database may be slow).
+        self.saving_label = _saving_indicator()
         self.optimize_route_button = QPushButton("Optimize route…")
         self.optimize_fleet_button = QPushButton("Optimize fleet…")
         self.optimize_route_button.clicked.connect(lambda: self.optimize(fleet=False))
@@ -83,16 +93,7 @@ class RoutesPanel(BoardsHost):
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setWidget(strip)
         self._init_layout(window)
-        self.boards_button = QToolButton()
-        self.boards_button.setText("Boards")
-        self.boards_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.boards_button.setMenu(QMenu(self.boards_button))
-        self.boards_button.menu().aboutToShow.connect(self._fill_boards_menu)
-        top = QHBoxLayout()
-        top.addWidget(self.filter, 2)
-        top.addWidget(self.boards_button)
-        top.addWidget(self.optimize_route_button)
-        top.addWidget(self.optimize_fleet_button)
+        top = self._top_row()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
@@ -102,8 +103,24 @@ class RoutesPanel(BoardsHost):
         c.routes_changed.connect(self._on_routes_changed)
         c.focus_stops.connect(self.focus_stops)
         c.message.connect(self._show_message)
+        c.saving_changed.connect(self.saving_label.setVisible)
         c.reloaded.connect(window.routes_model.set_routes)
         window.selection.changed.connect(self._on_selection)
+
+    def _top_row(self) -> QHBoxLayout:
+        """Filter, "saving…", the boards menu and the optimize buttons."""
+        self.boards_button = QToolButton()
+        self.boards_button.setText("Boards")
+        self.boards_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.boards_button.setMenu(QMenu(self.boards_button))
+        self.boards_button.menu().aboutToShow.connect(self._fill_boards_menu)
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 2)
+        top.addWidget(self.saving_label)
+        top.addWidget(self.boards_button)
+        top.addWidget(self.optimize_route_button)
+        top.addWidget(self.optimize_fleet_button)
+        return top
 
     # --- boards ---------------------------------------------------------------------------
     def _on_routes_changed(self, vids: frozenset[str] | None) -> None:
