@@ -25,6 +25,7 @@ from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.geocode_repo import database_geocoder
+from dispatcher.routing import Router, RoutingSettings
 from dispatcher.scenario.demo import DEFAULT_STOPS, DEFAULT_VEHICLES, demo_scenario
 from dispatcher.services import Service, ServiceMissing
 from dispatcher.site import Role, SiteRole
@@ -68,6 +69,10 @@ class Core:
         self.fleet = FleetSettings.from_settings(settings)
         #: ... and how every text of this process writes distances, speeds, times and dates.
         self.display = display.install(self.fleet)
+        #: The road engine (``[routing]``, docs/routing.md): every travel time and road path
+        #: of this process asks it; building it starts nothing (a child engine starts on the
+        #: first matrix, off the GUI thread).
+        self.routing = Router(RoutingSettings.from_settings(settings))
         self.db = Database(settings.database_url, pool=pool_options(settings, role))
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []
@@ -236,4 +241,5 @@ class Core:
         if self.live is not None:
             self.live.stop()
             self.live = None
+        self.routing.close()
         self.db.dispose()
