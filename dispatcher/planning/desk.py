@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.clock import Clock, system_monotonic
 from dispatcher.errors import ConflictError, DatabaseError, DispatcherError, ValidationError
-from dispatcher.eta import HaversineProvider
+from dispatcher.eta import HaversineProvider, TravelTimeProvider
 from dispatcher.events import EventBus
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
@@ -107,17 +107,19 @@ class RouteDesk:
         positions: Callable[[], dict[str, tuple[float, float]] | None] = lambda: None,
         publisher: Callable[[], RoutePublisher | None] = lambda: None,
         console_id: Callable[[], str] = lambda: "console",
+        provider: TravelTimeProvider | None = None,
     ) -> None:
         """``positions`` gives the vehicles' live places (None: no live telemetry);
         ``publisher`` the broker connection when there is one (asked at each save, since the
-        telemetry link may come up later); ``console_id`` this desk's name on the sync topic.
+        telemetry link may come up later); ``console_id`` this desk's name on the sync topic;
+        ``provider`` the travel times (the core's router; straight lines when None).
         """
         self.db, self.clock, self.bus, self.timezone = db, clock, bus, timezone
         self._load_routes, self._positions = load_routes, positions
         self._publisher, self.console_id = publisher, console_id
         #: Who is editing: their name goes in the audit, the route row and the sync note.
         self.actor = actor
-        self.provider = HaversineProvider()
+        self.provider: TravelTimeProvider = provider or HaversineProvider()
         self.day: DayPlan | None = None
         self.pm: PlanMatrix | None = None
         self._evaluation: PlanEvaluation | None = None

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from PySide6.QtCore import QObject, Signal
 
 from dispatcher.core import Core
-from dispatcher.eta import HaversineProvider
+from dispatcher.eta import TravelTimeProvider
 from dispatcher.planning import (
     InsertionSuggestion,
     PlanEvaluation,
@@ -68,6 +68,7 @@ class BoardController(QObject):
             positions=self._positions,
             publisher=self._publisher,
             console_id=self.console_id,
+            provider=core.routing.provider(),
         )
         self.desk.on_routes = self.routes_changed.emit
         self.desk.on_times = self.times_changed.emit
@@ -114,7 +115,7 @@ class BoardController(QObject):
         return self.desk.timezone
 
     @property
-    def provider(self) -> HaversineProvider:
+    def provider(self) -> TravelTimeProvider:
         return self.desk.provider
 
     @property
