@@ -68,7 +68,8 @@ class BoardController(QObject):
             positions=self._positions,
             publisher=self._publisher,
             console_id=self.console_id,
-            provider=core.routing.provider(),
+            # Straight lines: the desk evaluates on the GUI thread, where no engine may be
+            # asked (docs/routing.md, "Not yet"); its provider is the router's once it is off.
         )
         self.desk.on_routes = self.routes_changed.emit
         self.desk.on_times = self.times_changed.emit
