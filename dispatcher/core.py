@@ -25,7 +25,7 @@ from dispatcher.history.settings import HistorySettings
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.geocode_repo import database_geocoder
-from dispatcher.routing import Router, RoutingSettings
+from dispatcher.routing import Router, RoutingSettings, day_places
 from dispatcher.scenario.demo import DEFAULT_STOPS, DEFAULT_VEHICLES, demo_scenario
 from dispatcher.services import Service, ServiceMissing
 from dispatcher.site import Role, SiteRole
@@ -187,11 +187,14 @@ class Core:
 
     def read_day(self, day: date | None = None) -> DayRead:
         """A day's routes and the vehicles, read in one session (the boards' reload, off the
-        GUI thread); ``day`` None is :meth:`default_day`."""
+        GUI thread); ``day`` None is :meth:`default_day`. With a road engine it also warms
+        the route desk's road times for the day's places (dispatcher/routing/warm.py)."""
         with self.db.session() as session:
             shown = day or fleet_repo.day_to_show(session, self.today())
             routes = fleet_repo.load_routes(session, shown)
-            return DayRead(shown, routes, fleet_repo.load_vehicles(session))
+            read = DayRead(shown, routes, fleet_repo.load_vehicles(session))
+        self.routing.warm_provider().warm(day_places(read.routes, read.vehicles))
+        return read
 
     def geocoder(self) -> Geocoder:
         """The configured geocoder, with this database's cache (forms and imports place with it).

@@ -8,6 +8,7 @@ child. docs/routing.md explains the choices.
 from dispatcher.routing.router import RoadProvider, Router
 from dispatcher.routing.settings import RoutingSettings
 from dispatcher.routing.tools import Dataset, OsrmTools, RoutingEngineError, build_dataset
+from dispatcher.routing.warm import WarmRoads, day_places
 
 __all__ = [
     "Dataset",
@@ -16,5 +17,7 @@ __all__ = [
     "Router",
     "RoutingEngineError",
     "RoutingSettings",
+    "WarmRoads",
     "build_dataset",
+    "day_places",
 ]

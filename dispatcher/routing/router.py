@@ -28,6 +28,7 @@ from dispatcher.eta.travel import (
 from dispatcher.routing.engine import MAX_TABLE, RoutedProcess
 from dispatcher.routing.settings import RoutingSettings
 from dispatcher.routing.tools import Dataset, OsrmTools
+from dispatcher.routing.warm import WarmRoads
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Router:
         self._lock = threading.Lock()
         self._children: dict[str, RoutedProcess] = {}
         self._engines: dict[str, OsrmProvider | None] = {}
+        self._warm: dict[str, WarmRoads] = {}
         self._closed = False
 
     @property
@@ -69,6 +71,19 @@ class Router:
     def provider(self, vehicle_type: str | None = None) -> RoadProvider:
         """The travel-time provider for ``vehicle_type`` (its ``[routing.profiles]`` entry)."""
         return RoadProvider(self, self.settings.profile_for(vehicle_type))
+
+    def warm_provider(self, vehicle_type: str | None = None) -> WarmRoads:
+        """The never-blocking provider of ``vehicle_type`` for the GUI thread's route desk
+        (:mod:`dispatcher.routing.warm`); one per profile, shared by the worker that warms it."""
+        profile = self.settings.profile_for(vehicle_type)
+        with self._lock:
+            if profile not in self._warm:
+                self._warm[profile] = WarmRoads(
+                    RoadProvider(self, profile),
+                    _fallback(profile),
+                    active=self.settings.provider != "haversine",
+                )
+            return self._warm[profile]
 
     def route(self, points: Sequence[Location], vehicle_type: str | None = None) -> RoadPath:
         """The road path through ``points`` in order (straight lines without an engine)."""

@@ -1,7 +1,8 @@
-"""The day's routes on the map follow the roads when a road engine is configured.
+"""With a road engine the map's lines follow the roads and the boards use its times.
 
-The router asks a fake OSRM server (its real ``route`` answer format) that bends every leg;
-the map's overview lines and the selected route's path must carry the bends, read in a worker.
+The router asks a fake OSRM server (its real answer formats) that bends every leg: the map's
+overview lines and the selected route's path carry the bends, the route desk's matrix is the
+engine's, and no request is made on the GUI thread.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ BENDS = 3
 
 class BendingOsrm:
     """``fetch`` for the router: every leg of a route comes back with :data:`BENDS` bends;
-    tables are straight lines (none is expected: the test fails on the GUI thread's)."""
+    tables are straight lines x 1.3 at 30 km/h."""
 
     def __init__(self) -> None:
         #: (service, on the GUI thread) of every request.
@@ -104,8 +105,11 @@ def test_routes_are_drawn_along_the_roads(qtbot: Any, core: Core, tmp_path: Path
 
     expected = len(route.stops) + BENDS * (len(route.stops) - 1)
     qtbot.waitUntil(lambda: drawn() == expected, timeout=15000)
-    # asked in a worker, never on the GUI thread (the desk's matrix stays straight there)
-    assert engine.threads and set(engine.threads) == {("route", False)}
+    # asked in workers only: the map's lines, and the day's read warming the boards' times
+    assert {kind for kind, _ in engine.threads} == {"route", "table"}
+    assert not any(on_gui for _, on_gui in engine.threads)
+    desk = window.routes_panel.controller.desk
+    assert desk.pm is not None and desk.pm.matrix.source == "osrm"  # the boards' ETAs
 
     # the selected route's remaining path follows the roads too (no live fix: no start point)
     remaining = [s for s in ordered(route.stops) if is_open(s)]

@@ -68,8 +68,8 @@ class BoardController(QObject):
             positions=self._positions,
             publisher=self._publisher,
             console_id=self.console_id,
-            # Straight lines: the desk evaluates on the GUI thread, where no engine may be
-            # asked (docs/routing.md, "Not yet"); its provider is the router's once it is off.
+            # never waits on the engine: the day's reads warm it in a worker (docs/routing.md)
+            provider=core.routing.warm_provider(),
         )
         self.desk.on_routes = self.routes_changed.emit
         self.desk.on_times = self.times_changed.emit
