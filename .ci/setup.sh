@@ -41,4 +41,19 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
-echo "setup: ready (.venv)"
+# OSRM's programs for road routing and its tests (docs/routing.md): the osrm-bindings wheel is
+# built for CPython >= 3.12 only, but only its executables (self-contained but for libc and
+# libstdc++) are used, so the wheel is fetched for 3.12 and unpacked into .osrm-engine,
+# where dispatcher/routing/tools.py finds it; no Python 3.12 is needed.
+OSRM_WHEEL=osrm-bindings==26.10.0
+if [ ! -x .osrm-engine/osrm/bin/osrm-routed ] || [ "$(cat .osrm-engine/.wheel 2>/dev/null)" != "$OSRM_WHEEL" ]; then
+  tmp=$(mktemp -d)
+  .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+    "$OSRM_WHEEL" -d "$tmp"
+  rm -rf .osrm-engine
+  .venv/bin/python -m zipfile -e "$tmp"/osrm_bindings-*.whl .osrm-engine
+  chmod +x .osrm-engine/osrm/bin/*  # zipfile drops the modes
+  echo "$OSRM_WHEEL" > .osrm-engine/.wheel
+  rm -rf "$tmp"
+fi
+echo "setup: ready (.venv, .osrm-engine)"

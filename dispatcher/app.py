@@ -131,7 +131,12 @@ def add_alert_services(core: Core, *, serve: bool = False) -> AlertRunner:
     leadership: Leadership | None = None
     if live is not None and live.client is not None:
         leadership = _start_sync(core, serve=serve)
-    facts = LiveFacts(core.db, live.fleet if live is not None else None, timezone=settings.timezone)
+    facts = LiveFacts(
+        core.db,
+        live.fleet if live is not None else None,
+        timezone=settings.timezone,
+        provider=core.routing.provider(),
+    )
     runner = AlertRunner(
         core.clock,
         core.bus,
@@ -221,6 +226,7 @@ def add_messaging(
         settings,
         channels,
         failure_sink=alert_failure_sink(core.db, core.clock),
+        provider=core.routing.provider(),
     )
     core.add_service(service)
     if start and core.site.records:  # next to a recorder, its relay sends (dispatcher/site.py)

@@ -30,6 +30,8 @@ from dispatcher.messaging.cli import add_parser as add_outbox_parser
 from dispatcher.messaging.cli import run_outbox
 from dispatcher.planning.plan_cli import add_parser as add_plan_parser
 from dispatcher.planning.plan_cli import run_plan
+from dispatcher.routing.cli import add_parser as add_roads_parser
+from dispatcher.routing.cli import run_roads
 from dispatcher.simulator import cli as simulator_cli
 
 if TYPE_CHECKING:
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_device_registry_parsers(devices)
     fleet_cli.add_parsers(sub)
     add_plan_parser(sub)
+    add_roads_parser(sub)
     return parser
 
 
@@ -219,6 +222,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "fleet": _cmd_fleet,
         "users": fleet_cli.run_users,
         "plan": run_plan,
+        "roads": run_roads,
     }
     handler = handlers.get(args.command)
     if handler is None:

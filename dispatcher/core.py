@@ -26,6 +26,7 @@ from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.geocode_repo import database_geocoder
+from dispatcher.routing import Router, RoutingSettings, day_places
 from dispatcher.scenario.demo import DEFAULT_STOPS, DEFAULT_VEHICLES, demo_scenario
 from dispatcher.services import Service, ServiceMissing
 from dispatcher.site import Role, SiteRole
@@ -69,6 +70,10 @@ class Core:
         self.fleet = FleetSettings.from_settings(settings)
         #: ... and how every text of this process writes distances, speeds, times and dates.
         self.display = display.install(self.fleet)
+        #: The road engine (``[routing]``, docs/routing.md): every travel time and road path
+        #: of this process asks it; building it starts nothing (a child engine starts on the
+        #: first matrix, off the GUI thread).
+        self.routing = Router(RoutingSettings.from_settings(settings))
         self.db = Database(settings.database_url, pool=pool_options(settings, role))
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []
@@ -183,11 +188,14 @@ class Core:
 
     def read_day(self, day: date | None = None) -> DayRead:
         """A day's routes and the vehicles, read in one session (the boards' reload, off the
-        GUI thread); ``day`` None is :meth:`default_day`."""
+        GUI thread); ``day`` None is :meth:`default_day`. With a road engine it also warms
+        the route desk's road times for the day's places (dispatcher/routing/warm.py)."""
         with self.db.session() as session:
             shown = day or fleet_repo.day_to_show(session, self.today())
             routes = fleet_repo.load_routes(session, shown)
-            return DayRead(shown, routes, fleet_repo.load_vehicles(session))
+            read = DayRead(shown, routes, fleet_repo.load_vehicles(session))
+        self.routing.warm_provider().warm(day_places(read.routes, read.vehicles))
+        return read
 
     def geocoder(self) -> Geocoder:
         """The configured geocoder, with this database's cache (forms and imports place with it).
@@ -237,4 +245,5 @@ class Core:
         if self.live is not None:
             self.live.stop()
             self.live = None
+        self.routing.close()
         self.db.dispose()

@@ -11,11 +11,13 @@ from dispatcher.eta.travel import (
     EuclideanProvider,
     HaversineProvider,
     Location,
+    RoadPath,
     SpeedProfile,
     TravelMatrix,
     TravelTimeProvider,
     build_matrix,
     haversine_m,
+    straight_path,
 )
 
 __all__ = [
@@ -23,9 +25,11 @@ __all__ = [
     "HaversineProvider",
     "Location",
     "OsrmProvider",
+    "RoadPath",
     "SpeedProfile",
     "TravelMatrix",
     "TravelTimeProvider",
     "build_matrix",
     "haversine_m",
+    "straight_path",
 ]

@@ -1,4 +1,4 @@
-"""OSRM ``table`` service provider with a straight-line fallback.
+"""OSRM ``table`` and ``route`` services, with a straight-line fallback.
 
 A road engine is better than straight lines but it is a network dependency: when it is down,
 slow or answers nonsense, planning must go on. Every failure falls back to the
@@ -21,9 +21,11 @@ from dispatcher.eta.travel import (
     FloatArray,
     HaversineProvider,
     Location,
+    RoadPath,
     SpeedProfile,
     TravelMatrix,
     TravelTimeProvider,
+    straight_path,
 )
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,32 @@ class OsrmProvider:
             dist[holes] = backup.distance[holes]
             dur[holes] = backup.duration[holes]
         return TravelMatrix(dist, dur, self.speed_profile, "osrm")
+
+    def route(self, points: Sequence[Location]) -> RoadPath:
+        """The road path through ``points`` in order (route service, full GeoJSON geometry).
+
+        Fewer than two places, or any failure, gives straight segments (logged), so the map
+        always has a line to draw.
+        """
+        if len(points) < 2:
+            return straight_path(points)
+        coords = ";".join(f"{lon:.6f},{lat:.6f}" for lat, lon in points)
+        url = (
+            f"{self.base_url.rstrip('/')}/route/v1/{self.profile}/{coords}"
+            "?overview=full&geometries=geojson&steps=false"
+        )
+        try:
+            body: Any = json.loads(self.fetch(url, self.timeout_s))
+            if body.get("code") != "Ok":
+                raise ValueError(f"OSRM answered {body.get('code')}: {body.get('message', '')}")
+            best = body["routes"][0]
+            line = tuple((float(lat), float(lon)) for lon, lat in best["geometry"]["coordinates"])
+            if len(line) < 2:
+                raise ValueError("OSRM route has no geometry")
+            return RoadPath(line, float(best["distance"]), float(best["duration"]), "osrm")
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            log.warning("OSRM route failed (%s); drawing straight lines", exc)
+            return straight_path(points)
 
     def _fetch_all(self, locations: Sequence[Location]) -> tuple[FloatArray, FloatArray]:
         n = len(locations)

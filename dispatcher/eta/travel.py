@@ -140,6 +140,36 @@ class TravelMatrix:
         return np.rint(m * scale).astype(np.int64)
 
 
+@dataclass(frozen=True, slots=True)
+class RoadPath:
+    """The way a vehicle drives through some places, for the map and for distances.
+
+    Attributes:
+        points: ``(lat, lon)`` along the road, first and last at the first and last place
+            (straight segments between the places when no road engine answered).
+        distance_m: Length driven, metres.
+        duration_s: Free-flow time, seconds.
+        source: Who drew it (``osrm`` or ``straight``), so the map can say so.
+    """
+
+    points: tuple[Location, ...]
+    distance_m: float
+    duration_s: float
+    source: str
+
+
+def straight_path(points: Sequence[Location], speed_kmh: float = 30.0) -> RoadPath:
+    """Straight segments through ``points``: the path when there is no road engine."""
+    arr = _as_array(points)
+    legs = [
+        float(haversine_m(arr[i : i + 1], arr[i + 1 : i + 2])[0, 0]) for i in range(len(arr) - 1)
+    ]
+    dist = sum(legs)
+    return RoadPath(
+        tuple((float(a), float(b)) for a, b in arr), dist, dist / (speed_kmh / 3.6), "straight"
+    )
+
+
 class TravelTimeProvider(Protocol):
     """Anything that can produce a :class:`TravelMatrix` for a list of locations."""
 

@@ -55,13 +55,15 @@ def route_payload(
     tz: tzinfo,
     late_stop_ids: Collection[int] = (),
     flagged_stop_ids: Collection[int] = (),
+    road: list[list[float]] | None = None,
 ) -> dict[str, Any]:
     """What the page draws for the selected route.
 
     ``stops`` rows are ``[id, number, lat, lon, style, customer, address, window, eta, kind,
     flagged]`` (``flagged`` is 1 when the stop has an open exception; ``eta`` is the boards'
     HH:MM from ``etas``); ``path`` runs from the vehicle's live position through the open
-    stops in order.
+    stops in order, along ``road`` (the road line through the open stops,
+    :mod:`dispatcher.maps.road_paths`) when there is one.
     """
     stops = ordered(route.stops)
     start = None
@@ -94,6 +96,8 @@ def route_payload(
                 1 if stop.id in flagged_stop_ids else 0,
             ]
         )
+    if road and len(road) > 1:
+        path = ([[start[0], start[1]]] if start else []) + road
     return {
         "vehicle": route.vehicle_id,
         "name": route.vehicle_name,
@@ -102,15 +106,20 @@ def route_payload(
     }
 
 
-def overview_payload(routes: Iterable[RouteView]) -> list[list[Any]]:
+def overview_payload(
+    routes: Iterable[RouteView], roads: Mapping[str, list[list[float]]] | None = None
+) -> list[list[Any]]:
     """Every vehicle's day as ``[vehicle_id, name, [[lat, lon], ...]]``, stops in order.
 
-    Drawn faintly under everything, so a planned day shows its routes before any is selected.
+    Drawn faintly under everything, so a planned day shows its routes before any is selected;
+    along the road line of ``roads`` (by vehicle id) when there is one, else straight.
     """
     out: list[list[Any]] = []
     for route in routes:
         if route.vehicle_id and route.stops:
-            path = [[round(s.lat, 6), round(s.lon, 6)] for s in ordered(route.stops)]
+            path = (roads or {}).get(route.vehicle_id) or [
+                [round(s.lat, 6), round(s.lon, 6)] for s in ordered(route.stops)
+            ]
             out.append([route.vehicle_id, route.vehicle_name, path])
     return out
 

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from dispatcher.clock import Clock
 from dispatcher.errors import DispatcherError
+from dispatcher.eta import TravelTimeProvider
 from dispatcher.events import EventBus
 from dispatcher.messaging.channels import Channel
 from dispatcher.messaging.compose import Branding, Messenger, SendOutcome, eta_moved
@@ -93,8 +94,11 @@ class MessagingService:
         templates: TemplateLibrary | None = None,
         worker_id: str | None = None,
         failure_sink: FailureSink | None = None,
+        provider: TravelTimeProvider | None = None,
     ) -> None:
         self.settings = settings
+        #: Travel times of the ETAs messages quote (the core's router; straight lines if None).
+        self.provider = provider
         self.db = db
         self.clock = clock
         self._bus = bus
@@ -244,7 +248,7 @@ class MessagingService:
         contact = self.load_contact(stop_id)
         now = self.clock.now()
         fix = (fixes or {}).get(contact.vehicle_id or "")
-        eta = fresh_eta(contact, now, fix, self.settings.timezone)
+        eta = fresh_eta(contact, now, fix, self.settings.timezone, self.provider)
         chosen = parse_situation(situation) if isinstance(situation, str) else situation
         chosen = chosen or situation_for(contact, eta, now)
         return self._send(contact, chosen, eta, now, actor)
@@ -327,8 +331,8 @@ class MessagingService:
         contact = self.load_contact(ids[0])
         now = self.clock.now()
         fix = (fixes or {}).get(vehicle_id)
-        fresh = route_etas(contact, now, fix, self.settings.timezone)
-        baseline = planned_etas(contact, self.settings.timezone)
+        fresh = route_etas(contact, now, fix, self.settings.timezone, self.provider)
+        baseline = planned_etas(contact, self.settings.timezone, self.provider)
         moved = eta_moved(eta_changes(contact.route, baseline, fresh), threshold)
         sends = []
         for change in moved:

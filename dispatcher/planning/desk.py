@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.clock import Clock, system_monotonic
 from dispatcher.errors import ConflictError, DatabaseError, DispatcherError, ValidationError
-from dispatcher.eta import HaversineProvider
+from dispatcher.eta import HaversineProvider, TravelTimeProvider
 from dispatcher.events import EventBus
 from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
@@ -54,6 +54,7 @@ from dispatcher.planning.evaluate import PlanEvaluation, RouteEvaluation, diff, 
 from dispatcher.planning.insertion import InsertionSuggestion, suggest_insertions
 from dispatcher.planning.model import PlanMatrix
 from dispatcher.planning.stop_eta import StopEta, StopEtasChanged, by_stop_id, stop_etas
+from dispatcher.routing import WarmRoads, day_places
 
 log = logging.getLogger(__name__)
 
@@ -143,17 +144,20 @@ class RouteDesk:
         positions: Callable[[], dict[str, tuple[float, float]] | None] = lambda: None,
         publisher: Callable[[], RoutePublisher | None] = lambda: None,
         console_id: Callable[[], str] = lambda: "console",
+        provider: TravelTimeProvider | None = None,
     ) -> None:
         """``positions`` gives the vehicles' live places (None: no live telemetry);
         ``publisher`` the broker connection when there is one (asked at each save, since the
-        telemetry link may come up later); ``console_id`` this desk's name on the sync topic.
+        telemetry link may come up later); ``console_id`` this desk's name on the sync topic;
+        ``provider`` the travel times (straight lines when None); the console's is the
+        router's :class:`~dispatcher.routing.WarmRoads`, asked on the GUI thread without waiting.
         """
         self.db, self.clock, self.bus, self.timezone = db, clock, bus, timezone
         self._load_routes, self._positions = load_routes, positions
         self._publisher, self.console_id = publisher, console_id
         #: Who is editing: their name goes in the audit, the route row and the sync note.
         self.actor = actor
-        self.provider = HaversineProvider()
+        self.provider: TravelTimeProvider = provider or HaversineProvider()
         self.day: DayPlan | None = None
         self.pm: PlanMatrix | None = None
         self._evaluation: PlanEvaluation | None = None
@@ -376,9 +380,16 @@ class RouteDesk:
             return fleet_repo.load_stop_progress(session, day)
 
     def read_routes(self, day: date | None) -> tuple[list[RouteView], list[VehicleView]]:
-        """``day``'s routes and the fleet's vehicles, in one session (another desk saved)."""
+        """``day``'s routes and the fleet's vehicles, in one session (another desk saved).
+
+        Runs in a worker: a road provider that needs warming (dispatcher/routing/warm.py) is
+        warmed here with the day's places, so the GUI thread's matrices never wait on it.
+        """
         with self.db.session() as session:
-            return fleet_repo.load_routes(session, day), fleet_repo.load_vehicles(session)
+            read = fleet_repo.load_routes(session, day), fleet_repo.load_vehicles(session)
+        if isinstance(self.provider, WarmRoads):
+            self.provider.warm(day_places(*read))
+        return read
 
     # --- reading --------------------------------------------------------------------------
     def vehicle_ids(self) -> list[str]:

@@ -62,16 +62,26 @@ def run_plan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.fleet_settings import FleetSettings
     from dispatcher.persistence.database import Database
     from dispatcher.planning.plan_day import plan_day
+    from dispatcher.routing import Router, RoutingSettings
     from dispatcher.users.desk import UserDesk
 
     fleet = FleetSettings.from_settings(settings)
     display.install(fleet)  # the text line in the fleet's units and locale
+    router = Router(RoutingSettings.from_settings(settings))
     db = Database(settings.database_url)
     try:
         actor = UserDesk(db).login().id  # the core refuses a role that may not plan
-        outcome = plan_day(db, args.date, fleet.timezone, time_limit_s=args.time_limit, actor=actor)
+        outcome = plan_day(
+            db,
+            args.date,
+            fleet.timezone,
+            time_limit_s=args.time_limit,
+            actor=actor,
+            provider=router.provider(),
+        )
     finally:
         db.dispose()
+        router.close()
     if args.json:
         json.dump(outcome.as_json(), out)
         out.write("\n")

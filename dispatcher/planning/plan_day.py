@@ -16,7 +16,7 @@ from typing import Any
 
 from dispatcher import display
 from dispatcher.errors import ValidationError
-from dispatcher.eta.travel import HaversineProvider
+from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.planning.dayplan import build_day_plan
@@ -62,7 +62,13 @@ class DayPlanOutcome:
 
 
 def plan_day(
-    db: Database, day: date, timezone: str, *, time_limit_s: float = 10.0, actor: str = ""
+    db: Database,
+    day: date,
+    timezone: str,
+    *,
+    time_limit_s: float = 10.0,
+    actor: str = "",
+    provider: TravelTimeProvider | None = None,
 ) -> DayPlanOutcome:
     """Assign ``day``'s unassigned orders to its vehicles with the optimizer and save.
 
@@ -82,7 +88,7 @@ def plan_day(
         raise ValidationError(f"no active vehicle to plan {day} with")
     dayplan = build_day_plan(routes, vehicles, timezone, day=day)
     plan = dayplan.plan
-    pm = PlanMatrix.build(plan, HaversineProvider())
+    pm = PlanMatrix.build(plan, provider or HaversineProvider())
     saved = 0
     if plan.unassigned:
         result = optimize(plan, pm, OptimizeOptions(time_limit_s=time_limit_s))

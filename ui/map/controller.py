@@ -30,6 +30,7 @@ from dispatcher.maps.feed import MapFeed
 from dispatcher.maps.jsbridge import escape_html, to_js
 from dispatcher.maps.mbtiles import MBTilesReader
 from dispatcher.maps.replay import Frame, ReplayFeed
+from dispatcher.maps.road_paths import RoadPaths, RoutePaths, signature
 from dispatcher.maps.routes import (
     bounds,
     depots_payload,
@@ -96,6 +97,14 @@ class MapController(QObject):
         )
         self.alerts_load = LatestLoad(
             "open exceptions", self._fetch_open_alerts, self._apply_alerts, self._load_failed
+        )
+        #: Road lines of the routes (docs/routing.md), asked of the router in a worker after
+        #: each read of the routes; without a road engine the lines stay straight.
+        self.road_paths = RoadPaths(self.core.routing)
+        self.roads: dict[str, RoutePaths] = {}
+        self._roads_for: list[RouteView] = []
+        self.roads_load = LatestLoad(
+            "road paths", self._fetch_roads, self._apply_roads, self._load_failed
         )
         self.replay_feed = ReplayFeed(window.routes_model.timezone, self.fleet.config.stale_after_s)
         #: Whether the map shows a replay (not the live fleet).
@@ -300,11 +309,39 @@ class MapController(QObject):
             # only now: send it again, with its centring and focus
             self._selection_dirty = True
         self.routes = {r.vehicle_id: r for r in routes if r.vehicle_id}
+        self.roads = {  # lines still true of their route are kept until the new ones come
+            vid: p
+            for vid, p in self.roads.items()
+            if vid in self.routes and p.signature == signature(self.routes[vid])
+        }
         self._day_batch = {
-            "routes": overview_payload(routes),
+            "routes": overview_payload(routes, self._whole_roads()),
             "unassigned": unassigned_payload(routes, self.window.routes_model.timezone),
         }
         self.feed.set_routes(routes)
+        self._route_at = 0.0
+        if self.road_paths.enabled:
+            self._roads_for = list(self.routes.values())
+            self.roads_load.request()
+
+    def _whole_roads(self) -> dict[str, list[list[float]]]:
+        return {vid: p.whole for vid, p in self.roads.items() if p.whole}
+
+    def _fetch_roads(self) -> dict[str, RoutePaths]:
+        """Runs in a worker thread: the router may start its engine or ask a server."""
+        return self.road_paths.for_routes(self._roads_for)
+
+    def _apply_roads(self, roads: dict[str, RoutePaths]) -> None:
+        self.roads = {
+            vid: p
+            for vid, p in roads.items()
+            if vid in self.routes and p.signature == signature(self.routes[vid])
+        }
+        if self._day_batch is not None:
+            self._day_batch = {
+                **self._day_batch,
+                "routes": overview_payload(list(self.routes.values()), self._whole_roads()),
+            }
         self._route_at = 0.0
 
     def _apply_alerts(self, alerts: list[Alert]) -> None:
@@ -394,6 +431,7 @@ class MapController(QObject):
             for a in self.alerts
             if a.stop_id and a.stop_id.isdigit() and a.kind.value == "late"
         }
+        road = self.roads.get(route.vehicle_id)
         return route_payload(
             route,
             self.fleet.get(route.vehicle_id),
@@ -401,6 +439,7 @@ class MapController(QObject):
             self.window.routes_model.timezone,
             late,
             flagged,
+            road.remaining if road is not None else None,
         )
 
     # -- user actions ---------------------------------------------------------------------
@@ -419,6 +458,7 @@ class MapController(QObject):
         self.routes_load.close()
         self.alerts_load.close()
         self.depots_load.close()
+        self.roads_load.close()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from dispatcher.alerts.sync import AlertsSync
 from dispatcher.core import Core
-from dispatcher.eta import HaversineProvider
+from dispatcher.eta import TravelTimeProvider
 from dispatcher.planning import (
     InsertionSuggestion,
     PlanEvaluation,
@@ -75,6 +75,8 @@ class BoardController(QObject):
             positions=self._positions,
             publisher=self._publisher,
             console_id=self.console_id,
+            # never waits on the engine: the day's reads warm it in a worker (docs/routing.md)
+            provider=core.routing.warm_provider(),
         )
         self.desk.on_routes = self.routes_changed.emit
         self.desk.on_times = self.times_changed.emit
@@ -122,7 +124,7 @@ class BoardController(QObject):
         return self.desk.timezone
 
     @property
-    def provider(self) -> HaversineProvider:
+    def provider(self) -> TravelTimeProvider:
         return self.desk.provider
 
     @property
