@@ -44,7 +44,13 @@ from dispatcher.planning.dayplan import (
     build_day_plan,
     route_message,
 )
-from dispatcher.planning.evaluate import PlanEvaluation, RouteEvaluation, diff, evaluate_plan
+from dispatcher.planning.evaluate import (
+    PlanEvaluation,
+    RouteEvaluation,
+    diff,
+    evaluate_plan,
+    evaluate_route,
+)
 from dispatcher.planning.insertion import InsertionSuggestion, suggest_insertions
 from dispatcher.planning.model import PlanMatrix
 from dispatcher.planning.stop_eta import StopEta, StopEtasChanged, by_stop_id, stop_etas
@@ -253,7 +259,7 @@ class RouteDesk:
             return ProgressMerge()
         merge = self.day.merge_progress(progress)
         if merge.changed and self.pm is not None:
-            self.evaluation = evaluate_plan(self.pm, self.day.plan)  # same places: no new matrix
+            self.evaluation = self._reevaluate(merge.changed)  # same places: no new matrix
             if merge.reordered:
                 self.on_routes(frozenset(merge.reordered))
             self.on_times()
@@ -262,6 +268,21 @@ class RouteDesk:
             refs = ", ".join(self.day.stops[s].order_ref for s in merge.not_on_route[:3])
             self.on_message(f"{refs}: reported served but on no route — press F5 to reload")
         return merge
+
+    def _reevaluate(self, stop_ids: Iterable[str]) -> PlanEvaluation:
+        """The evaluation with only the routes holding ``stop_ids`` evaluated again: the
+        others kept their stops, places and matrix. A driver's delivery re-evaluated all
+        500 routes of a fleet's day on the GUI thread (bench/console.py)."""
+        assert self.day is not None and self.pm is not None
+        plan, old = self.day.plan, self._evaluation
+        if old is None or set(old.routes) != set(plan.routes):
+            return evaluate_plan(self.pm, plan)
+        wanted = set(stop_ids)
+        touched = [v for v, route in plan.routes.items() if not wanted.isdisjoint(route)]
+        routes = dict(old.routes)
+        for vid in touched:
+            routes[vid] = evaluate_route(self.pm, plan.vehicles[vid], plan.routes[vid], plan)
+        return PlanEvaluation(routes, len(plan.unassigned))
 
     def relocate(
         self,

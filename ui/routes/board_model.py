@@ -100,6 +100,17 @@ class VehicleBoardModel(QAbstractTableModel):
     def stop_id(self, row: int) -> str:
         return self._route[row]
 
+    def stop_ids(self) -> list[str]:
+        """The board's stops in row order (a copy)."""
+        return list(self._route)
+
+    def column_texts(self, col: Column) -> list[str]:
+        """Every row's text in ``col``, as ``data`` shows it, without a Qt index per cell:
+        measuring a day of 10,000 stops cell by cell held the GUI thread for seconds."""
+        if self.controller.day is None:
+            return []
+        return [self._text(sid, row, col) or "" for row, sid in enumerate(self._route)]
+
     def row_of(self, stop_id: str) -> int:
         return self._route.index(stop_id) if stop_id in self._route else -1
 
