@@ -81,6 +81,7 @@ class VehicleBoard(QFrame):
         self.table = BoardTable()
         self.table.setObjectName(f"boardTable_{vehicle_id or 'unassigned'}")
         self._setup_table()
+        self.model.on_screen = lambda: not self.table.viewport().visibleRegion().isEmpty()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(3, 3, 3, 3)
         layout.addWidget(self.header)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -71,6 +71,9 @@ class VehicleBoardModel(QAbstractTableModel):
         self.vehicle_id = vehicle_id
         self._route: list[str] = list(controller.route(vehicle_id))
         self._row_of_eval: dict[str, int] = {}
+        #: Whether a view shows these rows now (the board sets it): new times are announced
+        #: only then. With 500 boards, announcing every one's held the GUI thread each refresh.
+        self.on_screen: Callable[[], bool] = lambda: True
         self._index_eval()
         controller.routes_changed.connect(self._on_routes_changed)
         controller.times_changed.connect(self._on_times_changed)
@@ -95,6 +98,8 @@ class VehicleBoardModel(QAbstractTableModel):
             self._emit_times()
 
     def _emit_times(self) -> None:
+        if not self.on_screen():
+            return  # a board scrolled out of view reads its times when it is painted again
         self.dataChanged.emit(self.index(0, 0), self.index(len(self._route) - 1, len(Column) - 1))
 
     def stop_id(self, row: int) -> str:
