@@ -138,7 +138,9 @@ class VehicleBoard(QFrame):
                     cap = COMPACT_CUSTOMER
                 width = min(longest + pad, cap)
             self._natural[col] = max(width, header_w)
-            t.setColumnHidden(col, self.compact and col in SECONDARY)
+            hide = self.compact and col in SECONDARY
+            if t.isColumnHidden(col) != hide:  # each call re-lays the table out, 500 boards
+                t.setColumnHidden(col, hide)
         self._hint = None
         self.fit_to(self._available)
 
