@@ -311,7 +311,7 @@ def drop_database(base: str | None, url: str) -> None:
 def report(results: list[dict[str, Any]]) -> None:
     print(
         f"{'vehicles':>8}{'stops':>7}{'paint s':>8}{'build s':>8}"
-        f"{'idle p99/max':>14}{'p50':>6}{'p99':>6}{'max':>7}"
+        f"{'idle p99/max':>14}{'p50':>8}{'p99':>8}{'max':>8}"
         f"{'routes ms (gui)':>17}{'queue ms (gui)':>16}{'kpi ms (gui)':>15}{'RSS MB':>8}"
         f"{'peak':>6}{'msgs':>7}"
     )
@@ -325,8 +325,8 @@ def report(results: list[dict[str, Any]]) -> None:
 
         print(
             f"{r['vehicles']:>8}{r['stops']:>7}{r['paint_s']:>8.2f}{r['build_s']:>8.2f}"
-            f"{idle_text:>14}{run['p50']:>6.1f}{run['p99']:>6.1f}"
-            f"{run['max']:>7.0f}{pair(r['routes']):>17}{pair(r['alerts']):>16}"
+            f"{idle_text:>14}{run['p50']:>8.1f}{run['p99']:>8.1f}"
+            f"{run['max']:>8.0f}{pair(r['routes']):>17}{pair(r['alerts']):>16}"
             f"{pair(r['kpi']):>15}{r['rss']:>8.0f}{r['peak']:>6.0f}{r['received']:>7}"
         )
     big = results[-1]

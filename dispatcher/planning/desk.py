@@ -98,6 +98,16 @@ def _ignore(*_args: object) -> None:
     """The default of every ``on_*`` callback: a desk without a front end tells no one."""
 
 
+@dataclass(frozen=True, slots=True)
+class LiveRefresh:
+    """A live refresh computed off the GUI thread (:meth:`RouteDesk.live_refresh_job`)."""
+
+    generation: int
+    day: DayPlan
+    pm: PlanMatrix
+    evaluation: PlanEvaluation
+
+
 class RouteDesk:
     """Holds the day's plan and runs every edit through core commands, then saves it."""
 
@@ -336,6 +346,48 @@ class RouteDesk:
         if not force and system_monotonic() - self._last_refresh < REFRESH_EVERY_S:
             return False
         self._place_and_evaluate()
+        self.on_times()
+        return True
+
+    def live_refresh_job(self) -> Callable[[], LiveRefresh] | None:
+        """:meth:`refresh_times` as work for another thread, or None when none is due.
+
+        The work places the vehicles of a copy of the plan, builds its matrix and evaluates
+        every route: at 500 vehicles that held the GUI thread for a second every
+        ``REFRESH_EVERY_S`` (bench/console.py). :meth:`apply_live_refresh` shows the result.
+        """
+        day = self.day
+        positions = self._positions()
+        if day is None or positions is None:
+            return None
+        if system_monotonic() - self._last_refresh < REFRESH_EVERY_S:
+            return None
+        self._last_refresh = system_monotonic()
+        copy = replace(day, plan=day.plan.copy())
+        now, provider, generation = self.clock.now(), self.provider, self.generation
+
+        def work() -> LiveRefresh:
+            copy.place_vehicles(positions, now)
+            pm = PlanMatrix.build(copy.plan, provider)
+            return LiveRefresh(generation, copy, pm, evaluate_plan(pm, copy.plan))
+
+        return work
+
+    def apply_live_refresh(self, result: LiveRefresh) -> bool:
+        """Show a :meth:`live_refresh_job`'s result, unless the plan changed meanwhile (an
+        edit, a driver's progress, a reload): then it is dropped and the next one counts."""
+        day, seen = self.day, result.day.plan
+        if (
+            day is None
+            or result.generation != self.generation
+            or day.plan.routes != seen.routes
+            or day.plan.unassigned != seen.unassigned
+            or day.plan.stops != seen.stops  # the same objects unless one changed: fast
+        ):
+            return False
+        day.plan.vehicles.update(seen.vehicles)
+        self.pm = result.pm
+        self.evaluation = result.evaluation
         self.on_times()
         return True
 
