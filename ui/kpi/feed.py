@@ -73,7 +73,7 @@ class KpiFeed(QObject):
         positions = self._positions()
         day = self._window.service_day
         run_in_background(
-            lambda: load_snapshot(core.db, tz, now, positions, day=day),
+            lambda: load_snapshot(core.db, tz, now, positions, day=day).with_timeline(),
             self._done,
             self._error,
         )
