@@ -86,8 +86,15 @@ class VehicleBoardModel(QAbstractTableModel):
     def _on_routes_changed(self, vids: frozenset[str] | None) -> None:
         self._index_eval()
         if vids is None or self.vehicle_id in vids:
+            route = list(self.controller.route(self.vehicle_id))
+            if vids is None and route == self._route:
+                # A reload that left this route as it was: no reset. F5 at 500 vehicles
+                # reset 500 tables and held the GUI thread for seconds (bench/console.py).
+                if route:
+                    self._emit_times()
+                return
             self.beginResetModel()
-            self._route = list(self.controller.route(self.vehicle_id))
+            self._route = route
             self.endResetModel()
         elif self._route:
             self._emit_times()
