@@ -71,6 +71,7 @@ class FleetModel(QAbstractTableModel):
 
     def on_fleet_changed(self, event: FleetChanged) -> None:
         """Bus handler (GUI thread): insert new vehicles, refresh changed rows."""
+        changed: list[int] = []
         for snap in self._fleet.snapshots(event.vehicle_ids):
             row = self._row_of.get(snap.vehicle_id)
             if row is None:
@@ -81,7 +82,10 @@ class FleetModel(QAbstractTableModel):
                 self.endInsertRows()
             else:
                 self._rows[row] = snap
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(HEADERS) - 1))
+                changed.append(row)
+        if changed:  # one signal for the span: 500 vehicles a tick were 500 signals
+            last = len(HEADERS) - 1
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), last))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)

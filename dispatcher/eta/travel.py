@@ -15,7 +15,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -220,6 +220,60 @@ class HaversineProvider:
             raise ValidationError("a latitude/longitude is out of range")
         dist = haversine_m(arr, arr) * self.circuity
         return TravelMatrix(dist, dist / (self.speed_kmh / 3.6), self.profile, "haversine")
+
+    def lazy_matrix(self, locations: Sequence[Location]) -> TravelMatrix:
+        """The same matrix as :meth:`matrix`, computed per entry when read
+        (:class:`PairwiseHaversine`): for days too large to hold every pair."""
+        arr = _as_array(locations)
+        if np.any(np.abs(arr[:, 0]) > 90) or np.any(np.abs(arr[:, 1]) > 180):
+            raise ValidationError("a latitude/longitude is out of range")
+        dist = PairwiseHaversine(arr, self.circuity)
+        duration = dist.scaled(1 / (self.speed_kmh / 3.6))
+        # Duck-typed arrays: indexing is all the evaluator and the optimizer do with them.
+        return TravelMatrix(
+            cast(FloatArray, dist), cast(FloatArray, duration), self.profile, "haversine"
+        )
+
+
+class PairwiseHaversine:
+    """An ``(n, n)`` matrix of great-circle metres x ``scale`` that computes only the entries
+    it is asked for: ``m[rows, cols]`` with integers or integer arrays, broadcast as numpy's
+    own fancy indexing does (``m[np.ix_(idx, idx)]`` gives the sub-matrix).
+
+    Why: a day of 500 vehicles and 10,000 stops has ~11,000 places; its full matrix is
+    121 million entries (~1 GB each for distance and duration, several GB while computed),
+    rebuilt on the GUI thread at every live refresh. Evaluating the routes reads only their
+    consecutive legs, a few per stop (bench/console.py).
+    """
+
+    __slots__ = ("_cos", "_lat", "_lon", "_scale", "shape")
+
+    def __init__(self, locations: FloatArray, scale: float) -> None:
+        rad = np.radians(locations)
+        self._lat, self._lon = rad[:, 0], rad[:, 1]
+        self._cos = np.cos(self._lat)
+        self._scale = scale
+        self.shape = (len(locations), len(locations))
+
+    def scaled(self, factor: float) -> PairwiseHaversine:
+        """The same places, every entry times ``factor`` (durations from distances)."""
+        other = object.__new__(PairwiseHaversine)
+        other._lat, other._lon, other._cos = self._lat, self._lon, self._cos
+        other._scale, other.shape = self._scale * factor, self.shape
+        return other
+
+    def __getitem__(self, key: Any) -> Any:
+        rows, cols = (np.asarray(k, dtype=np.int64) for k in key)
+        dlat = self._lat[cols] - self._lat[rows]
+        dlon = self._lon[cols] - self._lon[rows]
+        h = np.sin(dlat / 2) ** 2 + self._cos[rows] * self._cos[cols] * np.sin(dlon / 2) ** 2
+        out = 2 * EARTH_RADIUS_M * self._scale * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+        return float(out) if out.ndim == 0 else out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> FloatArray:
+        """The whole matrix, for code that needs it (a small plan's optimizer)."""
+        idx = np.arange(self.shape[0])
+        return np.asarray(self[np.ix_(idx, idx)], dtype=dtype)
 
 
 @dataclass(frozen=True, slots=True)

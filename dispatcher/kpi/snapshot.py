@@ -8,11 +8,12 @@ is not thread-safe.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 
 from dispatcher.eta.travel import TravelTimeProvider
 from dispatcher.kpi.schedule import LatLon, planned_arrivals, predicted_arrivals
+from dispatcher.kpi.timeline import Timeline, build_timeline
 from dispatcher.model.kpi import DayRecords
 from dispatcher.persistence import kpi_repo
 from dispatcher.persistence.database import Database
@@ -25,6 +26,13 @@ class KpiSnapshot:
     records: DayRecords
     now: datetime
     predicted: Mapping[int, datetime] = field(default_factory=dict)
+    #: The Timeline view's rows, when built with the snapshot (:meth:`with_timeline`).
+    timeline: Timeline | None = None
+
+    def with_timeline(self) -> KpiSnapshot:
+        """The snapshot with its timeline built: in the loading worker, since for 10,000
+        stops building it on the GUI thread took half a second (bench/console.py)."""
+        return replace(self, timeline=build_timeline(self.records, self.now, self.predicted))
 
 
 def load_snapshot(

@@ -50,7 +50,13 @@ from dispatcher.planning.dayplan import (
     build_day_plan,
     route_message,
 )
-from dispatcher.planning.evaluate import PlanEvaluation, RouteEvaluation, diff, evaluate_plan
+from dispatcher.planning.evaluate import (
+    PlanEvaluation,
+    RouteEvaluation,
+    diff,
+    evaluate_plan,
+    evaluate_route,
+)
 from dispatcher.planning.insertion import InsertionSuggestion, suggest_insertions
 from dispatcher.planning.model import PlanMatrix
 from dispatcher.planning.stop_eta import StopEta, StopEtasChanged, by_stop_id, stop_etas
@@ -127,6 +133,16 @@ class _Edit:
     retry: str
     #: True once stored, False once taken back; None while waiting.
     saved: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRefresh:
+    """A live refresh computed off the GUI thread (:meth:`RouteDesk.live_refresh_job`)."""
+
+    generation: int
+    day: DayPlan
+    pm: PlanMatrix
+    evaluation: PlanEvaluation
 
 
 class RouteDesk:
@@ -308,7 +324,7 @@ class RouteDesk:
             return ProgressMerge()
         merge = self.day.merge_progress(progress)
         if merge.changed and self.pm is not None:
-            self.evaluation = evaluate_plan(self.pm, self.day.plan)  # same places: no new matrix
+            self.evaluation = self._reevaluate(merge.changed)  # same places: no new matrix
             if merge.reordered:
                 self.on_routes(frozenset(merge.reordered))
             self.on_times()
@@ -317,6 +333,21 @@ class RouteDesk:
             refs = ", ".join(self.day.stops[s].order_ref for s in merge.not_on_route[:3])
             self.on_message(f"{refs}: reported served but on no route — press F5 to reload")
         return merge
+
+    def _reevaluate(self, stop_ids: Iterable[str]) -> PlanEvaluation:
+        """The evaluation with only the routes holding ``stop_ids`` evaluated again: the
+        others kept their stops, places and matrix. A driver's delivery re-evaluated all
+        500 routes of a fleet's day on the GUI thread (bench/console.py)."""
+        assert self.day is not None and self.pm is not None
+        plan, old = self.day.plan, self._evaluation
+        if old is None or set(old.routes) != set(plan.routes):
+            return evaluate_plan(self.pm, plan)
+        wanted = set(stop_ids)
+        touched = [v for v, route in plan.routes.items() if not wanted.isdisjoint(route)]
+        routes = dict(old.routes)
+        for vid in touched:
+            routes[vid] = evaluate_route(self.pm, plan.vehicles[vid], plan.routes[vid], plan)
+        return PlanEvaluation(routes, len(plan.unassigned))
 
     def relocate(
         self,
@@ -370,6 +401,48 @@ class RouteDesk:
         if not force and system_monotonic() - self._last_refresh < REFRESH_EVERY_S:
             return False
         self._place_and_evaluate()
+        self.on_times()
+        return True
+
+    def live_refresh_job(self) -> Callable[[], LiveRefresh] | None:
+        """:meth:`refresh_times` as work for another thread, or None when none is due.
+
+        The work places the vehicles of a copy of the plan, builds its matrix and evaluates
+        every route: at 500 vehicles that held the GUI thread for a second every
+        ``REFRESH_EVERY_S`` (bench/console.py). :meth:`apply_live_refresh` shows the result.
+        """
+        day = self.day
+        positions = self._positions()
+        if day is None or positions is None:
+            return None
+        if system_monotonic() - self._last_refresh < REFRESH_EVERY_S:
+            return None
+        self._last_refresh = system_monotonic()
+        copy = replace(day, plan=day.plan.copy())
+        now, provider, generation = self.clock.now(), self.provider, self.generation
+
+        def work() -> LiveRefresh:
+            copy.place_vehicles(positions, now)
+            pm = PlanMatrix.build(copy.plan, provider)
+            return LiveRefresh(generation, copy, pm, evaluate_plan(pm, copy.plan))
+
+        return work
+
+    def apply_live_refresh(self, result: LiveRefresh) -> bool:
+        """Show a :meth:`live_refresh_job`'s result, unless the plan changed meanwhile (an
+        edit, a driver's progress, a reload): then it is dropped and the next one counts."""
+        day, seen = self.day, result.day.plan
+        if (
+            day is None
+            or result.generation != self.generation
+            or day.plan.routes != seen.routes
+            or day.plan.unassigned != seen.unassigned
+            or day.plan.stops != seen.stops  # the same objects unless one changed: fast
+        ):
+            return False
+        day.plan.vehicles.update(seen.vehicles)
+        self.pm = result.pm
+        self.evaluation = result.evaluation
         self.on_times()
         return True
 

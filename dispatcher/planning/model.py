@@ -24,7 +24,13 @@ import numpy as np
 import numpy.typing as npt
 
 from dispatcher.errors import ValidationError
-from dispatcher.eta.travel import Location, TravelMatrix, TravelTimeProvider, build_matrix
+from dispatcher.eta.travel import (
+    HaversineProvider,
+    Location,
+    TravelMatrix,
+    TravelTimeProvider,
+    build_matrix,
+)
 from dispatcher.model.core import StopKind, StopStatus
 
 INF = math.inf
@@ -246,6 +252,10 @@ class Plan:
         )
 
 
+#: Places above which a straight-line plan matrix computes its entries when read, not all at
+#: once (:class:`~dispatcher.eta.travel.PairwiseHaversine`): 2,000 places are 32 MB a matrix.
+LAZY_ABOVE = 2000
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -285,7 +295,11 @@ class PlanMatrix:
         for s in plan.stops.values():
             stop_node[s.id] = len(locs)
             locs.append(s.location)
-        return cls.from_matrix(build_matrix(provider, locs), plan, stop_node, start_node, end_node)
+        if len(locs) > LAZY_ABOVE and isinstance(provider, HaversineProvider):
+            matrix = provider.lazy_matrix(locs)  # a fleet's day: only the legs read
+        else:
+            matrix = build_matrix(provider, locs)
+        return cls.from_matrix(matrix, plan, stop_node, start_node, end_node)
 
     @classmethod
     def from_matrix(

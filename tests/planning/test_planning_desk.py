@@ -164,3 +164,30 @@ def test_another_desks_save_is_merged_and_announced(db: Database) -> None:
     assert second.route("V02") == _stored(db)["V02"]
     assert heard == [RoutesChanged(DAY, frozenset(), "remote")]
     assert second.undo() and second.route("V05") == _stored(db)["V05"]
+
+
+def test_a_live_refresh_computed_elsewhere_is_shown_unless_the_plan_changed(
+    db: Database,
+) -> None:
+    """The ETAs' live refresh runs off the GUI thread (a fleet's day, bench/console.py): its
+    result is shown when the plan is as it was, dropped after an edit made meanwhile."""
+    desk = _desk(db)
+    assert desk.day is not None
+    vid = next(v for v, r in desk.day.plan.routes.items() if len(r) >= 2)
+    here = desk.day.plan.stops[desk.day.plan.routes[vid][0]].location
+    desk._positions = lambda: {vid: here}
+    desk._last_refresh = -1e9
+    job = desk.live_refresh_job()
+    assert job is not None and desk.live_refresh_job() is None  # one per REFRESH_EVERY_S
+    times: list[int] = []
+    desk.on_times = lambda: times.append(1)
+    assert desk.apply_live_refresh(job())
+    assert desk.day.plan.vehicles[vid].start == here and times == [1]
+
+    desk._last_refresh = -1e9
+    job = desk.live_refresh_job()
+    assert job is not None
+    route = desk.day.plan.routes[vid]
+    assert desk.move([route[1]], vid, 0)  # an edit while the refresh ran
+    assert not desk.apply_live_refresh(job())
+    assert times == [1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -112,3 +113,52 @@ def test_osrm_large_tables_are_fetched_in_blocks():
     tm = build_matrix(OsrmProvider("http://osrm", max_locations=4, fetch=fetch), locs)
     assert tm.source == "osrm"
     assert np.all(tm.duration > 0)
+
+
+def test_a_lazy_haversine_matrix_reads_as_the_full_one() -> None:
+    """A fleet's day computes only the legs it reads (PairwiseHaversine); every way the
+    evaluator and the optimizer index it gives the full matrix's numbers."""
+    rnd = np.random.default_rng(3)
+    places = [(52.5 + a, 13.4 + b) for a, b in rnd.uniform(-0.2, 0.2, size=(40, 2))]
+    provider = HaversineProvider()
+    full, lazy = build_matrix(provider, places), provider.lazy_matrix(places)
+    assert lazy.distance.shape == full.distance.shape == (40, 40)
+    frm, to = np.array([0, 5, 7, 39]), np.array([5, 7, 39, 0])
+    for which in ("distance", "duration"):
+        f, z = getattr(full, which), getattr(lazy, which)
+        np.testing.assert_allclose(z[frm, to], f[frm, to], rtol=1e-12)
+        idx = np.array([3, 1, 30])
+        np.testing.assert_allclose(z[np.ix_(idx, idx)], f[np.ix_(idx, idx)], rtol=1e-12)
+        assert z[2, 9] == pytest.approx(f[2, 9], rel=1e-12)
+        np.testing.assert_allclose(np.asarray(z), f, rtol=1e-12, atol=1e-9)
+    with pytest.raises(ValidationError):
+        provider.lazy_matrix([(95.0, 0.0)])
+
+
+def test_a_large_plan_gets_a_lazy_matrix_with_the_same_evaluation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from planning_builders import random_plan
+
+    from dispatcher.planning import model
+    from dispatcher.planning.evaluate import evaluate_plan
+    from dispatcher.planning.model import PlanMatrix
+
+    plan = random_plan(5, n_vehicles=3, n_stops=30)
+
+    def city(p: tuple[float, float]) -> tuple[float, float]:  # the plane into Berlin
+        return (52.4 + p[0] / 500, 13.3 + p[1] / 500)
+
+    for sid, stop in plan.stops.items():
+        plan.stops[sid] = replace(stop, location=city(stop.location))
+    for vid, v in plan.vehicles.items():
+        plan.vehicles[vid] = replace(v, start=city(v.start), end=v.end and city(v.end))
+    full = PlanMatrix.build(plan, HaversineProvider())
+    monkeypatch.setattr(model, "LAZY_ABOVE", 10)
+    lazy = PlanMatrix.build(plan, HaversineProvider())
+    assert not isinstance(lazy.matrix.distance, np.ndarray)
+    a, b = evaluate_plan(full, plan), evaluate_plan(lazy, plan)
+    assert b.distance > 0
+    assert b.distance == pytest.approx(a.distance, rel=1e-9)
+    for vid, route in a.routes.items():
+        np.testing.assert_allclose(b.routes[vid].arrival, route.arrival, rtol=1e-9)

@@ -406,3 +406,10 @@ def test_supervisor_view_lists_escalations_and_exports_csv(
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "section,key,metric,count,mean_min,median_min,max_min"
     assert "by_user,alice,time_to_acknowledge,2,0.0,0.0,0.0" in lines
+
+
+def test_many_new_critical_alerts_are_named_on_one_line() -> None:
+    from ui.exceptions.dock import critical_list
+
+    assert critical_list([3, 4]) == "#3, #4"
+    assert critical_list(list(range(1, 301))) == "#1, #2, #3, #4, #5, #6, #7, #8 and 292 more"

@@ -90,7 +90,19 @@ def _ring(window: Shell, panel: ExceptionsPanel, ids: list[int]) -> None:
         QApplication.beep()
     QApplication.alert(window, 3000)
     flash(panel)
-    panel.show_message(f"New critical exception(s): {', '.join(f'#{i}' for i in ids)}")
+    panel.show_message(f"New critical exception(s): {critical_list(ids)}")
+
+
+#: Ids named in the "new critical" line; a fleet's first minutes raise hundreds at once.
+NAMED_AT_MOST = 8
+
+
+def critical_list(ids: list[int]) -> str:
+    """``#1, #2, … and 312 more``: one line above the queue, not a wall of ids over it (at
+    500 vehicles the full list took five lines of the queue's room, bench/console.py)."""
+    named = ", ".join(f"#{i}" for i in ids[:NAMED_AT_MOST])
+    rest = len(ids) - NAMED_AT_MOST
+    return f"{named} and {rest} more" if rest > 0 else named
 
 
 def flash(panel: ExceptionsPanel, times: int = 6, period_ms: int = 300) -> None:

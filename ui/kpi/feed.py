@@ -75,7 +75,7 @@ class KpiFeed(QObject):
         run_in_background(
             lambda: load_snapshot(
                 core.db, tz, now, positions, day=day, provider=core.routing.provider()
-            ),
+            ).with_timeline(),
             self._done,
             self._error,
         )

@@ -118,7 +118,10 @@ class TimelineView(QWidget):
 
     # --- data -----------------------------------------------------------------------------
     def show_snapshot(self, snapshot: KpiSnapshot) -> None:
-        self.set_timeline(build_timeline(snapshot.records, snapshot.now, snapshot.predicted))
+        timeline = snapshot.timeline  # built in the loading worker (KpiFeed)
+        if timeline is None:
+            timeline = build_timeline(snapshot.records, snapshot.now, snapshot.predicted)
+        self.set_timeline(timeline)
 
     def set_timeline(self, timeline: Timeline) -> None:
         """Redraw the rows (only when they changed); the user's zoom is kept after the first

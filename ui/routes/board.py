@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from dispatcher import display
 from dispatcher.maps.jsbridge import escape_html
 from dispatcher.planning.dayplan import UNASSIGNED
-from ui.routes.board_model import Column, Role, VehicleBoardModel
+from ui.routes.board_model import Column, VehicleBoardModel
 from ui.routes.controller import BoardController
 
 #: The widest text each fixed column must show in full, whatever the rows hold now (a slack
@@ -70,6 +70,9 @@ class VehicleBoard(QFrame):
         #: Column widths that show every cell in full (see :meth:`fit_columns`).
         self._natural: dict[Column, int] = {}
         self._available: int | None = None
+        #: Whether :meth:`apply_filter` hid a row (none hidden: an empty filter is free).
+        self._rows_hidden = False
+        self._hint: QSize | None = None  # sizeHint, until the columns are measured again
         self.header = QLabel()
         self.header.setObjectName("boardHeader")
         self.header.setTextFormat(Qt.TextFormat.RichText)
@@ -78,6 +81,7 @@ class VehicleBoard(QFrame):
         self.table = BoardTable()
         self.table.setObjectName(f"boardTable_{vehicle_id or 'unassigned'}")
         self._setup_table()
+        self.model.on_screen = lambda: not self.table.viewport().visibleRegion().isEmpty()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(3, 3, 3, 3)
         layout.addWidget(self.header)
@@ -124,8 +128,8 @@ class VehicleBoard(QFrame):
         for col in Column:
             title = str(self.model.headerData(col, Qt.Orientation.Horizontal, 0))
             header_w = head.horizontalAdvance(title) + pad + 6
-            texts = (self.model.index(r, col).data() or "" for r in range(self.model.rowCount()))
-            longest = max((metrics.horizontalAdvance(str(x)) for x in texts), default=0)
+            texts = set(self.model.column_texts(col))  # times and states repeat a lot
+            longest = max((metrics.horizontalAdvance(x) for x in texts), default=0)
             if col in WIDEST:  # what it may show, or more if a row already shows more
                 width = max(metrics.horizontalAdvance(WIDEST[col]), longest) + pad
             else:
@@ -134,7 +138,10 @@ class VehicleBoard(QFrame):
                     cap = COMPACT_CUSTOMER
                 width = min(longest + pad, cap)
             self._natural[col] = max(width, header_w)
-            t.setColumnHidden(col, self.compact and col in SECONDARY)
+            hide = self.compact and col in SECONDARY
+            if t.isColumnHidden(col) != hide:  # each call re-lays the table out, 500 boards
+                t.setColumnHidden(col, hide)
+        self._hint = None
         self.fit_to(self._available)
 
     def shown_columns(self) -> list[Column]:
@@ -172,7 +179,11 @@ class VehicleBoard(QFrame):
         self.fit_columns()
 
     def sizeHint(self) -> QSize:
-        return QSize(self.natural_width(), super().sizeHint().height())
+        # Asked for by the strip's layout for every board at every relayout: with 500 boards
+        # the style queries of natural_width() held the GUI thread (bench/console.py).
+        if self._hint is None:
+            self._hint = QSize(self.natural_width(), super().sizeHint().height())
+        return self._hint
 
     def pin_header(self, hidden_px: int) -> None:
         """Keep the vehicle's name in view while the board's left part is scrolled away."""
@@ -264,9 +275,10 @@ class VehicleBoard(QFrame):
 
     def apply_filter(self, matches: Callable[[str], bool]) -> int:
         """Hide the rows whose stop does not match; returns how many are shown."""
-        shown = 0
-        for row in range(self.model.rowCount()):
-            ok = matches(self.model.index(row, 0).data(Role.STOP_ID))
-            self.table.setRowHidden(row, not ok)
-            shown += ok
-        return shown
+        hide = [not matches(sid) for sid in self.model.stop_ids()]
+        if not self._rows_hidden and not any(hide):
+            return len(hide)  # nothing hidden, nothing to hide: no call per row into Qt
+        for row, hidden in enumerate(hide):
+            self.table.setRowHidden(row, hidden)
+        self._rows_hidden = any(hide)
+        return len(hide) - sum(hide)

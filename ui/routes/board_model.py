@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -71,6 +71,9 @@ class VehicleBoardModel(QAbstractTableModel):
         self.vehicle_id = vehicle_id
         self._route: list[str] = list(controller.route(vehicle_id))
         self._row_of_eval: dict[str, int] = {}
+        #: Whether a view shows these rows now (the board sets it): new times are announced
+        #: only then. With 500 boards, announcing every one's held the GUI thread each refresh.
+        self.on_screen: Callable[[], bool] = lambda: True
         self._index_eval()
         controller.routes_changed.connect(self._on_routes_changed)
         controller.times_changed.connect(self._on_times_changed)
@@ -83,8 +86,15 @@ class VehicleBoardModel(QAbstractTableModel):
     def _on_routes_changed(self, vids: frozenset[str] | None) -> None:
         self._index_eval()
         if vids is None or self.vehicle_id in vids:
+            route = list(self.controller.route(self.vehicle_id))
+            if vids is None and route == self._route:
+                # A reload that left this route as it was: no reset. F5 at 500 vehicles
+                # reset 500 tables and held the GUI thread for seconds (bench/console.py).
+                if route:
+                    self._emit_times()
+                return
             self.beginResetModel()
-            self._route = list(self.controller.route(self.vehicle_id))
+            self._route = route
             self.endResetModel()
         elif self._route:
             self._emit_times()
@@ -95,10 +105,23 @@ class VehicleBoardModel(QAbstractTableModel):
             self._emit_times()
 
     def _emit_times(self) -> None:
+        if not self.on_screen():
+            return  # a board scrolled out of view reads its times when it is painted again
         self.dataChanged.emit(self.index(0, 0), self.index(len(self._route) - 1, len(Column) - 1))
 
     def stop_id(self, row: int) -> str:
         return self._route[row]
+
+    def stop_ids(self) -> list[str]:
+        """The board's stops in row order (a copy)."""
+        return list(self._route)
+
+    def column_texts(self, col: Column) -> list[str]:
+        """Every row's text in ``col``, as ``data`` shows it, without a Qt index per cell:
+        measuring a day of 10,000 stops cell by cell held the GUI thread for seconds."""
+        if self.controller.day is None:
+            return []
+        return [self._text(sid, row, col) or "" for row, sid in enumerate(self._route)]
 
     def row_of(self, stop_id: str) -> int:
         return self._route.index(stop_id) if stop_id in self._route else -1

@@ -30,7 +30,7 @@ from PySide6.QtCore import QObject
 
 from dispatcher.clock import system_monotonic
 from dispatcher.events import ConsoleNote
-from dispatcher.planning.desk import RouteView, StopProgress, VehicleView
+from dispatcher.planning.desk import LiveRefresh, RouteView, StopProgress, VehicleView
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class LiveBoardUpdates(QObject):
         self.progress_ms = 0.0  # duration of the last progress read (worker thread)
         self._last_poll = system_monotonic()
         self._progress_busy = False
+        self._times_busy = False
         self._reload_busy = False
         self._reload_again = False
         self._reload_after_save = False
@@ -76,8 +77,32 @@ class LiveBoardUpdates(QObject):
 
     def tick(self) -> None:
         """Per UI tick: ETAs from live positions, and the stops' progress when due."""
-        self.controller.refresh_times()
+        self.refresh_times()
         self.poll_progress()
+
+    # --- ETAs from live positions -------------------------------------------------------------
+    def refresh_times(self) -> bool:
+        """Start the live refresh of the ETAs in a worker when due (at most one at a time):
+        evaluating 500 routes held the GUI thread for a second (bench/console.py)."""
+        if self._times_busy:
+            return False
+        job = self.controller.desk.live_refresh_job()
+        if job is None:
+            return False
+        self._times_busy = True
+        run_in_background(job, self._on_times, self._on_times_error)
+        return True
+
+    def _on_times(self, result: LiveRefresh) -> None:
+        if not self._alive:
+            return
+        self._times_busy = False
+        self.controller.desk.apply_live_refresh(result)
+
+    def _on_times_error(self, exc: Exception) -> None:
+        if self._alive:
+            self._times_busy = False
+            log.warning("live ETA refresh failed: %s", exc)
 
     # --- drivers' progress ------------------------------------------------------------------
     def poll_progress(self, *, force: bool = False) -> bool:

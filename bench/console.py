@@ -1,0 +1,391 @@
+"""The whole console at a fleet's scale: 12, 100 and 500 vehicles driving (issue 17, item 3).
+
+Per size, in one process: the demo day of N vehicles and M stops is stored in a fresh SQLite
+file (``--db`` names a PostgreSQL server instead: a schema per size), the core is built as
+``dispatcher demo`` builds it (:func:`dispatcher.app.build_core`: embedded broker, the
+simulated fleet driving, alert rules, messaging) and the real :class:`~ui.main_window.MainWindow`
+is opened offscreen. Measured:
+
+* ``paint``: from ``MainWindow(...)`` to the window shown with the day's routes on the boards
+  (first paint a dispatcher can work with); ``build``: the constructor alone;
+* GUI-thread lateness of a 10 ms ``PreciseTimer`` while the fleet drives (p50 / p99 / max),
+  next to the same timer in the same process with no window open (``idle``, the machine's
+  own noise: the machine is shared, compare the rows, not the absolute figures);
+* during that window, one F5 route reload, one exception-queue reload and one KPI refresh:
+  wall time from request to shown, and the GUI thread's share (the callback that shows it);
+* RSS after the run (``VmRSS``) and the process's peak (``VmHWM``, over all sizes so far).
+
+Goals at 500 vehicles / 10,000 stops: p99 < 50 ms, max < 250 ms, first paint < 3 s,
+RSS < 1.5 GB. ``--why`` prints where the GUI thread was whenever it had not ticked for 100 ms;
+``--profile N`` prints the N heaviest functions (cProfile, GUI thread, measured window only);
+``--screenshot PATH`` saves the window of the last size. Run::
+
+    QT_QPA_PLATFORM=offscreen nice -n 10 .venv/bin/python bench/console.py \\
+        [--sizes 12:250,100:2500,500:10000 --seconds 8 --db postgresql+psycopg://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from dispatcher.app import LiveOptions, build_core
+from dispatcher.clock import ScaledClock, system_now
+from dispatcher.config import Settings
+from dispatcher.core import Core
+from dispatcher.messaging.settings import demo_settings
+from dispatcher.scenario.demo import TIMEZONE
+from ui.bool_refs import protect_bools
+from ui.main_window import MainWindow
+
+GOALS = {"p99": 50.0, "max": 250.0, "paint": 3.0, "rss": 1536.0}
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident set of this process in MB."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def wait(app: QApplication, until: Callable[[], bool], timeout_s: float) -> bool:
+    end = time.perf_counter() + timeout_s
+    while time.perf_counter() < end:
+        app.processEvents()
+        if until():
+            return True
+        time.sleep(0.002)
+    return until()
+
+
+class Probe:
+    """A 10 ms timer on the GUI thread that records how late each tick is (ms)."""
+
+    def __init__(self) -> None:
+        self.lateness: list[float] = []
+        self.last = time.perf_counter()
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        t = time.perf_counter()
+        self.lateness.append(max(0.0, (t - self.last - 0.010) * 1000))
+        self.last = t
+
+    def run(self, app: QApplication, seconds: float) -> dict[str, float]:
+        self.lateness.clear()
+        self.last = time.perf_counter()
+        self.timer.start(10)
+        wait(app, lambda: False, seconds)
+        self.timer.stop()
+        ms = self.lateness
+        return {
+            "ticks": len(ms),
+            "p50": statistics.median(ms) if ms else 0.0,
+            "p99": pct(ms, 0.99),
+            "max": max(ms, default=0.0),
+        }
+
+
+def watchdog(stop: threading.Event, probe: Probe, limit_s: float = 0.1) -> dict[str, int]:
+    """With ``--why``: where the GUI thread was when it had not ticked for ``limit_s``."""
+    seen: dict[str, int] = {}
+    main_id = threading.main_thread().ident
+
+    def watch() -> None:
+        while not stop.wait(limit_s / 2):
+            if time.perf_counter() - probe.last > limit_s and main_id is not None:
+                frame = sys._current_frames().get(main_id)
+                where = []
+                while frame is not None and len(where) < 8:
+                    code = frame.f_code
+                    if "/dispatcher/" in code.co_filename or "/ui/" in code.co_filename:
+                        where.append(f"{Path(code.co_filename).name}:{frame.f_lineno}")
+                    frame = frame.f_back
+                key = " < ".join(where[:5]) or "(Qt / outside our code)"
+                seen[key] = seen.get(key, 0) + 1
+
+    threading.Thread(target=watch, daemon=True).start()
+    return seen
+
+
+class Timed:
+    """Wall time from a request to its callback on the GUI thread, and that callback's own
+    time (the GUI thread's share). Wraps an instance's bound method in place."""
+
+    def __init__(self, owner: object, name: str) -> None:
+        self.started = 0.0
+        self.wall = self.gui = float("nan")
+        inner = getattr(owner, name)
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                t1 = time.perf_counter()
+                if self.started and self.wall != self.wall:  # the first callback after start
+                    self.gui = (t1 - t0) * 1000
+                    self.wall = (t1 - self.started) * 1000
+
+        setattr(owner, name, wrapped)
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+        self.wall = self.gui = float("nan")
+
+
+def build(url: str, vehicles: int, stops: int, seed: int, speed: float) -> tuple[Core, float]:
+    settings = Settings(database_url=url)
+    settings.sections.setdefault("fleet", {})["timezone"] = TIMEZONE
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(TIMEZONE)
+    clock = ScaledClock(datetime.combine(system_now(zone).date(), dtime(9, 30), zone), speed)
+    t0 = time.perf_counter()
+    core = build_core(
+        settings,
+        clock=clock,
+        live=LiveOptions(embedded_broker=True, simulate_seed=seed),
+        prepare=lambda c: c.seed_demo_if_empty(seed=seed, vehicles=vehicles, stops=stops),
+        messaging=demo_settings,
+    )
+    return core, time.perf_counter() - t0
+
+
+def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
+    app: QApplication,
+    url: str,
+    vehicles: int,
+    stops: int,
+    args: argparse.Namespace,
+    tmp: Path,
+) -> dict[str, Any]:
+    probe = Probe()
+    idle = probe.run(app, args.idle)
+    core, seed_s = build(url, vehicles, stops, args.seed, args.speed)
+    qsettings = QSettings(str(tmp / f"ui-{vehicles}.ini"), QSettings.Format.IniFormat)
+    t0 = time.perf_counter()
+    window = MainWindow(core, qsettings, restore=False)
+    window.resize(1600, 950)
+    window.show()
+    build_s = time.perf_counter() - t0
+    wait(app, lambda: not window.routes_loading, 120)
+    app.processEvents()
+    window.repaint()
+    paint_s = time.perf_counter() - t0
+    gc.collect()
+    gc.freeze()  # as ui/app.py does once the window is up
+    live = core.live
+    assert live is not None
+
+    def moving() -> bool:
+        return len(live.fleet.vehicle_ids()) >= max(1, vehicles * 9 // 10)
+
+    wait(app, moving, 30)  # the fleet has reported in
+    wait(app, lambda: False, args.settle)
+
+    routes = Timed(window, "_routes_read")
+    queue = window.exceptions_panel
+    alerts = Timed(queue, "_loaded")
+    feed = window.docks["kpis"].widget().feed  # type: ignore[attr-defined]
+    kpi = Timed(feed, "_done")
+
+    def reload_routes() -> None:
+        routes.start()
+        window.reload_routes()
+
+    def reload_queue() -> None:
+        alerts.start()
+        queue.reload()
+
+    def refresh_kpis() -> None:
+        kpi.start()
+        if not feed.refresh():  # one already running: time the next
+            QTimer.singleShot(200, refresh_kpis)
+
+    seconds = args.seconds
+    QTimer.singleShot(int(seconds * 250), reload_routes)
+    QTimer.singleShot(int(seconds * 500), reload_queue)
+    QTimer.singleShot(int(seconds * 750), refresh_kpis)
+    done = threading.Event()
+    blocked = watchdog(done, probe) if args.why else {}
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
+        profiler.enable()
+    run = probe.run(app, seconds)
+    if profiler is not None:
+        profiler.disable()
+    done.set()
+    wait(app, lambda: routes.wall == routes.wall and alerts.wall == alerts.wall, 30)
+    wait(app, lambda: kpi.wall == kpi.wall, 30)
+    rss, peak = rss_mb()
+    for where, n in sorted(blocked.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  [{vehicles}] GUI thread blocked ({n}x): {where}")
+    if profiler is not None:
+        print(f"  [{vehicles}] GUI thread, heaviest functions (cumulative):")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+    if args.screenshot:
+        Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(args.screenshot))
+    received = live.stats().received
+    window.close()
+    core.close()
+    gc.unfreeze()
+    window.deleteLater()
+    wait(app, lambda: False, 0.5)
+    return {
+        "vehicles": vehicles,
+        "stops": stops,
+        "seed_s": seed_s,
+        "build_s": build_s,
+        "paint_s": paint_s,
+        "idle": idle,
+        "run": run,
+        "routes": (routes.wall, routes.gui),
+        "alerts": (alerts.wall, alerts.gui),
+        "kpi": (kpi.wall, kpi.gui),
+        "rss": rss,
+        "peak": peak,
+        "received": received,
+    }
+
+
+def database_url(base: str | None, tmp: Path, vehicles: int) -> str:
+    """A fresh database per size: a SQLite file, or a new database on ``base``'s server."""
+    if not base:
+        return f"sqlite:///{tmp / f'console-{vehicles}.sqlite3'}"
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"bench_console_{vehicles}_{uuid.uuid4().hex[:6]}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(base: str | None, url: str) -> None:
+    if not base:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    print(
+        f"{'vehicles':>8}{'stops':>7}{'paint s':>8}{'build s':>8}"
+        f"{'idle p99/max':>14}{'p50':>8}{'p99':>8}{'max':>8}"
+        f"{'routes ms (gui)':>17}{'queue ms (gui)':>16}{'kpi ms (gui)':>15}{'RSS MB':>8}"
+        f"{'peak':>6}{'msgs':>7}"
+    )
+    for r in results:
+        idle, run = r["idle"], r["run"]
+
+        def pair(v: tuple[float, float]) -> str:
+            return f"{v[0]:.0f} ({v[1]:.0f})"
+
+        idle_text = f"{idle['p99']:.1f}/{idle['max']:.0f}"
+
+        print(
+            f"{r['vehicles']:>8}{r['stops']:>7}{r['paint_s']:>8.2f}{r['build_s']:>8.2f}"
+            f"{idle_text:>14}{run['p50']:>8.1f}{run['p99']:>8.1f}"
+            f"{run['max']:>8.0f}{pair(r['routes']):>17}{pair(r['alerts']):>16}"
+            f"{pair(r['kpi']):>15}{r['rss']:>8.0f}{r['peak']:>6.0f}{r['received']:>7}"
+        )
+    big = results[-1]
+    checks = {
+        "p99": big["run"]["p99"],
+        "max": big["run"]["max"],
+        "paint": big["paint_s"],
+        "rss": big["rss"],
+    }
+    verdict = ", ".join(
+        f"{k} {v:.1f} " + (f"< {GOALS[k]:g} ok" if v < GOALS[k] else f">= {GOALS[k]:g} MISSED")
+        for k, v in checks.items()
+    )
+    print(f"goals at {big['vehicles']} vehicles: {verdict}")
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    sizes = []
+    for part in text.split(","):
+        n, _, m = part.partition(":")
+        sizes.append((int(n), int(m) if m else int(n) * 20))
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--sizes", default="12:250,100:2500,500:10000", help="vehicles:stops,... (stops: 20/veh)"
+    )
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured window per size")
+    parser.add_argument("--idle", type=float, default=3.0, help="idle baseline per size")
+    parser.add_argument("--settle", type=float, default=2.0, help="wait after start-up")
+    parser.add_argument("--speed", type=float, default=10.0, help="simulated time speed-up")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--db", default=None, help="a PostgreSQL URL (default: SQLite files)")
+    parser.add_argument("--why", action="store_true", help="say where the GUI thread blocked")
+    parser.add_argument("--profile", type=int, default=0, help="print the N heaviest functions")
+    parser.add_argument("--screenshot", type=Path, default=None, help="PNG of the last size")
+    args = parser.parse_args(argv)
+    protect_bools()
+    with tempfile.TemporaryDirectory(prefix="bench-console-") as name:
+        tmp = Path(name)
+        # The broker's home, the capture file and QSettings live in the temp dir, not in the
+        # user's (another console or bench on this machine keeps its own).
+        for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+            os.environ[var] = str(tmp / var.lower())
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        assert isinstance(app, QApplication)
+        results = []
+        for vehicles, stops in parse_sizes(args.sizes):
+            url = database_url(args.db, tmp, vehicles)
+            try:
+                results.append(one_size(app, url, vehicles, stops, args, tmp))
+            finally:
+                drop_database(args.db, url)
+            report(results[-1:])
+    report(results)
+    return results
+
+
+if __name__ == "__main__":
+    main()
