@@ -13,3 +13,4 @@ test:
 
 bench: setup
 	.venv/bin/python bench/planning.py --quick
+	.venv/bin/python bench/eta.py

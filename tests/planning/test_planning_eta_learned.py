@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import random
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -185,3 +187,20 @@ def test_live_eta_with_the_learned_provider_is_later_at_rush_hour() -> None:
 def test_naive_utc_instants_are_not_guessed() -> None:
     leg = Leg(SLOW, FAST, datetime(2026, 1, 1, 8, tzinfo=UTC).replace(tzinfo=None), 900.0)
     assert learn([leg], TZ_NAME).dropped == 1
+
+
+def test_the_bench_runs_at_a_tiny_size(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "bench_eta", Path(__file__).resolve().parents[2] / "bench" / "eta.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_eta", bench)  # its dataclasses look it up
+    spec.loader.exec_module(bench)
+    assert bench.main(["--tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "legs learned" in out
+    for horizon in ("15 m", "30 m", "60 m"):
+        assert horizon in out
