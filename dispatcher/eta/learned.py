@@ -29,7 +29,7 @@ import itertools
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -180,6 +180,17 @@ class LearnedSpeeds:
             (ratios.get((int(a), int(b)), 1.0) for a, b in zip(rows, cols, strict=True)),
             float,
             len(rows),
+        )
+
+    def relative(self) -> LearnedSpeeds:
+        """The same shape with the driven hours' mean factor 1: for a base (OSRM) whose own
+        durations already carry the level the straight-line factors were learned against."""
+        w = np.asarray(self.hour_weight, float)
+        mean = float(np.dot(w, self.hourly) / w.sum()) if w.sum() > 0 else 1.0
+        return replace(
+            self,
+            hourly=tuple(f / mean for f in self.hourly),
+            cells={k: tuple(f / mean for f in v) for k, v in self.cells.items()},
         )
 
     def to_json(self) -> str:
@@ -347,6 +358,5 @@ class LearnedProvider:
             + arr[None, :, None, :] * ts[None, None, :, None]
         )
         ratio = self.speeds.area_ratio(pts.reshape(-1, 2)).reshape(n, n, LEG_SAMPLES).mean(axis=2)
-        return TravelMatrix(
-            tm.distance, tm.duration * ratio, self.speeds.profile(), f"{tm.source}+learned"
-        )
+        # the source names who gave the distances; callers compare it ("osrm"), so it stays
+        return TravelMatrix(tm.distance, tm.duration * ratio, self.speeds.profile(), tm.source)

@@ -153,7 +153,7 @@ def test_the_provider_slows_legs_in_slow_areas_and_hours() -> None:
     base = HaversineProvider(SPEED, CIRCUITY, profile=SpeedProfile.flat())
     places = [SLOW, (SLOW[0] + 0.004, SLOW[1]), FAST, (FAST[0] + 0.004, FAST[1])]
     plain, learned = base.matrix(places), LearnedProvider(base, speeds).matrix(places)
-    assert learned.source == "haversine+learned"
+    assert learned.source == "haversine"
     slow_ratio = learned.duration[0, 1] / plain.duration[0, 1]
     fast_ratio = learned.duration[2, 3] / plain.duration[2, 3]
     assert slow_ratio / fast_ratio == pytest.approx(1.5, rel=0.1)
