@@ -91,14 +91,21 @@ class Router:
 
     def warm_provider(self, vehicle_type: str | None = None) -> WarmRoads:
         """The never-blocking provider of ``vehicle_type`` for the GUI thread's route desk
-        (:mod:`dispatcher.routing.warm`); one per profile, shared by the worker that warms it."""
+        (:mod:`dispatcher.routing.warm`); one per profile, shared by the worker that warms it.
+
+        With learned speeds its straight lines carry them too: in full without an engine, in
+        shape only beside an engine's warmed pairs (they share the warmed matrix's profile).
+        """
         profile = self.settings.profile_for(vehicle_type)
+        learned = None if profile in _FALLBACK_KMH else self.learned
+        active = self.settings.provider != "haversine"
         with self._lock:
             if profile not in self._warm:
+                fallback: TravelTimeProvider = _fallback(profile)
+                if learned is not None:
+                    fallback = LearnedProvider(fallback, learned.relative() if active else learned)
                 self._warm[profile] = WarmRoads(
-                    RoadProvider(self, profile),
-                    _fallback(profile),
-                    active=self.settings.provider != "haversine",
+                    RoadProvider(self, profile, learned), fallback, active=active
                 )
             return self._warm[profile]
 

@@ -47,8 +47,13 @@ def test_a_configured_profile_reaches_the_composition(sqlite_url: str, tmp_path:
         messaging = core.service(MessagingService)
         assert isinstance(messaging.provider, RoadProvider)
         assert messaging.provider.learned is core.routing.learned
+        # the route boards' matrix (the desk's never-blocking provider) too
+        warm = core.routing.warm_provider().matrix(PLACES)
+        np.testing.assert_allclose(warm.duration, tm.duration)
+        assert warm.profile == tm.profile
         # cargo bikes do not sit in traffic
         assert core.routing.provider("cargo_bike").learned is None
+        assert core.routing.warm_provider("cargo_bike").matrix(PLACES).profile.is_flat
     finally:
         core.close()
 
