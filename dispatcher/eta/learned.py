@@ -32,9 +32,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
 from dispatcher.errors import ValidationError
 from dispatcher.eta.travel import (
@@ -119,6 +121,11 @@ def legs_from_track(
     return legs
 
 
+def _key(row: Any, col: Any) -> Any:
+    """One sortable integer per grid cell (rows and columns stay well within ±10⁶)."""
+    return (row + 1_000_000) * 4_000_000 + (col + 1_000_000)
+
+
 def _valid(lat: object, lon: object) -> bool:
     if not isinstance(lat, int | float) or not isinstance(lon, int | float):
         return False
@@ -153,6 +160,20 @@ class LearnedSpeeds:
     hour_weight: tuple[float, ...] = (1.0,) * HOURS
     legs: int = 0
     dropped: int = 0
+    _keys: npt.NDArray[np.int64] = field(init=False, repr=False, compare=False)
+    _ratios: FloatArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the area ratio of every cell, sorted by key: a matrix looks up n² × 7 points
+        w = np.asarray(self.hour_weight, float)
+        w = w / w.sum() if w.sum() > 0 else np.full(HOURS, 1.0 / HOURS)
+        hourly = np.asarray(self.hourly, float)
+        items = sorted(
+            (_key(a, b), float(np.dot(w, np.asarray(f) / hourly)))
+            for (a, b), f in self.cells.items()
+        )
+        object.__setattr__(self, "_keys", np.asarray([k for k, _ in items], np.int64))
+        object.__setattr__(self, "_ratios", np.asarray([r for _, r in items], float))
 
     def cell_of(self, lat: float, lon: float) -> tuple[int, int]:
         """Grid cell of a point."""
@@ -169,18 +190,18 @@ class LearnedSpeeds:
         return SpeedProfile(tuple(h * 3600.0 for h in range(HOURS)), self.hourly)
 
     def area_ratio(self, points: FloatArray) -> FloatArray:
-        """Per point, the cell's factor relative to the hour's, weighted over the hours."""
-        w = np.asarray(self.hour_weight, float)
-        w = w / w.sum() if w.sum() > 0 else np.full(HOURS, 1.0 / HOURS)
-        hourly = np.asarray(self.hourly, float)
-        ratios = {c: float(np.dot(w, np.asarray(f) / hourly)) for c, f in self.cells.items()}
+        """Per point, the cell's factor relative to the hour's, weighted over the hours
+        (1 outside the cells seen)."""
         rows = np.floor(points[:, 0] / self.cell_deg).astype(np.int64)
         cols = np.floor(points[:, 1] / self.cell_deg).astype(np.int64)
-        return np.fromiter(
-            (ratios.get((int(a), int(b)), 1.0) for a, b in zip(rows, cols, strict=True)),
-            float,
-            len(rows),
-        )
+        out = np.ones(len(rows))
+        if len(self._keys) == 0:
+            return out
+        keys = _key(rows, cols)
+        at = np.clip(np.searchsorted(self._keys, keys), 0, len(self._keys) - 1)
+        hit = self._keys[at] == keys
+        out[hit] = self._ratios[at[hit]]
+        return out
 
     def relative(self) -> LearnedSpeeds:
         """The same shape with the driven hours' mean factor 1: for a base (OSRM) whose own
