@@ -5,6 +5,7 @@ Usage::
     python bench/eta.py                  # 5 training days + 1 test day, 20 vehicles (~20 s)
     python bench/eta.py --days 3 --vehicles 10 --seed 7
     python bench/eta.py --tiny           # 1 + 1 days, 2 vehicles (the test suite's smoke run)
+    python bench/eta.py --curve          # ...and the reduction after 1, 2, ... 5 days
 
 A synthetic fleet drives simulated days in a city whose *true* travel times come from a hidden
 model the predictors never see: smooth rush-hour peaks (08:00, 17:15), a slow centre that is
@@ -231,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vehicles", type=int, default=20, help="vehicles per day (default 20)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tiny", action="store_true", help="1 training day, 2 vehicles")
+    ap.add_argument(
+        "--curve", action="store_true", help="also the MAE reduction after 1, 2, ... --days days"
+    )
     args = ap.parse_args(argv)
     days, vehicles = (1, 2) if args.tiny else (args.days, args.vehicles)
     t0 = time.perf_counter()
@@ -250,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         fp, gp = float(np.percentile(f, 90)), float(np.percentile(g, 90))
         red = 100 * (1 - gm / fm) if fm > 0 else 0.0
         print(f"{h:>6} m {len(f):>5} {fm:>10.2f} {fp:>6.2f} {gm:>12.2f} {gp:>6.2f} {red:>6.1f}%")
+    if args.curve:
+        print("days of history   MAE -% at " + " ".join(f"{h:>5} m" for h in HORIZONS))
+        for d in range(1, days + 1):
+            e = errs if d == days else run(d, vehicles, args.seed)[1]
+            cut = [100 * (1 - np.mean(e["learned"][h]) / np.mean(e["fixed"][h])) for h in HORIZONS]
+            print(f"{d:>15} {'':>10} " + " ".join(f"{c:>6.1f}%" for c in cut))
     print(f"({time.perf_counter() - t0:.1f} s; errors in minutes)")
     return 0
 
