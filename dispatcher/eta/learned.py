@@ -89,7 +89,7 @@ def legs_from_track(
     """
     clean: list[tuple[datetime, float, float]] = []
     for ts, lat, lon in fixes:
-        if ts.tzinfo is None or not _valid(lat, lon):
+        if not isinstance(ts, datetime) or ts.tzinfo is None or not _valid(lat, lon):
             continue
         if clean and ts <= clean[-1][0]:
             continue

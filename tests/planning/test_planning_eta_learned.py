@@ -127,6 +127,7 @@ def test_a_track_is_cut_into_moving_legs_and_stops_are_left_out() -> None:
     fixes.insert(5, (start + timedelta(seconds=10), 52.9, 13.9))  # out of order: skipped
     fixes.append((datetime(2026, 1, 1), 52.6, 13.4))  # naive: skipped
     fixes.append((start + timedelta(hours=1), math.nan, 13.4))  # bad: skipped
+    fixes.append((None, 52.6, 13.4))  # type: ignore[arg-type]  # no time at all: skipped
     legs = legs_from_track(fixes)
     assert len(legs) == 4
     assert all(leg.duration_s >= 120 for leg in legs)
