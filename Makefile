@@ -14,3 +14,4 @@ test:
 bench: setup
 	.venv/bin/python bench/planning.py --quick
 	QT_QPA_PLATFORM=offscreen .venv/bin/python bench/console.py
+	.venv/bin/python bench/eta.py

@@ -26,6 +26,8 @@ from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.fleet import cli as fleet_cli
 from dispatcher.history.commands import add_parsers as add_history_parsers
 from dispatcher.history.commands import run_history
+from dispatcher.history.eta_cli import add_parser as add_eta_parser
+from dispatcher.history.eta_cli import run_eta
 from dispatcher.messaging.cli import add_parser as add_outbox_parser
 from dispatcher.messaging.cli import run_outbox
 from dispatcher.planning.plan_cli import add_parser as add_plan_parser
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="print a JSON array")
     add_outbox_parser(sub)
     add_history_parsers(sub)
+    add_eta_parser(sub)
     devices = devices_cli.add_parser(sub)
     add_device_registry_parsers(devices)
     fleet_cli.add_parsers(sub)
@@ -217,6 +220,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "solve": _cmd_solve,
         "alerts": _cmd_alerts,
         "history": run_history,
+        "eta": run_eta,
         "outbox": run_outbox,
         "devices": _cmd_devices,
         "fleet": _cmd_fleet,

@@ -26,7 +26,7 @@ from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.geocode_repo import database_geocoder
-from dispatcher.routing import Router, RoutingSettings, day_places
+from dispatcher.routing import Router, day_places
 from dispatcher.scenario.demo import DEFAULT_STOPS, DEFAULT_VEHICLES, demo_scenario
 from dispatcher.services import Service, ServiceMissing
 from dispatcher.site import Role, SiteRole
@@ -70,10 +70,11 @@ class Core:
         self.fleet = FleetSettings.from_settings(settings)
         #: ... and how every text of this process writes distances, speeds, times and dates.
         self.display = display.install(self.fleet)
-        #: The road engine (``[routing]``, docs/routing.md): every travel time and road path
-        #: of this process asks it; building it starts nothing (a child engine starts on the
-        #: first matrix, off the GUI thread).
-        self.routing = Router(RoutingSettings.from_settings(settings))
+        #: The road engine (``[routing]``, docs/routing.md) with the speeds learned from the
+        #: history (``[eta]``, docs/eta.md): every travel time and road path of this process
+        #: asks it; building it starts nothing (a child engine starts on the first matrix, off
+        #: the GUI thread).
+        self.routing = Router.from_settings(settings)
         self.db = Database(settings.database_url, pool=pool_options(settings, role))
         self.live: LiveTelemetry | None = None
         self.services: list[Service] = []

@@ -62,12 +62,12 @@ def run_plan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.fleet_settings import FleetSettings
     from dispatcher.persistence.database import Database
     from dispatcher.planning.plan_day import plan_day
-    from dispatcher.routing import Router, RoutingSettings
+    from dispatcher.routing import Router
     from dispatcher.users.desk import UserDesk
 
     fleet = FleetSettings.from_settings(settings)
     display.install(fleet)  # the text line in the fleet's units and locale
-    router = Router(RoutingSettings.from_settings(settings))
+    router = Router.from_settings(settings)  # with [eta]'s learned speeds
     db = Database(settings.database_url)
     try:
         actor = UserDesk(db).login().id  # the core refuses a role that may not plan

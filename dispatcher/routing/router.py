@@ -14,8 +14,11 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
+from dispatcher.eta.learned import LearnedProvider, LearnedSpeeds
 from dispatcher.eta.osrm import Fetch, OsrmProvider, _urllib_fetch
+from dispatcher.eta.settings import EtaSettings
 from dispatcher.eta.travel import (
     HaversineProvider,
     Location,
@@ -51,14 +54,26 @@ class Router:
         *,
         env: Mapping[str, str] | None = None,
         fetch: Fetch = _urllib_fetch,
+        learned: LearnedSpeeds | None = None,
     ) -> None:
         self.settings = settings or RoutingSettings()
+        #: Speeds learned from the history (``[eta] profile``, docs/eta.md): applied to the
+        #: motor profiles' matrices; bicycles and feet do not sit in traffic.
+        self.learned = learned
         self._env, self._fetch = env, fetch
         self._lock = threading.Lock()
         self._children: dict[str, RoutedProcess] = {}
         self._engines: dict[str, OsrmProvider | None] = {}
         self._warm: dict[str, WarmRoads] = {}
         self._closed = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Router:
+        """``[routing]`` and the learned speeds of ``[eta]``: the router a process uses."""
+        return cls(
+            RoutingSettings.from_settings(settings),
+            learned=EtaSettings.from_settings(settings).load(),
+        )
 
     @property
     def source(self) -> str:
@@ -70,18 +85,27 @@ class Router:
 
     def provider(self, vehicle_type: str | None = None) -> RoadProvider:
         """The travel-time provider for ``vehicle_type`` (its ``[routing.profiles]`` entry)."""
-        return RoadProvider(self, self.settings.profile_for(vehicle_type))
+        profile = self.settings.profile_for(vehicle_type)
+        learned = None if profile in _FALLBACK_KMH else self.learned
+        return RoadProvider(self, profile, learned)
 
     def warm_provider(self, vehicle_type: str | None = None) -> WarmRoads:
         """The never-blocking provider of ``vehicle_type`` for the GUI thread's route desk
-        (:mod:`dispatcher.routing.warm`); one per profile, shared by the worker that warms it."""
+        (:mod:`dispatcher.routing.warm`); one per profile, shared by the worker that warms it.
+
+        With learned speeds its straight lines carry them too: in full without an engine, in
+        shape only beside an engine's warmed pairs (they share the warmed matrix's profile).
+        """
         profile = self.settings.profile_for(vehicle_type)
+        learned = None if profile in _FALLBACK_KMH else self.learned
+        active = self.settings.provider != "haversine"
         with self._lock:
             if profile not in self._warm:
+                fallback: TravelTimeProvider = _fallback(profile)
+                if learned is not None:
+                    fallback = LearnedProvider(fallback, learned.relative() if active else learned)
                 self._warm[profile] = WarmRoads(
-                    RoadProvider(self, profile),
-                    _fallback(profile),
-                    active=self.settings.provider != "haversine",
+                    RoadProvider(self, profile, learned), fallback, active=active
                 )
             return self._warm[profile]
 
@@ -146,10 +170,16 @@ class RoadProvider:
 
     router: Router
     profile: str
+    learned: LearnedSpeeds | None = None
 
     def matrix(self, locations: Sequence[Location]) -> TravelMatrix:
         engine: TravelTimeProvider | None = self.router.engine(self.profile)
-        return (engine or _fallback(self.profile)).matrix(locations)
+        base = engine or _fallback(self.profile)
+        if self.learned is None:
+            return base.matrix(locations)
+        # learned against straight lines: an engine keeps its own level, takes the shape
+        speeds = self.learned if engine is None else self.learned.relative()
+        return LearnedProvider(base, speeds).matrix(locations)
 
     def route(self, points: Sequence[Location]) -> RoadPath:
         engine = self.router.engine(self.profile)

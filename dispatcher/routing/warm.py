@@ -16,8 +16,8 @@ import numpy as np
 
 from dispatcher.eta.travel import (
     FloatArray,
-    HaversineProvider,
     Location,
+    SpeedProfile,
     TravelMatrix,
     TravelTimeProvider,
 )
@@ -48,20 +48,21 @@ class WarmRoads:
 
     Args:
         road: The engine's provider, asked only by :meth:`warm` (a worker).
-        fallback: Straight lines for the pairs not warmed (the desk's usual ones).
+        fallback: Straight lines for the pairs not warmed (the desk's usual ones), possibly
+            with learned speeds (docs/eta.md).
         active: False when there is no engine to warm from (straight-line routing): then
             :meth:`warm` asks nothing and every matrix is ``fallback``'s.
     """
 
     def __init__(
-        self, road: TravelTimeProvider, fallback: HaversineProvider, *, active: bool = True
+        self, road: TravelTimeProvider, fallback: TravelTimeProvider, *, active: bool = True
     ) -> None:
         self.road, self.fallback, self.active = road, fallback, active
         self._lock = threading.Lock()
         self._index: dict[Key, int] = {}
         self._dist: FloatArray = np.zeros((0, 0))
         self._dur: FloatArray = np.zeros((0, 0))
-        self._profile = fallback.profile
+        self._profile = SpeedProfile.flat()  # replaced by the warmed matrix's, read only then
 
     def warm(self, places: Sequence[Location]) -> bool:
         """Fetch the road matrix of ``places`` (blocks: worker threads only).
