@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import json
 import os
 import pstats
 import statistics
@@ -365,6 +366,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--why", action="store_true", help="say where the GUI thread blocked")
     parser.add_argument("--profile", type=int, default=0, help="print the N heaviest functions")
     parser.add_argument("--screenshot", type=Path, default=None, help="PNG of the last size")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
     args = parser.parse_args(argv)
     protect_bools()
     with tempfile.TemporaryDirectory(prefix="bench-console-") as name:
@@ -384,6 +386,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 drop_database(args.db, url)
             report(results[-1:])
     report(results)
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, default=str), encoding="utf-8")
     return results
 
 
