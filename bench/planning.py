@@ -33,7 +33,11 @@ sys.path.insert(0, str(ROOT))
 from dispatcher.eta import EuclideanProvider  # noqa: E402
 from dispatcher.planning.evaluate import evaluate_route  # noqa: E402
 from dispatcher.planning.model import Plan, PlanMatrix, PlanStop, PlanVehicle  # noqa: E402
-from dispatcher.planning.optimize import OptimizeOptions, optimize  # noqa: E402
+from dispatcher.planning.optimize import (  # noqa: E402
+    OptimizationResult,
+    OptimizeOptions,
+    optimize,
+)
 from dispatcher.planning.solomon import SolomonInstance, read_solomon  # noqa: E402
 from dispatcher.planning.vrptw import DEFAULT_ENGINE, ENGINES, solve_vrptw  # noqa: E402
 
@@ -186,7 +190,7 @@ def single_route(n: int, seed: int) -> Plan:
 
 
 def reseq_table(sizes: list[int], steps: list[float], best_limit: float, seeds: int = 3) -> None:
-    """Our resequencing (own local search, then OR-Tools) and OR-Tools alone (``ort``).
+    """Our resequencing (local search and OR-Tools side by side) and OR-Tools alone (``ort``).
 
     Each size is run on ``seeds`` routes (seed ``n``, ``n + 1``, …). Both rows of a route are
     compared with the same reference: the better of the two ``best_limit`` runs (their
@@ -200,39 +204,61 @@ def reseq_table(sizes: list[int], steps: list[float], best_limit: float, seeds: 
         + " | ".join(f"{s:>5g}s gap% (late)" for s in steps)
         + f" | eval median µs | {best_limit:g}-s km (ort)"
     )
+    wins: dict[str, int] = {}
+    statuses: dict[str, int] = {}
+    overruns: list[float] = []
     for n, seed in ((n, n + k) for n in sizes for k in range(seeds)):
         plan = single_route(n, seed)
         pm = PlanMatrix.build(plan, EuclideanProvider(speed=8.0))
         opts = OptimizeOptions(vehicle_ids=("v",), scale=10.0)
-        own = optimize_module.resequence
+        own = optimize_module.portfolio
         tens = {}
         for label in ("", " ort"):
             if label:  # the previous path: OR-Tools alone from the window-end order
-                optimize_module.resequence = lambda *a, **k: None
+                optimize_module.portfolio = lambda *a, **k: None
             try:
                 tens[label] = optimize(plan, pm, replace(opts, time_limit_s=best_limit))
             finally:
-                optimize_module.resequence = own
+                optimize_module.portfolio = own
         best = tens[""]
         ref = min(r.after.distance for r in tens.values())
         for label in ("", " ort"):
             if label:
-                optimize_module.resequence = lambda *a, **k: None
+                optimize_module.portfolio = lambda *a, **k: None
             try:
-                cells = [_reseq_cell(plan, pm, replace(opts, time_limit_s=s), ref) for s in steps]
+                runs = [_reseq_run(plan, pm, replace(opts, time_limit_s=s)) for s in steps]
             finally:
-                optimize_module.resequence = own
+                optimize_module.portfolio = own
+            cells = [_reseq_cell(r, took, ref) for r, took in runs]
+            if not label:
+                for (r, took), s in zip(runs, steps, strict=True):
+                    wins[r.engine] = wins.get(r.engine, 0) + 1
+                    statuses[r.ortools_status] = statuses.get(r.ortools_status, 0) + 1
+                    overruns.append(took - s)
             if not label:
                 drag = partial(evaluate_route, pm, plan.vehicles["v"], best.routes["v"])
                 km = " ".join(f"{r.after.distance / 1000:.2f}" for r in tens.values())
                 cells += [f"{_median_us(drag, 2000):14.1f}", km]
             print(f"{n:>5}/{seed:<4}{label:<4} | " + " | ".join(cells), flush=True)
+    runs_n = sum(wins.values())
+    print(
+        f"engine wins over the {runs_n} portfolio runs (rows without 'ort'): "
+        + ", ".join(f"{e} {k}" for e, k in sorted(wins.items()))
+        + "; OR-Tools was "
+        + ", ".join(f"{st or 'not run'} {k}" for st, k in sorted(statuses.items()))
+        + f"; worst overrun of the limit {max(overruns, default=0.0) * 1000:+.0f} ms"
+    )
 
 
-def _reseq_cell(plan: Plan, pm: PlanMatrix, opts: OptimizeOptions, ref: float) -> str:
+def _reseq_run(
+    plan: Plan, pm: PlanMatrix, opts: OptimizeOptions
+) -> tuple[OptimizationResult, float]:
     t0 = time.perf_counter()
     r = optimize(plan, pm, opts)
-    took = time.perf_counter() - t0
+    return r, time.perf_counter() - t0
+
+
+def _reseq_cell(r: OptimizationResult, took: float, ref: float) -> str:
     ok = "" if r.honours_locks else " LOCKS!"
     return f"{100 * (r.after.distance / ref - 1):>6.2f} ({r.after.late_stops}) {took:4.2f}s{ok}"
 
