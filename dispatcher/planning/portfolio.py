@@ -143,9 +143,14 @@ def _on_time(problem: RoutingProblem, route: list[int]) -> bool:
 def _collect(
     child: Any, receiver: Connection, stop: Any, deadline: float, cancel: CancelToken | None
 ) -> tuple[RoutingOutcome | None, str]:
-    """The OR-Tools child's answer by ``deadline`` (+ grace), the child gone afterwards."""
+    """The OR-Tools child's answer by ``deadline`` (+ grace), the child gone afterwards.
+
+    Cancelled: the child is told to stop and gets only the grace (its route so far, if it
+    arrives by then, still competes).
+    """
     if cancel is not None and cancel.is_set():
         stop.set()
+        deadline = system_monotonic()
     try:
         wait = max(0.0, deadline - system_monotonic()) + GRACE_S
         if not receiver.poll(wait):

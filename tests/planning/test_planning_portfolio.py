@@ -7,6 +7,7 @@ OR-Tools child), never the optimizer around it.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 
@@ -133,3 +134,24 @@ def test_a_route_that_breaks_a_lock_is_left_to_ortools_fallbacks(monkeypatch):
     pinned = build.initial[0][4]  # the pinned stop (after the done one) moved away
     bad = [n for n in build.initial[0] if n != pinned] + [pinned]
     assert portfolio_module.portfolio(build.problem, bad, False, 0.2, 100) is None
+
+
+@pytest.mark.parametrize("parallel", MODES)
+def test_cancel_stops_both_engines_promptly(parallel, monkeypatch):
+    monkeypatch.setattr(portfolio_module, "PARALLEL", parallel)
+    plan = random_plan(23, 120, 1, pickups=False)
+    for vehicle in plan.vehicles.values():
+        plan.vehicles[vehicle.id] = replace(vehicle, capacity=10_000, shift_end=1e6)
+    pm = PlanMatrix.build(plan, EuclideanProvider())
+    cancel = threading.Event()
+    t0 = time.perf_counter()
+
+    def progress(best: float, elapsed: float) -> None:
+        cancel.set()
+
+    opts = OptimizeOptions(time_limit_s=20, vehicle_ids=("v0",))
+    result = optimize(plan, pm, opts, cancel, progress)
+    assert time.perf_counter() - t0 < 2.0
+    assert result.cancelled
+    assert result.ortools_status, "the portfolio ran (not OR-Tools' fallbacks)"
+    assert result.honours_locks
