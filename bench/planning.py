@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dispatcher.eta import EuclideanProvider  # noqa: E402
+from dispatcher.model.core import StopKind  # noqa: E402
 from dispatcher.planning.evaluate import evaluate_route  # noqa: E402
 from dispatcher.planning.model import Plan, PlanMatrix, PlanStop, PlanVehicle  # noqa: E402
 from dispatcher.planning.optimize import (  # noqa: E402
@@ -149,11 +150,14 @@ def fleet_table(
             )
 
 
-def single_route(n: int, seed: int) -> Plan:
+def single_route(n: int, seed: int, groups: bool = False) -> Plan:
     """One vehicle, ``n`` stops with 1-2 h windows around a feasible tour, 1-2 pinned stops.
 
     The current route is that tour disturbed by ``n/4`` random swaps (pins stay in place), so
-    a feasible order with the pins exists and the start is late at several stops.
+    a feasible order with the pins exists and the start is late at several stops. With
+    ``groups``: also every fifth stop a pickup and up to three order groups of three
+    stops (consecutive in the feasible tour, in that order on the route), the locks that
+    keep our search on its slower numpy descent.
     """
     rng = random.Random(seed)
     pts = [(rng.uniform(0, 10_000), rng.uniform(0, 10_000)) for _ in range(n)]
@@ -183,9 +187,27 @@ def single_route(n: int, seed: int) -> Plan:
         (5000.0, 5000.0),
         (5000.0, 5000.0),
     )
+    chosen: list[list[str]] = []
+    if groups:  # three stops in a row of the good tour, put in that order on the route
+        heads = [k for k in free if k + 1 in free and k + 2 in free]
+        for k in sorted(rng.sample(heads, 3)):
+            members = ids[k : k + 3]
+            if any(m in g for g in chosen for m in members):
+                continue
+            where = sorted(current.index(m) for m in members)
+            for pos, m in zip(where, members, strict=True):
+                current[pos] = m
+            chosen.append(members)
     plan = Plan.build([v], stops, {"v": current})
     for k in pins:
         plan.stops[current[k]] = replace(plan.stops[current[k]], pinned=True)
+    for g, members in enumerate(chosen):
+        for sid in members:
+            plan.stops[sid] = replace(plan.stops[sid], order_group=f"g{g}")
+    if groups:
+        for k, sid in enumerate(current):
+            if k % 5 == 4:
+                plan.stops[sid] = replace(plan.stops[sid], kind=StopKind.PICKUP)
     return plan
 
 
@@ -240,6 +262,18 @@ def reseq_table(sizes: list[int], steps: list[float], best_limit: float, seeds: 
                 km = " ".join(f"{r.after.distance / 1000:.2f}" for r in tens.values())
                 cells += [f"{_median_us(drag, 2000):14.1f}", km]
             print(f"{n:>5}/{seed:<4}{label:<4} | " + " | ".join(cells), flush=True)
+    for n, seed in ((n, n + k) for n in sizes for k in range(seeds)):
+        plan = single_route(n, seed, groups=True)
+        pm = PlanMatrix.build(plan, EuclideanProvider(speed=8.0))
+        opts = OptimizeOptions(vehicle_ids=("v",), scale=10.0)
+        ref = optimize(plan, pm, replace(opts, time_limit_s=best_limit)).after.distance
+        runs = [_reseq_run(plan, pm, replace(opts, time_limit_s=s)) for s in steps]
+        for (r, took), s in zip(runs, steps, strict=True):
+            wins[r.engine] = wins.get(r.engine, 0) + 1
+            statuses[r.ortools_status] = statuses.get(r.ortools_status, 0) + 1
+            overruns.append(took - s)
+        cells = [_reseq_cell(r, took, ref) + f" {r.engine[:3]}" for r, took in runs]
+        print(f"{n:>5}/{seed:<4}grp | " + " | ".join(cells), flush=True)
     runs_n = sum(wins.values())
     print(
         f"engine wins over the {runs_n} portfolio runs (rows without 'ort'): "
