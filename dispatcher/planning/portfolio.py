@@ -66,6 +66,7 @@ def _ortools_child(
     conn: Connection,
 ) -> None:
     """Body of the forked OR-Tools process: solve, send ``(routes, objective)``."""
+    _die_with_parent()
     try:
         out = solve_routing(problem, SearchParams(budget_s), initial, stop)
         conn.send((out.routes, out.objective, out.cancelled))
@@ -73,6 +74,19 @@ def _ortools_child(
         conn.send(("error", repr(exc), False))
     finally:
         conn.close()
+
+
+def _die_with_parent() -> None:
+    """Linux: be killed when the parent dies (a killed optimizer worker leaves no solver
+    running on). Elsewhere the child ends at its own time limit."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _solve_problem(problem: RoutingProblem, on_time: bool, late: int) -> RoutingProblem:

@@ -7,6 +7,8 @@ OR-Tools child), never the optimizer around it.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -155,3 +157,44 @@ def test_cancel_stops_both_engines_promptly(parallel, monkeypatch):
     assert result.cancelled
     assert result.ortools_status, "the portfolio ran (not OR-Tools' fallbacks)"
     assert result.honours_locks
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_the_ortools_child_dies_with_its_parent():
+    """A killed optimizer worker leaves no OR-Tools solver running on."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    parent = ctx.Process(target=_parent_of_a_dying_child, args=(sender,))
+    parent.start()
+    sender.close()
+    child_pid = receiver.recv()
+    parent.kill()
+    parent.join(timeout=5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(child_pid):
+        time.sleep(0.05)
+    assert not _alive(child_pid)
+
+
+def _parent_of_a_dying_child(conn) -> None:
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(target=_sleeper, args=(conn,), daemon=True)
+    child.start()
+    time.sleep(60)
+
+
+def _sleeper(conn) -> None:
+    portfolio_module._die_with_parent()
+    conn.send(os.getpid())  # only now: the parent must not die before the request is made
+    time.sleep(60)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
