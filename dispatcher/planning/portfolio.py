@@ -127,11 +127,13 @@ def portfolio(
         child = ctx.Process(
             target=_ortools_child, args=(model, budget, [stops], stop, sender), daemon=True
         )
-        child.start()
+        try:
+            child.start()
+        except OSError:  # no process to spare (limits, memory): OR-Tools runs afterwards
+            child = None
+            receiver.close()
         sender.close()
-        own_limit = time_limit_s
-    else:
-        own_limit = time_limit_s * (1 - SEQUENTIAL_SHARE)
+    own_limit = time_limit_s if child is not None else time_limit_s * (1 - SEQUENTIAL_SHARE)
     own = resequence(problem, stops, own_limit, late_weight, cancel, progress)
     assert own is not None  # the locks were checked above
     if child is not None:
@@ -194,7 +196,7 @@ def _after(
 ) -> tuple[RoutingOutcome | None, str]:
     """OR-Tools after the local search, from its route, with the time left (no ``fork``)."""
     budget = deadline - system_monotonic() - MARGIN_S
-    if own.cancelled or budget <= MARGIN_S:
+    if own.cancelled or budget < 0.02:
         return None, "no time"
     model = _solve_problem(problem, own.on_time, late)
     return solve_routing(model, SearchParams(budget), [own.stops], cancel), ""

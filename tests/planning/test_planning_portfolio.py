@@ -198,3 +198,15 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_fork_that_fails_falls_back_to_ortools_after_the_search(monkeypatch):
+    def no_fork(self) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr("multiprocessing.process.BaseProcess.start", no_fork)
+    plan = _locked_route()
+    result, took = _run(plan, 0.4, True, monkeypatch)
+    assert result.ortools_status in ("better", "worse"), "OR-Tools still ran, after the search"
+    assert result.honours_locks
+    assert took < 0.4 + 0.5
