@@ -31,9 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dispatcher.eta import EuclideanProvider  # noqa: E402
+from dispatcher.model.core import StopKind  # noqa: E402
 from dispatcher.planning.evaluate import evaluate_route  # noqa: E402
 from dispatcher.planning.model import Plan, PlanMatrix, PlanStop, PlanVehicle  # noqa: E402
-from dispatcher.planning.optimize import OptimizeOptions, optimize  # noqa: E402
+from dispatcher.planning.optimize import (  # noqa: E402
+    OptimizationResult,
+    OptimizeOptions,
+    optimize,
+)
 from dispatcher.planning.solomon import SolomonInstance, read_solomon  # noqa: E402
 from dispatcher.planning.vrptw import DEFAULT_ENGINE, ENGINES, solve_vrptw  # noqa: E402
 
@@ -145,11 +150,14 @@ def fleet_table(
             )
 
 
-def single_route(n: int, seed: int) -> Plan:
+def single_route(n: int, seed: int, groups: bool = False) -> Plan:
     """One vehicle, ``n`` stops with 1-2 h windows around a feasible tour, 1-2 pinned stops.
 
     The current route is that tour disturbed by ``n/4`` random swaps (pins stay in place), so
-    a feasible order with the pins exists and the start is late at several stops.
+    a feasible order with the pins exists and the start is late at several stops. With
+    ``groups``: also every fifth stop a pickup and up to three order groups of three
+    stops (consecutive in the feasible tour, in that order on the route), the locks that
+    keep our search on its slower numpy descent.
     """
     rng = random.Random(seed)
     pts = [(rng.uniform(0, 10_000), rng.uniform(0, 10_000)) for _ in range(n)]
@@ -179,14 +187,32 @@ def single_route(n: int, seed: int) -> Plan:
         (5000.0, 5000.0),
         (5000.0, 5000.0),
     )
+    chosen: list[list[str]] = []
+    if groups:  # three stops in a row of the good tour, put in that order on the route
+        heads = [k for k in free if k + 1 in free and k + 2 in free]
+        for k in sorted(rng.sample(heads, 3)):
+            members = ids[k : k + 3]
+            if any(m in g for g in chosen for m in members):
+                continue
+            where = sorted(current.index(m) for m in members)
+            for pos, m in zip(where, members, strict=True):
+                current[pos] = m
+            chosen.append(members)
     plan = Plan.build([v], stops, {"v": current})
     for k in pins:
         plan.stops[current[k]] = replace(plan.stops[current[k]], pinned=True)
+    for g, members in enumerate(chosen):
+        for sid in members:
+            plan.stops[sid] = replace(plan.stops[sid], order_group=f"g{g}")
+    if groups:
+        for k, sid in enumerate(current):
+            if k % 5 == 4:
+                plan.stops[sid] = replace(plan.stops[sid], kind=StopKind.PICKUP)
     return plan
 
 
 def reseq_table(sizes: list[int], steps: list[float], best_limit: float, seeds: int = 3) -> None:
-    """Our resequencing (own local search, then OR-Tools) and OR-Tools alone (``ort``).
+    """Our resequencing (local search and OR-Tools side by side) and OR-Tools alone (``ort``).
 
     Each size is run on ``seeds`` routes (seed ``n``, ``n + 1``, …). Both rows of a route are
     compared with the same reference: the better of the two ``best_limit`` runs (their
@@ -200,39 +226,73 @@ def reseq_table(sizes: list[int], steps: list[float], best_limit: float, seeds: 
         + " | ".join(f"{s:>5g}s gap% (late)" for s in steps)
         + f" | eval median µs | {best_limit:g}-s km (ort)"
     )
+    wins: dict[str, int] = {}
+    statuses: dict[str, int] = {}
+    overruns: list[float] = []
     for n, seed in ((n, n + k) for n in sizes for k in range(seeds)):
         plan = single_route(n, seed)
         pm = PlanMatrix.build(plan, EuclideanProvider(speed=8.0))
         opts = OptimizeOptions(vehicle_ids=("v",), scale=10.0)
-        own = optimize_module.resequence
+        own = optimize_module.portfolio
         tens = {}
         for label in ("", " ort"):
             if label:  # the previous path: OR-Tools alone from the window-end order
-                optimize_module.resequence = lambda *a, **k: None
+                optimize_module.portfolio = lambda *a, **k: None
             try:
                 tens[label] = optimize(plan, pm, replace(opts, time_limit_s=best_limit))
             finally:
-                optimize_module.resequence = own
+                optimize_module.portfolio = own
         best = tens[""]
         ref = min(r.after.distance for r in tens.values())
         for label in ("", " ort"):
             if label:
-                optimize_module.resequence = lambda *a, **k: None
+                optimize_module.portfolio = lambda *a, **k: None
             try:
-                cells = [_reseq_cell(plan, pm, replace(opts, time_limit_s=s), ref) for s in steps]
+                runs = [_reseq_run(plan, pm, replace(opts, time_limit_s=s)) for s in steps]
             finally:
-                optimize_module.resequence = own
+                optimize_module.portfolio = own
+            cells = [_reseq_cell(r, took, ref) for r, took in runs]
+            if not label:
+                for (r, took), s in zip(runs, steps, strict=True):
+                    wins[r.engine] = wins.get(r.engine, 0) + 1
+                    statuses[r.ortools_status] = statuses.get(r.ortools_status, 0) + 1
+                    overruns.append(took - s)
             if not label:
                 drag = partial(evaluate_route, pm, plan.vehicles["v"], best.routes["v"])
                 km = " ".join(f"{r.after.distance / 1000:.2f}" for r in tens.values())
                 cells += [f"{_median_us(drag, 2000):14.1f}", km]
             print(f"{n:>5}/{seed:<4}{label:<4} | " + " | ".join(cells), flush=True)
+    for n, seed in ((n, n + k) for n in sizes for k in range(seeds)):
+        plan = single_route(n, seed, groups=True)
+        pm = PlanMatrix.build(plan, EuclideanProvider(speed=8.0))
+        opts = OptimizeOptions(vehicle_ids=("v",), scale=10.0)
+        ref = optimize(plan, pm, replace(opts, time_limit_s=best_limit)).after.distance
+        runs = [_reseq_run(plan, pm, replace(opts, time_limit_s=s)) for s in steps]
+        for (r, took), s in zip(runs, steps, strict=True):
+            wins[r.engine] = wins.get(r.engine, 0) + 1
+            statuses[r.ortools_status] = statuses.get(r.ortools_status, 0) + 1
+            overruns.append(took - s)
+        cells = [_reseq_cell(r, took, ref) + f" {r.engine[:3]}" for r, took in runs]
+        print(f"{n:>5}/{seed:<4}grp | " + " | ".join(cells), flush=True)
+    runs_n = sum(wins.values())
+    print(
+        f"engine wins over the {runs_n} portfolio runs (rows without 'ort'): "
+        + ", ".join(f"{e} {k}" for e, k in sorted(wins.items()))
+        + "; OR-Tools was "
+        + ", ".join(f"{st or 'not run'} {k}" for st, k in sorted(statuses.items()))
+        + f"; worst overrun of the limit {max(overruns, default=0.0) * 1000:+.0f} ms"
+    )
 
 
-def _reseq_cell(plan: Plan, pm: PlanMatrix, opts: OptimizeOptions, ref: float) -> str:
+def _reseq_run(
+    plan: Plan, pm: PlanMatrix, opts: OptimizeOptions
+) -> tuple[OptimizationResult, float]:
     t0 = time.perf_counter()
     r = optimize(plan, pm, opts)
-    took = time.perf_counter() - t0
+    return r, time.perf_counter() - t0
+
+
+def _reseq_cell(r: OptimizationResult, took: float, ref: float) -> str:
     ok = "" if r.honours_locks else " LOCKS!"
     return f"{100 * (r.after.distance / ref - 1):>6.2f} ({r.after.late_stops}) {took:4.2f}s{ok}"
 

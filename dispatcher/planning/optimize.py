@@ -41,7 +41,7 @@ from dispatcher.planning.evaluate import EvaluationDiff, PlanEvaluation, diff, e
 from dispatcher.planning.initial import initial_routes
 from dispatcher.planning.locks import group_members, lock_violations
 from dispatcher.planning.model import FloatArray, Plan, PlanMatrix, PlanVehicle
-from dispatcher.planning.reseq import MIN_SOLVER_S, improves_on, resequence
+from dispatcher.planning.portfolio import portfolio
 from dispatcher.planning.routing import (
     CancelToken,
     ProgressCallback,
@@ -97,6 +97,10 @@ class OptimizationResult:
     base_versions: dict[str, int] = field(default_factory=dict)
     engine: str = "ortools"
     """Whose plan this is: ``"pyvrp"``, ``"ortools"`` or ``"local"`` (one route's search)."""
+    ortools_status: str = ""
+    """On a resequence (both engines ran, :mod:`dispatcher.planning.portfolio`): how
+    OR-Tools did against the local search: ``"better"``, ``"worse"``, ``"no route"``,
+    ``"timeout"``, ``"failed"`` or ``"no time"``; empty elsewhere."""
     converged: bool = False
     """The search ended because it stopped improving, before the time limit (a small day
     does not make the dispatcher wait for the whole limit)."""
@@ -382,18 +386,17 @@ def optimize(
         attempts = [("hard", None, None)] if on_time else []
         attempts += [("soft", late, None), ("soft+drop", late, drop)]
     outcome: RoutingOutcome | None = None
-    mode, elapsed, engine = "unchanged", 0.0, "ortools"
-    own = None
-    if initial is not None and len(build.vehicle_ids) == 1:  # resequencing one route
-        own = resequence(build.problem, initial[0], opts.time_limit_s, late, cancel, progress)
-    if own is not None:
-        elapsed = own.elapsed_s
-        outcome = RoutingOutcome([own.stops], own.objective, own.cancelled, own.elapsed_s)
-        mode, engine = ("hard" if own.on_time else "soft"), "local"
-        initial = [own.stops]  # OR-Tools only polishes what time is left (usually none)
-        attempts = [("hard", None, None)] if own.on_time else [("soft", late, None)]
-        if own.cancelled or opts.time_limit_s - elapsed < MIN_SOLVER_S:
-            attempts = []
+    mode, elapsed = "unchanged", 0.0
+    if start is not None and initial is not None and len(build.vehicle_ids) == 1:
+        both = portfolio(  # resequencing one route: local search and OR-Tools side by side
+            build.problem, initial[0], start[1], opts.time_limit_s, late, cancel, progress
+        )
+        if both is not None:
+            mode = "hard" if both.on_time else "soft"
+            result = preview_of(
+                plan, pm, build, both.outcome, mode=mode, elapsed=both.outcome.elapsed_s
+            )
+            return replace(result, engine=both.engine, ortools_status=both.ortools_status)
     for name, late_penalty, drop_penalty in attempts:
         build.problem.late_penalty = late_penalty
         build.problem.drop_penalty = drop_penalty
@@ -401,11 +404,9 @@ def optimize(
         out = solve_routing(build.problem, SearchParams(budget), initial, cancel, progress)
         elapsed += out.elapsed_s
         if out.routes is not None or (out.cancelled and outcome is None):
-            if own is None or (out.routes is not None and improves_on(own, build.problem, out)):
-                outcome, mode, engine = out, name, "ortools"
+            outcome, mode = out, name
             break
-    result = preview_of(plan, pm, build, outcome, mode=mode, elapsed=elapsed)
-    return replace(result, engine=engine)
+    return preview_of(plan, pm, build, outcome, mode=mode, elapsed=elapsed)
 
 
 def preview_of(

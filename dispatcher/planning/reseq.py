@@ -1,13 +1,11 @@
-"""Resequencing one route: our own time-window local search, OR-Tools only as the fallback.
+"""Resequencing one route: our own time-window local search (one engine of the portfolio).
 
 Measured on 100-200-stop routes (``bench/planning.py``): OR-Tools' first descent alone takes
 ~0.2 s at 100 stops and its guided local search needs seconds more, while the numpy search
 of :mod:`dispatcher.planning.tsptw` reaches a better route in ~0.06 s and, with its kicks,
-goes on to beat OR-Tools' 10-s result within ~1 s at 200 stops (OR-Tools started from our
-route did not improve it). So the search gets the whole time limit; OR-Tools runs after it
-only if it stopped early with time left (tiny routes), from its route, with hard windows
-when the route is on time (zero time warp in the solver's own integer units, hence
-feasible in its model), else with the soft fallback.
+goes on to beat OR-Tools' 10-s result within ~1 s at 200 stops. OR-Tools still runs beside
+it on every resequence (:mod:`dispatcher.planning.portfolio`); :func:`improves_on` is the
+comparison that picks the winner.
 """
 
 from __future__ import annotations
@@ -24,10 +22,6 @@ from dispatcher.planning.routing import (
     RoutingProblem,
 )
 from dispatcher.planning.tsptw import RouteProblem, improve, respects_locks, route_cost
-
-MIN_SOLVER_S = 0.1
-"""Below this remaining budget OR-Tools is not started after our search: it would add little
-(its first descent alone takes ~0.2 s at 100 stops) and overrun the limit by its start-up."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,8 +58,11 @@ def optimize_in_subprocess(
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
     receiver, sender = ctx.Pipe(duplex=False)
+    # Not a daemon: a daemonic process may not start children, and the resequencing
+    # portfolio forks its OR-Tools solver (dispatcher.planning.portfolio). The ``finally``
+    # below ends it either way.
     proc = ctx.Process(
-        target=_child, args=(plan, pm, options or OptimizeOptions(), stop, sender), daemon=True
+        target=_child, args=(plan, pm, options or OptimizeOptions(), stop, sender), daemon=False
     )
     proc.start()
     sender.close()

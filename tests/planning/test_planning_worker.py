@@ -28,6 +28,19 @@ def test_child_process_returns_a_valid_preview_and_reports_progress():
     assert result.after.distance <= result.before.distance + 1e-6
 
 
+def test_a_resequence_in_the_child_runs_both_engines():
+    """The worker process may start the portfolio's OR-Tools child (it is no daemon)."""
+    plan = random_plan(44, 12, 1)
+    result = optimize_in_subprocess(
+        plan,
+        PlanMatrix.build(plan, EuclideanProvider()),
+        OptimizeOptions(time_limit_s=0.5, vehicle_ids=("v0",)),
+    )
+    assert result.engine in ("local", "ortools")
+    assert result.ortools_status in ("better", "worse"), "OR-Tools answered beside the search"
+    assert result.honours_locks
+
+
 def test_cancel_reaches_the_child_process():
     plan = random_plan(42, 80, 4)
     cancel = threading.Event()

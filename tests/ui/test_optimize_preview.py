@@ -119,3 +119,22 @@ def test_the_preview_page_shows_names_as_text(qapp: Any) -> None:
     html = page_html(payload)
     assert name not in html and to_js(payload) in html
     assert json.loads(to_js(payload))["stops"][0][3] == name
+
+
+def test_the_route_preview_says_which_engine_found_the_plan(qtbot: Any, window: MainWindow) -> None:
+    """Resequencing one route runs the local search and OR-Tools side by side (issue 18):
+    the status line names the winner."""
+    board = window.routes_panel.boards["V01"]
+    rect = board.table.visualRect(board.table.model().index(0, 1))
+    qtbot.mouseClick(board.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.keyClick(board.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.routes_panel.last_optimize_dialog
+    assert isinstance(dialog, OptimizeDialog) and dialog.vehicle_id == "V01"
+    qtbot.waitUntil(lambda: dialog.outcome is not None or bool(dialog.error), timeout=60000)
+    result = dialog.outcome
+    assert result is not None, dialog.error
+    assert result.engine in ("local", "ortools")
+    assert result.ortools_status, "OR-Tools ran beside the local search"
+    found = "found by OR-Tools" if result.engine == "ortools" else "found by local search"
+    assert found in dialog.status.text()
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)

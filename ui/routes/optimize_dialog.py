@@ -49,7 +49,7 @@ FLEET_TIME_LIMIT_S = 10.0
 ENGINE_NAMES = {
     "pyvrp": "PyVRP",
     "ortools": "OR-Tools",
-    "local": "route local search",
+    "local": "local search",
 }
 """How the preview names the engine whose plan it shows (docs/planning.md)."""
 
@@ -158,7 +158,8 @@ class OptimizeDialog(QDialog):
         self.bar.setValue(100)
         self.bar.hide()
         stopped = " (cancelled: best plan found so far)" if result.cancelled else ""
-        how = f"{ENGINE_NAMES.get(result.engine, result.engine)}, {result.elapsed_s:.1f} s"
+        name = ENGINE_NAMES.get(result.engine, result.engine)
+        how = f"found by {name}, {result.elapsed_s:.1f} s"
         if result.converged:  # a small day: no point waiting for the whole limit
             how += f" (converged; limit {self.time_limit_s:g} s)"
         self.status.setText(
