@@ -303,8 +303,11 @@ def build_day_plan(
         plan_routes[route.vehicle_id] = ids
     by_id = {s.id: s for s in plan_stops}
     unassigned = _drop_fixed_unassigned(unassigned, by_id, problems)
+    reordered: list[str] = []
     for vid, route_ids_ in plan_routes.items():
-        plan_routes[vid] = _fixed_first(vid, list(route_ids_), by_id, problems)
+        plan_routes[vid] = _fixed_first(vid, list(route_ids_), by_id, reordered)
+    if reordered:
+        problems.append(_out_of_order(reordered))
     kept = set(unassigned) | {s for r in plan_routes.values() for s in r}
     plan = Plan.build(
         [_plan_vehicle(infos[vid], fallback, origin) for vid in infos],
@@ -336,14 +339,26 @@ def _drop_fixed_unassigned(
 
 
 def _fixed_first(
-    vid: str, ids: list[str], by_id: Mapping[str, PlanStop], problems: list[str]
+    vid: str, ids: list[str], by_id: Mapping[str, PlanStop], reordered: list[str]
 ) -> list[str]:
     """Done/in-progress stops first (stable): a driver who skipped ahead leaves gaps."""
     fixed = [s for s in ids if by_id[s].is_fixed]
     order = fixed + [s for s in ids if not by_id[s].is_fixed]
     if order != ids:
-        problems.append(f"{vid}: stops were served out of order; done stops shown first")
+        reordered.append(vid)
     return order
+
+
+#: Vehicles named in the out-of-order line; a big fleet's morning would fill the status line.
+OUT_OF_ORDER_NAMED = 3
+
+
+def _out_of_order(vids: list[str]) -> str:
+    """One line for every vehicle whose driver served stops out of order."""
+    named = ", ".join(vids[:OUT_OF_ORDER_NAMED])
+    more = len(vids) - OUT_OF_ORDER_NAMED
+    who = f"{named} and {more} more" if more > 0 else named
+    return f"stops were served out of order on {who}; done stops shown first"
 
 
 def _on_board(plan: Plan, ids: Sequence[str]) -> int:

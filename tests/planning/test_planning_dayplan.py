@@ -228,3 +228,19 @@ def save_as_desk2(session: Any, *args: Any) -> dict[str, tuple[int, int]]:
     from dispatcher.persistence import users_repo
 
     return fleet_repo.save_routes(session, *args, actor=users_repo.login(session, "desk2").id)
+
+
+def test_many_vehicles_served_out_of_order_make_one_short_line(db: Database) -> None:
+    routes, vehicles = load(db)
+    for i, r in enumerate(routes):
+        stops = list(r.stops)
+        stops[3] = replace(stops[3], status="done")  # served before the three before it
+        routes[i] = replace(r, stops=tuple(stops))
+    day = build_day_plan(routes, vehicles, TZ_NAME)
+    lines = [p for p in day.problems if "out of order" in p]
+    assert len(lines) == 1
+    named = ", ".join(r.vehicle_id for r in routes[:3])
+    more = len(routes) - 3
+    assert lines[0] == (
+        f"stops were served out of order on {named} and {more} more; done stops shown first"
+    )
