@@ -694,9 +694,14 @@
   }
 
   // --- the day: every route faintly, the selected one strong; the unassigned pool --------
+  // Above this many routes the day's faint lines are a fan that hides the map (500 vans from
+  // one depot): only the selected vehicle's line is drawn; every line still counts for the fit.
+  const OVERVIEW_MAX = 60;
+
   function setOverview(rows) {
     DM.overviewLayer.clearLayers();
     DM.overview = new Map();
+    DM.overviewAll = rows.length <= OVERVIEW_MAX;
     rows.forEach(function (row, i) {
       if (row[2].length < 2) return;
       const hue = ROUTE_HUES[i % ROUTE_HUES.length];
@@ -704,7 +709,7 @@
         renderer: DM.overviewRenderer, color: hue, hue: hue,
         weight: 3, opacity: 0.35, interactive: false,
       });
-      line.addTo(DM.overviewLayer);
+      if (DM.overviewAll) line.addTo(DM.overviewLayer);
       DM.overview.set(row[0], line);
     });
     styleOverview();
@@ -714,6 +719,10 @@
     const strong = DM.routeVehicle || DM.selected;
     for (const [vid, line] of DM.overview) {
       const on = vid === strong;
+      if (!DM.overviewAll) {
+        if (on && !DM.overviewLayer.hasLayer(line)) line.addTo(DM.overviewLayer);
+        if (!on && DM.overviewLayer.hasLayer(line)) DM.overviewLayer.removeLayer(line);
+      }
       // the strong one in the stops' dark blue, under the light dashes of what is left to do
       line.setStyle(on ? { color: "#0d47a1", weight: 5, opacity: 0.85 }
         : { color: line.options.hue, weight: 3, opacity: 0.35 });
@@ -850,6 +859,7 @@
       stops: DM.routeLayer.getLayers().length,
       labels: labelled().length,
       routes: DM.overview.size,
+      drawnRoutes: DM.overviewLayer.getLayers().length,
       strongRoutes: Array.from(DM.overview.values()).filter(function (l) {
         return l.options.opacity > 0.5;
       }).length,

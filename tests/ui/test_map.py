@@ -730,3 +730,29 @@ def test_a_stops_eta_on_the_map_is_the_one_on_its_board(
         return m.getTooltip().getElement().innerText; }})()""",
     )
     assert f"ETA {on_board[str(sid)]}" in tip
+
+
+def test_a_big_fleet_draws_only_the_selected_vehicles_day_line(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    """500 vans leaving one depot drew a fan of lines that hid the map (docs/scale)."""
+    _window, controller = open_window(qtbot, core, tmp_path)
+    rows = [
+        [f"B{i:03d}", f"Van {i}", [[52.5, 13.4], [52.5 + i * 0.001, 13.41 + i * 0.001]]]
+        for i in range(61)
+    ]
+    js(qtbot, controller, f"DispatcherMap.apply({json.dumps({'routes': rows})}); 1")
+    assert stats(qtbot, controller)["routes"] == 61
+    assert stats(qtbot, controller)["drawnRoutes"] == 0
+    js(qtbot, controller, "DispatcherMap.select('B007', false); 1")
+    assert stats(qtbot, controller)["drawnRoutes"] == 1
+    js(qtbot, controller, "DispatcherMap.select('B008', false); 1")
+    assert stats(qtbot, controller)["drawnRoutes"] == 1  # B007's went when B008 came
+    assert js(
+        qtbot,
+        controller,
+        "DispatcherMap.overviewLayer.hasLayer(DispatcherMap.overview.get('B008'))",
+    )
+    small = {"routes": rows[:60]}
+    js(qtbot, controller, f"DispatcherMap.apply({json.dumps(small)}); 1")
+    assert stats(qtbot, controller)["drawnRoutes"] == 60
