@@ -15,7 +15,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -175,6 +175,16 @@ class TravelTimeProvider(Protocol):
 
     def matrix(self, locations: Sequence[Location]) -> TravelMatrix:
         """Return distances and free-flow durations between all pairs of ``locations``."""
+        ...
+
+
+@runtime_checkable
+class LazyMatrixProvider(Protocol):
+    """A provider that can also answer a matrix computed per entry when read, for days too
+    large to hold every pair (a 500-vehicle day has 11,000 places: 1 GB per full matrix)."""
+
+    def lazy_matrix(self, locations: Sequence[Location]) -> TravelMatrix:
+        """The same matrix as ``matrix``, with entries computed when indexed."""
         ...
 
 

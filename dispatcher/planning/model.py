@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from dispatcher.errors import ValidationError
 from dispatcher.eta.travel import (
-    HaversineProvider,
+    LazyMatrixProvider,
     Location,
     TravelMatrix,
     TravelTimeProvider,
@@ -295,7 +295,7 @@ class PlanMatrix:
         for s in plan.stops.values():
             stop_node[s.id] = len(locs)
             locs.append(s.location)
-        if len(locs) > LAZY_ABOVE and isinstance(provider, HaversineProvider):
+        if len(locs) > LAZY_ABOVE and isinstance(provider, LazyMatrixProvider):
             matrix = provider.lazy_matrix(locs)  # a fleet's day: only the legs read
         else:
             matrix = build_matrix(provider, locs)

@@ -16,6 +16,7 @@ import numpy as np
 
 from dispatcher.eta.travel import (
     FloatArray,
+    LazyMatrixProvider,
     Location,
     SpeedProfile,
     TravelMatrix,
@@ -80,6 +81,15 @@ class WarmRoads:
             self._index = {k: i for i, k in enumerate(keys)}
             self._dist, self._dur, self._profile = tm.distance, tm.duration, tm.profile
         return True
+
+    def lazy_matrix(self, locations: Sequence[Location]) -> TravelMatrix:
+        """Per-entry straight lines for a day too large to hold every pair, while nothing is
+        warmed (no road engine, or before the first read); else :meth:`matrix`."""
+        with self._lock:
+            warmed = bool(self._index)
+        if not warmed and isinstance(self.fallback, LazyMatrixProvider):
+            return self.fallback.lazy_matrix(locations)
+        return self.matrix(locations)
 
     def matrix(self, locations: Sequence[Location]) -> TravelMatrix:
         backup = self.fallback.matrix(locations)

@@ -143,6 +143,7 @@ def test_a_large_plan_gets_a_lazy_matrix_with_the_same_evaluation(
     from dispatcher.planning import model
     from dispatcher.planning.evaluate import evaluate_plan
     from dispatcher.planning.model import PlanMatrix
+    from dispatcher.routing.warm import WarmRoads
 
     plan = random_plan(5, n_vehicles=3, n_stops=30)
 
@@ -157,6 +158,10 @@ def test_a_large_plan_gets_a_lazy_matrix_with_the_same_evaluation(
     monkeypatch.setattr(model, "LAZY_ABOVE", 10)
     lazy = PlanMatrix.build(plan, HaversineProvider())
     assert not isinstance(lazy.matrix.distance, np.ndarray)
+    # the route desk's provider since road routing (a WarmRoads over straight lines) too:
+    # its all-pairs matrix at 500 vehicles took 3 GB and seconds of the GUI thread
+    cold = WarmRoads(HaversineProvider(), HaversineProvider(), active=False)
+    assert not isinstance(PlanMatrix.build(plan, cold).matrix.distance, np.ndarray)
     a, b = evaluate_plan(full, plan), evaluate_plan(lazy, plan)
     assert b.distance > 0
     assert b.distance == pytest.approx(a.distance, rel=1e-9)
