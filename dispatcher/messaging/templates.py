@@ -43,9 +43,10 @@ from dispatcher.messaging.sandbox import (
     render_bounded,
 )
 from dispatcher.messaging.situations import ChannelKind, Situation, allowed_variables
+from dispatcher.package_data import resources_dir
 
 DEFAULT_LANG = "en"
-DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "resources" / "templates"
+DEFAULT_TEMPLATE_DIR = resources_dir("templates")
 
 PlainValue = str | int | float | bool | None
 

@@ -31,6 +31,7 @@ from dispatcher.errors import (
     DatabaseUnavailable,
     DispatcherError,
 )
+from dispatcher.package_data import migrations_dir
 from dispatcher.persistence.storage_errors import Fault, classify, refused
 
 #: The unit of work :meth:`Database.session` yields, under the ORM's name: the rooms that hand
@@ -40,7 +41,7 @@ Session = orm.Session
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = migrations_dir()
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 

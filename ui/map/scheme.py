@@ -27,10 +27,11 @@ from dispatcher import __version__
 from dispatcher.maps.mbtiles import MBTilesReader
 from dispatcher.maps.settings import TileSource
 from dispatcher.maps.tile_cache import TileCache
+from dispatcher.package_data import resources_dir
 
 log = logging.getLogger(__name__)
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "map"
+RESOURCES = resources_dir("map")
 LEAFLET_DIR = Path(xstatic_leaflet.BASE_DIR)
 _STATIC = {"leaflet": LEAFLET_DIR, "map": RESOURCES}
 _MIME = {
