@@ -34,7 +34,9 @@ Fetch = Callable[[str, float], bytes]
 """``fetch(url, timeout_s) -> body``; injectable so tests need no server."""
 
 
-def _urllib_fetch(url: str, timeout_s: float) -> bytes:
+def urllib_fetch(url: str, timeout_s: float) -> bytes:
+    """GET ``url`` with the standard library: the default :data:`Fetch` of every OSRM client
+    (the provider here and the routing layer's router), which tests replace with a fake."""
     req = urllib.request.Request(url, headers={"User-Agent": "dispatcher"})
     with urllib.request.urlopen(req, timeout=timeout_s) as resp:
         body: bytes = resp.read()
@@ -61,7 +63,7 @@ class OsrmProvider:
     max_locations: int = 100
     fallback: TravelTimeProvider = field(default_factory=HaversineProvider)
     speed_profile: SpeedProfile = field(default_factory=SpeedProfile.flat)
-    fetch: Fetch = _urllib_fetch
+    fetch: Fetch = urllib_fetch
 
     def matrix(self, locations: Sequence[Location]) -> TravelMatrix:
         backup = self.fallback.matrix(locations)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
 from dispatcher.eta.learned import LearnedProvider, LearnedSpeeds
-from dispatcher.eta.osrm import Fetch, OsrmProvider, _urllib_fetch
+from dispatcher.eta.osrm import Fetch, OsrmProvider, urllib_fetch
 from dispatcher.eta.settings import EtaSettings
 from dispatcher.eta.travel import (
     HaversineProvider,
@@ -53,7 +53,7 @@ class Router:
         settings: RoutingSettings | None = None,
         *,
         env: Mapping[str, str] | None = None,
-        fetch: Fetch = _urllib_fetch,
+        fetch: Fetch = urllib_fetch,
         learned: LearnedSpeeds | None = None,
     ) -> None:
         self.settings = settings or RoutingSettings()
