@@ -116,6 +116,10 @@ def insert_orders(session: Session, orders: Iterable[OrderRecord]) -> int:
             service_s=order.service_s,
             demand=order.demand,
             notes=order.notes,
+            required_skills=list(order.skills),
+            weight_kg=order.weight_kg,
+            volume_l=order.volume_l,
+            pair_key=order.pair,
         )
         if order.vehicle_id:
             route = _route_for(session, order.vehicle_id, order.service_date)

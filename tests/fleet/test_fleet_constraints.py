@@ -16,6 +16,7 @@ from fleet_zone import DAY, TZ, utc
 
 from dispatcher.clock import FakeClock
 from dispatcher.fleet.setup import FleetSetupDesk
+from dispatcher.importing.orders_csv import parse_orders
 from dispatcher.model.fleet_setup import FieldErrors
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
@@ -118,3 +119,23 @@ def test_bad_constraint_values_are_refused_field_by_field(desk: FleetSetupDesk) 
         "fixed_cost",
     }
     assert desk.fleet()["vehicles"] == []
+
+
+def test_an_orders_file_carries_skills_weight_volume_and_pairs(db: Database) -> None:
+    text = (
+        "order_id;lat;lon;kind;skills;weight;volume;pair\n"
+        "P1;53.5;-2.2;pickup;;;;S1\n"
+        "D1;53.6;-2.3;delivery;cold|lift;120;300;S1\n"
+        "D2;53.6;-2.3;delivery;;heavy;;\n"
+    )
+    parsed = parse_orders(text.encode(), default_date=DAY, timezone=TZ.key)
+    assert [str(e) for e in parsed.errors] == ["line 4: weight_kg 'heavy' is not a number"]
+    with db.session() as session:
+        assert fleet_repo.insert_orders(session, parsed.orders) == 2
+    with db.session() as session:
+        routes = fleet_repo.load_routes(session, DAY)
+    day = build_day_plan(routes, [], TZ, day=DAY)
+    by_ref = {v.order_ref: day.plan.stops[sid] for sid, v in day.stops.items()}
+    assert by_ref["D1"].skills == {"cold", "lift"}
+    assert (by_ref["D1"].weight, by_ref["D1"].volume, by_ref["D1"].pair) == (120, 300, "S1")
+    assert by_ref["P1"].pair == "S1" and by_ref["P1"].weight == 0
