@@ -283,20 +283,25 @@ def _with_break(
 ) -> tuple[FloatArray, FloatArray, float | None]:
     """The schedule with the driver's break, and when the break begins.
 
-    The rule every path shares (:mod:`dispatcher.planning.constraints`): the break is taken
-    at the stop the vehicle is at (or at the start) before the first leg that would arrive
-    after the window opens, as soon as the window has opened; the rest of the route shifts.
-    A route that is over before the window opens needs no break, and a vehicle on the road
-    after the window closed has taken it (the console does not track breaks live).
+    The rule every path shares (:mod:`dispatcher.planning.constraints`), at the first
+    opportunity along the route: a wait for a window that holds the whole break once the
+    break's window has opened (nothing moves), or else at the stop the vehicle is at (or at
+    the start) before the first leg that would arrive after the window opens, as soon as it
+    has opened; the rest of the route then shifts. A route that is over before the window
+    opens needs no break, and a vehicle on the road after the window closed has taken it
+    (the console does not track breaks live).
     """
     assert vehicle.break_window is not None
     lo, hi = vehicle.break_window
     if vehicle.start_time is not None and vehicle.start_time > hi:
         return arrive, begin, None
-    after = np.nonzero(arrive >= lo)[0]
-    if not len(after):
+    in_wait = (arrive < lo) & (lo <= hi) & (lo + vehicle.break_s <= begin)
+    chance = np.nonzero((arrive >= lo) | in_wait)[0]
+    if not len(chance):
         return arrive, begin, None
-    k = int(after[0])
+    k = int(chance[0])
+    if in_wait[k]:
+        return arrive, begin, lo
     leave = t0 if k == 0 else float(begin[k - 1] + svc[k - 1])
     brk = max(leave, lo)
     t1 = brk + vehicle.break_s

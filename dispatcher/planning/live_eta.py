@@ -40,6 +40,9 @@ class LiveVehicle:
     shift_end: datetime | None
     depot: Location | None
     position: Location | None
+    break_window: tuple[datetime, datetime] | None = None
+    """Earliest and latest start of the driver's break (``None``: no break)."""
+    break_s: float = 0.0
 
 
 def predict_route(
@@ -70,6 +73,13 @@ def predict_route(
         start,
         end=vehicle.depot,
         start_time=now_s if vehicle.position is not None or now_s > shift_start else None,
+        break_window=None
+        if vehicle.break_window is None
+        else (
+            to_plan_seconds(vehicle.break_window[0], origin),
+            to_plan_seconds(vehicle.break_window[1], origin),
+        ),
+        break_s=vehicle.break_s if vehicle.break_window is not None else 0.0,
     )
     ids = [s.id for s in stops]
     plan = Plan.build([plan_vehicle], list(stops), {plan_vehicle.id: ids})
