@@ -308,3 +308,21 @@ def test_fleet_prefers_the_vehicle_without_a_fixed_cost(engine: str):
     routes, result = _fleet(plan, engine)
     assert routes["free"] == ["a"]
     assert result.after.cost < result.before.cost  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("limit", ["weight", "volume", "duration"])
+def test_pyvrp_itself_honours_weight_volume_and_duration(limit: str):
+    """PyVRP's own answer, not the OR-Tools fallback's: both stops on one van would be
+    cheaper (fixed cost per van) but break the van's limit."""
+    if limit == "duration":
+        stops = [PlanStop("e", (30.0, 0.0)), PlanStop("w", (-30.0, 0.0))]
+        vans = [_vehicle(v, max_duration_s=80.0) for v in ("v0", "v1")]
+        plan = Plan.build(vans, stops, {"v0": ["e", "w"], "v1": []})
+    else:
+        plan = _heavy_plan(limit)
+    opts = OptimizeOptions(vehicle_fixed_cost=1000.0)
+    build = build_model(plan, _pm(plan), opts)
+    assert unsupported(build.problem) is None
+    out = solve_pyvrp(build.problem, PyvrpSearch(0.3), build.initial)
+    assert out.routes is not None
+    assert all(len(r) == 1 for r in out.routes), "one stop per van"

@@ -141,6 +141,8 @@ def test_a_drag_breaking_a_skill_is_shown_before_the_drop_and_asked_about(
     drop(target, [sid], 1)
     assert seen
     assert c.day.plan.routes["V12"][1] == sid
+    assert "lacks cold" in target.header.text(), "the board keeps saying it"
+    target.grab().save(str(tmp_path / "after_drop.png"))
     qtbot.waitUntil(lambda: not c.saving)
     routes = {r.vehicle_id: [str(s.id) for s in r.stops] for r in window.core.load_routes(DAY)}
     assert routes["V12"][1] == sid

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from dispatcher import display
 from dispatcher.maps.jsbridge import escape_html
+from dispatcher.planning.constraints import missing_skills, schedule_violations
 from dispatcher.planning.dayplan import UNASSIGNED
 from ui.routes.board_model import Column, VehicleBoardModel, decode_stop_ids
 from ui.routes.controller import BoardController
@@ -107,6 +108,7 @@ class VehicleBoard(QFrame):
         self.drop_warning.setWordWrap(True)
         self.drop_warning.setStyleSheet("color: #e04646; font-weight: bold")
         self.drop_warning.hide()
+        self._drag_key: tuple[tuple[str, ...], int] | None = None
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)
         self.model = VehicleBoardModel(controller, vehicle_id, self)
@@ -265,11 +267,34 @@ class VehicleBoard(QFrame):
             parts.append(f"<span style='color:#e04646'>over capacity by {ev.overload:g}</span>")
         if ev.shortfall > 0:
             parts.append(f"<span style='color:#e04646'>{ev.shortfall:g} not on board</span>")
+        if day is not None and ev.break_start is not None:
+            when = display.current().clock(day.clock_time(ev.break_start))
+            parts.append(f"break {when}")
+        if day is not None:
+            route = self.controller.route(self.vehicle_id)
+            for problem in schedule_violations(self.vehicle_id, ev):
+                if "over capacity" not in problem:  # said above
+                    text = escape_html(problem.split(": ", 1)[-1])
+                    parts.append(f"<span style='color:#e04646'>{text}</span>")
+            vehicle = day.plan.vehicles.get(self.vehicle_id)
+            lacking = sorted(
+                {k for sid in route for k in missing_skills(vehicle, day.plan.stops[sid])}
+                if vehicle is not None
+                else set()
+            )
+            if lacking:  # only this route's stops: the header is redrawn on every refresh
+                text = escape_html(f"lacks {', '.join(lacking)}")
+                parts.append(f"<span style='color:#e04646'>{text}</span>")
         return " · ".join(parts)
 
     # --- constraints on a drop -------------------------------------------------------------
     def _on_drag_over(self, stop_ids: list[str], row: int) -> None:
-        """Say what the drop here would break while the stops are still being dragged."""
+        """Say what the drop here would break while the stops are still being dragged (checked
+        again only when the row under the pointer changes, not on every mouse move)."""
+        key = (tuple(stop_ids), row)
+        if key == self._drag_key:
+            return
+        self._drag_key = key
         problems = (
             self.controller.drop_violations(stop_ids, self.vehicle_id, row) if stop_ids else []
         )
