@@ -326,3 +326,23 @@ def test_pyvrp_itself_honours_weight_volume_and_duration(limit: str):
     out = solve_pyvrp(build.problem, PyvrpSearch(0.3), build.initial)
     assert out.routes is not None
     assert all(len(r) == 1 for r in out.routes), "one stop per van"
+
+
+def test_insertion_ranks_a_place_breaking_weight_or_a_pair_after_the_clean_ones():
+    """A 60-kg parcel next to v0's full route: v0 is nearer but would carry 120 kg."""
+    plan = _heavy_plan("weight")
+    plan.routes["v0"].remove("b")
+    plan.unassigned.append("b")
+    plan.vehicles["v1"] = replace(plan.vehicles["v1"], start=(40.0, 0.0), end=(40.0, 0.0))
+    places = suggest_insertions(plan, _pm(plan), "b", limit=10)
+    assert places[0].vehicle_id == "v1" and places[0].keeps_feasibility
+    heavy = [p for p in places if p.vehicle_id == "v0"]
+    assert heavy and all(not p.keeps_feasibility for p in heavy)
+    assert heavy[0].violations == ("v0: 20 kg over its weight limit",)
+    pair = _pair_plan(split=False)
+    pair.routes["v0"].remove("d")
+    pair.unassigned.append("d")
+    best = suggest_insertions(pair, _pm(pair), "d", limit=10)
+    assert best[0].vehicle_id == "v0" and best[0].keeps_feasibility
+    assert pair.routes["v0"][: best[0].index].count("p") == 1, "after its pickup"
+    assert all(not p.keeps_feasibility for p in best if p.vehicle_id == "v1")
