@@ -22,8 +22,7 @@ from dispatcher.planning import (
     PlanStop,
     to_plan_seconds,
 )
-from dispatcher.planning.dayplan import BREAK_WINDOW_MIN
-from dispatcher.planning.live_eta import LiveVehicle, arrivals, predict_route
+from dispatcher.planning.live_eta import LiveVehicle, arrivals, break_rule, predict_route
 from dispatcher.planning.model import INF, from_plan_seconds
 
 log = logging.getLogger(__name__)
@@ -92,11 +91,9 @@ def _live(
         return LiveVehicle(vehicle_id, 0, origin, None, depot, position)
     day, tz = origin.date(), origin.tzinfo
     start = datetime.combine(day, vehicle.shift_start, tz)
-    window = None
-    after, latest = vehicle.break_after_min, vehicle.break_latest_min
-    if after is not None and after >= 0 and vehicle.break_min > 0:
-        latest = latest if latest is not None and latest >= after else after + BREAK_WINDOW_MIN
-        window = (start + timedelta(minutes=after), start + timedelta(minutes=latest))
+    window, break_s = break_rule(
+        start, vehicle.break_after_min, vehicle.break_latest_min, vehicle.break_min
+    )
     return LiveVehicle(
         vehicle_id,
         vehicle.capacity,
@@ -105,7 +102,7 @@ def _live(
         depot,
         position,
         window,
-        vehicle.break_min * 60.0,
+        break_s,
     )
 
 

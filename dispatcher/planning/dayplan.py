@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from dispatcher.clock import system_now
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind, StopStatus
+from dispatcher.planning.live_eta import BREAK_WINDOW_MIN
 from dispatcher.planning.model import (
     Plan,
     PlanStop,
@@ -253,11 +254,6 @@ def _plan_vehicle(
         max_duration_s=_minutes(info.max_route_min),
         **_break(info, start_s, end_s),
     )
-
-
-BREAK_WINDOW_MIN = 60
-"""When the fleet setup gives no latest break start, the break may begin up to this many
-minutes after it is due."""
 
 
 def _break(info: VehicleView, start_s: float, end_s: float) -> dict[str, Any]:
