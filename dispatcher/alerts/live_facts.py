@@ -42,7 +42,7 @@ from dispatcher.model.stops import RouteView, StopView
 from dispatcher.persistence import alert_repo, fleet_repo
 from dispatcher.persistence.database import Database, Session
 from dispatcher.planning.evaluate import RouteEvaluation
-from dispatcher.planning.live_eta import LiveVehicle, predict_route
+from dispatcher.planning.live_eta import LiveVehicle, break_rule, predict_route
 from dispatcher.planning.live_eta import arrivals as predicted_arrivals
 from dispatcher.planning.model import INF, PlanStop, from_plan_seconds, to_plan_seconds
 
@@ -183,13 +183,19 @@ class LiveFacts:
         if not plan_stops:
             return {}, None
         position = _precise(live)
+        shift_start = datetime.combine(origin.date(), v.shift_start, self._tz)
+        window, break_s = break_rule(
+            shift_start, v.break_after_min, v.break_latest_min, v.break_min
+        )
         vehicle = LiveVehicle(
             v.id,
             v.capacity,
-            datetime.combine(origin.date(), v.shift_start, self._tz),
+            shift_start,
             datetime.combine(origin.date(), v.shift_end, self._tz),
             depot,
             position,
+            window,
+            break_s,
         )
         try:
             evaluation = predict_route(vehicle, plan_stops, now, origin, self._provider)

@@ -48,6 +48,11 @@ VEHICLE_OPTIONS = {
     "--shift-end": "shift_end",
     "--break-after": "break_after_min",
     "--break-min": "break_min",
+    "--break-by": "break_latest_min",
+    "--fixed-cost": "fixed_cost",
+    "--max-weight": "max_weight_kg",
+    "--max-volume": "max_volume_l",
+    "--max-route": "max_route_min",
 }
 DRIVER_OPTIONS = {"--name": "name", "--phone": "phone", "--device": "device_key"}
 RECORDS = {"depot": DEPOT_OPTIONS, "vehicle": VEHICLE_OPTIONS, "driver": DRIVER_OPTIONS}

@@ -52,6 +52,11 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "shift_end": ("shift_end", "end"),
         "break_after_min": ("break_after_min", "break_after"),
         "break_min": ("break_min", "break"),
+        "break_latest_min": ("break_latest_min", "break_by"),
+        "fixed_cost": ("fixed_cost", "cost_per_day"),
+        "max_weight_kg": ("max_weight_kg", "max_weight"),
+        "max_volume_l": ("max_volume_l", "max_volume"),
+        "max_route_min": ("max_route_min", "max_route"),
     },
     "drivers": {
         "id": ("id", "driver_id", "driver", "code"),

@@ -12,7 +12,9 @@ Columns (see docs/import.md): ``order_id`` (required), ``lat``, ``lon`` (require
 row has an ``address`` and a geocoder is given: then the address is placed by it),
 ``customer_id``, ``customer_name``, ``phone``, ``email``, ``address``, ``date``,
 ``window_start``, ``window_end`` (``HH:MM`` on the date, or ISO 8601), ``service_min``,
-``demand``, ``kind`` (delivery/pickup), ``vehicle``, ``notes``.
+``demand``, ``kind`` (delivery/pickup), ``vehicle``, ``notes``, and the constraints
+``skills`` (comma list), ``weight_kg``, ``volume_l`` and ``pair`` (the key that joins a pickup
+to its delivery).
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "kind": ("kind", "type"),
     "vehicle": ("vehicle", "vehicle_id"),
     "notes": ("notes", "note", "comment", "comments"),
+    "skills": ("skills", "required_skills", "needs"),
+    "weight_kg": ("weight_kg", "weight", "kg"),
+    "volume_l": ("volume_l", "volume", "litres", "liters"),
+    "pair": ("pair", "pair_key", "shipment"),
 }
 REQUIRED = ("order_id", "lat", "lon")
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -61,6 +67,8 @@ TEXT_LIMITS = {
     "address": limits.ADDRESS,
     "vehicle": limits.VEHICLE_ID,
     "notes": limits.NOTE,
+    "skills": 200,
+    "pair": 40,
 }
 #: Longest value of a parsed column (an ISO 8601 time is 32): keeps messages readable.
 PARSED_LIMIT = 64
@@ -346,7 +354,18 @@ def _parse_row(
         kind=kind,
         vehicle_id=vehicle,
         notes=get("notes"),
+        skills=_skills(get("skills")),
+        weight_kg=int(_number(get("weight_kg") or "0", "weight_kg", 0, 100_000)),
+        volume_l=int(_number(get("volume_l") or "0", "volume_l", 0, 1_000_000)),
+        pair=get("pair") or None,
     )
+
+
+def _skills(text: str) -> tuple[str, ...]:
+    skills = tuple(s.strip() for s in re.split(r"[,;|]", text) if s.strip())
+    if any(len(s) > 40 for s in skills):
+        raise _RowRejected("each skill at most 40 characters", "skills")
+    return skills
 
 
 def parse_order_fields(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dispatcher.errors import DispatcherError
 from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
@@ -22,8 +22,8 @@ from dispatcher.planning import (
     PlanStop,
     to_plan_seconds,
 )
-from dispatcher.planning.live_eta import LiveVehicle, arrivals, predict_route
-from dispatcher.planning.model import INF
+from dispatcher.planning.live_eta import LiveVehicle, arrivals, break_rule, predict_route
+from dispatcher.planning.model import INF, from_plan_seconds
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +90,48 @@ def _live(
     if vehicle is None:
         return LiveVehicle(vehicle_id, 0, origin, None, depot, position)
     day, tz = origin.date(), origin.tzinfo
+    start = datetime.combine(day, vehicle.shift_start, tz)
+    window, break_s = break_rule(
+        start, vehicle.break_after_min, vehicle.break_latest_min, vehicle.break_min
+    )
     return LiveVehicle(
         vehicle_id,
         vehicle.capacity,
-        datetime.combine(day, vehicle.shift_start, tz),
+        start,
         datetime.combine(day, vehicle.shift_end, tz),
         depot,
         position,
+        window,
+        break_s,
     )
+
+
+def planned_breaks(
+    records: DayRecords, provider: TravelTimeProvider | None = None
+) -> dict[str, tuple[datetime, datetime]]:
+    """When each driver's break falls in the plan: the route evaluated from the depot at
+    shift start, the break placed by the evaluator's rule (docs/planning.md, "Constraints")."""
+    provider = provider or HaversineProvider()
+    origin = records.midnight()
+    vehicles = {v.id: v for v in records.vehicles}
+    found: dict[str, tuple[datetime, datetime]] = {}
+    for vehicle_id, stops in by_vehicle(records.stops).items():
+        vehicle = vehicles.get(vehicle_id)
+        if vehicle is None or not vehicle.break_min or vehicle.break_after_min is None:
+            continue
+        depot = _depot(vehicle) or (stops[0].lat, stops[0].lon)
+        live = _live(vehicle_id, vehicle, origin, depot, None)
+        try:
+            evaluation = predict_route(
+                live, [_plan_stop(s, origin) for s in stops], origin, origin, provider
+            )
+        except DispatcherError as exc:
+            log.warning("cannot place the break of %s: %s", vehicle_id, exc)
+            continue
+        if evaluation.break_start is not None:
+            begin = from_plan_seconds(evaluation.break_start, origin)
+            found[vehicle_id] = (begin, begin + timedelta(minutes=vehicle.break_min))
+    return found
 
 
 def _evaluate(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 
 from dispatcher.eta.travel import TravelTimeProvider
-from dispatcher.kpi.schedule import LatLon, planned_arrivals, predicted_arrivals
+from dispatcher.kpi.schedule import LatLon, planned_arrivals, planned_breaks, predicted_arrivals
 from dispatcher.kpi.timeline import Timeline, build_timeline
 from dispatcher.model.kpi import DayRecords
 from dispatcher.persistence import kpi_repo
@@ -28,11 +28,14 @@ class KpiSnapshot:
     predicted: Mapping[int, datetime] = field(default_factory=dict)
     #: The Timeline view's rows, when built with the snapshot (:meth:`with_timeline`).
     timeline: Timeline | None = None
+    #: Each driver's planned break (begin, end), for the timeline.
+    breaks: Mapping[str, tuple[datetime, datetime]] = field(default_factory=dict)
 
     def with_timeline(self) -> KpiSnapshot:
         """The snapshot with its timeline built: in the loading worker, since for 10,000
         stops building it on the GUI thread took half a second (bench/console.py)."""
-        return replace(self, timeline=build_timeline(self.records, self.now, self.predicted))
+        timeline = build_timeline(self.records, self.now, self.predicted, breaks=self.breaks)
+        return replace(self, timeline=timeline)
 
 
 def load_snapshot(
@@ -49,4 +52,5 @@ def load_snapshot(
         records = kpi_repo.load_day(session, tz, day)
     records = records.with_planned(planned_arrivals(records, provider))
     predicted = predicted_arrivals(records, positions, now, provider)
-    return KpiSnapshot(records, now, predicted)
+    breaks = planned_breaks(records, provider)
+    return KpiSnapshot(records, now, predicted, breaks=breaks)

@@ -59,6 +59,8 @@ class TimelineRow:
     label: str
     row: int
     stops: tuple[TimelineStop, ...]
+    breaks: tuple[tuple[float, float], ...] = ()
+    """The driver's planned break(s), begin and end in plan seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ class Timeline:
         for s in self.stops():
             times += [t for t in (s.window_start, s.window_end) if t is not None]
             times += list(s.marks())
+        for r in self.rows:
+            times += [t for b in r.breaks for t in b]
         finite = [t for t in times if math.isfinite(t)]
         return (min(finite), max(finite)) if finite else (7 * 3600.0, 19 * 3600.0)
 
@@ -118,12 +122,16 @@ def build_timeline(
     now: datetime,
     predicted: Mapping[int, datetime] | None = None,
     rules: KpiRules = DEFAULT_RULES,
+    breaks: Mapping[str, tuple[datetime, datetime]] | None = None,
 ) -> Timeline:
     """Rows for every vehicle with stops, in the order of ``records.vehicles`` then by id.
 
     ``predicted`` comes from :func:`dispatcher.kpi.schedule.predicted_arrivals`; a stop
     without a prediction that has not been reached shows its planned arrival as predicted.
+    ``breaks`` (:func:`dispatcher.kpi.schedule.planned_breaks`) puts each driver's break on
+    its row.
     """
+    breaks = breaks or {}
     predicted = predicted or {}
     origin = records.midnight()
     names = {v.id: v.name for v in records.vehicles}
@@ -135,7 +143,11 @@ def build_timeline(
             _stop(s, index, origin, now, predicted.get(s.id), rules) for s in groups[vehicle_id]
         )
         label = names.get(vehicle_id, vehicle_id)
-        rows.append(TimelineRow(vehicle_id, label, index, stops))
+        spans: tuple[tuple[float, float], ...] = ()
+        if vehicle_id in breaks:
+            begin, end = breaks[vehicle_id]
+            spans = ((to_plan_seconds(begin, origin), to_plan_seconds(end, origin)),)
+        rows.append(TimelineRow(vehicle_id, label, index, stops, spans))
     return Timeline(tuple(rows), origin, to_plan_seconds(now, origin))
 
 

@@ -80,6 +80,11 @@ class VehicleSpec:
     shift_end: time = time(17, 0)
     break_after_min: int | None = None
     break_min: int = 0
+    break_latest_min: int | None = None
+    fixed_cost: float = 0.0
+    max_weight_kg: int | None = None
+    max_volume_l: int | None = None
+    max_route_min: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +221,13 @@ def parse_vehicle(raw: Mapping[str, object]) -> VehicleSpec:
     break_min = f.check("break_min", whole(0, 240), 0)
     if break_min and break_after is None and "break_after_min" not in f.errors:
         f.errors["break_after_min"] = "say after how many minutes of shift the break is due"
+    break_latest = f.check("break_latest_min", whole(0, 24 * 60), None)
+    if break_latest is not None and break_after is not None and break_latest < break_after:
+        f.errors["break_latest_min"] = "must not be before the break is due"
+    fixed = f.check("fixed_cost", number(0, 100_000), 0.0)
+    max_weight = f.check("max_weight_kg", whole(1, 1_000_000), None)
+    max_volume = f.check("max_volume_l", whole(1, 10_000_000), None)
+    max_route = f.check("max_route_min", whole(1, 24 * 60), None)
     f.done()
     return VehicleSpec(
         spec_id,
@@ -233,6 +245,11 @@ def parse_vehicle(raw: Mapping[str, object]) -> VehicleSpec:
         end,
         break_after,
         break_min,
+        break_latest,
+        fixed,
+        max_weight,
+        max_volume,
+        max_route,
     )
 
 

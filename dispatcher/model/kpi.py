@@ -80,6 +80,11 @@ class VehicleRecord:
     shift_end: time = time(17, 0)
     depot_lat: float | None = None
     depot_lon: float | None = None
+    #: The driver's break (fleet setup): due ``break_after_min`` into the shift, to begin by
+    #: ``break_latest_min``, lasting ``break_min`` (the timeline shows where it falls).
+    break_after_min: int | None = None
+    break_min: int = 0
+    break_latest_min: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

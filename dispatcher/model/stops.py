@@ -54,6 +54,11 @@ class StopView:
     failure_reason: str = ""
     vehicle_id: str | None = None
     vehicle_name: str = ""
+    #: Constraints the planner honours (docs/planning.md, "Constraints").
+    required_skills: tuple[str, ...] = ()
+    weight_kg: int = 0
+    volume_l: int = 0
+    pair_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

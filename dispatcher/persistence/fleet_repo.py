@@ -116,6 +116,10 @@ def insert_orders(session: Session, orders: Iterable[OrderRecord]) -> int:
             service_s=order.service_s,
             demand=order.demand,
             notes=order.notes,
+            required_skills=list(order.skills),
+            weight_kg=order.weight_kg,
+            volume_l=order.volume_l,
+            pair_key=order.pair,
         )
         if order.vehicle_id:
             route = _route_for(session, order.vehicle_id, order.service_date)
@@ -242,6 +246,16 @@ def _route_view(route: Route, day_driver: str | None = None) -> RouteView:
     )
 
 
+def _skills(value: object) -> tuple[str, ...]:
+    """A stored skill list as text, whatever the JSON column holds (a hand-edited row may
+    have a string or numbers in it)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(s).strip() for s in value if str(s).strip())
+
+
 def stop_view(
     s: Stop,
     *,
@@ -276,6 +290,10 @@ def stop_view(
         planned_arrival=s.planned_arrival,
         keep_on_vehicle=s.keep_on_vehicle,
         lock_group=s.lock_group,
+        required_skills=_skills(s.required_skills),
+        weight_kg=max(0, s.weight_kg or 0),
+        volume_l=max(0, s.volume_l or 0),
+        pair_key=s.pair_key or None,
         actual_arrival=s.actual_arrival,
         completed_at=s.completed_at,
         attempts=s.attempts,
@@ -319,6 +337,14 @@ class VehicleView:
     driver_id: str | None = None
     cost_per_km: float = 0.0
     cost_per_hour: float = 0.0
+    fixed_cost: float = 0.0
+    skills: tuple[str, ...] = ()
+    max_weight_kg: int | None = None
+    max_volume_l: int | None = None
+    max_route_min: int | None = None
+    break_after_min: int | None = None
+    break_min: int = 0
+    break_latest_min: int | None = None
 
 
 def load_vehicles(session: Session, *, active_only: bool = True) -> list[VehicleView]:
@@ -344,6 +370,14 @@ def load_vehicles(session: Session, *, active_only: bool = True) -> list[Vehicle
             v.driver_id,
             v.cost_per_km or 0.0,
             v.cost_per_hour or 0.0,
+            v.fixed_cost or 0.0,
+            _skills(v.skills),
+            v.max_weight_kg,
+            v.max_volume_l,
+            v.max_route_min,
+            v.break_after_min,
+            v.break_min or 0,
+            v.break_latest_min,
         )
         for v in session.scalars(query)
     ]

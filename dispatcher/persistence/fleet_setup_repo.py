@@ -192,6 +192,11 @@ def vehicle_dict(v: Vehicle) -> dict[str, Any]:
         "shift_end": v.shift_end.strftime("%H:%M"),
         "break_after_min": v.break_after_min,
         "break_min": v.break_min,
+        "break_latest_min": v.break_latest_min,
+        "fixed_cost": v.fixed_cost,
+        "max_weight_kg": v.max_weight_kg,
+        "max_volume_l": v.max_volume_l,
+        "max_route_min": v.max_route_min,
         "active": v.active,
     }
 

@@ -52,6 +52,9 @@ def _vehicles(session: Session) -> list[VehicleRecord]:
             shift_end=v.shift_end,
             depot_lat=v.depot_lat,
             depot_lon=v.depot_lon,
+            break_after_min=v.break_after_min,
+            break_min=v.break_min,
+            break_latest_min=v.break_latest_min,
         )
         for v in fleet_repo.load_vehicles(session, active_only=False)
     ]

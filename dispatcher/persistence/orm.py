@@ -121,6 +121,15 @@ class Vehicle(Base):
     #: Break rule: ``break_min`` minutes once ``break_after_min`` minutes of shift have passed.
     break_after_min: Mapped[int | None] = mapped_column(Integer)
     break_min: Mapped[int] = mapped_column(Integer, default=0)
+    #: The break must have begun by this many minutes of shift (None: an hour after due).
+    break_latest_min: Mapped[int | None] = mapped_column(Integer)
+    #: Money for using the vehicle on a day (the planner's objective; docs/planning.md).
+    fixed_cost: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    #: Capacity in kg and litres besides ``capacity`` (units); None: not limited.
+    max_weight_kg: Mapped[int | None] = mapped_column(Integer)
+    max_volume_l: Mapped[int | None] = mapped_column(Integer)
+    #: Longest route, leaving to coming back (None: the shift only).
+    max_route_min: Mapped[int | None] = mapped_column(Integer)
 
     depot: Mapped[Depot | None] = relationship(foreign_keys=[depot_id])
     driver: Mapped[Driver | None] = relationship()
@@ -304,6 +313,12 @@ class Stop(Base):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     keep_on_vehicle: Mapped[bool] = mapped_column(Boolean, default=False)
     lock_group: Mapped[str | None] = mapped_column(String(40))
+    #: What the vehicle must be able to do (a subset of its ``skills``).
+    required_skills: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    weight_kg: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    volume_l: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    #: A pickup and a delivery sharing this key: one vehicle, the pickup first.
+    pair_key: Mapped[str | None] = mapped_column(String(40))
     planned_arrival: Mapped[datetime | None]
     actual_arrival: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from dispatcher.clock import system_now
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind, StopStatus
+from dispatcher.planning.live_eta import BREAK_WINDOW_MIN
 from dispatcher.planning.model import (
     Plan,
     PlanStop,
@@ -211,6 +212,10 @@ def _plan_stop(view: StopView, origin: datetime, problems: list[str]) -> PlanSto
             pinned=view.pinned,
             order_group=view.lock_group,
             keep_vehicle=view.keep_on_vehicle,
+            skills=frozenset(view.required_skills),
+            weight=max(view.weight_kg, 0),
+            volume=max(view.volume_l, 0),
+            pair=view.pair_key or None,
         )
     except ValidationError as exc:  # pragma: no cover - values are clamped above
         problems.append(str(exc))
@@ -242,7 +247,39 @@ def _plan_vehicle(
         depot,
         cost_per_km=_cost(info.cost_per_km),
         cost_per_hour=_cost(info.cost_per_hour),
+        fixed_cost=_cost(info.fixed_cost),
+        skills=frozenset(info.skills),
+        max_weight=_limit(info.max_weight_kg),
+        max_volume=_limit(info.max_volume_l),
+        max_duration_s=_minutes(info.max_route_min),
+        **_break(info, start_s, end_s),
     )
+
+
+def _break(info: VehicleView, start_s: float, end_s: float) -> dict[str, Any]:
+    """The vehicle's break rule in plan seconds: due ``break_after_min`` into the shift, to
+    begin by ``break_latest_min`` (default an hour later), lasting ``break_min``."""
+    after, length = info.break_after_min, info.break_min
+    if after is None or after < 0 or length <= 0:
+        return {}
+    latest = info.break_latest_min
+    if latest is None or latest < after:
+        latest = after + BREAK_WINDOW_MIN
+    lo = min(start_s + after * 60.0, end_s)
+    return {
+        "break_window": (lo, max(lo, min(start_s + latest * 60.0, end_s))),
+        "break_s": length * 60.0,
+    }
+
+
+def _minutes(value: int | None) -> float | None:
+    limit = _limit(value)
+    return None if limit is None else limit * 60.0
+
+
+def _limit(value: int | None) -> int | None:
+    """A stored limit as the planner takes it: none for a missing or non-positive one."""
+    return value if value is not None and value > 0 else None
 
 
 def _cost(value: float) -> float:

@@ -43,6 +43,7 @@ from dispatcher.planning.commands import (
     Unassign,
     UndoStack,
 )
+from dispatcher.planning.constraints import move_violations
 from dispatcher.planning.dayplan import (
     UNASSIGNED,
     DayPlan,
@@ -503,6 +504,22 @@ class RouteDesk:
             lambda m: f"stop {day.stops[m[1]].order_ref}" if m[1] in day.stops else m[0],
             text,
         )
+
+    def drop_violations(self, stop_ids: Sequence[str], target: str, row: int) -> list[str]:
+        """What dropping ``stop_ids`` on ``target``'s route before ``row`` would newly break
+        (skills, pairs, weight, volume, maximum duration, the break), in words, before the
+        drop is made: the board shows it while dragging and asks before it drops."""
+        day, pm = self.day, self.pm
+        if day is None or pm is None or target not in day.plan.routes:
+            return []
+        ids = self.in_route_order(stop_ids)
+        if not ids:
+            return []
+        route = day.plan.routes[target]
+        row = len(route) if row < 0 else min(row, len(route))
+        moved = set(ids)
+        index = row - sum(1 for s in route[:row] if s in moved)
+        return [self.readable(v) for v in move_violations(day.plan, pm, ids, target, index)]
 
     # --- edits ----------------------------------------------------------------------------
     def execute(self, command: RouteCommand, label: str | None = None) -> bool:

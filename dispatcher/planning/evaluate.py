@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from dispatcher import display
 from dispatcher.eta.travel import SpeedProfile
@@ -75,6 +76,14 @@ class RouteEvaluation:
     shortfall: float = 0.0
     start_time: float = 0.0
     cost: float = 0.0
+    weight_overload: float = 0.0
+    volume_overload: float = 0.0
+    break_start: float | None = None
+    """When the driver's break begins (``None``: no break on this route, or it is over)."""
+    break_late: float = 0.0
+    """How much later than its window's end the break begins (seconds)."""
+    over_duration: float = 0.0
+    """Route duration beyond the vehicle's maximum (seconds)."""
 
     @property
     def late_stops(self) -> int:
@@ -94,6 +103,10 @@ class RouteEvaluation:
             and self.overtime <= 1e-9
             and self.overload <= 0
             and self.shortfall <= 0
+            and self.weight_overload <= 0
+            and self.volume_overload <= 0
+            and self.break_late <= 1e-9
+            and self.over_duration <= 1e-9
         )
 
 
@@ -187,9 +200,14 @@ def evaluate_route(
         c, wait = _profiled_schedule(t0, free, svc, ws, profile)
     arrive_all = c + np.concatenate(([0.0], wait[:-1])) if len(c) else c
     begin_all = c + wait
+    brk = None
+    if vehicle.has_break and len(c):
+        arrive_all, begin_all, brk = _with_break(
+            vehicle, t0, arrive_all, begin_all, free, svc, ws, profile
+        )
     arrival, begin = arrive_all[:m].copy(), begin_all[:m]
     start = t0
-    if vehicle.start_time is None and m and begin[0] > arrival[0]:
+    if vehicle.start_time is None and m and begin[0] > arrival[0] and brk is None:
         start = _late_departure(t0, float(free[0]), float(begin[0]), profile)
         arrival[0] = min(start + float(free[0]) * profile.period_at(start)[0], begin[0])
     departure = begin + svc[:m]
@@ -206,6 +224,7 @@ def evaluate_route(
     max_load = max(start_load, float(load.max())) if m else start_load
     min_load = min(start_load, float(load.min())) if m else start_load
     duration = end_time - start
+    extra = _extra_overload(pm, vehicle, to[:m])
     costed = end_time - start
     if vehicle.start_time is None and m and vehicle.cost_per_hour > 0:
         costed = end_time - _latest_start(t0, c, pm.window_start[to], pm.window_end[to])
@@ -228,7 +247,72 @@ def evaluate_route(
         max(0.0, -min_load),
         start,
         route_money(vehicle, dist, min(costed, duration), used=m > 0),
+        extra[0],
+        extra[1],
+        None if brk is None else brk,
+        0.0
+        if brk is None or vehicle.break_window is None
+        else max(0.0, brk - vehicle.break_window[1]),
+        0.0 if vehicle.max_duration_s is None else max(0.0, duration - vehicle.max_duration_s),
     )
+
+
+def _extra_overload(
+    pm: PlanMatrix, vehicle: PlanVehicle, nodes: npt.NDArray[np.int64]
+) -> tuple[float, float]:
+    """Worst excess over the weight and the volume limit along the route (deliveries are
+    loaded at the depot, pickups carried back, paired goods ride between their stops)."""
+    if pm.extra_delta is None or pm.extra_delivery is None or not len(nodes):
+        return 0.0, 0.0
+    start = pm.extra_delivery[nodes].sum(axis=0)
+    load = start + np.cumsum(pm.extra_delta[nodes], axis=0)
+    peak = np.maximum(start, load.max(axis=0))
+    limits = vehicle.limits
+    return max(0.0, float(peak[0]) - limits[1]), max(0.0, float(peak[1]) - limits[2])
+
+
+def _with_break(
+    vehicle: PlanVehicle,
+    t0: float,
+    arrive: FloatArray,
+    begin: FloatArray,
+    free: FloatArray,
+    svc: FloatArray,
+    ws: FloatArray,
+    profile: SpeedProfile,
+) -> tuple[FloatArray, FloatArray, float | None]:
+    """The schedule with the driver's break, and when the break begins.
+
+    The rule every path shares (:mod:`dispatcher.planning.constraints`), at the first
+    opportunity along the route: a wait for a window that holds the whole break once the
+    break's window has opened (nothing moves), or else at the stop the vehicle is at (or at
+    the start) before the first leg that would arrive after the window opens, as soon as it
+    has opened; the rest of the route then shifts. A route that is over before the window
+    opens needs no break, and a vehicle on the road after the window closed has taken it
+    (the console does not track breaks live).
+    """
+    assert vehicle.break_window is not None
+    lo, hi = vehicle.break_window
+    if vehicle.start_time is not None and vehicle.start_time > hi:
+        return arrive, begin, None
+    in_wait = (arrive < lo) & (lo <= hi) & (lo + vehicle.break_s <= begin)
+    chance = np.nonzero((arrive >= lo) | in_wait)[0]
+    if not len(chance):
+        return arrive, begin, None
+    k = int(chance[0])
+    if in_wait[k]:
+        return arrive, begin, lo
+    leave = t0 if k == 0 else float(begin[k - 1] + svc[k - 1])
+    brk = max(leave, lo)
+    t1 = brk + vehicle.break_s
+    if profile.is_flat:
+        c, wait = _schedule(t1, free[k:], svc[k:], ws[k:])
+    else:
+        c, wait = _profiled_schedule(t1, free[k:], svc[k:], ws[k:], profile)
+    arrive, begin = arrive.copy(), begin.copy()
+    arrive[k:] = c + np.concatenate(([0.0], wait[:-1]))
+    begin[k:] = c + wait
+    return arrive, begin, brk
 
 
 def _latest_start(t0: float, c: FloatArray, ws: FloatArray, we: FloatArray) -> float:

@@ -3,8 +3,11 @@
 Cheapest insertion with the evaluator: every (vehicle, position) is evaluated exactly
 (time-dependent travel, windows, load), then ranked: no new lateness/overtime/overload first,
 then least added lateness, then least added time. Positions that would shift a pinned stop or
-go before the fixed prefix are not offered, and a delivery is not offered to a vehicle already
-on the road (its goods are at the depot).
+go before the fixed prefix are not offered, a delivery is not offered to a vehicle already
+on the road (its goods are at the depot), nor a stop to a vehicle without the skills it
+needs. A place that would add any other violation of :mod:`dispatcher.planning.constraints`
+(weight, volume, maximum duration, a late break, a pair split or delivered before its pickup)
+is ranked after every clean one, with its reasons in :attr:`InsertionSuggestion.violations`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from dataclasses import dataclass
 
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind
+from dispatcher.planning.constraints import (
+    can_serve,
+    pair_violations,
+    schedule_violations,
+)
 from dispatcher.planning.evaluate import RouteEvaluation, evaluate_route
 from dispatcher.planning.model import Plan, PlanMatrix, refusal
 
@@ -30,6 +38,7 @@ class InsertionSuggestion:
     added_late_stops: int
     keeps_feasibility: bool
     evaluation: RouteEvaluation
+    violations: tuple[str, ...] = ()
 
     @property
     def rank_key(self) -> tuple[bool, float, float]:
@@ -49,6 +58,12 @@ def why_no_place(plan: Plan, stop_id: str) -> str:
     """The complete sentence for "no suggestion": which rule shut out which vehicles."""
     refused = [vid for vid in plan.vehicles if refusal(plan, vid, stop_id) is not None]
     head = f"No vehicle can take stop {stop_id}"
+    stop = plan.stops[stop_id]
+    if stop.skills and not any(can_serve(v, stop) for v in plan.vehicles.values()):
+        return (
+            f"{head}: it needs {', '.join(sorted(stop.skills))} and no vehicle has all of "
+            "them. Give a vehicle those skills in the fleet setup, or change the order."
+        )
     if plan.stops[stop_id].kind is StopKind.DELIVERY and refused:
         if len(refused) == len(plan.vehicles):
             return (
@@ -77,17 +92,24 @@ def suggest_insertions(
     out: list[InsertionSuggestion] = []
     for vid in vehicle_ids if vehicle_ids is not None else plan.vehicles:
         vehicle = plan.vehicles[vid]
-        if refusal(plan, vid, stop_id) is not None:
+        if refusal(plan, vid, stop_id) is not None or not can_serve(vehicle, plan.stops[stop_id]):
             continue
         route = [s for s in plan.routes[vid] if s != stop_id]
         base = evaluate_route(pm, vehicle, route, plan)
+        known = set(schedule_violations(vid, base)) | set(pair_violations(plan, {vid: route}))
         for index in range(_first_free_index(plan, route), len(route) + 1):
             trial = [*route[:index], stop_id, *route[index:]]
             ev = evaluate_route(pm, vehicle, trial, plan)
+            added = [
+                v
+                for v in schedule_violations(vid, ev) + pair_violations(plan, {vid: trial})
+                if v not in known and "over capacity" not in v
+            ]
             worse = (
                 ev.late_stops > base.late_stops
                 or ev.overtime > base.overtime + 1e-9
                 or ev.overload > base.overload
+                or bool(added)
             )
             out.append(
                 InsertionSuggestion(
@@ -99,6 +121,7 @@ def suggest_insertions(
                     ev.late_stops - base.late_stops,
                     not worse,
                     ev,
+                    tuple(added),
                 )
             )
     out.sort(key=lambda s: s.rank_key)

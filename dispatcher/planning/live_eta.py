@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dispatcher.errors import ValidationError
 from dispatcher.eta.travel import Location, TravelTimeProvider
@@ -40,6 +40,30 @@ class LiveVehicle:
     shift_end: datetime | None
     depot: Location | None
     position: Location | None
+    break_window: tuple[datetime, datetime] | None = None
+    """Earliest and latest start of the driver's break (``None``: no break)."""
+    break_s: float = 0.0
+
+
+#: When the fleet setup gives no latest break start, the break may begin up to this many
+#: minutes after it is due (the day plan's rule too).
+BREAK_WINDOW_MIN = 60
+
+
+def break_rule(
+    shift_start: datetime, after_min: int | None, latest_min: int | None, minutes: int
+) -> tuple[tuple[datetime, datetime] | None, float]:
+    """A vehicle's break rule (fleet setup) as :class:`LiveVehicle`'s window and seconds:
+    due ``after_min`` into the shift, to begin by ``latest_min`` (default an hour later)."""
+    if after_min is None or after_min < 0 or minutes <= 0:
+        return None, 0.0
+    if latest_min is None or latest_min < after_min:
+        latest_min = after_min + BREAK_WINDOW_MIN
+    window = (
+        shift_start + timedelta(minutes=after_min),
+        shift_start + timedelta(minutes=latest_min),
+    )
+    return window, minutes * 60.0
 
 
 def predict_route(
@@ -70,6 +94,13 @@ def predict_route(
         start,
         end=vehicle.depot,
         start_time=now_s if vehicle.position is not None or now_s > shift_start else None,
+        break_window=None
+        if vehicle.break_window is None
+        else (
+            to_plan_seconds(vehicle.break_window[0], origin),
+            to_plan_seconds(vehicle.break_window[1], origin),
+        ),
+        break_s=vehicle.break_s if vehicle.break_window is not None else 0.0,
     )
     ids = [s.id for s in stops]
     plan = Plan.build([plan_vehicle], list(stops), {plan_vehicle.id: ids})

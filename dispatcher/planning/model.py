@@ -65,6 +65,12 @@ class PlanStop:
         pinned: Keep this exact position (index) in its route.
         order_group: Stops sharing a group stay on one vehicle in their current relative order.
         keep_vehicle: Stay on the current vehicle (position free).
+        skills: What the vehicle must be able to do (``{"cold"}``): a subset of its skills.
+        weight: Kilograms, a second capacity dimension (0: not counted).
+        volume: Litres, a third capacity dimension (0: not counted).
+        pair: Shipment key of a paired pickup and delivery: the two stops sharing it go on
+            one vehicle, the pickup first, and the goods ride only between them (the delivery
+            is not loaded at the depot). See :mod:`dispatcher.planning.constraints`.
     """
 
     id: str
@@ -78,12 +84,28 @@ class PlanStop:
     pinned: bool = False
     order_group: str | None = None
     keep_vehicle: bool = False
+    skills: frozenset[str] = frozenset()
+    weight: int = 0
+    volume: int = 0
+    pair: str | None = None
 
     def __post_init__(self) -> None:
         if self.window_end < self.window_start:
             raise ValidationError(f"stop {self.id}: time window ends before it starts")
         if self.service_s < 0 or self.demand < 0:
             raise ValidationError(f"stop {self.id}: negative service time or demand")
+        if self.weight < 0 or self.volume < 0:
+            raise ValidationError(f"stop {self.id}: negative weight or volume")
+
+    @property
+    def loaded_at_depot(self) -> bool:
+        """A delivery whose goods leave the depot with the vehicle (not a paired one)."""
+        return self.kind is StopKind.DELIVERY and self.pair is None
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        """The stop's amount in each capacity dimension (count, weight, volume)."""
+        return (self.demand, self.weight, self.volume)
 
     @property
     def is_fixed(self) -> bool:
@@ -113,7 +135,13 @@ class PlanVehicle:
         cost_per_km: Money per km driven (fleet setup); 0 with ``cost_per_hour`` 0 everywhere
             keeps the distance-only objective (:mod:`dispatcher.planning.costs`).
         cost_per_hour: Money per hour from leaving to coming back, waiting included.
-        fixed_cost: Money for using the vehicle at all (no fleet-setup column yet).
+        fixed_cost: Money for using the vehicle at all.
+        skills: What the vehicle (and its driver) can do; a stop's skills must be a subset.
+        max_weight: Kilograms it may carry (``None``: not limited).
+        max_volume: Litres it may carry (``None``: not limited).
+        max_duration_s: Longest route from leaving to coming back (``None``: the shift only).
+        break_window: Earliest and latest start of the driver's break (plan seconds).
+        break_s: How long the break lasts (0: no break).
     """
 
     id: str
@@ -127,15 +155,38 @@ class PlanVehicle:
     cost_per_km: float = 0.0
     cost_per_hour: float = 0.0
     fixed_cost: float = 0.0
+    skills: frozenset[str] = frozenset()
+    max_weight: int | None = None
+    max_volume: int | None = None
+    max_duration_s: float | None = None
+    break_window: tuple[float, float] | None = None
+    break_s: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.break_window is not None and self.break_window[1] < self.break_window[0]:
+            raise ValidationError(f"vehicle {self.id}: the break window ends before it starts")
+        if self.break_s < 0 or (self.max_duration_s is not None and self.max_duration_s <= 0):
+            raise ValidationError(f"vehicle {self.id}: a break or a route duration below 0")
         if self.shift_end < self.shift_start:
             raise ValidationError(f"vehicle {self.id}: shift ends before it starts")
-        if self.capacity < 0:
+        if self.capacity < 0 or min(self.limits) < 0:
             raise ValidationError(f"vehicle {self.id}: negative capacity")
         for cost in (self.cost_per_km, self.cost_per_hour, self.fixed_cost):
             if not (math.isfinite(cost) and cost >= 0):
                 raise ValidationError(f"vehicle {self.id}: a cost must be a number ≥ 0")
+
+    @property
+    def limits(self) -> tuple[float, float, float]:
+        """Capacity per dimension (count, weight, volume); ``inf`` where not limited."""
+        return (
+            float(self.capacity),
+            INF if self.max_weight is None else float(self.max_weight),
+            INF if self.max_volume is None else float(self.max_volume),
+        )
+
+    @property
+    def has_break(self) -> bool:
+        return self.break_window is not None and self.break_s > 0
 
     @property
     def departure(self) -> float:
@@ -277,6 +328,11 @@ class PlanMatrix:
     service: FloatArray
     load_delta: FloatArray
     delivery: FloatArray
+    extra_delta: FloatArray | None = None
+    """Per node, load change in weight and volume (shape ``(n, 2)``); ``None``: no stop has
+    any, so only the count is checked."""
+    extra_delivery: FloatArray | None = None
+    """Per node, weight and volume loaded at the depot for it."""
 
     @classmethod
     def build(cls, plan: Plan, provider: TravelTimeProvider) -> PlanMatrix:
@@ -314,9 +370,18 @@ class PlanMatrix:
         n = matrix.size
         ws, we = np.zeros(n), np.full(n, INF)
         svc, delta, deliv = np.zeros(n), np.zeros(n), np.zeros(n)
+        extra = any(s.weight or s.volume for s in plan.stops.values())
+        x_delta, x_deliv = (np.zeros((n, 2)), np.zeros((n, 2))) if extra else (None, None)
         for sid, node in stop_node.items():
             s = plan.stops[sid]
             ws[node], we[node], svc[node] = s.window_start, s.window_end, s.service_s
             delta[node] = s.load_delta
-            deliv[node] = s.demand if s.kind is StopKind.DELIVERY else 0
-        return cls(matrix, stop_node, start_node, end_node, ws, we, svc, delta, deliv)
+            deliv[node] = s.demand if s.loaded_at_depot else 0
+            if x_delta is not None and x_deliv is not None:
+                sign = 1 if s.kind is StopKind.PICKUP else -1
+                x_delta[node] = (sign * s.weight, sign * s.volume)
+                if s.loaded_at_depot:
+                    x_deliv[node] = (s.weight, s.volume)
+        return cls(
+            matrix, stop_node, start_node, end_node, ws, we, svc, delta, deliv, x_delta, x_deliv
+        )

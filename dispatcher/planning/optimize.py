@@ -26,6 +26,7 @@ later rather than wait; one on the road is on the clock from now.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -36,6 +37,12 @@ from dispatcher.clock import system_monotonic
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import StopKind, StopStatus
 from dispatcher.planning.commands import ReplaceRoutes
+from dispatcher.planning.constraints import (
+    can_serve,
+    pairs_of,
+    schedule_violations,
+    structural_violations,
+)
 from dispatcher.planning.costs import SolverCosts, solver_costs
 from dispatcher.planning.evaluate import EvaluationDiff, PlanEvaluation, diff, evaluate_plan
 from dispatcher.planning.initial import initial_routes
@@ -50,6 +57,8 @@ from dispatcher.planning.routing import (
     SearchParams,
     solve_routing,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,10 @@ class OptimizationResult:
     converged: bool = False
     """The search ended because it stopped improving, before the time limit (a small day
     does not make the dispatcher wait for the whole limit)."""
+    constraint_problems: list[str] = field(default_factory=list)
+    """Skills and pairs the routes break that the plan did not break before (hard, like the
+    locks; :func:`dispatcher.planning.constraints.structural_violations`). The schedule's
+    constraints (weight, volume, duration, break) are in :attr:`after`."""
 
     @property
     def diff(self) -> EvaluationDiff:
@@ -112,7 +125,7 @@ class OptimizationResult:
 
     @property
     def honours_locks(self) -> bool:
-        return not self.lock_problems
+        return not self.lock_problems and not self.constraint_problems
 
     @property
     def feasible(self) -> bool:
@@ -122,6 +135,7 @@ class OptimizationResult:
     def problems(self) -> list[str]:
         """Reasons this preview is not clean (empty when :attr:`feasible`)."""
         out = list(self.lock_problems)
+        out += self.constraint_problems
         if self.unassigned:
             out.append(f"{len(self.unassigned)} stops left unassigned")
         for vid, ev in self.after.routes.items():
@@ -133,6 +147,7 @@ class OptimizationResult:
                 out.append(f"{vid}: overloaded by {ev.overload:g}")
             if ev.shortfall > 0:
                 out.append(f"{vid}: delivers {ev.shortfall:g} more than it has on board")
+            out += [p for p in schedule_violations(vid, ev) if "over capacity" not in p]
         return out
 
     def summary(self) -> str:
@@ -247,6 +262,7 @@ def build_model(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> SolverM
     if costs is not None:
         _cost(problem, vehicles, costs)
     _add_locks(plan, problem, vids, pending, node_stop)
+    add_constraints(plan, problem, vehicles, node_stop, t_lo, sc)
     node_of = {s: n for n, s in node_stop.items()}
     initial = [[node_of[s] for s in pending[v]] for v in vids]
     return SolverModel(problem, vids, node_stop, prefixes, initial, extra, costs)
@@ -349,6 +365,80 @@ def _add_locks(
             raise ValidationError(f"stop {node_stop[node]} has no vehicle it may go on")
 
 
+UNLIMITED = 1 << 40
+"""A weight or volume limit that does not limit (solver integers, never summed past)."""
+
+
+def add_constraints(
+    plan: Plan,
+    problem: RoutingProblem,
+    vehicles: list[PlanVehicle],
+    node_stop: dict[int, str],
+    t_lo: float,
+    sc: float,
+) -> None:
+    """Skills, weight and volume, pairs, maximum duration and breaks onto ``problem`` (the
+    rules of :mod:`dispatcher.planning.constraints`, in solver units).
+
+    Skills narrow each stop's allowed vehicles (every engine honours ``allowed``); a pair is
+    kept only when both its stops are in the model (half a pair in scope stays where it is:
+    the other half's vehicle is fixed to it).
+    """
+    n = len(problem.cost)
+    everyone = list(range(len(vehicles)))
+    for node, sid in node_stop.items():
+        stop = plan.stops[sid]
+        if not stop.skills:
+            continue
+        able = [k for k, v in enumerate(vehicles) if can_serve(v, stop)]
+        allowed = [k for k in problem.allowed.get(node, everyone) if k in able]
+        if allowed:
+            problem.allowed[node] = allowed
+        else:  # nobody in scope can: it stays where it is, and the preview says so
+            log.debug("stop %s: no vehicle in scope has %s", sid, sorted(stop.skills))
+    stops = {sid: node for node, sid in node_stop.items()}
+    if any(plan.stops[s].weight or plan.stops[s].volume for s in stops):
+        demand, pickup = np.zeros((n, 2), np.int64), np.zeros((n, 2), np.int64)
+        for sid, node in stops.items():
+            stop = plan.stops[sid]
+            row = pickup if stop.kind is StopKind.PICKUP else demand
+            row[node] = (stop.weight, stop.volume)
+        problem.extra_demand, problem.extra_pickup = demand, pickup
+        problem.extra_capacities = [
+            [UNLIMITED if c is None else int(c) for c in (v.max_weight, v.max_volume)]
+            for v in vehicles
+        ]
+    for key, (pick, drop) in pairs_of(plan).items():
+        if pick in stops and drop in stops:
+            a, b = stops[pick], stops[drop]
+            if a in problem.first.values() or b in problem.first.values():
+                continue  # in progress: its partner's order is already decided
+            problem.pairs.append((a, b))
+            problem.demand[b] = plan.stops[drop].demand  # dropped where it was picked up
+        elif (pick in stops) != (drop in stops):
+            log.debug("pair %s is half in scope; its stop keeps its vehicle", key)
+    problem.max_duration = [
+        None if v.max_duration_s is None else int(v.max_duration_s * sc) for v in vehicles
+    ]
+    problem.breaks = [_break(v, t_lo, sc) for v in vehicles]
+    if any(b is not None for b in problem.breaks):
+        svc = np.zeros(n, np.int64)
+        for sid, node in stops.items():
+            svc[node] = round(plan.stops[sid].service_s * sc)
+        problem.service = svc
+
+
+def _break(vehicle: PlanVehicle, t_lo: float, sc: float) -> tuple[int, int, int] | None:
+    """The break window and duration in solver units, ``None`` when none is due."""
+    if not vehicle.has_break or vehicle.break_window is None:
+        return None
+    lo, hi = vehicle.break_window
+    if vehicle.start_time is not None and vehicle.start_time > hi:
+        return None  # the evaluator's rule: taken already
+    lo_u = max(0, int(np.ceil((lo - t_lo) * sc)))
+    return lo_u, max(lo_u, int((hi - t_lo) * sc)), int(np.ceil(vehicle.break_s * sc))
+
+
 def optimize(
     plan: Plan,
     pm: PlanMatrix,
@@ -388,9 +478,18 @@ def optimize(
     outcome: RoutingOutcome | None = None
     mode, elapsed = "unchanged", 0.0
     if start is not None and initial is not None and len(build.vehicle_ids) == 1:
+        # The local search reserves a break's time but cannot place it: with a break, half
+        # the limit goes to OR-Tools' exact break model when the portfolio's route has the
+        # break late (:mod:`dispatcher.planning.constraints`).
+        timed = build.problem.break_of(0) is not None
+        share = 0.5 if timed else 1.0
         both = portfolio(  # resequencing one route: local search and OR-Tools side by side
-            build.problem, initial[0], start[1], opts.time_limit_s, late, cancel, progress
+            build.problem, initial[0], start[1], opts.time_limit_s * share, late, cancel, progress
         )
+        if both is not None and timed:
+            trial = preview_of(plan, pm, build, both.outcome, mode="hard", elapsed=0.0)
+            if any(ev.break_late > 1e-9 for ev in trial.after.routes.values()):
+                elapsed, both = both.outcome.elapsed_s, None
         if both is not None:
             mode = "hard" if both.on_time else "soft"
             result = preview_of(
@@ -451,8 +550,17 @@ def preview_of(
         elapsed_s=elapsed,
         converged=outcome is not None and outcome.converged,
         lock_problems=lock_violations(plan, routes, unassigned),
+        constraint_problems=_new(structural_violations(plan, routes), plan),
         base_versions={v: plan.versions.get(v, 0) for v in vids},
     )
+
+
+def _new(problems: list[str], plan: Plan) -> list[str]:
+    """The skill and pair violations the plan did not already have: an optimization of a
+    scope that cannot mend an old one (a route resequenced with an order no vehicle in scope
+    can serve) may still be applied, it makes nothing worse."""
+    before = set(structural_violations(plan, {}))
+    return [p for p in problems if p not in before]
 
 
 def _subset(ev: PlanEvaluation, vids: list[str], unassigned: int) -> PlanEvaluation:

@@ -25,6 +25,14 @@ What PyVRP can express of a :class:`RoutingProblem`, and how:
   ``fixed_cost``; vehicles differing in any of them are different vehicle types. Without
   costs every vehicle has PyVRP's defaults (1 per distance unit, 0 per time unit).
 
+Constraints (:mod:`dispatcher.planning.constraints`): weight and volume are PyVRP load
+dimensions 2 and 3; skills are vehicle restrictions (``allowed``, above); the maximum route
+duration is the vehicle type's ``shift_duration``. PyVRP 0.14 has no breaks: the break's
+duration is *reserved* (taken off the latest return and the maximum duration), and the
+optimizer checks the answer with the exact evaluator, which places the break; an answer whose
+break falls late goes to OR-Tools, which models breaks exactly. Paired pickup and delivery
+(precedence) is not expressible and goes to OR-Tools like order groups.
+
 Not expressible: pinned ranks and order groups (PyVRP has no position or precedence
 constraints) and soft windows (PyVRP's time warp is a search penalty, never an accepted
 solution). :func:`unsupported` says so, and callers use OR-Tools for those problems.
@@ -101,6 +109,8 @@ def unsupported(problem: RoutingProblem) -> str | None:
         return "pinned positions"
     if problem.groups:
         return "order groups"
+    if problem.pairs:
+        return "paired pickup and delivery"
     if problem.late_penalty is not None:
         return "soft time windows"
     for v, load in enumerate(problem.start_load):
@@ -198,8 +208,11 @@ class _Translation:
         clients = [
             Client(
                 nd + i,
-                delivery=[int(p.demand[n])],
-                pickup=[int(p.pickup[n]) if p.pickup is not None else 0],
+                delivery=[int(p.demand[n]), *self._extra(p.extra_demand, n)],
+                pickup=[
+                    int(p.pickup[n]) if p.pickup is not None else 0,
+                    *self._extra(p.extra_pickup, n),
+                ],
                 tw_early=int(p.window_lo[n]),
                 tw_late=int(p.window_hi[n]),
                 prize=int(p.drop_penalty or 0),
@@ -218,6 +231,29 @@ class _Translation:
         # pyvrp's stub spells the matrices ``np.ndarray[int]``, which numpy's typing rejects.
         return ProblemData(locations, clients, depots, vehicle_types, dists, durs)  # type: ignore[arg-type]  # stub
 
+    def _extra(self, table: IntArray | None, n: int) -> list[int]:
+        """Weight and volume of node ``n`` (nothing when the problem counts only units)."""
+        if self.p.extra_demand is None:
+            return []
+        return [0, 0] if table is None else [int(x) for x in table[n]]
+
+    def _capacity(self, v: int) -> list[int]:
+        p = self.p
+        if p.extra_demand is None:
+            return [int(p.capacities[v])]
+        return [int(p.capacities[v]), *(int(c) for c in p.extra_capacities[v])]
+
+    def _durations(self, v: int) -> tuple[int, int | None]:
+        """Latest return and maximum duration, the break's duration reserved from both."""
+        p = self.p
+        brk = p.break_of(v)
+        reserve = 0 if brk is None else int(brk[2])
+        longest = p.max_duration_of(v)
+        return (
+            int(p.window_hi[p.ends[v]]) - reserve,
+            None if longest is None else max(0, int(longest) - reserve),
+        )
+
     def _type_key(self, v: int) -> tuple[int, ...]:
         """Vehicles with equal keys are interchangeable: one PyVRP vehicle type."""
         p = self.p
@@ -232,6 +268,8 @@ class _Translation:
             p.distance_weight(v),
             p.duration_weight(v),
             p.fixed_of(v),
+            *self._capacity(v),
+            *(-1 if x is None else x for x in self._durations(v)),
         )
 
     def _start_window(self, v: int) -> tuple[int, int]:
@@ -260,19 +298,22 @@ class _Translation:
     def _vehicle_type(self, v: int, count: int) -> VehicleType:
         p = self.p
         early, start_late = self._start_window(v)
+        latest, longest = self._durations(v)
+        extra = [0, 0] if p.extra_demand is not None else []
         return VehicleType(
             count,
-            capacity=[int(p.capacities[v])],
+            capacity=self._capacity(v),
             start_depot=self.start_depot[v],
             end_depot=self.end_depot[v],
             fixed_cost=p.fixed_of(v),
             unit_distance_cost=p.distance_weight(v),
             unit_duration_cost=p.duration_weight(v),
             tw_early=early,
-            start_late=start_late,
-            tw_late=max(int(p.window_hi[p.ends[v]]), early),
+            start_late=min(start_late, max(latest, early)),
+            tw_late=max(latest, early),
+            shift_duration=longest if longest is not None else np.iinfo(np.int64).max,
             profile=self.profile_of[v],
-            initial_load=[self._initial_load(v)],
+            initial_load=[self._initial_load(v), *extra],
         )
 
     def solution(self, routes: list[list[int]]) -> Solution:

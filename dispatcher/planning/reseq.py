@@ -10,6 +10,7 @@ comparison that picks the winner.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,21 +52,38 @@ def route_problem(problem: RoutingProblem, late_weight: float) -> RouteProblem:
     start_load = problem.start_load[0] if problem.start_load else None
     pickup = problem.pickup if problem.pickup is not None else np.zeros_like(problem.demand)
     load_delta = (pickup - problem.demand).astype(np.float64)
-    loaded = float(problem.demand.sum()) if start_load is None else float(start_load)
+    paired = [b for _, b in problem.pairs]
+    at_start = float(problem.demand.sum() - problem.demand[paired].sum())
+    loaded = at_start if start_load is None else float(start_load)
+    hi = problem.window_hi.astype(np.float64)
+    brk = problem.break_of(0)
+    if brk is not None:  # the break's time is reserved (the preview places it exactly)
+        hi[problem.ends[0]] -= brk[2]
+    extra_delta = extra_start = extra_cap = None
+    if problem.extra_demand is not None:
+        up = problem.extra_pickup if problem.extra_pickup is not None else 0 * problem.extra_demand
+        extra_delta = (up - problem.extra_demand).astype(np.float64)
+        extra_start = problem.extra_demand.sum(axis=0) - problem.extra_demand[paired].sum(axis=0)
+        extra_cap = np.asarray(problem.extra_capacities[0], dtype=np.float64)
+    longest = problem.max_duration_of(0)
     return RouteProblem(
         cost=problem.cost.astype(np.float64) * problem.distance_weight(0),
         travel=problem.travel.astype(np.float64),
         lo=problem.window_lo.astype(np.float64),
-        hi=problem.window_hi.astype(np.float64),
+        hi=hi,
         start=problem.starts[0],
         end=problem.ends[0],
         pinned=pinned,
-        groups=[list(g) for g in problem.groups],
+        groups=[list(g) for g in problem.groups] + [[a, b] for a, b in problem.pairs],
         load_delta=load_delta,
         start_load=loaded,
         capacity=float(problem.capacities[0]),
         warp_weight=late_weight,
         duration_weight=float(problem.duration_weight(0)),
+        extra_delta=extra_delta,
+        extra_start=None if extra_start is None else extra_start.astype(np.float64),
+        extra_capacity=extra_cap,
+        max_duration=math.inf if longest is None else float(longest - (brk[2] if brk else 0)),
     )
 
 

@@ -74,6 +74,21 @@ class RoutingProblem:
     distance_cost: list[int] = field(default_factory=list)
     duration_cost: list[int] = field(default_factory=list)
     vehicle_fixed: list[int] = field(default_factory=list)
+    extra_demand: IntArray | None = None
+    """Weight and volume delivered per node, shape ``(n, 2)`` (``None``: count only)."""
+    extra_pickup: IntArray | None = None
+    """Weight and volume picked up per node, shape ``(n, 2)``."""
+    extra_capacities: list[list[int]] = field(default_factory=list)
+    """Weight and volume limit per vehicle (a very large number where unlimited)."""
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+    """Paired (pickup node, delivery node): one vehicle, pickup first; the goods are not
+    loaded at the start nor carried to the end."""
+    max_duration: list[int | None] = field(default_factory=list)
+    """Longest route per vehicle, leaving to coming back (``None``: unlimited)."""
+    breaks: list[tuple[int, int, int] | None] = field(default_factory=list)
+    """Per vehicle, the break's earliest start, latest start and duration (or ``None``)."""
+    service: IntArray | None = None
+    """Service time per node (already inside ``travel``); a break may not cut into it."""
 
     @property
     def n_vehicles(self) -> int:
@@ -90,6 +105,16 @@ class RoutingProblem:
     def fixed_of(self, v: int) -> int:
         """Objective units for using vehicle ``v``."""
         return int(self.fixed_cost) + (int(self.vehicle_fixed[v]) if self.vehicle_fixed else 0)
+
+    def max_duration_of(self, v: int) -> int | None:
+        return self.max_duration[v] if v < len(self.max_duration) else None
+
+    def break_of(self, v: int) -> tuple[int, int, int] | None:
+        return self.breaks[v] if v < len(self.breaks) else None
+
+    @property
+    def paired_pickups(self) -> set[int]:
+        return {a for a, _ in self.pairs}
 
     @property
     def stops(self) -> list[int]:
@@ -135,7 +160,9 @@ class _Model:
         self._costs()
         self._time()
         self._load()
+        self._extra_loads()
         self._locks()
+        self._pairs()
         if p.drop_penalty is not None:
             locked = set(p.ranks) | set(p.first.values())
             for node in p.stops:
@@ -193,6 +220,27 @@ class _Model:
             else:
                 r.AddVariableMinimizedByFinalizer(self.time.CumulVar(start))
             r.AddVariableMinimizedByFinalizer(self.time.CumulVar(end))
+            longest = p.max_duration_of(v)
+            if longest is not None:
+                self.time.SetSpanUpperBoundForVehicle(int(longest), v)
+        self._breaks()
+
+    def _breaks(self) -> None:
+        """Driver breaks as OR-Tools break intervals (never inside a stop's service)."""
+        p, r = self.p, self.routing
+        if not any(b is not None for b in p.breaks):
+            return
+        service = p.service if p.service is not None else np.zeros(len(p.cost), dtype=np.int64)
+        visit = [int(service[self.manager.IndexToNode(i)]) for i in range(r.Size())]
+        visit += [0] * (r.Size() + p.n_vehicles - len(visit))
+        solver = r.solver()
+        for v in range(p.n_vehicles):
+            brk = p.break_of(v)
+            if brk is None:
+                continue
+            lo, hi, dur = brk
+            interval = solver.FixedDurationIntervalVar(int(lo), int(hi), int(dur), False, f"b{v}")
+            self.time.SetBreakIntervalsOfVehicle([interval], v, visit[: r.Size()])
 
     def _load(self) -> None:
         p, r = self.p, self.routing
@@ -207,9 +255,11 @@ class _Model:
         delta = (pickup - p.demand).tolist()
         load_cb = r.RegisterUnaryTransitVector(delta)
         r.AddDimensionWithVehicleCapacity(load_cb, 0, caps, False, "load")
-        picked_cb = r.RegisterUnaryTransitVector(pickup.tolist())
+        carried = pickup.copy()
+        carried[list(p.paired_pickups)] = 0  # paired goods leave at their delivery
+        picked_cb = r.RegisterUnaryTransitVector(carried.tolist())
         r.AddDimensionWithVehicleCapacity(
-            picked_cb, 0, [sum(pickup.tolist())] * len(caps), True, "picked"
+            picked_cb, 0, [max(1, sum(carried.tolist()))] * len(caps), True, "picked"
         )
         load, picked = r.GetDimensionOrDie("load"), r.GetDimensionOrDie("picked")
         solver = r.solver()
@@ -219,6 +269,45 @@ class _Model:
                 load.CumulVar(r.Start(v)).SetValue(int(start_load))
             else:
                 solver.Add(load.CumulVar(r.End(v)) == picked.CumulVar(r.End(v)))
+
+    def _extra_loads(self) -> None:
+        """Weight and volume: loaded at the start, dropped at deliveries, picked up and
+        carried to the end (paired goods only between their stops), as the count's load."""
+        p, r = self.p, self.routing
+        if p.extra_demand is None:
+            return
+        pickup = p.extra_pickup if p.extra_pickup is not None else np.zeros_like(p.extra_demand)
+        solver = r.solver()
+        for j, name in enumerate(("weight", "volume")):
+            caps = [int(c[j]) for c in p.extra_capacities]
+            delta = (pickup[:, j] - p.extra_demand[:, j]).tolist()
+            r.AddDimensionWithVehicleCapacity(
+                r.RegisterUnaryTransitVector(delta), 0, caps, False, name
+            )
+            carried = pickup[:, j].copy()
+            carried[list(p.paired_pickups)] = 0
+            r.AddDimensionWithVehicleCapacity(
+                r.RegisterUnaryTransitVector(carried.tolist()),
+                0,
+                [max(1, int(carried.sum()))] * len(caps),
+                True,
+                f"{name} picked",
+            )
+            load = r.GetDimensionOrDie(name)
+            picked = r.GetDimensionOrDie(f"{name} picked")
+            for v in range(p.n_vehicles):
+                solver.Add(load.CumulVar(r.End(v)) == picked.CumulVar(r.End(v)))
+
+    def _pairs(self) -> None:
+        """Paired pickup and delivery: one vehicle, pickup first, both served or neither."""
+        p, r = self.p, self.routing
+        solver = r.solver()
+        for a, b in p.pairs:
+            ia, ib = self.idx(a), self.idx(b)
+            r.AddPickupAndDelivery(ia, ib)
+            solver.Add(r.VehicleVar(ia) == r.VehicleVar(ib))
+            solver.Add(r.ActiveVar(ia) == r.ActiveVar(ib))
+            solver.Add(self.time.CumulVar(ia) <= self.time.CumulVar(ib))
 
     def _locks(self) -> None:
         p, r = self.p, self.routing

@@ -84,6 +84,17 @@ class RouteProblem:
     capacity: float = math.inf
     warp_weight: float = 100.0
     duration_weight: float = 0.0
+    extra_delta: FloatArray | None = None
+    """Weight and volume change per node, shape ``(n, 2)`` (``None``: count only)."""
+    extra_start: FloatArray | None = None
+    extra_capacity: FloatArray | None = None
+    max_duration: float = math.inf
+    """Longest route (start to end): checked on each candidate like the locks."""
+
+    @property
+    def checks_each_move(self) -> bool:
+        """Constraints the move tables do not price: checked per candidate."""
+        return self.extra_delta is not None or math.isfinite(self.max_duration)
 
 
 def route_duration(problem: RouteProblem, stops: Sequence[int]) -> float:
@@ -133,7 +144,15 @@ def respects_locks(problem: RouteProblem, stops: Sequence[int]) -> bool:
         idx = [pos[n] for n in g if n in pos]
         if idx != sorted(idx):
             return False
-    if p.load_delta is None or not stops:
+    if not stops:
+        return True
+    if math.isfinite(p.max_duration) and route_duration(p, stops) > p.max_duration + 1e-9:
+        return False
+    if p.extra_delta is not None and p.extra_start is not None and p.extra_capacity is not None:
+        extra = p.extra_start + np.cumsum(p.extra_delta[np.asarray(stops)], axis=0)
+        if (np.maximum(extra.max(axis=0), p.extra_start) > p.extra_capacity + 1e-9).any():
+            return False
+    if p.load_delta is None:
         return True
     load = p.start_load + np.cumsum(p.load_delta[np.asarray(stops)])
     low, high = min(p.start_load, float(load.min())), max(p.start_load, float(load.max()))
@@ -465,7 +484,7 @@ class _Search:
         order_matters = delta is not None and bool(
             (delta[np.asarray(stops, dtype=np.int64)] > 0).any()
         )
-        self.check_locks = bool(p.groups) or order_matters
+        self.check_locks = bool(p.groups) or order_matters or p.checks_each_move
         # The compiled descent prices distance and time warp only.
         self.native = (
             _descent is not None and not self.check_locks and native and not p.duration_weight

@@ -62,6 +62,12 @@ class OrderRecord:
     kind: str = "delivery"
     vehicle_id: str | None = None
     notes: str = ""
+    #: Constraints (docs/planning.md, "Constraints"): skills the vehicle needs, kg, litres
+    #: and the key joining a pickup to its delivery.
+    skills: tuple[str, ...] = ()
+    weight_kg: int = 0
+    volume_l: int = 0
+    pair: str | None = None
 
 
 @dataclass

@@ -169,3 +169,34 @@ def test_the_fleet_menu_opens_the_dialog(qtbot: Any, core: Core, tmp_path: Path)
     qtbot.waitUntil(dialog.isVisible, timeout=10000)
     qtbot.waitUntil(lambda: not any(t.busy for t in dialog.record_tabs.values()), timeout=10000)
     assert dialog.user.role is Role.ADMIN
+
+
+def test_a_vehicle_s_constraints_are_typed_saved_and_shown(
+    qtbot: Any, dialog: FleetSetupDialog, tmp_path: Path
+) -> None:
+    """Skills, a fixed cost, weight/volume limits, a maximum route and a break window are
+    fields of the vehicle form; the row shows them and the planner reads them
+    (tests/fleet/test_fleet_constraints.py)."""
+    depots = open_tab(dialog, "depot")
+    type_into(qtbot, depots, id="HUB", name="Hub", lat="53.48", lon="-2.24")
+    save(qtbot, depots)
+    tab = open_tab(dialog, "vehicle")
+    type_into(qtbot, tab, id="V1", name="Fridge van", depot_id="HUB", skills="cold, lift")
+    type_into(qtbot, tab, break_after_min="240", break_min="30", break_latest_min="200")
+    type_into(qtbot, tab, fixed_cost="45", max_weight_kg="900", max_volume_l="6000")
+    type_into(qtbot, tab, max_route_min="420")
+    save(qtbot, tab)
+    assert tab.errors["break_latest_min"].text() == "must not be before the break is due"
+    assert dialog.desk.fleet()["vehicles"] == []
+    type_into(qtbot, tab, break_latest_min="300")
+    save(qtbot, tab)
+    qtbot.waitUntil(lambda: tab.row_of("id", "V1") >= 0, timeout=10000)
+    row = tab.row_of("id", "V1")
+    labels = [f.label for f in tab.fields]
+    shown = {label: cell(tab, row, i) for i, label in enumerate(labels)}
+    assert shown["Max weight (kg)"] == "900" and shown["Max volume (l)"] == "6000"
+    assert shown["Max route (min)"] == "420" and shown["Break by (min)"] == "300"
+    assert shown["Fixed cost per day"] in ("45", "45.0")
+    stored = dialog.desk.fleet()["vehicles"][0]
+    assert (stored["skills"], stored["max_weight_kg"]) == (["cold", "lift"], 900)
+    dialog.grab().save(str(tmp_path / "fleet_setup_constraints.png"))

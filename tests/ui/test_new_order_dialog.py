@@ -221,3 +221,33 @@ def js(qtbot: Any, controller: Any, source: str) -> Any:
     controller.view.page().runJavaScript(source, 0, box.append)
     qtbot.waitUntil(lambda: bool(box), timeout=10000)
     return box[0]
+
+
+def test_an_order_s_constraints_are_typed_and_stored(
+    qtbot,
+    window: MainWindow,
+    core: Core,
+    tmp_path: Path,
+) -> None:
+    """Skills, weight, volume and a pair key typed into New order… reach the stored stop
+    (the planner reads them: docs/planning.md, "Constraints")."""
+    dialog = open_new_order(window, "Europe/Berlin")
+    qtbot.waitUntil(lambda: dialog.vehicle.count() == 1 + len(core.vehicle_names()))
+    dialog.urgent.setChecked(False)
+    fill(qtbot, dialog, order_id="U-7", lat="52.52", lon="13.40", skills="cold, lift")
+    fill(qtbot, dialog, weight_kg="lots")
+    save(qtbot, dialog)
+    qtbot.waitUntil(lambda: "weight_kg 'lots' is not a number" in dialog.status.text())
+    fill(qtbot, dialog, weight_kg="120", volume_l="300", pair="S-9")
+    dialog.grab().save(str(tmp_path / "new_order_constraints.png"))
+    save(qtbot, dialog)
+    qtbot.waitUntil(lambda: dialog.created is not None, timeout=15000)
+    with core.db.session() as session:
+        stop = session.scalar(select(Stop).where(Stop.order_ref == "U-7"))
+        assert stop is not None
+        assert (stop.required_skills, stop.weight_kg, stop.volume_l, stop.pair_key) == (
+            ["cold", "lift"],
+            120,
+            300,
+            "S-9",
+        )

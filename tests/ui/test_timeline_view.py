@@ -8,6 +8,7 @@ import pytest
 from fleet_zone import DAY, TZ, local
 from PySide6.QtCore import QPoint, Qt
 
+from dispatcher.kpi.schedule import planned_arrivals, planned_breaks
 from dispatcher.kpi.timeline import Timeline, build_timeline
 from dispatcher.model.kpi import DayRecords, StopRecord, VehicleRecord
 from dispatcher.planning.model import to_plan_seconds
@@ -138,3 +139,38 @@ def test_a_new_timeline_keeps_the_users_zoom(view: TimelineView) -> None:
     view.set_timeline(Timeline(changed.rows[:2], changed.origin, changed.now + 60))
     assert view.view_box.viewRange()[0] == pytest.approx([secs(9), secs(10)])
     assert view.now_line.value() == changed.now + 60
+
+
+def test_a_driver_s_break_is_planned_and_drawn_on_its_row(qtbot, tmp_path) -> None:
+    """Van 1's driver has a 30-min break due 1 h into an 08:00 shift (by 10:00): the van
+    waits at B for its 10:00 window, so the plan puts the break in that wait, and the
+    timeline draws it on Van 1's row."""
+    stops = (
+        StopRecord(1, "A", vehicle_id="V1", sequence=1, lat=52.50, lon=13.40, window_end=at(11)),
+        StopRecord(2, "B", vehicle_id="V1", sequence=2, lat=52.52, lon=13.42, window_start=at(10)),
+    )
+    van = VehicleRecord(
+        "V1",
+        "Van 1",
+        shift_start=time(8),
+        depot_lat=52.51,
+        depot_lon=13.41,
+        break_after_min=60,
+        break_min=30,
+    )
+    records = DayRecords(DAY, TZ, stops, (van,))
+    breaks = planned_breaks(records)
+    begin, end = breaks["V1"]
+    assert begin == local(9) and end == local(9, 30)
+    planned = planned_arrivals(records)
+    assert planned[2] < begin, "the van is waiting at B when the break begins"
+    timeline = build_timeline(records.with_planned(planned), at(9), breaks=breaks)
+    assert timeline.rows[0].breaks == ((secs(9), secs(9, 30)),)
+    widget = TimelineView(SelectionModel())
+    qtbot.addWidget(widget)
+    widget.resize(900, 200)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.set_timeline(timeline)
+    assert list(widget.breaks.opts["x0"]) == [secs(9)]
+    widget.grab().save(str(tmp_path / "timeline_break.png"))

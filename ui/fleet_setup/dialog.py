@@ -57,6 +57,11 @@ VEHICLE_FIELDS = (
     Field("shift_end", "Shift end", hint="17:00"),
     Field("break_after_min", "Break after (min)"),
     Field("break_min", "Break (min)"),
+    Field("break_latest_min", "Break by (min)", hint="due + 60"),
+    Field("fixed_cost", "Fixed cost per day"),
+    Field("max_weight_kg", "Max weight (kg)", hint="no limit"),
+    Field("max_volume_l", "Max volume (l)", hint="no limit"),
+    Field("max_route_min", "Max route (min)", hint="the shift"),
 )
 DRIVER_FIELDS = (
     Field("id", "Id"),

@@ -53,6 +53,10 @@ class TabActions:
     retire_label: str = "Retire"
 
 
+#: Forms with more fields than this are laid out in two columns.
+TWO_COLUMNS_ABOVE = 12
+
+
 class RecordTab(QWidget):
     """Table above, form below; New / Save / Retire buttons."""
 
@@ -100,10 +104,18 @@ class RecordTab(QWidget):
         layout.addWidget(self.message)
         layout.addLayout(buttons)
 
-    def _form(self) -> QFormLayout:
-        """One input per field, with its error label under it (hidden until needed)."""
+    def _form(self) -> QHBoxLayout:
+        """One input per field, with its error label under it (hidden until needed). A long
+        record (a vehicle's shift, costs, limits and break) gets two columns, so the table
+        above keeps room for more than one row."""
+        row = QHBoxLayout()
+        half = (len(self.fields) + 1) // 2 if len(self.fields) > TWO_COLUMNS_ABOVE else None
         form = QFormLayout()
-        for f in self.fields:
+        row.addLayout(form, 1)
+        for i, f in enumerate(self.fields):
+            if half is not None and i == half:
+                form = QFormLayout()
+                row.addLayout(form, 1)
             widget: QLineEdit | QComboBox
             if f.choices:
                 widget = QComboBox()
@@ -122,7 +134,7 @@ class RecordTab(QWidget):
             box.addWidget(error)
             form.addRow(f.label, box)
             self.inputs[f.key], self.errors[f.key] = widget, error
-        return form
+        return row
 
     # -- showing -----------------------------------------------------------------------
 

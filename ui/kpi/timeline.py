@@ -35,6 +35,8 @@ from ui.selection import Selection, SelectionModel
 #: Pixels around a mark that still hit it.
 HIT_PX = 7.0
 BAND_HEIGHT = 0.56
+BREAK_HEIGHT = 0.8
+BREAK = (90, 90, 100)
 SOURCE = "timeline"
 #: (field of TimelineStop, symbol, size, filled) of each arrival mark.
 MARKS = (
@@ -47,7 +49,8 @@ LEGEND = (
     "<span style='color:#7aa7e0'>▬</span> time window · "
     "<span style='color:#8c8c96'>|</span> planned · ◇ predicted · ● actual · "
     "<span style='color:#dc322f'>red</span> late · "
-    "<span style='color:#e69614'>amber</span> at risk — click a stop to select it; "
+    "<span style='color:#e69614'>amber</span> at risk · "
+    "<span style='color:#5a5a64'>▬</span> driver's break — click a stop to select it; "
     "wheel zooms, drag pans"
 )
 
@@ -71,6 +74,12 @@ class TimelineView(QWidget):
         self.bands = _band_item(PREDICTED, 45)
         self.late_bands = _band_item(LATE, 80)
         self.late_lines = pg.PlotDataItem([], [], connect="pairs", pen=pen(LATE, 2))
+        #: The drivers' planned breaks: a dark bar under the row's windows.
+        self.breaks = pg.BarGraphItem(
+            x0=[], x1=[], y=[], height=BREAK_HEIGHT, pen=pen(BREAK, 1), brush=brush(BREAK, 170)
+        )
+        self.breaks.setZValue(-5)
+        self.plot.addItem(self.breaks)
         #: One scatter item per (mark, colour): uniform pens draw fast, per-point pens do not.
         self.marks: dict[tuple[str, tuple[int, int, int]], pg.ScatterPlotItem] = {}
         for mark, symbol, size, filled in MARKS:
@@ -133,6 +142,12 @@ class TimelineView(QWidget):
         if previous is not None and previous.rows == timeline.rows:
             return
         self._draw(timeline.stops())
+        spans = [(b, r.row) for r in timeline.rows for b in r.breaks]
+        self.breaks.setOpts(
+            x0=np.array([b[0] for b, _ in spans], dtype=float),
+            x1=np.array([b[1] for b, _ in spans], dtype=float),
+            y=np.array([row for _, row in spans], dtype=float),
+        )
         self.plot.getAxis("left").setTicks([[(r.row, r.label) for r in timeline.rows]])
         if not self._fitted or previous is None or len(previous.rows) != len(timeline.rows):
             self.fit()

@@ -69,6 +69,10 @@ class NewOrderDialog(QDialog):
             ("window_end", "To", "HH:MM (optional)"),
             ("service_min", "Minutes on site", "5"),
             ("demand", "Parcels", "1"),
+            ("skills", "Needs", "skills of the vehicle, e.g. cold, lift (optional)"),
+            ("weight_kg", "Weight (kg)", "0"),
+            ("volume_l", "Volume (l)", "0"),
+            ("pair", "Pair", "shipment key joining a pickup to its delivery (optional)"),
             ("notes", "Notes", ""),
         ):
             edit = QLineEdit(placeholderText=hint)

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSize, Qt, Signal
-from PySide6.QtGui import QFocusEvent
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QDragLeaveEvent, QDragMoveEvent, QDropEvent, QFocusEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QTableView,
     QVBoxLayout,
 )
 
 from dispatcher import display
 from dispatcher.maps.jsbridge import escape_html
+from dispatcher.planning.constraints import missing_skills, schedule_violations
 from dispatcher.planning.dayplan import UNASSIGNED
-from ui.routes.board_model import Column, VehicleBoardModel
+from ui.routes.board_model import Column, VehicleBoardModel, decode_stop_ids
 from ui.routes.controller import BoardController
 
 #: The widest text each fixed column must show in full, whatever the rows hold now (a slack
@@ -47,10 +49,35 @@ class BoardTable(QTableView):
     """The stop table; tells its board when it gets the focus (keyboard actions follow)."""
 
     focused = Signal()
+    #: While stops are dragged over the table: (stop ids, the row they would go before);
+    #: ([], -1) when the drag leaves or drops.
+    drag_over = Signal(list, int)
 
     def focusInEvent(self, event: QFocusEvent) -> None:
         self.focused.emit()
         super().focusInEvent(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        super().dragMoveEvent(event)
+        ids = decode_stop_ids(event.mimeData())
+        if ids:
+            self.drag_over.emit(ids, self.drop_row(event.position().toPoint()))
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drag_over.emit([], -1)
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.drag_over.emit([], -1)
+        super().dropEvent(event)
+
+    def drop_row(self, pos: QPoint) -> int:
+        """The row a drop at ``pos`` goes before (as Qt's drop indicator shows it)."""
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return self.model().rowCount()
+        below = pos.y() > self.visualRect(index).center().y()
+        return index.row() + (1 if below else 0)
 
 
 class VehicleBoard(QFrame):
@@ -75,6 +102,13 @@ class VehicleBoard(QFrame):
         self._hint: QSize | None = None  # sizeHint, until the columns are measured again
         self.header = QLabel()
         self.header.setObjectName("boardHeader")
+        #: What a drag over this board would break, shown before the drop (hidden otherwise).
+        self.drop_warning = QLabel()
+        self.drop_warning.setObjectName("dropWarning")
+        self.drop_warning.setWordWrap(True)
+        self.drop_warning.setStyleSheet("color: #e04646; font-weight: bold")
+        self.drop_warning.hide()
+        self._drag_key: tuple[tuple[str, ...], int] | None = None
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)
         self.model = VehicleBoardModel(controller, vehicle_id, self)
@@ -85,7 +119,10 @@ class VehicleBoard(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(3, 3, 3, 3)
         layout.addWidget(self.header)
+        layout.addWidget(self.drop_warning)
         layout.addWidget(self.table)
+        self.table.drag_over.connect(self._on_drag_over)
+        self.model.confirm_drop = self.confirm_drop
         controller.routes_changed.connect(self._refresh_header)
         controller.times_changed.connect(self._refresh_header)
         # A reload or a live update resets the model: the dispatcher keeps the selection.
@@ -230,7 +267,52 @@ class VehicleBoard(QFrame):
             parts.append(f"<span style='color:#e04646'>over capacity by {ev.overload:g}</span>")
         if ev.shortfall > 0:
             parts.append(f"<span style='color:#e04646'>{ev.shortfall:g} not on board</span>")
+        if day is not None and ev.break_start is not None:
+            when = display.current().clock(day.clock_time(ev.break_start))
+            parts.append(f"break {when}")
+        if day is not None:
+            route = self.controller.route(self.vehicle_id)
+            for problem in schedule_violations(self.vehicle_id, ev):
+                if "over capacity" not in problem:  # said above
+                    text = escape_html(problem.split(": ", 1)[-1])
+                    parts.append(f"<span style='color:#e04646'>{text}</span>")
+            vehicle = day.plan.vehicles.get(self.vehicle_id)
+            lacking = sorted(
+                {k for sid in route for k in missing_skills(vehicle, day.plan.stops[sid])}
+                if vehicle is not None
+                else set()
+            )
+            if lacking:  # only this route's stops: the header is redrawn on every refresh
+                text = escape_html(f"lacks {', '.join(lacking)}")
+                parts.append(f"<span style='color:#e04646'>{text}</span>")
         return " · ".join(parts)
+
+    # --- constraints on a drop -------------------------------------------------------------
+    def _on_drag_over(self, stop_ids: list[str], row: int) -> None:
+        """Say what the drop here would break while the stops are still being dragged (checked
+        again only when the row under the pointer changes, not on every mouse move)."""
+        key = (tuple(stop_ids), row)
+        if key == self._drag_key:
+            return
+        self._drag_key = key
+        problems = (
+            self.controller.drop_violations(stop_ids, self.vehicle_id, row) if stop_ids else []
+        )
+        self.drop_warning.setText("Dropping here: " + "; ".join(problems) if problems else "")
+        self.drop_warning.setVisible(bool(problems))
+
+    def confirm_drop(self, problems: list[str]) -> bool:
+        """Ask before a drop that breaks a constraint; the default answer keeps the plan."""
+        box = QMessageBox(self)
+        box.setObjectName("confirmDrop")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Drop anyway?")
+        box.setText("This drop would break:")
+        box.setInformativeText("\n".join(f"• {p}" for p in problems))
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.button(QMessageBox.StandardButton.Yes).setText("Drop anyway")
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     # --- selection ------------------------------------------------------------------------
     def selected_stop_ids(self) -> list[str]:

@@ -74,6 +74,9 @@ class VehicleBoardModel(QAbstractTableModel):
         #: Whether a view shows these rows now (the board sets it): new times are announced
         #: only then. With 500 boards, announcing every one's held the GUI thread each refresh.
         self.on_screen: Callable[[], bool] = lambda: True
+        #: Asked before a drop that would break a constraint (the board shows a question);
+        #: False keeps everything where it was.
+        self.confirm_drop: Callable[[list[str]], bool] = lambda problems: True
         self._index_eval()
         controller.routes_changed.connect(self._on_routes_changed)
         controller.times_changed.connect(self._on_times_changed)
@@ -312,6 +315,9 @@ class VehicleBoardModel(QAbstractTableModel):
             return False
         if row < 0:
             row = parent.row() if parent.isValid() else len(self._route)
+        problems = self.controller.drop_violations(ids, self.vehicle_id, row)
+        if problems and not self.confirm_drop(problems):
+            return False
         self.controller.move(ids, self.vehicle_id, row)
         return False  # the controller changed the plan; a True would make the view delete rows
 

@@ -214,6 +214,9 @@ class BoardController(QObject):
     def in_route_order(self, stop_ids: Iterable[str]) -> list[str]:
         return self.desk.in_route_order(stop_ids)
 
+    def drop_violations(self, stop_ids: Sequence[str], target: str, row: int) -> list[str]:
+        return self.desk.drop_violations(stop_ids, target, row)
+
     def readable(self, text: str) -> str:
         return self.desk.readable(text)
 
