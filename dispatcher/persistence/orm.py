@@ -482,3 +482,60 @@ class GeocodeCacheRow(Base):
     label: Mapped[str] = mapped_column(String(500), default="")
     provider: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
+class DriverAppDevice(Base):
+    """A phone paired to the driver web app for one vehicle (issue 20, docs/driver.md).
+
+    The secret of the pairing QR code is kept only as a hash. A revoked row is never live
+    again: the phone must be paired anew, with a new id.
+    """
+
+    __tablename__ = "driver_app_devices"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vehicle_id: Mapped[str] = mapped_column(ForeignKey("vehicles.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(limits.NAME), default="")
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    created_by: Mapped[str] = mapped_column(String(80))
+    last_seen: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class PodRecord(Base):
+    """Proof of delivery of one driver action: files by content hash, metadata here."""
+
+    __tablename__ = "pod_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The delivery event it belongs to (``vehicle_events.event_id``): one POD per action.
+    event_id: Mapped[str] = mapped_column(String(limits.EVENT_ID), unique=True)
+    stop_ref: Mapped[str] = mapped_column(String(limits.ORDER_ID), index=True)
+    vehicle_id: Mapped[str] = mapped_column(String(limits.VEHICLE_ID))
+    device_id: Mapped[str] = mapped_column(String(40), default="")
+    recipient: Mapped[str] = mapped_column(String(limits.NAME), default="")
+    taken_at: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    #: Metres between where the POD was taken and the stop (None: no position).
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    #: ``[{"role": "photo"|"signature", "sha256": ..., "size": ..., "format": ...}]``
+    files: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class DriverMessage(Base):
+    """One message of the desk ↔ driver conversation, about a stop or the whole route."""
+
+    __tablename__ = "driver_messages"
+    __table_args__ = (Index("ix_driver_messages_vehicle_id", "vehicle_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: Idempotency key: a message the phone sends twice (offline queue) is stored once.
+    client_key: Mapped[str] = mapped_column(String(limits.EVENT_ID), unique=True)
+    vehicle_id: Mapped[str] = mapped_column(String(limits.VEHICLE_ID))
+    stop_ref: Mapped[str | None] = mapped_column(String(limits.ORDER_ID), index=True)
+    #: ``desk`` (to the driver) or ``driver`` (to the desk).
+    direction: Mapped[str] = mapped_column(String(8))
+    author: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
