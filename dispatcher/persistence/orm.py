@@ -482,3 +482,18 @@ class GeocodeCacheRow(Base):
     label: Mapped[str] = mapped_column(String(500), default="")
     provider: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
+class WebKeyRow(Base):
+    """A secret that signs the web front's links (dispatcher/web/signing.py).
+
+    Generated once by the first process that needs one and kept here, so the console, every
+    ``dispatcher serve`` and ``dispatcher link`` sign and check with the same key. Rotation
+    adds a row; a retired key no longer verifies, which revokes every link it signed.
+    """
+
+    __tablename__ = "web_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    retired_at: Mapped[datetime | None]
