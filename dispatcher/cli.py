@@ -137,6 +137,12 @@ def _add_serve_parser(sub: Any) -> None:
         help="this recorder's name when several run on one host ([recorder] instance); "
         "keep it across restarts",
     )
+    serve.add_argument(
+        "--web",
+        metavar="HOST:PORT",
+        help="also serve the web front (tracking pages, webhooks) there ([web] listen, "
+        "docs/web.md)",
+    )
 
 
 def _topic_level(text: str) -> str:
@@ -348,6 +354,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     from dispatcher.services import run_for
     from dispatcher.telemetry.recorder_status import BrokerStatusReporter
     from dispatcher.telemetry.sharing import RecorderSettings
+    from dispatcher.web.server import WebServer
 
     recorder = RecorderSettings.from_sections(
         settings.sections, share=args.share, instance=args.instance
@@ -358,6 +365,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         settings,
         "serve",
         live=LiveOptions(embedded_broker=bool(settings.embedded_broker), recorder=recorder),
+        web=args.web,
     )
     try:
         live = core.live
@@ -375,6 +383,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             file=out,
             flush=True,
         )
+        web = core.find_service(WebServer)
+        if web is not None:
+            print(f"web front at {web.base_url}", file=out, flush=True)
         run_for(args.duration, core.tick)
         rules = core.service(AlertRunner)
         stats = live.stats()

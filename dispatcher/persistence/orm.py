@@ -539,3 +539,18 @@ class DriverMessage(Base):
     author: Mapped[str] = mapped_column(String(80))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
+class WebKeyRow(Base):
+    """A secret that signs the web front's links (dispatcher/web/signing.py).
+
+    Generated once by the first process that needs one and kept here, so the console, every
+    ``dispatcher serve`` and ``dispatcher link`` sign and check with the same key. Rotation
+    adds a row; a retired key no longer verifies, which revokes every link it signed.
+    """
+
+    __tablename__ = "web_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    retired_at: Mapped[datetime | None]

@@ -1,7 +1,7 @@
 """driver app: paired phones, proof of delivery metadata, desk-driver messages
 
 Revision ID: driver_1
-Revises: partition_1
+Revises: web_1
 Create Date: 2026-12-04 15:50:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "driver_1"
-down_revision = "partition_1"
+down_revision = "web_1"
 branch_labels = None
 depends_on = None
 
