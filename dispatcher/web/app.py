@@ -71,7 +71,11 @@ def build_app(ctx: WebContext, groups: Sequence[RouteGroup] | None = None) -> St
         routes.extend(group(ctx))
     app = Starlette(routes=routes)
     app.state.ctx = ctx
-    app.add_middleware(Guard, max_body=ctx.web.max_body_kb * 1024)
+    # A group may allow bigger bodies under its own prefix (the driver app's photos):
+    # ``ctx.services["body_limits"] = {"/prefix/": bytes}``.
+    app.add_middleware(
+        Guard, max_body=ctx.web.max_body_kb * 1024, larger=ctx.services.get("body_limits", {})
+    )
     return app
 
 
@@ -88,16 +92,21 @@ async def _brand_css(request: Request) -> Response:
 class Guard:
     """Security headers on every response; oversized bodies refused (413) unread."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body = max_body
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        max_body = next(
+            (n for prefix, n in self.larger.items() if path.startswith(prefix)), self.max_body
+        )
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body):
             await PlainTextResponse("request too large", 413)(scope, receive, _secured(send))
             return
         seen = 0
@@ -107,7 +116,7 @@ class Guard:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:  # chunked without a length: stop reading
+                if seen > max_body:  # chunked without a length: stop reading
                     raise BodyTooLarge
             return message
 
@@ -125,7 +134,9 @@ def _secured(send: Send) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
             message = dict(message)
-            message["headers"] = list(message.get("headers") or []) + SECURITY_HEADERS
+            headers = list(message.get("headers") or [])
+            own = {name.lower() for name, _ in headers}  # a page may widen one (driver app)
+            message["headers"] = headers + [h for h in SECURITY_HEADERS if h[0] not in own]
         await send(message)
 
     return wrapped

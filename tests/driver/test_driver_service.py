@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from driver_support import action, image, route_refs, seeded, service, stop_place
@@ -76,7 +77,7 @@ def test_bad_input_is_refused_whole_with_a_reason(db: Database, tmp_path: Path) 
     svc.store.max_bytes = 50_000
     who = svc.authenticate(svc.pair("V01", "erika", "http://x").token)
     ref = route_refs(db, "V01")[0]
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"photos": [b"<html>not a picture</html>"], "signature": image()}, "not a picture"),
         ({"photos": [image(size=(3000, 3000), fmt="PNG") + b"x" * 60_000]}, "at most"),
         ({"photos": [image()[:200]], "signature": image()}, "damaged"),
