@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet_zone import DAY, demo_day
-from PIL import Image
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from dispatcher.driver.podstore import PodStore
@@ -53,9 +53,16 @@ def stop_place(db: Database, ref: str) -> tuple[float, float]:
         return stop.lat, stop.lon
 
 
-def image(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color: str = "red") -> bytes:
+def image(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color: str = "#8d6e63") -> bytes:
+    """A small picture: a door with a parcel in front of it (something to look at)."""
+    w, h = size
+    picture = Image.new("RGB", size, "#cfd8dc")
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((w * 0.3, h * 0.1, w * 0.7, h * 0.95), fill="#455a64")  # the door
+    draw.rectangle((w * 0.4, h * 0.65, w * 0.62, h * 0.95), fill=color)  # the parcel
+    draw.line((w * 0.4, h * 0.8, w * 0.62, h * 0.8), fill="#d7ccc8", width=max(1, h // 60))
     out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, fmt)
+    picture.save(out, fmt)
     return out.getvalue()
 
 

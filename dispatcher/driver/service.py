@@ -33,9 +33,16 @@ from dispatcher.devices.access import hash_secret, verify_secret
 from dispatcher.driver.podstore import PodStore, StoredFile
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
+from dispatcher.model.driver import (
+    ActionRefused,
+    DeviceView,
+    MessageView,
+    PodInput,
+    PodView,
+    RunSheet,
+)
 from dispatcher.persistence import driver_repo
 from dispatcher.persistence.database import Database
-from dispatcher.persistence.driver_repo import ActionRefused, PodInput
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 from dispatcher.telemetry.adapters.driverapp import NAME, DriverAppAdapter, topic_for
 from dispatcher.telemetry.bindings import DeviceBindings, device_key
@@ -139,6 +146,11 @@ class DriverService:
         url = f"{base_url.rstrip('/')}/driver/#pair={quote(token)}"
         return Pairing(device_id, vehicle_id, token, url)
 
+    def phones(self, vehicle_id: str) -> list[DeviceView]:
+        """The phones ever paired with ``vehicle_id`` (unpaired ones included)."""
+        with self.db.session() as session:
+            return driver_repo.devices_of(session, vehicle_id)
+
     def revoke(self, device_id: str, actor: str) -> bool:
         with self.db.session() as session:
             done = driver_repo.revoke_device(session, device_id, actor)
@@ -179,11 +191,11 @@ class DriverService:
         return True
 
     # -- what the phone reads ---------------------------------------------------------------
-    def run_sheet(self, who: Identity, day: date) -> driver_repo.RunSheet:
+    def run_sheet(self, who: Identity, day: date) -> RunSheet:
         with self.db.session() as session:
             return driver_repo.run_sheet(session, who.vehicle_id, day)
 
-    def messages_for(self, who: Identity, after_id: int = 0) -> list[driver_repo.MessageView]:
+    def messages_for(self, who: Identity, after_id: int = 0) -> list[MessageView]:
         with self.db.session() as session:
             return driver_repo.messages(session, vehicle_id=who.vehicle_id, after_id=after_id)
 
@@ -269,7 +281,7 @@ class DriverService:
 
     def send_to_driver(
         self, vehicle_id: str, body: str, actor: str, stop_ref: str | None = None
-    ) -> driver_repo.MessageView:
+    ) -> MessageView:
         """A message from the desk to the driver of ``vehicle_id`` (about a stop or not)."""
         text = _message_text(body)
         with self.db.session() as session:
@@ -287,11 +299,11 @@ class DriverService:
 
     def conversation(
         self, *, vehicle_id: str | None = None, stop_ref: str | None = None
-    ) -> list[driver_repo.MessageView]:
+    ) -> list[MessageView]:
         with self.db.session() as session:
             return driver_repo.messages(session, vehicle_id=vehicle_id, stop_ref=stop_ref)
 
-    def pods(self, stop_ref: str) -> list[driver_repo.PodView]:
+    def pods(self, stop_ref: str) -> list[PodView]:
         with self.db.session() as session:
             return driver_repo.pods_for_stop(session, stop_ref)
 
@@ -322,3 +334,14 @@ def as_json(value: Any) -> Any:
     if hasattr(value, "__dataclass_fields__"):
         return {k: as_json(getattr(value, k)) for k in value.__dataclass_fields__}
     return value
+
+
+def pairing_qr_png(pairing: Pairing, *, scale: int = 6) -> bytes:
+    """The pairing URL as a PNG QR code (what the phone's camera scans)."""
+    import io
+
+    import segno
+
+    out = io.BytesIO()
+    segno.make(pairing.url, error="m").save(out, kind="png", scale=scale, border=4)
+    return out.getvalue()

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dispatcher.config import user_data_dir
+from dispatcher.clock import Clock
+from dispatcher.config import Settings, user_data_dir
 from dispatcher.driver.podstore import PodStore
-from dispatcher.driver.service import PodPolicy
+from dispatcher.driver.service import DriverService, PodPolicy
 from dispatcher.errors import ConfigError
+from dispatcher.persistence.database import Database
 
 PARTS = frozenset({"photo", "signature", "recipient"})
 
@@ -62,3 +64,9 @@ class DriverSettings:
             },
             self.pod_max_distance_m,
         )
+
+
+def driver_service(settings: Settings, db: Database, clock: Clock | None = None) -> DriverService:
+    """The driver service as ``[driver]`` sets it (the console's and the web front's)."""
+    values = DriverSettings.from_sections(settings.sections)
+    return DriverService(db, values.store(), policy=values.policy(), clock=clock)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +21,16 @@ from sqlalchemy.orm import Session
 from dispatcher.clock import system_now
 from dispatcher.geo import haversine_m
 from dispatcher.model.core import DeliveryEventKind, EventReport, StopStatus
+from dispatcher.model.driver import (
+    ActionOutcome,
+    ActionRefused,
+    DeviceView,
+    MessageView,
+    PodInput,
+    PodView,
+    RunSheet,
+    SheetStop,
+)
 from dispatcher.persistence.orm import (
     AuditEntry,
     Customer,
@@ -35,27 +44,7 @@ from dispatcher.persistence.orm import (
 )
 from dispatcher.persistence.telemetry_repo import _apply_to_stop, _insert_ignore
 
-
-class ActionRefused(Exception):
-    """The action cannot be applied; ``reason`` is shown to the driver as it is."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
 # -- paired phones ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class DeviceView:
-    id: str
-    vehicle_id: str
-    label: str
-    secret_hash: str
-    created_at: datetime
-    created_by: str
-    last_seen: datetime | None
-    revoked_at: datetime | None
 
 
 def _device_view(row: DriverAppDevice) -> DeviceView:
@@ -116,30 +105,6 @@ def devices_of(session: Session, vehicle_id: str | None = None) -> list[DeviceVi
 
 
 # -- run sheet --------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class SheetStop:
-    order_ref: str
-    sequence: int
-    kind: str
-    status: str
-    address: str
-    lat: float
-    lon: float
-    customer: str
-    phone: str
-    notes: str
-    window_start: datetime | None
-    window_end: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunSheet:
-    vehicle_id: str
-    vehicle_name: str
-    day: date
-    stops: tuple[SheetStop, ...]
-    #: Changes whenever anything the driver sees changes (order, place, status, notes).
-    version: str
 
 
 def run_sheet(session: Session, vehicle_id: str, day: date) -> RunSheet:
@@ -179,20 +144,6 @@ def run_sheet(session: Session, vehicle_id: str, day: date) -> RunSheet:
 
 
 # -- actions ----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class PodInput:
-    """What a POD adds to a delivered action (its files are already in the file store)."""
-
-    recipient: str
-    files: tuple[dict[str, Any], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ActionOutcome:
-    duplicate: bool
-    stop_status: str
-    distance_m: float | None = None
-    far: bool = False
 
 
 def store_action(
@@ -308,17 +259,6 @@ def _far_issue(session: Session, event: EventReport, distance: float, limit: flo
 
 
 # -- proof of delivery ------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class PodView:
-    event_id: str
-    stop_ref: str
-    vehicle_id: str
-    recipient: str
-    taken_at: datetime
-    lat: float | None
-    lon: float | None
-    distance_m: float | None
-    files: tuple[dict[str, Any], ...]
 
 
 def pods_for_stop(session: Session, stop_ref: str) -> list[PodView]:
@@ -350,15 +290,6 @@ def pod_file_known(session: Session, vehicle_id: str | None, sha256: str) -> boo
 
 
 # -- messages ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class MessageView:
-    id: int
-    vehicle_id: str
-    stop_ref: str | None
-    direction: str
-    author: str
-    body: str
-    created_at: datetime
 
 
 def _message_view(r: DriverMessage) -> MessageView:

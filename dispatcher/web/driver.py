@@ -25,10 +25,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dispatcher.driver.service import MAX_PHOTOS, DeviceRefused, DriverService, Identity, as_json
-from dispatcher.driver.settings import DriverSettings
+from dispatcher.driver.settings import driver_service as driver_service_for
 from dispatcher.errors import DatabaseError
+from dispatcher.model.driver import ActionRefused
 from dispatcher.package_data import resources_dir
-from dispatcher.persistence.driver_repo import ActionRefused
 from dispatcher.telemetry.adapters.driverapp import FAILURE_REASONS
 from dispatcher.web.app import CSP
 from dispatcher.web.context import WebContext
@@ -57,8 +57,7 @@ def driver_service(ctx: WebContext) -> DriverService:
     """The context's driver service (made from ``[driver]`` on first use)."""
     service = ctx.services.get("driver")
     if service is None:
-        settings = DriverSettings.from_sections(ctx.settings.sections)
-        service = DriverService(ctx.db, settings.store(), policy=settings.policy(), clock=ctx.clock)
+        service = driver_service_for(ctx.settings, ctx.db, ctx.clock)
         ctx.services["driver"] = service
     assert isinstance(service, DriverService)
     return service

@@ -14,8 +14,8 @@ from fleet_zone import DAY
 from sqlalchemy import func, select
 
 from dispatcher.driver.service import DeviceRefused
+from dispatcher.model.driver import ActionRefused
 from dispatcher.persistence.database import Database
-from dispatcher.persistence.driver_repo import ActionRefused
 from dispatcher.persistence.orm import AuditEntry, PodRecord, Route, Stop, VehicleEventRow
 
 

@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from driver_support import image, route_refs, stop_place
-from fleet_zone import DAY, demo_day
+from fleet_zone import DAY, TZ_NAME, demo_day
 from sqlalchemy import func, select
 
 from dispatcher.driver.podstore import PodStore
@@ -117,8 +118,35 @@ def desk_moves(db: Database, ref: str, to_vehicle: str) -> None:
         stop.route_id = other.id
 
 
+def console_pod_view(qtbot: Any, service: DriverService, refs: list[str]) -> None:
+    """The console's POD view of the synced stops, saved for docs/driver.md."""
+    from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+    from ui.driver.pod_view import PodPanel, load_pods
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    column = QVBoxLayout(host)
+    for ref in refs:
+        panel = PodPanel(ZoneInfo(TZ_NAME), service.policy.max_distance_m)
+        pods = load_pods(service, ref)
+        assert len(pods) == 1 and all(data for _, data in pods[0].files)
+        panel.show_pods(ref, pods)
+        column.addWidget(panel)
+    host.resize(640, 620)
+    host.show()
+    qtbot.waitExposed(host)
+    labels = "\n".join(label.text() for label in host.findChildren(QLabel))
+    assert "Received by Recipient 0" in labels and "Received by Recipient 1" in labels
+    host.grab().save(str(DOCS / "driver-console-pod.png"))
+
+
 def test_pair_offline_deliveries_route_change_and_messages(
-    start_web: StartWeb, web_ctx: WebContext, new_page: Callable[..., Any], tmp_path: Path
+    start_web: StartWeb,
+    web_ctx: WebContext,
+    new_page: Callable[..., Any],
+    tmp_path: Path,
+    qtbot: Any,
 ) -> None:
     service = setup(web_ctx, tmp_path)
     server = start_web(web_ctx)
@@ -141,6 +169,7 @@ def test_pair_offline_deliveries_route_change_and_messages(
     time.sleep(1.0)  # a few more polls: nothing is sent twice
     check_stored_once(web_ctx.db, refs[:2])
     page.wait_for_selector(f"li.stop[data-ref='{refs[0]}'][data-status='done']")
+    console_pod_view(qtbot, service, refs[:2])
 
     desk_moves(web_ctx.db, refs[2], "V02")  # the run sheet follows
     page.wait_for_selector(f"li.stop[data-ref='{refs[2]}']", state="detached")

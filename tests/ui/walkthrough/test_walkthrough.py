@@ -737,6 +737,20 @@ def phone_setup(w: Walk) -> None:
     dialog.close()
 
 
+@step("window/Driver app")
+def driver_desk(w: Walk) -> None:
+    from ui.driver.desk_dialog import DriverDeskDialog
+
+    w.fire("window/Driver app")
+    w.qtbot.waitUntil(lambda: w.window.findChild(DriverDeskDialog) is not None)
+    dialog = w.window.findChild(DriverDeskDialog)
+    assert dialog is not None
+    w.qtbot.waitUntil(lambda: dialog.isVisible() and dialog.vehicle_box.count() > 0)
+    w.qtbot.waitUntil(lambda: dialog.busy == 0)
+    assert dialog.windowTitle() == "Driver app"
+    dialog.close()
+
+
 @step("window/compact route boards")
 def compact_boards(w: Walk) -> None:
     panel = w.window.routes_panel
