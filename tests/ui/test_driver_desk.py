@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from driver_support import action, image, route_refs, stop_place
 from fleet_zone import DAY, demo_day
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from dispatcher.app import build_core
 from dispatcher.config import Settings
@@ -85,18 +87,12 @@ def test_pair_see_pod_and_talk_with_the_driver(qtbot, core: Core) -> None:
 
 
 def _texts(dialog: DriverDeskDialog) -> str:
-    from PySide6.QtWidgets import QLabel
-
     return "\n".join(label.text() for label in dialog.pod_panel.findChildren(QLabel))
 
 
-def _left():  # type: ignore[no-untyped-def]
-    from PySide6.QtCore import Qt
-
+def _left() -> Qt.MouseButton:
     return Qt.MouseButton.LeftButton
 
 
-def _enter():  # type: ignore[no-untyped-def]
-    from PySide6.QtCore import Qt
-
+def _enter() -> Qt.Key:
     return Qt.Key.Key_Return
