@@ -265,20 +265,34 @@ def pods_for_stop(session: Session, stop_ref: str) -> list[PodView]:
     rows = session.scalars(
         select(PodRecord).where(PodRecord.stop_ref == stop_ref).order_by(PodRecord.id)
     )
-    return [
-        PodView(
-            r.event_id,
-            r.stop_ref,
-            r.vehicle_id,
-            r.recipient,
-            r.taken_at,
-            r.lat,
-            r.lon,
-            r.distance_m,
-            tuple(r.files),
+    return [_pod_view(r) for r in rows]
+
+
+def _pod_view(r: PodRecord) -> PodView:
+    return PodView(
+        r.event_id,
+        r.stop_ref,
+        r.vehicle_id,
+        r.recipient,
+        r.taken_at,
+        r.lat,
+        r.lon,
+        r.distance_m,
+        tuple(r.files),
+    )
+
+
+def latest_pods(session: Session, stop_refs: list[str]) -> dict[str, PodView]:
+    """The newest POD of each of ``stop_refs`` that has one (the day report)."""
+    found: dict[str, PodView] = {}
+    for chunk in range(0, len(stop_refs), 500):
+        refs = stop_refs[chunk : chunk + 500]
+        rows = session.scalars(
+            select(PodRecord).where(PodRecord.stop_ref.in_(refs)).order_by(PodRecord.id)
         )
-        for r in rows
-    ]
+        for r in rows:
+            found[r.stop_ref] = _pod_view(r)
+    return found
 
 
 def pod_file_known(session: Session, vehicle_id: str | None, sha256: str) -> bool:

@@ -7,16 +7,25 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from driver_support import action, image, route_refs, seeded, service, stop_place
-from fleet_zone import DAY
+from fleet_zone import DAY, TZ_NAME
 from sqlalchemy import func, select
 
 from dispatcher.driver.service import DeviceRefused
+from dispatcher.errors import ValidationError
 from dispatcher.model.driver import ActionRefused
 from dispatcher.persistence.database import Database
-from dispatcher.persistence.orm import AuditEntry, PodRecord, Route, Stop, VehicleEventRow
+from dispatcher.persistence.orm import (
+    AuditEntry,
+    PodRecord,
+    PositionRow,
+    Route,
+    Stop,
+    VehicleEventRow,
+)
 
 
 @pytest.fixture
@@ -152,3 +161,51 @@ def test_messages_both_ways_are_kept_once(db: Database, tmp_path: Path) -> None:
         ("desk", "Ring twice <script>"),
         ("driver", "OK"),
     ]
+
+
+def test_the_day_report_carries_the_pod(db: Database, tmp_path: Path) -> None:
+    from dispatcher.reports.day import COLUMNS, build_day_report, csv_row
+
+    svc = service(db, tmp_path)
+    who = svc.authenticate(svc.pair("V01", "erika", "http://x").token)
+    ref = route_refs(db, "V01")[0]
+    lat, lon = stop_place(db, ref)
+    body = action("delivered", ref, lat=lat, lon=lon, recipient="Ann")
+    svc.submit_action(who, body, photos=[image()], signature=image("PNG"))
+    report = build_day_report(db, DAY, TZ_NAME)
+    row = next(r for r in report.rows if r.stop.order_ref == ref)
+    cells = dict(zip(COLUMNS, csv_row(row, ZoneInfo(TZ_NAME)), strict=True))
+    assert cells["pod_recipient"] == "Ann" and cells["pod_distance_m"] == "0"
+    assert cells["pod_files"].startswith("photo ") and "; signature " in cells["pod_files"]
+
+
+def test_a_phone_cannot_speak_for_another_vehicle_or_reach_outside_the_store(
+    db: Database, tmp_path: Path
+) -> None:
+    svc = service(db, tmp_path)
+    who = svc.authenticate(svc.pair("V01", "erika", "http://x").token)
+    ref = route_refs(db, "V01")[0]
+    lying = action("arrived", ref, vehicle_id="V02", device_id="someone-else")
+    svc.submit_action(who, lying)
+    with db.session() as session:
+        row = session.scalar(select(VehicleEventRow))
+        assert row is not None and row.vehicle_id == "V01"
+        assert row.event_id.startswith(f"driverapp:{who.device_id}:")
+    for name in ("../../etc/passwd", "a" * 63 + "/", "A" * 64):
+        with pytest.raises(ValidationError):
+            svc.store.open(name, "jpg")
+    with pytest.raises(ValidationError):
+        svc.store.open("a" * 64, "../jpg")
+
+
+def test_the_phones_position_is_stored_like_any_fix(db: Database, tmp_path: Path) -> None:
+    svc = service(db, tmp_path)
+    who = svc.authenticate(svc.pair("V01", "erika", "http://x").token)
+    now = time.time()
+    fix = {"v": 1, "ts": now, "sent_at": now, "lat": 52.5, "lon": 13.4, "accuracy_m": 9}
+    svc.submit_position(who, json.dumps(fix).encode())
+    with pytest.raises(ActionRefused, match=r"null_island"):
+        svc.submit_position(who, json.dumps({**fix, "lat": 0, "lon": 0}).encode())
+    with db.session() as session:
+        rows = session.execute(select(PositionRow.vehicle_id, PositionRow.source)).all()
+        assert [tuple(r) for r in rows] == [("V01", "driverapp")]
