@@ -96,3 +96,36 @@ def _left() -> Qt.MouseButton:
 
 def _enter() -> Qt.Key:
     return Qt.Key.Key_Return
+
+
+def test_a_route_boards_stop_opens_its_pod_and_driver_talk(qtbot, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QMenu
+    from test_route_board_live import close_window, drain, open_core, open_window, panel_of
+
+    core = open_core(f"sqlite:///{tmp_path / 'desk.sqlite3'}")
+    core.settings.sections["driver"] = {"pod_dir": str(tmp_path / "pod")}
+    window = None
+    try:
+        window = open_window(qtbot, core, tmp_path)
+        panel = panel_of(window)
+        board = panel.boards["V01"]
+        board.table.selectRow(0)
+        panel.active_board = board
+        ref = route_refs(core.db, "V01")[0]
+        menu = QMenu()
+        panel._fill_menu(menu, board)
+        entry = next(a for a in menu.actions() if a.text().startswith("Driver: proof"))
+        entry.trigger()
+        qtbot.waitUntil(lambda: window.findChild(DriverDeskDialog) is not None, **WAIT)
+        dialog = window.findChild(DriverDeskDialog)
+        assert dialog is not None
+        qtbot.waitUntil(lambda: dialog.vehicle_id == "V01", **WAIT)
+        qtbot.waitUntil(lambda: f"Order {ref}: no proof" in dialog.pod_panel.summary.text(), **WAIT)
+        assert dialog.about_edit.text() == ref
+        qtbot.waitUntil(lambda: dialog.busy == 0, **WAIT)
+        dialog.close()
+    finally:
+        if window is not None:
+            close_window(qtbot, window)
+        core.close()
+        drain(qtbot)

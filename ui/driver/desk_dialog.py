@@ -49,8 +49,11 @@ REFRESH_MS = 4000
 class DriverDeskDialog(QDialog):
     """The desk's side of the driver app (see the module)."""
 
-    def __init__(self, core: Core, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, core: Core, parent: QWidget | None = None, *, vehicle_id: str | None = None
+    ) -> None:
         super().__init__(parent)
+        self._wanted = vehicle_id
         self.setWindowTitle("Driver app")
         self.resize(720, 640)
         self._core = core
@@ -153,6 +156,8 @@ class DriverDeskDialog(QDialog):
     def _fill_vehicles(self, names: dict[str, str]) -> None:
         for vid, name in sorted(names.items()):
             self.vehicle_box.addItem(f"{vid} — {name}", vid)
+        if self._wanted is not None and self.vehicle_box.findData(self._wanted) >= 0:
+            self.vehicle_box.setCurrentIndex(self.vehicle_box.findData(self._wanted))
 
     def _vehicle_changed(self) -> None:
         self.message_list.clear()
@@ -279,14 +284,17 @@ class DriverDeskDialog(QDialog):
         run_in_background(work, ok, failed)
 
 
-def open_driver_desk(window: Shell, stop_ref: str | None = None) -> DriverDeskDialog:
-    """Open the dialog (non-modal), on a stop's proof of delivery when given one."""
-    dialog = DriverDeskDialog(window.core, window)
+def open_driver_desk(
+    window: Shell, stop_ref: str | None = None, vehicle_id: str | None = None
+) -> DriverDeskDialog:
+    """Open the dialog (non-modal); from a stop (a route board, an exception) it opens on
+    that stop's proof of delivery, with messages about it to its vehicle's driver."""
+    dialog = DriverDeskDialog(window.core, window, vehicle_id=vehicle_id)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    window.driver_desk = dialog  # type: ignore[attr-defined]
     dialog.show()
     if stop_ref:
         dialog.tabs.setCurrentIndex(1)
+        dialog.about_edit.setText(stop_ref)
         dialog.show_pod(stop_ref)
     return dialog
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
@@ -462,6 +463,13 @@ class ExceptionsPanel(QWidget):
             return
         message_customer(self.window_, stop_id, situation)
 
+    def _driver(self, alert: Alert) -> None:
+        """The talk with the alert's driver in the driver app (about its stop, if any)."""
+        from ui.driver.desk_dialog import open_driver_desk
+
+        dialog = open_driver_desk(self.window_, alert.stop_id, alert.vehicle_id)
+        dialog.tabs.setCurrentIndex(2)
+
     def _show_on_map(self, alert: Alert) -> None:
         self._select_target(alert)
         dock = self.window_.docks.get("map")
@@ -494,6 +502,9 @@ class ExceptionsPanel(QWidget):
         alert = self.current_alert()
         if alert is not None:
             self._enable_actions(alert)
+            if alert.vehicle_id:
+                driver = menu.addAction("Message the driver…")
+                driver.triggered.connect(partial(self._driver, alert))
         menu.exec(self.view.viewport().mapToGlobal(pos))
         for action in self.actions_by_key.values():  # keys stay live: the core decides
             action.setEnabled(True)
