@@ -8,4 +8,5 @@ from __future__ import annotations
 
 GROUPS: list[str] = [
     "dispatcher.web.customer:routes",
+    "dispatcher.web.hooks:routes",
 ]
