@@ -50,6 +50,7 @@ from dispatcher.telemetry.sharing import RecorderSettings
 
 if TYPE_CHECKING:
     from dispatcher.web.server import WebServer
+    from dispatcher.web.signing import LinkSigner
 
 log = logging.getLogger(__name__)
 
@@ -258,20 +259,40 @@ def add_web(core: Core, *, listen: str | None = None) -> WebServer | None:
     from dispatcher.web.signing import LinkSigner
 
     settings = WebSettings.from_sections(core.settings.sections, listen=listen)
+    messaging = core.find_service(MessagingService)
+    signer: LinkSigner | None = None
+    if settings.listen or settings.public_url:  # links in messages, even if others serve
+        signer = LinkSigner(core.db)
+        if messaging is not None:
+            messaging.tracking_link = partial(
+                _tracking_link, core, signer, settings.base_url(), settings.link_days
+            )
     if not settings.listen or (listen is None and not core.site.records):
         return None
-    messaging = core.find_service(MessagingService)
+    assert signer is not None
     ctx = WebContext(
         db=core.db,
         clock=core.clock,
         settings=core.settings,
         web=settings,
-        signer=LinkSigner(core.db),
+        signer=signer,
         timezone=core.fleet.timezone,
         company=messaging.settings.company_name if messaging else "Dispatcher",
-        services={"messaging": messaging, "bus": core.bus},
+        services={"messaging": messaging, "bus": core.bus, "provider": core.routing.provider()},
     )
     server = WebServer(ctx, settings.listen)
     server.start()
     core.add_service(server)
+    if messaging is not None and not settings.public_url:  # the port bound may be a free one
+        messaging.tracking_link = partial(
+            _tracking_link, core, signer, ctx.base_url, settings.link_days
+        )
     return server
+
+
+def _tracking_link(
+    core: Core, signer: LinkSigner, base_url: str, link_days: int, stop_id: int
+) -> str | None:
+    from dispatcher.web.links import tracking_url
+
+    return tracking_url(core.db, signer, base_url, stop_id, core.fleet.timezone, link_days)

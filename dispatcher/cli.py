@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--topic", required=True, help="the topic the device publishes on")
 
     _add_serve_parser(sub)
+    link = sub.add_parser("link", help="print the signed tracking URL of an order (docs/web.md)")
+    link.add_argument("order_ref", metavar="ORDER_REF", help="the order's reference")
 
     simulator_cli.add_parser(sub)
 
@@ -140,6 +142,7 @@ def _add_serve_parser(sub: Any) -> None:
     serve.add_argument(
         "--web",
         metavar="HOST:PORT",
+        type=_web_address,
         help="also serve the web front (tracking pages, webhooks) there ([web] listen, "
         "docs/web.md)",
     )
@@ -153,6 +156,17 @@ def _topic_level(text: str) -> str:
         return check_name(text, "the name")
     except DispatcherError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _web_address(text: str) -> str:
+    """An argparse type for ``serve --web``: ``HOST:PORT`` (exit 2 otherwise)."""
+    from dispatcher.web.settings import parse_listen
+
+    try:
+        parse_listen(text)
+    except DispatcherError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _sub_parser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
@@ -222,6 +236,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "import": _cmd_import,
         "decode": _cmd_decode,
         "serve": _cmd_serve,
+        "link": _cmd_link,
         "simulate": simulator_cli.run_simulate,
         "solve": _cmd_solve,
         "alerts": _cmd_alerts,
@@ -400,6 +415,34 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     finally:
         core.close()
     return reporter.exit_code()  # 1 if it never reached the broker (docs/mqtt.md)
+
+
+def _cmd_link(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """``dispatcher link ORDER_REF``: the URL a message about the order would carry."""
+    from dispatcher.fleet_settings import fleet_zone_name
+    from dispatcher.persistence.database import Database
+    from dispatcher.web.links import tracking_url_for_order
+    from dispatcher.web.settings import WebSettings
+    from dispatcher.web.signing import LinkSigner
+
+    web = WebSettings.from_sections(settings.sections)
+    db = Database(settings.database_url)
+    try:
+        url = tracking_url_for_order(
+            db,
+            LinkSigner(db),
+            web.base_url(),
+            args.order_ref,
+            fleet_zone_name(settings),
+            web.link_days,
+        )
+    finally:
+        db.dispose()
+    if url is None:
+        print(f"no order {args.order_ref!r}", file=sys.stderr)
+        return 1
+    print(url, file=out)
+    return 0
 
 
 def _cmd_alerts(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,7 +28,14 @@ from dispatcher.errors import DispatcherError
 from dispatcher.eta import TravelTimeProvider
 from dispatcher.events import EventBus
 from dispatcher.messaging.channels import Channel
-from dispatcher.messaging.compose import Branding, Messenger, SendOutcome, eta_moved
+from dispatcher.messaging.compose import (
+    Branding,
+    MessageFacts,
+    MessageRequest,
+    Messenger,
+    SendOutcome,
+    eta_moved,
+)
 from dispatcher.messaging.failures import FailureSink
 from dispatcher.messaging.relay import Relay
 from dispatcher.messaging.settings import MessagingSettings
@@ -131,6 +138,9 @@ class MessagingService:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        #: ``stop id -> tracking URL`` (set by dispatcher/app.py when ``[web]`` is configured):
+        #: every message about a stop offers ``{{ tracking_url }}``.
+        self.tracking_link: Callable[[int], str | None] | None = None
 
     # -- time ------------------------------------------------------------------------------
 
@@ -269,6 +279,7 @@ class MessagingService:
             actor,
             reschedule_url=self.settings.reschedule_url or None,
             reschedule_phone=self.settings.reschedule_phone or self.settings.company_phone or None,
+            tracking_url=self.link_for(contact.stop_id),
         )
         outcome = self.messenger.send(request)
         if outcome.message is not None and outcome.created:
@@ -278,6 +289,56 @@ class MessagingService:
         elif outcome.reason and outcome.preview and outcome.preview.blocked:
             self._flag(contact, outcome.reason)
         return StopSend(contact, situation, eta, outcome)
+
+    def confirm_to_customer(
+        self, stop_id: int, text: str, actor: str = "system", *, nonce: str = ""
+    ) -> SendOutcome:
+        """Tell the stop's customer ``text`` (a self-service confirmation) through the outbox.
+
+        Sent on the customer's own request, so no dispatcher permission is asked; opt-out,
+        quiet hours and address checks apply as to every message. ``nonce`` (the request's
+        id) makes a retried confirmation one message.
+        """
+        contact = self.load_contact(stop_id)
+        company = self.settings.company_name
+        ref = f" {contact.order_ref}" if contact.order_ref else ""
+        request = MessageRequest(
+            customer=contact.customer,
+            situation=Situation.FREE_TEXT,
+            stop_ref=contact.order_ref,
+            facts=MessageFacts(
+                order_ref=contact.order_ref or None,
+                text=f"{company}: order{ref}: {text}",
+                tracking_url=self.link_for(stop_id),
+            ),
+            created_by=actor,
+            nonce=nonce,
+        )
+        outcome = self.messenger.send(request)
+        if outcome.message is not None and outcome.created:
+            now = self.clock.now()
+            messaging_repo.record_message_audit(self.db, outcome.message, actor, "send", now)
+            self._note_changed([outcome.message.id or 0])
+            self.kick()
+        return outcome
+
+    def record_receipt(self, provider_id: str, delivered: bool, error: str = "") -> int | None:
+        """Apply a gateway's delivery receipt; the outbox row's id, or None if none matched."""
+        row = self.relay.record_receipt(provider_id, delivered, error)
+        if row is None or row.id is None:
+            return None
+        self._note_changed([row.id])
+        return row.id
+
+    def link_for(self, stop_id: int) -> str | None:
+        """The stop's tracking URL, or None without a web front (or if signing failed)."""
+        if self.tracking_link is None:
+            return None
+        try:
+            return self.tracking_link(stop_id)
+        except Exception:  # a message without its link beats no message
+            log.warning("no tracking link for stop %s", stop_id, exc_info=True)
+            return None
 
     def _check(self, actor: str, permission: Permission = Permission.SEND_MESSAGES) -> None:
         """Refuse an actor whose stored role may not do ``permission``."""

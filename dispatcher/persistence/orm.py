@@ -554,3 +554,46 @@ class WebKeyRow(Base):
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
     retired_at: Mapped[datetime | None]
+
+
+class CustomerRequestRow(Base):
+    """Something a customer asked for on the tracking page (dispatcher/web/requests.py).
+
+    ``status``: ``applied`` (the policy applied it at once: instructions), ``queued`` (a
+    dispatcher decides, through the exception ``alert_id``), ``declined``. ``payload`` holds
+    the request's own values (the slot, the instruction text), length-limited on entry.
+    """
+
+    __tablename__ = "customer_requests"
+    __table_args__ = (Index("ix_customer_requests_stop", "stop_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    stop_id: Mapped[int] = mapped_column(Integer)
+    order_ref: Mapped[str] = mapped_column(String(limits.ORDER_ID))
+    kind: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    alert_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str] = mapped_column(String(80), default="")
+
+
+class InboundMessageRow(Base):
+    """A message a customer sent us (an SMS reply through a gateway's webhook).
+
+    ``provider_id`` (the gateway's message id) is unique: a webhook the gateway retries, or
+    an attacker replays, is stored once. ``action``: ``opt_out``, ``opt_in`` or ``reply``.
+    """
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_messages_stop", "stop_ref", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16), default="sms")
+    from_address: Mapped[str] = mapped_column(String(254))
+    customer_id: Mapped[int | None] = mapped_column(Integer)
+    stop_ref: Mapped[str | None] = mapped_column(String(limits.ORDER_ID))
+    body: Mapped[str] = mapped_column(Text, default="")
+    action: Mapped[str] = mapped_column(String(16), default="reply")
+    received_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    read_by: Mapped[str] = mapped_column(String(80), default="")

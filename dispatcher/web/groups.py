@@ -8,5 +8,6 @@ from __future__ import annotations
 
 GROUPS: list[str] = [
     "dispatcher.web.customer:routes",
+    "dispatcher.web.hooks:routes",
     "dispatcher.web.driver:routes",
 ]

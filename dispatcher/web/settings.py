@@ -9,6 +9,7 @@ Example::
     near_stops = 3           # show the van once the customer is this many stops away
     brand_color = "#1565c0"
     max_body_kb = 64         # bigger request bodies are refused (413)
+    poll_s = 15              # how often an open tracking page asks for news
 
 Without ``listen`` the console serves nothing; ``dispatcher serve`` serves when given
 ``--web``. Without ``public_url`` links use ``http://<listen>`` (fine on a LAN, a test or a
@@ -35,6 +36,7 @@ class WebSettings:
     near_stops: int = 3
     brand_color: str = "#1565c0"
     max_body_kb: int = 64
+    poll_s: int = 15
 
     @classmethod
     def from_sections(
@@ -57,7 +59,7 @@ class WebSettings:
             parse_listen(self.listen)
         if self.public_url and not re.match(r"https?://[^\s/]+", self.public_url):
             raise ConfigError(f"[web] public_url {self.public_url!r} is not an http(s) URL")
-        for name in ("link_days", "near_stops", "max_body_kb"):
+        for name in ("link_days", "near_stops", "max_body_kb", "poll_s"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10000:
                 raise ConfigError(f"[web] {name} must be a whole number 0..10000, not {value!r}")

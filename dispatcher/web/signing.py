@@ -73,7 +73,7 @@ class LinkSigner:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             return None
-        if len(raw) != TOKEN_BYTES:
+        if len(raw) != TOKEN_BYTES or _b64(raw) != token:  # one spelling per token
             return None
         head, mac = raw[: _HEAD.size], raw[_HEAD.size :]
         kid, nonce, minutes, masked = _HEAD.unpack(head)

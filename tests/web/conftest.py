@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from fleet_zone import utc
+from viewports import DESKTOP
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -39,8 +40,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture
