@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.devices.access import hash_secret, verify_secret
-from dispatcher.driver.podstore import PodStore, StoredFile
+from dispatcher.driver.podstore import MEDIA_TYPES, PodStore, StoredFile
 from dispatcher.errors import ValidationError
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
 from dispatcher.model.driver import (
@@ -302,6 +302,17 @@ class DriverService:
     ) -> list[MessageView]:
         with self.db.session() as session:
             return driver_repo.messages(session, vehicle_id=vehicle_id, stop_ref=stop_ref)
+
+    def tracking_photo(self, stop_id: int, name: str) -> tuple[bytes, str] | None:
+        """(bytes, media type) of a POD photo of stop ``stop_id``, for its tracking page."""
+        with self.db.session() as session:
+            found = driver_repo.stop_photo(session, stop_id, name)
+        if found is None:
+            return None
+        try:
+            return self.store.open(*found), MEDIA_TYPES[found[1]]
+        except (OSError, ValidationError):
+            return None
 
     def pods(self, stop_ref: str) -> list[PodView]:
         with self.db.session() as session:

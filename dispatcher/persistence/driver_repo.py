@@ -295,6 +295,19 @@ def latest_pods(session: Session, stop_refs: list[str]) -> dict[str, PodView]:
     return found
 
 
+def stop_photo(session: Session, stop_id: int, name: str) -> tuple[str, str] | None:
+    """``(sha256, format)`` when ``name`` (``<sha256>.<ext>``) is a POD *photo* of stop
+    ``stop_id`` (what its tracking link may show: never a signature), else None."""
+    ref = session.scalar(select(Stop.order_ref).where(Stop.id == stop_id))
+    if ref is None:
+        return None
+    for pod in pods_for_stop(session, ref):
+        for f in pod.files:
+            if f.get("role") == "photo" and f"{f.get('sha256')}.{f.get('format')}" == name:
+                return str(f["sha256"]), str(f["format"])
+    return None
+
+
 def pod_file_known(session: Session, vehicle_id: str | None, sha256: str) -> bool:
     """Whether a POD (of ``vehicle_id``, or of any vehicle) lists the file ``sha256``."""
     query = select(PodRecord.files)

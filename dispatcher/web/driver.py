@@ -32,6 +32,7 @@ from dispatcher.package_data import resources_dir
 from dispatcher.telemetry.adapters.driverapp import FAILURE_REASONS
 from dispatcher.web.app import CSP
 from dispatcher.web.context import WebContext
+from dispatcher.web.links import TRACK
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         return await _answer(work)
 
     return [
+        *_tracking_routes(ctx, service),
         Route("/driver", page),
         Route("/driver/", page),
         Route("/driver/api/sheet", sheet),
@@ -167,6 +169,23 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         Route("/driver/api/actions", actions, methods=["POST"]),
         Route("/driver/{name}", asset),
     ]
+
+
+def _tracking_routes(ctx: WebContext, service: DriverService) -> list[BaseRoute]:
+    """What the customer's tracking page shows of the proof of delivery."""
+
+    async def tracking_photo(request: Request) -> Response:
+        """The delivery photo on the customer's tracking page: only under a valid link,
+        only a photo of that very stop (never its signature, never another stop's)."""
+        stop_id = ctx.signer.verify(TRACK, request.path_params["token"], ctx.clock.now())
+        name = request.path_params["name"]
+        found = None if stop_id is None else await ctx.run(service.tracking_photo, stop_id, name)
+        if found is None:
+            return Response("not found", 404)
+        data, media = found
+        return Response(data, media_type=media, headers={"cache-control": "private, max-age=3600"})
+
+    return [Route("/t/{token}/pod/{name}", tracking_photo)]
 
 
 async def _json(request: Request) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from dispatcher.errors import NotFoundError
 from dispatcher.eta.travel import TravelTimeProvider
 from dispatcher.messaging.stop_facts import VehicleFix, fresh_eta
 from dispatcher.model.core import StopStatus
-from dispatcher.persistence import messaging_repo, web_repo
+from dispatcher.persistence import driver_repo, messaging_repo, web_repo
 from dispatcher.persistence.database import Database
 
 #: A fix older than this does not put the van on the map (it would show where it was).
@@ -56,6 +56,10 @@ class TrackingView:
     instructions: str
     may_change: bool
     day: str
+    #: From the driver app's proof of delivery (docs/driver.md): who took the parcel, and
+    #: the first photo's file name (served under the tracking link, never the signature).
+    pod_recipient: str = ""
+    pod_photo: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +101,7 @@ def tracking_view(
         "",
     )
     day = web_repo.stop_day(db, stop_id)
+    recipient, photo = _pod(db, contact.order_ref) if status is StopStatus.DONE else ("", "")
     return TrackingView(
         order_ref=contact.order_ref,
         status=status.value,
@@ -118,7 +123,19 @@ def tracking_view(
         instructions=instructions,
         may_change=status is StopStatus.PENDING,  # a dispatcher decides what is still possible
         day=day.strftime("%A %d %B") if day else "",
+        pod_recipient=recipient,
+        pod_photo=photo,
     )
+
+
+def _pod(db: Database, order_ref: str) -> tuple[str, str]:
+    """(recipient, first photo's file name) of the order's newest driver-app POD."""
+    with db.session() as session:
+        pod = driver_repo.latest_pods(session, [order_ref]).get(order_ref)
+    if pod is None:
+        return "", ""
+    photo = next((f for f in pod.files if f.get("role") == "photo"), None)
+    return pod.recipient, f"{photo['sha256']}.{photo['format']}" if photo else ""
 
 
 def _position_text(before: int | None, status: StopStatus, routed: bool) -> str:

@@ -21,6 +21,7 @@ from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import PodRecord, Route, Stop, VehicleEventRow
 from dispatcher.web.context import WebContext
+from dispatcher.web.links import tracking_url_for_order
 
 PHONE = {"width": 390, "height": 844}  # tests/web/conftest.py's phone viewport
 StartWeb = Callable[..., Any]
@@ -141,6 +142,31 @@ def console_pod_view(qtbot: Any, service: DriverService, refs: list[str]) -> Non
     host.grab().save(str(DOCS / "driver-console-pod.png"))
 
 
+def customer_sees_the_pod(web_ctx: WebContext, new_page: Callable[..., Any], ref: str) -> None:
+    """The customer's tracking page names the recipient and shows the photo, never more."""
+    url = tracking_url_for_order(
+        web_ctx.db, web_ctx.signer, web_ctx.base_url, ref, web_ctx.timezone, 7
+    )
+    assert url is not None
+    page = new_page(viewport=PHONE)
+    page.goto(url)
+    assert page.locator("#pod-recipient").inner_text() == "Recipient 0"
+    photo = page.locator("#pod-photo")
+    page.wait_for_function("document.getElementById('pod-photo').naturalWidth > 0")
+    src = photo.get_attribute("src")
+    assert src is not None
+    page.screenshot(path=str(DOCS / "driver-tracking-pod.png"))
+    with web_ctx.db.session() as session:
+        pod = session.scalar(select(PodRecord).where(PodRecord.stop_ref == ref))
+        assert pod is not None
+        signature = next(f for f in pod.files if f["role"] == "signature")
+    with httpx.Client(base_url=web_ctx.base_url) as client:
+        assert client.get(src).headers["content-type"] == "image/jpeg"
+        hidden = src.rsplit("/", 1)[0] + f"/{signature['sha256']}.png"
+        assert client.get(hidden).status_code == 404  # the signature stays with the desk
+        assert client.get("/t/forged-token/pod/" + src.rsplit("/", 1)[1]).status_code == 404
+
+
 def test_pair_offline_deliveries_route_change_and_messages(
     start_web: StartWeb,
     web_ctx: WebContext,
@@ -170,6 +196,7 @@ def test_pair_offline_deliveries_route_change_and_messages(
     check_stored_once(web_ctx.db, refs[:2])
     page.wait_for_selector(f"li.stop[data-ref='{refs[0]}'][data-status='done']")
     console_pod_view(qtbot, service, refs[:2])
+    customer_sees_the_pod(web_ctx, new_page, refs[0])
 
     desk_moves(web_ctx.db, refs[2], "V02")  # the run sheet follows
     page.wait_for_selector(f"li.stop[data-ref='{refs[2]}']", state="detached")
