@@ -231,9 +231,15 @@ def store_action(
         session,
         f"driver:{event.device_id}",
         f"driver.{event.kind.value}",
-        stop.order_ref,
+        str(stop.id),
         None,
-        {"event": event.event_id, "reason": event.reason, "pod": pod is not None, "far": far},
+        {
+            "order": stop.order_ref,
+            "event": event.event_id,
+            "reason": event.reason,
+            "pod": pod is not None,
+            "far": far,
+        },
     )
     session.flush()
     session.refresh(stop)
@@ -349,13 +355,17 @@ def add_message(
     )
     session.add(row)
     session.flush()
-    _audit(
+    stop_id = None
+    if stop_ref is not None:
+        stop_id = session.scalar(select(Stop.id).where(Stop.order_ref == stop_ref))
+    _audit(  # a stop's message is in the stop's history, like its other audit rows
         session,
         author,
         f"driver_message.{direction}",
-        stop_ref or vehicle_id,
+        str(stop_id) if stop_id is not None else vehicle_id,
         None,
-        {"vehicle": vehicle_id, "stop": stop_ref, "message": row.id, "body": body[:500]},
+        {"vehicle": vehicle_id, "order": stop_ref, "message": row.id, "body": body[:500]},
+        entity="stop" if stop_id is not None else "vehicle",
     )
     return _message_view(row), True
 
@@ -384,12 +394,14 @@ def _audit(
     entity_id: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    *,
+    entity: str | None = None,
 ) -> None:
     session.add(
         AuditEntry(
             actor=actor[:80],
             action=action[:60],
-            entity="stop" if action.startswith(("driver.", "driver_message")) else "device",
+            entity=entity or ("stop" if action.startswith("driver.") else "device"),
             entity_id=entity_id[:120],
             before=before,
             after=after,

@@ -161,6 +161,16 @@ def test_messages_both_ways_are_kept_once(db: Database, tmp_path: Path) -> None:
         ("desk", "Ring twice <script>"),
         ("driver", "OK"),
     ]
+    with db.session() as session:
+        audit = session.execute(
+            select(AuditEntry.action, AuditEntry.entity, AuditEntry.after).where(
+                AuditEntry.action.like("driver_message.%")
+            )
+        ).all()
+    assert [(a, e, after["order"]) for a, e, after in audit] == [
+        ("driver_message.desk", "stop", ref),
+        ("driver_message.driver", "stop", ref),
+    ]
 
 
 def test_the_day_report_carries_the_pod(db: Database, tmp_path: Path) -> None:

@@ -77,6 +77,13 @@ def test_pair_see_pod_and_talk_with_the_driver(qtbot, core: Core) -> None:
     service.reply(phone, "reply-0001", "Called, she is home", refs[2])
     qtbot.waitUntil(lambda: dialog.message_list.count() == 2, timeout=15_000)
     assert "Called, she is home" in dialog.message_list.item(1).text()
+    dialog.tabs.setCurrentIndex(1)  # the stop's detail: its POD and the talk about it
+    dialog.order_edit.clear()
+    qtbot.keyClicks(dialog.order_edit, refs[2])
+    qtbot.keyClick(dialog.order_edit, _enter())
+    qtbot.waitUntil(lambda: "Driver (driver:" in _texts(dialog), **WAIT)
+    assert "Messages about this order" in _texts(dialog)
+    assert "Please call the customer first" in _texts(dialog)
 
     dialog.tabs.setCurrentIndex(0)
     dialog.phone_list.setCurrentRow(0)

@@ -35,7 +35,7 @@ from dispatcher.driver.settings import driver_service
 from dispatcher.errors import DispatcherError
 from dispatcher.model.driver import ActionRefused, DeviceView, MessageView
 from dispatcher.web.settings import WebSettings
-from ui.driver.pod_view import PodPanel, load_pods
+from ui.driver.pod_view import LoadedPod, PodPanel, load_pods
 from ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -224,7 +224,11 @@ class DriverDeskDialog(QDialog):
             return
         self.order_edit.setText(ref)
         service = self.service
-        self._run(lambda: load_pods(service, ref), lambda pods: self.pod_panel.show_pods(ref, pods))
+
+        def work() -> tuple[list[LoadedPod], list[MessageView]]:
+            return load_pods(service, ref), service.conversation(stop_ref=ref)
+
+        self._run(work, lambda found: self.pod_panel.show_pods(ref, *found))
 
     def load_messages(self) -> None:
         vid = self.vehicle_id

@@ -7,6 +7,7 @@ stop than the fleet allows is said in red (it is also an exception in the queue)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -15,7 +16,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from dispatcher.driver.service import DriverService
-from dispatcher.model.driver import PodView
+from dispatcher.model.driver import MessageView, PodView
 
 THUMB = 180
 
@@ -57,18 +58,38 @@ class PodPanel(QWidget):
         self._cards: list[QWidget] = []
         self._layout.addStretch(1)
 
-    def show_pods(self, stop_ref: str, pods: list[LoadedPod]) -> None:
+    def show_pods(
+        self, stop_ref: str, pods: list[LoadedPod], talk: Sequence[MessageView] = ()
+    ) -> None:
+        """Show ``pods`` and the desk ↔ driver messages about the stop (its history)."""
         for card in self._cards:
             card.deleteLater()
         self._cards = []
         if not pods:
             self.summary.setText(f"Order {stop_ref}: no proof of delivery yet.")
-            return
-        self.summary.setText(f"Order {stop_ref}: {len(pods)} proof(s) of delivery")
-        for loaded in pods:
-            card = self._card(loaded)
+        else:
+            self.summary.setText(f"Order {stop_ref}: {len(pods)} proof(s) of delivery")
+        cards = [self._card(loaded) for loaded in pods]
+        if talk:
+            cards.append(self._talk(talk))
+        for card in cards:
             self._cards.append(card)
             self._layout.insertWidget(self._layout.count() - 1, card)
+
+    def _talk(self, talk: Sequence[MessageView]) -> QWidget:
+        box = QFrame()
+        box.setFrameShape(QFrame.Shape.StyledPanel)
+        col = QVBoxLayout(box)
+        col.addWidget(QLabel("Messages about this order"))
+        for m in talk:
+            who = "Desk" if m.direction == "desk" else "Driver"
+            when = m.created_at.astimezone(self._zone).strftime("%H:%M")
+            line = QLabel()
+            line.setTextFormat(Qt.TextFormat.PlainText)
+            line.setWordWrap(True)
+            line.setText(f"{when} {who} ({m.author}): {m.body}")
+            col.addWidget(line)
+        return box
 
     def _card(self, loaded: LoadedPod) -> QWidget:
         pod = loaded.pod
