@@ -62,9 +62,8 @@ def validate_image(
     if not data:
         raise ValidationError("the picture is empty")
     if len(data) > max_bytes:
-        raise ValidationError(
-            f"the picture is {len(data) / 1e6:.1f} MB; at most {max_bytes / 1e6:.1f} MB is taken"
-        )
+        size, limit = len(data) / 2**20, max_bytes / 2**20
+        raise ValidationError(f"the picture is {size:.1f} MB; at most {limit:.1f} MB is taken")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
