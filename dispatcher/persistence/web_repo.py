@@ -316,6 +316,7 @@ class InboundMessage:
     body: str
     action: str
     received_at: datetime
+    channel: str = "sms"
 
 
 def customer_by_phone(db: Database, phone: str) -> tuple[int, str | None] | None:
@@ -380,6 +381,7 @@ def _inbound(row: InboundMessageRow) -> InboundMessage:
         row.body,
         row.action,
         row.received_at,
+        row.channel,
     )
 
 
