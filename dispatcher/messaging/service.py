@@ -303,6 +303,13 @@ class MessagingService:
             self._flag(contact, outcome.reason)
         return StopSend(contact, situation, eta, outcome)
 
+    def send_auto(
+        self, contact: StopContact, situation: Situation, eta: datetime | None, why: str
+    ) -> StopSend:
+        """Queue what an automatic trigger calls for (dispatcher/messaging/auto.py); ``why``
+        (``auto:eta_moved``) is the row's ``created_by`` and the audit's actor."""
+        return self._send(contact, situation, eta, self.clock.now(), why)
+
     def confirm_to_customer(
         self, stop_id: int, text: str, actor: str = "system", *, nonce: str = ""
     ) -> SendOutcome:
