@@ -40,6 +40,7 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
 from dispatcher.history.retention import RetentionService
+from dispatcher.messaging.auto import AutoNotifier, AutoSettings
 from dispatcher.messaging.channels import PublishFn
 from dispatcher.messaging.failures import alert_failure_sink
 from dispatcher.messaging.service import MessagingService
@@ -240,6 +241,12 @@ def add_messaging(
     core.add_service(service)
     if start and core.site.records:  # next to a recorder, its relay sends (dispatcher/site.py)
         service.start()
+    auto = AutoSettings.from_mapping(settings.auto)
+    if auto.enabled and core.site.records:  # one process sends the automatic messages
+        notifier = AutoNotifier(service, auto)
+        core.add_service(notifier)
+        if start:
+            notifier.start()
     return service
 
 

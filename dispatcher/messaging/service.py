@@ -54,7 +54,7 @@ from dispatcher.messaging.template_store import load_templates, save_template
 from dispatcher.messaging.templates import PlainValue, TemplateLibrary, TemplateSpec
 from dispatcher.model.messaging import OutboxMessage, OutboxStatus, StopContact
 from dispatcher.model.users import Permission
-from dispatcher.persistence import messaging_repo
+from dispatcher.persistence import messaging_repo, web_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.outbox_repo import SqlOutboxStore
 from dispatcher.persistence.users_repo import acting_user
@@ -83,6 +83,19 @@ class StopSend:
     @property
     def message(self) -> OutboxMessage | None:
         return self.outcome.message
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationLine:
+    """One message of a stop's conversation: ``direction`` "out" (ours) or "in" (a reply);
+    ``state`` is the outbox status or the reply's action (reply, opt_out, opt_in)."""
+
+    at: datetime
+    direction: str
+    channel: str
+    text: str
+    state: str
+    detail: str = ""
 
 
 class MessagingService:
@@ -290,6 +303,13 @@ class MessagingService:
             self._flag(contact, outcome.reason)
         return StopSend(contact, situation, eta, outcome)
 
+    def send_auto(
+        self, contact: StopContact, situation: Situation, eta: datetime | None, why: str
+    ) -> StopSend:
+        """Queue what an automatic trigger calls for (dispatcher/messaging/auto.py); ``why``
+        (``auto:eta_moved``) is the row's ``created_by`` and the audit's actor."""
+        return self._send(contact, situation, eta, self.clock.now(), why)
+
     def confirm_to_customer(
         self, stop_id: int, text: str, actor: str = "system", *, nonce: str = ""
     ) -> SendOutcome:
@@ -329,6 +349,21 @@ class MessagingService:
             return None
         self._note_changed([row.id])
         return row.id
+
+    def conversation(self, stop_id: int) -> list[ConversationLine]:
+        """What we sent the stop's customer and what they replied, oldest first."""
+        ref = self.order_ref_of(stop_id)
+        if ref is None:
+            return []
+        lines = [
+            ConversationLine(m.created_at, "out", m.channel, m.body, str(m.status), m.situation)
+            for m in self.history(ref)
+        ]
+        lines += [
+            ConversationLine(r.received_at, "in", r.channel, r.body, r.action, r.from_address)
+            for r in web_repo.conversation(self.db, ref)
+        ]
+        return sorted(lines, key=lambda line: line.at)
 
     def link_for(self, stop_id: int) -> str | None:
         """The stop's tracking URL, or None without a web front (or if signing failed)."""

@@ -316,6 +316,7 @@ class InboundMessage:
     body: str
     action: str
     received_at: datetime
+    channel: str = "sms"
 
 
 def customer_by_phone(db: Database, phone: str) -> tuple[int, str | None] | None:
@@ -380,6 +381,7 @@ def _inbound(row: InboundMessageRow) -> InboundMessage:
         row.body,
         row.action,
         row.received_at,
+        row.channel,
     )
 
 
@@ -418,3 +420,18 @@ def audit_opt_out(
                 after={"opt_out": opted_out, "inbound_message": inbound_id},
             )
         )
+
+
+def routed_stops_of_day(db: Database, day: date) -> dict[int, list[int]]:
+    """Route id -> its stop ids in sequence, for every route with stops on ``day``."""
+    with db.session() as s:
+        rows = s.execute(
+            select(Stop.route_id, Stop.id)
+            .where(Stop.service_date == day, Stop.route_id.is_not(None))
+            .order_by(Stop.route_id, Stop.sequence, Stop.id)
+        ).all()
+    routes: dict[int, list[int]] = {}
+    for route_id, stop_id in rows:
+        if route_id is not None:
+            routes.setdefault(int(route_id), []).append(int(stop_id))
+    return routes

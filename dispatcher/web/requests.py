@@ -32,6 +32,7 @@ from dispatcher.planning.dayplan import build_day_plan
 from dispatcher.planning.slots import Slot, feasible_slots, slot_grid
 
 if TYPE_CHECKING:
+    from dispatcher.core import Core
     from dispatcher.messaging.service import MessagingService
 
 log = logging.getLogger(__name__)
@@ -257,6 +258,19 @@ class CustomerRequests:
             self.messaging.confirm_to_customer(stop_id, text, actor, nonce=nonce)
         except Exception:  # the request stands even if the message cannot be composed
             log.warning("no confirmation for stop %s", stop_id, exc_info=True)
+
+
+def customer_requests(core: Core) -> CustomerRequests:
+    """The commands over ``core`` (the console's queue applies requests through it)."""
+    from dispatcher.messaging.service import MessagingService
+
+    return CustomerRequests(
+        core.db,
+        core.clock,
+        core.fleet.timezone,
+        messaging=core.find_service(MessagingService),
+        provider=core.routing.provider(),
+    )
 
 
 def _clean(text: str) -> str:

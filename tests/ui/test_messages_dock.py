@@ -112,7 +112,7 @@ def test_one_click_on_a_late_stop_is_sent_with_the_right_eta(qtbot, window: Main
     (row,) = rows_with(panel.model, "sent")
     text = panel.model.index(row, Column.TEXT).data()
     assert f"New estimated arrival: {eta_text}" in text
-    assert panel.model.index(row, Column.TEMPLATE).data() == "running late v1"
+    assert panel.model.index(row, Column.TEMPLATE).data() == "running late v2"
     assert panel.model.index(row, Column.CUSTOMER).data() not in ("", "—")
     capture = Path(svc.settings.capture_path).read_text().splitlines()
     assert len(capture) == 1 and eta_text in json.loads(capture[0])["text"]
