@@ -314,14 +314,6 @@ def stop_photo(session: Session, stop_id: int, name: str) -> tuple[str, str] | N
     return None
 
 
-def pod_file_known(session: Session, vehicle_id: str | None, sha256: str) -> bool:
-    """Whether a POD (of ``vehicle_id``, or of any vehicle) lists the file ``sha256``."""
-    query = select(PodRecord.files)
-    if vehicle_id is not None:
-        query = query.where(PodRecord.vehicle_id == vehicle_id)
-    return any(f.get("sha256") == sha256 for files in session.scalars(query) for f in files)
-
-
 # -- messages ---------------------------------------------------------------------------------
 
 

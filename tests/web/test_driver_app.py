@@ -214,6 +214,24 @@ def test_pair_offline_deliveries_route_change_and_messages(
     assert (reply.direction, reply.body, reply.stop_ref) == ("driver", "Thanks, on my way", refs[3])
 
 
+def test_the_app_opens_without_signal_from_its_service_worker(
+    start_web: StartWeb, web_ctx: WebContext, new_page: Callable[..., Any], tmp_path: Path
+) -> None:
+    service = setup(web_ctx, tmp_path)
+    server = start_web(web_ctx)
+    pairing = service.pair("V01", "erika", server.base_url)
+    refs = route_refs(web_ctx.db, "V01")
+    page = open_paired(new_page, pairing.url, stop_place(web_ctx.db, refs[0]))
+    page.wait_for_selector(f"li.stop[data-ref='{refs[0]}']")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # now the page is controlled by the worker
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.context.set_offline(True)
+    page.reload()
+    page.wait_for_selector(f"li.stop[data-ref='{refs[-1]}']")  # the kept sheet, no network
+    assert page.locator("#net").get_attribute("data-state") == "offline"
+
+
 def test_refusals_reach_the_phone_and_nothing_is_half_stored(
     start_web: StartWeb, web_ctx: WebContext, tmp_path: Path
 ) -> None:
