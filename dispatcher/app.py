@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from dispatcher.alerts.live_facts import LiveFacts
 from dispatcher.alerts.runner import AlertRunner, Leadership, RunnerSettings
@@ -39,6 +40,7 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
 from dispatcher.history.retention import RetentionService
+from dispatcher.messaging.auto import AutoNotifier, AutoSettings
 from dispatcher.messaging.channels import PublishFn
 from dispatcher.messaging.failures import alert_failure_sink
 from dispatcher.messaging.service import MessagingService
@@ -46,6 +48,10 @@ from dispatcher.messaging.settings import MessagingSettings, build_channels, mes
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.site import RecorderWatch, Role, warn_if_recorder_heard
 from dispatcher.telemetry.sharing import RecorderSettings
+
+if TYPE_CHECKING:
+    from dispatcher.web.server import WebServer
+    from dispatcher.web.signing import LinkSigner
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +77,7 @@ def build_core(
     live: LiveOptions | None = None,
     messaging: Callable[[MessagingSettings], MessagingSettings] | None = None,
     prepare: Callable[[Core], object] | None = None,
+    web: str | None = None,
 ) -> Core:
     """The core with every service of ``role``; ``live`` None builds it without a broker.
 
@@ -80,6 +87,8 @@ def build_core(
     core is closed before the error leaves. ``messaging`` adjusts the ``[messaging]`` settings
     (the demo's channels write a capture file only). ``prepare`` runs on the opened core
     before any service starts (the demo stores its day before the simulator drives it).
+    ``web`` (``serve --web HOST:PORT``) serves the web front there; else ``[web] listen``
+    does, for a process that records for the site (:func:`add_web`).
     """
     core = Core(settings, clock=clock, role=role)
     try:
@@ -102,6 +111,7 @@ def build_core(
             log.warning("alert rules not started: %s", exc)
             core.not_started[ALERT_RULES] = str(exc)
         add_messaging(core, configure=messaging)
+        add_web(core, listen=web)
     except BaseException:
         core.close()
         raise
@@ -231,4 +241,65 @@ def add_messaging(
     core.add_service(service)
     if start and core.site.records:  # next to a recorder, its relay sends (dispatcher/site.py)
         service.start()
+    auto = AutoSettings.from_mapping(settings.auto)
+    if auto.enabled and core.site.records:  # one process sends the automatic messages
+        notifier = AutoNotifier(service, auto)
+        core.add_service(notifier)
+        if start:
+            notifier.start()
     return service
+
+
+# -- web front -------------------------------------------------------------------------------
+
+
+def add_web(core: Core, *, listen: str | None = None) -> WebServer | None:
+    """Serve the web front (dispatcher/web/) when ``listen`` or ``[web] listen`` says where.
+
+    Only a process that records for the site serves it (a console next to a recorder leaves
+    it to the recorder, whose ``serve --web`` answers the customers). The server runs in a
+    thread of its own: nothing here blocks the console's GUI thread.
+    """
+    from dispatcher.web.context import WebContext
+    from dispatcher.web.server import WebServer
+    from dispatcher.web.settings import WebSettings
+    from dispatcher.web.signing import LinkSigner
+
+    settings = WebSettings.from_sections(core.settings.sections, listen=listen)
+    messaging = core.find_service(MessagingService)
+    signer: LinkSigner | None = None
+    if settings.listen or settings.public_url:  # links in messages, even if others serve
+        signer = LinkSigner(core.db)
+        if messaging is not None:
+            messaging.tracking_link = partial(
+                _tracking_link, core, signer, settings.base_url(), settings.link_days
+            )
+    if not settings.listen or (listen is None and not core.site.records):
+        return None
+    assert signer is not None
+    ctx = WebContext(
+        db=core.db,
+        clock=core.clock,
+        settings=core.settings,
+        web=settings,
+        signer=signer,
+        timezone=core.fleet.timezone,
+        company=messaging.settings.company_name if messaging else "Dispatcher",
+        services={"messaging": messaging, "bus": core.bus, "provider": core.routing.provider()},
+    )
+    server = WebServer(ctx, settings.listen)
+    server.start()
+    core.add_service(server)
+    if messaging is not None and not settings.public_url:  # the port bound may be a free one
+        messaging.tracking_link = partial(
+            _tracking_link, core, signer, ctx.base_url, settings.link_days
+        )
+    return server
+
+
+def _tracking_link(
+    core: Core, signer: LinkSigner, base_url: str, link_days: int, stop_id: int
+) -> str | None:
+    from dispatcher.web.links import tracking_url
+
+    return tracking_url(core.db, signer, base_url, stop_id, core.fleet.timezone, link_days)

@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--topic", required=True, help="the topic the device publishes on")
 
     _add_serve_parser(sub)
+    link = sub.add_parser("link", help="print the signed tracking URL of an order (docs/web.md)")
+    link.add_argument("order_ref", metavar="ORDER_REF", help="the order's reference")
 
     simulator_cli.add_parser(sub)
 
@@ -137,6 +139,13 @@ def _add_serve_parser(sub: Any) -> None:
         help="this recorder's name when several run on one host ([recorder] instance); "
         "keep it across restarts",
     )
+    serve.add_argument(
+        "--web",
+        metavar="HOST:PORT",
+        type=_web_address,
+        help="also serve the web front (tracking pages, webhooks) there ([web] listen, "
+        "docs/web.md)",
+    )
 
 
 def _topic_level(text: str) -> str:
@@ -147,6 +156,17 @@ def _topic_level(text: str) -> str:
         return check_name(text, "the name")
     except DispatcherError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _web_address(text: str) -> str:
+    """An argparse type for ``serve --web``: ``HOST:PORT`` (exit 2 otherwise)."""
+    from dispatcher.web.settings import parse_listen
+
+    try:
+        parse_listen(text)
+    except DispatcherError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _sub_parser(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
@@ -216,6 +236,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "import": _cmd_import,
         "decode": _cmd_decode,
         "serve": _cmd_serve,
+        "link": _cmd_link,
         "simulate": simulator_cli.run_simulate,
         "solve": _cmd_solve,
         "alerts": _cmd_alerts,
@@ -348,6 +369,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     from dispatcher.services import run_for
     from dispatcher.telemetry.recorder_status import BrokerStatusReporter
     from dispatcher.telemetry.sharing import RecorderSettings
+    from dispatcher.web.server import WebServer
 
     recorder = RecorderSettings.from_sections(
         settings.sections, share=args.share, instance=args.instance
@@ -358,6 +380,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         settings,
         "serve",
         live=LiveOptions(embedded_broker=bool(settings.embedded_broker), recorder=recorder),
+        web=args.web,
     )
     try:
         live = core.live
@@ -375,6 +398,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             file=out,
             flush=True,
         )
+        web = core.find_service(WebServer)
+        if web is not None:
+            print(f"web front at {web.base_url}", file=out, flush=True)
         run_for(args.duration, core.tick)
         rules = core.service(AlertRunner)
         stats = live.stats()
@@ -389,6 +415,34 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     finally:
         core.close()
     return reporter.exit_code()  # 1 if it never reached the broker (docs/mqtt.md)
+
+
+def _cmd_link(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """``dispatcher link ORDER_REF``: the URL a message about the order would carry."""
+    from dispatcher.fleet_settings import fleet_zone_name
+    from dispatcher.persistence.database import Database
+    from dispatcher.web.links import tracking_url_for_order
+    from dispatcher.web.settings import WebSettings
+    from dispatcher.web.signing import LinkSigner
+
+    web = WebSettings.from_sections(settings.sections)
+    db = Database(settings.database_url)
+    try:
+        url = tracking_url_for_order(
+            db,
+            LinkSigner(db),
+            web.base_url(),
+            args.order_ref,
+            fleet_zone_name(settings),
+            web.link_days,
+        )
+    finally:
+        db.dispose()
+    if url is None:
+        print(f"no order {args.order_ref!r}", file=sys.stderr)
+        return 1
+    print(url, file=out)
+    return 0
 
 
 def _cmd_alerts(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

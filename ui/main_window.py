@@ -319,6 +319,9 @@ class MainWindow(Shell):
         from ui.devices.phone_setup_dialog import add_phone_setup_action
 
         add_phone_setup_action(self)  # Fleet > Set up a driver's phone…
+        from ui.driver.desk_dialog import add_driver_desk_action
+
+        add_driver_desk_action(self)  # Fleet > Driver app…
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&First-run assistant…", self.first_run)

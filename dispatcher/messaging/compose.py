@@ -69,6 +69,8 @@ class MessageFacts:
     text: str | None = None
     delay_minutes: int | None = None
     minutes_away: int | None = None
+    #: The customer's tracking page (dispatcher/web/), signed and expiring; None without one.
+    tracking_url: str | None = None
 
 
 def template_context(
@@ -118,6 +120,7 @@ def template_context(
         "delivered_at": hhmm(facts.delivered_at),
         "pod_ref": facts.pod_ref,
         "reschedule_url": facts.reschedule_url,
+        "tracking_url": facts.tracking_url,
         "reschedule_phone": facts.reschedule_phone,
         "reason": facts.reason,
         "text": facts.text.strip() if facts.text and facts.text.strip() else None,

@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,7 +28,14 @@ from dispatcher.errors import DispatcherError
 from dispatcher.eta import TravelTimeProvider
 from dispatcher.events import EventBus
 from dispatcher.messaging.channels import Channel
-from dispatcher.messaging.compose import Branding, Messenger, SendOutcome, eta_moved
+from dispatcher.messaging.compose import (
+    Branding,
+    MessageFacts,
+    MessageRequest,
+    Messenger,
+    SendOutcome,
+    eta_moved,
+)
 from dispatcher.messaging.failures import FailureSink
 from dispatcher.messaging.relay import Relay
 from dispatcher.messaging.settings import MessagingSettings
@@ -47,7 +54,7 @@ from dispatcher.messaging.template_store import load_templates, save_template
 from dispatcher.messaging.templates import PlainValue, TemplateLibrary, TemplateSpec
 from dispatcher.model.messaging import OutboxMessage, OutboxStatus, StopContact
 from dispatcher.model.users import Permission
-from dispatcher.persistence import messaging_repo
+from dispatcher.persistence import messaging_repo, web_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.outbox_repo import SqlOutboxStore
 from dispatcher.persistence.users_repo import acting_user
@@ -76,6 +83,19 @@ class StopSend:
     @property
     def message(self) -> OutboxMessage | None:
         return self.outcome.message
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationLine:
+    """One message of a stop's conversation: ``direction`` "out" (ours) or "in" (a reply);
+    ``state`` is the outbox status or the reply's action (reply, opt_out, opt_in)."""
+
+    at: datetime
+    direction: str
+    channel: str
+    text: str
+    state: str
+    detail: str = ""
 
 
 class MessagingService:
@@ -131,6 +151,9 @@ class MessagingService:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        #: ``stop id -> tracking URL`` (set by dispatcher/app.py when ``[web]`` is configured):
+        #: every message about a stop offers ``{{ tracking_url }}``.
+        self.tracking_link: Callable[[int], str | None] | None = None
 
     # -- time ------------------------------------------------------------------------------
 
@@ -269,6 +292,7 @@ class MessagingService:
             actor,
             reschedule_url=self.settings.reschedule_url or None,
             reschedule_phone=self.settings.reschedule_phone or self.settings.company_phone or None,
+            tracking_url=self.link_for(contact.stop_id),
         )
         outcome = self.messenger.send(request)
         if outcome.message is not None and outcome.created:
@@ -278,6 +302,78 @@ class MessagingService:
         elif outcome.reason and outcome.preview and outcome.preview.blocked:
             self._flag(contact, outcome.reason)
         return StopSend(contact, situation, eta, outcome)
+
+    def send_auto(
+        self, contact: StopContact, situation: Situation, eta: datetime | None, why: str
+    ) -> StopSend:
+        """Queue what an automatic trigger calls for (dispatcher/messaging/auto.py); ``why``
+        (``auto:eta_moved``) is the row's ``created_by`` and the audit's actor."""
+        return self._send(contact, situation, eta, self.clock.now(), why)
+
+    def confirm_to_customer(
+        self, stop_id: int, text: str, actor: str = "system", *, nonce: str = ""
+    ) -> SendOutcome:
+        """Tell the stop's customer ``text`` (a self-service confirmation) through the outbox.
+
+        Sent on the customer's own request, so no dispatcher permission is asked; opt-out,
+        quiet hours and address checks apply as to every message. ``nonce`` (the request's
+        id) makes a retried confirmation one message.
+        """
+        contact = self.load_contact(stop_id)
+        company = self.settings.company_name
+        ref = f" {contact.order_ref}" if contact.order_ref else ""
+        request = MessageRequest(
+            customer=contact.customer,
+            situation=Situation.FREE_TEXT,
+            stop_ref=contact.order_ref,
+            facts=MessageFacts(
+                order_ref=contact.order_ref or None,
+                text=f"{company}: order{ref}: {text}",
+                tracking_url=self.link_for(stop_id),
+            ),
+            created_by=actor,
+            nonce=nonce,
+        )
+        outcome = self.messenger.send(request)
+        if outcome.message is not None and outcome.created:
+            now = self.clock.now()
+            messaging_repo.record_message_audit(self.db, outcome.message, actor, "send", now)
+            self._note_changed([outcome.message.id or 0])
+            self.kick()
+        return outcome
+
+    def record_receipt(self, provider_id: str, delivered: bool, error: str = "") -> int | None:
+        """Apply a gateway's delivery receipt; the outbox row's id, or None if none matched."""
+        row = self.relay.record_receipt(provider_id, delivered, error)
+        if row is None or row.id is None:
+            return None
+        self._note_changed([row.id])
+        return row.id
+
+    def conversation(self, stop_id: int) -> list[ConversationLine]:
+        """What we sent the stop's customer and what they replied, oldest first."""
+        ref = self.order_ref_of(stop_id)
+        if ref is None:
+            return []
+        lines = [
+            ConversationLine(m.created_at, "out", m.channel, m.body, str(m.status), m.situation)
+            for m in self.history(ref)
+        ]
+        lines += [
+            ConversationLine(r.received_at, "in", r.channel, r.body, r.action, r.from_address)
+            for r in web_repo.conversation(self.db, ref)
+        ]
+        return sorted(lines, key=lambda line: line.at)
+
+    def link_for(self, stop_id: int) -> str | None:
+        """The stop's tracking URL, or None without a web front (or if signing failed)."""
+        if self.tracking_link is None:
+            return None
+        try:
+            return self.tracking_link(stop_id)
+        except Exception:  # a message without its link beats no message
+            log.warning("no tracking link for stop %s", stop_id, exc_info=True)
+            return None
 
     def _check(self, actor: str, permission: Permission = Permission.SEND_MESSAGES) -> None:
         """Refuse an actor whose stored role may not do ``permission``."""

@@ -90,6 +90,8 @@ class MessagingSettings:
     smtp: Mapping[str, Any] = field(default_factory=dict)
     webhook: Mapping[str, Any] = field(default_factory=dict)
     twilio: Mapping[str, Any] = field(default_factory=dict)
+    #: ``[messaging.auto]``: automatic notifications (dispatcher/messaging/auto.py).
+    auto: Mapping[str, Any] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     @property
@@ -125,7 +127,7 @@ def messaging_settings(section: Mapping[str, Any] | None) -> MessagingSettings:
             values[key] = _choice(SmsGateway, value, where)
         elif key == "email":
             values[key] = _choice(EmailGateway, value, where)
-        elif key in ("smtp", "webhook", "twilio"):
+        elif key in ("smtp", "webhook", "twilio", "auto"):
             if not isinstance(value, dict):
                 raise ConfigError(f"[{where}] must be a table")
             values[key] = dict(value)

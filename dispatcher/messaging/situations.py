@@ -125,6 +125,7 @@ COMMON_VARIABLES: tuple[str, ...] = (
     "order_ref",
     "address",
     "driver_name",
+    "tracking_url",
 )
 
 #: Per situation: the variables a message cannot go without, then the optional ones.

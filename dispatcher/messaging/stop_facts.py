@@ -179,9 +179,13 @@ def request_for(
     *,
     reschedule_url: str | None = None,
     reschedule_phone: str | None = None,
+    tracking_url: str | None = None,
 ) -> MessageRequest:
-    """The outbox request for this stop; ``stop_ref`` is the order reference (stable, unique)."""
-    facts = facts_for(contact, eta, now)
+    """The outbox request for this stop; ``stop_ref`` is the order reference (stable, unique).
+
+    ``tracking_url`` (the customer's signed tracking page) is offered to every template.
+    """
+    facts = replace(facts_for(contact, eta, now), tracking_url=tracking_url or None)
     if situation is Situation.MISSED_YOU:
         facts = _with_reschedule(facts, reschedule_url, reschedule_phone)
     return MessageRequest(

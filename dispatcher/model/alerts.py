@@ -58,6 +58,9 @@ class AlertKind(enum.StrEnum):
     CAPACITY_EXCEEDED = "capacity_exceeded"
     #: A customer message the outbox gave up on (raised by the relay, not by a rule).
     MESSAGE_FAILED = "message_failed"
+    #: A customer asked for something a dispatcher decides (a new slot, "not home today"),
+    #: raised by the web front's self-service (dispatcher/web/requests.py).
+    CUSTOMER_REQUEST = "customer_request"
 
     @property
     def latched(self) -> bool:
@@ -76,12 +79,13 @@ _LATCHED = frozenset(
         AlertKind.GEOFENCE_ENTER,
         AlertKind.GEOFENCE_EXIT,
         AlertKind.MESSAGE_FAILED,
+        AlertKind.CUSTOMER_REQUEST,
     }
 )
 
 #: Kinds no rule evaluates: raised by another part of the core (the outbox relay), so the
 #: rule runner's reconciliation never auto-resolves them.
-RAISED_OUTSIDE_RULES = frozenset({AlertKind.MESSAGE_FAILED})
+RAISED_OUTSIDE_RULES = frozenset({AlertKind.MESSAGE_FAILED, AlertKind.CUSTOMER_REQUEST})
 
 
 class Severity(enum.IntEnum):

@@ -497,3 +497,118 @@ class GeocodeCacheRow(Base):
     label: Mapped[str] = mapped_column(String(500), default="")
     provider: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
+class DriverAppDevice(Base):
+    """A phone paired to the driver web app for one vehicle (issue 20, docs/driver.md).
+
+    The secret of the pairing QR code is kept only as a hash. A revoked row is never live
+    again: the phone must be paired anew, with a new id.
+    """
+
+    __tablename__ = "driver_app_devices"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vehicle_id: Mapped[str] = mapped_column(ForeignKey("vehicles.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(limits.NAME), default="")
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    created_by: Mapped[str] = mapped_column(String(80))
+    last_seen: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class PodRecord(Base):
+    """Proof of delivery of one driver action: files by content hash, metadata here."""
+
+    __tablename__ = "pod_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: The delivery event it belongs to (``vehicle_events.event_id``): one POD per action.
+    event_id: Mapped[str] = mapped_column(String(limits.EVENT_ID), unique=True)
+    stop_ref: Mapped[str] = mapped_column(String(limits.ORDER_ID), index=True)
+    vehicle_id: Mapped[str] = mapped_column(String(limits.VEHICLE_ID))
+    device_id: Mapped[str] = mapped_column(String(40), default="")
+    recipient: Mapped[str] = mapped_column(String(limits.NAME), default="")
+    taken_at: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    #: Metres between where the POD was taken and the stop (None: no position).
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    #: ``[{"role": "photo"|"signature", "sha256": ..., "size": ..., "format": ...}]``
+    files: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class DriverMessage(Base):
+    """One message of the desk ↔ driver conversation, about a stop or the whole route."""
+
+    __tablename__ = "driver_messages"
+    __table_args__ = (Index("ix_driver_messages_vehicle_id", "vehicle_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: Idempotency key: a message the phone sends twice (offline queue) is stored once.
+    client_key: Mapped[str] = mapped_column(String(limits.EVENT_ID), unique=True)
+    vehicle_id: Mapped[str] = mapped_column(String(limits.VEHICLE_ID))
+    stop_ref: Mapped[str | None] = mapped_column(String(limits.ORDER_ID), index=True)
+    #: ``desk`` (to the driver) or ``driver`` (to the desk).
+    direction: Mapped[str] = mapped_column(String(8))
+    author: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
+class WebKeyRow(Base):
+    """A secret that signs the web front's links (dispatcher/web/signing.py).
+
+    Generated once by the first process that needs one and kept here, so the console, every
+    ``dispatcher serve`` and ``dispatcher link`` sign and check with the same key. Rotation
+    adds a row; a retired key no longer verifies, which revokes every link it signed.
+    """
+
+    __tablename__ = "web_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    retired_at: Mapped[datetime | None]
+
+
+class CustomerRequestRow(Base):
+    """Something a customer asked for on the tracking page (dispatcher/web/requests.py).
+
+    ``status``: ``applied`` (the policy applied it at once: instructions), ``queued`` (a
+    dispatcher decides, through the exception ``alert_id``), ``declined``. ``payload`` holds
+    the request's own values (the slot, the instruction text), length-limited on entry.
+    """
+
+    __tablename__ = "customer_requests"
+    __table_args__ = (Index("ix_customer_requests_stop", "stop_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    stop_id: Mapped[int] = mapped_column(Integer)
+    order_ref: Mapped[str] = mapped_column(String(limits.ORDER_ID))
+    kind: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    alert_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str] = mapped_column(String(80), default="")
+
+
+class InboundMessageRow(Base):
+    """A message a customer sent us (an SMS reply through a gateway's webhook).
+
+    ``provider_id`` (the gateway's message id) is unique: a webhook the gateway retries, or
+    an attacker replays, is stored once. ``action``: ``opt_out``, ``opt_in`` or ``reply``.
+    """
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_messages_stop", "stop_ref", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16), default="sms")
+    from_address: Mapped[str] = mapped_column(String(254))
+    customer_id: Mapped[int | None] = mapped_column(Integer)
+    stop_ref: Mapped[str | None] = mapped_column(String(limits.ORDER_ID))
+    body: Mapped[str] = mapped_column(Text, default="")
+    action: Mapped[str] = mapped_column(String(16), default="reply")
+    received_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    read_by: Mapped[str] = mapped_column(String(80), default="")

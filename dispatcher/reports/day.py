@@ -1,4 +1,5 @@
-"""The day report: one CSV row per stop, planned against actual, with the messages sent.
+"""The day report: one CSV row per stop, planned against actual, with the messages sent
+and the proof of delivery (recipient, time, file hashes, distance to the stop).
 
 What a supervisor sends to the customer service desk or the client after the day: when each
 stop was planned and when the vehicle arrived, how late against the customer's window, how
@@ -21,8 +22,9 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.errors import DispatcherError
 from dispatcher.geo import haversine_m
+from dispatcher.model.driver import PodView
 from dispatcher.model.stops import StopView
-from dispatcher.persistence import history_repo
+from dispatcher.persistence import driver_repo, history_repo
 from dispatcher.persistence.database import Database
 
 #: Outbox states that mean "the message left us".
@@ -49,6 +51,10 @@ COLUMNS = (
     "failure_reason",
     "messages_sent",
     "messages",
+    "pod_recipient",
+    "pod_taken_at",
+    "pod_files",
+    "pod_distance_m",
 )
 
 
@@ -64,6 +70,8 @@ class StopReportRow:
     #: Arrived inside the window; None when there is no arrival or no window to judge by.
     on_time: bool | None
     messages: list[tuple[str, str, datetime | None]]
+    #: The stop's latest proof of delivery from the driver app (None: none).
+    pod: PodView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +126,17 @@ def _zone(timezone: str) -> ZoneInfo:
 
 
 def build_day_report(db: Database, day: date, timezone: str) -> DayReport:
-    """Read the day's stops and their sent messages (two queries)."""
+    """Read the day's stops, their sent messages and proofs of delivery (three queries)."""
     _zone(timezone)
     with db.session() as session:
         stops = history_repo.stops_of_day(session, day)
-        messages = history_repo.messages_for_stops(
-            session, [s.order_ref for s in stops], SENT_STATUSES
-        )
-    rows = [StopReportRow(s, *judge(s), messages.get(s.order_ref, [])) for s in stops]
+        refs = [s.order_ref for s in stops]
+        messages = history_repo.messages_for_stops(session, refs, SENT_STATUSES)
+        pods = driver_repo.latest_pods(session, refs)
+    rows = [
+        StopReportRow(s, *judge(s), messages.get(s.order_ref, []), pods.get(s.order_ref))
+        for s in stops
+    ]
     return DayReport(day, timezone, rows)
 
 
@@ -165,7 +176,17 @@ def csv_row(row: StopReportRow, tz: ZoneInfo) -> list[str]:
         s.failure_reason,
         str(len(row.messages)),
         messages,
+        *_pod_cells(row.pod, tz),
     ]
+
+
+def _pod_cells(pod: PodView | None, tz: ZoneInfo) -> list[str]:
+    """Recipient, time, files ("photo ab12cd34…; signature …") and distance of a POD."""
+    if pod is None:
+        return ["", "", "", ""]
+    files = "; ".join(f"{f.get('role')} {str(f.get('sha256'))[:12]}" for f in pod.files)
+    distance = "" if pod.distance_m is None else f"{pod.distance_m:.0f}"
+    return [pod.recipient, _fmt_time(pod.taken_at, tz), files, distance]
 
 
 def write_csv(report: DayReport, path: Path) -> Path:

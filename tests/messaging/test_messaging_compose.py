@@ -83,7 +83,7 @@ def test_send_queues_one_row_with_an_undo_window(
     row = outcome.message
     assert outcome.created and row is not None
     assert row.status is OutboxStatus.QUEUED and row.created_by == "ann"
-    assert row.template_id == "running_late/sms/en" and row.template_version == 1
+    assert row.template_id == "running_late/sms/en" and row.template_version == 2
     assert row.next_attempt_at == clock.now() + timedelta(seconds=10)
     assert row.customer_id == 7 and row.stop_ref == "S-1"
 

@@ -137,7 +137,7 @@ def test_a_normal_template_still_saves_and_renders(tmp_path: Path) -> None:
     )
     context = sample_context(T0, BRANDING, "Europe/Berlin")
     saved, problem = save_template(library, sms(body, "running_late"), context, tmp_path / "t.json")
-    assert problem is None and saved.version == 2
+    assert problem is None and saved.version == 3
     rendered = render(saved, context)
     assert rendered.body.startswith("Acme: LATE AGAIN ETA ")
 
@@ -240,7 +240,7 @@ def test_a_saved_edit_over_the_limits_is_ignored_at_start_up(
     save_override(replace(sms(DOUBLE_26), version=5), overrides)
     with caplog.at_level("WARNING"):
         library = load_templates(overrides=overrides)
-    assert library.get(Situation("free_text"), ChannelKind.SMS).version == 1
+    assert library.get(Situation("free_text"), ChannelKind.SMS).version == 2
     assert "saved template free_text/sms/en ignored" in caplog.text
     assert "SMS limit of 2,000 characters" in caplog.text
 

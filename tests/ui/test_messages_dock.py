@@ -112,7 +112,7 @@ def test_one_click_on_a_late_stop_is_sent_with_the_right_eta(qtbot, window: Main
     (row,) = rows_with(panel.model, "sent")
     text = panel.model.index(row, Column.TEXT).data()
     assert f"New estimated arrival: {eta_text}" in text
-    assert panel.model.index(row, Column.TEMPLATE).data() == "running late v1"
+    assert panel.model.index(row, Column.TEMPLATE).data() == "running late v2"
     assert panel.model.index(row, Column.CUSTOMER).data() not in ("", "—")
     capture = Path(svc.settings.capture_path).read_text().splitlines()
     assert len(capture) == 1 and eta_text in json.loads(capture[0])["text"]
@@ -181,7 +181,7 @@ def test_template_editor_names_the_bad_variable_and_refuses_injection(
     assert saved.args == [True]
     svc = service(window)
     assert svc.templates.all() and any(
-        s.template_id == "running_late/sms/en" and s.version == 2 for s in svc.templates.all()
+        s.template_id == "running_late/sms/en" and s.version == 3 for s in svc.templates.all()
     )
 
 
@@ -207,7 +207,7 @@ def test_template_editor_shows_the_limit_a_hostile_template_hits(qtbot, window: 
     assert saved.args == [False]
     assert "loops ran more than 10,000 times" in tab.error.text()
     assert (
-        service(window).templates.get(Situation.RUNNING_LATE, ChannelKind.SMS).version == 1
+        service(window).templates.get(Situation.RUNNING_LATE, ChannelKind.SMS).version == 2
     )  # nothing installed
 
 
@@ -216,7 +216,7 @@ def test_a_dispatcher_cannot_change_a_template(window: MainWindow) -> None:
     spec = next(s for s in svc.templates.all() if s.template_id == "running_late/sms/en")
     with pytest.raises(PermissionDenied, match="ann has the dispatcher role and cannot edit"):
         svc.put_template(spec, "ann", {})
-    assert max(s.version for s in svc.templates.all() if s.template_id == spec.template_id) == 1
+    assert max(s.version for s in svc.templates.all() if s.template_id == spec.template_id) == 2
 
 
 def test_per_stop_history_follows_the_selection(qtbot, window: MainWindow) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
@@ -62,6 +63,8 @@ ACTIONS = (
     ("message", "Message &customer…", "C"),
     ("map", "Show on &map", "M"),
     ("route", "Open &route", "O"),
+    ("apply_request", "A&pply customer request", "P"),
+    ("decline_request", "Dec&line customer request…", "L"),
 )
 
 
@@ -356,6 +359,8 @@ class ExceptionsPanel(QWidget):
             "message": self._message,
             "map": self._show_on_map,
             "route": self._open_route,
+            "apply_request": self._apply_request,
+            "decline_request": self._decline_request,
         }
         handlers[key](alert)
 
@@ -462,6 +467,61 @@ class ExceptionsPanel(QWidget):
             return
         message_customer(self.window_, stop_id, situation)
 
+    def _driver(self, alert: Alert) -> None:
+        """The talk with the alert's driver in the driver app (about its stop, if any)."""
+        from ui.driver.desk_dialog import open_driver_desk
+
+        dialog = open_driver_desk(self.window_, alert.stop_id, alert.vehicle_id)
+        dialog.tabs.setCurrentIndex(2)
+
+    def _apply_request(self, alert: Alert) -> None:
+        """Carry out what the customer asked on the tracking page (docs/web.md)."""
+        self._decide_request(alert, None)
+
+    def _decline_request(self, alert: Alert) -> None:
+        from ui.exceptions.dialogs import ask_note
+
+        note = ask_note(self, "Decline", f"Decline “{alert.title}”? What will you tell them?")
+        if note is not None:
+            self._decide_request(alert, note or "declined")
+
+    def _decide_request(self, alert: Alert, decline_note: str | None) -> None:
+        """Apply (``decline_note`` None) or decline the request in a worker: the core changes
+        the stop, closes the exception and queues the customer's confirmation."""
+        request_id = _request_id(alert)
+        if request_id is None:
+            self.show_message("This exception is not a customer's request.", error=True)
+            return
+        if not self._identified:
+            self.show_message("Still finding who you are in the database; try again.", error=True)
+            return
+        from dispatcher.web.requests import customer_requests
+
+        requests = customer_requests(self.window_.core)
+        user = self.user
+        self.show_message(f"Saving exception #{_id(alert)}…")
+
+        def work() -> object:
+            if decline_note is None:
+                return requests.apply(request_id, user)
+            return requests.decline(request_id, user, decline_note)
+
+        def done(_result: object) -> None:
+            if not isValid(self):
+                return
+            verb = "Applied" if decline_note is None else "Declined"
+            self.show_message(f"{verb} the customer's request; they are told by message.")
+            self.desk.announce(alert)
+            self._after_write()
+
+        def failed(exc: Exception) -> None:
+            if isValid(self):
+                refusal = isinstance(exc, DispatcherError)
+                reason = str(exc) if refusal else f"not saved, {type(exc).__name__}: {exc}"
+                self.show_message(reason[:200], error=True)
+
+        run_in_background(work, done, failed)
+
     def _show_on_map(self, alert: Alert) -> None:
         self._select_target(alert)
         dock = self.window_.docks.get("map")
@@ -494,6 +554,9 @@ class ExceptionsPanel(QWidget):
         alert = self.current_alert()
         if alert is not None:
             self._enable_actions(alert)
+            if alert.vehicle_id:
+                driver = menu.addAction("Message the driver…")
+                driver.triggered.connect(partial(self._driver, alert))
         menu.exec(self.view.viewport().mapToGlobal(pos))
         for action in self.actions_by_key.values():  # keys stay live: the core decides
             action.setEnabled(True)
@@ -508,6 +571,8 @@ class ExceptionsPanel(QWidget):
             "resolve": alert.is_open,
             "dismiss": alert.is_open and self.user.is_supervisor,
             "message": alert.stop_id is not None,
+            "apply_request": _request_id(alert) is not None and alert.is_open,
+            "decline_request": _request_id(alert) is not None and alert.is_open,
         }
         for key, action in self.actions_by_key.items():
             action.setEnabled(enabled.get(key, True))
@@ -534,6 +599,14 @@ class ExceptionsPanel(QWidget):
 def _id(alert: Alert) -> int:
     assert alert.id is not None
     return alert.id
+
+
+def _request_id(alert: Alert) -> int | None:
+    """The customer request behind a ``customer_request`` exception, else None."""
+    if alert.kind is not AlertKind.CUSTOMER_REQUEST:
+        return None
+    value = (alert.details or {}).get("request_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _stop_int(alert: Alert) -> int | None:

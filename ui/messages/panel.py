@@ -180,6 +180,10 @@ class MessagesPanel(SendFeedback):
         self.tabs.addTab(self._outbox_tab(), "Outbox")
         self.templates = TemplatesTab(service, lambda: window.core.user.id)
         self.tabs.addTab(self.templates, "Templates")
+        from ui.messages.conversation import ConversationTab
+
+        self.conversation = ConversationTab(window, service)
+        self.tabs.addTab(self.conversation, "Conversation")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.banner)
@@ -281,6 +285,7 @@ class MessagesPanel(SendFeedback):
         if version != self._seen_version or self._dirty or due:
             self._seen_version = version
             self.reload()
+        self.conversation.tick()
 
     def reload(self) -> None:
         if self._loading:
@@ -309,6 +314,7 @@ class MessagesPanel(SendFeedback):
     # -- selection -------------------------------------------------------------------------
 
     def _selection_changed(self, _selection: Selection) -> None:
+        self.conversation.show_stop(self._window.selection.current.stop_id)
         if self.stop_only.isChecked():
             self._apply_stop_filter()
 

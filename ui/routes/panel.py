@@ -373,6 +373,17 @@ class RoutesPanel(BoardsHost):
 
         message_customer(self.window_, int(ids[0]))
 
+    def driver_desk(self) -> None:
+        """The driver app's side of the selected stop: its POD and the talk with its driver."""
+        ids, day = self.selected(), self.controller.day
+        if not ids or day is None or ids[0] not in day.stops:
+            return
+        from ui.driver.desk_dialog import open_driver_desk
+
+        board = self.active_board
+        vehicle = board.vehicle_id if board is not None and board.vehicle_id != UNASSIGNED else None
+        open_driver_desk(self.window_, stop_ref=day.stops[ids[0]].order_ref, vehicle_id=vehicle)
+
     def _context_menu(self, board: VehicleBoard, pos: QPoint) -> None:
         self.active_board = board
         if not board.selected_stop_ids():
@@ -409,6 +420,7 @@ class RoutesPanel(BoardsHost):
         menu.addAction(f"Fix position on map…\t{FIX_KEYS}", self.fix_position)
         menu.addSeparator()
         menu.addAction("Message customer…", self.message_customer)
+        menu.addAction("Driver: proof of delivery and messages…", self.driver_desk)
 
     def _vehicle_label(self, vid: str) -> str:
         day = self.controller.day

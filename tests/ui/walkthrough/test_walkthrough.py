@@ -447,6 +447,50 @@ def dismiss(w: Walk) -> None:
     assert w.alert_status(alert_id) is AlertStatus.NEW
 
 
+def customer_asks(w: Walk, row: int) -> tuple[int, int]:
+    """The customer of V03's ``row``-th stop (negative: from the end, the steps above use the
+    first ones) says "not home today" on the tracking page; the request's exception is
+    selected in the queue. Returns (request id, stop id)."""
+    from dispatcher.web.requests import customer_requests
+
+    stop = w.core.load_routes()[2].stops[row]
+    request = customer_requests(w.core).submit_not_home(stop.id, stop.order_ref)
+    w.queue.reload(background=False)
+    assert request.id is not None
+    with alert_store(w.core.db) as store:
+        alert = next(a for a in store.list_alerts() if a.subject == f"request:{request.id}")
+    assert alert.id is not None and w.queue.select_alert(alert.id)
+    w.queue.view.setFocus()
+    return request.id, stop.id
+
+
+@step("exception queue/apply_request")
+def apply_customer_request(w: Walk) -> None:
+    from dispatcher.messaging.service import MessagingService
+    from dispatcher.persistence.web_repo import get_request
+
+    request_id, stop_id = customer_asks(w, -1)
+    w.fire("exception queue/apply_request", w.queue.view)
+    w.qtbot.waitUntil(lambda: "Applied" in w.queue.message.text(), timeout=15000)
+    request = get_request(w.core.db, request_id)
+    assert request is not None and request.status == "applied"
+    service = w.core.service(MessagingService)
+    ref = service.order_ref_of(stop_id)
+    assert any("come back on" in m.body for m in service.history(ref))
+
+
+@step("exception queue/decline_request")
+def decline_customer_request(w: Walk) -> None:
+    from dispatcher.persistence.web_repo import get_request
+
+    request_id, _ = customer_asks(w, -2)
+    w.answer(lambda d: click_button(w.qtbot, d, OK))
+    w.fire("exception queue/decline_request", w.queue.view)
+    w.qtbot.waitUntil(lambda: "Declined" in w.queue.message.text(), timeout=15000)
+    request = get_request(w.core.db, request_id)
+    assert request is not None and request.status == "declined"
+
+
 @step("exception queue/message")
 def message_from_queue(w: Walk) -> None:
     w.raise_alert(5)
@@ -734,6 +778,20 @@ def phone_setup(w: Walk) -> None:
     assert dialog is not None
     w.qtbot.waitUntil(dialog.isVisible)
     assert dialog.windowTitle() == "Set up a driver's phone"
+    dialog.close()
+
+
+@step("window/Driver app")
+def driver_desk(w: Walk) -> None:
+    from ui.driver.desk_dialog import DriverDeskDialog
+
+    w.fire("window/Driver app")
+    w.qtbot.waitUntil(lambda: w.window.findChild(DriverDeskDialog) is not None)
+    dialog = w.window.findChild(DriverDeskDialog)
+    assert dialog is not None
+    w.qtbot.waitUntil(lambda: dialog.isVisible() and dialog.vehicle_box.count() > 0)
+    w.qtbot.waitUntil(lambda: dialog.busy == 0)
+    assert dialog.windowTitle() == "Driver app"
     dialog.close()
 
 

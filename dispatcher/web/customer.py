@@ -1,0 +1,236 @@
+"""The customer's pages: ``/t/<token>`` (tracking), its status JSON, slots and the forms.
+
+Every route starts by checking the token (:mod:`dispatcher.web.signing`); anything wrong
+— forged, changed, expired, revoked, an order gone or finished long ago — gets the same 404
+page, with nothing about any order. Forms carry a CSRF token bound to the order, are refused
+from another origin, and answer with a redirect (so a reload never posts twice). Messages
+shown after a form come from a fixed list: nothing the visitor typed is reflected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dispatcher.errors import ConflictError, DispatcherError, NotFoundError, ValidationError
+from dispatcher.web.context import WebContext
+from dispatcher.web.links import TRACK
+from dispatcher.web.requests import CustomerRequests
+from dispatcher.web.throttle import Throttle
+from dispatcher.web.tracking import TrackingView, tracking_view
+
+log = logging.getLogger(__name__)
+
+CSRF = "csrf-track"
+#: What a form's outcome may say (``?m=<key>``): fixed texts, never the visitor's input.
+FLASH = {
+    "instructions": ("Thank you: your instructions are saved and your driver will see them.", ""),
+    "slot": ("Thank you: your request is with our dispatcher. We will confirm by message.", ""),
+    "not_home": ("Thank you: a dispatcher will re-plan your delivery and confirm by message.", ""),
+    "invalid": ("Sorry, that did not work. Please check and try again.", "error"),
+    "taken": ("That slot is no longer available; please pick another.", "error"),
+    "duplicate": ("We already have this request; a dispatcher is looking at it.", "error"),
+    "limit": ("Too many requests for this delivery today; please contact us.", "error"),
+}
+
+Handler = Callable[[Request, int], Awaitable[Response]]
+
+
+def routes(ctx: WebContext) -> list[BaseRoute]:
+    """The customer's tracking page and self-service, under ``/t/``."""
+    per_ip = Throttle(limit=120, window_s=60)
+    per_token = Throttle(limit=60, window_s=60)
+    requests = _requests(ctx)
+
+    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            token = str(request.path_params.get("token", ""))
+            ip = request.client.host if request.client else "?"
+            if not per_ip.allow(ip) or not per_token.allow(token[:40]):
+                return Response("slow down", 429, headers={"Retry-After": "30"})
+            stop_id = ctx.signer.verify(TRACK, token, ctx.clock.now())
+            if stop_id is None:
+                return not_found(ctx, request)
+            if request.method == "POST" and not await _form_allowed(ctx, request, stop_id):
+                return Response("forbidden", 403)
+            try:
+                return await handler(request, stop_id)
+            except NotFoundError:
+                return not_found(ctx, request)
+
+        return endpoint
+
+    async def page(request: Request, stop_id: int) -> Response:
+        view = await _view(ctx, stop_id)
+        if view is None:
+            return not_found(ctx, request)
+        base = f"/t/{request.path_params['token']}"
+        flash, kind = FLASH.get(request.query_params.get("m", ""), ("", ""))
+        return ctx.templates.TemplateResponse(
+            request,
+            "track.html",
+            {
+                "view": view,
+                "status_url": f"{base}/status",
+                "slots_url": f"{base}/slots",
+                "action_base": base,
+                "csrf": _csrf(ctx, stop_id),
+                "poll_s": ctx.web.poll_s,
+                "flash": flash,
+                "flash_kind": kind,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def status(request: Request, stop_id: int) -> Response:
+        view = await _view(ctx, stop_id)
+        if view is None:
+            return JSONResponse({"error": "not found"}, 404)
+        return JSONResponse(view.as_json(), headers={"Cache-Control": "no-store"})
+
+    async def slots(request: Request, stop_id: int) -> Response:
+        view = await _view(ctx, stop_id)
+        if view is None:
+            return not_found(ctx, request)
+        base = f"/t/{request.path_params['token']}"
+        offered = await ctx.run(requests.offer_slots, stop_id) if view.may_change else []
+        days: dict[str, list[tuple[str, str]]] = {}
+        for choice in offered:
+            start = choice.start.astimezone(_zone(ctx))
+            end = choice.end.astimezone(_zone(ctx))
+            days.setdefault(f"{start:%A %d %B}", []).append(
+                (choice.key, f"{start:%H:%M}-{end:%H:%M}")
+            )
+        return ctx.templates.TemplateResponse(
+            request,
+            "slots.html",
+            {
+                "order_ref": view.order_ref,
+                "slots": list(days.items()),
+                "action_base": base,
+                "back_url": base,
+                "csrf": _csrf(ctx, stop_id),
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    def action(kind: str) -> Handler:
+        async def post(request: Request, stop_id: int) -> Response:
+            form = request.state.form
+            view = await _view(ctx, stop_id)
+            base = f"/t/{request.path_params['token']}"
+            if view is None:
+                return not_found(ctx, request)
+            if not view.may_change:
+                return RedirectResponse(f"{base}?m=invalid", 303)
+            try:
+                if kind == "instructions":
+                    await ctx.run(
+                        requests.submit_instruction,
+                        stop_id,
+                        view.order_ref,
+                        str(form.get("kind", "")),
+                        str(form.get("text", "")),
+                    )
+                elif kind == "slot":
+                    await ctx.run(
+                        requests.submit_slot, stop_id, view.order_ref, str(form.get("slot", ""))
+                    )
+                else:
+                    await ctx.run(requests.submit_not_home, stop_id, view.order_ref)
+            except ConflictError:
+                return RedirectResponse(f"{base}?m=duplicate", 303)
+            except ValidationError as exc:
+                code = (
+                    "limit" if "too many" in str(exc) else "taken" if kind == "slot" else "invalid"
+                )
+                return RedirectResponse(f"{base}?m={code}", 303)
+            return RedirectResponse(f"{base}?m={kind}", 303)
+
+        return post
+
+    return [
+        Route("/t/{token}", guarded(page)),
+        Route("/t/{token}/status", guarded(status)),
+        Route("/t/{token}/slots", guarded(slots)),
+        Route("/t/{token}/instructions", guarded(action("instructions")), methods=["POST"]),
+        Route("/t/{token}/slot", guarded(action("slot")), methods=["POST"]),
+        Route("/t/{token}/not-home", guarded(action("not_home")), methods=["POST"]),
+    ]
+
+
+def not_found(ctx: WebContext, request: Request) -> Response:
+    """The one answer to a bad, tampered, expired or revoked link: 404, nothing about it."""
+    return ctx.templates.TemplateResponse(
+        request, "not_found.html", status_code=404, headers={"Cache-Control": "no-store"}
+    )
+
+
+async def _view(ctx: WebContext, stop_id: int) -> TrackingView | None:
+    """The order's view, or None when it is gone (the token's expiry bounds the rest)."""
+    now = ctx.clock.now()
+
+    def read() -> TrackingView | None:
+        try:
+            view = tracking_view(
+                ctx.db,
+                stop_id,
+                now,
+                ctx.timezone,
+                near_stops=ctx.web.near_stops,
+                provider=ctx.services.get("provider"),
+            )
+        except NotFoundError:
+            return None
+        return view
+
+    return await ctx.run(read)
+
+
+async def _form_allowed(ctx: WebContext, request: Request, stop_id: int) -> bool:
+    """Same origin (when the browser says) and a CSRF token bound to this order."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+        return False
+    try:
+        form = await request.form(max_files=0, max_fields=20)
+    except Exception:  # malformed body: refused, not a crash
+        return False
+    request.state.form = form
+    token = str(form.get("csrf", ""))
+    return ctx.signer.verify(CSRF, token, ctx.clock.now()) == stop_id
+
+
+def _csrf(ctx: WebContext, stop_id: int) -> str:
+    return ctx.signer.sign(CSRF, stop_id, ctx.clock.now() + timedelta(hours=12))
+
+
+def _zone(ctx: WebContext) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(ctx.timezone)
+
+
+def _requests(ctx: WebContext) -> CustomerRequests:
+    found = ctx.services.get("requests")
+    if isinstance(found, CustomerRequests):
+        return found
+    made = CustomerRequests(
+        ctx.db,
+        ctx.clock,
+        ctx.timezone,
+        messaging=ctx.services.get("messaging"),
+        provider=ctx.services.get("provider"),
+    )
+    ctx.services["requests"] = made
+    return made
+
+
+__all__ = ["DispatcherError", "not_found", "routes"]

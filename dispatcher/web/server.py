@@ -1,0 +1,93 @@
+"""Run the web front on uvicorn in a thread of its own, as a service of the core.
+
+The console (standalone, ``[web] listen`` set) and ``dispatcher serve --web`` both add a
+:class:`WebServer` (:func:`add_web`): uvicorn's event loop runs in a daemon thread, so the GUI
+thread never waits on a request, and the core's tick loop is untouched. Port 0 binds a free
+port (tests); :attr:`WebServer.base_url` says where it ended up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+
+from dispatcher.errors import DispatcherError
+from dispatcher.web.app import RouteGroup, build_app
+from dispatcher.web.context import WebContext
+from dispatcher.web.settings import parse_listen
+
+log = logging.getLogger(__name__)
+
+
+class WebServer:
+    """uvicorn serving :func:`build_app` for ``ctx`` on ``listen`` until :meth:`stop`."""
+
+    name = "web front"
+
+    def __init__(
+        self, ctx: WebContext, listen: str, groups: Sequence[RouteGroup] | None = None
+    ) -> None:
+        self.ctx = ctx
+        host, port = parse_listen(listen)
+        self.app = build_app(ctx, groups)
+        config = uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        self.bound: tuple[str, int] | None = None
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Bind and serve in the background; raise if it could not bind in ``timeout_s``."""
+        self._thread = threading.Thread(target=self._run, name="web-front", daemon=True)
+        self._thread.start()
+        waited = 0.0
+        while not self._server.started and waited < timeout_s:
+            if not self._thread.is_alive():
+                break
+            threading.Event().wait(0.02)
+            waited += 0.02
+        if not self._server.started:
+            self.stop()
+            raise DispatcherError(
+                f"the web front could not listen on {self._server.config.host}:"
+                f"{self._server.config.port} (address in use or not allowed?)"
+            )
+        sock = self._server.servers[0].sockets[0]
+        addr: Any = sock.getsockname()
+        self.bound = (self._server.config.host, int(addr[1]))
+        if not self.ctx.web.public_url:
+            self.ctx.base_url = self.ctx.web.base_url(self.bound)
+        log.info("web front at %s", self.ctx.base_url)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._server.serve())
+        except (OSError, SystemExit) as exc:  # bind failure: start() reports it
+            log.warning("web front stopped: %s", exc)
+
+    @property
+    def base_url(self) -> str:
+        return self.ctx.base_url
+
+    def tick(self) -> None:
+        """Nothing per tick: requests are served on the server's own thread."""
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

@@ -1,0 +1,83 @@
+"""The ``[web]`` section: where the web front listens, the address links use, its look.
+
+Example::
+
+    [web]
+    listen = "127.0.0.1:8700"                 # also `dispatcher serve --web HOST:PORT`
+    public_url = "https://track.example.com"  # what links in messages start with
+    link_days = 7            # a tracking link works until delivery + this many days
+    near_stops = 3           # show the van once the customer is this many stops away
+    brand_color = "#1565c0"
+    max_body_kb = 64         # bigger request bodies are refused (413)
+    poll_s = 15              # how often an open tracking page asks for news
+
+Without ``listen`` the console serves nothing; ``dispatcher serve`` serves when given
+``--web``. Without ``public_url`` links use ``http://<listen>`` (fine on a LAN, a test or a
+reverse proxy that rewrites nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dispatcher.errors import ConfigError
+
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    listen: str = ""
+    public_url: str = ""
+    link_days: int = 7
+    near_stops: int = 3
+    brand_color: str = "#1565c0"
+    max_body_kb: int = 64
+    poll_s: int = 15
+
+    @classmethod
+    def from_sections(
+        cls, sections: Mapping[str, Mapping[str, Any]], *, listen: str | None = None
+    ) -> WebSettings:
+        """Read ``[web]``; ``listen`` (the command line's ``--web``) wins over the file's."""
+        raw = dict(sections.get("web") or {})
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"[web]: unknown key(s) {', '.join(unknown)}")
+        values = cls(**raw) if raw else cls()
+        if listen is not None:
+            values = cls(**{**{f: getattr(values, f) for f in known}, "listen": listen})
+        values.check()
+        return values
+
+    def check(self) -> None:
+        if self.listen:
+            parse_listen(self.listen)
+        if self.public_url and not re.match(r"https?://[^\s/]+", self.public_url):
+            raise ConfigError(f"[web] public_url {self.public_url!r} is not an http(s) URL")
+        for name in ("link_days", "near_stops", "max_body_kb", "poll_s"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10000:
+                raise ConfigError(f"[web] {name} must be a whole number 0..10000, not {value!r}")
+        if not _COLOR.fullmatch(str(self.brand_color)):
+            raise ConfigError(f"[web] brand_color {self.brand_color!r} is not #rrggbb")
+
+    def base_url(self, bound: tuple[str, int] | None = None) -> str:
+        """What links start with: ``public_url``, else the address actually listened on."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host, port = bound or parse_listen(self.listen or "127.0.0.1:8700")
+        return f"http://{host}:{port}"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``"HOST:PORT"`` (``[::1]:8700`` for IPv6) → ``(host, port)``; port 0 picks a free one."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"web address {text!r} is not HOST:PORT")
+    return host, int(port)

@@ -1,0 +1,67 @@
+// The tracking page's updates: poll the order's status, show the van once it is near.
+// Values are written with textContent only (never HTML), so nothing a name or an
+// instruction contains can run. The map has no tiles from the internet: the van, the
+// customer's address and the line between them on a plain background.
+(function () {
+  "use strict";
+  var box = document.getElementById("status");
+  if (!box) { return; }
+  var url = box.getAttribute("data-status-url");
+  var every = Math.max(1, parseFloat(box.getAttribute("data-poll") || "15")) * 1000;
+  var map = null, van = null, home = null, line = null;
+
+  function setText(id, value) {
+    var el = document.getElementById(id);
+    if (el) { el.textContent = value || ""; }
+  }
+  function show(id, on) {
+    var el = document.getElementById(id);
+    if (el) { el.hidden = !on; }
+  }
+  function icon(cls) {
+    return L.divIcon({ className: cls, iconSize: [18, 18], iconAnchor: [9, 9] });
+  }
+  function drawMap(v) {
+    show("map-card", !!v.van);
+    if (!v.van || typeof L === "undefined") { return; }
+    if (!map) {
+      map = L.map("map", { attributionControl: false, zoomControl: true });
+      van = L.marker(v.van, { icon: icon("van-icon"), title: "Your driver" }).addTo(map);
+      if (v.home) {
+        home = L.marker(v.home, { icon: icon("home-icon"), title: "Your address" }).addTo(map);
+        line = L.polyline([v.van, v.home], { color: "#5f6b7a", dashArray: "4 6" }).addTo(map);
+      }
+    } else {
+      van.setLatLng(v.van);
+      if (line && v.home) { line.setLatLngs([v.van, v.home]); }
+    }
+    var pts = v.home ? [v.van, v.home] : [v.van];
+    map.invalidateSize();
+    map.fitBounds(L.latLngBounds(pts).pad(0.4), { maxZoom: 16 });
+    document.body.setAttribute("data-van", "shown");
+  }
+  function apply(v) {
+    setText("headline", v.headline);
+    setText("eta", v.eta_window);
+    show("eta-line", !!v.eta_window);
+    setText("position", v.position_text);
+    setText("window", v.window);
+    show("window-line", !!v.window);
+    setText("delivered-at", v.delivered_at);
+    show("delivered-line", !!v.delivered_at);
+    setText("failure", v.failure_reason);
+    show("failure-line", !!v.failure_reason);
+    setText("instructions", v.instructions);
+    show("instructions-line", !!v.instructions);
+    if (!v.may_change) { show("actions", false); }
+    drawMap(v);
+  }
+  function poll() {
+    fetch(url, { cache: "no-store", credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (v) { if (v) { apply(v); } })
+      .catch(function () { /* offline for a moment: the next poll tries again */ })
+      .then(function () { window.setTimeout(poll, every); });
+  }
+  poll();
+})();

@@ -1,0 +1,1 @@
+"""The desk's side of the driver app: pairing phones, proof of delivery, driver messages."""
