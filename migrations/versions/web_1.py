@@ -1,7 +1,7 @@
 """web: link keys, customers' requests from the tracking page, inbound SMS
 
 Revision ID: web_1
-Revises: partition_1
+Revises: constraints_1
 Create Date: 2026-12-04 15:50:00
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = "web_1"
-down_revision = "partition_1"
+down_revision = "constraints_1"
 branch_labels = None
 depends_on = None
 
