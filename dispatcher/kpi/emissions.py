@@ -1,0 +1,79 @@
+"""Energy and CO₂e per route from the distance driven and the vehicle type's factors.
+
+Energy = km × the type's energy use per km (litres of fuel, or kWh for an electric vehicle);
+CO₂e = energy × the factor per litre or kWh. The default factors are the UK Government GHG
+Conversion Factors for Company Reporting **2025** (DESNZ, published June 2025):
+
+* diesel (average biofuel blend, B7), well-to-wheel = tank-to-wheel 2.57082 + well-to-tank
+  0.62665 = **3.19747 kg CO₂e per litre**;
+* UK grid electricity (generation, location-based) **0.17700 kg CO₂e per kWh** — the
+  electric vehicle's "grid factor". Transmission and distribution losses are not in it; a desk
+  that reports them edits the factor (it is per vehicle type).
+
+The energy use per km is **not** from that set: it is a stated assumption per type
+(:data:`DEFAULT_PROFILES`), meant to be replaced by the fleet's own fuel-card or charger
+figures in the fleet setup. Every number is editable per vehicle type (``vehicle_types``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The name and version of the factor set the defaults come from (shown in reports).
+FACTOR_SOURCE = "DESNZ GHG conversion factors 2025 (UK), well-to-wheel"
+#: Units of the energy figure by kind of energy.
+UNITS = {"diesel": "l", "petrol": "l", "electric": "kWh"}
+ENERGY_KINDS = tuple(UNITS)
+
+DIESEL_WTW_KG_PER_L = 2.57082 + 0.62665
+UK_GRID_KG_PER_KWH = 0.17700
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyProfile:
+    """What one vehicle type burns or charges per km, what that emits, and its fixed cost.
+
+    Attributes:
+        vehicle_type: The type's name as the vehicles carry it (``van``, ``ev``, …).
+        energy: ``diesel``, ``petrol`` or ``electric``.
+        energy_per_km: Litres (fuel) or kWh (electric) per km driven.
+        co2e_per_unit: kg CO₂e per litre or per kWh (for electric: the grid factor).
+        source: Where the factor comes from (name and version), printed in reports.
+        fixed_cost_per_route: Money per route day for using a vehicle of this type at all
+            (lease, insurance, depreciation per working day).
+    """
+
+    vehicle_type: str
+    energy: str = "diesel"
+    energy_per_km: float = 0.0
+    co2e_per_unit: float = 0.0
+    source: str = FACTOR_SOURCE
+    fixed_cost_per_route: float = 0.0
+
+    @property
+    def unit(self) -> str:
+        return UNITS.get(self.energy, "")
+
+
+#: Defaults for the types the fleet setup offers; energy use per km is an assumption.
+DEFAULT_PROFILES: dict[str, EnergyProfile] = {
+    "van": EnergyProfile("van", "diesel", 0.09, DIESEL_WTW_KG_PER_L),
+    "truck": EnergyProfile("truck", "diesel", 0.25, DIESEL_WTW_KG_PER_L),
+    "ev": EnergyProfile("ev", "electric", 0.25, UK_GRID_KG_PER_KWH),
+    "bike": EnergyProfile("bike", "electric", 0.02, UK_GRID_KG_PER_KWH),
+}
+
+
+def profile_for(vehicle_type: str, profiles: dict[str, EnergyProfile]) -> EnergyProfile | None:
+    """The type's profile from the stored ones, else the built-in default, else ``None``
+    (an unknown type gets no energy figure rather than a made-up one)."""
+    key = vehicle_type.strip().lower()
+    return profiles.get(key) or DEFAULT_PROFILES.get(key)
+
+
+def energy_and_co2e(distance_km: float, profile: EnergyProfile | None) -> tuple[float, float]:
+    """(energy in the profile's unit, kg CO₂e) for ``distance_km``; zeros without a profile."""
+    if profile is None or distance_km <= 0:
+        return 0.0, 0.0
+    energy = distance_km * max(profile.energy_per_km, 0.0)
+    return energy, energy * max(profile.co2e_per_unit, 0.0)
