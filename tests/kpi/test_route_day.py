@@ -137,11 +137,12 @@ def test_a_skipped_stop_and_a_second_attempt() -> None:
         ),
         depot=DEPOT,
     )
+    a_done, b_done = utc(10, 5), utc(11, 33)
     stops = [
-        StopRecord(1, "A", status="done", arrival=utc(10, 0), completed_at=utc(10, 5), attempts=1),
-        StopRecord(2, "B", status="done", arrival=utc(10, 35), completed_at=utc(11, 33), attempts=2),
+        StopRecord(1, "A", status="done", arrival=utc(10, 0), completed_at=a_done, attempts=1),
+        StopRecord(2, "B", status="done", arrival=utc(10, 35), completed_at=b_done, attempts=2),
         StopRecord(3, "C", status="skipped"),
-    ]  # fmt: skip
+    ]
     events = [
         StopEvent("A", "arrived", utc(10, 0)),
         StopEvent("A", "delivered", utc(10, 5)),  # 5 min
