@@ -17,50 +17,21 @@ figures in the fleet setup. Every number is editable per vehicle type (``vehicle
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dispatcher.model.route_kpi import EnergyProfile
 
 #: The name and version of the factor set the defaults come from (shown in reports).
 FACTOR_SOURCE = "DESNZ GHG conversion factors 2025 (UK), well-to-wheel"
-#: Units of the energy figure by kind of energy.
-UNITS = {"diesel": "l", "petrol": "l", "electric": "kWh"}
-ENERGY_KINDS = tuple(UNITS)
 
 DIESEL_WTW_KG_PER_L = 2.57082 + 0.62665
 UK_GRID_KG_PER_KWH = 0.17700
 
 
-@dataclass(frozen=True, slots=True)
-class EnergyProfile:
-    """What one vehicle type burns or charges per km, what that emits, and its fixed cost.
-
-    Attributes:
-        vehicle_type: The type's name as the vehicles carry it (``van``, ``ev``, …).
-        energy: ``diesel``, ``petrol`` or ``electric``.
-        energy_per_km: Litres (fuel) or kWh (electric) per km driven.
-        co2e_per_unit: kg CO₂e per litre or per kWh (for electric: the grid factor).
-        source: Where the factor comes from (name and version), printed in reports.
-        fixed_cost_per_route: Money per route day for using a vehicle of this type at all
-            (lease, insurance, depreciation per working day).
-    """
-
-    vehicle_type: str
-    energy: str = "diesel"
-    energy_per_km: float = 0.0
-    co2e_per_unit: float = 0.0
-    source: str = FACTOR_SOURCE
-    fixed_cost_per_route: float = 0.0
-
-    @property
-    def unit(self) -> str:
-        return UNITS.get(self.energy, "")
-
-
 #: Defaults for the types the fleet setup offers; energy use per km is an assumption.
 DEFAULT_PROFILES: dict[str, EnergyProfile] = {
-    "van": EnergyProfile("van", "diesel", 0.09, DIESEL_WTW_KG_PER_L),
-    "truck": EnergyProfile("truck", "diesel", 0.25, DIESEL_WTW_KG_PER_L),
-    "ev": EnergyProfile("ev", "electric", 0.25, UK_GRID_KG_PER_KWH),
-    "bike": EnergyProfile("bike", "electric", 0.02, UK_GRID_KG_PER_KWH),
+    "van": EnergyProfile("van", "diesel", 0.09, DIESEL_WTW_KG_PER_L, FACTOR_SOURCE),
+    "truck": EnergyProfile("truck", "diesel", 0.25, DIESEL_WTW_KG_PER_L, FACTOR_SOURCE),
+    "ev": EnergyProfile("ev", "electric", 0.25, UK_GRID_KG_PER_KWH, FACTOR_SOURCE),
+    "bike": EnergyProfile("bike", "electric", 0.02, UK_GRID_KG_PER_KWH, FACTOR_SOURCE),
 }
 
 

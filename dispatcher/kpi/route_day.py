@@ -27,76 +27,21 @@ from dispatcher.kpi.definitions import (
     first_attempt,
     verdict,
 )
-from dispatcher.kpi.emissions import EnergyProfile, energy_and_co2e
+from dispatcher.kpi.emissions import energy_and_co2e
 from dispatcher.model.kpi import StopRecord
+from dispatcher.model.route_kpi import (
+    EnergyProfile,
+    Fix,
+    PlannedStop,
+    PlanSnapshot,
+    StopEvent,
+    VehicleCosts,
+)
 
 #: A fix-to-fix segment at or above this average speed counts as driving.
 MOVING_KMH = 5.0
 #: Events that end a visit at a stop (the driver leaves after them).
 VISIT_ENDS = ("delivered", "picked_up", "failed", "departed")
-
-LatLon = tuple[float, float]
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedStop:
-    """One stop as the plan had it when the route was dispatched."""
-
-    order_ref: str
-    sequence: int
-    lat: float
-    lon: float
-    planned_arrival: datetime | None = None
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    service_s: int = 300
-    demand: int = 1
-    kind: str = "delivery"
-
-
-@dataclass(frozen=True, slots=True)
-class PlanSnapshot:
-    """The frozen copy of a route's plan. ``trigger`` says what froze it (the first event's
-    kind, ``live`` when the route had not been dispatched and the current plan stands in)."""
-
-    route_id: int
-    vehicle_id: str
-    service_date: date
-    frozen_at: datetime | None
-    trigger: str
-    stops: tuple[PlannedStop, ...]
-    depot: LatLon | None = None
-    end_depot: LatLon | None = None
-
-    @property
-    def frozen(self) -> bool:
-        return self.trigger != "live"
-
-
-@dataclass(frozen=True, slots=True)
-class Fix:
-    ts: datetime
-    lat: float
-    lon: float
-
-
-@dataclass(frozen=True, slots=True)
-class StopEvent:
-    order_ref: str
-    kind: str
-    ts: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class VehicleCosts:
-    """Money per route day, per km and per hour (fleet setup)."""
-
-    fixed: float = 0.0
-    per_km: float = 0.0
-    per_hour: float = 0.0
-
-    def of(self, km: float, hours: float) -> float:
-        return self.fixed + self.per_km * km + self.per_hour * hours
 
 
 @dataclass(frozen=True, slots=True)

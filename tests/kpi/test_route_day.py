@@ -15,18 +15,17 @@ import pytest
 from fleet_zone import DAY, utc
 
 from dispatcher.kpi.definitions import Ratio, Verdict
-from dispatcher.kpi.emissions import DEFAULT_PROFILES, EnergyProfile, energy_and_co2e, profile_for
-from dispatcher.kpi.route_day import (
+from dispatcher.kpi.emissions import DEFAULT_PROFILES, energy_and_co2e, profile_for
+from dispatcher.kpi.route_day import compute_route_day, service_seconds, track_figures
+from dispatcher.model.kpi import StopRecord
+from dispatcher.model.route_kpi import (
+    EnergyProfile,
     Fix,
     PlannedStop,
     PlanSnapshot,
     StopEvent,
     VehicleCosts,
-    compute_route_day,
-    service_seconds,
-    track_figures,
 )
-from dispatcher.model.kpi import StopRecord
 
 STEP_M = 6_371_008.8 * math.pi / 180 * 0.01  # 1,111.9508 m per 0.01° of latitude
 LON = 13.0
