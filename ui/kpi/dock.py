@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from dispatcher.planning.model import to_plan_seconds
 from ui.bool_refs import protect_bools
+from ui.kpi import period_view
 from ui.kpi.feed import KpiFeed
 from ui.kpi.panel import KpiPanel
 from ui.kpi.timeline import TimelineView
@@ -42,6 +43,7 @@ def install(window: Shell) -> None:
     window.tabifyDockWidget(window.docks["kpis"], dock)
     window.docks["exceptions"].raise_()
     _add_view_actions(window)
+    period_view.add_action(window)
 
     feed = KpiFeed(window, wanted=lambda: panel.isVisible() or timeline.isVisible())
     feed.loaded.connect(panel.show_snapshot)
