@@ -24,7 +24,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -118,8 +118,12 @@ def freeze_route(session: Session, route_id: int, ts: datetime, trigger: str) ->
         "plan": plan_to_json(snapshot),
     }
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(RoutePlanRow).values(**values).on_conflict_do_nothing(index_elements=["route_id"])
+    insert_ignore = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert_ignore(RoutePlanRow)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["route_id"])
+    )
     return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]  # CursorResult
 
 
@@ -297,8 +301,8 @@ def area_of(points: Iterable[tuple[float, float]]) -> str:
 def store_route_days(session: Session, day: date, rows: Sequence[RouteDayFacts]) -> int:
     """Replace the stored figures of ``day`` with ``rows`` (a recomputed day)."""
     session.execute(delete(RouteDayKpiRow).where(RouteDayKpiRow.service_date == day))
-    for row in rows:
-        session.add(RouteDayKpiRow(**{**asdict(row), "service_date": day}))
+    if rows:
+        session.execute(insert(RouteDayKpiRow), [{**asdict(r), "service_date": day} for r in rows])
     return len(rows)
 
 
