@@ -1,6 +1,6 @@
 """Screenshots of the KPI trends window for docs/kpi.md.
 
-Run ``QT_QPA_PLATFORM=offscreen python -m ui.kpi.demo_shots OUT_DIR``. It builds the demo day
+Run ``QT_QPA_PLATFORM=offscreen python bench/kpi_shots.py OUT_DIR``. It builds the demo day
 in a temporary SQLite database, stores a month of seeded past route days before it
 (:mod:`dispatcher.scenario.kpi_history`: the demo day itself is computed for real), opens
 History > KPI trends on the real window and writes ``kpi_period.png`` (the month by vehicle,
@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
@@ -43,6 +45,7 @@ def wait(done: Callable[[], bool], timeout_s: float = 60.0) -> None:
 def main(out: Path) -> None:
     from zoneinfo import ZoneInfo
 
+    out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv)
     day = datetime(2026, 11, 27).date()
     now = datetime.combine(day, clock_time(18), ZoneInfo(TIMEZONE)).astimezone(UTC)
