@@ -17,22 +17,23 @@ figures in the fleet setup. Every number is editable per vehicle type (``vehicle
 
 from __future__ import annotations
 
-from dispatcher.model.route_kpi import EnergyProfile
+from dispatcher.model.route_kpi import (
+    DEFAULT_PROFILES,
+    DIESEL_WTW_KG_PER_L,
+    FACTOR_SOURCE,
+    UK_GRID_KG_PER_KWH,
+    EnergyProfile,
+)
 
-#: The name and version of the factor set the defaults come from (shown in reports).
-FACTOR_SOURCE = "DESNZ GHG conversion factors 2025 (UK), well-to-wheel"
-
-DIESEL_WTW_KG_PER_L = 2.57082 + 0.62665
-UK_GRID_KG_PER_KWH = 0.17700
-
-
-#: Defaults for the types the fleet setup offers; energy use per km is an assumption.
-DEFAULT_PROFILES: dict[str, EnergyProfile] = {
-    "van": EnergyProfile("van", "diesel", 0.09, DIESEL_WTW_KG_PER_L, FACTOR_SOURCE),
-    "truck": EnergyProfile("truck", "diesel", 0.25, DIESEL_WTW_KG_PER_L, FACTOR_SOURCE),
-    "ev": EnergyProfile("ev", "electric", 0.25, UK_GRID_KG_PER_KWH, FACTOR_SOURCE),
-    "bike": EnergyProfile("bike", "electric", 0.02, UK_GRID_KG_PER_KWH, FACTOR_SOURCE),
-}
+__all__ = [
+    "DEFAULT_PROFILES",
+    "DIESEL_WTW_KG_PER_L",
+    "FACTOR_SOURCE",
+    "UK_GRID_KG_PER_KWH",
+    "EnergyProfile",
+    "energy_and_co2e",
+    "profile_for",
+]
 
 
 def profile_for(vehicle_type: str, profiles: dict[str, EnergyProfile]) -> EnergyProfile | None:

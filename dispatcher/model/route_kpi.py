@@ -6,6 +6,7 @@ room computes from them (:mod:`dispatcher.kpi.route_day`), tests build them by h
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -103,6 +104,22 @@ class EnergyProfile:
     @property
     def unit(self) -> str:
         return UNITS.get(self.energy, "")
+
+
+#: The name and version of the factor set the defaults come from (shown in reports).
+FACTOR_SOURCE = "DESNZ GHG conversion factors 2025 (UK): diesel well-to-wheel, grid generation"
+
+DIESEL_WTW_KG_PER_L = 2.57082 + 0.62665
+UK_GRID_KG_PER_KWH = 0.17700
+
+
+#: Defaults for the types the fleet setup offers; energy use per km is an assumption.
+DEFAULT_PROFILES: dict[str, EnergyProfile] = {
+    "van": EnergyProfile("van", "diesel", 0.09, DIESEL_WTW_KG_PER_L, FACTOR_SOURCE),
+    "truck": EnergyProfile("truck", "diesel", 0.25, DIESEL_WTW_KG_PER_L, FACTOR_SOURCE),
+    "ev": EnergyProfile("ev", "electric", 0.25, UK_GRID_KG_PER_KWH, FACTOR_SOURCE),
+    "bike": EnergyProfile("bike", "electric", 0.02, UK_GRID_KG_PER_KWH, FACTOR_SOURCE),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,3 +226,20 @@ class PeriodRow:
     skipped: int
     parcels: int
     frozen_routes: int
+
+
+def parse_vehicle_type(raw: Mapping[str, object]) -> EnergyProfile:
+    """A vehicle type from form or CSV text, every bad field named (``FieldErrors``)."""
+    from dispatcher.model.fleet_setup import TYPE_MAX, _Fields, number
+
+    f = _Fields(raw)
+    name = f.text("name", TYPE_MAX, required=True).lower()
+    energy = f.text("energy", 16).lower() or "diesel"
+    if energy not in UNITS and "energy" not in f.errors:
+        f.errors["energy"] = f"one of {', '.join(UNITS)}"
+    per_km = f.check("energy_per_km", number(0, 100), 0.0)
+    factor = f.check("co2e_kg_per_unit", number(0, 100), 0.0)
+    source = f.text("factor_source", 200)
+    fixed = f.check("fixed_cost_per_route", number(0, 1_000_000), 0.0)
+    f.done()
+    return EnergyProfile(name, energy, per_km, factor, source, fixed)

@@ -72,6 +72,44 @@ def load_profiles(session: Session) -> dict[str, EnergyProfile]:
     }
 
 
+def save_vehicle_type(session: Session, actor: str, profile: EnergyProfile) -> dict[str, Any]:
+    """Create or replace a vehicle type for ``actor`` (fleet-setup permission), audited."""
+    from dispatcher.model.users import Permission
+    from dispatcher.persistence.orm import AuditEntry
+    from dispatcher.persistence.users_repo import acting_user
+
+    acting_user(session, actor, Permission.FLEET_SETUP)
+    stored = load_profiles(session).get(profile.vehicle_type)
+    save_profile(session, profile)
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action="vehicle_type.edit" if stored else "vehicle_type.create",
+            entity="vehicle_type",
+            entity_id=profile.vehicle_type,
+            before=profile_record(stored) if stored else None,
+            after=profile_record(profile),
+        )
+    )
+    return profile_record(profile)
+
+
+def profile_record(profile: EnergyProfile) -> dict[str, Any]:
+    """A vehicle type as the fleet setup lists it (the form's field names)."""
+    return {
+        "name": profile.vehicle_type,
+        "energy": profile.energy,
+        "energy_per_km": profile.energy_per_km,
+        "co2e_kg_per_unit": profile.co2e_per_unit,
+        "factor_source": profile.source,
+        "fixed_cost_per_route": profile.fixed_cost_per_route,
+    }
+
+
+def vehicle_types_in_use(session: Session) -> list[str]:
+    return sorted(set(session.scalars(select(Vehicle.vehicle_type).distinct())))
+
+
 def save_profile(session: Session, profile: EnergyProfile) -> None:
     """Create or replace a vehicle type's factors and fixed cost."""
     row = session.get(VehicleTypeRow, profile.vehicle_type) or VehicleTypeRow(
