@@ -31,6 +31,15 @@ class RouteDayResult:
     def facts(self) -> RouteDayFacts:
         return to_facts(self.day, self.inputs)
 
+    def line(self) -> str:
+        """The route board's line: actual against planned distance, cost and CO₂e."""
+        d = self.day
+        return (
+            f"{d.actual.distance_km:.1f} km driven (plan {d.planned.distance_km:.1f}) · "
+            f"cost {d.actual.cost:.2f} (plan {d.planned.cost:.2f}) · "
+            f"{d.actual.co2e_kg:.1f} kg CO2e"
+        )
+
 
 def compute(
     inputs: Iterable[RouteInputs],
@@ -119,4 +128,56 @@ def to_facts(day: RouteDay, inputs: RouteInputs) -> RouteDayFacts:
         added=day.added,
         removed=day.removed,
         parcels=day.parcels_delivered,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CostSummary:
+    """Planned vs actual distance, cost and CO₂e of some routes of a day (a KPI scope)."""
+
+    routes: int
+    planned_km: float
+    actual_km: float
+    planned_cost: float
+    cost: float
+    co2e_kg: float
+    parcels: int
+
+    @property
+    def cost_per_parcel(self) -> float | None:
+        return self.cost / self.parcels if self.parcels else None
+
+    def text(self) -> str:
+        """One line for the KPI dock (money without a currency: the fleet's own)."""
+        per = self.cost_per_parcel
+        parts = [
+            f"{self.actual_km:.1f} km driven (planned {self.planned_km:.1f})",
+            f"cost {self.cost:.2f} (planned {self.planned_cost:.2f})",
+        ]
+        if per is not None:
+            parts.append(f"{per:.2f} per parcel")
+        parts.append(f"{self.co2e_kg:.1f} kg CO2e")
+        return " · ".join(parts)
+
+
+def summarize(
+    results: Iterable[RouteDayResult], vehicle_id: str | None = None, driver_id: str | None = None
+) -> CostSummary | None:
+    """Sum the routes of one vehicle, one driver, or all (``None`` when there are none)."""
+    chosen = [
+        r
+        for r in results
+        if (vehicle_id is None or r.day.vehicle_id == vehicle_id)
+        and (driver_id is None or r.inputs.driver_id == driver_id)
+    ]
+    if not chosen:
+        return None
+    return CostSummary(
+        routes=len(chosen),
+        planned_km=sum(r.day.planned.distance_km for r in chosen),
+        actual_km=sum(r.day.actual.distance_km for r in chosen),
+        planned_cost=sum(r.day.planned.cost for r in chosen),
+        cost=sum(r.day.actual.cost for r in chosen),
+        co2e_kg=sum(r.day.actual.co2e_kg for r in chosen),
+        parcels=sum(r.day.parcels_delivered for r in chosen),
     )
