@@ -196,9 +196,9 @@ def test_report_day_command_writes_the_csv_and_the_map(
     # The route sheet: van1 drove 29 steps of 0.001° (29 × 111.195 m = 3.2247 km); a van
     # burns 0.09 l/km (0.29022 l) at 3.19747 kg CO₂e/l = 0.928 kg.
     with (out / f"day-routes-{DAY}.csv").open(encoding="utf-8-sig") as fh:
-        (route,) = list(csv.DictReader(fh))
-    assert (route["vehicle_id"], route["actual_km"], route["energy_unit"]) == ("van1", "3.225", "l")
-    assert route["co2e_kg"] == "0.928" and "DESNZ" in route["factor_source"]
+        (sheet,) = list(csv.DictReader(fh))
+    assert (sheet["vehicle_id"], sheet["actual_km"], sheet["energy_unit"]) == ("van1", "3.225", "l")
+    assert sheet["co2e_kg"] == "0.928" and "DESNZ" in sheet["factor_source"]
     assert "wrote" in capsys.readouterr().out
 
 
