@@ -126,17 +126,25 @@ def save_profile(session: Session, profile: EnergyProfile) -> None:
 # --- freezing the plan at dispatch ---------------------------------------------------------
 
 
-def freeze_for_stop(session: Session, order_ref: str, ts: datetime, trigger: str) -> bool:
+def freeze_for_stop(
+    session: Session, order_ref: str, ts: datetime, trigger: str, vehicle_id: str | None = None
+) -> bool:
     """Freeze the plan of the route holding ``order_ref`` if it is not frozen yet.
 
-    Returns ``True`` when this call stored the copy. One read when already frozen.
+    With ``vehicle_id`` (the vehicle that reported the event), only when the stop is on that
+    vehicle's route: a device reporting on another vehicle's stop — by mistake or lying about
+    who it is — does not dispatch that vehicle's route. Returns ``True`` when this call stored
+    the copy. One read when already frozen.
     """
     row = session.execute(
-        select(Stop.route_id, RoutePlanRow.route_id)
+        select(Stop.route_id, Route.vehicle_id, RoutePlanRow.route_id)
+        .join(Route, Route.id == Stop.route_id)
         .outerjoin(RoutePlanRow, RoutePlanRow.route_id == Stop.route_id)
         .where(Stop.order_ref == order_ref)
     ).first()
-    if row is None or row[0] is None or row[1] is not None:
+    if row is None or row[2] is not None:
+        return False
+    if vehicle_id is not None and row[1] != vehicle_id:
         return False
     return freeze_route(session, int(row[0]), ts, trigger)
 

@@ -166,7 +166,7 @@ class SqlTelemetrySink:
                 if session.execute(stmt).rowcount and event.stop_id:
                     # The route's first delivery event dispatches it: freeze its plan first.
                     route_kpi_repo.freeze_for_stop(
-                        session, event.stop_id, event.ts, event.kind.value
+                        session, event.stop_id, event.ts, event.kind.value, event.vehicle_id
                     )
                     _apply_to_stop(session, event)
 

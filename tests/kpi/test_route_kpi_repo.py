@@ -42,6 +42,10 @@ def test_the_plan_is_frozen_at_the_first_event_and_edits_do_not_change_it(db_url
         with db.session() as session:
             before = session.scalar(select(Stop.window_end).where(Stop.order_ref == refs[1]))
         sink = SqlTelemetrySink(db)
+        # A device of V02 reporting on V01's stop does not dispatch V01's route.
+        sink.write_events([EventReport("V02", at(8), DeliveryEventKind.ISSUE, "e0", refs[0])])
+        with db.session() as session:
+            assert session.scalars(select(RoutePlanRow)).all() == []
         sink.write_events([EventReport("V01", at(9), DeliveryEventKind.ARRIVED, "e1", refs[0])])
         # The desk widens the second stop's window and takes the third off the route.
         with db.session() as session:
