@@ -20,8 +20,9 @@ from dispatcher.model.route_kpi import PeriodRow
 from dispatcher.persistence import kpi_period_repo, route_kpi_repo
 from dispatcher.persistence.database import Database
 
-#: Period kinds the picker offers, and the trend bucket each uses.
-PERIODS = {"day": "day", "week": "day", "month": "day"}
+#: How many days back a stored day is checked for late events (a device's buffer) and
+#: recomputed if some came in after it was stored; older days are taken as final.
+STALE_WINDOW_DAYS = 7
 
 
 def period_range(kind: str, anchor: date) -> tuple[date, date]:
@@ -164,10 +165,12 @@ def load_period(
     """Roll up what is missing, then read the period's totals and trend (off the GUI thread)."""
     start, end = period_range(kind, anchor)
     today = now.astimezone(tz).date()
+    recent = max(start, today - timedelta(days=STALE_WINDOW_DAYS))
     with db.session() as session:
         have = route_kpi_repo.stored_days(session, start, end)
         days = route_kpi_repo.days_with_routes(session, start, end)
-    missing = [d for d in days if d == today or (d not in have and d < today)]
+        stale = route_kpi_repo.stale_days(session, recent, end) if recent <= end else set()
+    missing = [d for d in days if d == today or (d < today and (d not in have or d in stale))]
     if missing:
         rollup_days(db, missing, tz, now, provider)
     bucket = {"day": "day", "week": "week", "month": "month"}[kind]

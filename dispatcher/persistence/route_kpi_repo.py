@@ -24,7 +24,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -361,6 +361,38 @@ def stored_days(session: Session, start: date, end: date) -> set[date]:
             .distinct()
         )
     )
+
+
+def stale_days(session: Session, start: date, end: date) -> set[date]:
+    """Stored days in ``[start, end]`` with a delivery event received after they were
+    computed (a device's buffered events arriving late): their figures are out of date."""
+    computed = dict(
+        session.execute(
+            select(RouteDayKpiRow.service_date, func.min(RouteDayKpiRow.computed_at))
+            .where(RouteDayKpiRow.service_date.between(start, end))
+            .group_by(RouteDayKpiRow.service_date)
+        ).all()
+    )
+    if not computed:
+        return set()
+    received = session.execute(
+        select(Stop.service_date, func.max(VehicleEventRow.received_at))
+        .join(VehicleEventRow, VehicleEventRow.stop_ref == Stop.order_ref)
+        .where(Stop.service_date.between(start, end))
+        .group_by(Stop.service_date)
+    ).all()
+    return {
+        day
+        for day, last in received
+        if day in computed and last is not None and _utc(last) > _utc(computed[day])
+    }
+
+
+def _utc(value: object) -> datetime:
+    """``min``/``max`` bypass the column type on SQLite (text back): parse and mark UTC."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    assert isinstance(when, datetime)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def days_with_routes(session: Session, start: date, end: date) -> list[date]:

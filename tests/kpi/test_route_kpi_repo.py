@@ -6,7 +6,7 @@ meridian is 1,111.9508 m.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fleet_zone import DAY, TZ, demo_day, local
@@ -121,10 +121,25 @@ def test_a_day_from_the_database_rolled_up_and_summed_per_period(db_url: str) ->
         assert all(r.bucket == DAY.replace(day=1) for r in by_month)
         assert sum(r.routes for r in by_month) == 12
 
+    finally:
+        db.dispose()
+
+
+def test_a_finished_day_is_stored_once_until_an_event_comes_in_late(db_url: str) -> None:
+    db, refs = seeded(db_url)
+    try:
+        now = at(20)
         loaded = period.load_period(db, TZ, "month", DAY, "vehicle", now)
         assert loaded.computed_days == (DAY,)  # today (of ``now``) is recomputed
         total = loaded.fleet_total()
         assert total is not None and total.row.routes == 12
         assert total.row.cost == pytest.approx(sum(r.cost for r in loaded.totals))
+        tomorrow = now + timedelta(days=1)
+        again = period.load_period(db, TZ, "month", DAY, "vehicle", tomorrow)
+        assert again.computed_days == ()  # a finished day is stored once...
+        event = EventReport("V01", at(10), DeliveryEventKind.ARRIVED, "late", refs[0])
+        SqlTelemetrySink(db).write_events([event])
+        late = period.load_period(db, TZ, "month", DAY, "vehicle", tomorrow)
+        assert late.computed_days == (DAY,)  # ...until an event for it comes in late
     finally:
         db.dispose()
