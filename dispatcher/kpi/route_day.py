@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+import numpy as np
+
 from dispatcher.eta.travel import HaversineProvider, TravelTimeProvider
-from dispatcher.geo import haversine_m
+from dispatcher.geo import EARTH_RADIUS_M
 from dispatcher.kpi.definitions import (
     DEFAULT_RULES,
     KpiRules,
@@ -175,23 +177,30 @@ def planned_figures(
 def track_figures(track: Sequence[Fix]) -> tuple[float, float, datetime | None, datetime | None]:
     """(metres along the track, seconds driving, first and last moving instant).
 
-    Distance is great-circle from fix to fix (every fix, in time order). A segment counts as
-    driving when its average speed is at least :data:`MOVING_KMH`; the route starts at the
-    first such segment (leaving the depot) and ends at the last one.
+    Distance is great-circle from fix to fix (every fix, in time order; the formula of
+    :func:`dispatcher.geo.haversine_m`, over numpy arrays: a day is thousands of fixes per
+    vehicle). A segment counts as driving when its average speed is at least
+    :data:`MOVING_KMH`; the route starts at the first such segment (leaving the depot) and
+    ends at the last one.
     """
     fixes = sorted(track, key=lambda f: f.ts)
-    metres = driving = 0.0
-    start: datetime | None = None
-    end: datetime | None = None
-    for a, b in itertools.pairwise(fixes):
-        step = haversine_m(a.lat, a.lon, b.lat, b.lon)
-        metres += step
-        seconds = (b.ts - a.ts).total_seconds()
-        if seconds > 0 and step / seconds * 3.6 >= MOVING_KMH:
-            driving += seconds
-            start = start or a.ts
-            end = b.ts
-    return metres, driving, start, end
+    if len(fixes) < 2:
+        return 0.0, 0.0, None, None
+    lat = np.radians([f.lat for f in fixes])
+    lon = np.radians([f.lon for f in fixes])
+    a = (
+        np.sin(np.diff(lat) / 2) ** 2
+        + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(np.diff(lon) / 2) ** 2
+    )
+    steps = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    seconds = np.array([(b.ts - a_.ts).total_seconds() for a_, b in itertools.pairwise(fixes)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moving = (seconds > 0) & (steps / np.where(seconds > 0, seconds, 1.0) * 3.6 >= MOVING_KMH)
+    where = np.flatnonzero(moving)
+    if not len(where):
+        return float(steps.sum()), 0.0, None, None
+    start, end = fixes[int(where[0])].ts, fixes[int(where[-1]) + 1].ts
+    return float(steps.sum()), float(seconds[moving].sum()), start, end
 
 
 def service_seconds(events: Sequence[StopEvent]) -> float:

@@ -28,6 +28,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from dispatcher.model.kpi import StopRecord
 from dispatcher.model.route_kpi import (
     EnergyProfile,
     Fix,
@@ -299,18 +300,22 @@ def load_route_inputs(session: Session, day: date, tz: tzinfo) -> list[RouteInpu
         session, start.astimezone(UTC), (end - timedelta(microseconds=1)).astimezone(UTC)
     ):
         tracks.setdefault(vid, []).append(Fix(ts, lat, lon))
-    events = _events(session, day)
+    events: dict[str, list[StopEvent]] = {}
+    for event in _events(session, day):
+        events.setdefault(event.order_ref, []).append(event)
+    stops_of: dict[str | None, list[StopRecord]] = {}
+    for stop in records.stops:
+        stops_of.setdefault(stop.vehicle_id, []).append(stop)
     found = []
     for route in routes:
         vehicle = vehicles.get(route.vehicle_id)
-        stops = tuple(s for s in records.stops if s.vehicle_id == route.vehicle_id)
-        refs = {s.order_ref for s in stops}
+        stops = tuple(stops_of.get(route.vehicle_id, ()))
         found.append(
             RouteInputs(
                 plan=frozen.get(route.id) or current_plan(session, route),
                 stops=stops,
                 track=tuple(tracks.get(route.vehicle_id, ())),
-                events=tuple(e for e in events if e.order_ref in refs),
+                events=tuple(e for s in stops for e in events.get(s.order_ref, ())),
                 vehicle_type=vehicle.vehicle_type if vehicle else "",
                 cost_per_km=vehicle.cost_per_km if vehicle else 0.0,
                 cost_per_hour=vehicle.cost_per_hour if vehicle else 0.0,
