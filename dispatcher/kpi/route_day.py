@@ -71,6 +71,10 @@ class StopOutcome:
     verdict: Verdict
     attempts: int
     status: str
+    #: The window end the stop was judged on (as frozen at dispatch, when in the plan).
+    window_end: datetime | None = None
+    #: Whether the stop was in the plan at dispatch (``False``: added afterwards).
+    in_plan: bool = True
 
     @property
     def delta_min(self) -> float | None:
@@ -275,6 +279,8 @@ def compute_route_day(
             verdict(j, now, rules),
             s.attempts,
             s.status,
+            j.window_end,
+            s.order_ref in plan,
         )
         for s, j in zip(stops, judged, strict=True)
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 from dispatcher.errors import DispatcherError
@@ -110,12 +110,63 @@ def write_route_csv(results: Sequence[RouteDayResult], path: Path) -> Path:
     return path
 
 
+STOP_COLUMNS = (
+    "vehicle_id",
+    "order_ref",
+    "in_plan_at_dispatch",
+    "planned_arrival_at_dispatch",
+    "window_end_promised",
+    "actual_arrival",
+    "arrival_vs_plan_min",
+    "verdict",
+    "attempts",
+    "status",
+)
+
+
+def write_stop_csv(results: Sequence[RouteDayResult], path: Path, tz: tzinfo) -> Path:
+    """Each stop against the plan at dispatch: its frozen planned arrival and promised window
+    end, its first arrival, the verdict (``on_time``, ``late``, ``pending``, ``overdue``,
+    ``not_judged``)."""
+
+    def when(value: datetime | None) -> str:
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(STOP_COLUMNS)
+            for result in results:
+                for o in result.day.outcomes:
+                    delta = o.delta_min
+                    writer.writerow(
+                        [
+                            result.day.vehicle_id,
+                            o.order_ref,
+                            "yes" if o.in_plan else "no",
+                            when(o.planned_arrival),
+                            when(o.window_end),
+                            when(o.arrival),
+                            "" if delta is None else f"{delta:.1f}",
+                            o.verdict.value,
+                            str(o.attempts),
+                            o.status,
+                        ]
+                    )
+    except OSError as exc:
+        raise DispatcherError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
 def export_route_days(db: Database, day: date, timezone: str, out_dir: Path) -> Path:
-    """Compute the day's routes and write ``day-routes-<day>.csv`` into ``out_dir``.
+    """Compute the day's routes and write ``day-routes-<day>.csv`` (one row per route) and
+    ``day-plan-<day>.csv`` (one row per stop, against the plan at dispatch) into ``out_dir``.
 
     Judged as at the end of the local day (a past day's report does not change with the hour
-    it is exported at)."""
+    it is exported at). Returns the route sheet's path."""
     tz = _zone(timezone)
     end = datetime.combine(day + timedelta(days=1), time(0), tz)
     results = route_days(db, day, tz, end)
+    write_stop_csv(results, out_dir / f"day-plan-{day.isoformat()}.csv", tz)
     return write_route_csv(results, out_dir / f"day-routes-{day.isoformat()}.csv")

@@ -199,6 +199,11 @@ def test_report_day_command_writes_the_csv_and_the_map(
         (sheet,) = list(csv.DictReader(fh))
     assert (sheet["vehicle_id"], sheet["actual_km"], sheet["energy_unit"]) == ("van1", "3.225", "l")
     assert sheet["co2e_kg"] == "0.928" and "DESNZ" in sheet["factor_source"]
+    # Not dispatched (no event): the stop is compared with the current plan, which it is in.
+    with (out / f"day-plan-{DAY}.csv").open(encoding="utf-8-sig") as fh:
+        (planned,) = list(csv.DictReader(fh))
+    assert (planned["order_ref"], planned["in_plan_at_dispatch"]) == ("o1", "yes")
+    assert planned["actual_arrival"] == f"{DAY} 09:00"
     assert "wrote" in capsys.readouterr().out
 
 

@@ -118,6 +118,7 @@ def test_a_detour_costs_more_than_the_plan_and_a_window_widened_later_stays_late
     assert [o.verdict for o in day.outcomes] == [Verdict.ON_TIME, Verdict.LATE]
     assert day.on_time == Ratio(1, 2)
     assert [o.delta_min for o in day.outcomes] == [0.0, 0.0]
+    assert day.outcomes[1].window_end == utc(9, 10) and day.outcomes[1].in_plan
     assert day.first_attempt == Ratio(2, 2)
     assert (day.added, day.removed, day.plan_frozen) == (0, 0, True)
 
@@ -199,6 +200,7 @@ def test_stops_added_and_removed_after_dispatch_and_a_live_plan() -> None:
     stops = [StopRecord(1, "A"), StopRecord(3, "X")]
     day = compute_route_day(plan, stops, [], [], COSTS, None, NOW)
     assert (day.added, day.removed, day.plan_frozen) == (1, 1, False)
+    assert [o.in_plan for o in day.outcomes] == [True, False]
     # Nothing moved: no distance, no route time, only the fixed cost; no profile → no CO₂e.
     assert day.actual.distance_km == 0.0 and day.actual.route_h == 0.0
     assert day.actual.cost == 50.0 and day.actual.co2e_kg == 0.0 and day.energy_unit == ""
