@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from dispatcher.model.fleet_setup import TYPE_MAX, _Fields, number
 from dispatcher.model.kpi import StopRecord
 
 #: Units of the energy figure by kind of energy.
@@ -230,8 +231,6 @@ class PeriodRow:
 
 def parse_vehicle_type(raw: Mapping[str, object]) -> EnergyProfile:
     """A vehicle type from form or CSV text, every bad field named (``FieldErrors``)."""
-    from dispatcher.model.fleet_setup import TYPE_MAX, _Fields, number
-
     f = _Fields(raw)
     name = f.text("name", TYPE_MAX, required=True).lower()
     energy = f.text("energy", 16).lower() or "diesel"

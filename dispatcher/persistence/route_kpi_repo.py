@@ -38,8 +38,10 @@ from dispatcher.model.route_kpi import (
     RouteInputs,
     StopEvent,
 )
+from dispatcher.model.users import Permission
 from dispatcher.persistence import history_repo, kpi_repo
 from dispatcher.persistence.orm import (
+    AuditEntry,
     Depot,
     Route,
     RouteDayKpiRow,
@@ -49,6 +51,7 @@ from dispatcher.persistence.orm import (
     VehicleEventRow,
     VehicleTypeRow,
 )
+from dispatcher.persistence.users_repo import acting_user
 
 _EVENT_KINDS = ("arrived", "delivered", "picked_up", "failed", "departed")
 #: Side of an "area" square in degrees (0.1° ≈ 11 km north-south).
@@ -75,10 +78,6 @@ def load_profiles(session: Session) -> dict[str, EnergyProfile]:
 
 def save_vehicle_type(session: Session, actor: str, profile: EnergyProfile) -> dict[str, Any]:
     """Create or replace a vehicle type for ``actor`` (fleet-setup permission), audited."""
-    from dispatcher.model.users import Permission
-    from dispatcher.persistence.orm import AuditEntry
-    from dispatcher.persistence.users_repo import acting_user
-
     acting_user(session, actor, Permission.FLEET_SETUP)
     stored = load_profiles(session).get(profile.vehicle_type)
     save_profile(session, profile)
