@@ -22,7 +22,11 @@ LatLon = tuple[float, float]
 
 @dataclass(frozen=True, slots=True)
 class PlannedStop:
-    """One stop as the plan had it when the route was dispatched."""
+    """One stop as the plan had it when the route was dispatched.
+
+    Not :class:`~dispatcher.model.stops.StopView` (the stop as stored now) nor the KPI's
+    ``StopRecord`` (the stop as measured): this is the promise, frozen, which the other two
+    are compared with; it never changes after dispatch."""
 
     order_ref: str
     sequence: int
@@ -57,6 +61,8 @@ class PlanSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class Fix:
+    """One stored position of a vehicle's track (time and place only)."""
+
     ts: datetime
     lat: float
     lon: float
@@ -64,6 +70,9 @@ class Fix:
 
 @dataclass(frozen=True, slots=True)
 class StopEvent:
+    """A delivery event as the service-time figure needs it (which stop, what, when): the
+    three columns of a ``vehicle_events`` row it reads, not the whole event."""
+
     order_ref: str
     kind: str
     ts: datetime
