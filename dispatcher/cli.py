@@ -32,6 +32,8 @@ from dispatcher.messaging.cli import add_parser as add_outbox_parser
 from dispatcher.messaging.cli import run_outbox
 from dispatcher.planning.plan_cli import add_parser as add_plan_parser
 from dispatcher.planning.plan_cli import run_plan
+from dispatcher.reports.kpi_cli import add_parser as add_kpi_parser
+from dispatcher.reports.kpi_cli import run_kpi
 from dispatcher.routing.cli import add_parser as add_roads_parser
 from dispatcher.routing.cli import run_roads
 from dispatcher.simulator import cli as simulator_cli
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_outbox_parser(sub)
     add_history_parsers(sub)
     add_eta_parser(sub)
+    add_kpi_parser(sub)
     devices = devices_cli.add_parser(sub)
     add_device_registry_parsers(devices)
     fleet_cli.add_parsers(sub)
@@ -242,6 +245,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "alerts": _cmd_alerts,
         "history": run_history,
         "eta": run_eta,
+        "kpi": run_kpi,
         "outbox": run_outbox,
         "devices": _cmd_devices,
         "fleet": _cmd_fleet,

@@ -110,6 +110,7 @@ class Shell(QMainWindow):
     fleet_setup_dialog: QDialog
     last_new_order_dialog: QDialog
     last_day_report: tuple[Path, Path]
+    period_dialog: QDialog
     device_settings_dialog: QDialog | None
     #: The routes of a reload are on the boards (or the read failed): see ``reload_routes``.
     routes_reloaded = Signal()

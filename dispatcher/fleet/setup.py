@@ -111,3 +111,33 @@ class FleetSetupDesk:
     def unassign(self, actor: str, vehicle_id: str, day: date) -> None:
         with self._db.session() as session:
             repo.unassign(session, actor, vehicle_id, day)
+
+    # -- vehicle types (energy, emission factor, fixed cost: docs/kpi.md) ----------------
+
+    def vehicle_types(self) -> list[Record]:
+        """Stored types, then the defaults of types in use or built in that have no row
+        (marked ``default`` in ``factor_source``'s place when unset)."""
+        from dispatcher.model.route_kpi import DEFAULT_PROFILES
+        from dispatcher.persistence import route_kpi_repo
+
+        with self._db.session() as session:
+            stored = route_kpi_repo.load_profiles(session)
+            in_use = route_kpi_repo.vehicle_types_in_use(session)
+        names = sorted({*stored, *DEFAULT_PROFILES, *in_use})
+        records = []
+        for name in names:
+            profile = stored.get(name) or DEFAULT_PROFILES.get(name)
+            if profile is None:
+                records.append({"name": name, "factor_source": "(no factor: set one)"})
+            else:
+                records.append(route_kpi_repo.profile_record(profile))
+        return records
+
+    def save_vehicle_type(self, actor: str, fields: Fields) -> Record:
+        """Create or replace a vehicle type from form text (fleet-setup permission)."""
+        from dispatcher.model.route_kpi import parse_vehicle_type
+        from dispatcher.persistence import route_kpi_repo
+
+        profile = parse_vehicle_type(fields)
+        with self._db.session() as session:
+            return route_kpi_repo.save_vehicle_type(session, actor, profile)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 
 from dispatcher.eta.travel import TravelTimeProvider
+from dispatcher.kpi.rollup import RouteDayResult, route_days
 from dispatcher.kpi.schedule import LatLon, planned_arrivals, planned_breaks, predicted_arrivals
 from dispatcher.kpi.timeline import Timeline, build_timeline
 from dispatcher.model.kpi import DayRecords
@@ -30,12 +31,20 @@ class KpiSnapshot:
     timeline: Timeline | None = None
     #: Each driver's planned break (begin, end), for the timeline.
     breaks: Mapping[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    #: Planned vs actual, cost and CO₂e per route (:meth:`with_routes`; refreshed less often
+    #: than the rest, since it reads the day's position history).
+    routes: tuple[RouteDayResult, ...] = ()
 
     def with_timeline(self) -> KpiSnapshot:
         """The snapshot with its timeline built: in the loading worker, since for 10,000
         stops building it on the GUI thread took half a second (bench/console.py)."""
         timeline = build_timeline(self.records, self.now, self.predicted, breaks=self.breaks)
         return replace(self, timeline=timeline)
+
+    def with_routes(self, db: Database, provider: TravelTimeProvider | None = None) -> KpiSnapshot:
+        """The snapshot with each route's planned-vs-actual, cost and CO₂e computed."""
+        found = route_days(db, self.records.day, self.records.tz, self.now, provider)
+        return replace(self, routes=tuple(found))
 
 
 def load_snapshot(

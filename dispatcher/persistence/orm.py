@@ -612,3 +612,73 @@ class InboundMessageRow(Base):
     action: Mapped[str] = mapped_column(String(16), default="reply")
     received_at: Mapped[datetime] = mapped_column(default=_utcnow)
     read_by: Mapped[str] = mapped_column(String(80), default="")
+class VehicleTypeRow(Base):
+    """Energy, emission factor and fixed cost of a vehicle type (docs/kpi.md, "Cost and
+    emissions"). Vehicles name their type in ``vehicles.vehicle_type``; a type without a row
+    uses the built-in defaults of :mod:`dispatcher.kpi.emissions`."""
+
+    __tablename__ = "vehicle_types"
+    name: Mapped[str] = mapped_column(String(24), primary_key=True)
+    energy: Mapped[str] = mapped_column(String(16), default="diesel")
+    energy_per_km: Mapped[float] = mapped_column(Float, default=0.0)
+    co2e_kg_per_unit: Mapped[float] = mapped_column(Float, default=0.0)
+    factor_source: Mapped[str] = mapped_column(String(200), default="")
+    fixed_cost_per_route: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class RoutePlanRow(Base):
+    """The frozen copy of a route's plan, taken at dispatch (the first delivery event of
+    the route); never updated afterwards, so planned-vs-actual stays honest after edits."""
+
+    __tablename__ = "route_plans"
+    route_id: Mapped[int] = mapped_column(
+        ForeignKey("routes.id", ondelete="CASCADE"), primary_key=True
+    )
+    vehicle_id: Mapped[str] = mapped_column(String(limits.VEHICLE_ID))
+    service_date: Mapped[date] = mapped_column(Date, index=True)
+    frozen_at: Mapped[datetime] = mapped_column()
+    trigger: Mapped[str] = mapped_column(String(24))
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RouteDayKpiRow(Base):
+    """One route day's planned-vs-actual, cost and emissions, stored once the day is over
+    so the period view sums a year in SQL (dispatcher/persistence/route_kpi_repo.py)."""
+
+    __tablename__ = "kpi_route_days"
+    __table_args__ = (UniqueConstraint("service_date", "vehicle_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_date: Mapped[date] = mapped_column(Date, index=True)
+    vehicle_id: Mapped[str] = mapped_column(String(limits.VEHICLE_ID))
+    route_id: Mapped[int | None] = mapped_column(Integer)
+    driver_id: Mapped[str] = mapped_column(String(limits.FLEET_ID), default="")
+    depot_id: Mapped[str] = mapped_column(String(limits.FLEET_ID), default="")
+    area: Mapped[str] = mapped_column(String(24), default="")
+    plan_frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    planned_km: Mapped[float] = mapped_column(Float, default=0.0)
+    planned_drive_h: Mapped[float] = mapped_column(Float, default=0.0)
+    planned_service_h: Mapped[float] = mapped_column(Float, default=0.0)
+    planned_route_h: Mapped[float] = mapped_column(Float, default=0.0)
+    planned_stops: Mapped[int] = mapped_column(Integer, default=0)
+    planned_cost: Mapped[float] = mapped_column(Float, default=0.0)
+    planned_co2e_kg: Mapped[float] = mapped_column(Float, default=0.0)
+    actual_km: Mapped[float] = mapped_column(Float, default=0.0)
+    drive_h: Mapped[float] = mapped_column(Float, default=0.0)
+    service_h: Mapped[float] = mapped_column(Float, default=0.0)
+    route_h: Mapped[float] = mapped_column(Float, default=0.0)
+    stops_visited: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    energy: Mapped[float] = mapped_column(Float, default=0.0)
+    energy_unit: Mapped[str] = mapped_column(String(8), default="")
+    co2e_kg: Mapped[float] = mapped_column(Float, default=0.0)
+    on_time_hits: Mapped[int] = mapped_column(Integer, default=0)
+    on_time_total: Mapped[int] = mapped_column(Integer, default=0)
+    first_attempt_hits: Mapped[int] = mapped_column(Integer, default=0)
+    first_attempt_total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    parcels: Mapped[int] = mapped_column(Integer, default=0)
+    computed_at: Mapped[datetime] = mapped_column(default=_utcnow)

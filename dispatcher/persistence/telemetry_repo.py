@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dispatcher.errors import DatabaseError, RecordRefused
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
-from dispatcher.persistence import partitions
+from dispatcher.persistence import partitions, route_kpi_repo
 from dispatcher.persistence.database import Database, storage_error
 from dispatcher.persistence.grid import cell_of
 from dispatcher.persistence.orm import PositionRow, Stop, VehicleEventRow
@@ -164,6 +164,10 @@ class SqlTelemetrySink:
                     source=event.source[:16],
                 )
                 if session.execute(stmt).rowcount and event.stop_id:
+                    # The route's first delivery event dispatches it: freeze its plan first.
+                    route_kpi_repo.freeze_for_stop(
+                        session, event.stop_id, event.ts, event.kind.value, event.vehicle_id
+                    )
                     _apply_to_stop(session, event)
 
         self._run(work)

@@ -193,6 +193,17 @@ def test_report_day_command_writes_the_csv_and_the_map(
     page = (out / f"day-map-{DAY}.html").read_text()
     assert "L.polyline" in page and "o1" in page
     assert (out / f"day-report-{DAY}.csv").read_text(encoding="utf-8-sig").count("\n") == 2
+    # The route sheet: van1 drove 29 steps of 0.001° (29 × 111.195 m = 3.2247 km); a van
+    # burns 0.09 l/km (0.29022 l) at 3.19747 kg CO₂e/l = 0.928 kg.
+    with (out / f"day-routes-{DAY}.csv").open(encoding="utf-8-sig") as fh:
+        (sheet,) = list(csv.DictReader(fh))
+    assert (sheet["vehicle_id"], sheet["actual_km"], sheet["energy_unit"]) == ("van1", "3.225", "l")
+    assert sheet["co2e_kg"] == "0.928" and "DESNZ" in sheet["factor_source"]
+    # Not dispatched (no event): the stop is compared with the current plan, which it is in.
+    with (out / f"day-plan-{DAY}.csv").open(encoding="utf-8-sig") as fh:
+        (planned,) = list(csv.DictReader(fh))
+    assert (planned["order_ref"], planned["in_plan_at_dispatch"]) == ("o1", "yes")
+    assert planned["actual_arrival"] == f"{DAY} 09:00"
     assert "wrote" in capsys.readouterr().out
 
 

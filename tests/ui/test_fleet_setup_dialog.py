@@ -126,7 +126,7 @@ def test_the_users_tab_is_for_admins_and_adds_a_supervisor(
     qtbot: Any, dialog: FleetSetupDialog, core: Core
 ) -> None:
     titles = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
-    assert titles == ["Depots", "Vehicles", "Drivers", "Assignments", "Users"]
+    assert titles == ["Depots", "Vehicles", "Drivers", "Assignments", "Vehicle types", "Users"]
     tab = open_tab(dialog, "user")
     type_into(qtbot, tab, username="sue", display_name="Sue")
     role = tab.inputs["role"]

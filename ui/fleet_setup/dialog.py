@@ -69,6 +69,14 @@ DRIVER_FIELDS = (
     Field("phone", "Phone"),
     Field("device_key", "Device"),
 )
+VEHICLE_TYPE_FIELDS = (
+    Field("name", "Type", hint="van"),
+    Field("energy", "Energy", choices=("diesel", "petrol", "electric")),
+    Field("energy_per_km", "Energy per km", hint="litres or kWh per km"),
+    Field("co2e_kg_per_unit", "kg CO2e per litre/kWh"),
+    Field("factor_source", "Factor source", hint="e.g. DESNZ 2025"),
+    Field("fixed_cost_per_route", "Fixed cost per route day"),
+)
 ASSIGNMENT_FIELDS = (
     Field("date", "Date", hint="YYYY-MM-DD"),
     Field("vehicle_id", "Vehicle"),
@@ -109,6 +117,11 @@ class FleetSetupDialog(QDialog):
             tab.extra_buttons.addWidget(importer)
             self._add(entity, title, tab)
         self._add("assignment", "Assignments", RecordTab(ASSIGNMENT_FIELDS, self._assignments()))
+        types = TabActions(
+            load=self.desk.vehicle_types,
+            save=lambda values, _new: self.desk.save_vehicle_type(user.id, values),
+        )
+        self._add("vehicle_type", "Vehicle types", RecordTab(VEHICLE_TYPE_FIELDS, types))
         if allowed(user, Permission.MANAGE_USERS):
             self._add("user", "Users", RecordTab(USER_FIELDS, self._user_actions()))
         self.status = QLabel()

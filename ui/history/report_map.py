@@ -26,6 +26,7 @@ from dispatcher.reports.day import (
     load_day_tracks,
     write_csv,
 )
+from dispatcher.reports.route_days import export_route_days
 from ui.map.html_page import layer_name, popup, standalone, tooltip
 
 #: Track colours, cycled per vehicle (colour-blind friendly Okabe-Ito, then Tableau).
@@ -119,10 +120,12 @@ def _stop_marker(row: StopReportRow, tz: ZoneInfo, colour: str) -> folium.Circle
 
 
 def export_day_report(db: Database, day: date, timezone: str, out_dir: Path) -> tuple[Path, Path]:
-    """Write the CSV and the HTML map of ``day`` into ``out_dir``; returns both paths."""
+    """Write the CSV and the HTML map of ``day`` into ``out_dir``; returns both paths. The
+    route sheet (planned vs actual, cost, CO₂e: ``day-routes-<day>.csv``) is written too."""
     report = build_day_report(db, day, timezone)
     csv_name, map_name = default_names(day)
     csv_path = write_csv(report, out_dir / csv_name)
+    export_route_days(db, day, timezone, out_dir)  # day-routes-<day>.csv: cost and CO2e
     tracks = load_day_tracks(db, day, timezone)
     fmap = build_map(report, tracks.points, tracks.lengths_m)
     map_path = out_dir / map_name

@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from dispatcher.kpi.snapshot import KpiSnapshot
 from dispatcher.planning.model import to_plan_seconds
 from ui.bool_refs import protect_bools
+from ui.kpi import period_view
 from ui.kpi.feed import KpiFeed
 from ui.kpi.panel import KpiPanel
 from ui.kpi.timeline import TimelineView
+from ui.routes.panel import RoutesPanel
 
 if TYPE_CHECKING:
     from datetime import date
@@ -42,11 +45,23 @@ def install(window: Shell) -> None:
     window.tabifyDockWidget(window.docks["kpis"], dock)
     window.docks["exceptions"].raise_()
     _add_view_actions(window)
+    period_view.add_action(window)
 
     feed = KpiFeed(window, wanted=lambda: panel.isVisible() or timeline.isVisible())
     feed.loaded.connect(panel.show_snapshot)
     feed.loaded.connect(timeline.show_snapshot)
     feed.failed.connect(panel.show_error)
+
+    def push_actuals(snapshot: KpiSnapshot) -> None:
+        """Each route board's line of actual distance, cost and CO₂e."""
+        routes = window.rooms.find(RoutesPanel)
+        if routes is None or not snapshot.routes:
+            return
+        lines = {r.day.vehicle_id: r.line() for r in snapshot.routes}
+        for vehicle_id, board in routes.boards.items():
+            board.set_actual(lines.get(vehicle_id, ""))
+
+    feed.loaded.connect(push_actuals)
     panel.feed = feed
 
     def on_day(_day: date) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from dispatcher.clock import system_monotonic
+from dispatcher.errors import DispatcherError
 from dispatcher.kpi.schedule import LatLon
 from dispatcher.kpi.snapshot import KpiSnapshot, load_snapshot
 from dispatcher.model.core import VehicleState
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds of wall time between two loads (the demo clock may run faster; the DB does not).
 REFRESH_S = 5.0
+#: Seconds between two computations of the routes' cost and CO₂e (they read the day's
+#: position history; in between, the last ones are carried over).
+ROUTES_REFRESH_S = 60.0
 
 
 class KpiFeed(QObject):
@@ -50,6 +55,7 @@ class KpiFeed(QObject):
         self._wanted = wanted or (lambda: True)
         self._busy = False
         self._last = -float("inf")
+        self._routes_last = -float("inf")
         self.latest: KpiSnapshot | None = None
 
     @property
@@ -72,13 +78,25 @@ class KpiFeed(QObject):
         now = core.clock.now()
         positions = self._positions()
         day = self._window.service_day
-        run_in_background(
-            lambda: load_snapshot(
-                core.db, tz, now, positions, day=day, provider=core.routing.provider()
-            ).with_timeline(),
-            self._done,
-            self._error,
-        )
+        routes_due = self._last - self._routes_last >= ROUTES_REFRESH_S
+        if routes_due:
+            self._routes_last = self._last
+        previous = self.latest.routes if self.latest is not None else ()
+
+        def load() -> KpiSnapshot:
+            provider = core.routing.provider()
+            snapshot = load_snapshot(core.db, tz, now, positions, day=day, provider=provider)
+            snapshot = snapshot.with_timeline()
+            if routes_due:
+                try:
+                    return snapshot.with_routes(core.db, provider)
+                except DispatcherError as exc:  # the other figures still show
+                    log.warning("cannot compute the routes' cost and CO2e: %s", exc)
+                    return snapshot
+            same_day = previous and previous[0].day.service_date == snapshot.records.day
+            return replace(snapshot, routes=previous) if same_day else snapshot
+
+        run_in_background(load, self._done, self._error)
         return True
 
     def _positions(self) -> dict[str, LatLon]:

@@ -26,8 +26,9 @@ from dispatcher import display
 from dispatcher.alerts.stats import DurationStats
 from dispatcher.kpi.definitions import Ratio
 from dispatcher.kpi.report import DurationSummary, KpiReport, compute_report
+from dispatcher.kpi.rollup import summarize
 from dispatcher.kpi.snapshot import KpiSnapshot
-from dispatcher.model.kpi import FLEET, Scope, scopes_of
+from dispatcher.model.kpi import FLEET, Scope, ScopeKind, scopes_of
 from ui.kpi.charts import LATE, ON_TIME, PLANNED, PREDICTED, ClockAxis, brush, pen
 from ui.kpi.feed import KpiFeed
 
@@ -86,6 +87,12 @@ class KpiPanel(QWidget):
         self.status = QLabel("Loading the day…")
         self.status.setObjectName("kpiStatus")
         self.cards = {key: _Card(caption, meaning) for key, caption, meaning in CARDS}
+        self.costs = QLabel("")
+        self.costs.setObjectName("kpiCosts")
+        self.costs.setToolTip(
+            "Planned vs actual distance, route cost and CO2e of the routes in scope "
+            '(docs/kpi.md, "Cost and emissions"); refreshed every minute'
+        )
         self._build_layout()
 
     def _build_layout(self) -> None:
@@ -111,6 +118,7 @@ class KpiPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addLayout(cards)
+        layout.addWidget(self.costs)
         layout.addLayout(charts, 1)
 
     # --- data -----------------------------------------------------------------------------
@@ -164,6 +172,19 @@ class KpiPanel(QWidget):
         self._draw_late(self.report)
         self._draw_ages(self.report)
         self._draw_times(self.report)
+        self._draw_costs()
+
+    def _draw_costs(self) -> None:
+        snapshot, scope = self.snapshot, self.scope
+        if snapshot is None or not snapshot.routes:
+            self.costs.setText("Cost and CO2e: computing…" if snapshot else "")
+            return
+        summary = summarize(
+            snapshot.routes,
+            vehicle_id=scope.key if scope.kind is ScopeKind.ROUTE else None,
+            driver_id=scope.key if scope.kind is ScopeKind.DRIVER else None,
+        )
+        self.costs.setText("" if summary is None else summary.text())
 
     def _draw_cards(self, report: KpiReport) -> None:
         h = report.headline

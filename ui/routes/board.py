@@ -101,6 +101,8 @@ class VehicleBoard(QFrame):
         self._rows_hidden = False
         self._hint: QSize | None = None  # sizeHint, until the columns are measured again
         self.header = QLabel()
+        #: Actual vs planned distance, cost and CO₂e (set by the KPI feed; "" until then).
+        self.actual_text = ""
         self.header.setObjectName("boardHeader")
         #: What a drag over this board would break, shown before the drop (hidden otherwise).
         self.drop_warning = QLabel()
@@ -239,7 +241,15 @@ class VehicleBoard(QFrame):
         name = escape_html(info.name if info is not None else self.vehicle_id)
         driver = f" · {escape_html(info.driver_name)}" if info and info.driver_name else ""
         vid = escape_html(self.vehicle_id)
-        self.header.setText(f"<b>{name}</b> ({vid}){driver}<br>{self.totals_text()}")
+        actual = f"<br><small>{escape_html(self.actual_text)}</small>" if self.actual_text else ""
+        self.header.setText(f"<b>{name}</b> ({vid}){driver}<br>{self.totals_text()}{actual}")
+
+    def set_actual(self, text: str) -> None:
+        """Show the route's actual distance, cost and CO₂e (from the KPI feed) under its
+        planned totals; ``""`` removes the line."""
+        if text != self.actual_text:
+            self.actual_text = text
+            self._refresh_header()
 
     def totals_text(self) -> str:
         """Distance, duration, late stops, overtime and load problems of this route."""

@@ -710,6 +710,27 @@ def export_day_report(w: Walk) -> None:
     assert csv_path.exists() and map_path.exists()
 
 
+@step("window/KPI trends")
+def kpi_trends(w: Walk) -> None:
+    from ui.kpi.period_view import PeriodDialog
+
+    w.fire("window/KPI trends")
+    w.qtbot.waitUntil(lambda: isinstance(getattr(w.window, "period_dialog", None), PeriodDialog))
+    dialog = w.window.period_dialog
+    assert isinstance(dialog, PeriodDialog)
+    w.qtbot.waitUntil(lambda: dialog.period is not None and not dialog.loading, timeout=30000)
+    assert "3 routes" in dialog.status.text()
+    dialog.group.setCurrentText("Vehicle")  # reloads grouped by vehicle
+    w.qtbot.waitUntil(lambda: not dialog.loading and dialog.table.rowCount() == 3, timeout=30000)
+    folder = w.tmp / "kpi"
+    folder.mkdir()
+    w.answer(choose_file(folder))
+    w.qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    w.qtbot.waitUntil(lambda: hasattr(dialog, "last_export"), timeout=30000)
+    assert all(p.exists() for p in dialog.last_export)
+    dialog.close()
+
+
 @step("window/New order")
 def new_order(w: Walk) -> None:
     from ui.orders.new_order_dialog import NewOrderDialog
