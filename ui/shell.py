@@ -111,6 +111,9 @@ class Shell(QMainWindow):
     last_new_order_dialog: QDialog
     last_day_report: tuple[Path, Path]
     device_settings_dialog: QDialog | None
+    order_search_dialog: QDialog
+    flight_recorder_dialog: QDialog
+    handover_dialog: QDialog
     #: The routes of a reload are on the boards (or the read failed): see ``reload_routes``.
     routes_reloaded = Signal()
 

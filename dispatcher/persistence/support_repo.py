@@ -86,8 +86,8 @@ def search_orders(
 
 
 def _order_select() -> Select[Any]:
-    query = (
-        select(
+    return (
+        select(  # type: ignore[return-value]
             Stop.id,
             Stop.order_ref,
             Stop.service_date,
@@ -101,7 +101,6 @@ def _order_select() -> Select[Any]:
         .outerjoin(Customer, Customer.id == Stop.customer_id)
         .outerjoin(Route, Route.id == Stop.route_id)
     )
-    return query  # type: ignore[return-value]
 
 
 def _order_row(r: Any) -> OrderRow:

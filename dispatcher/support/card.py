@@ -14,8 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlalchemy.orm import Session
+from typing import Any
 
 from dispatcher.model.users import User
 from dispatcher.persistence import support_repo
@@ -43,8 +42,9 @@ class CardItem:
     detail: str = ""
 
 
-#: A source reads the card's items for an order, in the reader's session.
-Source = Callable[[Session, OrderFacts, User], list[CardItem]]
+#: A source reads the card's items for an order, in the reader's session (an SQLAlchemy
+#: session, typed loosely here: the core outside dispatcher.persistence names no SQLAlchemy).
+Source = Callable[[Any, OrderFacts, User], list[CardItem]]
 
 
 @dataclass
@@ -97,7 +97,7 @@ def order_card(db: Database, user: User, stop_id: int) -> OrderCard | None:
 # -- the sources the console has today --------------------------------------------------------
 
 
-def _messages_out(session: Session, facts: OrderFacts, user: User) -> list[CardItem]:
+def _messages_out(session: Any, facts: OrderFacts, user: User) -> list[CardItem]:
     items = []
     for m in support_repo.outbox_of_order(session, facts.row.order_ref):
         when = m.delivered_at or m.sent_at or m.created_at
@@ -110,7 +110,7 @@ def _messages_out(session: Session, facts: OrderFacts, user: User) -> list[CardI
     return items
 
 
-def _exceptions(session: Session, facts: OrderFacts, user: User) -> list[CardItem]:
+def _exceptions(session: Any, facts: OrderFacts, user: User) -> list[CardItem]:
     items = []
     for a in support_repo.alerts_of_stop(session, facts.row.stop_id):
         state = a.status + (f" ({a.resolution_code})" if a.resolution_code else "")
@@ -125,7 +125,7 @@ def _exceptions(session: Session, facts: OrderFacts, user: User) -> list[CardIte
     return items
 
 
-def _driver_reports(session: Session, facts: OrderFacts, user: User) -> list[CardItem]:
+def _driver_reports(session: Any, facts: OrderFacts, user: User) -> list[CardItem]:
     items = []
     for e in support_repo.events_of_order(session, facts.row.order_ref):
         text = f"{e.vehicle_id}: {e.kind}" + (f" — {e.reason}" if e.reason else "")
@@ -135,7 +135,7 @@ def _driver_reports(session: Session, facts: OrderFacts, user: User) -> list[Car
     return items
 
 
-def _stop_pod(session: Session, facts: OrderFacts, user: User) -> list[CardItem]:
+def _stop_pod(session: Any, facts: OrderFacts, user: User) -> list[CardItem]:
     """The stop's own POD reference, when no driver report carried it (an import, a fix)."""
     if not facts.pod_ref:
         return []

@@ -26,6 +26,8 @@ from dispatcher.persistence import support_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.support_repo import OrderRow
 
+__all__ = ["OrderRow", "Query", "find_orders", "mask_phone", "phone_digits", "read_query"]
+
 #: Fewer digits than this are not read as a phone fragment (a house number, a day).
 MIN_PHONE_DIGITS = 4
 #: The longest query read (anything longer is cut): a pasted page must not become SQL work.

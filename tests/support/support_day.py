@@ -59,6 +59,7 @@ def _stop(
 ) -> Stop:
     return Stop(
         order_ref=ref,
+        address=f"Invalidenstraße {ref[-2:]}, Berlin",
         customer=customer,
         service_date=DAY,
         lat=52.52,
@@ -69,6 +70,9 @@ def _stop(
     )
 
 
+PHONES = {"O-1001": "+4917612345678", "O-1002": "+491769876543", "O-1003": "+49305550100"}
+
+
 def _message(key: str, ref: str, body: str, created: datetime, **kw: object) -> OutboxRow:
     return OutboxRow(
         idempotency_key=key,
@@ -76,7 +80,7 @@ def _message(key: str, ref: str, body: str, created: datetime, **kw: object) -> 
         situation="eta_update",
         template_id="eta",
         channel="sms",
-        address="+4917612345678",
+        address=PHONES[ref],
         body=body,
         not_before=created,
         next_attempt_at=created,
