@@ -12,7 +12,8 @@ answers the rest from records the database keeps anyway:
   before it shows no ETAs, and says so).
 * **Messages** from the outbox: created, sent and delivered times are on the row; a
   dispatcher's undo is in the audit log. A failure's time is not stored: a failed message
-  shows as "failed (time not recorded)" from its creation on.
+  shows as "failed (time not recorded)" from its creation on. Other message records (the
+  customers' replies) plug in with :func:`register_message_source`.
 
 :func:`load_recording` reads a period once (off the GUI thread); :meth:`Recording.state_at`
 is then pure and fast, so scrubbing a slider never touches the database.
@@ -21,7 +22,9 @@ is then pure and fast, so scrubbing a slider never touches the database.
 from __future__ import annotations
 
 import bisect
+import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +32,8 @@ from typing import Any
 from dispatcher.errors import ValidationError
 from dispatcher.persistence import support_repo
 from dispatcher.persistence.database import Database
+
+log = logging.getLogger(__name__)
 
 #: The longest period one recording loads.
 MAX_PERIOD = timedelta(hours=24)
@@ -79,7 +84,10 @@ class DeskState:
 
 
 @dataclass(frozen=True, slots=True)
-class _Message:
+class RecordedMessage:
+    """A message with the times that decide its status at any instant (``direction`` "in"
+    for a customer's reply: give it ``sent_at`` = received, it then shows as "received")."""
+
     id: int
     order_ref: str
     channel: str
@@ -93,6 +101,8 @@ class _Message:
     direction: str = "out"
 
     def status_at(self, at: datetime) -> str:
+        if self.direction == "in":
+            return "received"
         if self.cancelled_at is not None and self.cancelled_at <= at:
             return "cancelled"
         if self.delivered_at is not None and self.delivered_at <= at:
@@ -114,11 +124,13 @@ class Recording:
         default_factory=dict
     )
     order_refs: dict[int, str] = field(default_factory=dict)
-    messages: list[_Message] = field(default_factory=list)
+    messages: list[RecordedMessage] = field(default_factory=list)
     #: Every instant inside the period when something the desk saw changed, sorted.
     moments: list[datetime] = field(default_factory=list)
     #: The ETA log has nothing before this (recording started later): said on screen.
     etas_recorded: bool = True
+    #: Message sources that could not be read, with the reason (shown on screen).
+    problems: list[str] = field(default_factory=list)
 
     def state_at(self, at: datetime) -> DeskState:
         queue = []
@@ -178,6 +190,17 @@ class Recording:
         return self.moments[i] if i >= 0 else None
 
 
+#: A source of more messages for a period (inbound replies, another channel's log): called
+#: with the reader's session (SQLAlchemy, typed loosely: no SQLAlchemy outside persistence).
+MessageSource = Callable[[Any, datetime, datetime], list[RecordedMessage]]
+_MESSAGE_SOURCES: dict[str, MessageSource] = {}
+
+
+def register_message_source(name: str, source: MessageSource) -> None:
+    """Add (or replace) a source of messages the recorder shows next to the outbox's."""
+    _MESSAGE_SOURCES[name] = source
+
+
 def load_recording(db: Database, start: datetime, end: datetime) -> Recording:
     """Read the record of ``[start, end]`` (at most :data:`MAX_PERIOD`). Off the GUI thread."""
     if start.tzinfo is None or end.tzinfo is None:
@@ -216,7 +239,7 @@ def load_recording(db: Database, start: datetime, end: datetime) -> Recording:
             if e.action == "message_undo" and e.entity_id.isdigit()
         }
         for m in support_repo.outbox_between(session, start, end):
-            msg = _Message(
+            msg = RecordedMessage(
                 m.id,
                 m.stop_ref or "",
                 m.channel,
@@ -229,6 +252,14 @@ def load_recording(db: Database, start: datetime, end: datetime) -> Recording:
                 m.status == "failed",
             )
             rec.messages.append(msg)
+        for name, source in _MESSAGE_SOURCES.items():
+            try:
+                with session.begin_nested():
+                    rec.messages += source(session, start, end)
+            except Exception as exc:  # one broken source must not hide the rest
+                log.warning("flight recorder source %s failed: %s", name, exc)
+                rec.problems.append(f"{name}: could not be read ({exc})")
+        for msg in rec.messages:
             for when in (msg.created_at, msg.sent_at, msg.delivered_at, msg.cancelled_at):
                 if when is not None and start <= when <= end:
                     moments.add(when)

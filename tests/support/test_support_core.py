@@ -5,6 +5,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fleet_zone import DAY, local
@@ -252,3 +253,54 @@ def test_a_handover_refuses_bad_input(database: Database) -> None:
         handover.build_report(database, ALICE, local(8), local(9), DAY)
     with pytest.raises(ValidationError, match="longer than"):
         handover.build_report(database, ALICE, local(9), local(8), DAY, "x" * 5000)
+
+
+def test_a_console_core_records_the_boards_etas(tmp_path: Path) -> None:
+    from dispatcher.app import build_core
+    from dispatcher.clock import FakeClock
+    from dispatcher.config import Settings
+    from dispatcher.planning.stop_eta import StopEtasChanged
+    from dispatcher.support.eta_log import EtaRecorder
+
+    core = build_core(
+        Settings(database_url=f"sqlite:///{tmp_path / 'c.sqlite3'}"), clock=FakeClock(local(9))
+    )
+    try:
+        recorder = core.service(EtaRecorder)
+        core.bus.publish(StopEtasChanged({7: StopEta(local(11)), 8: StopEta(local(12))}))
+        core.bus.publish(StopEtasChanged({7: StopEta(local(11, 0, 20)), 8: StopEta(local(12))}))
+        core.tick()  # hands the batch to the writer thread
+        recorder.flush()
+        with core.db.session() as s:
+            rows = support_repo.eta_rows(s, local(8), local(10))
+        assert [(r[0], r[2]) for r in rows] == [(7, local(11)), (8, local(12))]
+    finally:
+        core.close()
+
+
+def test_more_message_sources_plug_into_the_recorder(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dispatcher.support import recorder
+
+    build_day(database)
+
+    def replies(_session: object, start: datetime, end: datetime) -> list[recorder.RecordedMessage]:
+        at = local(9, 6)
+        return [
+            recorder.RecordedMessage(
+                1, "O-1002", "sms", "reply", "OK, 14:25 is fine", at, at, None, None, False, "in"
+            )
+        ]
+
+    def broken(*_: object) -> list[recorder.RecordedMessage]:
+        raise RuntimeError("store offline")
+
+    monkeypatch.setitem(recorder._MESSAGE_SOURCES, "replies", replies)
+    monkeypatch.setitem(recorder._MESSAGE_SOURCES, "mail", broken)
+    rec = load_recording(database, local(8, 30), local(10))
+    assert rec.problems == ["mail: could not be read (store offline)"]
+    assert local(9, 6) in rec.moments
+    at = rec.state_at(local(9, 6))
+    assert (at.messages[0].direction, at.messages[0].status) == ("in", "received")
+    assert len(rec.state_at(local(9, 5)).messages) == 2

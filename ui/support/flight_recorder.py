@@ -159,6 +159,7 @@ class FlightRecorderDialog(QDialog):
                 if rec.etas_recorded
                 else " ETAs were not recorded yet in this period (recording began later)."
             )
+            + "".join(f" {p}." for p in rec.problems)
         )
         self.slider.setEnabled(True)
         self.slider.blockSignals(True)
