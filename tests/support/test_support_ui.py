@@ -26,6 +26,7 @@ from dispatcher.core import Core
 from dispatcher.model.users import Role, User
 from dispatcher.persistence import support_repo
 from dispatcher.support import handover, search
+from ui.history.replay_bar import ReplayBar
 from ui.main_window import MainWindow
 from ui.support.flight_recorder import FlightRecorderDialog
 from ui.support.handover_dialog import HandoverDialog
@@ -153,8 +154,14 @@ def test_the_flight_recorder_at_0912(qtbot: Any, window: MainWindow, day: Day) -
     }
     assert column(dialog.messages, 5) == ["delivered", "sent"]
     shot(dialog, "support_flight_recorder.png")
+    # the vans: the map's position replay loads the same period and follows the slider
+    qtbot.mouseClick(dialog.follow_map, Qt.MouseButton.LeftButton)
+    bar = window.room(ReplayBar)
+    qtbot.waitUntil(lambda: bar.player is not None and bar.player.window.start == local(8, 30))
+    assert window.docks["history"].isVisible()
     qtbot.mouseClick(dialog.next_button, Qt.MouseButton.LeftButton)
     assert dialog.state is not None and dialog.state.at == local(9, 30)
+    assert bar.time_label.text() == d.clock(local(9, 30), seconds=True)
     assert column(dialog.exceptions, 0) == [str(day.alert_b)]
     assert column(dialog.messages, 5)[0] == "failed (time not recorded)"
     qtbot.mouseClick(dialog.previous_button, Qt.MouseButton.LeftButton)

@@ -10,6 +10,7 @@ at the slider's instant — rebuilt in memory, so scrubbing never waits on the d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 import shiboken6
 from PySide6.QtCore import Qt, QTime
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QHBoxLayout,
     QLabel,
@@ -58,8 +60,22 @@ def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
 
 
 class FlightRecorderDialog(QDialog):
-    def __init__(self, core: Core, day: date, parent: QWidget | None = None) -> None:
+    """The recorder; with ``map_replay`` (load a period, show an instant) the map's position
+    replay follows the slider when "Vans on the map" is ticked."""
+
+    def __init__(
+        self,
+        core: Core,
+        day: date,
+        parent: QWidget | None = None,
+        map_replay: tuple[Callable[[datetime, datetime], None], Callable[[datetime], None]]
+        | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.map_replay = map_replay
+        self.follow_map = QCheckBox("&Vans on the map (position replay)")
+        self.follow_map.setVisible(map_replay is not None)
+        self.follow_map.toggled.connect(self._follow_toggled)
         self.setWindowTitle(f"Flight recorder — {display.current().day(day)}")
         self.setObjectName("FlightRecorderDialog")
         self.resize(1400, 640)
@@ -89,6 +105,7 @@ class FlightRecorderDialog(QDialog):
         for w in (QLabel("From"), self.start_edit, QLabel("to"), self.end_edit, self.load_button):
             top.addWidget(w)
         top.addStretch(1)
+        top.addWidget(self.follow_map)
         bar = QHBoxLayout()
         bar.addWidget(self.previous_button)
         bar.addWidget(self.slider, 1)
@@ -99,6 +116,13 @@ class FlightRecorderDialog(QDialog):
         self.messages = _table(
             ["Created", "Order", "Dir.", "Channel", "Situation", "Status", "Text"]
         )
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(bar)
+        layout.addWidget(self.note)
+        layout.addWidget(self._tables(), 1)
+
+    def _tables(self) -> QSplitter:
         split = QSplitter()
         for title, table in (
             ("Exception queue", self.exceptions),
@@ -112,11 +136,7 @@ class FlightRecorderDialog(QDialog):
             lay.addWidget(table)
             split.addWidget(box)
         split.setSizes([560, 330, 510])
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(bar)
-        layout.addWidget(self.note)
-        layout.addWidget(split, 1)
+        return split
 
     def period(self) -> tuple[datetime, datetime]:
         def at(edit: QTimeEdit) -> datetime:
@@ -166,7 +186,13 @@ class FlightRecorderDialog(QDialog):
         self.slider.setRange(0, minutes)
         self.slider.setValue(0)
         self.slider.blockSignals(False)
+        self._follow_toggled(self.follow_map.isChecked())
         self.show_at(rec.start)
+
+    def _follow_toggled(self, on: bool) -> None:
+        """Load the same period into the map's replay (it seeks as the slider moves)."""
+        if on and self.map_replay is not None and self.recording is not None:
+            self.map_replay[0](self.recording.start, self.recording.end)
 
     def show_at(self, at: datetime) -> None:
         """Show the desk at ``at`` (moves the slider to its minute)."""
@@ -195,6 +221,8 @@ class FlightRecorderDialog(QDialog):
         assert self.recording is not None
         d = display.current()
         state = self.state = self.recording.state_at(at)
+        if self.map_replay is not None and self.follow_map.isChecked():
+            self.map_replay[1](at)
         self.at_label.setText(
             f"At {d.instant(at, seconds=True)}: {len(state.exceptions)} open exception(s)"
         )

@@ -4,6 +4,8 @@ a second press brings the open one to the front instead of opening another."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from dispatcher.messaging.settings import messaging_settings
@@ -75,7 +77,7 @@ def open_flight_recorder(window: Shell) -> None:
     from ui.support.flight_recorder import FlightRecorderDialog
 
     day = window.service_day or window.core.today()
-    dialog = FlightRecorderDialog(window.core, day, window)
+    dialog = FlightRecorderDialog(window.core, day, window, map_replay=_map_replay(window))
     window.flight_recorder_dialog = dialog
     _raise(dialog)
     dialog.load()
@@ -93,3 +95,23 @@ def open_handover(window: Shell) -> None:
         _raise(dialog)
 
     _with_user(window, "Shift handover", show)
+
+
+def _map_replay(
+    window: Shell,
+) -> tuple[Callable[[datetime, datetime], None], Callable[[datetime], None]]:
+    """Load a period into the history dock's replay bar, and seek it (the map draws it)."""
+    from ui.history import dock as history_dock
+    from ui.history.replay_bar import ReplayBar
+
+    def load(start: datetime, end: datetime) -> None:
+        bar = history_dock.open_replay(window)
+        bar.set_range(start, end)
+        bar.load()
+
+    def seek(at: datetime) -> None:
+        bar = window.rooms.find(ReplayBar)
+        if bar is not None:
+            bar.seek(at)
+
+    return load, seek
