@@ -256,15 +256,39 @@ def eta_rows(
     return [(int(s), ts, eta, int(late), bool(a)) for s, ts, eta, late, a in rows]
 
 
-def outbox_between(session: Session, start: datetime, end: datetime) -> list[OutboxRow]:
-    """Messages created by ``end`` that were still moving after ``start - 1 day``."""
-    return list(
-        session.scalars(
-            select(OutboxRow)
-            .where(OutboxRow.created_at <= end, OutboxRow.created_at >= start - timedelta(days=1))
-            .order_by(OutboxRow.created_at, OutboxRow.id)
+@dataclass(frozen=True, slots=True)
+class OutboxTimes:
+    """The columns of an outbox row the flight recorder needs (no ORM object per row)."""
+
+    id: int
+    stop_ref: str | None
+    channel: str
+    situation: str
+    body: str
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+
+def outbox_between(session: Session, start: datetime, end: datetime) -> list[OutboxTimes]:
+    """Messages created in ``[start - 1 day, end]``, oldest first."""
+    rows = session.execute(
+        select(
+            OutboxRow.id,
+            OutboxRow.stop_ref,
+            OutboxRow.channel,
+            OutboxRow.situation,
+            OutboxRow.body,
+            OutboxRow.status,
+            OutboxRow.created_at,
+            OutboxRow.sent_at,
+            OutboxRow.delivered_at,
         )
+        .where(OutboxRow.created_at <= end, OutboxRow.created_at >= start - timedelta(days=1))
+        .order_by(OutboxRow.created_at, OutboxRow.id)
     )
+    return [OutboxTimes(*r) for r in rows]
 
 
 def message_audit_between(session: Session, start: datetime, end: datetime) -> list[AuditEntry]:

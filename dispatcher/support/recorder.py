@@ -131,11 +131,24 @@ class Recording:
     etas_recorded: bool = True
     #: Message sources that could not be read, with the reason (shown on screen).
     problems: list[str] = field(default_factory=list)
+    _message_times: list[datetime] = field(default_factory=list, repr=False)
+    _alert_times: dict[int, list[datetime]] = field(default_factory=dict, repr=False)
+    _eta_times: dict[int, list[datetime]] = field(default_factory=dict, repr=False)
 
-    def state_at(self, at: datetime) -> DeskState:
+    def prepare(self) -> None:
+        """Sort once what :meth:`state_at` searches (called by :func:`load_recording`)."""
+        self.messages.sort(key=lambda m: (m.created_at, m.id))
+        self._message_times = [m.created_at for m in self.messages]
+        self._alert_times = {k: [ts for ts, _ in v] for k, v in self.alert_steps.items()}
+        self._eta_times = {k: [c[0] for c in v] for k, v in self.eta_steps.items()}
+
+    def state_at(self, at: datetime, max_messages: int | None = None) -> DeskState:
+        """The desk at ``at``; ``max_messages`` keeps only the newest (a screen's worth)."""
+        if len(getattr(self, "_message_times", ())) != len(self.messages):
+            self.prepare()
         queue = []
         for alert_id, steps in self.alert_steps.items():
-            i = bisect.bisect_right([ts for ts, _ in steps], at) - 1
+            i = bisect.bisect_right(self._alert_times[alert_id], at) - 1
             if i < 0:
                 continue
             ts, view = steps[i]
@@ -156,7 +169,7 @@ class Recording:
         queue.sort(key=lambda r: (-r.severity, r.since, r.alert_id))
         etas = []
         for stop_id, changes in self.eta_steps.items():
-            i = bisect.bisect_right([c[0] for c in changes], at) - 1
+            i = bisect.bisect_right(self._eta_times[stop_id], at) - 1
             if i < 0:
                 continue
             ts, eta, late, actual = changes[i]
@@ -164,6 +177,8 @@ class Recording:
                 EtaRow(stop_id, self.order_refs.get(stop_id, str(stop_id)), eta, late, actual, ts)
             )
         etas.sort(key=lambda r: (r.eta is None, r.eta or r.recorded_at, r.order_ref))
+        known = bisect.bisect_right(self._message_times, at)
+        first = 0 if max_messages is None else max(0, known - max_messages)
         messages = [
             MessageRow(
                 m.id,
@@ -175,10 +190,8 @@ class Recording:
                 m.created_at,
                 m.body,
             )
-            for m in self.messages
-            if m.created_at <= at
+            for m in reversed(self.messages[first:known])
         ]
-        messages.sort(key=lambda m: (m.created_at, m.message_id), reverse=True)
         return DeskState(at, queue, etas, messages)
 
     def next_moment(self, after: datetime) -> datetime | None:
@@ -264,4 +277,5 @@ def load_recording(db: Database, start: datetime, end: datetime) -> Recording:
                 if when is not None and start <= when <= end:
                     moments.add(when)
     rec.moments = sorted(moments)
+    rec.prepare()
     return rec

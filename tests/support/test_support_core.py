@@ -157,6 +157,9 @@ def test_the_flight_recorder_rebuilds_the_desk_at_each_instant(database: Databas
         ("O-1001", "sent"),
     ]
 
+    newest = rec.state_at(local(9, 12), max_messages=1).messages
+    assert [(m.order_ref, m.status) for m in newest] == [("O-1002", "delivered")]
+
     at = rec.state_at(local(9, 8))
     assert [(r.alert_id, r.status) for r in at.exceptions] == [(a, "new")]
     assert {e.order_ref: e.eta for e in at.etas}["O-1002"] == local(14, 10)

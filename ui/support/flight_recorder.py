@@ -39,6 +39,9 @@ from ui.workers import run_in_background
 if TYPE_CHECKING:
     from dispatcher.core import Core
 
+#: The newest messages shown at an instant (a table of thousands redrawn per step is slow).
+MAX_MESSAGES = 300
+
 
 def _table(headers: list[str]) -> QTableWidget:
     table = QTableWidget(0, len(headers))
@@ -220,7 +223,7 @@ class FlightRecorderDialog(QDialog):
     def _render(self, at: datetime) -> None:
         assert self.recording is not None
         d = display.current()
-        state = self.state = self.recording.state_at(at)
+        state = self.state = self.recording.state_at(at, max_messages=MAX_MESSAGES)
         if self.map_replay is not None and self.follow_map.isChecked():
             self.map_replay[1](at)
         self.at_label.setText(
