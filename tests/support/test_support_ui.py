@@ -186,6 +186,7 @@ def test_the_next_shift_takes_over_a_handover(qtbot: Any, window: MainWindow, co
     qtbot.waitUntil(lambda: dialog.list.count() == 1)
     assert "NOT TAKEN OVER" in dialog.list.item(0).text()
     assert "between 14:00 and 15:00" in dialog.report_view.toPlainText()
+    shot(dialog, "support_handover.png")
     qtbot.mouseClick(dialog.take_over_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(dialog.list.count()) and me in dialog.list.item(0).text())
     with core.db.session() as s:
@@ -201,3 +202,29 @@ def test_the_next_shift_takes_over_a_handover(qtbot: Any, window: MainWindow, co
     qtbot.mouseClick(dialog.take_over_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "the next shift acknowledges it" in dialog.status.text())
     dialog.close()
+
+
+def test_stored_text_is_not_markup_on_the_card() -> None:
+    from datetime import date
+
+    from dispatcher.persistence.support_repo import OrderFacts, OrderRow
+    from dispatcher.support.card import CardItem, OrderCard
+    from ui.support.order_search import card_html
+
+    row = OrderRow(
+        1,
+        "<i>O-1</i>",
+        date(2026, 11, 20),
+        "pending",
+        "<img src=x>",
+        "<b>Eve</b>",
+        "•••• 123",
+        None,
+    )
+    facts = OrderFacts(
+        row, "delivery", None, None, None, None, None, 0, "", "<a>", None, 0, 0, "", None
+    )
+    html = card_html(OrderCard(facts, [CardItem(local(9), "message out", "<script>", "<hr>")]))
+    for raw in ("<i>O-1", "<img", "<b>Eve", "<script>", "<hr>", "<a>"):
+        assert raw not in html, raw
+    assert "&lt;b&gt;Eve&lt;/b&gt;" in html and "not on a route" in html
