@@ -71,9 +71,11 @@ def read_query(raw: str, region: str) -> Query:
     nothing but phone punctuation, the phone digits to look for."""
     text = " ".join(raw.split())[:MAX_QUERY]
     digits = ""
-    if re.fullmatch(r"[\d\s()+./-]+", text or "x") and len(re.sub(r"\D", "", text)) >= 4:
+    typed = re.sub(r"\D", "", text)
+    if re.fullmatch(r"[\d\s()+./-]+", text or "x") and len(typed) >= MIN_PHONE_DIGITS:
+        # "0176" is 4 digits typed; without its trunk 0 it is still a fine prefix ("176")
         digits = phone_digits(text, region)
-        if len(digits) < MIN_PHONE_DIGITS:
+        if len(digits) < MIN_PHONE_DIGITS - 1:
             digits = ""
     return Query(text, digits)
 

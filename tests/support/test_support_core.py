@@ -36,6 +36,7 @@ def test_phone_numbers_are_compared_by_their_digits() -> None:
     assert phone_digits("0176 1234 5678", "DE") == "17612345678"
     assert phone_digits("0049-176-12345678", "DE") == "17612345678"
     assert read_query("  0176 12 ", "DE").digits == "17612"
+    assert read_query("0176", "DE").digits == "176"
     assert read_query("O-1001", "DE").digits == "", "a reference is not a phone number"
     assert read_query("123", "DE").digits == "", "three digits are a house number"
     assert mask_phone("+49 176 1234 5678") == "•••• 678"
@@ -51,6 +52,8 @@ def test_search_by_reference_name_phone_and_fragments(database: Database) -> Non
     for typed in ("+49 176 12345678", "0176/1234-5678", "5678"):
         assert refs(find_orders(database, ALICE, typed, "DE")) == ["O-1001", "O-2001"], typed
     assert refs(find_orders(database, ALICE, "987 654", "DE")) == ["O-1002"]
+    assert refs(find_orders(database, ALICE, "0176", "DE")) == ["O-1001", "O-1002", "O-2001"]
+    assert refs(find_orders(database, ALICE, "030", "DE")) == [], "3 digits: no phone search"
     assert find_orders(database, ALICE, "%", "DE") == [], "a wildcard is a character"
     assert find_orders(database, ALICE, "_", "DE") == []
     assert find_orders(database, ALICE, "   ", "DE") == []
