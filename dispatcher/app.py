@@ -112,6 +112,10 @@ def build_core(
             core.not_started[ALERT_RULES] = str(exc)
         add_messaging(core, configure=messaging)
         add_web(core, listen=web)
+        if role == "console":  # the boards' ETAs, for the flight recorder (docs/support.md)
+            from dispatcher.support.eta_log import EtaRecorder
+
+            core.add_service(EtaRecorder(core.db, core.bus, core.clock))
     except BaseException:
         core.close()
         raise

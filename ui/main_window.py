@@ -42,6 +42,7 @@ from ui.routes_model import RoutesModel
 from ui.selection import SelectionModel
 from ui.shell import PLACEHOLDERS, Shell
 from ui.shortcuts import ShortcutRegistry
+from ui.support import menu as support_menu
 from ui.themes import THEMES, apply_theme
 from ui.workers import drain, run_in_background
 
@@ -58,6 +59,9 @@ if TYPE_CHECKING:
     from ui.messages.panel import MessagesPanel
     from ui.orders.new_order_dialog import NewOrderDialog
     from ui.routes.panel import RoutesPanel
+    from ui.support.flight_recorder import FlightRecorderDialog
+    from ui.support.handover_dialog import HandoverDialog
+    from ui.support.order_search import OrderSearchDialog
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,7 @@ ROOM_DOCKS = {
     "history": history_dock,
     "fleet_setup": fleet_setup_menu,  # a menu, no dock (Fleet > Fleet setup…)
     "devices": devices_dock,
+    "support": support_menu,  # a menu, no dock (Support > Where is my order… and the rest)
 }
 
 
@@ -86,6 +91,9 @@ class MainWindow(Shell):
         fleet_setup_dialog: FleetSetupDialog
         last_new_order_dialog: NewOrderDialog
         device_settings_dialog: DeviceSettingsDialog | None
+        order_search_dialog: OrderSearchDialog
+        flight_recorder_dialog: FlightRecorderDialog
+        handover_dialog: HandoverDialog
 
     def __init__(
         self, core: Core, settings: QSettings | None = None, *, restore: bool = True

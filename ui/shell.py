@@ -112,6 +112,9 @@ class Shell(QMainWindow):
     last_day_report: tuple[Path, Path]
     period_dialog: QDialog
     device_settings_dialog: QDialog | None
+    order_search_dialog: QDialog
+    flight_recorder_dialog: QDialog
+    handover_dialog: QDialog
     #: The routes of a reload are on the boards (or the read failed): see ``reload_routes``.
     routes_reloaded = Signal()
 

@@ -8,6 +8,8 @@
 | optimize / apply  | no     | yes        | yes        | yes   |
 | send messages     | no     | yes        | yes        | yes   |
 | import orders     | no     | yes        | yes        | yes   |
+| see phone numbers | no     | yes        | yes        | yes   |
+| take a handover   | no     | yes        | yes        | yes   |
 | edit templates    | no     | no         | yes        | yes   |
 | fleet setup       | no     | no         | yes        | yes   |
 | manage users      | no     | no         | no         | yes   |
@@ -71,6 +73,9 @@ class Permission(enum.StrEnum):
     OPTIMIZE = "optimize and apply routes"
     SEND_MESSAGES = "send customer messages"
     IMPORT_ORDERS = "import orders"
+    #: A viewer (a support agent in training, a screen on the wall) sees "•••• 123".
+    SEE_PHONE_NUMBERS = "see customers' phone numbers"
+    ACK_HANDOVER = "take over a shift (acknowledge its handover)"
     EDIT_TEMPLATES = "edit message templates"
     FLEET_SETUP = "change the fleet setup"
     MANAGE_USERS = "manage users"
@@ -84,6 +89,8 @@ MINIMUM_ROLE: dict[Permission, Role] = {
     Permission.OPTIMIZE: Role.DISPATCHER,
     Permission.SEND_MESSAGES: Role.DISPATCHER,
     Permission.IMPORT_ORDERS: Role.DISPATCHER,
+    Permission.SEE_PHONE_NUMBERS: Role.DISPATCHER,
+    Permission.ACK_HANDOVER: Role.DISPATCHER,
     Permission.EDIT_TEMPLATES: Role.SUPERVISOR,
     Permission.FLEET_SETUP: Role.SUPERVISOR,
     Permission.MANAGE_USERS: Role.ADMIN,

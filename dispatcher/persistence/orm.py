@@ -477,6 +477,26 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class EtaLogRow(Base):
+    """One change of a stop's ETA as the route boards showed it: the flight recorder's record.
+
+    Only changes are stored (a first ETA, a move of at least a minute, a reported arrival), so
+    a day of a 100-vehicle fleet is a few rows per stop, not one per board evaluation. No
+    foreign key: the record outlives a deleted order (docs/support.md).
+    """
+
+    __tablename__ = "eta_log"
+    __table_args__ = (Index("ix_eta_log_stop_ts", "stop_id", "ts"),)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    stop_id: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    eta: Mapped[datetime | None]
+    late_s: Mapped[int] = mapped_column(Integer, default=0)
+    actual: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -32,7 +32,11 @@ def test_a_console_next_to_a_recorder_does_not_prune(sqlite_url: str) -> None:
     settings.sections["console"] = {"recorder": "external"}
     console, serve = build_core(settings), build_core(settings, "serve")
     try:
-        assert [s.name for s in console.services] == ["alert rules", "outbox relay"]
+        assert [s.name for s in console.services] == [
+            "alert rules",
+            "outbox relay",
+            "ETA recorder",  # the boards are the console's: it records what they showed
+        ]
         assert [s.name for s in serve.services] == [
             "history retention",
             "alert rules",

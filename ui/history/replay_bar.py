@@ -233,6 +233,11 @@ class ReplayBar(QWidget):
             self._timer.stop()
             self._update_controls()
 
+    def seek(self, at: datetime) -> None:
+        """Show the frame at ``at`` (paused or not): another view (the flight recorder) leads."""
+        if self.player is not None:
+            self._show(self.player.seek(at))
+
     def _on_speed(self, _index: int) -> None:
         if self.player is not None:
             self.player.speed = float(self.speed_box.currentData())

@@ -858,6 +858,58 @@ def device_settings(w: Walk) -> None:
     dialog.close()
 
 
+@step("window/Where is my order")
+def where_is_my_order(w: Walk) -> None:
+    from ui.support.order_search import OrderSearchDialog
+
+    w.fire("window/Where is my order", target=w.window.route_filter)
+    w.qtbot.waitUntil(
+        lambda: isinstance(getattr(w.window, "order_search_dialog", None), OrderSearchDialog),
+        timeout=10000,
+    )
+    dialog = w.window.order_search_dialog
+    w.qtbot.waitUntil(dialog.query.hasFocus)
+    w.qtbot.keyClicks(dialog.query, "ORD-20261120-0001")
+    w.qtbot.keyClick(dialog.query, Qt.Key.Key_Return)
+    w.qtbot.waitUntil(lambda: dialog.shown is not None, timeout=10000)
+    assert dialog.shown is not None
+    assert dialog.shown.facts.row.order_ref == "ORD-20261120-0001"
+    dialog.close()
+
+
+@step("window/Flight recorder")
+def flight_recorder(w: Walk) -> None:
+    from ui.support.flight_recorder import FlightRecorderDialog
+
+    w.fire("window/Flight recorder", target=w.window.route_filter)
+    w.qtbot.waitUntil(
+        lambda: isinstance(getattr(w.window, "flight_recorder_dialog", None), FlightRecorderDialog)
+    )
+    dialog = w.window.flight_recorder_dialog
+    w.qtbot.waitUntil(lambda: dialog.recording is not None, timeout=10000)
+    dialog.slider.setFocus()
+    w.qtbot.keyClick(dialog.slider, Qt.Key.Key_PageUp)
+    assert dialog.state is not None and dialog.state.at.minute == 15
+    dialog.close()
+
+
+@step("window/Shift handover")
+def shift_handover(w: Walk) -> None:
+    from ui.support.handover_dialog import HandoverDialog
+
+    w.fire("window/Shift handover")
+    w.qtbot.waitUntil(
+        lambda: isinstance(getattr(w.window, "handover_dialog", None), HandoverDialog),
+        timeout=10000,
+    )
+    dialog = w.window.handover_dialog
+    w.qtbot.waitUntil(lambda: not dialog.busy)
+    w.qtbot.mouseClick(dialog.hand_over_button, Qt.MouseButton.LeftButton)
+    w.qtbot.waitUntil(lambda: dialog.list.count() == 1 and not dialog.busy, timeout=10000)
+    assert "NOT TAKEN OVER" in dialog.list.item(0).text()
+    dialog.close()
+
+
 @step("window/Quit")
 def quit_(w: Walk) -> None:
     w.fire("window/Quit")

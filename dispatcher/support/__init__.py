@@ -1,0 +1,1 @@
+"""The support desk: where is my order, flight recorder, shift handover (docs/support.md)."""
