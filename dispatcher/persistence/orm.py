@@ -632,6 +632,8 @@ class InboundMessageRow(Base):
     action: Mapped[str] = mapped_column(String(16), default="reply")
     received_at: Mapped[datetime] = mapped_column(default=_utcnow)
     read_by: Mapped[str] = mapped_column(String(80), default="")
+
+
 class VehicleTypeRow(Base):
     """Energy, emission factor and fixed cost of a vehicle type (docs/kpi.md, "Cost and
     emissions"). Vehicles name their type in ``vehicles.vehicle_type``; a type without a row
