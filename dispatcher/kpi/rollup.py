@@ -47,12 +47,17 @@ def compute(
     now: datetime,
     provider: TravelTimeProvider | None = None,
 ) -> list[RouteDayResult]:
-    """Each route's figures; the vehicle type's stored profile, else the default one."""
+    """Each route's figures; the vehicle type's stored profile, else the default one.
+
+    The fixed cost is the vehicle's own when the fleet setup gives one (the same figure the
+    optimizer weighs when it decides whether to use the vehicle), else its type's.
+    """
     found = []
     for item in inputs:
         profile = profile_for(item.vehicle_type, profiles)
+        type_fixed = profile.fixed_cost_per_route if profile else 0.0
         costs = VehicleCosts(
-            profile.fixed_cost_per_route if profile else 0.0,
+            item.fixed_cost or type_fixed,
             item.cost_per_km,
             item.cost_per_hour,
         )

@@ -146,6 +146,9 @@ class RouteInputs:
     driver_id: str
     depot_id: str
     area: str
+    #: The vehicle's own fixed cost per day (fleet setup, also what the optimizer weighs);
+    #: 0 means "use its type's ``fixed_cost_per_route``".
+    fixed_cost: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

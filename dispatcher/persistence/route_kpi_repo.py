@@ -318,6 +318,7 @@ def load_route_inputs(session: Session, day: date, tz: tzinfo) -> list[RouteInpu
                 vehicle_type=vehicle.vehicle_type if vehicle else "",
                 cost_per_km=vehicle.cost_per_km if vehicle else 0.0,
                 cost_per_hour=vehicle.cost_per_hour if vehicle else 0.0,
+                fixed_cost=(vehicle.fixed_cost or 0.0) if vehicle else 0.0,
                 driver_id=(vehicle.driver_id if vehicle else None) or "",
                 depot_id=(vehicle.depot_id if vehicle else None) or "",
                 area=area_of((s.lat, s.lon) for s in stops),

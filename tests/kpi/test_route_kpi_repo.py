@@ -81,7 +81,7 @@ def test_a_day_from_the_database_rolled_up_and_summed_per_period(db_url: str) ->
             session.execute(
                 update(Vehicle)
                 .where(Vehicle.id == "V01")
-                .values(vehicle_type="ev", cost_per_km=1.0, cost_per_hour=0.0)
+                .values(vehicle_type="ev", cost_per_km=1.0, cost_per_hour=0.0, fixed_cost=0.0)
             )
         sink = SqlTelemetrySink(db)
         # Three fixes, 0.01° apart on a meridian, 10 minutes apart: 2 × 1,111.9508 m driven.
@@ -102,6 +102,14 @@ def test_a_day_from_the_database_rolled_up_and_summed_per_period(db_url: str) ->
         # Cost = fixed 10 + 1.0 × 2.223902 km + 0 per hour = 12.223902.
         assert v01.day.actual.cost == pytest.approx(12.223902, abs=1e-6)
         assert v01.day.energy_unit == "kWh" and v01.inputs.area
+        # The vehicle's own fixed cost (fleet setup, weighed by the optimizer) replaces its
+        # type's: 25 + 2.223902 = 27.223902.
+        with db.session() as session:
+            session.execute(update(Vehicle).where(Vehicle.id == "V01").values(fixed_cost=25.0))
+        own = next(r for r in rollup.route_days(db, DAY, TZ, now) if r.day.vehicle_id == "V01")
+        assert own.day.actual.cost == pytest.approx(27.223902, abs=1e-6)
+        with db.session() as session:
+            session.execute(update(Vehicle).where(Vehicle.id == "V01").values(fixed_cost=0.0))
 
         assert rollup.rollup_days(db, [DAY], TZ, now) == 12
         assert rollup.rollup_days(db, [DAY], TZ, now) == 12  # replaced, not doubled
