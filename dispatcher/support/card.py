@@ -3,7 +3,7 @@
 The card is its facts (status, ETA, route position, proof of delivery) and a timeline of
 what happened around it. The timeline is filled by **sources**: each one reads one kind of
 record (messages sent, the drivers' reports, exceptions, …) and returns :class:`CardItem`\\ s.
-A new kind of record (inbound messages, a proof-of-delivery store) plugs in with
+A new kind of record (inbound messages, the driver app's proof of delivery) plugs in with
 :func:`register_source` and shows on the card without touching it; a source that fails is
 named on the card instead of hiding the rest.
 """
@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from dispatcher.model.users import User
-from dispatcher.persistence import support_repo
+from dispatcher.persistence import driver_repo, support_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.support_repo import OrderFacts
 from dispatcher.support.search import shown_phone
@@ -148,7 +148,33 @@ def _stop_pod(session: Any, facts: OrderFacts, user: User) -> list[CardItem]:
     return [CardItem(when, "pod", f"proof of delivery {facts.pod_ref}")]
 
 
+def _driver_app_pods(session: Any, facts: OrderFacts, user: User) -> list[CardItem]:
+    """Proof of delivery taken in the driver app (photos, signature, recipient)."""
+    items = []
+    for pod in driver_repo.pods_for_stop(session, facts.row.order_ref):
+        photos = sum(1 for f in pod.files if f.get("role") == "photo")
+        signed = any(f.get("role") == "signature" for f in pod.files)
+        parts = [f"{photos} photo(s)"] + (["signature"] if signed else [])
+        if pod.recipient:
+            parts.append(f"received by {pod.recipient}")
+        if pod.distance_m is not None:
+            parts.append(f"taken {pod.distance_m:.0f} m from the stop")
+        items.append(CardItem(pod.taken_at, "pod", "proof of delivery: " + ", ".join(parts)))
+    return items
+
+
+def _driver_messages(session: Any, facts: OrderFacts, user: User) -> list[CardItem]:
+    """The desk ↔ driver conversation about this stop."""
+    items = []
+    for m in driver_repo.messages(session, stop_ref=facts.row.order_ref):
+        who = "desk to driver" if m.direction == "desk" else "driver to desk"
+        items.append(CardItem(m.created_at, "driver message", f"{who} ({m.author})", m.body))
+    return items
+
+
 register_source("messages sent", _messages_out)
 register_source("exceptions", _exceptions)
 register_source("driver reports", _driver_reports)
 register_source("proof of delivery", _stop_pod)
+register_source("driver app proof of delivery", _driver_app_pods)
+register_source("driver messages", _driver_messages)

@@ -114,6 +114,58 @@ def test_the_order_card(database: Database) -> None:
     assert order_card(database, ALICE, 999_999) is None
 
 
+def test_the_driver_apps_pod_and_messages_are_on_the_card(database: Database) -> None:
+    """A POD taken in the driver app (2 photos, a signature, 12 m away) and a desk ↔ driver
+    exchange about O-1002 appear on its card, in time order, beside what was there."""
+    from dispatcher.persistence import driver_repo
+    from dispatcher.persistence.orm import PodRecord
+
+    day = build_day(database)
+    files = [{"role": "photo", "sha256": "a" * 64}, {"role": "photo", "sha256": "b" * 64}]
+    files.append({"role": "signature", "sha256": "c" * 64})
+    with database.session() as session:
+        session.add(
+            PodRecord(
+                event_id="ev-pod-1",
+                stop_ref="O-1002",
+                vehicle_id="V1",
+                recipient="Neighbour at no. 5",
+                taken_at=local(14, 30),
+                distance_m=12.4,
+                files=files,
+            )
+        )
+        for key, direction, author, body, at in (
+            ("m1", "desk", "alice", "Customer says: ring twice", local(14, 5)),
+            ("m2", "driver", "V1", "OK", local(14, 6)),
+        ):
+            driver_repo.add_message(
+                session,
+                client_key=key,
+                vehicle_id="V1",
+                stop_ref="O-1002",
+                direction=direction,
+                author=author,
+                body=body,
+                at=at,
+            )
+    card = order_card(database, ALICE, day.stops["O-1002"])
+    assert card is not None and not card.problems
+    talk = [(i.ts, i.text, i.detail) for i in card.items if i.kind == "driver message"]
+    assert talk == [
+        (local(14, 5), "desk to driver (alice)", "Customer says: ring twice"),
+        (local(14, 6), "driver to desk (V1)", "OK"),
+    ]
+    assert [(p.ts, p.text) for p in card.pod] == [
+        (
+            local(14, 30),
+            "proof of delivery: 2 photo(s), signature, received by Neighbour at no. 5, "
+            "taken 12 m from the stop",
+        )
+    ]
+    assert card.items[-1].kind == "pod"
+
+
 def test_a_failing_source_is_named_and_the_rest_shown(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
