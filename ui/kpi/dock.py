@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from dispatcher.planning.model import to_plan_seconds
-from ui.bool_refs import protect_bools
 from ui.kpi.feed import KpiFeed
 from ui.kpi.panel import KpiPanel
 from ui.kpi.timeline import TimelineView
@@ -27,7 +26,6 @@ TIMELINE_SHORTCUT = "Ctrl+Shift+T"
 
 
 def build(window: Shell) -> QWidget:
-    protect_bools()  # before the first chart emits a signal (see ui/bool_refs.py)
     return KpiPanel()
 
 
