@@ -58,8 +58,8 @@ def test_no_module_counts_parents_to_find_product_files() -> None:
     """``package_data`` is the one place that knows where resources and migrations are."""
     offenders = [
         str(path.relative_to(REPO))
-        for root in ("dispatcher", "ui")
-        for path in (REPO / root).rglob("*.py")
+        for root in (Path(dispatcher.__file__).parent, Path(launcher.__file__).parent)
+        for path in root.rglob("*.py")
         if path.name != "package_data.py"
         and any(
             word in path.read_text(encoding="utf-8") for word in ('"resources"', '"migrations"')
