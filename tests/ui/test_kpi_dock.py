@@ -130,4 +130,5 @@ def test_signal_emits_keep_bool_references(qtbot) -> None:
     before = sys.getrefcount(True)
     for _ in range(1000):
         emitter.fired.emit()
-    assert before - sys.getrefcount(True) == 0
+    # The bug loses one per emit (1000 here); the test's own frames may hold one or two more.
+    assert before - sys.getrefcount(True) < 10
