@@ -33,8 +33,8 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-# The stamp covers the compiled route search too: editing its .pyx rebuilds it here.
-stamp=.venv/.installed-$(cat pyproject.toml dispatcher/planning/*.pyx | sha1sum | cut -c1-12)
+# The stamp covers setup.py and the compiled route search too: editing its .pyx rebuilds it.
+stamp=.venv/.installed-$(cat pyproject.toml setup.py dispatcher/planning/*.pyx | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[test]"

@@ -31,6 +31,12 @@ fi
 bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph', 'folium')); \
 sys.exit(f'core imported {bad}' if bad else 0)"
 
+# The product outside the repository: wheel + sdist, the wheel in a fresh venv elsewhere, the
+# frozen desktop build, each running db upgrade / solve / demo --screenshot (docs/packaging.md).
+if [ "${DISPATCHER_SHIP:-1}" != "0" ]; then
+  bash .ci/ship.sh
+fi
+
 run_suite() {
   set +e
   .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -56,7 +56,6 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.messaging.settings import demo_settings
 from dispatcher.scenario.demo import TIMEZONE
-from ui.bool_refs import protect_bools
 from ui.main_window import MainWindow
 
 GOALS = {"p99": 50.0, "max": 250.0, "paint": 3.0, "rss": 1536.0}
@@ -368,7 +367,6 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--screenshot", type=Path, default=None, help="PNG of the last size")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
     args = parser.parse_args(argv)
-    protect_bools()
     with tempfile.TemporaryDirectory(prefix="bench-console-") as name:
         tmp = Path(name)
         # The broker's home, the capture file and QSettings live in the temp dir, not in the

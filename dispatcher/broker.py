@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from dispatcher.clock import system_monotonic
 from dispatcher.errors import ConfigError, DispatcherError
+from dispatcher.extras import require
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,7 @@ class EmbeddedBroker:
                 raise ConfigError(
                     "per-device credentials and TLS need Mosquitto; please install it"
                 )
+            require("amqtt", "broker", "The embedded broker without Mosquitto")
             self._amqtt = _AmqttThread(self.host, self.port)
             self._amqtt.start_and_wait()
             self.backend = "amqtt"

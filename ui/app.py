@@ -121,11 +121,8 @@ def run_console(args: argparse.Namespace, settings: Settings) -> int:
     from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from ui.bool_refs import protect_bools
     from ui.main_window import MainWindow, schedule_screenshot
     from ui.themes import apply_theme
-
-    protect_bools()  # before any signal is emitted: PySide6 6.12.0 on Python 3.11 (bool_refs.py)
 
     QCoreApplication.setOrganizationName("dispatcher")
     QCoreApplication.setApplicationName("Dispatcher")

@@ -31,6 +31,7 @@ from dispatcher.errors import (
     DatabaseUnavailable,
     DispatcherError,
 )
+from dispatcher.extras import require
 from dispatcher.package_data import migrations_dir
 from dispatcher.persistence.storage_errors import Fault, classify, refused
 
@@ -99,6 +100,8 @@ def create_db_engine(
         event.listen(engine, "connect", pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
+        if parsed.get_driver_name() == "psycopg":
+            require("psycopg", "postgres", f"The database {describe_url(url)}", DatabaseUnavailable)
         kwargs.setdefault("pool_pre_ping", True)
         if pool:  # sized per process role (dispatcher.config.pool_options, docs/deploy.md)
             kwargs.setdefault("pool_size", pool["pool_size"])

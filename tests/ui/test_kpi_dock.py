@@ -15,7 +15,6 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.model.kpi import Scope, ScopeKind
 from dispatcher.persistence import fleet_repo
-from ui.bool_refs import affected, protect_bools
 from ui.kpi.dock import show_timeline
 from ui.kpi.feed import KpiFeed
 from ui.kpi.panel import KpiPanel
@@ -120,15 +119,16 @@ class _Emitter(QObject):
 
 
 def test_signal_emits_keep_bool_references(qtbot) -> None:
-    """The PySide6 6.12 bug the dock works around (ui/kpi/bool_refs.py) stays harmless."""
-    protect_bools()
+    """A signal declared in Python does not drop references to ``True`` when emitted.
+
+    PySide6 6.12.0 on Python 3.11 did, and a console with charts aborted ("bool_dealloc") once
+    the count reached zero; pyproject.toml excludes that release (a venv that still has it
+    fails here: re-run .ci/setup.sh).
+    """
     emitter = _Emitter()
     emitter.fired.connect(lambda: None)
     before = sys.getrefcount(True)
     for _ in range(1000):
         emitter.fired.emit()
-    lost = before - sys.getrefcount(True)
-    if affected():
-        assert sys.getrefcount(True) > 1 << 39  # headroom in place: the loss cannot reach zero
-    else:
-        assert lost == 0
+    # The bug loses one per emit (1000 here); the test's own frames may hold one or two more.
+    assert before - sys.getrefcount(True) < 10

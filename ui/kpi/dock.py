@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QWidget
 
 from dispatcher.kpi.snapshot import KpiSnapshot
 from dispatcher.planning.model import to_plan_seconds
-from ui.bool_refs import protect_bools
 from ui.kpi import period_view
 from ui.kpi.feed import KpiFeed
 from ui.kpi.panel import KpiPanel
@@ -30,7 +29,6 @@ TIMELINE_SHORTCUT = "Ctrl+Shift+T"
 
 
 def build(window: Shell) -> QWidget:
-    protect_bools()  # before the first chart emits a signal (see ui/bool_refs.py)
     return KpiPanel()
 
 
