@@ -228,6 +228,7 @@ def _requests(ctx: WebContext) -> CustomerRequests:
         ctx.timezone,
         messaging=ctx.services.get("messaging"),
         provider=ctx.services.get("provider"),
+        on_raised=ctx.note_alert,
     )
     ctx.services["requests"] = made
     return made
