@@ -13,6 +13,7 @@ DEBS=(
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 xvfb fonts-dejavu-core
   mosquitto mosquitto-clients postgresql
+  chromium  # the web front's browser tests drive it through Playwright (tests/web)
 )
 
 missing=()

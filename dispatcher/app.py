@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 
 #: The name under which :attr:`Core.not_started` reports alert rules that could not start.
 ALERT_RULES = "alert rules"
+#: ... and the web front (``[web] listen`` taken by another program, say).
+WEB_FRONT = "web front"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,13 @@ def build_core(
             log.warning("alert rules not started: %s", exc)
             core.not_started[ALERT_RULES] = str(exc)
         add_messaging(core, configure=messaging)
-        add_web(core, listen=web)
+        try:
+            add_web(core, listen=web)
+        except DispatcherError as exc:  # a port in use must not keep the console shut
+            if role == "serve":
+                raise
+            log.warning("web front not started: %s", exc)
+            core.not_started[WEB_FRONT] = str(exc)
         if role == "console":  # the boards' ETAs, for the flight recorder (docs/support.md)
             from dispatcher.support.eta_log import EtaRecorder
 

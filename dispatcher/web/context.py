@@ -8,6 +8,7 @@ loop (and never on the console's GUI thread: the server has a thread of its own)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -40,6 +41,20 @@ class WebContext:
     templates: Jinja2Templates = field(init=False)
     #: Set by the server once bound: what links start with.
     base_url: str = ""
+
+    _raised: set[int] = field(default_factory=set, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def note_alert(self, alert_id: int) -> None:
+        """An exception raised by a request handler: announced on the core's loop thread
+        (:meth:`~dispatcher.web.server.WebServer.tick`), never from the server's."""
+        with self._lock:
+            self._raised.add(alert_id)
+
+    def take_alerts(self) -> set[int]:
+        with self._lock:
+            taken, self._raised = self._raised, set()
+        return taken
 
     def __post_init__(self) -> None:
         self.templates = Jinja2Templates(directory=str(resources_dir("web", "templates")))

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from dispatcher.clock import system_monotonic
 from dispatcher.errors import ConflictError, DispatcherError, NotFoundError, ValidationError
 from dispatcher.web.context import WebContext
 from dispatcher.web.links import TRACK
@@ -45,8 +46,8 @@ Handler = Callable[[Request, int], Awaitable[Response]]
 
 def routes(ctx: WebContext) -> list[BaseRoute]:
     """The customer's tracking page and self-service, under ``/t/``."""
-    per_ip = Throttle(limit=120, window_s=60)
-    per_token = Throttle(limit=60, window_s=60)
+    per_ip = Throttle(limit=ctx.web.per_ip_per_min, window_s=60)
+    per_token = Throttle(limit=ctx.web.per_link_per_min, window_s=60)
     requests = _requests(ctx)
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -152,6 +153,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
                     "limit" if "too many" in str(exc) else "taken" if kind == "slot" else "invalid"
                 )
                 return RedirectResponse(f"{base}?m={code}", 303)
+            ctx.services.get("views", {}).pop(stop_id, None)  # the change shows at once
             return RedirectResponse(f"{base}?m={kind}", 303)
 
         return post
@@ -173,9 +175,19 @@ def not_found(ctx: WebContext, request: Request) -> Response:
     )
 
 
+#: How long one order's view is shared between requests: a thousand customers' pages
+#: polling cost one walk of each route per interval, not one per request.
+VIEW_TTL_S = 2.0
+
+
 async def _view(ctx: WebContext, stop_id: int) -> TrackingView | None:
     """The order's view, or None when it is gone (the token's expiry bounds the rest)."""
     now = ctx.clock.now()
+    cache: dict[int, tuple[float, TrackingView | None]] = ctx.services.setdefault("views", {})
+    hit = cache.get(stop_id)
+    age = system_monotonic() - hit[0] if hit is not None else VIEW_TTL_S
+    if hit is not None and 0 <= age < VIEW_TTL_S:  # machine time: a fake clock stands still
+        return hit[1]
 
     def read() -> TrackingView | None:
         try:
@@ -191,7 +203,11 @@ async def _view(ctx: WebContext, stop_id: int) -> TrackingView | None:
             return None
         return view
 
-    return await ctx.run(read)
+    view = await ctx.run(read)
+    if len(cache) > 50_000:  # bounded: a flood of valid links cannot grow it without end
+        cache.clear()
+    cache[stop_id] = (system_monotonic(), view)
+    return view
 
 
 async def _form_allowed(ctx: WebContext, request: Request, stop_id: int) -> bool:
@@ -228,6 +244,7 @@ def _requests(ctx: WebContext) -> CustomerRequests:
         ctx.timezone,
         messaging=ctx.services.get("messaging"),
         provider=ctx.services.get("provider"),
+        on_raised=ctx.note_alert,
     )
     ctx.services["requests"] = made
     return made

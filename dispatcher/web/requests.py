@@ -14,6 +14,7 @@ other message). A slot is accepted only if it is among those the planner offers 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -81,8 +82,11 @@ class CustomerRequests:
         *,
         messaging: MessagingService | None = None,
         provider: TravelTimeProvider | None = None,
+        on_raised: Callable[[int], None] | None = None,
     ) -> None:
         self.db, self.clock, self.tz = db, clock, tz
+        #: Told the id of each exception a request raises (the web front announces it).
+        self.on_raised = on_raised
         self.messaging = messaging
         self.provider = provider or HaversineProvider()
 
@@ -167,6 +171,8 @@ class CustomerRequests:
         request = web_repo.add_request(self.db, stop_id, order_ref, kind, payload, "queued", now)
         alert_id = self._raise(request)
         web_repo.link_request_alert(self.db, request.id, alert_id)
+        if alert_id is not None and self.on_raised is not None:
+            self.on_raised(alert_id)
         return request
 
     def _check_rate(self, stop_id: int) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from dispatcher.alerts.events import AlertsChanged
 from dispatcher.errors import DispatcherError
 from dispatcher.web.app import RouteGroup, build_app
 from dispatcher.web.context import WebContext
@@ -84,7 +85,13 @@ class WebServer:
         return self.ctx.base_url
 
     def tick(self) -> None:
-        """Nothing per tick: requests are served on the server's own thread."""
+        """Announce, on the loop's thread, the exceptions requests raised (the console's queue
+        reloads); the requests themselves are served on the server's own thread."""
+        raised = self.ctx.take_alerts()
+        bus = self.ctx.services.get("bus")
+        if raised and bus is not None:
+            ids = frozenset(raised)
+            bus.publish(AlertsChanged(alert_ids=ids, raised_ids=ids))
 
     def stop(self) -> None:
         self._server.should_exit = True

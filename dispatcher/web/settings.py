@@ -10,6 +10,8 @@ Example::
     brand_color = "#1565c0"
     max_body_kb = 64         # bigger request bodies are refused (413)
     poll_s = 15              # how often an open tracking page asks for news
+    per_ip_per_min = 600     # requests a minute from one address (a phone network's NAT
+    per_link_per_min = 60    # shares one among many customers), and per link (429 beyond)
 
 Without ``listen`` the console serves nothing; ``dispatcher serve`` serves when given
 ``--web``. Without ``public_url`` links use ``http://<listen>`` (fine on a LAN, a test or a
@@ -37,6 +39,8 @@ class WebSettings:
     brand_color: str = "#1565c0"
     max_body_kb: int = 64
     poll_s: int = 15
+    per_ip_per_min: int = 600
+    per_link_per_min: int = 60
 
     @classmethod
     def from_sections(
@@ -59,10 +63,17 @@ class WebSettings:
             parse_listen(self.listen)
         if self.public_url and not re.match(r"https?://[^\s/]+", self.public_url):
             raise ConfigError(f"[web] public_url {self.public_url!r} is not an http(s) URL")
-        for name in ("link_days", "near_stops", "max_body_kb", "poll_s"):
+        for name in (
+            "link_days",
+            "near_stops",
+            "max_body_kb",
+            "poll_s",
+            "per_ip_per_min",
+            "per_link_per_min",
+        ):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10000:
-                raise ConfigError(f"[web] {name} must be a whole number 0..10000, not {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
+                raise ConfigError(f"[web] {name} must be a whole number 0..1000000, not {value!r}")
         if not _COLOR.fullmatch(str(self.brand_color)):
             raise ConfigError(f"[web] brand_color {self.brand_color!r} is not #rrggbb")
 

@@ -80,3 +80,24 @@ def test_a_real_browser_shows_the_not_found_page_for_a_bad_link(web: WebServer, 
     assert response.status == 404
     assert page.locator("#not-found").is_visible()
     assert "Acme Parcels" in page.locator("header").inner_text()
+
+
+def test_a_console_whose_web_port_is_taken_still_opens_and_says_why(sqlite_url: str) -> None:
+    import socket
+
+    from dispatcher.app import WEB_FRONT, build_core
+    from dispatcher.config import Settings
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = Settings(
+            database_url=sqlite_url, sections={"web": {"listen": f"127.0.0.1:{port}"}}
+        )
+        core = build_core(settings)
+        try:
+            assert core.find_service(WebServer) is None
+            assert "could not listen" in core.not_started[WEB_FRONT]
+        finally:
+            core.close()

@@ -7,6 +7,7 @@ confirmation goes out through the outbox. A tampered link shows nothing about th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,8 @@ from dispatcher.users.desk import UserDesk
 from dispatcher.web.requests import CustomerRequests
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+#: Set to write the screenshots into docs/ (else they go to the test's temporary folder).
+SHOTS_ENV = "DISPATCHER_DOCS_SHOTS"
 
 
 @pytest.fixture
@@ -118,7 +121,7 @@ def test_a_tampered_link_shows_nothing_about_the_order(core: Core, page: Any) ->
 
 
 def test_screenshots_of_the_tracking_page_on_a_phone_and_a_desktop(
-    core: Core, new_page: Callable[..., Any]
+    core: Core, new_page: Callable[..., Any], tmp_path: Path
 ) -> None:
     service = messaging(core)
     stop_id = third_stop(core)
@@ -133,5 +136,38 @@ def test_screenshots_of_the_tracking_page_on_a_phone_and_a_desktop(
         page.goto(url)
         page.wait_for_selector("body[data-van=shown]", timeout=15_000)
         page.wait_for_timeout(300)
-        page.screenshot(path=str(DOCS / f"web-tracking-{name}.png"), full_page=True)
+        folder = DOCS if os.environ.get(SHOTS_ENV) else tmp_path
+        page.screenshot(path=str(folder / f"web-tracking-{name}.png"), full_page=True)
+        assert (folder / f"web-tracking-{name}.png").stat().st_size > 10_000
     assert web_of(core).base_url.startswith("http://127.0.0.1:")
+
+
+def test_instructions_are_saved_escaped_and_forms_need_their_csrf_token(
+    core: Core, page: Any
+) -> None:
+    service = messaging(core)
+    stop_id = third_stop(core)
+    send = service.message_stop(stop_id, "arriving_soon", "ann")
+    assert send.message is not None
+    url = link_in(send.message.body)
+    hostile = '<img src=x onerror="document.title=1">behind the <b>gate</b>'
+    page.goto(url)
+    page.select_option("#kind", "safe_place")
+    page.fill("#text", hostile)
+    page.click("#save-instructions")
+    page.wait_for_selector("#flash")
+    assert page.locator("#instructions").inner_text() == f"Safe place: {hostile}"
+    assert page.locator("#instructions img").count() == 0 and page.title() != "1"
+    with core.db.session() as session:
+        stop = session.get(Stop, stop_id)
+        assert stop is not None and f"Customer: Safe place: {hostile}" in stop.notes
+    assert any("delivery instructions" in m.body for m in service.history(send.contact.order_ref))
+    # Without the form's token, or from another site, nothing is saved.
+    assert httpx.post(url + "/not-home", data={}).status_code == 403
+    csrf = page.locator("#not-home-form input[name=csrf]").get_attribute("value")
+    evil = {"Origin": "https://evil.example"}
+    assert httpx.post(url + "/not-home", data={"csrf": csrf}, headers=evil).status_code == 403
+    assert requests_of_stop(core.db, stop_id)[0].kind == "safe_place"
+    page.click("#not-home")
+    page.wait_for_selector("#flash")
+    assert [r.kind for r in requests_of_stop(core.db, stop_id)] == ["not_home", "safe_place"]
