@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -70,6 +71,12 @@ class _Card(QFrame):
         self.detail.setText(f"{self.caption} · {detail}" if detail else self.caption)
 
 
+COSTS_TIP = (
+    "Planned vs actual distance, route cost and CO2e of the routes in scope "
+    '(docs/kpi.md, "Cost and emissions"); refreshed every minute'
+)
+
+
 class KpiPanel(QWidget):
     """Scope selector, headline cards and the charts."""
 
@@ -89,10 +96,7 @@ class KpiPanel(QWidget):
         self.cards = {key: _Card(caption, meaning) for key, caption, meaning in CARDS}
         self.costs = QLabel("")
         self.costs.setObjectName("kpiCosts")
-        self.costs.setToolTip(
-            "Planned vs actual distance, route cost and CO2e of the routes in scope "
-            '(docs/kpi.md, "Cost and emissions"); refreshed every minute'
-        )
+        self.costs.setToolTip(COSTS_TIP)
         self._build_layout()
 
     def _build_layout(self) -> None:
@@ -100,6 +104,11 @@ class KpiPanel(QWidget):
         top.addWidget(QLabel("Show:"))
         top.addWidget(self.scope_box, 1)
         top.addWidget(self.status, 2)
+        # On the scope's row, not a row of its own: the dock shares the bottom area with the
+        # exception queue, whose height a taller minimum would take from the route boards.
+        # Ignored width: a long line is cut, never widens the dock (the tooltip has it all).
+        self.costs.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        top.addWidget(self.costs, 3)
         cards = QGridLayout()
         for i, card in enumerate(self.cards.values()):
             cards.addWidget(card, i // 4, i % 4)
@@ -118,7 +127,6 @@ class KpiPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addLayout(cards)
-        layout.addWidget(self.costs)
         layout.addLayout(charts, 1)
 
     # --- data -----------------------------------------------------------------------------
@@ -184,7 +192,9 @@ class KpiPanel(QWidget):
             vehicle_id=scope.key if scope.kind is ScopeKind.ROUTE else None,
             driver_id=scope.key if scope.kind is ScopeKind.DRIVER else None,
         )
-        self.costs.setText("" if summary is None else summary.text())
+        text = "" if summary is None else summary.text()
+        self.costs.setText(text)
+        self.costs.setToolTip(f"{text}\n\n{COSTS_TIP}" if text else COSTS_TIP)
 
     def _draw_cards(self, report: KpiReport) -> None:
         h = report.headline
