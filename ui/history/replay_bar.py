@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -47,8 +47,9 @@ FRAME_MS = 100
 
 
 def to_qdatetime(value: datetime, tz: ZoneInfo) -> QDateTime:
-    local = value.astimezone(tz).replace(tzinfo=None, microsecond=0)
-    return QDateTime(local)
+    local = value.astimezone(tz)
+    day = QDate(local.year, local.month, local.day)
+    return QDateTime(day, QTime(local.hour, local.minute, local.second))
 
 
 def from_qdatetime(value: QDateTime, tz: ZoneInfo) -> datetime:
