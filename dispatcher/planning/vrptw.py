@@ -6,11 +6,18 @@ engine of everything PyVRP cannot express. PyVRP (see :func:`_solve_pyvrp`):
 
 1. A first solution with the whole fleet and a fixed cost per vehicle.
 2. Vehicle reduction: with ``k`` routes, a fresh search with only ``k - 1`` vehicles, stopped
-   at its first feasible solution or after ``reduce_share`` of the time; repeated while it
-   succeeds (down to the capacity bound). Searching from scratch finds the fewer-vehicle
-   solutions far sooner than a warm start without the smallest route (measured: RC101 with
-   14 vehicles in about 1 s from scratch, not in 3 s warm-started).
-3. The rest of the time improves distance with ``k`` vehicles, warm-started from the best.
+   at its first feasible solution or after its budget (:func:`reduce_budget`: a quarter of
+   the limit for the first attempt, then ten times the longest success within 15-25 %);
+   repeated while it succeeds (down to the capacity bound). Searching from scratch finds the
+   fewer-vehicle solutions far sooner than a warm start without the smallest route
+   (measured: RC101 with 14 vehicles in about 1 s from scratch, not in 3 s warm-started).
+3. The rest of the time improves distance, warm-started from the reduced solution and never
+   returning more than its ``k`` routes: with exactly ``k`` vehicles up to 250 customers,
+   with the whole fleet at five times the fixed cost above (:func:`final_fleet`).
+
+Quality target (issue 18): at equal vehicles, never more than 0.5 % longer than bare PyVRP
+given the same limit, while using fewer vehicles where it can; ``bench/planning.py
+--versus`` measures it on the bench's and on generated instances (docs/planning.md).
 
 OR-Tools (``engine="ortools"``). Plain OR-Tools (cheapest arc + GLS) struggles on these
 instances: it often finds no first solution on tight R1/RC1 instances and keeps extra
@@ -103,18 +110,57 @@ class VrptwTuning:
 
 @dataclass(frozen=True, slots=True)
 class PyvrpTuning:
-    """Knobs of the PyVRP engine (defaults measured with ``bench/planning.py``).
+    """Knobs of the PyVRP engine (defaults measured with ``bench/planning.py --versus``).
 
     ``scale`` 1000 rather than OR-Tools' 10 000: PyVRP's penalty bounds are tuned for
     moderate numbers (it warns about "large data scaling differences" at 10 000); times are
     still rounded up, so accepted routes stay feasible in exact arithmetic.
+
+    Phases: ``first_share`` of the limit for the whole fleet; each vehicle-reduction attempt
+    gets :func:`reduce_budget`; the rest goes to the final phase (:func:`final_fleet`).
     """
 
     first_share: float = 0.15
     reduce_share: float = 0.25
+    reduce_min_share: float = 0.15
+    reduce_grow: float = 10.0
+    slack_above: int = 250
+    slack_fixed_factor: float = 5.0
     fixed_cost_factor: float = 2.0
     scale: int = 1000
     seed: int = 1
+
+
+def reduce_budget(limit_s: float, successes: list[float], tune: PyvrpTuning) -> float:
+    """Budget of the next vehicle-reduction attempt, given how long the successful ones took.
+
+    The last attempt always fails (that is how the reduction ends), so its budget is lost to
+    the final phase: a quarter of the limit, which at 5 s on 400 customers left the final
+    phase too little time. The first attempt gets ``reduce_share`` of the limit; later ones
+    ``reduce_grow`` times the longest success so far (an attempt that takes ten times longer
+    than every success before it rarely succeeds), within ``[reduce_min_share,
+    reduce_share]`` of the limit.
+    """
+    hi = tune.reduce_share * limit_s
+    if tune.reduce_grow <= 0 or not successes:
+        return hi
+    lo = min(hi, tune.reduce_min_share * limit_s)
+    return min(hi, max(lo, tune.reduce_grow * max(successes)))
+
+
+def final_fleet(customers: int, routes: int, vehicles: int, tune: PyvrpTuning) -> tuple[int, float]:
+    """Vehicles and fixed-cost multiplier of the final (distance) phase with ``routes`` routes.
+
+    Up to ``slack_above`` customers: exactly ``routes`` vehicles (the reduced fleet). Above,
+    the whole fleet at ``slack_fixed_factor`` times the fixed cost, the search capped at
+    ``routes`` (:attr:`PyvrpSearch.max_routes`): with no vehicle to spare, the search from
+    the reduction's first feasible solution stalled on 400 customers (the same distance after
+    2.75 s or 4 s, 2.5 % behind bare PyVRP at equal vehicles); spare vehicles at a high price
+    let it pass through one more route and come back, and it never returns more routes.
+    """
+    if customers <= tune.slack_above:
+        return routes, 1.0
+    return vehicles, tune.slack_fixed_factor
 
 
 def _problem(
@@ -314,22 +360,25 @@ def _solve_pyvrp(
     best = [r for r in first.routes if r]
     note("first", best)
     attempt = 0
+    successes: list[float] = []
     while len(best) > bound and not stopped():
         attempt += 1
-        budget = min(tune.reduce_share * time_limit_s, t_end - system_monotonic())
+        budget = min(reduce_budget(time_limit_s, successes, tune), t_end - system_monotonic())
         search = PyvrpSearch(budget, tune.seed + attempt, stop_at_first_feasible=True)
         fewer = _problem(inst, len(best) - 1, fixed, sc)
         out = solve_pyvrp(fewer, search, None, cancel, progress)
         if out.routes is None:
-            log.append(f"cannot go below {len(best)} routes")
+            log.append(f"cannot go below {len(best)} routes ({out.elapsed_s:.1f} s)")
             break
+        successes.append(out.elapsed_s)
         best = [r for r in out.routes if r]
         note("reduced", best)
     if not stopped():
         k = len(best)
+        fleet, mult = final_fleet(inst.customers, k, inst.vehicles, tune)
         out = solve_pyvrp(
-            _problem(inst, k, fixed, sc),
-            PyvrpSearch(t_end - system_monotonic(), tune.seed),
+            _problem(inst, fleet, int(fixed * mult), sc),
+            PyvrpSearch(t_end - system_monotonic(), tune.seed, max_routes=k),
             initial=best,
             cancel=cancel,
             progress=progress,
