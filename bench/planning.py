@@ -5,6 +5,8 @@ Usage::
     python bench/planning.py                 # full: 9 instances at 5 s and 30 s (~13 min)
     python bench/planning.py --quick         # C101, R101, RC101, RC201 at 5 s
     python bench/planning.py --time-limits 5 10 --instances C101 R101
+    python bench/planning.py --versus        # ours vs bare PyVRP, bench + generated, 5/30 s
+    python bench/planning.py --versus --sizes 100 --seeds 3 --time-limits 5 --log
 
 Figures only; the baseline (PyVRP, the peer solver) runs in the same script on the same
 instances with the same time limit, and resequencing is compared with our own 10-s result.
@@ -240,6 +242,51 @@ def _versus_summary(rows: list[dict[str, float | int | str]], limits: list[float
         )
 
 
+def solomon_plan(inst: SolomonInstance) -> Plan:
+    """The instance as a day of the console: every customer unassigned, identical vehicles
+    at the depot, time = distance (``EuclideanProvider(speed=1)``)."""
+    depot = (float(inst.x[0]), float(inst.y[0]))
+    stops = [
+        PlanStop(
+            f"c{c}",
+            (float(inst.x[c]), float(inst.y[c])),
+            float(inst.ready[c]),
+            float(inst.due[c]),
+            float(inst.service[c]),
+            int(inst.demand[c]),
+        )
+        for c in range(1, inst.customers + 1)
+    ]
+    vehicles = [
+        PlanVehicle(f"v{k}", inst.capacity, 0.0, float(inst.due[0]), depot, depot)
+        for k in range(inst.vehicles)
+    ]
+    return Plan.build(vehicles, stops, {v.id: [] for v in vehicles}, [s.id for s in stops])
+
+
+def optimize_overrun(instances: list[SolomonInstance], limits: list[float]) -> None:
+    """Wall time of ``optimize`` (the console's "Optimize fleet", in-process) minus its limit:
+    at most 0.5 s is the target (it may end sooner when the search converged)."""
+    print("\n## Optimize fleet (optimize(), whole fleet): wall time vs limit")
+    print(f"{'instance':<16}{'limit':>6} | engine  vehicles  distance   wall s  over s  converged")
+    worst = float("-inf")
+    for inst in instances:
+        plan = solomon_plan(inst)
+        pm = PlanMatrix.build(plan, EuclideanProvider(speed=1.0))
+        for t in limits:
+            t0 = time.perf_counter()
+            r = optimize(plan, pm, OptimizeOptions(time_limit_s=t, scale=1000.0))
+            took = time.perf_counter() - t0
+            worst = max(worst, took - t)
+            used = sum(1 for v in r.routes.values() if v)
+            print(
+                f"{inst.name:<16}{t:>6g} | {r.engine:<7}{used:>9}{r.after.distance:>10.2f}"
+                f"{took:>9.2f}{took - t:>+8.2f}  {r.converged}",
+                flush=True,
+            )
+    print(f"worst overrun of optimize(): {worst:+.2f} s")
+
+
 def single_route(n: int, seed: int, groups: bool = False) -> Plan:
     """One vehicle, ``n`` stops with 1-2 h windows around a feasible tour, 1-2 pinned stops.
 
@@ -466,6 +513,7 @@ def main() -> None:
             if not args.instances or g.name in args.instances
         ]
         versus_table(bench_set + gen_set, limits, args.log)
+        optimize_overrun([g for g in gen_set if g.name.endswith("-s2")], limits)
         return
     if not args.skip_reseq:
         eval_table([50, 100, 200])
