@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO, cast
@@ -125,6 +126,8 @@ class PyvrpTuning:
     reduce_min_share: float = 0.15
     reduce_grow: float = 10.0
     slack_above: int = 250
+    restart_stall_share: float = 0.15
+    restart_stall_min_s: float = 3.0
     slack_fixed_factor: float = 5.0
     fixed_cost_factor: float = 2.0
     scale: int = 1000
@@ -148,19 +151,42 @@ def reduce_budget(limit_s: float, successes: list[float], tune: PyvrpTuning) -> 
     return min(hi, max(lo, tune.reduce_grow * max(successes)))
 
 
-def final_fleet(customers: int, routes: int, vehicles: int, tune: PyvrpTuning) -> tuple[int, float]:
-    """Vehicles and fixed-cost multiplier of the final (distance) phase with ``routes`` routes.
+def final_fleet(
+    customers: int, routes: int, vehicles: int, tune: PyvrpTuning, restart: int = 0
+) -> tuple[int, float, bool]:
+    """Vehicles, fixed-cost multiplier and cold start (no warm start) of the final phase
+    with ``routes`` routes; ``restart`` counts the restarts after a stall (0: the first run).
 
-    Up to ``slack_above`` customers: exactly ``routes`` vehicles (the reduced fleet). Above,
-    the whole fleet at ``slack_fixed_factor`` times the fixed cost, the search capped at
-    ``routes`` (:attr:`PyvrpSearch.max_routes`): with no vehicle to spare, the search from
-    the reduction's first feasible solution stalled on 400 customers (the same distance after
+    The first run is warm-started from the reduced solution. Up to ``slack_above`` customers
+    it has exactly ``routes`` vehicles (the reduced fleet). Above, the whole fleet at
+    ``slack_fixed_factor`` times the fixed cost, the search capped at ``routes``
+    (:attr:`PyvrpSearch.max_routes`): with no vehicle to spare, the search from the
+    reduction's first feasible solution stalled on 400 customers (the same distance after
     2.75 s or 4 s, 2.5 % behind bare PyVRP at equal vehicles); spare vehicles at a high price
     let it pass through one more route and come back, and it never returns more routes.
+
+    Restarts alternate: odd ones start cold with exactly ``routes`` vehicles (another basin:
+    RC201 from 1436.53 to 1413.52 at 30 s), even ones warm from the best with spare vehicles
+    (a cold start found no better 18-vehicle rc1_2_1 in three tries).
     """
-    if customers <= tune.slack_above:
-        return routes, 1.0
-    return vehicles, tune.slack_fixed_factor
+    if restart % 2 == 1:
+        return routes, 1.0, True
+    if customers <= tune.slack_above and restart == 0:
+        return routes, 1.0, False
+    return vehicles, tune.slack_fixed_factor, False
+
+
+def restart_stall(limit_s: float, tune: PyvrpTuning) -> float | None:
+    """How long the final phase may go without a better solution before it restarts cold.
+
+    Warm-started from the reduction's first feasible solution with exactly its vehicles, the
+    search can settle for good: RC201 (4 vehicles) ended at 1415.84 after 4 s and again
+    after 25 s of final phase. A fresh search (another seed, random start) is the way out;
+    ``None`` (``restart_stall_share`` 0) never restarts.
+    """
+    if tune.restart_stall_share <= 0:
+        return None
+    return max(tune.restart_stall_min_s, tune.restart_stall_share * limit_s)
 
 
 def _problem(
@@ -374,21 +400,46 @@ def _solve_pyvrp(
         best = [r for r in out.routes if r]
         note("reduced", best)
     if not stopped():
+        best = _final_phase(inst, best, time_limit_s, t_end, tune, fixed, cancel, progress, note)
+    return VrptwResult(best, inst.route_distance(best), len(best), tuple(log))
+
+
+def _final_phase(
+    inst: SolomonInstance,
+    best: list[list[int]],
+    time_limit_s: float,
+    t_end: float,
+    tune: PyvrpTuning,
+    fixed: int,
+    cancel: CancelToken | None,
+    progress: ProgressCallback | None,
+    note: Callable[[str, list[list[int]]], None],
+) -> list[list[int]]:
+    """Distance with the vehicles reached, until ``t_end``; a stalled search restarts
+    (:func:`final_fleet`, :func:`restart_stall`). Never returns more routes than ``best``."""
+    from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp
+
+    restart = 0
+    while system_monotonic() < t_end - 0.05 and not (cancel is not None and cancel.is_set()):
         k = len(best)
-        fleet, mult = final_fleet(inst.customers, k, inst.vehicles, tune)
-        out = solve_pyvrp(
-            _problem(inst, fleet, int(fixed * mult), sc),
-            PyvrpSearch(t_end - system_monotonic(), tune.seed, max_routes=k),
-            initial=best,
-            cancel=cancel,
-            progress=progress,
+        fleet, mult, cold = final_fleet(inst.customers, k, inst.vehicles, tune, restart)
+        search = PyvrpSearch(
+            t_end - system_monotonic(),
+            tune.seed + restart,
+            stall_s=restart_stall(time_limit_s, tune),
+            max_routes=k,
         )
+        problem = _problem(inst, fleet, int(fixed * mult), tune.scale)
+        out = solve_pyvrp(problem, search, None if cold else best, cancel, progress)
         if out.routes is not None:
             cand = [r for r in out.routes if r]
             if (len(cand), inst.route_distance(cand)) < (k, inst.route_distance(best)):
                 best = cand
-        note("final", best)
-    return VrptwResult(best, inst.route_distance(best), len(best), tuple(log))
+        note(f"restart {restart}" if restart else "final", best)
+        if not out.converged:
+            break
+        restart += 1
+    return best
 
 
 def run_solve(

@@ -19,6 +19,7 @@ from dispatcher.planning.vrptw import (
     _solve_pyvrp,
     final_fleet,
     reduce_budget,
+    restart_stall,
 )
 
 TUNE = PyvrpTuning()
@@ -42,11 +43,25 @@ def test_without_growth_every_attempt_gets_the_share() -> None:
 
 
 def test_the_final_phase_keeps_the_reduced_fleet_on_small_instances() -> None:
-    assert final_fleet(200, 18, 50, TUNE) == (18, 1.0)
+    assert final_fleet(200, 18, 50, TUNE) == (18, 1.0, False)
 
 
 def test_the_final_phase_gets_spare_vehicles_at_a_high_price_on_large_ones() -> None:
-    assert final_fleet(400, 42, 100, TUNE) == (100, TUNE.slack_fixed_factor)
+    assert final_fleet(400, 42, 100, TUNE) == (100, TUNE.slack_fixed_factor, False)
+
+
+@pytest.mark.parametrize("customers", [100, 400])
+def test_restarts_alternate_cold_exact_fleet_and_warm_spare_vehicles(customers: int) -> None:
+    slack = (60, TUNE.slack_fixed_factor, False)
+    assert final_fleet(customers, 18, 60, TUNE, restart=1) == (18, 1.0, True)
+    assert final_fleet(customers, 18, 60, TUNE, restart=2) == slack
+    assert final_fleet(customers, 18, 60, TUNE, restart=3) == (18, 1.0, True)
+
+
+def test_restarts_wait_for_a_stall_of_a_share_of_the_limit() -> None:
+    assert restart_stall(5.0, TUNE) == TUNE.restart_stall_min_s  # at 5 s: rarely
+    assert restart_stall(60.0, TUNE) == pytest.approx(TUNE.restart_stall_share * 60)
+    assert restart_stall(30.0, replace(TUNE, restart_stall_share=0.0)) is None
 
 
 def _non_metric() -> RoutingProblem:
