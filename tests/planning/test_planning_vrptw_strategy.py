@@ -58,6 +58,12 @@ def test_restarts_alternate_cold_exact_fleet_and_warm_spare_vehicles(customers: 
     assert final_fleet(customers, 18, 60, TUNE, restart=3) == (18, 1.0, True)
 
 
+def test_without_a_reduction_the_final_phase_goes_on_like_bare_pyvrp() -> None:
+    assert final_fleet(100, 19, 25, TUNE, reduced=False) == (25, 1.0, False)
+    assert final_fleet(400, 51, 100, TUNE, reduced=False) == (100, 1.0, False)
+    assert final_fleet(100, 19, 25, TUNE, restart=1, reduced=False) == (19, 1.0, True)
+
+
 def test_restarts_wait_for_a_stall_of_a_share_of_the_limit() -> None:
     assert restart_stall(5.0, TUNE) == TUNE.restart_stall_min_s  # at 5 s: rarely
     assert restart_stall(60.0, TUNE) == pytest.approx(TUNE.restart_stall_share * 60)
