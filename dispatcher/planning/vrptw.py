@@ -151,6 +151,9 @@ def reduce_budget(limit_s: float, successes: list[float], tune: PyvrpTuning) -> 
     return min(hi, max(lo, tune.reduce_grow * max(successes)))
 
 
+Start = Literal["best", "first", "cold"]
+
+
 def final_fleet(
     customers: int,
     routes: int,
@@ -158,33 +161,37 @@ def final_fleet(
     tune: PyvrpTuning,
     restart: int = 0,
     reduced: bool = True,
-) -> tuple[int, float, bool]:
-    """Vehicles, fixed-cost multiplier and cold start (no warm start) of the final phase
-    with ``routes`` routes; ``restart`` counts the restarts after a stall (0: the first run).
+) -> tuple[int, float, Start]:
+    """Vehicles, fixed-cost multiplier and start of one run of the final phase with
+    ``routes`` routes to keep: ``"best"`` (warm from the best so far), ``"first"`` (warm from
+    the first phase's solution, more routes but shorter) or ``"cold"``; ``restart`` counts
+    the restarts after a stall (0: the first run). Every run is capped at ``routes``
+    (:attr:`PyvrpSearch.max_routes`): it never returns more.
 
-    Without a reduction (``reduced`` false) the first run simply goes on with the first
-    phase's problem, the whole fleet at the plain fixed cost: bare PyVRP's own search, so at
-    equal vehicles it is not behind it (gen-C1-400-s1 at 30 s: 0.51 % behind when it was
-    handed the spare-vehicle problem instead). Otherwise it is warm-started from the reduced
-    solution. Up to ``slack_above`` customers
-    it has exactly ``routes`` vehicles (the reduced fleet). Above, the whole fleet at
-    ``slack_fixed_factor`` times the fixed cost, the search capped at ``routes``
-    (:attr:`PyvrpSearch.max_routes`): with no vehicle to spare, the search from the
-    reduction's first feasible solution stalled on 400 customers (the same distance after
-    2.75 s or 4 s, 2.5 % behind bare PyVRP at equal vehicles); spare vehicles at a high price
-    let it pass through one more route and come back, and it never returns more routes.
+    - No reduction (``reduced`` false): bare PyVRP's own search goes on (whole fleet, plain
+      fixed cost, from the first phase): at equal vehicles it is not behind bare PyVRP
+      (gen-C1-400-s1 at 30 s was 0.51 % behind when handed the spare-vehicle problem).
+    - Up to ``slack_above`` customers: exactly ``routes`` vehicles, warm from the reduced
+      solution (that beat a cold start on the bench's R1/RC1 instances).
+    - Above: the same, from the first phase's shorter solution: bare PyVRP's search,
+      keeping the best solution within ``routes`` it meets. The reduction's first feasible
+      solution is 20-30 % longer on 400 customers and the search from it stalled (gen-R1-400:
+      the same distance after 2.75 s and 4 s; gen-RC1-400 at 47 vehicles 5.5 % behind bare
+      PyVRP at 30 s); when bare's search never gets down to ``routes``, the reduced
+      solution stays.
 
     Restarts alternate: odd ones start cold with exactly ``routes`` vehicles (another basin:
     RC201 from 1436.53 to 1413.52 at 30 s), even ones warm from the best with spare vehicles
-    (a cold start found no better 18-vehicle rc1_2_1 in three tries).
+    at ``slack_fixed_factor`` times the fixed cost (a cold start found no better 18-vehicle
+    rc1_2_1 in three tries).
     """
     if restart % 2 == 1:
-        return routes, 1.0, True
-    if not reduced and restart == 0:
-        return vehicles, 1.0, False
-    if customers <= tune.slack_above and restart == 0:
-        return routes, 1.0, False
-    return vehicles, tune.slack_fixed_factor, False
+        return routes, 1.0, "cold"
+    if restart > 0:
+        return vehicles, tune.slack_fixed_factor, "best"
+    if not reduced or customers > tune.slack_above:
+        return vehicles, 1.0, "first"
+    return routes, 1.0, "best"
 
 
 def restart_stall(limit_s: float, tune: PyvrpTuning) -> float | None:
@@ -394,7 +401,7 @@ def _solve_pyvrp(
     if first.routes is None:
         log.append("no first solution")
         return VrptwResult([], float("inf"), 0, tuple(log))
-    best = [r for r in first.routes if r]
+    best = first_routes = [r for r in first.routes if r]
     note("first", best)
     attempt = 0
     successes: list[float] = []
@@ -411,9 +418,8 @@ def _solve_pyvrp(
         best = [r for r in out.routes if r]
         note("reduced", best)
     if not stopped():
-        reduced = bool(successes)
         best = _final_phase(
-            inst, best, time_limit_s, t_end, tune, fixed, cancel, progress, note, reduced
+            inst, best, time_limit_s, t_end, tune, fixed, cancel, progress, note, first_routes
         )
     return VrptwResult(best, inst.route_distance(best), len(best), tuple(log))
 
@@ -428,16 +434,16 @@ def _final_phase(
     cancel: CancelToken | None,
     progress: ProgressCallback | None,
     note: Callable[[str, list[list[int]]], None],
-    reduced: bool = True,
+    first: list[list[int]],
 ) -> list[list[int]]:
     """Distance with the vehicles reached, until ``t_end``; a stalled search restarts
     (:func:`final_fleet`, :func:`restart_stall`). Never returns more routes than ``best``."""
     from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp
 
-    restart = 0
+    restart, reduced = 0, len(best) < len(first)
     while system_monotonic() < t_end - 0.05 and not (cancel is not None and cancel.is_set()):
         k = len(best)
-        fleet, mult, cold = final_fleet(inst.customers, k, inst.vehicles, tune, restart, reduced)
+        fleet, mult, start = final_fleet(inst.customers, k, inst.vehicles, tune, restart, reduced)
         search = PyvrpSearch(
             t_end - system_monotonic(),
             tune.seed + restart,
@@ -445,7 +451,8 @@ def _final_phase(
             max_routes=k,
         )
         problem = _problem(inst, fleet, int(fixed * mult), tune.scale)
-        out = solve_pyvrp(problem, search, None if cold else best, cancel, progress)
+        initial = {"best": best, "first": first, "cold": None}[start]
+        out = solve_pyvrp(problem, search, initial, cancel, progress)
         if out.routes is not None:
             cand = [r for r in out.routes if r]
             if (len(cand), inst.route_distance(cand)) < (k, inst.route_distance(best)):

@@ -43,25 +43,25 @@ def test_without_growth_every_attempt_gets_the_share() -> None:
 
 
 def test_the_final_phase_keeps_the_reduced_fleet_on_small_instances() -> None:
-    assert final_fleet(200, 18, 50, TUNE) == (18, 1.0, False)
+    assert final_fleet(200, 18, 50, TUNE) == (18, 1.0, "best")
 
 
-def test_the_final_phase_gets_spare_vehicles_at_a_high_price_on_large_ones() -> None:
-    assert final_fleet(400, 42, 100, TUNE) == (100, TUNE.slack_fixed_factor, False)
+def test_on_large_instances_the_final_phase_goes_on_from_the_first_phase() -> None:
+    assert final_fleet(400, 42, 100, TUNE) == (100, 1.0, "first")
 
 
 @pytest.mark.parametrize("customers", [100, 400])
 def test_restarts_alternate_cold_exact_fleet_and_warm_spare_vehicles(customers: int) -> None:
-    slack = (60, TUNE.slack_fixed_factor, False)
-    assert final_fleet(customers, 18, 60, TUNE, restart=1) == (18, 1.0, True)
+    slack = (60, TUNE.slack_fixed_factor, "best")
+    assert final_fleet(customers, 18, 60, TUNE, restart=1) == (18, 1.0, "cold")
     assert final_fleet(customers, 18, 60, TUNE, restart=2) == slack
-    assert final_fleet(customers, 18, 60, TUNE, restart=3) == (18, 1.0, True)
+    assert final_fleet(customers, 18, 60, TUNE, restart=3) == (18, 1.0, "cold")
 
 
 def test_without_a_reduction_the_final_phase_goes_on_like_bare_pyvrp() -> None:
-    assert final_fleet(100, 19, 25, TUNE, reduced=False) == (25, 1.0, False)
-    assert final_fleet(400, 51, 100, TUNE, reduced=False) == (100, 1.0, False)
-    assert final_fleet(100, 19, 25, TUNE, restart=1, reduced=False) == (19, 1.0, True)
+    assert final_fleet(100, 19, 25, TUNE, reduced=False) == (25, 1.0, "first")
+    assert final_fleet(400, 51, 100, TUNE, reduced=False) == (100, 1.0, "first")
+    assert final_fleet(100, 19, 25, TUNE, restart=1, reduced=False) == (19, 1.0, "cold")
 
 
 def test_restarts_wait_for_a_stall_of_a_share_of_the_limit() -> None:
@@ -122,7 +122,7 @@ def _instance(n: int, seed: int) -> SolomonInstance:
     return SolomonInstance("T", n, 200, x, y, demand, ready, due, service)
 
 
-@pytest.mark.parametrize("slack_above", [250, 0])  # the reduced fleet, then spare vehicles
+@pytest.mark.parametrize("slack_above", [250, 0])  # from the reduced, then the first phase
 def test_the_phases_give_valid_routes_never_more_than_the_reduction_reached(
     slack_above: int,
 ) -> None:
