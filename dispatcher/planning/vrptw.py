@@ -160,7 +160,7 @@ def final_fleet(
     vehicles: int,
     tune: PyvrpTuning,
     restart: int = 0,
-    reduced: bool = True,
+    saved: int = 1,
 ) -> tuple[int, float, Start]:
     """Vehicles, fixed-cost multiplier and start of one run of the final phase with
     ``routes`` routes to keep: ``"best"`` (warm from the best so far), ``"first"`` (warm from
@@ -168,17 +168,21 @@ def final_fleet(
     the restarts after a stall (0: the first run). Every run is capped at ``routes``
     (:attr:`PyvrpSearch.max_routes`): it never returns more.
 
-    - No reduction (``reduced`` false): bare PyVRP's own search goes on (whole fleet, plain
-      fixed cost, from the first phase): at equal vehicles it is not behind bare PyVRP
+    - No reduction (``saved`` 0): bare PyVRP's own search goes on (whole fleet, plain fixed
+      cost, from the first phase): at equal vehicles it is not behind bare PyVRP
       (gen-C1-400-s1 at 30 s was 0.51 % behind when handed the spare-vehicle problem).
     - Up to ``slack_above`` customers: exactly ``routes`` vehicles, warm from the reduced
       solution (that beat a cold start on the bench's R1/RC1 instances).
-    - Above: the same, from the first phase's shorter solution: bare PyVRP's search,
-      keeping the best solution within ``routes`` it meets. The reduction's first feasible
-      solution is 20-30 % longer on 400 customers and the search from it stalled (gen-R1-400:
-      the same distance after 2.75 s and 4 s; gen-RC1-400 at 47 vehicles 5.5 % behind bare
-      PyVRP at 30 s); when bare's search never gets down to ``routes``, the reduced
-      solution stays.
+    - Above, one vehicle saved: the same as without a reduction, from the first phase's
+      shorter solution, keeping the best solution within ``routes`` it meets (the reduced
+      one if it never gets there). The reduction's first feasible solution is 20-30 % longer
+      on 400 customers and the search from it stalls (gen-RC1-400 at 47 vehicles: 5.9 %
+      behind bare PyVRP, which got there by itself).
+    - Above, more saved: bare PyVRP's search does not come down that far in time, so warm
+      from the reduced solution, with the whole fleet at ``slack_fixed_factor`` times the
+      fixed cost: spare vehicles at a high price let it pass through one more route and come
+      back (with exactly ``routes`` vehicles it stalled: gen-R1-400 the same distance after
+      2.75 s and 4 s).
 
     Restarts alternate: odd ones start cold with exactly ``routes`` vehicles (another basin:
     RC201 from 1436.53 to 1413.52 at 30 s), even ones warm from the best with spare vehicles
@@ -187,9 +191,9 @@ def final_fleet(
     """
     if restart % 2 == 1:
         return routes, 1.0, "cold"
-    if restart > 0:
+    if restart > 0 or (customers > tune.slack_above and saved > 1):
         return vehicles, tune.slack_fixed_factor, "best"
-    if not reduced or customers > tune.slack_above:
+    if saved == 0 or customers > tune.slack_above:
         return vehicles, 1.0, "first"
     return routes, 1.0, "best"
 
@@ -440,10 +444,10 @@ def _final_phase(
     (:func:`final_fleet`, :func:`restart_stall`). Never returns more routes than ``best``."""
     from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp
 
-    restart, reduced = 0, len(best) < len(first)
+    restart, saved = 0, len(first) - len(best)
     while system_monotonic() < t_end - 0.05 and not (cancel is not None and cancel.is_set()):
         k = len(best)
-        fleet, mult, start = final_fleet(inst.customers, k, inst.vehicles, tune, restart, reduced)
+        fleet, mult, start = final_fleet(inst.customers, k, inst.vehicles, tune, restart, saved)
         search = PyvrpSearch(
             t_end - system_monotonic(),
             tune.seed + restart,

@@ -46,8 +46,12 @@ def test_the_final_phase_keeps_the_reduced_fleet_on_small_instances() -> None:
     assert final_fleet(200, 18, 50, TUNE) == (18, 1.0, "best")
 
 
-def test_on_large_instances_the_final_phase_goes_on_from_the_first_phase() -> None:
-    assert final_fleet(400, 42, 100, TUNE) == (100, 1.0, "first")
+def test_on_large_instances_one_vehicle_saved_goes_on_from_the_first_phase() -> None:
+    assert final_fleet(400, 42, 100, TUNE, saved=1) == (100, 1.0, "first")
+
+
+def test_on_large_instances_more_saved_goes_on_from_the_reduced_with_spare_vehicles() -> None:
+    assert final_fleet(400, 42, 100, TUNE, saved=2) == (100, TUNE.slack_fixed_factor, "best")
 
 
 @pytest.mark.parametrize("customers", [100, 400])
@@ -59,9 +63,9 @@ def test_restarts_alternate_cold_exact_fleet_and_warm_spare_vehicles(customers: 
 
 
 def test_without_a_reduction_the_final_phase_goes_on_like_bare_pyvrp() -> None:
-    assert final_fleet(100, 19, 25, TUNE, reduced=False) == (25, 1.0, "first")
-    assert final_fleet(400, 51, 100, TUNE, reduced=False) == (100, 1.0, "first")
-    assert final_fleet(100, 19, 25, TUNE, restart=1, reduced=False) == (19, 1.0, "cold")
+    assert final_fleet(100, 19, 25, TUNE, saved=0) == (25, 1.0, "first")
+    assert final_fleet(400, 51, 100, TUNE, saved=0) == (100, 1.0, "first")
+    assert final_fleet(100, 19, 25, TUNE, restart=1, saved=0) == (19, 1.0, "cold")
 
 
 def test_restarts_wait_for_a_stall_of_a_share_of_the_limit() -> None:
