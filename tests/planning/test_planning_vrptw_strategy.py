@@ -72,6 +72,7 @@ def test_restarts_wait_for_a_stall_of_a_share_of_the_limit() -> None:
     assert restart_stall(5.0, TUNE) == TUNE.restart_stall_min_s  # at 5 s: rarely
     assert restart_stall(60.0, TUNE) == pytest.approx(TUNE.restart_stall_share * 60)
     assert restart_stall(30.0, replace(TUNE, restart_stall_share=0.0)) is None
+    assert restart_stall(30.0, TUNE, customers=400) == pytest.approx(16.0)  # large: longer
 
 
 def _non_metric() -> RoutingProblem:
