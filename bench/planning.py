@@ -5,6 +5,8 @@ Usage::
     python bench/planning.py                 # full: 9 instances at 5 s and 30 s (~13 min)
     python bench/planning.py --quick         # C101, R101, RC101, RC201 at 5 s
     python bench/planning.py --time-limits 5 10 --instances C101 R101
+    python bench/planning.py --versus        # ours vs bare PyVRP, bench + generated, 5/30 s
+    python bench/planning.py --versus --sizes 100 --seeds 3 --time-limits 5 --log
 
 Figures only; the baseline (PyVRP, the peer solver) runs in the same script on the same
 instances with the same time limit, and resequencing is compared with our own 10-s result.
@@ -42,42 +44,49 @@ from dispatcher.planning.optimize import (  # noqa: E402
 from dispatcher.planning.solomon import SolomonInstance, read_solomon  # noqa: E402
 from dispatcher.planning.vrptw import DEFAULT_ENGINE, ENGINES, solve_vrptw  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+import vrptw_gen  # noqa: E402
+
 DATA = Path("/work/shared/data/vrptw")
 ALL = ["C101", "R101", "RC101", "C201", "R201", "RC201", "c1_2_1", "r1_2_1", "rc1_2_1"]
 QUICK = ["C101", "R101", "RC101", "RC201"]
 
 
-def pyvrp_solve(inst: SolomonInstance, seconds: float) -> list[list[int]] | None:
-    """PyVRP on the same instance, distances x1000 rounded, fixed vehicle cost like ours."""
-    from pyvrp import Model
+def pyvrp_solve(inst: SolomonInstance, seconds: float, seed: int = 1) -> list[list[int]] | None:
+    """Bare PyVRP on the same instance: distances x1000 rounded, times rounded up, a fixed
+    vehicle cost like ours (2 x the longest depot round trip), one ``solve`` call."""
+    from pyvrp import Client, Depot, Location, ProblemData, VehicleType, solve
     from pyvrp.stop import MaxRuntime
 
     s = 1000
-    m = Model()
-    locs = [m.add_location(float(x), float(y)) for x, y in zip(inst.x, inst.y, strict=True)]
-    depot = m.add_depot(locs[0], tw_early=0, tw_late=int(inst.due[0] * s))
     d = inst.distance_matrix()
-    m.add_vehicle_type(
-        inst.vehicles,
-        capacity=inst.capacity,
-        start_depot=depot,
-        end_depot=depot,
-        fixed_cost=int(2 * d[0].max() * 2 * s),
-        tw_late=int(inst.due[0] * s),
+    n = inst.customers
+    horizon = int(inst.due[0] * s)
+    data = ProblemData(
+        [Location(float(x), float(y)) for x, y in zip(inst.x, inst.y, strict=True)],
+        [
+            Client(
+                c,
+                delivery=[int(inst.demand[c])],
+                service_duration=int(inst.service[c] * s),
+                tw_early=int(inst.ready[c] * s),
+                tw_late=int(inst.due[c] * s),
+            )
+            for c in range(1, n + 1)
+        ],
+        [Depot(0, tw_early=0, tw_late=horizon)],
+        [
+            VehicleType(
+                inst.vehicles,
+                capacity=[inst.capacity],
+                fixed_cost=int(2 * d[0].max() * 2 * s),
+                tw_late=horizon,
+            )
+        ],
+        [np.rint(d * s).astype(np.int64)],  # type: ignore[list-item]  # pyvrp's stub
+        [np.ceil(d * s - 1e-6).astype(np.int64)],  # type: ignore[list-item]
     )
-    for c in range(1, inst.customers + 1):
-        m.add_client(
-            locs[c],
-            delivery=int(inst.demand[c]),
-            service_duration=int(inst.service[c] * s),
-            tw_early=int(inst.ready[c] * s),
-            tw_late=int(inst.due[c] * s),
-        )
-    for i, a in enumerate(locs):
-        for j, b in enumerate(locs):
-            dij = int(np.ceil(d[i, j] * s - 1e-6))
-            m.add_edge(a, b, distance=round(d[i, j] * s), duration=dij)
-    res = m.solve(MaxRuntime(seconds), seed=1, display=False)
+    res = solve(data, MaxRuntime(seconds), seed=seed, collect_stats=False, display=False)
     if not res.best.is_feasible():
         return None
     # Activities of a route: depots and clients; client idx counts clients from 0.
@@ -148,6 +157,134 @@ def fleet_table(
                 f"instances with equal vehicle counts; vehicles {who} {sum(used[mine])} "
                 f"vs PyVRP {sum(used[peer])}"
             )
+
+
+def versus_table(
+    instances: list[SolomonInstance], limits: list[float], show_log: bool = False
+) -> list[dict[str, float | int | str]]:
+    """Ours (``solve_vrptw``, default engine) against bare PyVRP, instance by instance.
+
+    The two run back to back on each instance and limit, in alternating order, so that the
+    load of a shared machine hits both alike. Per row: vehicles, distance, wall time minus
+    the limit (overrun), and the gap of our distance to PyVRP's when both use the same number
+    of vehicles (the quality target: at most +0.5 %).
+    """
+    print("\n## Fleet: ours vs bare PyVRP, same run, interleaved (gap only at equal vehicles)")
+    print(
+        f"{'instance':<16}{'n':>4}{'limit':>6} | {'ours v':>6}{'dist':>10}{'over s':>7} | "
+        f"{'PyVRP v':>7}{'dist':>10}{'over s':>7} | {'dv':>3} {'gap %':>6}"
+    )
+    rows: list[dict[str, float | int | str]] = []
+    k = 0
+    for inst in instances:
+        for t in limits:
+            order = ("ours", "pyvrp") if k % 2 == 0 else ("pyvrp", "ours")
+            k += 1
+            got: dict[str, tuple[int, float, float]] = {}
+            log: tuple[str, ...] = ()
+            for who in order:
+                t0 = time.perf_counter()
+                if who == "ours":
+                    res = solve_vrptw(inst, t)
+                    routes: list[list[int]] | None = res.routes
+                    log = res.log
+                else:
+                    routes = pyvrp_solve(inst, t)
+                took = time.perf_counter() - t0
+                ok = routes is not None and not inst.check([r for r in routes if r])
+                used = [r for r in routes or [] if r]
+                dist = inst.route_distance(used) if ok else float("nan")
+                got[who] = (len(used) if ok else -1, dist, took - t)
+            (ov, od, oo), (pv, pd, po) = got["ours"], got["pyvrp"]
+            gap = 100 * (od / pd - 1) if ov == pv > 0 else float("nan")
+            rows.append(
+                {
+                    "instance": inst.name,
+                    "n": inst.customers,
+                    "limit": t,
+                    "ours_v": ov,
+                    "ours_d": od,
+                    "ours_over": oo,
+                    "pyvrp_v": pv,
+                    "pyvrp_d": pd,
+                    "pyvrp_over": po,
+                    "gap": gap,
+                }
+            )
+            mark = " <-- over +0.5 %" if gap > 0.5 else ""
+            print(
+                f"{inst.name:<16}{inst.customers:>4}{t:>6g} | {ov:>6}{od:>10.2f}{oo:>+7.2f} | "
+                f"{pv:>7}{pd:>10.2f}{po:>+7.2f} | {ov - pv:>+3} "
+                + (f"{gap:>+6.2f}" if not np.isnan(gap) else f"{'':>6}")
+                + mark,
+                flush=True,
+            )
+            if show_log:
+                print("    " + "; ".join(log), flush=True)
+    _versus_summary(rows, limits)
+    return rows
+
+
+def _versus_summary(rows: list[dict[str, float | int | str]], limits: list[float]) -> None:
+    for t in limits:
+        at = [r for r in rows if r["limit"] == t]
+        gaps = [float(r["gap"]) for r in at if not np.isnan(float(r["gap"]))]
+        fewer = sum(1 for r in at if 0 < int(r["ours_v"]) < int(r["pyvrp_v"]))
+        more = sum(1 for r in at if int(r["ours_v"]) > int(r["pyvrp_v"]) > 0)
+        worst = max(gaps, default=float("nan"))
+        print(
+            f"at {t:g} s: {len(at)} instances; equal vehicles on {len(gaps)} "
+            f"(worst gap {worst:+.2f} %, over +0.5 % on {sum(g > 0.5 for g in gaps)}); "
+            f"ours fewer vehicles on {fewer}, more on {more}; vehicles ours "
+            f"{sum(int(r['ours_v']) for r in at)} vs PyVRP {sum(int(r['pyvrp_v']) for r in at)}; "
+            f"worst overrun ours {max(float(r['ours_over']) for r in at):+.2f} s, "
+            f"PyVRP {max(float(r['pyvrp_over']) for r in at):+.2f} s"
+        )
+
+
+def solomon_plan(inst: SolomonInstance) -> Plan:
+    """The instance as a day of the console: every customer unassigned, identical vehicles
+    at the depot, time = distance (``EuclideanProvider(speed=1)``)."""
+    depot = (float(inst.x[0]), float(inst.y[0]))
+    stops = [
+        PlanStop(
+            f"c{c}",
+            (float(inst.x[c]), float(inst.y[c])),
+            float(inst.ready[c]),
+            float(inst.due[c]),
+            float(inst.service[c]),
+            int(inst.demand[c]),
+        )
+        for c in range(1, inst.customers + 1)
+    ]
+    vehicles = [
+        PlanVehicle(f"v{k}", inst.capacity, 0.0, float(inst.due[0]), depot, depot)
+        for k in range(inst.vehicles)
+    ]
+    return Plan.build(vehicles, stops, {v.id: [] for v in vehicles}, [s.id for s in stops])
+
+
+def optimize_overrun(instances: list[SolomonInstance], limits: list[float]) -> None:
+    """Wall time of ``optimize`` (the console's "Optimize fleet", in-process) minus its limit:
+    at most 0.5 s is the target (it may end sooner when the search converged)."""
+    print("\n## Optimize fleet (optimize(), whole fleet): wall time vs limit")
+    print(f"{'instance':<16}{'limit':>6} | engine  vehicles  distance   wall s  over s  converged")
+    worst = float("-inf")
+    for inst in instances:
+        plan = solomon_plan(inst)
+        pm = PlanMatrix.build(plan, EuclideanProvider(speed=1.0))
+        for t in limits:
+            t0 = time.perf_counter()
+            r = optimize(plan, pm, OptimizeOptions(time_limit_s=t, scale=1000.0))
+            took = time.perf_counter() - t0
+            worst = max(worst, took - t)
+            used = sum(1 for v in r.routes.values() if v)
+            print(
+                f"{inst.name:<16}{t:>6g} | {r.engine:<7}{used:>9}{r.after.distance:>10.2f}"
+                f"{took:>9.2f}{took - t:>+8.2f}  {r.converged}",
+                flush=True,
+            )
+    print(f"worst overrun of optimize(): {worst:+.2f} s")
 
 
 def single_route(n: int, seed: int, groups: bool = False) -> Plan:
@@ -355,10 +492,29 @@ def main() -> None:
         help=f"our fleet engine(s) (default {DEFAULT_ENGINE}; 'ortools' = the old solver)",
     )
     ap.add_argument("--skip-fleet", action="store_true")
+    ap.add_argument(
+        "--versus",
+        action="store_true",
+        help="only the ours-vs-PyVRP comparison (bench and generated instances)",
+    )
+    ap.add_argument("--sizes", type=int, nargs="+", help="generated sizes (default 100 400)")
+    ap.add_argument("--seeds", type=int, default=3, help="generated seeds per size")
+    ap.add_argument("--log", action="store_true", help="print our solver's phase log")
     ap.add_argument("--skip-reseq", action="store_true")
     args = ap.parse_args()
     limits = args.time_limits or ([5.0] if args.quick else [5.0, 30.0])
     names = args.instances or (QUICK if args.quick else ALL)
+    if args.versus:
+        sizes = tuple(args.sizes or (100, 400))
+        bench_set = [read_solomon(DATA / f"{n}.txt") for n in names if n in ALL]
+        gen_set = [
+            g
+            for g in vrptw_gen.suite(sizes, args.seeds)
+            if not args.instances or g.name in args.instances
+        ]
+        versus_table(bench_set + gen_set, limits, args.log)
+        optimize_overrun([g for g in gen_set if g.name.endswith("-s2")], limits)
+        return
     if not args.skip_reseq:
         eval_table([50, 100, 200])
         reseq_table(

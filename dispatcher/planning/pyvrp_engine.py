@@ -51,6 +51,7 @@ import numpy as np
 from pyvrp import (
     Client,
     Depot,
+    IteratedLocalSearch,
     IteratedLocalSearchCallbacks,
     IteratedLocalSearchParams,
     Location,
@@ -95,6 +96,11 @@ class PyvrpSearch:
     stop_at_first_feasible: bool = False
     give_up_s: float | None = None
     stall_s: float | None = None
+    max_routes: int | None = None
+    """Return the best feasible solution with at most this many routes that the search met
+    on its way (any iteration's candidate), even when a solution with more routes has a
+    lower objective: the fleet planner's final phase searches with slack vehicles but keeps
+    the vehicle count it reached."""
 
 
 def stall_for(stops: int, time_limit_s: float) -> float:
@@ -317,12 +323,14 @@ class _Translation:
         )
 
     def solution(self, routes: list[list[int]]) -> Solution:
-        """Our routes (stop nodes per vehicle) as a PyVRP solution (may be infeasible)."""
+        """Our routes (stop nodes per vehicle) as a PyVRP solution (may be infeasible);
+        vehicles past the end of ``routes`` stay empty (a warm start with fewer routes than
+        vehicles used to raise here and the search silently started cold)."""
         col = {n: i for i, n in enumerate(self.clients)}
         out = []
         for t, members in enumerate(self.type_vehicles):
             for v in members:
-                visits = [col[n] for n in routes[v] if n in col]
+                visits = [col[n] for n in (routes[v] if v < len(routes) else []) if n in col]
                 if visits:
                     out.append(Route(self.data, visits, t))
         return Solution(self.data, out)
@@ -395,14 +403,37 @@ def _objective(solution: Solution) -> float:
 
 
 class _Progress(IteratedLocalSearchCallbacks):
-    """Reports every new best feasible solution as ``progress(cost, elapsed_s)``."""
+    """Reports every new best feasible solution as ``progress(cost, elapsed_s)``, and keeps
+    the best feasible one with at most ``max_routes`` routes (see :class:`PyvrpSearch`)."""
 
-    def __init__(self, progress: ProgressCallback, t0: float) -> None:
-        self.progress, self.t0 = progress, t0
+    def __init__(
+        self, progress: ProgressCallback | None, t0: float, max_routes: int | None = None
+    ) -> None:
+        self.progress, self.t0, self.max_routes = progress, t0, max_routes
+        self.capped: Solution | None = None
+        self.capped_cost = float("inf")
+
+    def on_start(self, ils: IteratedLocalSearch) -> None:
+        self._consider(ils.initial_solution)  # a warm start within the cap is kept at worst
 
     def on_best(self, best: Solution) -> None:
-        if best.is_feasible():
+        self._consider(best)
+        if self.progress is not None and best.is_feasible():
             self.progress(_objective(best), system_monotonic() - self.t0)
+
+    def on_iteration(
+        self, current: Solution, candidate: Solution, best: Solution, cost_evaluator: object
+    ) -> None:
+        if self.max_routes is not None:
+            self._consider(candidate)
+
+    def _consider(self, sol: Solution) -> None:
+        if self.max_routes is None or sol.num_routes() > self.max_routes:
+            return
+        if sol.is_feasible():
+            cost = _objective(sol)
+            if cost < self.capped_cost:
+                self.capped, self.capped_cost = sol, cost
 
 
 def solve_pyvrp(
@@ -429,7 +460,9 @@ def solve_pyvrp(
         except (ValueError, IndexError, RuntimeError):
             start = None  # a warm start PyVRP refuses: let it construct its own
     callbacks = (
-        _Progress(progress, stop.t0) if progress is not None else IteratedLocalSearchCallbacks()
+        _Progress(progress, stop.t0, search.max_routes)
+        if progress is not None or search.max_routes is not None
+        else IteratedLocalSearchCallbacks()
     )
     params = SolveParams(ils=IteratedLocalSearchParams(callbacks=callbacks))
     with warnings.catch_warnings():
@@ -446,6 +479,10 @@ def solve_pyvrp(
         )
     elapsed = system_monotonic() - stop.t0
     best = res.best
+    over = search.max_routes is not None and best.num_routes() > search.max_routes
+    capped = callbacks.capped if isinstance(callbacks, _Progress) else None
+    if capped is not None and (over or not best.is_feasible()):  # the best within the cap
+        best = capped
     if not best.is_feasible():
         return RoutingOutcome(None, float("inf"), stop.cancelled, elapsed)
     routes = tr.routes(best)

@@ -6,11 +6,18 @@ engine of everything PyVRP cannot express. PyVRP (see :func:`_solve_pyvrp`):
 
 1. A first solution with the whole fleet and a fixed cost per vehicle.
 2. Vehicle reduction: with ``k`` routes, a fresh search with only ``k - 1`` vehicles, stopped
-   at its first feasible solution or after ``reduce_share`` of the time; repeated while it
-   succeeds (down to the capacity bound). Searching from scratch finds the fewer-vehicle
-   solutions far sooner than a warm start without the smallest route (measured: RC101 with
-   14 vehicles in about 1 s from scratch, not in 3 s warm-started).
-3. The rest of the time improves distance with ``k`` vehicles, warm-started from the best.
+   at its first feasible solution or after its budget (:func:`reduce_budget`: a quarter of
+   the limit for the first attempt, then ten times the longest success within 15-25 %);
+   repeated while it succeeds (down to the capacity bound). Searching from scratch finds the
+   fewer-vehicle solutions far sooner than a warm start without the smallest route
+   (measured: RC101 with 14 vehicles in about 1 s from scratch, not in 3 s warm-started).
+3. The rest of the time improves distance, warm-started from the reduced solution and never
+   returning more than its ``k`` routes: with exactly ``k`` vehicles up to 250 customers,
+   with the whole fleet at five times the fixed cost above (:func:`final_fleet`).
+
+Quality target (issue 18): at equal vehicles, never more than 0.5 % longer than bare PyVRP
+given the same limit, while using fewer vehicles where it can; ``bench/planning.py
+--versus`` measures it on the bench's and on generated instances (docs/planning.md).
 
 OR-Tools (``engine="ortools"``). Plain OR-Tools (cheapest arc + GLS) struggles on these
 instances: it often finds no first solution on tight R1/RC1 instances and keeps extra
@@ -36,6 +43,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO, cast
@@ -103,18 +111,106 @@ class VrptwTuning:
 
 @dataclass(frozen=True, slots=True)
 class PyvrpTuning:
-    """Knobs of the PyVRP engine (defaults measured with ``bench/planning.py``).
+    """Knobs of the PyVRP engine (defaults measured with ``bench/planning.py --versus``).
 
     ``scale`` 1000 rather than OR-Tools' 10 000: PyVRP's penalty bounds are tuned for
     moderate numbers (it warns about "large data scaling differences" at 10 000); times are
     still rounded up, so accepted routes stay feasible in exact arithmetic.
+
+    Phases: ``first_share`` of the limit for the whole fleet; each vehicle-reduction attempt
+    gets :func:`reduce_budget`; the rest goes to the final phase (:func:`final_fleet`).
     """
 
     first_share: float = 0.15
     reduce_share: float = 0.25
+    reduce_min_share: float = 0.15
+    reduce_grow: float = 10.0
+    slack_above: int = 250
+    restart_stall_share: float = 0.15
+    restart_stall_min_s: float = 3.0
+    slack_fixed_factor: float = 5.0
     fixed_cost_factor: float = 2.0
     scale: int = 1000
     seed: int = 1
+
+
+def reduce_budget(limit_s: float, successes: list[float], tune: PyvrpTuning) -> float:
+    """Budget of the next vehicle-reduction attempt, given how long the successful ones took.
+
+    The last attempt always fails (that is how the reduction ends), so its budget is lost to
+    the final phase: a quarter of the limit, which at 5 s on 400 customers left the final
+    phase too little time. The first attempt gets ``reduce_share`` of the limit; later ones
+    ``reduce_grow`` times the longest success so far (an attempt that takes ten times longer
+    than every success before it rarely succeeds), within ``[reduce_min_share,
+    reduce_share]`` of the limit.
+    """
+    hi = tune.reduce_share * limit_s
+    if tune.reduce_grow <= 0 or not successes:
+        return hi
+    lo = min(hi, tune.reduce_min_share * limit_s)
+    return min(hi, max(lo, tune.reduce_grow * max(successes)))
+
+
+Start = Literal["best", "first", "cold"]
+
+
+def final_fleet(
+    customers: int,
+    routes: int,
+    vehicles: int,
+    tune: PyvrpTuning,
+    restart: int = 0,
+    saved: int = 1,
+) -> tuple[int, float, Start]:
+    """Vehicles, fixed-cost multiplier and start of one run of the final phase with
+    ``routes`` routes to keep: ``"best"`` (warm from the best so far), ``"first"`` (warm from
+    the first phase's solution, more routes but shorter) or ``"cold"``; ``restart`` counts
+    the restarts after a stall (0: the first run). Every run is capped at ``routes``
+    (:attr:`PyvrpSearch.max_routes`): it never returns more.
+
+    - No reduction (``saved`` 0): bare PyVRP's own search goes on (whole fleet, plain fixed
+      cost, from the first phase): at equal vehicles it is not behind bare PyVRP
+      (gen-C1-400-s1 at 30 s was 0.51 % behind when handed the spare-vehicle problem).
+    - Up to ``slack_above`` customers: exactly ``routes`` vehicles, warm from the reduced
+      solution (that beat a cold start on the bench's R1/RC1 instances).
+    - Above, one vehicle saved: the same as without a reduction, from the first phase's
+      shorter solution, keeping the best solution within ``routes`` it meets (the reduced
+      one if it never gets there). The reduction's first feasible solution is 20-30 % longer
+      on 400 customers and the search from it stalls (gen-RC1-400 at 47 vehicles: 5.9 %
+      behind bare PyVRP, which got there by itself).
+    - Above, more saved: bare PyVRP's search does not come down that far in time, so warm
+      from the reduced solution, with the whole fleet at ``slack_fixed_factor`` times the
+      fixed cost: spare vehicles at a high price let it pass through one more route and come
+      back (with exactly ``routes`` vehicles it stalled: gen-R1-400 the same distance after
+      2.75 s and 4 s).
+
+    Restarts alternate: odd ones start cold with exactly ``routes`` vehicles (another basin:
+    RC201 from 1436.53 to 1413.52 at 30 s), even ones warm from the best with spare vehicles
+    at ``slack_fixed_factor`` times the fixed cost (a cold start found no better 18-vehicle
+    rc1_2_1 in three tries).
+    """
+    if restart % 2 == 1:
+        return routes, 1.0, "cold"
+    if restart > 0 or (customers > tune.slack_above and saved > 1):
+        return vehicles, tune.slack_fixed_factor, "best"
+    if saved == 0 or customers > tune.slack_above:
+        return vehicles, 1.0, "first"
+    return routes, 1.0, "best"
+
+
+def restart_stall(limit_s: float, tune: PyvrpTuning, customers: int = 0) -> float | None:
+    """How long the final phase may go without a better solution before it restarts.
+
+    Warm-started from the reduction's first feasible solution with exactly its vehicles, the
+    search can settle for good: RC201 (4 vehicles) ended at 1415.84 after 4 s and again
+    after 25 s of final phase. A fresh search (another seed, random start) is the way out.
+    At least ``restart_stall_share`` of the limit and a second per 25 customers (a
+    400-customer search still improves after 4.5 s without progress: restarted that early,
+    gen-RC1-400 ended 2.3 % behind bare PyVRP at 30 s); ``None`` (share 0) never restarts.
+    """
+    if tune.restart_stall_share <= 0:
+        return None
+    return max(tune.restart_stall_min_s, tune.restart_stall_share * limit_s, customers / 25)
 
 
 def _problem(
@@ -311,35 +407,67 @@ def _solve_pyvrp(
     if first.routes is None:
         log.append("no first solution")
         return VrptwResult([], float("inf"), 0, tuple(log))
-    best = [r for r in first.routes if r]
+    best = first_routes = [r for r in first.routes if r]
     note("first", best)
     attempt = 0
+    successes: list[float] = []
     while len(best) > bound and not stopped():
         attempt += 1
-        budget = min(tune.reduce_share * time_limit_s, t_end - system_monotonic())
+        budget = min(reduce_budget(time_limit_s, successes, tune), t_end - system_monotonic())
         search = PyvrpSearch(budget, tune.seed + attempt, stop_at_first_feasible=True)
         fewer = _problem(inst, len(best) - 1, fixed, sc)
         out = solve_pyvrp(fewer, search, None, cancel, progress)
         if out.routes is None:
-            log.append(f"cannot go below {len(best)} routes")
+            log.append(f"cannot go below {len(best)} routes ({out.elapsed_s:.1f} s)")
             break
+        successes.append(out.elapsed_s)
         best = [r for r in out.routes if r]
         note("reduced", best)
     if not stopped():
-        k = len(best)
-        out = solve_pyvrp(
-            _problem(inst, k, fixed, sc),
-            PyvrpSearch(t_end - system_monotonic(), tune.seed),
-            initial=best,
-            cancel=cancel,
-            progress=progress,
+        best = _final_phase(
+            inst, best, time_limit_s, t_end, tune, fixed, cancel, progress, note, first_routes
         )
+    return VrptwResult(best, inst.route_distance(best), len(best), tuple(log))
+
+
+def _final_phase(
+    inst: SolomonInstance,
+    best: list[list[int]],
+    time_limit_s: float,
+    t_end: float,
+    tune: PyvrpTuning,
+    fixed: int,
+    cancel: CancelToken | None,
+    progress: ProgressCallback | None,
+    note: Callable[[str, list[list[int]]], None],
+    first: list[list[int]],
+) -> list[list[int]]:
+    """Distance with the vehicles reached, until ``t_end``; a stalled search restarts
+    (:func:`final_fleet`, :func:`restart_stall`). Never returns more routes than ``best``."""
+    from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp
+
+    restart, saved = 0, len(first) - len(best)
+    while system_monotonic() < t_end - 0.05 and not (cancel is not None and cancel.is_set()):
+        k = len(best)
+        fleet, mult, start = final_fleet(inst.customers, k, inst.vehicles, tune, restart, saved)
+        search = PyvrpSearch(
+            t_end - system_monotonic(),
+            tune.seed + restart,
+            stall_s=restart_stall(time_limit_s, tune, inst.customers),
+            max_routes=k,
+        )
+        problem = _problem(inst, fleet, int(fixed * mult), tune.scale)
+        initial = {"best": best, "first": first, "cold": None}[start]
+        out = solve_pyvrp(problem, search, initial, cancel, progress)
         if out.routes is not None:
             cand = [r for r in out.routes if r]
             if (len(cand), inst.route_distance(cand)) < (k, inst.route_distance(best)):
                 best = cand
-        note("final", best)
-    return VrptwResult(best, inst.route_distance(best), len(best), tuple(log))
+        note(f"restart {restart}" if restart else "final", best)
+        if not out.converged:
+            break
+        restart += 1
+    return best
 
 
 def run_solve(

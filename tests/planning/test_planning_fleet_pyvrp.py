@@ -118,6 +118,39 @@ def test_a_lock_breaking_pyvrp_answer_falls_back_to_ortools(monkeypatch: pytest.
     assert kept in result.routes["v0"]
 
 
+def test_a_fallback_after_a_full_pyvrp_run_overruns_the_limit_by_at_most_0_3_s(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Issue 18: the fallback used to get a quarter of the limit on top of it (12.6 s for a
+    10-s limit). The clock here says PyVRP used the whole 10 s; OR-Tools gets 0.3 s."""
+    import dispatcher.planning.optimize as optimize_module
+
+    plan = random_plan(25, 10, 2)
+    kept = plan.routes["v0"][0]
+    plan.stops[kept] = replace(plan.stops[kept], keep_vehicle=True)
+    now = [1000.0]
+    budgets: list[float] = []
+
+    def swapped(problem, search, initial=None, cancel=None, progress=None):
+        now[0] += search.time_limit_s  # ran to its limit
+        routes = [list(initial[1]), list(initial[0])]  # and broke a lock
+        return RoutingOutcome(routes, 0.0, False, search.time_limit_s)
+
+    real = optimize_module.optimize
+
+    def spy(plan, pm, options=None, cancel=None, progress=None):
+        budgets.append(options.time_limit_s)
+        return real(plan, pm, options, cancel, progress)
+
+    monkeypatch.setattr(pyvrp_engine, "solve_pyvrp", swapped)
+    monkeypatch.setattr(optimize_module, "system_monotonic", lambda: now[0])
+    monkeypatch.setattr(optimize_module, "optimize", spy)
+    pm = PlanMatrix.build(plan, EuclideanProvider())
+    result = optimize_module.optimize_fleet(plan, pm, OptimizeOptions(time_limit_s=10.0))
+    assert budgets == [optimize_module.FALLBACK_MIN_S] and budgets[0] <= 0.3
+    assert result.honours_locks
+
+
 def test_a_day_without_an_on_time_plan_falls_back_to_soft_windows():
     """Windows no vehicle can meet: PyVRP finds nothing feasible, OR-Tools plans it late."""
     plan = random_plan(26, 8, 2)
