@@ -61,6 +61,10 @@ def _bucket(dialect: str, bucket: str) -> Any:
     return func.strftime("%Y-%m-01", K.service_date)
 
 
+#: The bucket expression over ``kpi_route_days.service_date`` (feedback sums use it too).
+bucket_expr = _bucket
+
+
 def period_rows(
     session: Session, start: date, end: date, bucket: str = "day", dimension: str = "fleet"
 ) -> list[PeriodRow]:
@@ -97,4 +101,23 @@ def period_rows(
         values[0] = date.fromisoformat(first) if isinstance(first, str) else first
         values[1] = values[1] or ""
         found.append(PeriodRow(*values))
-    return found
+    return _with_feedback(session, found, start, end, bucket, dimension)
+
+
+def _with_feedback(
+    session: Session, rows: list[PeriodRow], start: date, end: date, bucket: str, dimension: str
+) -> list[PeriodRow]:
+    """Add the customers' ratings (dispatcher/persistence/feedback_repo.py) to the rows."""
+    from dataclasses import replace
+
+    from dispatcher.persistence.feedback_repo import feedback_sums
+
+    sums = feedback_sums(session, start, end, bucket, dimension)
+    if not sums:
+        return rows
+    return [
+        replace(r, rating_sum=sums[(r.bucket, r.key)][0], ratings=sums[(r.bucket, r.key)][1])
+        if (r.bucket, r.key) in sums
+        else r
+        for r in rows
+    ]
