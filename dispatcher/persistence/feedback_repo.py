@@ -122,6 +122,12 @@ def feedback_of_stop(db: Database, stop_id: int) -> Feedback | None:
         return _feedback(row) if row is not None else None
 
 
+def feedback_in_session(session: Session, stop_id: int) -> Feedback | None:
+    """The stop's feedback, in the caller's session (the order card's sources)."""
+    row = session.scalar(select(CustomerFeedbackRow).where(CustomerFeedbackRow.stop_id == stop_id))
+    return _feedback(row) if row is not None else None
+
+
 def feedback_of_order(db: Database, order_ref: str) -> Feedback | None:
     with db.session() as s:
         row = s.scalar(

@@ -27,6 +27,7 @@ from dispatcher.model.alerts import AlertFilter, AlertKind
 from dispatcher.persistence import feedback_repo
 from dispatcher.persistence.alert_repo import SqlAlertStore
 from dispatcher.persistence.orm import AuditEntry, Stop
+from dispatcher.support.card import order_card
 from dispatcher.users.desk import UserDesk
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -136,6 +137,13 @@ def test_ratings_reach_the_period_average_and_a_low_one_raises_an_exception(
     (alert,) = low_alerts(core)  # only the 2 (≤ [web] low_rating) reaches the queue
     assert "rated 2/5" in alert.title and alert.details["comment"] == "late and <i>rude</i>"
     assert alert.stop_id == str(stops[2])
+
+    # The order's card (Where is my order) shows it, with the exception it raised.
+    card = order_card(core.db, UserDesk(core.db).login("ann"), stops[2])
+    assert card is not None and not card.problems
+    (item,) = [i for i in card.items if i.kind == "feedback"]
+    assert item.text == f"customer rated 2/5 ★★☆☆☆ — exception #{alert.id}"
+    assert item.detail == "late and <i>rude</i>"
 
 
 def test_hostile_feedback_is_refused_cleanly(core: Core) -> None:
