@@ -2,9 +2,8 @@
 
 Feedback (:class:`~dispatcher.persistence.orm.CustomerFeedbackRow`): one row per stop,
 stored with its audit row in one unit of work; a second one for the same stop is refused
-(:class:`~dispatcher.errors.ConflictError`), whoever sends it. :func:`feedback_sums` adds
-the ratings up per (bucket, group) for the period view, joined to ``kpi_route_days`` so a
-rating is grouped by the route day's vehicle, driver, depot or area like every other figure.
+(:class:`~dispatcher.errors.ConflictError`), whoever sends it. The period view sums the
+ratings in :func:`dispatcher.persistence.kpi_period_repo.feedback_sums`.
 
 Automatic messages' reasons (:class:`~dispatcher.persistence.orm.AutoReasonRow`): one row
 per outbox message the automation queued, read by the Messages dock.
@@ -16,12 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispatcher.errors import ConflictError, NotFoundError
-from dispatcher.model.route_kpi import BUCKETS, DIMENSIONS
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import (
     AuditEntry,
@@ -30,7 +28,6 @@ from dispatcher.persistence.orm import (
     Route,
     Stop,
 )
-from dispatcher.persistence.orm import RouteDayKpiRow as K
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,32 +142,6 @@ def ratings_of_day(session: Session, day: date) -> dict[int, int]:
         CustomerFeedbackRow.service_date == day
     )
     return {int(stop): int(rating) for stop, rating in session.execute(stmt)}
-
-
-def feedback_sums(
-    session: Session, start: date, end: date, bucket: str, dimension: str
-) -> dict[tuple[date, str], tuple[int, int]]:
-    """``(bucket, key) -> (sum of ratings, count)`` for route days in
-    ``[start, end]``; the bucket expression is the period view's own."""
-    from dispatcher.persistence.kpi_period_repo import bucket_expr
-
-    if bucket not in BUCKETS or dimension not in DIMENSIONS:
-        raise ValueError(f"unknown bucket {bucket!r} or group {dimension!r}")
-    F = CustomerFeedbackRow
-    when = bucket_expr(session.get_bind().dialect.name, bucket).label("bucket")
-    column = DIMENSIONS[dimension]
-    key = (getattr(K, column) if column else literal_column("''")).label("key")
-    stmt = (
-        select(when, key, func.sum(F.rating), func.count(F.id))
-        .join(K, (K.service_date == F.service_date) & (K.vehicle_id == F.vehicle_id))
-        .where(F.service_date.between(start, end))
-        .group_by(*((when, key) if column else (when,)))
-    )
-    out: dict[tuple[date, str], tuple[int, int]] = {}
-    for first, k, total, count in session.execute(stmt):
-        day = date.fromisoformat(first) if isinstance(first, str) else first
-        out[(day, k or "")] = (int(total or 0), int(count or 0))
-    return out
 
 
 def add_auto_reason(
