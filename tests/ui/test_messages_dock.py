@@ -8,6 +8,7 @@ says so, so the undo window is passed by advancing the clock, not by sleeping.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -33,6 +34,8 @@ from dispatcher.users.desk import UserDesk
 from ui.main_window import MainWindow
 from ui.messages.actions import message_customer
 from ui.messages.outbox_model import Column, OutboxModel
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture
@@ -275,6 +278,12 @@ def test_the_dock_says_what_the_automation_sent_and_why_and_filters_it(
     assert panel.auto_only.isChecked()
     visible = [panel.proxy.index(r, Column.SENT_BY).data() for r in range(panel.proxy.rowCount())]
     assert visible and all(v.startswith("Automatic · ") for v in visible)
+
+    if os.environ.get("DISPATCHER_DOCS_SHOTS"):  # the docs' picture of the dock
+        panel.auto_only.setChecked(False)
+        panel.resize(1500, 420)
+        panel.grab().save(str(DOCS / "messages-sent-by.png"))
+        panel.auto_only.setChecked(True)
 
     # Remembered: the setting is stored, and a new dock body comes back with it on.
     panel.view.setColumnWidth(Column.SENT_BY, 333)

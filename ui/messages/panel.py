@@ -252,10 +252,14 @@ class MessagesPanel(SendFeedback):
             Column.STOP: 150,
             Column.TEMPLATE: 110,
             Column.TEXT: 420,
-            Column.SENT_BY: 240,
+            Column.SENT_BY: 290,
         }
         for column in Column:
             self.view.setColumnWidth(column, widths.get(column, 80))
+        # Why a message went out reads best next to its status (a remembered layout wins).
+        header.moveSection(
+            header.visualIndex(Column.SENT_BY), header.visualIndex(Column.STATUS) + 1
+        )
         self._restore_state()
         header.sectionResized.connect(lambda *_: self._save_state())
         header.sectionMoved.connect(lambda *_: self._save_state())
