@@ -82,9 +82,7 @@ def test_a_customer_rates_a_delivered_stop_on_a_phone_and_sees_the_thank_you(
     assert page.locator("#feedback").count() == 0  # not delivered yet: nothing to rate
 
     delivered(core, stop_id)
-    page.wait_for_timeout(2100)  # the shared view lives two seconds
-    page.goto(url)
-    page.wait_for_selector("#feedback-form")
+    page.wait_for_selector("#feedback-form", timeout=15_000)  # the open page notices
     page.click("label[for=star-4]")
     page.fill("#comment", "Friendly driver, <b>box</b> a bit dented")
     folder = DOCS if os.environ.get(SHOTS_ENV) else tmp_path
