@@ -86,6 +86,12 @@ class PeriodFigures:
     def co2e_per_parcel_kg(self) -> float | None:
         return self.row.co2e_kg / self.row.parcels if self.row.parcels else None
 
+    @property
+    def avg_rating(self) -> float | None:
+        """The customers' mean rating (1-5) over every response of the group and period:
+        summed ratings over summed responses, never a mean of daily means."""
+        return self.row.rating_sum / self.row.ratings if self.row.ratings else None
+
 
 #: Columns of the period table and CSV: (header, value of a figure row).
 def columns() -> list[tuple[str, str]]:
@@ -114,6 +120,8 @@ def columns() -> list[tuple[str, str]]:
         ("planned CO2e kg", "planned_co2e_kg"),
         ("CO2e kg", "co2e_kg"),
         ("CO2e kg per parcel", "co2e_per_parcel_kg"),
+        ("avg rating", "avg_rating"),
+        ("ratings", "ratings"),
     ]
 
 

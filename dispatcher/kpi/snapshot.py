@@ -16,7 +16,7 @@ from dispatcher.kpi.rollup import RouteDayResult, route_days
 from dispatcher.kpi.schedule import LatLon, planned_arrivals, planned_breaks, predicted_arrivals
 from dispatcher.kpi.timeline import Timeline, build_timeline
 from dispatcher.model.kpi import DayRecords
-from dispatcher.persistence import kpi_repo
+from dispatcher.persistence import feedback_repo, kpi_repo
 from dispatcher.persistence.database import Database
 
 
@@ -34,6 +34,8 @@ class KpiSnapshot:
     #: Planned vs actual, cost and CO₂e per route (:meth:`with_routes`; refreshed less often
     #: than the rest, since it reads the day's position history).
     routes: tuple[RouteDayResult, ...] = ()
+    #: Customers' ratings (1-5) of the day's stops, by stop id (the dock's "Customer rating").
+    ratings: Mapping[int, int] = field(default_factory=dict)
 
     def with_timeline(self) -> KpiSnapshot:
         """The snapshot with its timeline built: in the loading worker, since for 10,000
@@ -59,7 +61,8 @@ def load_snapshot(
     """Read the day from ``db`` and compute planned and predicted arrivals."""
     with db.session() as session:
         records = kpi_repo.load_day(session, tz, day)
+        ratings = feedback_repo.ratings_of_day(session, records.day)
     records = records.with_planned(planned_arrivals(records, provider))
     predicted = predicted_arrivals(records, positions, now, provider)
     breaks = planned_breaks(records, provider)
-    return KpiSnapshot(records, now, predicted, breaks=breaks)
+    return KpiSnapshot(records, now, predicted, breaks=breaks, ratings=ratings)

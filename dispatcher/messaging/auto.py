@@ -40,7 +40,7 @@ from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.messaging.situations import Situation
 from dispatcher.messaging.stop_facts import VehicleFix, route_etas
 from dispatcher.model.core import StopStatus
-from dispatcher.persistence import web_repo
+from dispatcher.persistence import feedback_repo, web_repo
 
 if TYPE_CHECKING:
     from dispatcher.messaging.service import MessagingService
@@ -159,14 +159,24 @@ class AutoNotifier:
             window = (stop.window_start, stop.window_end)
             seen = self._windows.setdefault(sid, window)
             if stop.status is StopStatus.DONE and cfg.delivered:
-                out += self._once(sid, "delivered", Situation.DELIVERED, eta, urgent=True)
+                out += self._once(
+                    sid, "delivered", Situation.DELIVERED, eta, "delivered", urgent=True
+                )
             elif stop.status is StopStatus.FAILED and cfg.failed:
-                out += self._once(sid, "failed", Situation.MISSED_YOU, eta, urgent=True)
+                out += self._once(
+                    sid, "failed", Situation.MISSED_YOU, eta, "delivery failed", urgent=True
+                )
             elif not stop.status.is_final:
                 if cfg.window_changed and seen != window:
                     self._windows[sid] = window
                     self._fired.discard((sid, "window_changed"))
-                    out += self._once(sid, "window_changed", Situation.WINDOW_CHANGED, eta)
+                    out += self._once(
+                        sid,
+                        "window_changed",
+                        Situation.WINDOW_CHANGED,
+                        eta,
+                        f"window changed to {_span(window, self.tz)}",
+                    )
                 before = pending.index(sid) if sid in pending else None
                 near = before is not None and before < cfg.stops_away
                 soon = (
@@ -175,9 +185,16 @@ class AutoNotifier:
                     and eta - now <= timedelta(minutes=cfg.eta_within_min)
                 )
                 if fix is not None and (near or soon):
-                    out += self._once(sid, "arriving_soon", Situation.ARRIVING_SOON, eta)
+                    why = (
+                        _stops_away(before)
+                        if near and before is not None
+                        else f"ETA within {cfg.eta_within_min} min"
+                    )
+                    out += self._once(sid, "arriving_soon", Situation.ARRIVING_SOON, eta, why)
                 elif fix is not None and cfg.route_started:
-                    out += self._once(sid, "route_started", Situation.ARRIVING_SOON, eta)
+                    out += self._once(
+                        sid, "route_started", Situation.ARRIVING_SOON, eta, "route started"
+                    )
                 last = self._last_eta.get(sid)
                 if eta is not None and last is None:
                     self._last_eta[sid] = eta
@@ -189,7 +206,10 @@ class AutoNotifier:
                 ):
                     self._last_eta[sid] = eta
                     self._fired.discard((sid, "eta_moved"))
-                    out += self._once(sid, "eta_moved", Situation.RUNNING_LATE, eta)
+                    moved = round((eta - last).total_seconds() / 60)
+                    out += self._once(
+                        sid, "eta_moved", Situation.RUNNING_LATE, eta, f"ETA moved by {moved} min"
+                    )
         return out
 
     def _once(
@@ -198,9 +218,12 @@ class AutoNotifier:
         trigger: str,
         situation: Situation,
         eta: datetime | None,
+        why: str,
         *,
         urgent: bool = False,
     ) -> list[AutoSent]:
+        """Queue the trigger's message once; ``why`` (plain words: "ETA moved by 25 min") is
+        stored beside the outbox row for the Messages dock's "Sent by" column."""
         if (stop_id, trigger) in self._fired:
             return []
         self._fired.add((stop_id, trigger))
@@ -214,6 +237,11 @@ class AutoNotifier:
         except DispatcherError as exc:  # a template missing a fact (no POD yet): say why
             return [AutoSent(stop_id, trigger, None, str(exc)[:200])]
         message = send.message
+        if message is not None and message.id is not None and send.outcome.created:
+            try:
+                feedback_repo.add_auto_reason(self.service.db, message.id, trigger, why, now)
+            except DispatcherError as exc:  # the message stands without its reason
+                log.warning("no reason stored for message %s: %s", message.id, exc)
         if message is not None and customer is not None and not urgent:
             self._recent.setdefault(customer, deque()).append(now)
         reason = send.outcome.reason or ""
@@ -224,3 +252,15 @@ class AutoNotifier:
         while recent and recent[0] <= now - timedelta(hours=1):
             recent.popleft()
         return len(recent) < self.settings.per_customer_per_hour
+
+
+def _stops_away(before: int) -> str:
+    if before == 0:
+        return "next stop"
+    return "1 stop away" if before == 1 else f"{before} stops away"
+
+
+def _span(window: tuple[datetime | None, datetime | None], tz: str) -> str:
+    zone = ZoneInfo(tz)
+    start, end = (f"{w.astimezone(zone):%H:%M}" if w else "…" for w in window)
+    return f"{start}-{end}"

@@ -455,6 +455,13 @@ class MessagingService:
         """The order reference of a stop (what outbox rows call it); reads the database."""
         return messaging_repo.order_ref_of(self.db, stop_id)
 
+    def auto_reasons(self, message_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """``message_id -> (trigger, reason)`` of the rows the automation queued
+        (dispatcher/messaging/auto.py), for the Messages dock's "Sent by"; reads the database."""
+        from dispatcher.persistence import feedback_repo
+
+        return feedback_repo.auto_reasons(self.db, message_ids)
+
     def customer_names(self, customer_ids: Iterable[int]) -> dict[int, str]:
         """Customer names by id, for the outbox table; reads the database."""
         return messaging_repo.customer_names(self.db, customer_ids)

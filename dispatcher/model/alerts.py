@@ -61,6 +61,8 @@ class AlertKind(enum.StrEnum):
     #: A customer asked for something a dispatcher decides (a new slot, "not home today"),
     #: raised by the web front's self-service (dispatcher/web/requests.py).
     CUSTOMER_REQUEST = "customer_request"
+    #: A customer rated a delivery low on the tracking page (dispatcher/web/feedback.py).
+    LOW_RATING = "low_rating"
 
     @property
     def latched(self) -> bool:
@@ -80,12 +82,15 @@ _LATCHED = frozenset(
         AlertKind.GEOFENCE_EXIT,
         AlertKind.MESSAGE_FAILED,
         AlertKind.CUSTOMER_REQUEST,
+        AlertKind.LOW_RATING,
     }
 )
 
 #: Kinds no rule evaluates: raised by another part of the core (the outbox relay), so the
 #: rule runner's reconciliation never auto-resolves them.
-RAISED_OUTSIDE_RULES = frozenset({AlertKind.MESSAGE_FAILED, AlertKind.CUSTOMER_REQUEST})
+RAISED_OUTSIDE_RULES = frozenset(
+    {AlertKind.MESSAGE_FAILED, AlertKind.CUSTOMER_REQUEST, AlertKind.LOW_RATING}
+)
 
 
 class Severity(enum.IntEnum):

@@ -239,6 +239,9 @@ class PeriodRow:
     skipped: int
     parcels: int
     frozen_routes: int
+    #: Customers' ratings (1-5) of the group's stops (docs/kpi.md, "Customer feedback").
+    rating_sum: int = 0
+    ratings: int = 0
 
 
 def parse_vehicle_type(raw: Mapping[str, object]) -> EnergyProfile:

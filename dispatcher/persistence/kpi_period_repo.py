@@ -4,7 +4,9 @@ One ``GROUP BY`` over ``kpi_route_days`` (one row per route day, written by
 :func:`dispatcher.kpi.rollup.rollup_days`): by bucket (day, ISO week from Monday, month) and
 by a group (vehicle, driver, depot, area, or the whole fleet). ``service_date`` is already the
 fleet's local day, so bucketing needs no time zone. A year of a 100-vehicle fleet is 36,500
-rows; bench/kpi_year.py measures the query on PostgreSQL.
+rows; bench/kpi_year.py measures the query on PostgreSQL. Customers' ratings
+(``customer_feedback``) are summed by a second query with the same buckets and groups and
+added to the rows (:func:`feedback_sums`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import Date, Integer, case, cast, func, literal, literal_column,
 from sqlalchemy.orm import Session
 
 from dispatcher.model.route_kpi import BUCKETS, DIMENSIONS, PeriodRow
+from dispatcher.persistence.orm import CustomerFeedbackRow
 from dispatcher.persistence.orm import RouteDayKpiRow as K
 
 _SUMS = (
@@ -97,4 +100,46 @@ def period_rows(
         values[0] = date.fromisoformat(first) if isinstance(first, str) else first
         values[1] = values[1] or ""
         found.append(PeriodRow(*values))
-    return found
+    return _with_feedback(session, found, start, end, bucket, dimension)
+
+
+def _with_feedback(
+    session: Session, rows: list[PeriodRow], start: date, end: date, bucket: str, dimension: str
+) -> list[PeriodRow]:
+    """Add the customers' ratings (dispatcher/persistence/feedback_repo.py) to the rows."""
+    from dataclasses import replace
+
+    sums = feedback_sums(session, start, end, bucket, dimension)
+    if not sums:
+        return rows
+    return [
+        replace(r, rating_sum=sums[(r.bucket, r.key)][0], ratings=sums[(r.bucket, r.key)][1])
+        if (r.bucket, r.key) in sums
+        else r
+        for r in rows
+    ]
+
+
+def feedback_sums(
+    session: Session, start: date, end: date, bucket: str, dimension: str
+) -> dict[tuple[date, str], tuple[int, int]]:
+    """``(bucket, key) -> (sum of ratings, count)`` for route days in
+    ``[start, end]``, joined to ``kpi_route_days`` (same day and vehicle) so a rating is
+    grouped by that route day's vehicle, driver, depot or area like every other figure."""
+    if bucket not in BUCKETS or dimension not in DIMENSIONS:
+        raise ValueError(f"unknown bucket {bucket!r} or group {dimension!r}")
+    F = CustomerFeedbackRow
+    when = _bucket(session.get_bind().dialect.name, bucket).label("bucket")
+    column = DIMENSIONS[dimension]
+    key = (getattr(K, column) if column else literal_column("''")).label("key")
+    stmt = (
+        select(when, key, func.sum(F.rating), func.count(F.id))
+        .join(K, (K.service_date == F.service_date) & (K.vehicle_id == F.vehicle_id))
+        .where(F.service_date.between(start, end))
+        .group_by(*((when, key) if column else (when,)))
+    )
+    out: dict[tuple[date, str], tuple[int, int]] = {}
+    for first, k, total, count in session.execute(stmt):
+        day = date.fromisoformat(first) if isinstance(first, str) else first
+        out[(day, k or "")] = (int(total or 0), int(count or 0))
+    return out

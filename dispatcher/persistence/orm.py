@@ -634,6 +634,43 @@ class InboundMessageRow(Base):
     read_by: Mapped[str] = mapped_column(String(80), default="")
 
 
+class CustomerFeedbackRow(Base):
+    """A customer's rating (1-5) and comment after delivery (dispatcher/web/feedback.py).
+
+    One per stop (unique): a second submission is refused, so a replayed form or a second
+    tab never changes what was said. ``service_date`` and ``vehicle_id`` are copied from the
+    stop's route when it is given, so the period view joins it to ``kpi_route_days`` and
+    groups it by vehicle, driver, depot or area like every other figure.
+    """
+
+    __tablename__ = "customer_feedback"
+    __table_args__ = (
+        UniqueConstraint("stop_id"),
+        Index("ix_customer_feedback_day", "service_date", "vehicle_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    stop_id: Mapped[int] = mapped_column(Integer)
+    order_ref: Mapped[str] = mapped_column(String(limits.ORDER_ID))
+    service_date: Mapped[date] = mapped_column(Date)
+    vehicle_id: Mapped[str] = mapped_column(String(limits.VEHICLE_ID), default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="done")
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    alert_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
+class AutoReasonRow(Base):
+    """Why the automation queued an outbox row (dispatcher/messaging/auto.py): the trigger
+    and its reason in plain words ("ETA moved by 25 min"), for the Messages dock."""
+
+    __tablename__ = "outbox_auto_reasons"
+    message_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    trigger: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
 class VehicleTypeRow(Base):
     """Energy, emission factor and fixed cost of a vehicle type (docs/kpi.md, "Cost and
     emissions"). Vehicles name their type in ``vehicles.vehicle_type``; a type without a row

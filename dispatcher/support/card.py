@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from dispatcher.model.users import User
-from dispatcher.persistence import driver_repo, support_repo
+from dispatcher.persistence import driver_repo, feedback_repo, support_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.support_repo import OrderFacts
 from dispatcher.support.search import shown_phone
@@ -172,9 +172,22 @@ def _driver_messages(session: Any, facts: OrderFacts, user: User) -> list[CardIt
     return items
 
 
+def _customer_feedback(session: Any, facts: OrderFacts, user: User) -> list[CardItem]:
+    """The customer's rating and comment from the tracking page (dispatcher/web/feedback.py)."""
+    found = feedback_repo.feedback_in_session(session, facts.row.stop_id)
+    if found is None:
+        return []
+    stars = "★" * found.rating + "☆" * (5 - found.rating)
+    text = f"customer rated {found.rating}/5 {stars}" + (
+        f" — exception #{found.alert_id}" if found.alert_id else ""
+    )
+    return [CardItem(found.created_at, "feedback", text, found.comment)]
+
+
 register_source("messages sent", _messages_out)
 register_source("exceptions", _exceptions)
 register_source("driver reports", _driver_reports)
 register_source("proof of delivery", _stop_pod)
 register_source("driver app proof of delivery", _driver_app_pods)
 register_source("driver messages", _driver_messages)
+register_source("customer feedback", _customer_feedback)

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from dispatcher.clock import system_monotonic
 from dispatcher.errors import ConflictError, DispatcherError, NotFoundError, ValidationError
 from dispatcher.web.context import WebContext
+from dispatcher.web.feedback import MAX_COMMENT, submit_feedback
 from dispatcher.web.links import TRACK
 from dispatcher.web.requests import CustomerRequests
 from dispatcher.web.throttle import Throttle
@@ -39,6 +40,10 @@ FLASH = {
     "taken": ("That slot is no longer available; please pick another.", "error"),
     "duplicate": ("We already have this request; a dispatcher is looking at it.", "error"),
     "limit": ("Too many requests for this delivery today; please contact us.", "error"),
+    "feedback": ("Thank you for your feedback! It helps us deliver better.", ""),
+    "feedback_twice": ("We already have your feedback for this delivery. Thank you!", "error"),
+    "rating": ("Please choose a rating from 1 to 5 stars.", "error"),
+    "long": ("Your comment is too long; please shorten it.", "error"),
 }
 
 Handler = Callable[[Request, int], Awaitable[Response]]
@@ -86,6 +91,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
                 "poll_s": ctx.web.poll_s,
                 "flash": flash,
                 "flash_kind": kind,
+                "max_comment": MAX_COMMENT,
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -160,12 +166,48 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
 
     return [
         Route("/t/{token}", guarded(page)),
+        Route("/t/{token}/feedback", guarded(_feedback(ctx)), methods=["POST"]),
         Route("/t/{token}/status", guarded(status)),
         Route("/t/{token}/slots", guarded(slots)),
         Route("/t/{token}/instructions", guarded(action("instructions")), methods=["POST"]),
         Route("/t/{token}/slot", guarded(action("slot")), methods=["POST"]),
         Route("/t/{token}/not-home", guarded(action("not_home")), methods=["POST"]),
     ]
+
+
+def _feedback(ctx: WebContext) -> Handler:
+    """The feedback step (dispatcher/web/feedback.py): once per order, after the visit."""
+
+    async def feedback(request: Request, stop_id: int) -> Response:
+        form = request.state.form
+        view = await _view(ctx, stop_id)
+        base = f"/t/{request.path_params['token']}"
+        if view is None:
+            return not_found(ctx, request)
+        try:
+            await ctx.run(
+                lambda: submit_feedback(
+                    ctx.db,
+                    ctx.clock,
+                    stop_id,
+                    view.status,
+                    form.get("rating", ""),
+                    form.get("comment", ""),
+                    low_rating=ctx.web.low_rating,
+                    on_raised=ctx.note_alert,
+                )
+            )
+        except ConflictError:
+            return RedirectResponse(f"{base}?m=feedback_twice", 303)
+        except ValidationError as exc:
+            code = (
+                "long" if "too long" in str(exc) else "rating" if view.ask_feedback else "invalid"
+            )
+            return RedirectResponse(f"{base}?m={code}", 303)
+        ctx.services.get("views", {}).pop(stop_id, None)
+        return RedirectResponse(f"{base}?m=feedback", 303)
+
+    return feedback
 
 
 def not_found(ctx: WebContext, request: Request) -> Response:

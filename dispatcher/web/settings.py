@@ -12,6 +12,7 @@ Example::
     poll_s = 15              # how often an open tracking page asks for news
     per_ip_per_min = 600     # requests a minute from one address (a phone network's NAT
     per_link_per_min = 60    # shares one among many customers), and per link (429 beyond)
+    low_rating = 2           # a customer's rating at or below this raises an exception (0: never)
 
 Without ``listen`` the console serves nothing; ``dispatcher serve`` serves when given
 ``--web``. Without ``public_url`` links use ``http://<listen>`` (fine on a LAN, a test or a
@@ -41,6 +42,7 @@ class WebSettings:
     poll_s: int = 15
     per_ip_per_min: int = 600
     per_link_per_min: int = 60
+    low_rating: int = 2
 
     @classmethod
     def from_sections(
@@ -74,6 +76,8 @@ class WebSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
                 raise ConfigError(f"[web] {name} must be a whole number 0..1000000, not {value!r}")
+        if not isinstance(self.low_rating, int) or not 0 <= self.low_rating <= 5:
+            raise ConfigError(f"[web] low_rating must be 0..5, not {self.low_rating!r}")
         if not _COLOR.fullmatch(str(self.brand_color)):
             raise ConfigError(f"[web] brand_color {self.brand_color!r} is not #rrggbb")
 

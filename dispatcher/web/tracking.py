@@ -18,7 +18,7 @@ from dispatcher.errors import NotFoundError
 from dispatcher.eta.travel import TravelTimeProvider
 from dispatcher.messaging.stop_facts import VehicleFix, fresh_eta
 from dispatcher.model.core import StopStatus
-from dispatcher.persistence import driver_repo, messaging_repo, web_repo
+from dispatcher.persistence import driver_repo, feedback_repo, messaging_repo, web_repo
 from dispatcher.persistence.database import Database
 
 #: A fix older than this does not put the van on the map (it would show where it was).
@@ -60,6 +60,10 @@ class TrackingView:
     #: the first photo's file name (served under the tracking link, never the signature).
     pod_recipient: str = ""
     pod_photo: str = ""
+    #: The feedback step (dispatcher/web/feedback.py): asked once the visit is over; the
+    #: rating the customer gave (0: none yet).
+    ask_feedback: bool = False
+    rating: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +106,7 @@ def tracking_view(
     )
     day = web_repo.stop_day(db, stop_id)
     recipient, photo = _pod(db, contact.order_ref) if status is StopStatus.DONE else ("", "")
+    given = feedback_repo.feedback_of_stop(db, stop_id) if status.is_final else None
     return TrackingView(
         order_ref=contact.order_ref,
         status=status.value,
@@ -125,6 +130,8 @@ def tracking_view(
         day=day.strftime("%A %d %B") if day else "",
         pod_recipient=recipient,
         pod_photo=photo,
+        ask_feedback=status in (StopStatus.DONE, StopStatus.FAILED),
+        rating=given.rating if given is not None else 0,
     )
 
 

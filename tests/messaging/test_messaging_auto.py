@@ -90,6 +90,14 @@ def test_triggers_fire_once_each_and_say_why(core: Core) -> None:
     # The third stop is now within two stops: arriving soon, after "on its way".
     assert set(again) == {(route[0], "delivered"), (route[2], "arriving_soon")}
 
+    # Why each was sent is stored beside the outbox row, in plain words (Messages dock).
+    sent = {(s.stop_id, s.trigger): s.message_id for s in [*first, *again.values()] if s.message_id}
+    reasons = service.auto_reasons(sent.values())
+    assert reasons[sent[(route[0], "arriving_soon")]] == ("arriving_soon", "next stop")
+    assert reasons[sent[(route[1], "arriving_soon")]] == ("arriving_soon", "1 stop away")
+    assert reasons[sent[(route[2], "route_started")]] == ("route_started", "route started")
+    assert reasons[sent[(route[0], "delivered")]] == ("delivered", "delivered")
+
 
 def test_opted_out_customers_get_nothing_and_the_rate_limit_holds(core: Core) -> None:
     service = core.service(MessagingService)

@@ -132,3 +132,24 @@ def test_signal_emits_keep_bool_references(qtbot) -> None:
         emitter.fired.emit()
     # The bug loses one per emit (1000 here); the test's own frames may hold one or two more.
     assert before - sys.getrefcount(True) < 10
+
+
+def test_the_customer_rating_card_follows_the_scope(qtbot, window: MainWindow) -> None:
+    """Customers' ratings (tracking page) show as the day's mean and response count."""
+    from dispatcher.persistence import feedback_repo
+
+    routes = window.core.load_routes()
+    first, other = routes[0], routes[1]
+    now = window.core.clock.now()
+    for stop, rating in zip(first.stops[:3], (5, 2, 4), strict=True):
+        assert stop.id is not None
+        feedback_repo.add_feedback(window.core.db, stop.id, rating, "", now)
+    load(qtbot, window)
+    panel = panel_of(window)
+    card = panel.cards["rating"]
+    assert card.value.text() == "3.7 / 5"  # (5 + 2 + 4) / 3
+    assert card.detail.text() == "Customer rating · 3 responses"
+    assert panel.select_scope(Scope(ScopeKind.ROUTE, other.vehicle_id))
+    assert (card.value.text(), card.detail.text()) == ("—", "Customer rating · 0 responses")
+    assert panel.select_scope(Scope(ScopeKind.ROUTE, first.vehicle_id))
+    assert card.value.text() == "3.7 / 5"

@@ -96,5 +96,11 @@ def test_pick_a_period_group_it_and_export(qtbot: Any, window: Any, tmp_path: Pa
     with csv_path.open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 12 * 7 and {r["group"] for r in rows} == {f"V{i:02d}" for i in range(1, 13)}
+    assert rows[0]["ratings"] == "0" and "avg rating" in rows[0]  # customers' feedback columns
+    heads = [
+        dialog.table.model().headerData(c, Qt.Orientation.Horizontal)
+        for c in range(dialog.table.columnCount())
+    ]
+    assert heads[-2:] == ["avg rating", "ratings"]
     assert "<svg" in html_path.read_text(encoding="utf-8")
     dialog.close()

@@ -8,6 +8,7 @@ says so, so the undo window is passed by advancing the clock, not by sleeping.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -33,6 +34,8 @@ from dispatcher.users.desk import UserDesk
 from ui.main_window import MainWindow
 from ui.messages.actions import message_customer
 from ui.messages.outbox_model import Column, OutboxModel
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture
@@ -229,3 +232,63 @@ def test_per_stop_history_follows_the_selection(qtbot, window: MainWindow) -> No
     qtbot.waitUntil(lambda: panel.proxy.stop_ref == order_ref, timeout=10000)
     window.selection.select_stop(stop_id + 1, source="test")
     qtbot.waitUntil(lambda: panel.proxy.stop_ref != order_ref, timeout=10000)
+
+
+def test_the_dock_says_what_the_automation_sent_and_why_and_filters_it(
+    qtbot, window: MainWindow
+) -> None:
+    """An automatic "arriving soon" shows its trigger and reason in "Sent by"; the
+    "Automatic only" box (clicked) hides the dispatcher's own message; both are remembered."""
+    from dispatcher.messaging.auto import AutoNotifier, AutoSettings
+    from dispatcher.persistence import partitions
+    from dispatcher.persistence.orm import PositionRow
+    from dispatcher.persistence.web_repo import routed_stops_of_day
+    from ui.messages.panel import STATE_KEYS, MessagesPanel
+
+    svc = service(window)
+    panel = window.messages_panel
+    late, _ = first_late_stop(svc)
+    message_customer(window, late)  # one by hand, by the window's user
+    qtbot.waitUntil(lambda: panel.banner.message_id is not None, timeout=10000)
+
+    now = svc.clock.now()
+    route = next(iter(routed_stops_of_day(svc.db, now.astimezone(TZ).date()).values()))
+    pending = [sid for sid in route if not svc.load_contact(sid).status.is_final]
+    if partitions.is_partitioned(svc.db.engine):
+        partitions.ensure_days(svc.db.engine, [partitions.utc_day(now)])
+    with svc.db.session() as s:  # the van is at its next stop
+        stop = s.get(Stop, pending[0])
+        assert stop is not None and stop.route is not None
+        s.add(PositionRow(vehicle_id=stop.route.vehicle_id, ts=now, lat=stop.lat, lon=stop.lon))
+    sent = AutoNotifier(
+        svc, AutoSettings(enabled=True, stops_away=2, eta_within_min=0, route_started=False)
+    ).run_once()
+    assert any(s.message_id for s in sent), sent
+
+    def shown() -> list[str]:
+        window.tick()
+        return [panel.model.index(r, Column.SENT_BY).data() for r in range(panel.model.rowCount())]
+
+    qtbot.waitUntil(lambda: "Automatic · arriving soon (next stop)" in shown(), timeout=10000)
+    assert window.core.user.id in shown()  # the hand-sent one says who sent it
+
+    assert not panel.auto_only.isChecked()
+    panel.auto_only.setFocus()
+    qtbot.mouseClick(panel.auto_only, Qt.MouseButton.LeftButton)
+    assert panel.auto_only.isChecked()
+    visible = [panel.proxy.index(r, Column.SENT_BY).data() for r in range(panel.proxy.rowCount())]
+    assert visible and all(v.startswith("Automatic · ") for v in visible)
+
+    if os.environ.get("DISPATCHER_DOCS_SHOTS"):  # the docs' picture of the dock
+        panel.auto_only.setChecked(False)
+        panel.resize(1500, 420)
+        panel.grab().save(str(DOCS / "messages-sent-by.png"))
+        panel.auto_only.setChecked(True)
+
+    # Remembered: the setting is stored, and a new dock body comes back with it on.
+    panel.view.setColumnWidth(Column.SENT_BY, 333)
+    assert window.qsettings.value(STATE_KEYS["auto_only"]) in (True, "true")
+    again = MessagesPanel(window, svc)
+    qtbot.addWidget(again)
+    assert again.auto_only.isChecked() and again.proxy.auto_only
+    assert again.view.columnWidth(Column.SENT_BY) == 333

@@ -29,7 +29,7 @@ from dispatcher.kpi.definitions import Ratio
 from dispatcher.kpi.report import DurationSummary, KpiReport, compute_report
 from dispatcher.kpi.rollup import summarize
 from dispatcher.kpi.snapshot import KpiSnapshot
-from dispatcher.model.kpi import FLEET, Scope, ScopeKind, scopes_of
+from dispatcher.model.kpi import FLEET, Scope, ScopeKind, scope_day, scopes_of
 from ui.kpi.charts import LATE, ON_TIME, PLANNED, PREDICTED, ClockAxis, brush, pen
 from ui.kpi.feed import KpiFeed
 
@@ -43,6 +43,11 @@ CARDS = (
     ("open", "Open exceptions", "Exceptions not resolved or dismissed."),
     ("tta", "Avg to acknowledge", "Mean time from an exception to a person's first action."),
     ("ttr", "Avg to resolve", "Mean time from an exception to a person resolving it."),
+    (
+        "rating",
+        "Customer rating",
+        "Mean rating (1-5) customers gave on the tracking page after delivery; responses below.",
+    ),
 )
 
 
@@ -209,6 +214,16 @@ class KpiPanel(QWidget):
         self.cards["open"].show_value(str(h.open_exceptions))
         self.cards["tta"].show_value(_minutes(h.time_to_acknowledge), _count(h.time_to_acknowledge))
         self.cards["ttr"].show_value(_minutes(h.time_to_resolve), _count(h.time_to_resolve))
+        self._draw_rating()
+
+    def _draw_rating(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        ids = {s.id for s in scope_day(snapshot.records, self.scope).stops}
+        given = [r for stop, r in snapshot.ratings.items() if stop in ids]
+        mean = f"{sum(given) / len(given):.1f} / 5" if given else "—"
+        self.cards["rating"].show_value(mean, f"{len(given)} responses")
 
     def _build_chart_items(self) -> None:
         """Items created once and updated in place: fewer scene changes on every refresh."""

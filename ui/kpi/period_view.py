@@ -48,6 +48,8 @@ TREND_FIGURES = (
     ("Cost", "cost"),
     ("Cost per parcel", "cost_per_parcel"),
     ("CO2e kg", "co2e_kg"),
+    ("Avg customer rating", "avg_rating"),
+    ("Customer ratings", "ratings"),
 )
 #: At most this many groups get a line of their own (the largest by routes).
 MAX_LINES = 8

@@ -41,6 +41,28 @@ class Column(enum.IntEnum):
     ADDRESS = 9
     TEXT = 10
     BY = 11
+    SENT_BY = 12
+
+
+#: The automation's triggers in plain words (dispatcher/messaging/auto.py, ``auto:<trigger>``).
+TRIGGERS = {
+    "route_started": "route started",
+    "arriving_soon": "arriving soon",
+    "eta_moved": "running late",
+    "delivered": "delivered",
+    "failed": "missed you",
+    "window_changed": "window changed",
+}
+AUTO_PREFIX = "auto:"
+
+
+def sent_by(created_by: str, reason: str = "") -> str:
+    """ "Automatic · running late (ETA moved by 25 min)", or the person who sent it."""
+    if not created_by.startswith(AUTO_PREFIX):
+        return created_by
+    trigger = created_by[len(AUTO_PREFIX) :]
+    label = TRIGGERS.get(trigger, trigger.replace("_", " "))
+    return f"Automatic · {label}" + (f" ({reason})" if reason else "")
 
 
 HEADERS = {
@@ -56,6 +78,7 @@ HEADERS = {
     Column.ADDRESS: "To",
     Column.TEXT: "Text",
     Column.BY: "By",
+    Column.SENT_BY: "Sent by",
 }
 
 
@@ -64,6 +87,8 @@ class Role(enum.IntEnum):
     STATUS = Qt.ItemDataRole.UserRole + 2
     STOP_REF = Qt.ItemDataRole.UserRole + 3
     SORT = Qt.ItemDataRole.UserRole + 4
+    #: True for a row the automation queued (``created_by`` ``auto:<trigger>``).
+    AUTOMATIC = Qt.ItemDataRole.UserRole + 5
 
 
 STATUS_COLOURS = {
@@ -83,13 +108,21 @@ class OutboxModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[OutboxMessage] = []
         self._names: dict[int, str] = {}
+        self._reasons: dict[int, tuple[str, str]] = {}
         self._tz = ZoneInfo(timezone or machine_zone_name())
 
-    def set_rows(self, rows: list[OutboxMessage], names: dict[int, str]) -> None:
-        """Replace the content (rows newest first, as the store lists them)."""
+    def set_rows(
+        self,
+        rows: list[OutboxMessage],
+        names: dict[int, str],
+        reasons: dict[int, tuple[str, str]] | None = None,
+    ) -> None:
+        """Replace the content (rows newest first, as the store lists them); ``reasons``:
+        why the automation sent a row, by message id (``(trigger, reason)``)."""
         self.beginResetModel()
         self._rows = list(rows)
         self._names = dict(names)
+        self._reasons = dict(reasons or {})
         self.endResetModel()
 
     def message(self, row: int) -> OutboxMessage | None:
@@ -123,6 +156,8 @@ class OutboxModel(QAbstractTableModel):
             return str(msg.status)
         if role == Role.STOP_REF:
             return msg.stop_ref or ""
+        if role == Role.AUTOMATIC:
+            return msg.created_by.startswith(AUTO_PREFIX)
         if role == Role.SORT:
             return self._sort_key(msg, column)
         return None
@@ -144,6 +179,7 @@ class OutboxModel(QAbstractTableModel):
             Column.ADDRESS: msg.address,
             Column.TEXT: " ".join(msg.body.split()),
             Column.BY: msg.created_by,
+            Column.SENT_BY: sent_by(msg.created_by, self._reasons.get(msg.id or -1, ("", ""))[1]),
         }
         return values[column]
 
@@ -159,6 +195,8 @@ class OutboxModel(QAbstractTableModel):
             lines.append(f"Leaves after {self._time(msg.next_attempt_at)}")
         if msg.last_error:
             lines.append(f"Last error: {msg.last_error}")
+        if msg.created_by.startswith(AUTO_PREFIX):
+            lines.append(f"Sent by: {self._text(msg, Column.SENT_BY)}")
         lines.append(f"Key: {msg.idempotency_key}")
         return "\n".join(lines)
 
@@ -179,6 +217,7 @@ class OutboxFilter(QSortFilterProxyModel):
         super().__init__(parent)
         self._status: str = ""
         self._stop_ref: str | None = None
+        self._auto_only = False
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setFilterKeyColumn(-1)
         self.setSortRole(Role.SORT)
@@ -195,6 +234,16 @@ class OutboxFilter(QSortFilterProxyModel):
         self._stop_ref = stop_ref
         self.endFilterChange()
 
+    def set_auto_only(self, on: bool) -> None:
+        """Only what the automation sent (``auto:<trigger>`` rows)."""
+        self.beginFilterChange()
+        self._auto_only = bool(on)
+        self.endFilterChange()
+
+    @property
+    def auto_only(self) -> bool:
+        return self._auto_only
+
     @property
     def stop_ref(self) -> str | None:
         return self._stop_ref
@@ -205,6 +254,8 @@ class OutboxFilter(QSortFilterProxyModel):
         if self._status and index.data(Role.STATUS) != self._status:
             return False
         if self._stop_ref is not None and index.data(Role.STOP_REF) != self._stop_ref:
+            return False
+        if self._auto_only and not index.data(Role.AUTOMATIC):
             return False
         return super().filterAcceptsRow(source_row, source_parent)
 

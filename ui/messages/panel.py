@@ -3,14 +3,16 @@
 The outbox reloads off the GUI thread when the messaging service announces a change
 (:class:`~dispatcher.messaging.service.OutboxChanged`, on the core bus) and every few seconds
 for what other workstations sent. "Selected stop only" turns the table into the stop's message
-history and follows the app's one selection.
+history and follows the app's one selection. "Sent by" names the trigger and its reason for
+what the automation sent ("Automatic · running late (ETA moved by 25 min)"); "Automatic only"
+shows just those. Column layout and filters are remembered in the window's QSettings.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,7 +34,7 @@ from dispatcher.maps.jsbridge import escape_html
 from dispatcher.messaging.service import MessagingService, OutboxChanged, StopSend
 from dispatcher.model.messaging import OutboxMessage, OutboxStatus
 from ui.messages.feedback import SendFeedback
-from ui.messages.outbox_model import Column, OutboxFilter, OutboxModel
+from ui.messages.outbox_model import AUTO_PREFIX, Column, OutboxFilter, OutboxModel
 from ui.messages.templates_tab import TemplatesTab
 from ui.selection import Selection
 from ui.workers import run_in_background
@@ -43,6 +45,12 @@ if TYPE_CHECKING:
 #: Wall seconds between reloads when nothing was announced (other workstations' sends).
 RELOAD_EVERY_S = 5.0
 HISTORY_LIMIT = 500
+#: Where the outbox table's columns and filters are remembered (the window's QSettings).
+STATE_KEYS = {
+    "header": "messages/outboxHeader",
+    "status": "messages/statusFilter",
+    "auto_only": "messages/autoOnly",
+}
 
 
 class SendBanner(QFrame):
@@ -208,6 +216,13 @@ class MessagesPanel(SendFeedback):
         self.text_filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.stop_only = QCheckBox("Selected stop only")
         self.stop_only.toggled.connect(lambda _: self._apply_stop_filter())
+        self.auto_only = QCheckBox("Automatic only")
+        self.auto_only.setObjectName("outboxAutoOnly")
+        self.auto_only.setToolTip(
+            "Only what the automatic notifications sent; the Sent by column says which "
+            "trigger and why (docs/messaging.md)"
+        )
+        self.auto_only.toggled.connect(self._auto_only_toggled)
         self.message_button = QPushButton("Message customer")
         self.message_button.setToolTip("Message the selected stop's customer (Ctrl+M)")
         self.message_button.clicked.connect(self._message_selected)
@@ -215,7 +230,7 @@ class MessagesPanel(SendFeedback):
         self.bulk_button.setToolTip("Message every customer on the route whose ETA moved")
         self.bulk_button.clicked.connect(self._notify_route)
         bar = QHBoxLayout()
-        for widget in (self.status_filter, self.text_filter, self.stop_only):
+        for widget in (self.status_filter, self.text_filter, self.stop_only, self.auto_only):
             bar.addWidget(widget)
         bar.addStretch(1)
         bar.addWidget(self.message_button)
@@ -232,14 +247,51 @@ class MessagesPanel(SendFeedback):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        widths = {Column.CUSTOMER: 150, Column.STOP: 150, Column.TEMPLATE: 110, Column.TEXT: 420}
+        widths = {
+            Column.CUSTOMER: 150,
+            Column.STOP: 150,
+            Column.TEMPLATE: 110,
+            Column.TEXT: 420,
+            Column.SENT_BY: 290,
+        }
         for column in Column:
             self.view.setColumnWidth(column, widths.get(column, 80))
+        # Why a message went out reads best next to its status (a remembered layout wins).
+        header.moveSection(
+            header.visualIndex(Column.SENT_BY), header.visualIndex(Column.STATUS) + 1
+        )
+        self._restore_state()
+        header.sectionResized.connect(lambda *_: self._save_state())
+        header.sectionMoved.connect(lambda *_: self._save_state())
+        self.status_filter.currentIndexChanged.connect(lambda *_: self._save_state())
         layout = QVBoxLayout(tab)
         layout.setContentsMargins(0, 2, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(self.view)
         return tab
+
+    # -- remembered state (QSettings, like the window's layout) ------------------------------
+
+    def _auto_only_toggled(self, on: bool) -> None:
+        self.proxy.set_auto_only(on)
+        self._save_state()
+
+    def _restore_state(self) -> None:
+        settings = self._window.qsettings
+        state = settings.value(STATE_KEYS["header"])
+        if isinstance(state, QByteArray):
+            self.view.horizontalHeader().restoreState(state)
+        status = settings.value(STATE_KEYS["status"], "")
+        index = self.status_filter.findData(str(status or ""))
+        self.status_filter.setCurrentIndex(max(index, 0))
+        auto = settings.value(STATE_KEYS["auto_only"], False)
+        self.auto_only.setChecked(auto in (True, "true", "1", 1))
+
+    def _save_state(self) -> None:
+        settings = self._window.qsettings
+        settings.setValue(STATE_KEYS["header"], self.view.horizontalHeader().saveState())
+        settings.setValue(STATE_KEYS["status"], self.status_filter.currentData() or "")
+        settings.setValue(STATE_KEYS["auto_only"], self.auto_only.isChecked())
 
     # -- showing sends ---------------------------------------------------------------------
 
@@ -297,12 +349,14 @@ class MessagesPanel(SendFeedback):
         service = self._service
         run_in_background(lambda: _load(service), self._loaded, self._load_failed)
 
-    def _loaded(self, result: tuple[list[OutboxMessage], dict[int, str]]) -> None:
+    def _loaded(
+        self, result: tuple[list[OutboxMessage], dict[int, str], dict[int, tuple[str, str]]]
+    ) -> None:
         if not isValid(self.model):  # the window closed while the rows were loading
             return
         self._loading = False
-        rows, names = result
-        self.model.set_rows(rows, names)
+        rows, names, reasons = result
+        self.model.set_rows(rows, names, reasons)
         self.banner.mark_status(rows)
 
     def _load_failed(self, exc: Exception) -> None:
@@ -356,7 +410,11 @@ class MessagesPanel(SendFeedback):
         notify_route_eta_moved(self._window)
 
 
-def _load(service: MessagingService) -> tuple[list[OutboxMessage], dict[int, str]]:
+def _load(
+    service: MessagingService,
+) -> tuple[list[OutboxMessage], dict[int, str], dict[int, tuple[str, str]]]:
     rows = service.history(limit=HISTORY_LIMIT)
     ids = {r.customer_id for r in rows if r.customer_id is not None}
-    return rows, service.customer_names(ids)
+    automatic = [r.id for r in rows if r.id is not None and r.created_by.startswith(AUTO_PREFIX)]
+    reasons = service.auto_reasons(automatic) if automatic else {}
+    return rows, service.customer_names(ids), reasons

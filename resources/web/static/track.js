@@ -41,6 +41,13 @@
     document.body.setAttribute("data-van", "shown");
   }
   function apply(v) {
+    // Delivered (or failed) while the page was open: load it again once, for the feedback
+    // step's form (it carries its own CSRF token, so it is rendered by the server).
+    if (v.ask_feedback && !document.getElementById("feedback") &&
+        !document.getElementById("feedback-done")) {
+      window.location.reload();
+      return;
+    }
     setText("headline", v.headline);
     setText("eta", v.eta_window);
     show("eta-line", !!v.eta_window);
