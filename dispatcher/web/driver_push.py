@@ -1,7 +1,7 @@
 """The driver app's push channel: ``GET /driver/api/stream`` (server-sent events).
 
 When the desk edits a route, the phone of that vehicle gets the new run sheet within about
-one ``poll_s`` instead of at its next poll. The desk and the web front may be different
+one ``poll_s`` (0.25 s) instead of at its next poll. The desk and the web front may be different
 processes (a console beside ``dispatcher serve --web``), so the signal is what every save
 writes to the database anyway: the route's version (see
 :mod:`dispatcher.persistence.driver_push_repo`). One watcher per web front reads those
@@ -86,7 +86,7 @@ class PushHub:
         service: DriverService,
         today: Callable[[], date],
         *,
-        poll_s: float = 0.5,
+        poll_s: float = 0.25,
         heartbeat_s: float = 15.0,
         per_device: int = 2,
         total: int = 200,

@@ -37,7 +37,6 @@ from ui.routes.board_model import STOPS_MIME
 from ui.routes.panel import RoutesPanel
 
 StartWeb = Callable[..., Any]
-FIGURES: list[float] = []
 
 
 @pytest.fixture
@@ -101,13 +100,14 @@ def test_the_desk_moves_a_stop_on_its_board_and_both_sheets_follow(
     controller = panel.controller
     assert controller.day is not None and controller.day.day == DAY
 
+    figures: list[float] = []
     for n, ref in enumerate(refs1[2:5]):  # three moves: the time from save to phone, measured
         polled.clear()
         drop_on(panel.boards["V02"], [stop_id(web_ctx, ref)], 0)
         qtbot.waitUntil(lambda: not controller.saving, timeout=15000)
         saved = time.perf_counter()
         phone1.wait_for_selector(f"li.stop[data-ref='{ref}']", state="detached", timeout=5000)
-        FIGURES.append(time.perf_counter() - saved)
+        figures.append(time.perf_counter() - saved)
         phone2.wait_for_selector(f"li.stop[data-ref='{ref}']", timeout=5000)
         assert phone2.locator("li.stop").first.get_attribute("data-ref") == ref  # on top
         assert phone2.locator("li.stop").count() == len(refs2) + n + 1
@@ -116,8 +116,9 @@ def test_the_desk_moves_a_stop_on_its_board_and_both_sheets_follow(
     with web_ctx.db.session() as session:
         moved = session.scalars(select(Stop.order_ref).where(Stop.order_ref.in_(refs1[2:5])))
         assert sorted(moved) == sorted(refs1[2:5])
-    print(f"desk save → phone: {', '.join(f'{s * 1000:.0f} ms' for s in FIGURES)}")
-    print(f"median {statistics.median(FIGURES) * 1000:.0f} ms")
+    shown = ", ".join(f"{s * 1000:.0f} ms" for s in figures)
+    print(f"\ndesk save → phone ({web_ctx.db.url.split(':')[0]}): {shown}")
+    print(f"median {statistics.median(figures) * 1000:.0f} ms")
 
 
 def sse(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
