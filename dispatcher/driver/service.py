@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.devices.access import hash_secret, verify_secret
 from dispatcher.driver.podstore import MEDIA_TYPES, PodStore, StoredFile
-from dispatcher.errors import ValidationError
+from dispatcher.errors import DispatcherError, ValidationError
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
 from dispatcher.model.driver import (
     ActionRefused,
@@ -50,10 +51,25 @@ from dispatcher.telemetry.decoder import Decoder
 from dispatcher.telemetry.filters import FilterConfig
 from dispatcher.telemetry.rejection import Rejection
 
+log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"^([A-Za-z0-9_-]{4,40})\.([A-Za-z0-9_-]{16,128})$")
 _MSG_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_MESSAGE = 2000
 MAX_PHOTOS = 4
+
+
+class DriverOutbox(Protocol):
+    """What :meth:`DriverService.send_to_driver` needs of the messaging outbox."""
+
+    def send_to_driver(
+        self,
+        vehicle_id: str,
+        text: str,
+        created_by: str,
+        *,
+        stop_ref: str | None = None,
+        nonce: str = "",
+    ) -> object: ...
 
 
 class DeviceRefused(Exception):
@@ -280,14 +296,29 @@ class DriverService:
         return view.id
 
     def send_to_driver(
-        self, vehicle_id: str, body: str, actor: str, stop_ref: str | None = None
+        self,
+        vehicle_id: str,
+        body: str,
+        actor: str,
+        stop_ref: str | None = None,
+        *,
+        outbox: DriverOutbox | None = None,
     ) -> MessageView:
-        """A message from the desk to the driver of ``vehicle_id`` (about a stop or not)."""
+        """A message from the desk to the driver of ``vehicle_id`` (about a stop or not).
+
+        One desk action, every channel the driver has: the conversation row is what the
+        driver app reads (and the stop's history and the audit show); when a device of the
+        native MQTT protocol speaks for the vehicle and ``outbox`` (the console's
+        :class:`~dispatcher.messaging.compose.Messenger`) is given, the same message is also
+        queued for its ``cmd`` topic, keyed by the conversation row's key so it leaves once.
+        The outbox row is not part of the conversation: it is shown there once.
+        """
         text = _message_text(body)
+        key = f"desk:{secrets.token_hex(12)}"
         with self.db.session() as session:
             view, _ = driver_repo.add_message(
                 session,
-                client_key=f"desk:{secrets.token_hex(12)}",
+                client_key=key,
                 vehicle_id=vehicle_id,
                 stop_ref=stop_ref,
                 direction="desk",
@@ -295,6 +326,12 @@ class DriverService:
                 body=text,
                 at=self.clock.now(),
             )
+            native = outbox is not None and driver_repo.speaks_native(session, vehicle_id)
+        if native and outbox is not None:
+            try:
+                outbox.send_to_driver(vehicle_id, text, actor, stop_ref=stop_ref, nonce=key)
+            except DispatcherError as exc:  # the app has it; the tracker's copy is lost
+                log.warning("message to %s not queued for MQTT: %s", vehicle_id, exc)
         return view
 
     def conversation(

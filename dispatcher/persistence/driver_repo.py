@@ -34,6 +34,8 @@ from dispatcher.model.driver import (
 from dispatcher.persistence.orm import (
     AuditEntry,
     Customer,
+    DeviceBinding,
+    DeviceCredential,
     DriverAppDevice,
     DriverMessage,
     PodRecord,
@@ -360,6 +362,28 @@ def add_message(
         entity="stop" if stop_id is not None else "vehicle",
     )
     return _message_view(row), True
+
+
+def speaks_native(session: Session, vehicle_id: str) -> bool:
+    """Does a device of the native MQTT protocol speak for ``vehicle_id``? (a binding
+    ``native:<id>`` to it, or a live broker user ``native:<vehicle_id>``: either can read
+    the vehicle's ``cmd`` topic, docs/mqtt.md)."""
+    bound = session.scalar(
+        select(DeviceBinding.device_key)
+        .where(DeviceBinding.vehicle_id == vehicle_id, DeviceBinding.device_key.like("native:%"))
+        .limit(1)
+    )
+    if bound is not None:
+        return True
+    user = session.scalar(
+        select(DeviceCredential.id)
+        .where(
+            DeviceCredential.device_key == f"native:{vehicle_id}",
+            DeviceCredential.revoked_at.is_(None),
+        )
+        .limit(1)
+    )
+    return user is not None
 
 
 def messages(

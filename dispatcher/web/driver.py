@@ -29,9 +29,9 @@ from dispatcher.driver.settings import driver_service as driver_service_for
 from dispatcher.errors import DatabaseError
 from dispatcher.model.driver import ActionRefused
 from dispatcher.package_data import resources_dir
-from dispatcher.telemetry.adapters.driverapp import FAILURE_REASONS
 from dispatcher.web.app import CSP
 from dispatcher.web.context import WebContext
+from dispatcher.web.driver_push import sheet_json, stream_routes
 from dispatcher.web.links import TRACK
 
 log = logging.getLogger(__name__)
@@ -94,19 +94,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     async def sheet(request: Request) -> Response:
         async def work() -> Response:
             phone = await who(request)
-            run = await ctx.run(service.run_sheet, phone, today())
-            return JSONResponse(
-                {
-                    "vehicle": run.vehicle_id,
-                    "vehicle_name": run.vehicle_name,
-                    "day": run.day.isoformat(),
-                    "version": run.version,
-                    "stops": as_json(list(run.stops)),
-                    "reasons": FAILURE_REASONS,
-                    "requires": {k: sorted(v) for k, v in service.policy.required.items()},
-                    "timezone": ctx.timezone,
-                }
-            )
+            return JSONResponse(await sheet_json(ctx, service, phone, today()))
 
         return await _answer(work)
 
@@ -164,6 +152,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         Route("/driver", page),
         Route("/driver/", page),
         Route("/driver/api/sheet", sheet),
+        *stream_routes(ctx, service, today, who, _answer),
         Route("/driver/api/messages", messages, methods=["GET", "POST"]),
         Route("/driver/api/position", position, methods=["POST"]),
         Route("/driver/api/actions", actions, methods=["POST"]),

@@ -94,6 +94,8 @@ class WebServer:
             bus.publish(AlertsChanged(alert_ids=ids, raised_ids=ids))
 
     def stop(self) -> None:
+        for close in self.ctx.services.get("closers", []):  # long-lived streams end now
+            close()
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)

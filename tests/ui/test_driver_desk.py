@@ -10,11 +10,14 @@ from driver_support import action, image, route_refs, stop_place
 from fleet_zone import DAY, demo_day
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
+from sqlalchemy import select
 
 from dispatcher.app import build_core
 from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.persistence import fleet_repo
+from dispatcher.messaging.service import MessagingService
+from dispatcher.persistence import device_repo, fleet_repo
+from dispatcher.persistence.orm import OutboxRow
 from ui.driver.desk_dialog import DriverDeskDialog
 from ui.workers import drain
 
@@ -68,12 +71,18 @@ def test_pair_see_pod_and_talk_with_the_driver(qtbot, core: Core) -> None:
         )
         qtbot.waitUntil(lambda s=said: s in _texts(dialog), **WAIT)
 
+    with core.db.session() as session:  # V01 also carries a native MQTT tracker
+        device_repo.bind(session, "native:V01", "V01", actor="erika")
     dialog.tabs.setCurrentIndex(2)
     qtbot.keyClicks(dialog.about_edit, refs[2])
     qtbot.keyClicks(dialog.message_edit, "Please call the customer first")
     qtbot.keyClick(dialog.message_edit, _enter())
     qtbot.waitUntil(lambda: len(service.messages_for(phone)) == 1, **WAIT)
     assert service.messages_for(phone)[0].stop_ref == refs[2]
+    assert core.find_service(MessagingService) is not None
+    qtbot.waitUntil(lambda: bool(_queued(core)), **WAIT)  # once more, for the tracker's cmd
+    qtbot.waitUntil(lambda: dialog.busy == 0, **WAIT)
+    assert _queued(core) == [("driver", "V01", "Please call the customer first")]
     service.reply(phone, "reply-0001", "Called, she is home", refs[2])
     qtbot.waitUntil(lambda: dialog.message_list.count() == 2, timeout=15_000)
     assert "Called, she is home" in dialog.message_list.item(1).text()
@@ -91,6 +100,11 @@ def test_pair_see_pod_and_talk_with_the_driver(qtbot, core: Core) -> None:
     qtbot.waitUntil(lambda: "UNPAIRED" in dialog.phone_list.item(0).text(), **WAIT)
     dialog.close()
     qtbot.waitUntil(lambda: dialog.busy == 0, **WAIT)
+
+
+def _queued(core: Core) -> list[tuple[str, str, str]]:
+    with core.db.session() as session:
+        return [(r.channel, r.address, r.body) for r in session.scalars(select(OutboxRow))]
 
 
 def _texts(dialog: DriverDeskDialog) -> str:

@@ -33,6 +33,7 @@ from dispatcher.devices.credentials import os_account
 from dispatcher.driver.service import DriverService, Pairing, pairing_qr_png
 from dispatcher.driver.settings import driver_service
 from dispatcher.errors import DispatcherError
+from dispatcher.messaging.service import MessagingService
 from dispatcher.model.driver import ActionRefused, DeviceView, MessageView
 from dispatcher.web.settings import WebSettings
 from ui.driver.pod_view import LoadedPod, PodPanel, load_pods
@@ -264,7 +265,12 @@ class DriverDeskDialog(QDialog):
             self.status.setText(f"Sent to the driver of {vid}")
             self.load_messages()
 
-        self._run(lambda: service.send_to_driver(vid, body, os_account(), stop_ref=about), sent)
+        messaging = self._core.find_service(MessagingService)
+        outbox = messaging.messenger if messaging is not None else None  # native trackers
+        self._run(
+            lambda: service.send_to_driver(vid, body, os_account(), stop_ref=about, outbox=outbox),
+            sent,
+        )
 
     def _run(self, work: Any, done: Any, *, quiet: bool = False) -> None:
         self.busy += 1

@@ -5,7 +5,8 @@
 const TOKEN_KEY = "driver.token";
 const SHEET_KEY = "driver.sheet";
 const REFUSED_KEY = "driver.refused";
-const POLL_MS = 3000;
+const POLL_MS = 3000;          // the sheet's poll without a stream (the fallback)
+const STREAM_POLL_MS = 30000;  // ... and with one (statuses are not pushed)
 const POSITION_MS = 30000;
 const MAX_SIDE = 1600;
 
@@ -25,6 +26,8 @@ const state = {
   lastFix: 0,
   flushing: false,
   online: navigator.onLine,
+  streaming: false,
+  lastSheetPoll: 0,
 };
 
 // ---- the outbox: IndexedDB, strictly in order --------------------------------------------
@@ -97,6 +100,7 @@ function dataUrlToBlob(url) {
 async function flush() {
   if (state.flushing || !state.token) return;
   state.flushing = true;
+  let sent = 0;
   try {
     for (const item of await outboxAll()) {
       let response;
@@ -120,8 +124,9 @@ async function flush() {
       }
       await outboxDelete(item.seq);
       await refreshPending();
+      sent += 1;
     }
-    await loadSheet();
+    if (sent || !state.streaming) await loadSheet();  // statuses are not pushed
   } finally {
     state.flushing = false;
   }
@@ -186,10 +191,71 @@ async function loadSheet() {
     return;
   }
   if (!response.ok) return;
+  takeSheet(body);
+}
+
+function takeSheet(body) {
+  state.lastSheetPoll = Date.now();
   const changed = !state.sheet || state.sheet.version !== body.version;
   state.sheet = body;
   localStorage.setItem(SHEET_KEY, JSON.stringify(body));
   if (changed) renderSheet();
+}
+
+// ---- the push channel: server-sent events read with fetch (EventSource cannot send the
+// token in a header). While it is open the sheet arrives as the desk saves; when it drops
+// (no signal, the server restarts) the 3 s poll takes over and it is opened again.
+async function openStream() {
+  if (state.streaming || !state.token) return;
+  state.streaming = true;
+  try {
+    const response = await api("/driver/api/stream");
+    if (response.status === 401) {
+      const body = await response.json().catch(() => ({}));
+      showBanner(body.reason || "This phone may no longer use the app.", true);
+      return;
+    }
+    if (!response.ok || !response.body) return;
+    setNet(true);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        if (onStreamEvent(block) === "end") {
+          reader.cancel().catch(() => {});
+          return;
+        }
+      }
+    }
+  } catch (err) {
+    // dropped: the poll carries on
+  } finally {
+    state.streaming = false;
+  }
+}
+
+function onStreamEvent(block) {
+  let name = "message";
+  let data = "";
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event: ")) name = line.slice(7);
+    else if (line.startsWith("data: ")) data += line.slice(6);
+  }
+  if (!data) return "";
+  const body = JSON.parse(data);
+  if (name === "sheet") takeSheet(body);
+  else if (name === "messages") loadMessages();
+  else if (name === "unpaired") {
+    showBanner(body.reason, true);
+    return "end";
+  } else if (name === "bye") return "end";
+  return "";
 }
 
 function pendingFor(ref) {
@@ -527,8 +593,12 @@ function start() {
   }
   setNet(navigator.onLine);
   renderSheet();
-  refreshPending().then(() => { loadSheet(); loadMessages(); flush(); });
-  setInterval(() => { flush(); loadSheet(); loadMessages(); }, POLL_MS);
+  refreshPending().then(() => { loadSheet(); loadMessages(); flush(); openStream(); });
+  setInterval(() => {
+    flush();
+    if (!state.streaming || Date.now() - state.lastSheetPoll > STREAM_POLL_MS) loadSheet();
+    if (!state.streaming) { loadMessages(); openStream(); }
+  }, POLL_MS);
 }
 
 document.addEventListener("DOMContentLoaded", start);

@@ -1,7 +1,7 @@
 // The driver app's service worker: the app shell from the cache, so the app opens without
 // signal. The API is never cached here: the run sheet's last copy lives in localStorage and
 // the actions wait in IndexedDB (app.js).
-const CACHE = "driver-shell-v1";
+const CACHE = "driver-shell-v2";
 const SHELL = ["/driver/", "/driver/app.js", "/driver/app.css", "/driver/manifest.webmanifest", "/driver/icon.svg"];
 
 self.addEventListener("install", (event) => {
