@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +27,14 @@ from dispatcher.web.links import tracking_url_for_order
 
 PHONE = {"width": 390, "height": 844}  # tests/web/conftest.py's phone viewport
 StartWeb = Callable[..., Any]
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+#: Where the screenshots go: docs/ when regenerating the docs' pictures
+#: (DISPATCHER_DOCS_SHOTS=1), else a scratch folder, so a test run never rewrites tracked files.
+DOCS = (
+    Path(__file__).resolve().parents[2] / "docs"
+    if os.environ.get("DISPATCHER_DOCS_SHOTS")
+    else Path(tempfile.gettempdir()) / "dispatcher-driver-shots"
+)
+DOCS.mkdir(exist_ok=True)
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
