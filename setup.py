@@ -40,8 +40,10 @@ def data_packages() -> tuple[list[str], dict[str, str], dict[str, list[str]]]:
 
 data, data_dirs, data_files = data_packages()
 setup(
-    packages=find_packages(include=["dispatcher", "dispatcher.*", "ui", "ui.*"]) + data,
-    package_dir=data_dirs,
+    packages=find_packages(include=["dispatcher", "dispatcher.*"])
+    + find_packages("ui", include=["dispatcher_ui", "dispatcher_ui.*"])
+    + data,
+    package_dir={"dispatcher_ui": "ui/dispatcher_ui", **data_dirs},
     package_data={"dispatcher.planning": ["*.pyi", "*.pyx", "py.typed"], **data_files},
     ext_modules=cythonize(
         [Extension("dispatcher.planning._descent", ["dispatcher/planning/_descent.pyx"])],

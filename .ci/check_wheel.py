@@ -20,7 +20,7 @@ def main(wheel: Path, sdist: Path) -> int:
     problems: list[str] = []
     names = zipfile.ZipFile(wheel).namelist()
     top = {PurePosixPath(n).parts[0] for n in names}
-    stray = {t for t in top if not t.endswith(".dist-info")} - {"dispatcher", "ui"}
+    stray = {t for t in top if not t.endswith(".dist-info")} - {"dispatcher", "dispatcher_ui"}
     if stray:
         problems.append(f"wheel installs top-level {sorted(stray)} besides dispatcher and ui")
     expected = [

@@ -3,8 +3,8 @@
 Per size, in one process: the demo day of N vehicles and M stops is stored in a fresh SQLite
 file (``--db`` names a PostgreSQL server instead: a schema per size), the core is built as
 ``dispatcher demo`` builds it (:func:`dispatcher.app.build_core`: embedded broker, the
-simulated fleet driving, alert rules, messaging) and the real :class:`~ui.main_window.MainWindow`
-is opened offscreen. Measured:
+simulated fleet driving, alert rules, messaging) and the real
+:class:`~dispatcher_ui.main_window.MainWindow` is opened offscreen. Measured:
 
 * ``paint``: from ``MainWindow(...)`` to the window shown with the day's routes on the boards
   (first paint a dispatcher can work with); ``build``: the constructor alone;
@@ -56,7 +56,7 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.messaging.settings import demo_settings
 from dispatcher.scenario.demo import TIMEZONE
-from ui.main_window import MainWindow
+from dispatcher_ui.main_window import MainWindow
 
 GOALS = {"p99": 50.0, "max": 250.0, "paint": 3.0, "rss": 1536.0}
 
@@ -205,7 +205,7 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     window.repaint()
     paint_s = time.perf_counter() - t0
     gc.collect()
-    gc.freeze()  # as ui/app.py does once the window is up
+    gc.freeze()  # as ui/dispatcher_ui/app.py does once the window is up
     live = core.live
     assert live is not None
 

@@ -29,8 +29,8 @@ from dispatcher.config import Settings
 from dispatcher.persistence import fleet_repo, route_kpi_repo
 from dispatcher.scenario.demo import TIMEZONE, demo_scenario
 from dispatcher.scenario.kpi_history import synthetic_day
-from ui.kpi.period_view import PeriodDialog, open_period_view
-from ui.main_window import MainWindow
+from dispatcher_ui.kpi.period_view import PeriodDialog, open_period_view
+from dispatcher_ui.main_window import MainWindow
 
 
 def wait(done: Callable[[], bool], timeout_s: float = 60.0) -> None:

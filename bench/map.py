@@ -47,9 +47,9 @@ from PySide6.QtWidgets import QApplication
 from dispatcher.fleet.state import FleetState
 from dispatcher.maps.feed import MapFeed
 from dispatcher.model.core import PositionReport
-from ui.map import web  # noqa: F401  (registers the scheme before the QApplication)
-from ui.map.page import PageOptions
-from ui.map.view import MapView
+from dispatcher_ui.map import web  # noqa: F401  (registers the scheme before the QApplication)
+from dispatcher_ui.map.page import PageOptions
+from dispatcher_ui.map.view import MapView
 
 CENTER = (52.52, 13.405)
 TICK_MS = 200

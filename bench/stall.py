@@ -2,8 +2,8 @@
 
 Starts a throw-away PostgreSQL cluster (``initdb``/``pg_ctl`` of the newest server under
 ``/usr/lib/postgresql/*/bin``, a temp dir, port ``--port``), puts the demo day in it, opens the
-real :class:`~ui.main_window.MainWindow` offscreen and, while a 10 ms ``QTimer`` on the GUI
-thread records how late each of its ticks is, drives through the real widgets:
+real :class:`~dispatcher_ui.main_window.MainWindow` offscreen and, while a 10 ms ``QTimer`` on the
+GUI thread records how late each of its ticks is, drives through the real widgets:
 
 * 0.5 s: drags the first stop of V01 onto V02's board (drag-enter + drop on the viewport);
 * 1.5 s: presses A on a selected exception in the queue (acknowledge);
@@ -56,8 +56,8 @@ from dispatcher.model.alerts import AlertKind, AlertStatus, Condition, Severity
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.scenario.demo import demo_scenario
-from ui.main_window import MainWindow
-from ui.routes.board_model import STOPS_MIME
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.routes.board_model import STOPS_MIME
 
 TIMEZONE = "Europe/Berlin"
 

@@ -1,7 +1,7 @@
 """The first run of a fleet that is not the demo: the answers a new owner gives, applied.
 
-On an empty database ``dispatcher`` opens a short assistant (ui/first_run.py) instead of an
-empty window: company and time zone, the depot, the vans (or their CSV), and how phones
+On an empty database ``dispatcher`` opens a short assistant (ui/dispatcher_ui/first_run.py) instead
+of an empty window: company and time zone, the depot, the vans (or their CSV), and how phones
 reach the broker. This module holds what the assistant decides, so the window only asks:
 
 - :func:`needs_first_run` — no depot and no vehicle yet;

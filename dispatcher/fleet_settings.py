@@ -17,7 +17,7 @@ When ``timezone`` is not set, the fleet is where the machine is: the ``TZ`` envi
 variable if it names a zone, else the zone ``/etc/localtime`` points at, else UTC (the
 `tzlocal` package does the same dance, for one function we would rather not add a
 dependency). The demo is the exception: ``dispatcher demo`` defaults to the demo scenario's
-zone, because its streets, shifts and windows are that city's (see ``ui/app.py``).
+zone, because its streets, shifts and windows are that city's (see ``ui/dispatcher_ui/app.py``).
 
 Everything is checked when the settings are read: a zone that does not exist, a locale that
 is not a locale or a unit we do not know is a :class:`ConfigError` naming the key.

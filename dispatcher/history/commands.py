@@ -2,8 +2,8 @@
 
 ``history prune`` applies the retention setting now; ``history visits`` answers a proof-of-visit
 question from the shell. ``report day`` is parsed here but run by ``main.py`` through
-:mod:`ui.history.report_cli`, because its HTML map is drawn with folium, which the core never
-imports.
+:mod:`dispatcher_ui.history.report_cli`, because its HTML map is drawn with folium, which the core
+never imports.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The rules (permission, optimistic lock on the stop's version, the address's pin, the route's
 new version, the audit row) are the repository's
 (:mod:`dispatcher.persistence.stop_position_repo`); the window calls these off the GUI thread
-(ui/map/fix_position.py) and never opens a session itself.
+(ui/dispatcher_ui/map/fix_position.py) and never opens a session itself.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The route timeline as plain data: one row per vehicle, each stop's window and arrivals.
 
-The widget (ui/kpi/timeline.py) only draws this. Times are plan seconds (seconds since local
-midnight of the service day). Hit testing lives here too, so "which stop did the click hit"
+The widget (ui/dispatcher_ui/kpi/timeline.py) only draws this. Times are plan seconds (seconds since
+local midnight of the service day). Hit testing lives here too, so "which stop did the click hit"
 is tested without a screen.
 """
 

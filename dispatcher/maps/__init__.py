@@ -7,5 +7,5 @@
 * :mod:`~dispatcher.maps.jsbridge` — safe JSON for a page (no string ever becomes markup);
 * :mod:`~dispatcher.maps.mbtiles` / :mod:`~dispatcher.maps.tile_cache` — offline tiles.
 
-The Qt side (``ui/map``) only moves these payloads into the page and clicks back out.
+The Qt side (``ui/dispatcher_ui/map``) only moves these payloads into the page and clicks back out.
 """

@@ -1,11 +1,11 @@
 """What the optimizer preview's map draws: each vehicle's route now and as proposed.
 
 A whole-fleet preview moves a hundred stops at once; a table of totals says how much better
-the day gets, not *where* the vans would drive. The preview dialog (ui/routes/optimize_dialog.py)
-therefore shows a small map next to its table, drawn from the payload built here: every
-vehicle in its own colour (the same colour as its row in the table), its current and its
-proposed route, numbered stops, and the stops that move marked — ringed when they change
-vehicle, dashed when only their place in the route changes.
+the day gets, not *where* the vans would drive. The preview dialog
+(ui/dispatcher_ui/routes/optimize_dialog.py) therefore shows a small map next to its table, drawn
+from the payload built here: every vehicle in its own colour (the same colour as its row in the
+table), its current and its proposed route, numbered stops, and the stops that move marked — ringed
+when they change vehicle, dashed when only their place in the route changes.
 
 The payload is plain data for :func:`dispatcher.maps.jsbridge.to_js`; the page puts every
 string into the DOM as text (resources/map/preview.js).

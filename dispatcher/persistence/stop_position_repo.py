@@ -1,6 +1,6 @@
 """Where an order is, fixed by hand: a dispatcher dropped a pin on the map (docs/map.md).
 
-The console's pick mode (ui/map/fix_position.py) first reads the stop
+The console's pick mode (ui/dispatcher_ui/map/fix_position.py) first reads the stop
 (:func:`read_stop_place`: what the banner names, and the version the fix is made from), then
 saves the click with :func:`fix_stop_position`, in one transaction:
 

@@ -7,8 +7,8 @@ then the pure evaluator, then one database transaction with optimistic locking, 
 retained route message to each changed vehicle through a :class:`RoutePublisher`, then one
 :class:`RoutesChanged` on the core's bus (the map re-reads on it instead of polling).
 
-No Qt here: the window's adapter (``ui/routes/controller.py``) sets the ``on_*`` callbacks to
-its signals. An edit is split in two: it is applied to the plan and shown at once (the
+No Qt here: the window's adapter (``ui/dispatcher_ui/routes/controller.py``) sets the ``on_*``
+callbacks to its signals. An edit is split in two: it is applied to the plan and shown at once (the
 optimistic part), then saved through :attr:`RouteDesk.run_save`. That runs the save in the
 caller's thread by default (the CLI, the core's tests); the window hands it to a worker so a
 stalled database never freezes the boards. Saves are queued, one at a time, in edit order; a
@@ -356,7 +356,7 @@ class RouteDesk:
         position: tuple[float, float],
         route: tuple[str, int, int] | None = None,
     ) -> bool:
-        """A stop was placed by hand on the map, and saved (ui/map/fix_position.py).
+        """A stop was placed by hand on the map, and saved (ui/dispatcher_ui/map/fix_position.py).
 
         The new place goes into the plan in place — not an undoable edit, and the undo
         history stays (its steps restore orders and locks, never places). The day is

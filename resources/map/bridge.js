@@ -1,6 +1,6 @@
 /* The live map's page side: vehicles, trails, clusters, the day's routes, the pool, depots.
  *
- * Python (ui/map) builds the page with folium and then calls DispatcherMap.apply(batch) once
+ * Python (ui/dispatcher_ui/map) builds the page with folium and then calls DispatcherMap.apply(batch) once
  * per UI tick with only what changed (see dispatcher/maps/feed.py for the batch format).
  * In replay (dispatcher/maps/replay.py) the same rows draw the fleet of the past under a
  * "REPLAY hh:mm:ss" banner; "reset" drops every vehicle shown before a batch applies.

@@ -1,6 +1,6 @@
 /* Pick mode: the dispatcher clicks where an order really is.
  *
- * Python (ui/map/pick.py) starts it for Map > Fix position on map… and New order… > Place on
+ * Python (ui/dispatcher_ui/map/pick.py) starts it for Map > Fix position on map… and New order… > Place on
  * map, with the banner's text and the order's current position (a dashed ring, centred). A
  * click on the map goes back through the bridge as positionPicked(lat, lon); Python checks
  * it (a click on a copy of the world the map repeats, or 0,0, is refused and the mode goes

@@ -1,4 +1,4 @@
-/* The optimizer preview's small map (ui/routes/preview_map.py, payload from
+/* The optimizer preview's small map (ui/dispatcher_ui/routes/preview_map.py, payload from
  * dispatcher/maps/optimize_preview.py): every vehicle's route in its own colour, as proposed
  * or as it is now (or both, the current one dashed), with the stops that move marked — a
  * thick dark ring when the stop changes vehicle, a thin one when only its place changes.

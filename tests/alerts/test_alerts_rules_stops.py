@@ -49,7 +49,7 @@ def test_at_risk_says_the_minutes_the_route_board_shows(clock: FakeClock) -> Non
     (c,) = evaluate(clock, stop(predicted_arrival=END - minutes(9.99)))
     assert "9 min of slack left" in c.title
     assert c.details["slack_min"] == 9.9
-    from ui.exceptions.detail import facts_rows
+    from dispatcher_ui.exceptions.detail import facts_rows
 
     assert any("9 min left" in row for row in facts_rows(c.details, None, shown=False))
 

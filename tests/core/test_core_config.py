@@ -85,7 +85,7 @@ def test_importing_the_core_loads_no_qt() -> None:
         "import sys, dispatcher, dispatcher.core, dispatcher.cli, dispatcher.config;"
         "import dispatcher.persistence.database, dispatcher.importing.service;"
         "bad=[m for m in sys.modules if m.split('.')[0] in "
-        "('PySide6','shiboken6','pyqtgraph','folium','ui')];"
+        "('PySide6','shiboken6','pyqtgraph','folium','dispatcher_ui')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run(

@@ -97,7 +97,7 @@ def test_a_manchester_window_reads_as_it_was_written(db_url: str, tmp_path: Path
 
 def test_the_demo_defaults_to_its_citys_zone_not_the_machines() -> None:
     from dispatcher.scenario.demo import TIMEZONE
-    from ui.app import demo_zone
+    from dispatcher_ui.app import demo_zone
 
     assert demo_zone(Settings()) == TIMEZONE
     assert demo_zone(Settings(sections={"fleet": {"timezone": "Asia/Kolkata"}})) == "Asia/Kolkata"

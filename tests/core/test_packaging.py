@@ -21,7 +21,7 @@ from dispatcher import package_data
 from dispatcher.errors import DatabaseUnavailable
 from dispatcher.extras import MissingExtra, require
 from dispatcher.persistence.database import create_db_engine
-from ui import launcher
+from dispatcher_ui import launcher
 
 REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
@@ -78,8 +78,8 @@ def test_one_version_source() -> None:
 
 def test_entry_points_name_functions_that_exist() -> None:
     project = PYPROJECT["project"]
-    assert project["scripts"] == {"dispatcher": "ui.launcher:main"}
-    assert project["gui-scripts"] == {"dispatcher-console": "ui.launcher:gui_main"}
+    assert project["scripts"] == {"dispatcher": "dispatcher_ui.launcher:main"}
+    assert project["gui-scripts"] == {"dispatcher-console": "dispatcher_ui.launcher:gui_main"}
     assert callable(launcher.main) and callable(launcher.gui_main)
     assert "py-modules" not in PYPROJECT["tool"]["setuptools"]  # no top-level `main` installed
 

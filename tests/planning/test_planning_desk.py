@@ -149,7 +149,8 @@ def test_a_refused_save_is_taken_back(db: Database) -> None:
 
 
 def test_another_desks_save_is_merged_and_announced(db: Database) -> None:
-    """What ui/routes/live does on a sync note: read in a worker, merge on the GUI thread."""
+    """What ui/dispatcher_ui/routes/live does on a sync note: read in a worker, merge on the GUI
+    thread."""
     first, second = _desk(db), _desk(db)
     heard: list[RoutesChanged] = []
     second.bus.subscribe(RoutesChanged, heard.append)

@@ -26,11 +26,11 @@ from dispatcher.core import Core
 from dispatcher.model.users import Role, User
 from dispatcher.persistence import support_repo
 from dispatcher.support import handover, search
-from ui.history.replay_bar import ReplayBar
-from ui.main_window import MainWindow
-from ui.support.flight_recorder import FlightRecorderDialog
-from ui.support.handover_dialog import HandoverDialog
-from ui.support.order_search import OrderSearchDialog
+from dispatcher_ui.history.replay_bar import ReplayBar
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.support.flight_recorder import FlightRecorderDialog
+from dispatcher_ui.support.handover_dialog import HandoverDialog
+from dispatcher_ui.support.order_search import OrderSearchDialog
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_where_is_my_order_as_you_type(
         threads.append(threading.current_thread() is threading.main_thread())
         return real(*args, **kw)
 
-    monkeypatch.setattr("ui.support.order_search.find_orders", watched)
+    monkeypatch.setattr("dispatcher_ui.support.order_search.find_orders", watched)
     qtbot.keyClick(window, Qt.Key.Key_W, CTRL_SHIFT)
     qtbot.waitUntil(lambda: isinstance(getattr(window, "order_search_dialog", None), DIALOG))
     dialog = window.order_search_dialog
@@ -209,7 +209,7 @@ def test_stored_text_is_not_markup_on_the_card() -> None:
 
     from dispatcher.persistence.support_repo import OrderFacts, OrderRow
     from dispatcher.support.card import CardItem, OrderCard
-    from ui.support.order_search import card_html
+    from dispatcher_ui.support.order_search import card_html
 
     row = OrderRow(
         1,

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from routes_wait import wait_for_routes
 
 from dispatcher.core import Core
-from ui.main_window import MainWindow
+from dispatcher_ui.main_window import MainWindow
 
 
 @dataclass(frozen=True)

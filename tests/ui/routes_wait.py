@@ -1,15 +1,15 @@
 """Waiting for the main window's routes: they are read off the GUI thread.
 
-:meth:`ui.main_window.MainWindow.reload_routes` (at start, F5, a day picked, after an import)
-reads the database in a worker and fills the boards when the answer arrives; a test that looks
-at the boards waits for that first, as a dispatcher waits for the boards to fill.
+:meth:`dispatcher_ui.main_window.MainWindow.reload_routes` (at start, F5, a day picked, after an
+import) reads the database in a worker and fills the boards when the answer arrives; a test that
+looks at the boards waits for that first, as a dispatcher waits for the boards to fill.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ui.main_window import MainWindow
+from dispatcher_ui.main_window import MainWindow
 
 
 def wait_for_routes(qtbot: Any, window: MainWindow, timeout: int = 15000) -> None:

@@ -21,10 +21,10 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence import fleet_repo
 from dispatcher.scenario.demo import demo_scenario
-from ui.main_window import MainWindow
-from ui.routes.board import SECONDARY
-from ui.routes.board_model import Column
-from ui.routes.panel import RoutesPanel
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.routes.board import SECONDARY
+from dispatcher_ui.routes.board_model import Column
+from dispatcher_ui.routes.panel import RoutesPanel
 
 DAY = date(2026, 11, 20)
 

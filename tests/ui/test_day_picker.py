@@ -18,7 +18,7 @@ from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence import fleet_repo
-from ui.main_window import MainWindow
+from dispatcher_ui.main_window import MainWindow
 
 TOMORROW = DAY + timedelta(days=1)
 

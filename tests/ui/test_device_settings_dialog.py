@@ -17,8 +17,8 @@ from dispatcher.persistence.orm import Vehicle
 from dispatcher.telemetry.settings import TelemetrySettings
 from dispatcher.telemetry.settings_edit import SPECS
 from dispatcher.users.desk import UserDesk
-from ui.devices.settings_dialog import DeviceSettingsDialog
-from ui.main_window import MainWindow
+from dispatcher_ui.devices.settings_dialog import DeviceSettingsDialog
+from dispatcher_ui.main_window import MainWindow
 
 CONFIG = """\
 # written by the owner

@@ -20,10 +20,10 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence.orm import Vehicle
 from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
-from ui.devices.bind_dialog import BindDialog
-from ui.devices.models import DeviceColumn
-from ui.devices.panel import DevicesPanel
-from ui.main_window import MainWindow
+from dispatcher_ui.devices.bind_dialog import BindDialog
+from dispatcher_ui.devices.models import DeviceColumn
+from dispatcher_ui.devices.panel import DevicesPanel
+from dispatcher_ui.main_window import MainWindow
 
 WAIT = {"timeout": 20000}
 
@@ -252,7 +252,7 @@ def test_device_and_quarantine_models_pass_the_model_tester(qtmodeltester) -> No
     from zoneinfo import ZoneInfo
 
     from dispatcher.persistence.device_repo import DeviceView, QuarantineView
-    from ui.devices.models import DevicesModel, QuarantineModel
+    from dispatcher_ui.devices.models import DevicesModel, QuarantineModel
 
     when = datetime(2026, 11, 20, 7, tzinfo=UTC)
     devices = DevicesModel(ZoneInfo("UTC"))

@@ -18,8 +18,8 @@ from dispatcher.core import Core
 from dispatcher.messaging.service import MessagingService
 from dispatcher.persistence import device_repo, fleet_repo
 from dispatcher.persistence.orm import OutboxRow
-from ui.driver.desk_dialog import DriverDeskDialog
-from ui.workers import drain
+from dispatcher_ui.driver.desk_dialog import DriverDeskDialog
+from dispatcher_ui.workers import drain
 
 WAIT = {"timeout": 10_000}
 

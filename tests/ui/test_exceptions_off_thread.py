@@ -22,10 +22,10 @@ from dispatcher.core import Core
 from dispatcher.errors import DispatcherError
 from dispatcher.model.alerts import AlertKind, AlertStatus, Condition, Severity
 from dispatcher.persistence.alert_repo import alert_store
-from ui.exceptions.model import Column
-from ui.exceptions.panel import ExceptionsPanel
-from ui.main_window import MainWindow  # noqa: F401  # before the QApplication (map scheme)
-from ui.selection import SelectionModel
+from dispatcher_ui.exceptions.model import Column
+from dispatcher_ui.exceptions.panel import ExceptionsPanel
+from dispatcher_ui.main_window import MainWindow  # noqa: F401  # before the QApplication (map scheme)
+from dispatcher_ui.selection import SelectionModel
 
 T0 = utc(10, 0)
 

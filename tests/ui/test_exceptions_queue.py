@@ -22,10 +22,12 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.model.alerts import Alert, AlertKind, AlertStatus, Condition, Severity, User
 from dispatcher.persistence.alert_repo import alert_store
-from ui.exceptions.model import AlertsFilter, AlertsModel, Column, Role
-from ui.exceptions.panel import ExceptionsPanel
-from ui.main_window import MainWindow  # before the QApplication: the map registers a scheme
-from ui.selection import SelectionModel
+from dispatcher_ui.exceptions.model import AlertsFilter, AlertsModel, Column, Role
+from dispatcher_ui.exceptions.panel import ExceptionsPanel
+from dispatcher_ui.main_window import (
+    MainWindow,  # before the QApplication: the map registers a scheme
+)
+from dispatcher_ui.selection import SelectionModel
 
 T0 = utc(10, 0)
 
@@ -371,7 +373,7 @@ def test_a_supervisor_dismisses_through_the_real_dialog(
 def test_message_customer_hands_the_stop_to_the_messaging_room(
     qtbot: Any, panel: ExceptionsPanel, core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ui.messages import actions
+    from dispatcher_ui.messages import actions
 
     calls: list[tuple[int, str | None]] = []
     monkeypatch.setattr(actions, "message_customer", lambda w, s, sit=None: calls.append((s, sit)))
@@ -386,7 +388,7 @@ def test_supervisor_view_lists_escalations_and_exports_csv(
     qtbot: Any, core: Core, tmp_path: Path
 ) -> None:
     from dispatcher.alerts.desk import AlertDesk
-    from ui.exceptions.supervisor import SupervisorDialog
+    from dispatcher_ui.exceptions.supervisor import SupervisorDialog
 
     raise_alerts(core, late(1), late(2))
     desk = AlertDesk(core.db, core.clock, core.bus)
@@ -409,7 +411,7 @@ def test_supervisor_view_lists_escalations_and_exports_csv(
 
 
 def test_many_new_critical_alerts_are_named_on_one_line() -> None:
-    from ui.exceptions.dock import critical_list
+    from dispatcher_ui.exceptions.dock import critical_list
 
     assert critical_list([3, 4]) == "#3, #4"
     assert critical_list(list(range(1, 301))) == "#1, #2, #3, #4, #5, #6, #7, #8 and 292 more"

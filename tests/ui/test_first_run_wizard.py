@@ -16,8 +16,8 @@ from routes_wait import wait_for_routes
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.first_run import needs_first_run
-from ui.first_run import SKIPPED_KEY, FirstRunWizard, offer_first_run
-from ui.main_window import MainWindow
+from dispatcher_ui.first_run import SKIPPED_KEY, FirstRunWizard, offer_first_run
+from dispatcher_ui.main_window import MainWindow
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.model.users import Role, User
 from dispatcher.users.desk import UserDesk
-from ui.fleet_setup.dialog import FleetSetupDialog
-from ui.fleet_setup.record_tab import RecordTab
-from ui.main_window import MainWindow  # before the QApplication: the map registers a scheme
+from dispatcher_ui.fleet_setup.dialog import FleetSetupDialog
+from dispatcher_ui.fleet_setup.record_tab import RecordTab
+from dispatcher_ui.main_window import (
+    MainWindow,  # before the QApplication: the map registers a scheme
+)
 
 UTC = ZoneInfo("UTC")
 

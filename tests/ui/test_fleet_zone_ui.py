@@ -16,8 +16,8 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.fleet_settings import check_zone
 from dispatcher.importing.service import import_orders
-from ui.main_window import MainWindow
-from ui.routes_model import Column
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.routes_model import Column
 
 DAY = date(2026, 3, 29)  # the UK's spring-forward day
 

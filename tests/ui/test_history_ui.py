@@ -19,10 +19,12 @@ from dispatcher.history.replay import ReplayFrame, load_replay
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
-from ui.history import dock as history_dock
-from ui.history.replay_bar import ReplayBar
-from ui.history.visit_dialog import ProofOfVisitDialog, parse_corners
-from ui.main_window import MainWindow  # imported before the QApplication: the map needs it
+from dispatcher_ui.history import dock as history_dock
+from dispatcher_ui.history.replay_bar import ReplayBar
+from dispatcher_ui.history.visit_dialog import ProofOfVisitDialog, parse_corners
+from dispatcher_ui.main_window import (
+    MainWindow,  # imported before the QApplication: the map needs it
+)
 
 T0 = utc(10, 0)
 

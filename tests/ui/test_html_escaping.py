@@ -35,7 +35,9 @@ from dispatcher.model.stops import RouteView, StopView
 from dispatcher.reports.day import DayReport, StopReportRow
 
 from test_map import _stop_view  # the live map tests' hand-made stop  # isort: skip
-from ui.main_window import MainWindow  # registers the map's URL scheme before any QApplication
+from dispatcher_ui.main_window import (
+    MainWindow,  # registers the map's URL scheme before any QApplication
+)
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 TITLE = "Untouched"
@@ -201,7 +203,7 @@ def _record(i: int, text: str) -> StopView:
 
 
 def test_the_day_report_map_runs_no_stored_script(qtbot: Any, tmp_path: Path) -> None:
-    from ui.history.report_map import build_map
+    from dispatcher_ui.history.report_map import build_map
 
     view = _browser(qtbot)
 
@@ -227,7 +229,7 @@ def test_the_day_report_map_runs_no_stored_script(qtbot: Any, tmp_path: Path) ->
 
 def test_the_exported_map_runs_no_stored_script(qtbot: Any, tmp_path: Path) -> None:
     from dispatcher.fleet.state import FleetState
-    from ui.map.export import export_day
+    from dispatcher_ui.map.export import export_day
 
     view = _browser(qtbot)
 
@@ -266,7 +268,7 @@ def test_the_live_map_runs_no_script_from_vehicle_names(
     tiles = tmp_path / "area.mbtiles"
     write_mbtiles(tiles, {}, {"name": MBTILES_NAME, "attribution": MBTILES_NAME, "format": "png"})
     sections = {"map": {"mbtiles": str(tiles)}}
-    from ui.map.web import scheme_handler
+    from dispatcher_ui.map.web import scheme_handler
 
     sources_before = set(scheme_handler().mbtiles)
     core = Core(Settings(database_url=sqlite_url, sections=sections))

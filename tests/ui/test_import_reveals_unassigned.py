@@ -20,7 +20,7 @@ from dispatcher.core import Core
 from dispatcher.importing.service import import_orders
 from dispatcher.persistence import fleet_repo
 from dispatcher.planning.dayplan import UNASSIGNED
-from ui.main_window import MainWindow
+from dispatcher_ui.main_window import MainWindow
 
 CSV_HEADER = "order_id,lat,lon,customer_name\n"
 

@@ -21,8 +21,8 @@ from dispatcher.model.core import PositionReport
 from dispatcher.model.kpi import Scope, ScopeKind
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
-from ui.kpi.panel import KpiPanel
-from ui.main_window import MainWindow
+from dispatcher_ui.kpi.panel import KpiPanel
+from dispatcher_ui.main_window import MainWindow
 
 
 @pytest.fixture

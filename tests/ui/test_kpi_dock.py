@@ -15,11 +15,11 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.model.kpi import Scope, ScopeKind
 from dispatcher.persistence import fleet_repo
-from ui.kpi.dock import show_timeline
-from ui.kpi.feed import KpiFeed
-from ui.kpi.panel import KpiPanel
-from ui.kpi.timeline import TimelineView
-from ui.main_window import MainWindow
+from dispatcher_ui.kpi.dock import show_timeline
+from dispatcher_ui.kpi.feed import KpiFeed
+from dispatcher_ui.kpi.panel import KpiPanel
+from dispatcher_ui.kpi.timeline import TimelineView
+from dispatcher_ui.main_window import MainWindow
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from dispatcher.core import Core
 from dispatcher.kpi.period import period_range
 from dispatcher.persistence import fleet_repo, route_kpi_repo
 from dispatcher.scenario.kpi_history import synthetic_day
-from ui.kpi.period_view import PeriodDialog
-from ui.main_window import MainWindow
+from dispatcher_ui.kpi.period_view import PeriodDialog
+from dispatcher_ui.main_window import MainWindow
 
 
 @pytest.fixture

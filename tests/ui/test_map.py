@@ -25,9 +25,9 @@ from dispatcher.maps.mbtiles import write_mbtiles
 from dispatcher.model.core import PositionReport
 from dispatcher.model.stops import RouteView, StopView
 from dispatcher.persistence import fleet_repo
-from ui.main_window import MainWindow
-from ui.map.controller import MapController
-from ui.map.dock import export_to
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.map.controller import MapController
+from dispatcher_ui.map.dock import export_to
 
 T0 = utc(10, 0)
 HOSTILE = '</script><img src=x onerror="window.__pwned=1">\'); drop'
@@ -336,7 +336,7 @@ def test_exported_file_shows_hostile_names_as_text(qtbot: Any, tmp_path: Path) -
     from PySide6.QtWebEngineWidgets import QWebEngineView
 
     from dispatcher.fleet.state import FleetState
-    from ui.map.export import export_day
+    from dispatcher_ui.map.export import export_day
 
     evil = HOSTILE + " ${window.__pwned=2} `x` \\u0041"
     route = RouteView(1, "V1", evil, evil, 10, 1, ())
@@ -388,7 +388,7 @@ def _literal(text: str) -> str:
 
 
 def _handler() -> Any:
-    from ui.map.web import scheme_handler
+    from dispatcher_ui.map.web import scheme_handler
 
     return scheme_handler()
 
@@ -451,7 +451,7 @@ def test_a_replay_frame_moves_the_markers_and_end_replay_brings_back_live(
 def test_replay_through_the_history_room_reaches_the_real_map(
     qtbot: Any, core: Core, tmp_path: Path
 ) -> None:
-    from ui.history import dock as history_dock
+    from dispatcher_ui.history import dock as history_dock
 
     window, controller = open_window(qtbot, core, tmp_path)
     history_dock.show_frame(window, _frame(T0, ("V03", 52.5, 13.4)))
@@ -518,7 +518,7 @@ def test_a_failing_read_says_so_in_the_status_bar_and_the_map_goes_on(
 def test_one_load_in_flight_and_a_superseded_result_is_dropped(qtbot: Any) -> None:
     import threading
 
-    from ui.map.loader import LatestLoad
+    from dispatcher_ui.map.loader import LatestLoad
 
     gate = threading.Event()
     calls: list[int] = []
@@ -707,7 +707,7 @@ def test_a_stop_tooltip_at_the_top_edge_opens_below_and_stays_inside_the_map(
 def test_a_stops_eta_on_the_map_is_the_one_on_its_board(
     qtbot: Any, core: Core, tmp_path: Path
 ) -> None:
-    from ui.routes.board_model import Column
+    from dispatcher_ui.routes.board_model import Column
 
     window, controller = open_window(qtbot, core, tmp_path)
     drive(core, controller, [("V03", 52.53, 13.42)], T0)  # a live fix the old guess ran from

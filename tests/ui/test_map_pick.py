@@ -28,8 +28,8 @@ from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.orm import AuditEntry, GeocodeCacheRow, Stop
 from dispatcher.persistence.stop_position_repo import fix_stop_position, read_stop_place
 from dispatcher.users.desk import UserDesk
-from ui.main_window import MainWindow
-from ui.map.controller import MapController
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.map.controller import MapController
 
 #: A few kilometres south-east of the demo's stops: the route's times move.
 SPOT = (52.4711, 13.5212)

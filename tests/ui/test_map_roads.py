@@ -27,9 +27,9 @@ from dispatcher.eta import haversine_m
 from dispatcher.maps.routes import is_open, ordered
 from dispatcher.persistence import fleet_repo
 from dispatcher.routing import Router, RoutingSettings
-from ui.main_window import MainWindow
-from ui.map.controller import MapController
-from ui.selection import Selection
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.map.controller import MapController
+from dispatcher_ui.selection import Selection
 
 #: Points the fake engine puts on each leg between two places (a road is never a chord).
 BENDS = 3

@@ -19,7 +19,7 @@ from dispatcher.messaging.inbound import receive_sms
 from dispatcher.messaging.service import MessagingService
 from dispatcher.persistence.orm import Stop
 from dispatcher.users.desk import UserDesk
-from ui.main_window import MainWindow
+from dispatcher_ui.main_window import MainWindow
 
 
 @pytest.fixture

@@ -31,9 +31,9 @@ from dispatcher.messaging.stop_facts import fresh_eta, is_late
 from dispatcher.model.messaging import OutboxStatus
 from dispatcher.persistence.orm import Stop
 from dispatcher.users.desk import UserDesk
-from ui.main_window import MainWindow
-from ui.messages.actions import message_customer
-from ui.messages.outbox_model import Column, OutboxModel
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.messages.actions import message_customer
+from dispatcher_ui.messages.outbox_model import Column, OutboxModel
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -70,7 +70,7 @@ def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
 
 
 def service(window: MainWindow) -> MessagingService:
-    from ui.messages.actions import messaging_service
+    from dispatcher_ui.messages.actions import messaging_service
 
     return messaging_service(window)
 
@@ -243,7 +243,7 @@ def test_the_dock_says_what_the_automation_sent_and_why_and_filters_it(
     from dispatcher.persistence import partitions
     from dispatcher.persistence.orm import PositionRow
     from dispatcher.persistence.web_repo import routed_stops_of_day
-    from ui.messages.panel import STATE_KEYS, MessagesPanel
+    from dispatcher_ui.messages.panel import STATE_KEYS, MessagesPanel
 
     svc = service(window)
     panel = window.messages_panel

@@ -30,8 +30,8 @@ from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.geocode_repo import database_geocoder
 from dispatcher.persistence.orm import AuditEntry, GeocodeCacheRow, Stop
 from dispatcher.scenario.demo import demo_scenario
-from ui.main_window import MainWindow
-from ui.orders.new_order_dialog import NewOrderDialog, open_new_order
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.orders.new_order_dialog import NewOrderDialog, open_new_order
 
 DAY = date(2026, 11, 20)
 

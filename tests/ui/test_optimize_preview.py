@@ -18,9 +18,9 @@ from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence import fleet_repo
-from ui.main_window import MainWindow
-from ui.routes.optimize_dialog import OptimizeDialog
-from ui.routes.preview_map import PREVIEW_COLOURS
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.routes.optimize_dialog import OptimizeDialog
+from dispatcher_ui.routes.preview_map import PREVIEW_COLOURS
 
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 
@@ -101,7 +101,7 @@ def test_the_preview_page_shows_names_as_text(qapp: Any) -> None:
     """A customer name is data: inlined in the page's script as an escaped literal and put
     into the DOM as text, so markup in it never runs."""
     from dispatcher.maps.jsbridge import to_js
-    from ui.routes.preview_map import page_html
+    from dispatcher_ui.routes.preview_map import page_html
 
     name = "</script><img src=x onerror=alert(1)>`${1}`"
     stop = [52.5, 13.4, "R-1", name, "street", 0, 0, "", "10:00", 0]

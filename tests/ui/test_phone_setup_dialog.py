@@ -18,8 +18,8 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence import fleet_repo
 from dispatcher.scenario.demo import demo_scenario
-from ui.devices.phone_setup_dialog import ACTION_TEXT, MENU, PhoneSetupDialog
-from ui.main_window import MainWindow
+from dispatcher_ui.devices.phone_setup_dialog import ACTION_TEXT, MENU, PhoneSetupDialog
+from dispatcher_ui.main_window import MainWindow
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence import fleet_repo
-from ui.fleet_model import FleetColumn
-from ui.main_window import MainWindow
+from dispatcher_ui.fleet_model import FleetColumn
+from dispatcher_ui.main_window import MainWindow
 
 
 @pytest.fixture

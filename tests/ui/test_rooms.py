@@ -1,10 +1,11 @@
-"""The window's room registry (ui/rooms.py): typed lookup by class, a clear missing-room error."""
+"""The window's room registry (ui/dispatcher_ui/rooms.py): typed lookup by class, a clear
+missing-room error."""
 
 from __future__ import annotations
 
 import pytest
 
-from ui.rooms import RoomMissing, Rooms
+from dispatcher_ui.rooms import RoomMissing, Rooms
 
 
 class MapRoom:

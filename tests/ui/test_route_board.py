@@ -24,10 +24,10 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.model.core import StopStatus
 from dispatcher.persistence import fleet_repo
-from ui.main_window import MainWindow
-from ui.routes.board import VehicleBoard
-from ui.routes.board_model import STOPS_MIME, Column, Role, VehicleBoardModel
-from ui.routes.panel import RoutesPanel
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.routes.board import VehicleBoard
+from dispatcher_ui.routes.board_model import STOPS_MIME, Column, Role, VehicleBoardModel
+from dispatcher_ui.routes.panel import RoutesPanel
 
 
 @pytest.fixture
@@ -250,7 +250,7 @@ def test_urgent_stop_gets_ranked_suggestions_and_one_click_accept(window: MainWi
     assert c.day is not None
     sid = c.day.plan.routes["V07"][5]
     assert c.move([sid], "", 0)  # unassign it: now it is an order waiting for a vehicle
-    from ui.routes.insert_dialog import show_suggestions
+    from dispatcher_ui.routes.insert_dialog import show_suggestions
 
     dialog = show_suggestions(panel, sid)
     sugg = dialog.suggestions
@@ -269,7 +269,7 @@ def test_optimizing_a_route_with_a_pinned_stop_keeps_it(qtbot, window: MainWindo
     c.move([route[0]], "V11", len(route))  # make the route worse so the optimizer moves stops
     pinned = c.day.plan.routes["V11"][3]
     assert c.set_locks([pinned], pinned=True)
-    from ui.routes.optimize_dialog import start_optimization
+    from dispatcher_ui.routes.optimize_dialog import start_optimization
 
     dialog = start_optimization(panel, "V11")
     qtbot.waitUntil(lambda: dialog.outcome is not None or dialog.error is not None, timeout=60000)
@@ -285,10 +285,12 @@ def test_optimizing_a_route_with_a_pinned_stop_keeps_it(qtbot, window: MainWindo
 def test_message_customer_is_offered_for_the_selected_stop(
     window: MainWindow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ui.messages.actions
+    import dispatcher_ui.messages.actions
 
     calls: list[int] = []
-    monkeypatch.setattr(ui.messages.actions, "message_customer", lambda w, sid: calls.append(sid))
+    monkeypatch.setattr(
+        dispatcher_ui.messages.actions, "message_customer", lambda w, sid: calls.append(sid)
+    )
     panel = panel_of(window)
     assert panel.controller.day is not None
     sid = panel.controller.day.plan.routes["V08"][2]

@@ -24,10 +24,10 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.orm import Route, Stop, Vehicle
-from ui.main_window import MainWindow
-from ui.routes.board import VehicleBoard
-from ui.routes.board_model import STOPS_MIME
-from ui.routes.panel import RoutesPanel
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.routes.board import VehicleBoard
+from dispatcher_ui.routes.board_model import STOPS_MIME
+from dispatcher_ui.routes.panel import RoutesPanel
 
 COLD_REF: dict[str, str] = {}
 

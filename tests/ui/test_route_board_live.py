@@ -34,9 +34,9 @@ from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.orm import AuditEntry
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
-from ui.main_window import MainWindow
-from ui.routes.board_model import Column
-from ui.routes.panel import RoutesPanel
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.routes.board_model import Column
+from dispatcher_ui.routes.panel import RoutesPanel
 
 WAIT = {"timeout": 15000}
 

@@ -35,7 +35,7 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.orm import AuditEntry
-from ui.main_window import MainWindow
+from dispatcher_ui.main_window import MainWindow
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from dispatcher.kpi.schedule import planned_arrivals, planned_breaks
 from dispatcher.kpi.timeline import Timeline, build_timeline
 from dispatcher.model.kpi import DayRecords, StopRecord, VehicleRecord
 from dispatcher.planning.model import to_plan_seconds
-from ui.kpi.charts import LATE
-from ui.kpi.timeline import TimelineView
-from ui.selection import SelectionModel
+from dispatcher_ui.kpi.charts import LATE
+from dispatcher_ui.kpi.timeline import TimelineView
+from dispatcher_ui.selection import SelectionModel
 
 
 def at(hh: int, mm: int = 0) -> datetime:

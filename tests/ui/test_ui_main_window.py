@@ -17,8 +17,8 @@ from routes_wait import wait_for_routes
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence import fleet_repo
-from ui.main_window import MainWindow
-from ui.routes_model import Role, RoutesModel
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.routes_model import Role, RoutesModel
 
 
 @pytest.fixture
@@ -69,16 +69,16 @@ def test_the_rooms_find_each_other_through_the_window_registry(
     qtbot, core: Core, tmp_path: Path
 ) -> None:
     """Each dock registers its room; the others find it by class or by the leaf base class
-    they name (no dock imports another's panel or the window: ui/rooms.py)."""
-    from ui.exceptions.panel import ExceptionsPanel
-    from ui.history.replay_bar import ReplayBar
-    from ui.map.controller import MapController
-    from ui.map.fix_position import PositionFixer
-    from ui.messages.feedback import SendFeedback
-    from ui.messages.panel import MessagesPanel
-    from ui.rooms import RoomMissing
-    from ui.routes.host import BoardsHost
-    from ui.routes.panel import RoutesPanel
+    they name (no dock imports another's panel or the window: ui/dispatcher_ui/rooms.py)."""
+    from dispatcher_ui.exceptions.panel import ExceptionsPanel
+    from dispatcher_ui.history.replay_bar import ReplayBar
+    from dispatcher_ui.map.controller import MapController
+    from dispatcher_ui.map.fix_position import PositionFixer
+    from dispatcher_ui.messages.feedback import SendFeedback
+    from dispatcher_ui.messages.panel import MessagesPanel
+    from dispatcher_ui.rooms import RoomMissing
+    from dispatcher_ui.routes.host import BoardsHost
+    from dispatcher_ui.routes.panel import RoutesPanel
 
     window = MainWindow(core, ini(tmp_path))
     qtbot.addWidget(window)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui.selection import Selection, SelectionModel
+from dispatcher_ui.selection import Selection, SelectionModel
 
 
 def test_selection_announces_changes_once(qtbot: object) -> None:

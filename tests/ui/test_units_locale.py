@@ -25,12 +25,12 @@ from dispatcher.model.core import PositionReport
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.orm import Stop
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
-from ui.fleet_model import FleetColumn
-from ui.kpi.panel import KpiPanel
-from ui.main_window import MainWindow
-from ui.routes.board_model import Column
-from ui.routes.panel import RoutesPanel
-from ui.routes_model import Column as ListColumn
+from dispatcher_ui.fleet_model import FleetColumn
+from dispatcher_ui.kpi.panel import KpiPanel
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.routes.board_model import Column
+from dispatcher_ui.routes.panel import RoutesPanel
+from dispatcher_ui.routes_model import Column as ListColumn
 
 US_FLEET = {"timezone": TZ_NAME, "units": "mi", "locale": "en_US"}
 METRES_PER_MILE = 1609.344

@@ -18,9 +18,9 @@ from dispatcher.model.users import Role, User
 from dispatcher.persistence import route_kpi_repo
 from dispatcher.persistence.orm import AuditEntry
 from dispatcher.users.desk import UserDesk
-from ui.fleet_setup.dialog import FleetSetupDialog
-from ui.fleet_setup.record_tab import RecordTab
-from ui.main_window import MainWindow  # noqa: F401 - before the QApplication (map scheme)
+from dispatcher_ui.fleet_setup.dialog import FleetSetupDialog
+from dispatcher_ui.fleet_setup.record_tab import RecordTab
+from dispatcher_ui.main_window import MainWindow  # noqa: F401 - before the QApplication (map scheme)
 
 UTC = ZoneInfo("UTC")
 

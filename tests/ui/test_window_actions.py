@@ -22,8 +22,8 @@ from dispatcher.model.alerts import AlertKind, Condition, Severity
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.scenario.demo import demo_scenario
-from ui.main_window import MainWindow
-from ui.shortcuts import WINDOW, DuplicateShortcut, ShortcutRegistry
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.shortcuts import WINDOW, DuplicateShortcut, ShortcutRegistry
 
 #: Mid-morning in the fleet's zone (Berlin 10:00 is 09:00 UTC; St John's on its fall-back
 #: day in the second run): the vans of the demo day are on the road.
@@ -186,7 +186,7 @@ def test_the_status_bar_does_not_count_unassigned_as_a_route(
 def test_the_fleet_tab_shows_no_speed_for_an_offline_van(qtbot: Any, window: MainWindow) -> None:
     from dispatcher.fleet.state import FleetChanged
     from dispatcher.model.core import PositionReport
-    from ui.fleet_model import FleetColumn
+    from dispatcher_ui.fleet_model import FleetColumn
 
     fleet = window.fleet_model._fleet
     fix = PositionReport("V01", T0, 52.5, 13.4, speed_kmh=36.0, heading_deg=0.0)
@@ -208,8 +208,8 @@ def test_the_fleet_tab_shows_no_speed_for_an_offline_van(qtbot: Any, window: Mai
 def test_the_detail_pane_says_the_facts_in_words_in_the_fleet_zone(
     qtbot: Any, window: MainWindow, core: Core
 ) -> None:
-    from ui.exceptions.model import SEVERITY_COLOURS
-    from ui.themes import STATUS_COLOURS
+    from dispatcher_ui.exceptions.model import SEVERITY_COLOURS
+    from dispatcher_ui.themes import STATUS_COLOURS
 
     stop = core.load_routes()[1].stops[2]
     cond = Condition(
@@ -248,7 +248,7 @@ def test_a_late_stop_is_named_by_its_order_number_as_on_the_board(
 ) -> None:
     from dispatcher.alerts.engine import RuleEngine
     from dispatcher.alerts.facts import Snapshot, StopFacts
-    from ui.exceptions.model import Column
+    from dispatcher_ui.exceptions.model import Column
 
     view = core.load_routes()[1].stops[2]
     facts = StopFacts(

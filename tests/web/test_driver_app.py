@@ -122,7 +122,7 @@ def console_pod_view(qtbot: Any, service: DriverService, refs: list[str]) -> Non
     """The console's POD view of the synced stops, saved for docs/driver.md."""
     from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-    from ui.driver.pod_view import PodPanel, load_pods
+    from dispatcher_ui.driver.pod_view import PodPanel, load_pods
 
     host = QWidget()
     qtbot.addWidget(host)

@@ -23,7 +23,7 @@ from dispatcher.messaging.service import MessagingService
 from dispatcher.model.alerts import AlertKind
 from dispatcher.users.desk import UserDesk
 from dispatcher.web.server import WebServer
-from ui.main_window import MainWindow
+from dispatcher_ui.main_window import MainWindow
 
 
 @pytest.fixture

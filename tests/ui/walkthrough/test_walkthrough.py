@@ -1,10 +1,10 @@
 """Every registered action of the main window, driven as a dispatcher drives it.
 
 One real window over a small demo day (one per module: building it and loading the map is
-the slow part) and one step per entry of the window's shortcut registry (ui/shortcuts.py):
-an action with a key is pressed on the keyboard, one without is clicked in its menu, and
-each step asserts what the dispatcher sees — a row's status, a dialog's text, the selection,
-the outbox, a dock. A registered action without a step fails
+the slow part) and one step per entry of the window's shortcut registry
+(ui/dispatcher_ui/shortcuts.py): an action with a key is pressed on the keyboard, one without is
+clicked in its menu, and each step asserts what the dispatcher sees — a row's status, a dialog's
+text, the selection, the outbox, a dock. A registered action without a step fails
 ``test_every_registered_action_has_a_step``: new actions join by being registered.
 """
 
@@ -42,8 +42,8 @@ from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.scenario.demo import demo_scenario
 from dispatcher.users.desk import UserDesk
-from ui.main_window import MainWindow
-from ui.shortcuts import Entry
+from dispatcher_ui.main_window import MainWindow
+from dispatcher_ui.shortcuts import Entry
 
 pytestmark = [pytest.mark.walkthrough, pytest.mark.gui]
 
@@ -682,7 +682,7 @@ def replay_around(w: Walk) -> None:
 
 @step("window/Proof of visit")
 def proof_of_visit(w: Walk) -> None:
-    from ui.history.visit_dialog import ProofOfVisitDialog
+    from dispatcher_ui.history.visit_dialog import ProofOfVisitDialog
 
     stop_id = w.select_stop("V03", 0)
     w.fire("window/Proof of visit")
@@ -712,7 +712,7 @@ def export_day_report(w: Walk) -> None:
 
 @step("window/KPI trends")
 def kpi_trends(w: Walk) -> None:
-    from ui.kpi.period_view import PeriodDialog
+    from dispatcher_ui.kpi.period_view import PeriodDialog
 
     w.fire("window/KPI trends")
     w.qtbot.waitUntil(lambda: isinstance(getattr(w.window, "period_dialog", None), PeriodDialog))
@@ -733,7 +733,7 @@ def kpi_trends(w: Walk) -> None:
 
 @step("window/New order")
 def new_order(w: Walk) -> None:
-    from ui.orders.new_order_dialog import NewOrderDialog
+    from dispatcher_ui.orders.new_order_dialog import NewOrderDialog
 
     w.fire("window/New order")
     w.qtbot.waitUntil(lambda: getattr(w.window, "last_new_order_dialog", None) is not None)
@@ -791,7 +791,7 @@ def fleet_setup(w: Walk) -> None:
 
 @step("window/Set up a driver's phone")
 def phone_setup(w: Walk) -> None:
-    from ui.devices.phone_setup_dialog import PhoneSetupDialog
+    from dispatcher_ui.devices.phone_setup_dialog import PhoneSetupDialog
 
     w.fire("window/Set up a driver's phone")
     w.qtbot.waitUntil(lambda: w.window.findChild(PhoneSetupDialog) is not None)
@@ -804,7 +804,7 @@ def phone_setup(w: Walk) -> None:
 
 @step("window/Driver app")
 def driver_desk(w: Walk) -> None:
-    from ui.driver.desk_dialog import DriverDeskDialog
+    from dispatcher_ui.driver.desk_dialog import DriverDeskDialog
 
     w.fire("window/Driver app")
     w.qtbot.waitUntil(lambda: w.window.findChild(DriverDeskDialog) is not None)
@@ -840,7 +840,7 @@ def devices_dock(w: Walk) -> None:
 
 @step("window/Device settings")
 def device_settings(w: Walk) -> None:
-    from ui.devices.settings_dialog import DeviceSettingsDialog
+    from dispatcher_ui.devices.settings_dialog import DeviceSettingsDialog
 
     w.window.device_settings_dialog = None
     w.fire("window/Device settings")
@@ -860,7 +860,7 @@ def device_settings(w: Walk) -> None:
 
 @step("window/Where is my order")
 def where_is_my_order(w: Walk) -> None:
-    from ui.support.order_search import OrderSearchDialog
+    from dispatcher_ui.support.order_search import OrderSearchDialog
 
     w.fire("window/Where is my order", target=w.window.route_filter)
     w.qtbot.waitUntil(
@@ -879,7 +879,7 @@ def where_is_my_order(w: Walk) -> None:
 
 @step("window/Flight recorder")
 def flight_recorder(w: Walk) -> None:
-    from ui.support.flight_recorder import FlightRecorderDialog
+    from dispatcher_ui.support.flight_recorder import FlightRecorderDialog
 
     w.fire("window/Flight recorder", target=w.window.route_filter)
     w.qtbot.waitUntil(
@@ -895,7 +895,7 @@ def flight_recorder(w: Walk) -> None:
 
 @step("window/Shift handover")
 def shift_handover(w: Walk) -> None:
-    from ui.support.handover_dialog import HandoverDialog
+    from dispatcher_ui.support.handover_dialog import HandoverDialog
 
     w.fire("window/Shift handover")
     w.qtbot.waitUntil(

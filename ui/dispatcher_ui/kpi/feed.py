@@ -1,0 +1,120 @@
+"""Feeds the KPI dock and the timeline: one background load of the day every few seconds.
+
+The GUI thread only copies the live positions (the fleet state is not thread-safe) and
+starts :func:`dispatcher.kpi.snapshot.load_snapshot` with
+:func:`dispatcher_ui.workers.run_in_background`; it never waits on the database. At most one load
+runs at a time, and none while neither view is on screen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from dispatcher.clock import system_monotonic
+from dispatcher.errors import DispatcherError
+from dispatcher.kpi.schedule import LatLon
+from dispatcher.kpi.snapshot import KpiSnapshot, load_snapshot
+from dispatcher.model.core import VehicleState
+from dispatcher_ui.workers import run_in_background
+
+if TYPE_CHECKING:
+    from dispatcher_ui.shell import Shell
+
+log = logging.getLogger(__name__)
+
+#: Seconds of wall time between two loads (the demo clock may run faster; the DB does not).
+REFRESH_S = 5.0
+#: Seconds between two computations of the routes' cost and CO₂e (they read the day's
+#: position history; in between, the last ones are carried over).
+ROUTES_REFRESH_S = 60.0
+
+
+class KpiFeed(QObject):
+    """Loads :class:`KpiSnapshot` objects off the GUI thread and announces them."""
+
+    #: A fresh :class:`KpiSnapshot`.
+    loaded = Signal(object)
+    #: A message a person can read when a load failed (the previous figures stay shown).
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        window: Shell,
+        *,
+        interval_s: float = REFRESH_S,
+        wanted: Callable[[], bool] | None = None,
+    ) -> None:
+        super().__init__(window)
+        self._window = window
+        self._interval = interval_s
+        self._wanted = wanted or (lambda: True)
+        self._busy = False
+        self._last = -float("inf")
+        self._routes_last = -float("inf")
+        self.latest: KpiSnapshot | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def tick(self) -> None:
+        """The window's tick hook: start a load when one is due and someone looks."""
+        if system_monotonic() - self._last >= self._interval and self._wanted():
+            self.refresh()
+
+    def refresh(self) -> bool:
+        """Start a load now unless one is running; returns whether one was started."""
+        if self._busy:
+            return False
+        self._busy = True
+        self._last = system_monotonic()
+        core = self._window.core
+        tz = self._window.routes_model.timezone
+        now = core.clock.now()
+        positions = self._positions()
+        day = self._window.service_day
+        routes_due = self._last - self._routes_last >= ROUTES_REFRESH_S
+        if routes_due:
+            self._routes_last = self._last
+        previous = self.latest.routes if self.latest is not None else ()
+
+        def load() -> KpiSnapshot:
+            provider = core.routing.provider()
+            snapshot = load_snapshot(core.db, tz, now, positions, day=day, provider=provider)
+            snapshot = snapshot.with_timeline()
+            if routes_due:
+                try:
+                    return snapshot.with_routes(core.db, provider)
+                except DispatcherError as exc:  # the other figures still show
+                    log.warning("cannot compute the routes' cost and CO2e: %s", exc)
+                    return snapshot
+            same_day = previous and previous[0].day.service_date == snapshot.records.day
+            return replace(snapshot, routes=previous) if same_day else snapshot
+
+        run_in_background(load, self._done, self._error)
+        return True
+
+    def _positions(self) -> dict[str, LatLon]:
+        live = self._window.core.live
+        if live is None:
+            return {}
+        return {
+            s.vehicle_id: (s.lat, s.lon)
+            for s in live.fleet.snapshots()
+            if s.lat is not None and s.lon is not None and s.state is not VehicleState.OFFLINE
+        }
+
+    def _done(self, snapshot: KpiSnapshot) -> None:
+        self._busy = False
+        self.latest = snapshot
+        self.loaded.emit(snapshot)
+
+    def _error(self, exc: Exception) -> None:
+        self._busy = False
+        log.warning("KPI refresh failed: %s", exc)
+        self.failed.emit(f"Could not refresh the figures: {exc}")
