@@ -76,6 +76,10 @@ class _Card(QFrame):
         self.detail.setText(f"{self.caption} · {detail}" if detail else self.caption)
 
 
+#: Two rows of cards: a third row would raise the dock's minimum height, and the bottom area
+#: it shares with the exception queue would take it from the route boards (1366 × 768).
+CARDS_PER_ROW = 5
+
 COSTS_TIP = (
     "Planned vs actual distance, route cost and CO2e of the routes in scope "
     '(docs/kpi.md, "Cost and emissions"); refreshed every minute'
@@ -116,7 +120,7 @@ class KpiPanel(QWidget):
         top.addWidget(self.costs, 3)
         cards = QGridLayout()
         for i, card in enumerate(self.cards.values()):
-            cards.addWidget(card, i // 4, i % 4)
+            cards.addWidget(card, i // CARDS_PER_ROW, i % CARDS_PER_ROW)
         self.progress_plot = _plot("Stops done vs planned", ClockAxis("bottom", scale_s=3600))
         self.late_plot = _plot("Late stops by hour (window end)", ClockAxis("bottom", scale_s=3600))
         self.age_plot = _plot("Open exceptions by age", None)
