@@ -87,7 +87,7 @@ def search_orders(
 
 def _order_select() -> Select[Any]:
     return (
-        select(  # type: ignore[return-value]
+        select(  # type: ignore[return-value]  # SQLAlchemy types it Select[tuple[9 columns]]
             Stop.id,
             Stop.order_ref,
             Stop.service_date,

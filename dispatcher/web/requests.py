@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import Clock
@@ -285,9 +286,7 @@ def _clean(text: str) -> str:
     return cleaned[:MAX_TEXT]
 
 
-def _zone(tz: str):  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
-
+def _zone(tz: str) -> ZoneInfo:
     return ZoneInfo(tz)
 
 
@@ -298,8 +297,8 @@ def _slot_text(request: CustomerRequest, tz: str) -> str:
 
 
 def _window_of(db: Database, stop_id: int) -> Slot | None:
-    found = web_repo.stop_window(db, stop_id)
-    return found if found[0] and found[1] else None  # type: ignore[return-value]
+    start, end = web_repo.stop_window(db, stop_id)
+    return (start, end) if start and end else None
 
 
 def _next_day_window(db: Database, stop_id: int, tz: str) -> tuple[datetime, datetime, date]:

@@ -19,7 +19,7 @@ def row(bucket: date, key: str, **kw: float) -> PeriodRow:
     base.pop("bucket")
     base.pop("key")
     base.update(kw)
-    return PeriodRow(bucket, key, **base)  # type: ignore[arg-type]
+    return PeriodRow(bucket, key, **base)  # type: ignore[arg-type]  # **base: mixed types
 
 
 def test_period_ranges_and_steps() -> None:

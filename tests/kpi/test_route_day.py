@@ -40,7 +40,7 @@ def fix(h: int, m: int, lat: float) -> Fix:
 
 
 def planned(ref: str, seq: int, lat: float, h: int, m: int, **kw: object) -> PlannedStop:
-    return PlannedStop(ref, seq, lat, LON, planned_arrival=utc(h, m), service_s=300, **kw)  # type: ignore[arg-type]
+    return PlannedStop(ref, seq, lat, LON, planned_arrival=utc(h, m), service_s=300, **kw)  # type: ignore[arg-type]  # **kw: mixed
 
 
 def test_a_detour_costs_more_than_the_plan_and_a_window_widened_later_stays_late() -> None:

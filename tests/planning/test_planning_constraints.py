@@ -9,6 +9,7 @@ insertion and the shared check the route board's drag uses.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +25,12 @@ from dispatcher.planning.constraints import (
 from dispatcher.planning.evaluate import evaluate_route
 from dispatcher.planning.insertion import suggest_insertions, why_no_place
 from dispatcher.planning.model import Plan, PlanMatrix, PlanStop, PlanVehicle
-from dispatcher.planning.optimize import OptimizeOptions, build_model, optimize
+from dispatcher.planning.optimize import (
+    OptimizationResult,
+    OptimizeOptions,
+    build_model,
+    optimize,
+)
 from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp, unsupported
 from dispatcher.planning.reseq import resequence
 from dispatcher.planning.routing import SearchParams, solve_routing
@@ -46,11 +52,11 @@ def _vehicle(vid: str, **kw: object) -> PlanVehicle:
         "end": (0.0, 0.0),
     }
     base.update(kw)
-    return PlanVehicle(vid, **base)  # type: ignore[arg-type]
+    return PlanVehicle(vid, **base)  # type: ignore[arg-type]  # **base: values of mixed types
 
 
-def _fleet(plan: Plan, engine: str, **kw: object) -> tuple[dict[str, list[str]], object]:
-    opts = OptimizeOptions(time_limit_s=QUICK, engine=engine, **kw)  # type: ignore[arg-type]
+def _fleet(plan: Plan, engine: str, **kw: Any) -> tuple[dict[str, list[str]], OptimizationResult]:
+    opts = OptimizeOptions(time_limit_s=QUICK, engine=engine, **kw)
     result = optimize(plan, _pm(plan), opts)
     return result.routes, result
 
@@ -76,7 +82,7 @@ def test_fleet_puts_a_stop_only_on_a_vehicle_with_its_skills(engine: str):
     assert route_violations(plan, _pm(plan), "plain", plan.routes["plain"])
     routes, result = _fleet(plan, engine, vehicle_fixed_cost=1000.0)
     assert "cold" in routes["fridge"]
-    assert result.feasible, result.problems()  # type: ignore[attr-defined]
+    assert result.feasible, result.problems()
     assert plan_violations(plan, _pm(plan), routes) == []
 
 
@@ -140,8 +146,8 @@ def test_fleet_keeps_a_pair_on_one_vehicle_pickup_first(engine: str):
     assert pair_violations(plan, {})
     routes, result = _fleet(plan, engine)
     _pair_ok(routes)
-    assert result.feasible, result.problems()  # type: ignore[attr-defined]
-    assert result.engine == "ortools"  # type: ignore[attr-defined]  # PyVRP has no pairs
+    assert result.feasible, result.problems()
+    assert result.engine == "ortools"  # PyVRP has no pairs
 
 
 def test_resequence_keeps_pickup_before_delivery():
@@ -202,7 +208,7 @@ def test_fleet_honours_weight_and_volume(engine: str, dimension: str):
     assert (ev.weight_overload if dimension == "weight" else ev.volume_overload) == 20
     routes, result = _fleet(plan, engine, vehicle_fixed_cost=1000.0)
     assert routes["v0"] and routes["v1"]
-    assert result.feasible, result.problems()  # type: ignore[attr-defined]
+    assert result.feasible, result.problems()
 
 
 def _pickup_weight_plan() -> Plan:
@@ -243,8 +249,8 @@ def test_fleet_honours_the_maximum_route_duration(engine: str):
     ]
     routes, result = _fleet(plan, engine, vehicle_fixed_cost=1000.0)
     assert routes["v0"] and routes["v1"]
-    assert result.feasible, result.problems()  # type: ignore[attr-defined]
-    assert all(ev.duration <= 80.0 for ev in result.after.routes.values())  # type: ignore[attr-defined]
+    assert result.feasible, result.problems()
+    assert all(ev.duration <= 80.0 for ev in result.after.routes.values())
 
 
 # --- breaks -------------------------------------------------------------------------------
@@ -280,8 +286,8 @@ def test_fleet_plans_around_the_break(engine: str):
     plan = _break_plan()
     routes, result = _fleet(plan, engine)
     assert {"s3", "s4"} <= set(routes["dear"])
-    assert result.feasible, result.problems()  # type: ignore[attr-defined]
-    cheap = result.after.routes["cheap"]  # type: ignore[attr-defined]
+    assert result.feasible, result.problems()
+    cheap = result.after.routes["cheap"]
     if cheap.stop_ids:
         assert cheap.break_start is not None and 15.0 <= cheap.break_start <= 20.0
 
@@ -307,7 +313,7 @@ def test_fleet_prefers_the_vehicle_without_a_fixed_cost(engine: str):
     plan = Plan.build(vehicles, stops, {"dear": ["a"], "free": []})
     routes, result = _fleet(plan, engine)
     assert routes["free"] == ["a"]
-    assert result.after.cost < result.before.cost  # type: ignore[attr-defined]
+    assert result.after.cost < result.before.cost
 
 
 @pytest.mark.parametrize("limit", ["weight", "volume", "duration"])

@@ -38,7 +38,7 @@ def core(sqlite_url: str) -> Iterator[Core]:
     with c.db.session() as session:
         fleet_repo.save_scenario(session, demo_day(DAY))
     with c.db.session() as session:
-        session.get(Vehicle, "V04").skills = ["cold"]  # type: ignore[union-attr]
+        session.get(Vehicle, "V04").skills = ["cold"]  # type: ignore[union-attr]  # the demo has V04
         route = session.scalars(select(Route).where(Route.vehicle_id == "V04")).one()
         stop = session.scalars(
             select(Stop).where(Stop.route_id == route.id, Stop.status == "pending")

@@ -54,7 +54,7 @@ def web_of(core: Core) -> WebServer:
 def route_stops(core: Core, stop_id: int) -> list[int]:
     """The ids of ``stop_id``'s route in sequence."""
     with core.db.session() as s:
-        route_id = s.get(Stop, stop_id).route_id  # type: ignore[union-attr]
+        route_id = s.get(Stop, stop_id).route_id  # type: ignore[union-attr]  # the stop exists
         return list(
             s.scalars(
                 Stop.__table__.select()

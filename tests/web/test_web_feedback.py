@@ -126,7 +126,7 @@ def test_ratings_reach_the_period_average_and_a_low_one_raises_an_exception(
     assert total.row.ratings == 3 and total.row.rating_sum == 11
     assert total.avg_rating == pytest.approx((5 + 4 + 2) / 3)  # 3.67
     with core.db.session() as session:
-        vehicle = session.get(Stop, stop_id).route.vehicle_id  # type: ignore[union-attr]
+        vehicle = session.get(Stop, stop_id).route.vehicle_id  # type: ignore[union-attr]  # routed stop
     by_vehicle = load_period(core.db, tz, "week", day, "vehicle", core.clock.now())
     (mine,) = [r for r in by_vehicle.totals if r.key == vehicle]
     assert (mine.rating_sum, mine.ratings) == (11, 3)

@@ -9,6 +9,7 @@ user, and a handover someone already took. Both steps are in the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from html import escape
 from typing import TYPE_CHECKING
@@ -83,7 +84,7 @@ class HandoverDialog(QDialog):
         self.busy = False
         self.refresh()
 
-    def _run(self, fn: object, done_text: str) -> None:
+    def _run(self, fn: Callable[[], object], done_text: str) -> None:
         self.busy = True
 
         def ok(_result: object) -> None:
@@ -97,7 +98,7 @@ class HandoverDialog(QDialog):
                 self.busy = False
                 self.status.setText(str(exc))
 
-        run_in_background(fn, ok, failed)  # type: ignore[arg-type]
+        run_in_background(fn, ok, failed)
 
     def hand_over(self) -> None:
         core, user, day, note = self.core, self.user, self.day, self.note_edit.toPlainText()

@@ -43,13 +43,13 @@ def _raise(dialog: QDialog) -> None:
     dialog.activateWindow()
 
 
-def _with_user(window: Shell, what: str, show: object) -> None:
+def _with_user(window: Shell, what: str, show: Callable[[User], None]) -> None:
     core = window.core
 
     def failed(exc: Exception) -> None:
         window.statusBar().showMessage(f"{what}: {exc}", 10000)
 
-    run_in_background(lambda: core.user, show, failed)  # type: ignore[arg-type]
+    run_in_background(lambda: core.user, show, failed)
 
 
 def open_order_search(window: Shell) -> None:
