@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
+from dispatcher import display
 from dispatcher.eta.travel import TravelTimeProvider
 from dispatcher.kpi.emissions import profile_for
 from dispatcher.kpi.route_day import RouteDay, compute_route_day
@@ -32,12 +33,14 @@ class RouteDayResult:
         return to_facts(self.day, self.inputs)
 
     def line(self) -> str:
-        """The route board's line: actual against planned distance, cost and CO₂e."""
-        d = self.day
+        """The route board's line: actual against planned distance, cost and CO₂e, in the
+        fleet's units and number format (as the board's own totals)."""
+        d, show = self.day, display.current()
         return (
-            f"{d.actual.distance_km:.1f} km driven (plan {d.planned.distance_km:.1f}) · "
-            f"cost {d.actual.cost:.2f} (plan {d.planned.cost:.2f}) · "
-            f"{d.actual.co2e_kg:.1f} kg CO2e"
+            f"{show.distance(d.actual.distance_km * 1000)} driven "
+            f"(plan {show.distance_figure(d.planned.distance_km * 1000)}) · "
+            f"cost {show.number(d.actual.cost, 2)} (plan {show.number(d.planned.cost, 2)}) · "
+            f"{show.number(d.actual.co2e_kg, 1)} kg CO2e"
         )
 
 
@@ -153,15 +156,17 @@ class CostSummary:
         return self.cost / self.parcels if self.parcels else None
 
     def text(self) -> str:
-        """One line for the KPI dock (money without a currency: the fleet's own)."""
-        per = self.cost_per_parcel
+        """One line for the KPI dock (money without a currency: the fleet's own), in the
+        fleet's units and number format."""
+        per, show = self.cost_per_parcel, display.current()
         parts = [
-            f"{self.actual_km:.1f} km driven (planned {self.planned_km:.1f})",
-            f"cost {self.cost:.2f} (planned {self.planned_cost:.2f})",
+            f"{show.distance(self.actual_km * 1000)} driven "
+            f"(planned {show.distance_figure(self.planned_km * 1000)})",
+            f"cost {show.number(self.cost, 2)} (planned {show.number(self.planned_cost, 2)})",
         ]
         if per is not None:
-            parts.append(f"{per:.2f} per parcel")
-        parts.append(f"{self.co2e_kg:.1f} kg CO2e")
+            parts.append(f"{show.number(per, 2)} per parcel")
+        parts.append(f"{show.number(self.co2e_kg, 1)} kg CO2e")
         return " · ".join(parts)
 
 

@@ -71,3 +71,21 @@ def test_csv_and_self_contained_html(tmp_path: Path) -> None:
     assert "<td>160.00</td>" in page and "<td>16.00</td>" in page
     with pytest.raises(DispatcherError):
         export.write_html(period, tmp_path / "p.csv" / "x.html")  # a file is not a folder
+
+
+def test_the_cost_line_speaks_the_fleets_units_and_numbers() -> None:
+    """A Finnish fleet reads "12,3 km"; a US fleet miles: the KPI dock's line follows the
+    board's totals, not Python's defaults (2,000 m = 1.24 mi; 1234.5 → "1,234.50")."""
+    from dispatcher import display
+    from dispatcher.fleet_settings import FleetSettings
+    from dispatcher.kpi.rollup import CostSummary
+
+    summary = CostSummary(1, 12.26, 12.34, 1000.0, 1234.5, 3.24, 10)
+    display.install(FleetSettings.from_mapping({"locale": "fi_FI"}))
+    assert summary.text() == (
+        "12,3 km driven (planned 12,3) · cost 1 234,50 (planned 1 000,00) · "
+        "123,45 per parcel · 3,2 kg CO2e"
+    )
+    us = CostSummary(1, 2.0, 2.0, 0.0, 1234.5, 0.0, 0)
+    display.install(FleetSettings.from_mapping({"units": "mi", "locale": "en_US"}))
+    assert us.text() == "1.2 mi driven (planned 1.2) · cost 1,234.50 (planned 0.00) · 0.0 kg CO2e"
