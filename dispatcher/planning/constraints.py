@@ -144,15 +144,19 @@ def plan_violations(
 
 
 def move_violations(
-    plan: Plan, pm: PlanMatrix, stop_ids: Sequence[str], target: str, index: int
+    plan: Plan, pm: PlanMatrix, stop_ids: Sequence[str], target: str | None, index: int
 ) -> list[str]:
     """The violations that putting ``stop_ids`` at ``index`` of ``target``'s route (a row of
-    the route without them) would add: what the board shows before a drop is confirmed and
-    what an insertion may not bring. Existing violations are not repeated."""
-    if target not in plan.routes:
+    the route without them) would add: what the board shows before a drop, a keyboard move or
+    *Move stops to vehicle* is confirmed, and what an insertion may not bring. ``target``
+    ``None`` unassigns them (which may leave half a pair planned). Existing violations are
+    not repeated."""
+    if target is not None and target not in plan.routes:
         return []
     moved = set(stop_ids)
-    touched = {target} | {v for s in stop_ids if (v := plan.vehicle_of(s)) is not None}
+    touched = {v for s in stop_ids if (v := plan.vehicle_of(s)) is not None}
+    if target is not None:
+        touched.add(target)
     after: dict[str, list[str]] = {}
     for vid in touched:
         rest = [s for s in plan.routes[vid] if s not in moved]

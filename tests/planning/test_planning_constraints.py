@@ -184,6 +184,17 @@ def test_paired_goods_ride_only_between_their_stops():
     ]
 
 
+def test_unassigning_half_a_pair_is_a_new_violation_and_both_halves_none():
+    """Target ``None`` (the unassigned pool): what taking stops off their routes breaks."""
+    plan = _pair_plan(split=False)
+    pm = _pm(plan)
+    assert move_violations(plan, pm, ["d"], None, 0) == [
+        "pair parcel: only one of its pickup and delivery is planned"
+    ]
+    assert move_violations(plan, pm, ["p", "d"], None, 0) == []
+    assert move_violations(plan, pm, ["x"], None, 0) == []
+
+
 # --- weight and volume --------------------------------------------------------------------
 
 
