@@ -328,3 +328,43 @@ def test_move_to_vehicle_and_unassign_ask_like_a_drop(
     assert seen and "pair P1: only one of its pickup and delivery is planned" in seen[-1]
     assert c.day.plan.routes == before
     qtbot.waitUntil(lambda: not c.saving)
+
+
+def test_a_best_place_that_splits_a_pair_says_so_and_asks_before_it_is_taken(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    panel = window.routes_panel
+    assert isinstance(panel, RoutesPanel)
+    c = panel.controller
+    assert c.day is not None
+    pick, deliver = COLD_REF["pick"], COLD_REF["deliver"]
+    assert c.move([pick], "", 0, lambda problems: True)  # the pickup waits for a vehicle
+    before = {v: list(r) for v, r in c.day.plan.routes.items()}
+    unassigned = panel.boards[""]
+    unassigned.select_stops([pick])
+    context_action(qtbot, panel, unassigned, "Suggest best place")
+    dialog = panel.last_insert_dialog
+    assert dialog is not None and dialog.isVisible()
+    rows = dialog.suggestions
+    bad = next(i for i, s in enumerate(rows) if s.violations)
+    cell = dialog.table.item(bad, 4)
+    assert cell is not None
+    assert "breaks a rule" in cell.text() and "pair P1" in cell.toolTip()
+    dialog.grab().save(str(tmp_path / "best_place.png"))
+
+    seen: list[str] = []
+    answer_with(QMessageBox.StandardButton.Cancel, seen)
+    qtbot.mouseClick(dialog.table.cellWidget(bad, 5), Qt.MouseButton.LeftButton)
+    assert seen and "pair P1" in seen[0]
+    assert c.day.plan.routes == before and pick in c.day.plan.unassigned
+    assert dialog.isVisible() and dialog.note.text().startswith("Not inserted: it would break")
+
+    good = next(i for i, s in enumerate(rows) if not s.violations)
+    assert rows[good].vehicle_id == "V03"
+    seen.clear()
+    qtbot.mouseClick(dialog.table.cellWidget(good, 5), Qt.MouseButton.LeftButton)
+    assert not seen, "a clean place is taken without a question"
+    route = c.day.plan.routes["V03"]
+    assert route.index(pick) < route.index(deliver)
+    assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: not c.saving)
