@@ -43,7 +43,7 @@ from dispatcher.planning.commands import (
     Unassign,
     UndoStack,
 )
-from dispatcher.planning.constraints import move_violations
+from dispatcher.planning.constraints import move_violations, placement_violations
 from dispatcher.planning.dayplan import (
     UNASSIGNED,
     DayPlan,
@@ -528,6 +528,14 @@ class RouteDesk:
         moved = set(ids)
         index = row - sum(1 for s in route[:row] if s in moved)
         return [self.readable(v) for v in move_violations(day.plan, pm, ids, target, index)]
+
+    def placement_problems(self, stop_id: str) -> list[str]:
+        """What ``stop_id`` breaks where it is (a new order or an imported one that named its
+        vehicle was put on that route without a question), in words."""
+        day, pm = self.day, self.pm
+        if day is None or pm is None or stop_id not in day.plan.stops:
+            return []
+        return [self.readable(v) for v in placement_violations(day.plan, pm, stop_id)]
 
     # --- edits ----------------------------------------------------------------------------
     def execute(self, command: RouteCommand, label: str | None = None) -> bool:

@@ -217,6 +217,9 @@ class BoardController(QObject):
     def drop_violations(self, stop_ids: Sequence[str], target: str, row: int) -> list[str]:
         return self.desk.drop_violations(stop_ids, target, row)
 
+    def placement_problems(self, stop_id: str) -> list[str]:
+        return self.desk.placement_problems(stop_id)
+
     def readable(self, text: str) -> str:
         return self.desk.readable(text)
 
