@@ -25,7 +25,7 @@ from dispatcher.messaging.compose import EtaChange, MessageFacts, MessageRequest
 from dispatcher.messaging.situations import Situation, choose_situation
 from dispatcher.model.core import StopStatus
 from dispatcher.model.messaging import RouteStop, StopContact, zone
-from dispatcher.planning.live_eta import LiveVehicle, predict_route
+from dispatcher.planning.live_eta import LiveVehicle, break_rule, predict_route
 from dispatcher.planning.live_eta import arrivals as predicted_arrivals
 from dispatcher.planning.model import INF, PlanStop, to_plan_seconds
 
@@ -53,7 +53,9 @@ def route_etas(
 
     The same prediction as the exception queue's: a one-vehicle plan evaluated by
     :func:`dispatcher.planning.evaluate.evaluate_route`, starting from the live position
-    "now", or from the depot (now, or at shift start if that is later) before a first fix.
+    "now", or from the depot (now, or at shift start if that is later) before a first fix,
+    the driver's break placed by the same rule (:func:`~dispatcher.planning.live_eta.break_rule`)
+    so the customer is not promised a time the break makes impossible.
     Stop ids are the database ids. Empty when there is nothing to walk (no depot, no route).
     """
     if contact.depot is None or contact.shift_start is None or not contact.route:
@@ -68,6 +70,12 @@ def route_etas(
     stops = [p for p in (_plan_stop(s, origin) for s in ahead) if p is not None]
     if not stops:
         return {}
+    window, break_s = break_rule(
+        contact.shift_start,
+        contact.break_after_min,
+        contact.break_latest_min,
+        contact.break_min,
+    )
     vehicle = LiveVehicle(
         contact.vehicle_id or "vehicle",
         10**9,
@@ -75,6 +83,8 @@ def route_etas(
         contact.shift_end,
         contact.depot,
         (fix.lat, fix.lon) if fix is not None else None,
+        window,
+        break_s,
     )
     try:
         result = predict_route(vehicle, stops, now, origin, provider or HaversineProvider())

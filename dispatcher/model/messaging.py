@@ -132,7 +132,9 @@ class StopContact:
     """A stop with its customer and its vehicle's route (filled by the persistence layer).
 
     ``route`` is the whole route of the stop's vehicle in sequence (done stops included);
-    ``depot``/``shift_start`` let the ETA start from the depot before the van has left.
+    ``depot``/``shift_start`` let the ETA start from the depot before the van has left;
+    ``break_*`` is the driver's break rule (fleet setup), which the ETA counts like the
+    alerts' ETA does.
     """
 
     stop_id: int
@@ -152,3 +154,6 @@ class StopContact:
     shift_end: datetime | None = None
     depot: tuple[float, float] | None = None
     route: tuple[RouteStop, ...] = field(default_factory=tuple)
+    break_after_min: int | None = None
+    break_min: int = 0
+    break_latest_min: int | None = None

@@ -165,6 +165,9 @@ def _route_part(route: Route, tz: str) -> dict[str, Any]:
         "shift_start": datetime.combine(route.service_date, vehicle.shift_start, local),
         "shift_end": datetime.combine(route.service_date, vehicle.shift_end, local),
         "depot": (depot.lat, depot.lon) if depot else None,
+        "break_after_min": vehicle.break_after_min,
+        "break_min": vehicle.break_min or 0,
+        "break_latest_min": vehicle.break_latest_min,
     }
 
 

@@ -18,7 +18,8 @@ What a plan must honour besides windows, shifts and the count capacity
 
 :func:`route_violations` and :func:`plan_violations` say in words what a route or a plan
 breaks; :func:`move_violations` is what a drag on the route board and an insertion ask: what
-*new* violation would this change bring. The optimizer hands the same rules to its engines
+*new* violation would this change bring (:func:`placement_violations`: what a stop already put
+on a route brought). The optimizer hands the same rules to its engines
 (:func:`dispatcher.planning.optimize.build_model`) and checks their answer with these
 functions, so a solver is never trusted blindly.
 """
@@ -144,15 +145,19 @@ def plan_violations(
 
 
 def move_violations(
-    plan: Plan, pm: PlanMatrix, stop_ids: Sequence[str], target: str, index: int
+    plan: Plan, pm: PlanMatrix, stop_ids: Sequence[str], target: str | None, index: int
 ) -> list[str]:
     """The violations that putting ``stop_ids`` at ``index`` of ``target``'s route (a row of
-    the route without them) would add: what the board shows before a drop is confirmed and
-    what an insertion may not bring. Existing violations are not repeated."""
-    if target not in plan.routes:
+    the route without them) would add: what the board shows before a drop, a keyboard move or
+    *Move stops to vehicle* is confirmed, and what an insertion may not bring. ``target``
+    ``None`` unassigns them (which may leave half a pair planned). Existing violations are
+    not repeated."""
+    if target is not None and target not in plan.routes:
         return []
     moved = set(stop_ids)
-    touched = {target} | {v for s in stop_ids if (v := plan.vehicle_of(s)) is not None}
+    touched = {v for s in stop_ids if (v := plan.vehicle_of(s)) is not None}
+    if target is not None:
+        touched.add(target)
     after: dict[str, list[str]] = {}
     for vid in touched:
         rest = [s for s in plan.routes[vid] if s not in moved]
@@ -167,3 +172,17 @@ def move_violations(
     now = [v for vid in touched for v in route_violations(plan, pm, vid, after[vid])]
     now += pair_violations(plan, after)
     return [v for v in dict.fromkeys(now) if v not in before]
+
+
+def placement_violations(plan: Plan, pm: PlanMatrix, stop_id: str) -> list[str]:
+    """What ``stop_id``, where it is now, breaks that its route would not without it: the
+    check for a stop placed on a route by another path than a move (a new order or an import
+    naming its vehicle), the same :func:`move_violations` a move asks before it is made."""
+    vid = plan.vehicle_of(stop_id)
+    if vid is None:
+        return []
+    route = plan.routes[vid]
+    without = plan.copy()
+    without.routes[vid] = [s for s in route if s != stop_id]
+    without.unassigned.append(stop_id)
+    return move_violations(without, pm, [stop_id], vid, route.index(stop_id))

@@ -43,7 +43,7 @@ from dispatcher.planning.commands import (
     Unassign,
     UndoStack,
 )
-from dispatcher.planning.constraints import move_violations
+from dispatcher.planning.constraints import move_violations, placement_violations
 from dispatcher.planning.dayplan import (
     UNASSIGNED,
     DayPlan,
@@ -508,18 +508,34 @@ class RouteDesk:
     def drop_violations(self, stop_ids: Sequence[str], target: str, row: int) -> list[str]:
         """What dropping ``stop_ids`` on ``target``'s route before ``row`` would newly break
         (skills, pairs, weight, volume, maximum duration, the break), in words, before the
-        drop is made: the board shows it while dragging and asks before it drops."""
+        drop is made: the board shows it while dragging and asks before it drops, and a
+        keyboard move or *Move stops to vehicle* asks the same (:meth:`move`'s ``confirm``).
+        ``target`` :data:`UNASSIGNED` checks only what taking them off their routes breaks
+        (half a pair left planned)."""
         day, pm = self.day, self.pm
-        if day is None or pm is None or target not in day.plan.routes:
+        if day is None or pm is None:
             return []
         ids = self.in_route_order(stop_ids)
         if not ids:
+            return []
+        if target == UNASSIGNED:
+            found = move_violations(day.plan, pm, ids, None, 0)
+            return [self.readable(v) for v in found]
+        if target not in day.plan.routes:
             return []
         route = day.plan.routes[target]
         row = len(route) if row < 0 else min(row, len(route))
         moved = set(ids)
         index = row - sum(1 for s in route[:row] if s in moved)
         return [self.readable(v) for v in move_violations(day.plan, pm, ids, target, index)]
+
+    def placement_problems(self, stop_id: str) -> list[str]:
+        """What ``stop_id`` breaks where it is (a new order or an imported one that named its
+        vehicle was put on that route without a question), in words."""
+        day, pm = self.day, self.pm
+        if day is None or pm is None or stop_id not in day.plan.stops:
+            return []
+        return [self.readable(v) for v in placement_violations(day.plan, pm, stop_id)]
 
     # --- edits ----------------------------------------------------------------------------
     def execute(self, command: RouteCommand, label: str | None = None) -> bool:
@@ -549,14 +565,31 @@ class RouteDesk:
             return False
         return self._change(stack.redo, "Redone", stack.undo, "Redo (Ctrl+Shift+Z) tries again")
 
-    def move(self, stop_ids: Sequence[str], target: str, row: int) -> bool:
-        """Drop ``stop_ids`` on ``target``'s route before ``row`` (a row of the full route)."""
+    def move(
+        self,
+        stop_ids: Sequence[str],
+        target: str,
+        row: int,
+        confirm: Callable[[list[str]], bool] | None = None,
+    ) -> bool:
+        """Drop ``stop_ids`` on ``target``'s route before ``row`` (a row of the full route).
+
+        With ``confirm``, a move that would newly break a constraint (:meth:`drop_violations`)
+        is made only when ``confirm(problems)`` says yes, as a drop on the board is; a no
+        keeps the plan and says why on the change line. Every rule is asked about, none
+        refused outright: the dispatcher may know what the plan does not (the drop's policy).
+        """
         if self.day is None:
             return False
         plan = self.day.plan
         ids = self.in_route_order(stop_ids)
         if not ids:
             return False
+        if confirm is not None:
+            problems = self.drop_violations(ids, target, row)
+            if problems and not confirm(problems):
+                self.on_message("Not moved: it would break " + "; ".join(problems))
+                return False
         if target == UNASSIGNED:
             if all(s in plan.unassigned for s in ids):
                 return False
@@ -575,8 +608,14 @@ class RouteDesk:
             return self.execute(MoveWithinRoute(target, ids, index), "Moved")
         return self.execute(MoveToVehicle(ids, target, index), f"Moved to {target}")
 
-    def move_by(self, stop_ids: Sequence[str], delta: int) -> bool:
-        """Move the selected stops one place up (-1) or down (+1) within their route."""
+    def move_by(
+        self,
+        stop_ids: Sequence[str],
+        delta: int,
+        confirm: Callable[[list[str]], bool] | None = None,
+    ) -> bool:
+        """Move the selected stops one place up (-1) or down (+1) within their route
+        (``confirm`` as in :meth:`move`: a delivery moved above its pickup is asked about)."""
         ids = self.in_route_order(stop_ids)
         if self.day is None or not ids:
             return False
@@ -588,7 +627,7 @@ class RouteDesk:
         first = route.index(ids[0])
         rest_len = len(route) - len(ids)
         index = max(0, min(rest_len, first + (1 if delta > 0 else -1)))
-        return self.move(ids, vid, index if delta < 0 else index + len(ids))
+        return self.move(ids, vid, index if delta < 0 else index + len(ids), confirm)
 
     def set_locks(self, stop_ids: Sequence[str], **locks: Any) -> bool:
         """Pin/unpin, keep on vehicle, or set/clear an order group (undoable, persisted)."""

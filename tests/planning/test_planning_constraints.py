@@ -19,6 +19,7 @@ from dispatcher.model.core import StopKind
 from dispatcher.planning.constraints import (
     move_violations,
     pair_violations,
+    placement_violations,
     plan_violations,
     route_violations,
 )
@@ -182,6 +183,33 @@ def test_paired_goods_ride_only_between_their_stops():
     assert move_violations(plan, _pm(plan), ["d"], "v0", 0) == [
         "pair parcel: delivered on v0 before it is picked up"
     ]
+
+
+def test_unassigning_half_a_pair_is_a_new_violation_and_both_halves_none():
+    """Target ``None`` (the unassigned pool): what taking stops off their routes breaks."""
+    plan = _pair_plan(split=False)
+    pm = _pm(plan)
+    assert move_violations(plan, pm, ["d"], None, 0) == [
+        "pair parcel: only one of its pickup and delivery is planned"
+    ]
+    assert move_violations(plan, pm, ["p", "d"], None, 0) == []
+    assert move_violations(plan, pm, ["x"], None, 0) == []
+
+
+def test_a_stop_already_placed_says_what_it_brought_to_its_route():
+    """``placement_violations``: a new order or an import put on a route without a move."""
+    plan = _pair_plan(split=False)
+    pm = _pm(plan)
+    assert placement_violations(plan, pm, "d") == []
+    plan.routes["v0"] = ["d", "p", "x"]
+    assert placement_violations(plan, pm, "d") == [
+        "pair parcel: delivered on v0 before it is picked up"
+    ]
+    plan.stops["x"] = replace(plan.stops["x"], skills=frozenset({"cold"}))
+    assert placement_violations(plan, pm, "x") == ["v0 lacks cold for stop x"]
+    plan.routes["v0"].remove("x")
+    plan.unassigned.append("x")
+    assert placement_violations(plan, pm, "x") == []
 
 
 # --- weight and volume --------------------------------------------------------------------

@@ -8,6 +8,7 @@ changed vehicle and a sync note through the publisher, then one ``RoutesChanged`
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -192,3 +193,34 @@ def test_a_live_refresh_computed_elsewhere_is_shown_unless_the_plan_changed(
     assert desk.move([route[1]], vid, 0)  # an edit while the refresh ran
     assert not desk.apply_live_refresh(job())
     assert times == [1]
+
+
+def test_a_move_that_breaks_a_skill_is_made_only_when_confirmed(db: Database) -> None:
+    """``confirm`` (the keyboard's and the menu's question) sees what the move would break;
+    no keeps the plan and says why, yes moves, and undo takes it back."""
+    desk = _desk(db)
+    assert desk.day is not None
+    plan = desk.day.plan
+    sid = plan.routes["V04"][0]
+    plan.stops[sid] = replace(plan.stops[sid], skills=frozenset({"cold"}))
+    plan.vehicles["V04"] = replace(plan.vehicles["V04"], skills=frozenset({"cold"}))
+    messages: list[str] = []
+    desk.on_message = messages.append
+    asked: list[list[str]] = []
+    before = {v: list(r) for v, r in plan.routes.items()}
+
+    def no(problems: list[str]) -> bool:
+        asked.append(problems)
+        return False
+
+    assert not desk.move([sid], "V12", -1, no)
+    ref = desk.day.stops[sid].order_ref
+    assert asked == [[f"V12 lacks cold for stop {ref}"]]
+    assert plan.routes == before
+    assert messages[-1] == f"Not moved: it would break V12 lacks cold for stop {ref}"
+    assert desk.move([sid], "V12", -1, lambda problems: True)
+    assert plan.routes["V12"][-1] == sid
+    assert desk.undo()
+    assert plan.routes == before
+    assert desk.move([sid], "V04", 3, no), "its own van has the skill: nothing to ask"
+    assert len(asked) == 1

@@ -101,3 +101,34 @@ def test_an_imported_order_is_shown_selected_on_the_unassigned_board(
     assert "new.csv: imported 1 orders, 0 already known, 0 rows rejected" in box.text()
     qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not box.isVisible())
+
+
+def test_an_imported_order_onto_a_van_without_its_skill_is_reported(
+    qtbot: Any, window: MainWindow, tmp_path: Path, answer_modal: Any
+) -> None:
+    """An order naming its vehicle goes onto that route without a move's question: the
+    report says what it breaks there, as the change line does."""
+    panel = window.routes_panel
+    csv = tmp_path / "cold.csv"
+    csv.write_text(
+        "order_id,lat,lon,customer_name,vehicle,skills\n"
+        "NEW-2,52.50,13.42,Ice cream,V01,cold\n"
+        "NEW-3,52.51,13.41,Bread,V01,\n"
+    )
+
+    def choose(dialog: QWidget) -> None:
+        assert isinstance(dialog, QFileDialog)
+        dialog.selectFile(str(csv))
+        dialog.accept()
+
+    seen = answer_modal(choose)
+    qtbot.keyClick(window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)  # File > Import
+    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
+    qtbot.waitUntil(lambda: window.last_import_report is not None, timeout=15000)
+    box = next(w for w in window.findChildren(QMessageBox) if w.isVisible())
+    assert "imported 2 orders" in box.text()
+    assert "1 imported order(s) break a rule on the vehicle they name" in box.informativeText()
+    assert box.detailedText() == "NEW-2 on V01: V01 lacks cold for stop NEW-2"
+    assert "V01 lacks cold for stop NEW-2" in panel.change_label.text()
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.isVisible())

@@ -251,3 +251,26 @@ def test_an_order_s_constraints_are_typed_and_stored(
             300,
             "S-9",
         )
+
+
+def test_an_order_typed_onto_a_van_without_its_skill_says_what_it_breaks(
+    qtbot,
+    window: MainWindow,
+    core: Core,
+) -> None:
+    """A new order that names its vehicle goes onto that route without the question a move
+    asks; the change line then says what it breaks there, with the stop selected."""
+    dialog = open_new_order(window, "Europe/Berlin")
+    qtbot.waitUntil(lambda: dialog.vehicle.count() == 1 + len(core.vehicle_names()))
+    dialog.urgent.setChecked(False)
+    dialog.vehicle.setCurrentIndex(dialog.vehicle.findData("V01"))
+    fill(qtbot, dialog, order_id="U-8", lat="52.52", lon="13.40", skills="cold")
+    save(qtbot, dialog)
+    qtbot.waitUntil(lambda: dialog.created is not None, timeout=15000)
+    assert dialog.created is not None
+    stop_id = str(dialog.created[0])
+    panel = window.routes_panel
+    qtbot.waitUntil(lambda: "U-8" in panel.change_label.text(), timeout=15000)
+    text = panel.change_label.text()
+    assert text.startswith("Order U-8 is on V01's route but breaks V01 lacks cold for stop U-8")
+    assert panel.boards["V01"].selected_stop_ids() == [stop_id]

@@ -204,6 +204,8 @@ class NewOrderDialog(QDialog):
         window = self.window_
         if self.urgent.isChecked() and not order.vehicle_id:  # once the boards have it
             window.reload_routes(then=lambda: _suggest_places(window, str(stop_id)))
+        elif order.vehicle_id:
+            window.reload_routes(then=lambda: _check_placed(window, str(stop_id)))
         else:
             window.reload_routes()
 
@@ -237,6 +239,26 @@ def _suggest_places(window: Shell, stop_id: str) -> None:
     day = None if panel is None else panel.controller.day
     if panel is not None and day is not None and stop_id in day.stops:
         show_suggestions(panel, stop_id)
+
+
+def _check_placed(window: Shell, stop_id: str) -> None:
+    """An order typed onto a vehicle's route went there without the question a move asks:
+    say what it breaks there (skills, pair, weight, volume, duration, break) on the change
+    line, with the stop selected so Ctrl+Shift+M or Ctrl+U moves it at once."""
+    from dispatcher_ui.routes.host import BoardsHost
+
+    panel = window.rooms.find(BoardsHost)
+    day = None if panel is None else panel.controller.day
+    if panel is None or day is None or stop_id not in day.stops:
+        return
+    problems = panel.controller.placement_problems(stop_id)
+    if problems:
+        ref, vid = day.stops[stop_id].order_ref, day.plan.vehicle_of(stop_id)
+        panel.controller.focus_stops.emit([stop_id])
+        panel.controller.message.emit(
+            f"Order {ref} is on {vid}'s route but breaks {'; '.join(problems)}: move it "
+            "(Ctrl+Shift+M) or find its best place (Ctrl+U)"
+        )
 
 
 def open_new_order(window: Shell, timezone: str) -> NewOrderDialog:

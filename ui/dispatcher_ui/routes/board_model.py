@@ -316,10 +316,8 @@ class VehicleBoardModel(QAbstractTableModel):
             return False
         if row < 0:
             row = parent.row() if parent.isValid() else len(self._route)
-        problems = self.controller.drop_violations(ids, self.vehicle_id, row)
-        if problems and not self.confirm_drop(problems):
-            return False
-        self.controller.move(ids, self.vehicle_id, row)
+        # asked first when it would break a constraint (the same question as a keyboard move)
+        self.controller.move(ids, self.vehicle_id, row, self.confirm_drop)
         return False  # the controller changed the plan; a True would make the view delete rows
 
 

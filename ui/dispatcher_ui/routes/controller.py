@@ -217,6 +217,9 @@ class BoardController(QObject):
     def drop_violations(self, stop_ids: Sequence[str], target: str, row: int) -> list[str]:
         return self.desk.drop_violations(stop_ids, target, row)
 
+    def placement_problems(self, stop_id: str) -> list[str]:
+        return self.desk.placement_problems(stop_id)
+
     def readable(self, text: str) -> str:
         return self.desk.readable(text)
 
@@ -230,11 +233,22 @@ class BoardController(QObject):
     def redo(self) -> bool:
         return self.desk.redo()
 
-    def move(self, stop_ids: Sequence[str], target: str, row: int) -> bool:
-        return self.desk.move(stop_ids, target, row)
+    def move(
+        self,
+        stop_ids: Sequence[str],
+        target: str,
+        row: int,
+        confirm: Callable[[list[str]], bool] | None = None,
+    ) -> bool:
+        return self.desk.move(stop_ids, target, row, confirm)
 
-    def move_by(self, stop_ids: Sequence[str], delta: int) -> bool:
-        return self.desk.move_by(stop_ids, delta)
+    def move_by(
+        self,
+        stop_ids: Sequence[str],
+        delta: int,
+        confirm: Callable[[list[str]], bool] | None = None,
+    ) -> bool:
+        return self.desk.move_by(stop_ids, delta, confirm)
 
     def set_locks(self, stop_ids: Sequence[str], **locks: Any) -> bool:
         return self.desk.set_locks(stop_ids, **locks)

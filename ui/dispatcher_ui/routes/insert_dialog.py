@@ -2,7 +2,9 @@
 
 Suggestions come from :func:`dispatcher.planning.suggest_insertions` (ranked by "keeps the day
 on time", then added lateness, then added time); accepting one is a core
-:class:`~dispatcher.planning.MoveToVehicle` command, undoable like any drag.
+:class:`~dispatcher.planning.MoveToVehicle` command, undoable like any drag. A place that
+would break a constraint says so in its row, and accepting it asks "Move anyway?" over the
+same check as a drop (:meth:`~dispatcher.planning.desk.RouteDesk.drop_violations`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dispatcher.errors import ValidationError
 from dispatcher.planning import InsertionSuggestion, MoveToVehicle
 from dispatcher.planning.evaluate import signed
 from dispatcher.planning.insertion import why_no_place
+from dispatcher_ui.routes.confirm import confirm_move
 
 if TYPE_CHECKING:
     from dispatcher_ui.routes.host import BoardsHost
@@ -32,7 +35,7 @@ class InsertDialog(QDialog):
         day = panel.controller.day
         ref = day.stops[stop_id].order_ref if day is not None else stop_id
         self.setWindowTitle(f"Best place for {ref}")
-        self.setMinimumWidth(620)
+        self.setMinimumWidth(720)  # the Accept buttons in view beside "breaks a rule"
         try:
             self.suggestions = panel.controller.suggestions(stop_id)
         except ValidationError as exc:
@@ -68,6 +71,9 @@ class InsertDialog(QDialog):
             if s.keeps_feasibility and s.added_lateness <= 0
             else f"{signed(s.added_lateness / 60)} min late, {s.added_late_stops:+d} late stops"
         )
+        broken = [self.panel.controller.readable(v) for v in s.violations]
+        if broken:  # short in the cell (the Accept button stays in view), whole in the tooltip
+            late += " · breaks a rule" if len(broken) == 1 else f" · breaks {len(broken)} rules"
         shown = display.current()
         cells = [
             self.panel._vehicle_label(s.vehicle_id),
@@ -77,15 +83,27 @@ class InsertDialog(QDialog):
             late,
         ]
         for col, text in enumerate(cells):
-            self.table.setItem(row, col, QTableWidgetItem(text))
+            item = QTableWidgetItem(text)
+            if broken:
+                item.setToolTip("Breaks:\n" + "\n".join(f"• {b}" for b in broken))
+            self.table.setItem(row, col, item)
         button = QPushButton("Accept")
         button.clicked.connect(lambda _=False, sug=s: self.accept_suggestion(sug))
         self.table.setCellWidget(row, 5, button)
 
     def accept_suggestion(self, suggestion: InsertionSuggestion) -> bool:
-        """Put the stop there (undoable, saved, sent to the vehicle) and close."""
-        command = MoveToVehicle([self.stop_id], suggestion.vehicle_id, suggestion.index)
-        if self.panel.controller.execute(command, f"Inserted on {suggestion.vehicle_id}"):
+        """Put the stop there (undoable, saved, sent to the vehicle) and close; asked first
+        when that breaks a constraint (a no keeps the plan and the dialog open)."""
+        c, vid = self.panel.controller, suggestion.vehicle_id
+        route = c.route(vid)
+        rest = [s for s in route if s != self.stop_id]  # the suggestion's index is in these
+        row = route.index(rest[suggestion.index]) if suggestion.index < len(rest) else len(route)
+        problems = c.drop_violations([self.stop_id], vid, row)
+        if problems and not confirm_move(self, problems):
+            self.note.setText("Not inserted: it would break " + "; ".join(problems))
+            return False
+        command = MoveToVehicle([self.stop_id], vid, suggestion.index)
+        if c.execute(command, f"Inserted on {vid}"):
             self.accepted_suggestion = suggestion
             self.accept()
             return True

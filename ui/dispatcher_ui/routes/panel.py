@@ -31,6 +31,7 @@ from dispatcher_ui.map.fix_position import KEYS as FIX_KEYS
 from dispatcher_ui.map.fix_position import PositionFixer
 from dispatcher_ui.messages.actions import current_actor
 from dispatcher_ui.routes.board import VehicleBoard
+from dispatcher_ui.routes.confirm import confirm_move
 from dispatcher_ui.routes.controller import BoardController
 from dispatcher_ui.routes.host import BoardsHost
 from dispatcher_ui.routes.live import LiveBoardUpdates
@@ -295,7 +296,11 @@ class RoutesPanel(BoardsHost):
     def move_selected(self, delta: int) -> None:
         ids = self.selected()
         if ids:
-            self.controller.move_by(ids, delta)
+            self.controller.move_by(ids, delta, self._confirm_move)
+
+    def _confirm_move(self, problems: list[str]) -> bool:
+        """Asked before a keyboard or menu move that breaks a constraint (as a drop is)."""
+        return confirm_move(self, problems)
 
     def choose_vehicle_for_selected(self) -> None:
         """Ask which vehicle gets the selected stops (the keyboard's "move to vehicle")."""
@@ -313,7 +318,7 @@ class RoutesPanel(BoardsHost):
             )
             if not ok:
                 return
-        self.controller.move(ids, vehicle_id, -1)
+        self.controller.move(ids, vehicle_id, -1, self._confirm_move)
 
     def _mover_to(self, vehicle_id: str) -> Callable[[], None]:
         """A menu slot that moves the selected stops to ``vehicle_id`` (bound per entry)."""
