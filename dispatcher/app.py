@@ -314,6 +314,7 @@ def add_web(core: Core, *, listen: str | None = None) -> WebServer | None:
         web=settings,
         signer=signer,
         timezone=core.fleet.timezone,
+        locale=core.fleet.locale,
         company=messaging.settings.company_name if messaging else "Dispatcher",
         services={"messaging": messaging, "bus": core.bus, "provider": core.routing.provider()},
     )
