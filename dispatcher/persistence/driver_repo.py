@@ -336,9 +336,14 @@ def hashes_kept(session: Session, cutoff: datetime) -> set[str]:
 
 
 def mark_purged(session: Session, pod_ids: list[int], at: datetime) -> None:
-    """The files of ``pod_ids`` are gone; the rows (who, when, where, which files) stay."""
+    """The files of ``pod_ids`` are gone; the rows (who, when, where, which files) stay. A row
+    another recorder marked meanwhile keeps its time (every recorder purges, docs/deploy.md)."""
     if pod_ids:
-        session.execute(update(PodRecord).where(PodRecord.id.in_(pod_ids)).values(purged_at=at))
+        session.execute(
+            update(PodRecord)
+            .where(PodRecord.id.in_(pod_ids), PodRecord.purged_at.is_(None))
+            .values(purged_at=at)
+        )
 
 
 def audit_purge(session: Session, actor: str, summary: dict[str, Any]) -> None:
