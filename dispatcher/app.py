@@ -3,7 +3,8 @@
 :func:`build_core` opens the :class:`~dispatcher.core.Core` and adds each room's services in
 one order, so both front ends run the same thing and no service installs itself on first use:
 
-1. history retention, when this process records for the site (dispatcher/site.py);
+1. history retention and proof-of-delivery retention, when this process records for the
+   site (dispatcher/site.py);
 2. live telemetry (broker, ingest, fleet state), when asked for;
 3. the alert rules, with the election between processes when there is a broker
    (:func:`add_alert_services`: a ``serve`` holds the lease before any console);
@@ -98,6 +99,7 @@ def build_core(
             prepare(core)
         if core.site.records:  # a console next to a recorder never prunes (the recorder does)
             core.add_service(RetentionService(core.db, core.clock, core.history_settings))
+            add_pod_retention(core, serve=role == "serve")
         if live is not None:
             core.start_live(
                 embedded_broker=live.embedded_broker,
@@ -128,6 +130,22 @@ def build_core(
         core.close()
         raise
     return core
+
+
+def add_pod_retention(core: Core, *, serve: bool) -> None:
+    """Delete proof-of-delivery files past ``[driver] pod_retention_days`` (docs/driver.md).
+    A bad ``[driver]`` table stops a recorder; a console opens and says why in the log."""
+    from dispatcher.driver.settings import pod_retention
+
+    try:
+        service = pod_retention(core.settings, core.db, core.clock)
+    except DispatcherError as exc:
+        if serve:
+            raise
+        log.warning("POD retention not started: %s", exc)
+        return
+    if service is not None:
+        core.add_service(service)
 
 
 # -- alert rules -----------------------------------------------------------------------------
@@ -296,6 +314,7 @@ def add_web(core: Core, *, listen: str | None = None) -> WebServer | None:
         web=settings,
         signer=signer,
         timezone=core.fleet.timezone,
+        locale=core.fleet.locale,
         company=messaging.settings.company_name if messaging else "Dispatcher",
         services={"messaging": messaging, "bus": core.bus, "provider": core.routing.provider()},
     )

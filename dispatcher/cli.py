@@ -22,6 +22,8 @@ from dispatcher.config import Settings
 from dispatcher.devices import cli as devices_cli
 from dispatcher.devices.registry_cli import add_parsers as add_device_registry_parsers
 from dispatcher.devices.registry_cli import run_devices
+from dispatcher.driver.pod_cli import add_parser as add_pod_parser
+from dispatcher.driver.pod_cli import run_pod
 from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.fleet import cli as fleet_cli
 from dispatcher.history.commands import add_parsers as add_history_parsers
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="print a JSON array")
     add_outbox_parser(sub)
     add_history_parsers(sub)
+    add_pod_parser(sub)
     add_eta_parser(sub)
     add_kpi_parser(sub)
     devices = devices_cli.add_parser(sub)
@@ -244,6 +247,7 @@ def run_headless(args: argparse.Namespace, settings: Settings, out: TextIO | Non
         "solve": _cmd_solve,
         "alerts": _cmd_alerts,
         "history": run_history,
+        "pod": run_pod,
         "eta": run_eta,
         "kpi": run_kpi,
         "outbox": run_outbox,

@@ -229,6 +229,14 @@ def check_locale(name: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def language_tag(locale: str | None) -> str | None:
+    """A Babel locale name as a browser's ``Intl`` reads it (``fi_FI`` -> ``fi-FI``,
+    ``sr_Latn_RS`` -> ``sr-Latn-RS``); None stays None (the console's own conventions)."""
+    if not locale:
+        return None
+    return locale.split("@")[0].split(".")[0].replace("_", "-")
+
+
 def _region(locale: str | None) -> str | None:
     parts = (locale or "").replace("-", "_").split("_")
     return parts[1] if len(parts) > 1 and parts[1] else None

@@ -354,8 +354,18 @@ class LiveTelemetry:
         )
         sim_client.start()
         self._sim_client = sim_client
+        console = self.client
+
+        def ready(timeout: float) -> bool:  # both ends connected, the console subscribed
+            return sim_client.wait_connected(timeout) and console.wait_connected(timeout)
+
         self.simulator = FleetSimulator(
-            vehicles, scripts, sim_client.publish, self._clock, prefix=self._settings.broker.prefix
+            vehicles,
+            scripts,
+            sim_client.publish,
+            self._clock,
+            prefix=self._settings.broker.prefix,
+            ready=ready,
         )
         self.simulator.start()
         return len(vehicles)

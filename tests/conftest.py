@@ -11,9 +11,10 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -164,3 +165,48 @@ def database(db_url: str) -> Iterator[object]:
 @pytest.fixture
 def mqtt_url() -> str:
     return _require(MQTT_ENV)
+
+
+@pytest.fixture
+def demo_core() -> Iterator[Callable[..., Any]]:
+    """``demo_core(url)``: a core on ``url`` with the suite's demo day stored (``scenario=``
+    another day, ``settings=`` settings of the test's own); closed after the test. The set-up
+    the route-board, new-order and driver-push tests share."""
+    from dispatcher.config import Settings
+    from dispatcher.core import Core
+    from dispatcher.persistence import fleet_repo
+
+    made: list[Core] = []
+
+    def make(url: str, *, scenario: Any = None, settings: Any = None) -> Core:
+        core = Core(settings or Settings(database_url=url))
+        made.append(core)
+        if scenario is not False:  # False: an empty database (another fixture seeds it)
+            from fleet_zone import demo_day
+
+            with core.db.session() as session:
+                fleet_repo.save_scenario(session, scenario or demo_day(DAY))
+        return core
+
+    yield make
+    for core in reversed(made):
+        core.close()
+
+
+@pytest.fixture
+def open_console(qtbot: Any, tmp_path: Path) -> Callable[..., Any]:
+    """``open_console(core)``: the real main window over ``core``, not shown, its layout in
+    the test's own directory (nothing leaks between tests), once its routes are read
+    (``wait=False``: at once, for a database another fixture fills later)."""
+    from PySide6.QtCore import QSettings
+
+    from dispatcher_ui.main_window import MainWindow
+
+    def open_window(core: Any, *, wait: bool = True) -> MainWindow:
+        window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(window)
+        if wait:  # what tests/ui/routes_wait.py waits for: the reload off the GUI thread
+            qtbot.waitUntil(lambda: not window.routes_loading, timeout=15000)
+        return window
+
+    return open_window

@@ -134,6 +134,22 @@ class PodStore:
             raise ValidationError(f"stored file {sha256[:12]}… does not match its hash")
         return data
 
+    def remove(self, sha256: str, fmt: str) -> bool:
+        """Delete a stored file (retention): True when it was there, False when it was
+        already gone; OSError when it cannot be deleted (a read-only directory)."""
+        try:
+            self._path(sha256, fmt).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def size_of(self, sha256: str, fmt: str) -> int | None:
+        """Bytes of a stored file, None when it is not there (a dry run's count)."""
+        try:
+            return self._path(sha256, fmt).stat().st_size
+        except FileNotFoundError:
+            return None
+
     def _path(self, sha256: str, fmt: str) -> Path:
         if not _HASH.match(sha256) or fmt not in MEDIA_TYPES:
             raise ValidationError("not a proof-of-delivery file name")

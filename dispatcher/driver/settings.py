@@ -8,6 +8,8 @@ Example::
     pod_max_distance_m = 150        # farther from the stop: an exception in the queue
     delivery_requires = ["photo", "signature"]   # of photo, signature, recipient
     pickup_requires = []
+    pod_retention_days = 90         # photos and signatures older than this are deleted;
+                                    # 0 keeps them forever (dispatcher/driver/retention.py)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from dispatcher.clock import Clock
 from dispatcher.config import Settings, user_data_dir
 from dispatcher.driver.podstore import PodStore
+from dispatcher.driver.retention import PodRetentionService
 from dispatcher.driver.service import DriverService, PodPolicy
 from dispatcher.errors import ConfigError
 from dispatcher.persistence.database import Database
@@ -34,6 +37,7 @@ class DriverSettings:
     pod_max_distance_m: float = 150.0
     delivery_requires: list[str] = field(default_factory=lambda: ["photo", "signature"])
     pickup_requires: list[str] = field(default_factory=list)
+    pod_retention_days: int = 90
 
     @classmethod
     def from_sections(cls, sections: Mapping[str, Mapping[str, Any]]) -> DriverSettings:
@@ -50,6 +54,9 @@ class DriverSettings:
             value = getattr(values, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"[driver] {name} must be a positive number")
+        days = values.pod_retention_days
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            raise ConfigError("[driver] pod_retention_days: a whole number of days, 0 = forever")
         return values
 
     def store(self) -> PodStore:
@@ -70,3 +77,11 @@ def driver_service(settings: Settings, db: Database, clock: Clock | None = None)
     """The driver service as ``[driver]`` sets it (the console's and the web front's)."""
     values = DriverSettings.from_sections(settings.sections)
     return DriverService(db, values.store(), policy=values.policy(), clock=clock)
+
+
+def pod_retention(settings: Settings, db: Database, clock: Clock) -> PodRetentionService | None:
+    """The recorder's POD retention as ``[driver]`` sets it; None when it keeps PODs forever."""
+    values = DriverSettings.from_sections(settings.sections)
+    if values.pod_retention_days <= 0:
+        return None
+    return PodRetentionService(db, clock, values.store(), values.pod_retention_days)

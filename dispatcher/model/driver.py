@@ -81,6 +81,8 @@ class PodView:
     lon: float | None
     distance_m: float | None
     files: tuple[dict[str, Any], ...]
+    #: When retention deleted the files (None: they are kept); the metadata stays.
+    purged_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -287,6 +287,7 @@ def _pod_view(r: PodRecord) -> PodView:
         r.lon,
         r.distance_m,
         tuple(r.files),
+        r.purged_at,
     )
 
 
@@ -301,6 +302,53 @@ def latest_pods(session: Session, stop_refs: list[str]) -> dict[str, PodView]:
         for r in rows:
             found[r.stop_ref] = _pod_view(r)
     return found
+
+
+def expired_pods(
+    session: Session, cutoff: datetime, *, after_id: int = 0, limit: int = 200
+) -> list[tuple[int, list[dict[str, Any]]]]:
+    """``(id, files)`` of PODs taken before ``cutoff`` whose files are not purged yet, by id
+    from ``after_id`` on (the retention job walks them in batches)."""
+    rows = session.execute(
+        select(PodRecord.id, PodRecord.files)
+        .where(
+            PodRecord.purged_at.is_(None),
+            PodRecord.taken_at < cutoff,
+            PodRecord.id > after_id,
+        )
+        .order_by(PodRecord.id)
+        .limit(limit)
+    )
+    return [(pod_id, list(files or [])) for pod_id, files in rows]
+
+
+def hashes_kept(session: Session, cutoff: datetime) -> set[str]:
+    """The file hashes of PODs taken from ``cutoff`` on (kept): a file is content-addressed,
+    so the same photo sent twice is one file of two records, and it stays while one of them
+    does. One pass over the retained PODs' file lists per purge."""
+    kept: set[str] = set()
+    query = select(PodRecord.files).where(
+        PodRecord.purged_at.is_(None), PodRecord.taken_at >= cutoff
+    )
+    for files in session.scalars(query.execution_options(yield_per=1000)):
+        kept.update(str(f.get("sha256")) for f in files or [] if isinstance(f, dict))
+    return kept
+
+
+def mark_purged(session: Session, pod_ids: list[int], at: datetime) -> None:
+    """The files of ``pod_ids`` are gone; the rows (who, when, where, which files) stay. A row
+    another recorder marked meanwhile keeps its time (every recorder purges, docs/deploy.md)."""
+    if pod_ids:
+        session.execute(
+            update(PodRecord)
+            .where(PodRecord.id.in_(pod_ids), PodRecord.purged_at.is_(None))
+            .values(purged_at=at)
+        )
+
+
+def audit_purge(session: Session, actor: str, summary: dict[str, Any]) -> None:
+    """One audit row per purge that removed something (not one per POD)."""
+    _audit(session, actor, "pod.purge", "pod_records", None, summary, entity="pod")
 
 
 def stop_photo(session: Session, stop_id: int, name: str) -> tuple[str, str] | None:

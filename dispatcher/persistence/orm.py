@@ -557,6 +557,9 @@ class PodRecord(Base):
     distance_m: Mapped[float | None] = mapped_column(Float)
     #: ``[{"role": "photo"|"signature", "sha256": ..., "size": ..., "format": ...}]``
     files: Mapped[list[Any]] = mapped_column(default=list)
+    #: When retention deleted the files (``[driver] pod_retention_days``); the row and its
+    #: file list stay, so the record says a POD existed, what it held and when it went.
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class DriverMessage(Base):

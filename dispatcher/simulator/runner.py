@@ -29,6 +29,8 @@ from dispatcher.simulator.script import (
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes, int, bool], None]
+#: Seconds the simulator waits for its way to the console before the first step.
+READY_TIMEOUT_S = 10.0
 #: Maps the script's (simulated) time to the timestamp a message carries.
 Stamp = Callable[[datetime], datetime]
 
@@ -96,8 +98,17 @@ class FleetSimulator:
         prefix: str = "fleet",
         rate_hz: float = 1.0,
         stamp: Stamp | None = None,
+        ready: Callable[[float], bool] | None = None,
     ) -> None:
         self._stamp: Stamp = stamp or (lambda ts: ts)
+        #: Waits (up to the seconds given) until what is published reaches the console: the
+        #: first step's catch-up is a burst of QoS 0 fixes that a client still connecting
+        #: drops (its QoS 1 events it keeps and sends later), which left the demo's history
+        #: with the morning's deliveries and none of its driving.
+        self._ready = ready
+        #: The morning's track is replayed only on the simulated clock (the demo): squeezed
+        #: onto the wall clock (``stamp``) its legs would read as jumps at 20 times the speed.
+        self._replay_track = stamp is None
         self._vehicles = {v.vehicle_id: v for v in vehicles}
         self._scripts = scripts
         self._publish = publish
@@ -120,6 +131,8 @@ class FleetSimulator:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        if self._ready is not None and not self._ready(READY_TIMEOUT_S):
+            log.warning("simulator: the broker is not ready; the morning's fixes may be lost")
         while not self._stop.is_set():
             try:
                 self.step(self._clock.now())
@@ -147,11 +160,24 @@ class FleetSimulator:
 
         The demo starts at 09:30 while shifts start at 07:00; the morning's deliveries, failures
         and status changes are sent first (with their own times, in order), so the day's
-        figures and the route boards begin where the drivers really are.
+        figures and the route boards begin where the drivers really are. So is the morning's
+        track, as a tracker replays what it buffered: one fix where each leg of the script
+        began (the depot, each stop), so the position history has the morning's driving and
+        the boards' "km driven" counts it. Without it the history began at 09:30 and a van
+        with a dozen stops done showed 0.0 km driven. (Not in a time lapse: see ``stamp``.)
         """
         past = [e for e in script.events if e.ts <= now]
-        for event in past:
-            self._event(vid, event)
+        # a fix before an event of the same instant: the van is at the door when it delivers
+        items: list[tuple[datetime, int, SimEvent | None]] = [(e.ts, 1, e) for e in past]
+        if self._replay_track:
+            items += [(seg.start, 0, None) for seg in script.segments if seg.start < now]
+        for ts, _, event in sorted(items, key=lambda item: (item[0], item[1])):
+            if event is not None:
+                self._event(vid, event)
+                continue
+            pos = script.position_at(ts)
+            if pos is not None:  # offline legs are silent
+                self._position(vid, ts, *pos)
         if not any(e.kind.startswith("status_") for e in past):
             self._status(vid, online=True, ts=now)
         pos = script.position_at(now)

@@ -35,6 +35,9 @@ class WebContext:
     signer: LinkSigner
     #: The fleet's IANA zone name (times on pages are shown in it).
     timezone: str = "UTC"
+    #: The fleet's ``[fleet] locale`` (``fi_FI``), None for the console's own conventions:
+    #: pages that format times in the browser (the driver app) are told it.
+    locale: str | None = None
     company: str = "Dispatcher"
     #: Services an audience needs (the messaging service, the event bus...), by name.
     services: dict[str, Any] = field(default_factory=dict)

@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from dispatcher import display
 from dispatcher.driver.service import DriverService, Identity, as_json
 from dispatcher.errors import DatabaseError
 from dispatcher.persistence import driver_push_repo
@@ -244,6 +245,8 @@ async def sheet_json(
         "reasons": FAILURE_REASONS,
         "requires": {k: sorted(v) for k, v in service.policy.required.items()},
         "timezone": ctx.timezone,
+        # the app formats times with Intl.DateTimeFormat(locale): a BCP 47 tag (fi-FI)
+        "locale": display.language_tag(ctx.locale),
     }
 
 

@@ -3,7 +3,9 @@ day is accepted by the console's own decoder, and the trouble it scripts really 
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -185,3 +187,61 @@ def test_anchored_trouble_happens_soon_after_the_start(fleet_db: Database) -> No
     assert start + timedelta(minutes=2) <= offline[0] <= start + timedelta(minutes=30)
     assert start <= idle[0] <= start + timedelta(minutes=30)
     assert failed and failed[0] <= start + timedelta(minutes=30)
+
+
+def test_starting_mid_day_replays_the_mornings_track(fleet_db: Database) -> None:
+    """The morning's fixes arrive too (one where each leg began), in time order, so a van
+    that has delivered since 07:00 has a track of the distance it drove."""
+    from dispatcher.geo import haversine_m
+
+    vehicles, scripts = load_simulated_fleet(fleet_db, 7)
+    start = local(9, 30)
+    with fleet_db.session() as session:
+        bindings = DeviceBindings(fleet_repo.device_bindings(session))
+    decoder = Decoder(default_adapters(bindings), clock=FakeClock(start))
+    fixes: list[PositionReport] = []
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        result = decoder.decode(topic, payload, start)
+        assert isinstance(result, Accepted), result
+        if isinstance(result.report, PositionReport):
+            fixes.append(result.report)
+
+    FleetSimulator(vehicles, scripts, publish, FakeClock(start)).step(start)
+    busy = [
+        vid
+        for vid, script in scripts.items()
+        if any(e.kind == "delivered" and e.ts <= start for e in script.events)
+    ]
+    assert len(busy) >= 3
+    for vid in busy:
+        track = [f for f in fixes if f.vehicle_id == vid]
+        assert [f.ts for f in track] == sorted(f.ts for f in track)
+        assert track[0].ts < start - timedelta(hours=1), vid
+        driven = sum(haversine_m(a.lat, a.lon, b.lat, b.lon) for a, b in itertools.pairwise(track))
+        assert driven > 1000, (vid, driven)
+
+
+def test_the_first_step_waits_until_the_broker_is_ready(fleet_db: Database) -> None:
+    """The catch-up is a burst of QoS 0 fixes: sent before the clients are connected, it is
+    dropped (the demo's history had the morning's deliveries and none of its driving)."""
+    vehicles, scripts = load_simulated_fleet(fleet_db, 7)
+    order: list[str] = []
+
+    def ready(timeout: float) -> bool:
+        order.append("ready")
+        return True
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        order.append("publish")
+
+    sim = FleetSimulator(vehicles, scripts, publish, FakeClock(local(9, 30)), ready=ready)
+    sim.start()
+    try:
+        for _ in range(100):
+            if "publish" in order:
+                break
+            time.sleep(0.05)
+    finally:
+        sim.stop()
+    assert order[0] == "ready" and "publish" in order

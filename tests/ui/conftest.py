@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
-from routes_wait import wait_for_routes
 
 from dispatcher.core import Core
 from dispatcher_ui.main_window import MainWindow
@@ -58,14 +56,19 @@ def answer_modal(qapp: Any) -> Answer:
 
 
 @pytest.fixture
-def window(qtbot: Any, core: Core, tmp_path: Path) -> MainWindow:
+def board_window(core: Core, open_console: Callable[..., MainWindow]) -> MainWindow:
+    """The real main window over the test module's ``core``, its routes read, not shown: the
+    route-board tests show it only when a shortcut needs it (``show_active``)."""
+    return open_console(core)
+
+
+@pytest.fixture
+def window(qtbot: Any, board_window: MainWindow) -> MainWindow:
     """The real main window over the test module's ``core``, shown, active, its routes read.
 
     Its settings live in the test's own directory, so no layout leaks between tests.
     """
-    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    wait_for_routes(qtbot, w)
+    w = board_window
     w.show()
     qtbot.waitExposed(w)
     w.activateWindow()

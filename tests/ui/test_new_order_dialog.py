@@ -9,7 +9,7 @@ dispatcher's click is Leaflet's own click event fired in the real page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from fake_geocoder import Provider
 from fleet_zone import TZ_NAME, demo_day
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
-from routes_wait import wait_for_routes
 from sqlalchemy import select
 
 from dispatcher.config import Settings
@@ -37,22 +36,15 @@ DAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def core(sqlite_url: str, provider: Provider) -> Iterator[Core]:
+def core(sqlite_url: str, provider: Provider, demo_core: Callable[..., Core]) -> Core:
     settings = Settings(database_url=sqlite_url)
     settings.sections["geocoding"] = {"url": provider.url, "min_delay_s": 0}
-    c = Core(settings)
-    with c.db.session() as session:
-        fleet_repo.save_scenario(session, demo_scenario(DAY))
-    yield c
-    c.close()
+    return demo_core(sqlite_url, scenario=demo_scenario(DAY), settings=settings)
 
 
 @pytest.fixture
-def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
-    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    wait_for_routes(qtbot, w)
-    return w
+def window(board_window: MainWindow) -> MainWindow:
+    return board_window  # not shown (tests/ui/conftest.py)
 
 
 def fill(qtbot, dialog: NewOrderDialog, **values: str) -> None:

@@ -6,45 +6,32 @@ commands, the evaluator and the database work together as a dispatcher would use
 
 from __future__ import annotations
 
-import json
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_zone import DAY, demo_day
-from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from board_drag import drop_on
+from fleet_zone import DAY
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
-from routes_wait import wait_for_routes
 
-from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.model.core import StopStatus
 from dispatcher.persistence import fleet_repo
 from dispatcher_ui.main_window import MainWindow
-from dispatcher_ui.routes.board import VehicleBoard
-from dispatcher_ui.routes.board_model import STOPS_MIME, Column, Role, VehicleBoardModel
+from dispatcher_ui.routes.board_model import Column, Role, VehicleBoardModel
 from dispatcher_ui.routes.panel import RoutesPanel
 
 
 @pytest.fixture
-def core(sqlite_url: str) -> Iterator[Core]:
-    c = Core(Settings(database_url=sqlite_url))
-    with c.db.session() as session:
-        fleet_repo.save_scenario(session, demo_day(DAY))
-    yield c
-    c.close()
+def core(sqlite_url: str, demo_core: Callable[..., Core]) -> Core:
+    return demo_core(sqlite_url)
 
 
 @pytest.fixture
-def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
-    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    wait_for_routes(qtbot, w)
-    return w
+def window(board_window: MainWindow) -> MainWindow:
+    return board_window  # not shown (tests/ui/conftest.py)
 
 
 def panel_of(window: MainWindow) -> RoutesPanel:
@@ -64,32 +51,6 @@ def show_active(qtbot, window: MainWindow) -> None:
     qtbot.waitExposed(window)
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-
-
-def drop_on(board: VehicleBoard, stop_ids: list[str], row: int) -> None:
-    """Deliver drag-enter and drop events on the board's viewport just above ``row``.
-
-    Qt routes a drop to the widget that accepted the drag-enter, as a real drag does.
-    """
-    mime = QMimeData()
-    mime.setData(STOPS_MIME, QByteArray(json.dumps(stop_ids).encode()))
-    table = board.table
-    rect = table.visualRect(board.model.index(row, 0))
-    pos = QPointF(rect.center().x(), rect.top() + 1)
-    buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    with warnings.catch_warnings():  # PySide marks the QPoint constructor deprecated
-        warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.MoveAction, mime, buttons, keys)
-    QApplication.sendEvent(table.viewport(), enter)
-    assert enter.isAccepted()
-    event = QDropEvent(
-        pos,
-        Qt.DropAction.MoveAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(table.viewport(), event)
 
 
 def test_board_models_pass_the_model_tester(qtmodeltester, window: MainWindow) -> None:

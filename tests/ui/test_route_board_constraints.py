@@ -10,26 +10,22 @@ delivery; a move made anyway is undone by Ctrl+Z like any other.
 
 from __future__ import annotations
 
-import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fleet_zone import DAY, demo_day
-from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt, QTimer
+from board_drag import row_point, stops_mime
+from fleet_zone import DAY
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QInputDialog, QMenu, QMessageBox
-from routes_wait import wait_for_routes
 from sqlalchemy import select
 
-from dispatcher.config import Settings
 from dispatcher.core import Core
-from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.orm import Route, Stop, Vehicle
 from dispatcher_ui.main_window import MainWindow
 from dispatcher_ui.routes.board import VehicleBoard
-from dispatcher_ui.routes.board_model import STOPS_MIME
 from dispatcher_ui.routes.confirm import OBJECT_NAME as CONFIRM_MOVE
 from dispatcher_ui.routes.panel import RoutesPanel
 
@@ -37,10 +33,8 @@ COLD_REF: dict[str, str] = {}
 
 
 @pytest.fixture
-def core(sqlite_url: str) -> Iterator[Core]:
-    c = Core(Settings(database_url=sqlite_url))
-    with c.db.session() as session:
-        fleet_repo.save_scenario(session, demo_day(DAY))
+def core(sqlite_url: str, demo_core: Callable[..., Core]) -> Core:
+    c = demo_core(sqlite_url)
     with c.db.session() as session:
         session.get(Vehicle, "V04").skills = ["cold"]  # type: ignore[union-attr]  # the demo has V04
         route = session.scalars(select(Route).where(Route.vehicle_id == "V04")).one()
@@ -55,32 +49,17 @@ def core(sqlite_url: str) -> Iterator[Core]:
         pick.kind, pick.pair_key = "pickup", "P1"
         deliver.kind, deliver.pair_key = "delivery", "P1"
         COLD_REF["pick"], COLD_REF["deliver"] = str(pick.id), str(deliver.id)
-    yield c
-    c.close()
+    return c
 
 
 @pytest.fixture
-def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
-    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    wait_for_routes(qtbot, w)
-    return w
-
-
-def _mime(stop_ids: list[str]) -> QMimeData:
-    mime = QMimeData()
-    mime.setData(STOPS_MIME, QByteArray(json.dumps(stop_ids).encode()))
-    return mime
-
-
-def _point(board: VehicleBoard, row: int) -> QPointF:
-    rect = board.table.visualRect(board.model.index(row, 0))
-    return QPointF(rect.center().x(), rect.top() + 1)
+def window(board_window: MainWindow) -> MainWindow:
+    return board_window  # not shown (tests/ui/conftest.py)
 
 
 def drag_over(board: VehicleBoard, stop_ids: list[str], row: int) -> None:
     """Enter the board's table with a drag of ``stop_ids`` and move just above ``row``."""
-    mime, pos = _mime(stop_ids), _point(board, row)
+    mime, pos = stops_mime(stop_ids), row_point(board, row)
     buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     with warnings.catch_warnings():  # PySide marks the QPoint constructors deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -92,9 +71,9 @@ def drag_over(board: VehicleBoard, stop_ids: list[str], row: int) -> None:
 
 
 def drop(board: VehicleBoard, stop_ids: list[str], row: int) -> None:
-    mime = _mime(stop_ids)  # kept alive while the event uses it
+    mime = stops_mime(stop_ids)  # kept alive while the event uses it
     event = QDropEvent(
-        _point(board, row),
+        row_point(board, row),
         Qt.DropAction.MoveAction,
         mime,
         Qt.MouseButton.LeftButton,

@@ -11,13 +11,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_zone import DAY, demo_day
+from fleet_zone import DAY
 from PySide6.QtCore import QSettings, Qt
 from routes_wait import wait_for_routes
 from sqlalchemy import select
@@ -31,7 +31,6 @@ from test_route_board import (
     stored_route,
 )
 
-from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.orm import AuditEntry
@@ -39,20 +38,13 @@ from dispatcher_ui.main_window import MainWindow
 
 
 @pytest.fixture
-def core(db_url: str) -> Iterator[Core]:
-    c = Core(Settings(database_url=db_url))
-    with c.db.session() as session:
-        fleet_repo.save_scenario(session, demo_day(DAY))
-    yield c
-    c.close()
+def core(db_url: str, demo_core: Callable[..., Core]) -> Core:
+    return demo_core(db_url)
 
 
 @pytest.fixture
-def window(qtbot, core: Core, tmp_path: Path) -> MainWindow:
-    w = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    wait_for_routes(qtbot, w)
-    return w
+def window(board_window: MainWindow) -> MainWindow:
+    return board_window  # not shown (tests/ui/conftest.py)
 
 
 @contextmanager

@@ -12,59 +12,32 @@ from __future__ import annotations
 import json
 import statistics
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from board_drag import drop_on
 from driver_support import route_refs, stop_place
 from fleet_zone import DAY
-from PySide6.QtCore import QByteArray, QMimeData, QPointF, QSettings, Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
 from sqlalchemy import select
 from test_driver_app import open_paired, setup
 
-from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.persistence.orm import Stop
 from dispatcher.web.context import WebContext
 from dispatcher_ui.main_window import MainWindow
-from dispatcher_ui.routes.board import VehicleBoard
-from dispatcher_ui.routes.board_model import STOPS_MIME
 from dispatcher_ui.routes.panel import RoutesPanel
 
 StartWeb = Callable[..., Any]
 
 
 @pytest.fixture
-def desk(qtbot: Any, db_url: str, tmp_path: Path) -> Iterator[MainWindow]:
-    """The console on the same database as the web front, with its own engine."""
-    core = Core(Settings(database_url=db_url))
-    window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    yield window
-    core.close()
-
-
-def drop_on(board: VehicleBoard, stop_ids: list[str], row: int) -> None:
-    """A drag of ``stop_ids`` dropped on ``board`` above ``row`` (as tests/ui do it)."""
-    mime = QMimeData()
-    mime.setData(STOPS_MIME, QByteArray(json.dumps(stop_ids).encode()))
-    table = board.table
-    rect = table.visualRect(board.model.index(row, 0))
-    pos = QPointF(rect.center().x(), rect.top() + 1)
-    buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    with warnings.catch_warnings():  # PySide marks the QPoint constructor deprecated
-        warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.MoveAction, mime, buttons, keys)
-    QApplication.sendEvent(table.viewport(), enter)
-    assert enter.isAccepted()
-    QApplication.sendEvent(
-        table.viewport(), QDropEvent(pos, Qt.DropAction.MoveAction, mime, buttons, keys)
-    )
+def desk(db_url: str, demo_core: Callable[..., Core], open_console: Callable[..., Any]) -> Any:
+    """The console on the same database as the web front, with its own engine (the web
+    context seeds the day: the console opens on an empty database and is told the day)."""
+    return open_console(demo_core(db_url, scenario=False), wait=False)
 
 
 def stop_id(ctx: WebContext, ref: str) -> str:

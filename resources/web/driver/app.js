@@ -276,10 +276,38 @@ function button(text, cls, onClick) {
   return b;
 }
 
+// Times and dates as the fleet writes them ([fleet] locale and time zone, sent with the
+// sheet), never the phone's language: a Finnish fleet reads 14.05, not 2:05 PM. Without a
+// fleet locale, the console's own convention: a 24-hour clock and ISO dates.
+const formats = { key: "", clock: null, day: null };
+
+function fleetFormats() {
+  const sheet = state.sheet || {};
+  const key = `${sheet.locale || ""}|${sheet.timezone || ""}`;
+  if (formats.key !== key || !formats.clock) {
+    const clock = { hour: "2-digit", minute: "2-digit", timeZone: sheet.timezone || undefined };
+    if (!sheet.locale) clock.hourCycle = "h23";
+    const day = { weekday: "short", year: "numeric", month: "numeric", day: "numeric", timeZone: "UTC" };
+    try {
+      formats.clock = new Intl.DateTimeFormat(sheet.locale || undefined, clock);
+      formats.day = sheet.locale ? new Intl.DateTimeFormat(sheet.locale, day) : null;
+    } catch (e) {  // a tag or zone this browser does not know: its own, 24-hour
+      formats.clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+      formats.day = null;
+    }
+    formats.key = key;
+  }
+  return formats;
+}
+
 function timeOf(iso) {
   if (!iso) return "";
-  const tz = state.sheet && state.sheet.timezone;
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: tz || undefined });
+  return fleetFormats().clock.format(new Date(iso));
+}
+
+function dayOf(isoDay) {
+  const fmt = fleetFormats().day;  // a service day is a calendar date: formatted at UTC noon
+  return fmt && isoDay ? fmt.format(new Date(`${isoDay}T12:00:00Z`)) : isoDay;
 }
 
 function renderSheet() {
@@ -289,7 +317,7 @@ function renderSheet() {
   $("unpaired").hidden = !!state.token;
   $("sheet-view").hidden = !state.token || !!(state.podStop || state.failStop) || !$("msg-view").hidden;
   if (!sheet) return;
-  $("title").textContent = `${sheet.vehicle_name} — ${sheet.day}`;
+  $("title").textContent = `${sheet.vehicle_name} — ${dayOf(sheet.day)}`;
   list.replaceChildren();
   for (const stop of sheet.stops) {
     const li = el("li", "stop");

@@ -34,6 +34,9 @@ def load_pods(service: DriverService, stop_ref: str) -> list[LoadedPod]:
     for pod in service.pods(stop_ref):
         files: list[tuple[str, bytes | None]] = []
         for f in pod.files:
+            if pod.purged_at is not None:  # retention deleted them: nothing to read
+                files.append((str(f["role"]), None))
+                continue
             try:
                 files.append(
                     (str(f["role"]), service.store.open(str(f["sha256"]), str(f["format"])))
@@ -131,6 +134,9 @@ class PodPanel(QWidget):
                     )
                 )
                 label.setStyleSheet("border: 1px solid #90a4ae; background: white;")
+            elif pod.purged_at is not None:
+                gone = pod.purged_at.astimezone(self._zone).date().isoformat()
+                label.setText(f"{role}: deleted {gone} (pod_retention_days)")
             else:
                 label.setText(f"{role}: file missing from the store")
             box = QVBoxLayout()

@@ -29,9 +29,14 @@ log = logging.getLogger(__name__)
 
 #: Seconds of wall time between two loads (the demo clock may run faster; the DB does not).
 REFRESH_S = 5.0
-#: Seconds between two computations of the routes' cost and CO₂e (they read the day's
-#: position history; in between, the last ones are carried over).
+#: At most this many seconds between two computations of the routes' cost, CO₂e and km
+#: driven (they read the day's position history; in between, the last ones are carried over).
 ROUTES_REFRESH_S = 60.0
+#: ... and otherwise this many times what the last computation took, so a small fleet's boards
+#: follow the vans at every load while a big day's history is not re-read every few seconds.
+#: (With a fixed minute, the demo's boards showed the "0.0 km driven" computed as the console
+#: opened, before the simulated fleet's morning had been stored, for the whole first minute.)
+ROUTES_COST_FACTOR = 20.0
 
 
 class KpiFeed(QObject):
@@ -56,6 +61,8 @@ class KpiFeed(QObject):
         self._busy = False
         self._last = -float("inf")
         self._routes_last = -float("inf")
+        #: Seconds until the routes' figures are due again (see :data:`ROUTES_COST_FACTOR`).
+        self.routes_every = ROUTES_REFRESH_S
         self.latest: KpiSnapshot | None = None
 
     @property
@@ -78,7 +85,7 @@ class KpiFeed(QObject):
         now = core.clock.now()
         positions = self._positions()
         day = self._window.service_day
-        routes_due = self._last - self._routes_last >= ROUTES_REFRESH_S
+        routes_due = self._last - self._routes_last >= self.routes_every
         if routes_due:
             self._routes_last = self._last
         previous = self.latest.routes if self.latest is not None else ()
@@ -88,11 +95,17 @@ class KpiFeed(QObject):
             snapshot = load_snapshot(core.db, tz, now, positions, day=day, provider=provider)
             snapshot = snapshot.with_timeline()
             if routes_due:
+                began = system_monotonic()
                 try:
                     return snapshot.with_routes(core.db, provider)
                 except DispatcherError as exc:  # the other figures still show
                     log.warning("cannot compute the routes' cost and CO2e: %s", exc)
                     return snapshot
+                finally:  # read on the GUI thread at the next refresh: one float, no lock
+                    took = system_monotonic() - began
+                    self.routes_every = min(
+                        ROUTES_REFRESH_S, max(self._interval, ROUTES_COST_FACTOR * took)
+                    )
             same_day = previous and previous[0].day.service_date == snapshot.records.day
             return replace(snapshot, routes=previous) if same_day else snapshot
 
