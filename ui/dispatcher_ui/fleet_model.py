@@ -84,8 +84,11 @@ class FleetModel(QAbstractTableModel):
                 self._rows[row] = snap
                 changed.append(row)
         if changed:  # one signal for the span: 500 vehicles a tick were 500 signals
+            # Not the vehicle column (names change in set_names only): the window's proxy sorts
+            # on it, and a change there re-sorted 500 rows on the GUI thread every tick.
             last = len(HEADERS) - 1
-            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), last))
+            first = FleetColumn.VEHICLE + 1
+            self.dataChanged.emit(self.index(min(changed), first), self.index(max(changed), last))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
