@@ -144,6 +144,8 @@ class LiveRefresh:
     day: DayPlan
     pm: PlanMatrix
     evaluation: PlanEvaluation
+    #: The stops' ETAs from ``evaluation``, also computed off the GUI thread (10,000 stops).
+    etas: dict[str, StopEta] | None = None
 
 
 class RouteDesk:
@@ -216,11 +218,17 @@ class RouteDesk:
     @evaluation.setter
     def evaluation(self, evaluation: PlanEvaluation | None) -> None:
         """Every new evaluation refreshes the one ETA table and announces it (the map)."""
+        self._show_evaluation(evaluation)
+
+    def _show_evaluation(
+        self, evaluation: PlanEvaluation | None, etas: dict[str, StopEta] | None = None
+    ) -> None:
+        """Take ``evaluation`` and its ETA table (computed here when not given)."""
         self._evaluation = evaluation
         if evaluation is None or self.day is None:
             self.etas = {}
         else:
-            self.etas = stop_etas(self.day, evaluation)
+            self.etas = stop_etas(self.day, evaluation) if etas is None else etas
         self.bus.publish(StopEtasChanged(by_stop_id(self.etas)))
 
     def _announce(self, vehicles: Iterable[str] = (), source: str = "save") -> None:
@@ -325,7 +333,18 @@ class RouteDesk:
             return ProgressMerge()
         merge = self.day.merge_progress(progress)
         if merge.changed and self.pm is not None:
-            self.evaluation = self._reevaluate(merge.changed)  # same places: no new matrix
+            old = self._evaluation
+            evaluation = self._reevaluate(merge.changed)  # same places: no new matrix
+            wanted = set(merge.changed)
+            touched = [v for v, r in self.day.plan.routes.items() if not wanted.isdisjoint(r)]
+            etas = None  # every stop's, unless only the touched routes were evaluated again
+            if old is not None and set(old.routes) == set(evaluation.routes):
+                etas = dict(self.etas)
+                for vid in touched:
+                    for sid in self.day.plan.routes[vid]:
+                        etas.pop(sid, None)
+                etas.update(stop_etas(self.day, evaluation, touched))
+            self._show_evaluation(evaluation, etas)
             if merge.reordered:
                 self.on_routes(frozenset(merge.reordered))
             self.on_times()
@@ -425,7 +444,8 @@ class RouteDesk:
         def work() -> LiveRefresh:
             copy.place_vehicles(positions, now)
             pm = PlanMatrix.build(copy.plan, provider)
-            return LiveRefresh(generation, copy, pm, evaluate_plan(pm, copy.plan))
+            evaluation = evaluate_plan(pm, copy.plan)
+            return LiveRefresh(generation, copy, pm, evaluation, stop_etas(copy, evaluation))
 
         return work
 
@@ -443,7 +463,7 @@ class RouteDesk:
             return False
         day.plan.vehicles.update(seen.vehicles)
         self.pm = result.pm
-        self.evaluation = result.evaluation
+        self._show_evaluation(result.evaluation, result.etas)
         self.on_times()
         return True
 
