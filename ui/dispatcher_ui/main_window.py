@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 from dispatcher import display
 from dispatcher.core import Core, DayRead
 from dispatcher.planning.desk import PreparedDay
-from dispatcher.telemetry.ingest import favour_the_gui
 from dispatcher_ui import day_picker
 from dispatcher_ui.devices import dock as devices_dock
 from dispatcher_ui.exceptions import dock as exceptions_dock
@@ -101,7 +100,6 @@ class MainWindow(Shell):
         self, core: Core, settings: QSettings | None = None, *, restore: bool = True
     ) -> None:
         super().__init__()
-        favour_the_gui()  # the GUI thread takes the GIL back within 2 ms (ingest.py)
         self.core = core
         self.rooms = Rooms()
         self.qsettings = settings or QSettings()
