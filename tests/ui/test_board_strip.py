@@ -114,3 +114,20 @@ def test_boards_scrolled_far_away_are_deleted_again(qtbot: Any, panel: RoutesPan
     qtbot.wait(10)
     assert len(panel.boards) <= KEEP_AWAY + 12
     assert first not in panel.strip.built
+
+
+def test_the_boards_chooser_shows_far_vehicles_side_by_side(qtbot: Any, panel: RoutesPanel) -> None:
+    """The "Boards" menu: two far vehicles chosen are the only slots, built and in view."""
+    ids = panel.controller.vehicle_ids()
+    chosen = {ids[-1], ids[-40]}
+    menu = panel.boards_button.menu()
+    menu.aboutToShow.emit()  # as opening the menu fills it
+    everyone = next(a for a in menu.actions() if a.text() == "All vehicles")
+    for action in menu.actions():
+        if action.isCheckable() and not any(f"({v})" in action.text() for v in chosen):
+            action.setChecked(False)  # unticked one by one, as a dispatcher would
+    assert set(panel.strip.order) == chosen
+    for vid in chosen:
+        qtbot.waitUntil(lambda v=vid: v in panel.strip.built and in_view(panel, v))
+    everyone.trigger()
+    assert len(panel.strip.order) >= VEHICLES
