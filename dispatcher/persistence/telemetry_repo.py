@@ -144,33 +144,36 @@ class SqlTelemetrySink:
             known |= missing
 
     def write_events(self, batch: Sequence[EventReport]) -> None:
-        if not batch:
-            return
+        """Store each event in its own short transaction: one transaction for a batch of a
+        500-vehicle fleet's events (each may freeze a route's plan) held SQLite's only write
+        lock for over ten seconds, and the other writers gave up ("database is locked").
+        Inserts ignore an event already stored, so a batch retried after a failure part-way
+        through changes nothing twice."""
+        for event in batch:
+            self._run(lambda session, e=event: self._write_event(session, e))
 
-        def work(session: Any) -> None:
-            dialect = session.bind.dialect.name
-            for event in batch:
-                stmt = _insert_ignore(dialect).values(
-                    event_id=event.event_id,
-                    vehicle_id=event.vehicle_id,
-                    kind=event.kind.value,
-                    ts=event.ts,
-                    stop_ref=event.stop_id,
-                    reason=event.reason or "",
-                    pod_ref=event.pod_ref or "",
-                    note=event.note or "",
-                    lat=event.lat,
-                    lon=event.lon,
-                    source=event.source[:16],
-                )
-                if session.execute(stmt).rowcount and event.stop_id:
-                    # The route's first delivery event dispatches it: freeze its plan first.
-                    route_kpi_repo.freeze_for_stop(
-                        session, event.stop_id, event.ts, event.kind.value, event.vehicle_id
-                    )
-                    _apply_to_stop(session, event)
-
-        self._run(work)
+    @staticmethod
+    def _write_event(session: Any, event: EventReport) -> None:
+        dialect = session.bind.dialect.name
+        stmt = _insert_ignore(dialect).values(
+            event_id=event.event_id,
+            vehicle_id=event.vehicle_id,
+            kind=event.kind.value,
+            ts=event.ts,
+            stop_ref=event.stop_id,
+            reason=event.reason or "",
+            pod_ref=event.pod_ref or "",
+            note=event.note or "",
+            lat=event.lat,
+            lon=event.lon,
+            source=event.source[:16],
+        )
+        if session.execute(stmt).rowcount and event.stop_id:
+            # The route's first delivery event dispatches it: freeze its plan first.
+            route_kpi_repo.freeze_for_stop(
+                session, event.stop_id, event.ts, event.kind.value, event.vehicle_id
+            )
+            _apply_to_stop(session, event)
 
     def _run(self, work: Any) -> None:
         """One transaction. A failure surfaces classified: a transient DatabaseError (the

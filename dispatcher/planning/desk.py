@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -137,6 +137,18 @@ class _Edit:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedDay:
+    """A read day's plan, matrix, evaluation and ETAs, built off the GUI thread
+    (:meth:`RouteDesk.prepare`); :meth:`RouteDesk.load` takes it for these ``routes``."""
+
+    routes: list[RouteView]
+    day: DayPlan
+    pm: PlanMatrix
+    evaluation: PlanEvaluation
+    etas: dict[str, StopEta]
+
+
+@dataclass(frozen=True, slots=True)
 class LiveRefresh:
     """A live refresh computed off the GUI thread (:meth:`RouteDesk.live_refresh_job`)."""
 
@@ -144,6 +156,8 @@ class LiveRefresh:
     day: DayPlan
     pm: PlanMatrix
     evaluation: PlanEvaluation
+    #: The stops' ETAs from ``evaluation``, also computed off the GUI thread (10,000 stops).
+    etas: dict[str, StopEta] | None = None
 
 
 class RouteDesk:
@@ -216,11 +230,17 @@ class RouteDesk:
     @evaluation.setter
     def evaluation(self, evaluation: PlanEvaluation | None) -> None:
         """Every new evaluation refreshes the one ETA table and announces it (the map)."""
+        self._show_evaluation(evaluation)
+
+    def _show_evaluation(
+        self, evaluation: PlanEvaluation | None, etas: dict[str, StopEta] | None = None
+    ) -> None:
+        """Take ``evaluation`` and its ETA table (computed here when not given)."""
         self._evaluation = evaluation
         if evaluation is None or self.day is None:
             self.etas = {}
         else:
-            self.etas = stop_etas(self.day, evaluation)
+            self.etas = stop_etas(self.day, evaluation) if etas is None else etas
         self.bus.publish(StopEtasChanged(by_stop_id(self.etas)))
 
     def _announce(self, vehicles: Iterable[str] = (), source: str = "save") -> None:
@@ -233,8 +253,12 @@ class RouteDesk:
         routes: list[RouteView] | None = None,
         vehicles: list[VehicleView] | None = None,
         day: date | None = None,
+        prepared: PreparedDay | None = None,
     ) -> bool:
         """(Re)read the day from the database; the undo history starts afresh.
+
+        ``prepared``: the plan of these ``routes``, built and evaluated in the reading worker
+        (:meth:`prepare`): at 500 vehicles that was 1.5 s of the GUI thread's F5.
 
         ``day`` is the day the routes are of (the day picker's); default the day shown now,
         so a reload after a conflict stays on it, even when it has no stops.
@@ -260,7 +284,11 @@ class RouteDesk:
         if self._queue:  # what waits is dropped with the plan it edited; a save in flight lands
             self._queue.clear()
             self.on_saving(False)
-        self.day = build_day_plan(routes, vehicles, self.timezone, day=day)
+        ready = prepared is not None and prepared.routes is routes
+        if prepared is not None and ready:
+            self.day = prepared.day
+        else:
+            self.day = build_day_plan(routes, vehicles, self.timezone, day=day)
         for vid in self.day.plan.versions:
             self.day.plan.versions[vid] = old.get(vid, 0) + 1
         self.generation += 1
@@ -268,13 +296,35 @@ class RouteDesk:
         self._saved = {
             sid: vid for vid, r in self.day.plan.routes.items() for sid in r
         } | dict.fromkeys(self.day.plan.unassigned)
-        self._place_and_evaluate()
+        if prepared is not None and ready:
+            self.pm = prepared.pm
+            self._show_evaluation(prepared.evaluation, prepared.etas)
+            self._last_refresh = system_monotonic()
+        else:
+            self._place_and_evaluate()
         self.on_routes(None)
         self.on_reloaded(routes)
         self._announce(source="reload")
         if self.day.problems:
             self.on_message("; ".join(self.day.problems[:3]))
         return True
+
+    def prepare(
+        self,
+        routes: list[RouteView],
+        vehicles: list[VehicleView],
+        day: date | None,
+        positions: dict[str, tuple[float, float]],
+        now: datetime,
+    ) -> PreparedDay:
+        """What :meth:`load` builds from a read day, for a worker: touches nothing of the
+        desk (its provider only reads). ``positions`` and ``now`` are taken when the read is
+        asked for, on the GUI thread."""
+        plan = build_day_plan(routes, vehicles, self.timezone, day=day)
+        plan.place_vehicles(positions, now)
+        pm = PlanMatrix.build(plan.plan, self.provider)
+        evaluation = evaluate_plan(pm, plan.plan)
+        return PreparedDay(routes, plan, pm, evaluation, stop_etas(plan, evaluation))
 
     def merge_remote(
         self, routes: list[RouteView], vehicles: list[VehicleView], changed: Sequence[str]
@@ -325,7 +375,18 @@ class RouteDesk:
             return ProgressMerge()
         merge = self.day.merge_progress(progress)
         if merge.changed and self.pm is not None:
-            self.evaluation = self._reevaluate(merge.changed)  # same places: no new matrix
+            old = self._evaluation
+            evaluation = self._reevaluate(merge.changed)  # same places: no new matrix
+            wanted = set(merge.changed)
+            touched = [v for v, r in self.day.plan.routes.items() if not wanted.isdisjoint(r)]
+            etas = None  # every stop's, unless only the touched routes were evaluated again
+            if old is not None and set(old.routes) == set(evaluation.routes):
+                etas = dict(self.etas)
+                for vid in touched:
+                    for sid in self.day.plan.routes[vid]:
+                        etas.pop(sid, None)
+                etas.update(stop_etas(self.day, evaluation, touched))
+            self._show_evaluation(evaluation, etas)
             if merge.reordered:
                 self.on_routes(frozenset(merge.reordered))
             self.on_times()
@@ -425,7 +486,8 @@ class RouteDesk:
         def work() -> LiveRefresh:
             copy.place_vehicles(positions, now)
             pm = PlanMatrix.build(copy.plan, provider)
-            return LiveRefresh(generation, copy, pm, evaluate_plan(pm, copy.plan))
+            evaluation = evaluate_plan(pm, copy.plan)
+            return LiveRefresh(generation, copy, pm, evaluation, stop_etas(copy, evaluation))
 
         return work
 
@@ -443,7 +505,7 @@ class RouteDesk:
             return False
         day.plan.vehicles.update(seen.vehicles)
         self.pm = result.pm
-        self.evaluation = result.evaluation
+        self._show_evaluation(result.evaluation, result.etas)
         self.on_times()
         return True
 

@@ -10,7 +10,7 @@ the evaluator's predicted arrival.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,11 +51,16 @@ class StopEtasChanged:
     etas: Mapping[int, StopEta] = field(default_factory=dict)
 
 
-def stop_etas(day: DayPlan, evaluation: PlanEvaluation) -> dict[str, StopEta]:
-    """Every assigned stop's ETA by plan stop id, local to the day's time zone."""
+def stop_etas(
+    day: DayPlan, evaluation: PlanEvaluation, vehicles: Iterable[str] | None = None
+) -> dict[str, StopEta]:
+    """Every assigned stop's ETA by plan stop id, local to the day's time zone; only the
+    stops of ``vehicles``' routes when given (a driver's progress changed only those)."""
     tz = day.origin.tzinfo
     out: dict[str, StopEta] = {}
-    for vid, route in day.plan.routes.items():
+    routes = day.plan.routes
+    chosen = routes.items() if vehicles is None else ((v, routes[v]) for v in vehicles)
+    for vid, route in chosen:
         ev = evaluation.routes.get(vid)
         row = {} if ev is None else {s: i for i, s in enumerate(ev.stop_ids)}
         for sid in route:

@@ -25,6 +25,9 @@ from dispatcher.planning.stop_eta import StopEta, StopEtasChanged
 
 log = logging.getLogger(__name__)
 
+#: ETA changes written per transaction (a fleet's first ETAs are 10,000 at once).
+WRITE_CHUNK = 1000
+
 Change = tuple[int, datetime, datetime | None, int, bool]
 
 
@@ -87,11 +90,15 @@ class EtaRecorder:
             self._writer.start()
 
     def _write(self, batch: list[Change]) -> None:
-        try:
-            with self._db.session() as session:
-                support_repo.append_eta_changes(session, batch)
-        except Exception as exc:  # the record has a gap; the desk goes on
-            log.warning("could not record %d ETA change(s): %s", len(batch), exc)
+        # Short transactions: SQLite has one writer, and the telemetry recorder and the
+        # message sender wait for it (at most their busy timeout) while a chunk is written.
+        for i in range(0, len(batch), WRITE_CHUNK):
+            chunk = batch[i : i + WRITE_CHUNK]
+            try:
+                with self._db.session() as session:
+                    support_repo.append_eta_changes(session, chunk)
+            except Exception as exc:  # the record has a gap; the desk goes on
+                log.warning("could not record %d ETA change(s): %s", len(chunk), exc)
 
     def flush(self, timeout_s: float = 10.0) -> None:
         """Write what is queued and wait for it (tests, and :meth:`stop`)."""

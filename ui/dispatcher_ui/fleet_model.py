@@ -66,26 +66,35 @@ class FleetModel(QAbstractTableModel):
             return
         self._names = dict(names)
         if self._rows:
-            column = FleetColumn.VEHICLE
-            self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column))
+            # A layout change, not dataChanged on the column the window's proxy sorts on: the
+            # proxy re-sorts once instead of moving 500 rows one by one (bench/console.py).
+            self.layoutAboutToBeChanged.emit()
+            self.layoutChanged.emit()
 
     def on_fleet_changed(self, event: FleetChanged) -> None:
         """Bus handler (GUI thread): insert new vehicles, refresh changed rows."""
         changed: list[int] = []
+        new: list[VehicleSnapshot] = []
         for snap in self._fleet.snapshots(event.vehicle_ids):
             row = self._row_of.get(snap.vehicle_id)
             if row is None:
-                row = len(self._rows)
-                self.beginInsertRows(QModelIndex(), row, row)
-                self._rows.append(snap)
-                self._row_of[snap.vehicle_id] = row
-                self.endInsertRows()
+                new.append(snap)
             else:
                 self._rows[row] = snap
                 changed.append(row)
+        if new:  # one insertion for all of them: a fleet reporting in is 500 at once
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for snap in new:
+                self._row_of[snap.vehicle_id] = len(self._rows)
+                self._rows.append(snap)
+            self.endInsertRows()
         if changed:  # one signal for the span: 500 vehicles a tick were 500 signals
+            # Not the vehicle column (names change in set_names only): the window's proxy sorts
+            # on it, and a change there re-sorted 500 rows on the GUI thread every tick.
             last = len(HEADERS) - 1
-            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), last))
+            first = FleetColumn.VEHICLE + 1
+            self.dataChanged.emit(self.index(min(changed), first), self.index(max(changed), last))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)

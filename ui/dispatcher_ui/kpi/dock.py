@@ -55,9 +55,7 @@ def install(window: Shell) -> None:
         routes = window.rooms.find(RoutesPanel)
         if routes is None or not snapshot.routes:
             return
-        lines = {r.day.vehicle_id: r.line() for r in snapshot.routes}
-        for vehicle_id, board in routes.boards.items():
-            board.set_actual(lines.get(vehicle_id, ""))
+        routes.set_actuals({r.day.vehicle_id: r.line() for r in snapshot.routes})
 
     feed.loaded.connect(push_actuals)
     panel.feed = feed

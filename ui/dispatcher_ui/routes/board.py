@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QDragLeaveEvent, QDragMoveEvent, QDropEvent, QFocusEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -100,6 +100,7 @@ class VehicleBoard(QFrame):
         #: Whether :meth:`apply_filter` hid a row (none hidden: an empty filter is free).
         self._rows_hidden = False
         self._hint: QSize | None = None  # sizeHint, until the columns are measured again
+        self._chrome_px: int | None = None
         self.header = QLabel()
         #: Actual vs planned distance, cost and CO₂e (set by the KPI feed; "" until then).
         self.actual_text = ""
@@ -187,9 +188,20 @@ class VehicleBoard(QFrame):
         return [c for c in Column if not (self.compact and c in SECONDARY)]
 
     def _chrome(self) -> int:
-        """Pixels around the columns: frame, margins, the vertical scroll bar."""
-        bar = self.table.verticalScrollBar().sizeHint().width()
-        return 2 * self.table.frameWidth() + 2 * self.frameWidth() + 6 + bar + 2
+        """Pixels around the columns: frame, margins, the vertical scroll bar (asked of the
+        style once: it was a fifth of a board's build)."""
+        if self._chrome_px is None:
+            bar = self.table.verticalScrollBar().sizeHint().width()
+            self._chrome_px = 2 * self.table.frameWidth() + 2 * self.frameWidth() + 6 + bar + 2
+        return self._chrome_px
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.Polish:  # the style's frames are known only now
+            before, self._chrome_px = self._chrome_px, None
+            if before is not None and before != self._chrome():
+                self.fit_to(self._available)
+        return handled
 
     def natural_width(self) -> int:
         """The board's width with every shown column in full."""

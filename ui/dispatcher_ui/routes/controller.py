@@ -31,7 +31,14 @@ from dispatcher.planning import (
     UndoStack,
 )
 from dispatcher.planning.dayplan import DayPlan, ProgressMerge
-from dispatcher.planning.desk import RouteDesk, RoutePublisher, RouteView, StopProgress, VehicleView
+from dispatcher.planning.desk import (
+    PreparedDay,
+    RouteDesk,
+    RoutePublisher,
+    RouteView,
+    StopProgress,
+    VehicleView,
+)
 from dispatcher.planning.stop_eta import StopEta
 from dispatcher.site import os_login
 from dispatcher_ui.workers import run_in_background
@@ -173,8 +180,9 @@ class BoardController(QObject):
         routes: list[RouteView] | None = None,
         vehicles: list[VehicleView] | None = None,
         day: date | None = None,
+        prepared: PreparedDay | None = None,
     ) -> bool:
-        return self.desk.load(routes, vehicles, day)
+        return self.desk.load(routes, vehicles, day, prepared)
 
     def merge_remote(
         self, routes: list[RouteView], vehicles: list[VehicleView], changed: Sequence[str]

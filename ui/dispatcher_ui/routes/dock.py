@@ -18,7 +18,7 @@ from dispatcher_ui.routes.panel import RoutesPanel
 from dispatcher_ui.shortcuts import KeySpec
 
 if TYPE_CHECKING:
-    from dispatcher.planning.desk import RouteView, VehicleView
+    from dispatcher.planning.desk import PreparedDay, RouteView, VehicleView
     from dispatcher_ui.shell import Shell
 
 
@@ -77,6 +77,13 @@ def install(window: Shell) -> None:
     window.tick_hooks.append(panel.live.tick)
 
 
-def reload(window: Shell, routes: list[RouteView], vehicles: list[VehicleView]) -> None:
-    """Show freshly loaded routes on the boards (undo history starts afresh)."""
-    window.room(RoutesPanel).controller.load(routes, vehicles, day=window.service_day)
+def reload(
+    window: Shell,
+    routes: list[RouteView],
+    vehicles: list[VehicleView],
+    prepared: PreparedDay | None = None,
+) -> None:
+    """Show freshly loaded routes on the boards (undo history starts afresh); ``prepared`` is
+    their plan, built in the reading worker (:meth:`RouteDesk.prepare`)."""
+    controller = window.room(RoutesPanel).controller
+    controller.load(routes, vehicles, day=window.service_day, prepared=prepared)

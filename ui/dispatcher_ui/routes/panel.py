@@ -1,9 +1,11 @@
 """The Routes dock body: every vehicle's board side by side, a filter and the last change.
 
 Boards sit in a horizontally scrolling row so a dispatcher sees two (or more) vehicles at once
-and drags between them. Keyboard and context-menu actions act on the board that last had the
-focus. Selecting a stop here sets the window's one selection; a selection made elsewhere
-(map, exception queue) scrolls to the stop's board and selects it.
+and drags between them. Only the boards in (or near) view exist as widgets
+(:mod:`dispatcher_ui.routes.strip`): the panel costs the same at 12 vehicles as at 500.
+Keyboard and context-menu actions act on the board that last had the focus. Selecting a stop
+here sets the window's one selection; a selection made elsewhere (map, exception queue)
+scrolls to the stop's board (building it) and selects it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QToolButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from dispatcher.planning.dayplan import UNASSIGNED
@@ -35,6 +36,7 @@ from dispatcher_ui.routes.confirm import confirm_move
 from dispatcher_ui.routes.controller import BoardController
 from dispatcher_ui.routes.host import BoardsHost
 from dispatcher_ui.routes.live import LiveBoardUpdates
+from dispatcher_ui.routes.strip import SPACING, Boards, BoardStrip
 from dispatcher_ui.selection import Selection
 
 if TYPE_CHECKING:
@@ -66,7 +68,6 @@ class RoutesPanel(BoardsHost):
         )
         #: Drivers' progress and other workstations' route changes, without F5.
         self.live = LiveBoardUpdates(self.controller)
-        self.boards: dict[str, VehicleBoard] = {}
         #: Vehicles whose boards are shown (None: all); chosen with the "Boards" button.
         self.shown_vehicles: set[str] | None = None
         self.active_board: VehicleBoard | None = None
@@ -84,15 +85,17 @@ class RoutesPanel(BoardsHost):
         self.optimize_fleet_button = QPushButton("Optimize fleet…")
         self.optimize_route_button.clicked.connect(lambda: self.optimize(fleet=False))
         self.optimize_fleet_button.clicked.connect(lambda: self.optimize(fleet=True))
-        self._row = QHBoxLayout()
-        self._row.setContentsMargins(0, 0, 0, 0)
-        self._row.setSpacing(6)
-        self._row.addStretch(1)
-        strip = QWidget()
-        strip.setLayout(self._row)
         self.scroll_area = QScrollArea()
-        self.scroll_area.setWidgetResizable(True)
-        self.scroll_area.setWidget(strip)
+        #: The row of boards; a board widget exists only near the view (strip.py).
+        self.strip = BoardStrip(
+            self.scroll_area, self._make_board, keep=lambda b: b is self.active_board
+        )
+        self.strip.on_sync = self._pin_headers
+        #: Every vehicle's board by id ("" = unassigned): built on first use, see strip.py.
+        self.boards = Boards(self.strip)
+        #: Each route's actual distance, cost and CO₂e line (the KPI feed), for new boards too.
+        self.actual_lines: dict[str, str] = {}
+        self._matches: Callable[[str], bool] = lambda sid: True
         self._init_layout(window)
         top = self._top_row()
         layout = QVBoxLayout(self)
@@ -130,25 +133,30 @@ class RoutesPanel(BoardsHost):
         self.apply_filter(self.filter.text())
 
     def _rebuild_boards(self) -> None:
-        wanted = [UNASSIGNED, *self.controller.vehicle_ids()]
-        if list(self.boards) == wanted:
-            return
-        for board in self.boards.values():
-            board.setParent(None)
-            board.deleteLater()
-        self.boards.clear()
-        self.active_board = None
-        for vid in wanted:
-            board = VehicleBoard(self.controller, vid)
-            board.stop_selected.connect(self._on_board_selection)
-            board.activated.connect(self._set_active)
-            board.table.customContextMenuRequested.connect(
-                lambda pos, b=board: self._context_menu(b, pos)
-            )
-            self._row.insertWidget(self._row.count() - 1, board)
-            self.boards[vid] = board
-            board.set_compact(self.compact)
-        self._fit_boards()
+        """A slot per vehicle of the day; the boards themselves are built when seen."""
+        if self.strip.set_known([UNASSIGNED, *self.controller.vehicle_ids()]):
+            self.active_board = None
+
+    def _make_board(self, vid: str) -> VehicleBoard:
+        """Build ``vid``'s board as the row shows it now (compact, fitted, filtered)."""
+        board = VehicleBoard(self.controller, vid)
+        board.stop_selected.connect(self._on_board_selection)
+        board.activated.connect(self._set_active)
+        board.table.customContextMenuRequested.connect(
+            lambda pos, b=board: self._context_menu(b, pos)
+        )
+        if self.compact:
+            board.set_compact(True)
+        board.fit_to(self._available())
+        board.set_actual(self.actual_lines.get(vid, ""))
+        board.apply_filter(self._matches)
+        return board
+
+    def set_actuals(self, lines: dict[str, str]) -> None:
+        """Each route's actual distance, cost and CO₂e under its totals (the KPI feed)."""
+        self.actual_lines = dict(lines)
+        for vid, board in self.boards.items():
+            board.set_actual(lines.get(vid, ""))
 
     # --- layout: boards as wide as their content, never wider than the view ----------------
     def _init_layout(self, window: Shell) -> None:
@@ -163,17 +171,22 @@ class RoutesPanel(BoardsHost):
             self._fit_boards()
         return False
 
+    def _available(self) -> int:
+        """The widest a board may be: the view, less the spacing around it."""
+        return max(self.scroll_area.viewport().width() - 2 * SPACING, 200)
+
     def _fit_boards(self) -> None:
-        available = self.scroll_area.viewport().width() - 2 * self._row.spacing()
+        available = self._available()
         for board in self.boards.values():
-            board.fit_to(max(available, 200))
+            board.fit_to(available)
+        self.strip.reset_widths()
         self._pin_headers()
 
     def _pin_headers(self, *_: object) -> None:
         """Each board's header follows the view's left edge while its board is cut there."""
         left = self.scroll_area.horizontalScrollBar().value()
-        for board in self.boards.values():
-            board.pin_header(left - board.x())
+        for vid, board in self.boards.items():
+            board.pin_header(left - self.strip.x_of(vid))
 
     def set_compact(self, on: bool) -> None:
         """Compact boards (who, when, slack, state) or every column; kept in QSettings."""
@@ -182,16 +195,19 @@ class RoutesPanel(BoardsHost):
         for board in self.boards.values():
             board.set_compact(on)
         self._fit_boards()
+        self.strip.sync()
 
     def show_board(self, board: VehicleBoard) -> None:
         """Scroll so ``board`` is whole in view, its left edge (the vehicle's name) first."""
-        self._row.activate()  # a board just shown has its place only after the layout ran
+        if not self.strip.is_shown(board.vehicle_id):
+            return  # hidden by the filter or the "Boards" chooser
         bar = self.scroll_area.horizontalScrollBar()
         view = self.scroll_area.viewport().width()
-        x = board.x()
+        x = self.strip.x_of(board.vehicle_id)
         if bar.value() <= x and x + board.width() <= bar.value() + view:
             return  # already whole in view: leave the dispatcher's scroll position alone
-        bar.setValue(max(0, x - self._row.spacing()))
+        bar.setValue(max(0, x - SPACING))
+        self.strip.sync()  # the boards beside it, built now rather than on the next pass
 
     def _set_active(self, board: VehicleBoard) -> None:
         self.active_board = board
@@ -221,29 +237,41 @@ class RoutesPanel(BoardsHost):
         if board is None or not stops:
             return
         new = [s for s in stops if s not in known] or stops
-        board.setVisible(True)
+        if not self.strip.is_shown(UNASSIGNED):  # a filter hid it: the new orders come first
+            self.strip.set_order([UNASSIGNED, *self.strip.order])
         board.select_stops(new)  # scrolls the board's table to the first of them
         self.active_board = board
         self.show_board(board)
 
     def apply_filter(self, text: str) -> None:
+        """Show the boards with a matching stop (counted on the plan, not on widgets) and
+        hide the other rows of the boards that exist."""
         day = self.controller.day
         needle = text.strip().casefold()
 
         def matches(sid: str) -> bool:
             if not needle or day is None:
                 return True
-            v = day.stops[sid]
+            v = day.stops.get(sid)
+            if v is None:  # a board still listing the previous day for a moment
+                return False
             return any(needle in f.casefold() for f in (v.customer_name, v.address, v.order_ref))
 
+        self._matches = matches
         chosen = self.shown_vehicles
-        for board in self.boards.values():
-            shown = board.apply_filter(matches)
-            if board.vehicle_id == UNASSIGNED:
-                board.setVisible(bool(self.controller.route(UNASSIGNED)) and shown > 0)
+        order = []
+        for vid in self.strip.known:
+            route = self.controller.route(vid)
+            shown = sum(map(matches, route)) if needle else len(route)
+            if vid == UNASSIGNED:
+                wanted = shown > 0
             else:
-                wanted = chosen is None or board.vehicle_id in chosen
-                board.setVisible(wanted and (shown > 0 or not needle))
+                wanted = (chosen is None or vid in chosen) and (shown > 0 or not needle)
+            if wanted:
+                order.append(vid)
+        for board in self.boards.values():
+            board.apply_filter(matches)
+        self.strip.set_order(order)
 
     def show_only(self, vehicle_ids: set[str] | None) -> None:
         """Show the boards of these vehicles side by side (None: every vehicle)."""
