@@ -117,7 +117,7 @@ class Beside:
     ``"failed"`` (the arm raised or the child died)."""
 
     def collect(self, cancel: CancelToken | None = None) -> Any:
-        """The child's return value by the deadline (+ grace); if none came, the last value
+        """The child's return value by the deadline + grace; if none came, the last value
         it reported on its way (``None`` if none).
 
         Cancelled: the child is told to stop and gets only the grace.
@@ -129,7 +129,9 @@ class Beside:
         last = None
         try:
             while True:
-                if not self.receiver.poll(max(0.0, deadline - system_monotonic()) + GRACE_S):
+                # never past deadline + grace, even when the caller itself ran late: what
+                # the child sent by then is still read
+                if not self.receiver.poll(max(0.0, deadline + GRACE_S - system_monotonic())):
                     self.status = "timeout"
                     return last
                 try:
