@@ -52,12 +52,15 @@ MARGIN_S = 0.05
 """The forked arm stops this much before the limit (its answer has to cross a pipe)."""
 GRACE_S = 0.2
 """How long after the limit the parent waits for the forked arm before killing it."""
-REDUCTION_NICE = 5
-"""Niceness added to the reduction arm's process: on a busy machine the plain arm, which is
-what bare PyVRP would do, gets the larger share of the CPU (measured: at equal priority it
-got about half of what bare PyVRP alone got under load 2-6, and ended 1-2 % behind it); on
-an idle machine each arm has a core and the niceness changes nothing."""
-
+REDUCTION_NICE = 19
+"""Niceness added to the reduction arm's process, so that on a busy machine the plain arm,
+which is what bare PyVRP would do, keeps about bare PyVRP's share of the CPU; on an idle
+machine each arm has a core and the niceness changes nothing. Why so much: with the
+kernel's autogroups (Linux desktops, this machine) the parent and the child share one
+session's part of a busy machine, and a child at +5 still took 30 % of it (gen-R1-400-s2 at
+30 s under load 4-5: plain arm 13.57 s of CPU, child 5.74 s, bare PyVRP alone 19.88 s; at
++19: 18.14 s, 3.19 s and 23.39 s). The price: under load the reduction arm gets little
+CPU and saves fewer vehicles than it would alone."""
 REDUCTION = "reduction"
 PLAIN = "plain"
 
