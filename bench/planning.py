@@ -6,6 +6,7 @@ Usage::
     python bench/planning.py --quick         # C101, R101, RC101, RC201 at 5 s
     python bench/planning.py --time-limits 5 10 --instances C101 R101
     python bench/planning.py --versus        # ours vs bare PyVRP, bench + generated, 5/30 s
+    python bench/planning.py --versus --quick  # the same on the quick set (~13 min)
     python bench/planning.py --versus --sizes 100 --seeds 3 --time-limits 5 --log
 
 Figures only; the baseline (PyVRP, the peer solver) runs in the same script on the same
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import statistics
 import sys
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from dispatcher.eta import EuclideanProvider  # noqa: E402
 from dispatcher.model.core import StopKind  # noqa: E402
+from dispatcher.planning import fleet_portfolio  # noqa: E402
 from dispatcher.planning.evaluate import evaluate_route  # noqa: E402
 from dispatcher.planning.model import Plan, PlanMatrix, PlanStop, PlanVehicle  # noqa: E402
 from dispatcher.planning.optimize import (  # noqa: E402
@@ -170,9 +173,11 @@ def versus_table(
     of vehicles (the quality target: at most +0.5 %).
     """
     print("\n## Fleet: ours vs bare PyVRP, same run, interleaved (gap only at equal vehicles)")
+    started = time.perf_counter()
+    print(f"load average at the start: {_load()}; {fleet_portfolio.cores()} cores")
     print(
-        f"{'instance':<16}{'n':>4}{'limit':>6} | {'ours v':>6}{'dist':>10}{'over s':>7} | "
-        f"{'PyVRP v':>7}{'dist':>10}{'over s':>7} | {'dv':>3} {'gap %':>6}"
+        f"{'instance':<16}{'n':>4}{'limit':>6} | {'ours v':>6}{'dist':>10}{'over s':>7} "
+        f"{'arm':<9} | {'PyVRP v':>7}{'dist':>10}{'over s':>7} | {'dv':>3} {'gap %':>6}"
     )
     rows: list[dict[str, float | int | str]] = []
     k = 0
@@ -182,12 +187,13 @@ def versus_table(
             k += 1
             got: dict[str, tuple[int, float, float]] = {}
             log: tuple[str, ...] = ()
+            arm = ""
             for who in order:
                 t0 = time.perf_counter()
                 if who == "ours":
                     res = solve_vrptw(inst, t)
                     routes: list[list[int]] | None = res.routes
-                    log = res.log
+                    log, arm = res.log, res.engine
                 else:
                     routes = pyvrp_solve(inst, t)
                 took = time.perf_counter() - t0
@@ -205,6 +211,7 @@ def versus_table(
                     "ours_v": ov,
                     "ours_d": od,
                     "ours_over": oo,
+                    "arm": arm,
                     "pyvrp_v": pv,
                     "pyvrp_d": pd,
                     "pyvrp_over": po,
@@ -213,7 +220,8 @@ def versus_table(
             )
             mark = " <-- over +0.5 %" if gap > 0.5 else ""
             print(
-                f"{inst.name:<16}{inst.customers:>4}{t:>6g} | {ov:>6}{od:>10.2f}{oo:>+7.2f} | "
+                f"{inst.name:<16}{inst.customers:>4}{t:>6g} | {ov:>6}{od:>10.2f}{oo:>+7.2f} "
+                f"{arm:<9} | "
                 f"{pv:>7}{pd:>10.2f}{po:>+7.2f} | {ov - pv:>+3} "
                 + (f"{gap:>+6.2f}" if not np.isnan(gap) else f"{'':>6}")
                 + mark,
@@ -222,7 +230,17 @@ def versus_table(
             if show_log:
                 print("    " + "; ".join(log), flush=True)
     _versus_summary(rows, limits)
+    took = (time.perf_counter() - started) / 60
+    print(f"load average at the end: {_load()}; the table took {took:.1f} min")
     return rows
+
+
+def _load() -> str:
+    """The 1-, 5- and 15-minute load averages (the machine may be shared)."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def _versus_summary(rows: list[dict[str, float | int | str]], limits: list[float]) -> None:
@@ -238,7 +256,11 @@ def _versus_summary(rows: list[dict[str, float | int | str]], limits: list[float
             f"ours fewer vehicles on {fewer}, more on {more}; vehicles ours "
             f"{sum(int(r['ours_v']) for r in at)} vs PyVRP {sum(int(r['pyvrp_v']) for r in at)}; "
             f"worst overrun ours {max(float(r['ours_over']) for r in at):+.2f} s, "
-            f"PyVRP {max(float(r['pyvrp_over']) for r in at):+.2f} s"
+            f"PyVRP {max(float(r['pyvrp_over']) for r in at):+.2f} s; arms kept: "
+            + ", ".join(
+                f"{a} {sum(1 for r in at if r['arm'] == a)}"
+                for a in sorted({str(r["arm"]) for r in at})
+            )
         )
 
 
@@ -480,7 +502,11 @@ def _loop_eval(pm: PlanMatrix, v: PlanVehicle, plan: Plan) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="4 instances at 5 s, short reseq")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="4 instances at 5 s, short reseq; with --versus: 4 + 6 generated at 5 and 30 s",
+    )
     ap.add_argument("--time-limits", type=float, nargs="+", help="fleet time limits (s)")
     ap.add_argument("--instances", nargs="+", help="instance names (default: all)")
     ap.add_argument("--no-pyvrp", action="store_true", help="skip the PyVRP baseline")
@@ -505,6 +531,9 @@ def main() -> None:
     limits = args.time_limits or ([5.0] if args.quick else [5.0, 30.0])
     names = args.instances or (QUICK if args.quick else ALL)
     if args.versus:
+        # --quick: the bench's quick instances and the generated C/R/RC of 100 and 400
+        # customers (seeds 1-3) at 5 s and 30 s; ~13 minutes on an idle 2-core machine
+        limits = args.time_limits or [5.0, 30.0]
         sizes = tuple(args.sizes or (100, 400))
         bench_set = [read_solomon(DATA / f"{n}.txt") for n in names if n in ALL]
         gen_set = [
@@ -513,7 +542,8 @@ def main() -> None:
             if not args.instances or g.name in args.instances
         ]
         versus_table(bench_set + gen_set, limits, args.log)
-        optimize_overrun([g for g in gen_set if g.name.endswith("-s2")], limits)
+        overrun_limits = limits[:1] if args.quick else limits
+        optimize_overrun([g for g in gen_set if g.name.endswith("-s2")], overrun_limits)
         return
     if not args.skip_reseq:
         eval_table([50, 100, 200])

@@ -367,7 +367,13 @@ def _cmd_decode(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 def _cmd_solve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from dispatcher.planning.vrptw import run_solve
 
-    return run_solve(args.instance, args.time_limit, args.json, out, engine=args.engine)
+    planning = settings.sections.get("planning", {})
+    portfolio = planning.get("portfolio", True) if isinstance(planning, dict) else True
+    if not isinstance(portfolio, bool):
+        raise ConfigError("[planning] portfolio must be true or false")
+    return run_solve(
+        args.instance, args.time_limit, args.json, out, engine=args.engine, portfolio=portfolio
+    )
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -22,7 +22,8 @@ from dispatcher.planning.vrptw import (
     restart_stall,
 )
 
-TUNE = PyvrpTuning()
+TUNE = PyvrpTuning(portfolio=False)
+"""The reduction arm alone (the portfolio is tested in test_planning_fleet_portfolio.py)."""
 
 
 def test_the_first_reduction_attempt_gets_the_full_share() -> None:
