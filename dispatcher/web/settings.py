@@ -13,6 +13,9 @@ Example::
     per_ip_per_min = 600     # requests a minute from one address (a phone network's NAT
     per_link_per_min = 60    # shares one among many customers), and per link (429 beyond)
     low_rating = 2           # a customer's rating at or below this raises an exception (0: never)
+    streams = 5000           # open tracking pages listening for updates, per worker (beyond:
+    streams_per_ip = 500     # they poll), and per client address
+    workers = 1              # processes serving it (also `serve --web-workers N`)
 
 Without ``listen`` the console serves nothing; ``dispatcher serve`` serves when given
 ``--web``. Without ``public_url`` links use ``http://<listen>`` (fine on a LAN, a test or a
@@ -29,6 +32,7 @@ from typing import Any
 from dispatcher.errors import ConfigError
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+MAX_WORKERS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,9 @@ class WebSettings:
     per_ip_per_min: int = 600
     per_link_per_min: int = 60
     low_rating: int = 2
+    streams: int = 5000
+    streams_per_ip: int = 500
+    workers: int = 1
 
     @classmethod
     def from_sections(
@@ -72,10 +79,16 @@ class WebSettings:
             "poll_s",
             "per_ip_per_min",
             "per_link_per_min",
+            "streams",
+            "streams_per_ip",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
                 raise ConfigError(f"[web] {name} must be a whole number 0..1000000, not {value!r}")
+        if not isinstance(self.workers, int) or isinstance(self.workers, bool):
+            raise ConfigError(f"[web] workers must be a whole number 1..{MAX_WORKERS}")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ConfigError(f"[web] workers must be 1..{MAX_WORKERS}, not {self.workers!r}")
         if not isinstance(self.low_rating, int) or not 0 <= self.low_rating <= 5:
             raise ConfigError(f"[web] low_rating must be 0..5, not {self.low_rating!r}")
         if not _COLOR.fullmatch(str(self.brand_color)):
