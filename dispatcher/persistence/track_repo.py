@@ -96,12 +96,12 @@ def load_tracked(
         final = [s.id for s in stops if _status(s.status).is_final]
         ratings: dict[int, int] = {}
         for i in range(0, len(final), _CHUNK):
-            rows = session.execute(
+            given = session.execute(
                 select(CustomerFeedbackRow.stop_id, CustomerFeedbackRow.rating).where(
                     CustomerFeedbackRow.stop_id.in_(final[i : i + _CHUNK])
                 )
             )
-            ratings.update({int(sid): int(rating or 0) for sid, rating in rows})
+            ratings.update({int(sid): int(rating or 0) for sid, rating in given})
         vehicles = sorted({r.vehicle_id for r in routes.values()})
         for vid in vehicles:  # one indexed probe each (positions are partitioned by day)
             row = session.execute(
