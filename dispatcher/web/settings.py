@@ -102,6 +102,12 @@ class WebSettings:
         return f"http://{host}:{port}"
 
 
+def default_workers() -> int:
+    """One process (the right number while the serving process also records or shows the
+    console; ``[web] workers`` or ``serve --web-workers`` raise it)."""
+    return 1
+
+
 def parse_listen(text: str) -> tuple[str, int]:
     """``"HOST:PORT"`` (``[::1]:8700`` for IPv6) → ``(host, port)``; port 0 picks a free one."""
     host, sep, port = text.rpartition(":")
