@@ -309,11 +309,11 @@ async def run(  # noqa: PLR0915 - one scenario, read top to bottom
             await asyncio.to_thread(_deliver, db, sid)
             at = time.perf_counter()
             for w in by_route[route]:
+                was = before.get(w)
                 if w.stop_id == sid:
-                    w.awaiting.append((at, lambda w: w.status == "done"))
-                elif w in before and before[w] is not None and w.status == "pending":
-                    n = before[w] - 1  # one stop fewer before this customer
-                    w.awaiting.append((at, lambda w, n=n: w.before is not None and w.before <= n))
+                    w.awaiting.append((at, _delivered))
+                elif was is not None and w.status == "pending":
+                    w.awaiting.append((at, _fewer_before(was - 1)))
             await asyncio.sleep(args.every)
 
     async def arrivals(path: Callable[[], str], tally: Tally) -> None:
@@ -410,6 +410,15 @@ def pct(values: list[float], q: float) -> float:
 def ratio(a: Tally, b: Tally) -> str:
     pa, pb = pct(a.ms, 0.99), pct(b.ms, 0.99)
     return "n/a" if math.isnan(pa) or math.isnan(pb) or not pb else f"{pa / pb:.1f}x"
+
+
+def _delivered(w: Watcher) -> bool:
+    return w.status == "done"
+
+
+def _fewer_before(n: int) -> Callable[[Watcher], bool]:
+    """The page shows at most ``n`` stops before the customer (one was delivered)."""
+    return lambda w: w.before is not None and w.before <= n
 
 
 def _deliver(db: Any, stop_id: int) -> None:
@@ -514,6 +523,7 @@ def _links(db_url: str) -> list[tuple[int, int, str]]:
         signer = LinkSigner(db)
         with db.session() as s:
             day = fleet_repo.latest_service_date(s)
+        assert day is not None, "the demo day has no routes"
         routes = routed_stops_of_day(db, day)
         expires = system_now() + timedelta(days=2)
         # Interleaved (first stops of every route, then the second ones...): the fleet
