@@ -36,6 +36,7 @@ import json
 import math
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,7 +73,7 @@ def serve(db_url: str, port_file: str, workers: int) -> None:
     )
     if os.environ.get("BENCH_SWITCH"):
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
-    core = Core(settings, clock=SystemClock())
+    core = Core(settings, clock=SystemClock(), role="serve")  # as `dispatcher serve --web`
     core.seed_demo_if_empty()
     UserDesk(core.db).login("bench")
     add_messaging(core, start=False)
@@ -80,6 +81,12 @@ def serve(db_url: str, port_file: str, workers: int) -> None:
     assert web is not None
     Path(port_file + ".new").write_text(web.base_url)
     Path(port_file + ".new").rename(port_file)  # whole, never half written
+
+    def stop(*_: Any) -> None:
+        core.close()  # the web front and its worker processes
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     if os.environ.get("BENCH_WEB_PROFILE"):  # where the server's threads spend their time
         _sample(Path(os.environ["BENCH_WEB_PROFILE"]))
     while True:
@@ -102,7 +109,7 @@ def _sample(out: Path) -> None:
         out.write_text("\n".join(lines))
         os._exit(0)
 
-    signal.signal(signal.SIGTERM, dump)
+    signal.signal(signal.SIGTERM, dump)  # (instead of stopping cleanly)
     while True:
         for tid, frame in sys._current_frames().items():
             if tid == me:
@@ -260,7 +267,7 @@ async def run(  # noqa: PLR0915 - one scenario, read top to bottom
     ]
     rng = random.Random(19)
 
-    # 1. capacity: closed loop
+    # (3. capacity: a closed loop)
     async def closed(paths: list[str], tally: Tally) -> None:
         queue = list(paths)
 
@@ -272,12 +279,7 @@ async def run(  # noqa: PLR0915 - one scenario, read top to bottom
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         tally.ended = time.perf_counter()
 
-    cap_hello, cap_page = Tally(), Tally()
-    await closed(["/healthz"] * args.requests, cap_hello)
-    pages = [f"/t/{watchers[i % len(watchers)].token}" for i in range(args.requests)]
-    await closed(pages, cap_page)
-
-    # 2. watchers arrive over the ramp, each loads its page and holds its stream
+    # 1. watchers arrive over the ramp, each loads its page and holds its stream
     r.loads.started = time.perf_counter()
     tasks = []
     for k, w in enumerate(watchers):
@@ -288,7 +290,7 @@ async def run(  # noqa: PLR0915 - one scenario, read top to bottom
     await asyncio.sleep(2.0)  # the last pages load, their streams open
     open_streams = sum(w.streaming for w in watchers)
 
-    # 3. the fleet drives; new customers keep arriving
+    # 2. the fleet drives; new customers keep arriving
     db = Database(args.db, migrate=False)
     by_route: dict[int, list[Watcher]] = {}
     for w in watchers:
@@ -346,12 +348,20 @@ async def run(  # noqa: PLR0915 - one scenario, read top to bottom
     )
     await asyncio.sleep(2.5)  # the last changes reach their pages
     missed = sum(len(w.awaiting) for w in watchers)
+    held = sum(w.streaming for w in watchers)
+
+    # 3. capacity, the streams still open (and every page viewed before: warm)
+    cap_hello, cap_page = Tally(), Tally()
+    await closed(["/healthz"] * args.requests, cap_hello)
+    pages = [f"/t/{watchers[i % len(watchers)].token}" for i in range(args.requests)]
+    await closed(pages, cap_page)
+
     r.stop = True
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     db.dispose()
-    report(r, cap_hello, cap_page, load_under, hello_under, open_streams, missed, rss)
+    report(r, cap_hello, cap_page, load_under, hello_under, (open_streams, held), missed, rss)
 
 
 def report(
@@ -360,7 +370,7 @@ def report(
     cap_page: Tally,
     load_under: Tally,
     hello_under: Tally,
-    open_streams: int,
+    streams: tuple[int, int],
     missed: int,
     rss_kb: int,
 ) -> None:
@@ -373,21 +383,23 @@ def report(
         return f"  {name:24s} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  {per_s}  errors {t.errors}"
 
     print(
-        f"web bench: {a.watchers} watchers, {a.workers} worker(s), capacity {a.requests} req "
-        f"x {a.concurrency} in flight, load {a.rate:g}/s, fleet every {a.every:g} s for "
-        f"{a.seconds:g} s; load average {os.getloadavg()[0]:.2f}"
+        f"web bench: {a.watchers} watchers over {a.ramp:g} s, {a.workers} server process(es), "
+        f"a stop delivered every {a.every:g} s for {a.seconds:g} s, then {a.requests} requests "
+        f"of each kind; load average {os.getloadavg()[0]:.2f}"
     )
-    print("capacity (closed loop):")
-    print(row("hello world", cap_hello))
-    print(row("page load", cap_page))
-    print(f"  page / hello p99: {ratio(cap_page, cap_hello)}")
-    print(f"with {open_streams} streams held open while the fleet drives:")
+    print(f"{streams[0]} streams open after the arrivals, {streams[1]} at the end:")
     print(row("page load (arrivals)", r.loads, rate=False))
+    tenth = max(1, len(r.loads.ms) // 10)
+    print(
+        f"    the first {tenth}: p99 {pct(r.loads.ms[:tenth], 0.99):.1f} ms; "
+        f"the rest: p99 {pct(r.loads.ms[tenth:], 0.99):.1f} ms"
+    )
+    if r.polls.ms or r.polls.errors:
+        print(row("status poll (refused)", r.polls, rate=False))
+    print(f"while the fleet drives, {a.rate:g} new pages and {a.rate:g} hellos a second:")
     print(row("page load", load_under))
     print(row("hello world", hello_under))
     print(f"  page / hello p99: {ratio(load_under, hello_under)}")
-    if r.polls.ms or r.polls.errors:
-        print(row("status poll (refused)", r.polls, rate=False))
     if r.delays:
         d = sorted(r.delays)
         print(
@@ -397,8 +409,13 @@ def report(
         )
     else:
         print(f"  update delay: none seen ({missed} not seen, {r.streams.errors} stream resets)")
+    print(f"capacity, streams open (closed loop, {a.concurrency} in flight):")
+    print(row("hello world", cap_hello))
+    print(row("page load", cap_page))
+    print(f"  page / hello p99: {ratio(cap_page, cap_hello)}")
     print(f"  server RSS {rss_kb / 1024:.0f} MB (all its processes)")
-    goal = pct(load_under.ms, 0.99) < 200 and r.delays and pct(sorted(r.delays), 0.99) < 2
+    page_p99 = max(pct(r.loads.ms, 0.99), pct(load_under.ms, 0.99))
+    goal = page_p99 < 200 and r.delays and pct(sorted(r.delays), 0.99) < 2
     print(f"goal (p99 page load < 200 ms, update < 2 s): {'met' if goal else 'NOT met'}")
 
 
@@ -467,7 +484,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     add = parser.add_argument
     add("--watchers", type=int, default=1000, help="customers holding a page open (1000)")
-    add("--workers", type=int, default=0, help="server processes (default: [web] workers' own)")
+    add("--workers", type=int, default=0, help="server processes (default: serve's, per core)")
     add("--ramp", type=float, default=10, help="seconds over which the watchers arrive (10)")
     add("--seconds", type=float, default=30, help="how long the fleet drives (30)")
     add("--every", type=float, default=0.5, help="a stop is delivered every this many s (0.5)")
@@ -483,7 +500,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers <= 0:
         from dispatcher.web.settings import default_workers
 
-        args.workers = default_workers()
+        args.workers = default_workers("serve")
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
     args.db = f"sqlite:///{tmp / 'bench.sqlite3'}"
     port_file = tmp / "port"

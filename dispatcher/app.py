@@ -299,7 +299,7 @@ def add_web(core: Core, *, listen: str | None = None) -> WebServer | None:
         company=messaging.settings.company_name if messaging else "Dispatcher",
         services={"messaging": messaging, "bus": core.bus, "provider": core.routing.provider()},
     )
-    server = WebServer(ctx, settings.listen)
+    server = WebServer(ctx, settings.listen, workers=settings.worker_count(core.site.role))
     server.start()
     core.add_service(server)
     if messaging is not None and not settings.public_url:  # the port bound may be a free one

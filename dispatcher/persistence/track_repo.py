@@ -64,9 +64,16 @@ class Tracked:
 
 
 def load_tracked(
-    db: Database, stop_ids: Collection[int], tz: str, since: datetime, until: datetime
+    db: Database,
+    stop_ids: Collection[int],
+    tz: str,
+    since: datetime,
+    until: datetime,
+    *,
+    whole_routes: bool = False,
 ) -> Tracked:
-    """Every stop of ``stop_ids`` with its route (each route read once), in one session."""
+    """Every stop of ``stop_ids`` with its route (each route read once), in one session;
+    with ``whole_routes`` every other stop of those routes too (read anyway: no extra query)."""
     wanted = sorted(set(stop_ids))
     found: dict[int, TrackedStop] = {}
     fixes: dict[str, tuple[float, float, datetime]] = {}
@@ -91,6 +98,9 @@ def load_tracked(
         parts = {
             rid: (_route_part(r, tz), tuple(map(_route_stop, r.stops))) for rid, r in routes.items()
         }
+        if whole_routes:
+            known = {s.id for s in stops}
+            stops.extend(s for r in routes.values() for s in r.stops if s.id not in known)
         done_refs = [s.order_ref for s in stops if s.status == "done"]
         pods = driver_repo.latest_pods(session, done_refs) if done_refs else {}
         final = [s.id for s in stops if _status(s.status).is_final]

@@ -4,8 +4,9 @@
 :class:`TrackHub` keeps one :class:`~dispatcher.web.tracking.TrackingView` per order (and its
 JSON, encoded once), shared by the page, the status JSON and every open stream of that order.
 Views are computed in batches: the orders asked for while a batch is read wait for the next
-one, and a batch reads each route once (:func:`~dispatcher.web.tracking.tracking_views`), so
-a cold start of a thousand pages costs a walk per route, not per page.
+one, and a batch reads each route once (:func:`~dispatcher.web.tracking.tracking_views`) and
+keeps the views of all its orders, so a cold start of a thousand pages costs a walk per
+route, not per page.
 
 **Freshness.** While anyone looks, ONE watcher per web front (one task, whatever the number
 of pages) reads the change markers of the routes in view every ``poll_s`` (0.5 s; see
@@ -191,7 +192,13 @@ class TrackHub:
         try:
             views = await ctx.run(
                 lambda: tracking_views(
-                    ctx.db, ids, now, ctx.timezone, near_stops=ctx.web.near_stops, provider=provider
+                    ctx.db,
+                    ids,
+                    now,
+                    ctx.timezone,
+                    near_stops=ctx.web.near_stops,
+                    provider=provider,
+                    whole_routes=True,
                 )
             )
         except DatabaseError as exc:  # the old views stay; new ones are not made up
@@ -199,7 +206,7 @@ class TrackHub:
             return set()
         at = system_monotonic()
         changed: set[int] = set()
-        for sid in ids:
+        for sid in ids | set(views):  # the route's other orders came with it
             view = views.get(sid)
             data = _encode(view)
             old = self.entries.get(sid)

@@ -100,10 +100,14 @@ def tracking_views(
     *,
     near_stops: int,
     provider: TravelTimeProvider | None = None,
+    whole_routes: bool = False,
 ) -> dict[int, TrackingView]:
     """The views of ``stop_ids`` at ``now`` (absent: no such stop), each route read and its
-    ETAs walked once however many of its orders are asked for."""
-    tracked = track_repo.load_tracked(db, stop_ids, tz, now - FRESH_FIX, now)
+    ETAs walked once however many of its orders are asked for; ``whole_routes``: the views
+    of every other order of those routes too (the next page of that route costs nothing)."""
+    tracked = track_repo.load_tracked(
+        db, stop_ids, tz, now - FRESH_FIX, now, whole_routes=whole_routes
+    )
     etas: dict[int | None, dict[int, datetime]] = {}
     views: dict[int, TrackingView] = {}
     for stop_id, one in tracked.stops.items():
