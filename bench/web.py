@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 import os
@@ -57,22 +58,23 @@ def serve(db_url: str, port_file: str, workers: int) -> None:
     from dispatcher.config import Settings
     from dispatcher.core import Core
     from dispatcher.users.desk import UserDesk
+    from dispatcher.web.settings import WebSettings
 
+    wanted = {
+        "per_ip_per_min": 10**6,  # every simulated customer comes from 127.0.0.1
+        "per_link_per_min": 10**6,
+        "streams_per_ip": 10**5,
+        "near_stops": 3,
+        "workers": workers,
+    }
+    known = set(WebSettings.__dataclass_fields__)  # an older web front (before/after runs)
     settings = Settings(
         database_url=db_url,
         sections={
             "messaging": {"capture_file": str(Path(port_file).with_suffix(".jsonl"))},
-            "web": {
-                "per_ip_per_min": 10**6,  # every simulated customer comes from 127.0.0.1
-                "per_link_per_min": 10**6,
-                "streams_per_ip": 10**5,
-                "near_stops": 3,
-                "workers": workers,
-            },
+            "web": {k: v for k, v in wanted.items() if k in known},
         },
     )
-    if os.environ.get("BENCH_SWITCH"):
-        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     core = Core(settings, clock=SystemClock(), role="serve")  # as `dispatcher serve --web`
     core.seed_demo_if_empty()
     UserDesk(core.db).login("bench")
@@ -202,8 +204,7 @@ class Run:
         w.awaiting = left
 
     async def watch(self, w: Watcher) -> None:
-        """Load the page, then hold its stream (reopened after a reset; polls if refused)."""
-        await get(self.host, self.port, f"/t/{w.token}", self.loads)
+        """Hold the page's stream (reopened after a reset; polls if refused)."""
         while not self.stop:
             refused = await self.stream(w)
             if self.stop:
@@ -248,6 +249,79 @@ class Run:
         return False
 
 
+async def closed(host: str, port: int, paths: list[str], concurrency: int) -> Tally:
+    """``paths`` fetched by ``concurrency`` clients one after the other (a closed loop)."""
+    queue, tally = list(paths), Tally()
+
+    async def client() -> None:
+        while queue:
+            await get(host, port, queue.pop(), tally)
+
+    tally.started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    tally.ended = time.perf_counter()
+    return tally
+
+
+async def arrivals(
+    host: str, port: int, path: Callable[[], str], rate: float, seconds: float, seed: int
+) -> Tally:
+    """Requests arriving at random (Poisson, ``rate`` a second) for ``seconds`` (open loop)."""
+    rng, tally = random.Random(seed), Tally()
+    pending: set[asyncio.Task[bytes]] = set()
+    tally.started = time.perf_counter()
+    t_end = tally.started + seconds
+    while time.perf_counter() < t_end:
+        task = asyncio.create_task(get(host, port, path(), tally))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        await asyncio.sleep(rng.expovariate(rate))
+    await asyncio.gather(*pending)
+    tally.ended = time.perf_counter()
+    return tally
+
+
+async def until(wall: float) -> None:
+    await asyncio.sleep(max(0.0, wall - time.time()))
+
+
+def probe(params_file: str) -> None:
+    """The timed requests, in a process of their own: what the watchers' streams cost the
+    client never shows up in a page's latency. Phases start at wall-clock times ``run`` set."""
+    p = json.loads(Path(params_file).read_text())
+    host, port, tokens = p["host"], p["port"], p["tokens"]
+
+    async def main() -> dict[str, Tally]:
+        loads, tasks = Tally(), []
+        await until(p["t0"])
+        loads.started = time.perf_counter()
+        for k, token in enumerate(tokens):  # each watcher's page, as it arrives
+            await until(p["t0"] + p["ramp"] * k / len(tokens))
+            tasks.append(asyncio.create_task(get(host, port, f"/t/{token}", loads)))
+        await asyncio.gather(*tasks)
+        loads.ended = time.perf_counter()
+        await until(p["t1"])
+        rng = random.Random(7)
+        load_under, hello_under = await asyncio.gather(
+            arrivals(host, port, lambda: f"/t/{rng.choice(tokens)}", p["rate"], p["seconds"], 1),
+            arrivals(host, port, lambda: "/healthz", p["rate"], p["seconds"], 2),
+        )
+        await until(p["t2"])
+        cap_hello = await closed(host, port, ["/healthz"] * p["requests"], p["concurrency"])
+        pages = [f"/t/{tokens[i % len(tokens)]}" for i in range(p["requests"])]
+        cap_page = await closed(host, port, pages, p["concurrency"])
+        return {
+            "loads": loads,
+            "load_under": load_under,
+            "hello_under": hello_under,
+            "cap_hello": cap_hello,
+            "cap_page": cap_page,
+        }
+
+    found = asyncio.run(main())
+    Path(p["out"]).write_text(json.dumps({k: dataclasses.asdict(t) for k, t in found.items()}))
+
+
 async def run(  # noqa: PLR0915 - one scenario, read top to bottom
     args: argparse.Namespace, base: str, links: list[tuple[int, int, str]]
 ) -> None:
@@ -265,32 +339,41 @@ async def run(  # noqa: PLR0915 - one scenario, read top to bottom
         for i in range(args.watchers)
         for sid, rid, token in [links[i % len(links)]]
     ]
-    rng = random.Random(19)
+    # The timed requests run in a process of their own (``probe``), on this timetable.
+    t0 = time.time() + 1.0
+    t1 = t0 + args.ramp + 2.0
+    t2 = t1 + args.seconds + 2.5
+    params = Path(args.db.removeprefix("sqlite:///")).with_name("probe.json")
+    out = params.with_name("probe-out.json")
+    params.write_text(
+        json.dumps(
+            {
+                "host": host,
+                "port": int(port),
+                "tokens": [w.token for w in watchers],
+                "t0": t0,
+                "t1": t1,
+                "t2": t2,
+                "ramp": args.ramp,
+                "seconds": args.seconds,
+                "rate": args.rate,
+                "requests": args.requests,
+                "concurrency": args.concurrency,
+                "out": str(out),
+            }
+        )
+    )
+    prober = subprocess.Popen([sys.executable, __file__, "--probe", str(params)])
 
-    # (3. capacity: a closed loop)
-    async def closed(paths: list[str], tally: Tally) -> None:
-        queue = list(paths)
-
-        async def worker() -> None:
-            while queue:
-                await get(r.host, r.port, queue.pop(), tally)
-
-        tally.started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
-        tally.ended = time.perf_counter()
-
-    # 1. watchers arrive over the ramp, each loads its page and holds its stream
-    r.loads.started = time.perf_counter()
+    # 1. watchers arrive over the ramp; each holds its stream (its page: the probe's)
     tasks = []
     for k, w in enumerate(watchers):
-        delay = args.ramp * k / len(watchers) - (time.perf_counter() - r.loads.started)
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await until(t0 + args.ramp * k / len(watchers) + 0.05)
         tasks.append(asyncio.create_task(r.watch(w)))
-    await asyncio.sleep(2.0)  # the last pages load, their streams open
+    await until(t1)
     open_streams = sum(w.streaming for w in watchers)
 
-    # 2. the fleet drives; new customers keep arriving
+    # 2. the fleet drives; new customers keep arriving (the probe's)
     db = Database(args.db, migrate=False)
     by_route: dict[int, list[Watcher]] = {}
     for w in watchers:
@@ -298,7 +381,6 @@ async def run(  # noqa: PLR0915 - one scenario, read top to bottom
     route_of = {sid: rid for sid, rid, _ in links}
     ahead = _route_order(links)
     to_deliver = {w.stop_id for w in watchers if w.status == "pending"}
-    load_under, hello_under = Tally(), Tally()
     t_end = time.perf_counter() + args.seconds
 
     async def drive() -> None:
@@ -318,17 +400,6 @@ async def run(  # noqa: PLR0915 - one scenario, read top to bottom
                     w.awaiting.append((at, _fewer_before(was - 1)))
             await asyncio.sleep(args.every)
 
-    async def arrivals(path: Callable[[], str], tally: Tally) -> None:
-        pending: set[asyncio.Task[bytes]] = set()
-        tally.started = time.perf_counter()
-        while time.perf_counter() < t_end:
-            task = asyncio.create_task(get(r.host, r.port, path(), tally))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            await asyncio.sleep(rng.expovariate(args.rate))
-        await asyncio.gather(*pending)
-        tally.ended = time.perf_counter()
-
     rss = 0
 
     async def sample_rss() -> None:
@@ -337,31 +408,30 @@ async def run(  # noqa: PLR0915 - one scenario, read top to bottom
             rss = max(rss, _tree_rss(args.server_pid))
             await asyncio.sleep(2.0)
 
-    def page() -> str:
-        return f"/t/{rng.choice(watchers).token}"
-
-    await asyncio.gather(
-        drive(),
-        arrivals(page, load_under),
-        arrivals(lambda: "/healthz", hello_under),
-        sample_rss(),
-    )
-    await asyncio.sleep(2.5)  # the last changes reach their pages
+    await asyncio.gather(drive(), sample_rss())
+    await until(t2)  # the last changes reach their pages
     missed = sum(len(w.awaiting) for w in watchers)
     held = sum(w.streaming for w in watchers)
 
-    # 3. capacity, the streams still open (and every page viewed before: warm)
-    cap_hello, cap_page = Tally(), Tally()
-    await closed(["/healthz"] * args.requests, cap_hello)
-    pages = [f"/t/{watchers[i % len(watchers)].token}" for i in range(args.requests)]
-    await closed(pages, cap_page)
-
+    # 3. capacity, the streams still open (the probe's)
+    await asyncio.to_thread(prober.wait)
     r.stop = True
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     db.dispose()
-    report(r, cap_hello, cap_page, load_under, hello_under, (open_streams, held), missed, rss)
+    found = {k: Tally(**v) for k, v in json.loads(out.read_text()).items()}
+    r.loads = found["loads"]
+    report(
+        r,
+        found["cap_hello"],
+        found["cap_page"],
+        found["load_under"],
+        found["hello_under"],
+        (open_streams, held),
+        missed,
+        rss,
+    )
 
 
 def report(
@@ -493,7 +563,11 @@ def main(argv: list[str] | None = None) -> None:
     add("--concurrency", type=int, default=20, help="in flight in the capacity phase (20)")
     add("--poll", type=float, default=15, help="poll interval of a page refused a stream (15)")
     add("--serve", nargs=3, metavar=("DB", "PORTFILE", "N"), help=argparse.SUPPRESS)
+    add("--probe", metavar="PARAMS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.probe:
+        probe(args.probe)
+        return
     if args.serve:
         serve(args.serve[0], args.serve[1], int(args.serve[2]))
         return
