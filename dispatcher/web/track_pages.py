@@ -3,9 +3,12 @@
 A page is the shared view (:mod:`dispatcher.web.track_push`) put into ``track.html`` with
 what belongs to the link: its URLs, the form's CSRF token and the fixed message after a form
 (``?m=``). Rendering it again for every request of a thousand open pages would cost more than
-everything else the request does, so the bytes are kept per ``(link, message)`` and rendered
-again only when the view's JSON changed or the CSRF token is an hour old (it is valid for 12:
-a page rendered from the cache still carries a token good for 11 hours at least).
+everything else the request does, so it is rendered once per ``(order, message)`` with a
+placeholder where the link's token goes (the token is 39 URL-safe characters, never escaped,
+so putting it in afterwards is a plain replacement) and again only when the view's JSON
+changed or the CSRF token is an hour old (it is valid for 12: a page rendered from the cache
+still carries a token good for 11 hours at least). Orders' pages, never links', are shared:
+a page only ever holds its own order's view.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ CSRF = "csrf-track"
 CSRF_VALID = timedelta(hours=12)
 CSRF_REUSE_S = 3600.0
 MAX_PAGES = 20_000
+#: Where the link's token goes in a cached page (no token, no text of a page contains it).
+_SLOT = b"\x00token\x00"
 
 
 class TrackPages:
@@ -29,7 +34,7 @@ class TrackPages:
 
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
-        self._pages: OrderedDict[tuple[str, str], tuple[bytes, str, bytes]] = OrderedDict()
+        self._pages: OrderedDict[tuple[int, str], tuple[bytes, str, bytes]] = OrderedDict()
         self._csrf: dict[int, tuple[float, datetime, str]] = {}
         self._template = ctx.templates.get_template("track.html")
 
@@ -56,12 +61,12 @@ class TrackPages:
         view: TrackingView,
     ) -> bytes:
         csrf = self.csrf(stop_id)
-        key = (token, message)
+        key = (stop_id, message)
         hit = self._pages.get(key)
         if hit is not None and hit[0] == view_json and hit[1] == csrf:
             self._pages.move_to_end(key)
-            return hit[2]
-        base = f"/t/{token}"
+            return hit[2].replace(_SLOT, token.encode())
+        base = f"/t/{_SLOT.decode()}"
         body = self._template.render(
             view=view,
             status_url=f"{base}/status",
@@ -78,4 +83,4 @@ class TrackPages:
         self._pages.move_to_end(key)
         while len(self._pages) > MAX_PAGES:
             self._pages.popitem(last=False)
-        return body
+        return body.replace(_SLOT, token.encode())

@@ -124,6 +124,7 @@ def serve_worker(
     from dispatcher.core import Core
     from dispatcher.web.app import build_app
     from dispatcher.web.context import WebContext
+    from dispatcher.web.server import tune_collector
     from dispatcher.web.settings import WebSettings
     from dispatcher.web.signing import LinkSigner
 
@@ -165,6 +166,7 @@ def serve_worker(
         server.should_exit = True
 
     threading.Thread(target=orphaned, name="web-worker-parent", daemon=True).start()
+    tune_collector()
     try:
         server.run(sockets=[sock])
     finally:
