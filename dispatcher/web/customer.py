@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from dispatcher import display
 from dispatcher.errors import (
     ConflictError,
     DatabaseError,
@@ -91,8 +92,9 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         for choice in offered:
             start = choice.start.astimezone(_zone(ctx))
             end = choice.end.astimezone(_zone(ctx))
-            days.setdefault(f"{start:%A %d %B}", []).append(
-                (choice.key, f"{start:%H:%M}-{end:%H:%M}")
+            shown = display.current()  # the fleet's locale ([fleet] locale)
+            days.setdefault(shown.long_day(start.date()), []).append(
+                (choice.key, f"{shown.clock(start)}-{shown.clock(end)}")
             )
         return ctx.templates.TemplateResponse(
             request,

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dispatcher import display
 from dispatcher.errors import NotFoundError
 from dispatcher.eta.travel import TravelTimeProvider
 from dispatcher.messaging.stop_facts import VehicleFix, route_etas
@@ -173,7 +174,7 @@ def _view(
         failure_reason=contact.failure_reason if status is StopStatus.FAILED else "",
         instructions=instructions,
         may_change=status is StopStatus.PENDING,  # a dispatcher decides what is still possible
-        day=one.day.strftime("%A %d %B") if one.day else "",
+        day=display.current().long_day(one.day) if one.day else "",
         pod_recipient=one.pod_recipient if done else "",
         pod_photo=photo,
         ask_feedback=status in (StopStatus.DONE, StopStatus.FAILED),
@@ -198,7 +199,9 @@ def _position_text(before: int | None, status: StopStatus, routed: bool) -> str:
 
 
 def _hhmm(value: datetime | None, zone: ZoneInfo) -> str:
-    return value.astimezone(zone).strftime("%H:%M") if value is not None else ""
+    """The time in the fleet's zone and locale (``[fleet] locale``: ``14:05``, ``2:05 PM``,
+    ``14.05``); the console's own 24-hour clock without one."""
+    return display.current().clock(value.astimezone(zone)) if value is not None else ""
 
 
 def _window(start: datetime | None, end: datetime | None, zone: ZoneInfo) -> str:
@@ -217,7 +220,7 @@ def _eta_window(eta: datetime, zone: ZoneInfo) -> str:
         return t - timedelta(minutes=t.minute % 5)
 
     lo, hi = round5(eta - ETA_HALF_WIDTH), round5(eta + ETA_HALF_WIDTH + timedelta(minutes=4))
-    return f"{lo:%H:%M}-{hi:%H:%M}"
+    return f"{_hhmm(lo, zone)}-{_hhmm(hi, zone)}"
 
 
 __all__ = ["NotFoundError", "TrackingView", "tracking_view", "tracking_views"]
