@@ -14,7 +14,7 @@ import gc
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
@@ -24,29 +24,9 @@ from dispatcher.errors import DispatcherError
 from dispatcher.web.app import RouteGroup, build_app
 from dispatcher.web.context import WebContext
 from dispatcher.web.settings import parse_listen
-from dispatcher.web.workers import Workers, bind
+from dispatcher.web.workers import Workers, bind, tune_collector
 
 log = logging.getLogger(__name__)
-#: Allocations between two collections of the youngest generation (see tune_collector).
-GC_YOUNG = 20_000
-
-
-def tune_collector() -> None:
-    """Keep the garbage collector's pauses out of the pages' latency.
-
-    A full collection walks every live object, and no request is answered meanwhile: in a
-    process holding a thousand open pages they took 150-350 ms on the reference machine, and
-    the bench's p99 page load was that pause. So what start-up built (modules, the ORM's
-    mappings, the app) is frozen out of every later collection (it is never garbage), and
-    the youngest generation is collected every 20,000 allocations instead of 700 (a few
-    milliseconds each, a few megabytes more at most): during the bench's minute no full
-    collection ran at all. Process-wide, and never lowers a threshold someone raised.
-    """
-    gc.collect()
-    gc.freeze()
-    gen0, gen1, gen2 = gc.get_threshold()
-    if gen0 and gen0 < GC_YOUNG:
-        gc.set_threshold(GC_YOUNG, max(gen1, 50), max(gen2, 100))
 
 
 class WebServer:
@@ -61,9 +41,13 @@ class WebServer:
         groups: Sequence[RouteGroup] | None = None,
         *,
         workers: int = 1,
+        worker_main: Callable[..., None] | None = None,
     ) -> None:
+        """``workers`` above 1 needs ``worker_main``, what a worker process runs
+        (:func:`dispatcher.app.serve_web_worker`)."""
         self.ctx = ctx
-        self.workers_wanted = workers
+        self.workers_wanted = workers if worker_main is not None else 1
+        self.worker_main = worker_main
         self.workers: Workers | None = None
         self._sock: socket.socket | None = None
         host, port = parse_listen(listen)
@@ -112,12 +96,13 @@ class WebServer:
         self.bound = (self._server.config.host, int(addr[1]))
         if not self.ctx.web.public_url:
             self.ctx.base_url = self.ctx.web.base_url(self.bound)
-        if self._sock is not None:
+        if self._sock is not None and self.worker_main is not None:
             self.workers = Workers(
                 self.workers_wanted - 1,
                 self._sock,
                 self.ctx.settings,
                 self.ctx.base_url,
+                main=self.worker_main,
                 messaging=self.ctx.services.get("messaging") is not None,
             )
         tune_collector()

@@ -18,6 +18,7 @@ import pytest
 from demo_day import demo_core, finish, route_stops, third_stop
 from test_track_push import Listener, link
 
+from dispatcher.app import serve_web_worker
 from dispatcher.core import Core
 from dispatcher.web.workers import Workers, bind
 
@@ -41,7 +42,7 @@ def core(db_url: str, tmp_path: Path) -> Iterator[Core]:
 def worker(core: Core) -> Iterator[tuple[Workers, str]]:
     sock = bind("127.0.0.1", 0)
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    workers = Workers(1, sock, core.settings, base)
+    workers = Workers(1, sock, core.settings, base, main=serve_web_worker)
     try:
         deadline = time.monotonic() + 60
         while True:  # spawning imports the app: a few seconds
