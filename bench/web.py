@@ -37,6 +37,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -598,6 +599,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         child.terminate()
         child.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _links(db_url: str) -> list[tuple[int, int, str]]:
