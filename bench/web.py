@@ -82,6 +82,8 @@ def serve(db_url: str, port_file: str, workers: int) -> None:
     add_messaging(core, start=False)
     web = add_web(core, listen="127.0.0.1:0")
     assert web is not None
+    if web.workers is not None and not web.workers.wait_ready():  # start-up is not measured
+        raise SystemExit("the web workers did not start")
     Path(port_file + ".new").write_text(web.base_url)
     Path(port_file + ".new").rename(port_file)  # whole, never half written
 

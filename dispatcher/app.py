@@ -321,6 +321,7 @@ def serve_web_worker(
     raised: Any,
     parent: int,
     with_messaging: bool,
+    ready: Any = None,
 ) -> None:
     """A worker process of the web front (``[web] workers``, dispatcher/web/workers.py): its
     own core (recording nothing), messaging (queueing only) and app, on ``sock``. Exceptions
@@ -329,6 +330,7 @@ def serve_web_worker(
     from dispatcher.web.context import WebContext
     from dispatcher.web.settings import WebSettings
     from dispatcher.web.signing import LinkSigner
+    from dispatcher.web.track_push import warm_up
     from dispatcher.web.workers import serve_app, worker_settings
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s web worker %(message)s")
@@ -350,8 +352,10 @@ def serve_web_worker(
         services={"messaging": messaging, "bus": core.bus, "provider": core.routing.provider()},
         base_url=base_url,
     )
+    app = build_app(ctx)
+    warm_up(ctx)  # this process has no GUI thread: the first pages need not pay for it
     try:
-        serve_app(build_app(ctx), sock, parent)
+        serve_app(app, sock, parent, ready)
     finally:
         for close in ctx.services.get("closers", []):
             close()

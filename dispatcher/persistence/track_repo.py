@@ -222,3 +222,12 @@ def track_marks(
                 if ts is not None
             }
     return TrackMarks({rid: d.hexdigest() for rid, d in digests.items()}, loose, fixes)
+
+
+def some_stop(db: Database) -> int | None:
+    """One routed stop's id (the newest), to warm a fresh process up with; None if none."""
+    with db.session() as session:
+        found = session.scalar(
+            select(Stop.id).where(Stop.route_id.is_not(None)).order_by(Stop.id.desc()).limit(1)
+        )
+    return int(found) if found is not None else None

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from multiprocessing.context import SpawnProcess
 from typing import Any
 
+from dispatcher.clock import system_monotonic
 from dispatcher.config import Settings
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,15 @@ class Workers:
         main: Callable[..., None],
         messaging: bool = True,
     ) -> None:
-        """``main(sock, settings, base_url, raised, parent_pid, messaging)`` runs in each
-        worker (:func:`dispatcher.app.serve_web_worker`: the composition lives there)."""
+        """``main(sock, settings, base_url, raised, parent_pid, messaging, ready)`` runs in
+        each worker (:func:`dispatcher.app.serve_web_worker`: the composition lives there)."""
         ctx = multiprocessing.get_context("spawn")
         self.raised: Any = ctx.Queue()
+        self.ready: list[Any] = [ctx.Event() for _ in range(count)]
         self.processes: list[SpawnProcess] = [
             ctx.Process(
                 target=main,
-                args=(sock, settings, base_url, self.raised, os.getpid(), messaging),
+                args=(sock, settings, base_url, self.raised, os.getpid(), messaging, self.ready[i]),
                 name=f"web-worker-{i + 1}",
                 daemon=True,
             )
@@ -91,6 +93,12 @@ class Workers:
             while True:
                 taken.add(int(self.raised.get_nowait()))
         return taken
+
+    def wait_ready(self, timeout_s: float = 60.0) -> bool:
+        """Wait until every worker accepts (spawning imports the app: seconds); True if so.
+        A bench waits, so the workers' start-up is not measured; a server need not."""
+        deadline = system_monotonic() + timeout_s
+        return all(e.wait(max(0.0, deadline - system_monotonic())) for e in self.ready)
 
     def alive(self) -> int:
         return sum(p.is_alive() for p in self.processes)
@@ -114,9 +122,9 @@ def worker_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, sections=sections)
 
 
-def serve_app(app: Any, sock: socket.socket, parent: int) -> None:
+def serve_app(app: Any, sock: socket.socket, parent: int, ready: Any = None) -> None:
     """Run ``app`` on uvicorn on ``sock`` in a worker process until SIGTERM or its parent
-    goes away."""
+    goes away; ``ready`` (an Event) is set as it starts accepting."""
     import uvicorn
 
     server = uvicorn.Server(
@@ -138,6 +146,8 @@ def serve_app(app: Any, sock: socket.socket, parent: int) -> None:
 
     threading.Thread(target=orphaned, name="web-worker-parent", daemon=True).start()
     tune_collector()
+    if ready is not None:
+        ready.set()  # the socket is bound already: connections wait in its backlog
     server.run(sockets=[sock])
 
 
