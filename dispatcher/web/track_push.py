@@ -409,9 +409,8 @@ def _route_of(view: TrackingView | None, old: Entry | None) -> tuple[int | None,
 
 def warm_up(ctx: WebContext) -> None:
     """Read one route as a page would, before a fresh worker process takes requests: its
-    first pages would otherwise pay for compiling the queries and importing what they use
-    (on the reference machine the first hundred pages' p99 went from 185 ms to that of the
-    rest). Never on a GUI thread; nothing is kept; a failure only means a cold start."""
+    first pages would otherwise pay for compiling the queries and importing what they use.
+    Never on a GUI thread; nothing is kept; a failure only means a cold start."""
     try:
         stop_id = some_stop(ctx.db)
         if stop_id is None:
