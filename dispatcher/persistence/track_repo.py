@@ -17,7 +17,7 @@ tick, whatever the number of open pages.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -38,6 +38,21 @@ from dispatcher.persistence.orm import (
 )
 
 _CHUNK = 500
+#: What a marker compares of each stop (route id first, then :func:`_stop_key`'s order).
+_MARK_COLUMNS = (
+    Stop.route_id,
+    Stop.id,
+    Stop.version,
+    Stop.status,
+    Stop.sequence,
+    Stop.pod_ref,
+    Stop.completed_at,
+    Stop.actual_arrival,
+    Stop.window_start,
+    Stop.window_end,
+    func.length(Stop.notes),
+    Stop.service_date,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +76,9 @@ class Tracked:
     stops: dict[int, TrackedStop] = field(default_factory=dict)
     #: vehicle id → (lat, lon, when) of its newest fix in ``[since, until]``.
     fixes: dict[str, tuple[float, float, datetime]] = field(default_factory=dict)
+    #: The markers of what was read (as :func:`track_marks` would read them now), so a
+    #: watcher's first look at these routes is not taken for a change.
+    marks: TrackMarks | None = None
 
 
 def load_tracked(
@@ -126,6 +144,14 @@ def load_tracked(
             ).first()
             if row is not None:
                 fixes[vid] = (float(row[0]), float(row[1]), row[2])
+        marks = TrackMarks(
+            {
+                rid: _route_digest(r.version, r.vehicle_id, map(_stop_key, r.stops))
+                for rid, r in routes.items()
+            },
+            {s.id: repr((s.route_id, *_stop_key(s))) for s in stops if s.route_id not in routes},
+            {vid: fix[2] for vid, fix in fixes.items()},
+        )
         for stop in stops:
             part, route_stops = parts.get(stop.route_id or -1, ({}, ()))
             contact = StopContact(
@@ -154,7 +180,33 @@ def load_tracked(
                 pod_photo=(str(photo["sha256"]), str(photo["format"])) if photo else None,
                 rating=int(ratings.get(stop.id, 0) or 0),
             )
-    return Tracked(found, fixes)
+    return Tracked(found, fixes, marks)
+
+
+def _stop_key(stop: Stop) -> tuple[Any, ...]:
+    """What a marker compares of a loaded stop: the columns of :data:`_MARK_COLUMNS`."""
+    notes = len(stop.notes) if stop.notes is not None else None
+    return (
+        stop.id,
+        stop.version,
+        stop.status,
+        stop.sequence,
+        stop.pod_ref,
+        stop.completed_at,
+        stop.actual_arrival,
+        stop.window_start,
+        stop.window_end,
+        notes,
+        stop.service_date,
+    )
+
+
+def _route_digest(version: Any, vehicle_id: Any, stops: Iterable[tuple[Any, ...]]) -> str:
+    """A route's marker: its version and vehicle, and every stop's key in id order."""
+    digest = hashlib.blake2b(f"{version}|{vehicle_id}".encode(), digest_size=12)
+    for key in sorted(stops, key=lambda k: k[0]):
+        digest.update(repr(tuple(key)).encode())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,38 +230,23 @@ def track_marks(
 ) -> TrackMarks:
     """The markers of ``route_ids`` (with all their stops), ``loose_ids`` and the vans."""
     rids, lids, vids = sorted(set(route_ids)), sorted(set(loose_ids)), sorted(set(vehicle_ids))
-    digests: dict[int, Any] = {}  # route id → its running blake2b
+    heads: dict[int, tuple[Any, Any]] = {}
+    keys: dict[int, list[tuple[Any, ...]]] = {}
     loose: dict[int, str] = {}
     fixes: dict[str, datetime] = {}
-    cols = (
-        Stop.route_id,
-        Stop.id,
-        Stop.version,
-        Stop.status,
-        Stop.sequence,
-        Stop.pod_ref,
-        Stop.completed_at,
-        Stop.actual_arrival,
-        Stop.window_start,
-        Stop.window_end,
-        func.length(Stop.notes),
-        Stop.service_date,
-    )
     with db.session() as session:
         for i in range(0, len(rids), _CHUNK):
             chunk = rids[i : i + _CHUNK]
             for rid, version, vid in session.execute(
                 select(Route.id, Route.version, Route.vehicle_id).where(Route.id.in_(chunk))
             ):
-                digests[int(rid)] = hashlib.blake2b(f"{version}|{vid}".encode(), digest_size=12)
-            for row in session.execute(
-                select(*cols).where(Stop.route_id.in_(chunk)).order_by(Stop.id)
-            ):
-                digest = digests.get(int(row[0]))
-                if digest is not None:
-                    digest.update(repr(tuple(row[1:])).encode())
+                heads[int(rid)] = (version, vid)
+            for row in session.execute(select(*_MARK_COLUMNS).where(Stop.route_id.in_(chunk))):
+                keys.setdefault(int(row[0]), []).append(tuple(row[1:]))
         for i in range(0, len(lids), _CHUNK):
-            for row in session.execute(select(*cols).where(Stop.id.in_(lids[i : i + _CHUNK]))):
+            for row in session.execute(
+                select(*_MARK_COLUMNS).where(Stop.id.in_(lids[i : i + _CHUNK]))
+            ):
                 loose[int(row[1])] = repr(tuple(row))
         if vids:
             fixes = {
@@ -221,7 +258,8 @@ def track_marks(
                 )
                 if ts is not None
             }
-    return TrackMarks({rid: d.hexdigest() for rid, d in digests.items()}, loose, fixes)
+    routes = {rid: _route_digest(v, vid, keys.get(rid, ())) for rid, (v, vid) in heads.items()}
+    return TrackMarks(routes, loose, fixes)
 
 
 def some_stop(db: Database) -> int | None:

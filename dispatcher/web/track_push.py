@@ -40,7 +40,7 @@ from dispatcher.clock import system_monotonic
 from dispatcher.errors import DatabaseError
 from dispatcher.persistence.track_repo import TrackMarks, some_stop, track_marks
 from dispatcher.web.context import WebContext
-from dispatcher.web.tracking import FRESH_FIX, TrackingView, tracking_views
+from dispatcher.web.tracking import FRESH_FIX, TrackingView, tracking_snapshot, tracking_views
 
 log = logging.getLogger(__name__)
 STREAM_HEADERS = {"cache-control": "no-store", "x-accel-buffering": "no"}
@@ -190,8 +190,8 @@ class TrackHub:
         now = ctx.clock.now()
         provider = ctx.services.get("provider")
         try:
-            views = await ctx.run(
-                lambda: tracking_views(
+            views, marks = await ctx.run(
+                lambda: tracking_snapshot(
                     ctx.db,
                     ids,
                     now,
@@ -204,6 +204,11 @@ class TrackHub:
         except DatabaseError as exc:  # the old views stay; new ones are not made up
             log.warning("tracking pages: cannot read the orders: %s", exc)
             return set()
+        if marks is not None:  # what these views show: the watcher's next look compares
+            self._marks.update({("route", rid): m for rid, m in marks.routes.items()})
+            self._marks.update({("stop", sid): m for sid, m in marks.loose.items()})
+            vans = {v.vehicle_id for v in views.values() if v is not None and v.vehicle_id}
+            self._marks.update({("van", vid): marks.fixes.get(vid) for vid in vans})
         at = system_monotonic()
         changed: set[int] = set()
         for sid in ids | set(views):  # the route's other orders came with it

@@ -106,6 +106,22 @@ def tracking_views(
     """The views of ``stop_ids`` at ``now`` (absent: no such stop), each route read and its
     ETAs walked once however many of its orders are asked for; ``whole_routes``: the views
     of every other order of those routes too (the next page of that route costs nothing)."""
+    return tracking_snapshot(
+        db, stop_ids, now, tz, near_stops=near_stops, provider=provider, whole_routes=whole_routes
+    )[0]
+
+
+def tracking_snapshot(
+    db: Database,
+    stop_ids: Collection[int],
+    now: datetime,
+    tz: str,
+    *,
+    near_stops: int,
+    provider: TravelTimeProvider | None = None,
+    whole_routes: bool = False,
+) -> tuple[dict[int, TrackingView], track_repo.TrackMarks | None]:
+    """:func:`tracking_views` and the change markers of what they were read from."""
     tracked = track_repo.load_tracked(
         db, stop_ids, tz, now - FRESH_FIX, now, whole_routes=whole_routes
     )
@@ -121,7 +137,7 @@ def tracking_views(
         if not contact.status.is_final:
             eta = etas.get(one.route_id, {}).get(stop_id, contact.planned_arrival)
         views[stop_id] = _view(one, now, ZoneInfo(tz), fix, eta, near_stops)
-    return views
+    return views, tracked.marks
 
 
 def _view(
@@ -223,4 +239,4 @@ def _eta_window(eta: datetime, zone: ZoneInfo) -> str:
     return f"{_hhmm(lo, zone)}-{_hhmm(hi, zone)}"
 
 
-__all__ = ["NotFoundError", "TrackingView", "tracking_view", "tracking_views"]
+__all__ = ["NotFoundError", "TrackingView", "tracking_snapshot", "tracking_view", "tracking_views"]

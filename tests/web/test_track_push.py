@@ -26,8 +26,10 @@ from demo_day import demo_core, finish, route_stops, third_stop, web_of
 
 from dispatcher.clock import FakeClock
 from dispatcher.core import Core
+from dispatcher.persistence.track_repo import track_marks
 from dispatcher.web.links import TRACK
 from dispatcher.web.track_push import TrackHub
+from dispatcher.web.tracking import tracking_snapshot
 
 
 @pytest.fixture
@@ -162,3 +164,18 @@ def test_streams_are_bounded_per_address_and_pages_share_one_view(core: Core) ->
     finally:
         for listener in listeners:
             listener.close()
+
+
+def test_the_markers_read_with_the_views_are_the_watchers(core: Core) -> None:
+    """The watcher's first look at a route just read is not taken for a change (else every
+    route would be read twice as pages arrive): both reads describe the same rows alike."""
+    stop_id = third_stop(core)
+    now = core.clock.now()
+    tz = core.fleet.timezone
+    views, marks = tracking_snapshot(core.db, [stop_id], now, tz, near_stops=0, whole_routes=True)
+    assert marks is not None and len(views) == len(route_stops(core, stop_id))
+    routes = {v.route_id for v in views.values() if v.route_id is not None}
+    since = now - timedelta(minutes=20)
+    assert marks.routes == track_marks(core.db, routes, [], [], since).routes
+    finish(core, route_stops(core, stop_id)[:1], now)  # and a change is one
+    assert marks.routes != track_marks(core.db, routes, [], [], since).routes
