@@ -10,7 +10,6 @@ port (tests); :attr:`WebServer.base_url` says where it ended up. With ``[web] wo
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import socket
 import threading
@@ -24,7 +23,7 @@ from dispatcher.errors import DispatcherError
 from dispatcher.web.app import RouteGroup, build_app
 from dispatcher.web.context import WebContext
 from dispatcher.web.settings import parse_listen
-from dispatcher.web.workers import Workers, bind, tune_collector
+from dispatcher.web.workers import Workers, bind, tune_collector, untune_collector
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +65,7 @@ class WebServer:
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self.bound: tuple[str, int] | None = None
+        self._collector: tuple[int, int, int] | None = None
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Bind and serve in the background; raise if it could not bind in ``timeout_s``."""
@@ -105,7 +105,7 @@ class WebServer:
                 main=self.worker_main,
                 messaging=self.ctx.services.get("messaging") is not None,
             )
-        tune_collector()
+        self._collector = tune_collector()
         log.info("web front at %s (%d process(es))", self.ctx.base_url, self.workers_wanted)
 
     def _run(self) -> None:
@@ -143,4 +143,6 @@ class WebServer:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        gc.unfreeze()  # what start-up built may be garbage from now on (tests start many)
+        if self._collector is not None:
+            untune_collector(self._collector)
+            self._collector = None

@@ -155,7 +155,7 @@ def serve_app(app: Any, sock: socket.socket, parent: int, ready: Any = None) -> 
 GC_YOUNG = 20_000
 
 
-def tune_collector() -> None:
+def tune_collector() -> tuple[int, int, int]:
     """Keep the garbage collector's pauses out of the pages' latency.
 
     A full collection walks every live object, and no request is answered meanwhile: in a
@@ -164,10 +164,20 @@ def tune_collector() -> None:
     mappings, the app) is frozen out of every later collection (it is never garbage), and
     the youngest generation is collected every 20,000 allocations instead of 700 (a few
     milliseconds each, a few megabytes more at most): during the bench's minute no full
-    collection ran at all. Process-wide, and never lowers a threshold someone raised.
+    collection ran at all. Process-wide, and never lowers a threshold someone raised;
+    returns the thresholds it found (:func:`untune_collector` puts them back).
     """
     gc.collect()
     gc.freeze()
-    gen0, gen1, gen2 = gc.get_threshold()
+    before = gc.get_threshold()
+    gen0, gen1, gen2 = before
     if gen0 and gen0 < GC_YOUNG:
         gc.set_threshold(GC_YOUNG, max(gen1, 50), max(gen2, 100))
+    return before
+
+
+def untune_collector(before: tuple[int, int, int]) -> None:
+    """The collector as :func:`tune_collector` found it (the web front stopped; tests
+    start many)."""
+    gc.unfreeze()
+    gc.set_threshold(*before)
