@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dispatcher.alerts.live_facts import LiveFacts
 from dispatcher.alerts.runner import AlertRunner, Leadership, RunnerSettings
@@ -318,7 +318,12 @@ def add_web(core: Core, *, listen: str | None = None) -> WebServer | None:
         company=messaging.settings.company_name if messaging else "Dispatcher",
         services={"messaging": messaging, "bus": core.bus, "provider": core.routing.provider()},
     )
-    server = WebServer(ctx, settings.listen)
+    server = WebServer(
+        ctx,
+        settings.listen,
+        workers=settings.worker_count(core.site.role),
+        worker_main=serve_web_worker,
+    )
     server.start()
     core.add_service(server)
     if messaging is not None and not settings.public_url:  # the port bound may be a free one
@@ -326,6 +331,54 @@ def add_web(core: Core, *, listen: str | None = None) -> WebServer | None:
             _tracking_link, core, signer, ctx.base_url, settings.link_days
         )
     return server
+
+
+def serve_web_worker(
+    sock: socket.socket,
+    settings: Settings,
+    base_url: str,
+    raised: Any,
+    parent: int,
+    with_messaging: bool,
+    ready: Any = None,
+) -> None:
+    """A worker process of the web front (``[web] workers``, dispatcher/web/workers.py): its
+    own core (recording nothing), messaging (queueing only) and app, on ``sock``. Exceptions
+    its requests raise go to ``raised`` (the serving process announces them)."""
+    from dispatcher.web.app import build_app
+    from dispatcher.web.context import WebContext
+    from dispatcher.web.settings import WebSettings
+    from dispatcher.web.signing import LinkSigner
+    from dispatcher.web.track_push import warm_up
+    from dispatcher.web.workers import serve_app, worker_settings
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s web worker %(message)s")
+    core = Core(worker_settings(settings), role="console")
+    messaging = add_messaging(core, start=False) if with_messaging else None
+
+    class WorkerContext(WebContext):
+        def note_alert(self, alert_id: int) -> None:  # to the parent's bus, via its tick
+            raised.put(alert_id)
+
+    ctx = WorkerContext(
+        db=core.db,
+        clock=core.clock,
+        settings=core.settings,
+        web=WebSettings.from_sections(settings.sections),
+        signer=LinkSigner(core.db),
+        timezone=core.fleet.timezone,
+        company=messaging.settings.company_name if messaging else "Dispatcher",
+        services={"messaging": messaging, "bus": core.bus, "provider": core.routing.provider()},
+        base_url=base_url,
+    )
+    app = build_app(ctx)
+    warm_up(ctx)  # this process has no GUI thread: the first pages need not pay for it
+    try:
+        serve_app(app, sock, parent, ready)
+    finally:
+        for close in ctx.services.get("closers", []):
+            close()
+        core.close()
 
 
 def _tracking_link(

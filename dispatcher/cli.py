@@ -9,6 +9,7 @@ input data (e.g. ``decode`` rejected the payload, ``import`` skipped bad rows).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -152,6 +153,13 @@ def _add_serve_parser(sub: Any) -> None:
         help="also serve the web front (tracking pages, webhooks) there ([web] listen, "
         "docs/web.md)",
     )
+    serve.add_argument(
+        "--web-workers",
+        metavar="N",
+        type=_workers,
+        help="processes serving the web front ([web] workers; default: one per core, at most "
+        "4; docs/web.md)",
+    )
 
 
 def _topic_level(text: str) -> str:
@@ -162,6 +170,15 @@ def _topic_level(text: str) -> str:
         return check_name(text, "the name")
     except DispatcherError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _workers(text: str) -> int:
+    """An argparse type for ``serve --web-workers``: 1..MAX_WORKERS (exit 2 otherwise)."""
+    from dispatcher.web.settings import MAX_WORKERS
+
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"the number of web workers must be 1..{MAX_WORKERS}")
+    return int(text)
 
 
 def _web_address(text: str) -> str:
@@ -388,6 +405,9 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     recorder = RecorderSettings.from_sections(
         settings.sections, share=args.share, instance=args.instance
     )
+    if args.web_workers is not None:  # the command line wins over [web] workers
+        web_section = {**(settings.sections.get("web") or {}), "workers": args.web_workers}
+        settings = dataclasses.replace(settings, sections={**settings.sections, "web": web_section})
     # Live telemetry, retention, the alert rules holding the election's lease (serve raises
     # the alerts, docs/exceptions.md) and the outbox relay (docs/messaging.md).
     core = build_core(

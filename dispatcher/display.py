@@ -190,6 +190,15 @@ class Display:
 
         return _plain(format_skeleton("MMMEd", value, locale=self._locale))
 
+    def long_day(self, value: dt.date) -> str:
+        """A day spelled out for a customer: ``Friday 20 November``; with a locale, its full
+        date: ``Friday, November 20, 2026`` (en_US), ``perjantai 20. marraskuuta 2026``."""
+        if self.locale is None:
+            return value.strftime("%A %d %B")
+        from babel.dates import format_date
+
+        return _plain(format_date(value, "full", locale=self._locale))
+
     def stamp(self, value: dt.datetime, seconds: bool = False, year: bool = True) -> str:
         """Date and time: ``2026-11-01 14:05`` / ``11/1/26 2:05 PM``; without ``year``,
         ``01.11. 14:05`` / ``11/1 2:05 PM`` (a list of today's and yesterday's events)."""

@@ -62,6 +62,7 @@ class WebContext:
     def __post_init__(self) -> None:
         self.templates = Jinja2Templates(directory=str(resources_dir("web", "templates")))
         self.templates.env.autoescape = True  # every value escaped, also in .txt partials
+        self.templates.env.auto_reload = False  # shipped files: no stat() per page rendered
         self.templates.env.globals.update(company=self.company, brand_color=self.web.brand_color)
         if not self.base_url:
             self.base_url = self.web.base_url()

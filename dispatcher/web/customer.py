@@ -11,26 +11,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from dispatcher.clock import system_monotonic
-from dispatcher.errors import ConflictError, DispatcherError, NotFoundError, ValidationError
+from dispatcher import display
+from dispatcher.errors import (
+    ConflictError,
+    DatabaseError,
+    DispatcherError,
+    NotFoundError,
+    ValidationError,
+)
 from dispatcher.web.context import WebContext
-from dispatcher.web.feedback import MAX_COMMENT, submit_feedback
+from dispatcher.web.feedback import submit_feedback
 from dispatcher.web.links import TRACK
 from dispatcher.web.requests import CustomerRequests
 from dispatcher.web.throttle import Throttle
-from dispatcher.web.tracking import TrackingView, tracking_view
+from dispatcher.web.track_pages import CSRF, TrackPages
+from dispatcher.web.track_push import STREAM_HEADERS, StreamRefused, TrackHub, hub_of
 
 log = logging.getLogger(__name__)
 
-CSRF = "csrf-track"
 #: What a form's outcome may say (``?m=<key>``): fixed texts, never the visitor's input.
 FLASH = {
     "instructions": ("Thank you: your instructions are saved and your driver will see them.", ""),
@@ -54,12 +59,13 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     per_ip = Throttle(limit=ctx.web.per_ip_per_min, window_s=60)
     per_token = Throttle(limit=ctx.web.per_link_per_min, window_s=60)
     requests = _requests(ctx)
+    hub = hub_of(ctx)
+    pages = TrackPages(ctx)
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             token = str(request.path_params.get("token", ""))
-            ip = request.client.host if request.client else "?"
-            if not per_ip.allow(ip) or not per_token.allow(token[:40]):
+            if not per_ip.allow(_ip(request)) or not per_token.allow(token[:40]):
                 return Response("slow down", 429, headers={"Retry-After": "30"})
             stop_id = ctx.signer.verify(TRACK, token, ctx.clock.now())
             if stop_id is None:
@@ -70,40 +76,14 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
                 return await handler(request, stop_id)
             except NotFoundError:
                 return not_found(ctx, request)
+            except DatabaseError as exc:  # the order could not be read: try again soon
+                log.warning("tracking page: %s", exc)
+                return Response("busy, please try again", 503, headers={"Retry-After": "10"})
 
         return endpoint
 
-    async def page(request: Request, stop_id: int) -> Response:
-        view = await _view(ctx, stop_id)
-        if view is None:
-            return not_found(ctx, request)
-        base = f"/t/{request.path_params['token']}"
-        flash, kind = FLASH.get(request.query_params.get("m", ""), ("", ""))
-        return ctx.templates.TemplateResponse(
-            request,
-            "track.html",
-            {
-                "view": view,
-                "status_url": f"{base}/status",
-                "slots_url": f"{base}/slots",
-                "action_base": base,
-                "csrf": _csrf(ctx, stop_id),
-                "poll_s": ctx.web.poll_s,
-                "flash": flash,
-                "flash_kind": kind,
-                "max_comment": MAX_COMMENT,
-            },
-            headers={"Cache-Control": "no-store"},
-        )
-
-    async def status(request: Request, stop_id: int) -> Response:
-        view = await _view(ctx, stop_id)
-        if view is None:
-            return JSONResponse({"error": "not found"}, 404)
-        return JSONResponse(view.as_json(), headers={"Cache-Control": "no-store"})
-
     async def slots(request: Request, stop_id: int) -> Response:
-        view = await _view(ctx, stop_id)
+        view = await hub.view(stop_id)
         if view is None:
             return not_found(ctx, request)
         base = f"/t/{request.path_params['token']}"
@@ -112,8 +92,9 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         for choice in offered:
             start = choice.start.astimezone(_zone(ctx))
             end = choice.end.astimezone(_zone(ctx))
-            days.setdefault(f"{start:%A %d %B}", []).append(
-                (choice.key, f"{start:%H:%M}-{end:%H:%M}")
+            shown = display.current()  # the fleet's locale ([fleet] locale)
+            days.setdefault(shown.long_day(start.date()), []).append(
+                (choice.key, f"{shown.clock(start)}-{shown.clock(end)}")
             )
         return ctx.templates.TemplateResponse(
             request,
@@ -123,7 +104,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
                 "slots": list(days.items()),
                 "action_base": base,
                 "back_url": base,
-                "csrf": _csrf(ctx, stop_id),
+                "csrf": pages.csrf(stop_id),
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -131,7 +112,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     def action(kind: str) -> Handler:
         async def post(request: Request, stop_id: int) -> Response:
             form = request.state.form
-            view = await _view(ctx, stop_id)
+            view = await hub.view(stop_id)
             base = f"/t/{request.path_params['token']}"
             if view is None:
                 return not_found(ctx, request)
@@ -159,15 +140,16 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
                     "limit" if "too many" in str(exc) else "taken" if kind == "slot" else "invalid"
                 )
                 return RedirectResponse(f"{base}?m={code}", 303)
-            ctx.services.get("views", {}).pop(stop_id, None)  # the change shows at once
+            hub.forget(stop_id)  # the change shows at once
             return RedirectResponse(f"{base}?m={kind}", 303)
 
         return post
 
     return [
-        Route("/t/{token}", guarded(page)),
-        Route("/t/{token}/feedback", guarded(_feedback(ctx)), methods=["POST"]),
-        Route("/t/{token}/status", guarded(status)),
+        Route("/t/{token}", guarded(_page(ctx, hub, pages))),
+        Route("/t/{token}/feedback", guarded(_feedback(ctx, hub)), methods=["POST"]),
+        Route("/t/{token}/status", guarded(_status(hub))),
+        Route("/t/{token}/stream", guarded(_stream(ctx, hub))),
         Route("/t/{token}/slots", guarded(slots)),
         Route("/t/{token}/instructions", guarded(action("instructions")), methods=["POST"]),
         Route("/t/{token}/slot", guarded(action("slot")), methods=["POST"]),
@@ -175,12 +157,70 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     ]
 
 
-def _feedback(ctx: WebContext) -> Handler:
+def _page(ctx: WebContext, hub: TrackHub, pages: TrackPages) -> Handler:
+    """``/t/<token>``: the page, from the shared view and the rendered-page cache."""
+
+    async def page(request: Request, stop_id: int) -> Response:
+        entry = await hub.entry(stop_id)
+        if entry.view is None:
+            return not_found(ctx, request)
+        token = str(request.path_params["token"])
+        m = request.query_params.get("m", "")
+        m = m if m in FLASH else ""
+        return Response(
+            pages.html(stop_id, token, m, FLASH.get(m, ("", "")), entry.json, entry.view),
+            media_type="text/html",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return page
+
+
+def _status(hub: TrackHub) -> Handler:
+    """``/t/<token>/status``: the shared view's JSON (the page's fallback when it polls)."""
+
+    async def status(request: Request, stop_id: int) -> Response:
+        entry = await hub.entry(stop_id)
+        if entry.view is None:
+            return JSONResponse({"error": "not found"}, 404)
+        return Response(
+            entry.json, media_type="application/json", headers={"Cache-Control": "no-store"}
+        )
+
+    return status
+
+
+def _stream(ctx: WebContext, hub: TrackHub) -> Handler:
+    """``/t/<token>/stream``: the page's updates as server-sent events (track_push.py)."""
+
+    async def stream(request: Request, stop_id: int) -> Response:
+        entry = await hub.entry(stop_id)
+        if entry.view is None:
+            return not_found(ctx, request)
+        token = str(request.path_params["token"])
+        try:
+            opened = hub.open(stop_id, token, _ip(request))
+        except StreamRefused as exc:
+            return JSONResponse(
+                {"error": "busy", "reason": str(exc)}, exc.status, headers={"Retry-After": "60"}
+            )
+
+        def valid() -> bool:
+            return ctx.signer.verify(TRACK, token, ctx.clock.now()) == stop_id
+
+        return StreamingResponse(
+            hub.events(opened, valid), media_type="text/event-stream", headers=STREAM_HEADERS
+        )
+
+    return stream
+
+
+def _feedback(ctx: WebContext, hub: TrackHub) -> Handler:
     """The feedback step (dispatcher/web/feedback.py): once per order, after the visit."""
 
     async def feedback(request: Request, stop_id: int) -> Response:
         form = request.state.form
-        view = await _view(ctx, stop_id)
+        view = await hub.view(stop_id)
         base = f"/t/{request.path_params['token']}"
         if view is None:
             return not_found(ctx, request)
@@ -204,7 +244,7 @@ def _feedback(ctx: WebContext) -> Handler:
                 "long" if "too long" in str(exc) else "rating" if view.ask_feedback else "invalid"
             )
             return RedirectResponse(f"{base}?m={code}", 303)
-        ctx.services.get("views", {}).pop(stop_id, None)
+        hub.forget(stop_id)
         return RedirectResponse(f"{base}?m=feedback", 303)
 
     return feedback
@@ -217,39 +257,8 @@ def not_found(ctx: WebContext, request: Request) -> Response:
     )
 
 
-#: How long one order's view is shared between requests: a thousand customers' pages
-#: polling cost one walk of each route per interval, not one per request.
-VIEW_TTL_S = 2.0
-
-
-async def _view(ctx: WebContext, stop_id: int) -> TrackingView | None:
-    """The order's view, or None when it is gone (the token's expiry bounds the rest)."""
-    now = ctx.clock.now()
-    cache: dict[int, tuple[float, TrackingView | None]] = ctx.services.setdefault("views", {})
-    hit = cache.get(stop_id)
-    age = system_monotonic() - hit[0] if hit is not None else VIEW_TTL_S
-    if hit is not None and 0 <= age < VIEW_TTL_S:  # machine time: a fake clock stands still
-        return hit[1]
-
-    def read() -> TrackingView | None:
-        try:
-            view = tracking_view(
-                ctx.db,
-                stop_id,
-                now,
-                ctx.timezone,
-                near_stops=ctx.web.near_stops,
-                provider=ctx.services.get("provider"),
-            )
-        except NotFoundError:
-            return None
-        return view
-
-    view = await ctx.run(read)
-    if len(cache) > 50_000:  # bounded: a flood of valid links cannot grow it without end
-        cache.clear()
-    cache[stop_id] = (system_monotonic(), view)
-    return view
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else "?"
 
 
 async def _form_allowed(ctx: WebContext, request: Request, stop_id: int) -> bool:
@@ -264,10 +273,6 @@ async def _form_allowed(ctx: WebContext, request: Request, stop_id: int) -> bool
     request.state.form = form
     token = str(form.get("csrf", ""))
     return ctx.signer.verify(CSRF, token, ctx.clock.now()) == stop_id
-
-
-def _csrf(ctx: WebContext, stop_id: int) -> str:
-    return ctx.signer.sign(CSRF, stop_id, ctx.clock.now() + timedelta(hours=12))
 
 
 def _zone(ctx: WebContext) -> Any:

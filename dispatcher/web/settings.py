@@ -13,6 +13,10 @@ Example::
     per_ip_per_min = 600     # requests a minute from one address (a phone network's NAT
     per_link_per_min = 60    # shares one among many customers), and per link (429 beyond)
     low_rating = 2           # a customer's rating at or below this raises an exception (0: never)
+    streams = 5000           # open tracking pages listening for updates, per worker (beyond:
+    streams_per_ip = 500     # they poll), and per client address
+    workers = 0              # processes serving it (also `serve --web-workers N`); 0: automatic,
+                             # one for a console, one per core (at most 4) for `serve`
 
 Without ``listen`` the console serves nothing; ``dispatcher serve`` serves when given
 ``--web``. Without ``public_url`` links use ``http://<listen>`` (fine on a LAN, a test or a
@@ -21,6 +25,7 @@ reverse proxy that rewrites nothing).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +34,7 @@ from typing import Any
 from dispatcher.errors import ConfigError
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+MAX_WORKERS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,9 @@ class WebSettings:
     per_ip_per_min: int = 600
     per_link_per_min: int = 60
     low_rating: int = 2
+    streams: int = 5000
+    streams_per_ip: int = 500
+    workers: int = 0
 
     @classmethod
     def from_sections(
@@ -72,14 +81,24 @@ class WebSettings:
             "poll_s",
             "per_ip_per_min",
             "per_link_per_min",
+            "streams",
+            "streams_per_ip",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
                 raise ConfigError(f"[web] {name} must be a whole number 0..1000000, not {value!r}")
+        if not isinstance(self.workers, int) or isinstance(self.workers, bool):
+            raise ConfigError(f"[web] workers must be a whole number 0..{MAX_WORKERS}")
+        if not 0 <= self.workers <= MAX_WORKERS:
+            raise ConfigError(f"[web] workers must be 0..{MAX_WORKERS}, not {self.workers!r}")
         if not isinstance(self.low_rating, int) or not 0 <= self.low_rating <= 5:
             raise ConfigError(f"[web] low_rating must be 0..5, not {self.low_rating!r}")
         if not _COLOR.fullmatch(str(self.brand_color)):
             raise ConfigError(f"[web] brand_color {self.brand_color!r} is not #rrggbb")
+
+    def worker_count(self, role: str) -> int:
+        """How many processes serve: ``workers``, or the role's default when it is 0."""
+        return self.workers or default_workers(role)
 
     def base_url(self, bound: tuple[str, int] | None = None) -> str:
         """What links start with: ``public_url``, else the address actually listened on."""
@@ -87,6 +106,16 @@ class WebSettings:
             return self.public_url.rstrip("/")
         host, port = bound or parse_listen(self.listen or "127.0.0.1:8700")
         return f"http://{host}:{port}"
+
+
+def default_workers(role: str) -> int:
+    """``[web] workers = 0``: one process for a console (its web front serves a few pages
+    beside the GUI), one per core for ``dispatcher serve`` (at most 4: past that the
+    database, not Python, is what a page waits for). On the 2-core reference machine a
+    second process halves the tail latency at 1,000 open pages (docs/web.md, Measured)."""
+    if role != "serve":
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -9,16 +9,18 @@ delivered. The view is a plain dataclass turned into the page and its JSON updat
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dispatcher import display
 from dispatcher.errors import NotFoundError
 from dispatcher.eta.travel import TravelTimeProvider
-from dispatcher.messaging.stop_facts import VehicleFix, fresh_eta
+from dispatcher.messaging.stop_facts import VehicleFix, route_etas
 from dispatcher.model.core import StopStatus
-from dispatcher.persistence import driver_repo, feedback_repo, messaging_repo, web_repo
+from dispatcher.persistence import track_repo, web_repo
 from dispatcher.persistence.database import Database
 
 #: A fix older than this does not put the van on the map (it would show where it was).
@@ -64,9 +66,15 @@ class TrackingView:
     #: rating the customer gave (0: none yet).
     ask_feedback: bool = False
     rating: int = 0
+    #: Where the order is, for the web front's own bookkeeping (which route's changes to
+    #: watch); never sent to the page.
+    route_id: int | None = None
+    vehicle_id: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["route_id"], data["vehicle_id"]
+        return data
 
 
 def tracking_view(
@@ -79,34 +87,89 @@ def tracking_view(
     provider: TravelTimeProvider | None = None,
 ) -> TrackingView:
     """The customer's view of stop ``stop_id`` at ``now`` (``NotFoundError`` if gone)."""
-    contact = messaging_repo.load_stop_contact(db, stop_id, tz)
-    zone = ZoneInfo(tz)
+    view = tracking_views(db, [stop_id], now, tz, near_stops=near_stops, provider=provider)
+    if stop_id not in view:
+        raise NotFoundError(f"stop {stop_id} does not exist")
+    return view[stop_id]
+
+
+def tracking_views(
+    db: Database,
+    stop_ids: Collection[int],
+    now: datetime,
+    tz: str,
+    *,
+    near_stops: int,
+    provider: TravelTimeProvider | None = None,
+    whole_routes: bool = False,
+) -> dict[int, TrackingView]:
+    """The views of ``stop_ids`` at ``now`` (absent: no such stop), each route read and its
+    ETAs walked once however many of its orders are asked for; ``whole_routes``: the views
+    of every other order of those routes too (the next page of that route costs nothing)."""
+    return tracking_snapshot(
+        db, stop_ids, now, tz, near_stops=near_stops, provider=provider, whole_routes=whole_routes
+    )[0]
+
+
+def tracking_snapshot(
+    db: Database,
+    stop_ids: Collection[int],
+    now: datetime,
+    tz: str,
+    *,
+    near_stops: int,
+    provider: TravelTimeProvider | None = None,
+    whole_routes: bool = False,
+) -> tuple[dict[int, TrackingView], track_repo.TrackMarks | None]:
+    """:func:`tracking_views` and the change markers of what they were read from."""
+    tracked = track_repo.load_tracked(
+        db, stop_ids, tz, now - FRESH_FIX, now, whole_routes=whole_routes
+    )
+    etas: dict[int | None, dict[int, datetime]] = {}
+    views: dict[int, TrackingView] = {}
+    for stop_id, one in tracked.stops.items():
+        contact = one.contact
+        fix_row = tracked.fixes.get(contact.vehicle_id or "")
+        fix = VehicleFix(*fix_row) if fix_row is not None else None
+        if one.route_id is not None and one.route_id not in etas:
+            etas[one.route_id] = route_etas(contact, now, fix, tz, provider)
+        eta = None
+        if not contact.status.is_final:
+            eta = etas.get(one.route_id, {}).get(stop_id, contact.planned_arrival)
+        views[stop_id] = _view(one, now, ZoneInfo(tz), fix, eta, near_stops)
+    return views, tracked.marks
+
+
+def _view(
+    one: track_repo.TrackedStop,
+    now: datetime,
+    zone: ZoneInfo,
+    fix: VehicleFix | None,
+    eta: datetime | None,
+    near_stops: int,
+) -> TrackingView:
+    """What the customer of ``one`` may see (nothing of the route's other stops)."""
+    contact, stop_id = one.contact, one.contact.stop_id
     status = contact.status
-    ahead = [s for s in contact.route if not s.status.is_final]
-    ids = [s.stop_id for s in ahead]
-    stops_before = ids.index(stop_id) if stop_id in ids and not status.is_final else None
-    fix = None
-    if contact.vehicle_id and stops_before is not None:
-        found = web_repo.latest_fix(db, contact.vehicle_id, now - FRESH_FIX, now)
-        fix = VehicleFix(found[0], found[1], found[2]) if found else None
-    eta = fresh_eta(contact, now, fix, tz, provider) if not status.is_final else None
+    ahead = [s.stop_id for s in contact.route if not s.status.is_final]
+    stops_before = ahead.index(stop_id) if stop_id in ahead and not status.is_final else None
+    if not contact.vehicle_id or stops_before is None:
+        fix = None
     van = (fix.lat, fix.lon) if fix is not None and stops_before is not None else None
     if stops_before is None or stops_before > near_stops:
         van = None
     me = next((s for s in contact.route if s.stop_id == stop_id), None)
     home = (me.lat, me.lon) if me is not None else None
-    notes = web_repo.stop_notes(db, stop_id)
     instructions = next(
         (
             line[len(web_repo.CUSTOMER_NOTE) :]
-            for line in notes.splitlines()
+            for line in one.notes.splitlines()
             if line.startswith(web_repo.CUSTOMER_NOTE)
         ),
         "",
     )
-    day = web_repo.stop_day(db, stop_id)
-    recipient, photo = _pod(db, contact.order_ref) if status is StopStatus.DONE else ("", "")
-    given = feedback_repo.feedback_of_stop(db, stop_id) if status.is_final else None
+    done = status is StopStatus.DONE
+    photo = f"{one.pod_photo[0]}.{one.pod_photo[1]}" if done and one.pod_photo else ""
     return TrackingView(
         order_ref=contact.order_ref,
         status=status.value,
@@ -122,27 +185,19 @@ def tracking_view(
         position_text=_position_text(stops_before, status, contact.vehicle_id is not None),
         van=van,
         home=home,
-        delivered_at=_hhmm(contact.completed_at, zone) if status is StopStatus.DONE else "",
-        pod_ref=contact.pod_ref if status is StopStatus.DONE else "",
+        delivered_at=_hhmm(contact.completed_at, zone) if done else "",
+        pod_ref=contact.pod_ref if done else "",
         failure_reason=contact.failure_reason if status is StopStatus.FAILED else "",
         instructions=instructions,
         may_change=status is StopStatus.PENDING,  # a dispatcher decides what is still possible
-        day=day.strftime("%A %d %B") if day else "",
-        pod_recipient=recipient,
+        day=display.current().long_day(one.day) if one.day else "",
+        pod_recipient=one.pod_recipient if done else "",
         pod_photo=photo,
         ask_feedback=status in (StopStatus.DONE, StopStatus.FAILED),
-        rating=given.rating if given is not None else 0,
+        rating=one.rating if status.is_final else 0,
+        route_id=one.route_id,
+        vehicle_id=contact.vehicle_id,
     )
-
-
-def _pod(db: Database, order_ref: str) -> tuple[str, str]:
-    """(recipient, first photo's file name) of the order's newest driver-app POD."""
-    with db.session() as session:
-        pod = driver_repo.latest_pods(session, [order_ref]).get(order_ref)
-    if pod is None:
-        return "", ""
-    photo = next((f for f in pod.files if f.get("role") == "photo"), None)
-    return pod.recipient, f"{photo['sha256']}.{photo['format']}" if photo else ""
 
 
 def _position_text(before: int | None, status: StopStatus, routed: bool) -> str:
@@ -160,7 +215,9 @@ def _position_text(before: int | None, status: StopStatus, routed: bool) -> str:
 
 
 def _hhmm(value: datetime | None, zone: ZoneInfo) -> str:
-    return value.astimezone(zone).strftime("%H:%M") if value is not None else ""
+    """The time in the fleet's zone and locale (``[fleet] locale``: ``14:05``, ``2:05 PM``,
+    ``14.05``); the console's own 24-hour clock without one."""
+    return display.current().clock(value.astimezone(zone)) if value is not None else ""
 
 
 def _window(start: datetime | None, end: datetime | None, zone: ZoneInfo) -> str:
@@ -179,7 +236,7 @@ def _eta_window(eta: datetime, zone: ZoneInfo) -> str:
         return t - timedelta(minutes=t.minute % 5)
 
     lo, hi = round5(eta - ETA_HALF_WIDTH), round5(eta + ETA_HALF_WIDTH + timedelta(minutes=4))
-    return f"{lo:%H:%M}-{hi:%H:%M}"
+    return f"{_hhmm(lo, zone)}-{_hhmm(hi, zone)}"
 
 
-__all__ = ["NotFoundError", "TrackingView", "tracking_view"]
+__all__ = ["NotFoundError", "TrackingView", "tracking_snapshot", "tracking_view", "tracking_views"]

@@ -68,6 +68,13 @@ def test_serve_web_refuses_a_bad_address() -> None:
     assert exit_.value.code == 2
 
 
+@pytest.mark.parametrize("workers", ["0", "33", "two"])
+def test_serve_web_refuses_a_bad_number_of_workers(workers: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["serve", "--web", "127.0.0.1:0", "--web-workers", workers])
+    assert exit_.value.code == 2
+
+
 @pytest.mark.mqtt
 def test_serve_web_serves_the_tracking_page(mqtt_url: str, sqlite_url: str, tmp_path: Path) -> None:
     ref = seeded(sqlite_url, system_now().date())  # the server runs on the real clock
@@ -75,7 +82,7 @@ def test_serve_web_serves_the_tracking_page(mqtt_url: str, sqlite_url: str, tmp_
     cfg.write_text(f'[broker]\nurl = "{mqtt_url}"\nprefix = "w{uuid.uuid4().hex[:8]}"\n')
     cmd = [sys.executable, str(REPO / "main.py"), "--config", str(cfg), "--db", sqlite_url]
     proc = subprocess.Popen(
-        [*cmd, "serve", "--web", "127.0.0.1:0"],
+        [*cmd, "serve", "--web", "127.0.0.1:0", "--web-workers", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -91,8 +98,9 @@ def test_serve_web_serves_the_tracking_page(mqtt_url: str, sqlite_url: str, tmp_
             [*cmd, "link", ref], capture_output=True, text=True, timeout=60, check=True
         ).stdout.strip()
         token = out.rsplit("/", 1)[1]
-        page = httpx.get(f"{base}/t/{token}", timeout=10)
-        assert page.status_code == 200 and ref in page.text
+        for _ in range(6):  # new connections: the serving process and its worker answer
+            page = httpx.get(f"{base}/t/{token}", timeout=10, headers={"Connection": "close"})
+            assert page.status_code == 200 and ref in page.text
         assert httpx.get(f"{base}/t/{token[:-1]}x", timeout=10).status_code == 404
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -1,4 +1,5 @@
-// The tracking page's updates: poll the order's status, show the van once it is near.
+// The tracking page's updates: listen on the order's stream (server-sent events), or poll
+// its status when the browser or the server cannot stream; show the van once it is near.
 // Values are written with textContent only (never HTML), so nothing a name or an
 // instruction contains can run. The map has no tiles from the internet: the van, the
 // customer's address and the line between them on a plain background.
@@ -7,6 +8,7 @@
   var box = document.getElementById("status");
   if (!box) { return; }
   var url = box.getAttribute("data-status-url");
+  var streamUrl = box.getAttribute("data-stream-url");
   var every = Math.max(1, parseFloat(box.getAttribute("data-poll") || "15")) * 1000;
   var map = null, van = null, home = null, line = null;
 
@@ -63,12 +65,39 @@
     if (!v.may_change) { show("actions", false); }
     drawMap(v);
   }
+  var polling = false;
   function poll() {
+    polling = true;
     fetch(url, { cache: "no-store", credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (v) { if (v) { apply(v); } })
       .catch(function () { /* offline for a moment: the next poll tries again */ })
       .then(function () { window.setTimeout(poll, every); });
   }
-  poll();
+  function listen() {
+    var source = new EventSource(streamUrl);
+    document.body.setAttribute("data-updates", "stream");
+    source.addEventListener("view", function (e) {
+      try { apply(JSON.parse(e.data)); } catch (err) { /* a bad event: wait for the next */ }
+    });
+    source.addEventListener("gone", function () {
+      // The link expired or the order is gone: stop listening; a reload says so.
+      source.close();
+      document.body.setAttribute("data-updates", "gone");
+    });
+    source.onerror = function () {
+      // The browser reconnects by itself after a dropped stream; when it gave up (the
+      // server refused: too many open pages, or the link is no longer valid), poll.
+      if (source.readyState === EventSource.CLOSED && !polling) {
+        document.body.setAttribute("data-updates", "poll");
+        window.setTimeout(poll, every);
+      }
+    };
+  }
+  if (streamUrl && typeof window.EventSource === "function") {
+    listen();
+  } else {
+    document.body.setAttribute("data-updates", "poll");
+    poll();
+  }
 })();
