@@ -18,7 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_web_bench_runs_small_and_reports_every_figure() -> None:
     small = ["--watchers", "40", "--ramp", "1", "--seconds", "3", "--rate", "5"]
     small += ["--requests", "40", "--concurrency", "4", "--workers", "1"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ["PYTHONPATH"]])}
+    # This checkout first (the venv may have another one installed), then what the test sees.
+    paths = [str(REPO), str(REPO / "ui"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "web.py"), *small],
         capture_output=True,
