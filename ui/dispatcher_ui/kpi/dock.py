@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 from dispatcher.kpi.snapshot import KpiSnapshot
 from dispatcher.planning.model import to_plan_seconds
 from dispatcher_ui.kpi import period_view
+from dispatcher_ui.kpi import timeline as timeline_view
 from dispatcher_ui.kpi.feed import KpiFeed
 from dispatcher_ui.kpi.panel import KpiPanel
 from dispatcher_ui.kpi.timeline import TimelineView
@@ -45,7 +46,14 @@ def install(window: Shell) -> None:
     _add_view_actions(window)
     period_view.add_action(window)
 
-    feed = KpiFeed(window, wanted=lambda: panel.isVisible() or timeline.isVisible())
+    feed = KpiFeed(
+        window,
+        wanted=lambda: panel.isVisible() or timeline.isVisible(),
+        scope=lambda: panel.scope,
+    )
+    feed.views[timeline_view.SOURCE] = lambda s: (
+        timeline_view.timeline_arrays(s.timeline) if s.timeline is not None else None
+    )
     feed.loaded.connect(panel.show_snapshot)
     feed.loaded.connect(timeline.show_snapshot)
     feed.failed.connect(panel.show_error)
