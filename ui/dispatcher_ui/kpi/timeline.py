@@ -69,6 +69,9 @@ class TimelineView(QWidget):
         self.plot.showGrid(x=True, y=False, alpha=0.25)
         self.view_box = self.plot.getViewBox()
         self.view_box.invertY(True)
+        # The ranges are set by fit() and the user's zoom: never by the items' bounds, which
+        # pyqtgraph would otherwise compute again over every mark each time the now line moves.
+        self.view_box.disableAutoRange()
         self.view_box.setMouseEnabled(x=True, y=True)
         self.plot.getAxis("left").setWidth(90)
         self._fitted = False
@@ -182,8 +185,14 @@ class TimelineView(QWidget):
         return sum(len(item.data) for (m, _), item in self.marks.items() if m == mark)
 
     def set_now(self, seconds: float) -> None:
-        """Move the "now" line (seconds since local midnight of the service day)."""
-        self.now_line.setValue(seconds)
+        """Move the "now" line (seconds since local midnight of the service day).
+
+        Only when it moves by a pixel or more: each move repaints the plot, 10,000 marks at
+        500 vehicles, and the window's tick asks five times a second (bench/console.py).
+        """
+        pixel = abs(self.view_box.viewPixelSize()[0]) if self._fitted else 0.0
+        if abs(seconds - float(self.now_line.value())) >= pixel:
+            self.now_line.setValue(seconds)
 
     def fit(self) -> None:
         """Show the whole day and every row."""
