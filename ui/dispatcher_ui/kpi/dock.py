@@ -68,8 +68,21 @@ def install(window: Shell) -> None:
     feed.loaded.connect(push_actuals)
     panel.feed = feed
 
+    day_pending = [False]
+
     def on_day(_day: date) -> None:
-        feed.refresh()
+        if window.routes_loading:  # the boards' read of the new day first (KpiFeed.tick)
+            day_pending[0] = True
+        else:
+            feed.refresh()
+
+    def on_routes() -> None:
+        if day_pending[0] and not window.routes_loading:
+            day_pending[0] = False
+            if not feed.refresh():  # a load already running: the next one is due at once
+                feed.soon()
+
+    window.routes_reloaded.connect(on_routes)
 
     window.day_hooks.append(on_day)
 

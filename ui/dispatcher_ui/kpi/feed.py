@@ -82,9 +82,21 @@ class KpiFeed(QObject):
         return self._busy
 
     def tick(self) -> None:
-        """The window's tick hook: start a load when one is due and someone looks."""
+        """The window's tick hook: start a load when one is due and someone looks.
+
+        Not while the window reads the day's routes: both are the same CPU-bound Python in
+        two workers sharing one interpreter lock, and the boards come first (at 500 vehicles
+        a KPI load started at start-up doubled the time to the first boards,
+        bench/console.py).
+        """
+        if self._window.routes_loading:
+            return
         if system_monotonic() - self._last >= self._interval and self._wanted():
             self.refresh()
+
+    def soon(self) -> None:
+        """Load at the first tick the routes are in (a new day: the boards read it first)."""
+        self._last = -float("inf")
 
     def refresh(self) -> bool:
         """Start a load now unless one is running; returns whether one was started."""
