@@ -13,14 +13,14 @@ from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from dispatcher.model.alerts import OPEN_STATUSES, Alert, AlertFilter, AuditEntry
 from dispatcher.model.kpi import DayRecords, StopRecord, VehicleRecord
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.alert_repo import AUDIT_ENTITY, SqlAlertStore
 from dispatcher.persistence.orm import AuditEntry as AuditRow
-from dispatcher.persistence.orm import Route, Stop, VehicleEventRow
+from dispatcher.persistence.orm import Customer, Route, Stop, VehicleEventRow
 
 _COMPLETING = ("delivered", "picked_up", "failed")
 _CHUNK = 500
@@ -63,15 +63,36 @@ def _vehicles(session: Session) -> list[VehicleRecord]:
 def _stops(session: Session, day: date, drivers: dict[str, str | None]) -> list[StopRecord]:
     arrived = _first_event(session, day, ("arrived",))
     completed = _first_event(session, day, _COMPLETING)
+    # Columns, not ORM entities: hydrating 10,000 stops and their customers was most of a
+    # KPI refresh at 500 vehicles (bench/console.py), and the records are plain anyway.
     rows = session.execute(
-        select(Stop, Route.vehicle_id)
+        select(
+            Stop.id,
+            Stop.order_ref,
+            Stop.kind,
+            Stop.status,
+            Route.vehicle_id,
+            Stop.sequence,
+            Stop.window_start,
+            Stop.window_end,
+            Stop.planned_arrival,
+            Stop.actual_arrival,
+            Stop.completed_at,
+            Stop.attempts,
+            Customer.name,
+            Stop.lat,
+            Stop.lon,
+            Stop.service_s,
+            Stop.demand,
+        )
         .outerjoin(Route, Stop.route_id == Route.id)
+        .outerjoin(Customer, Stop.customer_id == Customer.id)
         .where(Stop.service_date == day)
-        .options(selectinload(Stop.customer))
         .order_by(Route.vehicle_id, Stop.sequence, Stop.id)
     )
     found = []
-    for stop, vehicle_id in rows:
+    for stop in rows:
+        vehicle_id = stop.vehicle_id
         arrival = arrived.get(stop.order_ref) or stop.actual_arrival
         if arrival is None and stop.status in ("done", "failed"):
             arrival = completed.get(stop.order_ref) or stop.completed_at
@@ -90,7 +111,7 @@ def _stops(session: Session, day: date, drivers: dict[str, str | None]) -> list[
                 arrival=arrival,
                 completed_at=stop.completed_at,
                 attempts=stop.attempts,
-                customer=stop.customer.name if stop.customer else "",
+                customer=stop.name or "",
                 lat=stop.lat,
                 lon=stop.lon,
                 service_s=stop.service_s,

@@ -56,10 +56,10 @@ from dispatcher.planning.evaluate import (
     RouteEvaluation,
     diff,
     evaluate_plan,
-    evaluate_route,
 )
 from dispatcher.planning.insertion import InsertionSuggestion, suggest_insertions
 from dispatcher.planning.model import PlanMatrix
+from dispatcher.planning.progress import PlanBase, PreparedProgress, progress_evaluation
 from dispatcher.planning.stop_eta import StopEta, StopEtasChanged, by_stop_id, stop_etas
 from dispatcher.routing import WarmRoads, day_places
 
@@ -70,6 +70,7 @@ REFRESH_EVERY_S = 2.0
 
 __all__ = [
     "REFRESH_EVERY_S",
+    "PreparedProgress",
     "RouteDesk",
     "RoutePublisher",
     "RouteView",
@@ -374,18 +375,22 @@ class RouteDesk:
         if self.day is None:
             return ProgressMerge()
         merge = self.day.merge_progress(progress)
+        evaluation = etas = None
         if merge.changed and self.pm is not None:
-            old = self._evaluation
-            evaluation = self._reevaluate(merge.changed)  # same places: no new matrix
-            wanted = set(merge.changed)
-            touched = [v for v, r in self.day.plan.routes.items() if not wanted.isdisjoint(r)]
-            etas = None  # every stop's, unless only the touched routes were evaluated again
-            if old is not None and set(old.routes) == set(evaluation.routes):
-                etas = dict(self.etas)
-                for vid in touched:
-                    for sid in self.day.plan.routes[vid]:
-                        etas.pop(sid, None)
-                etas.update(stop_etas(self.day, evaluation, touched))
+            evaluation, etas = progress_evaluation(
+                self.pm, self.day, self._evaluation, self.etas, merge.changed
+            )
+        self._show_progress(merge, evaluation, etas)
+        return merge
+
+    def _show_progress(
+        self,
+        merge: ProgressMerge,
+        evaluation: PlanEvaluation | None,
+        etas: dict[str, StopEta] | None,
+    ) -> None:
+        assert self.day is not None
+        if merge.changed and evaluation is not None:
             self._show_evaluation(evaluation, etas)
             if merge.reordered:
                 self.on_routes(frozenset(merge.reordered))
@@ -394,22 +399,63 @@ class RouteDesk:
         if merge.not_on_route:
             refs = ", ".join(self.day.stops[s].order_ref for s in merge.not_on_route[:3])
             self.on_message(f"{refs}: reported served but on no route — press F5 to reload")
-        return merge
 
-    def _reevaluate(self, stop_ids: Iterable[str]) -> PlanEvaluation:
-        """The evaluation with only the routes holding ``stop_ids`` evaluated again: the
-        others kept their stops, places and matrix. A driver's delivery re-evaluated all
-        500 routes of a fleet's day on the GUI thread (bench/console.py)."""
-        assert self.day is not None and self.pm is not None
-        plan, old = self.day.plan, self._evaluation
-        if old is None or set(old.routes) != set(plan.routes):
-            return evaluate_plan(self.pm, plan)
-        wanted = set(stop_ids)
-        touched = [v for v, route in plan.routes.items() if not wanted.isdisjoint(route)]
-        routes = dict(old.routes)
+    def progress_job(self, day: date) -> Callable[[], PreparedProgress] | None:
+        """Read ``day``'s progress and merge it into a copy of the plan, as work for another
+        thread (:meth:`apply_progress` shows the result); None when no day is shown.
+
+        At 500 vehicles, merging the drivers' progress (10,000 stops compared, the touched
+        routes evaluated again, their ETAs) held the GUI thread every few seconds
+        (bench/console.py). Only the copies are touched off the GUI thread; the plan, its
+        undo history and the boards stay the GUI thread's.
+        """
+        shown = self.day
+        if shown is None:
+            return None
+        base = PlanBase.of(shown.plan, self._evaluation)
+        copy = replace(
+            shown, plan=shown.plan.copy(), stops=dict(shown.stops), on_board=dict(shown.on_board)
+        )
+        pm, old, old_etas, generation = self.pm, self._evaluation, self.etas, self.generation
+
+        def work() -> PreparedProgress:
+            progress = self.read_progress(day)
+            merge = copy.merge_progress(progress)
+            evaluation = etas = None
+            if merge.changed and pm is not None:
+                evaluation, etas = progress_evaluation(pm, copy, old, old_etas, merge.changed)
+            return PreparedProgress(generation, base, copy, merge, evaluation, etas, progress)
+
+        return work
+
+    def apply_progress(self, result: PreparedProgress) -> ProgressMerge:
+        """Show a :meth:`progress_job`'s merge: only the stops and routes it changed.
+
+        If the plan changed since the job copied it (a dispatcher's edit, an undo, a live ETA
+        refresh, another desk's routes: each makes a new evaluation), the copy is stale, and
+        the progress it read is merged again here, into the plan as it is now: an edit made
+        meanwhile is never overwritten by the copy. A result for another day is dropped.
+        """
+        day = self.day
+        if day is None or result.generation != self.generation:
+            return ProgressMerge()
+        if not result.base.still(day.plan, self._evaluation):
+            return self.merge_progress(result.progress)
+        merge, merged = result.merge, result.day
+        touched: set[str] = set()
+        for sid in merge.changed:
+            day.stops[sid] = merged.stops[sid]
+            day.plan.stops[sid] = merged.plan.stops[sid]
+            vid = merged.plan.vehicle_of(sid)
+            if vid is not None:
+                touched.add(vid)
         for vid in touched:
-            routes[vid] = evaluate_route(self.pm, plan.vehicles[vid], plan.routes[vid], plan)
-        return PlanEvaluation(routes, len(plan.unassigned))
+            day.on_board[vid] = merged.on_board.get(vid, 0)
+            day.plan.vehicles[vid] = merged.plan.vehicles[vid]
+        for vid in merge.reordered:
+            day.plan.routes[vid][:] = merged.plan.routes[vid]
+        self._show_progress(merge, result.evaluation, result.etas)
+        return merge
 
     def relocate(
         self,

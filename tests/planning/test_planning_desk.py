@@ -14,13 +14,17 @@ from typing import Any
 
 import pytest
 from fleet_zone import DAY, TZ, demo_day, utc
+from sqlalchemy import update
 
 from dispatcher.clock import FakeClock
 from dispatcher.events import EventBus
+from dispatcher.model.core import StopStatus
 from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
+from dispatcher.persistence.orm import Stop
 from dispatcher.planning.desk import RouteDesk, RoutesChanged
+from dispatcher.planning.stop_eta import stop_etas
 from dispatcher.users.desk import UserDesk
 
 ACTOR = "ann"
@@ -224,3 +228,54 @@ def test_a_move_that_breaks_a_skill_is_made_only_when_confirmed(db: Database) ->
     assert plan.routes == before
     assert desk.move([sid], "V04", 3, no), "its own van has the skill: nothing to ask"
     assert len(asked) == 1
+
+
+def _mark_done(db: Database, stop_id: str) -> None:
+    """What the telemetry writer leaves on a stop its driver delivered."""
+    with db.session() as session:
+        session.execute(
+            update(Stop)
+            .where(Stop.id == int(stop_id))
+            .values(status="done", actual_arrival=utc(10, 12))
+        )
+
+
+def test_progress_merged_elsewhere_is_shown_and_never_undoes_an_edit(db: Database) -> None:
+    """The drivers' progress is merged into a copy of the plan off the GUI thread (a fleet's
+    day, bench/console.py); the desk takes only what changed. An edit made while the job
+    ran is kept: the progress read is merged again into the plan as it is now."""
+    desk = _desk(db)
+    assert desk.day is not None
+    vid = next(v for v, r in desk.day.plan.routes.items() if len(r) >= 3)
+    route = list(desk.day.plan.routes[vid])
+    progressed: list[list[str]] = []
+    desk.on_progressed = progressed.append
+
+    _mark_done(db, route[1])  # served out of order
+    job = desk.progress_job(desk.day.day)
+    assert job is not None
+    prepared = job()  # "in the worker": the desk's plan is untouched so far
+    assert desk.day.plan.stops[route[1]].status is not StopStatus.DONE
+    merge = desk.apply_progress(prepared)
+    assert merge.changed == [route[1]] and progressed == [[route[1]]]
+    assert desk.day.plan.stops[route[1]].status is StopStatus.DONE
+    assert desk.day.plan.routes[vid][0] == route[1]  # done stops first
+    assert desk.evaluation is not None
+    assert desk.etas == stop_etas(desk.day, desk.evaluation)  # the ETAs follow
+    assert desk.undo_stack is not None and not desk.undo_stack.can_undo  # not an edit
+
+    _mark_done(db, route[2])
+    job = desk.progress_job(desk.day.day)
+    assert job is not None
+    prepared = job()
+    now = list(desk.day.plan.routes[vid])
+    assert desk.move([now[-1]], vid, 1)  # the dispatcher's edit while the job ran
+    edited = list(desk.day.plan.routes[vid])
+    merge = desk.apply_progress(prepared)
+    assert merge.changed == [route[2]]
+    assert desk.day.plan.stops[route[2]].status is StopStatus.DONE
+    assert now[-1] in desk.day.plan.routes[vid][:3]  # the edit is still there
+    assert set(desk.day.plan.routes[vid]) == set(edited)
+    assert desk.undo_stack.can_undo  # and still undoable
+    assert desk.evaluation is not None
+    assert desk.etas == stop_etas(desk.day, desk.evaluation)

@@ -327,11 +327,16 @@ def test_a_console_core_records_the_boards_etas(tmp_path: Path) -> None:
         recorder = core.service(EtaRecorder)
         core.bus.publish(StopEtasChanged({7: StopEta(local(11)), 8: StopEta(local(12))}))
         core.bus.publish(StopEtasChanged({7: StopEta(local(11, 0, 20)), 8: StopEta(local(12))}))
+        # the desk hands unchanged ETAs on as the same objects: those are not compared again,
+        # and a new object for stop 8 (a touched route) still gives its row
+        kept = StopEta(local(11, 0, 20))
+        core.bus.publish(StopEtasChanged({7: kept, 8: StopEta(local(12, 5))}))
+        core.bus.publish(StopEtasChanged({7: kept, 8: StopEta(local(12, 5))}))
         core.tick()  # hands the batch to the writer thread
         recorder.flush()
         with core.db.session() as s:
             rows = support_repo.eta_rows(s, local(8), local(10))
-        assert [(r[0], r[2]) for r in rows] == [(7, local(11)), (8, local(12))]
+        assert [(r[0], r[2]) for r in rows] == [(7, local(11)), (8, local(12)), (8, local(12, 5))]
     finally:
         core.close()
 

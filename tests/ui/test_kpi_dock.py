@@ -15,10 +15,11 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.model.kpi import Scope, ScopeKind
 from dispatcher.persistence import fleet_repo
+from dispatcher_ui.kpi.charts import PLANNED
 from dispatcher_ui.kpi.dock import show_timeline
 from dispatcher_ui.kpi.feed import KpiFeed
 from dispatcher_ui.kpi.panel import KpiPanel
-from dispatcher_ui.kpi.timeline import TimelineView
+from dispatcher_ui.kpi.timeline import TimelineArrays, TimelineView
 from dispatcher_ui.main_window import MainWindow
 
 
@@ -53,6 +54,7 @@ def load(qtbot, window: MainWindow) -> None:
 def test_the_kpi_dock_shows_the_days_figures(qtbot, window: MainWindow) -> None:
     load(qtbot, window)
     panel = panel_of(window)
+    assert panel.snapshot is not None and panel.report is panel.snapshot.report  # the worker's
     assert panel.cards["done"].value.text() == "0 / 250"
     assert panel.cards["on_time"].value.text() == "—"  # nobody has arrived yet
     late = panel.report.headline.late if panel.report else -1
@@ -71,6 +73,10 @@ def test_choosing_a_route_shows_only_that_route(qtbot, window: MainWindow) -> No
     assert panel.cards["done"].value.text() == f"0 / {len(first_route.stops)}"
     load(qtbot, window)  # a refresh keeps the chosen scope
     assert panel.scope.key == first_route.vehicle_id
+    # ... and the worker computed that scope's report: the dock shows it as it came
+    snapshot = panel.snapshot
+    assert snapshot is not None and snapshot.report_scope == panel.scope
+    assert panel.report is snapshot.report
     assert not panel.select_scope(Scope(ScopeKind.DRIVER, "nobody"))
 
 
@@ -84,6 +90,14 @@ def test_the_timeline_dock_is_tabbed_with_the_kpis_and_fed_by_the_same_load(
     assert "Timeline" in [a.text() for a in view_menu.actions()]
     load(qtbot, window)
     assert timeline.timeline is not None and len(timeline.timeline.rows) == 12
+    # the arrays were prepared in the feed's worker, for this very timeline
+    prepared = panel_of(window).snapshot.views["timeline"]  # type: ignore[union-attr]  # loaded
+    assert isinstance(prepared, TimelineArrays) and prepared.timeline is timeline.timeline
+    planned = timeline.marks["planned", PLANNED]
+    assert len(planned.data) == len(timeline.timeline.stops())
+    drawn = list(planned.data)
+    load(qtbot, window)  # nothing moved: the items are left as they were (a diff)
+    assert list(timeline.marks["planned", PLANNED].data) == drawn
     first_stop = window.core.load_routes()[0].stops[0]
     window.selection.select_stop(first_stop.id, "V01", source="routes")
     assert timeline.selected_stop_id() == first_stop.id

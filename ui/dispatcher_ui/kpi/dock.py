@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 from dispatcher.kpi.snapshot import KpiSnapshot
 from dispatcher.planning.model import to_plan_seconds
 from dispatcher_ui.kpi import period_view
+from dispatcher_ui.kpi import timeline as timeline_view
 from dispatcher_ui.kpi.feed import KpiFeed
 from dispatcher_ui.kpi.panel import KpiPanel
 from dispatcher_ui.kpi.timeline import TimelineView
@@ -45,7 +46,14 @@ def install(window: Shell) -> None:
     _add_view_actions(window)
     period_view.add_action(window)
 
-    feed = KpiFeed(window, wanted=lambda: panel.isVisible() or timeline.isVisible())
+    feed = KpiFeed(
+        window,
+        wanted=lambda: panel.isVisible() or timeline.isVisible(),
+        scope=lambda: panel.scope,
+    )
+    feed.views[timeline_view.SOURCE] = lambda s: (
+        timeline_view.timeline_arrays(s.timeline) if s.timeline is not None else None
+    )
     feed.loaded.connect(panel.show_snapshot)
     feed.loaded.connect(timeline.show_snapshot)
     feed.failed.connect(panel.show_error)
@@ -60,8 +68,21 @@ def install(window: Shell) -> None:
     feed.loaded.connect(push_actuals)
     panel.feed = feed
 
+    day_pending = [False]
+
     def on_day(_day: date) -> None:
-        feed.refresh()
+        if window.routes_loading:  # the boards' read of the new day first (KpiFeed.tick)
+            day_pending[0] = True
+        else:
+            feed.refresh()
+
+    def on_routes() -> None:
+        if day_pending[0] and not window.routes_loading:
+            day_pending[0] = False
+            if not feed.refresh():  # a load already running: the next one is due at once
+                feed.soon()
+
+    window.routes_reloaded.connect(on_routes)
 
     window.day_hooks.append(on_day)
 

@@ -4,6 +4,12 @@ The GUI thread only copies the live positions (the fleet state is not thread-saf
 starts :func:`dispatcher.kpi.snapshot.load_snapshot` with
 :func:`dispatcher_ui.workers.run_in_background`; it never waits on the database. At most one load
 runs at a time, and none while neither view is on screen.
+
+Everything proportional to the fleet is computed in that worker too: the timeline, the
+report of the scope the KPI dock shows (``scope``), and whatever the views register in
+:attr:`KpiFeed.views` (the timeline's arrays). At 500 vehicles / 10,000 stops, computing the
+report and the timeline's arrays when a load landed held the GUI thread for half a second
+(bench/console.py); the views now only hand the prepared figures to their widgets.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -20,6 +26,7 @@ from dispatcher.errors import DispatcherError
 from dispatcher.kpi.schedule import LatLon
 from dispatcher.kpi.snapshot import KpiSnapshot, load_snapshot
 from dispatcher.model.core import VehicleState
+from dispatcher.model.kpi import FLEET, Scope
 from dispatcher_ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -53,11 +60,16 @@ class KpiFeed(QObject):
         *,
         interval_s: float = REFRESH_S,
         wanted: Callable[[], bool] | None = None,
+        scope: Callable[[], Scope] | None = None,
     ) -> None:
         super().__init__(window)
         self._window = window
         self._interval = interval_s
         self._wanted = wanted or (lambda: True)
+        self._scope = scope or (lambda: FLEET)
+        #: Preparations run in the loading worker on each snapshot, by view name; their
+        #: results are in the snapshot's ``views``. They must not touch Qt objects.
+        self.views: dict[str, Callable[[KpiSnapshot], Any]] = {}
         self._busy = False
         self._last = -float("inf")
         self._routes_last = -float("inf")
@@ -70,9 +82,21 @@ class KpiFeed(QObject):
         return self._busy
 
     def tick(self) -> None:
-        """The window's tick hook: start a load when one is due and someone looks."""
+        """The window's tick hook: start a load when one is due and someone looks.
+
+        Not while the window reads the day's routes: both are the same CPU-bound Python in
+        two workers sharing one interpreter lock, and the boards come first (at 500 vehicles
+        a KPI load started at start-up doubled the time to the first boards,
+        bench/console.py).
+        """
+        if self._window.routes_loading:
+            return
         if system_monotonic() - self._last >= self._interval and self._wanted():
             self.refresh()
+
+    def soon(self) -> None:
+        """Load at the first tick the routes are in (a new day: the boards read it first)."""
+        self._last = -float("inf")
 
     def refresh(self) -> bool:
         """Start a load now unless one is running; returns whether one was started."""
@@ -89,11 +113,16 @@ class KpiFeed(QObject):
         if routes_due:
             self._routes_last = self._last
         previous = self.latest.routes if self.latest is not None else ()
+        scope = self._scope()
+        views = dict(self.views)
 
         def load() -> KpiSnapshot:
             provider = core.routing.provider()
             snapshot = load_snapshot(core.db, tz, now, positions, day=day, provider=provider)
-            snapshot = snapshot.with_timeline()
+            snapshot = snapshot.with_timeline().with_report(scope)
+            snapshot = replace(
+                snapshot, views={k: prepare(snapshot) for k, prepare in views.items()}
+            )
             if routes_due:
                 began = system_monotonic()
                 try:

@@ -147,7 +147,7 @@ class KpiPanel(QWidget):
     def show_snapshot(self, snapshot: KpiSnapshot) -> None:
         """A fresh snapshot from the feed: refresh the scope list, then redraw."""
         self.snapshot = snapshot
-        self._fill_scopes(scopes_of(snapshot.records))
+        self._fill_scopes(list(snapshot.scopes) or scopes_of(snapshot.records))
         local = snapshot.now.astimezone(snapshot.records.tz)
         shown = display.current()
         self.status.setText(f"{shown.day(snapshot.records.day)} · as of {shown.clock(local, True)}")
@@ -181,9 +181,13 @@ class KpiPanel(QWidget):
         self.redraw()
 
     def redraw(self) -> None:
-        if self.snapshot is None:
+        snapshot = self.snapshot
+        if snapshot is None:
             return
-        self.report = compute_report(self.snapshot.records, self.snapshot.now, self.scope)
+        if snapshot.report is not None and snapshot.report_scope == self.scope:
+            self.report = snapshot.report  # computed in the feed's worker
+        else:  # the dispatcher chose another scope: one report, until the next load
+            self.report = compute_report(snapshot.records, snapshot.now, self.scope)
         self._draw_cards(self.report)
         self._draw_progress(self.report)
         self._draw_late(self.report)
@@ -224,10 +228,14 @@ class KpiPanel(QWidget):
         snapshot = self.snapshot
         if snapshot is None:
             return
-        ids = {s.id for s in scope_day(snapshot.records, self.scope).stops}
-        given = [r for stop, r in snapshot.ratings.items() if stop in ids]
-        mean = f"{sum(given) / len(given):.1f} / 5" if given else "—"
-        self.cards["rating"].show_value(mean, f"{len(given)} responses")
+        if snapshot.report_scope == self.scope:
+            value, count = snapshot.rating
+        else:
+            ids = {s.id for s in scope_day(snapshot.records, self.scope).stops}
+            given = [r for stop, r in snapshot.ratings.items() if stop in ids]
+            value, count = (sum(given) / len(given) if given else None, len(given))
+        mean = f"{value:.1f} / 5" if value is not None else "—"
+        self.cards["rating"].show_value(mean, f"{count} responses")
 
     def _build_chart_items(self) -> None:
         """Items created once and updated in place: fewer scene changes on every refresh."""

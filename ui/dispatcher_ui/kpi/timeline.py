@@ -9,6 +9,7 @@ made elsewhere highlights the stop and its row here. Wheel zooms, drag pans.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,9 +69,13 @@ class TimelineView(QWidget):
         self.plot.showGrid(x=True, y=False, alpha=0.25)
         self.view_box = self.plot.getViewBox()
         self.view_box.invertY(True)
+        # The ranges are set by fit() and the user's zoom: never by the items' bounds, which
+        # pyqtgraph would otherwise compute again over every mark each time the now line moves.
+        self.view_box.disableAutoRange()
         self.view_box.setMouseEnabled(x=True, y=True)
         self.plot.getAxis("left").setWidth(90)
         self._fitted = False
+        self._drawn: TimelineArrays | None = None
         self.bands = _band_item(PREDICTED, 45)
         self.late_bands = _band_item(LATE, 80)
         self.late_lines = pg.PlotDataItem([], [], connect="pairs", pen=pen(LATE, 2))
@@ -130,60 +135,64 @@ class TimelineView(QWidget):
         timeline = snapshot.timeline  # built in the loading worker (KpiFeed)
         if timeline is None:
             timeline = build_timeline(snapshot.records, snapshot.now, snapshot.predicted)
-        self.set_timeline(timeline)
+        prepared = snapshot.views.get(SOURCE)
+        drawn = prepared if isinstance(prepared, TimelineArrays) else None
+        self.set_timeline(timeline, drawn if drawn and drawn.timeline is timeline else None)
 
-    def set_timeline(self, timeline: Timeline) -> None:
-        """Redraw the rows (only when they changed); the user's zoom is kept after the first
-        fit."""
+    def set_timeline(self, timeline: Timeline, arrays: TimelineArrays | None = None) -> None:
+        """Redraw what changed; the user's zoom is kept after the first fit.
+
+        ``arrays`` are the timeline's arrays prepared off the GUI thread (the feed's worker);
+        without them they are computed here. Only the items whose arrays differ from the
+        ones drawn are updated: pyqtgraph rebuilds a scatter item of 10,000 points at every
+        ``setData``, and between two loads most marks do not move.
+        """
         previous = self.timeline
         self.timeline = timeline
         self.axis.origin = timeline.origin
         self.set_now(timeline.now)
-        if previous is not None and previous.rows == timeline.rows:
-            return
-        self._draw(timeline.stops())
-        spans = [(b, r.row) for r in timeline.rows for b in r.breaks]
-        self.breaks.setOpts(
-            x0=np.array([b[0] for b, _ in spans], dtype=float),
-            x1=np.array([b[1] for b, _ in spans], dtype=float),
-            y=np.array([row for _, row in spans], dtype=float),
-        )
-        self.plot.getAxis("left").setTicks([[(r.row, r.label) for r in timeline.rows]])
+        if arrays is None:
+            if previous is not None and previous.rows == timeline.rows:
+                return
+            arrays = timeline_arrays(timeline)
+        self._apply(arrays)
         if not self._fitted or previous is None or len(previous.rows) != len(timeline.rows):
             self.fit()
         self._selection_changed(self.selection.current)
 
-    def _draw(self, stops: list[TimelineStop]) -> None:
-        """Update the persistent items in place (fewer scene changes than re-creating them)."""
-        for late, bars in ((False, self.bands), (True, self.late_bands)):
-            chosen = [
-                s
-                for s in stops
-                if s.window_start is not None and s.window_end is not None and s.late == late
-            ]
-            bars.setOpts(
-                x0=np.array([s.window_start for s in chosen], dtype=float),
-                x1=np.array([s.window_end for s in chosen], dtype=float),
-                y=np.array([s.row for s in chosen], dtype=float),
-            )
-        xs, ys = _lateness_segments(stops)
-        self.late_lines.setData(xs, ys)
-        for (mark, colour), item in self.marks.items():
-            xs, ys = [], []
-            for s in stops:
-                x = getattr(s, mark)
-                if x is not None and (mark == "planned" or _colour(s) == colour):
-                    xs.append(x)
-                    ys.append(s.row)
-            item.setData(np.array(xs, dtype=float), np.array(ys, dtype=float))
+    def _apply(self, arrays: TimelineArrays) -> None:
+        """Hand each persistent item its new arrays, if they changed (a diff, not a rebuild)."""
+        old = self._drawn
+        self._drawn = arrays
+        for name, bars in (("bands", self.bands), ("late_bands", self.late_bands)):
+            x0, x1, y = arrays.bars[name]
+            if old is None or not _same(old.bars[name], (x0, x1, y)):
+                bars.setOpts(x0=x0, x1=x1, y=y)
+        if old is None or not _same(old.bars["breaks"], arrays.bars["breaks"]):
+            x0, x1, y = arrays.bars["breaks"]
+            self.breaks.setOpts(x0=x0, x1=x1, y=y)
+        if old is None or not _same(old.late_lines, arrays.late_lines):
+            self.late_lines.setData(*arrays.late_lines)
+        for key, item in self.marks.items():
+            xs, ys = arrays.marks[key]
+            if old is None or not _same(old.marks[key], (xs, ys)):
+                item.setData(xs, ys)
+        if old is None or old.ticks != arrays.ticks:
+            self.plot.getAxis("left").setTicks([arrays.ticks])
 
     def mark_count(self, mark: str) -> int:
         """How many ``planned``/``predicted``/``actual`` marks are drawn."""
         return sum(len(item.data) for (m, _), item in self.marks.items() if m == mark)
 
     def set_now(self, seconds: float) -> None:
-        """Move the "now" line (seconds since local midnight of the service day)."""
-        self.now_line.setValue(seconds)
+        """Move the "now" line (seconds since local midnight of the service day).
+
+        Only when it moves by a pixel or more: each move repaints the plot, 10,000 marks at
+        500 vehicles, and the window's tick asks five times a second (bench/console.py).
+        """
+        pixel = abs(self.view_box.viewPixelSize()[0]) if self._fitted else 0.0
+        if abs(seconds - float(self.now_line.value())) >= pixel:
+            self.now_line.setValue(seconds)
 
     def fit(self) -> None:
         """Show the whole day and every row."""
@@ -267,6 +276,66 @@ class TimelineView(QWidget):
         if self.timeline is None or sel is None or self.timeline.find(sel) is None:
             return None
         return sel
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TimelineArrays:
+    """What the timeline's items draw, as arrays: computed from a :class:`Timeline` by
+    :func:`timeline_arrays`, which touches no Qt object (it runs in the KPI feed's worker)."""
+
+    timeline: Timeline
+    #: "bands", "late_bands", "breaks": (x0, x1, y).
+    bars: dict[str, tuple[Any, Any, Any]] = field(default_factory=dict)
+    late_lines: tuple[Any, Any] = (np.zeros(0), np.zeros(0))
+    #: By (mark, colour) as :attr:`TimelineView.marks`: (xs, ys).
+    marks: dict[tuple[str, tuple[int, int, int]], tuple[Any, Any]] = field(default_factory=dict)
+    #: The rows' labels on the left axis.
+    ticks: list[tuple[int, str]] = field(default_factory=list)
+
+
+def timeline_arrays(timeline: Timeline) -> TimelineArrays:
+    """The arrays of every item of the timeline (pure; no Qt)."""
+    stops = timeline.stops()
+    bars: dict[str, tuple[Any, Any, Any]] = {}
+    for late, key in ((False, "bands"), (True, "late_bands")):
+        chosen = [
+            s
+            for s in stops
+            if s.window_start is not None and s.window_end is not None and s.late == late
+        ]
+        bars[key] = (
+            np.array([s.window_start for s in chosen], dtype=float),
+            np.array([s.window_end for s in chosen], dtype=float),
+            np.array([s.row for s in chosen], dtype=float),
+        )
+    spans = [(b, r.row) for r in timeline.rows for b in r.breaks]
+    bars["breaks"] = (
+        np.array([b[0] for b, _ in spans], dtype=float),
+        np.array([b[1] for b, _ in spans], dtype=float),
+        np.array([row for _, row in spans], dtype=float),
+    )
+    marks: dict[tuple[str, tuple[int, int, int]], tuple[Any, Any]] = {}
+    for mark, _symbol, _size, _filled in MARKS:
+        colours = (PLANNED,) if mark == "planned" else (ON_TIME, AT_RISK, LATE)
+        for colour in colours:
+            xs, ys = [], []
+            for s in stops:
+                x = getattr(s, mark)
+                if x is not None and (mark == "planned" or _colour(s) == colour):
+                    xs.append(x)
+                    ys.append(s.row)
+            marks[mark, colour] = (np.array(xs, dtype=float), np.array(ys, dtype=float))
+    return TimelineArrays(
+        timeline,
+        bars,
+        _lateness_segments(stops),
+        marks,
+        [(r.row, r.label) for r in timeline.rows],
+    )
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def _colour(stop: TimelineStop) -> tuple[int, int, int]:

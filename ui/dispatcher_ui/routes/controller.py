@@ -33,6 +33,7 @@ from dispatcher.planning import (
 from dispatcher.planning.dayplan import DayPlan, ProgressMerge
 from dispatcher.planning.desk import (
     PreparedDay,
+    PreparedProgress,
     RouteDesk,
     RoutePublisher,
     RouteView,
@@ -191,6 +192,9 @@ class BoardController(QObject):
 
     def merge_progress(self, progress: Mapping[int, StopProgress]) -> ProgressMerge:
         return self.desk.merge_progress(progress)
+
+    def apply_progress(self, prepared: PreparedProgress) -> ProgressMerge:
+        return self.desk.apply_progress(prepared)
 
     def relocate(
         self,

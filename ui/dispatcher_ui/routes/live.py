@@ -4,9 +4,13 @@ Two things change the day behind the dispatcher's back:
 
 * **Drivers' events** (delivered, failed, arrived) are written to the database by whichever
   process records telemetry. Every ``progress_every_s`` the stops' status and actual arrival
-  are read off the GUI thread (:meth:`~dispatcher.planning.desk.RouteDesk.read_progress`)
-  and merged into the plan in place: statuses are not route edits, so the undo history stays
-  (an undo that would move a stop done meanwhile is refused by the command itself).
+  are read off the GUI thread and merged there into a copy of the plan, the touched routes
+  evaluated again (:meth:`~dispatcher.planning.desk.RouteDesk.progress_job`); the GUI thread
+  only takes the changed stops and routes into the plan
+  (:meth:`~dispatcher.planning.desk.RouteDesk.apply_progress`), or, when the plan changed
+  meanwhile (an edit), merges what was read into the plan as it is now. Statuses are not
+  route edits, so the undo history stays (an undo that would move a stop done meanwhile is
+  refused by the command itself).
 * **Another workstation saved a route**: its note on the console sync topic reaches the bus
   as a :class:`~dispatcher.events.ConsoleNote` (the alerts sync's connection, the one
   listener of that topic). A note for a version these boards already have (their own save)
@@ -30,7 +34,7 @@ from PySide6.QtCore import QObject
 
 from dispatcher.clock import system_monotonic
 from dispatcher.events import ConsoleNote
-from dispatcher.planning.desk import LiveRefresh, RouteView, StopProgress, VehicleView
+from dispatcher.planning.desk import LiveRefresh, PreparedProgress, RouteView, VehicleView
 from dispatcher_ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -106,34 +110,35 @@ class LiveBoardUpdates(QObject):
 
     # --- drivers' progress ------------------------------------------------------------------
     def poll_progress(self, *, force: bool = False) -> bool:
-        """Start a background read of the stops' progress (at most one at a time)."""
+        """Start a background read and merge of the stops' progress (at most one at a time)."""
         day = self.controller.day
         if day is None or self._progress_busy:
             return False
         now = system_monotonic()
         if not force and now - self._last_poll < self.progress_every_s:
             return False
+        job = self.controller.desk.progress_job(day.day)
+        if job is None:
+            return False
         self._last_poll = now
         self._progress_busy = True
-        generation, service_day, desk = self.controller.generation, day.day, self.controller.desk
 
-        def read() -> dict[int, StopProgress]:
+        def work() -> PreparedProgress:
             started = time.perf_counter()
-            progress = desk.read_progress(service_day)
+            prepared = job()
             self.progress_ms = (time.perf_counter() - started) * 1000
-            return progress
+            return prepared
 
-        run_in_background(read, lambda p: self._on_progress(generation, p), self._on_progress_error)
+        run_in_background(work, self._on_progress, self._on_progress_error)
         return True
 
-    def _on_progress(self, generation: int, progress: dict[int, StopProgress]) -> None:
+    def _on_progress(self, prepared: PreparedProgress) -> None:
         if not self._alive:
             return
         self._progress_busy = False
         if self._reachable() and self._notes:
             self.reload()  # a note heard while the database was away
-        if generation == self.controller.generation:
-            self.controller.merge_progress(progress)
+        self.controller.apply_progress(prepared)  # dropped if for another day
 
     def _on_progress_error(self, exc: Exception) -> None:
         if not self._alive:
