@@ -34,12 +34,25 @@ class _Job(QRunnable):
             result = self.fn()
         except DispatcherError as exc:  # the core's refusal: the callback says it in words
             log.debug("background job refused: %s", exc)
-            self.signals.failed.emit(exc)
+            self._emit(self.signals.failed, exc)
         except Exception as exc:  # a bug: the callback still runs, and the log says where
             log.exception("background job %r failed", self.fn)
-            self.signals.failed.emit(exc)
+            self._emit(self.signals.failed, exc)
         else:
-            self.signals.done.emit(result)
+            self._emit(self.signals.done, result)
+
+    def _emit(self, signal: Any, value: object) -> None:
+        """Deliver ``value``, unless the application is already gone.
+
+        A job that outlived :func:`drain`'s wait at close (a 500-vehicle day's first KPI load
+        can take longer) finds its signals' C++ side deleted with the application: PySide
+        raises ``RuntimeError: Signal source has been deleted``. Nobody is left to show the
+        result, so it is dropped quietly instead of ending the worker thread with a traceback.
+        """
+        try:
+            signal.emit(value)
+        except RuntimeError:
+            log.debug("background job %r finished after the window closed", self.fn)
 
 
 _live_jobs: set[_Signals] = set()
