@@ -306,7 +306,10 @@ def optimize_overrun(instances: list[SolomonInstance], limits: list[float]) -> N
                 f"{took:>9.2f}{took - t:>+8.2f}  {r.converged}",
                 flush=True,
             )
-    print(f"worst overrun of optimize(): {worst:+.2f} s")
+    if instances:
+        print(f"worst overrun of optimize(): {worst:+.2f} s")
+    else:
+        print("optimize(): no generated instance in this set (--seeds 0), none run")
 
 
 def single_route(n: int, seed: int, groups: bool = False) -> Plan:
