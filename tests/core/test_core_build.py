@@ -27,7 +27,13 @@ def test_a_console_gets_retention_rules_and_messaging(sqlite_url: str) -> None:
     core = build_core(Settings(database_url=sqlite_url))
     try:
         names = [s.name for s in core.services]
-        assert names == ["history retention", "alert rules", "outbox relay", "ETA recorder"]
+        assert names == [
+            "history retention",
+            "POD retention",
+            "alert rules",
+            "outbox relay",
+            "ETA recorder",
+        ]
         assert isinstance(core.service(AlertRunner), AlertRunner)
     finally:
         core.close()

@@ -39,6 +39,7 @@ def test_a_console_next_to_a_recorder_does_not_prune(sqlite_url: str) -> None:
         ]
         assert [s.name for s in serve.services] == [
             "history retention",
+            "POD retention",  # the recorder prunes; the console beside it does not
             "alert rules",
             "outbox relay",
         ]
