@@ -372,11 +372,19 @@ class MainWindow(Shell):
         saves, day, core = controller.saves, self.service_day, self.core
         desk, positions, now = controller.desk, controller.live_positions(), core.clock.now()
 
-        def read() -> tuple[DayRead, PreparedDay]:
+        def read() -> tuple[DayRead, PreparedDay | None]:
             # The plan is built and evaluated here too: at 500 vehicles that was 1.5 s of the
             # GUI thread's F5 (bench/console.py).
             read = core.read_day(day)
-            prepared = desk.prepare(read.routes, read.vehicles, day or read.day, positions, now)
+            try:
+                prepared = desk.prepare(read.routes, read.vehicles, day or read.day, positions, now)
+            except Exception as exc:  # the GUI thread builds it again below, and says a fault
+                # A read that overlapped this desk's own save can hold a stop twice (on its
+                # old route and in the pool). Such a read is dropped and read again in
+                # _routes_read; a read that is not stale is built on the GUI thread, as
+                # before, where a real fault is reported. Failing here lost the re-read.
+                log.debug("routes read not prepared in the worker: %s", exc)
+                prepared = None
             return read, prepared
 
         run_in_background(
