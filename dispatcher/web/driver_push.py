@@ -32,7 +32,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -47,6 +47,7 @@ from dispatcher.persistence import driver_push_repo
 from dispatcher.persistence.driver_push_repo import PushMarks
 from dispatcher.telemetry.adapters.driverapp import FAILURE_REASONS
 from dispatcher.web.context import WebContext
+from dispatcher.web.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 STREAM = {"cache-control": "no-store", "x-accel-buffering": "no"}
@@ -57,25 +58,12 @@ class StreamRefused(Exception):
 
 
 @dataclass(eq=False)
-class Stream:
+class Stream(Wakeup):
     """One open stream: whose it is, and what woke it (``sheet``, ``messages``, ``unpaired``,
-    ``closing``, ``replaced``, ``gone``). A flag and a list, not a queue: a wait cut short
-    by the heartbeat's timeout can never lose what woke it."""
+    ``closing``, ``replaced``, ``gone``; see :class:`Wakeup`)."""
 
     device_id: str
     vehicle_id: str
-    pending: list[str] = field(default_factory=list)
-    woken: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def notify(self, kind: str) -> None:
-        if kind not in self.pending:
-            self.pending.append(kind)
-        self.woken.set()
-
-    def take(self) -> list[str]:
-        taken, self.pending = self.pending, []
-        self.woken.clear()
-        return taken
 
 
 class PushHub:

@@ -33,7 +33,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from dispatcher.clock import system_monotonic
@@ -41,6 +41,7 @@ from dispatcher.errors import DatabaseError
 from dispatcher.persistence.track_repo import TrackMarks, some_stop, track_marks
 from dispatcher.web.context import WebContext
 from dispatcher.web.tracking import FRESH_FIX, TrackingView, tracking_snapshot, tracking_views
+from dispatcher.web.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 STREAM_HEADERS = {"cache-control": "no-store", "x-accel-buffering": "no"}
@@ -59,24 +60,12 @@ class Entry:
 
 
 @dataclass(eq=False)
-class TrackStream:
+class TrackStream(Wakeup):
     """One open stream; ``pending`` says what woke it (a flag and a list, not a queue)."""
 
     stop_id: int
     token: str
     ip: str
-    pending: list[str] = field(default_factory=list)
-    woken: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def notify(self, kind: str) -> None:
-        if kind not in self.pending:
-            self.pending.append(kind)
-        self.woken.set()
-
-    def take(self) -> list[str]:
-        taken, self.pending = self.pending, []
-        self.woken.clear()
-        return taken
 
 
 class StreamRefused(Exception):
