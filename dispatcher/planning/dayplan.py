@@ -57,6 +57,8 @@ class DayPlan:
         on_board: Load each vehicle carries once it left the depot (deliveries of its route
             as loaded, plus pickups already made).
         problems: Input repairs made while loading, for the status line.
+        shifts: Each vehicle's shift as planned (start, end), kept the first time
+            :meth:`place_vehicles` runs: placing moves a late vehicle's earliest departure.
     """
 
     day: date
@@ -68,6 +70,7 @@ class DayPlan:
     db_versions: dict[str, int]
     on_board: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    shifts: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def clock_time(self, t_s: float) -> datetime:
         """Plan seconds → aware local datetime."""
@@ -83,21 +86,60 @@ class DayPlan:
         A vehicle counts as on the road when a position is known and its shift has begun;
         its load is then what it took from the depot (:attr:`on_board`), so a delivery
         dragged onto it shows as a shortfall, as it would in the van.
+
+        On the live day a vehicle with no position whose shift has begun cannot leave in the
+        past: from its depot its earliest departure becomes now (it still leaves as late as
+        its first window allows), and after a served stop it starts now from there. That is
+        what the exception queue's prediction assumes (:func:`~dispatcher.planning.live_eta.
+        predict_route`), so a board never shows a pending stop's ETA hours before the clock
+        while the queue calls the same stop late, and an optimize never plans a departure in
+        the past.
         """
         t_now = self.plan_time(now)
+        live_day = now.astimezone(self.origin.tzinfo).date() == self.day
         for vid, vehicle in list(self.plan.vehicles.items()):
             depot = vehicle.end if vehicle.end is not None else vehicle.start
+            shift = self.shifts.setdefault(vid, (vehicle.shift_start, vehicle.shift_end))
+            planned = replace(vehicle, shift_start=shift[0], shift_end=shift[1])
             pos = positions.get(vid)
-            if pos is not None and t_now >= vehicle.shift_start:
+            if pos is not None and t_now >= shift[0]:
                 placed = replace(
-                    vehicle,
+                    planned,
                     start=pos,
                     start_time=t_now,
                     current_load=self.on_board.get(vid, 0),
                 )
+            elif live_day and t_now > shift[0]:
+                served = self._last_served(vid)
+                if served is None:
+                    placed = replace(
+                        planned,
+                        start=depot,
+                        start_time=None,
+                        current_load=None,
+                        shift_start=t_now,
+                        shift_end=max(shift[1], t_now),
+                    )
+                else:
+                    placed = replace(
+                        planned,
+                        start=served,
+                        start_time=t_now,
+                        current_load=self.on_board.get(vid, 0),
+                    )
             else:
-                placed = replace(vehicle, start=depot, start_time=None, current_load=None)
+                placed = replace(planned, start=depot, start_time=None, current_load=None)
             self.plan.vehicles[vid] = placed
+
+    def _last_served(self, vehicle_id: str) -> tuple[float, float] | None:
+        """Where the vehicle's last done stop is (its route keeps done stops first)."""
+        last = None
+        for sid in self.plan.routes.get(vehicle_id, []):
+            stop = self.plan.stops[sid]
+            if not stop.status.is_final:
+                break
+            last = stop.location
+        return last
 
     def merge_progress(self, progress: Mapping[int, StopProgress]) -> ProgressMerge:
         """Take the drivers' progress (status, actual arrival) into the plan, in place.

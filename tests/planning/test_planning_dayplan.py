@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from fleet_zone import DAY, TZ_NAME, demo_day, utc
 from planning_builders import random_plan
 
 from dispatcher.errors import ConflictError, ValidationError
+from dispatcher.eta.travel import HaversineProvider
 from dispatcher.model.core import DeliveryEventKind, EventReport, StopStatus
 from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
@@ -23,6 +25,8 @@ from dispatcher.persistence.orm import AuditEntry
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
 from dispatcher.planning import MoveWithinRoute, SetLocks, Unassign, UndoStack
 from dispatcher.planning.dayplan import build_day_plan, route_message
+from dispatcher.planning.evaluate import evaluate_route
+from dispatcher.planning.model import PlanMatrix
 
 
 @pytest.fixture
@@ -59,9 +63,39 @@ def test_vehicles_start_live_once_on_the_road_with_what_they_loaded(db: Database
     placed = day.plan.vehicles["V01"]
     assert placed.start == (52.5, 13.4) and placed.start_time == 12 * 3600.0
     assert placed.current_load == day.on_board["V01"] > 0
-    assert day.plan.vehicles["V02"].start == v.end and day.plan.vehicles["V02"].start_time is None
-    day.place_vehicles({}, noon)
+    v02 = day.plan.vehicles["V02"]  # no fix at noon: still at the depot, leaves from now
+    assert v02.start == v.end and v02.start_time is None and v02.current_load is None
+    assert v02.shift_start == 12 * 3600.0
+    day.place_vehicles({}, day.clock_time(7 * 3600.0))  # before the shifts begin
     assert day.plan.vehicles["V01"].start_time is None
+
+
+def test_a_vehicle_with_no_fix_on_the_live_day_leaves_now_not_at_shift_start(
+    db: Database,
+) -> None:
+    """The queue predicts from now (live_eta.predict_route); the boards must agree."""
+    day = build_day_plan(*load(db), TZ_NAME)
+    v = day.plan.vehicles["V01"]
+    noon = day.clock_time(12 * 3600.0)
+    day.place_vehicles({}, noon)
+    at_depot = day.plan.vehicles["V01"]
+    assert at_depot.start == v.end and at_depot.start_time is None
+    assert at_depot.departure == 12 * 3600.0 and at_depot.shift_end == v.shift_end
+    pm = PlanMatrix.build(day.plan, HaversineProvider())
+    from_depot = evaluate_route(pm, at_depot, day.plan.routes["V01"], day.plan)
+    assert float(from_depot.arrival.min()) >= 12 * 3600.0
+    first = day.plan.routes["V01"][0]
+    day.plan.stops[first] = replace(day.plan.stops[first], status=StopStatus.DONE)
+    day.place_vehicles({}, noon)
+    placed = day.plan.vehicles["V01"]
+    assert placed.start == day.plan.stops[first].location
+    assert placed.current_load == day.on_board["V01"] and placed.start_time == 12 * 3600.0
+    pm = PlanMatrix.build(day.plan, HaversineProvider())
+    evaluation = evaluate_route(pm, placed, day.plan.routes["V01"], day.plan)
+    assert len(evaluation.arrival) and float(evaluation.arrival.min()) >= 12 * 3600.0
+    day.place_vehicles({}, noon - timedelta(days=1))  # tomorrow's plan, looked at today
+    assert day.plan.vehicles["V01"].start_time is None
+    assert day.plan.vehicles["V01"].shift_start == v.shift_start  # the shift as planned
 
 
 def test_bad_stored_data_is_repaired_and_reported(db: Database) -> None:
