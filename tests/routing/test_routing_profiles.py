@@ -18,9 +18,12 @@ from dispatcher.clock import FakeClock
 from dispatcher.eta import HaversineProvider, Location, TravelMatrix, build_matrix
 from dispatcher.eta.fleet_roads import FleetRoads
 from dispatcher.events import EventBus
+from dispatcher.kpi.schedule import predicted_arrivals
+from dispatcher.messaging.stop_facts import route_etas
 from dispatcher.model.stops import RouteView
-from dispatcher.persistence import fleet_repo
+from dispatcher.persistence import fleet_repo, kpi_repo
 from dispatcher.persistence.database import Database
+from dispatcher.persistence.messaging_repo import load_stop_contact
 from dispatcher.persistence.orm import Vehicle
 from dispatcher.planning.desk import RouteDesk
 from dispatcher.planning.evaluate import evaluate_plan, evaluate_route
@@ -148,3 +151,27 @@ def test_dispatcher_plan_builds_one_matrix_per_profile_in_use(db: Database) -> N
     actor = UserDesk(db).login(ACTOR).id
     plan_day(db, DAY, TZ_NAME, time_limit_s=0.5, actor=actor, provider=roads)
     assert {p: s.calls for p, s in spies.items()} == {"car": 1, "bicycle": 1, "foot": 0}
+
+
+def test_the_customers_and_the_kpis_etas_ride_the_vehicles_profile(db: Database) -> None:
+    """Messages and the tracking page (``route_etas``) and the KPI timeline's predictions
+    read the vehicle's type from the database and time the route on its profile."""
+    router = Router(RoutingSettings())
+    roads, bike, van = router.fleet(), router.provider("cargo_bike"), router.provider("van")
+    with db.session() as session:
+        first = fleet_repo.load_routes(session, DAY)
+        stop_id = next(r.stops[0].id for r in first if r.vehicle_id == BIKE)
+        records = kpi_repo.load_day(session, TZ, DAY)
+    contact = load_stop_contact(db, stop_id, TZ_NAME)
+    assert contact.vehicle_type == "cargo_bike"
+    now = local(6, 0)
+    told = route_etas(contact, now, None, TZ_NAME, roads)
+    assert told == route_etas(contact, now, None, TZ_NAME, bike)
+    assert told != route_etas(contact, now, None, TZ_NAME, van)
+    assert {v.id: v.vehicle_type for v in records.vehicles}[BIKE] == "cargo_bike"
+    depot = next(v for v in records.vehicles if v.id == BIKE)
+    assert depot.depot_lat is not None and depot.depot_lon is not None
+    at = {BIKE: (depot.depot_lat + 0.01, depot.depot_lon)}
+    predicted = predicted_arrivals(records, at, utc(9), roads)
+    assert predicted and predicted == predicted_arrivals(records, at, utc(9), bike)
+    assert predicted != predicted_arrivals(records, at, utc(9), van)
