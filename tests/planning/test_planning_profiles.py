@@ -20,6 +20,8 @@ from dispatcher.eta.fleet_roads import FleetRoads, pick
 from dispatcher.planning.evaluate import evaluate_plan, evaluate_route
 from dispatcher.planning.model import LAZY_ABOVE, Plan, PlanMatrix, PlanStop, PlanVehicle
 from dispatcher.planning.optimize import OptimizeOptions, build_model, optimize
+from dispatcher.planning.pyvrp_engine import PyvrpSearch, solve_pyvrp
+from dispatcher.planning.routing import SearchParams, solve_routing
 from dispatcher.routing.settings import RoutingSettings
 
 DEPOT, ZONE, STREET = (0.0, 0.0), (0.0, 1.0), (1.0, 0.0)
@@ -153,3 +155,19 @@ def test_pick_gives_a_plain_provider_as_it_is() -> None:
     assert pick(roads, None) is counted["car"] and pick(roads, "unknown") is counted["car"]
     plain = HaversineProvider()
     assert pick(plain, "cargo_bike") is plain
+
+
+def test_both_engines_honour_the_vehicles_profiles_directly() -> None:
+    """PyVRP's ``VehicleType(profile=...)`` and OR-Tools' per-vehicle transits, each given
+    the model with hard windows: only the bike-takes-A answer is feasible."""
+    roads, _ = fleet_roads()
+    plan = day(unassigned=["A", "B"])
+    build = build_model(plan, PlanMatrix.build(plan, roads), OptimizeOptions())
+    stop = build.node_stop
+    for out in (
+        solve_pyvrp(build.problem, PyvrpSearch(1.0, stall_s=0.3)),
+        solve_routing(build.problem, SearchParams(time_limit_s=1.0)),
+    ):
+        assert out.routes is not None
+        got = {v: [stop[n] for n in r] for v, r in zip(build.vehicle_ids, out.routes, strict=True)}
+        assert got == {"van": ["B"], "bike": ["A"]}
