@@ -175,7 +175,7 @@ def add_alert_services(core: Core, *, serve: bool = False) -> AlertRunner:
         core.db,
         live.fleet if live is not None else None,
         timezone=settings.timezone,
-        provider=core.routing.provider(),
+        provider=core.routing.fleet(),
     )
     runner = AlertRunner(
         core.clock,
@@ -266,7 +266,7 @@ def add_messaging(
         settings,
         channels,
         failure_sink=alert_failure_sink(core.db, core.clock),
-        provider=core.routing.provider(),
+        provider=core.routing.fleet(),
     )
     core.add_service(service)
     if start and core.site.records:  # next to a recorder, its relay sends (dispatcher/site.py)
@@ -316,7 +316,7 @@ def add_web(core: Core, *, listen: str | None = None) -> WebServer | None:
         timezone=core.fleet.timezone,
         locale=core.fleet.locale,
         company=messaging.settings.company_name if messaging else "Dispatcher",
-        services={"messaging": messaging, "bus": core.bus, "provider": core.routing.provider()},
+        services={"messaging": messaging, "bus": core.bus, "provider": core.routing.fleet()},
     )
     server = WebServer(
         ctx,
@@ -368,7 +368,7 @@ def serve_web_worker(
         signer=LinkSigner(core.db),
         timezone=core.fleet.timezone,
         company=messaging.settings.company_name if messaging else "Dispatcher",
-        services={"messaging": messaging, "bus": core.bus, "provider": core.routing.provider()},
+        services={"messaging": messaging, "bus": core.bus, "provider": core.routing.fleet()},
         base_url=base_url,
     )
     app = build_app(ctx)

@@ -195,7 +195,8 @@ class Core:
             shown = day or fleet_repo.day_to_show(session, self.today())
             routes = fleet_repo.load_routes(session, shown)
             read = DayRead(shown, routes, fleet_repo.load_vehicles(session))
-        self.routing.warm_provider().warm(day_places(read.routes, read.vehicles))
+        places = day_places(read.routes, read.vehicles)
+        self.routing.warm_fleet().warm(places, [v.vehicle_type for v in read.vehicles])
         return read
 
     def geocoder(self) -> Geocoder:

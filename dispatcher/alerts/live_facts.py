@@ -196,6 +196,7 @@ class LiveFacts:
             position,
             window,
             break_s,
+            v.vehicle_type,
         )
         try:
             evaluation = predict_route(vehicle, plan_stops, now, origin, self._provider)

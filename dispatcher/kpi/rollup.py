@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
 from dispatcher import display
+from dispatcher.eta.fleet_roads import pick
 from dispatcher.eta.travel import TravelTimeProvider
 from dispatcher.kpi.emissions import profile_for
 from dispatcher.kpi.route_day import RouteDay, compute_route_day
@@ -65,7 +66,14 @@ def compute(
             item.cost_per_hour,
         )
         day = compute_route_day(
-            item.plan, item.stops, item.track, item.events, costs, profile, now, provider=provider
+            item.plan,
+            item.stops,
+            item.track,
+            item.events,
+            costs,
+            profile,
+            now,
+            provider=None if provider is None else pick(provider, item.vehicle_type),
         )
         found.append(RouteDayResult(day, item))
     return found

@@ -103,6 +103,7 @@ def _live(
         position,
         window,
         break_s,
+        vehicle.vehicle_type,
     )
 
 

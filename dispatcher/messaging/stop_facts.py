@@ -85,6 +85,7 @@ def route_etas(
         (fix.lat, fix.lon) if fix is not None else None,
         window,
         break_s,
+        contact.vehicle_type,
     )
     try:
         result = predict_route(vehicle, stops, now, origin, provider or HaversineProvider())

@@ -85,6 +85,8 @@ class VehicleRecord:
     break_after_min: int | None = None
     break_min: int = 0
     break_latest_min: int | None = None
+    #: Which road profile times it (``[routing.profiles]``).
+    vehicle_type: str = "van"
 
 
 @dataclass(frozen=True, slots=True)

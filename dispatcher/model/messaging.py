@@ -157,3 +157,5 @@ class StopContact:
     break_after_min: int | None = None
     break_min: int = 0
     break_latest_min: int | None = None
+    vehicle_type: str = "van"
+    """Which road profile times the route (``[routing.profiles]``)."""

@@ -345,6 +345,8 @@ class VehicleView:
     break_after_min: int | None = None
     break_min: int = 0
     break_latest_min: int | None = None
+    vehicle_type: str = "van"
+    """Which road profile times it (``[routing.profiles]``)."""
 
 
 def load_vehicles(session: Session, *, active_only: bool = True) -> list[VehicleView]:
@@ -378,6 +380,7 @@ def load_vehicles(session: Session, *, active_only: bool = True) -> list[Vehicle
             v.break_after_min,
             v.break_min or 0,
             v.break_latest_min,
+            v.vehicle_type or "van",
         )
         for v in session.scalars(query)
     ]

@@ -55,6 +55,7 @@ def _vehicles(session: Session) -> list[VehicleRecord]:
             break_after_min=v.break_after_min,
             break_min=v.break_min,
             break_latest_min=v.break_latest_min,
+            vehicle_type=v.vehicle_type,
         )
         for v in fleet_repo.load_vehicles(session, active_only=False)
     ]

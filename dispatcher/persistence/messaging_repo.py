@@ -168,6 +168,7 @@ def _route_part(route: Route, tz: str) -> dict[str, Any]:
         "break_after_min": vehicle.break_after_min,
         "break_min": vehicle.break_min or 0,
         "break_latest_min": vehicle.break_latest_min,
+        "vehicle_type": vehicle.vehicle_type or "van",
     }
 
 

@@ -294,6 +294,7 @@ def _plan_vehicle(
         max_weight=_limit(info.max_weight_kg),
         max_volume=_limit(info.max_volume_l),
         max_duration_s=_minutes(info.max_route_min),
+        vehicle_type=info.vehicle_type,
         **_break(info, start_s, end_s),
     )
 

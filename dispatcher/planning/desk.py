@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from dispatcher.clock import Clock, system_monotonic
 from dispatcher.errors import ConflictError, DatabaseError, DispatcherError, ValidationError
 from dispatcher.eta import HaversineProvider, TravelTimeProvider
+from dispatcher.eta.fleet_roads import FleetRoads
 from dispatcher.events import EventBus
 from dispatcher.model.stops import RouteView
 from dispatcher.persistence import fleet_repo
@@ -571,6 +572,8 @@ class RouteDesk:
             read = fleet_repo.load_routes(session, day), fleet_repo.load_vehicles(session)
         if isinstance(self.provider, WarmRoads):
             self.provider.warm(day_places(*read))
+        elif isinstance(self.provider, FleetRoads):  # each profile the fleet drives on
+            self.provider.warm(day_places(*read), [v.vehicle_type for v in read[1]])
         return read
 
     # --- reading --------------------------------------------------------------------------

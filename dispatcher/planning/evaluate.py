@@ -189,11 +189,12 @@ def evaluate_route(
         count=m + 1 + (end is not None),
     )
     frm, to = path[:-1], path[1:]
-    free = pm.matrix.duration[frm, to]
-    dist = float(pm.matrix.distance[frm, to].sum())
+    matrix = pm.matrix_of(vehicle.id)  # a cargo bike on the bicycle profile's matrix
+    free = matrix.duration[frm, to]
+    dist = float(matrix.distance[frm, to].sum())
     svc, ws = pm.service[to], pm.window_start[to]
     t0 = vehicle.departure
-    profile = pm.matrix.profile
+    profile = matrix.profile
     if profile.is_flat or len(free) == 0:
         c, wait = _schedule(t0, free, svc, ws)
     else:

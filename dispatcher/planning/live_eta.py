@@ -43,6 +43,9 @@ class LiveVehicle:
     break_window: tuple[datetime, datetime] | None = None
     """Earliest and latest start of the driver's break (``None``: no break)."""
     break_s: float = 0.0
+    vehicle_type: str = ""
+    """Which road profile times it (a :class:`~dispatcher.eta.fleet_roads.FleetRoads`
+    provider picks it; another provider times every type alike)."""
 
 
 #: When the fleet setup gives no latest break start, the break may begin up to this many
@@ -101,6 +104,7 @@ def predict_route(
             to_plan_seconds(vehicle.break_window[1], origin),
         ),
         break_s=vehicle.break_s if vehicle.break_window is not None else 0.0,
+        vehicle_type=vehicle.vehicle_type,
     )
     ids = [s.id for s in stops]
     plan = Plan.build([plan_vehicle], list(stops), {plan_vehicle.id: ids})

@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from dispatcher.clock import system_monotonic
 from dispatcher.errors import ValidationError
+from dispatcher.eta.travel import TravelMatrix
 from dispatcher.model.core import StopKind, StopStatus
 from dispatcher.planning.commands import ReplaceRoutes
 from dispatcher.planning.constraints import (
@@ -229,7 +230,8 @@ def build_model(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> SolverM
     t_hi = max(v.shift_end for v in vehicles)
     sc = options.scale
     svc = np.array([0.0] * (2 * nv) + [plan.stops[s].service_s for s in stops])
-    cost, travel = _arcs(pm, idx, svc, pm.matrix.profile.mean_factor(t_lo, t_hi), sc)
+    roads = _road_arcs(pm, vids, idx, svc, t_lo, t_hi, sc)
+    cost, travel = roads[0][1]
     finite_we = [plan.stops[s].window_end for s in stops if np.isfinite(plan.stops[s].window_end)]
     horizon_t = max([t_hi, *finite_we]) + 86_400.0
     lo, hi = _windows(plan, vehicles, node_stop, len(src), horizon_t)
@@ -259,6 +261,10 @@ def build_model(plan: Plan, pm: PlanMatrix, options: OptimizeOptions) -> SolverM
         fixed_cost=int(options.vehicle_fixed_cost * sc) * penalty,
         horizon=int(np.ceil((horizon_t - t_lo) * sc)),
     )
+    if len(roads) > 1:  # a mixed fleet: each vehicle on its road profile's times
+        problem.profile_arcs = [arcs for _, arcs in roads]
+        keys = [key for key, _ in roads]
+        problem.vehicle_profile = [keys.index(pm.profile_key(v)) for v in vids]
     if costs is not None:
         _cost(problem, vehicles, costs)
     _add_locks(plan, problem, vids, pending, node_stop)
@@ -280,16 +286,36 @@ def _cost(problem: RoutingProblem, vehicles: list[PlanVehicle], costs: SolverCos
             problem.window_hi[start] = problem.window_lo[start]
 
 
+def _road_arcs(
+    pm: PlanMatrix,
+    vids: list[str],
+    idx: npt.NDArray[np.int64],
+    svc: FloatArray,
+    t_lo: float,
+    t_hi: float,
+    sc: float,
+) -> list[tuple[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]]:
+    """Cost and travel matrices per road profile of the vehicles in scope, the first
+    vehicle's first (one entry for a fleet of one profile, as before)."""
+    out: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+    for v in vids:
+        key = pm.profile_key(v)
+        if key not in out:
+            matrix = pm.matrix_of(v)
+            out[key] = _arcs(matrix, idx, svc, matrix.profile.mean_factor(t_lo, t_hi), sc)
+    return list(out.items())
+
+
 def _arcs(
-    pm: PlanMatrix, idx: npt.NDArray[np.int64], svc: FloatArray, factor: float, sc: float
+    matrix: TravelMatrix, idx: npt.NDArray[np.int64], svc: FloatArray, factor: float, sc: float
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Integer cost (distance) and travel (time incl. service at the origin) matrices.
 
     ``idx`` maps model nodes to matrix nodes; ``-1`` is an open route's dummy end, free to
     reach. Travel times are rounded up so the solver never promises what exact time breaks.
     """
-    dist = pm.matrix.distance[np.ix_(idx, idx)].copy()
-    dur = pm.matrix.duration[np.ix_(idx, idx)] * factor
+    dist = matrix.distance[np.ix_(idx, idx)].copy()
+    dur = matrix.duration[np.ix_(idx, idx)] * factor
     open_end = idx < 0
     for m in (dist, dur):
         m[:, open_end] = 0.0

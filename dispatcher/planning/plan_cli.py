@@ -77,7 +77,7 @@ def run_plan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             fleet.timezone,
             time_limit_s=args.time_limit,
             actor=actor,
-            provider=router.provider(),
+            provider=router.fleet(),
         )
     finally:
         db.dispose()

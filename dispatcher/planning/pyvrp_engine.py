@@ -16,6 +16,8 @@ What PyVRP can express of a :class:`RoutingProblem`, and how:
   make, which is exact only when those deliveries are fixed to it (see :func:`unsupported`);
 - vehicle restrictions (``allowed``): one travel profile per distinct restriction, in which
   forbidden stops cannot be reached in time, so no feasible solution uses them;
+- a mixed fleet's road profiles (``profile_arcs``: a cargo bike's bicycle times beside a
+  van's car times): one PyVRP profile per road profile and restriction;
 - the in-progress stop (``first``): the vehicle starts *at* that stop when its service
   starts, with the stop's row of the matrices (its service time is in ``travel``);
 - drop penalties: optional clients with that prize;
@@ -172,19 +174,35 @@ class _Translation:
         return len(self.depot_rows) - 1
 
     def _matrices(self) -> tuple[list[IntArray], list[IntArray], list[int]]:
-        """Distance and duration matrices per profile, and each vehicle's profile.
+        """Distance and duration matrices per PyVRP profile, and each vehicle's profile.
 
-        Profile 0 is always the unrestricted one (PyVRP may build its neighbourhoods from it).
+        A PyVRP profile is a road profile (a cargo bike's bicycle times beside a van's car
+        times) with a vehicle restriction applied. Profile 0 is always the first road
+        profile unrestricted (PyVRP may build its neighbourhoods from it).
         """
         p = self.p
         idx = np.asarray(self.depot_rows + self.clients, dtype=np.int64)
-        dist = p.cost[np.ix_(idx, idx)].astype(np.int64)
-        dur = p.travel[np.ix_(idx, idx)].astype(np.int64)
-        np.fill_diagonal(dist, 0)
-        np.fill_diagonal(dur, 0)
         nd = len(self.depot_rows)
-        dists, durs = [dist], [dur]
-        seen: dict[tuple[int, ...], int] = {(): 0}
+        roads = p.profile_arcs if p.mixed else [(p.cost, p.travel)]
+        dists: list[IntArray] = []
+        durs: list[IntArray] = []
+        seen: dict[tuple[int, tuple[int, ...]], int] = {}
+
+        def add(road: int, banned: tuple[int, ...]) -> int:
+            if (road, banned) not in seen:
+                cost, travel = roads[road]
+                d = cost[np.ix_(idx, idx)].astype(np.int64)
+                t = travel[np.ix_(idx, idx)].astype(np.int64)
+                for m in (d, t):
+                    m[:, list(banned)] = UNREACHABLE
+                    m[list(banned), :] = UNREACHABLE
+                    np.fill_diagonal(m, 0)
+                seen[(road, banned)] = len(dists)
+                dists.append(d)
+                durs.append(t)
+            return seen[(road, banned)]
+
+        add(0, ())
         profile_of = []
         for v in range(p.n_vehicles):
             banned = tuple(
@@ -192,16 +210,7 @@ class _Translation:
                 for i, n in enumerate(self.clients)
                 if n in p.allowed and v not in p.allowed[n]
             )
-            if banned not in seen:
-                seen[banned] = len(dists)
-                d, t = dist.copy(), dur.copy()
-                for m in (d, t):
-                    m[:, list(banned)] = UNREACHABLE
-                    m[list(banned), :] = UNREACHABLE
-                    np.fill_diagonal(m, 0)
-                dists.append(d)
-                durs.append(t)
-            profile_of.append(seen[banned])
+            profile_of.append(add(p.profile_of(v), banned))
         return dists, durs, profile_of
 
     def _data(self) -> ProblemData:
@@ -285,7 +294,7 @@ class _Translation:
         if v not in p.first:
             return lo, hi
         f = p.first[v]
-        begin = max(lo + int(p.travel[p.starts[v], f]), int(p.window_lo[f]))
+        begin = max(lo + int(p.arcs_of(v)[1][p.starts[v], f]), int(p.window_lo[f]))
         return begin, begin
 
     def _initial_load(self, v: int) -> int:

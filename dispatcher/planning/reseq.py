@@ -66,9 +66,10 @@ def route_problem(problem: RoutingProblem, late_weight: float) -> RouteProblem:
         extra_start = problem.extra_demand.sum(axis=0) - problem.extra_demand[paired].sum(axis=0)
         extra_cap = np.asarray(problem.extra_capacities[0], dtype=np.float64)
     longest = problem.max_duration_of(0)
+    cost, travel = problem.arcs_of(0)  # the vehicle's own road profile
     return RouteProblem(
-        cost=problem.cost.astype(np.float64) * problem.distance_weight(0),
-        travel=problem.travel.astype(np.float64),
+        cost=cost.astype(np.float64) * problem.distance_weight(0),
+        travel=travel.astype(np.float64),
         lo=problem.window_lo.astype(np.float64),
         hi=hi,
         start=problem.starts[0],

@@ -89,10 +89,30 @@ class RoutingProblem:
     """Per vehicle, the break's earliest start, latest start and duration (or ``None``)."""
     service: IntArray | None = None
     """Service time per node (already inside ``travel``); a break may not cut into it."""
+    profile_arcs: list[tuple[IntArray, IntArray]] = field(default_factory=list)
+    """``(cost, travel)`` per road profile of a mixed fleet (vans and cargo bikes); empty:
+    ``cost`` and ``travel`` time every vehicle."""
+    vehicle_profile: list[int] = field(default_factory=list)
+    """Per vehicle, its index in :attr:`profile_arcs` (empty with one profile)."""
 
     @property
     def n_vehicles(self) -> int:
         return len(self.starts)
+
+    @property
+    def mixed(self) -> bool:
+        """Vehicles timed on different matrices (one per road profile)."""
+        return len(self.profile_arcs) > 1 and len(self.vehicle_profile) == self.n_vehicles
+
+    def profile_of(self, v: int) -> int:
+        """Vehicle ``v``'s road profile (0 with one profile)."""
+        return self.vehicle_profile[v] if self.mixed else 0
+
+    def arcs_of(self, v: int) -> tuple[IntArray, IntArray]:
+        """Vehicle ``v``'s ``(cost, travel)`` matrices."""
+        if self.mixed:
+            return self.profile_arcs[self.vehicle_profile[v]]
+        return self.cost, self.travel
 
     def distance_weight(self, v: int) -> int:
         """Objective units per unit of ``cost`` for vehicle ``v``."""
@@ -174,27 +194,34 @@ class _Model:
         return int(self.manager.NodeToIndex(node))
 
     def _costs(self) -> None:
-        """Arc costs and fixed costs; one matrix per distinct per-vehicle distance weight."""
+        """Arc costs and fixed costs; one matrix per distinct per-vehicle distance weight and
+        road profile."""
         p, r = self.p, self.routing
-        if not (p.distance_cost or p.vehicle_fixed):
+        if not (p.distance_cost or p.vehicle_fixed or p.mixed):
             r.SetArcCostEvaluatorOfAllVehicles(r.RegisterTransitMatrix(p.cost.tolist()))
             if p.fixed_cost:
                 r.SetFixedCostOfAllVehicles(int(p.fixed_cost))
             return
-        evaluators: dict[int, int] = {}
+        evaluators: dict[tuple[int, int], int] = {}
         for v in range(p.n_vehicles):
-            w = p.distance_weight(v)
-            if w not in evaluators:
-                evaluators[w] = r.RegisterTransitMatrix((p.cost * w).tolist())
-            r.SetArcCostEvaluatorOfVehicle(evaluators[w], v)
+            key = (p.distance_weight(v), p.profile_of(v))
+            if key not in evaluators:
+                cost = p.arcs_of(v)[0]
+                evaluators[key] = r.RegisterTransitMatrix((cost * key[0]).tolist())
+            r.SetArcCostEvaluatorOfVehicle(evaluators[key], v)
             if p.fixed_of(v):
                 r.SetFixedCostOfVehicle(p.fixed_of(v), v)
 
     def _time(self) -> None:
         p, r = self.p, self.routing
         horizon = int(p.horizon) if p.horizon is not None else int(max(p.window_hi.max(), 1))
-        cb = r.RegisterTransitMatrix(p.travel.tolist())
-        r.AddDimension(cb, horizon, horizon, False, "time")
+        if p.mixed:  # each vehicle on its own road profile's times
+            cbs = [r.RegisterTransitMatrix(t.tolist()) for _, t in p.profile_arcs]
+            transits = [cbs[p.profile_of(v)] for v in range(p.n_vehicles)]
+            r.AddDimensionWithVehicleTransits(transits, horizon, horizon, False, "time")
+        else:
+            cb = r.RegisterTransitMatrix(p.travel.tolist())
+            r.AddDimension(cb, horizon, horizon, False, "time")
         self.time = r.GetDimensionOrDie("time")
         for node in p.stops:
             var = self.time.CumulVar(self.idx(node))

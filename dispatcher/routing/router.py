@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from dispatcher.config import Settings
 from dispatcher.errors import DispatcherError
+from dispatcher.eta.fleet_roads import FleetRoads
 from dispatcher.eta.learned import LearnedProvider, LearnedSpeeds
 from dispatcher.eta.osrm import Fetch, OsrmProvider, urllib_fetch
 from dispatcher.eta.settings import EtaSettings
@@ -65,6 +66,7 @@ class Router:
         self._children: dict[str, RoutedProcess] = {}
         self._engines: dict[str, OsrmProvider | None] = {}
         self._warm: dict[str, WarmRoads] = {}
+        self._warm_fleet: FleetRoads | None = None
         self._closed = False
 
     @classmethod
@@ -85,9 +87,24 @@ class Router:
 
     def provider(self, vehicle_type: str | None = None) -> RoadProvider:
         """The travel-time provider for ``vehicle_type`` (its ``[routing.profiles]`` entry)."""
-        profile = self.settings.profile_for(vehicle_type)
+        return self._road(self.settings.profile_for(vehicle_type))
+
+    def _road(self, profile: str) -> RoadProvider:
         learned = None if profile in _FALLBACK_KMH else self.learned
         return RoadProvider(self, profile, learned)
+
+    def fleet(self) -> FleetRoads:
+        """Every vehicle type's provider in one (:mod:`dispatcher.eta.fleet_roads`): what a
+        plan of a mixed fleet is timed with, each vehicle on its type's profile."""
+        return FleetRoads(self.settings.profile_for, self._road)
+
+    def warm_fleet(self) -> FleetRoads:
+        """:meth:`fleet` of the never-blocking providers (:meth:`warm_provider`), for the
+        GUI thread's route desk; one per router, so its warmed matrices are shared."""
+        with self._lock:
+            if self._warm_fleet is None:
+                self._warm_fleet = FleetRoads(self.settings.profile_for, self._warm_profile)
+            return self._warm_fleet
 
     def warm_provider(self, vehicle_type: str | None = None) -> WarmRoads:
         """The never-blocking provider of ``vehicle_type`` for the GUI thread's route desk
@@ -96,7 +113,9 @@ class Router:
         With learned speeds its straight lines carry them too: in full without an engine, in
         shape only beside an engine's warmed pairs (they share the warmed matrix's profile).
         """
-        profile = self.settings.profile_for(vehicle_type)
+        return self._warm_profile(self.settings.profile_for(vehicle_type))
+
+    def _warm_profile(self, profile: str) -> WarmRoads:
         learned = None if profile in _FALLBACK_KMH else self.learned
         active = self.settings.provider != "haversine"
         with self._lock:

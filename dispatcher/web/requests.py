@@ -276,7 +276,7 @@ def customer_requests(core: Core) -> CustomerRequests:
         core.clock,
         core.fleet.timezone,
         messaging=core.find_service(MessagingService),
-        provider=core.routing.provider(),
+        provider=core.routing.fleet(),
     )
 
 

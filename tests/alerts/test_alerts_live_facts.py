@@ -16,13 +16,16 @@ from alerts_day import NEAR, T_UTC, store_day
 from dispatcher.alerts.live_facts import LiveFacts
 from dispatcher.alerts.runner import AlertRunner
 from dispatcher.clock import FakeClock
+from dispatcher.eta import TravelTimeProvider
 from dispatcher.events import EventBus
 from dispatcher.fleet.state import FleetState
 from dispatcher.model.alerts import AlertFilter, AlertKind
 from dispatcher.model.core import DeliveryEventKind, EventReport, PositionReport
 from dispatcher.persistence.alert_repo import alert_store
 from dispatcher.persistence.database import Database
+from dispatcher.persistence.orm import Vehicle
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
+from dispatcher.routing import Router, RoutingSettings
 
 
 @pytest.fixture
@@ -138,3 +141,24 @@ def test_a_coarse_fix_is_kept_out_of_etas_and_the_deviation_rule(
     stop = str(stops["O-NEAR"])
     eta = {s.stop_id: s.predicted_arrival for s in before.stops}[stop]
     assert {s.stop_id: s.predicted_arrival for s in after.stops}[stop] == eta
+
+
+def test_a_cargo_bikes_predictions_ride_the_bicycle_profile(
+    db: Database, clock: FakeClock, fleet: FleetState
+) -> None:
+    """The alerts' ETAs time each vehicle on its type's profile (docs/routing.md)."""
+    stops = store_day(db)
+    with db.session() as session:
+        van = session.get(Vehicle, "V1")
+        assert van is not None
+        van.vehicle_type = "cargo_bike"
+    router = Router(RoutingSettings())
+
+    def predicted(provider: TravelTimeProvider) -> object:
+        facts = LiveFacts(db, fleet, provider=provider).capture(clock.now())()
+        by_ref = {s.stop_id: s for s in facts.snapshot.stops}
+        return by_ref[str(stops["O-NEAR"])].predicted_arrival
+
+    told = predicted(router.fleet())
+    assert told is not None and told == predicted(router.provider("cargo_bike"))
+    assert told != predicted(router.provider("van"))

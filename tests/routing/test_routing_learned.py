@@ -13,6 +13,7 @@ from fleet_zone import TZ_NAME, utc
 from dispatcher.app import build_core
 from dispatcher.config import Settings
 from dispatcher.errors import ConfigError
+from dispatcher.eta.fleet_roads import FleetRoads
 from dispatcher.eta.learned import Leg, learn
 from dispatcher.eta.settings import EtaSettings
 from dispatcher.messaging.service import MessagingService
@@ -45,8 +46,9 @@ def test_a_configured_profile_reaches_the_composition(sqlite_url: str, tmp_path:
             13.5 * 3600
         )
         messaging = core.service(MessagingService)
-        assert isinstance(messaging.provider, RoadProvider)
-        assert messaging.provider.learned is core.routing.learned
+        assert isinstance(messaging.provider, FleetRoads)
+        van = messaging.provider.for_type("van")
+        assert isinstance(van, RoadProvider) and van.learned is core.routing.learned
         # the route boards' matrix (the desk's never-blocking provider) too
         warm = core.routing.warm_provider().matrix(PLACES)
         np.testing.assert_allclose(warm.duration, tm.duration)
@@ -54,6 +56,7 @@ def test_a_configured_profile_reaches_the_composition(sqlite_url: str, tmp_path:
         # cargo bikes do not sit in traffic
         assert core.routing.provider("cargo_bike").learned is None
         assert core.routing.warm_provider("cargo_bike").matrix(PLACES).profile.is_flat
+        assert core.routing.warm_fleet().for_type("cargo_bike").matrix(PLACES).profile.is_flat
     finally:
         core.close()
 

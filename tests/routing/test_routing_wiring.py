@@ -18,6 +18,7 @@ from dispatcher.app import build_core
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.eta import HaversineProvider, Location, TravelMatrix
+from dispatcher.eta.fleet_roads import FleetRoads
 from dispatcher.events import EventBus
 from dispatcher.messaging.service import MessagingService
 from dispatcher.model.stops import RouteView
@@ -78,9 +79,12 @@ def test_the_composition_hands_the_router_to_alerts_and_messages(sqlite_url: str
     core = build_core(Settings(database_url=sqlite_url, sections={"routing": routing}))
     try:
         messaging = core.service(MessagingService)
-        assert isinstance(messaging.provider, RoadProvider)
-        assert messaging.provider.router is core.routing
+        assert isinstance(messaging.provider, FleetRoads)  # each vehicle its type's roads
+        van, bike = messaging.provider.for_type("van"), messaging.provider.for_type("cargo_bike")
+        assert isinstance(van, RoadProvider) and van.router is core.routing
+        assert van == core.routing.provider("van") and bike == core.routing.provider("cargo_bike")
         facts = core.service(AlertRunner)._facts
-        assert getattr(facts, "_provider", None) == core.routing.provider()
+        provider = getattr(facts, "_provider", None)
+        assert isinstance(provider, FleetRoads) and provider.for_type(None) == van
     finally:
         core.close()

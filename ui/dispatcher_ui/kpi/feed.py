@@ -117,7 +117,7 @@ class KpiFeed(QObject):
         views = dict(self.views)
 
         def load() -> KpiSnapshot:
-            provider = core.routing.provider()
+            provider = core.routing.fleet()
             snapshot = load_snapshot(core.db, tz, now, positions, day=day, provider=provider)
             snapshot = snapshot.with_timeline().with_report(scope)
             snapshot = replace(

@@ -84,7 +84,7 @@ class BoardController(QObject):
             publisher=self._publisher,
             console_id=self.console_id,
             # never waits on the engine: the day's reads warm it in a worker (docs/routing.md)
-            provider=core.routing.warm_provider(),
+            provider=core.routing.warm_fleet(),
         )
         self.desk.on_routes = self.routes_changed.emit
         self.desk.on_times = self.times_changed.emit
