@@ -2,15 +2,20 @@
 
 A :class:`VehicleScript` is a timeline of segments (drive, serve, idle, offline) built once;
 asking where a vehicle is at time ``t`` is then a lookup plus a linear interpolation, so the
-simulator can run far faster than real time. Trouble is part of the script, chosen by the
+simulator can run far faster than real time. A drive is a straight line at a city speed, or,
+given the road engine's legs (:mod:`dispatcher.simulator.roads`), the engine's road path
+driven in the engine's time. Trouble is part of the script, chosen by the
 seed: traffic slowdowns on some legs, a failed delivery, a vehicle going offline for a while,
 and one idling away from its stop. The same seed always gives the same day.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,9 +34,58 @@ class SimStop:
     service_s: int
 
 
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class RoadLeg:
+    """The road between two places as the engine drives it: a polyline and its time.
+
+    ``points`` begins and ends at the places themselves (the engine's path starts and ends
+    where it snapped them to the street: the few metres between are driven too, so a
+    vehicle never jumps to the kerb). ``duration_s`` is the engine's time for the leg.
+    """
+
+    points: tuple[Point, ...]
+    cum_m: tuple[float, ...]
+    duration_s: float
+
+    @classmethod
+    def through(cls, a: Point, b: Point, road: Sequence[Point], duration_s: float) -> RoadLeg:
+        points = [a]
+        for p in (*road, b):
+            if p != points[-1]:
+                points.append(p)
+        if len(points) == 1:
+            points.append(b)
+        cum = [0.0]
+        for p, q in itertools.pairwise(points):
+            cum.append(cum[-1] + haversine_m(*p, *q))
+        return cls(tuple(points), tuple(cum), duration_s)
+
+    @property
+    def length_m(self) -> float:
+        return self.cum_m[-1]
+
+    def at(self, fraction: float) -> tuple[float, float, float]:
+        """``(lat, lon, heading_deg)`` after ``fraction`` of the leg's length (at even speed:
+        the engine's time of the whole leg, spread over its length)."""
+        d = self.length_m * min(1.0, max(0.0, fraction))
+        i = min(max(bisect_right(self.cum_m, d) - 1, 0), len(self.points) - 2)
+        p, q = self.points[i], self.points[i + 1]
+        piece = self.cum_m[i + 1] - self.cum_m[i]
+        g = (d - self.cum_m[i]) / piece if piece > 0 else 1.0
+        return p[0] + (q[0] - p[0]) * g, p[1] + (q[1] - p[1]) * g, _bearing(p, q)
+
+
+#: A vehicle's roads: the engine's leg from a to b, or None for a straight line.
+LegRoads = Callable[[Point, Point], RoadLeg | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """From ``start`` to ``end`` the vehicle goes from point a to point b (equal when still)."""
+    """From ``start`` to ``end`` the vehicle goes from point a to point b (equal when still),
+    along ``road`` when the engine gave one, else in a straight line."""
 
     kind: str  # "drive" | "serve" | "idle" | "offline" | "parked"
     start: datetime
@@ -39,6 +93,9 @@ class Segment:
     a: tuple[float, float]
     b: tuple[float, float]
     order_ref: str | None = None
+    road: RoadLeg | None = None
+    #: The traffic on a drive: its time is the road's (or the straight line's) times this.
+    factor: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +134,9 @@ class VehicleScript:
             return seg.a[0], seg.a[1], 0.0, 0.0
         span = (seg.end - seg.start).total_seconds()
         f = min(1.0, max(0.0, (t - seg.start).total_seconds() / span)) if span > 0 else 1.0
+        if seg.road is not None:  # the street's length in the engine's time: its speed
+            lat, lon, heading = seg.road.at(f)
+            return lat, lon, (seg.road.length_m / span * 3.6 if span > 0 else 0.0), heading
         lat = seg.a[0] + (seg.b[0] - seg.a[0]) * f
         lon = seg.a[1] + (seg.b[1] - seg.a[1]) * f
         speed = haversine_m(*seg.a, *seg.b) / span * 3.6 * CIRCUITY if span > 0 else 0.0
@@ -139,8 +199,13 @@ def build_script(
     rng: random.Random,
     trouble: Trouble,
     pickups: frozenset[str] = frozenset(),
+    roads: LegRoads | None = None,
 ) -> VehicleScript:
-    """Drive ``stops`` in order from ``depot`` starting at ``shift_start``, then return."""
+    """Drive ``stops`` in order from ``depot`` starting at ``shift_start``, then return.
+
+    With ``roads`` each drive follows the engine's leg and takes the engine's time (times
+    the leg's traffic factor); a leg it has not (None) is today's straight line.
+    """
     script = VehicleScript(vehicle_id)
     t = shift_start + timedelta(minutes=rng.uniform(5, 15))  # loading at the depot
     script.segments.append(Segment("parked", shift_start, t, depot, depot))
@@ -151,12 +216,11 @@ def build_script(
         if vehicle_id in trouble.slow_vehicles:
             factor *= 1.6  # stuck in traffic all day
         if due.idle(i, t):
-            t = _idle_detour(script, here, t, rng)
+            t = _idle_detour(script, here, t, rng, roads)
         if due.offline(i, t):
             t = _offline_gap(script, here, t, rng)
         target = (stop.lat, stop.lon)
-        arrive = t + timedelta(seconds=drive_seconds(here, target, factor))
-        script.segments.append(Segment("drive", t, arrive, here, target))
+        arrive = _drive(script, here, target, t, factor, roads)
         script.events.append(SimEvent(arrive, "arrived", stop.order_ref))
         service = timedelta(seconds=stop.service_s * rng.uniform(0.7, 1.3))
         done = arrive + service
@@ -167,8 +231,7 @@ def build_script(
             kind = "picked_up" if stop.order_ref in pickups else "delivered"
             script.events.append(SimEvent(done, kind, stop.order_ref))
         here, t = target, done
-    back = t + timedelta(seconds=drive_seconds(here, depot))
-    script.segments.append(Segment("drive", t, back, here, depot))
+    back = _drive(script, here, depot, t, 1.0, roads)
     script.segments.append(Segment("parked", back, back + timedelta(hours=2), depot, depot))
     return script
 
@@ -208,18 +271,35 @@ class _TroubleClock:
         return not self._fails
 
 
+def _drive(
+    script: VehicleScript,
+    a: Point,
+    b: Point,
+    t: datetime,
+    factor: float,
+    roads: LegRoads | None,
+) -> datetime:
+    """Append the drive from ``a`` to ``b`` leaving at ``t``; returns the arrival."""
+    leg = roads(a, b) if roads is not None and a != b else None
+    seconds = leg.duration_s * factor if leg is not None else drive_seconds(a, b, factor)
+    arrive = t + timedelta(seconds=seconds)
+    script.segments.append(Segment("drive", t, arrive, a, b, road=leg, factor=factor))
+    return arrive
+
+
 def _idle_detour(
-    script: VehicleScript, here: tuple[float, float], t: datetime, rng: random.Random
+    script: VehicleScript,
+    here: tuple[float, float],
+    t: datetime,
+    rng: random.Random,
+    roads: LegRoads | None = None,
 ) -> datetime:
     """Drive ~700 m off the route and stand there for 25 minutes (lunch in the van?)."""
     spot = (here[0] + 0.0045, here[1] - 0.006)
-    arrive = t + timedelta(seconds=drive_seconds(here, spot))
-    script.segments.append(Segment("drive", t, arrive, here, spot))
+    arrive = _drive(script, here, spot, t, 1.0, roads)
     leave = arrive + timedelta(minutes=25 + rng.uniform(0, 5))
     script.segments.append(Segment("idle", arrive, leave, spot, spot))
-    back = leave + timedelta(seconds=drive_seconds(spot, here))
-    script.segments.append(Segment("drive", leave, back, spot, here))
-    return back
+    return _drive(script, spot, here, leave, 1.0, roads)
 
 
 def _offline_gap(

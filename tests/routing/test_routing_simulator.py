@@ -1,0 +1,196 @@
+"""The simulated fleet drives the real engine's roads (the Helsinki extract, car and bicycle).
+
+A van's reported positions lie on the engine's road path between its stops, not on the
+straight line; each leg takes the engine's time (times the leg's traffic); a leg the engine
+cannot route is a straight line, with a warning, never a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import logging
+import math
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fleet_zone import DAY, TZ_NAME, local
+from helsinki_roads import DEAD_END, KAIVOKATU, POHJOISESPLANADI, YRJONKATU
+
+from dispatcher.clock import FakeClock
+from dispatcher.geo import haversine_m
+from dispatcher.routing import Router
+from dispatcher.simulator.roads import SimRoads
+from dispatcher.simulator.runner import FleetSimulator, SimVehicle, build_scripts
+from dispatcher.simulator.script import Point, Segment, SimStop, Trouble, build_script
+
+FLEET = Path(__file__).parents[2] / "docs" / "routing" / "helsinki"
+DEPOT = KAIVOKATU  # the fleet's depot, Kaivokatu 1
+#: Metres a simulated position may lie off the engine's line (float rounding, 6-decimal fixes).
+ON_ROAD_M = 3.0
+
+
+def helsinki_stops(n: int) -> list[SimStop]:
+    with (FLEET / "orders.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:n]
+    return [SimStop(r["order_id"], float(r["lat"]), float(r["lon"]), 300) for r in rows]
+
+
+def off_line_m(p: Point, line: tuple[Point, ...]) -> float:
+    """Metres from ``p`` to the polyline ``line`` (flat earth: a city's few kilometres)."""
+    ky = 111_320.0
+    kx = ky * math.cos(math.radians(p[0]))
+    best = math.inf
+    for a, b in itertools.pairwise(line):
+        ax, ay = (a[1] - p[1]) * kx, (a[0] - p[0]) * ky
+        bx, by = (b[1] - p[1]) * kx, (b[0] - p[0]) * ky
+        dx, dy = bx - ax, by - ay
+        span = dx * dx + dy * dy
+        g = 0.0 if span == 0 else min(1.0, max(0.0, -(ax * dx + ay * dy) / span))
+        best = min(best, math.hypot(ax + g * dx, ay + g * dy))
+    return best
+
+
+def drives(segments: list[Segment]) -> list[Segment]:
+    return [s for s in segments if s.kind == "drive" and s.a != s.b]
+
+
+def test_a_van_drives_the_engines_road_in_the_engines_time(router: Router) -> None:
+    vehicle = SimVehicle("H1", local(8).time(), tuple(helsinki_stops(8)))
+    roads = SimRoads(router)
+    script = build_scripts([vehicle], DEPOT, DAY, TZ_NAME, seed=7, roads=roads)["H1"]
+    legs = drives(script.segments)
+    assert len(legs) >= 9 and roads.straight == 0  # depot, 8 stops, depot (and a detour)
+    far_from_straight = 0
+    for seg in legs:
+        engine = router.route([seg.a, seg.b], "van")
+        assert engine.source == "osrm" and seg.road is not None
+        # The leg's time is the engine's, times the leg's traffic (1 on the way home).
+        span = (seg.end - seg.start).total_seconds()
+        assert seg.road.duration_s == pytest.approx(engine.duration_s)
+        assert span == pytest.approx(engine.duration_s * seg.factor, abs=0.01)
+        assert 0.5 < seg.factor < 2.5
+        # Every position of the leg is on the engine's line; where the engine snapped a
+        # place to its street, the few metres from the place to the kerb are driven too.
+        kerb = max(haversine_m(*seg.a, *engine.points[0]), haversine_m(*seg.b, *engine.points[-1]))
+        for i in range(1, 60):
+            t = seg.start + timedelta(seconds=span * i / 60)
+            pos = script.position_at(t)
+            assert pos is not None
+            lat, lon, speed, _ = pos
+            assert off_line_m((lat, lon), engine.points) <= kerb + ON_ROAD_M
+            # ...and its speed is the road's length in the leg's time.
+            assert speed == pytest.approx(seg.road.length_m / span * 3.6)
+            along = seg.road.length_m * i / 60
+            if (
+                haversine_m(*seg.a, *engine.points[0]) + 1
+                < along
+                < (seg.road.length_m - haversine_m(*seg.b, *engine.points[-1]) - 1)
+            ):
+                assert off_line_m((lat, lon), engine.points) <= ON_ROAD_M
+        mid = script.position_at(seg.start + (seg.end - seg.start) / 2)
+        assert mid is not None
+        far_from_straight += off_line_m(mid[:2], (seg.a, seg.b)) > 50
+    # Not the straight line: the streets of a city bend away from it.
+    assert far_from_straight >= len(legs) // 3
+    # Arrival at each stop is the end of its drive (the console's ETA compares with it).
+    arrivals = {e.order_ref: e.ts for e in script.events if e.kind == "arrived"}
+    ends = {s.order_ref: s.start for s in script.segments if s.kind == "serve"}
+    assert arrivals == ends
+
+
+def test_the_home_leg_takes_exactly_the_engines_time(router: Router) -> None:
+    stops = [SimStop("A", YRJONKATU[0], YRJONKATU[1], 60)]
+    script = build_script(
+        "H1",
+        KAIVOKATU,
+        stops,
+        local(8),
+        random.Random(1),
+        Trouble(),
+        roads=SimRoads(router).for_type("van"),
+    )
+    home = drives(script.segments)[-1]
+    assert home.b == KAIVOKATU and home.factor == 1.0
+    engine = router.route([YRJONKATU, KAIVOKATU], "van")
+    assert (home.end - home.start).total_seconds() == pytest.approx(engine.duration_s, abs=0.01)
+
+
+def test_a_cargo_bike_rides_the_bicycle_roads(router: Router) -> None:
+    roads = SimRoads(router)
+    van = roads.leg("van", KAIVOKATU, POHJOISESPLANADI)
+    bike = roads.leg("cargo_bike", KAIVOKATU, POHJOISESPLANADI)
+    assert van is not None and bike is not None
+    engine = router.route([KAIVOKATU, POHJOISESPLANADI], "cargo_bike")
+    assert bike.duration_s == pytest.approx(engine.duration_s)
+    # A bike is not a van: its own streets (no one-way detour) at a bicycle's speed.
+    assert bike.points != van.points
+    assert bike.length_m < van.length_m
+    assert bike.length_m / bike.duration_s < van.length_m / van.duration_s
+
+
+def test_a_leg_the_engine_cannot_route_is_a_straight_line(
+    router: Router, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The car network cannot leave DEAD_END: the engine answers no route from it.
+    stops = [
+        SimStop("A", DEAD_END[0], DEAD_END[1], 60),
+        SimStop("B", YRJONKATU[0], YRJONKATU[1], 60),
+    ]
+    roads = SimRoads(router)
+    with caplog.at_level(logging.WARNING):
+        script = build_script(
+            "H1",
+            KAIVOKATU,
+            stops,
+            local(8),
+            random.Random(1),
+            Trouble(),
+            roads=roads.for_type("van"),
+        )
+    legs = drives(script.segments)
+    assert [s.road is not None for s in legs] == [True, False, True]
+    stuck = legs[1]
+    assert "driving a straight line" in caplog.text and roads.straight == 1
+    mid = script.position_at(stuck.start + (stuck.end - stuck.start) / 2)
+    assert mid is not None
+    assert off_line_m(mid[:2], (stuck.a, stuck.b)) < 1.0
+    # Asked once: the second time the leg comes from the cache, without a second warning.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert roads.leg("van", DEAD_END, YRJONKATU) is None
+    assert not caplog.text
+
+
+def test_the_phone_reports_positions_on_the_street(router: Router) -> None:
+    """What the runner publishes for an OwnTracks phone: on the road, at the road's speed."""
+    vehicle = SimVehicle(
+        "H2", local(8).time(), tuple(helsinki_stops(3)), owntracks=("anna", "phone")
+    )
+    script = build_scripts([vehicle], DEPOT, DAY, TZ_NAME, seed=3, roads=SimRoads(router))["H2"]
+    seg = drives(script.segments)[0]
+    assert seg.road is not None
+    sent: list[dict[str, float]] = []
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        body = json.loads(payload)
+        if body.get("_type") == "location":
+            sent.append(body)
+
+    clock = FakeClock(seg.start)
+    sim = FleetSimulator([vehicle], {"H2": script}, publish, clock)
+    sim.step(clock.now())
+    while clock.now() < seg.end:
+        clock.advance(5)
+        sim.step(clock.now())
+    moving = [p for p in sent if "vel" in p]
+    assert len(moving) >= 10
+    speed = seg.road.length_m / (seg.end - seg.start).total_seconds() * 3.6
+    kerb = max(haversine_m(*seg.a, *seg.road.points[1]), haversine_m(*seg.b, *seg.road.points[-2]))
+    for p in moving:
+        assert off_line_m((p["lat"], p["lon"]), seg.road.points) <= ON_ROAD_M
+        assert off_line_m((p["lat"], p["lon"]), seg.road.points[1:-1]) <= kerb + ON_ROAD_M
+        assert p["vel"] == round(speed)
