@@ -29,6 +29,7 @@ from dispatcher.eta.travel import (
     straight_path,
 )
 from dispatcher.routing.engine import MAX_TABLE, RoutedProcess
+from dispatcher.routing.live_legs import LiveLegRoads
 from dispatcher.routing.settings import RoutingSettings
 from dispatcher.routing.tools import Dataset, OsrmTools
 from dispatcher.routing.warm import WarmRoads
@@ -64,7 +65,7 @@ class Router:
         self._lock = threading.Lock()
         self._children: dict[str, RoutedProcess] = {}
         self._engines: dict[str, OsrmProvider | None] = {}
-        self._warm: dict[str, WarmRoads] = {}
+        self._warm: dict[str, LiveLegRoads] = {}
         self._closed = False
 
     @classmethod
@@ -95,6 +96,8 @@ class Router:
 
         With learned speeds its straight lines carry them too: in full without an engine, in
         shape only beside an engine's warmed pairs (they share the warmed matrix's profile).
+        A live position's row (its leg to the next stop) comes from the engine too, fetched
+        on a thread of the provider's own (:mod:`dispatcher.routing.live_legs`).
         """
         profile = self.settings.profile_for(vehicle_type)
         learned = None if profile in _FALLBACK_KMH else self.learned
@@ -104,8 +107,12 @@ class Router:
                 fallback: TravelTimeProvider = _fallback(profile)
                 if learned is not None:
                     fallback = LearnedProvider(fallback, learned.relative() if active else learned)
-                self._warm[profile] = WarmRoads(
-                    RoadProvider(self, profile, learned), fallback, active=active
+                self._warm[profile] = LiveLegRoads(
+                    RoadProvider(self, profile, learned),
+                    fallback,
+                    active=active,
+                    engine=lambda: self.engine(profile),
+                    learned=learned,
                 )
             return self._warm[profile]
 
@@ -156,6 +163,9 @@ class Router:
             self._closed = True
             children, self._children = list(self._children.values()), {}
             self._engines.clear()
+            warm = list(self._warm.values())
+        for provider in warm:
+            provider.close()
         for child in children:
             child.stop()
 
