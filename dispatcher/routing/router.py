@@ -32,7 +32,6 @@ from dispatcher.routing.engine import MAX_TABLE, RoutedProcess
 from dispatcher.routing.live_legs import LiveLegRoads
 from dispatcher.routing.settings import RoutingSettings
 from dispatcher.routing.tools import Dataset, OsrmTools
-from dispatcher.routing.warm import WarmRoads
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ class Router:
         learned = None if profile in _FALLBACK_KMH else self.learned
         return RoadProvider(self, profile, learned)
 
-    def warm_provider(self, vehicle_type: str | None = None) -> WarmRoads:
+    def warm_provider(self, vehicle_type: str | None = None) -> LiveLegRoads:
         """The never-blocking provider of ``vehicle_type`` for the GUI thread's route desk
         (:mod:`dispatcher.routing.warm`); one per profile, shared by the worker that warms it.
 
