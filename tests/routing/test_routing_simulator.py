@@ -13,16 +13,23 @@ import json
 import logging
 import math
 import random
+import time
+import uuid
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fleet_zone import DAY, TZ_NAME, local
+from fleet_zone import DAY, TZ_NAME, demo_day, local
 from helsinki_roads import DEAD_END, KAIVOKATU, POHJOISESPLANADI, YRJONKATU
 
 from dispatcher.clock import FakeClock
+from dispatcher.config import Settings
+from dispatcher.core import Core
 from dispatcher.geo import haversine_m
-from dispatcher.routing import Router
+from dispatcher.persistence import fleet_repo
+from dispatcher.routing import Dataset, Router
+from dispatcher.scenario.demo import sweep_routes
 from dispatcher.simulator.roads import SimRoads
 from dispatcher.simulator.runner import FleetSimulator, SimVehicle, build_scripts
 from dispatcher.simulator.script import Point, Segment, SimStop, Trouble, build_script
@@ -194,3 +201,56 @@ def test_the_phone_reports_positions_on_the_street(router: Router) -> None:
         assert off_line_m((p["lat"], p["lon"]), seg.road.points) <= ON_ROAD_M
         assert off_line_m((p["lat"], p["lon"]), seg.road.points[1:-1]) <= kerb + ON_ROAD_M
         assert p["vel"] == round(speed)
+
+
+@pytest.mark.mqtt
+def test_the_demo_fleet_drives_the_roads(dataset: Dataset, sqlite_url: str, mqtt_url: str) -> None:
+    """The console's built-in simulator (``dispatcher demo``): the core's router drives it,
+    the legs fetched on the simulator's thread, the fixes the console takes on the streets."""
+    scenario = demo_day(DAY, n_orders=10, n_vehicles=2)
+    hubs = [replace(scenario.depots[0], lat=DEPOT[0], lon=DEPOT[1])]
+    stops = helsinki_stops(10)
+    orders = [replace(o, lat=s.lat, lon=s.lon) for o, s in zip(scenario.orders, stops, strict=True)]
+    helsinki = replace(scenario, depots=hubs, orders=orders)
+    helsinki.routes = sweep_routes(helsinki)
+    settings = Settings(
+        database_url=sqlite_url,
+        sections={"routing": {"provider": "osrm", "dataset": str(dataset.folder)}},
+    )
+    settings.broker.url, settings.broker.prefix = mqtt_url, f"r{uuid.uuid4().hex[:8]}"
+    clock = FakeClock(local(7, 10))  # the vans leave the depot
+    core = Core(settings, clock=clock)
+    try:
+        with core.db.session() as session:
+            fleet_repo.save_scenario(session, helsinki)
+        live = core.start_live(simulate_seed=3)
+        sim = live.simulator
+        assert sim is not None
+
+        places = [DEPOT, *((s.lat, s.lon) for s in stops)]
+
+        def fixes() -> list[tuple[float, float]]:
+            return [
+                (lat, lon) for v in live.fleet.vehicle_ids() for _, lat, lon in live.fleet.trail(v)
+            ]
+
+        def on_the_way() -> list[tuple[float, float]]:  # between the stops, not at them
+            return [f for f in fixes() if min(haversine_m(*f, *p) for p in places) > 30]
+
+        deadline = time.monotonic() + 30
+        while len(on_the_way()) < 5:
+            assert time.monotonic() < deadline, "the demo fleet never drove"
+            core.tick()
+            clock.advance(2)
+            time.sleep(0.05)
+        scripts = sim._scripts  # built on the simulator's thread, with the core's router
+        legs = [s for script in scripts.values() for s in drives(script.segments)]
+        # Every leg between the day's places is on the roads (a scripted detour 700 m off
+        # its stop may fall off the extract's network: that one is straight, said).
+        between = [s for s in legs if s.a in places and s.b in places]
+        assert len(between) == 12 and all(s.road is not None for s in between)
+        lines = [s.road.points if s.road is not None else (s.a, s.b) for s in legs]
+        for fix in fixes():
+            assert min(off_line_m(fix, line) for line in lines) <= ON_ROAD_M
+    finally:
+        core.close()
