@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 LIVE_DECIMALS = 3
 #: Cells waiting for their row at most; more are asked again by a later evaluation.
 MAX_PENDING = 64
-#: Rows kept at most, in cells times warmed places (about 64 MB of floats).
+#: Rows kept at most, in cells times warmed places (about 64 MB of floats)...
 MAX_CELLS = 4_000_000
+#: ...but at least this many rows: one a vehicle, the least recently used going first.
+MIN_ROWS = 1024
 
 Cell = tuple[float, float]
 Row = tuple[FloatArray, FloatArray]
@@ -107,6 +109,7 @@ class LiveLegRoads(WarmRoads):
                     self._ask(c, place)
                     continue
                 row = self._rows[c]
+                self._rows.move_to_end(c)  # in use: the last to go
                 if row is None:
                     continue  # the engine had no row from there: straight, as before
                 if not copied:
@@ -149,7 +152,7 @@ class LiveLegRoads(WarmRoads):
                     continue
                 self._rows[c] = row
                 self._rows.move_to_end(c)
-                while len(self._rows) > max(16, MAX_CELLS // max(1, len(places))):
+                while len(self._rows) > max(MIN_ROWS, MAX_CELLS // max(1, len(places))):
                     self._rows.popitem(last=False)
 
     def _fetch(self, origin: Location, places: list[Location]) -> Row | None:
