@@ -11,15 +11,18 @@ network cannot leave, a dead engine) is a warning and today's straight line, nev
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from dispatcher.geo import haversine_m
 from dispatcher.routing.router import Router
-from dispatcher.simulator.script import LegRoads, Point, RoadLeg
+from dispatcher.simulator.road_leg import Point, RoadLeg
+from dispatcher.simulator.script import LegRoads
 
 log = logging.getLogger(__name__)
 
@@ -102,23 +105,47 @@ class SimRoads:
         return self.router.settings.profile_for(vehicle_type), a, b
 
     def _fetch(self, vehicle_type: str | None, a: Point, b: Point) -> RoadLeg | None:
-        try:
-            path = self.router.route([a, b], vehicle_type)
-        except Exception as exc:  # an engine's bug must not stop the demo fleet
-            log.warning("simulator: the road engine failed on a leg: %s", exc)
+        timed = self._timed(vehicle_type, a, b)
+        if timed is not None:
+            points, duration, pieces = timed
+        else:  # the router's own path (which says why it has none)
+            try:
+                path = self.router.route([a, b], vehicle_type)
+            except Exception as exc:  # an engine's bug must not stop the demo fleet
+                log.warning("simulator: the road engine failed on a leg: %s", exc)
+                return None
+            if path is None or path.source == "straight":
+                return None
+            points, duration, pieces = list(path.points), path.duration_s, None
+        if len(points) < 2 or not math.isfinite(duration) or duration < 0:
             return None
-        if (
-            path is None
-            or path.source == "straight"
-            or len(path.points) < 2
-            or not math.isfinite(path.duration_s)
-            or path.duration_s < 0
-        ):
-            return None
-        kerb = max(haversine_m(*a, *path.points[0]), haversine_m(*b, *path.points[-1]))
+        kerb = max(haversine_m(*a, *points[0]), haversine_m(*b, *points[-1]))
         if kerb > MAX_KERB_M:
             return None
-        return RoadLeg.through(a, b, path.points, path.duration_s)
+        return RoadLeg.through(a, b, points, duration, pieces)
+
+    def _timed(
+        self, vehicle_type: str | None, a: Point, b: Point
+    ) -> tuple[list[Point], float, list[float]] | None:
+        """The engine's route with each piece's time (``annotations=duration``), so the van
+        slows on slow streets; None when the engine gives no such answer (the caller then
+        asks :meth:`Router.route`, which logs why)."""
+        engine = self.router.engine(self.router.settings.profile_for(vehicle_type))
+        if engine is None:
+            return None
+        url = (
+            f"{engine.base_url.rstrip('/')}/route/v1/{engine.profile}/"
+            f"{a[1]:.6f},{a[0]:.6f};{b[1]:.6f},{b[0]:.6f}"
+            "?overview=full&geometries=geojson&steps=false&annotations=duration"
+        )
+        try:
+            body: Any = json.loads(engine.fetch(url, engine.timeout_s))
+            best = body["routes"][0]
+            line = [(float(lat), float(lon)) for lon, lat in best["geometry"]["coordinates"]]
+            pieces = [float(t) for t in best["legs"][0]["annotation"]["duration"]]
+            return line, float(best["duration"]), pieces
+        except (OSError, ValueError, KeyError, TypeError, IndexError):  # the router's path
+            return None
 
     def summary(self) -> str:
         """How many legs the engine drew and how many are straight lines (logs, CLI)."""

@@ -11,15 +11,14 @@ and one idling away from its stop. The same seed always gives the same day.
 
 from __future__ import annotations
 
-import itertools
-import math
 import random
-from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from dispatcher.geo import haversine_m
+from dispatcher.simulator.road_leg import Point, RoadLeg
+from dispatcher.simulator.road_leg import bearing as _bearing
 
 CIRCUITY = 1.3
 CITY_SPEED_KMH = 24.0
@@ -32,50 +31,6 @@ class SimStop:
     lat: float
     lon: float
     service_s: int
-
-
-Point = tuple[float, float]
-
-
-@dataclass(frozen=True, slots=True)
-class RoadLeg:
-    """The road between two places as the engine drives it: a polyline and its time.
-
-    ``points`` begins and ends at the places themselves (the engine's path starts and ends
-    where it snapped them to the street: the few metres between are driven too, so a
-    vehicle never jumps to the kerb). ``duration_s`` is the engine's time for the leg.
-    """
-
-    points: tuple[Point, ...]
-    cum_m: tuple[float, ...]
-    duration_s: float
-
-    @classmethod
-    def through(cls, a: Point, b: Point, road: Sequence[Point], duration_s: float) -> RoadLeg:
-        points = [a]
-        for p in (*road, b):
-            if p != points[-1]:
-                points.append(p)
-        if len(points) == 1:
-            points.append(b)
-        cum = [0.0]
-        for p, q in itertools.pairwise(points):
-            cum.append(cum[-1] + haversine_m(*p, *q))
-        return cls(tuple(points), tuple(cum), duration_s)
-
-    @property
-    def length_m(self) -> float:
-        return self.cum_m[-1]
-
-    def at(self, fraction: float) -> tuple[float, float, float]:
-        """``(lat, lon, heading_deg)`` after ``fraction`` of the leg's length (at even speed:
-        the engine's time of the whole leg, spread over its length)."""
-        d = self.length_m * min(1.0, max(0.0, fraction))
-        i = min(max(bisect_right(self.cum_m, d) - 1, 0), len(self.points) - 2)
-        p, q = self.points[i], self.points[i + 1]
-        piece = self.cum_m[i + 1] - self.cum_m[i]
-        g = (d - self.cum_m[i]) / piece if piece > 0 else 1.0
-        return p[0] + (q[0] - p[0]) * g, p[1] + (q[1] - p[1]) * g, _bearing(p, q)
 
 
 #: A vehicle's roads: the engine's leg from a to b, or None for a straight line.
@@ -134,9 +89,10 @@ class VehicleScript:
             return seg.a[0], seg.a[1], 0.0, 0.0
         span = (seg.end - seg.start).total_seconds()
         f = min(1.0, max(0.0, (t - seg.start).total_seconds() / span)) if span > 0 else 1.0
-        if seg.road is not None:  # the street's length in the engine's time: its speed
-            lat, lon, heading = seg.road.at(f)
-            return lat, lon, (seg.road.length_m / span * 3.6 if span > 0 else 0.0), heading
+        if seg.road is not None:  # the street's speed in the engine's time, slowed by traffic
+            lat, lon, heading, mps = seg.road.at(f)
+            speed = mps * seg.road.duration_s / span * 3.6 if span > 0 else 0.0
+            return lat, lon, speed, heading
         lat = seg.a[0] + (seg.b[0] - seg.a[0]) * f
         lon = seg.a[1] + (seg.b[1] - seg.a[1]) * f
         speed = haversine_m(*seg.a, *seg.b) / span * 3.6 * CIRCUITY if span > 0 else 0.0
@@ -144,14 +100,6 @@ class VehicleScript:
 
     def events_between(self, t0: datetime, t1: datetime) -> list[SimEvent]:
         return [e for e in self.events if t0 < e.ts <= t1]
-
-
-def _bearing(a: tuple[float, float], b: tuple[float, float]) -> float:
-    la1, la2 = math.radians(a[0]), math.radians(b[0])
-    dl = math.radians(b[1] - a[1])
-    x = math.sin(dl) * math.cos(la2)
-    y = math.cos(la1) * math.sin(la2) - math.sin(la1) * math.cos(la2) * math.cos(dl)
-    return (math.degrees(math.atan2(x, y)) + 360.0) % 360.0
 
 
 def drive_seconds(a: tuple[float, float], b: tuple[float, float], factor: float = 1.0) -> float:

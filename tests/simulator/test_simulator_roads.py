@@ -21,21 +21,25 @@ from fleet_zone import DAY, demo_day, local
 from sqlalchemy import update
 
 from dispatcher.clock import FakeClock
+from dispatcher.geo import haversine_m
 from dispatcher.persistence import fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.orm import Vehicle
 from dispatcher.routing import Router, RoutingSettings
 from dispatcher.simulator.from_db import load_simulated_fleet, load_simulated_fleet_later
+from dispatcher.simulator.road_leg import RoadLeg
 from dispatcher.simulator.roads import SimRoads
 from dispatcher.simulator.runner import FleetSimulator
 from dispatcher.simulator.script import VehicleScript
 from main import main
 
 LEG_S = 600.0
+NORTH_S = 400.0
 
 
 class FakeOsrm:
-    """Answers OSRM's route service with an L through the corner (b's lat, a's lon)."""
+    """Answers OSRM's route service with an L through the corner (b's lat, a's lon), each
+    piece's time annotated."""
 
     def __init__(self, fail: bool = False, snap_deg: float = 0.0) -> None:
         self.fail, self.snap_deg = fail, snap_deg
@@ -51,7 +55,14 @@ class FakeOsrm:
             raise OSError("connection refused")
         lon1, lat1, lon2, lat2 = (float(g) for g in m.groups()[1:])
         line = [[lon1, lat1 + self.snap_deg], [lon1, lat2], [lon2, lat2]]
-        route = {"geometry": {"coordinates": line}, "distance": 1000.0, "duration": LEG_S}
+        # North in two thirds of the time, east or west in the last third (turns included).
+        pieces = {"duration": [NORTH_S * 0.9, (LEG_S - NORTH_S) * 0.9]}
+        route = {
+            "geometry": {"coordinates": line},
+            "distance": 1000.0,
+            "duration": LEG_S,
+            "legs": [{"annotation": pieces}],
+        }
         return json.dumps({"code": "Ok", "routes": [route]}).encode()
 
 
@@ -85,18 +96,24 @@ def test_each_vehicle_drives_its_profiles_roads(fleet_db: Database) -> None:
         for seg in legs:
             assert seg.road is not None
             assert (seg.end - seg.start).total_seconds() == pytest.approx(LEG_S * seg.factor)
-            # Halfway it is on the L: north or south of a, or east or west of the corner.
-            pos = script.position_at(seg.start + (seg.end - seg.start) / 2)
-            assert pos is not None
-            lat, lon, speed, heading = pos
-            if lon == pytest.approx(seg.a[1], abs=1e-9):
-                assert round(heading) in (0, 180, 360)
-            else:
-                assert lat == pytest.approx(seg.b[0], abs=1e-9)
-                assert round(heading) in (90, 270)
-            assert speed == pytest.approx(
-                seg.road.length_m / ((seg.end - seg.start).total_seconds()) * 3.6
-            )
+            # At the corner after two thirds of the time, at each piece's own speed before
+            # and after (the turn's time spread over both, as the engine's total has it).
+            span = seg.end - seg.start
+            corner = script.position_at(seg.start + span * NORTH_S / LEG_S)
+            assert corner is not None
+            assert corner[:2] == pytest.approx((seg.b[0], seg.a[1]), abs=1e-9)
+            north_m = haversine_m(*seg.a, seg.b[0], seg.a[1])
+            east_m = haversine_m(seg.b[0], seg.a[1], *seg.b)
+            before = script.position_at(seg.start + span / 3)
+            after = script.position_at(seg.start + span * 5 / 6)
+            assert before is not None and after is not None
+            seconds = span.total_seconds()
+            if north_m > 1:
+                assert before[3] in (pytest.approx(0.0, abs=0.01), pytest.approx(180.0, abs=0.01))
+                assert before[2] == pytest.approx(north_m / (seconds * NORTH_S / LEG_S) * 3.6)
+            if east_m > 1:
+                assert after[3] in (pytest.approx(90.0, abs=0.1), pytest.approx(270.0, abs=0.1))
+                assert after[2] == pytest.approx(east_m / (seconds * (1 - NORTH_S / LEG_S)) * 3.6)
     # Once per leg: building the scripts again asks nothing more.
     load_simulated_fleet(fleet_db, 7, roads=roads)
     assert len(osrm.asked) == n_legs
@@ -112,7 +129,8 @@ def test_without_an_engine_the_fleet_drives_straight_lines_as_before(
     with caplog.at_level(logging.WARNING):
         _, failed = load_simulated_fleet(fleet_db, 7, roads=roads)
     # A dead engine: every leg a straight line in today's time, the same day as without it.
-    assert osrm.asked and roads.straight == len(osrm.asked)
+    # each leg asked twice (with its pieces' times, then the router's plain path)
+    assert osrm.asked and 2 * roads.straight == len(osrm.asked)
     assert {v: s.segments for v, s in failed.items()} == {v: s.segments for v, s in before.items()}
     assert {v: s.events for v, s in failed.items()} == {v: s.events for v, s in before.items()}
     ours = [r for r in caplog.records if r.name == "dispatcher.simulator.roads"]
@@ -171,3 +189,19 @@ def test_simulate_asks_the_configured_engine_for_its_roads(
     assert "fetching the day's road legs from osrm http://127.0.0.1:9" in out
     assert "roads: 0 legs on the roads of osrm http://127.0.0.1:9, 15 straight" in out
     assert "driving 3 vehicles" in out
+
+
+def test_a_leg_without_usable_piece_times_is_driven_at_one_speed() -> None:
+    a, b = (52.5, 13.4), (52.51, 13.4)
+    road = [(52.5001, 13.4), (52.505, 13.4), (52.5099, 13.4)]
+    for pieces in (None, [10.0], [10.0, float("nan")], [0.0, 0.0], [-1.0, 5.0]):
+        leg = RoadLeg.through(a, b, road, 120.0, pieces)
+        assert leg.cum_s is None
+        *_, heading, mps = leg.at(0.5)
+        assert mps == pytest.approx(leg.length_m / 120.0) and round(heading) == 0
+    timed = RoadLeg.through(a, b, road, 120.0, [30.0, 60.0])
+    assert timed.cum_s is not None and timed.cum_s[-1] == pytest.approx(120.0)
+    # the kerbs (11 m each) at the road's mean speed; the slow second piece takes its share
+    assert timed.at(1.0)[:2] == pytest.approx(b) and timed.at(0.0)[:2] == pytest.approx(a)
+    assert timed.at(0.2)[3] > timed.at(0.8)[3]
+    assert RoadLeg.through(a, b, road, 0.0, [30.0, 60.0]).cum_s is None  # no time: no pieces
