@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes, int, bool], None]
 #: Seconds the simulator waits for its way to the console before the first step.
 READY_TIMEOUT_S = 10.0
+#: Spacing (metres of road) and most fixes a leg of the morning's replayed track gets.
+TRACK_STEP_M = 250.0
+TRACK_FIXES = 8
 #: Maps the script's (simulated) time to the timestamp a message carries.
 Stamp = Callable[[datetime], datetime]
 
@@ -198,12 +201,15 @@ class FleetSimulator:
         began (the depot, each stop), so the position history has the morning's driving and
         the boards' "km driven" counts it. Without it the history began at 09:30 and a van
         with a dozen stops done showed 0.0 km driven. (Not in a time lapse: see ``stamp``.)
+        On the roads a leg also gets a fix for about every :data:`TRACK_STEP_M` of its road
+        (evenly in time, at most :data:`TRACK_FIXES` a leg), so the km driven are the
+        streets', not the crow's.
         """
         past = [e for e in script.events if e.ts <= now]
         # a fix before an event of the same instant: the van is at the door when it delivers
         items: list[tuple[datetime, int, SimEvent | None]] = [(e.ts, 1, e) for e in past]
         if self._replay_track:
-            items += [(seg.start, 0, None) for seg in script.segments if seg.start < now]
+            items += [(ts, 0, None) for ts in _track_instants(script, now)]
         for ts, _, event in sorted(items, key=lambda item: (item[0], item[1])):
             if event is not None:
                 self._event(vid, event)
@@ -284,3 +290,19 @@ class FleetSimulator:
     def _send(self, topic: str, payload: dict[str, object], qos: int, *, retain: bool) -> None:
         self._publish(topic, json.dumps(payload, separators=(",", ":")).encode(), qos, retain)
         self.published += 1
+
+
+def _track_instants(script: VehicleScript, now: datetime) -> list[datetime]:
+    """When the morning's replayed track has a fix: where each leg began, and along a road
+    leg every :data:`TRACK_STEP_M` metres (reached before ``now``)."""
+    out: list[datetime] = []
+    for seg in script.segments:
+        if seg.start >= now:
+            continue
+        out.append(seg.start)
+        if seg.road is None or seg.kind != "drive":
+            continue
+        n = min(TRACK_FIXES, int(seg.road.length_m // TRACK_STEP_M))
+        span = seg.end - seg.start
+        out += [t for k in range(1, n + 1) if (t := seg.start + span * (k / (n + 1))) < now]
+    return out

@@ -260,3 +260,24 @@ def test_the_demo_fleet_drives_the_roads(dataset: Dataset, sqlite_url: str, mqtt
             assert min(off_line_m(fix, line) for line in lines) <= ON_ROAD_M
     finally:
         core.close()
+
+
+def test_the_replayed_morning_counts_the_streets_km(router: Router) -> None:
+    """Started mid-day, the simulator replays the morning's track: on the roads, enough of it
+    that the km between its fixes are the streets' (the boards' "km driven")."""
+    vehicle = SimVehicle("H1", local(8).time(), tuple(helsinki_stops(8)))
+    script = build_scripts([vehicle], DEPOT, DAY, TZ_NAME, seed=7, roads=SimRoads(router))["H1"]
+    now = drives(script.segments)[-1].end  # home again
+    fixes: list[tuple[float, float]] = []
+
+    def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        if topic.endswith("/position"):
+            body = json.loads(payload)
+            fixes.append((body["lat"], body["lon"]))
+
+    FleetSimulator([vehicle], {"H1": script}, publish, FakeClock(now)).step(now)
+    replayed = sum(haversine_m(*p, *q) for p, q in itertools.pairwise(fixes))
+    road = sum(s.road.length_m for s in drives(script.segments) if s.road is not None)
+    crow = sum(haversine_m(*s.a, *s.b) for s in drives(script.segments))
+    assert 0.8 * road < replayed <= road + 1  # 11.5 of 13.3 km (the crow: 6.9)
+    assert replayed > 1.2 * crow
