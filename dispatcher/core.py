@@ -158,7 +158,7 @@ class Core:
             broker_user="recorder" if role == "serve" else "console",
         )
         if simulate_seed is not None:
-            self.live.start_simulator(simulate_seed)
+            self.live.start_simulator(simulate_seed, self.routing)
         return self.live
 
     @cached_property

@@ -30,7 +30,9 @@ from dispatcher.model.devices import DeviceSighting, QuarantinedMessage, Registr
 from dispatcher.persistence import device_profile_repo, device_repo, fleet_repo
 from dispatcher.persistence.database import Database
 from dispatcher.persistence.telemetry_repo import SqlTelemetrySink
-from dispatcher.simulator.from_db import load_simulated_fleet
+from dispatcher.routing.router import Router
+from dispatcher.simulator.from_db import load_simulated_fleet_later
+from dispatcher.simulator.roads import SimRoads
 from dispatcher.simulator.runner import FleetSimulator
 from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.decoder import build_decoder
@@ -335,12 +337,18 @@ class LiveTelemetry:
             return subs
         return shared_subscriptions(subs, self.share_group, self._settings.broker.prefix)
 
-    def start_simulator(self, seed: int) -> int:
-        """Drive the day's routes over MQTT (demo); returns the number of vehicles driven."""
+    def start_simulator(self, seed: int, router: Router | None = None) -> int:
+        """Drive the day's routes over MQTT (demo); returns the number of vehicles driven.
+
+        With ``router`` on a road engine the vans drive its roads (their legs are fetched on
+        the simulator's thread before its first step, not here on the console's)."""
         assert self.client is not None, "start() first"
         # Trouble right after the start, so a demo shows every kind of exception early.
         zone = FleetSettings.from_settings(self._settings).timezone
-        vehicles, scripts = load_simulated_fleet(self._db, seed, zone, self._clock.now())
+        roads = SimRoads.of(router)
+        vehicles, scripts = load_simulated_fleet_later(
+            self._db, seed, zone, self._clock.now(), roads
+        )
         load_bindings(self._db, self.bindings)
         sim_client = TelemetryClient(
             dataclasses.replace(
@@ -361,11 +369,12 @@ class LiveTelemetry:
 
         self.simulator = FleetSimulator(
             vehicles,
-            scripts,
+            {} if roads else scripts(),
             sim_client.publish,
             self._clock,
             prefix=self._settings.broker.prefix,
             ready=ready,
+            prepare=scripts if roads else None,
         )
         self.simulator.start()
         return len(vehicles)

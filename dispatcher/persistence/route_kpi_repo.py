@@ -110,6 +110,12 @@ def vehicle_types_in_use(session: Session) -> list[str]:
     return sorted(set(session.scalars(select(Vehicle.vehicle_type).distinct())))
 
 
+def vehicle_type_by_id(session: Session) -> dict[str, str]:
+    """Each vehicle's type by id (the simulator drives a type's road profile)."""
+    rows = session.execute(select(Vehicle.id, Vehicle.vehicle_type))
+    return {row.id: row.vehicle_type for row in rows}
+
+
 def save_profile(session: Session, profile: EnergyProfile) -> None:
     """Create or replace a vehicle type's factors and fixed cost."""
     row = session.get(VehicleTypeRow, profile.vehicle_type) or VehicleTypeRow(

@@ -30,9 +30,9 @@ from dispatcher.eta.travel import (
     straight_path,
 )
 from dispatcher.routing.engine import MAX_TABLE, RoutedProcess
+from dispatcher.routing.live_legs import LiveLegRoads
 from dispatcher.routing.settings import RoutingSettings
 from dispatcher.routing.tools import Dataset, OsrmTools
-from dispatcher.routing.warm import WarmRoads
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Router:
         self._lock = threading.Lock()
         self._children: dict[str, RoutedProcess] = {}
         self._engines: dict[str, OsrmProvider | None] = {}
-        self._warm: dict[str, WarmRoads] = {}
+        self._warm: dict[str, LiveLegRoads] = {}
         self._warm_fleet: FleetRoads | None = None
         self._closed = False
 
@@ -106,16 +106,18 @@ class Router:
                 self._warm_fleet = FleetRoads(self.settings.profile_for, self._warm_profile)
             return self._warm_fleet
 
-    def warm_provider(self, vehicle_type: str | None = None) -> WarmRoads:
+    def warm_provider(self, vehicle_type: str | None = None) -> LiveLegRoads:
         """The never-blocking provider of ``vehicle_type`` for the GUI thread's route desk
         (:mod:`dispatcher.routing.warm`); one per profile, shared by the worker that warms it.
 
         With learned speeds its straight lines carry them too: in full without an engine, in
         shape only beside an engine's warmed pairs (they share the warmed matrix's profile).
+        A live position's row (its leg to the next stop) comes from the engine too, fetched
+        on a thread of the provider's own (:mod:`dispatcher.routing.live_legs`).
         """
         return self._warm_profile(self.settings.profile_for(vehicle_type))
 
-    def _warm_profile(self, profile: str) -> WarmRoads:
+    def _warm_profile(self, profile: str) -> LiveLegRoads:
         learned = None if profile in _FALLBACK_KMH else self.learned
         active = self.settings.provider != "haversine"
         with self._lock:
@@ -123,8 +125,12 @@ class Router:
                 fallback: TravelTimeProvider = _fallback(profile)
                 if learned is not None:
                     fallback = LearnedProvider(fallback, learned.relative() if active else learned)
-                self._warm[profile] = WarmRoads(
-                    RoadProvider(self, profile, learned), fallback, active=active
+                self._warm[profile] = LiveLegRoads(
+                    RoadProvider(self, profile, learned),
+                    fallback,
+                    active=active,
+                    engine=lambda: self.engine(profile),
+                    learned=learned,
                 )
             return self._warm[profile]
 
@@ -175,6 +181,9 @@ class Router:
             self._closed = True
             children, self._children = list(self._children.values()), {}
             self._engines.clear()
+            warm = list(self._warm.values())
+        for provider in warm:
+            provider.close()
         for child in children:
             child.stop()
 

@@ -80,8 +80,10 @@ def run_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
     from dispatcher.clock import ScaledClock
     from dispatcher.fleet_settings import fleet_zone_name
     from dispatcher.persistence.database import Database
+    from dispatcher.routing import Router, RoutingSettings
     from dispatcher.services import run_for
     from dispatcher.simulator.from_db import load_simulated_fleet, route_day
+    from dispatcher.simulator.roads import SimRoads
     from dispatcher.simulator.runner import FleetSimulator, wall_clock_stamp
     from dispatcher.telemetry.mqtt_client import MqttSettings, TelemetryClient
 
@@ -89,6 +91,8 @@ def run_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
     tz = _zone(zone_name)
     if args.speed <= 0:
         raise DispatcherError("--speed must be positive")
+    router = Router(RoutingSettings.from_settings(settings))
+    roads = SimRoads.of(router)
     db = Database(settings.database_url)
     try:
         if args.vehicles is not None or args.stops is not None:
@@ -98,9 +102,14 @@ def run_simulate(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
                 return 2
         day = route_day(db, system_now(tz).date())
         start = None if day is None else datetime.combine(day, _time_of_day(args.start, tz), tz)
-        vehicles, scripts = load_simulated_fleet(db, args.seed, zone_name, start)
+        if roads is not None and day is not None:
+            print(f"fetching the day's road legs from {router.source}…", file=out, flush=True)
+        vehicles, scripts = load_simulated_fleet(db, args.seed, zone_name, start, roads)
     finally:
         db.dispose()
+        router.close()  # every leg is fetched: the engine child is not needed any more
+    if roads is not None and vehicles:
+        print(f"roads: {roads.summary()}", file=out, flush=True)
     if not vehicles or start is None:
         raise DispatcherError("the database has no routes to drive (try `dispatcher demo`)")
     sim_start = start

@@ -8,6 +8,7 @@ small fleet without trackers would run.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -18,6 +19,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from dispatcher.clock import Clock
+from dispatcher.simulator.roads import SimRoads
 from dispatcher.simulator.script import (
     SimEvent,
     SimStop,
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, bytes, int, bool], None]
 #: Seconds the simulator waits for its way to the console before the first step.
 READY_TIMEOUT_S = 10.0
+#: Spacing (metres of road) and most fixes a leg of the morning's replayed track gets.
+TRACK_STEP_M = 250.0
+TRACK_FIXES = 8
 #: Maps the script's (simulated) time to the timestamp a message carries.
 Stamp = Callable[[datetime], datetime]
 
@@ -57,6 +62,8 @@ class SimVehicle:
     pickups: frozenset[str] = frozenset()
     #: ``(user, device)`` when this vehicle reports as an OwnTracks phone.
     owntracks: tuple[str, str] | None = None
+    #: Its type (``van``, ``cargo_bike``…): the road profile it drives (``[routing.profiles]``).
+    vehicle_type: str = "van"
 
 
 def build_scripts(
@@ -66,8 +73,15 @@ def build_scripts(
     timezone: str,
     seed: int,
     trouble_from: datetime | None = None,
+    roads: SimRoads | None = None,
 ) -> dict[str, VehicleScript]:
-    """Each vehicle's scripted day; ``trouble_from`` anchors the trouble (see ``Trouble``)."""
+    """Each vehicle's scripted day; ``trouble_from`` anchors the trouble (see ``Trouble``).
+
+    With ``roads`` every vehicle drives its profile's roads: the legs between its stops are
+    fetched first, all at once (see :mod:`dispatcher.simulator.roads`).
+    """
+    if roads is not None:
+        roads.prefetch(_legs(vehicles, depot))
     rng = random.Random(seed)
     tz = ZoneInfo(timezone)
     trouble = choose_trouble(rng, {v.vehicle_id: list(v.stops) for v in vehicles}, trouble_from)
@@ -80,9 +94,21 @@ def build_scripts(
             random.Random(f"{seed}:{v.vehicle_id}"),
             trouble,
             v.pickups,
+            roads.for_type(v.vehicle_type) if roads is not None else None,
         )
         for v in vehicles
     }
+
+
+def _legs(
+    vehicles: list[SimVehicle], depot: tuple[float, float]
+) -> list[tuple[str | None, tuple[float, float], tuple[float, float]]]:
+    """Every leg the vehicles drive: depot, stops in order, depot."""
+    legs: list[tuple[str | None, tuple[float, float], tuple[float, float]]] = []
+    for v in vehicles:
+        places = [depot, *((s.lat, s.lon) for s in v.stops), depot]
+        legs += [(v.vehicle_type, a, b) for a, b in itertools.pairwise(places)]
+    return legs
 
 
 class FleetSimulator:
@@ -99,7 +125,11 @@ class FleetSimulator:
         rate_hz: float = 1.0,
         stamp: Stamp | None = None,
         ready: Callable[[float], bool] | None = None,
+        prepare: Callable[[], dict[str, VehicleScript]] | None = None,
     ) -> None:
+        #: Builds the scripts on the simulator's thread before its first step (the demo's
+        #: road legs: asking the engine for each would hold up the console's start-up).
+        self._prepare = prepare
         self._stamp: Stamp = stamp or (lambda ts: ts)
         #: Waits (up to the seconds given) until what is published reaches the console: the
         #: first step's catch-up is a burst of QoS 0 fixes that a client still connecting
@@ -131,6 +161,12 @@ class FleetSimulator:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        if self._prepare is not None:
+            try:
+                self._scripts = self._prepare()
+            except Exception:  # no scripts, no fleet: said once, the console goes on
+                log.exception("simulator: the day's scripts could not be built")
+                return
         if self._ready is not None and not self._ready(READY_TIMEOUT_S):
             log.warning("simulator: the broker is not ready; the morning's fixes may be lost")
         while not self._stop.is_set():
@@ -165,12 +201,15 @@ class FleetSimulator:
         began (the depot, each stop), so the position history has the morning's driving and
         the boards' "km driven" counts it. Without it the history began at 09:30 and a van
         with a dozen stops done showed 0.0 km driven. (Not in a time lapse: see ``stamp``.)
+        On the roads a leg also gets a fix for about every :data:`TRACK_STEP_M` of its road
+        (evenly in time, at most :data:`TRACK_FIXES` a leg), so the km driven are the
+        streets', not the crow's.
         """
         past = [e for e in script.events if e.ts <= now]
         # a fix before an event of the same instant: the van is at the door when it delivers
         items: list[tuple[datetime, int, SimEvent | None]] = [(e.ts, 1, e) for e in past]
         if self._replay_track:
-            items += [(seg.start, 0, None) for seg in script.segments if seg.start < now]
+            items += [(ts, 0, None) for ts in _track_instants(script, now)]
         for ts, _, event in sorted(items, key=lambda item: (item[0], item[1])):
             if event is not None:
                 self._event(vid, event)
@@ -251,3 +290,19 @@ class FleetSimulator:
     def _send(self, topic: str, payload: dict[str, object], qos: int, *, retain: bool) -> None:
         self._publish(topic, json.dumps(payload, separators=(",", ":")).encode(), qos, retain)
         self.published += 1
+
+
+def _track_instants(script: VehicleScript, now: datetime) -> list[datetime]:
+    """When the morning's replayed track has a fix: where each leg began, and along a road
+    leg every :data:`TRACK_STEP_M` metres (reached before ``now``)."""
+    out: list[datetime] = []
+    for seg in script.segments:
+        if seg.start >= now:
+            continue
+        out.append(seg.start)
+        if seg.road is None or seg.kind != "drive":
+            continue
+        n = min(TRACK_FIXES, int(seg.road.length_m // TRACK_STEP_M))
+        span = seg.end - seg.start
+        out += [t for k in range(1, n + 1) if (t := seg.start + span * (k / (n + 1))) < now]
+    return out

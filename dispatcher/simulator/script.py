@@ -2,19 +2,23 @@
 
 A :class:`VehicleScript` is a timeline of segments (drive, serve, idle, offline) built once;
 asking where a vehicle is at time ``t`` is then a lookup plus a linear interpolation, so the
-simulator can run far faster than real time. Trouble is part of the script, chosen by the
+simulator can run far faster than real time. A drive is a straight line at a city speed, or,
+given the road engine's legs (:mod:`dispatcher.simulator.roads`), the engine's road path
+driven in the engine's time. Trouble is part of the script, chosen by the
 seed: traffic slowdowns on some legs, a failed delivery, a vehicle going offline for a while,
 and one idling away from its stop. The same seed always gives the same day.
 """
 
 from __future__ import annotations
 
-import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from dispatcher.geo import haversine_m
+from dispatcher.simulator.road_leg import Point, RoadLeg
+from dispatcher.simulator.road_leg import bearing as _bearing
 
 CIRCUITY = 1.3
 CITY_SPEED_KMH = 24.0
@@ -29,9 +33,14 @@ class SimStop:
     service_s: int
 
 
+#: A vehicle's roads: the engine's leg from a to b, or None for a straight line.
+LegRoads = Callable[[Point, Point], RoadLeg | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """From ``start`` to ``end`` the vehicle goes from point a to point b (equal when still)."""
+    """From ``start`` to ``end`` the vehicle goes from point a to point b (equal when still),
+    along ``road`` when the engine gave one, else in a straight line."""
 
     kind: str  # "drive" | "serve" | "idle" | "offline" | "parked"
     start: datetime
@@ -39,6 +48,9 @@ class Segment:
     a: tuple[float, float]
     b: tuple[float, float]
     order_ref: str | None = None
+    road: RoadLeg | None = None
+    #: The traffic on a drive: its time is the road's (or the straight line's) times this.
+    factor: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +89,10 @@ class VehicleScript:
             return seg.a[0], seg.a[1], 0.0, 0.0
         span = (seg.end - seg.start).total_seconds()
         f = min(1.0, max(0.0, (t - seg.start).total_seconds() / span)) if span > 0 else 1.0
+        if seg.road is not None:  # the street's speed in the engine's time, slowed by traffic
+            lat, lon, heading, mps = seg.road.at(f)
+            speed = mps * seg.road.duration_s / span * 3.6 if span > 0 else 0.0
+            return lat, lon, speed, heading
         lat = seg.a[0] + (seg.b[0] - seg.a[0]) * f
         lon = seg.a[1] + (seg.b[1] - seg.a[1]) * f
         speed = haversine_m(*seg.a, *seg.b) / span * 3.6 * CIRCUITY if span > 0 else 0.0
@@ -84,14 +100,6 @@ class VehicleScript:
 
     def events_between(self, t0: datetime, t1: datetime) -> list[SimEvent]:
         return [e for e in self.events if t0 < e.ts <= t1]
-
-
-def _bearing(a: tuple[float, float], b: tuple[float, float]) -> float:
-    la1, la2 = math.radians(a[0]), math.radians(b[0])
-    dl = math.radians(b[1] - a[1])
-    x = math.sin(dl) * math.cos(la2)
-    y = math.cos(la1) * math.sin(la2) - math.sin(la1) * math.cos(la2) * math.cos(dl)
-    return (math.degrees(math.atan2(x, y)) + 360.0) % 360.0
 
 
 def drive_seconds(a: tuple[float, float], b: tuple[float, float], factor: float = 1.0) -> float:
@@ -139,8 +147,13 @@ def build_script(
     rng: random.Random,
     trouble: Trouble,
     pickups: frozenset[str] = frozenset(),
+    roads: LegRoads | None = None,
 ) -> VehicleScript:
-    """Drive ``stops`` in order from ``depot`` starting at ``shift_start``, then return."""
+    """Drive ``stops`` in order from ``depot`` starting at ``shift_start``, then return.
+
+    With ``roads`` each drive follows the engine's leg and takes the engine's time (times
+    the leg's traffic factor); a leg it has not (None) is today's straight line.
+    """
     script = VehicleScript(vehicle_id)
     t = shift_start + timedelta(minutes=rng.uniform(5, 15))  # loading at the depot
     script.segments.append(Segment("parked", shift_start, t, depot, depot))
@@ -151,12 +164,11 @@ def build_script(
         if vehicle_id in trouble.slow_vehicles:
             factor *= 1.6  # stuck in traffic all day
         if due.idle(i, t):
-            t = _idle_detour(script, here, t, rng)
+            t = _idle_detour(script, here, t, rng, roads)
         if due.offline(i, t):
             t = _offline_gap(script, here, t, rng)
         target = (stop.lat, stop.lon)
-        arrive = t + timedelta(seconds=drive_seconds(here, target, factor))
-        script.segments.append(Segment("drive", t, arrive, here, target))
+        arrive = _drive(script, here, target, t, factor, roads)
         script.events.append(SimEvent(arrive, "arrived", stop.order_ref))
         service = timedelta(seconds=stop.service_s * rng.uniform(0.7, 1.3))
         done = arrive + service
@@ -167,8 +179,7 @@ def build_script(
             kind = "picked_up" if stop.order_ref in pickups else "delivered"
             script.events.append(SimEvent(done, kind, stop.order_ref))
         here, t = target, done
-    back = t + timedelta(seconds=drive_seconds(here, depot))
-    script.segments.append(Segment("drive", t, back, here, depot))
+    back = _drive(script, here, depot, t, 1.0, roads)
     script.segments.append(Segment("parked", back, back + timedelta(hours=2), depot, depot))
     return script
 
@@ -208,18 +219,35 @@ class _TroubleClock:
         return not self._fails
 
 
+def _drive(
+    script: VehicleScript,
+    a: Point,
+    b: Point,
+    t: datetime,
+    factor: float,
+    roads: LegRoads | None,
+) -> datetime:
+    """Append the drive from ``a`` to ``b`` leaving at ``t``; returns the arrival."""
+    leg = roads(a, b) if roads is not None and a != b else None
+    seconds = leg.duration_s * factor if leg is not None else drive_seconds(a, b, factor)
+    arrive = t + timedelta(seconds=seconds)
+    script.segments.append(Segment("drive", t, arrive, a, b, road=leg, factor=factor))
+    return arrive
+
+
 def _idle_detour(
-    script: VehicleScript, here: tuple[float, float], t: datetime, rng: random.Random
+    script: VehicleScript,
+    here: tuple[float, float],
+    t: datetime,
+    rng: random.Random,
+    roads: LegRoads | None = None,
 ) -> datetime:
     """Drive ~700 m off the route and stand there for 25 minutes (lunch in the van?)."""
     spot = (here[0] + 0.0045, here[1] - 0.006)
-    arrive = t + timedelta(seconds=drive_seconds(here, spot))
-    script.segments.append(Segment("drive", t, arrive, here, spot))
+    arrive = _drive(script, here, spot, t, 1.0, roads)
     leave = arrive + timedelta(minutes=25 + rng.uniform(0, 5))
     script.segments.append(Segment("idle", arrive, leave, spot, spot))
-    back = leave + timedelta(seconds=drive_seconds(spot, here))
-    script.segments.append(Segment("drive", leave, back, spot, here))
-    return back
+    return _drive(script, spot, here, leave, 1.0, roads)
 
 
 def _offline_gap(
