@@ -278,6 +278,10 @@ class MainWindow(Shell):
         self.stats_label = QLabel("")
         self.clock_label = QLabel("")
         self.clock_label.setToolTip("Console clock (the demo day runs faster than real time)")
+        #: "Loading the day…" while the day's routes are read (the window shows before them).
+        self.loading_label = QLabel("")
+        self.loading_label.setObjectName("routesLoadingStatus")
+        bar.addWidget(self.loading_label)
         bar.addPermanentWidget(self.stats_label)
         bar.addPermanentWidget(self.clock_label)
         bar.addPermanentWidget(self.broker_label)
@@ -368,6 +372,7 @@ class MainWindow(Shell):
             self._after_routes.append(then)
         self._routes_requested += 1
         generation = self._routes_requested
+        self._show_loading(True)
         controller = self.routes_panel.controller
         saves, day, core = controller.saves, self.service_day, self.core
         desk, positions, now = controller.desk, controller.live_positions(), core.clock.now()
@@ -444,6 +449,7 @@ class MainWindow(Shell):
 
     def _routes_finished(self, generation: int) -> None:
         self._routes_done = generation
+        self._show_loading(False)
         waiting, self._after_routes = self._after_routes, []
         for then in waiting:
             try:
@@ -451,6 +457,12 @@ class MainWindow(Shell):
             except Exception:
                 log.exception("after the route reload: %r failed", then)
         self.routes_reloaded.emit()
+
+    def _show_loading(self, loading: bool) -> None:
+        """The boards' and the status bar's "loading" line: the window is built and shown
+        without waiting for the day's read (issue 17), so it says what is still coming."""
+        self.loading_label.setText("Loading the day's routes…" if loading else "")
+        self.routes_panel.set_loading(loading)
 
     def first_run(self) -> None:
         from dispatcher_ui.first_run import open_first_run
