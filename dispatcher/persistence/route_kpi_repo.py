@@ -213,7 +213,7 @@ def current_plans(session: Session, routes: Sequence[Route]) -> dict[int, PlanSn
             .order_by(Stop.route_id, Stop.sequence, Stop.id)
         )
         for rid, ref, seq, lat, lon, planned, ws, we, service_s, demand, kind in rows:
-            of_route = stops[rid]
+            of_route = stops[rid]  # type: ignore[index]  # IN (ids): never NULL here
             number = seq if seq is not None else len(of_route) + 1
             of_route.append(
                 PlannedStop(ref, number, lat, lon, planned, ws, we, service_s, demand, kind)
