@@ -58,6 +58,7 @@ def test_the_window_is_shown_and_usable_while_the_routes_are_read(
     window = open_console(core, wait=False)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.painted, timeout=5000)  # the ticks start from here
     panel = window.routes_panel
     # Shown, with the read still held in its worker: the boards say they are loading.
     qtbot.waitUntil(lambda: bool(held.threads), timeout=5000)
