@@ -102,6 +102,7 @@ class MainWindow(Shell):
         super().__init__()
         #: Whether the window has painted once (the first tick waits for it: :meth:`showEvent`).
         self.painted = False
+        self._awaiting_paint = False
         self.core = core
         self.rooms = Rooms()
         self.qsettings = settings or QSettings()
@@ -154,10 +155,12 @@ class MainWindow(Shell):
         second after the show if no paint comes (a platform that does not paint).
         """
         super().showEvent(event)
-        if not self.painted and self._tick_timer.isActive():
-            self._tick_timer.stop()
-            self.installEventFilter(_FirstPaint(self, self._start_ticks))
-            QTimer.singleShot(1000, self, self._start_ticks)
+        if self.painted or self._awaiting_paint:
+            return
+        self._awaiting_paint = True
+        self._tick_timer.stop()
+        self.installEventFilter(_FirstPaint(self, self._start_ticks))
+        QTimer.singleShot(1000, self, self._start_ticks)
 
     def _start_ticks(self) -> None:
         self.painted = True
