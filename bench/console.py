@@ -15,7 +15,9 @@ simulated fleet driving, alert rules, messaging) and the real
   own noise: the machine is shared, compare the rows, not the absolute figures);
 * during that window, one F5 route reload, one exception-queue reload and one KPI refresh:
   wall time from request to shown, and the GUI thread's share (the callback that shows it);
-* RSS after the run (``VmRSS``) and the process's peak (``VmHWM``, over all sizes so far).
+* RSS after the run (``VmRSS``) and the process's peak (``VmHWM``, over all sizes so far);
+* ``locked``: warnings and errors logged that say the database was locked (writers that
+  waited out SQLite's busy timeout behind another's long transaction).
 
 Goals at 500 vehicles / 10,000 stops: p99 < 50 ms, max < 250 ms, first paint < 3 s,
 RSS < 1.5 GB. ``--why`` prints where the GUI thread was whenever it had not ticked for 100 ms;
@@ -33,6 +35,7 @@ import argparse
 import cProfile
 import gc
 import json
+import logging
 import os
 import pstats
 import statistics
@@ -143,6 +146,22 @@ def watchdog(stop: threading.Event, probe: Probe, limit_s: float = 0.1) -> dict[
     return seen
 
 
+class LockedCount(logging.Handler):
+    """Counts the warnings and errors that say the database was locked (SQLite's one write
+    lock held too long by another writer: the recorder, the alert rules, the retention)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += str(record.exc_info[1])
+        if "locked" in text:
+            self.count += 1
+
+
 class FirstPaint(QObject):
     """When the window first painted: the first ``QEvent.Paint`` any widget receives (an
     application-wide event filter, removed with :meth:`stop`)."""
@@ -214,6 +233,8 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     args: argparse.Namespace,
     tmp: Path,
 ) -> dict[str, Any]:
+    locked = LockedCount()
+    logging.getLogger().addHandler(locked)
     probe = Probe()
     idle = probe.run(app, args.idle)
     core, seed_s = build(url, vehicles, stops, args.seed, args.speed)
@@ -294,6 +315,7 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     received = live.stats().received
     window.close()
     core.close()
+    logging.getLogger().removeHandler(locked)
     gc.unfreeze()
     window.deleteLater()
     wait(app, lambda: False, 0.5)
@@ -313,6 +335,7 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
         "rss": rss,
         "peak": peak,
         "received": received,
+        "locked": locked.count,
     }
 
 
@@ -348,7 +371,7 @@ def report(results: list[dict[str, Any]]) -> None:
         f"{'vehicles':>8}{'stops':>7}{'paint s':>8}{'routes shown s':>15}{'build s':>8}"
         f"{'idle p99/max':>14}{'p50':>8}{'p99':>8}{'max':>8}"
         f"{'routes ms (gui)':>17}{'queue ms (gui)':>16}{'kpi ms (gui)':>15}{'RSS MB':>8}"
-        f"{'peak':>6}{'msgs':>7}"
+        f"{'peak':>6}{'msgs':>7}{'locked':>7}"
     )
     for r in results:
         idle, run = r["idle"], r["run"]
@@ -364,6 +387,7 @@ def report(results: list[dict[str, Any]]) -> None:
             f"{idle_text:>14}{run['p50']:>8.1f}{run['p99']:>8.1f}"
             f"{run['max']:>8.0f}{pair(r['routes']):>17}{pair(r['alerts']):>16}"
             f"{pair(r['kpi']):>15}{r['rss']:>8.0f}{r['peak']:>6.0f}{r['received']:>7}"
+            f"{r['locked']:>7}"
         )
     big = results[-1]
     checks = {
