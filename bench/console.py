@@ -233,8 +233,15 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     args: argparse.Namespace,
     tmp: Path,
 ) -> dict[str, Any]:
+    root = logging.getLogger()
+    # Python prints warnings through its "last resort" handler only while no handler is
+    # installed: keep printing them next to the count.
+    echo = None if root.handlers else logging.StreamHandler()
     locked = LockedCount()
-    logging.getLogger().addHandler(locked)
+    for handler in (locked, echo):
+        if handler is not None:
+            handler.setLevel(logging.WARNING)
+            root.addHandler(handler)
     probe = Probe()
     idle = probe.run(app, args.idle)
     core, seed_s = build(url, vehicles, stops, args.seed, args.speed)
@@ -315,7 +322,9 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     received = live.stats().received
     window.close()
     core.close()
-    logging.getLogger().removeHandler(locked)
+    for handler in (locked, echo):
+        if handler is not None:
+            root.removeHandler(handler)
     gc.unfreeze()
     window.deleteLater()
     wait(app, lambda: False, 0.5)
