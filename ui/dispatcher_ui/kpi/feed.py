@@ -97,9 +97,11 @@ class KpiFeed(QObject):
         Not while the window reads the day's routes: both are the same CPU-bound Python in
         two workers sharing one interpreter lock, and the boards come first (at 500 vehicles
         a KPI load started at start-up doubled the time to the first boards,
-        bench/console.py).
+        bench/console.py). Nor while the routes' cost and CO₂e are computed: the figures
+        are on screen already, and two such jobs at once took the GUI thread's share of the
+        interpreter (p50 lateness 2 → 6-9 ms at 500 vehicles). :meth:`refresh` still may.
         """
-        if self._window.routes_loading:
+        if self._window.routes_loading or self._routes_busy:
             return
         if system_monotonic() - self._last >= self._interval and self._wanted():
             self.refresh()
