@@ -97,9 +97,10 @@ class KpiFeed(QObject):
         Not while the window reads the day's routes: both are the same CPU-bound Python in
         two workers sharing one interpreter lock, and the boards come first (at 500 vehicles
         a KPI load started at start-up doubled the time to the first boards,
-        bench/console.py). Nor while the routes' cost and CO₂e are computed: the figures
-        are on screen already, and two such jobs at once took the GUI thread's share of the
-        interpreter (p50 lateness 2 → 6-9 ms at 500 vehicles). :meth:`refresh` still may.
+        bench/console.py). Nor while the routes' cost and CO₂e are computed (:meth:`_load_routes`,
+        ~14 s at 500 driving vehicles): the figures are on screen already, and a second
+        CPU-bound job beside it takes more of the interpreter from the GUI thread.
+        :meth:`refresh` (a new day, the bench) still starts one.
         """
         if self._window.routes_loading or self._routes_busy:
             return
