@@ -5,9 +5,16 @@ On the thread that calls :meth:`AlertRunner.tick` (the GUI thread in the console
 publish one :class:`~dispatcher.alerts.events.AlertsChanged` on the bus, and, when due and
 allowed (see :class:`Leadership`), copy the facts that live on that thread and hand the rest
 to its worker thread. The worker reads the database, predicts arrivals, runs the
-:class:`~dispatcher.alerts.engine.RuleEngine`, wakes snoozed alerts and reconciles, in one
-transaction. At most one evaluation is in flight: a slow database makes the runner skip
-ticks, never pile them up.
+:class:`~dispatcher.alerts.engine.RuleEngine`, wakes snoozed alerts and reconciles. At most
+one evaluation is in flight: a slow database makes the runner skip ticks, never pile them up.
+
+The reconciliation is committed in chunks of about :data:`CHUNK_WRITES` rows when the store
+can (:class:`~dispatcher.alerts.store.ChunkedStore`, the SQL store): at 500 vehicles one
+transaction of 942 alerts held SQLite's only write lock for ~10 s, and the recorder, the
+sender and the desk's saves waited or failed with "database is locked". Each chunk holds
+whole alerts with their audit lines; what a failed run had committed is still announced,
+and the next run carries on from what is stored without raising or counting anything twice
+(:mod:`dispatcher.alerts.reconcile`, "Chunks").
 """
 
 from __future__ import annotations
@@ -22,15 +29,21 @@ from typing import Any, Protocol
 from dispatcher.alerts.engine import RuleEngine
 from dispatcher.alerts.events import AlertsChanged, ChangeSource
 from dispatcher.alerts.live_facts import Facts, FactsSource
-from dispatcher.alerts.store import AlertStore
+from dispatcher.alerts.reconcile import Checkpoint, ReconcileResult
+from dispatcher.alerts.store import AlertStore, ChunkedStore
 from dispatcher.alerts.thresholds import ReconcileSettings, Thresholds
 from dispatcher.alerts.workflow import AlertService
 from dispatcher.clock import Clock, system_monotonic
 from dispatcher.errors import ValidationError
 from dispatcher.events import EventBus
 from dispatcher.fleet_settings import machine_zone_name
+from dispatcher.model.alerts import Alert
 
 log = logging.getLogger(__name__)
+
+#: Alert and audit rows per committed chunk of a reconciliation (about 50 alerts raised):
+#: SQLite's write lock is held some tenths of a second at a time, not the whole run.
+CHUNK_WRITES = 100
 
 StoreScope = Callable[[], AbstractContextManager[AlertStore]]
 """Opens one unit of work over the alerts (commit on success), e.g. ``alert_store(db)``."""
@@ -96,6 +109,15 @@ class RunOutcome:
     conditions: int = 0
 
 
+class PartialRun(Exception):
+    """An evaluation failed after some of its chunks were committed: ``outcome`` is what
+    they changed (announced all the same), ``__cause__`` the failure."""
+
+    def __init__(self, outcome: RunOutcome) -> None:
+        super().__init__("alert rules: failed after a committed part")
+        self.outcome = outcome
+
+
 class AlertRunner:
     """Evaluate the rules every ``interval_s`` and keep the alert store in line.
 
@@ -108,6 +130,7 @@ class AlertRunner:
         leadership: Who may run when several consoles share a database; None: always.
         monotonic: Wall-clock seconds for the interval (tests pass a fake).
         executor: Where evaluations run; a one-thread pool by default.
+        chunk_writes: Rows written per committed chunk (see the module docstring).
     """
 
     name = "alert rules"
@@ -123,11 +146,13 @@ class AlertRunner:
         leadership: Leadership | None = None,
         monotonic: Callable[[], float] = system_monotonic,
         executor: Executor | None = None,
+        chunk_writes: int = CHUNK_WRITES,
     ) -> None:
         self._clock = clock
         self._bus = bus
         self._facts = facts
         self._store_scope = store_scope
+        self.chunk_writes = chunk_writes
         self.settings = settings or RunnerSettings()
         self._engine = RuleEngine(clock, self.settings.thresholds)
         self._leadership = leadership
@@ -193,8 +218,12 @@ class AlertRunner:
         try:
             outcome = future.result()
         except Exception as exc:  # logged, shown in the status; the next tick tries again
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.error("alert rules failed: %s", self.last_error, exc_info=exc)
+            cause = exc
+            if isinstance(exc, PartialRun):  # its committed chunks are in the queue: say so
+                self._publish(exc.outcome)
+                cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+            self.last_error = f"{type(cause).__name__}: {cause}"
+            log.error("alert rules failed: %s", self.last_error, exc_info=cause)
             return
         self._publish(outcome)
 
@@ -206,18 +235,46 @@ class AlertRunner:
             self._bus.publish(AlertsChanged(outcome.changed, outcome.raised, ChangeSource.RULES))
 
     def _evaluate(self, job: Callable[[], Facts]) -> RunOutcome:
-        """The worker's part: facts, rules, snoozes, reconciliation, in one transaction."""
+        """The worker's part: facts, rules, snoozes, reconciliation, committed in chunks."""
         facts = job()
         conditions = self._engine.evaluate(facts.snapshot)
-        with self._store_scope() as store:
-            service = AlertService(store, self._clock, self.settings.reconcile)
-            woken = service.wake_due()
-            result = service.reconcile(conditions, self._engine.healthy_kinds)
+        committed: list[RunOutcome] = []  # what the chunks committed so far
+        woken: list[Alert] = []
+        try:
+            with self._store_scope() as store:
+                service = AlertService(store, self._clock, self.settings.reconcile)
+                woken = service.wake_due()
+                checkpoint = self._checkpoint(store, woken, committed)
+                result = service.reconcile(conditions, self._engine.healthy_kinds, checkpoint)
+        except Exception as exc:
+            if committed:
+                raise PartialRun(committed[-1]) from exc
+            raise
         facts.committed()
-        changed = {a.id for a in [*woken, *result.changed] if a.id is not None}
-        raised = {a.id for a in [*result.raised, *result.reopened] if a.id is not None}
         if result.conflicts:
             log.info("alert rules: %d conflict(s) with another writer", len(result.conflicts))
-        return RunOutcome(
-            frozenset(changed), frozenset(raised), len(result.conflicts), len(conditions)
-        )
+        return _outcome(woken, result, len(conditions))
+
+    def _checkpoint(
+        self, store: AlertStore, woken: list[Alert], committed: list[RunOutcome]
+    ) -> Checkpoint | None:
+        """Commit every :attr:`chunk_writes` rows, if ``store`` can (module docstring)."""
+        if not isinstance(store, ChunkedStore):
+            return None
+        chunked = store
+        since = [chunked.writes]
+
+        def checkpoint(result: ReconcileResult) -> None:
+            if chunked.writes - since[0] < self.chunk_writes:
+                return
+            chunked.commit()
+            since[0] = chunked.writes
+            committed.append(_outcome(woken, result, 0))
+
+        return checkpoint
+
+
+def _outcome(woken: list[Alert], result: ReconcileResult, conditions: int) -> RunOutcome:
+    changed = {a.id for a in [*woken, *result.changed] if a.id is not None}
+    raised = {a.id for a in [*result.raised, *result.reopened] if a.id is not None}
+    return RunOutcome(frozenset(changed), frozenset(raised), len(result.conflicts), conditions)

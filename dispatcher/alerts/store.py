@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from dispatcher.errors import ConflictError, NotFoundError, ValidationError
 from dispatcher.model.alerts import Alert, AlertFilter, AlertKind, AuditEntry
@@ -75,6 +75,23 @@ class AlertStore(Protocol):
 
     def list_audit(self, alert_id: int | None = None) -> list[AuditEntry]:
         """Audit entries (of one alert, or all) in the order they were appended."""
+        ...
+
+
+@runtime_checkable
+class ChunkedStore(Protocol):
+    """A store that can commit part of a long unit of work (the SQL store).
+
+    ``writes`` counts the alert and audit rows written so far; ``commit`` makes them durable
+    and goes on in a new transaction. The rule runner commits its reconciliation in chunks
+    with it (:mod:`dispatcher.alerts.reconcile`, "Chunks"); a store without it (the memory
+    store) is written in one piece.
+    """
+
+    writes: int
+
+    def commit(self) -> None:
+        """Commit what is written so far; the next write opens a new transaction."""
         ...
 
 

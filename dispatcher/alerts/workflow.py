@@ -17,7 +17,7 @@ from typing import Any
 from dispatcher import display
 from dispatcher.alerts.permissions import can_see, check_permission
 from dispatcher.alerts.priority import priority_key
-from dispatcher.alerts.reconcile import Reconciler, ReconcileResult
+from dispatcher.alerts.reconcile import Checkpoint, Reconciler, ReconcileResult
 from dispatcher.alerts.store import AlertStore
 from dispatcher.alerts.thresholds import ReconcileSettings
 from dispatcher.alerts.transitions import Action, target_status
@@ -69,10 +69,14 @@ class AlertService:
     # -- system ------------------------------------------------------------------------
 
     def reconcile(
-        self, conditions: Iterable[Condition], kinds: Collection[AlertKind]
+        self,
+        conditions: Iterable[Condition],
+        kinds: Collection[AlertKind],
+        checkpoint: Checkpoint | None = None,
     ) -> ReconcileResult:
-        """Apply one tick of the rule engine's conditions (see :mod:`.reconcile`)."""
-        return self._reconciler.run(conditions, kinds, self._clock.now())
+        """Apply one tick of the rule engine's conditions (see :mod:`.reconcile`, also for
+        ``checkpoint``: where the caller may commit a chunk)."""
+        return self._reconciler.run(conditions, kinds, self._clock.now(), checkpoint)
 
     def wake_due(self) -> list[Alert]:
         """Bring back every snoozed alert whose time has come, in the status it left."""

@@ -81,6 +81,14 @@ class SqlAlertStore:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._savepoints = session.get_bind().dialect.name == "postgresql"
+        #: Alert and audit rows written so far (the rule runner commits every few dozen).
+        self.writes = 0
+
+    def commit(self) -> None:
+        """Commit what is written so far (:class:`~dispatcher.alerts.store.ChunkedStore`):
+        the rule runner's reconciliation ends a chunk here so it does not hold SQLite's only
+        write lock for its whole run; the session opens a new transaction at the next write."""
+        self._session.commit()
 
     # -- reads -------------------------------------------------------------------------
 
@@ -117,6 +125,7 @@ class SqlAlertStore:
                 ).scalar_one()
         except IntegrityError:
             raise _open_conflict(alert) from None
+        self.writes += 1
         return self.get(new_id)
 
     def update(self, alert: Alert, expected_version: int) -> Alert:
@@ -139,6 +148,7 @@ class SqlAlertStore:
             raise ConflictError(
                 f"exception #{alert.id} is at version {current.version}, not {expected_version}"
             )
+        self.writes += 1
         return self.get(alert.id)
 
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
@@ -157,6 +167,7 @@ class SqlAlertStore:
             )
             .returning(_L.c.id)
         ).scalar_one()
+        self.writes += 1
         return dataclasses.replace(entry, id=new_id)
 
     def list_audit(self, alert_id: int | None = None) -> list[AuditEntry]:

@@ -181,41 +181,79 @@ def freeze_route(session: Session, route_id: int, ts: datetime, trigger: str) ->
 
 def current_plan(session: Session, route: Route) -> PlanSnapshot:
     """The route's plan as it is now (flagged ``live``: not a frozen copy)."""
-    stops = session.scalars(
-        select(Stop).where(Stop.route_id == route.id).order_by(Stop.sequence, Stop.id)
-    ).all()
-    vehicle = session.get(Vehicle, route.vehicle_id)
-    depot = _depot(session, vehicle.depot_id if vehicle else None)
-    end = _depot(session, vehicle.end_depot_id if vehicle else None)
-    return PlanSnapshot(
-        route.id,
-        route.vehicle_id,
-        route.service_date,
-        None,
-        "live",
-        tuple(
-            PlannedStop(
-                s.order_ref,
-                s.sequence if s.sequence is not None else i + 1,
-                s.lat,
-                s.lon,
-                s.planned_arrival,
-                s.window_start,
-                s.window_end,
-                s.service_s,
-                s.demand,
-                s.kind,
+    return current_plans(session, [route])[route.id]
+
+
+#: Routes per ``IN (...)`` of :func:`current_plans` (well under SQLite's bound parameters).
+PLAN_BATCH = 500
+
+
+def current_plans(session: Session, routes: Sequence[Route]) -> dict[int, PlanSnapshot]:
+    """Each route's plan as it is now, by route id: a few queries for any number of routes.
+
+    A day's KPI load asked :func:`current_plan` once per route not yet frozen: at 500
+    vehicles that was 500 stop queries (and as many vehicle and depot look-ups) in the
+    loading worker. Here the stops of :data:`PLAN_BATCH` routes come in one query, read as
+    columns, and the vehicles and depots in one query each.
+    """
+    if not routes:
+        return {}
+    ids = [r.id for r in routes]
+    stops: dict[int, list[PlannedStop]] = {rid: [] for rid in ids}
+    for first in range(0, len(ids), PLAN_BATCH):
+        rows = session.execute(
+            select(
+                Stop.route_id,
+                Stop.order_ref,
+                Stop.sequence,
+                Stop.lat,
+                Stop.lon,
+                Stop.planned_arrival,
+                Stop.window_start,
+                Stop.window_end,
+                Stop.service_s,
+                Stop.demand,
+                Stop.kind,
             )
-            for i, s in enumerate(stops)
-        ),
-        depot,
-        end,
-    )
-
-
-def _depot(session: Session, depot_id: str | None) -> tuple[float, float] | None:
-    depot = session.get(Depot, depot_id) if depot_id else None
-    return (depot.lat, depot.lon) if depot else None
+            .where(Stop.route_id.in_(ids[first : first + PLAN_BATCH]))
+            .order_by(Stop.route_id, Stop.sequence, Stop.id)
+        )
+        for rid, ref, seq, lat, lon, planned, ws, we, service_s, demand, kind in rows:
+            of_route = stops[rid]  # type: ignore[index]  # IN (ids): never NULL here
+            number = seq if seq is not None else len(of_route) + 1
+            of_route.append(
+                PlannedStop(ref, number, lat, lon, planned, ws, we, service_s, demand, kind)
+            )
+    vehicle_ids = sorted({r.vehicle_id for r in routes if r.vehicle_id})
+    vehicles = {
+        vid: (start, end)
+        for vid, start, end in session.execute(
+            select(Vehicle.id, Vehicle.depot_id, Vehicle.end_depot_id).where(
+                Vehicle.id.in_(vehicle_ids)
+            )
+        )
+    }
+    depot_ids = sorted({d for pair in vehicles.values() for d in pair if d})
+    depots = {
+        did: (lat, lon)
+        for did, lat, lon in session.execute(
+            select(Depot.id, Depot.lat, Depot.lon).where(Depot.id.in_(depot_ids))
+        )
+    }
+    plans = {}
+    for route in routes:
+        start_id, end_id = vehicles.get(route.vehicle_id, (None, None))
+        plans[route.id] = PlanSnapshot(
+            route.id,
+            route.vehicle_id,
+            route.service_date,
+            None,
+            "live",
+            tuple(stops[route.id]),
+            depots.get(start_id) if start_id else None,
+            depots.get(end_id) if end_id else None,
+        )
+    return plans
 
 
 def plan_to_json(plan: PlanSnapshot) -> dict[str, Any]:
@@ -311,13 +349,14 @@ def load_route_inputs(session: Session, day: date, tz: tzinfo) -> list[RouteInpu
     stops_of: dict[str | None, list[StopRecord]] = {}
     for stop in records.stops:
         stops_of.setdefault(stop.vehicle_id, []).append(stop)
+    live = current_plans(session, [r for r in routes if r.id not in frozen])
     found = []
     for route in routes:
         vehicle = vehicles.get(route.vehicle_id)
         stops = tuple(stops_of.get(route.vehicle_id, ()))
         found.append(
             RouteInputs(
-                plan=frozen.get(route.id) or current_plan(session, route),
+                plan=frozen.get(route.id) or live[route.id],
                 stops=stops,
                 track=tuple(tracks.get(route.vehicle_id, ())),
                 events=tuple(e for s in stops for e in events.get(s.order_ref, ())),

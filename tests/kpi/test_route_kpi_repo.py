@@ -151,3 +151,37 @@ def test_a_finished_day_is_stored_once_until_an_event_comes_in_late(db_url: str)
         assert late.computed_days == (DAY,)  # ...until an event for it comes in late
     finally:
         db.dispose()
+
+
+def test_the_day_s_live_plans_are_read_in_a_few_queries_whatever_the_fleet(db_url: str) -> None:
+    """``load_route_inputs`` read each route's current plan with its own queries (500 stop
+    queries at 500 vehicles, issue 17): now one batch for all of them, the same plans."""
+    from sqlalchemy import event
+
+    from dispatcher.persistence.orm import Route
+
+    db, _refs = seeded(db_url)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_rest: object) -> None:
+        statements.append(sql)
+
+    try:
+        with db.session() as session:
+            routes = session.scalars(select(Route).where(Route.service_date == DAY)).all()
+            assert len(routes) > 3
+            # The reference: each route on its own, as before.
+            one_by_one = {r.id: route_kpi_repo.current_plans(session, [r])[r.id] for r in routes}
+        event.listen(db.engine, "before_cursor_execute", count)
+        with db.session() as session:
+            inputs = route_kpi_repo.load_route_inputs(session, DAY, TZ)
+        event.remove(db.engine, "before_cursor_execute", count)
+        assert {i.plan.route_id: i.plan for i in inputs} == one_by_one
+        assert all(i.plan.stops and i.plan.depot is not None for i in inputs)
+        # One read of the day's stops (the KPI records) and one of the routes' plans.
+        from_stops = [s for s in statements if "FROM stops" in s and "JOIN" not in s]
+        assert len(from_stops) <= 2, from_stops
+        # 16 statements for the 12 routes, none per route (one query each: 28 and more).
+        assert len(statements) <= 20, statements
+    finally:
+        db.dispose()

@@ -40,7 +40,7 @@ def test_the_console_bench_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     (result,) = json.loads(out.read_text(encoding="utf-8"))
     assert (result["vehicles"], result["stops"]) == (3, 20)
-    assert 0 < result["paint_s"] < 60
+    assert 0 < result["paint_s"] <= result["routes_s"] < 60  # the window shows, then the day
     assert result["run"]["ticks"] > 0 and result["idle"]["ticks"] > 0
     for key in ("routes", "alerts", "kpi"):
         wall, gui = result[key]

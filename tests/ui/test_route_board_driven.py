@@ -90,9 +90,11 @@ def test_the_boards_count_the_km_driven_since_the_shift_began(
     wait_for_routes(qtbot, window)
     panel = window.docks["kpis"].widget()
     assert isinstance(panel, KpiPanel) and panel.feed is not None
-    qtbot.waitUntil(lambda: not panel.feed.busy, timeout=30000)  # the first load, at start
-    with qtbot.waitSignal(panel.feed.loaded, timeout=30000):
-        assert panel.feed.refresh()
+    feed = panel.feed  # the first load, at start, and its routes' job
+    qtbot.waitUntil(lambda: not feed.busy and not feed.routes_busy, timeout=30000)
+    feed.routes_every = 0.0  # due at this refresh
+    with qtbot.waitSignal(feed.routes_loaded, timeout=30000):
+        assert feed.refresh()
     for vid in sorted(busy):
         header = window.routes_panel.boards[vid].header.text()
         found = DRIVEN.search(header)
@@ -111,14 +113,14 @@ def test_a_small_days_figures_follow_the_vans_at_every_load(
     qtbot.addWidget(window)
     wait_for_routes(qtbot, window)
     feed = KpiFeed(window, interval_s=0.05)
-    with qtbot.waitSignal(feed.loaded, timeout=30000):
+    with qtbot.waitSignal(feed.routes_loaded, timeout=30000):  # after the figures, own job
         assert feed.refresh()
     assert feed.latest is not None
     before = {r.day.vehicle_id: r.day.actual.distance_km for r in feed.latest.routes}
     assert feed.routes_every < ROUTES_REFRESH_S  # twelve vans: cheap to read again
     busy = drive(core, clock, minutes=20)
     qtbot.wait(int(feed.routes_every * 1000) + 50)
-    with qtbot.waitSignal(feed.loaded, timeout=30000):
+    with qtbot.waitSignal(feed.routes_loaded, timeout=30000):
         assert feed.refresh()
     after = {r.day.vehicle_id: r.day.actual.distance_km for r in feed.latest.routes}
     assert all(after[vid] > before[vid] for vid in busy), (before, after)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -100,6 +100,9 @@ class MainWindow(Shell):
         self, core: Core, settings: QSettings | None = None, *, restore: bool = True
     ) -> None:
         super().__init__()
+        #: Whether the window has painted once (the first tick waits for it: :meth:`showEvent`).
+        self.painted = False
+        self._awaiting_paint = False
         self.core = core
         self.rooms = Rooms()
         self.qsettings = settings or QSettings()
@@ -141,6 +144,30 @@ class MainWindow(Shell):
         self._tick_timer.timeout.connect(self.tick)
         if core.live is not None:
             self._tick_timer.start(core.settings.ui.tick_ms)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """The first show: no tick before the window has painted once.
+
+        The constructor took long enough that the tick timer is due when the event loop
+        starts, and Qt runs it before the paint: at 500 vehicles the first tick (the fleet
+        table taking 500 vans at once) held the first paint back for about a second
+        (bench/console.py). The ticks start at the first paint (:class:`_FirstPaint`), or a
+        second after the show if no paint comes (a platform that does not paint).
+        """
+        super().showEvent(event)
+        if self.painted or self._awaiting_paint:
+            return
+        self._awaiting_paint = True
+        self._tick_timer.stop()
+        self.installEventFilter(_FirstPaint(self, self._start_ticks))
+        QTimer.singleShot(1000, self, self._start_ticks)
+
+    def _start_ticks(self) -> None:
+        self.painted = True
+        if not self.isVisible():  # closed meanwhile: closeEvent stopped the ticks for good
+            return
+        if self.core.live is not None and not self._tick_timer.isActive():
+            self._tick_timer.start(self.core.settings.ui.tick_ms)
 
     # The rooms under their old attribute names, for the tests and the walkthrough (the
     # rooms themselves look each other up with ``window.room(Class)``: ui/dispatcher_ui/rooms.py). A
@@ -278,6 +305,10 @@ class MainWindow(Shell):
         self.stats_label = QLabel("")
         self.clock_label = QLabel("")
         self.clock_label.setToolTip("Console clock (the demo day runs faster than real time)")
+        #: "Loading the day…" while the day's routes are read (the window shows before them).
+        self.loading_label = QLabel("")
+        self.loading_label.setObjectName("routesLoadingStatus")
+        bar.addWidget(self.loading_label)
         bar.addPermanentWidget(self.stats_label)
         bar.addPermanentWidget(self.clock_label)
         bar.addPermanentWidget(self.broker_label)
@@ -368,6 +399,7 @@ class MainWindow(Shell):
             self._after_routes.append(then)
         self._routes_requested += 1
         generation = self._routes_requested
+        self._show_loading(True)
         controller = self.routes_panel.controller
         saves, day, core = controller.saves, self.service_day, self.core
         desk, positions, now = controller.desk, controller.live_positions(), core.clock.now()
@@ -444,6 +476,7 @@ class MainWindow(Shell):
 
     def _routes_finished(self, generation: int) -> None:
         self._routes_done = generation
+        self._show_loading(False)
         waiting, self._after_routes = self._after_routes, []
         for then in waiting:
             try:
@@ -451,6 +484,12 @@ class MainWindow(Shell):
             except Exception:
                 log.exception("after the route reload: %r failed", then)
         self.routes_reloaded.emit()
+
+    def _show_loading(self, loading: bool) -> None:
+        """The boards' and the status bar's "loading" line: the window is built and shown
+        without waiting for the day's read (issue 17), so it says what is still coming."""
+        self.loading_label.setText("Loading the day's routes…" if loading else "")
+        self.routes_panel.set_loading(loading)
 
     def first_run(self) -> None:
         from dispatcher_ui.first_run import open_first_run
@@ -521,6 +560,22 @@ class MainWindow(Shell):
                 log.exception("close hook %r failed", hook)
         self.save_layout()
         super().closeEvent(event)
+
+
+class _FirstPaint(QObject):
+    """Calls ``then`` once, after the first paint of the window it filters, and goes away
+    (a filter for the window's whole life would run Python for each of its events)."""
+
+    def __init__(self, window: MainWindow, then: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._then = then
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, watched, self._then)  # after this paint has finished
+            self.deleteLater()
+        return False
 
 
 def schedule_screenshot(window: MainWindow, path: Path, after_s: float) -> None:

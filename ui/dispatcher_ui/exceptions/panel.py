@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOURCE = "exceptions"
+#: The queue's message line until its first read lands.
+LOADING = "Loading the exceptions…"
 #: (action key, label, shortcut) of the queue's keyboard actions.
 ACTIONS = (
     ("acknowledge", "&Acknowledge", "A"),
@@ -142,7 +144,9 @@ class ExceptionsPanel(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         layout.addWidget(splitter, 1)
-        self.message = QLabel("")
+        # Until the first read lands the queue is empty because it is not read yet, not
+        # because nothing is wrong: say so (the window shows before the day is read).
+        self.message = QLabel(LOADING)
         self.message.setObjectName("exceptionsMessage")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
@@ -231,6 +235,8 @@ class ExceptionsPanel(QWidget):
         if writes >= 0 and writes != self._writes:  # read before a save ended: read again
             self.reload()
             return
+        if self.message.text() == LOADING:
+            self.show_message("")
         current = self.current_alert()
         self.model.vehicle_names = names
         self.model.set_alerts(alerts)

@@ -66,6 +66,10 @@ def install(window: Shell) -> None:
         routes.set_actuals({r.day.vehicle_id: r.line() for r in snapshot.routes})
 
     feed.loaded.connect(push_actuals)
+    # The routes' cost and CO2e come after the other figures (their own job): the dock's
+    # line and the boards' take them; the timeline does not show them.
+    feed.routes_loaded.connect(panel.show_snapshot)
+    feed.routes_loaded.connect(push_actuals)
     panel.feed = feed
 
     day_pending = [False]

@@ -81,6 +81,11 @@ class RoutesPanel(BoardsHost):
         self.change_label.setWordWrap(True)  # a refusal is read whole
         #: Shown while an edit on the boards waits for its save (the database may be slow).
         self.saving_label = _saving_indicator()
+        #: Shown while the window reads the day's routes (the first read at start-up, a new
+        #: day, F5): the window is up and usable before the day is read (issue 17).
+        self.loading_label = QLabel("Loading the day's routes…")
+        self.loading_label.setObjectName("routesLoading")
+        self.loading_label.setVisible(False)
         self.optimize_route_button = QPushButton("Optimize route…")
         self.optimize_fleet_button = QPushButton("Optimize fleet…")
         self.optimize_route_button.clicked.connect(lambda: self.optimize(fleet=False))
@@ -102,6 +107,7 @@ class RoutesPanel(BoardsHost):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.change_label)
+        layout.addWidget(self.loading_label)
         layout.addWidget(self.scroll_area, 1)
         c = self.controller
         c.routes_changed.connect(self._on_routes_changed)
@@ -125,6 +131,10 @@ class RoutesPanel(BoardsHost):
         top.addWidget(self.optimize_route_button)
         top.addWidget(self.optimize_fleet_button)
         return top
+
+    def set_loading(self, loading: bool) -> None:
+        """Say (or stop saying) that the day's routes are being read."""
+        self.loading_label.setVisible(loading)
 
     # --- boards ---------------------------------------------------------------------------
     def _on_routes_changed(self, vids: frozenset[str] | None) -> None:
