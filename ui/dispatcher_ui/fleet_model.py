@@ -4,12 +4,13 @@ Adapter only: it subscribes to :class:`dispatcher.fleet.state.FleetChanged` and 
 snapshots of the vehicles that changed; it never derives a status itself.
 
 The rows take each tick's snapshots at once (``data`` answers with them), but the views are
-told (``dataChanged``) at most once per :attr:`FleetModel.repaint_every_s`, and only about
-rows whose cells read differently. Each repaint of a Python model's table crosses into
-Python a dozen times per visible cell (``rowCount``, ``columnCount``, ``data`` per role), and
-each crossing waits for the interpreter lock while the simulator and the ingest threads run:
-at 500 vehicles a repaint five times a second was a steady share of the GUI thread's
-lateness (bench/console.py, docs/console.md).
+told (``dataChanged``) at most once per :attr:`FleetModel.repaint_every_s`. Each repaint of
+a Python model's table crosses into Python a dozen times per visible cell (``rowCount``,
+``columnCount``, ``data`` per role), and each crossing waits for the interpreter lock while
+the simulator and the ingest threads run: at 500 vehicles a repaint five times a second was
+a steady share of the GUI thread's lateness (bench/console.py, docs/console.md). Comparing
+the cells' texts to skip unchanged rows cost more than it saved: a driving van's "last
+seen" changes with every fix, and the view repaints only the rows on screen anyway.
 """
 
 from __future__ import annotations
@@ -71,8 +72,6 @@ class FleetModel(QAbstractTableModel):
         self._rows: list[VehicleSnapshot] = []
         self._row_of: dict[str, int] = {}
         self._tz = ZoneInfo(timezone or machine_zone_name())
-        #: What each row's cells read when the views last heard of it (vehicle id -> texts).
-        self._shown: dict[str, tuple[object, ...]] = {}
         self._stale: set[str] = set()  # vehicles whose new snapshot the views have not seen
         self._told_at = -float("inf")
         self._flush = QTimer(self)
@@ -117,30 +116,17 @@ class FleetModel(QAbstractTableModel):
                 self._flush.start(max(1, int(wait * 1000)))
 
     def flush(self) -> None:
-        """Tell the views about the rows whose cells now read differently (one signal)."""
+        """Tell the views about the rows that changed since they last heard (one signal)."""
         self._flush.stop()
         self._told_at = system_monotonic()
         stale, self._stale = self._stale, set()
-        rows: list[int] = []
-        for vid in stale:
-            row = self._row_of.get(vid)
-            if row is None:
-                continue
-            cells = self._cells(self._rows[row])
-            if self._shown.get(vid) != cells:
-                self._shown[vid] = cells
-                rows.append(row)
+        rows = [row for row in map(self._row_of.get, stale) if row is not None]
         if rows:  # one signal for the span: 500 vehicles a tick were 500 signals
             # Not the vehicle column (names change in set_names only): the window's proxy sorts
             # on it, and a change there re-sorted 500 rows on the GUI thread every tick.
             last = len(HEADERS) - 1
             first = FleetColumn.VEHICLE + 1
             self.dataChanged.emit(self.index(min(rows), first), self.index(max(rows), last))
-
-    def _cells(self, snap: VehicleSnapshot) -> tuple[object, ...]:
-        """What a row's changing cells show: texts, the state's colour, the tooltip's note."""
-        texts = tuple(self._text(snap, col) for col in list(FleetColumn)[1:])
-        return (*texts, snap.coarse, snap.state, position_note(snap))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
