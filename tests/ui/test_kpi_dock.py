@@ -99,7 +99,9 @@ def test_the_timeline_dock_is_tabbed_with_the_kpis_and_fed_by_the_same_load(
     assert timeline.waiting is None
     assert timeline.timeline is not None and len(timeline.timeline.rows) == 12
     # the arrays were prepared in the feed's worker, for this very timeline
-    prepared = panel_of(window).snapshot.views["timeline"]  # type: ignore[union-attr]  # loaded
+    snapshot = panel_of(window).snapshot
+    assert snapshot is not None
+    prepared = snapshot.views["timeline"]
     assert isinstance(prepared, TimelineArrays) and prepared.timeline is timeline.timeline
     planned = timeline.marks["planned", PLANNED]
     assert len(planned.data) == len(timeline.timeline.stops())

@@ -108,7 +108,7 @@ def _edits(
     opcodes = SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
     if sum(1 for op in opcodes if op[0] != "equal") > MAX_EDITS:
         return None
-    return opcodes
+    return [(str(tag), i1, i2, j1, j2) for tag, i1, i2, j1, j2 in opcodes]
 
 
 class AlertsModel(QAbstractTableModel):
