@@ -421,3 +421,44 @@ def test_a_colleagues_edit_keeps_my_undo_history_for_other_vehicles(
         probe.close()
         desk2.client.stop()
         shut(qtbot, window, core)
+
+
+def test_a_progress_merge_gone_stale_is_redone_in_a_worker(
+    qtbot, core: Core, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live ETA refresh landing between a progress job's copy and its result makes the copy
+    stale: the merge runs again off the GUI thread, not on it (issue 17)."""
+    panel = panel_of(window)
+    c = panel.controller
+    assert c.day is not None
+    desk = c.desk
+    sid = c.day.plan.routes["V04"][0]
+    delivered(core, "V04", c.day.stops[sid].order_ref)
+    jobs: list[int] = []
+    on_gui: list[int] = []
+    make_job, merge = desk.progress_job, desk.merge_progress
+
+    def progress_job(day: Any) -> Any:
+        jobs.append(1)
+        return make_job(day)
+
+    def merge_progress(progress: Any) -> Any:
+        on_gui.append(1)
+        return merge(progress)
+
+    monkeypatch.setattr(desk, "progress_job", progress_job)
+    monkeypatch.setattr(desk, "merge_progress", merge_progress)
+    current = desk.progress_current
+    stale = [True]  # the first result finds the plan changed
+
+    def progress_current(result: Any) -> bool:
+        if stale[0]:
+            stale[0] = False
+            return False
+        return current(result)
+
+    monkeypatch.setattr(desk, "progress_current", progress_current)
+    with qtbot.waitSignal(c.progressed, timeout=10000) as got:
+        assert panel.live.poll_progress(force=True)
+    assert got.args == [[sid]]
+    assert len(jobs) == 2 and on_gui == []  # merged twice in a worker, never on the GUI thread
