@@ -112,7 +112,7 @@ def _edits(
 
 
 class AlertsModel(QAbstractTableModel):
-    """The queue as a table. ``set_alerts`` replaces the rows (reset); cells read the clock.
+    """The queue as a table. ``set_alerts`` updates the rows by a diff; cells read the clock.
 
     Args:
         now: The house clock's ``now`` (the demo's runs faster than the wall).
