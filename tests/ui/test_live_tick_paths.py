@@ -117,3 +117,30 @@ def test_a_status_bar_label_keeps_its_width_as_its_text_ticks(qtbot: Any) -> Non
     assert label.maximumWidth() > width
     set_steady_text(label, "1")  # much narrower: shrinks back
     assert label.maximumWidth() < width
+
+
+def test_the_new_critical_flash_is_an_overlay_not_a_style_sheet(qtbot: Any) -> None:
+    """The queue's red frame blinks over the view; the view's own style is never touched
+    (setting it re-polished the view, its headers and scroll bars at every blink)."""
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QFrame, QTableView
+
+    from dispatcher_ui.exceptions.dock import flash
+
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    flash(SimpleNamespace(view=view), times=4, period_ms=20)  # type: ignore[arg-type]  # .view only
+    frame = view.findChild(QFrame, "exceptionsFlash")
+    assert frame is not None and frame.isVisible() and frame.geometry() == view.rect()
+    shown: list[bool] = []
+
+    def blinked_off() -> bool:
+        shown.append(frame.isVisible())
+        return False in shown
+
+    qtbot.waitUntil(blinked_off, timeout=2000)
+    qtbot.waitUntil(lambda: view.findChild(QFrame, "exceptionsFlash") is None, timeout=2000)
+    assert view.styleSheet() == ""
