@@ -462,3 +462,30 @@ def test_a_progress_merge_gone_stale_is_redone_in_a_worker(
         assert panel.live.poll_progress(force=True)
     assert got.args == [[sid]]
     assert len(jobs) == 2 and on_gui == []  # merged twice in a worker, never on the GUI thread
+
+
+def test_a_board_is_told_only_of_rows_whose_times_changed(
+    qtbot, core: Core, window: MainWindow
+) -> None:
+    """New times that read as before repaint nothing; a delivery repaints its rows (issue 17:
+    each repaint of a board calls into Python a dozen times per cell)."""
+    panel = panel_of(window)
+    c = panel.controller
+    assert c.day is not None
+    show_active(qtbot, window)
+    board = panel.boards["V01"]
+    panel.show_board(board)
+    qtbot.waitUntil(board.model.on_screen)
+    c.times_changed.emit()  # the view is told of every row once ...
+    spans: list[tuple[int, int]] = []
+    board.model.dataChanged.connect(lambda a, b, *_: spans.append((a.row(), b.row())))
+    c.times_changed.emit()  # ... and not again while they read the same
+    assert spans == []
+    sid = c.day.plan.routes["V01"][2]
+    delivered(core, "V01", c.day.stops[sid].order_ref)
+    panel.live.progress_every_s = 0.0
+    with qtbot.waitSignal(c.progressed, timeout=10000):
+        window.tick()
+    row = board.model.row_of(sid)
+    assert board.model.index(row, Column.STATUS).data() == "done"
+    assert any(top <= row <= bottom for top, bottom in spans)
