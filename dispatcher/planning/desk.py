@@ -429,6 +429,16 @@ class RouteDesk:
 
         return work
 
+    def progress_current(self, result: PreparedProgress) -> bool:
+        """Whether :meth:`apply_progress` would take ``result`` as it is: same day, and the
+        plan unchanged since the job copied it (else it merges again on the calling thread)."""
+        day = self.day
+        return (
+            day is not None
+            and result.generation == self.generation
+            and result.base.still(day.plan, self._evaluation)
+        )
+
     def apply_progress(self, result: PreparedProgress) -> ProgressMerge:
         """Show a :meth:`progress_job`'s merge: only the stops and routes it changed.
 

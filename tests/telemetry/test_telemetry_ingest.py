@@ -144,3 +144,22 @@ def test_headless_loop_drains_until_stopped(
     stop.set()
     worker.join(5)
     assert "V1" in pipeline.fleet
+
+
+def test_a_window_collects_garbage_in_fewer_shorter_pauses() -> None:
+    """favour_the_gui: the 2-ms GIL hand-over and the GUI's GC thresholds (issue 17)."""
+    import gc
+    import sys
+
+    from dispatcher.telemetry import ingest
+
+    before, interval = gc.get_threshold(), sys.getswitchinterval()
+    wanted = ingest._wanted_s[0]
+    try:
+        ingest.favour_the_gui()
+        assert gc.get_threshold() == ingest.GUI_GC_THRESHOLDS
+        assert sys.getswitchinterval() == ingest.GUI_SWITCH_INTERVAL_S
+    finally:
+        gc.set_threshold(*before)
+        sys.setswitchinterval(interval)
+        ingest._wanted_s[0] = wanted

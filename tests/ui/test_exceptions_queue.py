@@ -415,3 +415,33 @@ def test_many_new_critical_alerts_are_named_on_one_line() -> None:
 
     assert critical_list([3, 4]) == "#3, #4"
     assert critical_list(list(range(1, 301))) == "#1, #2, #3, #4, #5, #6, #7, #8 and 292 more"
+
+
+def test_the_clock_columns_repaint_and_a_reload_diffs_without_a_reset(
+    qtbot: Any, panel: ExceptionsPanel, core: Core
+) -> None:
+    """Per tick the queue repaints Age and SLA where they are seen; a reload changes only the
+    rows that changed (issue 17): no dataChanged over every row, no reset, so no row is
+    filtered again."""
+    raise_alerts(core, late(1), late(2), late(3))
+    reload(qtbot, panel)
+    proxied: list[str] = []  # what the filter proxy passes on to the view
+    panel.proxy.dataChanged.connect(lambda *_: proxied.append("changed"))
+    panel.proxy.layoutChanged.connect(lambda *_: proxied.append("layout"))
+    panel.proxy.modelReset.connect(lambda: proxied.append("reset"))
+    changed: list[tuple[int, int]] = []
+    resets: list[int] = []
+    panel.model.dataChanged.connect(lambda a, b, *_: changed.append((a.row(), b.row())))
+    panel.model.modelReset.connect(lambda: resets.append(1))
+    panel._last_repaint = 0.0
+    panel.on_tick()
+    assert changed == [] and proxied == []
+    core.clock.advance(120)  # type: ignore[attr-defined]  # the fixture's FakeClock
+    assert panel.proxy.index(0, Column.AGE).data() == "2m"  # read when painted
+    reload(qtbot, panel)  # the same three alerts: nothing to tell the view
+    assert changed == [] and resets == [] and proxied == []
+    row = panel.model.row_of(panel.model.alerts()[1].id or 0)
+    focus_row(qtbot, panel, 1)
+    qtbot.keyClick(panel.view, Qt.Key.Key_A)  # acknowledge the second row
+    saved(qtbot, panel)
+    assert resets == [] and row is not None and (row, row) in changed

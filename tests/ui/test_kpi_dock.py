@@ -88,10 +88,20 @@ def test_the_timeline_dock_is_tabbed_with_the_kpis_and_fed_by_the_same_load(
     assert window.docks["timeline"] in window.tabifiedDockWidgets(window.docks["kpis"])
     view_menu = window.menu("&View")
     assert "Timeline" in [a.text() for a in view_menu.actions()]
+    window.show()
+    qtbot.waitExposed(window)
+    window.docks["exceptions"].raise_()  # the queue in front of the timeline's tab
+    qtbot.waitUntil(lambda: not timeline.seen())
     load(qtbot, window)
+    # hidden, the timeline keeps the load and draws nothing (10,000 marks at 500 vehicles) ...
+    assert timeline.timeline is None and timeline.waiting is panel_of(window).snapshot
+    show_timeline(window)  # ... until it is shown
+    assert timeline.waiting is None
     assert timeline.timeline is not None and len(timeline.timeline.rows) == 12
     # the arrays were prepared in the feed's worker, for this very timeline
-    prepared = panel_of(window).snapshot.views["timeline"]  # type: ignore[union-attr]  # loaded
+    snapshot = panel_of(window).snapshot
+    assert snapshot is not None
+    prepared = snapshot.views["timeline"]
     assert isinstance(prepared, TimelineArrays) and prepared.timeline is timeline.timeline
     planned = timeline.marks["planned", PLANNED]
     assert len(planned.data) == len(timeline.timeline.stops())

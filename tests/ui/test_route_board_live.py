@@ -421,3 +421,71 @@ def test_a_colleagues_edit_keeps_my_undo_history_for_other_vehicles(
         probe.close()
         desk2.client.stop()
         shut(qtbot, window, core)
+
+
+def test_a_progress_merge_gone_stale_is_redone_in_a_worker(
+    qtbot, core: Core, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live ETA refresh landing between a progress job's copy and its result makes the copy
+    stale: the merge runs again off the GUI thread, not on it (issue 17)."""
+    panel = panel_of(window)
+    c = panel.controller
+    assert c.day is not None
+    desk = c.desk
+    sid = c.day.plan.routes["V04"][0]
+    delivered(core, "V04", c.day.stops[sid].order_ref)
+    jobs: list[int] = []
+    on_gui: list[int] = []
+    make_job, merge = desk.progress_job, desk.merge_progress
+
+    def progress_job(day: Any) -> Any:
+        jobs.append(1)
+        return make_job(day)
+
+    def merge_progress(progress: Any) -> Any:
+        on_gui.append(1)
+        return merge(progress)
+
+    monkeypatch.setattr(desk, "progress_job", progress_job)
+    monkeypatch.setattr(desk, "merge_progress", merge_progress)
+    current = desk.progress_current
+    stale = [True]  # the first result finds the plan changed
+
+    def progress_current(result: Any) -> bool:
+        if stale[0]:
+            stale[0] = False
+            return False
+        return current(result)
+
+    monkeypatch.setattr(desk, "progress_current", progress_current)
+    with qtbot.waitSignal(c.progressed, timeout=10000) as got:
+        assert panel.live.poll_progress(force=True)
+    assert got.args == [[sid]]
+    assert len(jobs) == 2 and on_gui == []  # merged twice in a worker, never on the GUI thread
+
+
+def test_a_board_is_told_only_of_rows_whose_times_changed(
+    qtbot, core: Core, window: MainWindow
+) -> None:
+    """New times that read as before repaint nothing; a delivery repaints its rows (issue 17:
+    each repaint of a board calls into Python a dozen times per cell)."""
+    panel = panel_of(window)
+    c = panel.controller
+    assert c.day is not None
+    show_active(qtbot, window)
+    board = panel.boards["V01"]
+    panel.show_board(board)
+    qtbot.waitUntil(board.model.on_screen)
+    c.times_changed.emit()  # the view is told of every row once ...
+    spans: list[tuple[int, int]] = []
+    board.model.dataChanged.connect(lambda a, b, *_: spans.append((a.row(), b.row())))
+    c.times_changed.emit()  # ... and not again while they read the same
+    assert spans == []
+    sid = c.day.plan.routes["V01"][2]
+    delivered(core, "V01", c.day.stops[sid].order_ref)
+    panel.live.progress_every_s = 0.0
+    with qtbot.waitSignal(c.progressed, timeout=10000):
+        window.tick()
+    row = board.model.row_of(sid)
+    assert board.model.index(row, Column.STATUS).data() == "done"
+    assert any(top <= row <= bottom for top, bottom in spans)

@@ -2,6 +2,15 @@
 
 Adapter only: it subscribes to :class:`dispatcher.fleet.state.FleetChanged` and re-reads the
 snapshots of the vehicles that changed; it never derives a status itself.
+
+The rows take each tick's snapshots at once (``data`` answers with them), but the views are
+told (``dataChanged``) at most once per :attr:`FleetModel.repaint_every_s`. Each repaint of
+a Python model's table crosses into Python a dozen times per visible cell (``rowCount``,
+``columnCount``, ``data`` per role), and each crossing waits for the interpreter lock while
+the simulator and the ingest threads run: at 500 vehicles a repaint five times a second was
+a steady share of the GUI thread's lateness (bench/console.py, docs/console.md). Comparing
+the cells' texts to skip unchanged rows cost more than it saved: a driving van's "last
+seen" changes with every fix, and the view repaints only the rows on screen anyway.
 """
 
 from __future__ import annotations
@@ -11,10 +20,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor
 
 from dispatcher import display
+from dispatcher.clock import system_monotonic
 from dispatcher.fleet.health import COARSE_STATE, accuracy_text, position_note
 from dispatcher.fleet.state import FleetChanged, FleetState, VehicleSnapshot
 from dispatcher.fleet_settings import machine_zone_name
@@ -46,6 +56,9 @@ STATE_COLOURS = {
 
 
 class FleetModel(QAbstractTableModel):
+    #: At most this often (wall seconds) the views hear of changed rows (they repaint then).
+    repaint_every_s = 1.0
+
     def __init__(
         self,
         fleet: FleetState,
@@ -59,6 +72,11 @@ class FleetModel(QAbstractTableModel):
         self._rows: list[VehicleSnapshot] = []
         self._row_of: dict[str, int] = {}
         self._tz = ZoneInfo(timezone or machine_zone_name())
+        self._stale: set[str] = set()  # vehicles whose new snapshot the views have not seen
+        self._told_at = -float("inf")
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.timeout.connect(self.flush)
 
     def set_names(self, names: dict[str, str]) -> None:
         """Vehicle names as read with the routes (off the GUI thread), shown as "Van 01 (V01)"."""
@@ -89,12 +107,26 @@ class FleetModel(QAbstractTableModel):
                 self._row_of[snap.vehicle_id] = len(self._rows)
                 self._rows.append(snap)
             self.endInsertRows()
-        if changed:  # one signal for the span: 500 vehicles a tick were 500 signals
+        if changed:
+            self._stale.update(self._rows[row].vehicle_id for row in changed)
+            wait = self.repaint_every_s - (system_monotonic() - self._told_at)
+            if wait <= 0:
+                self.flush()
+            elif not self._flush.isActive():
+                self._flush.start(max(1, int(wait * 1000)))
+
+    def flush(self) -> None:
+        """Tell the views about the rows that changed since they last heard (one signal)."""
+        self._flush.stop()
+        self._told_at = system_monotonic()
+        stale, self._stale = self._stale, set()
+        rows = [row for row in map(self._row_of.get, stale) if row is not None]
+        if rows:  # one signal for the span: 500 vehicles a tick were 500 signals
             # Not the vehicle column (names change in set_names only): the window's proxy sorts
             # on it, and a change there re-sorted 500 rows on the GUI thread every tick.
             last = len(HEADERS) - 1
             first = FleetColumn.VEHICLE + 1
-            self.dataChanged.emit(self.index(min(changed), first), self.index(max(changed), last))
+            self.dataChanged.emit(self.index(min(rows), first), self.index(max(rows), last))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)

@@ -43,6 +43,7 @@ from dispatcher_ui.routes_model import RoutesModel
 from dispatcher_ui.selection import SelectionModel
 from dispatcher_ui.shell import PLACEHOLDERS, Shell
 from dispatcher_ui.shortcuts import ShortcutRegistry
+from dispatcher_ui.steady import set_steady_text
 from dispatcher_ui.support import menu as support_menu
 from dispatcher_ui.themes import THEMES, apply_theme
 from dispatcher_ui.workers import drain, run_in_background
@@ -232,16 +233,20 @@ class MainWindow(Shell):
             return
         stats = live.stats()
         state = stats.state.value
-        self.broker_label.setText(
+        # Fixed widths that only grow: a new text repaints the label, not the window's layout.
+        set_steady_text(
+            self.broker_label,
             f"Broker: {state} · {stats.messages_per_s:.0f} msg/s · {stats.vehicles} vehicles"
-            + (f" · ⚠ {stats.warning.split(':')[0]}" if stats.warning else "")
+            + (f" · ⚠ {stats.warning.split(':')[0]}" if stats.warning else ""),
         )
-        self.broker_label.setToolTip(
+        tip = (
             f"{stats.broker_url}\n{stats.warning or stats.reason}\n"
             f"{stats.received} received, {stats.rejected} rejected"
         )
+        if self.broker_label.toolTip() != tip:
+            self.broker_label.setToolTip(tip)
         now = self.core.clock.now().astimezone(self.routes_model.timezone)
-        self.clock_label.setText(display.current().clock(now, seconds=True))
+        set_steady_text(self.clock_label, display.current().clock(now, seconds=True))
 
     # --- construction ---------------------------------------------------------------------
     def _build_docks(self) -> None:

@@ -108,26 +108,38 @@ def critical_list(ids: list[int]) -> str:
 def flash(panel: ExceptionsPanel, times: int = 6, period_ms: int = 300) -> None:
     """Blink a red frame around the queue ``times`` times.
 
-    One timer owned by the view: it dies with the view, so a window closed mid-flash leaves
-    no callback behind that would touch a deleted widget.
+    The frame is a childless overlay shown and hidden over the view: a style sheet set on
+    the view itself (as before) re-polished the view, its headers and scroll bars and laid
+    them out again at every blink, on the GUI thread, while a fleet's first minutes raise
+    new critical alerts at every reload (bench/console.py). The overlay and its timer are
+    owned by the view: a window closed mid-flash leaves no callback behind that would touch
+    a deleted widget.
     """
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QFrame
 
-    style = "QTableView#exceptionsView { border: 2px solid #d32f2f; }"
     view = panel.view
-    timer = QTimer(view)
+    frame = QFrame(view)
+    frame.setObjectName("exceptionsFlash")
+    frame.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+    frame.setStyleSheet("QFrame#exceptionsFlash { border: 2px solid #d32f2f; }")
+    frame.setGeometry(view.rect())
+    frame.show()
+    frame.raise_()
+    timer = QTimer(frame)
     timer.setInterval(period_ms)
     state = {"left": times}
 
     def step() -> None:
         state["left"] -= 1
-        on = state["left"] > 0 and state["left"] % 2 == 1
-        view.setStyleSheet(style if on else "")
         if state["left"] <= 0:
             timer.stop()
-            timer.deleteLater()
+            frame.hide()
+            frame.deleteLater()
+            return
+        frame.setGeometry(view.rect())
+        frame.setVisible(state["left"] % 2 == 1)
 
-    view.setStyleSheet(style)
     timer.timeout.connect(step)
     timer.start()
 

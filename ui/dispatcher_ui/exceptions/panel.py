@@ -17,7 +17,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -206,7 +206,22 @@ class ExceptionsPanel(QWidget):
         now = system_monotonic()
         if now - self._last_repaint >= 1.0:
             self._last_repaint = now
-            self.model.refresh_clock_columns()
+            self.repaint_clock_columns()
+
+    def repaint_clock_columns(self) -> None:
+        """Age and SLA read the clock when painted: repaint those cells where they are seen.
+
+        Not ``dataChanged`` over every row (:meth:`AlertsModel.refresh_clock_columns`): the
+        filter proxy then tested each row again, a call into Python per row every second.
+        The time passes alike for every alert, so an order by age or SLA stays as it is.
+        """
+        if not self.view.isVisible():
+            return
+        header = self.view.horizontalHeader()
+        viewport = self.view.viewport()
+        for column in (Column.AGE, Column.SLA):
+            x = header.sectionViewportPosition(column)
+            viewport.update(QRect(x, 0, header.sectionSize(column), viewport.height()))
 
     def reload(self, *, background: bool = True) -> None:
         """Read the queue from the database (off the GUI thread unless ``background=False``)."""

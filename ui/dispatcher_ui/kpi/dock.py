@@ -42,6 +42,7 @@ def install(window: Shell) -> None:
         "timeline", "Timeline", timeline, Qt.DockWidgetArea.BottomDockWidgetArea
     )
     window.tabifyDockWidget(window.docks["kpis"], dock)
+    dock.visibilityChanged.connect(timeline.set_in_front)  # drawn only when in front
     window.docks["exceptions"].raise_()
     _add_view_actions(window)
     period_view.add_action(window)

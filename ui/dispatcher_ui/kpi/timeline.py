@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from dispatcher.kpi.snapshot import KpiSnapshot
@@ -63,6 +64,11 @@ class TimelineView(QWidget):
         super().__init__(parent)
         self.selection = selection
         self.timeline: Timeline | None = None
+        #: A snapshot that came while the view was hidden: drawn when it is shown.
+        self.waiting: KpiSnapshot | None = None
+        #: Whether the dock's tab is the one in front (:meth:`set_in_front`): a tabbed dock
+        #: behind another stays "visible" to Qt, moved out of sight.
+        self.in_front = True
         self.axis = ClockAxis("bottom")
         self.plot = pg.PlotWidget(axisItems={"bottom": self.axis})
         self.plot.setObjectName("timelinePlot")
@@ -130,8 +136,35 @@ class TimelineView(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._hovered)
         selection.changed.connect(self._selection_changed)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._draw_waiting()
+
+    def set_in_front(self, in_front: bool) -> None:
+        """The dock's ``visibilityChanged``: its tab came to the front or went behind."""
+        self.in_front = in_front
+        self._draw_waiting()
+
+    def seen(self) -> bool:
+        return self.isVisible() and self.in_front
+
+    def _draw_waiting(self) -> None:
+        waiting = self.waiting
+        if waiting is not None and self.seen():
+            self.show_snapshot(waiting)
+
     # --- data -----------------------------------------------------------------------------
     def show_snapshot(self, snapshot: KpiSnapshot) -> None:
+        """Draw ``snapshot``'s timeline, or keep it for when the view is shown.
+
+        The timeline shares its dock area with the KPIs and the exception queue, and the
+        feed's load serves them all: drawing 10,000 marks into a hidden plot held the GUI
+        thread for a few hundred ms at every load (bench/console.py).
+        """
+        if not self.seen():
+            self.waiting = snapshot
+            return
+        self.waiting = None
         timeline = snapshot.timeline  # built in the loading worker (KpiFeed)
         if timeline is None:
             timeline = build_timeline(snapshot.records, snapshot.now, snapshot.predicted)

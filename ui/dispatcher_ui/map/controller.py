@@ -86,6 +86,9 @@ class MapController(QObject):
         self.etas: dict[int, StopEta] = {}
         #: The day's overview (every route faintly, the unassigned pool) as last sent.
         self._day_batch: dict[str, Any] | None = None
+        #: ``_day_batch`` as the page gets it, written once per change (it was serialised at
+        #: every tick to compare: thousands of stops five times a second, bench/console.py).
+        self._day_js = ""
         self._sent_day = ""
         self.alerts: list[Alert] = []
         self._routes_at = self._alerts_at = self._route_at = 0.0
@@ -272,8 +275,8 @@ class MapController(QObject):
             batch["centre"] = self._centre
             self._selection_dirty = False
         day = self._day_batch
-        if day is not None and to_js(day) != self._sent_day:
-            self._sent_day = to_js(day)
+        if day is not None and self._day_js != self._sent_day:
+            self._sent_day = self._day_js
             batch.update(day)
         if self._back_to_live:
             batch.update(reset=1, replay=None)
@@ -318,6 +321,7 @@ class MapController(QObject):
             "routes": overview_payload(routes, self._whole_roads()),
             "unassigned": unassigned_payload(routes, self.window.routes_model.timezone),
         }
+        self._day_js = to_js(self._day_batch)
         self.feed.set_routes(routes)
         self._route_at = 0.0
         if self.road_paths.enabled:
@@ -342,6 +346,7 @@ class MapController(QObject):
                 **self._day_batch,
                 "routes": overview_payload(list(self.routes.values()), self._whole_roads()),
             }
+            self._day_js = to_js(self._day_batch)
         self._route_at = 0.0
 
     def _apply_alerts(self, alerts: list[Alert]) -> None:

@@ -72,6 +72,8 @@ class VehicleBoardModel(QAbstractTableModel):
         self.vehicle_id = vehicle_id
         self._route: list[str] = list(controller.route(vehicle_id))
         self._row_of_eval: dict[str, int] = {}
+        #: Each row's times as the view was last told of them (:meth:`_emit_times`).
+        self._shown: dict[str, tuple[object, ...]] = {}
         #: Whether a view shows these rows now (the board sets it): new times are announced
         #: only then. With 500 boards, announcing every one's held the GUI thread each refresh.
         self.on_screen: Callable[[], bool] = lambda: True
@@ -99,6 +101,7 @@ class VehicleBoardModel(QAbstractTableModel):
                 return
             self.beginResetModel()
             self._route = route
+            self._shown.clear()
             self.endResetModel()
         elif self._route:
             self._emit_times()
@@ -109,9 +112,41 @@ class VehicleBoardModel(QAbstractTableModel):
             self._emit_times()
 
     def _emit_times(self) -> None:
+        """Tell the view which rows' times changed (one span), if the board is on screen.
+
+        Rows whose ETA, slack, load and status read as they did when last told are left out:
+        a repaint of a Python model's table calls into Python a dozen times per cell, each
+        waiting for the interpreter lock while the fleet drives (bench/console.py), and a
+        live refresh or a driver's progress moves only some of a route's times.
+        """
         if not self.on_screen():
-            return  # a board scrolled out of view reads its times when it is painted again
-        self.dataChanged.emit(self.index(0, 0), self.index(len(self._route) - 1, len(Column) - 1))
+            self._shown.clear()  # a board scrolled out of view reads its times when painted
+            return
+        if self.controller.day is None:
+            rows = list(range(len(self._route)))
+        else:
+            rows = []
+            for row, sid in enumerate(self._route):
+                times = self._times(sid, row)
+                if self._shown.get(sid) != times:
+                    self._shown[sid] = times
+                    rows.append(row)
+        if rows:
+            last = len(Column) - 1
+            self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[-1], last))
+
+    def _times(self, sid: str, row: int) -> tuple[object, ...]:
+        """What a row shows that a new evaluation or a driver's progress may change."""
+        day = self.controller.day
+        assert day is not None
+        return (
+            self._schedule_text(sid, Column.ETA),
+            self._schedule_text(sid, Column.SLACK),
+            self._schedule_text(sid, Column.LOAD),
+            self._status(sid, row),
+            self._lateness(sid) > 0,
+            day.plan.stops[sid].status,
+        )
 
     def stop_id(self, row: int) -> str:
         return self._route[row]

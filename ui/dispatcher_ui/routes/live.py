@@ -7,8 +7,10 @@ Two things change the day behind the dispatcher's back:
   are read off the GUI thread and merged there into a copy of the plan, the touched routes
   evaluated again (:meth:`~dispatcher.planning.desk.RouteDesk.progress_job`); the GUI thread
   only takes the changed stops and routes into the plan
-  (:meth:`~dispatcher.planning.desk.RouteDesk.apply_progress`), or, when the plan changed
-  meanwhile (an edit), merges what was read into the plan as it is now. Statuses are not
+  (:meth:`~dispatcher.planning.desk.RouteDesk.apply_progress`). When the plan changed
+  meanwhile (a live ETA refresh, an edit) the merge is redone on a fresh copy in a worker,
+  up to :data:`STALE_RETRIES` times in a row; only then does the GUI thread merge what was
+  read into the plan as it is now. Statuses are not
   route edits, so the undo history stays (an undo that would move a stop done meanwhile is
   refused by the command itself).
 * **Another workstation saved a route**: its note on the console sync topic reaches the bus
@@ -44,6 +46,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds of wall time between two reads of the stops' progress.
 PROGRESS_EVERY_S = 3.0
+#: A progress merge whose copy of the plan went stale (a live ETA refresh landed meanwhile) is
+#: redone in a worker this many times in a row before the GUI thread merges it itself.
+STALE_RETRIES = 2
 
 
 class LiveBoardUpdates(QObject):
@@ -56,6 +61,7 @@ class LiveBoardUpdates(QObject):
         self.progress_ms = 0.0  # duration of the last progress read (worker thread)
         self._last_poll = system_monotonic()
         self._progress_busy = False
+        self._stale_progress = 0
         self._times_busy = False
         self._reload_busy = False
         self._reload_again = False
@@ -138,6 +144,20 @@ class LiveBoardUpdates(QObject):
         self._progress_busy = False
         if self._reachable() and self._notes:
             self.reload()  # a note heard while the database was away
+        desk = self.controller.desk
+        if (
+            self.controller.day is not None
+            and prepared.generation == desk.generation
+            and not desk.progress_current(prepared)
+            and self._stale_progress < STALE_RETRIES
+        ):
+            # The plan changed since the copy (a live ETA refresh lands every few seconds):
+            # merge again on a fresh copy, off the GUI thread. Merging here instead held the
+            # GUI thread for the whole merge and evaluation at 500 vehicles (bench/console.py).
+            self._stale_progress += 1
+            self.poll_progress(force=True)
+            return
+        self._stale_progress = 0
         self.controller.apply_progress(prepared)  # dropped if for another day
 
     def _on_progress_error(self, exc: Exception) -> None:
