@@ -243,6 +243,7 @@ def _route_view(route: Route, day_driver: str | None = None) -> RouteView:
         capacity=vehicle.capacity,
         version=route.version,
         stops=tuple(stop_view(s) for s in route.stops),
+        vehicle_type=vehicle.vehicle_type or "",
     )
 
 
