@@ -360,7 +360,12 @@ class _PassRoads:
             if path.source == "straight":
                 self._ask = False
                 return places
-        return places if path is None else list(path.points)
+        if path is None:
+            return places
+        # from the places themselves: the engine starts and ends on the nearest street, and a
+        # van in the depot's yard is not off its route
+        ends = [places[0], *path.points, places[-1]]
+        return [p for i, p in enumerate(ends) if i == 0 or p != ends[i - 1]]
 
 
 def _remaining(view: RouteView) -> list[StopView]:
