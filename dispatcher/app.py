@@ -176,6 +176,7 @@ def add_alert_services(core: Core, *, serve: bool = False) -> AlertRunner:
         live.fleet if live is not None else None,
         timezone=settings.timezone,
         provider=core.routing.fleet(),
+        router=core.routing,
     )
     runner = AlertRunner(
         core.clock,

@@ -11,6 +11,12 @@ Predicted arrivals: one single-vehicle plan per route (last precise position —
 fix is not used, docs/mqtt.md — or the depot before departure; "now" in plan seconds since
 local midnight), evaluated by :func:`dispatcher.planning.evaluate_route` with the default
 straight-line travel model.
+
+Planned paths (the route-deviation rule's): from the last finished stop (or the depot)
+through the stops left, back to the depot — along the streets when the core has a road engine
+(the vehicle type's profile, :class:`~dispatcher.routing.road_lines.RoadLines`, kept between
+passes), straight lines otherwise. A van 300 m from the chord between two stops is usually
+just on the street that goes round the block: measured against the chord it was a false alarm.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ from dispatcher.planning.evaluate import RouteEvaluation
 from dispatcher.planning.live_eta import LiveVehicle, break_rule, predict_route
 from dispatcher.planning.live_eta import arrivals as predicted_arrivals
 from dispatcher.planning.model import INF, PlanStop, from_plan_seconds, to_plan_seconds
+from dispatcher.routing.road_lines import RoadLines
+from dispatcher.routing.router import Router
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +96,7 @@ class LiveFacts:
         started: When listening started; a vehicle never heard of is silent since then (or
             since its shift started, whichever is later).
         depot_radius_m: Radius of the depot geofence the idle rule excludes.
+        router: The core's router: with a road engine, planned paths follow its streets.
     """
 
     def __init__(
@@ -99,6 +108,7 @@ class LiveFacts:
         provider: TravelTimeProvider | None = None,
         started: datetime | None = None,
         depot_radius_m: float = 200.0,
+        router: Router | None = None,
     ) -> None:
         self._db = db
         self._fleet = fleet
@@ -107,6 +117,7 @@ class LiveFacts:
         self._started = started
         self._depot_radius_m = depot_radius_m
         self._watermark: int | None = None
+        self._roads = RoadLines(router) if router is not None else None
 
     def capture(self, now: datetime) -> Callable[[], Facts]:
         heard = None if self._fleet is None else tuple(self._fleet.snapshots())
@@ -128,11 +139,12 @@ class LiveFacts:
         order_to_stop = {s.order_ref: str(s.id) for r in routes for s in r.view.stops}
         stops: list[StopFacts] = []
         vehicles: list[VehicleFacts] = []
+        roads = _PassRoads(self._roads)
         for route in routes:
             predicted = self._predict(route, fleet.get(route.view.vehicle_id), now, origin)
             stops.extend(self._stop_facts(route, predicted, arrivals))
             if heard is not None and route.view.vehicle_id:
-                vehicles.append(self._vehicle_facts(route, fleet, predicted, now, day))
+                vehicles.append(self._vehicle_facts(route, fleet, predicted, now, day, roads))
         facts = [self._event_fact(e, order_to_stop) for e in events]
         snapshot = Snapshot(
             vehicles=vehicles,
@@ -244,6 +256,7 @@ class LiveFacts:
         predicted: tuple[dict[str, datetime], RouteEvaluation | None],
         now: datetime,
         day: date,
+        roads: _PassRoads,
     ) -> VehicleFacts:
         v, view = route.vehicle, route.view
         live = fleet.get(view.vehicle_id)
@@ -263,7 +276,7 @@ class LiveFacts:
             lon=fix[1] if fix else None,
             speed_kmh=live.speed_kmh if live else None,
             stopped_since=live.stopped_since if live else None,
-            planned_path=self._planned_path(route, remaining),
+            planned_path=roads.along(self._planned_path(route, remaining), v.vehicle_type),
             shift_end=shift_end,
             predicted_route_end=(
                 from_plan_seconds(evaluation.end_time, origin) if evaluation else None
@@ -324,6 +337,35 @@ class LiveFacts:
             )
             for i, (lat, lon) in enumerate(places)
         ]
+
+
+class _PassRoads:
+    """One rule pass's road paths: kept ones always, new ones until the engine first fails.
+
+    A dead engine costs one request (its ``timeout_s``) per pass, not one per vehicle; the
+    rest of the pass measures against straight lines, and the next pass asks again.
+    """
+
+    def __init__(self, roads: RoadLines | None) -> None:
+        self._roads = roads if roads is not None and roads.enabled else None
+        self._ask = True
+
+    def along(self, places: list[LatLon], vehicle_type: str | None) -> list[LatLon]:
+        """The road path through ``places`` in order, or ``places`` themselves (straight)."""
+        if self._roads is None or len(places) < 2:
+            return places
+        path = self._roads.cached(places, vehicle_type or None)
+        if path is None and self._ask:
+            path = self._roads.path(places, vehicle_type or None)
+            if path.source == "straight":
+                self._ask = False
+                return places
+        if path is None:
+            return places
+        # from the places themselves: the engine starts and ends on the nearest street, and a
+        # van in the depot's yard is not off its route
+        ends = [places[0], *path.points, places[-1]]
+        return [p for i, p in enumerate(ends) if i == 0 or p != ends[i - 1]]
 
 
 def _remaining(view: RouteView) -> list[StopView]:

@@ -1,22 +1,23 @@
 """Road geometry of the day's routes for the map: the streets between stops, not chords.
 
 Asked of the core's router (docs/routing.md) in the map's worker thread, one ``route``
-request per route, and kept by the exact sequence of places: the 60-second re-read of an
-unchanged day asks the engine nothing. Without a road engine there is nothing to ask, and the
-map draws straight segments as it always did.
+request per route on its vehicle type's profile (a cargo bike's line takes the cycle ways),
+and kept by profile and the exact sequence of places
+(:class:`~dispatcher.routing.road_lines.RoadLines`): the 60-second re-read of an unchanged
+day asks the engine nothing. Without a road engine there is nothing to ask, and the map draws
+straight segments as it always did.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from threading import Lock
 
 from dispatcher.eta.travel import Location
 from dispatcher.maps.routes import is_open, ordered
 from dispatcher.model.stops import RouteView
 from dispatcher.routing import Router
+from dispatcher.routing.road_lines import RoadLines
 
 Line = list[list[float]]
 
@@ -45,13 +46,15 @@ class RoadPaths:
 
     router: Router
     limit: int = 512
-    _cache: OrderedDict[tuple[Location, ...], Line] = field(default_factory=OrderedDict)
-    _lock: Lock = field(default_factory=Lock)
+    lines: RoadLines = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lines = RoadLines(self.router, self.limit)
 
     @property
     def enabled(self) -> bool:
         """Whether there is a road engine to ask (straight lines need no request)."""
-        return self.router.settings.provider == "osrm"
+        return self.lines.enabled
 
     def for_routes(self, routes: Iterable[RouteView]) -> dict[str, RoutePaths]:
         """Road lines of each assigned route with two places or more (worker thread)."""
@@ -62,25 +65,15 @@ class RoadPaths:
             if not route.vehicle_id:
                 continue
             stops = ordered(route.stops)
-            whole = self._line([(s.lat, s.lon) for s in stops])
-            remaining = self._line([(s.lat, s.lon) for s in stops if is_open(s)])
+            kind = route.vehicle_type or None
+            whole = self._line([(s.lat, s.lon) for s in stops], kind)
+            remaining = self._line([(s.lat, s.lon) for s in stops if is_open(s)], kind)
             if whole or remaining:
                 out[route.vehicle_id] = RoutePaths(signature(route), whole, remaining)
         return out
 
-    def _line(self, places: Sequence[Location]) -> Line:
+    def _line(self, places: Sequence[Location], vehicle_type: str | None) -> Line:
         if len(places) < 2:
             return []
-        key = tuple((round(lat, 6), round(lon, 6)) for lat, lon in places)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        path = self.router.route(key)
-        line = [[round(lat, 6), round(lon, 6)] for lat, lon in path.points]
-        with self._lock:
-            if path.source != "straight":  # a failure is asked again next time
-                self._cache[key] = line
-                while len(self._cache) > self.limit:
-                    self._cache.popitem(last=False)
-        return line
+        path = self.lines.path(places, vehicle_type)
+        return [[round(lat, 6), round(lon, 6)] for lat, lon in path.points]

@@ -72,3 +72,5 @@ class RouteView:
     capacity: int
     version: int
     stops: tuple[StopView, ...]
+    #: The vehicle's type (``van``, ``cargo_bike``): which road profile its lines follow.
+    vehicle_type: str = ""

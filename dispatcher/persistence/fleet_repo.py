@@ -296,6 +296,7 @@ def _route_view(route: Route, stops: list[StopView], day_driver: str | None = No
         capacity=vehicle.capacity,
         version=route.version,
         stops=tuple(stops),
+        vehicle_type=vehicle.vehicle_type or "",
     )
 
 

@@ -2,7 +2,8 @@
 
 The route desk and ``dispatcher plan`` build their matrix with it, and the composition
 (:func:`dispatcher.app.build_core`) hands the router's provider to the alert facts and the
-messaging service. SQLite and PostgreSQL (``db_url``).
+messaging service (and the router itself to the deviation rule's road paths). SQLite and
+PostgreSQL (``db_url``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dispatcher.persistence.database import Database
 from dispatcher.planning.desk import RouteDesk
 from dispatcher.planning.plan_day import plan_day
 from dispatcher.routing import RoadProvider
+from dispatcher.routing.road_lines import RoadLines
 from dispatcher.users.desk import UserDesk
 
 ACTOR = "ann"
@@ -86,5 +88,7 @@ def test_the_composition_hands_the_router_to_alerts_and_messages(sqlite_url: str
         facts = core.service(AlertRunner)._facts
         provider = getattr(facts, "_provider", None)
         assert isinstance(provider, FleetRoads) and provider.for_type(None) == van
+        roads = getattr(facts, "_roads", None)  # the deviation rule's road paths
+        assert isinstance(roads, RoadLines) and roads.router is core.routing and roads.enabled
     finally:
         core.close()

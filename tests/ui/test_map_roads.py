@@ -1,8 +1,9 @@
 """With a road engine the map's lines follow the roads and the boards use its times.
 
 The router asks a fake OSRM server (its real answer formats) that bends every leg: the map's
-overview lines and the selected route's path carry the bends, the route desk's matrix is the
-engine's, and no request is made on the GUI thread.
+overview lines and the selected route's path carry the bends, a cargo bike's line is asked on
+the bicycle profile, the route desk's matrix is the engine's, and no request is made on the GUI
+thread.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import pytest
 from fleet_zone import demo_day
 from PySide6.QtCore import QSettings
 from routes_wait import wait_for_routes
+from sqlalchemy import update
 
 from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.eta import haversine_m
 from dispatcher.maps.routes import is_open, ordered
 from dispatcher.persistence import fleet_repo
+from dispatcher.persistence.orm import Vehicle
 from dispatcher.routing import Router, RoutingSettings
 from dispatcher_ui.main_window import MainWindow
 from dispatcher_ui.map.controller import MapController
@@ -42,8 +45,10 @@ class BendingOsrm:
     def __init__(self) -> None:
         #: (service, on the GUI thread) of every request.
         self.threads: list[tuple[str, bool]] = []
+        self.urls: list[str] = []
 
     def __call__(self, url: str, timeout_s: float) -> bytes:
+        self.urls.append(url)
         self.threads.append(
             (url.split("/")[3], threading.current_thread() is threading.main_thread())
         )
@@ -88,6 +93,9 @@ def js(qtbot: Any, controller: MapController, source: str) -> Any:
 def test_routes_are_drawn_along_the_roads(qtbot: Any, core: Core, tmp_path: Path) -> None:
     engine = BendingOsrm()
     core.routing = Router(RoutingSettings(provider="osrm", url="http://osrm.test"), fetch=engine)
+    bike = sorted(r.vehicle_id for r in core.load_routes() if len(r.stops) > 1)[-1]
+    with core.db.session() as session:  # its line rides the bicycle profile
+        session.execute(update(Vehicle).where(Vehicle.id == bike).values(vehicle_type="cargo_bike"))
     window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     wait_for_routes(qtbot, window)
@@ -108,6 +116,10 @@ def test_routes_are_drawn_along_the_roads(qtbot: Any, core: Core, tmp_path: Path
     # asked in workers only: the map's lines, and the day's read warming the boards' times
     assert {kind for kind, _ in engine.threads} == {"route", "table"}
     assert not any(on_gui for _, on_gui in engine.threads)
+    bike_line = [(s.lon, s.lat) for s in ordered(routes[bike].stops)]
+    asked = ";".join(f"{lon:.6f},{lat:.6f}" for lon, lat in bike_line)
+    assert any(f"/route/v1/bicycle/{asked}?" in url for url in engine.urls), "the bike's line"
+    assert not any(f"/route/v1/car/{asked}?" in url for url in engine.urls)
     desk = window.routes_panel.controller.desk
     assert desk.pm is not None and desk.pm.matrix.source == "osrm"  # the boards' ETAs
 
