@@ -129,6 +129,8 @@ DEFAULT_PROFILES: dict[str, EnergyProfile] = {
     "truck": EnergyProfile("truck", "diesel", 0.25, DIESEL_WTW_KG_PER_L, FACTOR_SOURCE),
     "ev": EnergyProfile("ev", "electric", 0.25, UK_GRID_KG_PER_KWH, FACTOR_SOURCE),
     "bike": EnergyProfile("bike", "electric", 0.02, UK_GRID_KG_PER_KWH, FACTOR_SOURCE),
+    # The routing's name for the same (``[routing.profiles]``, docs/routing.md).
+    "cargo_bike": EnergyProfile("cargo_bike", "electric", 0.02, UK_GRID_KG_PER_KWH, FACTOR_SOURCE),
 }
 
 

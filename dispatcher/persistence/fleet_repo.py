@@ -49,6 +49,7 @@ def save_scenario(session: Session, scenario: Scenario) -> None:
                 shift_start=v.shift_start,
                 shift_end=v.shift_end,
                 skills=list(v.skills),
+                vehicle_type=v.vehicle_type,
             )
         )
     session.flush()

@@ -28,7 +28,15 @@ from dispatcher.config import Settings
 from dispatcher.errors import ConfigError
 
 PROVIDERS = ("haversine", "osrm")
-DEFAULT_PROFILES: Mapping[str, str] = {"van": "car", "cargo_bike": "bicycle"}
+#: The fleet setup's built-in types (``van``, ``truck``, ``ev``, ``bike``; docs/fleet-setup.md)
+#: and ``cargo_bike``: every other type routes as a van.
+DEFAULT_PROFILES: Mapping[str, str] = {
+    "van": "car",
+    "truck": "car",
+    "ev": "car",
+    "bike": "bicycle",
+    "cargo_bike": "bicycle",
+}
 #: The vehicle type whose profile a single plan-wide matrix uses (vans are most of a fleet).
 DEFAULT_TYPE = "van"
 

@@ -146,8 +146,11 @@ MAX_STOPS = 100_000
 
 #: One fleet of twelve, repeated to any size: eight plain vans, two cooling vans and two
 #: cargo bikes (a city parcel fleet's mix). Vehicle ``i`` is kind ``MIX[i % 12]``.
-_VAN, _COOLING, _BIKE = ("Van", 140, ()), ("Van", 120, ("cooling",)), ("Cargo bike", 40, ("bike",))
-MIX: tuple[tuple[str, int, tuple[str, ...]], ...] = (_VAN,) * 8 + (_COOLING,) * 2 + (_BIKE,) * 2
+_VAN, _COOLING = ("Van", 140, (), "van"), ("Van", 120, ("cooling",), "van")
+_BIKE = ("Cargo bike", 40, ("bike",), "cargo_bike")
+MIX: tuple[tuple[str, int, tuple[str, ...], str], ...] = (
+    (_VAN,) * 8 + (_COOLING,) * 2 + (_BIKE,) * 2
+)
 
 
 def demo_scenario(
@@ -192,7 +195,7 @@ def driver_name(i: int) -> str:
 
 
 def _vehicle(i: int, rng: random.Random) -> VehicleRecord:
-    label, capacity, skills = MIX[i % len(MIX)]
+    label, capacity, skills, vehicle_type = MIX[i % len(MIX)]
     start = (time(7, 0), time(7, 30), time(8, 0), time(9, 0))[i % 4]
     end = time(start.hour + 9 + (i % 2), start.minute)
     return VehicleRecord(
@@ -205,6 +208,7 @@ def _vehicle(i: int, rng: random.Random) -> VehicleRecord:
         shift_start=start,
         shift_end=end,
         skills=tuple(skills),
+        vehicle_type=vehicle_type,
     )
 
 

@@ -33,6 +33,8 @@ class VehicleRecord:
     shift_start: time
     shift_end: time
     skills: tuple[str, ...] = ()
+    #: The fleet setup's type (``[routing.profiles]`` times a ``cargo_bike`` as a bicycle).
+    vehicle_type: str = "van"
 
 
 @dataclass(frozen=True, slots=True)

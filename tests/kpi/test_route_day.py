@@ -173,6 +173,13 @@ def test_a_skipped_stop_and_a_second_attempt() -> None:
     assert day.on_time == Ratio(0, 0) and day.on_time.percent is None
 
 
+def test_a_cargo_bike_is_counted_as_the_electric_bike_it_is() -> None:
+    """The routing's name for a bike (``cargo_bike``) has the built-in bike's factors."""
+    bike, cargo = profile_for("bike", {}), profile_for("cargo_bike", {})
+    assert bike is not None and cargo is not None
+    assert (cargo.energy, cargo.energy_per_km) == (bike.energy, bike.energy_per_km)
+
+
 def test_an_electric_van_uses_the_grid_factor() -> None:
     ev = profile_for("EV", {})
     assert ev is not None and ev.energy == "electric" and ev.unit == "kWh"

@@ -106,7 +106,7 @@ def db(db_url: str) -> Iterator[Database]:
     with database.session() as session:
         vehicle = session.get(Vehicle, BIKE)
         assert vehicle is not None and vehicle.name.startswith("Cargo bike")
-        vehicle.vehicle_type = "cargo_bike"
+        assert vehicle.vehicle_type == "cargo_bike"  # the demo's bikes are typed as such
     UserDesk(database).login(ACTOR)
     yield database
     database.dispose()

@@ -62,6 +62,8 @@ def test_defaults_are_straight_lines_with_a_profile_per_vehicle_type():
     assert s.provider == "haversine"
     assert s.profile_for("van") == "car"
     assert s.profile_for("Cargo_Bike") == "bicycle"
+    # The fleet setup's built-in types (docs/fleet-setup.md): a "bike" is no van.
+    assert [s.profile_for(t) for t in ("bike", "truck", "ev")] == ["bicycle", "car", "car"]
     assert s.profile_for("tractor") == "car"  # unknown types route as vans
     assert s.profile_for(None) == "car"
 
