@@ -89,3 +89,9 @@ def test_the_window_is_shown_and_usable_while_the_routes_are_read(
     board = panel.boards[vehicles[0]]
     qtbot.mouseClick(board.table.viewport(), Qt.MouseButton.LeftButton)  # a board to work
     assert board.model.rowCount() > 0
+    # F5 on the day already on the boards keeps them and does not say "loading" again:
+    # showing and hiding that line laid the strip and the status bar out at each reload.
+    window.reload_routes()
+    assert window.routes_loading and not panel.loading_label.isVisibleTo(panel)
+    assert window.loading_label.text() == ""
+    qtbot.waitUntil(lambda: not window.routes_loading, timeout=15000)

@@ -404,9 +404,15 @@ class MainWindow(Shell):
             self._after_routes.append(then)
         self._routes_requested += 1
         generation = self._routes_requested
-        self._show_loading(True)
         controller = self.routes_panel.controller
         saves, day, core = controller.saves, self.service_day, self.core
+        shown = controller.day
+        if shown is None or (day is not None and shown.day != day):
+            # Only when the boards have nothing of this day to show: a reload of the day on
+            # screen (F5, another desk's save) keeps its boards, and showing and hiding the
+            # line re-laid out the strip and the status bar at each one (500 vehicles:
+            # bench/console.py's p99 went from ~60 to ~500 ms).
+            self._show_loading(True)
         desk, positions, now = controller.desk, controller.live_positions(), core.clock.now()
 
         def read() -> tuple[DayRead, PreparedDay | None]:
@@ -492,7 +498,10 @@ class MainWindow(Shell):
 
     def _show_loading(self, loading: bool) -> None:
         """The boards' and the status bar's "loading" line: the window is built and shown
-        without waiting for the day's read (issue 17), so it says what is still coming."""
+        without waiting for the day's read (issue 17), so it says what is still coming.
+        Only a change is applied: each one lays the strip and the status bar out again."""
+        if self.routes_panel.loading_label.isVisibleTo(self.routes_panel) == loading:
+            return
         self.loading_label.setText("Loading the day's routes…" if loading else "")
         self.routes_panel.set_loading(loading)
 
