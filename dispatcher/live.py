@@ -253,6 +253,9 @@ class LiveTelemetry:
         self.share_group = share_group
         self._state = ConnectionState.STOPPED
         self._reason = "not started"
+        #: Whether the broker ever accepted this connection (set on paho's thread, read at
+        #: exit: a stop that comes before the next tick must not lose the fact).
+        self.ever_connected = False
         #: Other warnings for the status bar (e.g. no recorder heard: dispatcher/site.py).
         self.warnings: list[Callable[[], str]] = []
         self._rate: deque[tuple[float, int]] = deque(maxlen=25)
@@ -428,6 +431,8 @@ class LiveTelemetry:
         the tick's thread (dispatcher/events.py). This replaced a listener list of its own.
         """
         self._state, self._reason = state, reason
+        if state is ConnectionState.CONNECTED:
+            self.ever_connected = True
         self._changes.append(ConnectionChanged(state, reason))
 
     def stop(self) -> None:
