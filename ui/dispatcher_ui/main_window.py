@@ -311,9 +311,12 @@ class MainWindow(Shell):
         self.clock_label = QLabel("")
         self.clock_label.setToolTip("Console clock (the demo day runs faster than real time)")
         #: "Loading the day…" while the day's routes are read (the window shows before them).
+        #: Permanent: a plain status-bar widget is hidden by every temporary message and shown
+        #: again when it ends, each time laying the window out (500 vehicles: the routes'
+        #: and map's messages came every few seconds).
         self.loading_label = QLabel("")
         self.loading_label.setObjectName("routesLoadingStatus")
-        bar.addWidget(self.loading_label)
+        bar.addPermanentWidget(self.loading_label)
         bar.addPermanentWidget(self.stats_label)
         bar.addPermanentWidget(self.clock_label)
         bar.addPermanentWidget(self.broker_label)
