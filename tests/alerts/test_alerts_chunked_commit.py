@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import pytest
 from alerts_builders import T0, event, snap, stop, vehicle
+from test_alerts_runner import InlineExecutor
 
 from dispatcher.alerts.events import AlertsChanged
 from dispatcher.alerts.facts import Snapshot
@@ -153,22 +153,16 @@ def test_a_tick_that_failed_after_a_chunk_announces_what_it_committed(db: Databa
         if n == 2:
             raise Died("the disk filled up")
 
-    class Inline(Executor):
-        """Runs the evaluation at submit time: the tick's logic without a thread."""
-
-        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-            future: Future[Any] = Future()
-            try:
-                future.set_result(fn(*args, **kwargs))
-            except Exception as exc:
-                future.set_exception(exc)
-            return future
-
     events: list[AlertsChanged] = []
     bus = EventBus()
     bus.subscribe(AlertsChanged, events.append)
     r = AlertRunner(
-        FakeClock(T0), bus, Once(day()), scope(db, before=die), chunk_writes=20, executor=Inline()
+        FakeClock(T0),
+        bus,
+        Once(day()),
+        scope(db, before=die),
+        chunk_writes=20,
+        executor=InlineExecutor(),
     )
     r.tick()
     assert r.last_error == "Died: the disk filled up"
