@@ -1,10 +1,19 @@
 """The whole console at a fleet's scale: 12, 100 and 500 vehicles driving (issue 17, item 3).
 
-Per size, in one process: the demo day of N vehicles and M stops is stored in a fresh SQLite
-file (``--db`` names a PostgreSQL server instead: a schema per size), the core is built as
-``dispatcher demo`` builds it (:func:`dispatcher.app.build_core`: embedded broker, the
-simulated fleet driving, alert rules, messaging) and the real
-:class:`~dispatcher_ui.main_window.MainWindow` is opened offscreen. Measured:
+Per size and topology: the demo day of N vehicles and M stops is stored in a fresh SQLite
+file (``--db`` names a PostgreSQL server instead: a database per size) and the real
+:class:`~dispatcher_ui.main_window.MainWindow` is opened offscreen on it, in one of two
+topologies (``--topology``, both by default):
+
+* ``room``, a control room as docs/deploy.md sets one up: a Mosquitto of the bench's own, a
+  recorder process (:mod:`bench.room`: ``dispatcher serve``'s services on the console's
+  simulated clock; it stores, runs the alert rules and drives the simulated phones), and the
+  console with ``[console] recorder = "external"``, which only reads and shows;
+* ``alone``, as ``dispatcher demo`` and a small fleet's laptop run: one process with the
+  embedded broker, the simulated fleet, the alert rules, the recording and messaging
+  (:func:`dispatcher.app.build_core`).
+
+Measured:
 
 * ``paint``: from ``MainWindow(...)`` to the window's first paint (frame, docks, map, the
   empty boards and queue saying they are loading: the window does not wait for the day's
@@ -19,8 +28,9 @@ simulated fleet driving, alert rules, messaging) and the real
 * ``locked``: warnings and errors logged that say the database was locked (writers that
   waited out SQLite's busy timeout behind another's long transaction).
 
-Goals at 500 vehicles / 10,000 stops: p99 < 50 ms, max < 250 ms, first paint < 3 s,
-RSS < 1.5 GB. ``--why`` prints where the GUI thread was whenever it had not ticked for 100 ms;
+Goals at 500 vehicles / 10,000 stops (a control room's fleet: the ``room`` rows): p99 < 50 ms,
+max < 250 ms, first paint < 3 s, RSS < 1.5 GB. ``--why`` prints where the GUI thread was
+whenever it had not ticked for 100 ms;
 ``--profile N`` prints the N heaviest functions (cProfile, GUI thread, measured window only);
 ``--screenshot PATH`` saves the window of the last size (and ``PATH-loading``: the window at
 its first paint, before the routes are shown). Run::
@@ -38,7 +48,10 @@ import json
 import logging
 import os
 import pstats
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -53,10 +66,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from dispatcher.app import LiveOptions, build_core
+from dispatcher.broker import find_mosquitto
 from dispatcher.clock import ScaledClock, system_now
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -85,12 +99,27 @@ def rss_mb() -> tuple[float, float]:
 
 
 def wait(app: QApplication, until: Callable[[], bool], timeout_s: float) -> bool:
+    """Run the application's event loop until ``until()`` or ``timeout_s``.
+
+    A real ``QEventLoop``, as ``app.exec()`` runs the console: the GUI thread sleeps in Qt
+    with the GIL released and takes it only for the slots that fire. (A loop of
+    ``processEvents()`` and ``time.sleep()`` took the GIL back after every sleep, and under
+    load each of those waits was counted as the window's lateness.)
+    """
+    if until():
+        return True
     end = time.perf_counter() + timeout_s
-    while time.perf_counter() < end:
-        app.processEvents()
-        if until():
-            return True
-        time.sleep(0.002)
+    loop = QEventLoop()
+    poll = QTimer()
+
+    def check() -> None:
+        if until() or time.perf_counter() >= end:
+            loop.quit()
+
+    poll.timeout.connect(check)
+    poll.start(20)
+    loop.exec()
+    poll.stop()
     return until()
 
 
@@ -207,21 +236,95 @@ class Timed:
         self.wall = self.gui = float("nan")
 
 
-def build(url: str, vehicles: int, stops: int, seed: int, speed: float) -> tuple[Core, float]:
+class Room:
+    """The control room around the console (``--topology room``, :mod:`bench.room`): a
+    Mosquitto of its own on a free loopback port and the recorder process (``serve``: it
+    stores, runs the alert rules and drives the simulated phones) on the console's clock."""
+
+    def __init__(self, tmp: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        conf = tmp / f"mosquitto-{port}.conf"
+        conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n",
+            encoding="utf-8",
+        )
+        self.broker_url = f"mqtt://127.0.0.1:{port}"
+        self.broker = subprocess.Popen(  # our own arguments
+            [str(find_mosquitto() or "mosquitto"), "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        self.recorder: subprocess.Popen[str] | None = None
+
+    def start_recorder(self, url: str, clock: ScaledClock, start: datetime, seed: int) -> None:
+        self.recorder = subprocess.Popen(  # our own arguments
+            [
+                sys.executable,
+                str(Path(__file__).with_name("room.py")),
+                *("--db", url, "--broker", self.broker_url, "--timezone", TIMEZONE),
+                *("--start", start.isoformat(), "--origin", repr(clock.origin)),
+                *("--speed", repr(clock.speed), "--seed", str(seed)),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.recorder.stdout is not None
+        line = self.recorder.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"the room's recorder did not start: {line!r}")
+
+    def close(self) -> None:
+        for proc in (self.recorder, self.broker):
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def build(
+    url: str, vehicles: int, stops: int, seed: int, speed: float, room: Room | None
+) -> tuple[Core, float]:
+    """The console's core. Alone: as ``dispatcher demo`` builds it (embedded broker, the
+    simulated fleet, the rules, it records). In a room: it only reads and shows (``[console]
+    recorder = "external"``), on the room's broker; the room's recorder does the rest."""
     settings = Settings(database_url=url)
     settings.sections.setdefault("fleet", {})["timezone"] = TIMEZONE
+    if room is not None:
+        settings.broker.url = room.broker_url
+        settings.sections["console"] = {"recorder": "external"}
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(TIMEZONE)
-    clock = ScaledClock(datetime.combine(system_now(zone).date(), dtime(9, 30), zone), speed)
+    start = datetime.combine(system_now(zone).date(), dtime(9, 30), zone)
+    clock = ScaledClock(start, speed)
     t0 = time.perf_counter()
     core = build_core(
         settings,
         clock=clock,
-        live=LiveOptions(embedded_broker=True, simulate_seed=seed),
+        live=LiveOptions(
+            embedded_broker=room is None, simulate_seed=seed if room is None else None
+        ),
         prepare=lambda c: c.seed_demo_if_empty(seed=seed, vehicles=vehicles, stops=stops),
         messaging=demo_settings,
     )
+    if room is not None:
+        try:
+            room.start_recorder(url, clock, start, seed)
+        except BaseException:
+            core.close()
+            raise
     return core, time.perf_counter() - t0
 
 
@@ -232,6 +335,7 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     stops: int,
     args: argparse.Namespace,
     tmp: Path,
+    topology: str,
 ) -> dict[str, Any]:
     root = logging.getLogger()
     # Python prints warnings through its "last resort" handler only while no handler is
@@ -244,7 +348,13 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
             root.addHandler(handler)
     probe = Probe()
     idle = probe.run(app, args.idle)
-    core, seed_s = build(url, vehicles, stops, args.seed, args.speed)
+    room = Room(tmp) if topology == "room" else None
+    try:
+        core, seed_s = build(url, vehicles, stops, args.seed, args.speed, room)
+    except BaseException:
+        if room is not None:
+            room.close()
+        raise
     qsettings = QSettings(str(tmp / f"ui-{vehicles}.ini"), QSettings.Format.IniFormat)
     painted = FirstPaint(app)
     t0 = time.perf_counter()
@@ -322,6 +432,8 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     received = live.stats().received
     window.close()
     core.close()
+    if room is not None:
+        room.close()
     for handler in (locked, echo):
         if handler is not None:
             root.removeHandler(handler)
@@ -329,6 +441,7 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     window.deleteLater()
     wait(app, lambda: False, 0.5)
     return {
+        "topology": topology,
         "vehicles": vehicles,
         "stops": stops,
         "seed_s": seed_s,
@@ -377,7 +490,8 @@ def drop_database(base: str | None, url: str) -> None:
 
 def report(results: list[dict[str, Any]]) -> None:
     print(
-        f"{'vehicles':>8}{'stops':>7}{'paint s':>8}{'routes shown s':>15}{'build s':>8}"
+        f"{'topology':>8}{'vehicles':>9}{'stops':>7}{'paint s':>8}{'routes shown s':>15}"
+        f"{'build s':>8}"
         f"{'idle p99/max':>14}{'p50':>8}{'p99':>8}{'max':>8}"
         f"{'routes ms (gui)':>17}{'queue ms (gui)':>16}{'kpi ms (gui)':>15}{'RSS MB':>8}"
         f"{'peak':>6}{'msgs':>7}{'locked':>7}"
@@ -391,25 +505,26 @@ def report(results: list[dict[str, Any]]) -> None:
         idle_text = f"{idle['p99']:.1f}/{idle['max']:.0f}"
 
         print(
-            f"{r['vehicles']:>8}{r['stops']:>7}{r['paint_s']:>8.2f}{r['routes_s']:>15.2f}"
+            f"{r['topology']:>8}{r['vehicles']:>9}{r['stops']:>7}{r['paint_s']:>8.2f}{r['routes_s']:>15.2f}"
             f"{r['build_s']:>8.2f}"
             f"{idle_text:>14}{run['p50']:>8.1f}{run['p99']:>8.1f}"
             f"{run['max']:>8.0f}{pair(r['routes']):>17}{pair(r['alerts']):>16}"
             f"{pair(r['kpi']):>15}{r['rss']:>8.0f}{r['peak']:>6.0f}{r['received']:>7}"
             f"{r['locked']:>7}"
         )
-    big = results[-1]
-    checks = {
-        "p99": big["run"]["p99"],
-        "max": big["run"]["max"],
-        "paint": big["paint_s"],
-        "rss": big["rss"],
-    }
-    verdict = ", ".join(
-        f"{k} {v:.1f} " + (f"< {GOALS[k]:g} ok" if v < GOALS[k] else f">= {GOALS[k]:g} MISSED")
-        for k, v in checks.items()
-    )
-    print(f"goals at {big['vehicles']} vehicles: {verdict}")
+    for topology in dict.fromkeys(r["topology"] for r in results):
+        big = max((r for r in results if r["topology"] == topology), key=lambda r: r["vehicles"])
+        checks = {
+            "p99": big["run"]["p99"],
+            "max": big["run"]["max"],
+            "paint": big["paint_s"],
+            "rss": big["rss"],
+        }
+        verdict = ", ".join(
+            f"{k} {v:.1f} " + (f"< {GOALS[k]:g} ok" if v < GOALS[k] else f">= {GOALS[k]:g} MISSED")
+            for k, v in checks.items()
+        )
+        print(f"goals at {big['vehicles']} vehicles ({topology}): {verdict}")
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -435,6 +550,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--profile", type=int, default=0, help="print the N heaviest functions")
     parser.add_argument("--screenshot", type=Path, default=None, help="PNG of the last size")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    parser.add_argument(
+        "--topology",
+        default="room,alone",
+        help="room (a recorder process records and runs the rules; the console only reads, "
+        "as docs/deploy.md sets up a control room), alone (the console does everything, as "
+        "dispatcher demo and a small fleet's laptop), or both, comma-separated",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-console-") as name:
         tmp = Path(name)
@@ -445,13 +567,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         app = QApplication.instance() or QApplication(sys.argv[:1])
         assert isinstance(app, QApplication)
         results = []
-        for vehicles, stops in parse_sizes(args.sizes):
-            url = database_url(args.db, tmp, vehicles)
-            try:
-                results.append(one_size(app, url, vehicles, stops, args, tmp))
-            finally:
-                drop_database(args.db, url)
-            report(results[-1:])
+        for topology in args.topology.split(","):
+            for vehicles, stops in parse_sizes(args.sizes):
+                url = database_url(args.db, tmp, vehicles)
+                try:
+                    results.append(one_size(app, url, vehicles, stops, args, tmp, topology))
+                finally:
+                    drop_database(args.db, url)
+                report(results[-1:])
     report(results)
     if args.json is not None:
         args.json.write_text(json.dumps(results, default=str), encoding="utf-8")

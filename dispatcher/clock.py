@@ -91,16 +91,24 @@ class FakeClock:
 class ScaledClock:
     """Wall time running ``speed`` times faster from a start instant (simulator, demo)."""
 
-    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+    def __init__(self, start: datetime, speed: float = 1.0, *, origin: float | None = None) -> None:
+        """``origin``: the ``time.monotonic()`` instant that is ``start`` (default: now).
+        Linux's monotonic clock is one per machine, so processes given the same start,
+        speed and origin share one simulated time (bench/console.py's recorder process)."""
         if speed <= 0:
             raise ValueError("speed must be positive")
         self._start = start
         self._speed = speed
-        self._t0 = time.monotonic()
+        self._t0 = time.monotonic() if origin is None else origin
 
     @property
     def speed(self) -> float:
         return self._speed
+
+    @property
+    def origin(self) -> float:
+        """The ``time.monotonic()`` instant this clock read its start."""
+        return self._t0
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self._speed)
