@@ -181,6 +181,10 @@ class LiveStats:
     warning: str = ""
 
 
+def _drop_registry_batch(_sightings: object, _messages: object) -> None:
+    """The registry's flush in a process that does not record (see :class:`LiveTelemetry`)."""
+
+
 class LiveTelemetry:
     def __init__(
         self,
@@ -219,9 +223,16 @@ class LiveTelemetry:
         #: Unknown devices, quarantine and health per device (docs/mqtt.md), flushed in batches.
         self.registry = DeviceRegistry(telemetry.limits)
         limits = telemetry.limits
+        # A console next to a recorder hears the same messages as the recorder, which stores
+        # the sightings: its own flushes added each device's messages again (the count grew
+        # by one per console) and stored each rejected payload once more, and at 500
+        # vehicles they were a tenth of that console's Python time (bench/console.py).
+        # It keeps its registry in memory and drops the batches.
         self._registry_flusher = RegistryFlusher(
             self.registry,
-            lambda sightings, messages: self._flush_registry(sightings, messages, limits),
+            (lambda sightings, messages: self._flush_registry(sightings, messages, limits))
+            if record
+            else _drop_registry_batch,
         )
         self.decoder = build_decoder(
             prefix=settings.broker.prefix,

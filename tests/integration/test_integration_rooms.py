@@ -27,7 +27,8 @@ from dispatcher.config import Settings
 from dispatcher.core import Core
 from dispatcher.live import ConnectionChanged, LiveTelemetry
 from dispatcher.messaging.service import MessagingService
-from dispatcher.persistence.orm import PositionRow
+from dispatcher.persistence.database import Database
+from dispatcher.persistence.orm import DeviceSeenRow, PositionRow
 from dispatcher.site import Role
 from dispatcher.telemetry.mqtt_client import ConnectionState, MqttSettings, TelemetryClient
 
@@ -157,6 +158,16 @@ def test_a_recorder_and_two_consoles_store_each_fix_once(
             rows = session.scalar(select(func.count()).select_from(PositionRow))
             distinct = session.scalar(select(func.count(func.distinct(PositionRow.ts))))
         assert (rows, distinct) == (N_FIXES, N_FIXES)
+        for c in reversed(everyone):  # each flushes its device registry as it closes
+            everyone.remove(c)
+            c.close()
+        db = Database(db_url)
+        try:
+            with db.session() as session:
+                heard = session.scalar(select(func.sum(DeviceSeenRow.messages)))
+        finally:
+            db.dispose()
+        assert heard == N_FIXES, "the consoles do not count the recorder's messages again"
     finally:
         for c in everyone:
             c.close()
