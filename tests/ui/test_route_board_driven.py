@@ -9,6 +9,7 @@ through the console's own decoder into the database, and the boards must count t
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from dispatcher.simulator.from_db import load_simulated_fleet
 from dispatcher.simulator.runner import FleetSimulator
 from dispatcher.telemetry.bindings import DeviceBindings
 from dispatcher.telemetry.decoder import Accepted, Decoder, default_adapters
-from dispatcher_ui.kpi.feed import ROUTES_REFRESH_S, KpiFeed
+from dispatcher_ui.kpi.feed import LOAD_COST_FACTOR, ROUTES_REFRESH_S, KpiFeed
 from dispatcher_ui.kpi.panel import KpiPanel
 from dispatcher_ui.main_window import MainWindow
 
@@ -124,3 +125,21 @@ def test_a_small_days_figures_follow_the_vans_at_every_load(
         assert feed.refresh()
     after = {r.day.vehicle_id: r.day.actual.distance_km for r in feed.latest.routes}
     assert all(after[vid] > before[vid] for vid in busy), (before, after)
+
+
+def test_a_slow_load_of_the_figures_spaces_out_the_next_ones(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    """A load that takes long (a 500-vehicle day's) waits LOAD_COST_FACTOR times as long
+    before the next: its worker's Python takes the interpreter lock from the GUI thread."""
+    window = MainWindow(core, QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    wait_for_routes(qtbot, window)
+    feed = KpiFeed(window, interval_s=0.05)
+    feed.views["slow"] = lambda _snapshot: time.sleep(0.5)  # runs inside the load
+    with qtbot.waitSignal(feed.loaded, timeout=30000):
+        assert feed.refresh()
+    assert feed.every >= LOAD_COST_FACTOR * 0.5
+    qtbot.waitUntil(lambda: not feed.routes_busy, timeout=30000)  # its routes' own job
+    feed.tick()  # many times the configured interval later, but not due: the last was slow
+    assert not feed.busy

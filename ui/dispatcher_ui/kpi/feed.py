@@ -50,6 +50,11 @@ ROUTES_REFRESH_S = 60.0
 #: (With a fixed minute, the demo's boards showed the "0.0 km driven" computed as the console
 #: opened, before the simulated fleet's morning had been stored, for the whole first minute.)
 ROUTES_COST_FACTOR = 20.0
+#: Between two loads of the figures, at least this many times what the last one took: a
+#: small fleet's load (tens of ms) still runs every :data:`REFRESH_S`, while a 500-vehicle
+#: day's (1–3 s of Python in a worker, whose every slice of the interpreter lock the GUI
+#: thread waits out: bench/console.py) takes at most an eighth of the time, not half of it.
+LOAD_COST_FACTOR = 8.0
 
 
 class KpiFeed(QObject):
@@ -85,6 +90,8 @@ class KpiFeed(QObject):
         self._routes_last = -float("inf")
         #: Seconds until the routes' figures are due again (see :data:`ROUTES_COST_FACTOR`).
         self.routes_every = ROUTES_REFRESH_S
+        #: Seconds between two loads of the figures (see :data:`LOAD_COST_FACTOR`).
+        self.every = interval_s
         self.latest: KpiSnapshot | None = None
 
     @property
@@ -104,7 +111,7 @@ class KpiFeed(QObject):
         """
         if self._window.routes_loading or self._routes_busy:
             return
-        if system_monotonic() - self._last >= self._interval and self._wanted():
+        if system_monotonic() - self._last >= self.every and self._wanted():
             self.refresh()
 
     def soon(self) -> None:
@@ -130,6 +137,14 @@ class KpiFeed(QObject):
         views = dict(self.views)
 
         def load() -> KpiSnapshot:
+            began = system_monotonic()
+            try:
+                return figures()
+            finally:  # read on the GUI thread at the next tick: one float, no lock
+                took = system_monotonic() - began
+                self.every = max(self._interval, LOAD_COST_FACTOR * took)
+
+        def figures() -> KpiSnapshot:
             provider = core.routing.fleet()
             snapshot = load_snapshot(core.db, tz, now, positions, day=day, provider=provider)
             snapshot = snapshot.with_timeline().with_report(scope)
