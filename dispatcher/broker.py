@@ -93,6 +93,10 @@ def find_mosquitto() -> str | None:
     return next((p for p in _MOSQUITTO_PATHS if os.access(p, os.X_OK)), None)
 
 
+#: Ports :meth:`EmbeddedBroker.start` tries when it picks them itself and one is taken.
+PORT_ATTEMPTS = 3
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -183,13 +187,25 @@ class EmbeddedBroker:
         """Start the broker and wait until it accepts connections."""
         if self.running:
             return self
-        if self.port == 0:
+        picked = self.port == 0
+        if picked:
             self.port = free_port(self.host or "127.0.0.1")
         mosquitto = find_mosquitto()
         if self._prefer == "mosquitto" and mosquitto is None:
             raise BrokerError("mosquitto is not installed")
         if mosquitto is not None and self._prefer != "amqtt":
-            self._start_mosquitto(mosquitto)
+            for attempt in range(PORT_ATTEMPTS):
+                try:
+                    self._start_mosquitto(mosquitto)
+                    break
+                except BrokerError as exc:
+                    # A port the OS called free can be taken before mosquitto binds it (an
+                    # outgoing connection's ephemeral port): one we picked, we pick again.
+                    taken = "Address already in use" in str(exc)
+                    if not (picked and taken) or attempt == PORT_ATTEMPTS - 1:
+                        raise
+                    log.info("port %s was taken meanwhile; trying another", self.port)
+                    self.port = free_port(self.host or "127.0.0.1")
         else:
             if self._users or self._auth is not None or self._tls is not None:
                 raise ConfigError(

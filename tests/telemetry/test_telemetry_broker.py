@@ -127,3 +127,47 @@ def test_wrong_password_is_refused() -> None:
         finally:
             client.loop_stop()
             client.disconnect()
+
+
+@needs_mosquitto
+def test_a_port_taken_after_it_was_picked_is_picked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The OS's free port can be taken before mosquitto binds it (CI, 2026-12-05: "Address
+    already in use"); a port the broker picked itself, it picks again."""
+    import socket
+
+    import dispatcher.broker as broker_module
+
+    taken = socket.socket()  # bound, not listening: as an outgoing connection's port
+    taken.bind(("127.0.0.1", 0))
+    picks = [taken.getsockname()[1]]
+    real = broker_module.free_port
+    monkeypatch.setattr(
+        broker_module, "free_port", lambda host="127.0.0.1": picks.pop() if picks else real(host)
+    )
+    broker = EmbeddedBroker()
+    try:
+        broker.start()
+        assert broker.running and broker.port != taken.getsockname()[1]
+        client = connect(broker.url)
+        client.disconnect()
+        client.loop_stop()
+    finally:
+        broker.stop()
+        taken.close()
+
+
+@needs_mosquitto
+def test_a_configured_port_that_is_taken_is_an_error() -> None:
+    import socket
+
+    from dispatcher.broker import BrokerError
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    try:
+        with pytest.raises(BrokerError, match="Address already in use"):
+            EmbeddedBroker(port=taken.getsockname()[1]).start()
+    finally:
+        taken.close()
