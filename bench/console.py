@@ -273,6 +273,7 @@ class Room:
                 *("--start", start.isoformat(), "--origin", repr(clock.origin)),
                 *("--speed", repr(clock.speed), "--seed", str(seed)),
             ],
+            stdin=subprocess.PIPE,  # its end stops the recorder (bench/room.py)
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -14,13 +14,16 @@ can drive it:
   ``dispatcher demo`` does in its own process.
 
 It prints ``ready`` once its services run, and stops gracefully on SIGTERM or SIGINT
-(:func:`dispatcher.services.run_for`).
+(:func:`dispatcher.services.run_for`) or when its stdin ends (the bench is gone).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +35,13 @@ from dispatcher.config import BrokerSettings, Settings
 from dispatcher.messaging.settings import demo_settings
 from dispatcher.services import run_for
 from dispatcher.telemetry.sharing import RecorderSettings
+
+
+def _stop_with_the_bench() -> None:
+    """The bench holds this process's stdin open: its end (the bench exited, or crashed)
+    stops the recorder as SIGTERM does, instead of leaving it driving the fleet."""
+    sys.stdin.read()
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         messaging=demo_settings,
     )
+    threading.Thread(target=_stop_with_the_bench, name="bench-watch", daemon=True).start()
     try:
         print("ready", flush=True)
         run_for(None, core.tick, 0.1)
