@@ -337,7 +337,14 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     args: argparse.Namespace,
     tmp: Path,
     topology: str,
+    *,
+    shoot: bool = False,
 ) -> dict[str, Any]:
+    """One size in one topology; ``shoot``: save ``--screenshot``'s two pictures of it.
+
+    Only the last run is photographed: after a window had been grabbed, the next window
+    opened in the same process crashed in libpyside6 (segfault at 8, twice, 2026-12-05:
+    12 then 100 vehicles with ``--screenshot``; never without it)."""
     root = logging.getLogger()
     # Python prints warnings through its "last resort" handler only while no handler is
     # installed: keep printing them next to the count.
@@ -367,7 +374,7 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     paint_s = (painted.at or time.perf_counter()) - t0
     painted.stop()
     loading_shown = window.routes_loading  # the first paint came before the routes
-    if args.screenshot and loading_shown:
+    if shoot and loading_shown:
         shot = Path(args.screenshot)
         shot.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(shot.with_name(f"{shot.stem}-loading{shot.suffix}")))
@@ -427,7 +434,7 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     if profiler is not None:
         print(f"  [{vehicles}] GUI thread, heaviest functions (cumulative):")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
-    if args.screenshot:
+    if shoot:
         Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(args.screenshot))
     received = live.stats().received
@@ -568,14 +575,21 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         app = QApplication.instance() or QApplication(sys.argv[:1])
         assert isinstance(app, QApplication)
         results = []
-        for topology in args.topology.split(","):
-            for vehicles, stops in parse_sizes(args.sizes):
-                url = database_url(args.db, tmp, vehicles)
-                try:
-                    results.append(one_size(app, url, vehicles, stops, args, tmp, topology))
-                finally:
-                    drop_database(args.db, url)
-                report(results[-1:])
+        runs = [
+            (topology, vehicles, stops)
+            for topology in args.topology.split(",")
+            for vehicles, stops in parse_sizes(args.sizes)
+        ]
+        for topology, vehicles, stops in runs:
+            shoot = args.screenshot is not None and (topology, vehicles, stops) == runs[-1]
+            url = database_url(args.db, tmp, vehicles)
+            try:
+                results.append(
+                    one_size(app, url, vehicles, stops, args, tmp, topology, shoot=shoot)
+                )
+            finally:
+                drop_database(args.db, url)
+            report(results[-1:])
     report(results)
     if args.json is not None:
         args.json.write_text(json.dumps(results, default=str), encoding="utf-8")
