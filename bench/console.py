@@ -49,7 +49,6 @@ import logging
 import os
 import pstats
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -70,7 +69,7 @@ from PySide6.QtCore import QEvent, QEventLoop, QObject, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from dispatcher.app import LiveOptions, build_core
-from dispatcher.broker import find_mosquitto
+from dispatcher.broker import find_mosquitto, free_port, wait_for_port
 from dispatcher.clock import ScaledClock, system_now
 from dispatcher.config import Settings
 from dispatcher.core import Core
@@ -242,9 +241,7 @@ class Room:
     stores, runs the alert rules and drives the simulated phones) on the console's clock."""
 
     def __init__(self, tmp: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         conf = tmp / f"mosquitto-{port}.conf"
         conf.write_text(
             f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n",
@@ -256,12 +253,7 @@ class Room:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
+        wait_for_port("127.0.0.1", port, 10)
         self.recorder: subprocess.Popen[str] | None = None
 
     def start_recorder(self, url: str, clock: ScaledClock, start: datetime, seed: int) -> None:
