@@ -22,7 +22,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -94,6 +94,10 @@ class RoutesChanged:
     vehicles: frozenset[str] = frozenset()
     #: "save" (this desk's edit), "reload", "remote" (another desk's saves), "place".
     source: str = "save"
+    #: With a "reload": the routes the desk read, so that the map shows them instead of
+    #: reading the day again (10,000 stops of Python beside the GUI thread at 500 vehicles:
+    #: bench/console.py). Not part of the event's equality.
+    routes: tuple[RouteView, ...] | None = field(default=None, compare=False, repr=False)
 
 
 class RoutePublisher(Protocol):
@@ -245,9 +249,14 @@ class RouteDesk:
             self.etas = stop_etas(self.day, evaluation) if etas is None else etas
         self.bus.publish(StopEtasChanged(by_stop_id(self.etas)))
 
-    def _announce(self, vehicles: Iterable[str] = (), source: str = "save") -> None:
+    def _announce(
+        self,
+        vehicles: Iterable[str] = (),
+        source: str = "save",
+        routes: tuple[RouteView, ...] | None = None,
+    ) -> None:
         if self.day is not None:
-            self.bus.publish(RoutesChanged(self.day.day, frozenset(vehicles), source))
+            self.bus.publish(RoutesChanged(self.day.day, frozenset(vehicles), source, routes))
 
     # --- loading and live refresh ---------------------------------------------------------
     def load(
@@ -306,7 +315,7 @@ class RouteDesk:
             self._place_and_evaluate()
         self.on_routes(None)
         self.on_reloaded(routes)
-        self._announce(source="reload")
+        self._announce(source="reload", routes=tuple(routes))
         if self.day.problems:
             self.on_message("; ".join(self.day.problems[:3]))
         return True
