@@ -24,7 +24,8 @@ Measured:
   own noise: the machine is shared, compare the rows, not the absolute figures);
 * during that window, one F5 route reload, one exception-queue reload and one KPI refresh:
   wall time from request to shown, and the GUI thread's share (the callback that shows it);
-* RSS after the run (``VmRSS``) and the process's peak (``VmHWM``, over all sizes so far);
+* RSS after the run (``VmRSS``) and the process's peak (``VmHWM``): each run (a size in a
+  topology) is a process of its own, so these are that run's alone;
 * ``locked``: warnings and errors logged that say the database was locked (writers that
   waited out SQLite's busy timeout behind another's long transaction).
 
@@ -161,7 +162,7 @@ def watchdog(stop: threading.Event, probe: Probe, limit_s: float = 0.1) -> dict[
         while not stop.wait(limit_s / 2):
             if time.perf_counter() - probe.last > limit_s and main_id is not None:
                 frame = sys._current_frames().get(main_id)
-                where = []
+                where: list[str] = []
                 while frame is not None and len(where) < 8:
                     code = frame.f_code
                     if "/dispatcher/" in code.co_filename or "/ui/" in code.co_filename:
@@ -332,11 +333,7 @@ def one_size(  # noqa: PLR0915  # one scripted session, read top to bottom
     *,
     shoot: bool = False,
 ) -> dict[str, Any]:
-    """One size in one topology; ``shoot``: save ``--screenshot``'s two pictures of it.
-
-    Only the last run is photographed: after a window had been grabbed, the next window
-    opened in the same process crashed in libpyside6 (segfault at 8, twice, 2026-12-05:
-    12 then 100 vehicles with ``--screenshot``; never without it)."""
+    """One size in one topology; ``shoot``: save ``--screenshot``'s two pictures of it."""
     root = logging.getLogger()
     # Python prints warnings through its "last resort" handler only while no handler is
     # installed: keep printing them next to the count.
@@ -550,6 +547,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--profile", type=int, default=0, help="print the N heaviest functions")
     parser.add_argument("--screenshot", type=Path, default=None, help="PNG of the last size")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--topology",
         default="room,alone",
@@ -558,6 +556,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         "dispatcher demo and a small fleet's laptop), or both, comma-separated",
     )
     args = parser.parse_args(argv)
+    runs = [
+        (topology, vehicles, stops)
+        for topology in args.topology.split(",")
+        for vehicles, stops in parse_sizes(args.sizes)
+    ]
+    if len(runs) > 1 and not args.one:
+        return each_in_a_process(args, runs)
     with tempfile.TemporaryDirectory(prefix="bench-console-") as name:
         tmp = Path(name)
         # The broker's home, the capture file and QSettings live in the temp dir, not in the
@@ -567,11 +572,6 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         app = QApplication.instance() or QApplication(sys.argv[:1])
         assert isinstance(app, QApplication)
         results = []
-        runs = [
-            (topology, vehicles, stops)
-            for topology in args.topology.split(",")
-            for vehicles, stops in parse_sizes(args.sizes)
-        ]
         for topology, vehicles, stops in runs:
             shoot = args.screenshot is not None and (topology, vehicles, stops) == runs[-1]
             url = database_url(args.db, tmp, vehicles)
@@ -582,9 +582,57 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             finally:
                 drop_database(args.db, url)
             report(results[-1:])
+    if len(results) > 1:
+        report(results)
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, default=str), encoding="utf-8")
+    return results
+
+
+def each_in_a_process(
+    args: argparse.Namespace, runs: list[tuple[str, int, int]]
+) -> list[dict[str, Any]]:
+    """Run each (topology, size) in a fresh process of this script, and report them together.
+
+    A run's RSS and peak are then its own, not what the sizes before it left behind; and a
+    window opened after another in one process crashed in libpyside6 three times on
+    2026-12-05 (a segfault at address 8, a ``typeid`` of a deleted object: dmesg and the
+    faulting code bytes; once with no window grabbed before), which lost every figure of
+    the run. The console itself opens one window per process.
+    """
+    results: list[dict[str, Any]] = []
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-console-runs-") as name:
+        for i, (topology, vehicles, stops) in enumerate(runs):
+            out = Path(name) / f"{i}.json"
+            child = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--one",
+                *("--sizes", f"{vehicles}:{stops}", "--topology", topology),
+                *("--seconds", str(args.seconds), "--idle", str(args.idle)),
+                *("--settle", str(args.settle), "--speed", str(args.speed)),
+                *("--seed", str(args.seed), "--json", str(out)),
+            ]
+            if args.db:
+                child += ["--db", args.db]
+            if args.why:
+                child.append("--why")
+            if args.profile:
+                child += ["--profile", str(args.profile)]
+            if args.screenshot is not None and i == len(runs) - 1:
+                child += ["--screenshot", str(args.screenshot)]
+            done = subprocess.run(child, check=False)
+            if done.returncode != 0 or not out.exists():
+                failed.append(f"{topology} {vehicles}:{stops} (exit {done.returncode})")
+                continue
+            results += json.loads(out.read_text(encoding="utf-8"))
     report(results)
     if args.json is not None:
         args.json.write_text(json.dumps(results, default=str), encoding="utf-8")
+    if failed:
+        print("runs that failed: " + ", ".join(failed), file=sys.stderr)
+        sys.exit(1)
     return results
 
 
