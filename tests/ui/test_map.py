@@ -655,6 +655,20 @@ def test_unassigned_orders_are_shown_with_their_own_marker(
     assert str(blocker.args[0].stop_id) in moved
 
 
+def count_day_reads(core: Core) -> list[object]:
+    """The days the map reads itself from now on (``Core.load_routes``; the boards read
+    with ``Core.read_day``)."""
+    reads: list[object] = []
+    read = core.load_routes
+
+    def counted(day: Any = None) -> list[RouteView]:
+        reads.append(day)
+        return read(day)
+
+    core.load_routes = counted  # type: ignore[method-assign]  # counts the map's own reads
+    return reads
+
+
 def test_f5_shows_the_routes_the_boards_read_without_reading_the_day_again(
     qtbot: Any, core: Core, tmp_path: Path
 ) -> None:
@@ -671,19 +685,26 @@ def test_f5_shows_the_routes_the_boards_read_without_reading_the_day_again(
     moved = window.routes_panel.controller.route("V04")[-1]
     with core.db.session() as session:  # another desk took the stop off V04, unseen here
         session.execute(update(Stop).where(Stop.id == int(moved)).values(route_id=None))
-    reads: list[object] = []
-    read = core.load_routes
-
-    def counted(day: Any = None) -> list[RouteView]:
-        reads.append(day)
-        return read(day)
-
-    core.load_routes = counted  # type: ignore[method-assign]  # counts the map's own reads
+    reads = count_day_reads(core)
     applied = controller.routes_load.applied
     qtbot.keyClick(window.routes_panel.boards["V04"].table, Qt.Key.Key_F5)
     tick_until(qtbot, controller, lambda: stats(qtbot, controller)["unassigned"] == 1)
     assert controller.routes_load.applied > applied and reads == []
     assert int(moved) not in [s.id for s in controller.routes["V04"].stops]
+
+
+def test_the_window_reads_the_day_once_at_start_up_for_the_boards_and_the_map(
+    qtbot: Any, core: Core, tmp_path: Path
+) -> None:
+    """The map waits for the boards' first read rather than reading the day beside it, and
+    its page coming up does not read it again: one read of the day's stops at start-up."""
+    reads = count_day_reads(core)
+    _, controller = open_window(qtbot, core, tmp_path)
+    tick_until(qtbot, controller, lambda: routes_shown(qtbot, controller) > 0)
+    for _ in range(5):
+        controller.tick()
+    assert reads == [] and controller.routes_load.applied >= 1
+    assert set(controller.routes) == {r.vehicle_id for r in core.read_day().routes if r.vehicle_id}
 
 
 def test_numbered_stops_do_not_cover_each_other(qtbot: Any, core: Core, tmp_path: Path) -> None:
