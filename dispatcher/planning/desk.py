@@ -94,9 +94,9 @@ class RoutesChanged:
     vehicles: frozenset[str] = frozenset()
     #: "save" (this desk's edit), "reload", "remote" (another desk's saves), "place".
     source: str = "save"
-    #: With a "reload": the routes the desk read, so that the map shows them instead of
-    #: reading the day again (10,000 stops of Python beside the GUI thread at 500 vehicles:
-    #: bench/console.py). Not part of the event's equality.
+    #: With a "reload" or "remote": the routes the desk read, so that the map shows them
+    #: instead of reading the day again (10,000 stops of Python beside the GUI thread at 500
+    #: vehicles: bench/console.py). Not part of the event's equality.
     routes: tuple[RouteView, ...] | None = field(default=None, compare=False, repr=False)
 
 
@@ -338,7 +338,11 @@ class RouteDesk:
         return PreparedDay(routes, plan, pm, evaluation, stop_etas(plan, evaluation))
 
     def merge_remote(
-        self, routes: list[RouteView], vehicles: list[VehicleView], changed: Sequence[str]
+        self,
+        routes: list[RouteView],
+        vehicles: list[VehicleView],
+        changed: Sequence[str],
+        prepared: PreparedDay | None = None,
     ) -> int | None:
         """Show another desk's saves of ``changed`` vehicles; the rest of the day stays as is.
 
@@ -346,11 +350,22 @@ class RouteDesk:
         history edits; history entries that changed them are dropped, every other one stays.
         Returns how many entries were dropped, or None when the day changed too much to
         merge (another vehicle, stop or day): then the caller reloads everything.
+
+        ``prepared``: these ``routes`` built and evaluated in the reading worker
+        (:meth:`prepare`). The merged plan has the routes, pool and stops of the read (the
+        checks below), so their evaluation is the merged plan's: the GUI thread neither
+        builds the day nor evaluates it (at 500 vehicles, about a second per save of
+        another desk).
         """
         day, stack = self.day, self.undo_stack
         if day is None or stack is None:
             return None
-        fresh = build_day_plan(routes, vehicles, self.timezone)
+        ready = prepared is not None and prepared.routes is routes
+        fresh = (
+            prepared.day
+            if prepared is not None and ready
+            else build_day_plan(routes, vehicles, self.timezone)
+        )
         plan, new = day.plan, fresh.plan
         if (
             fresh.day != day.day
@@ -374,10 +389,16 @@ class RouteDesk:
         self._saved.update(dict.fromkeys(new.unassigned))
         dropped = stack.forget(changed, pool=pool)
         self.generation += 1  # an optimizer preview of the old routes is stale
-        self._place_and_evaluate()
+        if prepared is not None and ready:
+            plan.vehicles.update(new.vehicles)  # placed where the evaluation has them
+            self.pm = prepared.pm
+            self._show_evaluation(prepared.evaluation, prepared.etas)
+            self._last_refresh = system_monotonic()
+        else:
+            self._place_and_evaluate()
         self.on_routes(None)
         self.on_reloaded(routes)
-        self._announce(source="remote")
+        self._announce(source="remote", routes=tuple(routes))
         return dropped
 
     def merge_progress(self, progress: Mapping[int, StopProgress]) -> ProgressMerge:

@@ -363,6 +363,49 @@ def save_as_desk2(session: Any, *args: Any, actor: str = "desk2") -> dict[str, t
     return fleet_repo.save_routes(session, *args, actor=users_repo.login(session, actor).id)
 
 
+def test_another_desks_save_is_built_and_evaluated_off_the_gui_thread(
+    qtbot,
+    db_url: str,
+    mqtt_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The day as stored is built and evaluated in the reading worker; the GUI thread only
+    merges the changed route (issue 17: at 500 vehicles it built and evaluated the whole
+    day itself, about a second at every save of another desk)."""
+    from dispatcher.planning import desk as desk_module
+    from dispatcher.planning.dayplan import build_day_plan as build
+
+    built_on: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        built_on.append(threading.current_thread() is threading.main_thread())
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(desk_module, "build_day_plan", watched)
+    core = open_core(db_url, mqtt_url)
+    desk2 = Desk2(core)
+    window = None
+    try:
+        window = open_window(qtbot, core, tmp_path)
+        c = panel_of(window).controller
+        assert c.day is not None
+        built_on.clear()
+
+        theirs = desk2.reverse("V05")
+
+        qtbot.waitUntil(lambda: c.day is not None and c.day.plan.routes["V05"] == theirs, **WAIT)
+        assert built_on and not any(built_on), "the stored day was built in the worker"
+        evaluated = c.desk.evaluation
+        assert evaluated is not None
+        ahead = evaluated.routes["V05"].stop_ids  # the merged route's order (done stops left out)
+        assert ahead and list(ahead) == [sid for sid in theirs if sid in ahead]
+        assert panel_of(window).change_label.text().startswith("erika changed the route of V05")
+    finally:
+        desk2.client.stop()
+        shut(qtbot, window, core)
+
+
 def test_a_colleagues_edit_keeps_my_undo_history_for_other_vehicles(
     qtbot,
     db_url: str,

@@ -186,9 +186,13 @@ class BoardController(QObject):
         return self.desk.load(routes, vehicles, day, prepared)
 
     def merge_remote(
-        self, routes: list[RouteView], vehicles: list[VehicleView], changed: Sequence[str]
+        self,
+        routes: list[RouteView],
+        vehicles: list[VehicleView],
+        changed: Sequence[str],
+        prepared: PreparedDay | None = None,
     ) -> int | None:
-        return self.desk.merge_remote(routes, vehicles, changed)
+        return self.desk.merge_remote(routes, vehicles, changed, prepared)
 
     def merge_progress(self, progress: Mapping[int, StopProgress]) -> ProgressMerge:
         return self.desk.merge_progress(progress)

@@ -36,7 +36,13 @@ from PySide6.QtCore import QObject
 
 from dispatcher.clock import system_monotonic
 from dispatcher.events import ConsoleNote
-from dispatcher.planning.desk import LiveRefresh, PreparedProgress, RouteView, VehicleView
+from dispatcher.planning.desk import (
+    LiveRefresh,
+    PreparedDay,
+    PreparedProgress,
+    RouteView,
+    VehicleView,
+)
 from dispatcher_ui.workers import run_in_background
 
 if TYPE_CHECKING:
@@ -187,9 +193,23 @@ class LiveBoardUpdates(QObject):
         day = self.controller.day
         service_day = None if day is None else day.day
         desk, generation = self.controller.desk, self.controller.generation
+        shown = {} if day is None else dict(day.db_versions)
+        positions, now = desk.live_positions(), desk.clock.now()
 
-        def read() -> tuple[list[RouteView], list[VehicleView]]:
-            return desk.read_routes(service_day)
+        def read() -> tuple[list[RouteView], list[VehicleView], PreparedDay | None]:
+            """The day as stored and, when a route differs from the one shown, its plan,
+            matrix and evaluation: built here, as F5's are (at 500 vehicles / 10,000 stops
+            the GUI thread built and evaluated the merged day itself, about a second at
+            every save of another desk)."""
+            routes, vehicles = desk.read_routes(service_day)
+            if not any(r.version != shown.get(r.vehicle_id, 0) for r in routes if r.vehicle_id):
+                return routes, vehicles, None
+            try:
+                prepared = desk.prepare(routes, vehicles, service_day, positions, now)
+            except Exception as exc:  # the GUI thread builds it, where a fault is reported
+                log.debug("another desk's save not prepared in the worker: %s", exc)
+                prepared = None
+            return routes, vehicles, prepared
 
         run_in_background(read, lambda r: self._on_day(generation, *r), self._on_reload_error)
 
@@ -198,6 +218,7 @@ class LiveBoardUpdates(QObject):
         generation: int,
         routes: list[RouteView],
         vehicles: list[VehicleView],
+        prepared: PreparedDay | None = None,
     ) -> None:
         if not self._alive:
             return
@@ -210,7 +231,7 @@ class LiveBoardUpdates(QObject):
             stored = {r.vehicle_id: r.version for r in routes if r.vehicle_id}
             changed = sorted(v for v, ver in stored.items() if ver != c.day.db_versions.get(v, 0))
             if changed:
-                self._show_reload(routes, vehicles, changed)
+                self._show_reload(routes, vehicles, changed, prepared)
         if self._reload_again:
             self._reload_again = False
             self.reload()
@@ -222,6 +243,7 @@ class LiveBoardUpdates(QObject):
         routes: list[RouteView],
         vehicles: list[VehicleView],
         changed: list[str],
+        prepared: PreparedDay | None = None,
     ) -> None:
         c = self.controller
         stack = c.undo_stack
@@ -229,9 +251,9 @@ class LiveBoardUpdates(QObject):
         lost = [v for v in changed if v in history]
         who = ", ".join(sorted({n.actor for n in self._notes if n.actor})) or "Another workstation"
         self._notes.clear()
-        dropped = c.merge_remote(routes, vehicles, changed)
+        dropped = c.merge_remote(routes, vehicles, changed, prepared)
         if dropped is None:  # the day changed too much to merge: read it afresh
-            if not c.load(routes, vehicles):
+            if not c.load(routes, vehicles, prepared=prepared):
                 return
             text = f"{who} changed the route of {', '.join(changed)}; the boards were reloaded"
             if history:
