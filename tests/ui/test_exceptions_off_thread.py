@@ -28,22 +28,23 @@ from dispatcher_ui.main_window import MainWindow  # noqa: F401  # before the QAp
 from dispatcher_ui.selection import SelectionModel
 
 T0 = utc(10, 0)
+#: The one exception the queue starts with.
+LATE = Condition(
+    AlertKind.LATE,
+    "stop:1",
+    Severity.HIGH,
+    "Stop 1 late",
+    sla_deadline=T0 + timedelta(minutes=30),
+    vehicle_id="V01",
+    stop_id="1",
+)
 
 
 @pytest.fixture
 def core(tmp_path: Path) -> Iterator[Core]:
     c = Core(Settings(database_url=f"sqlite:///{tmp_path / 'q.sqlite3'}"), clock=FakeClock(T0))
     with alert_store(c.db) as store:
-        late = Condition(
-            AlertKind.LATE,
-            "stop:1",
-            Severity.HIGH,
-            "Stop 1 late",
-            sla_deadline=T0 + timedelta(minutes=30),
-            vehicle_id="V01",
-            stop_id="1",
-        )
-        AlertService(store, c.clock).reconcile([late], list(AlertKind))
+        AlertService(store, c.clock).reconcile([LATE], list(AlertKind))
     yield c
     c.close()
 
@@ -136,3 +137,43 @@ def test_a_second_key_while_saving_is_refused_in_words(
     release.set()
     qtbot.waitUntil(lambda: status_cell(panel) == "acknowledged")
     assert stored_status(core) is AlertStatus.ACKNOWLEDGED
+
+
+def test_an_older_read_landing_last_does_not_move_the_selection(
+    qtbot: Any, panel: ExceptionsPanel, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read begun before an exception was raised, landing after a newer read had shown and
+    selected it, took its row away and moved the selection to the neighbour: Resolve then
+    opened for another exception (the walkthrough's "Resolve exception #3" for #4)."""
+    from dispatcher.alerts.desk import AlertDesk as Desk
+    from dispatcher_ui.workers import drain
+
+    gate, entered = threading.Event(), threading.Event()
+    queue = Desk.queue
+
+    def held(desk: Desk, *args: Any, **kwargs: Any) -> Any:
+        alerts = queue(desk, *args, **kwargs)
+        if threading.current_thread() is not threading.main_thread():
+            entered.set()
+            gate.wait(10)
+        return alerts
+
+    monkeypatch.setattr(Desk, "queue", held)
+    panel.reload()  # in a worker: reads the queue as it is now, then waits
+    assert entered.wait(10)
+    with alert_store(core.db) as store:
+        service = AlertService(store, core.clock)
+        raised = Condition(
+            AlertKind.VEHICLE_OFFLINE, "vehicle:V02", Severity.CRITICAL, "V02 offline"
+        )
+        service.reconcile([LATE, raised], list(AlertKind))
+        new = next(a for a in store.list_alerts() if a.subject == "vehicle:V02")
+    assert new.id is not None
+    panel.reload(background=False)
+    assert panel.select_alert(new.id)
+    gate.set()
+    assert drain(10_000)
+    qtbot.wait(100)  # the older read's answer is delivered (a queued signal)
+    current = panel.current_alert()
+    assert current is not None and current.id == new.id
+    assert panel.model.rowCount() == 2

@@ -95,6 +95,7 @@ class ExceptionsPanel(QWidget):
         self._loading = False
         self._dirty = True
         self._writes = 0  # saves ended so far: a read started before the last one is stale
+        self._reads = 0  # reads asked for so far: one overtaken by a newer read is dropped
         self._known: set[int] | None = None  # ids seen by the last reload (None: first)
         self._detail_for: int | None = None
         self.last_error = ""
@@ -227,7 +228,8 @@ class ExceptionsPanel(QWidget):
         """Read the queue from the database (off the GUI thread unless ``background=False``)."""
         self._dirty = False
         self._loading = True
-        user, desk = self.user, self.desk
+        self._reads += 1
+        user, desk, read = self.user, self.desk, self._reads
         writes = self._writes
         identify = None if self._identified else desk.login
 
@@ -238,10 +240,22 @@ class ExceptionsPanel(QWidget):
         if not background:
             self._loaded(work())
             return
-        run_in_background(work, lambda r: self._loaded(r, writes), self._load_failed)
+        run_in_background(
+            work, lambda r: self._loaded(r, writes, read), lambda e: self._load_failed(e, read)
+        )
 
-    def _loaded(self, result: tuple[list[Alert], dict[str, str], User], writes: int = -1) -> None:
+    def _loaded(
+        self,
+        result: tuple[list[Alert], dict[str, str], User],
+        writes: int = -1,
+        read: int | None = None,
+    ) -> None:
+        """Show a read queue, unless a newer read was asked for since this one began: that
+        one shows it. (An older read landing last took away a row selected meanwhile, and
+        the selection moved to its neighbour: a key then acted on another exception.)"""
         if not isValid(self):  # closed while the reload ran
+            return
+        if read is not None and read != self._reads:
             return
         self._loading = False
         alerts, names, who = result
@@ -279,7 +293,9 @@ class ExceptionsPanel(QWidget):
         self.proxy.invalidate()
         self.user_label.setText(f"{user.name} ({user.role.value})")
 
-    def _load_failed(self, exc: Exception) -> None:
+    def _load_failed(self, exc: Exception, read: int | None = None) -> None:
+        if not isValid(self) or (read is not None and read != self._reads):
+            return
         self._loading = False
         self.show_message(f"Could not load the exceptions: {exc}")
 
