@@ -584,6 +584,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             report(results[-1:])
     if len(results) > 1:
         report(results)
+    return written(args, results)
+
+
+def written(args: argparse.Namespace, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``results``, also written to ``--json`` when asked."""
     if args.json is not None:
         args.json.write_text(json.dumps(results, default=str), encoding="utf-8")
     return results
@@ -628,8 +633,7 @@ def each_in_a_process(
                 continue
             results += json.loads(out.read_text(encoding="utf-8"))
     report(results)
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, default=str), encoding="utf-8")
+    written(args, results)
     if failed:
         print("runs that failed: " + ", ".join(failed), file=sys.stderr)
         sys.exit(1)

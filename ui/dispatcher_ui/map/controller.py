@@ -74,6 +74,11 @@ class DayOnMap:
     js: str
 
 
+def whole_roads(roads: Mapping[str, RoutePaths]) -> dict[str, list[list[float]]]:
+    """Each route's whole road line, where there is one (the overview draws it)."""
+    return {vid: p.whole for vid, p in roads.items() if p.whole}
+
+
 def day_on_map(routes: list[RouteView], roads: Mapping[str, RoutePaths], tz: tzinfo) -> DayOnMap:
     """:class:`DayOnMap` of ``routes``, drawn along those of ``roads`` that still fit them."""
     by_vehicle = {r.vehicle_id: r for r in routes if r.vehicle_id}
@@ -83,7 +88,7 @@ def day_on_map(routes: list[RouteView], roads: Mapping[str, RoutePaths], tz: tzi
         if vid in by_vehicle and p.signature == signature(by_vehicle[vid])
     }
     batch = {
-        "routes": overview_payload(routes, {vid: p.whole for vid, p in kept.items() if p.whole}),
+        "routes": overview_payload(routes, whole_roads(kept)),
         "unassigned": unassigned_payload(routes, tz),
     }
     return DayOnMap(routes, by_vehicle, kept, batch, to_js(batch))
@@ -382,9 +387,6 @@ class MapController(QObject):
             self._roads_for = list(self.routes.values())
             self.roads_load.request()
 
-    def _whole_roads(self) -> dict[str, list[list[float]]]:
-        return {vid: p.whole for vid, p in self.roads.items() if p.whole}
-
     def _fetch_roads(self) -> dict[str, RoutePaths]:
         """Runs in a worker thread: the router may start its engine or ask a server."""
         return self.road_paths.for_routes(self._roads_for)
@@ -398,7 +400,7 @@ class MapController(QObject):
         if self._day_batch is not None:
             self._day_batch = {
                 **self._day_batch,
-                "routes": overview_payload(list(self.routes.values()), self._whole_roads()),
+                "routes": overview_payload(list(self.routes.values()), whole_roads(self.roads)),
             }
             self._day_js = to_js(self._day_batch)
         self._route_at = 0.0
